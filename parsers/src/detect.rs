@@ -1,0 +1,1 @@
+//! Format detection: filled in by the engine author.

@@ -1,0 +1,38 @@
+//! Pure, synchronous parsers for the log lines of an all-in-one web container.
+//!
+//! Every function here takes one line (or one framed message) that is already
+//! valid UTF-8 and fills a [`Record`]: the format, the line's own time and
+//! severity, and typed fields named after the OpenTelemetry semantic
+//! conventions. Nothing here does I/O, allocates per field where a borrowed
+//! slice will do, or panics on any input; the engine in the `logmux` crate
+//! does the reading, framing and writing.
+//!
+//! A tour, in the order a line meets them:
+//! - [`docker`] unwraps `docker logs -t`, `docker compose logs` and json-file lines;
+//! - [`detect`] picks the format of a line and calls its parser;
+//! - [`nginx`], [`uwsgi`], [`supervisord`], [`django`], [`json`] and [`text`] parse one line each;
+//! - [`traceback`] decides which lines belong to one multi-line Python event;
+//! - [`record`], [`field`], [`severity`] and [`time`] are the shared vocabulary;
+//!
+//! Writing records out (JSON, logfmt, pretty) is the engine's job, in the `logmux` crate.
+
+pub mod ansi;
+pub mod detect;
+pub mod django;
+pub mod docker;
+pub mod field;
+pub mod json;
+pub mod nginx;
+pub mod record;
+pub mod scan;
+pub mod severity;
+pub mod supervisord;
+pub mod text;
+pub mod time;
+pub mod traceback;
+pub mod uwsgi;
+
+pub use field::{Field, Value};
+pub use record::{Format, Record};
+pub use severity::Severity;
+pub use time::{Offset, Timestamp};
