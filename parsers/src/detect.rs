@@ -1,1 +1,139 @@
-//! Format detection: filled in by the engine author.
+//! Format detection: which parser a line belongs to.
+//!
+//! Detection looks at the first bytes and tries only the parsers that can
+//! start that way, most frequent first, so an nginx access line costs one
+//! parse attempt. Whatever no parser takes is `text`; the line is never lost.
+//! Multi-line Python tracebacks are assembled before detection (see
+//! [`crate::traceback`]).
+
+use crate::nginx::log_format::LogFormat;
+use crate::record::{Format, Record};
+use crate::{django, json, nginx, supervisord, text, traceback, uwsgi};
+
+/// How lines are parsed.
+#[derive(Debug, Clone, Copy)]
+pub struct Parser<'f> {
+    /// `None`: detect per line. `Some(f)`: every line is taken as `f`.
+    pub forced: Option<Format>,
+    /// A user's nginx `log_format`, tried before `combined`.
+    pub nginx_format: Option<&'f LogFormat>,
+}
+
+impl<'f> Parser<'f> {
+    /// Auto-detection with the built-in formats only.
+    pub const AUTO: Parser<'static> = Parser { forced: None, nginx_format: None };
+
+    /// Parses one line (or one assembled multi-line event) into `rec`.
+    /// Returns false only when a forced format rejected the line; `rec` then
+    /// holds it as `text`.
+    pub fn parse<'a>(&self, line: &'a str, rec: &mut Record<'a>) -> bool {
+        match self.forced {
+            None => {
+                self.detect(line, rec);
+                true
+            }
+            Some(format) => {
+                if rec.attempt(|r| self.parse_as(format, line, r)) {
+                    return true;
+                }
+                text::parse(line, rec);
+                false
+            }
+        }
+    }
+
+    /// Parses `line` as `format` only.
+    pub fn parse_as<'a>(&self, format: Format, line: &'a str, rec: &mut Record<'a>) -> bool {
+        match format {
+            Format::NginxAccess => match self.nginx_format {
+                Some(custom) => custom.parse(line, rec) || rec.attempt(|r| nginx::access::parse(line, r)),
+                None => nginx::access::parse(line, rec),
+            },
+            Format::NginxError => nginx::error::parse(line, rec),
+            Format::UwsgiRequest => uwsgi::parse_request(line, rec),
+            Format::UwsgiLog => {
+                rec.attempt(|r| uwsgi::parse_request(line, r)) || uwsgi::parse_log(line, rec, false)
+            }
+            Format::Supervisord => supervisord::parse(line, rec),
+            Format::PythonTraceback => traceback::parse(line, rec),
+            Format::Django => {
+                rec.attempt(|r| traceback::parse(line, r)) || django::parse(line, rec)
+            }
+            Format::Json => json::parse(line, rec),
+            Format::Text => text::parse(line, rec),
+        }
+    }
+
+    /// Tries the parsers that fit the line's first bytes; falls back to text.
+    fn detect<'a>(&self, line: &'a str, rec: &mut Record<'a>) {
+        if let Some(custom) = self.nginx_format {
+            if rec.attempt(|r| custom.parse(line, r)) {
+                return;
+            }
+        }
+        let b = line.as_bytes();
+        let first = b.first().copied().unwrap_or(b' ');
+        let taken = match first {
+            b'0'..=b'9' => {
+                // `2026/11/25 ` nginx error, `2026-11-25 18:35:12,` supervisord,
+                // otherwise an IPv4 client address.
+                let by_shape = match b.get(4) {
+                    Some(b'/') => rec.attempt(|r| nginx::error::parse(line, r)),
+                    Some(b'-') if b.get(19) == Some(&b',') => rec.attempt(|r| supervisord::parse(line, r)),
+                    _ => false,
+                };
+                by_shape || rec.attempt(|r| nginx::access::parse(line, r))
+            }
+            b'[' => {
+                rec.attempt(|r| uwsgi::parse_request(line, r)) || rec.attempt(|r| django::parse(line, r))
+            }
+            b'{' => {
+                (b.starts_with(b"{address space usage") && rec.attempt(|r| uwsgi::parse_request(line, r)))
+                    || rec.attempt(|r| json::parse(line, r))
+            }
+            b'T' if b.starts_with(b"Traceback (most recent call last):") => {
+                rec.attempt(|r| traceback::parse(line, r))
+            }
+            b'n' if b.starts_with(b"nginx: [") => rec.attempt(|r| nginx::error::parse(line, r)),
+            b'a'..=b'f' | b'A'..=b'F' | b':' => {
+                // An IPv6 client, or a uWSGI vhost prefix.
+                rec.attempt(|r| nginx::access::parse(line, r))
+                    || rec.attempt(|r| uwsgi::parse_request(line, r))
+                    || self.words(line, rec)
+            }
+            _ => self.words(line, rec),
+        };
+        if !taken {
+            text::parse(line, rec);
+        }
+    }
+
+    /// Lines that start with a word: Django's, uWSGI's own, a vhost-prefixed
+    /// uWSGI request.
+    fn words<'a>(&self, line: &'a str, rec: &mut Record<'a>) -> bool {
+        rec.attempt(|r| django::parse(line, r))
+            || rec.attempt(|r| uwsgi::parse_log(line, r, true))
+            || (line.contains("[pid: ") && rec.attempt(|r| uwsgi::parse_request(line, r)))
+            || (line.contains(" - - [") && rec.attempt(|r| nginx::access::parse(line, r)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_lines_are_text() {
+        let mut rec = Record::default();
+        assert!(Parser::AUTO.parse("hello world", &mut rec));
+        assert_eq!(rec.format, Format::Text);
+    }
+
+    #[test]
+    fn a_forced_format_that_rejects_falls_back_to_text() {
+        let mut rec = Record::default();
+        let p = Parser { forced: Some(Format::Supervisord), nginx_format: None };
+        assert!(!p.parse("hello world", &mut rec));
+        assert_eq!(rec.format, Format::Text);
+    }
+}

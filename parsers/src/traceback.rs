@@ -28,6 +28,9 @@ impl Assembler {
     pub fn take(&mut self) -> Option<String> {
         None
     }
+    pub fn flush(&mut self) -> Option<String> {
+        None
+    }
     pub fn is_pending(&self) -> bool {
         false
     }

@@ -1,0 +1,241 @@
+//! The command line: flags, their help, and turning them into jobs.
+//!
+//! This module only describes and resolves options; the work is done by the
+//! front doors (`filter`, …) it hands a job to.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use logmux_parsers::nginx::log_format::LogFormat;
+use logmux_parsers::Format;
+
+use crate::config::{parse_format_name, Config, ConfigError};
+use crate::filter::FilterJob;
+use crate::output::{Encoder, KeyStyle, OutputFormat};
+use crate::pipeline::Settings;
+
+const ABOUT: &str = "Structured JSON logs for all-in-one containers.\n\n\
+logmux reads the mixed output of nginx, uWSGI, Django and supervisord and writes one typed \
+JSON event per log event, with OpenTelemetry field names that jq, Loki and Elasticsearch read as they are.";
+
+const EXAMPLES: &str = "\
+Examples:
+  docker logs web 2>&1 | logmux filter
+  docker logs -t web 2>&1 | logmux filter | jq 'select(.http.response.status_code >= 500)'
+  docker compose logs --no-color | logmux filter --output pretty
+  logmux filter /var/lib/docker/containers/*/*-json.log
+  logmux filter --format nginx.access access.log > access.jsonl";
+
+#[derive(Debug, Parser)]
+#[command(name = "logmux", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    /// Also print logmux's own DEBUG diagnostics (on stderr).
+    #[arg(long, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Turn a mixed log stream (docker logs, a file) into one JSON event per line.
+    #[command(after_help = FILTER_EXAMPLES)]
+    Filter(FilterArgs),
+}
+
+const FILTER_EXAMPLES: &str = "\
+Formats: auto (default), nginx.access, nginx.error, uwsgi.request, uwsgi.log, supervisord,
+python.traceback, django, json, text.
+
+Examples:
+  docker logs web 2>&1 | logmux filter
+  docker logs -t web 2>&1 | logmux filter --output pretty
+  docker compose logs | logmux filter | jq -c 'select(.severity_number >= 17)'
+  logmux filter --format nginx.access --keys dotted access.log
+  logmux filter --nginx-log-format '$remote_addr [$time_local] \"$request\" $status $request_time' access.log
+  logmux filter /var/lib/docker/containers/<id>/<id>-json.log
+
+Exit status: 0 on success (also when the reader closes the pipe), 66 when an input
+cannot be opened, 74 on another I/O error, 78 for a bad config file or log format.";
+
+/// Options of `logmux filter`.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Files to read, in order; `-` or none means stdin.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Parse every line as this format instead of detecting it per line.
+    #[arg(short, long, value_name = "NAME", value_parser = parse_format_arg)]
+    pub format: Option<FormatArg>,
+
+    /// nginx's own log_format string for access lines, e.g.
+    /// '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_time'.
+    #[arg(long, value_name = "LOG_FORMAT")]
+    pub nginx_log_format: Option<String>,
+
+    /// A TOML config file (keys: format, nginx_log_format, output, keys, max_line_bytes).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Output format [default: pretty on a terminal, json otherwise].
+    #[arg(short, long, value_enum)]
+    pub output: Option<OutputFormat>,
+
+    /// JSON keys: nested objects, or flat dotted names.
+    #[arg(long, value_enum)]
+    pub keys: Option<KeyStyle>,
+
+    /// Colour in pretty output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Cut lines longer than this into pieces marked logmux.truncated (e.g. 1MiB, 64KiB, 4096).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_line_bytes: Option<usize>,
+
+    /// Emit a held-back traceback or partial line after this much silence on a pipe.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub idle_flush: Duration,
+
+    /// At the end, print counts (lines, events, empty lines skipped, …) as a logmux event on stderr.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// `--format` value: `auto` or a format.
+#[derive(Debug, Clone, Copy)]
+pub struct FormatArg(pub Option<Format>);
+
+fn parse_format_arg(s: &str) -> Result<FormatArg, String> {
+    parse_format_name(s).map(FormatArg)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The default line limit: 1 MiB.
+pub const DEFAULT_MAX_LINE: usize = 1 << 20;
+
+/// Parses `4096`, `64KiB`, `64K`, `1MiB`, `1M`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: usize = digits.parse().map_err(|_| format!("`{s}` is not a size like 4096, 64KiB or 1MiB"))?;
+    let mult = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        other => return Err(format!("unknown size unit `{other}` (use KiB, MiB or GiB)")),
+    };
+    let size = n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))?;
+    if !(16..=1 << 30).contains(&size) {
+        return Err(format!("`{s}` must be between 16 bytes and 1GiB"));
+    }
+    Ok(size)
+}
+
+/// Parses `1s`, `500ms`, `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("`{s}` is not a duration like 500ms, 1s or 2m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        other => Err(format!("unknown duration unit `{other}` (use ms, s or m)")),
+    }
+}
+
+/// Why flags could not become a job.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("--nginx-log-format: {0}")]
+    LogFormat(String),
+}
+
+impl FilterArgs {
+    /// Resolves flags over the config file into a job.
+    pub fn into_job(self) -> Result<FilterJob, ResolveError> {
+        let config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        let nginx_format = match &self.nginx_log_format {
+            Some(fmt) => Some(LogFormat::compile(fmt).map_err(|e| ResolveError::LogFormat(e.to_string()))?),
+            None => config.nginx_format,
+        };
+        let stdout_tty = std::io::stdout().is_terminal();
+        let format = self.output.or(config.output).unwrap_or(if stdout_tty {
+            OutputFormat::Pretty
+        } else {
+            OutputFormat::Json
+        });
+        let color = match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
+        };
+        let encoder = Encoder {
+            format,
+            keys: self.keys.or(config.keys).unwrap_or_default(),
+            color,
+            local_offset_minutes: local_offset_minutes(),
+        };
+        let forced = match self.format {
+            Some(FormatArg(f)) => f,
+            None => config.format.flatten(),
+        };
+        Ok(FilterJob {
+            inputs: self.files,
+            settings: Settings { forced, nginx_format, encoder },
+            max_line_bytes: self.max_line_bytes.or(config.max_line_bytes).unwrap_or(DEFAULT_MAX_LINE),
+            idle_flush: self.idle_flush,
+            stats: self.stats,
+        })
+    }
+}
+
+/// The local zone's offset now, for times printed without a zone. Read once:
+/// a DST change during a run shifts such times by an hour until restart.
+pub fn local_offset_minutes() -> i16 {
+    use chrono::Offset;
+    let secs = chrono::Local::now().offset().fix().local_minus_utc();
+    i16::try_from(secs / 60).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert!(parse_size("1TB").is_err());
+        assert!(parse_size("3").is_err());
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("2h").is_err());
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,150 @@
+//! The config file: TOML, checked strictly, with errors that name the file,
+//! line, column and key.
+//!
+//! `logmux filter --config FILE` reads the top-level keys below; command-line
+//! flags override them. Unknown keys are errors, so a typo never passes
+//! silently.
+
+use std::path::{Path, PathBuf};
+
+use logmux_parsers::nginx::log_format::LogFormat;
+use logmux_parsers::Format;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::output::{KeyStyle, OutputFormat};
+
+/// The keys a config file may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// nginx's own `log_format` string for access lines.
+    pub nginx_log_format: Option<Spanned<String>>,
+    /// A format name, or `auto`.
+    pub format: Option<Spanned<String>>,
+    pub output: Option<OutputFormat>,
+    pub keys: Option<KeyStyle>,
+    pub max_line_bytes: Option<Spanned<u64>>,
+}
+
+/// A config file that failed to load, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid { path: PathBuf, line: usize, column: usize, message: String },
+}
+
+/// The settings a config file resolves to.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub nginx_format: Option<LogFormat>,
+    pub format: Option<Option<Format>>,
+    pub output: Option<OutputFormat>,
+    pub keys: Option<KeyStyle>,
+    pub max_line_bytes: Option<usize>,
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::parse(path, &text)
+    }
+
+    /// Checks config text; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let invalid = |span: Option<std::ops::Range<usize>>, message: String| {
+            let (line, column) = line_col(text, span.map_or(0, |s| s.start));
+            ConfigError::Invalid { path: path.to_owned(), line, column, message }
+        };
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            // toml's message repeats the source; keep its first line only.
+            let message = e.message().lines().next().unwrap_or("invalid TOML").to_string();
+            invalid(e.span(), message)
+        })?;
+        let mut config = Config { output: file.output, keys: file.keys, ..Config::default() };
+        if let Some(fmt) = &file.nginx_log_format {
+            let compiled = LogFormat::compile(fmt.get_ref())
+                .map_err(|e| invalid(Some(fmt.span()), format!("nginx_log_format: {e}")))?;
+            config.nginx_format = Some(compiled);
+        }
+        if let Some(name) = &file.format {
+            let format = parse_format_name(name.get_ref())
+                .map_err(|e| invalid(Some(name.span()), format!("format: {e}")))?;
+            config.format = Some(format);
+        }
+        if let Some(max) = &file.max_line_bytes {
+            let value = *max.get_ref();
+            if !(16..=1 << 30).contains(&value) {
+                return Err(invalid(Some(max.span()), format!("max_line_bytes: {value} is outside 16..=1073741824")));
+            }
+            config.max_line_bytes = usize::try_from(value).ok();
+        }
+        Ok(config)
+    }
+}
+
+/// `auto` or one of the format names.
+pub fn parse_format_name(name: &str) -> Result<Option<Format>, String> {
+    if name == "auto" {
+        return Ok(None);
+    }
+    Format::from_name(name).map(Some).ok_or_else(|| {
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown format `{name}`; expected auto, {}", names.join(", "))
+    })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        match Config::parse(Path::new("logmux.toml"), text) {
+            Ok(_) => panic!("expected an error for {text:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_name_file_line_and_key() {
+        let e = err("output = \"json\"\nnginx_log_formt = \"$remote_addr\"\n");
+        assert!(e.starts_with("logmux.toml:2:1: unknown field `nginx_log_formt`"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let e = err("\n\nformat = \"nginx\"\n");
+        assert!(e.starts_with("logmux.toml:3:10: format: unknown format `nginx`"), "{e}");
+        let e = err("output = \"yaml\"\n");
+        assert!(e.starts_with("logmux.toml:1:10: unknown variant `yaml`"), "{e}");
+        let e = err("max_line_bytes = 3\n");
+        assert!(e.contains("1:18: max_line_bytes: 3 is outside"), "{e}");
+    }
+
+    #[test]
+    fn valid_config_loads() {
+        let c = Config::parse(Path::new("x"), "format = \"auto\"\nkeys = \"dotted\"\nmax_line_bytes = 4096\n");
+        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.format, Some(None));
+        assert_eq!(c.keys, Some(KeyStyle::Dotted));
+        assert_eq!(c.max_line_bytes, Some(4096));
+    }
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("", 10), (1, 1));
+    }
+}

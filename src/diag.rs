@@ -1,0 +1,130 @@
+//! logmux's own diagnostics, as events of the program `logmux`.
+//!
+//! A small `tracing` layer writes each diagnostic to stderr in the same
+//! schema as every other event (`service.name = "logmux"`), so a pipeline
+//! reading logmux's output needs no second parser for logmux itself.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use logmux_parsers::Severity;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::output::escape_json_str;
+use crate::pipeline::Stamp;
+
+/// Installs the diagnostics layer; `verbose` adds DEBUG events.
+pub fn init(verbose: bool) {
+    let max = if verbose { Level::DEBUG } else { Level::INFO };
+    let layer = JsonDiagnostics { max };
+    // A second init (in tests) is harmless: the first subscriber stays.
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+struct JsonDiagnostics {
+    max: Level,
+}
+
+impl<S: Subscriber> Layer<S> for JsonDiagnostics {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
+        *metadata.level() <= self.max
+    }
+
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let line = render(event);
+        // Diagnostics must never take logmux down: ignore a closed stderr.
+        let _ = std::io::stderr().lock().write_all(&line);
+    }
+}
+
+/// One diagnostic as a JSON line.
+fn render(event: &Event<'_>) -> Vec<u8> {
+    let severity = match *event.metadata().level() {
+        Level::ERROR => Severity::ERROR,
+        Level::WARN => Severity::WARN,
+        Level::INFO => Severity::INFO,
+        Level::DEBUG => Severity::DEBUG,
+        Level::TRACE => Severity::TRACE,
+    };
+    let mut fields = Fields::default();
+    event.record(&mut fields);
+    let stamp = Stamp::now();
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    out.extend_from_slice(stamp.observed());
+    out.extend_from_slice(b"\",\"observed_timestamp\":\"");
+    out.extend_from_slice(stamp.observed());
+    out.extend_from_slice(b"\",\"severity_text\":\"");
+    out.extend_from_slice(severity.text().as_bytes());
+    out.extend_from_slice(b"\",\"severity_number\":");
+    out.extend_from_slice(severity.number().to_string().as_bytes());
+    out.extend_from_slice(b",\"message\":");
+    escape_json_str(&mut out, &fields.message);
+    // The diagnostic's own fields sit beside `logmux.format`.
+    out.extend_from_slice(b",\"service\":{\"name\":\"logmux\"},\"logmux\":{\"format\":\"text\"");
+    if !fields.rest.is_empty() {
+        out.push(b',');
+        out.extend_from_slice(fields.rest.as_bytes());
+    }
+    out.extend_from_slice(b"}}\n");
+    out
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    /// The other fields, already as `"key":value` JSON pairs.
+    rest: String,
+}
+
+impl Fields {
+    fn pair(&mut self, name: &str, json: &str) {
+        if !self.rest.is_empty() {
+            self.rest.push(',');
+        }
+        let mut key = Vec::new();
+        escape_json_str(&mut key, name);
+        self.rest.push_str(&String::from_utf8_lossy(&key));
+        self.rest.push(':');
+        self.rest.push_str(json);
+    }
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        if field.name() == "message" {
+            self.message = text;
+        } else {
+            let mut json = Vec::new();
+            escape_json_str(&mut json, &text);
+            self.pair(field.name(), &String::from_utf8_lossy(&json));
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            let mut json = Vec::new();
+            escape_json_str(&mut json, value);
+            self.pair(field.name(), &String::from_utf8_lossy(&json));
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.pair(field.name(), &value.to_string());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.pair(field.name(), &value.to_string());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.pair(field.name(), if value { "true" } else { "false" });
+    }
+}

@@ -1,0 +1,224 @@
+//! `logmux filter`: any mixed log stream in, one JSON event per line out.
+//!
+//! Reads stdin or files with large reads, frames lines, undoes Docker's
+//! wrappers, and runs every line through the pipeline into one output
+//! buffer that is written in large blocks of whole events. When reading a
+//! pipe, it flushes after every read (low latency for `docker logs -f`) and,
+//! if a traceback or a partial line is held back and nothing more arrives
+//! for the idle timeout, emits it anyway.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use logmux_parsers::docker;
+
+use crate::framing::LineFramer;
+use crate::pipeline::{Origin, Pipeline, Settings, Stamp};
+use crate::unwrap::Unwrapper;
+
+/// Everything `filter` needs, resolved from flags and the config file.
+#[derive(Debug)]
+pub struct FilterJob {
+    /// Files to read in order; empty means stdin.
+    pub inputs: Vec<PathBuf>,
+    pub settings: Settings,
+    pub max_line_bytes: usize,
+    pub idle_flush: Duration,
+    /// Print the counters as a logmux event on stderr at the end.
+    pub stats: bool,
+}
+
+/// How a filter run ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every input was read to the end.
+    Done,
+    /// The reader went away (`logmux filter | head`): a graceful end.
+    OutputClosed,
+    /// Some inputs could not be read; the others were.
+    InputErrors(usize),
+}
+
+const READ_SIZE: usize = 256 * 1024;
+const WRITE_SIZE: usize = 128 * 1024;
+
+/// Runs a filter job to the end of its inputs.
+pub fn run(job: FilterJob) -> anyhow::Result<Outcome> {
+    let mut pipeline = Pipeline::new(job.settings);
+    let mut out = Output::new();
+    let mut failed = 0;
+    let inputs: Vec<Option<PathBuf>> =
+        if job.inputs.is_empty() { vec![None] } else { job.inputs.into_iter().map(Some).collect() };
+    for input in inputs {
+        let (mut reader, origin, name): (Box<dyn ReadFd>, Origin, String) = match &input {
+            None => (Box::new(io::stdin()), Origin::default(), "stdin".to_string()),
+            Some(path) if path.as_os_str() == "-" => (Box::new(io::stdin()), Origin::default(), "stdin".to_string()),
+            Some(path) => match File::open(path) {
+                Ok(file) => {
+                    let shown = path.display().to_string();
+                    let origin = Origin {
+                        container_id: docker::container_id_from_path(&shown).map(str::to_string),
+                        file: Some(shown.clone()),
+                        ..Origin::default()
+                    };
+                    (Box::new(file), origin, shown)
+                }
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "cannot open input {}: {e}", path.display());
+                    failed += 1;
+                    continue;
+                }
+            },
+        };
+        match filter_one(reader.as_mut(), origin, job.max_line_bytes, job.idle_flush, &mut pipeline, &mut out) {
+            Ok(true) => {}
+            Ok(false) => return Ok(finish(&pipeline, job.stats, Outcome::OutputClosed)),
+            Err(e) => {
+                tracing::error!(file = %name, error = %e, "cannot read {name}: {e}");
+                failed += 1;
+            }
+        }
+    }
+    let outcome = if failed > 0 { Outcome::InputErrors(failed) } else { Outcome::Done };
+    Ok(finish(&pipeline, job.stats, outcome))
+}
+
+fn finish(pipeline: &Pipeline, stats: bool, outcome: Outcome) -> Outcome {
+    let s = pipeline.stats;
+    if stats {
+        tracing::info!(
+            lines = s.lines,
+            events = s.events,
+            empty_lines = s.empty_lines,
+            truncated_pieces = s.truncated_pieces,
+            invalid_utf8 = s.invalid_utf8,
+            parse_errors = s.parse_errors,
+            "filter done: {} lines in, {} events out, {} empty lines skipped",
+            s.lines,
+            s.events,
+            s.empty_lines
+        );
+    }
+    outcome
+}
+
+/// A readable input with a file descriptor to poll.
+trait ReadFd: Read {
+    fn fd(&self) -> i32;
+    /// Pipes and terminals can stall; regular files cannot.
+    fn may_stall(&self) -> bool;
+}
+
+impl ReadFd for io::Stdin {
+    fn fd(&self) -> i32 {
+        self.as_raw_fd()
+    }
+    fn may_stall(&self) -> bool {
+        fd_may_stall(self.as_raw_fd())
+    }
+}
+
+impl ReadFd for File {
+    fn fd(&self) -> i32 {
+        self.as_raw_fd()
+    }
+    fn may_stall(&self) -> bool {
+        fd_may_stall(self.as_raw_fd())
+    }
+}
+
+fn fd_may_stall(fd: i32) -> bool {
+    // SAFETY: fstat only writes into the zeroed struct we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::fstat(fd, &mut st) } == 0;
+    !(ok && (st.st_mode & libc::S_IFMT) == libc::S_IFREG)
+}
+
+/// Waits until `fd` is readable or `timeout` passes; true if readable.
+fn wait_readable(fd: i32, timeout: Duration) -> bool {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    loop {
+        // SAFETY: one valid pollfd that lives across the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n >= 0 {
+            return n > 0;
+        }
+        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return true;
+        }
+    }
+}
+
+/// Filters one input; false when the output was closed.
+fn filter_one(
+    reader: &mut dyn ReadFd,
+    origin: Origin,
+    max_line: usize,
+    idle: Duration,
+    pipeline: &mut Pipeline,
+    out: &mut Output,
+) -> io::Result<bool> {
+    let mut framer = LineFramer::new(max_line);
+    let mut unwrapper = Unwrapper::new(origin, max_line);
+    let stalls = reader.may_stall();
+    let mut buf = vec![0u8; READ_SIZE];
+    loop {
+        if stalls && (framer.pending() > 0 || unwrapper.is_pending()) && !wait_readable(reader.fd(), idle) {
+            // Idle: nothing more is coming soon, so emit what is held back.
+            let stamp = Stamp::now();
+            framer.finish(|line| unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf));
+            unwrapper.flush(pipeline, &mut out.buf);
+            if !out.flush()? {
+                return Ok(false);
+            }
+        }
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        // One clock read per read(): every line in it was read at once.
+        let stamp = Stamp::now();
+        framer.push(&buf[..n], |line| unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf));
+        let open = if stalls || out.buf.len() >= WRITE_SIZE { out.flush()? } else { true };
+        if !open {
+            return Ok(false);
+        }
+    }
+    let stamp = Stamp::now();
+    framer.finish(|line| unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf));
+    unwrapper.flush(pipeline, &mut out.buf);
+    out.flush()
+}
+
+/// Buffered stdout that writes whole events only.
+struct Output {
+    buf: Vec<u8>,
+    stdout: io::Stdout,
+}
+
+impl Output {
+    fn new() -> Output {
+        Output { buf: Vec::with_capacity(WRITE_SIZE * 2), stdout: io::stdout() }
+    }
+
+    /// Writes the buffer; false when the reader has gone away.
+    fn flush(&mut self) -> io::Result<bool> {
+        if self.buf.is_empty() {
+            return Ok(true);
+        }
+        let mut lock = self.stdout.lock();
+        let result = lock.write_all(&self.buf).and_then(|()| lock.flush());
+        self.buf.clear();
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

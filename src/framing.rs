@@ -1,0 +1,169 @@
+//! Framing: turning a stream of bytes into lines.
+//!
+//! A [`LineFramer`] keeps the partial last line of one stream between reads,
+//! so a line written in several pieces comes out whole and two streams never
+//! share a buffer. A line longer than the limit is cut into pieces that are
+//! each marked as truncated; nothing is dropped. Cuts land on a UTF-8
+//! character boundary where one is near, so cutting adds no U+FFFD.
+
+use memchr::memchr;
+
+/// One framed line, without its line ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line<'a> {
+    pub bytes: &'a [u8],
+    /// This is a piece of a line longer than the limit.
+    pub truncated: bool,
+}
+
+/// Splits one stream's bytes into lines.
+#[derive(Debug)]
+pub struct LineFramer {
+    partial: Vec<u8>,
+    /// The partial line already began as a cut piece of a longer line.
+    partial_is_continuation: bool,
+    max_line: usize,
+}
+
+impl LineFramer {
+    /// A framer that cuts lines longer than `max_line` bytes (at least 16).
+    pub fn new(max_line: usize) -> Self {
+        LineFramer {
+            partial: Vec::new(),
+            partial_is_continuation: false,
+            max_line: max_line.max(16),
+        }
+    }
+
+    /// Bytes held back as the start of a line not yet ended.
+    pub fn pending(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// Feeds the next bytes of the stream; calls `emit` for every complete
+    /// line (and every cut piece) in order.
+    pub fn push(&mut self, mut data: &[u8], mut emit: impl FnMut(Line<'_>)) {
+        while !data.is_empty() {
+            let room = self.max_line.saturating_sub(self.partial.len());
+            let window = &data[..data.len().min(room + 1)];
+            match memchr(b'\n', window) {
+                Some(nl) => {
+                    let truncated = self.partial_is_continuation;
+                    if self.partial.is_empty() {
+                        emit(Line { bytes: strip_cr(&data[..nl]), truncated });
+                    } else {
+                        self.partial.extend_from_slice(&data[..nl]);
+                        emit(Line { bytes: strip_cr(&self.partial), truncated });
+                        self.partial.clear();
+                    }
+                    self.partial_is_continuation = false;
+                    data = &data[nl + 1..];
+                }
+                None if data.len() <= room => {
+                    self.partial.extend_from_slice(data);
+                    return;
+                }
+                None => {
+                    // Over the limit: fill the held piece up to `max_line`
+                    // bytes and emit it, backing off to a char boundary.
+                    self.partial.extend_from_slice(&data[..room]);
+                    data = &data[room..];
+                    let at = cut_point(&self.partial, data.first().copied());
+                    emit(Line { bytes: &self.partial[..at], truncated: true });
+                    self.partial.drain(..at);
+                    self.partial_is_continuation = true;
+                }
+            }
+        }
+    }
+
+    /// The stream ended (or went idle): emits the partial last line, if any.
+    pub fn finish(&mut self, mut emit: impl FnMut(Line<'_>)) {
+        if !self.partial.is_empty() {
+            emit(Line { bytes: strip_cr(&self.partial), truncated: self.partial_is_continuation });
+            self.partial.clear();
+        }
+        self.partial_is_continuation = false;
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Where to cut a full piece so that the next piece does not start inside
+/// a UTF-8 character: at most 3 bytes before its end. `after` is the byte
+/// that follows the piece in the stream.
+fn cut_point(piece: &[u8], after: Option<u8>) -> usize {
+    let is_continuation = |b: Option<u8>| matches!(b, Some(b) if b & 0xC0 == 0x80);
+    let mut at = piece.len();
+    for _ in 0..3 {
+        let next = if at < piece.len() { piece.get(at).copied() } else { after };
+        if at > 1 && is_continuation(next) {
+            at -= 1;
+        } else {
+            break;
+        }
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(max: usize, chunks: &[&[u8]]) -> Vec<(String, bool)> {
+        let mut f = LineFramer::new(max);
+        let mut out = Vec::new();
+        for c in chunks {
+            f.push(c, |l| out.push((String::from_utf8_lossy(l.bytes).into_owned(), l.truncated)));
+        }
+        f.finish(|l| out.push((String::from_utf8_lossy(l.bytes).into_owned(), l.truncated)));
+        out
+    }
+
+    #[test]
+    fn joins_lines_split_across_reads() {
+        let out = frame(1024, &[b"hel", b"lo\nwor", b"ld\r\n", b"tail"]);
+        assert_eq!(
+            out,
+            vec![("hello".into(), false), ("world".into(), false), ("tail".into(), false)]
+        );
+    }
+
+    #[test]
+    fn empty_lines_are_framed() {
+        let out = frame(1024, &[b"\n\na\n"]);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[2].0, "a");
+    }
+
+    #[test]
+    fn cuts_long_lines_into_marked_pieces() {
+        let line = vec![b'x'; 40];
+        let mut input = line.clone();
+        input.extend_from_slice(b"\nshort\n");
+        let out = frame(16, &[&input[..10], &input[10..]]);
+        let pieces: Vec<usize> = out.iter().map(|(s, _)| s.len()).collect();
+        assert_eq!(pieces, vec![16, 16, 8, 5]);
+        assert_eq!(out.iter().filter(|(_, t)| *t).count(), 3);
+        assert!(!out[3].1);
+        let total: usize = pieces[..3].iter().sum();
+        assert_eq!(total, 40);
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_not_cut() {
+        let mut input = vec![b'y'; 16];
+        input.push(b'\n');
+        assert_eq!(frame(16, &[&input]), vec![("y".repeat(16), false)]);
+    }
+
+    #[test]
+    fn cuts_do_not_split_characters() {
+        let text = "é".repeat(20); // 40 bytes of 2-byte characters
+        let out = frame(17, &[text.as_bytes()]);
+        assert!(out.iter().all(|(s, _)| !s.contains('\u{FFFD}')));
+        assert_eq!(out.iter().map(|(s, _)| s.chars().count()).sum::<usize>(), 20);
+    }
+}

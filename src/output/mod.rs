@@ -1,0 +1,143 @@
+//! Encoding events for output: JSON (the default), logfmt, or a coloured
+//! one-line-per-event view for people.
+//!
+//! An encoder appends one complete event, ending in `\n`, to a byte buffer.
+//! Sinks write whole buffers, so an event is never split across writes and two
+//! events never share a line.
+
+mod json;
+mod logfmt;
+mod pretty;
+
+use logmux_parsers::{Field, Record, Value};
+
+pub use json::escape_json_str;
+
+/// How events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// One JSON object per line.
+    Json,
+    /// `key=value` pairs, one event per line.
+    Logfmt,
+    /// A readable, coloured view: time, program, severity, then the gist.
+    Pretty,
+}
+
+/// How schema names are written as JSON keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStyle {
+    /// `{"http":{"response":{"status_code":200}}}`: what jq, Loki and
+    /// Elasticsearch expect.
+    #[default]
+    Nested,
+    /// `{"http.response.status_code":200}`.
+    Dotted,
+}
+
+/// One event ready to encode.
+pub struct Event<'r, 'a> {
+    /// The parsed record; its fields must be sorted (see [`sort_fields`]).
+    pub record: &'r Record<'a>,
+    /// The line as read (or the assembled multi-line text).
+    pub raw: &'r str,
+    /// When the line was read, already in RFC 3339.
+    pub observed: &'r [u8],
+}
+
+/// The encoder settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Encoder {
+    pub format: OutputFormat,
+    pub keys: KeyStyle,
+    pub color: bool,
+    /// Minutes east of UTC, for times printed without a zone.
+    pub local_offset_minutes: i16,
+}
+
+impl Encoder {
+    /// Appends one event and its `\n` to `out`.
+    pub fn encode(&self, event: &Event<'_, '_>, out: &mut Vec<u8>) {
+        match self.format {
+            OutputFormat::Json => json::encode(self, event, out),
+            OutputFormat::Logfmt => logfmt::encode(self, event, out),
+            OutputFormat::Pretty => pretty::encode(self, event, out),
+        }
+    }
+
+    /// The event's `timestamp`: its own time, else when it was read.
+    fn write_timestamp(&self, event: &Event<'_, '_>, out: &mut Vec<u8>) {
+        match &event.record.timestamp {
+            Some(ts) => ts.write_rfc3339(out, self.local_offset_minutes),
+            None => out.extend_from_slice(event.observed),
+        }
+    }
+}
+
+/// Puts a record's fields in schema order, which nested output relies on.
+/// Parsers push fields mostly in order already, so this is nearly free.
+pub fn sort_fields(record: &mut Record<'_>) {
+    record.fields.sort_by_key(|(f, _)| *f);
+    if record.extra.len() > 1 {
+        record.extra.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+}
+
+/// The message to write: a parser's own message, else the raw line.
+fn message<'e>(event: &'e Event<'_, '_>) -> &'e str {
+    event.record.message.as_deref().unwrap_or(event.raw)
+}
+
+/// Whether the raw line must be kept in `log.record.original` because the
+/// parser replaced `message`.
+fn keeps_original(event: &Event<'_, '_>) -> bool {
+    event.record.message.is_some()
+}
+
+/// A field value as plain text (logfmt and pretty output).
+fn value_text(value: &Value<'_>, out: &mut String) {
+    use std::fmt::Write;
+    match value {
+        Value::Str(s) | Value::RawJson(s) => out.push_str(s),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) => {
+            let _ = write!(out, "{f}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::FloatList(list) => {
+            for (i, f) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{f}");
+            }
+        }
+    }
+}
+
+/// The string value of a field, if present.
+fn field_str<'r>(record: &'r Record<'_>, field: Field) -> Option<&'r str> {
+    record.get(field).and_then(|v| v.as_str())
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// Encodes a record the way the pipeline would, for tests.
+    pub fn encode_with(encoder: Encoder, record: &mut Record<'_>, raw: &str) -> String {
+        sort_fields(record);
+        let mut out = Vec::new();
+        let event = Event { record, raw, observed: b"2026-11-25T18:35:12.000000000Z" };
+        encoder.encode(&event, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    pub fn json_encoder() -> Encoder {
+        Encoder { format: OutputFormat::Json, keys: KeyStyle::Nested, color: false, local_offset_minutes: 0 }
+    }
+}

@@ -1,0 +1,313 @@
+//! The pipeline: from a framed line to an encoded event.
+//!
+//! Every source (a child's pipe, stdin, a file, a syslog message) hands its
+//! lines here together with where they came from. Per stream, the pipeline
+//! rejoins lines that supervisord spliced apart, assembles multi-line Python
+//! tracebacks, and skips (but counts) empty lines; then it parses each event
+//! and encodes it into the caller's buffer. It does no I/O itself.
+
+use std::borrow::Cow;
+
+use logmux_parsers::detect::Parser;
+use logmux_parsers::nginx::log_format::LogFormat;
+use logmux_parsers::traceback::{Action, Assembler};
+use logmux_parsers::{ansi, supervisord, traceback, Field, Format, Record, Timestamp, Value};
+
+use crate::output::{sort_fields, Encoder, Event};
+
+/// Which of a program's streams a line came from (`log.iostream`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IoStream {
+    Stdout,
+    Stderr,
+}
+
+impl IoStream {
+    pub fn name(self) -> &'static str {
+        match self {
+            IoStream::Stdout => "stdout",
+            IoStream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Where a stream's lines come from: the envelope of its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub service: Option<String>,
+    pub iostream: Option<IoStream>,
+    pub pid: Option<u32>,
+    pub container_name: Option<String>,
+    pub container_id: Option<String>,
+    pub file: Option<String>,
+}
+
+/// When a line was read, as RFC 3339, and the time a wrapper (such as
+/// `docker logs -t`) put on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    observed: [u8; 40],
+    observed_len: u8,
+    pub wrapper_time: Option<Timestamp>,
+}
+
+impl Stamp {
+    /// The stamp for a line read now.
+    pub fn now() -> Stamp {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+        Stamp::at(Timestamp::from_unix(secs, since.subsec_nanos(), 9))
+    }
+
+    /// A stamp for a fixed observation time.
+    pub fn at(observed: Timestamp) -> Stamp {
+        let mut buf = Vec::with_capacity(40);
+        observed.write_rfc3339(&mut buf, 0);
+        let mut observed = [0u8; 40];
+        let len = buf.len().min(40);
+        observed[..len].copy_from_slice(&buf[..len]);
+        Stamp { observed, observed_len: len as u8, wrapper_time: None }
+    }
+
+    pub fn observed(&self) -> &[u8] {
+        &self.observed[..usize::from(self.observed_len)]
+    }
+}
+
+/// Counters a front door can report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub lines: u64,
+    pub events: u64,
+    pub empty_lines: u64,
+    pub truncated_pieces: u64,
+    pub invalid_utf8: u64,
+    pub parse_errors: u64,
+}
+
+/// How lines are parsed and events encoded.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub forced: Option<Format>,
+    pub nginx_format: Option<LogFormat>,
+    pub encoder: Encoder,
+}
+
+/// Per-stream state: never shared between streams, so two programs' lines
+/// can never be merged.
+#[derive(Debug)]
+pub struct StreamState {
+    pub origin: Origin,
+    assembler: Assembler,
+    /// The stamp and flags of the first line of the event being assembled.
+    pending: Option<(Stamp, bool, bool)>,
+    /// A supervisord line has been seen: from now on, look for spliced ones.
+    supervisord_seen: bool,
+    /// The head of a child's line that a spliced supervisord line cut off.
+    splice_head: Vec<u8>,
+}
+
+impl StreamState {
+    pub fn new(origin: Origin) -> StreamState {
+        StreamState {
+            origin,
+            assembler: Assembler::new(),
+            pending: None,
+            supervisord_seen: false,
+            splice_head: Vec::new(),
+        }
+    }
+
+    /// Whether something is held back waiting for more lines.
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some() || !self.splice_head.is_empty()
+    }
+}
+
+/// Parses and encodes lines; shared by all the streams of one front door.
+#[derive(Debug)]
+pub struct Pipeline {
+    settings: Settings,
+    multiline: bool,
+    pub stats: Stats,
+}
+
+impl Pipeline {
+    pub fn new(settings: Settings) -> Pipeline {
+        // Tracebacks are assembled wherever Python output can appear.
+        let multiline = !matches!(
+            settings.forced,
+            Some(Format::NginxAccess | Format::NginxError | Format::Supervisord | Format::Json)
+        );
+        Pipeline { settings, multiline, stats: Stats::default() }
+    }
+
+    pub fn encoder(&self) -> &Encoder {
+        &self.settings.encoder
+    }
+
+    /// Handles one framed line of `stream`, appending any events to `out`.
+    pub fn line(&mut self, stream: &mut StreamState, bytes: &[u8], truncated: bool, stamp: &Stamp, out: &mut Vec<u8>) {
+        self.stats.lines += 1;
+        if truncated {
+            self.stats.truncated_pieces += 1;
+        }
+        let joined;
+        let bytes = if stream.splice_head.is_empty() {
+            bytes
+        } else {
+            let mut head = std::mem::take(&mut stream.splice_head);
+            head.extend_from_slice(bytes);
+            joined = head;
+            &joined[..]
+        };
+        let (text, invalid) = match std::str::from_utf8(bytes) {
+            Ok(s) => (Cow::Borrowed(s), false),
+            Err(_) => (String::from_utf8_lossy(bytes), true),
+        };
+        if invalid {
+            self.stats.invalid_utf8 += 1;
+        }
+        let text = if memchr::memchr(0x1b, text.as_bytes()).is_some() {
+            Cow::Owned(ansi::strip(&text).into_owned())
+        } else {
+            text
+        };
+
+        if stream.supervisord_seen && self.settings.forced.is_none() && !truncated {
+            if let Some(at) = supervisord::find_spliced_header(text.as_bytes()) {
+                if let (Some(head), Some(own)) = (text.get(..at), text.get(at..)) {
+                    // supervisord wrote its own line into the middle of a
+                    // child's: emit its line, and rejoin the child's halves.
+                    stream.splice_head = head.as_bytes().to_vec();
+                    self.single(stream, own, false, invalid, stamp, out);
+                    return;
+                }
+            }
+        }
+        self.offer(stream, &text, truncated, invalid, stamp, out);
+    }
+
+    /// Passes a line through the multi-line assembler.
+    fn offer(&mut self, stream: &mut StreamState, text: &str, truncated: bool, invalid: bool, stamp: &Stamp, out: &mut Vec<u8>) {
+        if !self.multiline {
+            self.single(stream, text, truncated, invalid, stamp, out);
+            return;
+        }
+        // Bounded: a Flush hands the line back at most once per held event.
+        for _ in 0..3 {
+            match stream.assembler.push(text) {
+                Action::Single => {
+                    self.single(stream, text, truncated, invalid, stamp, out);
+                    return;
+                }
+                Action::Taken => {
+                    let first = stream.pending.get_or_insert((*stamp, false, false));
+                    first.1 |= truncated;
+                    first.2 |= invalid;
+                    return;
+                }
+                Action::Flush => self.flush_assembled(stream, out),
+            }
+        }
+        self.single(stream, text, truncated, invalid, stamp, out);
+    }
+
+    fn flush_assembled(&mut self, stream: &mut StreamState, out: &mut Vec<u8>) {
+        let (stamp, truncated, invalid) = stream.pending.take().unwrap_or((Stamp::now(), false, false));
+        if let Some(event) = stream.assembler.take() {
+            self.event(stream, &event, truncated, invalid, &stamp, true, out);
+        }
+    }
+
+    /// The stream ended or went idle: emits whatever is held back.
+    pub fn flush(&mut self, stream: &mut StreamState, out: &mut Vec<u8>) {
+        if let Some(event) = stream.assembler.flush() {
+            let (stamp, truncated, invalid) = stream.pending.take().unwrap_or((Stamp::now(), false, false));
+            self.event(stream, &event, truncated, invalid, &stamp, true, out);
+        }
+        stream.pending = None;
+        if !stream.splice_head.is_empty() {
+            let head = std::mem::take(&mut stream.splice_head);
+            let text = String::from_utf8_lossy(&head).into_owned();
+            self.offer(stream, &text, false, false, &Stamp::now(), out);
+            if let Some(event) = stream.assembler.flush() {
+                self.event(stream, &event, false, false, &Stamp::now(), true, out);
+            }
+            stream.pending = None;
+        }
+    }
+
+    fn single(&mut self, stream: &mut StreamState, text: &str, truncated: bool, invalid: bool, stamp: &Stamp, out: &mut Vec<u8>) {
+        if text.is_empty() {
+            self.stats.empty_lines += 1;
+            return;
+        }
+        self.event(stream, text, truncated, invalid, stamp, false, out);
+    }
+
+    /// Parses and encodes one event.
+    #[allow(clippy::too_many_arguments)]
+    fn event(&mut self, stream: &mut StreamState, text: &str, truncated: bool, invalid: bool, stamp: &Stamp, assembled: bool, out: &mut Vec<u8>) {
+        let parser = Parser { forced: self.settings.forced, nginx_format: self.settings.nginx_format.as_ref() };
+        let mut rec = Record { invalid_utf8: invalid, ..Record::default() };
+        let parsed = if assembled && rec.attempt(|r| traceback::parse(text, r)) {
+            true
+        } else {
+            parser.parse(text, &mut rec)
+        };
+        if !parsed {
+            self.stats.parse_errors += 1;
+            rec.push(Field::LogmuxParseError, Value::Bool(true));
+        }
+        if rec.format == Format::Supervisord {
+            stream.supervisord_seen = true;
+        }
+        if truncated {
+            rec.push(Field::LogmuxTruncated, Value::Bool(true));
+        }
+        if rec.timestamp.is_none() {
+            rec.timestamp = stamp.wrapper_time;
+        }
+        add_envelope(&stream.origin, &mut rec);
+        sort_fields(&mut rec);
+        self.stats.events += 1;
+        let event = Event { record: &rec, raw: text, observed: stamp.observed() };
+        self.settings.encoder.encode(&event, out);
+    }
+}
+
+/// Adds the fields that say where the event came from.
+fn add_envelope<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
+    let service = origin.service.as_deref().or(match rec.format {
+        // Without a supervisor or wrapper to say which program wrote a
+        // line, its format does.
+        Format::NginxAccess | Format::NginxError => Some("nginx"),
+        Format::UwsgiRequest | Format::UwsgiLog => Some("uwsgi"),
+        Format::Supervisord => Some("supervisord"),
+        Format::Django => Some("django"),
+        _ => None,
+    });
+    if let Some(s) = service {
+        rec.push_str(Field::ServiceName, s);
+    }
+    if let Some(s) = origin.iostream {
+        rec.push_str(Field::LogIostream, s.name());
+    }
+    if let Some(pid) = origin.pid {
+        if rec.get(Field::ProcessPid).is_none() {
+            rec.push_int(Field::ProcessPid, i64::from(pid));
+        }
+    }
+    if let Some(c) = &origin.container_name {
+        rec.push_str(Field::ContainerName, c);
+    }
+    if let Some(c) = &origin.container_id {
+        rec.push_str(Field::ContainerId, c);
+    }
+    if let Some(f) = &origin.file {
+        rec.push_str(Field::LogFilePath, f);
+    }
+}
