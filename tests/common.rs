@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests: run the real `logmux` binary.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub fn logmux() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logmux"));
+    cmd.env("TZ", "UTC").env_remove("NO_COLOR");
+    cmd
+}
+
+/// Runs `logmux ARGS` with `input` on stdin.
+pub fn run(args: &[&str], input: &[u8]) -> Output {
+    let mut child = logmux()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn logmux");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("wait logmux");
+    writer.join().expect("writer thread");
+    out
+}
+
+/// Runs `logmux filter ARGS` on `input` and parses every output line as JSON.
+pub fn filter_json(args: &[&str], input: &[u8]) -> Vec<serde_json::Value> {
+    let mut all = vec!["filter", "--output", "json"];
+    all.extend_from_slice(args);
+    let out = run(&all, input);
+    assert!(out.status.success(), "logmux failed: {}", String::from_utf8_lossy(&out.stderr));
+    json_lines(&out.stdout)
+}
+
+/// Parses JSON lines, failing on any line that is not a JSON object.
+pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            assert!(v.is_object(), "not an object: {l}");
+            v
+        })
+        .collect()
+}

@@ -1,0 +1,199 @@
+//! `logmux filter` end to end: the real binary, real pipes, exact output.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Stdio;
+
+use common::{filter_json, logmux, run};
+use serde_json::json;
+
+#[test]
+fn every_line_becomes_one_event_and_empty_lines_are_counted() {
+    let out = run(&["filter", "--output", "json", "--stats"], b"one\n\ntwo\r\n\n\nthree");
+    assert!(out.status.success());
+    let events = common::json_lines(&out.stdout);
+    let messages: Vec<&str> = events.iter().map(|e| e["message"].as_str().unwrap_or("")).collect();
+    assert_eq!(messages, ["one", "two", "three"]);
+    let stats: serde_json::Value =
+        serde_json::from_slice(out.stderr.split(|b| *b == b'\n').next().unwrap_or(b"")).expect("stats JSON");
+    assert_eq!(stats["service"]["name"], "logmux");
+    assert_eq!(stats["logmux"]["lines"], 6);
+    assert_eq!(stats["logmux"]["events"], 3);
+    assert_eq!(stats["logmux"]["empty_lines"], 3);
+}
+
+#[test]
+fn the_envelope_is_complete() {
+    let events = filter_json(&[], b"plain text\n");
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    for key in ["timestamp", "observed_timestamp", "severity_text", "severity_number", "message"] {
+        assert!(e.get(key).is_some(), "missing {key}: {e}");
+    }
+    assert_eq!(e["timestamp"], e["observed_timestamp"]);
+    assert_eq!(e["severity_text"], "INFO");
+    assert_eq!(e["severity_number"], 9);
+    assert_eq!(e["logmux"]["format"], "text");
+}
+
+#[test]
+fn invalid_utf8_is_replaced_and_flagged() {
+    let events = filter_json(&[], b"caf\xe9 ok\n");
+    assert_eq!(events[0]["message"], "caf\u{FFFD} ok");
+    assert_eq!(events[0]["logmux"]["invalid_utf8"], true);
+}
+
+#[test]
+fn long_lines_are_cut_into_marked_pieces_and_nothing_is_lost() {
+    let mut input = vec![b'a'; 100];
+    input.extend_from_slice(b"\nshort\n");
+    let events = filter_json(&["--max-line-bytes", "40"], &input);
+    let pieces: Vec<(usize, bool)> = events
+        .iter()
+        .map(|e| (e["message"].as_str().map_or(0, str::len), e["logmux"]["truncated"] == json!(true)))
+        .collect();
+    assert_eq!(pieces, [(40, true), (40, true), (20, true), (5, false)]);
+}
+
+#[test]
+fn ansi_colour_codes_are_removed() {
+    let events = filter_json(&[], b"\x1b[31mERROR\x1b[0m: disk full\n");
+    assert_eq!(events[0]["message"], "ERROR: disk full");
+}
+
+#[test]
+fn docker_logs_timestamps_become_the_time() {
+    let events = filter_json(&[], b"2024-05-01T12:34:56.123456789Z hello\n2024-05-01T12:34:57.000000001Z world\n");
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["message"], "hello");
+    assert_eq!(events[0]["timestamp"], "2024-05-01T12:34:56.123456789Z");
+    assert_eq!(events[1]["timestamp"], "2024-05-01T12:34:57.000000001Z");
+    assert_ne!(events[0]["observed_timestamp"], events[0]["timestamp"]);
+}
+
+#[test]
+fn docker_logs_pieces_of_a_long_line_are_joined() {
+    let body = "x".repeat(16384 + 100);
+    let input = format!(
+        "2024-05-01T12:34:56.000000001Z {}2024-05-01T12:34:56.000000002Z {}\n",
+        &body[..16384],
+        &body[16384..]
+    );
+    let events = filter_json(&[], input.as_bytes());
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["message"].as_str().map(str::len), Some(16484));
+}
+
+#[test]
+fn compose_prefixes_become_service_and_container() {
+    let input = b"web-1  | hello\n\x1b[36mdb-1   |\x1b[0m ready\nweb-1  | bye\n";
+    let events = filter_json(&[], input);
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["service"]["name"], "web");
+    assert_eq!(events[0]["container"]["name"], "web-1");
+    assert_eq!(events[0]["message"], "hello");
+    assert_eq!(events[1]["service"]["name"], "db");
+    assert_eq!(events[1]["message"], "ready");
+}
+
+#[test]
+fn json_file_lines_are_unwrapped_and_partials_joined() {
+    let input = concat!(
+        r#"{"log":"first\n","stream":"stdout","time":"2024-05-01T12:34:56.1234567Z"}"#,
+        "\n",
+        r#"{"log":"part one, ","stream":"stderr","time":"2024-05-01T12:34:57.0000000Z"}"#,
+        "\n",
+        r#"{"log":"part two\n","stream":"stderr","time":"2024-05-01T12:34:57.1000000Z"}"#,
+        "\n"
+    );
+    let events = filter_json(&[], input.as_bytes());
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["message"], "first");
+    assert_eq!(events[0]["log"]["iostream"], "stdout");
+    assert_eq!(events[0]["timestamp"], "2024-05-01T12:34:56.123456700Z");
+    assert_eq!(events[1]["message"], "part one, part two");
+    assert_eq!(events[1]["log"]["iostream"], "stderr");
+    assert_eq!(events[1]["timestamp"], "2024-05-01T12:34:57.000000000Z");
+}
+
+#[test]
+fn dotted_keys_and_logfmt() {
+    let events = filter_json(&["--keys", "dotted"], b"x\n");
+    assert_eq!(events[0]["logmux.format"], "text");
+    let out = run(&["filter", "--output", "logfmt"], b"hello world\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(" logmux.format=text message=\"hello world\"\n"), "{text}");
+}
+
+#[test]
+fn a_closed_reader_is_a_quiet_success() {
+    let mut child = logmux()
+        .args(["filter", "--output", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 10];
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let line = b"a line that repeats\n".repeat(1000);
+        for _ in 0..2000 {
+            if stdin.write_all(&line).is_err() {
+                break;
+            }
+        }
+    });
+    stdout.read_exact(&mut first).expect("read some output");
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_missing_input_file_is_named_and_exits_66() {
+    let out = run(&["filter", "/nonexistent/access.log"], b"");
+    assert_eq!(out.status.code(), Some(66));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/access.log"), "{err}");
+}
+
+#[test]
+fn config_errors_name_file_line_and_key_and_exit_78() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("logmux.toml");
+    std::fs::write(&path, "output = \"json\"\nformt = \"auto\"\n").expect("write");
+    let out = run(&["filter", "--config", path.to_str().unwrap_or("")], b"");
+    assert_eq!(out.status.code(), Some(78));
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON diagnostic");
+    let msg = err["message"].as_str().unwrap_or("");
+    assert!(msg.contains("logmux.toml:2:1: unknown field `formt`"), "{msg}");
+    assert_eq!(err["severity_text"], "ERROR");
+}
+
+#[test]
+fn a_forced_format_keeps_unparsed_lines_with_a_flag() {
+    let events = filter_json(&["--format", "nginx.access"], b"not an access line\n");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["message"], "not an access line");
+    assert_eq!(events[0]["logmux"]["format"], "text");
+    assert_eq!(events[0]["logmux"]["parse_error"], true);
+}
+
+#[test]
+fn an_unknown_format_is_a_usage_error() {
+    let out = run(&["filter", "--format", "nginx"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format `nginx`"));
+}
+
+#[test]
+fn help_has_examples() {
+    let out = run(&["filter", "--help"], b"");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("docker logs web 2>&1 | logmux filter"), "{text}");
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test of logmux on a fresh Debian 12 machine, as root:
+# installs what the tests need, checks formatting and lints, then runs the
+# unit, property, golden and integration tests. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+# Real programs the tests run or that produced the fixtures.
+packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "run as root (or install: ${missing[*]})" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's nginx package starts a daemon on port 80; the tests start their own.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx 2>/dev/null || true; fi
+pkill -x nginx 2>/dev/null || true
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+say "cargo test (unit, property, golden and integration tests)"
+cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+grep -q 'test result: ok' target/test-output.txt
+
+say "fuzz targets compile"
+cargo check --quiet --manifest-path fuzz/Cargo.toml
+
+say "all tests passed"
