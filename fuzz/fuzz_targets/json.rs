@@ -1,0 +1,13 @@
+#![no_main]
+//! Fuzz target: no input may make the parser panic.
+
+use libfuzzer_sys::fuzz_target;
+use logmux_parsers::Record;
+
+fuzz_target!(|data: &[u8]| {
+    let line = String::from_utf8_lossy(data);
+    let mut rec = Record::default();
+    let _ = logmux_parsers::json::parse(&line, &mut rec);
+    let _ = logmux_parsers::django::parse(&line, &mut Record::default());
+    let _ = logmux_parsers::text::parse(&line, &mut Record::default());
+});

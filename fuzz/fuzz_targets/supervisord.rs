@@ -1,0 +1,12 @@
+#![no_main]
+//! Fuzz target: no input may make the parser panic.
+
+use libfuzzer_sys::fuzz_target;
+use logmux_parsers::Record;
+
+fuzz_target!(|data: &[u8]| {
+    let line = String::from_utf8_lossy(data);
+    let mut rec = Record::default();
+    let _ = logmux_parsers::supervisord::parse(&line, &mut rec);
+    let _ = logmux_parsers::supervisord::find_spliced_header(data);
+});
