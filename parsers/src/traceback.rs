@@ -1,5 +1,30 @@
-//! STUB (contract): assembling multi-line Python tracebacks.
-use crate::record::Record;
+//! Python tracebacks: which lines form one multi-line event, and what it says.
+//!
+//! A traceback reaches logmux as many lines, interleaved with nothing else on
+//! its stream (uWSGI's `PyErr_Print`, Django's console logger). The
+//! [`Assembler`] is a small state machine fed every line of one stream: it
+//! starts an event at `Traceback (most recent call last):` (or Django's
+//! `Internal Server Error: /path` just before it), keeps indented frame lines,
+//! the final `ExceptionType: message` line and chained blocks, and gives the
+//! event back as soon as a line shows it has ended. [`parse`] then turns the
+//! assembled text into `exception.*` fields.
+
+use memchr::{memchr, memmem, memrchr};
+
+use crate::field::Field;
+use crate::record::{Format, Record};
+use crate::severity::Severity;
+
+/// An event is completed once it holds this many bytes…
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+/// …or this many lines, so a runaway stream cannot grow it without bound.
+pub const MAX_EVENT_LINES: usize = 10_000;
+
+const TRACEBACK: &str = "Traceback (most recent call last):";
+const GROUP_TRACEBACK: &str = "Exception Group Traceback (most recent call last):";
+const DJANGO_500: &str = "Internal Server Error: ";
+const CONTEXT: &str = "During handling of the above exception, another exception occurred:";
+const CAUSE: &str = "The above exception was the direct cause of the following exception:";
 
 /// What to do with a line offered to the [`Assembler`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,30 +38,758 @@ pub enum Action {
     Flush,
 }
 
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Nothing buffered.
+    #[default]
+    Idle,
+    /// Only Django's `Internal Server Error: /path` line; a traceback must follow.
+    Django,
+    /// Inside a traceback block, before its exception line.
+    Frames,
+    /// The block's exception line was seen; a chain may still follow.
+    AfterException,
+    /// `During handling…` / `The above exception…` seen; a blank line is next.
+    ChainHeader,
+    /// The blank after the chain header is held; a `Traceback` line is next.
+    ChainBlank,
+}
+
 /// Collects the lines of one multi-line event (per stream).
+///
+/// Blank lines are never emitted on their own while an event is pending:
+/// after an exception line a blank is held until the next line tells whether
+/// a chained exception follows. If none does, the event completes and the
+/// held blank is dropped (it only separated the traceback from what follows).
 #[derive(Debug, Default)]
-pub struct Assembler {}
+pub struct Assembler {
+    state: State,
+    buf: String,
+    lines: usize,
+    /// `buf`'s length before a held blank line was appended to it.
+    held: Option<usize>,
+}
 
 impl Assembler {
     pub fn new() -> Self {
-        Assembler {}
+        Assembler::default()
     }
-    pub fn push(&mut self, _line: &str) -> Action {
-        Action::Single
+
+    /// Offers the next line of the stream (without its `\n`).
+    pub fn push(&mut self, line: &str) -> Action {
+        let l = strip_cr(line);
+        match self.state {
+            State::Idle => self.start(line, l),
+            State::Django => {
+                if is_traceback_start(l) {
+                    self.append(line, State::Frames)
+                } else {
+                    Action::Flush
+                }
+            }
+            State::Frames | State::AfterException if self.held.is_some() => {
+                if l == CONTEXT || l == CAUSE {
+                    self.append(line, State::ChainHeader)
+                } else {
+                    Action::Flush
+                }
+            }
+            State::Frames | State::AfterException if is_blank(l) => self.hold(line, self.state),
+            State::Frames => {
+                if is_indented(l) {
+                    self.append(line, State::Frames)
+                } else if split_exception_line(l).is_some() {
+                    self.append(line, State::AfterException)
+                } else {
+                    Action::Flush
+                }
+            }
+            State::AfterException => {
+                // Indented lines after the exception line continue its message.
+                if is_indented(l) {
+                    self.append(line, State::AfterException)
+                } else {
+                    Action::Flush
+                }
+            }
+            State::ChainHeader => {
+                if is_blank(l) {
+                    self.hold(line, State::ChainBlank)
+                } else if is_traceback_start(l) {
+                    self.append(line, State::Frames)
+                } else {
+                    Action::Flush
+                }
+            }
+            State::ChainBlank => {
+                if is_traceback_start(l) {
+                    self.append(line, State::Frames)
+                } else {
+                    Action::Flush
+                }
+            }
+        }
     }
-    /// The completed event's text, lines joined with `\n`.
+
+    /// The completed event's text, lines joined with `\n` (no trailing
+    /// newline), or `None` when nothing is pending. A held blank line is
+    /// dropped. Afterwards the assembler is idle again.
     pub fn take(&mut self) -> Option<String> {
-        None
+        if self.state == State::Idle {
+            return None;
+        }
+        if let Some(at) = self.held.take() {
+            self.buf.truncate(at);
+        }
+        self.state = State::Idle;
+        self.lines = 0;
+        Some(std::mem::take(&mut self.buf))
     }
+
+    /// End of stream or idle timeout: whatever is buffered, as one event.
     pub fn flush(&mut self) -> Option<String> {
-        None
+        self.take()
     }
+
+    /// Whether lines are buffered (the engine should flush on idle timeout).
     pub fn is_pending(&self) -> bool {
-        false
+        self.state != State::Idle
+    }
+
+    /// Whether the pending event would be complete if no further line came:
+    /// it already ends with its exception line, or it is a lone Django line.
+    /// The engine may use a shorter idle timeout then.
+    pub fn looks_complete(&self) -> bool {
+        matches!(self.state, State::Django | State::AfterException)
+    }
+
+    fn start(&mut self, line: &str, l: &str) -> Action {
+        // The hot path: most lines are rejected on their first byte.
+        let starts = match l.as_bytes().first() {
+            Some(b'T') => is_traceback_start(l),
+            Some(b' ' | b'\t') => is_traceback_start(l) || is_syntax_error_file_line(l),
+            Some(b'I') if l.starts_with(DJANGO_500) => {
+                if line.len() > MAX_EVENT_BYTES {
+                    return Action::Single;
+                }
+                self.buf.push_str(line);
+                self.lines = 1;
+                self.state = State::Django;
+                return Action::Taken;
+            }
+            _ => false,
+        };
+        if !starts || line.len() > MAX_EVENT_BYTES {
+            return Action::Single;
+        }
+        self.buf.push_str(line);
+        self.lines = 1;
+        self.state = State::Frames;
+        Action::Taken
+    }
+
+    /// Whether one more line of `len` bytes would break the size bound.
+    fn full(&self, len: usize) -> bool {
+        let lines = self.lines + usize::from(self.held.is_some());
+        lines >= MAX_EVENT_LINES || self.buf.len() + 1 + len > MAX_EVENT_BYTES
+    }
+
+    /// Takes `line` (committing a held blank before it) and moves to `next`.
+    fn append(&mut self, line: &str, next: State) -> Action {
+        if self.full(line.len()) {
+            return Action::Flush;
+        }
+        if self.held.take().is_some() {
+            self.lines += 1;
+        }
+        self.buf.push('\n');
+        self.buf.push_str(line);
+        self.lines += 1;
+        self.state = next;
+        Action::Taken
+    }
+
+    /// Holds a blank line: kept only if the next line continues the event.
+    fn hold(&mut self, line: &str, next: State) -> Action {
+        if self.full(line.len()) {
+            return Action::Flush;
+        }
+        self.held = Some(self.buf.len());
+        self.buf.push('\n');
+        self.buf.push_str(line);
+        self.state = next;
+        // Counted in `lines` only once committed.
+        Action::Taken
     }
 }
 
 /// Parses an assembled event; sets format `python.traceback` and `exception.*`.
-pub fn parse<'a>(_event: &'a str, _rec: &mut Record<'a>) -> bool {
-    false
+///
+/// Returns false when the text holds no traceback (a lone Django line: the
+/// engine then tries the other parsers). Besides `Traceback (most recent
+/// call last):`, an event that starts with a SyntaxError's bare
+/// `  File "x", line N` block (no header, as `python x.py` prints it) is
+/// accepted when it ends in an exception line.
+pub fn parse<'a>(event: &'a str, rec: &mut Record<'a>) -> bool {
+    let Some(start) = find_start(event) else {
+        return false;
+    };
+    let Some(trace) = event.get(start..) else {
+        return false;
+    };
+    let trace = trace.trim_end_matches(['\n', '\r']);
+    let exception = last_exception(trace);
+    if start == 0 && !is_traceback_start(strip_cr(first_line(trace))) && exception.is_none() {
+        // A bare `File` line with no exception line is not a traceback.
+        return false;
+    }
+    rec.format = Format::PythonTraceback;
+    rec.severity = Some(Severity::ERROR);
+    if start > 0 {
+        if let Some(path) = event.strip_prefix(DJANGO_500) {
+            let path = strip_cr(first_line(path)).trim();
+            if path.starts_with('/') {
+                rec.push_str(Field::UrlPath, path);
+            }
+        }
+    }
+    if let Some((ty, msg)) = exception {
+        rec.push_str(Field::ExceptionType, ty);
+        if let Some(msg) = msg {
+            rec.push_str(Field::ExceptionMessage, msg);
+        }
+    }
+    rec.push_str(Field::ExceptionStacktrace, trace);
+    true
+}
+
+/// The byte offset of the line that starts the traceback proper.
+fn find_start(event: &str) -> Option<usize> {
+    let b = event.as_bytes();
+    // memmem keeps the rejection of ordinary text cheap.
+    for hit in memmem::find_iter(b, TRACEBACK.as_bytes()) {
+        let line_start = memrchr(b'\n', b.get(..hit)?).map_or(0, |i| i + 1);
+        let line_end = memchr(b'\n', b.get(hit..)?).map_or(b.len(), |i| hit + i);
+        if is_traceback_start(strip_cr(event.get(line_start..line_end)?)) {
+            return Some(line_start);
+        }
+    }
+    is_syntax_error_file_line(strip_cr(first_line(event))).then_some(0)
+}
+
+/// How the exception line of the current top-level block is printed.
+#[derive(Clone, Copy)]
+enum Block<'a> {
+    /// A plain traceback: the exception line has the header's indentation.
+    Plain(&'a str),
+    /// An exception group: `  + Exception Group…` puts it after `  | `.
+    Group(usize),
+}
+
+/// The type and message of the last top-level exception in `trace`.
+fn last_exception(trace: &str) -> Option<(&str, Option<&str>)> {
+    let mut block = Block::Plain("");
+    let mut found = None;
+    for line in trace.split('\n') {
+        let l = strip_cr(line);
+        let body = l.trim_start_matches([' ', '\t']);
+        let indent = l.get(..l.len() - body.len()).unwrap_or("");
+        if body.trim_end() == TRACEBACK {
+            block = Block::Plain(indent);
+            continue;
+        }
+        if let Some(rest) = body.strip_prefix("+ ") {
+            if rest.trim_end() == GROUP_TRACEBACK {
+                block = Block::Group(indent.len());
+                continue;
+            }
+        }
+        let candidate = match block {
+            Block::Plain(ind) => (indent == ind).then_some(body),
+            Block::Group(bar) => match l.as_bytes().get(bar..bar + 3) {
+                Some([b'|', b' ', c]) if *c != b' ' && indent.len() == bar => l.get(bar + 2..),
+                _ => None,
+            },
+        };
+        if let Some(e) = candidate.and_then(split_exception_line) {
+            found = Some(e);
+        }
+    }
+    found
+}
+
+fn first_line(s: &str) -> &str {
+    match memchr(b'\n', s.as_bytes()) {
+        Some(i) => s.get(..i).unwrap_or(s),
+        None => s,
+    }
+}
+
+fn strip_cr(line: &str) -> &str {
+    line.strip_suffix('\r').unwrap_or(line)
+}
+
+fn is_blank(l: &str) -> bool {
+    l.bytes().all(|b| b.is_ascii_whitespace())
+}
+
+fn is_indented(l: &str) -> bool {
+    matches!(l.as_bytes().first(), Some(b' ' | b'\t'))
+}
+
+/// `Traceback (most recent call last):`, indented or not, and the exception
+/// group headers (`  + Exception Group Traceback…`, `    | Traceback…`).
+fn is_traceback_start(l: &str) -> bool {
+    let t = l
+        .trim_start_matches([' ', '\t', '+', '|'])
+        .trim_end_matches([' ', '\t']);
+    t == TRACEBACK || t == GROUP_TRACEBACK
+}
+
+/// `  File "x.py", line 3` with nothing after the number: the first line a
+/// SyntaxError prints when there is no traceback header (a module that does
+/// not compile). Frame lines end in `, in func` and never match.
+fn is_syntax_error_file_line(l: &str) -> bool {
+    let Some(rest) = l.strip_prefix("  File \"") else {
+        return false;
+    };
+    let Some((_, tail)) = rest.rsplit_once("\", line ") else {
+        return false;
+    };
+    !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `pkg.module.ErrorType: message` → (`pkg.module.ErrorType`, `Some("message")`);
+/// a bare `KeyboardInterrupt` → (`KeyboardInterrupt`, `None`).
+fn split_exception_line(l: &str) -> Option<(&str, Option<&str>)> {
+    let (name, msg) = match memchr(b':', l.as_bytes()) {
+        Some(i) => (l.get(..i)?, Some(l.get(i + 1..)?)),
+        None => (l.trim_end(), None),
+    };
+    if !is_qualified_name(name) {
+        return None;
+    }
+    match msg {
+        None => {
+            // A lone word is only taken for a class name (`KeyboardInterrupt`),
+            // so a stray `starting` line does not pass as an exception.
+            let last = name.rsplit('.').next()?;
+            last.starts_with(|c: char| c.is_uppercase())
+                .then_some((name, None))
+        }
+        Some(m) if m.trim().is_empty() => Some((name, None)),
+        Some(m) if m.starts_with(' ') => Some((name, Some(m.trim()))),
+        Some(_) => None,
+    }
+}
+
+/// A dotted Python name, as `traceback` prints a type: `module.Qual.Name`,
+/// including `f.<locals>.Error` for classes defined in functions.
+fn is_qualified_name(name: &str) -> bool {
+    if name.is_empty() || name.len() > 512 {
+        return false;
+    }
+    name.split('.').all(|seg| {
+        seg == "<locals>"
+            || (seg.starts_with(|c: char| c == '_' || c.is_alphabetic())
+                && seg.chars().all(|c| c == '_' || c.is_alphanumeric()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Feeds lines through an assembler the way the engine does and returns
+    /// the emitted events (multi-line ones joined with `\n`).
+    fn run(lines: &[&str]) -> Vec<String> {
+        let mut a = Assembler::new();
+        let mut out = Vec::new();
+        for line in lines {
+            loop {
+                match a.push(line) {
+                    Action::Single => out.push(line.to_string()),
+                    Action::Taken => {}
+                    Action::Flush => {
+                        out.push(a.take().expect("flush with nothing pending"));
+                        continue;
+                    }
+                }
+                break;
+            }
+        }
+        out.extend(a.flush());
+        out
+    }
+
+    fn parsed(event: &str) -> Option<Record<'_>> {
+        let mut rec = Record::default();
+        parse(event, &mut rec).then_some(rec)
+    }
+
+    fn get<'r>(rec: &'r Record<'_>, f: Field) -> Option<&'r str> {
+        rec.get(f).and_then(|v| v.as_str())
+    }
+
+    const DJANGO_311: &str = "\
+Internal Server Error: /boom/
+Traceback (most recent call last):
+  File \"/app/shop/views.py\", line 14, in boom
+    order = Order.objects.get(pk=pk)
+            ^^^^^^^^^^^^^^^^^^^^^^^^
+  File \"/usr/local/lib/python3.11/site-packages/django/db/models/manager.py\", line 87, in manager_method
+    return getattr(self.get_queryset(), name)(*args, **kwargs)
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  File \"/usr/local/lib/python3.11/site-packages/django/db/models/query.py\", line 637, in get
+    raise self.model.DoesNotExist(
+shop.models.Order.DoesNotExist: Order matching query does not exist.
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File \"/usr/local/lib/python3.11/site-packages/django/core/handlers/exception.py\", line 55, in inner
+    response = get_response(request)
+               ^^^^^^^^^^^^^^^^^^^^^
+  File \"/usr/local/lib/python3.11/site-packages/django/core/handlers/base.py\", line 197, in _get_response
+    response = wrapped_callback(request, *callback_args, **callback_kwargs)
+               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  File \"/app/shop/views.py\", line 16, in boom
+    return 1 / 0
+           ~~^~~
+ZeroDivisionError: division by zero";
+
+    const UWSGI_REQ: &str = "[pid: 12|app: 0|req: 3/3] 127.0.0.1 () {38 vars in 612 bytes} [Tue Mar  5 10:15:33 2024] GET /boom/ => generated 145 bytes in 23 msecs (HTTP/1.1 500) 7 headers in 239 bytes (1 switches on core 0)";
+
+    #[test]
+    fn django_500_with_chain_then_uwsgi_line() {
+        let mut lines: Vec<&str> = DJANGO_311.split('\n').collect();
+        lines.push(UWSGI_REQ);
+        let out = run(&lines);
+        assert_eq!(out, vec![DJANGO_311.to_string(), UWSGI_REQ.to_string()]);
+
+        let rec = parsed(&out[0]).unwrap();
+        assert_eq!(rec.format, Format::PythonTraceback);
+        assert_eq!(rec.severity, Some(Severity::ERROR));
+        assert_eq!(get(&rec, Field::UrlPath), Some("/boom/"));
+        assert_eq!(get(&rec, Field::ExceptionType), Some("ZeroDivisionError"));
+        assert_eq!(get(&rec, Field::ExceptionMessage), Some("division by zero"));
+        let trace = get(&rec, Field::ExceptionStacktrace).unwrap();
+        assert!(trace.starts_with("Traceback (most recent call last):\n  File"));
+        assert!(trace.ends_with("ZeroDivisionError: division by zero"));
+        assert_eq!(
+            trace.len(),
+            DJANGO_311.len() - "Internal Server Error: /boom/\n".len()
+        );
+    }
+
+    #[test]
+    fn the_engine_protocol_step_by_step() {
+        let mut a = Assembler::new();
+        assert_eq!(a.push("Traceback (most recent call last):"), Action::Taken);
+        assert!(a.is_pending());
+        assert_eq!(a.push("  File \"/app/x.py\", line 3, in f"), Action::Taken);
+        assert_eq!(a.push("    return d[k]"), Action::Taken);
+        assert!(!a.looks_complete());
+        assert_eq!(a.push("KeyError: 'k'"), Action::Taken);
+        assert!(a.looks_complete());
+        assert_eq!(a.push(UWSGI_REQ), Action::Flush);
+        assert_eq!(
+            a.take().as_deref(),
+            Some("Traceback (most recent call last):\n  File \"/app/x.py\", line 3, in f\n    return d[k]\nKeyError: 'k'")
+        );
+        assert!(!a.is_pending());
+        assert_eq!(a.push(UWSGI_REQ), Action::Single);
+        assert_eq!(a.take(), None);
+    }
+
+    #[test]
+    fn blank_after_exception_without_chain_is_dropped() {
+        let out = run(&[
+            "Traceback (most recent call last):",
+            "  File \"/app/manage.py\", line 22, in <module>",
+            "    main()",
+            "KeyboardInterrupt",
+            "",
+            "spawned uWSGI worker 1 (pid: 8, cores: 1)",
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                "Traceback (most recent call last):\n  File \"/app/manage.py\", line 22, in <module>\n    main()\nKeyboardInterrupt".to_string(),
+                "spawned uWSGI worker 1 (pid: 8, cores: 1)".to_string(),
+            ]
+        );
+        let rec = parsed(&out[0]).unwrap();
+        assert_eq!(get(&rec, Field::ExceptionType), Some("KeyboardInterrupt"));
+        assert_eq!(rec.get(Field::ExceptionMessage), None);
+        assert_eq!(rec.get(Field::UrlPath), None);
+    }
+
+    #[test]
+    fn held_blank_at_end_of_stream_is_dropped() {
+        let out = run(&["Traceback (most recent call last):", "ValueError: x", ""]);
+        assert_eq!(
+            out,
+            vec!["Traceback (most recent call last):\nValueError: x"]
+        );
+    }
+
+    #[test]
+    fn lone_django_line_is_emitted_alone() {
+        let out = run(&[
+            "Internal Server Error: /boom/",
+            "Not Found: /favicon.ico",
+            "Internal Server Error: /x/",
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                "Internal Server Error: /boom/",
+                "Not Found: /favicon.ico",
+                "Internal Server Error: /x/"
+            ]
+        );
+        let mut rec = Record::default();
+        assert!(!parse("Internal Server Error: /boom/", &mut rec));
+        assert!(rec.fields.is_empty());
+    }
+
+    #[test]
+    fn dotted_types_and_cause_chains() {
+        let ev = "\
+Traceback (most recent call last):
+  File \"/app/settings.py\", line 3, in <module>
+    import missing
+ModuleNotFoundError: No module named 'missing'
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File \"/app/apps.py\", line 9, in ready
+    raise ImproperlyConfigured(\"x: y\") from e
+django.core.exceptions.ImproperlyConfigured: x: y";
+        let lines: Vec<&str> = ev.split('\n').collect();
+        assert_eq!(run(&lines), vec![ev]);
+        let rec = parsed(ev).unwrap();
+        assert_eq!(
+            get(&rec, Field::ExceptionType),
+            Some("django.core.exceptions.ImproperlyConfigured")
+        );
+        assert_eq!(get(&rec, Field::ExceptionMessage), Some("x: y"));
+    }
+
+    #[test]
+    fn syntax_error_without_header() {
+        let ev = "  File \"/app/shop/urls.py\", line 5\n    path('x' views.x),\n         ^\nSyntaxError: invalid syntax";
+        let mut lines: Vec<&str> = ev.split('\n').collect();
+        lines.push("*** Starting uWSGI 2.0.21-debian (64bit) on [Wed Nov 25 18:34:21 2026] ***");
+        let out = run(&lines);
+        assert_eq!(out[0], ev);
+        assert_eq!(out.len(), 2);
+        let rec = parsed(ev).unwrap();
+        assert_eq!(get(&rec, Field::ExceptionType), Some("SyntaxError"));
+        assert_eq!(get(&rec, Field::ExceptionStacktrace), Some(ev));
+        // An ordinary frame line does not start an event.
+        assert_eq!(run(&["  File \"/x.py\", line 1, in f"]).len(), 1);
+        assert!(parsed("  File \"/app/x.py\", line 5\n    x").is_none());
+    }
+
+    #[test]
+    fn syntax_error_inside_a_traceback() {
+        let ev = "Traceback (most recent call last):\n  File \"/app/manage.py\", line 22, in <module>\n    main()\n  File \"/app/shop/urls.py\", line 5\n    path('x' views.x),\n         ^\nSyntaxError: invalid syntax";
+        let lines: Vec<&str> = ev.split('\n').collect();
+        assert_eq!(run(&lines), vec![ev]);
+    }
+
+    #[test]
+    fn exception_groups() {
+        let ev = "  + Exception Group Traceback (most recent call last):
+  |   File \"/app/jobs.py\", line 8, in <module>
+  |     asyncio.run(main())
+  | ExceptionGroup: unhandled errors in a TaskGroup (2 sub-exceptions)
+  +-+---------------- 1 ----------------
+    | Traceback (most recent call last):
+    |   File \"/app/jobs.py\", line 3, in one
+    | ValueError: bad value
+    +---------------- 2 ----------------
+    | TypeError: bad type
+    +------------------------------------";
+        let mut lines: Vec<&str> = ev.split('\n').collect();
+        lines.push("");
+        lines.push("next");
+        let out = run(&lines);
+        assert_eq!(out, vec![ev, "next"]);
+        let rec = parsed(ev).unwrap();
+        assert_eq!(get(&rec, Field::ExceptionType), Some("ExceptionGroup"));
+        assert_eq!(
+            get(&rec, Field::ExceptionMessage),
+            Some("unhandled errors in a TaskGroup (2 sub-exceptions)")
+        );
+    }
+
+    #[test]
+    fn interrupted_traceback_does_not_swallow_lines() {
+        let out = run(&[
+            "Traceback (most recent call last):",
+            "  File \"/app/x.py\", line 1, in f",
+            "2026/11/25 18:35:12 [notice] 1#1: start worker process 31",
+            "  not part of anything",
+        ]);
+        assert_eq!(out.len(), 3);
+        assert_eq!(
+            out[0],
+            "Traceback (most recent call last):\n  File \"/app/x.py\", line 1, in f"
+        );
+        // A new header right after an exception line starts a new event.
+        let out = run(&[
+            "Traceback (most recent call last):",
+            "OSError: one",
+            "Traceback (most recent call last):",
+            "OSError: two",
+        ]);
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn chain_header_without_traceback_ends_the_event() {
+        let out = run(&[
+            "Traceback (most recent call last):",
+            "ValueError: x",
+            "",
+            CONTEXT,
+            "",
+            "hello",
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                format!("Traceback (most recent call last):\nValueError: x\n\n{CONTEXT}"),
+                "hello".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn size_bound_completes_the_event() {
+        let mut a = Assembler::new();
+        assert_eq!(a.push(TRACEBACK), Action::Taken);
+        let frame = "  File \"/app/x.py\", line 1, in f";
+        let mut taken = 1;
+        loop {
+            match a.push(frame) {
+                Action::Taken => taken += 1,
+                Action::Flush => break,
+                Action::Single => panic!("single while pending"),
+            }
+        }
+        assert_eq!(taken, MAX_EVENT_LINES);
+        let ev = a.take().unwrap();
+        assert_eq!(ev.split('\n').count(), MAX_EVENT_LINES);
+        assert_eq!(a.push(frame), Action::Single);
+
+        let big = format!("  {}", "x".repeat(600_000));
+        assert_eq!(a.push(TRACEBACK), Action::Taken);
+        assert_eq!(a.push(&big), Action::Taken);
+        assert_eq!(a.push(&big), Action::Flush);
+        assert!(a.take().unwrap().len() <= MAX_EVENT_BYTES);
+    }
+
+    #[test]
+    fn exception_line_shapes() {
+        assert_eq!(
+            split_exception_line("ZeroDivisionError: division by zero"),
+            Some(("ZeroDivisionError", Some("division by zero")))
+        );
+        assert_eq!(
+            split_exception_line("socket.timeout: timed out"),
+            Some(("socket.timeout", Some("timed out")))
+        );
+        assert_eq!(
+            split_exception_line("__main__.f.<locals>.Oops: no"),
+            Some(("__main__.f.<locals>.Oops", Some("no")))
+        );
+        assert_eq!(
+            split_exception_line("StopIteration"),
+            Some(("StopIteration", None))
+        );
+        assert_eq!(
+            split_exception_line("Exception:"),
+            Some(("Exception", None))
+        );
+        assert_eq!(split_exception_line("starting"), None);
+        assert_eq!(split_exception_line("http://x"), None);
+        assert_eq!(split_exception_line(CONTEXT), None);
+        assert_eq!(split_exception_line(UWSGI_REQ), None);
+        assert_eq!(split_exception_line(""), None);
+    }
+
+    #[test]
+    fn crlf_lines() {
+        let out = run(&[
+            "Traceback (most recent call last):\r",
+            "  File \"a\", line 1, in f\r",
+            "OSError: x\r",
+            "\r",
+            "next\r",
+        ]);
+        assert_eq!(out.len(), 2);
+        let rec = parsed(&out[0]).unwrap();
+        assert_eq!(get(&rec, Field::ExceptionType), Some("OSError"));
+        assert_eq!(get(&rec, Field::ExceptionMessage), Some("x"));
+    }
+
+    fn line_strategy() -> impl Strategy<Value = String> {
+        let lossy = any::<Vec<u8>>().prop_map(|b| String::from_utf8_lossy(&b).replace('\n', " "));
+        prop_oneof![
+            3 => lossy,
+            1 => Just(String::new()),
+            1 => Just(TRACEBACK.to_string()),
+            1 => Just("  + Exception Group Traceback (most recent call last):".to_string()),
+            1 => Just("Internal Server Error: /boom/".to_string()),
+            2 => Just("  File \"/app/x.py\", line 3, in f".to_string()),
+            1 => Just("  File \"/app/x.py\", line 3".to_string()),
+            1 => Just("    ^^^^".to_string()),
+            1 => Just("  | ValueError: x".to_string()),
+            2 => Just("ValueError: bad".to_string()),
+            1 => Just("KeyboardInterrupt".to_string()),
+            1 => Just(CONTEXT.to_string()),
+            1 => Just(CAUSE.to_string()),
+            1 => Just(UWSGI_REQ.to_string()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn no_non_blank_line_is_lost(lines in proptest::collection::vec(line_strategy(), 0..60)) {
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let out = run(&refs);
+            let mut emitted: Vec<&str> = Vec::new();
+            for ev in &out {
+                let mut rec = Record::default();
+                let _ = parse(ev, &mut rec);
+                emitted.extend(ev.split('\n'));
+            }
+            // The emitted lines are the input in order, less some blank lines.
+            let mut j = 0;
+            for line in &refs {
+                if emitted.get(j) == Some(line) {
+                    j += 1;
+                } else {
+                    prop_assert!(is_blank(strip_cr(line)), "lost line {:?}", line);
+                }
+            }
+            prop_assert_eq!(j, emitted.len());
+        }
+
+        #[test]
+        fn parse_never_panics(s in any::<Vec<u8>>()) {
+            let s = String::from_utf8_lossy(&s);
+            let mut rec = Record::default();
+            let _ = parse(&s, &mut rec);
+            let with_header = format!("Internal Server Error: {s}\n{TRACEBACK}\n{s}");
+            let mut rec = Record::default();
+            prop_assert!(parse(&with_header, &mut rec));
+        }
+    }
 }
