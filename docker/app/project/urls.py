@@ -1,0 +1,16 @@
+from django.urls import path
+
+from demo import views
+
+urlpatterns = [
+    path('', views.index),
+    path('boom/', views.boom),
+    path('chain/', views.chain),
+    path('cause/', views.cause),
+    path('warn/', views.warn),
+    path('slow/', views.slow),
+    path('big/', views.big),
+    path('json/', views.json_line),
+    path('echo/', views.echo),
+    path('file/', views.file_view),
+]
