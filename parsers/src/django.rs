@@ -1,6 +1,442 @@
-//! STUB (contract): Django's own log lines (`Not Found: /x`, `Internal Server Error: /x`, ...).
-use crate::record::Record;
+//! Django's own log lines as its console handler prints them: the
+//! `django.request` messages (`Not Found: /x`, `Internal Server Error: /x`,
+//! `Forbidden (CSRF cookie not set.): /x`, ...), `django.security`'s
+//! `Invalid HTTP_HOST header`, runserver's `[25/Nov/2026 18:35:12] "GET /x
+//! HTTP/1.1" 404 179`, and any of these behind logging's `basicConfig`
+//! prefix `WARNING:django.request:`.
+//!
+//! `django.request` messages are `"%s: %s" % (reason_phrase, request.path)`,
+//! so the phrase gives the status back; only the standard HTTP reason
+//! phrases are taken, which keeps `Error: /usr/bin/x not found` out.
 
-pub fn parse<'a>(_line: &'a str, _rec: &mut Record<'a>) -> bool {
+use memchr::{memchr, memrchr};
+
+use crate::field::Field;
+use crate::record::{Format, Record};
+use crate::scan::parse_u64;
+use crate::severity::Severity;
+use crate::time::{four_digits, month_from_abbr, two_digits, Offset, Timestamp};
+use crate::uwsgi::{find_short, push_protocol, push_url_parts, rfind_short, severity_of_status};
+
+/// Parses one of Django's own lines.
+pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
+    rec.attempt(|r| parse_inner(line.trim_end(), r))
+}
+
+fn parse_inner<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
+    if let Some((severity, msg)) = basic_config(line) {
+        // The logger says it is Django's: take the line even when the
+        // message itself has no shape we know.
+        let _ = runserver(msg, rec) || request_message(msg, rec);
+        rec.format = Format::Django;
+        rec.severity = Some(severity);
+        return true;
+    }
+    if runserver(line, rec) || request_message(line, rec) {
+        rec.format = Format::Django;
+        return true;
+    }
     false
+}
+
+/// `%(levelname)s:%(name)s:%(message)s` with a `django` logger.
+fn basic_config(line: &str) -> Option<(Severity, &str)> {
+    let b = line.as_bytes();
+    // Level names are at most 9 bytes long.
+    let c1 = memchr(b':', b.get(..b.len().min(10))?)?;
+    let severity = Severity::from_level_word(b.get(..c1)?)?;
+    let rest = line.get(c1 + 1..)?;
+    let c2 = memchr(b':', rest.as_bytes())?;
+    let logger = rest.get(..c2)?;
+    let django = logger == "django" || logger.starts_with("django.");
+    if !django || logger.contains(' ') {
+        return None;
+    }
+    Some((severity, rest.get(c2 + 1..)?))
+}
+
+/// runserver's `[DD/Mon/YYYY HH:MM:SS] "REQUEST LINE" STATUS SIZE`; also any
+/// other message behind that date, and the request part alone.
+fn runserver<'a>(msg: &'a str, rec: &mut Record<'a>) -> bool {
+    let mut rest = msg;
+    let mut dated = false;
+    if msg.starts_with('[') && msg.as_bytes().get(21..23) == Some(b"] ") {
+        if let Some(ts) = parse_server_time(msg.as_bytes().get(1..21).unwrap_or(&[])) {
+            rec.timestamp = Some(ts);
+            rest = msg.get(23..).unwrap_or("");
+            dated = true;
+        }
+    }
+    request_summary(rest, rec) || dated
+}
+
+/// `"GET /x?y HTTP/1.1" 404 179`.
+fn request_summary<'a>(s: &'a str, rec: &mut Record<'a>) -> bool {
+    let Some(inner) = s.strip_prefix('"') else {
+        return false;
+    };
+    let Some(q) = rfind_short(inner.as_bytes(), b"\" ") else {
+        return false;
+    };
+    let (request, tail) = (
+        inner.get(..q).unwrap_or(""),
+        inner.get(q + 2..).unwrap_or(""),
+    );
+    let Some((status, size)) = tail.split_once(' ') else {
+        return false;
+    };
+    let status = match parse_u64(status.as_bytes()) {
+        Some(s) if status.len() == 3 => s as i64,
+        _ => return false,
+    };
+    let size = match size {
+        "-" => None,
+        s => match parse_u64(s.as_bytes()) {
+            Some(n) => Some(n as i64),
+            None => return false,
+        },
+    };
+    push_request_line(rec, request);
+    rec.push_int(Field::HttpResponseStatusCode, status);
+    if let Some(size) = size {
+        rec.push_int(Field::HttpResponseBodySize, size);
+    }
+    rec.severity = Some(severity_of_status(status));
+    true
+}
+
+/// `METHOD TARGET PROTO` (or `METHOD TARGET` for HTTP/0.9); garbage gives nothing.
+fn push_request_line<'a>(rec: &mut Record<'a>, request: &'a str) {
+    let b = request.as_bytes();
+    let (Some(first), Some(last)) = (memchr(b' ', b), memrchr(b' ', b)) else {
+        return;
+    };
+    let method = request.get(..first).unwrap_or("");
+    if method.is_empty() || !method.bytes().all(|c| c.is_ascii_uppercase()) {
+        return;
+    }
+    let (target, proto) = if first == last {
+        (request.get(first + 1..).unwrap_or(""), "")
+    } else {
+        (
+            request.get(first + 1..last).unwrap_or(""),
+            request.get(last + 1..).unwrap_or(""),
+        )
+    };
+    rec.push_str(Field::HttpRequestMethod, method);
+    if !target.is_empty() {
+        rec.push_str(Field::UrlOriginal, target);
+        push_url_parts(rec, target);
+    }
+    if proto.starts_with("HTTP/") {
+        push_protocol(rec, proto);
+    }
+}
+
+/// `25/Nov/2026 18:35:12` (http.server's `log_date_time_string`), local time.
+fn parse_server_time(b: &[u8]) -> Option<Timestamp> {
+    let b = b.get(..20)?;
+    if b[2] != b'/' || b[6] != b'/' || b[11] != b' ' || b[14] != b':' || b[17] != b':' {
+        return None;
+    }
+    Timestamp::new(
+        four_digits(&b[7..11])?,
+        month_from_abbr(&b[3..6])?,
+        two_digits(&b[0..2])?,
+        two_digits(&b[12..14])?,
+        two_digits(&b[15..17])?,
+        two_digits(&b[18..20])?,
+        Offset::Local,
+    )
+}
+
+/// Python's `http.HTTPStatus` phrases for 4xx and 5xx (with the pre-3.13
+/// spellings), which Django logs as `response.reason_phrase`.
+const PHRASES: &[(&str, i64)] = &[
+    ("Bad Request", 400),
+    ("Unauthorized", 401),
+    ("Payment Required", 402),
+    ("Forbidden", 403),
+    ("Not Found", 404),
+    ("Method Not Allowed", 405),
+    ("Not Acceptable", 406),
+    ("Proxy Authentication Required", 407),
+    ("Request Timeout", 408),
+    ("Conflict", 409),
+    ("Gone", 410),
+    ("Length Required", 411),
+    ("Precondition Failed", 412),
+    ("Request Entity Too Large", 413),
+    ("Content Too Large", 413),
+    ("Request-URI Too Long", 414),
+    ("URI Too Long", 414),
+    ("Unsupported Media Type", 415),
+    ("Requested Range Not Satisfiable", 416),
+    ("Range Not Satisfiable", 416),
+    ("Expectation Failed", 417),
+    ("I'm a Teapot", 418),
+    ("Misdirected Request", 421),
+    ("Unprocessable Entity", 422),
+    ("Unprocessable Content", 422),
+    ("Locked", 423),
+    ("Failed Dependency", 424),
+    ("Too Early", 425),
+    ("Upgrade Required", 426),
+    ("Precondition Required", 428),
+    ("Too Many Requests", 429),
+    ("Request Header Fields Too Large", 431),
+    ("Unavailable For Legal Reasons", 451),
+    ("Internal Server Error", 500),
+    ("Not Implemented", 501),
+    ("Bad Gateway", 502),
+    ("Service Unavailable", 503),
+    ("Gateway Timeout", 504),
+    ("HTTP Version Not Supported", 505),
+    ("Variant Also Negotiates", 506),
+    ("Insufficient Storage", 507),
+    ("Loop Detected", 508),
+    ("Not Extended", 510),
+    ("Network Authentication Required", 511),
+];
+
+/// The status of a reason phrase; case-insensitive for Django's own
+/// `Bad request (Unable to parse request body)`.
+pub fn status_of_phrase(phrase: &str) -> Option<i64> {
+    PHRASES
+        .iter()
+        .find(|(p, _)| p.eq_ignore_ascii_case(phrase))
+        .map(|&(_, s)| s)
+}
+
+/// `PHRASE: /path` or `PHRASE (DETAIL): /path`, and `Invalid HTTP_HOST header`.
+fn request_message<'a>(msg: &'a str, rec: &mut Record<'a>) -> bool {
+    if let Some(rest) = msg.strip_prefix("Invalid HTTP_HOST header: '") {
+        // django.security.DisallowedHost, logged at error level.
+        if let Some(end) = memchr(b'\'', rest.as_bytes()) {
+            rec.push_str(Field::HttpRequestHeaderHost, rest.get(..end).unwrap_or(""));
+        }
+        rec.push_int(Field::HttpResponseStatusCode, 400);
+        rec.severity = Some(Severity::ERROR);
+        return true;
+    }
+    let b = msg.as_bytes();
+    let Some(colon) = find_short(b, b": /") else {
+        return false;
+    };
+    let (phrase, detail, path) = match find_short(b, b" (") {
+        Some(p) if p < colon => {
+            let Some(close) = find_short(b.get(p..).unwrap_or(&[]), b"): /") else {
+                return false;
+            };
+            (
+                msg.get(..p).unwrap_or(""),
+                msg.get(p + 2..p + close).unwrap_or(""),
+                msg.get(p + close + 3..).unwrap_or(""),
+            )
+        }
+        _ => (
+            msg.get(..colon).unwrap_or(""),
+            "",
+            msg.get(colon + 2..).unwrap_or(""),
+        ),
+    };
+    let Some(status) = status_of_phrase(phrase) else {
+        return false;
+    };
+    if status == 405 && !detail.is_empty() && detail.bytes().all(|c| c.is_ascii_uppercase()) {
+        rec.push_str(Field::HttpRequestMethod, detail);
+    }
+    rec.push_str(Field::UrlPath, path);
+    rec.push_int(Field::HttpResponseStatusCode, status);
+    rec.severity = Some(severity_of_status(status));
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::Value;
+    use proptest::prelude::*;
+
+    fn ok(line: &str) -> Record<'_> {
+        let mut r = Record::default();
+        assert!(parse(line, &mut r), "rejected: {line}");
+        assert_eq!(r.format, Format::Django);
+        r
+    }
+
+    fn s<'r>(r: &'r Record<'_>, f: Field) -> Option<&'r str> {
+        r.get(f).and_then(Value::as_str)
+    }
+
+    fn int(r: &Record<'_>, f: Field) -> Option<i64> {
+        r.get(f).and_then(Value::as_int)
+    }
+
+    #[test]
+    fn request_messages() {
+        let cases: &[(&str, Severity, &str, i64)] = &[
+            ("Not Found: /favicon.ico", Severity::WARN, "/favicon.ico", 404),
+            ("Internal Server Error: /api/orders/", Severity::ERROR, "/api/orders/", 500),
+            ("Bad Request: /upload", Severity::WARN, "/upload", 400),
+            ("Forbidden (CSRF cookie not set.): /login/", Severity::WARN, "/login/", 403),
+            ("Forbidden (Permission denied): /admin/", Severity::WARN, "/admin/", 403),
+            ("Forbidden (Origin checking failed - https://evil.example does not match any trusted origins.): /form/", Severity::WARN, "/form/", 403),
+            ("Bad request (Unable to parse request body): /upload", Severity::WARN, "/upload", 400),
+            ("Service Unavailable: /health", Severity::ERROR, "/health", 503),
+            ("Gone: /old", Severity::WARN, "/old", 410),
+            ("Not Found: /caf\\xe9", Severity::WARN, "/caf\\xe9", 404),
+            ("Not Found: /with space/x", Severity::WARN, "/with space/x", 404),
+        ];
+        for (line, sev, path, status) in cases {
+            let r = ok(line);
+            assert_eq!(r.severity, Some(*sev), "{line}");
+            assert_eq!(s(&r, Field::UrlPath), Some(*path), "{line}");
+            assert_eq!(
+                int(&r, Field::HttpResponseStatusCode),
+                Some(*status),
+                "{line}"
+            );
+            assert_eq!(r.get(Field::HttpRequestMethod), None, "{line}");
+            assert_eq!(r.timestamp, None);
+        }
+    }
+
+    #[test]
+    fn method_not_allowed() {
+        let r = ok("Method Not Allowed (POST): /articles/");
+        assert_eq!(s(&r, Field::HttpRequestMethod), Some("POST"));
+        assert_eq!(s(&r, Field::UrlPath), Some("/articles/"));
+        assert_eq!(int(&r, Field::HttpResponseStatusCode), Some(405));
+        assert_eq!(r.severity, Some(Severity::WARN));
+    }
+
+    #[test]
+    fn disallowed_host() {
+        let r = ok("Invalid HTTP_HOST header: 'evil.example'. You may need to add 'evil.example' to ALLOWED_HOSTS.");
+        assert_eq!(s(&r, Field::HttpRequestHeaderHost), Some("evil.example"));
+        assert_eq!(r.severity, Some(Severity::ERROR));
+    }
+
+    #[test]
+    fn basic_config_prefix() {
+        let r = ok("WARNING:django.request:Not Found: /x");
+        assert_eq!(r.severity, Some(Severity::WARN));
+        assert_eq!(s(&r, Field::UrlPath), Some("/x"));
+        assert_eq!(int(&r, Field::HttpResponseStatusCode), Some(404));
+        let r = ok("ERROR:django.request:Internal Server Error: /boom");
+        assert_eq!(r.severity, Some(Severity::ERROR));
+        let r = ok("WARNING:django.security.csrf:Forbidden (CSRF token missing.): /api/");
+        assert_eq!(int(&r, Field::HttpResponseStatusCode), Some(403));
+        // A Django logger with a message of no known shape: the prefix's level.
+        let r = ok("DEBUG:django.db.backends:(0.001) SELECT 1; args=()");
+        assert_eq!(r.severity, Some(Severity::DEBUG));
+        assert!(r.fields.is_empty());
+        let r = ok("INFO:django.server:\"GET /x HTTP/1.1\" 200 12");
+        assert_eq!(r.severity, Some(Severity::INFO));
+        assert_eq!(int(&r, Field::HttpResponseStatusCode), Some(200));
+    }
+
+    #[test]
+    fn runserver_lines() {
+        let r = ok("[25/Nov/2026 18:35:12] \"GET /x?page=2 HTTP/1.1\" 404 179");
+        let ts = r.timestamp.unwrap();
+        assert_eq!(
+            (ts.year, ts.month, ts.day, ts.hour, ts.minute, ts.second, ts.offset),
+            (2026, 11, 25, 18, 35, 12, Offset::Local)
+        );
+        assert_eq!(s(&r, Field::HttpRequestMethod), Some("GET"));
+        assert_eq!(s(&r, Field::UrlOriginal), Some("/x?page=2"));
+        assert_eq!(s(&r, Field::UrlPath), Some("/x"));
+        assert_eq!(s(&r, Field::UrlQuery), Some("page=2"));
+        assert_eq!(s(&r, Field::NetworkProtocolName), Some("http"));
+        assert_eq!(s(&r, Field::NetworkProtocolVersion), Some("1.1"));
+        assert_eq!(int(&r, Field::HttpResponseStatusCode), Some(404));
+        assert_eq!(int(&r, Field::HttpResponseBodySize), Some(179));
+        assert_eq!(r.severity, Some(Severity::WARN));
+
+        let r = ok("[25/Nov/2026 18:35:12] \"POST /api HTTP/1.1\" 500 -");
+        assert_eq!(r.severity, Some(Severity::ERROR));
+        assert_eq!(r.get(Field::HttpResponseBodySize), None);
+
+        let r =
+            ok("[05/Mar/2024 09:01:02] code 400, message Bad request version ('\\x16\\x03\\x01')");
+        assert!(r.timestamp.is_some());
+        assert!(r.fields.is_empty());
+
+        let r = ok("[25/Nov/2026 18:35:12] \"\\x16\\x03\\x01garbage\" 400 -");
+        assert_eq!(r.get(Field::HttpRequestMethod), None);
+        assert_eq!(int(&r, Field::HttpResponseStatusCode), Some(400));
+    }
+
+    #[test]
+    fn rejects_other_lines() {
+        for line in [
+            "",
+            "Error: /usr/bin/foo not found",
+            "Not Found",
+            "Not Found: relative",
+            "Forbidden (never closed: /x",
+            "WARNING:myapp.views:Not Found: /x",
+            "WARNING:root:something",
+            "[25/Nov/2026 18:35:12 something",
+            "\"GET / HTTP/1.1\" 2000 12",
+            "Traceback (most recent call last):",
+        ] {
+            let mut r = Record::default();
+            assert!(!parse(line, &mut r), "accepted: {line}");
+            assert!(r.fields.is_empty());
+            assert_eq!(r.timestamp, None);
+            assert_eq!(r.severity, None);
+        }
+    }
+
+    const SAMPLES: &[&str] = &[
+        "Forbidden (CSRF cookie not set.): /login/",
+        "Method Not Allowed (POST): /articles/",
+        "WARNING:django.request:Not Found: /caf\\xe9",
+        "[25/Nov/2026 18:35:12] \"GET /x?page=2 HTTP/1.1\" 404 179",
+        "Invalid HTTP_HOST header: 'evil.example'. You may need to add it.",
+    ];
+
+    fn mutate(base: &str, edits: &[(usize, u8, u8)]) -> String {
+        let mut b = base.as_bytes().to_vec();
+        for &(pos, byte, op) in edits {
+            let at = if b.is_empty() { 0 } else { pos % (b.len() + 1) };
+            match op % 3 {
+                0 if at < b.len() => b[at] = byte,
+                1 => b.insert(at, byte),
+                _ if at < b.len() => {
+                    b.remove(at);
+                }
+                _ => {}
+            }
+        }
+        String::from_utf8_lossy(&b).into_owned()
+    }
+
+    #[test]
+    fn every_prefix_of_the_samples() {
+        for s in SAMPLES {
+            for (i, _) in s.char_indices() {
+                let _ = parse(&s[..i], &mut Record::default());
+                let _ = parse(&s[i..], &mut Record::default());
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_bytes(bytes in any::<Vec<u8>>()) {
+            let _ = parse(&String::from_utf8_lossy(&bytes), &mut Record::default());
+        }
+
+        #[test]
+        fn never_panics_on_mutated_lines(
+            which in 0..SAMPLES.len(),
+            edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..12),
+        ) {
+            let _ = parse(&mutate(SAMPLES[which], &edits), &mut Record::default());
+        }
+    }
 }
