@@ -69,7 +69,9 @@ impl Unwrapper {
     pub fn line(&mut self, bytes: &[u8], truncated: bool, stamp: &Stamp, pipeline: &mut Pipeline, out: &mut Vec<u8>) {
         let wrapper = match self.wrapper {
             Some(w) => w,
-            None if bytes.is_empty() => Wrapper::Plain,
+            // Compose opens with its own unprefixed `Attaching to …` line:
+            // decide on the first line after it.
+            None if bytes.is_empty() || bytes.starts_with(b"Attaching to ") => Wrapper::Plain,
             None => {
                 let w = sniff(bytes);
                 self.wrapper = Some(w);
@@ -105,10 +107,13 @@ impl Unwrapper {
         let mut stamp = *stamp;
         // `docker compose logs -t` puts the time after the prefix.
         let inner_text = ascii_head(inner);
+        let mut pieces = false;
         if let Some((time, rest)) = docker::strip_timestamp(inner_text) {
             stamp.wrapper_time = Some(time);
             inner = &inner[inner_text.len() - rest.len()..];
+            pieces = true;
         }
+        let inner = if pieces { rejoin_pieces(inner) } else { Cow::Borrowed(inner) };
         let state = match self.containers.get_mut(container) {
             Some(state) => state,
             None => {
@@ -120,7 +125,7 @@ impl Unwrapper {
                 self.containers.entry(container.to_string()).or_insert_with(|| StreamState::new(origin))
             }
         };
-        pipeline.line(state, inner, truncated, &stamp, out);
+        pipeline.line(state, &inner, truncated, &stamp, out);
         true
     }
 

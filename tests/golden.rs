@@ -97,6 +97,31 @@ fn supervisord_logfile_devnull() {
     check("supervisord-devnull");
 }
 
+#[test]
+fn docker_logs_timestamps() {
+    check("docker-logs-t");
+}
+
+#[test]
+fn docker_json_file() {
+    check("docker-json-file");
+}
+
+#[test]
+fn docker_compose() {
+    check("docker-compose");
+}
+
+#[test]
+fn docker_compose_coloured() {
+    check("docker-compose-color");
+}
+
+#[test]
+fn docker_compose_timestamps() {
+    check("docker-compose-t");
+}
+
 /// Every sample has a golden file and a test above.
 #[test]
 fn no_sample_is_left_out() {
@@ -109,6 +134,11 @@ fn no_sample_is_left_out() {
         "mixed",
         "supervisord",
         "supervisord-devnull",
+        "docker-logs-t",
+        "docker-json-file",
+        "docker-compose",
+        "docker-compose-color",
+        "docker-compose-t",
     ];
     for entry in std::fs::read_dir(fixtures()).expect("fixtures dir").flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
