@@ -14,13 +14,20 @@ use logmux_parsers::{docker, json, nginx, supervisord, uwsgi, Format, Record};
 const ACCESS: &str = r#"203.0.113.7 - - [05/Mar/2024:10:15:32 +0100] "GET /blog/2024/03/hello-world/?page=2&sort=desc HTTP/1.1" 200 5123 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0""#;
 const ERROR: &str = r#"2026/11/25 19:39:10 [error] 4242#4242: *57 connect() to unix:/tmp/app.sock failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: localhost, request: "GET /boom/ HTTP/1.1", upstream: "uwsgi://unix:/tmp/app.sock:", host: "127.0.0.1:18080""#;
 const UWSGI_REQ: &str = "[pid: 4243|app: 0|req: 12/30] 127.0.0.1 () {34 vars in 512 bytes} [Wed Nov 25 19:39:04 2026] GET /missing/?q=1 => generated 179 bytes in 3 msecs (HTTP/1.1 404) 5 headers in 158 bytes (1 switches on core 0)";
-const UWSGI_LOG: &str = "DAMN ! worker 1 (pid: 4244) died, killed by signal 9 :( trying respawn ...";
+const UWSGI_LOG: &str =
+    "DAMN ! worker 1 (pid: 4244) died, killed by signal 9 :( trying respawn ...";
 const SUPERVISORD: &str = "2026-11-25 19:39:32,587 INFO success: web entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)";
-const JSON: &str = r#"{"level":"warning","msg":"from app","user_id":42,"ts":"2026-11-25T19:39:04Z"}"#;
+const JSON: &str =
+    r#"{"level":"warning","msg":"from app","user_id":42,"ts":"2026-11-25T19:39:04Z"}"#;
 const DOCKER_T: &str = "2024-05-01T12:34:56.123456789Z [pid: 4243|app: 0|req: 12/30] 127.0.0.1 () {34 vars in 512 bytes}";
 const TRACEBACK: &str = "Internal Server Error: /boom/\nTraceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/django/core/handlers/exception.py\", line 47, in inner\n    response = get_response(request)\n               ^^^^^^^^^^^^^^^^^^^^^\n  File \"/app/demo/views.py\", line 12, in boom\n    return 1 / 0\n           ~~^~~\nZeroDivisionError: division by zero";
 
-fn one<'a>(c: &mut Criterion, name: &str, line: &'a str, parse: impl Fn(&'a str, &mut Record<'a>) -> bool) {
+fn one<'a>(
+    c: &mut Criterion,
+    name: &str,
+    line: &'a str,
+    parse: impl Fn(&'a str, &mut Record<'a>) -> bool,
+) {
     let mut group = c.benchmark_group("parse");
     group.throughput(Throughput::Bytes(line.len() as u64));
     group.bench_function(name, |b| {
@@ -37,17 +44,27 @@ fn parsers(c: &mut Criterion) {
     one(c, "nginx.access", ACCESS, nginx::access::parse);
     one(c, "nginx.error", ERROR, nginx::error::parse);
     match LogFormat::compile(COMBINED) {
-        Ok(custom) => one(c, "nginx.log_format(combined)", ACCESS, |l, r| custom.parse(l, r)),
+        Ok(custom) => one(c, "nginx.log_format(combined)", ACCESS, |l, r| {
+            custom.parse(l, r)
+        }),
         Err(e) => eprintln!("cannot compile combined: {e}"),
     }
     one(c, "uwsgi.request", UWSGI_REQ, uwsgi::parse_request);
-    one(c, "uwsgi.log", UWSGI_LOG, |l, r| uwsgi::parse_log(l, r, true));
+    one(c, "uwsgi.log", UWSGI_LOG, |l, r| {
+        uwsgi::parse_log(l, r, true)
+    });
     one(c, "supervisord", SUPERVISORD, supervisord::parse);
     one(c, "json", JSON, json::parse);
     one(c, "python.traceback", TRACEBACK, traceback::parse);
-    one(c, "detect(nginx.access)", ACCESS, |l, r| Parser::AUTO.parse(l, r));
-    one(c, "detect(uwsgi.request)", UWSGI_REQ, |l, r| Parser::AUTO.parse(l, r));
-    c.bench_function("docker::strip_timestamp", |b| b.iter(|| black_box(docker::strip_timestamp(black_box(DOCKER_T)))));
+    one(c, "detect(nginx.access)", ACCESS, |l, r| {
+        Parser::AUTO.parse(l, r)
+    });
+    one(c, "detect(uwsgi.request)", UWSGI_REQ, |l, r| {
+        Parser::AUTO.parse(l, r)
+    });
+    c.bench_function("docker::strip_timestamp", |b| {
+        b.iter(|| black_box(docker::strip_timestamp(black_box(DOCKER_T))))
+    });
     c.bench_function("traceback::Assembler::push(idle)", |b| {
         let mut asm = Assembler::new();
         b.iter(|| black_box(asm.push(black_box(ACCESS))))
@@ -56,11 +73,23 @@ fn parsers(c: &mut Criterion) {
 
 /// Everything a line costs in `logmux filter`, minus the read and write calls.
 fn pipeline(c: &mut Criterion) {
-    let encoder = Encoder { format: OutputFormat::Json, keys: KeyStyle::Nested, color: false, local_offset_minutes: 0 };
+    let encoder = Encoder {
+        format: OutputFormat::Json,
+        keys: KeyStyle::Nested,
+        color: false,
+        local_offset_minutes: 0,
+    };
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(1));
-    for (name, forced) in [("auto", None), ("forced nginx.access", Some(Format::NginxAccess))] {
-        let mut pipeline = Pipeline::new(Settings { forced, nginx_format: None, encoder });
+    for (name, forced) in [
+        ("auto", None),
+        ("forced nginx.access", Some(Format::NginxAccess)),
+    ] {
+        let mut pipeline = Pipeline::new(Settings {
+            forced,
+            nginx_format: None,
+            encoder,
+        });
         let mut stream = StreamState::new(Origin::default());
         let stamp = Stamp::now();
         let mut out = Vec::with_capacity(1 << 20);
@@ -69,7 +98,13 @@ fn pipeline(c: &mut Criterion) {
                 if out.len() > 1 << 19 {
                     out.clear();
                 }
-                pipeline.line(&mut stream, black_box(ACCESS.as_bytes()), false, &stamp, &mut out);
+                pipeline.line(
+                    &mut stream,
+                    black_box(ACCESS.as_bytes()),
+                    false,
+                    &stamp,
+                    &mut out,
+                );
             })
         });
     }

@@ -129,7 +129,9 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
-    let n: usize = digits.parse().map_err(|_| format!("`{s}` is not a size like 4096, 64KiB or 1MiB"))?;
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 4096, 64KiB or 1MiB"))?;
     let mult = match unit.trim() {
         "" | "B" => 1,
         "K" | "KiB" | "k" => 1 << 10,
@@ -137,7 +139,9 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         "G" | "GiB" => 1 << 30,
         other => return Err(format!("unknown size unit `{other}` (use KiB, MiB or GiB)")),
     };
-    let size = n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))?;
+    let size = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))?;
     if !(16..=1 << 30).contains(&size) {
         return Err(format!("`{s}` must be between 16 bytes and 1GiB"));
     }
@@ -149,7 +153,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("`{s}` is not a duration like 500ms, 1s or 2m"))?;
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 500ms, 1s or 2m"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
@@ -175,7 +181,9 @@ impl FilterArgs {
             None => Config::default(),
         };
         let nginx_format = match &self.nginx_log_format {
-            Some(fmt) => Some(LogFormat::compile(fmt).map_err(|e| ResolveError::LogFormat(e.to_string()))?),
+            Some(fmt) => {
+                Some(LogFormat::compile(fmt).map_err(|e| ResolveError::LogFormat(e.to_string()))?)
+            }
             None => config.nginx_format,
         };
         let stdout_tty = std::io::stdout().is_terminal();
@@ -201,8 +209,15 @@ impl FilterArgs {
         };
         Ok(FilterJob {
             inputs: self.files,
-            settings: Settings { forced, nginx_format, encoder },
-            max_line_bytes: self.max_line_bytes.or(config.max_line_bytes).unwrap_or(DEFAULT_MAX_LINE),
+            settings: Settings {
+                forced,
+                nginx_format,
+                encoder,
+            },
+            max_line_bytes: self
+                .max_line_bytes
+                .or(config.max_line_bytes)
+                .unwrap_or(DEFAULT_MAX_LINE),
             idle_flush: self.idle_flush,
             stats: self.stats,
         })

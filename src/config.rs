@@ -31,9 +31,17 @@ pub struct ConfigFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}:{column}: {message}")]
-    Invalid { path: PathBuf, line: usize, column: usize, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 }
 
 /// The settings a config file resolves to.
@@ -49,8 +57,10 @@ pub struct Config {
 impl Config {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Config::parse(path, &text)
     }
 
@@ -58,14 +68,28 @@ impl Config {
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let invalid = |span: Option<std::ops::Range<usize>>, message: String| {
             let (line, column) = line_col(text, span.map_or(0, |s| s.start));
-            ConfigError::Invalid { path: path.to_owned(), line, column, message }
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message,
+            }
         };
         let file: ConfigFile = toml::from_str(text).map_err(|e| {
             // toml's message repeats the source; keep its first line only.
-            let message = e.message().lines().next().unwrap_or("invalid TOML").to_string();
+            let message = e
+                .message()
+                .lines()
+                .next()
+                .unwrap_or("invalid TOML")
+                .to_string();
             invalid(e.span(), message)
         })?;
-        let mut config = Config { output: file.output, keys: file.keys, ..Config::default() };
+        let mut config = Config {
+            output: file.output,
+            keys: file.keys,
+            ..Config::default()
+        };
         if let Some(fmt) = &file.nginx_log_format {
             let compiled = LogFormat::compile(fmt.get_ref())
                 .map_err(|e| invalid(Some(fmt.span()), format!("nginx_log_format: {e}")))?;
@@ -79,7 +103,10 @@ impl Config {
         if let Some(max) = &file.max_line_bytes {
             let value = *max.get_ref();
             if !(16..=1 << 30).contains(&value) {
-                return Err(invalid(Some(max.span()), format!("max_line_bytes: {value} is outside 16..=1073741824")));
+                return Err(invalid(
+                    Some(max.span()),
+                    format!("max_line_bytes: {value} is outside 16..=1073741824"),
+                ));
             }
             config.max_line_bytes = usize::try_from(value).ok();
         }
@@ -94,7 +121,10 @@ pub fn parse_format_name(name: &str) -> Result<Option<Format>, String> {
     }
     Format::from_name(name).map(Some).ok_or_else(|| {
         let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-        format!("unknown format `{name}`; expected auto, {}", names.join(", "))
+        format!(
+            "unknown format `{name}`; expected auto, {}",
+            names.join(", ")
+        )
     })
 }
 
@@ -120,22 +150,34 @@ mod tests {
     #[test]
     fn unknown_keys_name_file_line_and_key() {
         let e = err("output = \"json\"\nnginx_log_formt = \"$remote_addr\"\n");
-        assert!(e.starts_with("logmux.toml:2:1: unknown field `nginx_log_formt`"), "{e}");
+        assert!(
+            e.starts_with("logmux.toml:2:1: unknown field `nginx_log_formt`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_values_name_their_key() {
         let e = err("\n\nformat = \"nginx\"\n");
-        assert!(e.starts_with("logmux.toml:3:10: format: unknown format `nginx`"), "{e}");
+        assert!(
+            e.starts_with("logmux.toml:3:10: format: unknown format `nginx`"),
+            "{e}"
+        );
         let e = err("output = \"yaml\"\n");
-        assert!(e.starts_with("logmux.toml:1:10: unknown variant `yaml`"), "{e}");
+        assert!(
+            e.starts_with("logmux.toml:1:10: unknown variant `yaml`"),
+            "{e}"
+        );
         let e = err("max_line_bytes = 3\n");
         assert!(e.contains("1:18: max_line_bytes: 3 is outside"), "{e}");
     }
 
     #[test]
     fn valid_config_loads() {
-        let c = Config::parse(Path::new("x"), "format = \"auto\"\nkeys = \"dotted\"\nmax_line_bytes = 4096\n");
+        let c = Config::parse(
+            Path::new("x"),
+            "format = \"auto\"\nkeys = \"dotted\"\nmax_line_bytes = 4096\n",
+        );
         let c = c.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.format, Some(None));
         assert_eq!(c.keys, Some(KeyStyle::Dotted));

@@ -50,12 +50,23 @@ pub fn run(job: FilterJob) -> anyhow::Result<Outcome> {
     let mut pipeline = Pipeline::new(job.settings);
     let mut out = Output::new();
     let mut failed = 0;
-    let inputs: Vec<Option<PathBuf>> =
-        if job.inputs.is_empty() { vec![None] } else { job.inputs.into_iter().map(Some).collect() };
+    let inputs: Vec<Option<PathBuf>> = if job.inputs.is_empty() {
+        vec![None]
+    } else {
+        job.inputs.into_iter().map(Some).collect()
+    };
     for input in inputs {
         let (mut reader, origin, name): (Box<dyn ReadFd>, Origin, String) = match &input {
-            None => (Box::new(io::stdin()), Origin::default(), "stdin".to_string()),
-            Some(path) if path.as_os_str() == "-" => (Box::new(io::stdin()), Origin::default(), "stdin".to_string()),
+            None => (
+                Box::new(io::stdin()),
+                Origin::default(),
+                "stdin".to_string(),
+            ),
+            Some(path) if path.as_os_str() == "-" => (
+                Box::new(io::stdin()),
+                Origin::default(),
+                "stdin".to_string(),
+            ),
             Some(path) => match File::open(path) {
                 Ok(file) => {
                     let shown = path.display().to_string();
@@ -73,7 +84,14 @@ pub fn run(job: FilterJob) -> anyhow::Result<Outcome> {
                 }
             },
         };
-        match filter_one(reader.as_mut(), origin, job.max_line_bytes, job.idle_flush, &mut pipeline, &mut out) {
+        match filter_one(
+            reader.as_mut(),
+            origin,
+            job.max_line_bytes,
+            job.idle_flush,
+            &mut pipeline,
+            &mut out,
+        ) {
             Ok(true) => {}
             Ok(false) => return Ok(finish(&pipeline, job.stats, Outcome::OutputClosed)),
             Err(e) => {
@@ -82,7 +100,11 @@ pub fn run(job: FilterJob) -> anyhow::Result<Outcome> {
             }
         }
     }
-    let outcome = if failed > 0 { Outcome::InputErrors(failed) } else { Outcome::Done };
+    let outcome = if failed > 0 {
+        Outcome::InputErrors(failed)
+    } else {
+        Outcome::Done
+    };
     Ok(finish(&pipeline, job.stats, outcome))
 }
 
@@ -139,7 +161,11 @@ fn fd_may_stall(fd: i32) -> bool {
 
 /// Waits until `fd` is readable or `timeout` passes; true if readable.
 fn wait_readable(fd: i32, timeout: Duration) -> bool {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
     loop {
         // SAFETY: one valid pollfd that lives across the call.
@@ -167,10 +193,15 @@ fn filter_one(
     let stalls = reader.may_stall();
     let mut buf = vec![0u8; READ_SIZE];
     loop {
-        if stalls && (framer.pending() > 0 || unwrapper.is_pending()) && !wait_readable(reader.fd(), idle) {
+        if stalls
+            && (framer.pending() > 0 || unwrapper.is_pending())
+            && !wait_readable(reader.fd(), idle)
+        {
             // Idle: nothing more is coming soon, so emit what is held back.
             let stamp = Stamp::now();
-            framer.finish(|line| unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf));
+            framer.finish(|line| {
+                unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf)
+            });
             unwrapper.flush(pipeline, &mut out.buf);
             if !out.flush()? {
                 return Ok(false);
@@ -184,14 +215,21 @@ fn filter_one(
         };
         // One clock read per read(): every line in it was read at once.
         let stamp = Stamp::now();
-        framer.push(&buf[..n], |line| unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf));
-        let open = if stalls || out.buf.len() >= WRITE_SIZE { out.flush()? } else { true };
+        framer.push(&buf[..n], |line| {
+            unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf)
+        });
+        let open = if stalls || out.buf.len() >= WRITE_SIZE {
+            out.flush()?
+        } else {
+            true
+        };
         if !open {
             return Ok(false);
         }
     }
     let stamp = Stamp::now();
-    framer.finish(|line| unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf));
+    framer
+        .finish(|line| unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf));
     unwrapper.flush(pipeline, &mut out.buf);
     out.flush()
 }
@@ -204,7 +242,10 @@ struct Output {
 
 impl Output {
     fn new() -> Output {
-        Output { buf: Vec::with_capacity(WRITE_SIZE * 2), stdout: io::stdout() }
+        Output {
+            buf: Vec::with_capacity(WRITE_SIZE * 2),
+            stdout: io::stdout(),
+        }
     }
 
     /// Writes the buffer; false when the reader has gone away.

@@ -50,10 +50,16 @@ impl LineFramer {
                 Some(nl) => {
                     let truncated = self.partial_is_continuation;
                     if self.partial.is_empty() {
-                        emit(Line { bytes: strip_cr(&data[..nl]), truncated });
+                        emit(Line {
+                            bytes: strip_cr(&data[..nl]),
+                            truncated,
+                        });
                     } else {
                         self.partial.extend_from_slice(&data[..nl]);
-                        emit(Line { bytes: strip_cr(&self.partial), truncated });
+                        emit(Line {
+                            bytes: strip_cr(&self.partial),
+                            truncated,
+                        });
                         self.partial.clear();
                     }
                     self.partial_is_continuation = false;
@@ -69,7 +75,10 @@ impl LineFramer {
                     self.partial.extend_from_slice(&data[..room]);
                     data = &data[room..];
                     let at = cut_point(&self.partial, data.first().copied());
-                    emit(Line { bytes: &self.partial[..at], truncated: true });
+                    emit(Line {
+                        bytes: &self.partial[..at],
+                        truncated: true,
+                    });
                     self.partial.drain(..at);
                     self.partial_is_continuation = true;
                 }
@@ -80,7 +89,10 @@ impl LineFramer {
     /// The stream ended (or went idle): emits the partial last line, if any.
     pub fn finish(&mut self, mut emit: impl FnMut(Line<'_>)) {
         if !self.partial.is_empty() {
-            emit(Line { bytes: strip_cr(&self.partial), truncated: self.partial_is_continuation });
+            emit(Line {
+                bytes: strip_cr(&self.partial),
+                truncated: self.partial_is_continuation,
+            });
             self.partial.clear();
         }
         self.partial_is_continuation = false;
@@ -98,7 +110,11 @@ fn cut_point(piece: &[u8], after: Option<u8>) -> usize {
     let is_continuation = |b: Option<u8>| matches!(b, Some(b) if b & 0xC0 == 0x80);
     let mut at = piece.len();
     for _ in 0..3 {
-        let next = if at < piece.len() { piece.get(at).copied() } else { after };
+        let next = if at < piece.len() {
+            piece.get(at).copied()
+        } else {
+            after
+        };
         if at > 1 && is_continuation(next) {
             at -= 1;
         } else {
@@ -116,7 +132,9 @@ mod tests {
         let mut f = LineFramer::new(max);
         let mut out = Vec::new();
         for c in chunks {
-            f.push(c, |l| out.push((String::from_utf8_lossy(l.bytes).into_owned(), l.truncated)));
+            f.push(c, |l| {
+                out.push((String::from_utf8_lossy(l.bytes).into_owned(), l.truncated))
+            });
         }
         f.finish(|l| out.push((String::from_utf8_lossy(l.bytes).into_owned(), l.truncated)));
         out
@@ -127,7 +145,11 @@ mod tests {
         let out = frame(1024, &[b"hel", b"lo\nwor", b"ld\r\n", b"tail"]);
         assert_eq!(
             out,
-            vec![("hello".into(), false), ("world".into(), false), ("tail".into(), false)]
+            vec![
+                ("hello".into(), false),
+                ("world".into(), false),
+                ("tail".into(), false)
+            ]
         );
     }
 
@@ -164,6 +186,9 @@ mod tests {
         let text = "é".repeat(20); // 40 bytes of 2-byte characters
         let out = frame(17, &[text.as_bytes()]);
         assert!(out.iter().all(|(s, _)| !s.contains('\u{FFFD}')));
-        assert_eq!(out.iter().map(|(s, _)| s.chars().count()).sum::<usize>(), 20);
+        assert_eq!(
+            out.iter().map(|(s, _)| s.chars().count()).sum::<usize>(),
+            20
+        );
     }
 }

@@ -68,7 +68,11 @@ impl Stamp {
         let mut observed = [0u8; 40];
         let len = buf.len().min(40);
         observed[..len].copy_from_slice(&buf[..len]);
-        Stamp { observed, observed_len: len as u8, wrapper_time: None }
+        Stamp {
+            observed,
+            observed_len: len as u8,
+            wrapper_time: None,
+        }
     }
 
     pub fn observed(&self) -> &[u8] {
@@ -141,7 +145,11 @@ impl Pipeline {
             settings.forced,
             Some(Format::NginxAccess | Format::NginxError | Format::Supervisord | Format::Json)
         );
-        Pipeline { settings, multiline, stats: Stats::default() }
+        Pipeline {
+            settings,
+            multiline,
+            stats: Stats::default(),
+        }
     }
 
     pub fn encoder(&self) -> &Encoder {
@@ -149,7 +157,14 @@ impl Pipeline {
     }
 
     /// Handles one framed line of `stream`, appending any events to `out`.
-    pub fn line(&mut self, stream: &mut StreamState, bytes: &[u8], truncated: bool, stamp: &Stamp, out: &mut Vec<u8>) {
+    pub fn line(
+        &mut self,
+        stream: &mut StreamState,
+        bytes: &[u8],
+        truncated: bool,
+        stamp: &Stamp,
+        out: &mut Vec<u8>,
+    ) {
         self.stats.lines += 1;
         if truncated {
             self.stats.truncated_pieces += 1;
@@ -191,7 +206,15 @@ impl Pipeline {
     }
 
     /// Passes a line through the multi-line assembler.
-    fn offer(&mut self, stream: &mut StreamState, text: &str, truncated: bool, invalid: bool, stamp: &Stamp, out: &mut Vec<u8>) {
+    fn offer(
+        &mut self,
+        stream: &mut StreamState,
+        text: &str,
+        truncated: bool,
+        invalid: bool,
+        stamp: &Stamp,
+        out: &mut Vec<u8>,
+    ) {
         if !self.multiline {
             self.single(stream, text, truncated, invalid, stamp, out);
             return;
@@ -216,7 +239,11 @@ impl Pipeline {
     }
 
     fn flush_assembled(&mut self, stream: &mut StreamState, out: &mut Vec<u8>) {
-        let (stamp, truncated, invalid) = stream.pending.take().unwrap_or((Stamp::now(), false, false));
+        let (stamp, truncated, invalid) =
+            stream
+                .pending
+                .take()
+                .unwrap_or((Stamp::now(), false, false));
         if let Some(event) = stream.assembler.take() {
             self.event(stream, &event, truncated, invalid, &stamp, true, out);
         }
@@ -225,7 +252,11 @@ impl Pipeline {
     /// The stream ended or went idle: emits whatever is held back.
     pub fn flush(&mut self, stream: &mut StreamState, out: &mut Vec<u8>) {
         if let Some(event) = stream.assembler.flush() {
-            let (stamp, truncated, invalid) = stream.pending.take().unwrap_or((Stamp::now(), false, false));
+            let (stamp, truncated, invalid) =
+                stream
+                    .pending
+                    .take()
+                    .unwrap_or((Stamp::now(), false, false));
             self.event(stream, &event, truncated, invalid, &stamp, true, out);
         }
         stream.pending = None;
@@ -240,7 +271,15 @@ impl Pipeline {
         }
     }
 
-    fn single(&mut self, stream: &mut StreamState, text: &str, truncated: bool, invalid: bool, stamp: &Stamp, out: &mut Vec<u8>) {
+    fn single(
+        &mut self,
+        stream: &mut StreamState,
+        text: &str,
+        truncated: bool,
+        invalid: bool,
+        stamp: &Stamp,
+        out: &mut Vec<u8>,
+    ) {
         if text.is_empty() {
             self.stats.empty_lines += 1;
             return;
@@ -250,9 +289,24 @@ impl Pipeline {
 
     /// Parses and encodes one event.
     #[allow(clippy::too_many_arguments)]
-    fn event(&mut self, stream: &mut StreamState, text: &str, truncated: bool, invalid: bool, stamp: &Stamp, assembled: bool, out: &mut Vec<u8>) {
-        let parser = Parser { forced: self.settings.forced, nginx_format: self.settings.nginx_format.as_ref() };
-        let mut rec = Record { invalid_utf8: invalid, ..Record::default() };
+    fn event(
+        &mut self,
+        stream: &mut StreamState,
+        text: &str,
+        truncated: bool,
+        invalid: bool,
+        stamp: &Stamp,
+        assembled: bool,
+        out: &mut Vec<u8>,
+    ) {
+        let parser = Parser {
+            forced: self.settings.forced,
+            nginx_format: self.settings.nginx_format.as_ref(),
+        };
+        let mut rec = Record {
+            invalid_utf8: invalid,
+            ..Record::default()
+        };
         let parsed = if assembled && rec.attempt(|r| traceback::parse(text, r)) {
             true
         } else {
@@ -274,7 +328,11 @@ impl Pipeline {
         add_envelope(&stream.origin, &mut rec);
         sort_fields(&mut rec);
         self.stats.events += 1;
-        let event = Event { record: &rec, raw: text, observed: stamp.observed() };
+        let event = Event {
+            record: &rec,
+            raw: text,
+            observed: stamp.observed(),
+        };
         self.settings.encoder.encode(&event, out);
     }
 }

@@ -45,7 +45,12 @@ pub struct Unwrapper {
 impl Unwrapper {
     /// `base` is the envelope every event of this input shares (e.g. the file).
     pub fn new(base: Origin, max_line: usize) -> Unwrapper {
-        let with_stream = |s| StreamState::new(Origin { iostream: Some(s), ..base.clone() });
+        let with_stream = |s| {
+            StreamState::new(Origin {
+                iostream: Some(s),
+                ..base.clone()
+            })
+        };
         Unwrapper {
             wrapper: None,
             plain: StreamState::new(base.clone()),
@@ -66,7 +71,14 @@ impl Unwrapper {
     }
 
     /// Handles one framed input line.
-    pub fn line(&mut self, bytes: &[u8], truncated: bool, stamp: &Stamp, pipeline: &mut Pipeline, out: &mut Vec<u8>) {
+    pub fn line(
+        &mut self,
+        bytes: &[u8],
+        truncated: bool,
+        stamp: &Stamp,
+        pipeline: &mut Pipeline,
+        out: &mut Vec<u8>,
+    ) {
         let wrapper = match self.wrapper {
             Some(w) => w,
             // Compose opens with its own unprefixed `Attaching to …` line:
@@ -89,9 +101,18 @@ impl Unwrapper {
         }
     }
 
-    fn timestamps(&mut self, bytes: &[u8], truncated: bool, stamp: &Stamp, pipeline: &mut Pipeline, out: &mut Vec<u8>) -> bool {
+    fn timestamps(
+        &mut self,
+        bytes: &[u8],
+        truncated: bool,
+        stamp: &Stamp,
+        pipeline: &mut Pipeline,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let text = ascii_head(bytes);
-        let Some((time, rest)) = docker::strip_timestamp(text) else { return false };
+        let Some((time, rest)) = docker::strip_timestamp(text) else {
+            return false;
+        };
         let inner = &bytes[text.len() - rest.len()..];
         let inner = rejoin_pieces(inner);
         let mut stamp = *stamp;
@@ -100,9 +121,18 @@ impl Unwrapper {
         true
     }
 
-    fn compose(&mut self, bytes: &[u8], truncated: bool, stamp: &Stamp, pipeline: &mut Pipeline, out: &mut Vec<u8>) -> bool {
+    fn compose(
+        &mut self,
+        bytes: &[u8],
+        truncated: bool,
+        stamp: &Stamp,
+        pipeline: &mut Pipeline,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let text = ascii_head(bytes);
-        let Some((container, rest)) = docker::strip_compose_prefix(text) else { return false };
+        let Some((container, rest)) = docker::strip_compose_prefix(text) else {
+            return false;
+        };
         let mut inner = &bytes[text.len() - rest.len()..];
         let mut stamp = *stamp;
         // `docker compose logs -t` puts the time after the prefix.
@@ -113,7 +143,11 @@ impl Unwrapper {
             inner = &inner[inner_text.len() - rest.len()..];
             pieces = true;
         }
-        let inner = if pieces { rejoin_pieces(inner) } else { Cow::Borrowed(inner) };
+        let inner = if pieces {
+            rejoin_pieces(inner)
+        } else {
+            Cow::Borrowed(inner)
+        };
         let state = match self.containers.get_mut(container) {
             Some(state) => state,
             None => {
@@ -122,19 +156,32 @@ impl Unwrapper {
                     container_name: Some(container.to_string()),
                     ..self.base.clone()
                 };
-                self.containers.entry(container.to_string()).or_insert_with(|| StreamState::new(origin))
+                self.containers
+                    .entry(container.to_string())
+                    .or_insert_with(|| StreamState::new(origin))
             }
         };
         pipeline.line(state, &inner, truncated, &stamp, out);
         true
     }
 
-    fn json_file(&mut self, bytes: &[u8], truncated: bool, stamp: &Stamp, pipeline: &mut Pipeline, out: &mut Vec<u8>) -> bool {
-        let Ok(text) = std::str::from_utf8(bytes) else { return false };
+    fn json_file(
+        &mut self,
+        bytes: &[u8],
+        truncated: bool,
+        stamp: &Stamp,
+        pipeline: &mut Pipeline,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return false;
+        };
         if truncated {
             return false;
         }
-        let Some(entry) = docker::parse_json_file(text) else { return false };
+        let Some(entry) = docker::parse_json_file(text) else {
+            return false;
+        };
         let which = usize::from(entry.stream == Stream::Stderr);
         let mut stamp = *stamp;
         stamp.wrapper_time = entry.time;
@@ -157,7 +204,13 @@ impl Unwrapper {
             }
             return true;
         }
-        pipeline.line(&mut self.json_streams[which], entry.log.as_bytes(), false, &stamp, out);
+        pipeline.line(
+            &mut self.json_streams[which],
+            entry.log.as_bytes(),
+            false,
+            &stamp,
+            out,
+        );
         true
     }
 
@@ -168,7 +221,13 @@ impl Unwrapper {
             if !held.is_empty() {
                 let line = std::mem::take(held);
                 let stamp = first.take().unwrap_or_else(Stamp::now);
-                pipeline.line(&mut self.json_streams[which], &line, *continuing, &stamp, out);
+                pipeline.line(
+                    &mut self.json_streams[which],
+                    &line,
+                    *continuing,
+                    &stamp,
+                    out,
+                );
             }
             *continuing = false;
             pipeline.flush(&mut self.json_streams[which], out);
@@ -188,7 +247,12 @@ impl Unwrapper {
 /// Picks the wrapper from an input's first non-empty line.
 fn sniff(bytes: &[u8]) -> Wrapper {
     let text = ascii_head(bytes);
-    if bytes.starts_with(b"{\"log\":") && std::str::from_utf8(bytes).ok().and_then(docker::parse_json_file).is_some() {
+    if bytes.starts_with(b"{\"log\":")
+        && std::str::from_utf8(bytes)
+            .ok()
+            .and_then(docker::parse_json_file)
+            .is_some()
+    {
         Wrapper::JsonFile
     } else if docker::strip_timestamp(text).is_some() {
         Wrapper::Timestamps
@@ -211,7 +275,9 @@ fn ascii_head(bytes: &[u8]) -> &str {
 /// `docker logs -t` prints each 16 KiB piece of a long line with its own
 /// timestamp and no newline between: cut those inner timestamps out again.
 fn rejoin_pieces(inner: &[u8]) -> Cow<'_, [u8]> {
-    if inner.len() <= DOCKER_PIECE || docker::strip_timestamp(ascii_head(&inner[DOCKER_PIECE..])).is_none() {
+    if inner.len() <= DOCKER_PIECE
+        || docker::strip_timestamp(ascii_head(&inner[DOCKER_PIECE..])).is_none()
+    {
         return Cow::Borrowed(inner);
     }
     let mut joined = Vec::with_capacity(inner.len());

@@ -35,7 +35,11 @@ pub fn filter_json(args: &[&str], input: &[u8]) -> Vec<serde_json::Value> {
     let mut all = vec!["filter", "--output", "json"];
     all.extend_from_slice(args);
     let out = run(&all, input);
-    assert!(out.status.success(), "logmux failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "logmux failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     json_lines(&out.stdout)
 }
 
@@ -44,7 +48,8 @@ pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(stdout)
         .lines()
         .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
             assert!(v.is_object(), "not an object: {l}");
             v
         })

@@ -10,13 +10,20 @@ use serde_json::json;
 
 #[test]
 fn every_line_becomes_one_event_and_empty_lines_are_counted() {
-    let out = run(&["filter", "--output", "json", "--stats"], b"one\n\ntwo\r\n\n\nthree");
+    let out = run(
+        &["filter", "--output", "json", "--stats"],
+        b"one\n\ntwo\r\n\n\nthree",
+    );
     assert!(out.status.success());
     let events = common::json_lines(&out.stdout);
-    let messages: Vec<&str> = events.iter().map(|e| e["message"].as_str().unwrap_or("")).collect();
+    let messages: Vec<&str> = events
+        .iter()
+        .map(|e| e["message"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(messages, ["one", "two", "three"]);
     let stats: serde_json::Value =
-        serde_json::from_slice(out.stderr.split(|b| *b == b'\n').next().unwrap_or(b"")).expect("stats JSON");
+        serde_json::from_slice(out.stderr.split(|b| *b == b'\n').next().unwrap_or(b""))
+            .expect("stats JSON");
     assert_eq!(stats["service"]["name"], "logmux");
     assert_eq!(stats["logmux"]["lines"], 6);
     assert_eq!(stats["logmux"]["events"], 3);
@@ -28,7 +35,13 @@ fn the_envelope_is_complete() {
     let events = filter_json(&[], b"plain text\n");
     assert_eq!(events.len(), 1);
     let e = &events[0];
-    for key in ["timestamp", "observed_timestamp", "severity_text", "severity_number", "message"] {
+    for key in [
+        "timestamp",
+        "observed_timestamp",
+        "severity_text",
+        "severity_number",
+        "message",
+    ] {
         assert!(e.get(key).is_some(), "missing {key}: {e}");
     }
     assert_eq!(e["timestamp"], e["observed_timestamp"]);
@@ -51,7 +64,12 @@ fn long_lines_are_cut_into_marked_pieces_and_nothing_is_lost() {
     let events = filter_json(&["--max-line-bytes", "40"], &input);
     let pieces: Vec<(usize, bool)> = events
         .iter()
-        .map(|e| (e["message"].as_str().map_or(0, str::len), e["logmux"]["truncated"] == json!(true)))
+        .map(|e| {
+            (
+                e["message"].as_str().map_or(0, str::len),
+                e["logmux"]["truncated"] == json!(true),
+            )
+        })
         .collect();
     assert_eq!(pieces, [(40, true), (40, true), (20, true), (5, false)]);
 }
@@ -64,7 +82,10 @@ fn ansi_colour_codes_are_removed() {
 
 #[test]
 fn docker_logs_timestamps_become_the_time() {
-    let events = filter_json(&[], b"2024-05-01T12:34:56.123456789Z hello\n2024-05-01T12:34:57.000000001Z world\n");
+    let events = filter_json(
+        &[],
+        b"2024-05-01T12:34:56.123456789Z hello\n2024-05-01T12:34:57.000000001Z world\n",
+    );
     assert_eq!(events.len(), 2);
     assert_eq!(events[0]["message"], "hello");
     assert_eq!(events[0]["timestamp"], "2024-05-01T12:34:56.123456789Z");
@@ -123,7 +144,10 @@ fn dotted_keys_and_logfmt() {
     assert_eq!(events[0]["logmux.format"], "text");
     let out = run(&["filter", "--output", "logfmt"], b"hello world\n");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(" logmux.format=text message=\"hello world\"\n"), "{text}");
+    assert!(
+        text.contains(" logmux.format=text message=\"hello world\"\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -151,7 +175,11 @@ fn a_closed_reader_is_a_quiet_success() {
     let out = child.wait_with_output().expect("wait");
     let _ = writer.join();
     assert_eq!(out.status.code(), Some(0));
-    assert!(out.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -171,7 +199,10 @@ fn config_errors_name_file_line_and_key_and_exit_78() {
     assert_eq!(out.status.code(), Some(78));
     let err: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON diagnostic");
     let msg = err["message"].as_str().unwrap_or("");
-    assert!(msg.contains("logmux.toml:2:1: unknown field `formt`"), "{msg}");
+    assert!(
+        msg.contains("logmux.toml:2:1: unknown field `formt`"),
+        "{msg}"
+    );
     assert_eq!(err["severity_text"], "ERROR");
 }
 
@@ -195,5 +226,8 @@ fn an_unknown_format_is_a_usage_error() {
 fn help_has_examples() {
     let out = run(&["filter", "--help"], b"");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("docker logs web 2>&1 | logmux filter"), "{text}");
+    assert!(
+        text.contains("docker logs web 2>&1 | logmux filter"),
+        "{text}"
+    );
 }

@@ -26,8 +26,15 @@ fn filter_sample(name: &str) -> Vec<Value> {
         cmd.args(["--nginx-log-format", format.trim_end()]);
     }
     let out = cmd.arg(format!("{name}.log")).output().expect("run logmux");
-    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-    common::json_lines(&out.stdout).into_iter().map(normalize).collect()
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::json_lines(&out.stdout)
+        .into_iter()
+        .map(normalize)
+        .collect()
 }
 
 fn normalize(mut event: Value) -> Value {
@@ -48,8 +55,12 @@ fn check(name: &str) {
         std::fs::write(&expected_path, text).expect("write golden file");
         return;
     }
-    let expected_text = std::fs::read_to_string(&expected_path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run UPDATE_GOLDEN=1 cargo test --test golden)", expected_path.display()));
+    let expected_text = std::fs::read_to_string(&expected_path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run UPDATE_GOLDEN=1 cargo test --test golden)",
+            expected_path.display()
+        )
+    });
     let expected = common::json_lines(expected_text.as_bytes());
     for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
         assert_eq!(a, e, "{name}: event {} differs", i + 1);
@@ -140,7 +151,10 @@ fn no_sample_is_left_out() {
         "docker-compose-color",
         "docker-compose-t",
     ];
-    for entry in std::fs::read_dir(fixtures()).expect("fixtures dir").flatten() {
+    for entry in std::fs::read_dir(fixtures())
+        .expect("fixtures dir")
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(stem) = name.strip_suffix(".log") {
             assert!(tested.contains(&stem), "fixtures/{name} has no golden test");

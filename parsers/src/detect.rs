@@ -21,7 +21,10 @@ pub struct Parser<'f> {
 
 impl<'f> Parser<'f> {
     /// Auto-detection with the built-in formats only.
-    pub const AUTO: Parser<'static> = Parser { forced: None, nginx_format: None };
+    pub const AUTO: Parser<'static> = Parser {
+        forced: None,
+        nginx_format: None,
+    };
 
     /// Parses one line (or one assembled multi-line event) into `rec`.
     /// Returns false only when a forced format rejected the line; `rec` then
@@ -46,7 +49,9 @@ impl<'f> Parser<'f> {
     pub fn parse_as<'a>(&self, format: Format, line: &'a str, rec: &mut Record<'a>) -> bool {
         match format {
             Format::NginxAccess => match self.nginx_format {
-                Some(custom) => custom.parse(line, rec) || rec.attempt(|r| nginx::access::parse(line, r)),
+                Some(custom) => {
+                    custom.parse(line, rec) || rec.attempt(|r| nginx::access::parse(line, r))
+                }
                 None => nginx::access::parse(line, rec),
             },
             Format::NginxError => nginx::error::parse(line, rec),
@@ -79,16 +84,20 @@ impl<'f> Parser<'f> {
                 // otherwise an IPv4 client address.
                 let by_shape = match b.get(4) {
                     Some(b'/') => rec.attempt(|r| nginx::error::parse(line, r)),
-                    Some(b'-') if b.get(19) == Some(&b',') => rec.attempt(|r| supervisord::parse(line, r)),
+                    Some(b'-') if b.get(19) == Some(&b',') => {
+                        rec.attempt(|r| supervisord::parse(line, r))
+                    }
                     _ => false,
                 };
                 by_shape || rec.attempt(|r| nginx::access::parse(line, r))
             }
             b'[' => {
-                rec.attempt(|r| uwsgi::parse_request(line, r)) || rec.attempt(|r| django::parse(line, r))
+                rec.attempt(|r| uwsgi::parse_request(line, r))
+                    || rec.attempt(|r| django::parse(line, r))
             }
             b'{' => {
-                (b.starts_with(b"{address space usage") && rec.attempt(|r| uwsgi::parse_request(line, r)))
+                (b.starts_with(b"{address space usage")
+                    && rec.attempt(|r| uwsgi::parse_request(line, r)))
                     || rec.attempt(|r| json::parse(line, r))
             }
             b'T' if b.starts_with(b"Traceback (most recent call last):") => {
@@ -132,7 +141,10 @@ mod tests {
     #[test]
     fn a_forced_format_that_rejects_falls_back_to_text() {
         let mut rec = Record::default();
-        let p = Parser { forced: Some(Format::Supervisord), nginx_format: None };
+        let p = Parser {
+            forced: Some(Format::Supervisord),
+            nginx_format: None,
+        };
         assert!(!p.parse("hello world", &mut rec));
         assert_eq!(rec.format, Format::Text);
     }

@@ -9,8 +9,13 @@ use super::{keeps_original, message, Encoder, Event, KeyStyle};
 
 /// Top-level keys the envelope always writes; a JSON line's own keys with
 /// these names are not merged (the raw line in `message` still has them).
-const ENVELOPE_KEYS: [&str; 5] =
-    ["timestamp", "observed_timestamp", "severity_text", "severity_number", "message"];
+const ENVELOPE_KEYS: [&str; 5] = [
+    "timestamp",
+    "observed_timestamp",
+    "severity_text",
+    "severity_number",
+    "message",
+];
 
 pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     let record = event.record;
@@ -26,7 +31,11 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"message\":");
     escape_json_str(out, message(event));
 
-    let mut writer = KeyWriter { out, open: SmallVec::new(), nested: enc.keys == KeyStyle::Nested };
+    let mut writer = KeyWriter {
+        out,
+        open: SmallVec::new(),
+        nested: enc.keys == KeyStyle::Nested,
+    };
     let original = keeps_original(event).then(|| Value::str(event.raw));
     let invalid = record.invalid_utf8.then_some(Value::Bool(true));
     let format = Value::str(record.format.name());
@@ -41,7 +50,11 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
         derived.push((Field::LogmuxInvalidUtf8, v));
     }
     let mut derived = derived.into_iter().peekable();
-    let mut extra = record.extra.iter().filter(|(k, _)| !collides(k, record)).peekable();
+    let mut extra = record
+        .extra
+        .iter()
+        .filter(|(k, _)| !collides(k, record))
+        .peekable();
 
     for (field, value) in record.fields.iter() {
         while let Some((f, v)) = derived.next_if(|(f, _)| f < field) {
@@ -83,7 +96,10 @@ fn collides(key: &str, record: &logmux_parsers::Record<'_>) -> bool {
     let top = key.split('.').next().unwrap_or(key);
     ENVELOPE_KEYS.contains(&top)
         || ["log", "logmux"].contains(&top)
-        || record.fields.iter().any(|(f, _)| f.path().first() == Some(&top))
+        || record
+            .fields
+            .iter()
+            .any(|(f, _)| f.path().first() == Some(&top))
 }
 
 /// Writes `"key":value` pairs, opening and closing nested objects as the
@@ -119,8 +135,15 @@ impl<'k> KeyWriter<'_, 'k> {
     }
 
     fn path(&mut self, segments: &[&'k str], value: &Value<'_>) {
-        let Some((leaf, parents)) = segments.split_last() else { return };
-        let common = self.open.iter().zip(parents).take_while(|(a, b)| a == b).count();
+        let Some((leaf, parents)) = segments.split_last() else {
+            return;
+        };
+        let common = self
+            .open
+            .iter()
+            .zip(parents)
+            .take_while(|(a, b)| a == b)
+            .count();
         while self.open.len() > common {
             self.open.pop();
             self.out.push(b'}');
@@ -240,7 +263,11 @@ mod tests {
 
     #[test]
     fn nests_dotted_names() {
-        let mut r = Record { format: Format::NginxAccess, severity: Some(Severity::WARN), ..Default::default() };
+        let mut r = Record {
+            format: Format::NginxAccess,
+            severity: Some(Severity::WARN),
+            ..Default::default()
+        };
         r.push_int(Field::HttpResponseStatusCode, 404);
         r.push_str(Field::HttpRequestMethod, "GET");
         r.push_str(Field::ServiceName, "nginx");
@@ -266,7 +293,10 @@ mod tests {
     fn dotted_keys_are_flat() {
         let mut r = Record::default();
         r.push_int(Field::HttpResponseStatusCode, 200);
-        let enc = Encoder { keys: KeyStyle::Dotted, ..json_encoder() };
+        let enc = Encoder {
+            keys: KeyStyle::Dotted,
+            ..json_encoder()
+        };
         let v = parse(&encode_with(enc, &mut r, "x"));
         assert_eq!(v["http.response.status_code"], 200);
         assert_eq!(v["logmux.format"], "text");
@@ -274,23 +304,50 @@ mod tests {
 
     #[test]
     fn replaced_message_keeps_the_original() {
-        let mut r = Record { message: Some(Cow::Borrowed("short")), ..Default::default() };
+        let mut r = Record {
+            message: Some(Cow::Borrowed("short")),
+            ..Default::default()
+        };
         r.timestamp = Timestamp::new(2026, 11, 25, 18, 35, 12, logmux_parsers::Offset::Local);
-        let v = parse(&encode_with(json_encoder(), &mut r, "2026/11/25 18:35:12 [error] short, client: x"));
+        let v = parse(&encode_with(
+            json_encoder(),
+            &mut r,
+            "2026/11/25 18:35:12 [error] short, client: x",
+        ));
         assert_eq!(v["message"], "short");
-        assert_eq!(v["log"]["record"]["original"], "2026/11/25 18:35:12 [error] short, client: x");
+        assert_eq!(
+            v["log"]["record"]["original"],
+            "2026/11/25 18:35:12 [error] short, client: x"
+        );
         assert_eq!(v["timestamp"], "2026-11-25T18:35:12+00:00");
     }
 
     #[test]
     fn merges_extra_keys_in_order_and_skips_clashes() {
-        let mut r = Record { format: Format::Json, invalid_utf8: true, ..Default::default() };
+        let mut r = Record {
+            format: Format::Json,
+            invalid_utf8: true,
+            ..Default::default()
+        };
         r.push_str(Field::ServiceName, "app");
-        r.extra.push((Cow::Borrowed("zeta"), Value::RawJson(Cow::Borrowed("[1,2]"))));
-        r.extra.push((Cow::Borrowed("message"), Value::RawJson(Cow::Borrowed("\"no\""))));
-        r.extra.push((Cow::Borrowed("service"), Value::RawJson(Cow::Borrowed("\"api\""))));
-        r.extra.push((Cow::Borrowed("alpha"), Value::RawJson(Cow::Borrowed("{\"a\":1}"))));
-        r.extra.push((Cow::Borrowed("nginx.custom"), Value::str("v")));
+        r.extra.push((
+            Cow::Borrowed("zeta"),
+            Value::RawJson(Cow::Borrowed("[1,2]")),
+        ));
+        r.extra.push((
+            Cow::Borrowed("message"),
+            Value::RawJson(Cow::Borrowed("\"no\"")),
+        ));
+        r.extra.push((
+            Cow::Borrowed("service"),
+            Value::RawJson(Cow::Borrowed("\"api\"")),
+        ));
+        r.extra.push((
+            Cow::Borrowed("alpha"),
+            Value::RawJson(Cow::Borrowed("{\"a\":1}")),
+        ));
+        r.extra
+            .push((Cow::Borrowed("nginx.custom"), Value::str("v")));
         let out = encode_with(json_encoder(), &mut r, "{}");
         let v = parse(&out);
         assert_eq!(v["zeta"], serde_json::json!([1, 2]));
@@ -312,10 +369,16 @@ mod tests {
     #[test]
     fn floats_lists_and_non_finite() {
         let mut r = Record::default();
-        r.push(Field::NginxUpstreamResponseTime, Value::FloatList(vec![0.004, 0.01, 0.002]));
+        r.push(
+            Field::NginxUpstreamResponseTime,
+            Value::FloatList(vec![0.004, 0.01, 0.002]),
+        );
         r.push(Field::HttpServerRequestDuration, Value::Float(f64::NAN));
         let v = parse(&encode_with(json_encoder(), &mut r, "x"));
-        assert_eq!(v["nginx"]["upstream_response_time"], serde_json::json!([0.004, 0.01, 0.002]));
+        assert_eq!(
+            v["nginx"]["upstream_response_time"],
+            serde_json::json!([0.004, 0.01, 0.002])
+        );
         assert!(v["http"]["server"]["request"]["duration"].is_null());
     }
 }

@@ -41,7 +41,9 @@ fn pair(out: &mut Vec<u8>, key: &str, value: &str) {
     out.extend_from_slice(key.as_bytes());
     out.push(b'=');
     let plain = !value.is_empty()
-        && value.bytes().all(|b| b > b' ' && b != b'"' && b != b'=' && b != b'\\' && b != 0x7f);
+        && value
+            .bytes()
+            .all(|b| b > b' ' && b != b'"' && b != b'=' && b != b'\\' && b != 0x7f);
     if plain {
         out.extend_from_slice(value.as_bytes());
         return;
@@ -73,10 +75,16 @@ mod tests {
 
     #[test]
     fn writes_pairs_and_quotes_when_needed() {
-        let mut r = Record { format: Format::NginxAccess, ..Default::default() };
+        let mut r = Record {
+            format: Format::NginxAccess,
+            ..Default::default()
+        };
         r.push_int(Field::HttpResponseStatusCode, 200);
         r.push_str(Field::UserAgentOriginal, "curl/8.0 (x)");
-        let enc = super::super::Encoder { format: OutputFormat::Logfmt, ..json_encoder() };
+        let enc = super::super::Encoder {
+            format: OutputFormat::Logfmt,
+            ..json_encoder()
+        };
         let out = encode_with(enc, &mut r, "a \"b\"\tc");
         assert_eq!(
             out,

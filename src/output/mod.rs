@@ -132,12 +132,21 @@ pub(crate) mod test_support {
     pub fn encode_with(encoder: Encoder, record: &mut Record<'_>, raw: &str) -> String {
         sort_fields(record);
         let mut out = Vec::new();
-        let event = Event { record, raw, observed: b"2026-11-25T18:35:12.000000000Z" };
+        let event = Event {
+            record,
+            raw,
+            observed: b"2026-11-25T18:35:12.000000000Z",
+        };
         encoder.encode(&event, &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
 
     pub fn json_encoder() -> Encoder {
-        Encoder { format: OutputFormat::Json, keys: KeyStyle::Nested, color: false, local_offset_minutes: 0 }
+        Encoder {
+            format: OutputFormat::Json,
+            keys: KeyStyle::Nested,
+            color: false,
+            local_offset_minutes: 0,
+        }
     }
 }

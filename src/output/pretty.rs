@@ -30,7 +30,13 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     enc.write_timestamp(event, &mut ts);
     // `HH:MM:SS.mmm` out of RFC 3339: the date is noise in a live view.
     let ts = String::from_utf8_lossy(&ts);
-    let clock: String = ts.get(11..).unwrap_or("").chars().take_while(|c| *c != 'Z' && *c != '+').take(12).collect();
+    let clock: String = ts
+        .get(11..)
+        .unwrap_or("")
+        .chars()
+        .take_while(|c| *c != 'Z' && *c != '+')
+        .take(12)
+        .collect();
     let clock = clock.split('-').next().unwrap_or("").to_string();
     paint(&mut line, DIM, &format!("{clock:<12}"));
     line.push(' ');
@@ -41,7 +47,11 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     line.push(' ');
 
     let severity = record.severity.unwrap_or_default();
-    paint(&mut line, severity_color(severity.text()), &format!("{:<5}", severity.text()));
+    paint(
+        &mut line,
+        severity_color(severity.text()),
+        &format!("{:<5}", severity.text()),
+    );
     line.push(' ');
 
     match record.format {
@@ -82,7 +92,10 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
 }
 
 fn request_gist(enc: &Encoder, record: &Record<'_>, line: &mut String) {
-    if let Some(status) = record.get(Field::HttpResponseStatusCode).and_then(Value::as_int) {
+    if let Some(status) = record
+        .get(Field::HttpResponseStatusCode)
+        .and_then(Value::as_int)
+    {
         let text = status.to_string();
         if enc.color {
             line.push_str(status_color(status));
@@ -94,7 +107,8 @@ fn request_gist(enc: &Encoder, record: &Record<'_>, line: &mut String) {
         line.push(' ');
     }
     let method = field_str(record, Field::HttpRequestMethod);
-    let target = field_str(record, Field::UrlOriginal).or_else(|| field_str(record, Field::NginxRequest));
+    let target =
+        field_str(record, Field::UrlOriginal).or_else(|| field_str(record, Field::NginxRequest));
     if let Some(m) = method {
         line.push_str(m);
         line.push(' ');
@@ -136,8 +150,12 @@ fn status_color(status: i64) -> &'static str {
 
 /// A stable colour per program name, so each program keeps its colour.
 fn program_color(name: &str) -> &'static str {
-    const COLORS: [&str; 6] = ["\x1b[36m", "\x1b[35m", "\x1b[34m", "\x1b[96m", "\x1b[95m", "\x1b[94m"];
-    let hash = name.trim_end().bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+    const COLORS: [&str; 6] = [
+        "\x1b[36m", "\x1b[35m", "\x1b[34m", "\x1b[96m", "\x1b[95m", "\x1b[94m",
+    ];
+    let hash = name.trim_end().bytes().fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    });
     COLORS[hash % COLORS.len()]
 }
 
@@ -149,19 +167,29 @@ mod tests {
     use super::super::{Encoder, OutputFormat};
 
     fn plain() -> Encoder {
-        Encoder { format: OutputFormat::Pretty, ..json_encoder() }
+        Encoder {
+            format: OutputFormat::Pretty,
+            ..json_encoder()
+        }
     }
 
     #[test]
     fn requests_show_status_method_path_duration() {
-        let mut r = Record { format: Format::UwsgiRequest, severity: Some(Severity::WARN), ..Default::default() };
+        let mut r = Record {
+            format: Format::UwsgiRequest,
+            severity: Some(Severity::WARN),
+            ..Default::default()
+        };
         r.push_str(Field::ServiceName, "uwsgi");
         r.push_int(Field::HttpResponseStatusCode, 404);
         r.push_str(Field::HttpRequestMethod, "GET");
         r.push_str(Field::UrlOriginal, "/missing/");
         r.push(Field::HttpServerRequestDuration, Value::Float(0.0042));
         let out = encode_with(plain(), &mut r, "raw");
-        assert_eq!(out, "18:35:12.000 uwsgi      WARN  404 GET /missing/ 0.004s\n");
+        assert_eq!(
+            out,
+            "18:35:12.000 uwsgi      WARN  404 GET /missing/ 0.004s\n"
+        );
     }
 
     #[test]
@@ -169,16 +197,30 @@ mod tests {
         let mut r = Record::default();
         let out = encode_with(plain(), &mut r, "first\nsecond");
         assert_eq!(out, "18:35:12.000 -          INFO  first …\n");
-        let coloured = encode_with(Encoder { color: true, ..plain() }, &mut r, "x");
+        let coloured = encode_with(
+            Encoder {
+                color: true,
+                ..plain()
+            },
+            &mut r,
+            "x",
+        );
         assert!(coloured.contains("\x1b[32mINFO \x1b[0m"));
     }
 
     #[test]
     fn tracebacks_show_the_exception() {
-        let mut r = Record { format: Format::PythonTraceback, severity: Some(Severity::ERROR), ..Default::default() };
+        let mut r = Record {
+            format: Format::PythonTraceback,
+            severity: Some(Severity::ERROR),
+            ..Default::default()
+        };
         r.push_str(Field::ExceptionType, "ZeroDivisionError");
         r.push_str(Field::ExceptionMessage, "division by zero");
         let out = encode_with(plain(), &mut r, "Traceback...");
-        assert!(out.ends_with("ERROR ZeroDivisionError: division by zero\n"), "{out}");
+        assert!(
+            out.ends_with("ERROR ZeroDivisionError: division by zero\n"),
+            "{out}"
+        );
     }
 }
