@@ -113,11 +113,10 @@ struct KeyWriter<'o, 'k> {
 impl<'k> KeyWriter<'_, 'k> {
     fn static_field(&mut self, field: Field, value: &Value<'_>) {
         if self.nested {
-            self.path(field.path(), value);
+            self.path(field.path(), value, false);
         } else {
             self.out.push(b',');
-            escape_json_str(self.out, field.name());
-            self.out.push(b':');
+            write_plain_key(self.out, field.name());
             write_value(self.out, value);
         }
     }
@@ -125,7 +124,7 @@ impl<'k> KeyWriter<'_, 'k> {
     fn dynamic_field(&mut self, key: &'k str, value: &Value<'_>) {
         if self.nested {
             let segments: SmallVec<[&'k str; 8]> = key.split('.').collect();
-            self.path(&segments, value);
+            self.path(&segments, value, true);
         } else {
             self.out.push(b',');
             escape_json_str(self.out, key);
@@ -134,7 +133,7 @@ impl<'k> KeyWriter<'_, 'k> {
         }
     }
 
-    fn path(&mut self, segments: &[&'k str], value: &Value<'_>) {
+    fn path(&mut self, segments: &[&'k str], value: &Value<'_>, escape: bool) {
         let Some((leaf, parents)) = segments.split_last() else {
             return;
         };
@@ -142,23 +141,23 @@ impl<'k> KeyWriter<'_, 'k> {
             .open
             .iter()
             .zip(parents)
-            .take_while(|(a, b)| a == b)
+            .take_while(|(a, b)| same(a, b))
             .count();
         while self.open.len() > common {
             self.open.pop();
             self.out.push(b'}');
         }
         for seg in &parents[common..] {
-            self.key(seg);
+            self.key(seg, escape);
             // The NUL marks "no key yet" so the first key takes no comma.
             self.out.extend_from_slice(b"{\x00");
             self.open.push(seg);
         }
-        self.key(leaf);
+        self.key(leaf, escape);
         write_value(self.out, value);
     }
 
-    fn key(&mut self, key: &str) {
+    fn key(&mut self, key: &str, escape: bool) {
         // A NUL placeholder marks "first key of an object": replace it
         // rather than tracking a flag per depth.
         if self.out.last() == Some(&0) {
@@ -166,8 +165,12 @@ impl<'k> KeyWriter<'_, 'k> {
         } else {
             self.out.push(b',');
         }
-        escape_json_str(self.out, key);
-        self.out.push(b':');
+        if escape {
+            escape_json_str(self.out, key);
+            self.out.push(b':');
+        } else {
+            write_plain_key(self.out, key);
+        }
     }
 
     fn close_all(&mut self) {
@@ -175,6 +178,21 @@ impl<'k> KeyWriter<'_, 'k> {
             self.out.push(b'}');
         }
     }
+}
+
+/// Segment equality; the schema's own segments are usually the same
+/// literal, so the pointer check answers first.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+}
+
+/// `"key":` for a schema name, which never needs escaping.
+#[inline]
+fn write_plain_key(out: &mut Vec<u8>, key: &str) {
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
 }
 
 fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
@@ -205,47 +223,88 @@ fn write_float(out: &mut Vec<u8>, f: f64) {
     }
 }
 
-/// Bytes that must be escaped inside a JSON string: controls, `"` and `\`.
-static NEEDS_ESCAPE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
 
 /// Appends `s` as a quoted JSON string.
+///
+/// This is the hottest loop of the program, so bytes are checked eight at a
+/// time (SWAR): a word's mask marks its bytes that are control characters,
+/// `"` or `\`, and the lowest mark is exact, so the loop jumps straight to
+/// the next byte to escape.
 pub fn escape_json_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !NEEDS_ESCAPE[b as usize] {
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xF)]);
+    if bytes.len() < 8 {
+        // Short values (methods, versions, addresses): no words to skip.
+        if bytes.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
+            out.extend_from_slice(bytes);
+        } else {
+            for &b in bytes {
+                if b < 0x20 || b == b'"' || b == b'\\' {
+                    write_escape(out, b);
+                } else {
+                    out.push(b);
+                }
             }
         }
-        start = i + 1;
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (word, n) = match bytes.get(i..i + 8) {
+            Some(chunk) => (u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])), 8),
+            None => {
+                // The tail, padded with a plain byte.
+                let mut word = [b'a'; 8];
+                let n = bytes.len() - i;
+                for (dst, src) in word.iter_mut().zip(&bytes[i..]) {
+                    *dst = *src;
+                }
+                (u64::from_le_bytes(word), n)
+            }
+        };
+        let mask = escape_mask(word);
+        if mask == 0 {
+            i += n;
+            continue;
+        }
+        let at = i + (mask.trailing_zeros() / 8) as usize;
+        out.extend_from_slice(&bytes[start..at]);
+        write_escape(out, bytes[at]);
+        start = at + 1;
+        i = at + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// The high bit of each byte of `w` that is below 0x20, `"` or `\\`. The
+/// lowest set bit is always exact (borrows only run upwards).
+#[inline(always)]
+fn escape_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    below_space | has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')))
+}
+
+fn write_escape(out: &mut Vec<u8>, b: u8) {
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xF)]);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -364,6 +423,26 @@ mod tests {
         let mut out = Vec::new();
         escape_json_str(&mut out, "a\"b\\c\n\t\u{1}é\u{FFFD}");
         assert_eq!(String::from_utf8_lossy(&out), r#""a\"b\\c\n\t\u0001é�""#);
+    }
+
+    #[test]
+    fn escaping_agrees_with_serde_json_at_every_position() {
+        // Specials at every offset within and across 8-byte words, and
+        // bytes >= 0x80 next to them (the SWAR mask must not misfire).
+        let specials = ["\"", "\\", "\n", "\u{1}", "\u{1f}", "é", "\u{7f}", " ", "€"];
+        for len in 0..20 {
+            for pos in 0..len {
+                for sp in specials {
+                    let mut s = "x".repeat(pos);
+                    s.push_str(sp);
+                    s.push_str(&"y".repeat(len - pos));
+                    let mut out = Vec::new();
+                    escape_json_str(&mut out, &s);
+                    let back: String = serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{e}: {s:?}"));
+                    assert_eq!(back, s);
+                }
+            }
+        }
     }
 
     #[test]
