@@ -18,6 +18,11 @@ use crate::pipeline::{IoStream, Origin, Pipeline, Stamp, StreamState};
 /// Docker's split size: lines longer than this arrive in pieces.
 const DOCKER_PIECE: usize = 16 * 1024;
 
+/// At most this many compose containers get a stream of their own; memory
+/// stays bounded whatever the input. Lines of further names still come out,
+/// through one shared stream.
+const MAX_CONTAINERS: usize = 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wrapper {
     Plain,
@@ -36,6 +41,8 @@ pub struct Unwrapper {
     base: Origin,
     plain: StreamState,
     containers: HashMap<String, StreamState>,
+    /// The stream for containers past [`MAX_CONTAINERS`].
+    overflow: StreamState,
     /// json-file: the stdout and stderr streams, and their unfinished pieces.
     json_streams: [StreamState; 2],
     json_partial: [(Vec<u8>, Option<Stamp>, bool); 2],
@@ -55,6 +62,7 @@ impl Unwrapper {
             wrapper: None,
             plain: StreamState::new(base.clone()),
             containers: HashMap::new(),
+            overflow: StreamState::new(base.clone()),
             json_streams: [with_stream(IoStream::Stdout), with_stream(IoStream::Stderr)],
             json_partial: Default::default(),
             base,
@@ -66,6 +74,7 @@ impl Unwrapper {
     pub fn is_pending(&self) -> bool {
         self.plain.is_pending()
             || self.containers.values().any(StreamState::is_pending)
+            || self.overflow.is_pending()
             || self.json_streams.iter().any(StreamState::is_pending)
             || self.json_partial.iter().any(|(b, _, _)| !b.is_empty())
     }
@@ -148,18 +157,21 @@ impl Unwrapper {
         } else {
             Cow::Borrowed(inner)
         };
+        if !self.containers.contains_key(container) {
+            let origin = Origin {
+                service: Some(docker::compose_service(container).to_string()),
+                container_name: Some(container.to_string()),
+                ..self.base.clone()
+            };
+            if self.containers.len() < MAX_CONTAINERS {
+                self.containers.insert(container.to_string(), StreamState::new(origin));
+            } else {
+                self.overflow.origin = origin;
+            }
+        }
         let state = match self.containers.get_mut(container) {
             Some(state) => state,
-            None => {
-                let origin = Origin {
-                    service: Some(docker::compose_service(container).to_string()),
-                    container_name: Some(container.to_string()),
-                    ..self.base.clone()
-                };
-                self.containers
-                    .entry(container.to_string())
-                    .or_insert_with(|| StreamState::new(origin))
-            }
+            None => &mut self.overflow,
         };
         pipeline.line(state, &inner, truncated, &stamp, out);
         true
@@ -233,6 +245,7 @@ impl Unwrapper {
             pipeline.flush(&mut self.json_streams[which], out);
         }
         pipeline.flush(&mut self.plain, out);
+        pipeline.flush(&mut self.overflow, out);
         let mut names: Vec<&String> = self.containers.keys().collect();
         names.sort();
         let names: Vec<String> = names.into_iter().cloned().collect();
