@@ -346,6 +346,8 @@ fn add_envelope<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
         Format::UwsgiRequest | Format::UwsgiLog => Some("uwsgi"),
         Format::Supervisord => Some("supervisord"),
         Format::Django => Some("django"),
+        // Django's `Internal Server Error: /path` leads the traceback.
+        Format::PythonTraceback if rec.get(Field::UrlPath).is_some() => Some("django"),
         _ => None,
     });
     if let Some(s) = service {

@@ -164,7 +164,8 @@ impl Unwrapper {
                 ..self.base.clone()
             };
             if self.containers.len() < MAX_CONTAINERS {
-                self.containers.insert(container.to_string(), StreamState::new(origin));
+                self.containers
+                    .insert(container.to_string(), StreamState::new(origin));
             } else {
                 self.overflow.origin = origin;
             }

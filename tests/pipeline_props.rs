@@ -13,8 +13,17 @@ use proptest::prelude::*;
 
 /// Runs `input`, split into reads at `cuts`, through the filter path.
 fn filter(input: &[u8], cuts: &[usize], forced: Option<Format>, max_line: usize) -> Vec<u8> {
-    let encoder = Encoder { format: OutputFormat::Json, keys: KeyStyle::Nested, color: false, local_offset_minutes: 0 };
-    let mut pipeline = Pipeline::new(Settings { forced, nginx_format: None, encoder });
+    let encoder = Encoder {
+        format: OutputFormat::Json,
+        keys: KeyStyle::Nested,
+        color: false,
+        local_offset_minutes: 0,
+    };
+    let mut pipeline = Pipeline::new(Settings {
+        forced,
+        nginx_format: None,
+        encoder,
+    });
     let mut framer = LineFramer::new(max_line);
     let mut unwrapper = Unwrapper::new(Origin::default(), max_line);
     let stamp = Stamp::at(Timestamp::from_unix(1_700_000_000, 0, 9));
@@ -25,7 +34,9 @@ fn filter(input: &[u8], cuts: &[usize], forced: Option<Format>, max_line: usize)
     points.push(input.len());
     for p in points {
         if p > at {
-            framer.push(&input[at..p], |l| unwrapper.line(l.bytes, l.truncated, &stamp, &mut pipeline, &mut out));
+            framer.push(&input[at..p], |l| {
+                unwrapper.line(l.bytes, l.truncated, &stamp, &mut pipeline, &mut out)
+            });
             at = p;
         }
     }

@@ -223,7 +223,6 @@ fn write_float(out: &mut Vec<u8>, f: f64) {
     }
 }
 
-
 /// Appends `s` as a quoted JSON string.
 ///
 /// This is the hottest loop of the program, so bytes are checked eight at a
@@ -438,7 +437,8 @@ mod tests {
                     s.push_str(&"y".repeat(len - pos));
                     let mut out = Vec::new();
                     escape_json_str(&mut out, &s);
-                    let back: String = serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{e}: {s:?}"));
+                    let back: String =
+                        serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{e}: {s:?}"));
                     assert_eq!(back, s);
                 }
             }
