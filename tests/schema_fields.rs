@@ -16,7 +16,11 @@ fn leaves(prefix: &str, v: &Value, out: &mut BTreeSet<String>) {
     match v {
         Value::Object(map) => {
             for (k, child) in map {
-                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 leaves(&name, child, out);
             }
         }
@@ -29,7 +33,10 @@ fn leaves(prefix: &str, v: &Value, out: &mut BTreeSet<String>) {
 fn produced_fields() -> BTreeSet<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut seen = BTreeSet::new();
-    for entry in std::fs::read_dir(root.join("fixtures")).expect("fixtures").flatten() {
+    for entry in std::fs::read_dir(root.join("fixtures"))
+        .expect("fixtures")
+        .flatten()
+    {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "log") {
             for e in common::filter_json(&[path.to_str().unwrap_or_default()], b"") {
@@ -40,7 +47,10 @@ fn produced_fields() -> BTreeSet<String> {
     // Every variable the custom log_format maps, in one line.
     let format = r#"$remote_addr:$remote_port $server_name:$server_port $scheme [$time_local] "$request" $status $body_bytes_sent $bytes_sent $request_length $request_time "$http_host" "$http_x_forwarded_for" $connection $connection_requests $pid ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time""#;
     let line = r#"10.0.0.1:51234 example.org:443 https [05/Mar/2024:10:15:32 +0100] "GET /a?b=1 HTTP/2.0" 200 512 734 310 0.012 "example.org" "203.0.113.9" 7 3 42 ua="unix:/app.sock" us="200" urt="0.004, 0.010 : 0.002""#;
-    for e in common::filter_json(&["--nginx-log-format", format], format!("{line}\n").as_bytes()) {
+    for e in common::filter_json(
+        &["--nginx-log-format", format],
+        format!("{line}\n").as_bytes(),
+    ) {
         leaves("", &e, &mut seen);
     }
     // Lines the real samples do not have: a compose prefix, a cut line,
@@ -52,7 +62,10 @@ fn produced_fields() -> BTreeSet<String> {
     for e in common::filter_json(&[], crafted.as_bytes()) {
         leaves("", &e, &mut seen);
     }
-    for e in common::filter_json(&["--max-line-bytes", "16"], b"a line well over sixteen bytes\n") {
+    for e in common::filter_json(
+        &["--max-line-bytes", "16"],
+        b"a line well over sixteen bytes\n",
+    ) {
         leaves("", &e, &mut seen);
     }
     for e in common::filter_json(&["--format", "supervisord"], b"not supervisord\n") {
@@ -76,7 +89,8 @@ fn produced_fields() -> BTreeSet<String> {
 
 #[test]
 fn every_field_is_produced_and_documented() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema.md")).expect("docs/schema.md");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema.md"))
+        .expect("docs/schema.md");
     let seen = produced_fields();
     let mut missing = Vec::new();
     for field in ALL {
@@ -93,7 +107,8 @@ fn every_field_is_produced_and_documented() {
 
 #[test]
 fn every_produced_key_is_documented() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema.md")).expect("docs/schema.md");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema.md"))
+        .expect("docs/schema.md");
     let mut undocumented: Vec<String> = produced_fields()
         .into_iter()
         // A JSON line's own keys are the application's, not the schema's.
@@ -107,7 +122,18 @@ fn every_produced_key_is_documented() {
 #[test]
 fn the_crafted_lines_reach_the_rare_fields() {
     let seen = produced_fields();
-    for name in ["client.port", "server.port", "url.scheme", "nginx.connection.requests", "uwsgi.vhost", "uwsgi.via", "container.id", "logmux.parse_error", "logmux.truncated", "nginx.upstream_response_time"] {
+    for name in [
+        "client.port",
+        "server.port",
+        "url.scheme",
+        "nginx.connection.requests",
+        "uwsgi.vhost",
+        "uwsgi.via",
+        "container.id",
+        "logmux.parse_error",
+        "logmux.truncated",
+        "nginx.upstream_response_time",
+    ] {
         assert!(seen.contains(name), "{name} not produced; seen: {seen:?}");
     }
     assert!(seen.len() > 60, "{}", seen.len());

@@ -27,6 +27,8 @@ pub mod record;
 pub mod scan;
 pub mod severity;
 pub mod supervisord;
+#[cfg(test)]
+mod testing;
 pub mod text;
 pub mod time;
 pub mod traceback;

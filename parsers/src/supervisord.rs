@@ -282,21 +282,7 @@ mod tests {
         "GET / HT2026-11-25 18:35:12,345 INFO success: web entered RUNNING state",
     ];
 
-    fn mutate(base: &str, edits: &[(usize, u8, u8)]) -> String {
-        let mut b = base.as_bytes().to_vec();
-        for &(pos, byte, op) in edits {
-            let at = if b.is_empty() { 0 } else { pos % (b.len() + 1) };
-            match op % 3 {
-                0 if at < b.len() => b[at] = byte,
-                1 => b.insert(at, byte),
-                _ if at < b.len() => {
-                    b.remove(at);
-                }
-                _ => {}
-            }
-        }
-        String::from_utf8_lossy(&b).into_owned()
-    }
+    use crate::testing::mutate;
 
     fn run_all(line: &str) {
         let mut r = Record::default();

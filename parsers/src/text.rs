@@ -304,21 +304,7 @@ mod tests {
         "time=\"2026-11-25T18:35:12Z\" level=warning msg=\"slow\"",
     ];
 
-    fn mutate(base: &str, edits: &[(usize, u8, u8)]) -> String {
-        let mut b = base.as_bytes().to_vec();
-        for &(pos, byte, op) in edits {
-            let at = if b.is_empty() { 0 } else { pos % (b.len() + 1) };
-            match op % 3 {
-                0 if at < b.len() => b[at] = byte,
-                1 => b.insert(at, byte),
-                _ if at < b.len() => {
-                    b.remove(at);
-                }
-                _ => {}
-            }
-        }
-        String::from_utf8_lossy(&b).into_owned()
-    }
+    use crate::testing::mutate;
 
     #[test]
     fn every_prefix_of_the_samples() {
