@@ -80,6 +80,16 @@ impl Stamp {
     }
 }
 
+/// What the pipeline carries along with a line's text.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    stamp: Stamp,
+    /// A piece of a line cut at the length limit.
+    truncated: bool,
+    /// Bytes were replaced with U+FFFD.
+    invalid: bool,
+}
+
 /// Counters a front door can report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
@@ -105,8 +115,8 @@ pub struct Settings {
 pub struct StreamState {
     pub origin: Origin,
     assembler: Assembler,
-    /// The stamp and flags of the first line of the event being assembled.
-    pending: Option<(Stamp, bool, bool)>,
+    /// The stamp and flags of the event being assembled.
+    pending: Option<Meta>,
     /// A supervisord line has been seen: from now on, look for spliced ones.
     supervisord_seen: bool,
     /// The head of a child's line that a spliced supervisord line cut off.
@@ -190,6 +200,11 @@ impl Pipeline {
         } else {
             text
         };
+        let meta = Meta {
+            stamp: *stamp,
+            truncated,
+            invalid,
+        };
 
         if stream.supervisord_seen && self.settings.forced.is_none() && !truncated {
             if let Some(at) = supervisord::find_spliced_header(text.as_bytes()) {
@@ -197,105 +212,86 @@ impl Pipeline {
                     // supervisord wrote its own line into the middle of a
                     // child's: emit its line, and rejoin the child's halves.
                     stream.splice_head = head.as_bytes().to_vec();
-                    self.single(stream, own, false, invalid, stamp, out);
+                    self.single(stream, own, meta, out);
                     return;
                 }
             }
         }
-        self.offer(stream, &text, truncated, invalid, stamp, out);
+        self.offer(stream, &text, meta, out);
     }
 
     /// Passes a line through the multi-line assembler.
-    fn offer(
-        &mut self,
-        stream: &mut StreamState,
-        text: &str,
-        truncated: bool,
-        invalid: bool,
-        stamp: &Stamp,
-        out: &mut Vec<u8>,
-    ) {
+    fn offer(&mut self, stream: &mut StreamState, text: &str, meta: Meta, out: &mut Vec<u8>) {
         if !self.multiline {
-            self.single(stream, text, truncated, invalid, stamp, out);
+            self.single(stream, text, meta, out);
             return;
         }
         // Bounded: a Flush hands the line back at most once per held event.
         for _ in 0..3 {
             match stream.assembler.push(text) {
                 Action::Single => {
-                    self.single(stream, text, truncated, invalid, stamp, out);
+                    self.single(stream, text, meta, out);
                     return;
                 }
                 Action::Taken => {
-                    let first = stream.pending.get_or_insert((*stamp, false, false));
-                    first.1 |= truncated;
-                    first.2 |= invalid;
+                    // The event keeps its first line's time, and any line's flags.
+                    let first = stream.pending.get_or_insert(Meta {
+                        truncated: false,
+                        invalid: false,
+                        ..meta
+                    });
+                    first.truncated |= meta.truncated;
+                    first.invalid |= meta.invalid;
                     return;
                 }
-                Action::Flush => self.flush_assembled(stream, out),
+                Action::Flush => {
+                    if let Some(event) = stream.assembler.take() {
+                        let first = stream.pending.take().unwrap_or(meta);
+                        self.event(stream, &event, first, true, out);
+                    }
+                }
             }
         }
-        self.single(stream, text, truncated, invalid, stamp, out);
-    }
-
-    fn flush_assembled(&mut self, stream: &mut StreamState, out: &mut Vec<u8>) {
-        let (stamp, truncated, invalid) =
-            stream
-                .pending
-                .take()
-                .unwrap_or((Stamp::now(), false, false));
-        if let Some(event) = stream.assembler.take() {
-            self.event(stream, &event, truncated, invalid, &stamp, true, out);
-        }
+        self.single(stream, text, meta, out);
     }
 
     /// The stream ended or went idle: emits whatever is held back.
     pub fn flush(&mut self, stream: &mut StreamState, out: &mut Vec<u8>) {
+        let now = Meta {
+            stamp: Stamp::now(),
+            truncated: false,
+            invalid: false,
+        };
         if let Some(event) = stream.assembler.flush() {
-            let (stamp, truncated, invalid) =
-                stream
-                    .pending
-                    .take()
-                    .unwrap_or((Stamp::now(), false, false));
-            self.event(stream, &event, truncated, invalid, &stamp, true, out);
+            let first = stream.pending.take().unwrap_or(now);
+            self.event(stream, &event, first, true, out);
         }
         stream.pending = None;
         if !stream.splice_head.is_empty() {
             let head = std::mem::take(&mut stream.splice_head);
             let text = String::from_utf8_lossy(&head).into_owned();
-            self.offer(stream, &text, false, false, &Stamp::now(), out);
+            self.offer(stream, &text, now, out);
             if let Some(event) = stream.assembler.flush() {
-                self.event(stream, &event, false, false, &Stamp::now(), true, out);
+                self.event(stream, &event, now, true, out);
             }
             stream.pending = None;
         }
     }
 
-    fn single(
-        &mut self,
-        stream: &mut StreamState,
-        text: &str,
-        truncated: bool,
-        invalid: bool,
-        stamp: &Stamp,
-        out: &mut Vec<u8>,
-    ) {
+    fn single(&mut self, stream: &mut StreamState, text: &str, meta: Meta, out: &mut Vec<u8>) {
         if text.is_empty() {
             self.stats.empty_lines += 1;
             return;
         }
-        self.event(stream, text, truncated, invalid, stamp, false, out);
+        self.event(stream, text, meta, false, out);
     }
 
     /// Parses and encodes one event.
-    #[allow(clippy::too_many_arguments)]
     fn event(
         &mut self,
         stream: &mut StreamState,
         text: &str,
-        truncated: bool,
-        invalid: bool,
-        stamp: &Stamp,
+        meta: Meta,
         assembled: bool,
         out: &mut Vec<u8>,
     ) {
@@ -304,7 +300,7 @@ impl Pipeline {
             nginx_format: self.settings.nginx_format.as_ref(),
         };
         let mut rec = Record {
-            invalid_utf8: invalid,
+            invalid_utf8: meta.invalid,
             ..Record::default()
         };
         let parsed = if assembled && rec.attempt(|r| traceback::parse(text, r)) {
@@ -319,11 +315,11 @@ impl Pipeline {
         if rec.format == Format::Supervisord {
             stream.supervisord_seen = true;
         }
-        if truncated {
+        if meta.truncated {
             rec.push(Field::LogmuxTruncated, Value::Bool(true));
         }
         if rec.timestamp.is_none() {
-            rec.timestamp = stamp.wrapper_time;
+            rec.timestamp = meta.stamp.wrapper_time;
         }
         add_envelope(&stream.origin, &mut rec);
         sort_fields(&mut rec);
@@ -331,7 +327,7 @@ impl Pipeline {
         let event = Event {
             record: &rec,
             raw: text,
-            observed: stamp.observed(),
+            observed: meta.stamp.observed(),
         };
         self.settings.encoder.encode(&event, out);
     }
