@@ -103,7 +103,7 @@ impl<'f> Parser<'f> {
             b'T' if b.starts_with(b"Traceback (most recent call last):") => {
                 rec.attempt(|r| traceback::parse(line, r))
             }
-            b'n' if b.starts_with(b"nginx: [") => rec.attempt(|r| nginx::error::parse(line, r)),
+            b'n' if b.starts_with(b"nginx: ") => rec.attempt(|r| nginx::error::parse(line, r)),
             b'a'..=b'f' | b'A'..=b'F' | b':' => {
                 // An IPv6 client, or a uWSGI vhost prefix.
                 rec.attempt(|r| nginx::access::parse(line, r))

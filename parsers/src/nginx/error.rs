@@ -26,6 +26,9 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
     if let Some(rest) = line.strip_prefix("nginx: [") {
         return startup(rest, rec);
     }
+    if let Some(rest) = line.strip_prefix("nginx: ") {
+        return config_test(rest, rec);
+    }
     let Some(head) = header(line) else {
         return false;
     };
@@ -61,6 +64,29 @@ fn startup<'a>(rest: &'a str, rec: &mut Record<'a>) -> bool {
     rec.format = Format::NginxError;
     rec.severity = Some(severity);
     rec.message = Some(Cow::Borrowed(c.rest()));
+    true
+}
+
+/// `nginx -t`'s verdict lines, printed without a level:
+/// `nginx: the configuration file /etc/nginx/nginx.conf syntax is ok`,
+/// `nginx: configuration file /etc/nginx/nginx.conf test is successful` or
+/// `… test failed`.
+fn config_test<'a>(rest: &'a str, rec: &mut Record<'a>) -> bool {
+    let about_config =
+        rest.starts_with("the configuration file ") || rest.starts_with("configuration file ");
+    let severity = if rest.ends_with(" test failed") {
+        Severity::ERROR
+    } else if rest.ends_with(" syntax is ok") || rest.ends_with(" test is successful") {
+        Severity::INFO2
+    } else {
+        return false;
+    };
+    if !about_config {
+        return false;
+    }
+    rec.format = Format::NginxError;
+    rec.severity = Some(severity);
+    rec.message = Some(Cow::Borrowed(rest));
     true
 }
 
@@ -506,10 +532,15 @@ mod tests {
 
         let mut rec = Record::default();
         assert!(!parse("nginx: [loud] oops", &mut rec));
-        assert!(!parse(
-            "nginx: the configuration file syntax is ok",
-            &mut rec
-        ));
+        assert!(!parse("nginx: hello", &mut rec));
+        let r = parsed("nginx: the configuration file /etc/nginx/nginx.conf syntax is ok");
+        assert_eq!(r.severity, Some(Severity::INFO2));
+        assert_eq!(
+            message(&r),
+            "the configuration file /etc/nginx/nginx.conf syntax is ok"
+        );
+        let r = parsed("nginx: configuration file /etc/nginx/nginx.conf test failed");
+        assert_eq!(r.severity, Some(Severity::ERROR));
     }
 
     #[test]
