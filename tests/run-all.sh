@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 # Real programs the tests run or that produced the fixtures.
-packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl)
+packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -23,9 +23,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Debian's nginx package starts a daemon on port 80; the tests start their own.
-if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx 2>/dev/null || true; fi
+# Debian's nginx and supervisor packages start daemons; the tests start their own.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx supervisor 2>/dev/null || true; fi
 pkill -x nginx 2>/dev/null || true
+pkill -f /usr/bin/supervisord 2>/dev/null || true
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
@@ -34,7 +35,7 @@ say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 say "cargo test (unit, property, golden and integration tests)"
-cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+LOGMUX_LIVE=1 cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
 grep -q 'test result: ok' target/test-output.txt
 
 say "fuzz targets compile"
