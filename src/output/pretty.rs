@@ -30,14 +30,9 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     enc.write_timestamp(event, &mut ts);
     // `HH:MM:SS.mmm` out of RFC 3339: the date is noise in a live view.
     let ts = String::from_utf8_lossy(&ts);
-    let clock: String = ts
-        .get(11..)
-        .unwrap_or("")
-        .chars()
-        .take_while(|c| *c != 'Z' && *c != '+')
-        .take(12)
-        .collect();
-    let clock = clock.split('-').next().unwrap_or("").to_string();
+    let time_of_day = ts.get(11..).unwrap_or("");
+    let end = time_of_day.find(['Z', '+', '-']).unwrap_or(time_of_day.len()).min(12);
+    let clock = time_of_day.get(..end).unwrap_or("");
     paint(&mut line, DIM, &format!("{clock:<12}"));
     line.push(' ');
 
