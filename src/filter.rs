@@ -45,6 +45,17 @@ pub enum Outcome {
 const READ_SIZE: usize = 256 * 1024;
 const WRITE_SIZE: usize = 128 * 1024;
 
+/// Why one input stopped early.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    /// Reading this input failed: report it and go on with the next.
+    #[error("cannot read {0}")]
+    Read(#[source] io::Error),
+    /// Writing the output failed (not a closed reader): stop.
+    #[error("cannot write the output")]
+    Write(#[source] io::Error),
+}
+
 /// Runs a filter job to the end of its inputs.
 pub fn run(job: FilterJob) -> anyhow::Result<Outcome> {
     let mut pipeline = Pipeline::new(job.settings);
@@ -53,16 +64,15 @@ pub fn run(job: FilterJob) -> anyhow::Result<Outcome> {
     let inputs: Vec<Option<PathBuf>> = if job.inputs.is_empty() {
         vec![None]
     } else {
-        job.inputs.into_iter().map(Some).collect()
+        // `-` names stdin, as for cat.
+        job.inputs
+            .into_iter()
+            .map(|p| (p.as_os_str() != "-").then_some(p))
+            .collect()
     };
     for input in inputs {
         let (mut reader, origin, name): (Box<dyn ReadFd>, Origin, String) = match &input {
             None => (
-                Box::new(io::stdin()),
-                Origin::default(),
-                "stdin".to_string(),
-            ),
-            Some(path) if path.as_os_str() == "-" => (
                 Box::new(io::stdin()),
                 Origin::default(),
                 "stdin".to_string(),
@@ -84,20 +94,22 @@ pub fn run(job: FilterJob) -> anyhow::Result<Outcome> {
                 }
             },
         };
-        match filter_one(
+        let step = filter_one(
             reader.as_mut(),
             origin,
             job.max_line_bytes,
             job.idle_flush,
             &mut pipeline,
             &mut out,
-        ) {
+        );
+        match step {
             Ok(true) => {}
             Ok(false) => return Ok(finish(&pipeline, job.stats, Outcome::OutputClosed)),
-            Err(e) => {
+            Err(StepError::Read(e)) => {
                 tracing::error!(file = %name, error = %e, "cannot read {name}: {e}");
                 failed += 1;
             }
+            Err(e @ StepError::Write(_)) => return Err(e.into()),
         }
     }
     let outcome = if failed > 0 {
@@ -187,7 +199,7 @@ fn filter_one(
     idle: Duration,
     pipeline: &mut Pipeline,
     out: &mut Output,
-) -> io::Result<bool> {
+) -> Result<bool, StepError> {
     let mut framer = LineFramer::new(max_line);
     let mut unwrapper = Unwrapper::new(origin, max_line);
     let stalls = reader.may_stall();
@@ -203,7 +215,7 @@ fn filter_one(
                 unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf)
             });
             unwrapper.flush(pipeline, &mut out.buf);
-            if !out.flush()? {
+            if !out.flush().map_err(StepError::Write)? {
                 return Ok(false);
             }
         }
@@ -211,7 +223,7 @@ fn filter_one(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(StepError::Read(e)),
         };
         // One clock read per read(): every line in it was read at once.
         let stamp = Stamp::now();
@@ -219,7 +231,7 @@ fn filter_one(
             unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf)
         });
         let open = if stalls || out.buf.len() >= WRITE_SIZE {
-            out.flush()?
+            out.flush().map_err(StepError::Write)?
         } else {
             true
         };
@@ -231,7 +243,7 @@ fn filter_one(
     framer
         .finish(|line| unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf));
     unwrapper.flush(pipeline, &mut out.buf);
-    out.flush()
+    out.flush().map_err(StepError::Write)
 }
 
 /// Buffered stdout that writes whole events only.

@@ -231,3 +231,26 @@ fn help_has_examples() {
         "{text}"
     );
 }
+
+#[test]
+fn a_full_disk_is_an_io_error_not_a_success() {
+    // /dev/full fails every write with ENOSPC.
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return;
+    };
+    let out = logmux()
+        .args(["filter", "--output", "json"])
+        .stdin(Stdio::piped())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(b"one line\n");
+            }
+            child.wait_with_output()
+        })
+        .expect("run logmux");
+    assert_eq!(out.status.code(), Some(74));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the output"));
+}

@@ -31,7 +31,10 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     // `HH:MM:SS.mmm` out of RFC 3339: the date is noise in a live view.
     let ts = String::from_utf8_lossy(&ts);
     let time_of_day = ts.get(11..).unwrap_or("");
-    let end = time_of_day.find(['Z', '+', '-']).unwrap_or(time_of_day.len()).min(12);
+    let end = time_of_day
+        .find(['Z', '+', '-'])
+        .unwrap_or(time_of_day.len())
+        .min(12);
     let clock = time_of_day.get(..end).unwrap_or("");
     paint(&mut line, DIM, &format!("{clock:<12}"));
     line.push(' ');
