@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Build and run every cargo-fuzz target for N seconds each (default 60),
+# one at a time on one worker, after seeding fuzz/corpus/<target>/ with real
+# lines from fixtures/*.log.
+#
+#   bash fuzz/run-all.sh            # 60 s per target
+#   bash fuzz/run-all.sh 300        # 300 s per target
+#   TARGETS="json uwsgi" bash fuzz/run-all.sh 30
+#   SEED_ONLY=1 bash fuzz/run-all.sh   # only (re)write the seed files
+#
+# Works on stable Rust: RUSTC_BOOTSTRAP=1 lets stable rustc accept the
+# nightly-only flags (-Zsanitizer=address, -Cpasses=sancov-module, ...) that
+# cargo fuzz passes. Installs cargo-fuzz from crates.io if it is missing.
+# Exit status: 0 if no target crashed, 1 otherwise; crashing inputs are
+# kept in fuzz/artifacts/<target>/ and the logs in fuzz/logs/.
+set -euo pipefail
+
+SECS="${1:-60}"
+MAX_LEN="${MAX_LEN:-4096}"
+PER_TARGET="${PER_TARGET:-40}"   # seed files per target
+FUZZ_DIR="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$FUZZ_DIR/.." && pwd)"
+FIX="$ROOT/fixtures"
+export RUSTC_BOOTSTRAP=1
+export LC_ALL=C   # the fixtures hold raw non-UTF-8 bytes: treat lines as bytes
+
+ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline"
+TARGETS="${TARGETS:-$ALL_TARGETS}"
+
+# --- seeding --------------------------------------------------------------
+
+# seed_lines TARGET FILE...: PER_TARGET single lines, evenly spaced over the
+# concatenation of FILEs, one per seed file (no trailing newline).
+seed_lines() {
+    local t="$1"; shift
+    local dir="$FUZZ_DIR/corpus/$t"
+    mkdir -p "$dir"
+    cat "$@" | awk -v n="$PER_TARGET" -v dir="$dir" '
+        { line[NR] = $0 }
+        END {
+            step = NR / n; if (step < 1) step = 1
+            k = 0
+            for (i = 1; i <= NR && k < n; i += step) {
+                f = sprintf("%s/seed-%03d", dir, k++)
+                printf "%s", line[int(i)] > f; close(f)
+            }
+        }'
+}
+
+# seed_chunks TARGET LINES FILE...: windows of LINES consecutive lines from
+# each FILE, spread evenly, PER_TARGET seed files in all.
+seed_chunks() {
+    local t="$1" len="$2"; shift 2
+    local dir="$FUZZ_DIR/corpus/$t"
+    mkdir -p "$dir"
+    local per=$(( (PER_TARGET + $# - 1) / $# ))
+    local idx=0 f
+    for f in "$@"; do
+        awk -v n="$per" -v len="$len" -v dir="$dir" -v base="$idx" '
+            { line[NR] = $0 }
+            END {
+                step = (NR - len) / n; if (step < 1) step = 1
+                k = 0
+                for (s = 1; s <= NR && k < n; s += step) {
+                    out = sprintf("%s/seed-%03d", dir, base + k++)
+                    for (j = int(s); j < int(s) + len && j <= NR; j++) print line[j] > out
+                    close(out)
+                }
+            }' "$f"
+        idx=$(( idx + per ))
+    done
+}
+
+# seed_tracebacks TARGET FILE...: every "Traceback" with 3 lines before and
+# 20 after, then chunks of the same files to fill up.
+seed_tracebacks() {
+    local t="$1"; shift
+    local dir="$FUZZ_DIR/corpus/$t"
+    mkdir -p "$dir"
+    local f k=0 n
+    for f in "$@"; do
+        for n in $(grep -an 'Traceback' "$f" | cut -d: -f1); do
+            local from=$(( n > 3 ? n - 3 : 1 ))
+            sed -n "${from},$(( n + 20 ))p" "$f" > "$(printf '%s/seed-tb-%03d' "$dir" "$k")"
+            k=$(( k + 1 ))
+        done
+    done
+    seed_chunks "$t" 12 "$@"
+}
+
+# seed_log_format: first line a log_format string, second a line it wrote.
+seed_log_format() {
+    local dir="$FUZZ_DIR/corpus/nginx_log_format"
+    mkdir -p "$dir"
+    local fmt combined k=0 line
+    fmt="$(head -n 1 "$FIX/nginx-access-custom.format")"
+    combined='$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"'
+    local half=$(( PER_TARGET / 2 ))
+    while IFS= read -r line; do
+        printf '%s\n%s' "$fmt" "$line" > "$(printf '%s/seed-%03d' "$dir" "$k")"
+        k=$(( k + 1 )); [ "$k" -lt "$half" ] || break
+    done < "$FIX/nginx-access-custom.log"
+    while IFS= read -r line; do
+        printf '%s\n%s' "$combined" "$line" > "$(printf '%s/seed-%03d' "$dir" "$k")"
+        k=$(( k + 1 )); [ "$k" -lt "$PER_TARGET" ] || break
+    done < "$FIX/nginx-access.log"
+}
+
+seed() {
+    case "$1" in
+        nginx_access)     seed_lines "$1" "$FIX/nginx-access.log" "$FIX/nginx-access-custom.log" ;;
+        nginx_error)      seed_lines "$1" "$FIX/nginx-error.log" ;;
+        nginx_log_format) seed_log_format ;;
+        uwsgi)            seed_lines "$1" "$FIX/uwsgi.log" "$FIX/uwsgi-logdate.log" ;;
+        supervisord)      seed_lines "$1" "$FIX/supervisord.log" "$FIX/supervisord-devnull.log" ;;
+        traceback)        seed_tracebacks "$1" "$FIX/uwsgi.log" "$FIX/uwsgi-logdate.log" "$FIX/mixed.log" ;;
+        docker)           seed_lines "$1" "$FIX"/docker-*.log ;;
+        json)             seed_lines "$1" "$FIX/docker-json-file.log" "$FIX/uwsgi-logdate.log" "$FIX/mixed.log" ;;
+        detect)           seed_lines "$1" "$FIX"/*.log ;;
+        pipeline)         seed_chunks "$1" 10 "$FIX"/*.log ;;
+        *) echo "unknown target $1" >&2; return 1 ;;
+    esac
+}
+
+for t in $TARGETS; do seed "$t"; done
+if [ -n "${SEED_ONLY:-}" ]; then
+    for t in $TARGETS; do echo "$t: $(ls "$FUZZ_DIR/corpus/$t" | wc -l) files"; done
+    exit 0
+fi
+
+# --- build and run ----------------------------------------------------------
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
+
+cd "$FUZZ_DIR"
+cargo fuzz build
+mkdir -p "$FUZZ_DIR/logs"
+failed=""
+for t in $TARGETS; do
+    log="$FUZZ_DIR/logs/$t.log"
+    echo "=== $t (${SECS}s)"
+    if cargo fuzz run "$t" -- -max_total_time="$SECS" -max_len="$MAX_LEN" \
+            -workers=1 -jobs=1 -print_final_stats=1 >"$log" 2>&1; then
+        res=ok
+    else
+        res=CRASH; failed="$failed $t"
+    fi
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
+    eps=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
+    echo "$t: $res runs=${runs:-?} exec/s=${eps:-?} (log: $log)"
+done
+if [ -n "$failed" ]; then
+    echo "crashed:$failed (inputs in fuzz/artifacts/)" >&2
+    exit 1
+fi
