@@ -147,8 +147,8 @@ for t in $TARGETS; do
     else
         res=CRASH; failed="$failed $t"
     fi
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
-    eps=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
+    runs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || true)
+    eps=$(grep -ao 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || true)
     echo "$t: $res runs=${runs:-?} exec/s=${eps:-?} (log: $log)"
 done
 if [ -n "$failed" ]; then
