@@ -29,7 +29,10 @@ impl<'f> Parser<'f> {
     /// Parses one line (or one assembled multi-line event) into `rec`.
     /// Returns false only when a forced format rejected the line; `rec` then
     /// holds it as `text`.
-    pub fn parse<'a>(&self, line: &'a str, rec: &mut Record<'a>) -> bool {
+    pub fn parse<'a>(&self, line: &'a str, rec: &mut Record<'a>) -> bool
+    where
+        'f: 'a,
+    {
         match self.forced {
             None => {
                 self.detect(line, rec);
@@ -46,7 +49,10 @@ impl<'f> Parser<'f> {
     }
 
     /// Parses `line` as `format` only.
-    pub fn parse_as<'a>(&self, format: Format, line: &'a str, rec: &mut Record<'a>) -> bool {
+    pub fn parse_as<'a>(&self, format: Format, line: &'a str, rec: &mut Record<'a>) -> bool
+    where
+        'f: 'a,
+    {
         match format {
             Format::NginxAccess => match self.nginx_format {
                 Some(custom) => {
@@ -70,7 +76,10 @@ impl<'f> Parser<'f> {
     }
 
     /// Tries the parsers that fit the line's first bytes; falls back to text.
-    fn detect<'a>(&self, line: &'a str, rec: &mut Record<'a>) {
+    fn detect<'a>(&self, line: &'a str, rec: &mut Record<'a>)
+    where
+        'f: 'a,
+    {
         if let Some(custom) = self.nginx_format {
             if rec.attempt(|r| custom.parse(line, r)) {
                 return;

@@ -19,10 +19,10 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     let paint = |line: &mut String, color: &str, text: &str| {
         if enc.color {
             line.push_str(color);
-            line.push_str(text);
+            push_clean(line, text);
             line.push_str(RESET);
         } else {
-            line.push_str(text);
+            push_clean(line, text);
         }
     };
 
@@ -59,11 +59,11 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
             paint(&mut line, BOLD, kind);
             if let Some(msg) = field_str(record, Field::ExceptionMessage) {
                 line.push_str(": ");
-                line.push_str(msg);
+                push_clean(&mut line, msg);
             }
             if let Some(path) = field_str(record, Field::UrlPath) {
                 line.push_str(" (");
-                line.push_str(path);
+                push_clean(&mut line, path);
                 line.push(')');
             }
         }
@@ -71,21 +71,13 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
             let msg = message(event);
             // One event, one screen line: show a multi-line message's first line.
             let first = msg.lines().next().unwrap_or("");
-            line.push_str(first);
+            push_clean(&mut line, first);
             if first.len() < msg.len() {
                 paint(&mut line, DIM, " …");
             }
         }
     }
-    for ch in line.chars() {
-        // Control characters from the log must not drive the terminal.
-        if ch.is_control() && ch != '\x1b' {
-            out.push(b' ');
-        } else {
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-        }
-    }
+    out.extend_from_slice(line.as_bytes());
     out.push(b'\n');
 }
 
@@ -108,16 +100,23 @@ fn request_gist(enc: &Encoder, record: &Record<'_>, line: &mut String) {
     let target =
         field_str(record, Field::UrlOriginal).or_else(|| field_str(record, Field::NginxRequest));
     if let Some(m) = method {
-        line.push_str(m);
+        push_clean(line, m);
         line.push(' ');
     }
-    line.push_str(target.unwrap_or("-"));
+    push_clean(line, target.unwrap_or("-"));
     if let Some(Value::Float(secs)) = record.get(Field::HttpServerRequestDuration) {
         line.push_str(&format!(" {secs:.3}s"));
     }
     if let Some(addr) = field_str(record, Field::ClientAddress) {
-        line.push_str(&format!(" {addr}"));
+        line.push(' ');
+        push_clean(line, addr);
     }
+}
+
+/// Appends log text with its control characters (ESC included) blanked:
+/// text from a log must never drive the terminal.
+fn push_clean(line: &mut String, text: &str) {
+    line.extend(text.chars().map(|c| if c.is_control() { ' ' } else { c }));
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -204,6 +203,29 @@ mod tests {
             "x",
         );
         assert!(coloured.contains("\x1b[32mINFO \x1b[0m"));
+    }
+
+    #[test]
+    fn log_text_cannot_drive_the_terminal() {
+        let mut r = Record {
+            format: Format::NginxAccess,
+            ..Default::default()
+        };
+        r.push_str(Field::UrlOriginal, "/\u{1b}[2J\u{7}x");
+        let out = encode_with(
+            Encoder {
+                color: true,
+                ..plain()
+            },
+            &mut r,
+            "raw",
+        );
+        assert!(out.contains("/ [2J x"), "{out:?}");
+        assert_eq!(
+            out.matches('\u{1b}').count(),
+            6,
+            "only our own colour codes: {out:?}"
+        );
     }
 
     #[test]

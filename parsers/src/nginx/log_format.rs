@@ -13,8 +13,6 @@
 //! key `nginx.foo`.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock, PoisonError};
 
 use memchr::{memchr, memmem};
 
@@ -48,8 +46,8 @@ enum Target {
     Protocol,
     /// `$status`: the status code and the severity.
     Status,
-    /// Any other variable, as `nginx.NAME` in `Record::extra`.
-    Extra(&'static str),
+    /// Any other variable, as `nginx.NAME` (the step's `key`) in `Record::extra`.
+    Extra,
 }
 
 /// How a value's end is found.
@@ -104,27 +102,10 @@ fn target(name: &str) -> (Target, Shape) {
             } else {
                 Shape::Free
             };
-            return (Extra(intern(format!("nginx.{name}"))), shape);
+            return (Extra, shape);
         }
     };
     (t, Shape::Free)
-}
-
-/// Gives an extra key a `'static` life, so that records can borrow it
-/// without allocating per line. Each distinct name is leaked once, however
-/// often formats are compiled.
-fn intern(key: String) -> &'static str {
-    static KEYS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    let mut keys = KEYS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    if let Some(k) = keys.get(key.as_str()) {
-        return k;
-    }
-    let k: &'static str = Box::leak(key.into_boxed_str());
-    keys.insert(k);
-    k
 }
 
 /// One variable and the literal that follows it.
@@ -132,6 +113,8 @@ fn intern(key: String) -> &'static str {
 struct Step {
     /// The name as written in the format.
     name: String,
+    /// `nginx.NAME`, the key of a variable the schema does not know.
+    key: String,
     target: Target,
     shape: Shape,
     /// The literal after the value; empty for a variable at the very end.
@@ -349,9 +332,11 @@ impl LogFormat {
                              cannot be told apart"
                         )));
                     }
-                    let (target, shape) = target(&name.to_ascii_lowercase());
+                    let lower = name.to_ascii_lowercase();
+                    let (target, shape) = target(&lower);
                     steps.push(Step {
                         name: name.to_owned(),
+                        key: format!("nginx.{lower}"),
                         target,
                         shape,
                         end: String::new(),
@@ -379,11 +364,12 @@ impl LogFormat {
     /// `-` means absent. Text after the last literal is ignored, as the
     /// access parser ignores text after the user agent. An integer, number
     /// or time that does not parse rejects the line.
-    pub fn parse<'a>(&self, line: &'a str, rec: &mut Record<'a>) -> bool {
+    /// Unknown variables' keys borrow from the format, hence `&'a self`.
+    pub fn parse<'a>(&'a self, line: &'a str, rec: &mut Record<'a>) -> bool {
         rec.attempt(|rec| self.fill(line, rec).is_some())
     }
 
-    fn fill<'a>(&self, line: &'a str, rec: &mut Record<'a>) -> Option<()> {
+    fn fill<'a>(&'a self, line: &'a str, rec: &mut Record<'a>) -> Option<()> {
         let mut rest = line.strip_prefix(self.prefix.as_str())?;
         // Explicit variables win over the fields derived from `$request`
         // and `$request_uri`, and the first of two equal ones wins.
@@ -442,7 +428,8 @@ impl LogFormat {
                     put.value(rec, Field::HttpResponseStatusCode, Value::Int(code));
                     status = status.or(Some(code));
                 }
-                Target::Extra(key) => {
+                Target::Extra => {
+                    let key = step.key.as_str();
                     if !value.is_empty() && !rec.extra.iter().any(|(k, _)| k == key) {
                         let (text, bad) = super::escape::decode(value);
                         rec.invalid_utf8 |= bad;
