@@ -162,10 +162,6 @@ impl Pipeline {
         }
     }
 
-    pub fn encoder(&self) -> &Encoder {
-        &self.settings.encoder
-    }
-
     /// Handles one framed line of `stream`, appending any events to `out`.
     pub fn line(
         &mut self,
