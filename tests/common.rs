@@ -55,3 +55,13 @@ pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// The status of a raw nginx access line: the first token after the
+/// quoted request (-1 when there is none).
+pub fn access_status(line: &str) -> i64 {
+    line.split('"')
+        .nth(2)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(-1)
+}

@@ -51,13 +51,7 @@ fn every_access_line_is_one_typed_event_with_its_status() {
     assert_eq!(events.len(), lines.len());
     for (line, event) in lines.iter().zip(&events) {
         assert_eq!(event["logmux"]["format"], "nginx.access", "{line}");
-        // The status is the first token after the quoted request.
-        let status: i64 = line
-            .split('"')
-            .nth(2)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(-1);
+        let status = common::access_status(line);
         assert_eq!(event["http"]["response"]["status_code"], status, "{line}");
         let severity = match status {
             500.. => "ERROR",

@@ -85,12 +85,7 @@ fn fresh_output_of_the_real_stack() {
     assert_eq!(events.len(), raw.lines().count());
     assert_eq!(count(&events, "nginx.access"), events.len());
     for (line, e) in raw.lines().zip(&events) {
-        let status: i64 = line
-            .split('"')
-            .nth(2)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(-1);
+        let status = common::access_status(line);
         assert_eq!(e["http"]["response"]["status_code"], status, "{line}");
     }
     assert!(events
