@@ -24,7 +24,7 @@ FIX="$ROOT/fixtures"
 export RUSTC_BOOTSTRAP=1
 export LC_ALL=C   # the fixtures hold raw non-UTF-8 bytes: treat lines as bytes
 
-ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline"
+ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats"
 TARGETS="${TARGETS:-$ALL_TARGETS}"
 
 # --- seeding --------------------------------------------------------------
@@ -118,6 +118,7 @@ seed() {
         json)             seed_lines "$1" "$FIX/docker-json-file.log" "$FIX/uwsgi-logdate.log" "$FIX/mixed.log" ;;
         detect)           seed_lines "$1" "$FIX"/*.log ;;
         pipeline)         seed_chunks "$1" 10 "$FIX"/*.log ;;
+        pipeline_formats) seed_chunks "$1" 10 "$FIX"/*.log ;;
         *) echo "unknown target $1" >&2; return 1 ;;
     esac
 }
