@@ -4,7 +4,7 @@
 //! Run: `cargo bench --bench parsers`. Figures are in the README.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use logmux::output::{Encoder, KeyStyle, OutputFormat};
+use logmux::output::Encoder;
 use logmux::pipeline::{Origin, Pipeline, Settings, Stamp, StreamState};
 use logmux_parsers::detect::Parser;
 use logmux_parsers::nginx::log_format::{LogFormat, COMBINED};
@@ -73,12 +73,7 @@ fn parsers(c: &mut Criterion) {
 
 /// Everything a line costs in `logmux filter`, minus the read and write calls.
 fn pipeline(c: &mut Criterion) {
-    let encoder = Encoder {
-        format: OutputFormat::Json,
-        keys: KeyStyle::Nested,
-        color: false,
-        local_offset_minutes: 0,
-    };
+    let encoder = Encoder::json();
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(1));
     for (name, forced) in [

@@ -191,6 +191,52 @@ fn wait_readable(fd: i32, timeout: Duration) -> bool {
     }
 }
 
+/// One input on its way to the pipeline: its line framer and its Docker
+/// unwrapper. Feed it reads in any sizes; the output does not depend on them.
+#[derive(Debug)]
+pub struct Input {
+    framer: LineFramer,
+    unwrapper: Unwrapper,
+}
+
+impl Input {
+    /// `origin` is the envelope every event of this input shares.
+    pub fn new(origin: Origin, max_line: usize) -> Input {
+        Input {
+            framer: LineFramer::new(max_line),
+            unwrapper: Unwrapper::new(origin, max_line),
+        }
+    }
+
+    /// Feeds the bytes of one read; complete events are appended to `out`.
+    pub fn push(
+        &mut self,
+        bytes: &[u8],
+        stamp: &Stamp,
+        pipeline: &mut Pipeline,
+        out: &mut Vec<u8>,
+    ) {
+        let unwrapper = &mut self.unwrapper;
+        self.framer.push(bytes, |line| {
+            unwrapper.line(line.bytes, line.truncated, stamp, pipeline, out)
+        });
+    }
+
+    /// The input ended or went idle: emits the partial last line and
+    /// everything held back. The input can be fed again afterwards.
+    pub fn finish(&mut self, stamp: &Stamp, pipeline: &mut Pipeline, out: &mut Vec<u8>) {
+        let unwrapper = &mut self.unwrapper;
+        self.framer
+            .finish(|line| unwrapper.line(line.bytes, line.truncated, stamp, pipeline, out));
+        self.unwrapper.flush(pipeline, out);
+    }
+
+    /// Whether a partial line or a multi-line event is held back.
+    pub fn is_pending(&self) -> bool {
+        self.framer.pending() > 0 || self.unwrapper.is_pending()
+    }
+}
+
 /// Filters one input; false when the output was closed.
 fn filter_one(
     reader: &mut dyn ReadFd,
@@ -200,21 +246,13 @@ fn filter_one(
     pipeline: &mut Pipeline,
     out: &mut Output,
 ) -> Result<bool, StepError> {
-    let mut framer = LineFramer::new(max_line);
-    let mut unwrapper = Unwrapper::new(origin, max_line);
+    let mut input = Input::new(origin, max_line);
     let stalls = reader.may_stall();
     let mut buf = vec![0u8; READ_SIZE];
     loop {
-        if stalls
-            && (framer.pending() > 0 || unwrapper.is_pending())
-            && !wait_readable(reader.fd(), idle)
-        {
+        if stalls && input.is_pending() && !wait_readable(reader.fd(), idle) {
             // Idle: nothing more is coming soon, so emit what is held back.
-            let stamp = Stamp::now();
-            framer.finish(|line| {
-                unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf)
-            });
-            unwrapper.flush(pipeline, &mut out.buf);
+            input.finish(&Stamp::now(), pipeline, &mut out.buf);
             if !out.flush().map_err(StepError::Write)? {
                 return Ok(false);
             }
@@ -226,10 +264,7 @@ fn filter_one(
             Err(e) => return Err(StepError::Read(e)),
         };
         // One clock read per read(): every line in it was read at once.
-        let stamp = Stamp::now();
-        framer.push(&buf[..n], |line| {
-            unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf)
-        });
+        input.push(&buf[..n], &Stamp::now(), pipeline, &mut out.buf);
         let open = if stalls || out.buf.len() >= WRITE_SIZE {
             out.flush().map_err(StepError::Write)?
         } else {
@@ -239,10 +274,7 @@ fn filter_one(
             return Ok(false);
         }
     }
-    let stamp = Stamp::now();
-    framer
-        .finish(|line| unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, &mut out.buf));
-    unwrapper.flush(pipeline, &mut out.buf);
+    input.finish(&Stamp::now(), pipeline, &mut out.buf);
     out.flush().map_err(StepError::Write)
 }
 

@@ -4,28 +4,20 @@
 //! - how the bytes are split into reads never changes the output;
 //! - no line is lost, cut or merged: messages come out as the lines went in.
 
-use logmux::framing::LineFramer;
-use logmux::output::{Encoder, KeyStyle, OutputFormat};
+use logmux::filter::Input;
+use logmux::output::Encoder;
 use logmux::pipeline::{Origin, Pipeline, Settings, Stamp};
-use logmux::unwrap::Unwrapper;
 use logmux_parsers::{Format, Timestamp};
 use proptest::prelude::*;
 
 /// Runs `input`, split into reads at `cuts`, through the filter path.
 fn filter(input: &[u8], cuts: &[usize], forced: Option<Format>, max_line: usize) -> Vec<u8> {
-    let encoder = Encoder {
-        format: OutputFormat::Json,
-        keys: KeyStyle::Nested,
-        color: false,
-        local_offset_minutes: 0,
-    };
     let mut pipeline = Pipeline::new(Settings {
         forced,
         nginx_format: None,
-        encoder,
+        encoder: Encoder::json(),
     });
-    let mut framer = LineFramer::new(max_line);
-    let mut unwrapper = Unwrapper::new(Origin::default(), max_line);
+    let mut reader = Input::new(Origin::default(), max_line);
     let stamp = Stamp::at(Timestamp::from_unix(1_700_000_000, 0, 9));
     let mut out = Vec::new();
     let mut at = 0;
@@ -34,14 +26,11 @@ fn filter(input: &[u8], cuts: &[usize], forced: Option<Format>, max_line: usize)
     points.push(input.len());
     for p in points {
         if p > at {
-            framer.push(&input[at..p], |l| {
-                unwrapper.line(l.bytes, l.truncated, &stamp, &mut pipeline, &mut out)
-            });
+            reader.push(&input[at..p], &stamp, &mut pipeline, &mut out);
             at = p;
         }
     }
-    framer.finish(|l| unwrapper.line(l.bytes, l.truncated, &stamp, &mut pipeline, &mut out));
-    unwrapper.flush(&mut pipeline, &mut out);
+    reader.finish(&stamp, &mut pipeline, &mut out);
     out
 }
 

@@ -6,10 +6,9 @@
 //! pretty one line per event, valid UTF-8.
 
 use libfuzzer_sys::fuzz_target;
-use logmux::framing::LineFramer;
+use logmux::filter::Input;
 use logmux::output::{Encoder, KeyStyle, OutputFormat};
 use logmux::pipeline::{Origin, Pipeline, Settings, Stamp};
-use logmux::unwrap::Unwrapper;
 use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::Format;
 
@@ -63,15 +62,11 @@ fuzz_target!(|data: &[u8]| {
         encoder,
     });
     let max = if sel2 & 0x80 != 0 { 64 } else { 256 };
-    let mut framer = LineFramer::new(max);
-    let mut unwrapper = Unwrapper::new(Origin::default(), max);
+    let mut input = Input::new(Origin::default(), max);
     let stamp = Stamp::now();
     let mut out = Vec::new();
-    framer.push(data, |l| {
-        unwrapper.line(l.bytes, l.truncated, &stamp, &mut pipeline, &mut out)
-    });
-    framer.finish(|l| unwrapper.line(l.bytes, l.truncated, &stamp, &mut pipeline, &mut out));
-    unwrapper.flush(&mut pipeline, &mut out);
+    input.push(data, &stamp, &mut pipeline, &mut out);
+    input.finish(&stamp, &mut pipeline, &mut out);
     assert!(std::str::from_utf8(&out).is_ok(), "output is not UTF-8");
     if matches!(format, OutputFormat::Json) {
         for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {

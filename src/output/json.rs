@@ -312,7 +312,7 @@ mod tests {
 
     use logmux_parsers::{Format, Record, Severity, Timestamp};
 
-    use super::super::test_support::{encode_with, json_encoder};
+    use super::super::test_support::encode_with;
     use super::*;
 
     fn parse(s: &str) -> serde_json::Value {
@@ -331,7 +331,7 @@ mod tests {
         r.push_str(Field::ServiceName, "nginx");
         r.push_str(Field::ClientAddress, "::1");
         r.push(Field::HttpServerRequestDuration, Value::Float(0.035));
-        let out = encode_with(json_encoder(), &mut r, "raw \"line\"");
+        let out = encode_with(Encoder::json(), &mut r, "raw \"line\"");
         assert!(out.ends_with("}\n") && out.matches('\n').count() == 1);
         let v = parse(&out);
         assert_eq!(v["http"]["response"]["status_code"], 404);
@@ -353,7 +353,7 @@ mod tests {
         r.push_int(Field::HttpResponseStatusCode, 200);
         let enc = Encoder {
             keys: KeyStyle::Dotted,
-            ..json_encoder()
+            ..Encoder::json()
         };
         let v = parse(&encode_with(enc, &mut r, "x"));
         assert_eq!(v["http.response.status_code"], 200);
@@ -368,7 +368,7 @@ mod tests {
         };
         r.timestamp = Timestamp::new(2026, 11, 25, 18, 35, 12, logmux_parsers::Offset::Local);
         let v = parse(&encode_with(
-            json_encoder(),
+            Encoder::json(),
             &mut r,
             "2026/11/25 18:35:12 [error] short, client: x",
         ));
@@ -406,7 +406,7 @@ mod tests {
         ));
         r.extra
             .push((Cow::Borrowed("nginx.custom"), Value::str("v")));
-        let out = encode_with(json_encoder(), &mut r, "{}");
+        let out = encode_with(Encoder::json(), &mut r, "{}");
         let v = parse(&out);
         assert_eq!(v["zeta"], serde_json::json!([1, 2]));
         assert_eq!(v["alpha"]["a"], 1);
@@ -453,7 +453,7 @@ mod tests {
             Value::FloatList(vec![0.004, 0.01, 0.002]),
         );
         r.push(Field::HttpServerRequestDuration, Value::Float(f64::NAN));
-        let v = parse(&encode_with(json_encoder(), &mut r, "x"));
+        let v = parse(&encode_with(Encoder::json(), &mut r, "x"));
         assert_eq!(
             v["nginx"]["upstream_response_time"],
             serde_json::json!([0.004, 0.01, 0.002])

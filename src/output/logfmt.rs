@@ -70,8 +70,8 @@ fn pair(out: &mut Vec<u8>, key: &str, value: &str) {
 mod tests {
     use logmux_parsers::{Field, Format, Record};
 
-    use super::super::test_support::{encode_with, json_encoder};
-    use super::super::OutputFormat;
+    use super::super::test_support::encode_with;
+    use super::super::{Encoder, OutputFormat};
 
     #[test]
     fn writes_pairs_and_quotes_when_needed() {
@@ -81,9 +81,9 @@ mod tests {
         };
         r.push_int(Field::HttpResponseStatusCode, 200);
         r.push_str(Field::UserAgentOriginal, "curl/8.0 (x)");
-        let enc = super::super::Encoder {
+        let enc = Encoder {
             format: OutputFormat::Logfmt,
-            ..json_encoder()
+            ..Encoder::json()
         };
         let out = encode_with(enc, &mut r, "a \"b\"\tc");
         assert_eq!(

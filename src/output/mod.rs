@@ -58,6 +58,17 @@ pub struct Encoder {
 }
 
 impl Encoder {
+    /// JSON with nested keys, no colour, times without a zone read as UTC:
+    /// the plain setting tests, benchmarks and fuzz targets start from.
+    pub const fn json() -> Encoder {
+        Encoder {
+            format: OutputFormat::Json,
+            keys: KeyStyle::Nested,
+            color: false,
+            local_offset_minutes: 0,
+        }
+    }
+
     /// Appends one event and its `\n` to `out`.
     pub fn encode(&self, event: &Event<'_, '_>, out: &mut Vec<u8>) {
         match self.format {
@@ -139,14 +150,5 @@ pub(crate) mod test_support {
         };
         encoder.encode(&event, &mut out);
         String::from_utf8(out).unwrap_or_default()
-    }
-
-    pub fn json_encoder() -> Encoder {
-        Encoder {
-            format: OutputFormat::Json,
-            keys: KeyStyle::Nested,
-            color: false,
-            local_offset_minutes: 0,
-        }
     }
 }

@@ -160,13 +160,13 @@ fn program_color(name: &str) -> &'static str {
 mod tests {
     use logmux_parsers::{Field, Format, Record, Severity, Value};
 
-    use super::super::test_support::{encode_with, json_encoder};
+    use super::super::test_support::encode_with;
     use super::super::{Encoder, OutputFormat};
 
     fn plain() -> Encoder {
         Encoder {
             format: OutputFormat::Pretty,
-            ..json_encoder()
+            ..Encoder::json()
         }
     }
 
