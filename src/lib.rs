@@ -17,4 +17,5 @@ pub mod filter;
 pub mod framing;
 pub mod output;
 pub mod pipeline;
+pub mod run;
 pub mod unwrap;

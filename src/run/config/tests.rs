@@ -1,0 +1,146 @@
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "NGINX_SERVER_NAME" => Some("example.org".into()),
+        "USE_SSL" => Some(String::new()),
+        _ => None,
+    }
+}
+
+fn load_str(text: &str) -> Result<RunConfig, RunConfigError> {
+    parse(Path::new("/etc/logmux.toml"), text, &env, &mut |_| {})
+}
+
+fn err(text: &str) -> String {
+    match load_str(text) {
+        Ok(_) => panic!("expected an error for {text:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const STACK: &str = r#"
+[env]
+required = ["NGINX_SERVER_NAME"]
+defaults = { UWSGI_PROCESSES = "2" }
+
+[program.nginx]
+command = ["nginx", "-g", "daemon off;"]
+depends_on = ["uwsgi"]
+stdout = { format = "nginx.access", sink = "stdout" }
+
+[program.uwsgi]
+command = "uwsgi --ini /app/docker/uwsgi.ini --processes ${UWSGI_PROCESSES}"
+user = "www-data"
+stopsignal = "INT"
+ready = { unix_socket = "/run/app.sock" }
+on_exit = "shutdown"
+
+[program.renew]
+command = "certbot renew -d ${NGINX_SERVER_NAME}"
+every = "12h"
+
+[program.certbot]
+command = "certbot certonly --standalone -m ${EMAIL_ADDRESS}"
+once = true
+when = "USE_SSL"
+
+[sink.app]
+type = "file"
+path = "/var/log/app.jsonl"
+max_size = "10MiB"
+on_full = "drop"
+"#;
+
+#[test]
+fn the_stack_resolves_in_dependency_order() {
+    let c = load_str(STACK).unwrap();
+    let names: Vec<&str> = c.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["uwsgi", "nginx", "renew", "certbot"]);
+    let uwsgi = &c.programs[0];
+    assert_eq!(uwsgi.command.last().map(String::as_str), Some("2"));
+    assert_eq!(uwsgi.stopsignal, Signal::SIGINT);
+    assert_eq!(uwsgi.on_exit, OnExit::Shutdown);
+    assert_eq!(
+        uwsgi.ready.as_ref().map(|r| &r.probe),
+        Some(&ReadyProbe::UnixSocket("/run/app.sock".into()))
+    );
+    let nginx = &c.programs[1];
+    assert_eq!(nginx.depends_on, vec![0]);
+    assert_eq!(nginx.command, ["nginx", "-g", "daemon off;"]);
+    assert_eq!(nginx.streams[0].format, Some(Format::NginxAccess));
+    assert_eq!(c.sinks[nginx.streams[1].sink].name, "stderr");
+    assert_eq!(c.programs[2].kind, Kind::Every(Duration::from_secs(12 * 3600)));
+    assert_eq!(c.programs[2].command.last().map(String::as_str), Some("example.org"));
+    // USE_SSL is empty: certbot sits out, and its unset ${EMAIL_ADDRESS} is no error.
+    assert!(!c.programs[3].enabled);
+    let app = c.sinks.iter().find(|s| s.name == "app").unwrap();
+    assert_eq!(app.on_full, OnFull::Drop);
+    assert_eq!(
+        app.kind,
+        SinkKind::File {
+            path: "/var/log/app.jsonl".into(),
+            max_size: Some(10 << 20),
+            max_files: 5
+        }
+    );
+}
+
+#[test]
+fn errors_name_file_line_and_key() {
+    assert_eq!(
+        err("[program.a]\ncommand = \"x\"\nstopsignal = \"TERMM\"\n"),
+        "/etc/logmux.toml:3:14: program.a.stopsignal: `TERMM` is not a signal name (TERM, INT, QUIT, HUP, KILL, USR1, USR2)"
+    );
+    assert_eq!(
+        err("[program.a]\ncommand = \"x\"\ndepends_on = [\"b\"]\n"),
+        "/etc/logmux.toml:3:15: program.a.depends_on: no program named `b`"
+    );
+    assert_eq!(
+        err("[program.a]\ncommand = \"x\"\nstdout = { sink = \"nowhere\" }\n"),
+        "/etc/logmux.toml:3:19: program.a.stdout.sink: no sink named `nowhere` (known: stdout, stderr, null)"
+    );
+    let e = err("[program.a]\ncomand = \"x\"\n");
+    assert!(e.starts_with("/etc/logmux.toml:2:1: program.a.comand: unknown field `comand`"), "{e}");
+    let e = err("[program.a]\nuser = \"www-data\"\n");
+    assert_eq!(e, "/etc/logmux.toml:1:1: program.a.command: missing: every program needs a command");
+}
+
+#[test]
+fn cycles_are_rejected() {
+    let e = err("[program.a]\ncommand = \"x\"\ndepends_on = [\"b\"]\n[program.b]\ncommand = \"y\"\ndepends_on = [\"a\"]\n");
+    assert!(e.contains("dependency cycle among a, b"), "{e}");
+}
+
+#[test]
+fn missing_variables_are_named() {
+    let e = load_str("[env]\nrequired = [\"DJANGO_SETTINGS_MODULE\"]\n").unwrap_err();
+    assert_eq!(e.exit_code(), 78);
+    assert_eq!(
+        e.to_string(),
+        "/etc/logmux.toml:2:13: env.required: environment variable DJANGO_SETTINGS_MODULE is required but not set"
+    );
+    let e = load_str("[program.a]\ncommand = \"run ${NOPE:?set it to the site name}\"\n").unwrap_err();
+    assert!(matches!(&e, RunConfigError::MissingVariable { variable, .. } if variable == "NOPE"));
+    assert_eq!(
+        e.to_string(),
+        "/etc/logmux.toml:2:11: program.a.command: environment variable NOPE is required: set it to the site name"
+    );
+}
+
+#[test]
+fn values_are_checked() {
+    assert!(err("[program.a]\ncommand = \"x\"\nautorestart = \"sometimes\"\n").contains("program.a.autorestart"));
+    assert!(err("[program.a]\ncommand = \"x\"\nevery = \"0s\"\n").contains("at least 1s"));
+    assert!(err("[program.a]\ncommand = \"x 'y\"\n").contains("unbalanced quotes"));
+    assert!(err("[program.a]\ncommand = []\n").contains("empty command"));
+    assert!(err("[program.a]\ncommand = \"x\"\nready = { tcp = \"a:1\", file = \"/f\" }\n").contains("exactly one"));
+    assert!(err("[sink.s]\ntype = \"file\"\n").contains("sink.s.path: missing"));
+    assert!(err("[sink.s]\ntype = \"kafka\"\n").contains("sink.s.type: `kafka`"));
+    assert!(err("[program.a]\ncommand = \"x\"\nstdout = { format = \"nginx\" }\n").contains("program.a.stdout.format"));
+    assert_eq!(parse_signal("int"), Ok(Signal::SIGINT));
+    assert_eq!(parse_signal("SIGQUIT"), Ok(Signal::SIGQUIT));
+    assert_eq!(parse_signal("1"), Ok(Signal::SIGHUP));
+    assert_eq!(duration_value(&DurationValue::Text("12h".into())), Ok(Duration::from_secs(43200)));
+    assert_eq!(duration_value(&DurationValue::Secs(10)), Ok(Duration::from_secs(10)));
+}
