@@ -630,23 +630,38 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
             loc.invalid(program_start, &key("command"), "missing: every program needs a command")
         })?;
         let command_offset = command_value.span().start;
-        let words: Vec<String> = match command_value.get_ref() {
-            CommandValue::Line(line) => shlex::split(line).ok_or_else(|| {
-                loc.invalid(
-                    command_offset,
-                    &key("command"),
-                    "unbalanced quotes (the string is split like a shell would, but no shell runs)",
-                )
-            })?,
-            CommandValue::Args(args) => args.clone(),
+        let command: Vec<String> = match command_value.get_ref() {
+            CommandValue::Line(line) => {
+                // Fill variables first, each value quoted, so that a value
+                // with spaces stays one argument; then split like a shell.
+                let line = if when_holds {
+                    let quoted = |name: &str| {
+                        env_all(name).map(|v| match shlex::try_quote(&v) {
+                            Ok(q) => q.into_owned(),
+                            Err(_) => v,
+                        })
+                    };
+                    template::render(line, &quoted)
+                        .map_err(|e| loc.template(command_offset, &key("command"), e))?
+                } else {
+                    line.clone()
+                };
+                shlex::split(&line).ok_or_else(|| {
+                    loc.invalid(
+                        command_offset,
+                        &key("command"),
+                        "unbalanced quotes (the string is split like a shell would, but no shell runs)",
+                    )
+                })?
+            }
+            CommandValue::Args(args) => args
+                .iter()
+                .map(|w| expand(w, command_offset, "command"))
+                .collect::<Result<Vec<_>, _>>()?,
         };
-        if words.is_empty() {
+        if command.is_empty() {
             return Err(loc.invalid(command_offset, &key("command"), "empty command"));
         }
-        let command = words
-            .iter()
-            .map(|w| expand(w, command_offset, "command"))
-            .collect::<Result<Vec<_>, _>>()?;
         let environment = own_env
             .iter()
             .map(|(k, v)| Ok((k.clone(), expand(v, program_start, "environment")?)))

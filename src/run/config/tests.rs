@@ -144,3 +144,9 @@ fn values_are_checked() {
     assert_eq!(duration_value(&DurationValue::Text("12h".into())), Ok(Duration::from_secs(43200)));
     assert_eq!(duration_value(&DurationValue::Secs(10)), Ok(Duration::from_secs(10)));
 }
+
+#[test]
+fn command_variables_keep_their_spaces() {
+    let c = load_str("[env]\ndefaults = { GREETING = \"hello world\" }\n[program.a]\ncommand = \"echo ${GREETING} ${X:-a b} '${NGINX_SERVER_NAME}'\"\n").unwrap();
+    assert_eq!(c.programs[0].command, ["echo", "hello world", "a", "b", "example.org"]);
+}
