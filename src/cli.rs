@@ -44,6 +44,106 @@ pub enum Command {
     /// Turn a mixed log stream (docker logs, a file) into one JSON event per line.
     #[command(after_help = FILTER_EXAMPLES)]
     Filter(FilterArgs),
+    /// Be the container's PID 1: run, order, restart and stop programs, and turn
+    /// every line of their output into a JSON event routed to its sink.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+    /// Check a `logmux run` config (TOML or supervisord INI) and report every problem.
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
+    /// Steer a running `logmux run`: status, start, stop, restart, signal.
+    #[command(after_help = CTL_EXAMPLES)]
+    Ctl(CtlArgs),
+}
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  logmux run --config /app/docker/logmux.toml            # as the container's ENTRYPOINT
+  logmux run --config /etc/supervisor/conf.d/supervisor-app.conf   # a supervisord config, unchanged
+  docker logs web | logmux filter --output pretty        # read what it wrote
+
+Signals: TERM, INT and QUIT stop every program (reverse dependency order, stopsignal,
+then KILL after stopwaitsecs); HUP is forwarded (per program: sighup = forward | restart |
+ignore); USR1 reopens file sinks.
+
+Exit status: 0 when stopped by a signal and every program stopped cleanly; the code (or
+128 + signal) of the program whose on_exit = \"shutdown\" fired or whose once run failed;
+on a natural end, 0 or the first non-zero code; 66 when the config cannot be read;
+78 for a config error or a missing variable.";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  logmux check --config docker/logmux.toml
+  DJANGO_SETTINGS_MODULE=project.settings.dev NGINX_SERVER_NAME=localhost logmux check -c docker/logmux.toml
+
+Exit status: 0 when the config is valid, 78 (with file:line:column: key: message) when not,
+66 when it cannot be read.";
+
+const CTL_EXAMPLES: &str = "\
+Examples:
+  logmux ctl status
+  logmux ctl restart uwsgi
+  logmux ctl signal nginx HUP          # nginx reloads its config
+  logmux ctl --socket /tmp/logmux.sock stop certbot-renew
+
+Exit status: 0 on success, 1 when logmux refused the request, 69 when it cannot be reached.";
+
+/// Options of `logmux run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The config: TOML, or a supervisord INI file ([program:x] sections).
+    #[arg(short, long, value_name = "FILE", env = "LOGMUX_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// Options of `logmux check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The config to check.
+    #[arg(short, long, value_name = "FILE", env = "LOGMUX_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// Options of `logmux ctl`.
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// The control socket of the running logmux.
+    #[arg(long, value_name = "PATH", env = "LOGMUX_CONTROL_SOCKET", default_value = crate::run::config::DEFAULT_CONTROL_SOCKET)]
+    pub socket: PathBuf,
+
+    /// Print logmux's answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub action: CtlAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CtlAction {
+    /// A table of every program: state, pid, uptime, restarts, last exit.
+    Status,
+    /// Start a stopped program (or run a scheduled one now).
+    Start { name: String },
+    /// Stop a program; it stays down until started.
+    Stop { name: String },
+    /// Stop a program, then start it again.
+    Restart { name: String },
+    /// Send a signal (HUP, USR1, TERM, …) to a program's main process.
+    Signal { name: String, signal: String },
+}
+
+impl CtlAction {
+    /// The request line sent over the socket.
+    pub fn request_line(&self) -> String {
+        match self {
+            CtlAction::Status => "status".into(),
+            CtlAction::Start { name } => format!("start {name}"),
+            CtlAction::Stop { name } => format!("stop {name}"),
+            CtlAction::Restart { name } => format!("restart {name}"),
+            CtlAction::Signal { name, signal } => format!("signal {name} {signal}"),
+        }
+    }
 }
 
 const FILTER_EXAMPLES: &str = "\

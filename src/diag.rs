@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::OnceLock;
 
 use logmux_parsers::Severity;
 use tracing::field::{Field, Visit};
@@ -35,9 +36,39 @@ impl<S: Subscriber> Layer<S> for JsonDiagnostics {
 
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let line = render(event);
-        // Diagnostics must never take logmux down: ignore a closed stderr.
-        let _ = std::io::stderr().lock().write_all(&line);
+        match ROUTE.get() {
+            Some(route) => route(line),
+            // Diagnostics must never take logmux down: ignore a closed stderr.
+            None => {
+                let _ = std::io::stderr().lock().write_all(&line);
+            }
+        }
     }
+}
+
+type Route = Box<dyn Fn(Vec<u8>) + Send + Sync>;
+
+/// Where diagnostics go once `logmux run` has its sinks; stderr until then.
+static ROUTE: OnceLock<Route> = OnceLock::new();
+
+/// Sends every later diagnostic (one encoded JSON line) to `route`.
+pub fn route_to(route: impl Fn(Vec<u8>) + Send + Sync + 'static) {
+    let _ = ROUTE.set(Box::new(route));
+}
+
+/// Encodes one logmux event without going through `tracing`: for the rare
+/// places that cannot use the route (a failing sink reporting itself).
+pub fn write_event(out: &mut Vec<u8>, severity: Severity, message: &str, fields: &[(&str, &str)]) {
+    let mut f = Fields {
+        message: message.to_string(),
+        ..Fields::default()
+    };
+    for (k, v) in fields {
+        let mut json = Vec::new();
+        escape_json_str(&mut json, v);
+        f.pair(k, &String::from_utf8_lossy(&json));
+    }
+    encode(out, severity, &f);
 }
 
 /// One diagnostic as a JSON line.
@@ -51,8 +82,13 @@ fn render(event: &Event<'_>) -> Vec<u8> {
     };
     let mut fields = Fields::default();
     event.record(&mut fields);
-    let stamp = Stamp::now();
     let mut out = Vec::with_capacity(256);
+    encode(&mut out, severity, &fields);
+    out
+}
+
+fn encode(out: &mut Vec<u8>, severity: Severity, fields: &Fields) {
+    let stamp = Stamp::now();
     out.extend_from_slice(b"{\"timestamp\":\"");
     out.extend_from_slice(stamp.observed());
     out.extend_from_slice(b"\",\"observed_timestamp\":\"");
@@ -62,7 +98,7 @@ fn render(event: &Event<'_>) -> Vec<u8> {
     out.extend_from_slice(b"\",\"severity_number\":");
     out.extend_from_slice(severity.number().to_string().as_bytes());
     out.extend_from_slice(b",\"message\":");
-    escape_json_str(&mut out, &fields.message);
+    escape_json_str(out, &fields.message);
     // The diagnostic's own fields sit beside `logmux.format`.
     out.extend_from_slice(b",\"service\":{\"name\":\"logmux\"},\"logmux\":{\"format\":\"text\"");
     if !fields.rest.is_empty() {
@@ -70,7 +106,6 @@ fn render(event: &Event<'_>) -> Vec<u8> {
         out.extend_from_slice(fields.rest.as_bytes());
     }
     out.extend_from_slice(b"}}\n");
-    out
 }
 
 #[derive(Default)]

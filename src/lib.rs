@@ -18,4 +18,5 @@ pub mod framing;
 pub mod output;
 pub mod pipeline;
 pub mod run;
+pub mod sink;
 pub mod unwrap;

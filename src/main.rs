@@ -9,6 +9,7 @@ use logmux::filter::{self, Outcome};
 
 /// sysexits.h codes, as supervisors and shells expect them.
 const EX_NOINPUT: u8 = 66;
+const EX_UNAVAILABLE: u8 = 69;
 const EX_IOERR: u8 = 74;
 const EX_CONFIG: u8 = 78;
 
@@ -17,6 +18,30 @@ fn main() -> ExitCode {
     logmux::diag::init(cli.verbose);
     match cli.command {
         Command::Filter(args) => run_filter(args),
+        Command::Run(args) => ExitCode::from(logmux::run::run(&args.config)),
+        Command::Check(args) => ExitCode::from(logmux::run::check(&args.config)),
+        Command::Ctl(args) => run_ctl(args),
+    }
+}
+
+/// `logmux ctl`: one request to the control socket of a running `logmux run`.
+fn run_ctl(args: logmux::cli::CtlArgs) -> ExitCode {
+    use logmux::run::control::{request, ClientError};
+    match request(&args.socket, &args.action.request_line(), args.json) {
+        Ok(text) => {
+            if !text.is_empty() {
+                println!("{text}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e @ ClientError::Refused(_)) => {
+            eprintln!("logmux ctl: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("logmux ctl: {e}");
+            ExitCode::from(EX_UNAVAILABLE)
+        }
     }
 }
 

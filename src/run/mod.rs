@@ -1,4 +1,258 @@
-//! `logmux run`: the PID-1 supervisor.
+//! `logmux run`: the container's PID 1.
+//!
+//! The front door reads the config, fills the environment defaults, renders
+//! the templates, starts the sinks, and hands over to the [`supervisor`]
+//! loop on a single-threaded tokio runtime. When the loop ends, every sink
+//! is flushed before logmux exits with the code the loop decided.
+//!
+//! The parts, in the order a run meets them: [`config`] (and [`ini`] for
+//! supervisord files), [`template`], [`child`] (starting one program),
+//! [`stream`] (one pipe's lines), [`supervisor`] (the loop), [`reap`]
+//! (zombies and the last sweep), [`control`] (the `logmux ctl` socket).
+
+pub mod child;
 pub mod config;
+pub mod control;
 pub mod ini;
+pub mod reap;
+pub mod stream;
+pub mod supervisor;
 pub mod template;
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use config::{RunConfig, RunConfigError, SinkKind};
+use supervisor::{SinkRoute, Supervisor};
+
+use crate::output::{Encoder, OutputFormat};
+use crate::sink::{self, Batch, SinkHandle};
+use stream::Route;
+
+/// EX_CONFIG: a config error, a missing variable, a template that cannot be rendered.
+const EX_CONFIG: u8 = 78;
+/// EX_CANTCREAT: a sink or template target cannot be written.
+const EX_CANTCREAT: u8 = 73;
+/// EX_OSERR: the runtime could not start.
+const EX_OSERR: u8 = 71;
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Loads a config, reporting warnings as logmux events.
+fn load(path: &Path) -> Result<RunConfig, RunConfigError> {
+    config::load(path, &process_env, &mut |w| tracing::warn!("{w}"))
+}
+
+/// `logmux check`: validates a config; the exit code says how it went.
+pub fn check(path: &Path) -> u8 {
+    match load(path) {
+        Ok(config) => {
+            let enabled = config.programs.iter().filter(|p| p.enabled).count();
+            println!(
+                "{}: ok ({} programs, {} enabled here; {} sinks; {} templates)",
+                path.display(),
+                config.programs.len(),
+                enabled,
+                config.sinks.len(),
+                config.templates.len()
+            );
+            0
+        }
+        Err(e) => report_config_error(&e),
+    }
+}
+
+fn report_config_error(e: &RunConfigError) -> u8 {
+    match e {
+        RunConfigError::MissingVariable { variable, .. } => {
+            tracing::error!(variable = %variable, "{e}");
+        }
+        _ => tracing::error!("{e}"),
+    }
+    e.exit_code()
+}
+
+/// `logmux run`: supervises the config's programs until they end or a
+/// signal stops them; returns logmux's exit code.
+pub fn run(path: &Path) -> u8 {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(e) => return report_config_error(&e),
+    };
+    // Still one thread: setting the environment is safe here.
+    for (k, v) in &config.env_defaults {
+        if std::env::var_os(k).map_or(true, |v| v.is_empty()) {
+            std::env::set_var(k, v);
+        }
+    }
+    if let Err(code) = render_templates(&config) {
+        return code;
+    }
+    reap::become_subreaper();
+
+    let mut handles = Vec::with_capacity(config.sinks.len());
+    let mut routes = Vec::with_capacity(config.sinks.len());
+    for spec in &config.sinks {
+        let opened = sink::open(spec).and_then(|s| SinkHandle::start(spec.name.clone(), s, spec.queue_bytes));
+        let handle = match opened {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(sink = %spec.name, "cannot open sink {}: {e}", spec.name);
+                return EX_CANTCREAT;
+            }
+        };
+        routes.push(SinkRoute {
+            name: spec.name.clone(),
+            route: Route {
+                queue: Arc::clone(&handle.queue),
+                on_full: spec.on_full,
+            },
+            encoder: encoder_for(spec),
+        });
+        handles.push(handle);
+    }
+    // From here on, logmux's own events go through its log sink, in order
+    // with everything else written there.
+    if let Some(log) = handles.get(config.log_sink) {
+        let queue = Arc::clone(&log.queue);
+        crate::diag::route_to(move |line| {
+            if !queue.push_force(Batch { bytes: line.clone(), events: 1 }) {
+                use std::io::Write;
+                let _ = std::io::stderr().lock().write_all(&line);
+            }
+        });
+    }
+
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return EX_OSERR;
+        }
+    };
+    let config = Arc::new(config);
+    let drain_timeout = config.drain_timeout;
+    let code = runtime.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let mut extra_env = Vec::new();
+        if let Some(path) = &config.control_socket {
+            match control::bind(path) {
+                Ok(listener) => {
+                    tokio::spawn(control::serve(listener, tx));
+                    extra_env.push((control::SOCKET_ENV.to_string(), path.display().to_string()));
+                }
+                Err(e) => tracing::warn!(
+                    socket = %path.display(),
+                    "no control socket at {}: {e}; `logmux ctl` will not work",
+                    path.display()
+                ),
+            }
+        }
+        let supervisor = Supervisor::new(Arc::clone(&config), routes, extra_env);
+        match supervisor.run(rx).await {
+            Ok(code) => code,
+            Err(e) => {
+                tracing::error!("cannot handle signals: {e}");
+                i32::from(EX_OSERR)
+            }
+        }
+    });
+    if let Some(path) = &config.control_socket {
+        let _ = std::fs::remove_file(path);
+    }
+    tracing::info!(exit_code = code, "logmux exits with {code}");
+    // The log sink last, so that the other sinks' reports reach it.
+    let log_sink = config.log_sink;
+    for (i, h) in handles.iter_mut().enumerate() {
+        if i != log_sink {
+            report_unwritten(h, drain_timeout);
+        }
+    }
+    if let Some(h) = handles.get_mut(log_sink) {
+        report_unwritten(h, drain_timeout);
+    }
+    drop(runtime);
+    u8::try_from(code.clamp(0, 255)).unwrap_or(1)
+}
+
+fn report_unwritten(h: &mut SinkHandle, timeout: std::time::Duration) {
+    let left = h.close(timeout);
+    let lost = h.queue.lost();
+    if left > 0 || lost > 0 {
+        let mut line = Vec::new();
+        crate::diag::write_event(
+            &mut line,
+            logmux_parsers::Severity::ERROR,
+            &format!(
+                "sink {}: {left} bytes still unwritten after {timeout:?} at exit; {lost} events lost to write errors",
+                h.name
+            ),
+            &[("sink", &h.name)],
+        );
+        use std::io::Write;
+        let _ = std::io::stderr().lock().write_all(&line);
+    }
+}
+
+fn encoder_for(spec: &config::SinkSpec) -> Encoder {
+    let tty = match spec.kind {
+        SinkKind::Stdout => std::io::stdout().is_terminal(),
+        SinkKind::Stderr => std::io::stderr().is_terminal(),
+        _ => false,
+    };
+    Encoder {
+        format: spec.output,
+        keys: spec.keys,
+        color: spec.output == OutputFormat::Pretty && tty && std::env::var_os("NO_COLOR").is_none(),
+        local_offset_minutes: crate::cli::local_offset_minutes(),
+    }
+}
+
+/// Renders every `[[template]]` whose `when` holds; on failure, reports one
+/// line naming the file and variable, and returns the exit code.
+fn render_templates(config: &RunConfig) -> Result<(), u8> {
+    for t in &config.templates {
+        if let Some(when) = &t.when {
+            if !template::condition_holds(when, &process_env) {
+                continue;
+            }
+        }
+        let text = match std::fs::read_to_string(&t.source) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::error!(template = %t.source.display(), "{}:{}: template source {}: {e}", config.path.display(), t.line, t.source.display());
+                return Err(EX_CONFIG);
+            }
+        };
+        let rendered = match template::render(&text, &process_env) {
+            Ok(r) => r,
+            Err(e) => {
+                let variable = e.kind.variable().unwrap_or("");
+                tracing::error!(template = %t.source.display(), variable, "{}:{e}", t.source.display());
+                return Err(EX_CONFIG);
+            }
+        };
+        if let Err(e) = write_atomically(&t.target, rendered.as_bytes()) {
+            tracing::error!(target = %t.target.display(), "cannot write template target {}: {e}", t.target.display());
+            return Err(EX_CANTCREAT);
+        }
+        tracing::info!(template = %t.source.display(), target = %t.target.display(), "rendered {} to {}", t.source.display(), t.target.display());
+    }
+    Ok(())
+}
+
+/// Writes a file so that readers see the old or the new one, never half.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".logmux-tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}

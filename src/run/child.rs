@@ -1,0 +1,106 @@
+//! Starting one program: its own process group, its own stdout and stderr
+//! pipes, its user, directory and environment.
+//!
+//! Nothing here waits for the child: the supervisor reaps every pid itself
+//! (see [`super::reap`]), so std's `Child` is only used to start the process
+//! and hand over its pipes.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use nix::unistd::{Pid, User};
+
+use super::config::ProgramSpec;
+
+/// A started program: its pid (also its process group id) and its pipes.
+pub struct Spawned {
+    pub pid: Pid,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+/// Why a program could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("user `{0}` does not exist")]
+    NoSuchUser(String),
+    #[error("cannot look up user `{0}`: {1}")]
+    UserLookup(String, nix::Error),
+    #[error("cannot run `{command}`: {source}")]
+    Exec {
+        command: String,
+        source: std::io::Error,
+    },
+}
+
+/// Pipes as large as the kernel allows unprivileged (1 MiB): fewer wakeups
+/// for logmux and fewer stalls for a child writing in bursts.
+const PIPE_SIZE: i32 = 1 << 20;
+
+/// Starts `spec`; `extra_env` is set for every program (the control socket).
+pub fn spawn(spec: &ProgramSpec, extra_env: &[(String, String)]) -> Result<Spawned, SpawnError> {
+    let (program, args) = match spec.command.split_first() {
+        Some(split) => split,
+        None => {
+            return Err(SpawnError::Exec {
+                command: String::new(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"),
+            })
+        }
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, so that a stop reaches its workers and grandchildren.
+        .process_group(0);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    if let Some(name) = &spec.user {
+        let user = User::from_name(name)
+            .map_err(|e| SpawnError::UserLookup(name.clone(), e))?
+            .ok_or_else(|| SpawnError::NoSuchUser(name.clone()))?;
+        // std drops supplementary groups (setgroups) when root sets a uid.
+        cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        cmd.env("HOME", &user.dir).env("USER", name).env("LOGNAME", name);
+    }
+    for (k, v) in &spec.environment {
+        cmd.env(k, v);
+    }
+    if let Some(dir) = &spec.directory {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn().map_err(|source| SpawnError::Exec {
+        command: spec.command.join(" "),
+        source,
+    })?;
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(SpawnError::Exec {
+            command: spec.command.join(" "),
+            source: std::io::Error::other("no pipes"),
+        });
+    };
+    let stdout = OwnedFd::from(stdout);
+    let stderr = OwnedFd::from(stderr);
+    for fd in [&stdout, &stderr] {
+        grow_pipe(fd);
+    }
+    // `child` is dropped without waiting: the reaper owns the pid.
+    Ok(Spawned {
+        pid,
+        stdout,
+        stderr,
+    })
+}
+
+fn grow_pipe(fd: &OwnedFd) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl on a descriptor we own; failure is harmless.
+    unsafe {
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE);
+    }
+}

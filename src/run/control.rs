@@ -1,0 +1,202 @@
+//! The control socket: `logmux ctl status | start | stop | restart | signal`.
+//!
+//! A unix stream socket, mode 0600, so only the container's root (or the
+//! user logmux runs as) can steer it. One request per connection: a line of
+//! text in, one JSON line out. The server only parses and forwards; the
+//! supervisor's loop answers, so control never races with supervision.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+use super::config::parse_signal;
+use super::supervisor::{ControlCommand, ControlRequest};
+
+/// The environment variable that tells programs (and `logmux ctl` run by
+/// them, e.g. certbot's deploy hook) where the socket is.
+pub const SOCKET_ENV: &str = "LOGMUX_CONTROL_SOCKET";
+
+/// Parses one request line.
+pub fn parse_request(line: &str) -> Result<ControlCommand, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        ["status"] => Ok(ControlCommand::Status),
+        ["start", name] => Ok(ControlCommand::Start((*name).to_string())),
+        ["stop", name] => Ok(ControlCommand::Stop((*name).to_string())),
+        ["restart", name] => Ok(ControlCommand::Restart((*name).to_string())),
+        ["signal", name, sig] => Ok(ControlCommand::Signal((*name).to_string(), parse_signal(sig)?)),
+        _ => Err(format!(
+            "unknown request `{line}`: expected status, start NAME, stop NAME, restart NAME or signal NAME SIG"
+        )),
+    }
+}
+
+/// Binds the socket (replacing a stale one) with mode 0600.
+pub fn bind(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("{} is in use by another logmux", path.display()),
+        ));
+    }
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    listener.set_nonblocking(true)?;
+    tokio::net::UnixListener::from_std(listener)
+}
+
+/// Serves requests until the supervisor goes away.
+pub async fn serve(listener: tokio::net::UnixListener, tx: mpsc::Sender<ControlRequest>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            let mut reader = BufReader::new(read.take(4096));
+            if reader.read_line(&mut line).await.is_err() {
+                return;
+            }
+            let answer = match parse_request(line.trim()) {
+                Err(message) => serde_json::json!({ "ok": false, "message": message }).to_string(),
+                Ok(command) => {
+                    let (reply, answer) = oneshot::channel();
+                    if tx.send(ControlRequest { command, reply }).await.is_err() {
+                        return;
+                    }
+                    answer.await.unwrap_or_default()
+                }
+            };
+            let _ = write.write_all(answer.as_bytes()).await;
+            let _ = write.write_all(b"\n").await;
+        });
+    }
+}
+
+/// Why `logmux ctl` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach logmux at {path}: {source} (is `logmux run` running? set --socket or {SOCKET_ENV})")]
+    Connect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("talking to logmux at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Sends one request; returns the answer as printed text (a status table
+/// or a message), or the raw JSON when `json` is set.
+pub fn request(path: &Path, line: &str, json: bool) -> Result<String, ClientError> {
+    let io = |source| ClientError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|source| ClientError::Connect {
+        path: path.to_owned(),
+        source,
+    })?;
+    stream.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).map_err(io)?;
+    let value: serde_json::Value = serde_json::from_str(answer.trim()).map_err(|e| {
+        ClientError::Refused(format!("logmux sent an answer that is not JSON: {e}"))
+    })?;
+    let ok = value["ok"].as_bool().unwrap_or(false);
+    if json {
+        return if ok {
+            Ok(answer.trim().to_string())
+        } else {
+            Err(ClientError::Refused(answer.trim().to_string()))
+        };
+    }
+    if !ok {
+        return Err(ClientError::Refused(value["message"].as_str().unwrap_or("refused").to_string()));
+    }
+    match value["programs"].as_array() {
+        Some(programs) => Ok(status_table(programs)),
+        None => Ok(value["message"].as_str().unwrap_or("").to_string()),
+    }
+}
+
+/// The status as a table, like `supervisorctl status`.
+fn status_table(programs: &[serde_json::Value]) -> String {
+    let rows: Vec<[String; 6]> = programs
+        .iter()
+        .map(|p| {
+            let text = |k: &str| match &p[k] {
+                serde_json::Value::Null => "-".to_string(),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let uptime = p["uptime_secs"].as_u64().map_or("-".to_string(), |s| {
+                format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+            });
+            [text("name"), text("state"), text("pid"), uptime, text("restarts"), text("last_exit")]
+        })
+        .collect();
+    let header = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(rows.iter()) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::signal::Signal;
+
+    #[test]
+    fn requests_parse() {
+        assert_eq!(parse_request("status"), Ok(ControlCommand::Status));
+        assert_eq!(parse_request(" restart nginx "), Ok(ControlCommand::Restart("nginx".into())));
+        assert_eq!(
+            parse_request("signal nginx HUP"),
+            Ok(ControlCommand::Signal("nginx".into(), Signal::SIGHUP))
+        );
+        assert!(parse_request("signal nginx NOPE").is_err());
+        assert!(parse_request("reload").is_err());
+    }
+
+    #[test]
+    fn the_status_table_lines_up() {
+        let programs = vec![
+            serde_json::json!({"name":"uwsgi","state":"running","pid":12,"uptime_secs":3725,"restarts":0,"last_exit":null}),
+            serde_json::json!({"name":"certbot-renew","state":"scheduled","pid":null,"uptime_secs":null,"restarts":0,"last_exit":"exit code 0"}),
+        ];
+        assert_eq!(
+            status_table(&programs),
+            "NAME           STATE      PID  UPTIME   RESTARTS  LAST EXIT\n\
+             uwsgi          running    12   1:02:05  0         -\n\
+             certbot-renew  scheduled  -    -        0         exit code 0"
+        );
+    }
+}

@@ -1,0 +1,816 @@
+//! The supervisor: one event loop that owns every program's life.
+//!
+//! It reacts to five things: a signal to logmux, a child's exit (SIGCHLD,
+//! then `waitpid`), a control request, a timer (backoff over, stop timeout,
+//! readiness probe, a scheduled run), and nothing else. After each, one pass
+//! of [`Supervisor::advance`] moves every program on as far as it can at
+//! this instant. Keeping all decisions in that one pass makes the order of
+//! events irrelevant: the same state and time always lead to the same step.
+//!
+//! The phases: `once` programs run one after another; then the long-running
+//! programs start in dependency order (each after its dependencies are
+//! ready) and `every` programs are scheduled; on a stop, programs are stopped
+//! in reverse dependency order (each once nothing that depends on it is
+//! still running); then a last sweep kills leftovers, and the streams drain.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+
+use super::child::{self, Spawned};
+use super::config::{AutoRestart, Hup, Kind, OnExit, ProgramSpec, ReadyProbe, RunConfig};
+use super::reap::{self, Exit};
+use super::stream::{Route, StreamReader};
+use crate::output::Encoder;
+use crate::pipeline::{IoStream, Origin, Settings};
+
+/// The longest wait between two tries of a failing program.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often a `ready` probe is tried.
+const PROBE_EVERY: Duration = Duration::from_millis(100);
+
+/// Where a program is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not started yet (waiting for its turn or its dependencies).
+    Waiting,
+    /// `when` or `unless_exists` kept it out of this run.
+    Disabled,
+    /// Started; not yet up for `startsecs` or not yet ready.
+    Starting,
+    Running,
+    /// Waiting to be started again after a failure.
+    Backoff,
+    /// Sent its stop signal; waiting for it to exit.
+    Stopping,
+    /// Ended and will not be started again by itself.
+    Exited,
+    /// Failed to start `startretries` times in a row.
+    Fatal,
+    /// An `every` program between two runs.
+    Scheduled,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Waiting => "waiting",
+            State::Disabled => "disabled",
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Backoff => "backoff",
+            State::Stopping => "stopping",
+            State::Exited => "exited",
+            State::Fatal => "fatal",
+            State::Scheduled => "scheduled",
+        }
+    }
+}
+
+/// One program and its current run.
+pub struct Program {
+    pub spec: ProgramSpec,
+    pub state: State,
+    pub pid: Option<Pid>,
+    /// When the current run started.
+    pub started: Option<Instant>,
+    /// Quick failures in a row.
+    pub retries: u32,
+    /// Restarts since logmux started.
+    pub restarts: u32,
+    /// Its `ready` probe succeeded (or it has none) in this run.
+    pub ready: bool,
+    pub last_exit: Option<Exit>,
+    /// Stopped by `logmux ctl stop`: stays down until `start`.
+    pub held: bool,
+    /// `logmux ctl restart`: start again once it has stopped.
+    restart_after_stop: bool,
+    /// The time a timer of this program fires: backoff end, stop timeout,
+    /// next probe, next scheduled run.
+    timer: Option<Instant>,
+    /// SIGKILL was needed to stop it.
+    killed: bool,
+    /// A `once` program that exited successfully.
+    done: bool,
+}
+
+impl Program {
+    fn new(spec: ProgramSpec) -> Program {
+        let state = if spec.enabled {
+            State::Waiting
+        } else {
+            State::Disabled
+        };
+        Program {
+            spec,
+            state,
+            pid: None,
+            started: None,
+            retries: 0,
+            restarts: 0,
+            ready: false,
+            last_exit: None,
+            held: false,
+            restart_after_stop: false,
+            timer: None,
+            killed: false,
+            done: false,
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.pid.is_some()
+    }
+
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Running the `once` programs, in order.
+    Once,
+    Running,
+    /// Stopping everything; `Done` when nothing is left.
+    Stopping,
+    Done,
+}
+
+/// A control request and where to send the answer.
+pub struct ControlRequest {
+    pub command: ControlCommand,
+    pub reply: oneshot::Sender<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlCommand {
+    Status,
+    Start(String),
+    Stop(String),
+    Restart(String),
+    Signal(String, Signal),
+}
+
+/// Everything a stream needs to reach its sink.
+pub struct SinkRoute {
+    pub name: String,
+    pub route: Route,
+    pub encoder: Encoder,
+}
+
+pub struct Supervisor {
+    config: Arc<RunConfig>,
+    pub programs: Vec<Program>,
+    sinks: Vec<SinkRoute>,
+    /// Variables set for every program.
+    extra_env: Vec<(String, String)>,
+    phase: Phase,
+    readers: JoinSet<u64>,
+    /// Decided by an `on_exit = "shutdown"` program or a failed `once`.
+    exit_code: Option<i32>,
+    /// The first program that did not stop cleanly when asked to.
+    first_unclean: Option<i32>,
+    /// The first non-zero end, for a natural end.
+    first_failure: Option<i32>,
+    /// Why logmux is stopping, for the report.
+    stop_reason: Option<String>,
+}
+
+impl Supervisor {
+    pub fn new(
+        config: Arc<RunConfig>,
+        sinks: Vec<SinkRoute>,
+        extra_env: Vec<(String, String)>,
+    ) -> Supervisor {
+        let programs = config.programs.iter().cloned().map(Program::new).collect();
+        Supervisor {
+            config,
+            programs,
+            sinks,
+            extra_env,
+            phase: Phase::Once,
+            readers: JoinSet::new(),
+            exit_code: None,
+            first_unclean: None,
+            first_failure: None,
+            stop_reason: None,
+        }
+    }
+
+    /// Runs until every program has ended and every stream is drained;
+    /// returns logmux's exit code.
+    pub async fn run(mut self, mut control: mpsc::Receiver<ControlRequest>) -> std::io::Result<i32> {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut quit = signal(SignalKind::quit())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut usr1 = signal(SignalKind::user_defined1())?;
+        let mut chld = signal(SignalKind::child())?;
+        let mut report = tokio::time::interval(self.config.drop_report);
+        report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut dropped_seen = vec![0u64; self.sinks.len()];
+
+        self.advance(Instant::now());
+        while self.phase != Phase::Done {
+            let wake = self
+                .next_timer()
+                .map(tokio::time::Instant::from_std)
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                _ = term.recv() => self.stop_all("SIGTERM"),
+                _ = int.recv() => self.stop_all("SIGINT"),
+                _ = quit.recv() => self.stop_all("SIGQUIT"),
+                _ = hup.recv() => self.on_hup(),
+                _ = usr1.recv() => {
+                    tracing::info!("SIGUSR1: reopening file sinks");
+                    for s in &self.sinks {
+                        s.route.queue.request_reopen();
+                    }
+                }
+                _ = chld.recv() => {}
+                Some(req) = control.recv() => {
+                    let answer = self.on_control(req.command);
+                    let _ = req.reply.send(answer);
+                }
+                _ = report.tick() => report_drops(&self.sinks, &mut dropped_seen),
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+            // Reap on every turn: a SIGCHLD can be merged with another.
+            for (pid, exit) in reap::reap_all() {
+                self.on_reaped(pid, exit);
+            }
+            self.advance(Instant::now());
+        }
+
+        // Everything the programs left behind, then the streams' last lines.
+        let groups: Vec<Pid> = self.programs.iter().filter_map(|p| p.pid).collect();
+        for (pid, exit) in reap::sweep(&groups).await {
+            self.on_reaped(pid, exit);
+        }
+        self.drain().await;
+        report_drops(&self.sinks, &mut dropped_seen);
+        Ok(self.final_code())
+    }
+
+    fn final_code(&self) -> i32 {
+        if let Some(code) = self.exit_code {
+            return code;
+        }
+        match self.stop_reason.as_deref() {
+            // Stopped from outside: 0 if every program stopped cleanly.
+            Some(r) if r.starts_with("SIG") || r.starts_with("ctl") => self.first_unclean.unwrap_or(0),
+            _ => self.first_failure.unwrap_or(0),
+        }
+    }
+
+    /// Waits for every stream to reach its end, up to `drain_timeout`.
+    async fn drain(&mut self) {
+        let timeout = self.config.drain_timeout;
+        let all = async {
+            while self.readers.join_next().await.is_some() {}
+        };
+        if tokio::time::timeout(timeout, all).await.is_err() {
+            let open = self.readers.len();
+            tracing::warn!(
+                streams = open,
+                "{open} stream(s) still open {timeout:?} after the programs ended (a process kept the pipe); their last lines are lost"
+            );
+            self.readers.abort_all();
+        }
+    }
+
+    /// The earliest program timer.
+    fn next_timer(&self) -> Option<Instant> {
+        self.programs.iter().filter_map(|p| p.timer).min()
+    }
+
+    // ------------------------------------------------------------ events
+
+    fn on_reaped(&mut self, pid: Pid, exit: Exit) {
+        let Some(i) = self.programs.iter().position(|p| p.pid == Some(pid)) else {
+            tracing::debug!(pid = pid.as_raw(), "reaped orphan {pid} ({exit})");
+            return;
+        };
+        let now = Instant::now();
+        let stopping = self.phase == Phase::Stopping;
+        let p = &mut self.programs[i];
+        let ran = p.started.map_or(Duration::ZERO, |s| now.duration_since(s));
+        p.pid = None;
+        p.ready = false;
+        p.last_exit = Some(exit);
+        p.timer = None;
+        let expected = match exit {
+            Exit::Code(c) => p.spec.exitcodes.contains(&c),
+            Exit::Signal(_) => false,
+        };
+        let name = p.spec.name.clone();
+        let code = exit.code();
+        let ran_ms = u64::try_from(ran.as_millis()).unwrap_or(u64::MAX);
+        if expected {
+            tracing::info!(program = %name, pid = pid.as_raw(), exit_code = code, ran_ms, "{name} exited: {exit}");
+        } else {
+            tracing::warn!(program = %name, pid = pid.as_raw(), exit_code = code, ran_ms, "{name} exited: {exit}");
+        }
+
+        if p.state == State::Stopping || stopping {
+            // Asked to stop: its stop signal, or a success code, is clean.
+            let clean = !p.killed
+                && (expected || exit == Exit::Signal(p.spec.stopsignal as i32));
+            if !clean && self.first_unclean.is_none() {
+                self.first_unclean = Some(code);
+            }
+            p.state = State::Exited;
+            if p.restart_after_stop && !stopping {
+                p.restart_after_stop = false;
+                p.held = false;
+                p.retries = 0;
+                p.state = State::Waiting;
+            }
+            return;
+        }
+        if !expected && self.first_failure.is_none() {
+            self.first_failure = Some(code);
+        }
+        match p.spec.kind {
+            Kind::Once => {
+                p.state = State::Exited;
+                if expected {
+                    p.done = true;
+                } else {
+                    tracing::error!(program = %name, exit_code = code, "start-up failed: the once program {name} ended with {exit}; see its output above");
+                    self.shutdown(format!("{name} failed"), code);
+                }
+            }
+            Kind::Every(period) => {
+                p.state = State::Scheduled;
+                p.timer = p.started.map(|s| s + period).filter(|t| *t > now).or(Some(now + period));
+            }
+            Kind::LongRunning => {
+                // Ending before `startsecs` is a failed start, unless it
+                // ended with a success code (a short job is not a failure).
+                let quick = p.state == State::Starting && !expected;
+                if p.spec.on_exit == OnExit::Ignore {
+                    p.state = State::Exited;
+                    return;
+                }
+                if quick {
+                    p.retries += 1;
+                    if p.retries > p.spec.startretries {
+                        p.state = State::Fatal;
+                        tracing::error!(program = %name, retries = p.retries - 1, "{name} gave up: it failed to start {} times in a row", p.retries);
+                        if p.spec.on_exit == OnExit::Shutdown {
+                            self.shutdown(format!("{name} failed to start"), code);
+                        }
+                        return;
+                    }
+                    let delay = backoff(p.spec.backoff, p.retries);
+                    p.state = State::Backoff;
+                    p.timer = Some(now + delay);
+                    let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                    tracing::warn!(program = %name, attempt = p.retries, delay_ms, "{name} failed to start; trying again in {delay:?}");
+                    return;
+                }
+                p.retries = 0;
+                let restart = match p.spec.autorestart {
+                    AutoRestart::Always => true,
+                    AutoRestart::OnFailure => !expected,
+                    AutoRestart::Never => false,
+                };
+                if restart && !p.held {
+                    p.state = State::Backoff;
+                    p.timer = Some(now);
+                } else {
+                    p.state = State::Exited;
+                    if p.spec.on_exit == OnExit::Shutdown {
+                        self.shutdown(format!("{name} ended"), code);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_hup(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.programs.len() {
+            let p = &mut self.programs[i];
+            let Some(pid) = p.pid else { continue };
+            match p.spec.sighup {
+                Hup::Forward => {
+                    tracing::info!(program = %p.spec.name, "forwarding SIGHUP to {}", p.spec.name);
+                    let _ = reap::signal(pid, Signal::SIGHUP, false);
+                }
+                Hup::Restart => {
+                    p.restart_after_stop = true;
+                    self.stop_one(i, now);
+                }
+                Hup::Ignore => {}
+            }
+        }
+    }
+
+    /// SIGTERM, SIGINT, SIGQUIT: stop everything and exit.
+    fn stop_all(&mut self, why: &str) {
+        if self.phase == Phase::Stopping {
+            tracing::info!("{why} again: already stopping");
+            return;
+        }
+        tracing::info!(signal = why, "{why}: stopping all programs");
+        self.stop_reason = Some(why.to_string());
+        self.phase = Phase::Stopping;
+    }
+
+    /// A program decided the container's end (`on_exit = "shutdown"`, or a
+    /// failed `once`): stop everything and exit with `code`.
+    fn shutdown(&mut self, why: String, code: i32) {
+        if self.exit_code.is_none() && self.stop_reason.is_none() {
+            self.exit_code = Some(code);
+        }
+        if self.phase != Phase::Stopping {
+            tracing::info!(exit_code = code, "{why}: stopping all programs; logmux will exit with {code}");
+            self.stop_reason = Some(why);
+            self.phase = Phase::Stopping;
+        }
+    }
+
+    // ----------------------------------------------------------- advance
+
+    /// Moves every program on as far as it can go at `now`.
+    fn advance(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Once => self.advance_once(now),
+            Phase::Running => self.advance_running(now),
+            Phase::Stopping => self.advance_stopping(now),
+            Phase::Done => {}
+        }
+    }
+
+    fn advance_once(&mut self, now: Instant) {
+        for i in 0..self.programs.len() {
+            let p = &self.programs[i];
+            if p.spec.kind != Kind::Once || p.state == State::Disabled || p.done {
+                continue;
+            }
+            if p.state == State::Waiting {
+                self.start(i, now);
+                // A program that could not even start has failed start-up.
+                if self.phase != Phase::Once {
+                    return;
+                }
+            }
+            if self.programs[i].state != State::Exited || !self.programs[i].done {
+                return; // Still running: one at a time.
+            }
+        }
+        self.phase = Phase::Running;
+        for p in &mut self.programs {
+            if let (Kind::Every(period), State::Waiting) = (p.spec.kind, p.state) {
+                p.state = State::Scheduled;
+                p.timer = Some(now + period);
+            }
+        }
+        self.advance_running(now);
+    }
+
+    fn advance_running(&mut self, now: Instant) {
+        for i in 0..self.programs.len() {
+            let kind = self.programs[i].spec.kind;
+            let state = self.programs[i].state;
+            match (kind, state) {
+                (Kind::LongRunning, State::Waiting) => {
+                    let deps_ready = self.programs[i]
+                        .spec
+                        .depends_on
+                        .iter()
+                        .all(|&d| self.programs[d].ready || self.programs[d].state == State::Disabled);
+                    if deps_ready && !self.programs[i].held {
+                        self.start(i, now);
+                    }
+                }
+                (Kind::LongRunning, State::Backoff) | (Kind::Every(_), State::Scheduled) => {
+                    let p = &self.programs[i];
+                    if p.timer.is_some_and(|t| t <= now) && !p.held {
+                        self.programs[i].restarts += u32::from(kind == Kind::LongRunning);
+                        self.start(i, now);
+                    }
+                }
+                (Kind::LongRunning, State::Starting) => self.check_started(i, now),
+                _ => {}
+            }
+        }
+        let ended = self.programs.iter().all(|p| match p.spec.kind {
+            Kind::Once => true,
+            Kind::Every(_) => p.state == State::Disabled,
+            Kind::LongRunning => matches!(p.state, State::Exited | State::Fatal | State::Disabled),
+        });
+        let held = self.programs.iter().any(|p| p.held);
+        if ended && !held && self.phase == Phase::Running {
+            tracing::info!("every program has ended and none will restart: exiting");
+            self.stop_reason = Some("natural end".into());
+            self.phase = Phase::Stopping;
+            self.advance_stopping(now);
+        }
+    }
+
+    /// Starting → Running once up for `startsecs` and ready.
+    fn check_started(&mut self, i: usize, now: Instant) {
+        let p = &mut self.programs[i];
+        let Some(started) = p.started else { return };
+        if !p.ready {
+            if let Some(ready) = &p.spec.ready {
+                if probe(&ready.probe) {
+                    p.ready = true;
+                    let waited_ms = u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0);
+                    tracing::info!(program = %p.spec.name, waited_ms, "{} is ready", p.spec.name);
+                } else if now.duration_since(started) >= ready.timeout {
+                    tracing::error!(program = %p.spec.name, "{} was not ready after {:?}: killing it", p.spec.name, ready.timeout);
+                    if let Some(pid) = p.pid {
+                        let _ = reap::signal(pid, Signal::SIGKILL, true);
+                    }
+                    p.timer = None;
+                    return;
+                }
+            }
+        }
+        let up_for = started + p.spec.startsecs;
+        if p.ready && now >= up_for {
+            p.state = State::Running;
+            p.retries = 0;
+            p.timer = None;
+        } else if !p.ready {
+            p.timer = Some(now + PROBE_EVERY);
+        } else {
+            p.timer = Some(up_for);
+        }
+        if self.programs[i].ready {
+            // A dependency may now let others start.
+            for j in 0..self.programs.len() {
+                if j != i && self.programs[j].state == State::Waiting && self.programs[j].spec.depends_on.contains(&i) {
+                    self.programs[j].timer = Some(now);
+                }
+            }
+        }
+    }
+
+    fn advance_stopping(&mut self, now: Instant) {
+        // Reverse start order: dependents stop before what they depend on.
+        for i in (0..self.programs.len()).rev() {
+            let p = &self.programs[i];
+            match p.state {
+                State::Starting | State::Running => {
+                    let dependents_alive = self
+                        .programs
+                        .iter()
+                        .any(|q| q.alive() && q.spec.depends_on.contains(&i));
+                    if !dependents_alive {
+                        self.stop_one(i, now);
+                    }
+                }
+                State::Stopping => {
+                    if p.timer.is_some_and(|t| t <= now) && !p.killed {
+                        self.kill_one(i);
+                    }
+                }
+                State::Waiting | State::Backoff | State::Scheduled => {
+                    if !p.alive() {
+                        self.programs[i].state = State::Exited;
+                        self.programs[i].timer = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.programs.iter().all(|p| !p.alive()) {
+            self.phase = Phase::Done;
+        }
+    }
+
+    // ------------------------------------------------------------ actions
+
+    /// Starts program `i` and its stream readers.
+    fn start(&mut self, i: usize, now: Instant) {
+        let result = child::spawn(&self.programs[i].spec, &self.extra_env);
+        let p = &mut self.programs[i];
+        let name = p.spec.name.clone();
+        match result {
+            Ok(Spawned { pid, stdout, stderr }) => {
+                p.pid = Some(pid);
+                p.started = Some(now);
+                p.state = State::Starting;
+                p.killed = false;
+                p.ready = p.spec.ready.is_none();
+                p.timer = Some(now);
+                tracing::info!(program = %name, pid = pid.as_raw(), command = %p.spec.command.join(" "), "spawned {name} (pid {pid})");
+                if p.spec.kind != Kind::LongRunning {
+                    p.ready = true;
+                }
+                for (which, fd) in [(IoStream::Stdout, stdout), (IoStream::Stderr, stderr)] {
+                    let reader = self.reader(i, which, pid);
+                    self.readers.spawn(reader.run(fd));
+                }
+            }
+            Err(e) => {
+                tracing::error!(program = %name, error = %e, "cannot start {name}: {e}");
+                // As if it had exited at once: 127, as a shell says for
+                // a command it cannot run.
+                p.state = State::Starting;
+                p.started = Some(now);
+                let fake = Pid::from_raw(-1 - i32::try_from(i).unwrap_or(0));
+                p.pid = Some(fake);
+                self.on_reaped(fake, Exit::Code(127));
+            }
+        }
+    }
+
+    fn reader(&self, i: usize, which: IoStream, pid: Pid) -> StreamReader {
+        let spec = &self.programs[i].spec;
+        let stream = spec.stream(which);
+        let sink = &self.sinks[stream.sink];
+        StreamReader {
+            origin: Origin {
+                service: Some(spec.name.clone()),
+                iostream: Some(which),
+                pid: u32::try_from(pid.as_raw()).ok(),
+                ..Origin::default()
+            },
+            settings: Settings {
+                forced: stream.format,
+                nginx_format: spec.nginx_log_format.clone(),
+                encoder: sink.encoder,
+            },
+            max_line: self.config.max_line_bytes,
+            idle_flush: self.config.idle_flush,
+            route: sink.route.clone(),
+        }
+    }
+
+    /// Sends program `i` its stop signal and arms the kill timer.
+    fn stop_one(&mut self, i: usize, now: Instant) {
+        let p = &mut self.programs[i];
+        let Some(pid) = p.pid else {
+            p.state = State::Exited;
+            return;
+        };
+        let sig = p.spec.stopsignal;
+        tracing::info!(program = %p.spec.name, pid = pid.as_raw(), signal = sig.as_str(), "stopping {} with {}", p.spec.name, sig.as_str());
+        if let Err(e) = reap::signal(pid, sig, p.spec.stop_as_group) {
+            tracing::warn!(program = %p.spec.name, error = %e, "cannot signal {}: {e}", p.spec.name);
+        }
+        p.state = State::Stopping;
+        p.timer = Some(now + p.spec.stopwait);
+    }
+
+    fn kill_one(&mut self, i: usize) {
+        let p = &mut self.programs[i];
+        let Some(pid) = p.pid else { return };
+        tracing::warn!(program = %p.spec.name, pid = pid.as_raw(), "{} did not stop within {:?}: SIGKILL", p.spec.name, p.spec.stopwait);
+        let _ = reap::signal(pid, Signal::SIGKILL, p.spec.kill_as_group);
+        p.killed = true;
+        p.timer = None;
+    }
+
+    // ------------------------------------------------------------ control
+
+    fn on_control(&mut self, command: ControlCommand) -> String {
+        let now = Instant::now();
+        let find = |name: &str| self.programs.iter().position(|p| p.spec.name == name);
+        let answer = |ok: bool, message: String| {
+            serde_json::json!({ "ok": ok, "message": message }).to_string()
+        };
+        match command {
+            ControlCommand::Status => self.status_json(now),
+            ControlCommand::Start(name) => match find(&name) {
+                None => answer(false, format!("no program named `{name}`")),
+                Some(_) if self.phase == Phase::Stopping => answer(false, "logmux is stopping".into()),
+                Some(i) => {
+                    let p = &mut self.programs[i];
+                    if p.alive() {
+                        return answer(false, format!("{name} is already running (pid {})", p.pid.map_or(0, Pid::as_raw)));
+                    }
+                    p.held = false;
+                    p.retries = 0;
+                    self.start(i, now);
+                    let p = &self.programs[i];
+                    match p.pid {
+                        Some(pid) => answer(true, format!("{name} started (pid {pid})")),
+                        None => answer(false, format!("{name} could not be started")),
+                    }
+                }
+            },
+            ControlCommand::Stop(name) => match find(&name) {
+                None => answer(false, format!("no program named `{name}`")),
+                Some(i) => {
+                    self.programs[i].held = true;
+                    if self.programs[i].alive() {
+                        self.stop_one(i, now);
+                        answer(true, format!("stopping {name}"))
+                    } else {
+                        self.programs[i].state = State::Exited;
+                        self.programs[i].timer = None;
+                        answer(true, format!("{name} is not running"))
+                    }
+                }
+            },
+            ControlCommand::Restart(name) => match find(&name) {
+                None => answer(false, format!("no program named `{name}`")),
+                Some(_) if self.phase == Phase::Stopping => answer(false, "logmux is stopping".into()),
+                Some(i) => {
+                    if self.programs[i].alive() {
+                        self.programs[i].restart_after_stop = true;
+                        self.stop_one(i, now);
+                        answer(true, format!("restarting {name}"))
+                    } else {
+                        self.programs[i].held = false;
+                        self.programs[i].retries = 0;
+                        self.start(i, now);
+                        answer(true, format!("starting {name}"))
+                    }
+                }
+            },
+            ControlCommand::Signal(name, sig) => match find(&name) {
+                None => answer(false, format!("no program named `{name}`")),
+                Some(i) => match self.programs[i].pid {
+                    None => answer(false, format!("{name} is not running")),
+                    Some(pid) => match reap::signal(pid, sig, false) {
+                        Ok(()) => answer(true, format!("sent {} to {name} (pid {pid})", sig.as_str())),
+                        Err(e) => answer(false, format!("cannot signal {name}: {e}")),
+                    },
+                },
+            },
+        }
+    }
+
+    fn status_json(&self, now: Instant) -> String {
+        let programs: Vec<serde_json::Value> = self
+            .programs
+            .iter()
+            .map(|p| {
+                let uptime = match (p.pid, p.started) {
+                    (Some(_), Some(s)) => Some(now.duration_since(s).as_secs()),
+                    _ => None,
+                };
+                serde_json::json!({
+                    "name": p.name(),
+                    "state": p.state.name(),
+                    "pid": p.pid.map(Pid::as_raw),
+                    "uptime_secs": uptime,
+                    "restarts": p.restarts,
+                    "last_exit": p.last_exit.map(|e| e.to_string()),
+                })
+            })
+            .collect();
+        serde_json::json!({ "ok": true, "programs": programs }).to_string()
+    }
+}
+
+/// The wait before try `attempt` (1-based): `base`, doubling, at most a minute.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let factor = 1u32 << attempt.saturating_sub(1).min(16);
+    base.saturating_mul(factor).min(MAX_BACKOFF)
+}
+
+/// Tries a readiness probe once, briefly.
+fn probe(probe: &ReadyProbe) -> bool {
+    match probe {
+        ReadyProbe::UnixSocket(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
+        ReadyProbe::File(path) => path.exists(),
+        ReadyProbe::Tcp(addr) => {
+            use std::net::ToSocketAddrs;
+            addr.to_socket_addrs().ok().and_then(|mut a| a.next()).is_some_and(|a| {
+                std::net::TcpStream::connect_timeout(&a, Duration::from_millis(100)).is_ok()
+            })
+        }
+    }
+}
+
+/// Reports lines dropped by `on_full = "drop"` since the last report.
+fn report_drops(sinks: &[SinkRoute], seen: &mut [u64]) {
+    for (s, seen) in sinks.iter().zip(seen.iter_mut()) {
+        let dropped = s.route.queue.dropped();
+        if dropped > *seen {
+            let new = dropped - *seen;
+            *seen = dropped;
+            tracing::warn!(sink = %s.name, dropped = new, dropped_total = dropped, "dropped {new} lines: sink {} was full (on_full = \"drop\")", s.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        let s = Duration::from_secs(1);
+        assert_eq!(backoff(s, 1), s);
+        assert_eq!(backoff(s, 2), 2 * s);
+        assert_eq!(backoff(s, 4), 8 * s);
+        assert_eq!(backoff(s, 30), MAX_BACKOFF);
+        assert_eq!(backoff(Duration::from_millis(100), 3), Duration::from_millis(400));
+    }
+}

@@ -1,0 +1,174 @@
+//! Sinks: where encoded events go.
+//!
+//! Every sink runs on a thread of its own behind a bounded [`Queue`], so a
+//! slow or stuck destination never stalls supervision (reaping, signals,
+//! restarts); only the streams routed to it feel it, as the sink's `on_full`
+//! policy says: `block` (lossless; the reader waits, so the child's pipe
+//! fills and the child waits too) or `drop` (counted and reported).
+//!
+//! The reader of a stream encodes each event in the sink's own wire format
+//! before queueing it (JSON, logfmt or pretty today; a syslog frame for the
+//! syslog sink), so a [`Sink`] is pure transport: it gets whole events and
+//! never splits one across two writes. A transport that can fail and come
+//! back (a syslog TCP connection) reconnects inside `write` and keeps the
+//! batch until it is delivered or the sink gives up and reports the loss.
+
+mod file;
+mod queue;
+
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use file::FileSink;
+pub use queue::{Batch, Queue};
+
+use crate::run::config::{SinkKind, SinkSpec};
+
+/// A destination for encoded events.
+pub trait Sink: Send {
+    /// Writes whole events (each ends in `\n`).
+    fn write(&mut self, events: &[u8]) -> io::Result<()>;
+    /// Pushes out anything buffered.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// Reopens the destination (SIGUSR1, after an outside log rotation).
+    fn reopen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// stdout or stderr of logmux itself (in a container: `docker logs`).
+pub struct FdSink {
+    file: std::fs::File,
+}
+
+impl FdSink {
+    /// A sink writing to a duplicate of `fd`.
+    pub fn new(fd: impl AsFd) -> io::Result<FdSink> {
+        let owned: OwnedFd = fd.as_fd().try_clone_to_owned()?;
+        Ok(FdSink {
+            file: std::fs::File::from(owned),
+        })
+    }
+}
+
+impl Sink for FdSink {
+    fn write(&mut self, events: &[u8]) -> io::Result<()> {
+        self.file.write_all(events)
+    }
+}
+
+/// Discards everything.
+pub struct NullSink;
+
+impl Sink for NullSink {
+    fn write(&mut self, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Opens the transport a sink spec names.
+pub fn open(spec: &SinkSpec) -> io::Result<Box<dyn Sink>> {
+    Ok(match &spec.kind {
+        SinkKind::Stdout => Box::new(FdSink::new(io::stdout())?),
+        SinkKind::Stderr => Box::new(FdSink::new(io::stderr())?),
+        SinkKind::Null => Box::new(NullSink),
+        SinkKind::File {
+            path,
+            max_size,
+            max_files,
+        } => Box::new(FileSink::open(path.clone(), *max_size, *max_files)?),
+    })
+}
+
+/// A running sink: its queue and the thread that empties it.
+pub struct SinkHandle {
+    pub name: String,
+    pub queue: Arc<Queue>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SinkHandle {
+    /// Starts the thread that writes `sink`'s queue out.
+    pub fn start(name: String, sink: Box<dyn Sink>, capacity: usize) -> io::Result<SinkHandle> {
+        let queue = Arc::new(Queue::new(capacity));
+        let q = Arc::clone(&queue);
+        let thread_name = format!("sink-{name}");
+        let label = name.clone();
+        let thread = std::thread::Builder::new()
+            .name(thread_name)
+            .stack_size(64 * 1024)
+            .spawn(move || write_loop(&label, sink, &q))?;
+        Ok(SinkHandle {
+            name,
+            queue,
+            thread: Some(thread),
+        })
+    }
+
+    /// Closes the queue and waits up to `timeout` for what is queued to be
+    /// written. Returns the bytes that could not be written in time.
+    pub fn close(&mut self, timeout: Duration) -> usize {
+        self.queue.close();
+        let deadline = Instant::now() + timeout;
+        while !self.queue.is_finished() && Instant::now() < deadline {
+            self.queue.wait_finished(deadline.saturating_duration_since(Instant::now()));
+        }
+        if self.queue.is_finished() {
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+            0
+        } else {
+            self.queue.queued_bytes()
+        }
+    }
+}
+
+/// The sink thread: writes batches in order until the queue is closed and empty.
+fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
+    let mut failing = false;
+    while let Some(taken) = queue.take() {
+        if taken.reopen {
+            if let Err(e) = sink.reopen() {
+                tracing::error!(sink = name, error = %e, "sink {name}: cannot reopen: {e}");
+            }
+        }
+        let mut bytes = 0;
+        for batch in &taken.batches {
+            bytes += batch.bytes.len();
+            match sink.write(&batch.bytes) {
+                Ok(()) => failing = false,
+                Err(e) => {
+                    queue.count_lost(u64::from(batch.events));
+                    // Report the first failure of a run of failures, not each.
+                    if !failing {
+                        eprint_diag(name, &e);
+                    }
+                    failing = true;
+                }
+            }
+        }
+        let _ = sink.flush();
+        queue.release(bytes);
+    }
+    let _ = sink.flush();
+    queue.mark_finished();
+}
+
+/// A failing sink cannot report through itself; logmux's own event goes to
+/// the log sink, which may be this one, so it is written straight to stderr.
+fn eprint_diag(name: &str, e: &io::Error) {
+    let mut line = Vec::with_capacity(200);
+    crate::diag::write_event(
+        &mut line,
+        logmux_parsers::Severity::ERROR,
+        &format!("sink {name}: write failed: {e}; events are counted as lost until it recovers"),
+        &[("sink", name)],
+    );
+    let _ = io::stderr().lock().write_all(&line);
+}

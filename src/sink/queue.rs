@@ -1,0 +1,263 @@
+//! The bounded queue in front of a sink.
+//!
+//! Readers push batches of encoded events; the sink's thread takes them all
+//! at once and writes them out. The bound is in bytes and covers what the
+//! thread is still writing, so memory stays bounded whatever the rates.
+//! Readers wait asynchronously (a tokio `Notify`), the sink thread blocks on
+//! a `Condvar`: neither side spins.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+/// Whole encoded events, as one reader read them.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub bytes: Vec<u8>,
+    pub events: u32,
+}
+
+/// What the sink thread takes in one go.
+pub struct Taken {
+    pub batches: Vec<Batch>,
+    /// SIGUSR1 asked for the files to be reopened.
+    pub reopen: bool,
+}
+
+#[derive(Default)]
+struct State {
+    batches: VecDeque<Batch>,
+    /// Bytes queued or being written.
+    bytes: usize,
+    closed: bool,
+    finished: bool,
+    reopen: bool,
+    dropped: u64,
+    lost: u64,
+}
+
+pub struct Queue {
+    state: Mutex<State>,
+    /// Wakes the sink thread.
+    work: Condvar,
+    /// Wakes `close` waiting for the thread to finish.
+    done: Condvar,
+    /// Wakes readers waiting for room.
+    room: Notify,
+    capacity: usize,
+}
+
+impl Queue {
+    pub fn new(capacity: usize) -> Queue {
+        Queue {
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            room: Notify::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means a sink thread panicked mid-update; the
+        // counters are still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a batch, waiting for room (`on_full = "block"`). A batch
+    /// larger than the whole queue still goes in once the queue is empty.
+    pub async fn push_wait(&self, batch: Batch) {
+        if batch.bytes.is_empty() {
+            return;
+        }
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut s = self.lock();
+                if s.bytes == 0 || s.bytes + batch.bytes.len() <= self.capacity || s.closed {
+                    self.put(&mut s, batch);
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Queues a batch if there is room (`on_full = "drop"`); otherwise
+    /// counts its events as dropped. True if queued.
+    pub fn try_push(&self, batch: Batch) -> bool {
+        if batch.bytes.is_empty() {
+            return true;
+        }
+        let mut s = self.lock();
+        if s.bytes == 0 || s.bytes + batch.bytes.len() <= self.capacity {
+            self.put(&mut s, batch);
+            true
+        } else {
+            s.dropped += u64::from(batch.events);
+            false
+        }
+    }
+
+    /// Queues a batch whatever the room: for logmux's own rare events,
+    /// which must not be lost or wait. False once the queue is closed.
+    pub fn push_force(&self, batch: Batch) -> bool {
+        let mut s = self.lock();
+        if s.closed {
+            return false;
+        }
+        self.put(&mut s, batch);
+        true
+    }
+
+    fn put(&self, s: &mut State, batch: Batch) {
+        s.bytes += batch.bytes.len();
+        s.batches.push_back(batch);
+        self.work.notify_one();
+    }
+
+    /// For the sink thread: waits for work; `None` once closed and empty.
+    pub fn take(&self) -> Option<Taken> {
+        let mut s = self.lock();
+        loop {
+            if !s.batches.is_empty() || s.reopen {
+                let reopen = std::mem::take(&mut s.reopen);
+                return Some(Taken {
+                    batches: s.batches.drain(..).collect(),
+                    reopen,
+                });
+            }
+            if s.closed {
+                return None;
+            }
+            s = self.work.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// For the sink thread: `bytes` were written; make room.
+    pub fn release(&self, bytes: usize) {
+        {
+            let mut s = self.lock();
+            s.bytes = s.bytes.saturating_sub(bytes);
+        }
+        self.room.notify_waiters();
+    }
+
+    pub fn request_reopen(&self) {
+        let mut s = self.lock();
+        s.reopen = true;
+        self.work.notify_one();
+    }
+
+    /// No more batches will come; the thread ends once it has written all.
+    pub fn close(&self) {
+        let mut s = self.lock();
+        s.closed = true;
+        self.work.notify_one();
+        drop(s);
+        self.room.notify_waiters();
+    }
+
+    pub fn mark_finished(&self) {
+        let mut s = self.lock();
+        s.finished = true;
+        self.done.notify_all();
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.lock().finished
+    }
+
+    pub fn wait_finished(&self, timeout: Duration) {
+        let s = self.lock();
+        if !s.finished {
+            let _ = self.done.wait_timeout(s, timeout);
+        }
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    /// Events dropped by `on_full = "drop"` so far.
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    /// Events the destination refused (write errors) so far.
+    pub fn lost(&self) -> u64 {
+        self.lock().lost
+    }
+
+    pub fn count_lost(&self, events: u64) {
+        self.lock().lost += events;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(n: usize) -> Batch {
+        Batch {
+            bytes: vec![b'x'; n],
+            events: 1,
+        }
+    }
+
+    #[test]
+    fn drop_counts_when_full_and_room_comes_back() {
+        let q = Queue::new(100);
+        assert!(q.try_push(batch(60)));
+        assert!(q.try_push(batch(40)));
+        assert!(!q.try_push(batch(1)));
+        assert_eq!(q.dropped(), 1);
+        let taken = q.take().map(|t| t.batches.len());
+        assert_eq!(taken, Some(2));
+        // Taken but not yet written still counts against the bound.
+        assert!(!q.try_push(batch(1)));
+        q.release(100);
+        assert!(q.try_push(batch(1)));
+        assert_eq!(q.dropped(), 2);
+    }
+
+    #[test]
+    fn an_oversized_batch_fits_an_empty_queue() {
+        let q = Queue::new(10);
+        assert!(q.try_push(batch(50)));
+        assert!(!q.try_push(batch(50)));
+    }
+
+    #[test]
+    fn close_ends_take_after_the_last_batch() {
+        let q = Queue::new(10);
+        q.push_force(batch(5));
+        q.close();
+        assert!(q.take().is_some());
+        assert!(q.take().is_none());
+    }
+
+    #[test]
+    fn a_blocked_push_resumes_when_room_is_made() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let q = std::sync::Arc::new(Queue::new(10));
+        q.push_force(batch(10));
+        let writer = std::sync::Arc::clone(&q);
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            let n = writer.take().map_or(0, |t| t.batches.len());
+            writer.release(10);
+            n
+        });
+        rt.block_on(q.push_wait(batch(10)));
+        assert_eq!(thread.join().unwrap(), 1);
+        assert_eq!(q.queued_bytes(), 10);
+    }
+}
