@@ -365,7 +365,7 @@ impl Supervisor {
                         p.state = State::Fatal;
                         tracing::error!(program = %name, retries = p.retries - 1, "{name} gave up: it failed to start {} times in a row", p.retries);
                         if p.spec.on_exit == OnExit::Shutdown {
-                            self.shutdown(format!("{name} failed to start"), code);
+                            self.shutdown(format!("{name} gave up and its on_exit is shutdown"), code);
                         }
                         return;
                     }
@@ -388,7 +388,7 @@ impl Supervisor {
                 } else {
                     p.state = State::Exited;
                     if p.spec.on_exit == OnExit::Shutdown {
-                        self.shutdown(format!("{name} ended"), code);
+                        self.shutdown(format!("{name} ended and its on_exit is shutdown"), code);
                     }
                 }
             }

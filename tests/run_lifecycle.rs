@@ -1,0 +1,233 @@
+//! How `logmux run` starts, restarts and stops programs, and the exit code
+//! it ends with: crash loops with backoff, `on_exit = "shutdown"`, natural
+//! ends, `once` and `every` programs, dependency order at start and stop,
+//! SIGKILL after `stopwaitsecs`, and the last sweep of escaped processes.
+
+#[path = "support/run.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+#[test]
+fn a_crash_loop_backs_off_then_shuts_down_with_its_code() {
+    let run = start(
+        r#"
+control_socket = ""
+
+[program.crasher]
+command = ["sh", "-c", "echo trying; exit 3"]
+startsecs = 1
+startretries = 2
+backoff = "100ms"
+on_exit = "shutdown"
+
+[program.bystander]
+command = ["sleep", "60"]
+"#,
+    );
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(3), "stderr: {}", done.stderr);
+    let own = events(&done.stderr);
+    assert_eq!(own_with(&own, "spawned crasher").len(), 3);
+    let delays: Vec<i64> = own_with(&own, "crasher failed to start")
+        .iter()
+        .map(|e| e["logmux"]["delay_ms"].as_i64().unwrap())
+        .collect();
+    assert_eq!(delays, [100, 200]);
+    assert_eq!(own_with(&own, "crasher gave up: it failed to start 3 times in a row").len(), 1);
+    assert_eq!(own_with(&own, "stopping bystander with SIGTERM").len(), 1);
+    assert_eq!(messages_of(&events(&done.stdout), "crasher"), ["trying"; 3]);
+}
+
+#[test]
+fn a_natural_end_exits_with_the_first_failure() {
+    let run = start(
+        r#"
+control_socket = ""
+[program.fine]
+command = ["true"]
+autorestart = "never"
+[program.fails]
+command = ["sh", "-c", "sleep 0.3; exit 5"]
+autorestart = "never"
+[program.later]
+command = ["sh", "-c", "sleep 0.6; exit 6"]
+autorestart = "never"
+"#,
+    );
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(5), "stderr: {}", done.stderr);
+
+    let run = start(
+        "control_socket = \"\"\n[program.a]\ncommand = [\"true\"]\nautorestart = \"never\"\n[program.b]\ncommand = [\"sh\", \"-c\", \"sleep 0.2\"]\nautorestart = \"never\"\n",
+    );
+    assert_eq!(run.finish(30).code, Some(0));
+
+    // A signal is 128 + its number, as a shell says.
+    let run = start("control_socket = \"\"\n[program.a]\ncommand = [\"sh\", \"-c\", \"kill -9 $$\"]\nautorestart = \"never\"\n");
+    assert_eq!(run.finish(30).code, Some(137));
+}
+
+#[test]
+fn once_programs_run_first_and_a_failure_aborts_start_up() {
+    let run = start(
+        r#"
+control_socket = ""
+[program.server]
+command = ["sh", "-c", "cat @DIR@/made-by-setup; echo server up"]
+autorestart = "never"
+[program.setup]
+command = ["sh", "-c", "echo setting up; echo ready-file > @DIR@/made-by-setup"]
+once = true
+"#,
+    );
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let out = events(&done.stdout);
+    assert_eq!(messages_of(&out, "setup"), ["setting up"]);
+    assert_eq!(messages_of(&out, "server"), ["ready-file", "server up"]);
+
+    let run = start(
+        r#"
+control_socket = ""
+[program.server]
+command = ["sh", "-c", "echo must not run"]
+[program.migrate]
+command = ["sh", "-c", "echo 'migration 0042 failed' >&2; exit 4"]
+once = true
+"#,
+    );
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(4));
+    let out = events(&done.stdout);
+    assert!(messages_of(&out, "server").is_empty());
+    let own = events(&done.stderr);
+    // The failed program's own output is shown, tagged, before the error.
+    assert_eq!(messages_of(&own, "migrate"), ["migration 0042 failed"]);
+    assert_eq!(own_with(&own, "start-up failed: the once program migrate ended with exit code 4").len(), 1);
+    assert!(own_with(&own, "spawned server").is_empty());
+}
+
+#[test]
+fn every_programs_run_periodically_with_tagged_output() {
+    let run = start(
+        r#"
+control_socket = ""
+[program.renew]
+command = ["sh", "-c", "echo renewing"]
+every = "1s"
+[program.web]
+command = ["sleep", "60"]
+"#,
+    );
+    run.wait_for(20, "three renewals", |out, _| out.matches("renewing").count() >= 3);
+    run.signal(libc::SIGTERM);
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let out = events(&done.stdout);
+    assert!(messages_of(&out, "renew").iter().all(|m| *m == "renewing"));
+    assert!(messages_of(&out, "renew").len() >= 3);
+}
+
+#[test]
+fn stops_go_in_reverse_dependency_order() {
+    // Each program says when it got TERM; `web` depends on `app`, so it
+    // must be told (and be gone) before `app` is told.
+    let trap = |name: &str| {
+        format!(
+            "[\"sh\", \"-c\", \"trap 'echo {name} got TERM; sleep 0.3; echo {name} leaving; exit 0' TERM; echo {name} up; while true; do sleep 0.05; done\"]"
+        )
+    };
+    let run = start(&format!(
+        r#"
+control_socket = ""
+[program.web]
+command = {web}
+depends_on = ["app"]
+[program.app]
+command = {app}
+ready = {{ file = "@DIR@/app.ready" }}
+[program.marker]
+command = ["sh", "-c", "sleep 0.5; touch @DIR@/app.ready; sleep 60"]
+"#,
+        web = trap("web"),
+        app = trap("app")
+    ));
+    run.wait_for(20, "both up", |out, _| out.contains("web up") && out.contains("app up"));
+    let own = events(&run.stderr_now());
+    let order: Vec<&str> = own_with(&own, "")
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .filter(|m| *m == "app is ready" || m.starts_with("spawned web"))
+        .collect();
+    assert_eq!(order.first(), Some(&"app is ready"), "web started before app was ready");
+    run.signal(libc::SIGTERM);
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let lines: Vec<String> = events(&done.stdout)
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(String::from))
+        .filter(|m| m.contains("TERM") || m.contains("leaving"))
+        .collect();
+    assert_eq!(lines, ["web got TERM", "web leaving", "app got TERM", "app leaving"]);
+}
+
+#[test]
+fn a_program_that_ignores_its_stop_signal_is_killed_and_leftovers_are_swept() {
+    let marker = format!("logmux-sweep-{}", std::process::id());
+    let run = start(&format!(
+        r#"
+control_socket = ""
+[program.stubborn]
+command = ["sh", "-c", "trap '' TERM; echo stubborn up; while true; do sleep 0.1; done"]
+stopwaitsecs = 1
+[program.escaper]
+command = ["sh", "-c", "setsid sh -c 'exec sleep 300 {marker}' & echo escaped; sleep 60"]
+"#
+    ));
+    run.wait_for(20, "both up", |out, _| out.contains("stubborn up") && out.contains("escaped"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(processes_with(&marker).len(), 1, "the escaped process runs");
+    let sent = Instant::now();
+    run.signal(libc::SIGTERM);
+    let done = run.finish(30);
+    let took = sent.elapsed();
+    // Stopped by a signal, but one program had to be killed: not clean.
+    assert_eq!(done.code, Some(137), "stderr: {}", done.stderr);
+    let own = events(&done.stderr);
+    assert_eq!(own_with(&own, "stubborn did not stop within 1s: SIGKILL").len(), 1);
+    assert!(took >= Duration::from_secs(1), "killed before stopwaitsecs: {took:?}");
+    assert!(processes_with(&marker).is_empty(), "the escaped process survived the sweep");
+}
+
+#[test]
+fn sighup_is_forwarded_or_restarts_as_configured() {
+    let run = start(
+        r#"
+control_socket = ""
+[program.reloader]
+command = ["sh", "-c", "trap 'echo reloading' HUP; echo started; while true; do sleep 0.05; done"]
+[program.restarter]
+command = ["sh", "-c", "echo restarter started; exec sleep 60"]
+sighup = "restart"
+[program.deaf]
+command = ["sh", "-c", "echo deaf started; exec sleep 60"]
+sighup = "ignore"
+"#,
+    );
+    run.wait_for(20, "all up", |out, _| {
+        out.contains("\"started\"") && out.contains("restarter started") && out.contains("deaf started")
+    });
+    run.signal(libc::SIGHUP);
+    run.wait_for(20, "the reload and the restart", |out, _| {
+        out.contains("reloading") && out.matches("restarter started").count() == 2
+    });
+    run.signal(libc::SIGTERM);
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let out = events(&done.stdout);
+    assert_eq!(messages_of(&out, "deaf"), ["deaf started"]);
+    assert_eq!(messages_of(&out, "reloader"), ["started", "reloading"]);
+}

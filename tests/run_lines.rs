@@ -1,0 +1,114 @@
+//! `logmux run` never loses, cuts or merges a line: writers in sh and
+//! Python writing in 4 KB blocks, one line per write, and partial lines
+//! without a newline; and four children bursting at full speed while
+//! SIGTERM arrives mid-burst.
+
+#[path = "support/run.rs"]
+mod support;
+
+use std::collections::HashMap;
+
+use support::*;
+
+#[test]
+fn blocks_single_writes_and_partial_lines_come_out_whole() {
+    let run = start(
+        r#"
+control_socket = ""
+
+[program.block]
+command = ["python3", "@WRITERS@/burst.py", "block", "20000", "block"]
+autorestart = "never"
+
+[program.line]
+command = ["python3", "@WRITERS@/burst.py", "line", "5000", "line"]
+autorestart = "never"
+
+[program.partial]
+command = ["python3", "@WRITERS@/burst.py", "partial", "50", "partial"]
+autorestart = "never"
+stdout = { format = "text" }
+
+[program.shell]
+command = ["sh", "-c", "i=0; while [ $i -lt 500 ]; do echo \"shell $i\"; i=$((i+1)); done; printf 'shell half'; sleep 0.2; printf ' and half\n'; printf 'shell no newline at exit'"]
+autorestart = "never"
+"#,
+    );
+    let done = run.finish(120);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let events = events(&done.stdout);
+    for (name, count) in [("block", 20000), ("line", 5000), ("partial", 50)] {
+        let got = messages_of(&events, name);
+        let mut want: Vec<String> = (0..count).map(|i| burst_line(name, i)).collect();
+        if name == "partial" {
+            want.push(format!("{name} tail-without-newline{name} done {count}"));
+        } else {
+            want.push(format!("{name} done {count}"));
+        }
+        assert_eq!(got.len(), want.len(), "{name}: line count");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "{name}: line {i}");
+        }
+    }
+    let shell = messages_of(&events, "shell");
+    assert_eq!(shell.len(), 502);
+    assert!(shell[..500].iter().enumerate().all(|(i, l)| *l == format!("shell {i}")));
+    assert_eq!(shell[500], "shell half and half");
+    assert_eq!(shell[501], "shell no newline at exit");
+    // Every event is tagged with its program, stream and pid.
+    for e in events.iter().filter(|e| e["service"]["name"] == "block") {
+        assert_eq!(e["log"]["iostream"], "stdout");
+        assert!(e["process"]["pid"].as_i64().is_some_and(|p| p > 1));
+    }
+    // stderr carries only logmux's own events.
+    assert!(support::events(&done.stderr)
+        .iter()
+        .all(|e| e["service"]["name"] == "logmux"));
+}
+
+#[test]
+fn four_bursts_stopped_by_sigterm_mid_burst_lose_nothing() {
+    let mut config = String::from("control_socket = \"\"\n");
+    for (name, mode) in [("w1", "block"), ("w2", "block"), ("w3", "line"), ("w4", "block")] {
+        config.push_str(&format!(
+            "[program.{name}]\ncommand = [\"python3\", \"@WRITERS@/burst.py\", \"{name}\", \"1000000\", \"{mode}\"]\nstdout = {{ format = \"text\" }}\n"
+        ));
+    }
+    let run = start(&config);
+    // Mid-burst: once output flows, but long before 4 million lines.
+    run.wait_for(60, "the burst to start", |out, _| out.lines().count() > 50_000);
+    run.signal(libc::SIGTERM);
+    let done = run.finish(120);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+
+    let mut seen: HashMap<&str, u64> = HashMap::new();
+    let mut reported: HashMap<&str, u64> = HashMap::new();
+    let mut total = 0u64;
+    for line in done.stdout.lines() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let name = match event["service"]["name"].as_str() {
+            Some(n @ ("w1" | "w2" | "w3" | "w4")) => n,
+            other => panic!("unexpected program {other:?}: {line}"),
+        };
+        let name: &str = ["w1", "w2", "w3", "w4"].into_iter().find(|n| *n == name).unwrap();
+        let message = event["message"].as_str().unwrap();
+        if let Some(n) = message.strip_prefix(&format!("{name} done ")) {
+            reported.insert(name, n.parse().unwrap());
+            continue;
+        }
+        let next = seen.entry(name).or_insert(0);
+        assert_eq!(message, burst_line(name, *next), "{name}: line {next} cut, spliced or lost");
+        *next += 1;
+        total += 1;
+    }
+    for name in ["w1", "w2", "w3", "w4"] {
+        let said = reported.get(name).copied();
+        assert_eq!(said, Some(seen.get(name).copied().unwrap_or(0)), "{name}: lines written vs lines out");
+    }
+    assert!(total < 4_000_000, "SIGTERM came after the burst ended");
+    // Every program stopped cleanly with its stop signal, none was killed.
+    let own = support::events(&done.stderr);
+    assert!(own_with(&own, "").iter().all(|e| !e["message"].as_str().unwrap().contains("SIGKILL")));
+    assert_eq!(own_with(&own, "logmux exits with 0").len(), 1);
+}

@@ -1,0 +1,221 @@
+//! Helpers for the `logmux run` tests: start the real binary on a config in
+//! a temp dir, collect its stdout and stderr while it runs, signal it, and
+//! read the events back.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub const WRITERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/writers");
+
+/// A running `logmux run`.
+pub struct Running {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// What a finished run left.
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: tempfile::TempDir,
+}
+
+fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => into.lock().unwrap().extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+}
+
+/// Writes `config` (with `@DIR@` replaced by the temp dir and `@WRITERS@`
+/// by tests/writers) and starts `logmux run` on it.
+pub fn start(config: &str) -> Running {
+    start_with(config, |_| {})
+}
+
+pub fn start_with(config: &str, adjust: impl FnOnce(&mut Command)) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), config);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logmux"));
+    cmd.args(["run", "--config"])
+        .arg(&path)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    adjust(&mut cmd);
+    spawn(cmd, dir)
+}
+
+pub fn write_config(dir: &Path, config: &str) -> PathBuf {
+    let text = config
+        .replace("@DIR@", &dir.display().to_string())
+        .replace("@WRITERS@", WRITERS);
+    let path = dir.join("logmux.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub fn spawn(mut cmd: Command, dir: tempfile::TempDir) -> Running {
+    let mut child = cmd.spawn().unwrap();
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let threads = vec![
+        collect(child.stdout.take().unwrap(), Arc::clone(&stdout)),
+        collect(child.stderr.take().unwrap(), Arc::clone(&stderr)),
+    ];
+    Running {
+        child,
+        dir,
+        stdout,
+        stderr,
+        threads,
+    }
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill with a pid we own.
+        unsafe {
+            libc::kill(self.pid(), sig);
+        }
+    }
+
+    pub fn stdout_now(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+    }
+
+    pub fn stderr_now(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until `cond(stdout, stderr)` holds; panics after `secs`.
+    pub fn wait_for(&self, secs: u64, what: &str, cond: impl Fn(&str, &str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if cond(&self.stdout_now(), &self.stderr_now()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "timed out waiting for {what}\n--- stdout:\n{}\n--- stderr:\n{}",
+            tail(&self.stdout_now()),
+            tail(&self.stderr_now())
+        );
+    }
+
+    /// Waits for logmux to exit (at most `secs`, then kills it and panics).
+    pub fn finish(mut self, secs: u64) -> Finished {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "logmux did not exit within {secs}s\n--- stderr:\n{}",
+                    tail(&self.stderr_now())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        for t in self.threads.drain(..) {
+            t.join().unwrap();
+        }
+        Finished {
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned(),
+            stderr: String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned(),
+            dir: std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// Every line as a JSON object; panics on a line that is not one.
+pub fn events(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// logmux's own events (service.name = "logmux").
+pub fn own(events: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    events
+        .iter()
+        .filter(|e| e["service"]["name"] == "logmux")
+        .collect()
+}
+
+/// Messages of the events of one program.
+pub fn messages_of<'e>(events: &'e [serde_json::Value], program: &str) -> Vec<&'e str> {
+    events
+        .iter()
+        .filter(|e| e["service"]["name"] == program)
+        .filter_map(|e| e["message"].as_str())
+        .collect()
+}
+
+/// Own events whose message starts with `prefix`.
+pub fn own_with<'e>(events: &'e [serde_json::Value], prefix: &str) -> Vec<&'e serde_json::Value> {
+    events
+        .iter()
+        .filter(|e| e["service"]["name"] == "logmux")
+        .filter(|e| e["message"].as_str().is_some_and(|m| m.starts_with(prefix)))
+        .collect()
+}
+
+/// The expected text of line `i` of tests/writers/burst.py's `name`.
+pub fn burst_line(name: &str, i: u64) -> String {
+    let payload = (i * 7919 % 1_000_003).to_string().repeat(1 + (i % 5) as usize);
+    format!("{name} {i} {payload}")
+}
+
+/// Processes whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(marker) {
+            out.push(pid);
+        }
+    }
+    out
+}
