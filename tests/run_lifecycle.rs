@@ -36,7 +36,10 @@ command = ["sleep", "60"]
         .map(|e| e["logmux"]["delay_ms"].as_i64().unwrap())
         .collect();
     assert_eq!(delays, [100, 200]);
-    assert_eq!(own_with(&own, "crasher gave up: it failed to start 3 times in a row").len(), 1);
+    assert_eq!(
+        own_with(&own, "crasher gave up: it failed to start 3 times in a row").len(),
+        1
+    );
     assert_eq!(own_with(&own, "stopping bystander with SIGTERM").len(), 1);
     assert_eq!(messages_of(&events(&done.stdout), "crasher"), ["trying"; 3]);
 }
@@ -106,7 +109,14 @@ once = true
     let own = events(&done.stderr);
     // The failed program's own output is shown, tagged, before the error.
     assert_eq!(messages_of(&own, "migrate"), ["migration 0042 failed"]);
-    assert_eq!(own_with(&own, "start-up failed: the once program migrate ended with exit code 4").len(), 1);
+    assert_eq!(
+        own_with(
+            &own,
+            "start-up failed: the once program migrate ended with exit code 4"
+        )
+        .len(),
+        1
+    );
     assert!(own_with(&own, "spawned server").is_empty());
 }
 
@@ -122,7 +132,9 @@ every = "1s"
 command = ["sleep", "60"]
 "#,
     );
-    run.wait_for(20, "three renewals", |out, _| out.matches("renewing").count() >= 3);
+    run.wait_for(20, "three renewals", |out, _| {
+        out.matches("renewing").count() >= 3
+    });
     run.signal(libc::SIGTERM);
     let done = run.finish(30);
     assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
@@ -155,14 +167,20 @@ command = ["sh", "-c", "sleep 0.5; touch @DIR@/app.ready; sleep 60"]
         web = trap("web"),
         app = trap("app")
     ));
-    run.wait_for(20, "both up", |out, _| out.contains("web up") && out.contains("app up"));
+    run.wait_for(20, "both up", |out, _| {
+        out.contains("web up") && out.contains("app up")
+    });
     let own = events(&run.stderr_now());
     let order: Vec<&str> = own_with(&own, "")
         .iter()
         .filter_map(|e| e["message"].as_str())
         .filter(|m| *m == "app is ready" || m.starts_with("spawned web"))
         .collect();
-    assert_eq!(order.first(), Some(&"app is ready"), "web started before app was ready");
+    assert_eq!(
+        order.first(),
+        Some(&"app is ready"),
+        "web started before app was ready"
+    );
     run.signal(libc::SIGTERM);
     let done = run.finish(30);
     assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
@@ -171,7 +189,10 @@ command = ["sh", "-c", "sleep 0.5; touch @DIR@/app.ready; sleep 60"]
         .filter_map(|e| e["message"].as_str().map(String::from))
         .filter(|m| m.contains("TERM") || m.contains("leaving"))
         .collect();
-    assert_eq!(lines, ["web got TERM", "web leaving", "app got TERM", "app leaving"]);
+    assert_eq!(
+        lines,
+        ["web got TERM", "web leaving", "app got TERM", "app leaving"]
+    );
 }
 
 #[test]
@@ -187,7 +208,9 @@ stopwaitsecs = 1
 command = ["sh", "-c", "setsid sh -c 'exec sleep 300 {marker}' & echo escaped; sleep 60"]
 "#
     ));
-    run.wait_for(20, "both up", |out, _| out.contains("stubborn up") && out.contains("escaped"));
+    run.wait_for(20, "both up", |out, _| {
+        out.contains("stubborn up") && out.contains("escaped")
+    });
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(processes_with(&marker).len(), 1, "the escaped process runs");
     let sent = Instant::now();
@@ -197,9 +220,18 @@ command = ["sh", "-c", "setsid sh -c 'exec sleep 300 {marker}' & echo escaped; s
     // Stopped by a signal, but one program had to be killed: not clean.
     assert_eq!(done.code, Some(137), "stderr: {}", done.stderr);
     let own = events(&done.stderr);
-    assert_eq!(own_with(&own, "stubborn did not stop within 1s: SIGKILL").len(), 1);
-    assert!(took >= Duration::from_secs(1), "killed before stopwaitsecs: {took:?}");
-    assert!(processes_with(&marker).is_empty(), "the escaped process survived the sweep");
+    assert_eq!(
+        own_with(&own, "stubborn did not stop within 1s: SIGKILL").len(),
+        1
+    );
+    assert!(
+        took >= Duration::from_secs(1),
+        "killed before stopwaitsecs: {took:?}"
+    );
+    assert!(
+        processes_with(&marker).is_empty(),
+        "the escaped process survived the sweep"
+    );
 }
 
 #[test]
@@ -218,7 +250,9 @@ sighup = "ignore"
 "#,
     );
     run.wait_for(20, "all up", |out, _| {
-        out.contains("\"started\"") && out.contains("restarter started") && out.contains("deaf started")
+        out.contains("\"started\"")
+            && out.contains("restarter started")
+            && out.contains("deaf started")
     });
     run.signal(libc::SIGHUP);
     run.wait_for(20, "the reload and the restart", |out, _| {

@@ -52,7 +52,10 @@ autorestart = "never"
     }
     let shell = messages_of(&events, "shell");
     assert_eq!(shell.len(), 502);
-    assert!(shell[..500].iter().enumerate().all(|(i, l)| *l == format!("shell {i}")));
+    assert!(shell[..500]
+        .iter()
+        .enumerate()
+        .all(|(i, l)| *l == format!("shell {i}")));
     assert_eq!(shell[500], "shell half and half");
     assert_eq!(shell[501], "shell no newline at exit");
     // Every event is tagged with its program, stream and pid.
@@ -69,14 +72,21 @@ autorestart = "never"
 #[test]
 fn four_bursts_stopped_by_sigterm_mid_burst_lose_nothing() {
     let mut config = String::from("control_socket = \"\"\n");
-    for (name, mode) in [("w1", "block"), ("w2", "block"), ("w3", "line"), ("w4", "block")] {
+    for (name, mode) in [
+        ("w1", "block"),
+        ("w2", "block"),
+        ("w3", "line"),
+        ("w4", "block"),
+    ] {
         config.push_str(&format!(
             "[program.{name}]\ncommand = [\"python3\", \"@WRITERS@/burst.py\", \"{name}\", \"1000000\", \"{mode}\"]\nstdout = {{ format = \"text\" }}\n"
         ));
     }
     let run = start(&config);
     // Mid-burst: once output flows, but long before 4 million lines.
-    run.wait_for(60, "the burst to start", |out, _| out.lines().count() > 50_000);
+    run.wait_for(60, "the burst to start", |out, _| {
+        out.lines().count() > 50_000
+    });
     run.signal(libc::SIGTERM);
     let done = run.finish(120);
     assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
@@ -91,24 +101,37 @@ fn four_bursts_stopped_by_sigterm_mid_burst_lose_nothing() {
             Some(n @ ("w1" | "w2" | "w3" | "w4")) => n,
             other => panic!("unexpected program {other:?}: {line}"),
         };
-        let name: &str = ["w1", "w2", "w3", "w4"].into_iter().find(|n| *n == name).unwrap();
+        let name: &str = ["w1", "w2", "w3", "w4"]
+            .into_iter()
+            .find(|n| *n == name)
+            .unwrap();
         let message = event["message"].as_str().unwrap();
         if let Some(n) = message.strip_prefix(&format!("{name} done ")) {
             reported.insert(name, n.parse().unwrap());
             continue;
         }
         let next = seen.entry(name).or_insert(0);
-        assert_eq!(message, burst_line(name, *next), "{name}: line {next} cut, spliced or lost");
+        assert_eq!(
+            message,
+            burst_line(name, *next),
+            "{name}: line {next} cut, spliced or lost"
+        );
         *next += 1;
         total += 1;
     }
     for name in ["w1", "w2", "w3", "w4"] {
         let said = reported.get(name).copied();
-        assert_eq!(said, Some(seen.get(name).copied().unwrap_or(0)), "{name}: lines written vs lines out");
+        assert_eq!(
+            said,
+            Some(seen.get(name).copied().unwrap_or(0)),
+            "{name}: lines written vs lines out"
+        );
     }
     assert!(total < 4_000_000, "SIGTERM came after the burst ended");
     // Every program stopped cleanly with its stop signal, none was killed.
     let own = support::events(&done.stderr);
-    assert!(own_with(&own, "").iter().all(|e| !e["message"].as_str().unwrap().contains("SIGKILL")));
+    assert!(own_with(&own, "")
+        .iter()
+        .all(|e| !e["message"].as_str().unwrap().contains("SIGKILL")));
     assert_eq!(own_with(&own, "logmux exits with 0").len(), 1);
 }

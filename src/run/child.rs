@@ -65,7 +65,9 @@ pub fn spawn(spec: &ProgramSpec, extra_env: &[(String, String)]) -> Result<Spawn
             .ok_or_else(|| SpawnError::NoSuchUser(name.clone()))?;
         // std drops supplementary groups (setgroups) when root sets a uid.
         cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
-        cmd.env("HOME", &user.dir).env("USER", name).env("LOGNAME", name);
+        cmd.env("HOME", &user.dir)
+            .env("USER", name)
+            .env("LOGNAME", name);
     }
     for (k, v) in &spec.environment {
         cmd.env(k, v);

@@ -539,7 +539,12 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
         "drain_timeout",
         Duration::from_secs(5),
     )?;
-    let drop_report = duration_or(loc, &raw.drop_report, "drop_report", Duration::from_secs(10))?;
+    let drop_report = duration_or(
+        loc,
+        &raw.drop_report,
+        "drop_report",
+        Duration::from_secs(10),
+    )?;
     let control_socket = match &raw.control_socket {
         None => Some(PathBuf::from(DEFAULT_CONTROL_SOCKET)),
         Some(s) if s.get_ref().is_empty() => None,
@@ -603,10 +608,7 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
                     return Err(loc.invalid(
                         w.span().start,
                         &key("when"),
-                        format!(
-                            "`{}` is not a condition: use VAR or !VAR",
-                            w.get_ref()
-                        ),
+                        format!("`{}` is not a condition: use VAR or !VAR", w.get_ref()),
                     ));
                 }
                 template::condition_holds(w.get_ref(), &env_all)
@@ -627,7 +629,11 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
         };
 
         let command_value = p.command.as_ref().ok_or_else(|| {
-            loc.invalid(program_start, &key("command"), "missing: every program needs a command")
+            loc.invalid(
+                program_start,
+                &key("command"),
+                "missing: every program needs a command",
+            )
         })?;
         let command_offset = command_value.span().start;
         let command: Vec<String> = match command_value.get_ref() {
@@ -680,7 +686,12 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
                 .map_err(|m| loc.invalid(s.span().start, &key("stopsignal"), m))?,
             None => Signal::SIGTERM,
         };
-        let stopwait = duration_or(loc, &p.stopwaitsecs, &key("stopwaitsecs"), Duration::from_secs(10))?;
+        let stopwait = duration_or(
+            loc,
+            &p.stopwaitsecs,
+            &key("stopwaitsecs"),
+            Duration::from_secs(10),
+        )?;
         let startsecs = duration_or(loc, &p.startsecs, &key("startsecs"), Duration::from_secs(1))?;
         let backoff = duration_or(loc, &p.backoff, &key("backoff"), Duration::from_secs(1))?;
         let autorestart = match &p.autorestart {
@@ -768,14 +779,17 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
                     }
                 };
                 let timeout = match &inner.timeout {
-                    Some(t) => duration_value(t).map_err(|m| loc.invalid(offset, &key("ready.timeout"), m))?,
+                    Some(t) => duration_value(t)
+                        .map_err(|m| loc.invalid(offset, &key("ready.timeout"), m))?,
                     None => Duration::from_secs(60),
                 };
                 Some(Ready { probe, timeout })
             }
         };
         let skip_for_file = match &p.unless_exists {
-            Some(f) if when_holds => Path::new(&expand(f, program_start, "unless_exists")?).exists(),
+            Some(f) if when_holds => {
+                Path::new(&expand(f, program_start, "unless_exists")?).exists()
+            }
             _ => false,
         };
         let mut depends_on = Vec::new();
@@ -788,15 +802,18 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
                 ));
             };
             if names[i] == name {
-                return Err(loc.invalid(dep.span().start, &key("depends_on"), "a program cannot depend on itself"));
+                return Err(loc.invalid(
+                    dep.span().start,
+                    &key("depends_on"),
+                    "a program cannot depend on itself",
+                ));
             }
             depends_on.push(i);
         }
         let nginx_log_format = match &p.nginx_log_format {
-            Some(f) => Some(
-                LogFormat::compile(f.get_ref())
-                    .map_err(|e| loc.invalid(f.span().start, &key("nginx_log_format"), e.to_string()))?,
-            ),
+            Some(f) => Some(LogFormat::compile(f.get_ref()).map_err(|e| {
+                loc.invalid(f.span().start, &key("nginx_log_format"), e.to_string())
+            })?),
             None => default_log_format.clone(),
         };
         let mut streams = Vec::with_capacity(2);
@@ -804,8 +821,9 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
             let empty = RawStream::default();
             let s = raw_stream.as_ref().unwrap_or(&empty);
             let format = match &s.format {
-                Some(f) => parse_format_name(f.get_ref())
-                    .map_err(|m| loc.invalid(f.span().start, &key(&format!("{which}.format")), m))?,
+                Some(f) => parse_format_name(f.get_ref()).map_err(|m| {
+                    loc.invalid(f.span().start, &key(&format!("{which}.format")), m)
+                })?,
                 None => None,
             };
             let sink = match &s.sink {
@@ -814,8 +832,14 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
             };
             streams.push(StreamSpec { format, sink });
         }
-        let stderr = streams.pop().unwrap_or(StreamSpec { format: None, sink: 0 });
-        let stdout = streams.pop().unwrap_or(StreamSpec { format: None, sink: 0 });
+        let stderr = streams.pop().unwrap_or(StreamSpec {
+            format: None,
+            sink: 0,
+        });
+        let stdout = streams.pop().unwrap_or(StreamSpec {
+            format: None,
+            sink: 0,
+        });
         programs.push(ProgramSpec {
             name: name.clone(),
             command,
@@ -901,7 +925,11 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
 
 /// Where `[program.NAME]` starts, for messages about a missing key.
 fn table_offset(text: &str, name: &str) -> usize {
-    for header in [format!("[program.{name}]"), format!("[program:{name}]"), format!("[program.\"{name}\"]")] {
+    for header in [
+        format!("[program.{name}]"),
+        format!("[program:{name}]"),
+        format!("[program.\"{name}\"]"),
+    ] {
         if let Some(at) = text.find(&header) {
             return at;
         }
@@ -985,7 +1013,13 @@ fn resolve_sinks(
         let kind_name = match &s.kind {
             Some(k) => k.get_ref().clone(),
             None if ["stdout", "stderr", "null"].contains(&name.as_str()) => name.clone(),
-            None => return Err(loc.invalid(start, &key("type"), "missing: stdout, stderr, file or null")),
+            None => {
+                return Err(loc.invalid(
+                    start,
+                    &key("type"),
+                    "missing: stdout, stderr, file or null",
+                ))
+            }
         };
         let kind_offset = s.kind.as_ref().map_or(start, |k| k.span().start);
         let kind = match kind_name.as_str() {
@@ -994,7 +1028,11 @@ fn resolve_sinks(
             "null" => SinkKind::Null,
             "file" => {
                 let path = s.path.as_ref().ok_or_else(|| {
-                    loc.invalid(kind_offset, &key("path"), "missing: a file sink needs a path")
+                    loc.invalid(
+                        kind_offset,
+                        &key("path"),
+                        "missing: a file sink needs a path",
+                    )
                 })?;
                 let rendered = template::render(path.get_ref(), env)
                     .map_err(|e| loc.template(path.span().start, &key("path"), e))?;
@@ -1070,14 +1108,22 @@ fn size(loc: &Locator<'_>, v: &Spanned<SizeValue>, key: &str) -> Result<usize, R
             if (16..=1 << 30).contains(&n) {
                 Ok(n)
             } else {
-                Err(loc.invalid(v.span().start, key, format!("{n} is outside 16..=1073741824")))
+                Err(loc.invalid(
+                    v.span().start,
+                    key,
+                    format!("{n} is outside 16..=1073741824"),
+                ))
             }
         }
         SizeValue::Text(t) => parse_size(t).map_err(|m| loc.invalid(v.span().start, key, m)),
     }
 }
 
-fn duration(loc: &Locator<'_>, v: &Spanned<DurationValue>, key: &str) -> Result<Duration, RunConfigError> {
+fn duration(
+    loc: &Locator<'_>,
+    v: &Spanned<DurationValue>,
+    key: &str,
+) -> Result<Duration, RunConfigError> {
     duration_value(v.get_ref()).map_err(|m| loc.invalid(v.span().start, key, m))
 }
 
@@ -1100,11 +1146,15 @@ pub fn duration_value(v: &DurationValue) -> Result<Duration, String> {
         DurationValue::Text(t) => {
             let t = t.trim();
             if let Some(h) = t.strip_suffix('h') {
-                let n: u64 = h.parse().map_err(|_| format!("`{t}` is not a duration like 500ms, 10s, 5m or 12h"))?;
+                let n: u64 = h
+                    .parse()
+                    .map_err(|_| format!("`{t}` is not a duration like 500ms, 10s, 5m or 12h"))?;
                 return Ok(Duration::from_secs(n.saturating_mul(3600)));
             }
             if let Some(d) = t.strip_suffix('d') {
-                let n: u64 = d.parse().map_err(|_| format!("`{t}` is not a duration like 500ms, 10s, 5m or 12h"))?;
+                let n: u64 = d
+                    .parse()
+                    .map_err(|_| format!("`{t}` is not a duration like 500ms, 10s, 5m or 12h"))?;
                 return Ok(Duration::from_secs(n.saturating_mul(86400)));
             }
             parse_duration(t)
@@ -1123,8 +1173,9 @@ pub fn parse_signal(name: &str) -> Result<Signal, String> {
     } else {
         format!("SIG{upper}")
     };
-    full.parse::<Signal>()
-        .map_err(|_| format!("`{name}` is not a signal name (TERM, INT, QUIT, HUP, KILL, USR1, USR2)"))
+    full.parse::<Signal>().map_err(|_| {
+        format!("`{name}` is not a signal name (TERM, INT, QUIT, HUP, KILL, USR1, USR2)")
+    })
 }
 
 #[cfg(test)]

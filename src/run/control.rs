@@ -106,11 +106,14 @@ pub fn request(path: &Path, line: &str, json: bool) -> Result<String, ClientErro
         path: path.to_owned(),
         source,
     };
-    let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|source| ClientError::Connect {
-        path: path.to_owned(),
-        source,
-    })?;
-    stream.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
+    let mut stream =
+        std::os::unix::net::UnixStream::connect(path).map_err(|source| ClientError::Connect {
+            path: path.to_owned(),
+            source,
+        })?;
+    stream
+        .write_all(format!("{line}\n").as_bytes())
+        .map_err(io)?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).map_err(io)?;
     let value: serde_json::Value = serde_json::from_str(answer.trim()).map_err(|e| {
@@ -125,7 +128,9 @@ pub fn request(path: &Path, line: &str, json: bool) -> Result<String, ClientErro
         };
     }
     if !ok {
-        return Err(ClientError::Refused(value["message"].as_str().unwrap_or("refused").to_string()));
+        return Err(ClientError::Refused(
+            value["message"].as_str().unwrap_or("refused").to_string(),
+        ));
     }
     match value["programs"].as_array() {
         Some(programs) => Ok(status_table(programs)),
@@ -146,7 +151,14 @@ fn status_table(programs: &[serde_json::Value]) -> String {
             let uptime = p["uptime_secs"].as_u64().map_or("-".to_string(), |s| {
                 format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
             });
-            [text("name"), text("state"), text("pid"), uptime, text("restarts"), text("last_exit")]
+            [
+                text("name"),
+                text("state"),
+                text("pid"),
+                uptime,
+                text("restarts"),
+                text("last_exit"),
+            ]
         })
         .collect();
     let header = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT"].map(String::from);
@@ -177,7 +189,10 @@ mod tests {
     #[test]
     fn requests_parse() {
         assert_eq!(parse_request("status"), Ok(ControlCommand::Status));
-        assert_eq!(parse_request(" restart nginx "), Ok(ControlCommand::Restart("nginx".into())));
+        assert_eq!(
+            parse_request(" restart nginx "),
+            Ok(ControlCommand::Restart("nginx".into()))
+        );
         assert_eq!(
             parse_request("signal nginx HUP"),
             Ok(ControlCommand::Signal("nginx".into(), Signal::SIGHUP))

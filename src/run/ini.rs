@@ -7,7 +7,11 @@ use super::config::{Env, Locator, RawFile, RunConfigError};
 /// Whether a file is a supervisord config rather than TOML.
 pub fn looks_like_ini(path: &Path, text: &str) -> bool {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    ext == "conf" || ext == "ini" || text.lines().any(|l| l.trim_start().starts_with("[program:"))
+    ext == "conf"
+        || ext == "ini"
+        || text
+            .lines()
+            .any(|l| l.trim_start().starts_with("[program:"))
 }
 
 pub fn parse(

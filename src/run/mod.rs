@@ -96,7 +96,8 @@ pub fn run(path: &Path) -> u8 {
     let mut handles = Vec::with_capacity(config.sinks.len());
     let mut routes = Vec::with_capacity(config.sinks.len());
     for spec in &config.sinks {
-        let opened = sink::open(spec).and_then(|s| SinkHandle::start(spec.name.clone(), s, spec.queue_bytes));
+        let opened = sink::open(spec)
+            .and_then(|s| SinkHandle::start(spec.name.clone(), s, spec.queue_bytes));
         let handle = match opened {
             Ok(h) => h,
             Err(e) => {
@@ -119,14 +120,20 @@ pub fn run(path: &Path) -> u8 {
     if let Some(log) = handles.get(config.log_sink) {
         let queue = Arc::clone(&log.queue);
         crate::diag::route_to(move |line| {
-            if !queue.push_force(Batch { bytes: line.clone(), events: 1 }) {
+            if !queue.push_force(Batch {
+                bytes: line.clone(),
+                events: 1,
+            }) {
                 use std::io::Write;
                 let _ = std::io::stderr().lock().write_all(&line);
             }
         });
     }
 
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the runtime: {e}");

@@ -74,7 +74,11 @@ pub fn reap_all() -> Vec<(Pid, Exit)> {
 
 /// Sends `sig` to a process, or to its whole group.
 pub fn signal(pid: Pid, sig: Signal, group: bool) -> nix::Result<()> {
-    let r = if group { killpg(pid, sig) } else { kill(pid, sig) };
+    let r = if group {
+        killpg(pid, sig)
+    } else {
+        kill(pid, sig)
+    };
     match r {
         // Already gone: nothing to do.
         Err(Errno::ESRCH) => Ok(()),

@@ -97,7 +97,13 @@ impl StreamReader {
             };
             let before = pipeline.stats.events;
             framer.push(&buf[..n], |line| {
-                pipeline.line(&mut state, line.bytes, line.truncated, &stamp, &mut out.bytes)
+                pipeline.line(
+                    &mut state,
+                    line.bytes,
+                    line.truncated,
+                    &stamp,
+                    &mut out.bytes,
+                )
             });
             out.events = u32::try_from(pipeline.stats.events - before).unwrap_or(u32::MAX);
             self.route.send(out).await;
@@ -110,7 +116,12 @@ impl StreamReader {
 }
 
 /// Emits the partial last line and whatever multi-line event is held.
-fn finish(framer: &mut LineFramer, pipeline: &mut Pipeline, state: &mut StreamState, out: &mut Batch) {
+fn finish(
+    framer: &mut LineFramer,
+    pipeline: &mut Pipeline,
+    state: &mut StreamState,
+    out: &mut Batch,
+) {
     let stamp = Stamp::now();
     let before = pipeline.stats.events;
     framer.finish(|line| pipeline.line(state, line.bytes, line.truncated, &stamp, &mut out.bytes));

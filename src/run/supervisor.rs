@@ -205,7 +205,10 @@ impl Supervisor {
 
     /// Runs until every program has ended and every stream is drained;
     /// returns logmux's exit code.
-    pub async fn run(mut self, mut control: mpsc::Receiver<ControlRequest>) -> std::io::Result<i32> {
+    pub async fn run(
+        mut self,
+        mut control: mpsc::Receiver<ControlRequest>,
+    ) -> std::io::Result<i32> {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut quit = signal(SignalKind::quit())?;
@@ -264,7 +267,9 @@ impl Supervisor {
         }
         match self.stop_reason.as_deref() {
             // Stopped from outside: 0 if every program stopped cleanly.
-            Some(r) if r.starts_with("SIG") || r.starts_with("ctl") => self.first_unclean.unwrap_or(0),
+            Some(r) if r.starts_with("SIG") || r.starts_with("ctl") => {
+                self.first_unclean.unwrap_or(0)
+            }
             _ => self.first_failure.unwrap_or(0),
         }
     }
@@ -272,9 +277,7 @@ impl Supervisor {
     /// Waits for every stream to reach its end, up to `drain_timeout`.
     async fn drain(&mut self) {
         let timeout = self.config.drain_timeout;
-        let all = async {
-            while self.readers.join_next().await.is_some() {}
-        };
+        let all = async { while self.readers.join_next().await.is_some() {} };
         if tokio::time::timeout(timeout, all).await.is_err() {
             let open = self.readers.len();
             tracing::warn!(
@@ -320,8 +323,7 @@ impl Supervisor {
 
         if p.state == State::Stopping || stopping {
             // Asked to stop: its stop signal, or a success code, is clean.
-            let clean = !p.killed
-                && (expected || exit == Exit::Signal(p.spec.stopsignal as i32));
+            let clean = !p.killed && (expected || exit == Exit::Signal(p.spec.stopsignal as i32));
             if !clean && self.first_unclean.is_none() {
                 self.first_unclean = Some(code);
             }
@@ -349,7 +351,11 @@ impl Supervisor {
             }
             Kind::Every(period) => {
                 p.state = State::Scheduled;
-                p.timer = p.started.map(|s| s + period).filter(|t| *t > now).or(Some(now + period));
+                p.timer = p
+                    .started
+                    .map(|s| s + period)
+                    .filter(|t| *t > now)
+                    .or(Some(now + period));
             }
             Kind::LongRunning => {
                 // Ending before `startsecs` is a failed start, unless it
@@ -365,7 +371,10 @@ impl Supervisor {
                         p.state = State::Fatal;
                         tracing::error!(program = %name, retries = p.retries - 1, "{name} gave up: it failed to start {} times in a row", p.retries);
                         if p.spec.on_exit == OnExit::Shutdown {
-                            self.shutdown(format!("{name} gave up and its on_exit is shutdown"), code);
+                            self.shutdown(
+                                format!("{name} gave up and its on_exit is shutdown"),
+                                code,
+                            );
                         }
                         return;
                     }
@@ -432,7 +441,10 @@ impl Supervisor {
             self.exit_code = Some(code);
         }
         if self.phase != Phase::Stopping {
-            tracing::info!(exit_code = code, "{why}: stopping all programs; logmux will exit with {code}");
+            tracing::info!(
+                exit_code = code,
+                "{why}: stopping all programs; logmux will exit with {code}"
+            );
             self.stop_reason = Some(why);
             self.phase = Phase::Stopping;
         }
@@ -483,11 +495,9 @@ impl Supervisor {
             let state = self.programs[i].state;
             match (kind, state) {
                 (Kind::LongRunning, State::Waiting) => {
-                    let deps_ready = self.programs[i]
-                        .spec
-                        .depends_on
-                        .iter()
-                        .all(|&d| self.programs[d].ready || self.programs[d].state == State::Disabled);
+                    let deps_ready = self.programs[i].spec.depends_on.iter().all(|&d| {
+                        self.programs[d].ready || self.programs[d].state == State::Disabled
+                    });
                     if deps_ready && !self.programs[i].held {
                         self.start(i, now);
                     }
@@ -525,7 +535,8 @@ impl Supervisor {
             if let Some(ready) = &p.spec.ready {
                 if probe(&ready.probe) {
                     p.ready = true;
-                    let waited_ms = u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0);
+                    let waited_ms =
+                        u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0);
                     tracing::info!(program = %p.spec.name, waited_ms, "{} is ready", p.spec.name);
                 } else if now.duration_since(started) >= ready.timeout {
                     tracing::error!(program = %p.spec.name, "{} was not ready after {:?}: killing it", p.spec.name, ready.timeout);
@@ -550,7 +561,10 @@ impl Supervisor {
         if self.programs[i].ready {
             // A dependency may now let others start.
             for j in 0..self.programs.len() {
-                if j != i && self.programs[j].state == State::Waiting && self.programs[j].spec.depends_on.contains(&i) {
+                if j != i
+                    && self.programs[j].state == State::Waiting
+                    && self.programs[j].spec.depends_on.contains(&i)
+                {
                     self.programs[j].timer = Some(now);
                 }
             }
@@ -571,16 +585,12 @@ impl Supervisor {
                         self.stop_one(i, now);
                     }
                 }
-                State::Stopping => {
-                    if p.timer.is_some_and(|t| t <= now) && !p.killed {
-                        self.kill_one(i);
-                    }
+                State::Stopping if p.timer.is_some_and(|t| t <= now) && !p.killed => {
+                    self.kill_one(i);
                 }
-                State::Waiting | State::Backoff | State::Scheduled => {
-                    if !p.alive() {
-                        self.programs[i].state = State::Exited;
-                        self.programs[i].timer = None;
-                    }
+                State::Waiting | State::Backoff | State::Scheduled if !p.alive() => {
+                    self.programs[i].state = State::Exited;
+                    self.programs[i].timer = None;
                 }
                 _ => {}
             }
@@ -598,7 +608,11 @@ impl Supervisor {
         let p = &mut self.programs[i];
         let name = p.spec.name.clone();
         match result {
-            Ok(Spawned { pid, stdout, stderr }) => {
+            Ok(Spawned {
+                pid,
+                stdout,
+                stderr,
+            }) => {
                 p.pid = Some(pid);
                 p.started = Some(now);
                 p.state = State::Starting;
@@ -686,11 +700,19 @@ impl Supervisor {
             ControlCommand::Status => self.status_json(now),
             ControlCommand::Start(name) => match find(&name) {
                 None => answer(false, format!("no program named `{name}`")),
-                Some(_) if self.phase == Phase::Stopping => answer(false, "logmux is stopping".into()),
+                Some(_) if self.phase == Phase::Stopping => {
+                    answer(false, "logmux is stopping".into())
+                }
                 Some(i) => {
                     let p = &mut self.programs[i];
                     if p.alive() {
-                        return answer(false, format!("{name} is already running (pid {})", p.pid.map_or(0, Pid::as_raw)));
+                        return answer(
+                            false,
+                            format!(
+                                "{name} is already running (pid {})",
+                                p.pid.map_or(0, Pid::as_raw)
+                            ),
+                        );
                     }
                     p.held = false;
                     p.retries = 0;
@@ -718,7 +740,9 @@ impl Supervisor {
             },
             ControlCommand::Restart(name) => match find(&name) {
                 None => answer(false, format!("no program named `{name}`")),
-                Some(_) if self.phase == Phase::Stopping => answer(false, "logmux is stopping".into()),
+                Some(_) if self.phase == Phase::Stopping => {
+                    answer(false, "logmux is stopping".into())
+                }
                 Some(i) => {
                     if self.programs[i].alive() {
                         self.programs[i].restart_after_stop = true;
@@ -737,7 +761,9 @@ impl Supervisor {
                 Some(i) => match self.programs[i].pid {
                     None => answer(false, format!("{name} is not running")),
                     Some(pid) => match reap::signal(pid, sig, false) {
-                        Ok(()) => answer(true, format!("sent {} to {name} (pid {pid})", sig.as_str())),
+                        Ok(()) => {
+                            answer(true, format!("sent {} to {name} (pid {pid})", sig.as_str()))
+                        }
                         Err(e) => answer(false, format!("cannot signal {name}: {e}")),
                     },
                 },
@@ -781,9 +807,12 @@ fn probe(probe: &ReadyProbe) -> bool {
         ReadyProbe::File(path) => path.exists(),
         ReadyProbe::Tcp(addr) => {
             use std::net::ToSocketAddrs;
-            addr.to_socket_addrs().ok().and_then(|mut a| a.next()).is_some_and(|a| {
-                std::net::TcpStream::connect_timeout(&a, Duration::from_millis(100)).is_ok()
-            })
+            addr.to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .is_some_and(|a| {
+                    std::net::TcpStream::connect_timeout(&a, Duration::from_millis(100)).is_ok()
+                })
         }
     }
 }
@@ -811,6 +840,9 @@ mod tests {
         assert_eq!(backoff(s, 2), 2 * s);
         assert_eq!(backoff(s, 4), 8 * s);
         assert_eq!(backoff(s, 30), MAX_BACKOFF);
-        assert_eq!(backoff(Duration::from_millis(100), 3), Duration::from_millis(400));
+        assert_eq!(
+            backoff(Duration::from_millis(100), 3),
+            Duration::from_millis(400)
+        );
     }
 }

@@ -64,7 +64,9 @@ pub fn render(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
             let (line, column) = line_col(text, offset);
             TemplateError { line, column, kind }
         };
-        let close = body_start.find('}').ok_or_else(|| fail(TemplateErrorKind::Unclosed))?;
+        let close = body_start
+            .find('}')
+            .ok_or_else(|| fail(TemplateErrorKind::Unclosed))?;
         let body = &body_start[..close];
         out.push_str(&expand(body, env).map_err(fail)?);
         rest = &body_start[close + 1..];
@@ -186,7 +188,10 @@ mod tests {
         let e = r("a\n  b ${MISSING} c").unwrap_err();
         assert_eq!((e.line, e.column), (2, 5));
         assert_eq!(e.kind, TemplateErrorKind::Unset("MISSING".into()));
-        assert_eq!(e.to_string(), "2:5: environment variable MISSING is not set");
+        assert_eq!(
+            e.to_string(),
+            "2:5: environment variable MISSING is not set"
+        );
         let e = r("${EMAIL_ADDRESS:?needed for Let's Encrypt}").unwrap_err();
         assert_eq!(
             e.to_string(),

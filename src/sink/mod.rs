@@ -116,7 +116,8 @@ impl SinkHandle {
         self.queue.close();
         let deadline = Instant::now() + timeout;
         while !self.queue.is_finished() && Instant::now() < deadline {
-            self.queue.wait_finished(deadline.saturating_duration_since(Instant::now()));
+            self.queue
+                .wait_finished(deadline.saturating_duration_since(Instant::now()));
         }
         if self.queue.is_finished() {
             if let Some(t) = self.thread.take() {

@@ -70,12 +70,26 @@ pub fn write_config(dir: &Path, config: &str) -> PathBuf {
     path
 }
 
-pub fn spawn(mut cmd: Command, dir: tempfile::TempDir) -> Running {
+pub fn spawn(cmd: Command, dir: tempfile::TempDir) -> Running {
+    spawn_reading_stdout_after(cmd, dir, Duration::ZERO)
+}
+
+/// Like [`spawn`], but nobody reads logmux's stdout for `stall`: a slow reader.
+pub fn spawn_reading_stdout_after(
+    mut cmd: Command,
+    dir: tempfile::TempDir,
+    stall: Duration,
+) -> Running {
     let mut child = cmd.spawn().unwrap();
     let stdout = Arc::new(Mutex::new(Vec::new()));
     let stderr = Arc::new(Mutex::new(Vec::new()));
+    let out = child.stdout.take().unwrap();
+    let stdout_into = Arc::clone(&stdout);
     let threads = vec![
-        collect(child.stdout.take().unwrap(), Arc::clone(&stdout)),
+        std::thread::spawn(move || {
+            std::thread::sleep(stall);
+            collect(out, stdout_into).join().unwrap();
+        }),
         collect(child.stderr.take().unwrap(), Arc::clone(&stderr)),
     ];
     Running {
@@ -201,7 +215,9 @@ pub fn own_with<'e>(events: &'e [serde_json::Value], prefix: &str) -> Vec<&'e se
 
 /// The expected text of line `i` of tests/writers/burst.py's `name`.
 pub fn burst_line(name: &str, i: u64) -> String {
-    let payload = (i * 7919 % 1_000_003).to_string().repeat(1 + (i % 5) as usize);
+    let payload = (i * 7919 % 1_000_003)
+        .to_string()
+        .repeat(1 + (i % 5) as usize);
     format!("{name} {i} {payload}")
 }
 
@@ -209,7 +225,11 @@ pub fn burst_line(name: &str, i: u64) -> String {
 pub fn processes_with(marker: &str) -> Vec<i32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
             continue;
         };
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();

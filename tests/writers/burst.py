@@ -10,6 +10,7 @@ Line i is "NAME i PAYLOAD" where PAYLOAD is derived from i, so a reader can
 tell a whole line from a cut, spliced or merged one. On SIGTERM the writer
 finishes the block it has, writes "NAME done N" (N = lines written before
 it) and exits 0: the reader then knows exactly how many lines to expect.
+With REPORT_TIME=1 it then says on stderr how long the writing took.
 """
 import os
 import signal
@@ -40,6 +41,7 @@ def write_all(data):
         view = view[n:]
 
 
+started = time.monotonic()
 written = 0
 if mode == "block":
     buf = bytearray()
@@ -66,3 +68,6 @@ elif mode == "partial":
     # And a last line with no newline at all: logmux must flush it at EOF.
     write_all(f"{name} tail-without-newline".encode())
 write_all(f"{name} done {written}\n".encode())
+if os.environ.get("REPORT_TIME"):
+    # On stderr, which a test keeps flowing while stdout is blocked.
+    sys.stderr.write(f"{name} wrote {written} lines in {time.monotonic() - started:.2f}s\n")

@@ -70,8 +70,14 @@ fn the_stack_resolves_in_dependency_order() {
     assert_eq!(nginx.command, ["nginx", "-g", "daemon off;"]);
     assert_eq!(nginx.streams[0].format, Some(Format::NginxAccess));
     assert_eq!(c.sinks[nginx.streams[1].sink].name, "stderr");
-    assert_eq!(c.programs[2].kind, Kind::Every(Duration::from_secs(12 * 3600)));
-    assert_eq!(c.programs[2].command.last().map(String::as_str), Some("example.org"));
+    assert_eq!(
+        c.programs[2].kind,
+        Kind::Every(Duration::from_secs(12 * 3600))
+    );
+    assert_eq!(
+        c.programs[2].command.last().map(String::as_str),
+        Some("example.org")
+    );
     // USE_SSL is empty: certbot sits out, and its unset ${EMAIL_ADDRESS} is no error.
     assert!(!c.programs[3].enabled);
     let app = c.sinks.iter().find(|s| s.name == "app").unwrap();
@@ -101,9 +107,15 @@ fn errors_name_file_line_and_key() {
         "/etc/logmux.toml:3:19: program.a.stdout.sink: no sink named `nowhere` (known: stdout, stderr, null)"
     );
     let e = err("[program.a]\ncomand = \"x\"\n");
-    assert!(e.starts_with("/etc/logmux.toml:2:1: program.a.comand: unknown field `comand`"), "{e}");
+    assert!(
+        e.starts_with("/etc/logmux.toml:2:1: program.a.comand: unknown field `comand`"),
+        "{e}"
+    );
     let e = err("[program.a]\nuser = \"www-data\"\n");
-    assert_eq!(e, "/etc/logmux.toml:1:1: program.a.command: missing: every program needs a command");
+    assert_eq!(
+        e,
+        "/etc/logmux.toml:1:1: program.a.command: missing: every program needs a command"
+    );
 }
 
 #[test]
@@ -120,7 +132,8 @@ fn missing_variables_are_named() {
         e.to_string(),
         "/etc/logmux.toml:2:13: env.required: environment variable DJANGO_SETTINGS_MODULE is required but not set"
     );
-    let e = load_str("[program.a]\ncommand = \"run ${NOPE:?set it to the site name}\"\n").unwrap_err();
+    let e =
+        load_str("[program.a]\ncommand = \"run ${NOPE:?set it to the site name}\"\n").unwrap_err();
     assert!(matches!(&e, RunConfigError::MissingVariable { variable, .. } if variable == "NOPE"));
     assert_eq!(
         e.to_string(),
@@ -130,23 +143,41 @@ fn missing_variables_are_named() {
 
 #[test]
 fn values_are_checked() {
-    assert!(err("[program.a]\ncommand = \"x\"\nautorestart = \"sometimes\"\n").contains("program.a.autorestart"));
+    assert!(
+        err("[program.a]\ncommand = \"x\"\nautorestart = \"sometimes\"\n")
+            .contains("program.a.autorestart")
+    );
     assert!(err("[program.a]\ncommand = \"x\"\nevery = \"0s\"\n").contains("at least 1s"));
     assert!(err("[program.a]\ncommand = \"x 'y\"\n").contains("unbalanced quotes"));
     assert!(err("[program.a]\ncommand = []\n").contains("empty command"));
-    assert!(err("[program.a]\ncommand = \"x\"\nready = { tcp = \"a:1\", file = \"/f\" }\n").contains("exactly one"));
+    assert!(
+        err("[program.a]\ncommand = \"x\"\nready = { tcp = \"a:1\", file = \"/f\" }\n")
+            .contains("exactly one")
+    );
     assert!(err("[sink.s]\ntype = \"file\"\n").contains("sink.s.path: missing"));
     assert!(err("[sink.s]\ntype = \"kafka\"\n").contains("sink.s.type: `kafka`"));
-    assert!(err("[program.a]\ncommand = \"x\"\nstdout = { format = \"nginx\" }\n").contains("program.a.stdout.format"));
+    assert!(
+        err("[program.a]\ncommand = \"x\"\nstdout = { format = \"nginx\" }\n")
+            .contains("program.a.stdout.format")
+    );
     assert_eq!(parse_signal("int"), Ok(Signal::SIGINT));
     assert_eq!(parse_signal("SIGQUIT"), Ok(Signal::SIGQUIT));
     assert_eq!(parse_signal("1"), Ok(Signal::SIGHUP));
-    assert_eq!(duration_value(&DurationValue::Text("12h".into())), Ok(Duration::from_secs(43200)));
-    assert_eq!(duration_value(&DurationValue::Secs(10)), Ok(Duration::from_secs(10)));
+    assert_eq!(
+        duration_value(&DurationValue::Text("12h".into())),
+        Ok(Duration::from_secs(43200))
+    );
+    assert_eq!(
+        duration_value(&DurationValue::Secs(10)),
+        Ok(Duration::from_secs(10))
+    );
 }
 
 #[test]
 fn command_variables_keep_their_spaces() {
     let c = load_str("[env]\ndefaults = { GREETING = \"hello world\" }\n[program.a]\ncommand = \"echo ${GREETING} ${X:-a b} '${NGINX_SERVER_NAME}'\"\n").unwrap();
-    assert_eq!(c.programs[0].command, ["echo", "hello world", "a", "b", "example.org"]);
+    assert_eq!(
+        c.programs[0].command,
+        ["echo", "hello world", "a", "b", "example.org"]
+    );
 }
