@@ -60,6 +60,7 @@ const RUN_EXAMPLES: &str = "\
 Examples:
   logmux run --config /app/docker/logmux.toml            # as the container's ENTRYPOINT
   logmux run --config /etc/supervisor/conf.d/supervisor-app.conf   # a supervisord config, unchanged
+  logmux run -- uwsgi --ini /app/uwsgi.ini                # one program, like tini
   docker logs web | logmux filter --output pretty        # read what it wrote
 
 Signals: TERM, INT and QUIT stop every program (reverse dependency order, stopsignal,
@@ -90,10 +91,16 @@ Exit status: 0 on success, 1 when logmux refused the request, 69 when it cannot 
 
 /// Options of `logmux run`.
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["config", "command"]))]
 pub struct RunArgs {
     /// The config: TOML, or a supervisord INI file ([program:x] sections).
     #[arg(short, long, value_name = "FILE", env = "LOGMUX_CONFIG")]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
+
+    /// Or one program, as with tini: `logmux run -- uwsgi --ini app.ini`.
+    /// Its output is parsed and its exit code becomes logmux's.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// Options of `logmux check`.

@@ -265,3 +265,28 @@ sighup = "ignore"
     assert_eq!(messages_of(&out, "deaf"), ["deaf started"]);
     assert_eq!(messages_of(&out, "reloader"), ["started", "reloading"]);
 }
+
+#[test]
+fn one_command_without_a_config_works_like_tini() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logmux"))
+        .args(["run", "--", "sh", "-c", "echo hi; echo oops >&2; exit 7"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    let stdout = events(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(messages_of(&stdout, "sh"), ["hi"]);
+    let stderr = events(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(messages_of(&stderr, "sh"), ["oops"]);
+    assert_eq!(own_with(&stderr, "spawned sh").len(), 1, "no restart");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_logmux"));
+    cmd.args(["run", "--", "sh", "-c", "echo up; exec sleep 60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let run = spawn(cmd, dir);
+    run.wait_for(20, "up", |out, _| out.contains("up"));
+    run.signal(libc::SIGTERM);
+    let done = run.finish(20);
+    assert_eq!(done.code, Some(0), "stopped by its stop signal: clean");
+}

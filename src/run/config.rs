@@ -457,6 +457,37 @@ pub fn parse(
     resolve(&loc, raw, env)
 }
 
+/// The config of `logmux run -- COMMAND ARGS…`: one program, named after
+/// the command, whose end is logmux's end (as with tini).
+pub fn for_command(command: Vec<String>, env: Env<'_>) -> Result<RunConfig, RunConfigError> {
+    let name = command
+        .first()
+        .and_then(|c| Path::new(c).file_name())
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("main")
+        .to_string();
+    let mut raw = RawFile {
+        control_socket: Some(Spanned::new(0..0, String::new())),
+        ..RawFile::default()
+    };
+    raw.program.insert(
+        name,
+        RawProgram {
+            command: Some(Spanned::new(0..0, CommandValue::Args(command))),
+            autorestart: Some(Spanned::new(0..0, "never".into())),
+            on_exit: Some(Spanned::new(0..0, "shutdown".into())),
+            startsecs: Some(Spanned::new(0..0, DurationValue::Secs(0))),
+            ..RawProgram::default()
+        },
+    );
+    let loc = Locator {
+        path: Path::new("(command line)"),
+        text: "",
+    };
+    resolve(&loc, raw, env)
+}
+
 /// The dotted key of the table around an offset, for messages about TOML syntax.
 fn key_at(text: &str, offset: usize) -> String {
     let before = text.get(..offset.min(text.len())).unwrap_or("");

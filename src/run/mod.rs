@@ -77,8 +77,12 @@ fn report_config_error(e: &RunConfigError) -> u8 {
 
 /// `logmux run`: supervises the config's programs until they end or a
 /// signal stops them; returns logmux's exit code.
-pub fn run(path: &Path) -> u8 {
-    let config = match load(path) {
+pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
+    let loaded = match path {
+        Some(path) => load(path),
+        None => config::for_command(command, &process_env),
+    };
+    let config = match loaded {
         Ok(c) => c,
         Err(e) => return report_config_error(&e),
     };

@@ -360,7 +360,7 @@ impl Supervisor {
             Kind::LongRunning => {
                 // Ending before `startsecs` is a failed start, unless it
                 // ended with a success code (a short job is not a failure).
-                let quick = p.state == State::Starting && !expected;
+                let quick = p.state == State::Starting && !expected && ran < p.spec.startsecs;
                 if p.spec.on_exit == OnExit::Ignore {
                     p.state = State::Exited;
                     return;
