@@ -305,6 +305,7 @@ impl Supervisor {
         let p = &mut self.programs[i];
         let ran = p.started.map_or(Duration::ZERO, |s| now.duration_since(s));
         p.pid = None;
+        let was_ready = p.ready;
         p.ready = false;
         p.last_exit = Some(exit);
         p.timer = None;
@@ -360,7 +361,12 @@ impl Supervisor {
             Kind::LongRunning => {
                 // Ending before `startsecs` is a failed start, unless it
                 // ended with a success code (a short job is not a failure).
-                let quick = p.state == State::Starting && !expected && ran < p.spec.startsecs;
+                // A program never ready (killed at its ready timeout) failed
+                // to start too, however long it ran.
+                let never_ready = p.spec.ready.is_some() && !was_ready;
+                let quick = p.state == State::Starting
+                    && !expected
+                    && (ran < p.spec.startsecs || never_ready);
                 if p.spec.on_exit == OnExit::Ignore {
                     p.state = State::Exited;
                     return;
