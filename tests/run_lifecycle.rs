@@ -290,3 +290,28 @@ fn one_command_without_a_config_works_like_tini() {
     let done = run.finish(20);
     assert_eq!(done.code, Some(0), "stopped by its stop signal: clean");
 }
+
+#[test]
+fn a_program_never_ready_is_a_failed_start_and_its_dependents_wait() {
+    let run = start(
+        r#"
+control_socket = ""
+[program.web]
+command = ["sh", "-c", "echo web must not start"]
+depends_on = ["app"]
+[program.app]
+command = ["sleep", "60"]
+ready = { file = "@DIR@/never", timeout = "300ms" }
+startretries = 1
+backoff = "100ms"
+on_exit = "shutdown"
+"#,
+    );
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(137), "killed at its ready timeout: {}", done.stderr);
+    let own = events(&done.stderr);
+    assert_eq!(own_with(&own, "app was not ready after 300ms: killing it").len(), 2);
+    assert_eq!(own_with(&own, "app failed to start; trying again in 100ms").len(), 1);
+    assert!(own_with(&own, "spawned web").is_empty());
+    assert!(done.stdout.is_empty());
+}
