@@ -18,7 +18,9 @@ fn main() -> ExitCode {
     logmux::diag::init(cli.verbose);
     match cli.command {
         Command::Filter(args) => run_filter(args),
-        Command::Run(args) => ExitCode::from(logmux::run::run(args.config.as_deref(), args.command)),
+        Command::Run(args) => {
+            ExitCode::from(logmux::run::run(args.config.as_deref(), args.command))
+        }
         Command::Check(args) => ExitCode::from(logmux::run::check(&args.config)),
         Command::Ctl(args) => run_ctl(args),
     }

@@ -308,10 +308,21 @@ on_exit = "shutdown"
 "#,
     );
     let done = run.finish(30);
-    assert_eq!(done.code, Some(137), "killed at its ready timeout: {}", done.stderr);
+    assert_eq!(
+        done.code,
+        Some(137),
+        "killed at its ready timeout: {}",
+        done.stderr
+    );
     let own = events(&done.stderr);
-    assert_eq!(own_with(&own, "app was not ready after 300ms: killing it").len(), 2);
-    assert_eq!(own_with(&own, "app failed to start; trying again in 100ms").len(), 1);
+    assert_eq!(
+        own_with(&own, "app was not ready after 300ms: killing it").len(),
+        2
+    );
+    assert_eq!(
+        own_with(&own, "app failed to start; trying again in 100ms").len(),
+        1
+    );
     assert!(own_with(&own, "spawned web").is_empty());
     assert!(done.stdout.is_empty());
 }
