@@ -24,7 +24,7 @@ FIX="$ROOT/fixtures"
 export RUSTC_BOOTSTRAP=1
 export LC_ALL=C   # the fixtures hold raw non-UTF-8 bytes: treat lines as bytes
 
-ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats"
+ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template"
 TARGETS="${TARGETS:-$ALL_TARGETS}"
 
 # --- seeding --------------------------------------------------------------
@@ -88,6 +88,19 @@ seed_tracebacks() {
     seed_chunks "$t" 12 "$@"
 }
 
+# seed_files TARGET FILE...: whole files as seeds (configs, templates).
+seed_files() {
+    local t="$1"; shift
+    local dir="$FUZZ_DIR/corpus/$t"
+    mkdir -p "$dir"
+    local k=0 f
+    for f in "$@"; do
+        [ -f "$f" ] || continue
+        cp "$f" "$(printf '%s/seed-file-%03d' "$dir" "$k")"
+        k=$((k + 1))
+    done
+}
+
 # seed_log_format: first line a log_format string, second a line it wrote.
 seed_log_format() {
     local dir="$FUZZ_DIR/corpus/nginx_log_format"
@@ -119,6 +132,9 @@ seed() {
         detect)           seed_lines "$1" "$FIX"/*.log ;;
         pipeline)         seed_chunks "$1" 10 "$FIX"/*.log ;;
         pipeline_formats) seed_chunks "$1" 10 "$FIX"/*.log ;;
+        run_config)       seed_files "$1" "$ROOT"/docs/run.md "$ROOT"/tests/stack/*.toml* ;;
+        supervisord_ini)  seed_files "$1" "$FIX"/supervisord/*.conf "$FIX"/generate/supervisord.conf.in ;;
+        template)         seed_files "$1" "$FIX"/generate/nginx.conf.in "$ROOT"/tests/stack/*.in ;;
         *) echo "unknown target $1" >&2; return 1 ;;
     esac
 }

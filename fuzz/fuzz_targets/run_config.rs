@@ -1,0 +1,13 @@
+#![no_main]
+//! Fuzz target: no `logmux run` TOML config may make loading panic; every
+//! failure is an error with a place.
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let env = |name: &str| (name == "HOST").then(|| "example.org".to_string());
+    let _ = logmux::run::config::parse(Path::new("logmux.toml"), &text, &env, &mut |_| {});
+});
