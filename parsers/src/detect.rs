@@ -101,8 +101,12 @@ impl<'f> Parser<'f> {
                 by_shape || rec.attempt(|r| nginx::access::parse(line, r))
             }
             b'[' => {
+                // uWSGI's request line, Django's runserver line, or one of
+                // uWSGI's own `[uWSGI] getting INI configuration from …`,
+                // `[uwsgi-…]`, `[spooler…]`, `[emperor…]` lines.
                 rec.attempt(|r| uwsgi::parse_request(line, r))
                     || rec.attempt(|r| django::parse(line, r))
+                    || rec.attempt(|r| uwsgi::parse_log(line, r, true))
             }
             b'{' => {
                 (b.starts_with(b"{address space usage")
@@ -145,6 +149,29 @@ mod tests {
         let mut rec = Record::default();
         assert!(Parser::AUTO.parse("hello world", &mut rec));
         assert_eq!(rec.format, Format::Text);
+    }
+
+    #[test]
+    fn uwsgi_own_lines_in_brackets_are_detected() {
+        // The first line of every uWSGI started with --ini (seen live under
+        // `logmux run`): it used to come out as `text`.
+        for line in [
+            "[uWSGI] getting INI configuration from /app/dockerable/uwsgi.ini",
+            "[uwsgi-http key: 127.0.0.1:8080 client_addr: 127.0.0.1 client_port: 50000] hr_read(): Connection reset by peer [plugins/http/http.c line 917]",
+            "[spooler /var/spool/uwsgi pid: 12] managing request uwsgi_spoolfile_on_app_31_1_1",
+        ] {
+            let mut rec = Record::default();
+            assert!(Parser::AUTO.parse(line, &mut rec), "{line}");
+            assert_eq!(rec.format, Format::UwsgiLog, "{line}");
+        }
+        for line in [
+            "[INFO] starting",
+            "[25/Nov/2026 18:35:12] \"GET / HTTP/1.1\" 200 24",
+        ] {
+            let mut rec = Record::default();
+            Parser::AUTO.parse(line, &mut rec);
+            assert_ne!(rec.format, Format::UwsgiLog, "{line}");
+        }
     }
 
     #[test]
