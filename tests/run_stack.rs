@@ -1,0 +1,1013 @@
+//! `logmux run` against the real programs, no mocks: Debian's nginx in front
+//! of Debian's uWSGI (python3 plugin) running the Django app in docker/app.
+//! The tests send real HTTP requests, stop logmux with SIGTERM as
+//! `docker stop` would, and then check what logmux wrote: one typed JSON
+//! event per access line, per uWSGI request line and per whole Python
+//! traceback, each tagged with its program and stream, logmux's own events
+//! in the right order, every output line JSON, a clean stop in well under
+//! the 10 s Docker allows, exit code 0, and no process of the stack left.
+//!
+//! `stack_serves_and_logs_every_request` runs `tests/stack/logmux.toml`,
+//! whose `[[template]]`s render the nginx and uWSGI configs into a temporary
+//! directory from `${VAR}`s the test sets. `seed_supervisord_conf_runs_unchanged`
+//! runs the seed container's supervisord config
+//! (`fixtures/supervisord/seed-supervisor-app.conf`) byte for byte, as PID 1 of
+//! a private PID and mount namespace that provides the seed's paths (/app,
+//! /usr/local/bin/uwsgi, /etc/nginx/nginx.conf) without changing the host.
+//!
+//! Both need root and the Debian packages, so they run when `LOGMUX_LIVE=1`
+//! (as `tests/run-all.sh` sets it); otherwise they say they were skipped.
+//! `check_names_the_missing_variable` is cheap and always runs.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+/// Start-up on a slow, shared machine: generous.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// What the issue demands of a stop (Docker kills after 10 s).
+const STOP_LIMIT: Duration = Duration::from_secs(3);
+/// What /boom/ raises (docker/app/demo/views.py: `1 / 0`).
+const BOOM_EXCEPTION: &str = "ZeroDivisionError";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn live() -> bool {
+    if std::env::var_os("LOGMUX_LIVE").is_some() {
+        return true;
+    }
+    eprintln!("run_stack skipped: set LOGMUX_LIVE=1 (needs root, nginx, uwsgi, uwsgi-plugin-python3, python3-django)");
+    false
+}
+
+/// A port nobody listens on now (the kernel's pick for port 0).
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A temporary directory that nginx's and uWSGI's workers (nobody,
+/// www-data) can traverse to reach the socket.
+fn stack_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("logmux-run-stack-")
+        .tempdir()
+        .expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+/// The environment the stack's programs inherit through logmux: Debian's
+/// Python, not a pyenv one, and no bytecode written into docker/app.
+fn stack_env(cmd: &mut Command) {
+    cmd.env_remove("PYTHONHOME")
+        .env_remove("PYTHONPATH")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("LC_ALL", "C.UTF-8");
+}
+
+// ------------------------------------------------------------ the output
+
+/// Every line one stream of logmux wrote, read by a thread as it comes.
+struct Lines {
+    lines: Arc<Mutex<Vec<String>>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Lines {
+    fn capture(stream: impl Read + Send + 'static) -> Lines {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let reader = std::thread::spawn(move || {
+            let mut r = BufReader::new(stream);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match r.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let mut line = String::from_utf8_lossy(&buf).into_owned();
+                        if line.ends_with('\n') {
+                            line.pop();
+                        } else {
+                            // Kept visible: a last line without its newline is a defect.
+                            line.push_str("<no newline>");
+                        }
+                        sink.lock().expect("lines").push(line);
+                    }
+                }
+            }
+        });
+        Lines {
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    fn snapshot(&self) -> Vec<String> {
+        self.lines.lock().expect("lines").clone()
+    }
+
+    /// Waits for the stream's end (logmux has exited), then returns every line.
+    fn finish(&mut self) -> Vec<String> {
+        if let Some(r) = self.reader.take() {
+            r.join().expect("reader thread");
+        }
+        self.snapshot()
+    }
+}
+
+/// Parses every line as a JSON object, failing on the first that is not.
+fn parse_all(stream: &str, lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("logmux {stream}: a line that is not JSON ({e}): {l}"));
+            assert!(v.is_object(), "logmux {stream}: not a JSON object: {l}");
+            v
+        })
+        .collect()
+}
+
+fn format_of(e: &Value) -> &str {
+    e["logmux"]["format"].as_str().unwrap_or("")
+}
+
+fn service_of(e: &Value) -> &str {
+    e["service"]["name"].as_str().unwrap_or("")
+}
+
+fn message_of(e: &Value) -> &str {
+    e["message"].as_str().unwrap_or("")
+}
+
+/// Position of logmux's own event with exactly this message.
+fn own_event(events: &[Value], message: &str) -> Option<usize> {
+    events
+        .iter()
+        .position(|e| service_of(e) == "logmux" && message_of(e) == message)
+}
+
+/// Whether logmux reported spawning `program` (`spawned NAME (pid N)`).
+fn spawned(lines: &[String], program: &str) -> Option<usize> {
+    let prefix = format!("spawned {program} (pid ");
+    lines.iter().position(|l| {
+        serde_json::from_str::<Value>(l)
+            .is_ok_and(|e| service_of(&e) == "logmux" && message_of(&e).starts_with(&prefix))
+    })
+}
+
+/// `status → count` over events of one format from one program.
+fn status_counts(events: &[&Value]) -> BTreeMap<i64, usize> {
+    let mut counts = BTreeMap::new();
+    for e in events {
+        let status = e["http"]["response"]["status_code"].as_i64().unwrap_or(-1);
+        *counts.entry(status).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// The stream-tagged events of one program in one format.
+fn select<'a>(events: &'a [Value], format: &str, service: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| format_of(e) == format && service_of(e) == service)
+        .collect()
+}
+
+// ----------------------------------------------------------- processes
+
+/// `(pid, ppid)` of every process now.
+fn process_table() -> Vec<(i32, i32)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After the `)` closing the command name: state, then ppid.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok());
+        if let Some(ppid) = ppid {
+            out.push((pid, ppid));
+        }
+    }
+    out
+}
+
+fn children_of(pid: i32) -> Vec<i32> {
+    process_table()
+        .into_iter()
+        .filter(|&(_, ppid)| ppid == pid)
+        .map(|(p, _)| p)
+        .collect()
+}
+
+fn descendants_of(root: i32) -> Vec<i32> {
+    let table = process_table();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            table
+                .iter()
+                .filter(|&&(_, pp)| pp == parent)
+                .map(|&(p, _)| p),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn cmdline(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// Alive and not a zombie.
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z")
+    })
+}
+
+/// Processes (other than this test) whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let me = std::process::id() as i32;
+    process_table()
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .filter(|&pid| pid != me && alive(pid))
+        .filter_map(|pid| {
+            let c = cmdline(pid);
+            c.contains(needle).then(|| format!("{pid}: {c}"))
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------- logmux
+
+/// A running `logmux run` whose output the test reads. Dropping it stops
+/// everything it started, even when an assertion failed half-way.
+struct Running {
+    /// logmux itself, or the `unshare` process whose child it is.
+    child: Child,
+    /// logmux runs as PID 1 of a namespace under `unshare`.
+    in_namespace: bool,
+    logmux_path: PathBuf,
+    stdout: Lines,
+    stderr: Lines,
+    status: Option<ExitStatus>,
+}
+
+impl Running {
+    fn start(mut cmd: Command, in_namespace: bool) -> Running {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start logmux");
+        let stdout = Lines::capture(child.stdout.take().expect("stdout"));
+        let stderr = Lines::capture(child.stderr.take().expect("stderr"));
+        Running {
+            child,
+            in_namespace,
+            logmux_path: PathBuf::from(env!("CARGO_BIN_EXE_logmux")),
+            stdout,
+            stderr,
+            status: None,
+        }
+    }
+
+    /// logmux's pid as the host sees it. Under `unshare --fork` logmux is
+    /// the forked child (its shell `exec`s `chroot`, which `exec`s logmux),
+    /// so it is the child of `unshare` whose command line is logmux's.
+    fn logmux_pid(&self) -> Option<i32> {
+        let own = self.child.id() as i32;
+        if !self.in_namespace {
+            return Some(own);
+        }
+        let path = self.logmux_path.to_string_lossy().into_owned();
+        children_of(own)
+            .into_iter()
+            .find(|&p| cmdline(p).starts_with(&format!("{path} ")))
+    }
+
+    fn exited(&mut self) -> bool {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().expect("try_wait");
+        }
+        self.status.is_some()
+    }
+
+    /// Waits up to `limit` for the process the test started to end.
+    fn wait_for_exit(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.exited() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.exited()
+    }
+
+    /// Polls until `ready` holds, failing (with logmux's output) if logmux
+    /// exits first or the start-up takes longer than `START_TIMEOUT`.
+    fn wait_until(&mut self, what: &str, mut ready: impl FnMut(&Running) -> bool) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if ready(self) {
+                return;
+            }
+            if self.exited() {
+                panic!("logmux ended ({:?}) before {what}", self.status);
+            }
+            if Instant::now() > deadline {
+                panic!("no {what} after {START_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM to logmux, as `docker stop` sends; returns how it ended and
+    /// how long the stop took.
+    fn terminate(&mut self) -> (ExitStatus, Duration) {
+        let pid = self.logmux_pid().expect("logmux's pid");
+        let sent = Instant::now();
+        kill(Pid::from_raw(pid), Signal::SIGTERM).expect("SIGTERM to logmux");
+        // Twice the limit: a slow stop fails below with its real duration.
+        assert!(
+            self.wait_for_exit(Duration::from_secs(20)),
+            "logmux still runs 20 s after SIGTERM"
+        );
+        let took = sent.elapsed();
+        (self.status.expect("exit status"), took)
+    }
+
+    /// Everything logmux wrote, once it has exited: (stdout, stderr).
+    fn output(&mut self) -> (Vec<String>, Vec<String>) {
+        (self.stdout.finish(), self.stderr.finish())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let show = |name: &str, lines: Vec<String>| {
+                let skip = lines.len().saturating_sub(150);
+                eprintln!("---- logmux {name} (last {} lines)", lines.len() - skip);
+                for l in &lines[skip..] {
+                    eprintln!("{l}");
+                }
+            };
+            show("stdout", self.stdout.snapshot());
+            show("stderr", self.stderr.snapshot());
+        }
+        if self.exited() {
+            return;
+        }
+        // First as a container stop: logmux stops its programs itself.
+        let leftovers = match self.logmux_pid() {
+            Some(pid) => {
+                let tree = descendants_of(pid);
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+                tree
+            }
+            None => Vec::new(),
+        };
+        if self.wait_for_exit(Duration::from_secs(8)) {
+            return;
+        }
+        // Then by force. In a namespace, SIGKILL to `unshare` makes
+        // --kill-child SIGKILL logmux, the namespace's init, and the kernel
+        // then kills every process left in it.
+        for p in leftovers {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
+        if let Some(pid) = self.logmux_pid() {
+            for p in descendants_of(pid) {
+                let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+/// One HTTP/1.0 request; returns the response's status code.
+fn http_get(port: u16, path: &str) -> u16 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: logmux-run-stack\r\n\r\n"
+    )
+    .expect("send request");
+    // No half-close: nginx would take it for a client that gave up (499).
+    let mut response = Vec::new();
+    s.read_to_end(&mut response).expect("read response");
+    let head = String::from_utf8_lossy(&response);
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("GET {path}: no HTTP status in {:?}", head.lines().next()))
+}
+
+/// The requests both tests send: path, expected status, how many times.
+const TRAFFIC: [(&str, u16, usize); 3] = [("/", 200, 5), ("/nope/", 404, 3), ("/boom/", 500, 2)];
+
+fn send_traffic(port: u16) {
+    for (path, status, times) in TRAFFIC {
+        for _ in 0..times {
+            assert_eq!(http_get(port, path), status, "GET {path}");
+        }
+    }
+}
+
+fn traffic_counts() -> BTreeMap<i64, usize> {
+    TRAFFIC
+        .iter()
+        .map(|&(_, status, times)| (i64::from(status), times))
+        .collect()
+}
+
+/// A TCP connection that is closed without a byte: nginx logs nothing.
+fn accepts_tcp(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+// ------------------------------------------------------------ the tests
+
+#[test]
+fn stack_serves_and_logs_every_request() {
+    if !live() {
+        return;
+    }
+    let dir = stack_dir();
+    let tmp = dir.path().to_str().expect("utf-8 temp path").to_string();
+    let port = free_port();
+    let app = repo().join("docker/app");
+
+    let mut cmd = common::logmux();
+    cmd.arg("run")
+        .arg("--config")
+        .arg(repo().join("tests/stack/logmux.toml"))
+        .env("STACK_DIR", &tmp)
+        .env("STACK_PORT", port.to_string())
+        .env("APP_DIR", &app)
+        .env_remove("UWSGI_PROCESSES")
+        .current_dir(dir.path());
+    stack_env(&mut cmd);
+    let mut run = Running::start(cmd, false);
+
+    run.wait_until("nginx spawned and listening", |r| {
+        spawned(&r.stderr.snapshot(), "nginx").is_some() && accepts_tcp(port)
+    });
+    send_traffic(port);
+    // uWSGI writes its request line after the response: let the last reach logmux.
+    run.wait_until("the last uWSGI request line", |r| {
+        r.stderr
+            .snapshot()
+            .iter()
+            .filter(|l| l.contains("\"uwsgi.request\""))
+            .count()
+            >= 10
+    });
+
+    let (status, took) = run.terminate();
+    let (out_lines, err_lines) = run.output();
+    eprintln!(
+        "stack: stopped {took:?} after SIGTERM ({status}); {} stdout and {} stderr lines",
+        out_lines.len(),
+        err_lines.len()
+    );
+
+    // Every line on both streams is a JSON object: no raw line leaks.
+    let out = parse_all("stdout", &out_lines);
+    let err = parse_all("stderr", &err_lines);
+    let all: Vec<Value> = out.iter().chain(&err).cloned().collect();
+
+    assert_eq!(status.code(), Some(0), "logmux's exit status: {status}");
+    assert!(
+        took < STOP_LIMIT,
+        "the stop took {took:?}, over {STOP_LIMIT:?}"
+    );
+    let killed: Vec<&str> = all
+        .iter()
+        .filter(|e| service_of(e) == "logmux" && message_of(e).contains("did not stop"))
+        .map(message_of)
+        .collect();
+    assert!(killed.is_empty(), "SIGKILL was needed: {killed:?}");
+
+    // The templates were rendered from the test's variables.
+    for name in ["nginx.conf", "uwsgi.ini"] {
+        let target = dir.path().join(name);
+        let text = std::fs::read_to_string(&target).expect("rendered template");
+        assert!(!text.contains("${"), "{name} still has a variable:\n{text}");
+        assert!(text.contains(&tmp), "{name} does not name the temp dir");
+        let message = format!(
+            "rendered {} to {}",
+            repo()
+                .join("tests/stack")
+                .join(format!("{name}.in"))
+                .display(),
+            target.display()
+        );
+        assert!(own_event(&err, &message).is_some(), "no event `{message}`");
+    }
+    let nginx_conf = std::fs::read_to_string(dir.path().join("nginx.conf")).expect("nginx.conf");
+    assert!(nginx_conf.contains(&format!("listen 127.0.0.1:{port};")));
+
+    // Order: nginx was spawned only once uWSGI's socket accepted.
+    let uwsgi_spawned = spawned(&err_lines, "uwsgi").expect("no `spawned uwsgi` event");
+    let uwsgi_ready = own_event(&err, "uwsgi is ready").expect("no `uwsgi is ready` event");
+    let nginx_spawned = spawned(&err_lines, "nginx").expect("no `spawned nginx` event");
+    assert!(
+        uwsgi_spawned < uwsgi_ready && uwsgi_ready < nginx_spawned,
+        "start order: spawned uwsgi #{uwsgi_spawned}, uwsgi ready #{uwsgi_ready}, spawned nginx #{nginx_spawned}"
+    );
+    // And the stop went the other way: nginx first, then uWSGI with SIGINT.
+    let stop_nginx = own_event(&err, "stopping nginx with SIGTERM").expect("nginx stop");
+    let nginx_exit = own_event(&err, "nginx exited: exit code 0").expect("nginx's clean exit");
+    let stop_uwsgi = own_event(&err, "stopping uwsgi with SIGINT").expect("uwsgi stop");
+    let uwsgi_exit = own_event(&err, "uwsgi exited: exit code 0").expect("uwsgi's clean exit");
+    assert!(stop_nginx < nginx_exit && nginx_exit < stop_uwsgi && stop_uwsgi < uwsgi_exit);
+    assert!(own_event(&err, "logmux exits with 0").is_some());
+    let complaints: Vec<&str> = err
+        .iter()
+        .filter(|e| service_of(e) == "logmux" && e["severity_text"] != "INFO")
+        .map(message_of)
+        .collect();
+    assert!(complaints.is_empty(), "logmux warned: {complaints:#?}");
+
+    // nginx: exactly one access event per request, from its stdout.
+    let access: Vec<&Value> = all
+        .iter()
+        .filter(|e| format_of(e) == "nginx.access")
+        .collect();
+    assert_eq!(access.len(), 10, "nginx.access events: {access:#?}");
+    for e in &access {
+        assert_eq!(service_of(e), "nginx", "{e}");
+        assert_eq!(e["log"]["iostream"], "stdout", "{e}");
+        assert_eq!(e["user_agent"]["original"], "logmux-run-stack", "{e}");
+        assert_eq!(e["network"]["protocol"]["version"], "1.0", "{e}");
+    }
+    assert_eq!(status_counts(&access), traffic_counts());
+    assert_eq!(out.len(), 10, "stdout holds the access log only");
+
+    // uWSGI: its request log is on its stderr, one typed event per request.
+    let requests: Vec<&Value> = all
+        .iter()
+        .filter(|e| format_of(e) == "uwsgi.request")
+        .collect();
+    assert_eq!(requests.len(), 10, "uwsgi.request events: {requests:#?}");
+    for e in &requests {
+        assert_eq!(service_of(e), "uwsgi", "{e}");
+        assert_eq!(e["log"]["iostream"], "stderr", "{e}");
+    }
+    assert_eq!(status_counts(&requests), traffic_counts());
+    let paths = |events: &[&Value], status: i64| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["http"]["response"]["status_code"] == status)
+            .map(|e| e["url"]["path"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    for (path, status, times) in TRAFFIC {
+        let status = i64::from(status);
+        assert_eq!(paths(&access, status), vec![path; times]);
+        assert_eq!(paths(&requests, status), vec![path; times]);
+    }
+
+    // Django's tracebacks: one merged event per 500, never one per line.
+    let tracebacks = select(&all, "python.traceback", "uwsgi");
+    assert_eq!(
+        tracebacks.len(),
+        2,
+        "python.traceback events: {tracebacks:#?}"
+    );
+    assert_eq!(
+        all.iter()
+            .filter(|e| format_of(e) == "python.traceback")
+            .count(),
+        2
+    );
+    for e in &tracebacks {
+        assert_eq!(e["exception"]["type"], BOOM_EXCEPTION, "{e}");
+        assert_eq!(e["exception"]["message"], "division by zero", "{e}");
+        assert_eq!(e["url"]["path"], "/boom/", "{e}");
+        assert_eq!(e["log"]["iostream"], "stderr", "{e}");
+        assert_eq!(e["severity_text"], "ERROR", "{e}");
+        let m = message_of(e);
+        assert!(
+            m.starts_with("Internal Server Error: /boom/\nTraceback (most recent call last):\n"),
+            "{m}"
+        );
+        assert!(m.ends_with("ZeroDivisionError: division by zero"), "{m}");
+    }
+    for e in &all {
+        let m = message_of(e);
+        let stray = m.starts_with("  File \"")
+            || m == "Traceback (most recent call last):"
+            || (m.starts_with(BOOM_EXCEPTION) && format_of(e) != "python.traceback");
+        assert!(!stray, "a traceback line on its own: {e}");
+    }
+    // Django's own 404 warnings, one per /nope/.
+    let not_found = select(&all, "django", "uwsgi");
+    assert_eq!(
+        not_found
+            .iter()
+            .filter(|e| message_of(e) == "Not Found: /nope/")
+            .count(),
+        3,
+        "{not_found:#?}"
+    );
+
+    // Nothing of the stack is left: no process that names the temp dir,
+    // and none of the pids logmux and the programs reported.
+    assert_eq!(processes_mentioning(&tmp), Vec::<String>::new());
+    for pid in stack_pids(&all) {
+        assert!(
+            !alive(pid) || !is_stack_process(pid),
+            "pid {pid} is still alive: {}",
+            cmdline(pid)
+        );
+    }
+    assert_every_line_typed(&all);
+}
+
+/// Every pid the stack reported: the programs (logmux's `spawned` events)
+/// and their workers (`spawned uWSGI worker N (pid: P, …)`,
+/// nginx's `start worker process P`).
+fn stack_pids(events: &[Value]) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for e in events {
+        let m = message_of(e);
+        if service_of(e) == "logmux" && m.starts_with("spawned ") {
+            pids.extend(
+                e["logmux"]["pid"]
+                    .as_i64()
+                    .and_then(|p| i32::try_from(p).ok()),
+            );
+        } else if let Some(rest) = m.split_once("(pid: ").map(|(_, r)| r) {
+            pids.extend(
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|p| p.parse::<i32>().ok()),
+            );
+        } else if let Some(rest) = m.strip_prefix("start worker process ") {
+            pids.extend(rest.trim().parse::<i32>().ok());
+        }
+    }
+    assert!(pids.len() >= 5, "too few pids reported: {pids:?}");
+    pids
+}
+
+fn is_stack_process(pid: i32) -> bool {
+    let c = cmdline(pid);
+    c.contains("nginx") || c.contains("uwsgi")
+}
+
+/// Every line nginx, uWSGI and Django wrote was recognised: none is left
+/// as `text`. (logmux's own events are `text` by design.) Also prints
+/// logmux's warnings, if any, for the record.
+fn assert_every_line_typed(events: &[Value]) {
+    for e in events
+        .iter()
+        .filter(|e| service_of(e) == "logmux" && e["severity_number"].as_i64() >= Some(13))
+    {
+        eprintln!("logmux {}: {}", e["severity_text"], message_of(e));
+    }
+    let untyped: Vec<String> = events
+        .iter()
+        .filter(|e| format_of(e) == "text" && service_of(e) != "logmux")
+        .map(|e| {
+            format!(
+                "{} {}: {}",
+                service_of(e),
+                e["log"]["iostream"],
+                message_of(e)
+            )
+        })
+        .collect();
+    assert!(untyped.is_empty(), "lines left as text: {untyped:#?}");
+}
+
+/// The seed container's `supervisor-app.conf`, byte for byte (shared with
+/// the INI reader's unit tests).
+fn seed_conf() -> PathBuf {
+    repo().join("fixtures/supervisord/seed-supervisor-app.conf")
+}
+
+/// The namespace's set-up, run by `sh` as PID 1 of the new PID namespace.
+///
+/// The seed's paths must exist for its config to run unchanged: /app does
+/// not exist on the host, and creating it (or changing /usr/local/bin or
+/// /etc/nginx) would change the host. So the shell builds a new root in a
+/// tmpfs that only this mount namespace sees: the host's /usr, /etc and
+/// /dev bind-mounted (/usr and /etc read-only), the host's /bin, /lib, …
+/// symlinks copied, a fresh /proc for the new PID namespace, empty /run and
+/// /var (nginx's pid, temp paths, its compiled-in error log; logmux's
+/// default control socket), and the seed's three paths bound over it. The
+/// repository and the logmux binary keep their paths (read-only), the temp
+/// dir its (read-write). Then it `exec`s chroot, which `exec`s logmux: no
+/// extra process, logmux is the namespace's PID 1 as in the container.
+const NAMESPACE_SETUP: &str = r#"
+set -eu
+root=$1 tmp=$2 repo=$3 bindir=$4 logmux=$5 config=$6 app=$7 localbin=$8 nginx_conf=$9
+mount -t tmpfs -o mode=755 logmux-test-root "$root"
+for d in bin sbin lib lib32 lib64 libx32; do
+    if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$root/$d"
+    elif [ -d "/$d" ]; then mkdir "$root/$d"; mount --rbind "/$d" "$root/$d"
+    fi
+done
+for d in usr etc dev; do
+    mkdir "$root/$d"
+    mount --rbind "/$d" "$root/$d"
+done
+mount -o remount,bind,ro "$root/usr"
+mount -o remount,bind,ro "$root/etc"
+mkdir -p "$root/proc" "$root/run" "$root/tmp" "$root/var/log/nginx" "$root/var/lib/nginx" "$root/app"
+chmod 1777 "$root/tmp"
+mount -t proc proc "$root/proc"
+for d in "$repo" "$bindir"; do
+    mkdir -p "$root$d"
+    mount --bind "$d" "$root$d"
+    mount -o remount,bind,ro "$root$d"
+done
+mkdir -p "$root$tmp"
+mount --bind "$tmp" "$root$tmp"
+mount --bind "$app" "$root/app"
+mount --bind "$localbin" "$root/usr/local/bin"
+mount --bind "$nginx_conf" "$root/etc/nginx/nginx.conf"
+exec chroot "$root" "$logmux" run --config "$config"
+"#;
+
+#[test]
+fn seed_supervisord_conf_runs_unchanged() {
+    if !live() {
+        return;
+    }
+    let dir = stack_dir();
+    let tmp = dir.path().to_str().expect("utf-8 temp path").to_string();
+    let port = free_port();
+
+    // /app: the Django project (symlinks into docker/app) and dockerable/uwsgi.ini.
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(app.join("dockerable")).expect("mkdir app");
+    for entry in std::fs::read_dir(repo().join("docker/app"))
+        .expect("docker/app")
+        .flatten()
+    {
+        let name = entry.file_name();
+        if name != "__pycache__" {
+            std::os::unix::fs::symlink(entry.path(), app.join(&name)).expect("symlink");
+        }
+    }
+    std::fs::copy(
+        repo().join("tests/stack/seed-uwsgi.ini"),
+        app.join("dockerable/uwsgi.ini"),
+    )
+    .expect("uwsgi.ini");
+    // /usr/local/bin/uwsgi: pip's uWSGI in the seed image, Debian's here.
+    let localbin = dir.path().join("usr-local-bin");
+    std::fs::create_dir(&localbin).expect("mkdir");
+    std::os::unix::fs::symlink("/usr/bin/uwsgi", localbin.join("uwsgi")).expect("symlink uwsgi");
+    // /etc/nginx/nginx.conf, with a free port.
+    let template = std::fs::read_to_string(repo().join("tests/stack/seed-nginx.conf.in"))
+        .expect("seed-nginx.conf.in");
+    let nginx_conf = dir.path().join("nginx.conf");
+    std::fs::write(&nginx_conf, template.replace("${PORT}", &port.to_string()))
+        .expect("nginx.conf");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("mkdir root");
+
+    let logmux = PathBuf::from(env!("CARGO_BIN_EXE_logmux"));
+    let bindir = logmux.parent().expect("binary's dir").to_path_buf();
+    // unshare --fork blocks SIGINT and SIGTERM while it waits, and does not
+    // forward them: the test signals logmux (unshare's child) directly and
+    // reads logmux's exit code from unshare's, which passes it on.
+    // --kill-child: if unshare is killed (the Drop guard's last resort),
+    // logmux gets SIGKILL, and with the namespace's init gone the kernel
+    // kills everything else in it.
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+    ])
+    .args(["sh", "-c", NAMESPACE_SETUP, "sh"])
+    .arg(&root)
+    .arg(&tmp)
+    .arg(repo())
+    .arg(&bindir)
+    .arg(&logmux)
+    .arg(seed_conf())
+    .arg(&app)
+    .arg(&localbin)
+    .arg(&nginx_conf)
+    .env("TZ", "UTC")
+    .env_remove("NO_COLOR")
+    .env("UWSGI_PROCESSES", "2")
+    .env("DJANGO_SETTINGS_MODULE", "project.settings.dev.settings")
+    .env_remove("LOGMUX_CONTROL_SOCKET")
+    .current_dir("/");
+    stack_env(&mut cmd);
+    let mut run = Running::start(cmd, true);
+
+    // No depends_on in a supervisord file: wait for both sockets, without
+    // a request that would add to the counts.
+    let uwsgi_socket = app.join("app.sock");
+    run.wait_until("uWSGI's socket and nginx's port", |r| {
+        r.logmux_pid().is_some()
+            && std::os::unix::net::UnixStream::connect(&uwsgi_socket).is_ok()
+            && accepts_tcp(port)
+    });
+    let namespace_pid = run.logmux_pid().expect("logmux's pid");
+    send_traffic(port);
+    run.wait_until("the last uWSGI request line", |r| {
+        r.stderr
+            .snapshot()
+            .iter()
+            .filter(|l| l.contains("\"uwsgi.request\""))
+            .count()
+            >= 10
+    });
+
+    let (status, took) = run.terminate();
+    let (out_lines, err_lines) = run.output();
+    eprintln!(
+        "seed: stopped {took:?} after SIGTERM ({status}); {} stdout and {} stderr lines",
+        out_lines.len(),
+        err_lines.len()
+    );
+    let out = parse_all("stdout", &out_lines);
+    let err = parse_all("stderr", &err_lines);
+    let all: Vec<Value> = out.iter().chain(&err).cloned().collect();
+
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status of logmux (through unshare): {status}"
+    );
+    assert!(
+        took < STOP_LIMIT,
+        "the stop took {took:?}, over {STOP_LIMIT:?}"
+    );
+    assert!(
+        !all.iter()
+            .any(|e| service_of(e) == "logmux" && message_of(e).contains("did not stop")),
+        "SIGKILL was needed"
+    );
+    assert!(
+        spawned(&err_lines, "app-uwsgi").is_some(),
+        "no `spawned app-uwsgi` event"
+    );
+    assert!(
+        spawned(&err_lines, "nginx-app").is_some(),
+        "no `spawned nginx-app` event"
+    );
+    assert!(own_event(&err, "logmux exits with 0").is_some());
+    let errors: Vec<&str> = err
+        .iter()
+        .filter(|e| service_of(e) == "logmux" && e["severity_text"] == "ERROR")
+        .map(message_of)
+        .collect();
+    assert!(errors.is_empty(), "logmux errors: {errors:#?}");
+
+    let access = select(&all, "nginx.access", "nginx-app");
+    assert_eq!(
+        access.len(),
+        10,
+        "nginx.access events of nginx-app: {access:#?}"
+    );
+    assert!(access.iter().all(|e| e["log"]["iostream"] == "stdout"));
+    assert_eq!(status_counts(&access), traffic_counts());
+    assert_eq!(
+        all.iter()
+            .filter(|e| format_of(e) == "nginx.access")
+            .count(),
+        10,
+        "access events under another name"
+    );
+    let requests = select(&all, "uwsgi.request", "app-uwsgi");
+    assert_eq!(
+        requests.len(),
+        10,
+        "uwsgi.request events of app-uwsgi: {requests:#?}"
+    );
+    assert!(requests.iter().all(|e| e["log"]["iostream"] == "stderr"));
+    assert_eq!(status_counts(&requests), traffic_counts());
+    let tracebacks = select(&all, "python.traceback", "app-uwsgi");
+    assert_eq!(tracebacks.len(), 2, "{tracebacks:#?}");
+    assert!(tracebacks
+        .iter()
+        .all(|e| e["exception"]["type"] == BOOM_EXCEPTION));
+
+    // The namespace is gone with its init, and nothing names the temp dir.
+    assert!(
+        !alive(namespace_pid),
+        "logmux ({namespace_pid}) is still alive"
+    );
+    assert_eq!(processes_mentioning(&tmp), Vec::<String>::new());
+    assert_every_line_typed(&all);
+}
+
+/// `logmux check` on the stack's config: fine with its variables, exit 78
+/// with one line naming the variable without them. Needs no packages.
+#[test]
+fn check_names_the_missing_variable() {
+    let config = repo().join("tests/stack/logmux.toml");
+    let check = |unset: Option<&str>| {
+        let mut cmd = common::logmux();
+        cmd.arg("check").arg("--config").arg(&config);
+        for (k, v) in [
+            ("STACK_DIR", "/tmp/logmux-check"),
+            ("STACK_PORT", "8080"),
+            ("APP_DIR", "/app"),
+        ] {
+            if Some(k) == unset {
+                cmd.env_remove(k);
+            } else {
+                cmd.env(k, v);
+            }
+        }
+        cmd.output().expect("run logmux check")
+    };
+
+    let ok = check(None);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        said.contains("ok (2 programs, 2 enabled here; 3 sinks; 2 templates)"),
+        "{said}"
+    );
+
+    for var in ["STACK_DIR", "STACK_PORT", "APP_DIR"] {
+        let failed = check(Some(var));
+        assert_eq!(failed.status.code(), Some(78), "without {var}");
+        assert!(failed.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line without {var}: {stderr}");
+        let e: Value = serde_json::from_str(lines[0]).expect("a JSON event");
+        assert_eq!(e["logmux"]["variable"], var, "{e}");
+        let message = message_of(&e);
+        assert!(
+            message.ends_with(&format!(
+                "env.required: environment variable {var} is required but not set"
+            )),
+            "{message}"
+        );
+        assert!(
+            message.starts_with(&format!("{}:", config.display())),
+            "{message}"
+        );
+    }
+}
