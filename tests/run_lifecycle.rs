@@ -68,7 +68,20 @@ autorestart = "never"
     );
     assert_eq!(run.finish(30).code, Some(0));
 
-    // A signal is 128 + its number, as a shell says.
+    // A command that cannot run is 127, as a shell says…
+    let run = start("control_socket = \"\"\n[program.a]\ncommand = [\"/nonexistent/program\"]\nautorestart = \"never\"\nstartretries = 0\n");
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(127));
+    assert_eq!(
+        own_with(
+            &events(&done.stderr),
+            "cannot start a: cannot run `/nonexistent/program`: No such file or directory"
+        )
+        .len(),
+        1
+    );
+
+    // …and a signal is 128 + its number.
     let run = start("control_socket = \"\"\n[program.a]\ncommand = [\"sh\", \"-c\", \"kill -9 $$\"]\nautorestart = \"never\"\n");
     assert_eq!(run.finish(30).code, Some(137));
 }
