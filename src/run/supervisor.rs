@@ -172,6 +172,8 @@ pub struct Supervisor {
     extra_env: Vec<(String, String)>,
     phase: Phase,
     readers: JoinSet<u64>,
+    /// Process groups of runs that may still have members, for the last sweep.
+    groups: std::collections::BTreeSet<Pid>,
     /// Decided by an `on_exit = "shutdown"` program or a failed `once`.
     exit_code: Option<i32>,
     /// The first program that did not stop cleanly when asked to.
@@ -196,6 +198,7 @@ impl Supervisor {
             extra_env,
             phase: Phase::Once,
             readers: JoinSet::new(),
+            groups: std::collections::BTreeSet::new(),
             exit_code: None,
             first_unclean: None,
             first_failure: None,
@@ -254,7 +257,7 @@ impl Supervisor {
         }
 
         // Everything the programs left behind, then the streams' last lines.
-        let groups: Vec<Pid> = self.programs.iter().filter_map(|p| p.pid).collect();
+        let groups: Vec<Pid> = self.groups.iter().copied().collect();
         for (pid, exit) in reap::sweep(&groups).await {
             self.on_reaped(pid, exit);
         }
