@@ -68,7 +68,20 @@ autorestart = "never"
     );
     assert_eq!(run.finish(30).code, Some(0));
 
-    // A signal is 128 + its number, as a shell says.
+    // A command that cannot run is 127, as a shell says…
+    let run = start("control_socket = \"\"\n[program.a]\ncommand = [\"/nonexistent/program\"]\nautorestart = \"never\"\nstartretries = 0\n");
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(127));
+    assert_eq!(
+        own_with(
+            &events(&done.stderr),
+            "cannot start a: cannot run `/nonexistent/program`: No such file or directory"
+        )
+        .len(),
+        1
+    );
+
+    // …and a signal is 128 + its number.
     let run = start("control_socket = \"\"\n[program.a]\ncommand = [\"sh\", \"-c\", \"kill -9 $$\"]\nautorestart = \"never\"\n");
     assert_eq!(run.finish(30).code, Some(137));
 }
@@ -205,14 +218,25 @@ control_socket = ""
 command = ["sh", "-c", "trap '' TERM; echo stubborn up; while true; do sleep 0.1; done"]
 stopwaitsecs = 1
 [program.escaper]
-command = ["sh", "-c", "setsid sh -c 'exec sleep 300 {marker}' & echo escaped; sleep 60"]
+command = ["sh", "-c", "setsid python3 -c 'import time; time.sleep(300)' $MARK & echo escaped; exec sleep 60"]
+environment = {{ MARK = "{marker}" }}
+[program.nested]
+command = ["sh", "-c", "sh -c 'python3 -c \"import time; time.sleep(300)\" $MARK & wait' & echo nested; exec sleep 60"]
+environment = {{ MARK = "{marker}" }}
+stop_as_group = false
+kill_as_group = false
 "#
     ));
-    run.wait_for(20, "both up", |out, _| {
-        out.contains("stubborn up") && out.contains("escaped")
+    run.wait_for(20, "all up", |out, _| {
+        out.contains("stubborn up") && out.contains("escaped") && out.contains("nested")
     });
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(processes_with(&marker).len(), 1, "the escaped process runs");
+    // One escaped into its own session, one left in a group nobody signals.
+    assert_eq!(
+        processes_with(&marker).len(),
+        2,
+        "the escaped and nested processes run"
+    );
     let sent = Instant::now();
     run.signal(libc::SIGTERM);
     let done = run.finish(30);

@@ -89,51 +89,43 @@ pub fn signal(pid: Pid, sig: Signal, group: bool) -> nix::Result<()> {
 /// The last sweep: TERM, a short wait, then KILL for whatever is left.
 /// `groups` are the programs' process groups. Returns the leftovers reaped.
 pub async fn sweep(groups: &[Pid]) -> Vec<(Pid, Exit)> {
-    let mut reaped = Vec::new();
+    let mut reaped = reap_all();
     let pid1 = std::process::id() == 1;
-    let targets = |sig: Signal| {
-        if pid1 {
-            // Every process but logmux itself.
-            let _ = kill(Pid::from_raw(-1), sig);
-        } else {
-            for g in groups {
-                let _ = killpg(*g, sig);
-            }
-            for orphan in orphans() {
-                let _ = kill(orphan, sig);
-            }
+    // Each round is repeated while it waits: a process killed in one pass
+    // hands its own children to logmux, and the next pass reaches them.
+    for (sig, wait) in [
+        (Signal::SIGTERM, Duration::from_millis(500)),
+        (Signal::SIGKILL, Duration::from_millis(1000)),
+    ] {
+        let deadline = Instant::now() + wait;
+        while anything_left(groups, pid1) && Instant::now() < deadline {
+            signal_leftovers(groups, pid1, sig);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            reaped.extend(reap_all());
         }
-    };
-    if !anything_left(groups, pid1) {
-        reaped.extend(reap_all());
-        return reaped;
-    }
-    targets(Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < deadline {
-        reaped.extend(reap_all());
-        if !anything_left(groups, pid1) {
-            return reaped;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    targets(Signal::SIGKILL);
-    let deadline = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < deadline {
-        reaped.extend(reap_all());
-        if !anything_left(groups, pid1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     reaped
 }
 
+fn signal_leftovers(groups: &[Pid], pid1: bool, sig: Signal) {
+    if pid1 {
+        // Every process but logmux itself.
+        let _ = kill(Pid::from_raw(-1), sig);
+        return;
+    }
+    for g in groups {
+        let _ = killpg(*g, sig);
+    }
+    for orphan in children() {
+        let _ = kill(orphan, sig);
+    }
+}
+
 fn anything_left(groups: &[Pid], pid1: bool) -> bool {
     if pid1 {
-        return !children().is_empty() || other_processes();
+        return other_processes();
     }
-    groups.iter().any(|g| killpg(*g, None).is_ok()) || !orphans().is_empty()
+    groups.iter().any(|g| killpg(*g, None).is_ok()) || !children().is_empty()
 }
 
 /// Processes whose parent is logmux (its own children and adopted orphans).
@@ -164,12 +156,8 @@ pub fn children() -> Vec<Pid> {
     out
 }
 
-/// Children of logmux that are not in any program's group: orphans it adopted.
-fn orphans() -> Vec<Pid> {
-    children()
-}
-
-/// As PID 1: whether any process other than logmux is alive.
+/// As PID 1: whether any process other than logmux is alive (zombies are
+/// reaped before this is asked).
 fn other_processes() -> bool {
     let me = std::process::id();
     std::fs::read_dir("/proc").is_ok_and(|dir| {

@@ -172,6 +172,8 @@ pub struct Supervisor {
     extra_env: Vec<(String, String)>,
     phase: Phase,
     readers: JoinSet<u64>,
+    /// Process groups of runs that may still have members, for the last sweep.
+    groups: std::collections::BTreeSet<Pid>,
     /// Decided by an `on_exit = "shutdown"` program or a failed `once`.
     exit_code: Option<i32>,
     /// The first program that did not stop cleanly when asked to.
@@ -196,6 +198,7 @@ impl Supervisor {
             extra_env,
             phase: Phase::Once,
             readers: JoinSet::new(),
+            groups: std::collections::BTreeSet::new(),
             exit_code: None,
             first_unclean: None,
             first_failure: None,
@@ -242,6 +245,8 @@ impl Supervisor {
                     let _ = req.reply.send(answer);
                 }
                 _ = report.tick() => report_drops(&self.sinks, &mut dropped_seen),
+                // Streams of ended runs: collect them so they do not pile up.
+                Some(_) = self.readers.join_next(), if !self.readers.is_empty() => {}
                 _ = tokio::time::sleep_until(wake) => {}
             }
             // Reap on every turn: a SIGCHLD can be merged with another.
@@ -252,7 +257,7 @@ impl Supervisor {
         }
 
         // Everything the programs left behind, then the streams' last lines.
-        let groups: Vec<Pid> = self.programs.iter().filter_map(|p| p.pid).collect();
+        let groups: Vec<Pid> = self.groups.iter().copied().collect();
         for (pid, exit) in reap::sweep(&groups).await {
             self.on_reaped(pid, exit);
         }
@@ -296,10 +301,14 @@ impl Supervisor {
     // ------------------------------------------------------------ events
 
     fn on_reaped(&mut self, pid: Pid, exit: Exit) {
-        let Some(i) = self.programs.iter().position(|p| p.pid == Some(pid)) else {
-            tracing::debug!(pid = pid.as_raw(), "reaped orphan {pid} ({exit})");
-            return;
-        };
+        match self.programs.iter().position(|p| p.pid == Some(pid)) {
+            Some(i) => self.ended(i, pid, exit),
+            None => tracing::debug!(pid = pid.as_raw(), "reaped orphan {pid} ({exit})"),
+        }
+    }
+
+    /// Program `i` (pid `pid`) ended: decide what comes next for it.
+    fn ended(&mut self, i: usize, pid: Pid, exit: Exit) {
         let now = Instant::now();
         let stopping = self.phase == Phase::Stopping;
         let p = &mut self.programs[i];
@@ -316,7 +325,9 @@ impl Supervisor {
         let name = p.spec.name.clone();
         let code = exit.code();
         let ran_ms = u64::try_from(ran.as_millis()).unwrap_or(u64::MAX);
-        if expected {
+        if pid.as_raw() == 0 {
+            // It never ran: "cannot start" has been reported already.
+        } else if expected {
             tracing::info!(program = %name, pid = pid.as_raw(), exit_code = code, ran_ms, "{name} exited: {exit}");
         } else {
             tracing::warn!(program = %name, pid = pid.as_raw(), exit_code = code, ran_ms, "{name} exited: {exit}");
@@ -636,13 +647,11 @@ impl Supervisor {
             }
             Err(e) => {
                 tracing::error!(program = %name, error = %e, "cannot start {name}: {e}");
-                // As if it had exited at once: 127, as a shell says for
-                // a command it cannot run.
+                // As if it had exited at once with 127, as a shell says
+                // for a command it cannot run: the same retries and backoff.
                 p.state = State::Starting;
                 p.started = Some(now);
-                let fake = Pid::from_raw(-1 - i32::try_from(i).unwrap_or(0));
-                p.pid = Some(fake);
-                self.on_reaped(fake, Exit::Code(127));
+                self.ended(i, Pid::from_raw(0), Exit::Code(127));
             }
         }
     }
