@@ -117,9 +117,9 @@ mod tests {
             sink.write(format!("event-{i:03}\n").as_bytes()).unwrap();
         }
         let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
-        assert_eq!(read(path.clone()), "event-009\n");
-        assert_eq!(read(sink.rotated(1)), "event-007\nevent-008\n");
-        assert_eq!(read(sink.rotated(2)), "event-005\nevent-006\n");
+        assert_eq!(read(path.clone()), "event-008\nevent-009\n");
+        assert_eq!(read(sink.rotated(1)), "event-006\nevent-007\n");
+        assert_eq!(read(sink.rotated(2)), "event-004\nevent-005\n");
         assert!(!sink.rotated(3).exists());
     }
 
