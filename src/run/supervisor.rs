@@ -375,9 +375,11 @@ impl Supervisor {
                 // A program never ready (killed at its ready timeout) failed
                 // to start too, however long it ran.
                 let never_ready = p.spec.ready.is_some() && !was_ready;
+                // `autorestart = "never"` means no second try of any kind.
                 let quick = p.state == State::Starting
                     && !expected
-                    && (ran < p.spec.startsecs || never_ready);
+                    && (ran < p.spec.startsecs || never_ready)
+                    && p.spec.autorestart != AutoRestart::Never;
                 if p.spec.on_exit == OnExit::Ignore {
                     p.state = State::Exited;
                     return;
