@@ -445,7 +445,16 @@ impl Supervisor {
     /// SIGTERM, SIGINT, SIGQUIT: stop everything and exit.
     fn stop_all(&mut self, why: &str) {
         if self.phase == Phase::Stopping {
-            tracing::info!("{why} again: already stopping");
+            // A second signal (Ctrl-C twice): do not wait for stopwaitsecs.
+            tracing::warn!(
+                signal = why,
+                "{why} again while stopping: killing what is left now"
+            );
+            for i in 0..self.programs.len() {
+                if self.programs[i].alive() {
+                    self.kill_one(i, false);
+                }
+            }
             return;
         }
         tracing::info!(signal = why, "{why}: stopping all programs");
@@ -605,7 +614,7 @@ impl Supervisor {
                     }
                 }
                 State::Stopping if p.timer.is_some_and(|t| t <= now) && !p.killed => {
-                    self.kill_one(i);
+                    self.kill_one(i, true);
                 }
                 State::Waiting | State::Backoff | State::Scheduled if !p.alive() => {
                     self.programs[i].state = State::Exited;
@@ -696,10 +705,16 @@ impl Supervisor {
         p.timer = Some(now + p.spec.stopwait);
     }
 
-    fn kill_one(&mut self, i: usize) {
+    /// SIGKILL for program `i`: its stop timed out, or a second stop
+    /// signal said not to wait (`timed_out` false).
+    fn kill_one(&mut self, i: usize, timed_out: bool) {
         let p = &mut self.programs[i];
         let Some(pid) = p.pid else { return };
-        tracing::warn!(program = %p.spec.name, pid = pid.as_raw(), "{} did not stop within {:?}: SIGKILL", p.spec.name, p.spec.stopwait);
+        if timed_out {
+            tracing::warn!(program = %p.spec.name, pid = pid.as_raw(), "{} did not stop within {:?}: SIGKILL", p.spec.name, p.spec.stopwait);
+        } else {
+            tracing::warn!(program = %p.spec.name, pid = pid.as_raw(), "killing {} (SIGKILL)", p.spec.name);
+        }
         let _ = reap::signal(pid, Signal::SIGKILL, p.spec.kill_as_group);
         p.killed = true;
         p.timer = None;
