@@ -94,6 +94,7 @@ control_socket = ""
 [program.server]
 command = ["sh", "-c", "cat @DIR@/made-by-setup; echo server up"]
 autorestart = "never"
+depends_on = ["setup"]
 [program.setup]
 command = ["sh", "-c", "echo setting up; echo ready-file > @DIR@/made-by-setup"]
 once = true
