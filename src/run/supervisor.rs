@@ -524,7 +524,9 @@ impl Supervisor {
             match (kind, state) {
                 (Kind::LongRunning, State::Waiting) => {
                     let deps_ready = self.programs[i].spec.depends_on.iter().all(|&d| {
-                        self.programs[d].ready || self.programs[d].state == State::Disabled
+                        let dep = &self.programs[d];
+                        // A `once` dependency counts once it has succeeded.
+                        dep.ready || dep.done || dep.state == State::Disabled
                     });
                     if deps_ready && !self.programs[i].held {
                         self.start(i, now);
