@@ -94,6 +94,7 @@ control_socket = ""
 [program.server]
 command = ["sh", "-c", "cat @DIR@/made-by-setup; echo server up"]
 autorestart = "never"
+depends_on = ["setup"]
 [program.setup]
 command = ["sh", "-c", "echo setting up; echo ready-file > @DIR@/made-by-setup"]
 once = true
@@ -349,4 +350,33 @@ on_exit = "shutdown"
     );
     assert!(own_with(&own, "spawned web").is_empty());
     assert!(done.stdout.is_empty());
+}
+
+#[test]
+fn a_second_sigterm_kills_without_waiting() {
+    let run = start(
+        r#"
+control_socket = ""
+[program.stubborn]
+command = ["sh", "-c", "trap '' TERM INT; echo up; while true; do sleep 0.1; done"]
+stopwaitsecs = 60
+"#,
+    );
+    run.wait_for(20, "up", |out, _| out.contains("up"));
+    run.signal(libc::SIGTERM);
+    run.wait_for(20, "the stop", |_, err| err.contains("stopping stubborn"));
+    let sent = Instant::now();
+    run.signal(libc::SIGINT);
+    let done = run.finish(30);
+    assert!(sent.elapsed() < Duration::from_secs(30));
+    assert_eq!(done.code, Some(137));
+    let own = events(&done.stderr);
+    assert_eq!(
+        own_with(
+            &own,
+            "SIGINT again while stopping: killing what is left now"
+        )
+        .len(),
+        1
+    );
 }

@@ -375,9 +375,11 @@ impl Supervisor {
                 // A program never ready (killed at its ready timeout) failed
                 // to start too, however long it ran.
                 let never_ready = p.spec.ready.is_some() && !was_ready;
+                // `autorestart = "never"` means no second try of any kind.
                 let quick = p.state == State::Starting
                     && !expected
-                    && (ran < p.spec.startsecs || never_ready);
+                    && (ran < p.spec.startsecs || never_ready)
+                    && p.spec.autorestart != AutoRestart::Never;
                 if p.spec.on_exit == OnExit::Ignore {
                     p.state = State::Exited;
                     return;
@@ -443,7 +445,16 @@ impl Supervisor {
     /// SIGTERM, SIGINT, SIGQUIT: stop everything and exit.
     fn stop_all(&mut self, why: &str) {
         if self.phase == Phase::Stopping {
-            tracing::info!("{why} again: already stopping");
+            // A second signal (Ctrl-C twice): do not wait for stopwaitsecs.
+            tracing::warn!(
+                signal = why,
+                "{why} again while stopping: killing what is left now"
+            );
+            for i in 0..self.programs.len() {
+                if self.programs[i].alive() {
+                    self.kill_one(i, false);
+                }
+            }
             return;
         }
         tracing::info!(signal = why, "{why}: stopping all programs");
@@ -513,7 +524,9 @@ impl Supervisor {
             match (kind, state) {
                 (Kind::LongRunning, State::Waiting) => {
                     let deps_ready = self.programs[i].spec.depends_on.iter().all(|&d| {
-                        self.programs[d].ready || self.programs[d].state == State::Disabled
+                        let dep = &self.programs[d];
+                        // A `once` dependency counts once it has succeeded.
+                        dep.ready || dep.done || dep.state == State::Disabled
                     });
                     if deps_ready && !self.programs[i].held {
                         self.start(i, now);
@@ -603,7 +616,7 @@ impl Supervisor {
                     }
                 }
                 State::Stopping if p.timer.is_some_and(|t| t <= now) && !p.killed => {
-                    self.kill_one(i);
+                    self.kill_one(i, true);
                 }
                 State::Waiting | State::Backoff | State::Scheduled if !p.alive() => {
                     self.programs[i].state = State::Exited;
@@ -694,10 +707,16 @@ impl Supervisor {
         p.timer = Some(now + p.spec.stopwait);
     }
 
-    fn kill_one(&mut self, i: usize) {
+    /// SIGKILL for program `i`: its stop timed out, or a second stop
+    /// signal said not to wait (`timed_out` false).
+    fn kill_one(&mut self, i: usize, timed_out: bool) {
         let p = &mut self.programs[i];
         let Some(pid) = p.pid else { return };
-        tracing::warn!(program = %p.spec.name, pid = pid.as_raw(), "{} did not stop within {:?}: SIGKILL", p.spec.name, p.spec.stopwait);
+        if timed_out {
+            tracing::warn!(program = %p.spec.name, pid = pid.as_raw(), "{} did not stop within {:?}: SIGKILL", p.spec.name, p.spec.stopwait);
+        } else {
+            tracing::warn!(program = %p.spec.name, pid = pid.as_raw(), "killing {} (SIGKILL)", p.spec.name);
+        }
         let _ = reap::signal(pid, Signal::SIGKILL, p.spec.kill_as_group);
         p.killed = true;
         p.timer = None;
