@@ -561,6 +561,12 @@ impl Supervisor {
     fn check_started(&mut self, i: usize, now: Instant) {
         let p = &mut self.programs[i];
         let Some(started) = p.started else { return };
+        if p.killed {
+            // Killed at its ready timeout; waiting to reap it. Its pipes can
+            // close (and wake the loop) before it can be reaped: no second
+            // report or kill.
+            return;
+        }
         if !p.ready {
             if let Some(ready) = &p.spec.ready {
                 if probe(&ready.probe) {
@@ -573,6 +579,7 @@ impl Supervisor {
                     if let Some(pid) = p.pid {
                         let _ = reap::signal(pid, Signal::SIGKILL, true);
                     }
+                    p.killed = true;
                     p.timer = None;
                     return;
                 }
