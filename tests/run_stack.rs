@@ -192,6 +192,49 @@ fn select<'a>(events: &'a [Value], format: &str, service: &str) -> Vec<&'a Value
 
 // ----------------------------------------------------------- processes
 
+/// What a stopped stack left: logmux's exit, how long the stop took, and
+/// its stdout and stderr lines (and both together) as JSON.
+struct Stopped {
+    status: std::process::ExitStatus,
+    took: Duration,
+    out: Vec<Value>,
+    err: Vec<Value>,
+    all: Vec<Value>,
+    /// stderr as text, in order.
+    err_lines: Vec<String>,
+}
+
+/// Waits for uWSGI's tenth request line, stops logmux with SIGTERM, and
+/// parses everything it wrote (every line must be a JSON object).
+fn stop_after_traffic(run: &mut Running, label: &str) -> Stopped {
+    run.wait_until("the last uWSGI request line", |r| {
+        r.stderr
+            .snapshot()
+            .iter()
+            .filter(|l| l.contains("\"uwsgi.request\""))
+            .count()
+            >= 10
+    });
+    let (status, took) = run.terminate();
+    let (out_lines, err_lines) = run.output();
+    eprintln!(
+        "{label}: stopped {took:?} after SIGTERM ({status}); {} stdout and {} stderr lines",
+        out_lines.len(),
+        err_lines.len()
+    );
+    let out = parse_all("stdout", &out_lines);
+    let err = parse_all("stderr", &err_lines);
+    let all: Vec<Value> = out.iter().chain(&err).cloned().collect();
+    Stopped {
+        status,
+        took,
+        out,
+        err,
+        all,
+        err_lines,
+    }
+}
+
 /// `(pid, ppid)` of every process now.
 fn process_table() -> Vec<(i32, i32)> {
     let mut out = Vec::new();
@@ -503,27 +546,15 @@ fn stack_serves_and_logs_every_request() {
     });
     send_traffic(port);
     // uWSGI writes its request line after the response: let the last reach logmux.
-    run.wait_until("the last uWSGI request line", |r| {
-        r.stderr
-            .snapshot()
-            .iter()
-            .filter(|l| l.contains("\"uwsgi.request\""))
-            .count()
-            >= 10
-    });
-
-    let (status, took) = run.terminate();
-    let (out_lines, err_lines) = run.output();
-    eprintln!(
-        "stack: stopped {took:?} after SIGTERM ({status}); {} stdout and {} stderr lines",
-        out_lines.len(),
-        err_lines.len()
-    );
-
     // Every line on both streams is a JSON object: no raw line leaks.
-    let out = parse_all("stdout", &out_lines);
-    let err = parse_all("stderr", &err_lines);
-    let all: Vec<Value> = out.iter().chain(&err).cloned().collect();
+    let Stopped {
+        status,
+        took,
+        out,
+        err,
+        all,
+        err_lines,
+    } = stop_after_traffic(&mut run, "stack");
 
     assert_eq!(status.code(), Some(0), "logmux's exit status: {status}");
     assert!(
@@ -866,25 +897,14 @@ fn seed_supervisord_conf_runs_unchanged() {
     });
     let namespace_pid = run.logmux_pid().expect("logmux's pid");
     send_traffic(port);
-    run.wait_until("the last uWSGI request line", |r| {
-        r.stderr
-            .snapshot()
-            .iter()
-            .filter(|l| l.contains("\"uwsgi.request\""))
-            .count()
-            >= 10
-    });
-
-    let (status, took) = run.terminate();
-    let (out_lines, err_lines) = run.output();
-    eprintln!(
-        "seed: stopped {took:?} after SIGTERM ({status}); {} stdout and {} stderr lines",
-        out_lines.len(),
-        err_lines.len()
-    );
-    let out = parse_all("stdout", &out_lines);
-    let err = parse_all("stderr", &err_lines);
-    let all: Vec<Value> = out.iter().chain(&err).cloned().collect();
+    let Stopped {
+        status,
+        took,
+        err,
+        all,
+        err_lines,
+        ..
+    } = stop_after_traffic(&mut run, "seed");
 
     assert_eq!(
         status.code(),

@@ -373,10 +373,7 @@ pub struct Locator<'t> {
 
 impl Locator<'_> {
     pub fn at(&self, offset: usize) -> (usize, usize) {
-        let before = self.text.get(..offset.min(self.text.len())).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, column)
+        crate::config::line_col(self.text, offset)
     }
 
     pub fn invalid(&self, offset: usize, key: &str, message: impl Into<String>) -> RunConfigError {

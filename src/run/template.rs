@@ -61,7 +61,7 @@ pub fn render(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
         };
         let offset = text.len() - rest.len() + at;
         let fail = |kind| {
-            let (line, column) = line_col(text, offset);
+            let (line, column) = crate::config::line_col(text, offset);
             TemplateError { line, column, kind }
         };
         let close = body_start
@@ -134,14 +134,6 @@ pub fn valid_condition(condition: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 #[cfg(test)]
