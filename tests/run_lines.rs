@@ -135,3 +135,28 @@ fn four_bursts_stopped_by_sigterm_mid_burst_lose_nothing() {
         .all(|e| !e["message"].as_str().unwrap().contains("SIGKILL")));
     assert_eq!(own_with(&own, "logmux exits with 0").len(), 1);
 }
+
+#[test]
+fn a_partial_line_is_emitted_after_the_idle_timeout() {
+    let run = start(
+        r#"
+control_socket = ""
+idle_flush = "300ms"
+[program.prompt]
+command = ["sh", "-c", "printf 'waiting for input> '; sleep 30"]
+"#,
+    );
+    // Long before the program ends, the half line comes out on its own.
+    run.wait_for(10, "the idle flush", |out, _| {
+        out.contains("waiting for input>")
+    });
+    let alive = run.stderr_now().contains("prompt exited");
+    run.signal(libc::SIGTERM);
+    let done = run.finish(20);
+    assert!(!alive, "the line came out only because the program ended");
+    assert_eq!(done.code, Some(0));
+    assert_eq!(
+        messages_of(&events(&done.stdout), "prompt"),
+        ["waiting for input> "]
+    );
+}
