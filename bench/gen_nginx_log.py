@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Writes a realistic nginx `combined` access log for the benchmark.
 
-Usage: gen_nginx_log.py LINES OUT
+Usage: gen_nginx_log.py LINES OUT [WIDTH]
 
 A fixed seed makes every run produce the same file. The mix: mostly 200s,
 some 304/404/301, a few 500s; real browser user agents and referers; query
 strings on a third of the requests; an IPv6 client now and then. Lines
 average about 170 bytes, like a production access log.
+
+With WIDTH, short lines get a `pad=xxx` query parameter so that the lines
+average WIDTH bytes (newline included): each line is padded to bring the
+running total to WIDTH times the line count, so a long line is made up for
+by the next ones. The random choices are the same as without WIDTH.
 """
 import random
 import sys
@@ -27,6 +32,8 @@ MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 def main() -> None:
     lines, out = int(sys.argv[1]), sys.argv[2]
+    width = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    written = 0
     rnd = random.Random(42)
     with open(out, "w", encoding="ascii") as f:
         for i in range(lines):
@@ -39,8 +46,16 @@ def main() -> None:
                 path += f"?page={rnd.randrange(1, 50)}&sort=desc"
             status = rnd.choice(STATUSES)
             size = 0 if status == 304 else rnd.randrange(100, 60000)
-            f.write(f'{ip} - - [{ts}] "{rnd.choice(METHODS)} {path} HTTP/1.1" {status} {size} '
-                    f'"{rnd.choice(REFERERS)}" "{rnd.choice(AGENTS)}"\n')
+            method, referer, agent = rnd.choice(METHODS), rnd.choice(REFERERS), rnd.choice(AGENTS)
+            line = (f'{ip} - - [{ts}] "{method} {path} HTTP/1.1" {status} {size} '
+                    f'"{referer}" "{agent}"\n')
+            short = width * (i + 1) - written - len(line)
+            if width and short >= 6:
+                path += ("&" if "?" in path else "?") + "pad=" + "x" * (short - 5)
+                line = (f'{ip} - - [{ts}] "{method} {path} HTTP/1.1" {status} {size} '
+                        f'"{referer}" "{agent}"\n')
+            written += len(line)
+            f.write(line)
 
 
 if __name__ == "__main__":
