@@ -67,3 +67,26 @@ fn as_a_subreaper_orphans_leave_no_zombie() {
     let checker = messages_of(&out, "checker");
     assert_eq!(checker.first(), Some(&"zombies=0"));
 }
+
+#[test]
+fn programs_do_not_outlive_a_killed_logmux() {
+    // SIGKILL cannot be handled: the programs are told by the kernel
+    // (PR_SET_PDEATHSIG), so none lives on as an orphan.
+    let marker = format!("logmux-pdeathsig-{}", std::process::id());
+    let run = start(&format!(
+        "control_socket = \"\"\n[program.a]\ncommand = [\"python3\", \"-c\", \"import time; print('up', flush=True); time.sleep(300)\", \"{marker}\"]\n"
+    ));
+    run.wait_for(20, "up", |out, _| out.contains("\"up\""));
+    assert_eq!(processes_with(&marker).len(), 1);
+    run.signal(libc::SIGKILL);
+    let done = run.finish(20);
+    assert_eq!(done.code, None, "killed by a signal");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !processes_with(&marker).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        processes_with(&marker).is_empty(),
+        "the program outlived logmux"
+    );
+}

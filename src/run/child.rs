@@ -59,6 +59,22 @@ pub fn spawn(spec: &ProgramSpec, extra_env: &[(String, String)]) -> Result<Spawn
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
+    let supervisor = std::process::id();
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // makes async-signal-safe calls (prctl, getppid, raise).
+    unsafe {
+        cmd.pre_exec(move || {
+            // If logmux itself is killed outright (SIGKILL, a crash), its
+            // programs must not live on as orphans: as PID 1 the kernel
+            // would end them anyway, elsewhere nobody would.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if libc::getppid() as u32 != supervisor {
+                // logmux died before the line above: too late to ask.
+                libc::raise(libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
     if let Some(name) = &spec.user {
         let user = User::from_name(name)
             .map_err(|e| SpawnError::UserLookup(name.clone(), e))?

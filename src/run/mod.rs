@@ -99,9 +99,22 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
 
     let mut handles = Vec::with_capacity(config.sinks.len());
     let mut routes = Vec::with_capacity(config.sinks.len());
-    for spec in &config.sinks {
-        let opened = sink::open(spec)
-            .and_then(|s| SinkHandle::start(spec.name.clone(), s, spec.queue_bytes));
+    // Only the sinks something is routed to get a thread (and a file).
+    let mut used = vec![false; config.sinks.len()];
+    if let Some(u) = used.get_mut(config.log_sink) {
+        *u = true;
+    }
+    for s in config.programs.iter().flat_map(|p| &p.streams) {
+        if let Some(u) = used.get_mut(s.sink) {
+            *u = true;
+        }
+    }
+    for (spec, used) in config.sinks.iter().zip(used) {
+        let opened = if used {
+            sink::open(spec).and_then(|s| SinkHandle::start(spec.name.clone(), s, spec.queue_bytes))
+        } else {
+            Ok(SinkHandle::unused(spec.name.clone()))
+        };
         let handle = match opened {
             Ok(h) => h,
             Err(e) => {

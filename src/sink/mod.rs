@@ -110,21 +110,33 @@ impl SinkHandle {
         })
     }
 
+    /// A sink nothing is routed to: no thread, and nothing opened.
+    pub fn unused(name: String) -> SinkHandle {
+        SinkHandle {
+            name,
+            queue: Arc::new(Queue::new(1)),
+            thread: None,
+        }
+    }
+
     /// Closes the queue and waits up to `timeout` for what is queued to be
     /// written. Returns the bytes that could not be written in time.
     pub fn close(&mut self, timeout: Duration) -> usize {
         self.queue.close();
+        let Some(thread) = self.thread.take() else {
+            return 0;
+        };
         let deadline = Instant::now() + timeout;
         while !self.queue.is_finished() && Instant::now() < deadline {
             self.queue
                 .wait_finished(deadline.saturating_duration_since(Instant::now()));
         }
         if self.queue.is_finished() {
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
-            }
+            let _ = thread.join();
             0
         } else {
+            // Left running (stuck on a reader that never reads): logmux is
+            // about to exit, which ends it.
             self.queue.queued_bytes()
         }
     }
