@@ -17,11 +17,15 @@ use crate::output::{Encoder, KeyStyle, OutputFormat};
 use crate::pipeline::Settings;
 
 const ABOUT: &str = "Structured JSON logs for all-in-one containers.\n\n\
-logmux reads the mixed output of nginx, uWSGI, Django and supervisord and writes one typed \
-JSON event per log event, with OpenTelemetry field names that jq, Loki and Elasticsearch read as they are.";
+As the container's PID 1 (`logmux run`) it supervises nginx, uWSGI and Django and owns their \
+pipes; as a filter it reads any mixed output of theirs. Either way it writes one typed JSON \
+event per log event, with OpenTelemetry field names that jq, Loki and Elasticsearch read as they are.";
 
 const EXAMPLES: &str = "\
 Examples:
+  logmux run --config /app/docker/logmux.toml        # the container's PID 1
+  logmux run --config supervisor-app.conf            # a supervisord config, unchanged
+  logmux ctl status
   docker logs web 2>&1 | logmux filter
   docker logs -t web 2>&1 | logmux filter | jq 'select(.http.response.status_code >= 500)'
   docker compose logs --no-color | logmux filter --output pretty
@@ -48,7 +52,7 @@ pub enum Command {
     /// every line of their output into a JSON event routed to its sink.
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
-    /// Check a `logmux run` config (TOML or supervisord INI) and report every problem.
+    /// Check a `logmux run` config (TOML or supervisord INI): its first problem, with file:line:column and key.
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
     /// Steer a running `logmux run`: status, start, stop, restart, signal.
