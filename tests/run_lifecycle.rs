@@ -68,6 +68,12 @@ autorestart = "never"
     );
     assert_eq!(run.finish(30).code, Some(0));
 
+    // `on_exit = "ignore"`: its failure changes nothing.
+    let run = start(
+        "control_socket = \"\"\n[program.a]\ncommand = [\"true\"]\nautorestart = \"never\"\n[program.b]\ncommand = [\"sh\", \"-c\", \"exit 9\"]\non_exit = \"ignore\"\n",
+    );
+    assert_eq!(run.finish(30).code, Some(0));
+
     // A command that cannot run is 127, as a shell says…
     let run = start("control_socket = \"\"\n[program.a]\ncommand = [\"/nonexistent/program\"]\nautorestart = \"never\"\nstartretries = 0\n");
     let done = run.finish(30);

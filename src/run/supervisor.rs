@@ -180,8 +180,19 @@ pub struct Supervisor {
     first_unclean: Option<i32>,
     /// The first non-zero end, for a natural end.
     first_failure: Option<i32>,
-    /// Why logmux is stopping, for the report.
-    stop_reason: Option<String>,
+    /// Why logmux is stopping: it decides the exit code.
+    stop_reason: Option<StopReason>,
+}
+
+/// Why everything is being stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    /// TERM, INT or QUIT from outside.
+    Signal,
+    /// A program's `on_exit = "shutdown"`, or a failed `once` program.
+    Program,
+    /// Every program ended and none will restart.
+    NaturalEnd,
 }
 
 impl Supervisor {
@@ -270,11 +281,9 @@ impl Supervisor {
         if let Some(code) = self.exit_code {
             return code;
         }
-        match self.stop_reason.as_deref() {
+        match self.stop_reason {
             // Stopped from outside: 0 if every program stopped cleanly.
-            Some(r) if r.starts_with("SIG") || r.starts_with("ctl") => {
-                self.first_unclean.unwrap_or(0)
-            }
+            Some(StopReason::Signal) => self.first_unclean.unwrap_or(0),
             _ => self.first_failure.unwrap_or(0),
         }
     }
@@ -348,7 +357,8 @@ impl Supervisor {
             }
             return;
         }
-        if !expected && self.first_failure.is_none() {
+        // `on_exit = "ignore"`: its end changes nothing, not even the exit code.
+        if !expected && self.first_failure.is_none() && p.spec.on_exit != OnExit::Ignore {
             self.first_failure = Some(code);
         }
         match p.spec.kind {
@@ -458,7 +468,7 @@ impl Supervisor {
             return;
         }
         tracing::info!(signal = why, "{why}: stopping all programs");
-        self.stop_reason = Some(why.to_string());
+        self.stop_reason = Some(StopReason::Signal);
         self.phase = Phase::Stopping;
     }
 
@@ -473,7 +483,7 @@ impl Supervisor {
                 exit_code = code,
                 "{why}: stopping all programs; logmux will exit with {code}"
             );
-            self.stop_reason = Some(why);
+            self.stop_reason = Some(StopReason::Program);
             self.phase = Phase::Stopping;
         }
     }
@@ -551,7 +561,7 @@ impl Supervisor {
         let held = self.programs.iter().any(|p| p.held);
         if ended && !held && self.phase == Phase::Running {
             tracing::info!("every program has ended and none will restart: exiting");
-            self.stop_reason = Some("natural end".into());
+            self.stop_reason = Some(StopReason::NaturalEnd);
             self.phase = Phase::Stopping;
             self.advance_stopping(now);
         }
