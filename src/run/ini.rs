@@ -28,14 +28,29 @@ use super::config::{
     RunConfigError, SizeValue,
 };
 
-/// Whether a file is a supervisord config rather than TOML.
+/// Whether a file is a supervisord config rather than TOML: any file with
+/// one of supervisord's section headers (`[program:x]` is not even valid
+/// TOML), or a `.conf`/`.ini` file without logmux's own TOML tables (so a
+/// `logmux.conf` written in TOML stays TOML).
 pub fn looks_like_ini(path: &Path, text: &str) -> bool {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    ext == "conf"
-        || ext == "ini"
-        || text
-            .lines()
-            .any(|l| l.trim_start().starts_with("[program:"))
+    const SUPERVISORD: [&str; 9] = [
+        "[program:",
+        "[supervisord]",
+        "[supervisorctl]",
+        "[include]",
+        "[group:",
+        "[eventlistener:",
+        "[fcgi-program:",
+        "[unix_http_server]",
+        "[inet_http_server]",
+    ];
+    const LOGMUX: [&str; 4] = ["[program.", "[sink.", "[env]", "[[template]]"];
+    let headers = || text.lines().map(str::trim_start);
+    if headers().any(|l| SUPERVISORD.iter().any(|s| l.starts_with(s))) {
+        return true;
+    }
+    let ini_name = path.extension().is_some_and(|e| e == "conf" || e == "ini");
+    ini_name && !headers().any(|l| LOGMUX.iter().any(|s| l.starts_with(s)))
 }
 
 /// Reads a supervisord config into the shape `resolve` checks.

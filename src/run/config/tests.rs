@@ -181,3 +181,30 @@ fn command_variables_keep_their_spaces() {
         ["echo", "hello world", "a", "b", "example.org"]
     );
 }
+
+#[test]
+fn supervisord_files_are_told_from_toml_by_their_sections() {
+    use crate::run::ini::looks_like_ini;
+    assert!(looks_like_ini(
+        Path::new("a.conf"),
+        "[supervisord]\nnodaemon=true\n"
+    ));
+    assert!(looks_like_ini(
+        Path::new("a.toml"),
+        "; x\n[program:web]\ncommand=x\n"
+    ));
+    assert!(looks_like_ini(Path::new("a.ini"), ""));
+    assert!(looks_like_ini(Path::new("a.conf"), "command=/bin/a\n"));
+    assert!(!looks_like_ini(
+        Path::new("logmux.conf"),
+        "[program.web]\ncommand = \"x\"\n"
+    ));
+    let c = parse(
+        Path::new("logmux.conf"),
+        "[program.web]\ncommand = \"x\"\n",
+        &env,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(c.programs[0].name, "web");
+}
