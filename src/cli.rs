@@ -52,7 +52,7 @@ pub enum Command {
     /// every line of their output into a JSON event routed to its sink.
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
-    /// Check a `logmux run` config (TOML or supervisord INI): its first problem, with file:line:column and key.
+    /// Check a `logmux run` config (TOML or supervisord INI): its problems, each with file:line:column and key.
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
     /// Steer a running `logmux run`: status, start, stop, restart, signal.

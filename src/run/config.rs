@@ -353,6 +353,9 @@ pub enum RunConfigError {
         key: String,
         message: String,
     },
+    /// Several programs have problems: each is reported, one per line.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<RunConfigError>),
     /// A variable that `[env] required` or a `${VAR:?}` needs is missing.
     #[error("{path}:{line}:{column}: {key}: {message}")]
     MissingVariable {
@@ -404,6 +407,16 @@ impl Locator<'_> {
 }
 
 impl RunConfigError {
+    /// One error, or all of them.
+    pub fn all(mut errors: Vec<RunConfigError>) -> RunConfigError {
+        if errors.len() == 1 {
+            if let Some(e) = errors.pop() {
+                return e;
+            }
+        }
+        RunConfigError::Many(errors)
+    }
+
     /// The exit code this error means: 78 (EX_CONFIG) for every config error,
     /// 66 (EX_NOINPUT) when the file cannot be read.
     pub fn exit_code(&self) -> u8 {
@@ -614,8 +627,8 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
     };
 
     let names: Vec<&String> = raw.program.keys().collect();
-    let mut programs = Vec::with_capacity(raw.program.len());
-    for (name, p) in &raw.program {
+    // Each program is checked on its own, so that one run reports them all.
+    let resolve_program = |name: &String, p: &RawProgram| -> Result<ProgramSpec, RunConfigError> {
         let key = |k: &str| format!("program.{name}.{k}");
         let program_start = p
             .command
@@ -868,7 +881,7 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
             format: None,
             sink: 0,
         });
-        programs.push(ProgramSpec {
+        Ok(ProgramSpec {
             name: name.clone(),
             command,
             user,
@@ -892,7 +905,18 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
             sighup,
             nginx_log_format,
             streams: [stdout, stderr],
-        });
+        })
+    };
+    let mut programs = Vec::with_capacity(raw.program.len());
+    let mut errors = Vec::new();
+    for (name, p) in &raw.program {
+        match resolve_program(name, p) {
+            Ok(spec) => programs.push(spec),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(RunConfigError::all(errors));
     }
     let programs = start_order(loc, &raw, programs)?;
 

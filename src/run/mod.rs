@@ -65,8 +65,14 @@ pub fn check(path: &Path) -> u8 {
     }
 }
 
+/// One logmux event per problem; returns the exit code.
 fn report_config_error(e: &RunConfigError) -> u8 {
     match e {
+        RunConfigError::Many(all) => {
+            for one in all {
+                report_config_error(one);
+            }
+        }
         RunConfigError::MissingVariable { variable, .. } => {
             tracing::error!(variable = %variable, "{e}");
         }

@@ -208,3 +208,23 @@ fn supervisord_files_are_told_from_toml_by_their_sections() {
     .unwrap();
     assert_eq!(c.programs[0].name, "web");
 }
+
+#[test]
+fn every_program_with_a_problem_is_reported() {
+    let e = load_str(
+        "[program.a]\ncommand = \"x\"\nstopsignal = \"NOPE\"\n[program.b]\ncommand = \"y\"\n[program.c]\nautorestart = \"sometimes\"\ncommand = \"z\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.exit_code(), 78);
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with("/etc/logmux.toml:3:14: program.a.stopsignal:"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("/etc/logmux.toml:7:15: program.c.autorestart:"),
+        "{text}"
+    );
+}
