@@ -91,7 +91,8 @@ Examples:
   logmux ctl signal nginx HUP          # nginx reloads its config
   logmux ctl --socket /tmp/logmux.sock stop certbot-renew
 
-Exit status: 0 on success, 1 when logmux refused the request, 69 when it cannot be reached.";
+Exit status: 0 on success, 1 when logmux refused the request, 69 when it cannot be reached;
+`status` exits 3 when a long-running program is not running (for a HEALTHCHECK).";
 
 /// Options of `logmux run`.
 #[derive(Debug, Args)]

@@ -30,11 +30,16 @@ fn main() -> ExitCode {
 fn run_ctl(args: logmux::cli::CtlArgs) -> ExitCode {
     use logmux::run::control::{request, ClientError};
     match request(&args.socket, &args.action.request_line(), args.json) {
-        Ok(text) => {
-            if !text.is_empty() {
-                println!("{text}");
+        Ok(answer) => {
+            if !answer.text.is_empty() {
+                println!("{}", answer.text);
             }
-            ExitCode::SUCCESS
+            if answer.all_running {
+                ExitCode::SUCCESS
+            } else {
+                // As `supervisorctl status`: something is not running.
+                ExitCode::from(3)
+            }
         }
         Err(e @ ClientError::Refused(_)) => {
             eprintln!("logmux ctl: {e}");

@@ -99,9 +99,18 @@ pub enum ClientError {
     Refused(String),
 }
 
-/// Sends one request; returns the answer as printed text (a status table
-/// or a message), or the raw JSON when `json` is set.
-pub fn request(path: &Path, line: &str, json: bool) -> Result<String, ClientError> {
+/// What `logmux ctl` prints, and whether every long-running program is up.
+pub struct Answer {
+    /// A status table, a message, or the raw JSON (`--json`).
+    pub text: String,
+    /// False when a status shows a long-running program that is not
+    /// `running` (starting, backoff, stopped, fatal): `logmux ctl status`
+    /// then exits 3, as `supervisorctl status` does, for a HEALTHCHECK.
+    pub all_running: bool,
+}
+
+/// Sends one request and returns logmux's answer, ready to print.
+pub fn request(path: &Path, line: &str, json: bool) -> Result<Answer, ClientError> {
     let io = |source| ClientError::Io {
         path: path.to_owned(),
         source,
@@ -119,23 +128,25 @@ pub fn request(path: &Path, line: &str, json: bool) -> Result<String, ClientErro
     let value: serde_json::Value = serde_json::from_str(answer.trim()).map_err(|e| {
         ClientError::Refused(format!("logmux sent an answer that is not JSON: {e}"))
     })?;
-    let ok = value["ok"].as_bool().unwrap_or(false);
-    if json {
-        return if ok {
-            Ok(answer.trim().to_string())
-        } else {
-            Err(ClientError::Refused(answer.trim().to_string()))
+    if !value["ok"].as_bool().unwrap_or(false) {
+        let message = match json {
+            true => answer.trim(),
+            false => value["message"].as_str().unwrap_or("refused"),
         };
+        return Err(ClientError::Refused(message.to_string()));
     }
-    if !ok {
-        return Err(ClientError::Refused(
-            value["message"].as_str().unwrap_or("refused").to_string(),
-        ));
-    }
-    match value["programs"].as_array() {
-        Some(programs) => Ok(status_table(programs)),
-        None => Ok(value["message"].as_str().unwrap_or("").to_string()),
-    }
+    let programs = value["programs"].as_array();
+    let all_running = programs.map_or(true, |list| {
+        list.iter().all(|p| {
+            p["kind"] != "long-running" || p["state"] == "running" || p["state"] == "disabled"
+        })
+    });
+    let text = match (json, programs) {
+        (true, _) => answer.trim().to_string(),
+        (false, Some(programs)) => status_table(programs),
+        (false, None) => value["message"].as_str().unwrap_or("").to_string(),
+    };
+    Ok(Answer { text, all_running })
 }
 
 /// The status as a table, like `supervisorctl status`.

@@ -834,6 +834,11 @@ impl Supervisor {
                 serde_json::json!({
                     "name": p.name(),
                     "state": p.state.name(),
+                    "kind": match p.spec.kind {
+                        Kind::LongRunning => "long-running",
+                        Kind::Once => "once",
+                        Kind::Every(_) => "every",
+                    },
                     "pid": p.pid.map(Pid::as_raw),
                     "uptime_secs": uptime,
                     "restarts": p.restarts,
