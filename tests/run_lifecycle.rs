@@ -386,3 +386,33 @@ stopwaitsecs = 60
         1
     );
 }
+
+#[test]
+fn a_dependent_says_when_its_dependency_has_given_up() {
+    let run = start(
+        r#"
+control_socket = ""
+[program.web]
+command = ["sh", "-c", "echo web must not start"]
+depends_on = ["app"]
+[program.app]
+command = ["sleep", "60"]
+ready = { file = "@DIR@/never", timeout = "200ms" }
+startretries = 0
+"#,
+    );
+    run.wait_for(20, "the warning", |_, err| {
+        err.contains("web waits for app")
+    });
+    run.signal(libc::SIGTERM);
+    let done = run.finish(20);
+    assert_eq!(done.code, Some(0), "nothing was running at the stop: clean");
+    let own = events(&done.stderr);
+    let said = own_with(
+        &own,
+        "web waits for app, which has ended and will not restart by itself",
+    );
+    assert_eq!(said.len(), 1);
+    assert_eq!(said[0]["severity_text"], "WARN");
+    assert!(done.stdout.is_empty());
+}

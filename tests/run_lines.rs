@@ -29,6 +29,10 @@ command = ["python3", "@WRITERS@/burst.py", "partial", "50", "partial"]
 autorestart = "never"
 stdout = { format = "text" }
 
+[program.shblock]
+command = ["sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo \"shblock $i of a shell writer\"; i=$((i+1)); done | dd bs=4096 iflag=fullblock 2>/dev/null"]
+autorestart = "never"
+
 [program.shell]
 command = ["sh", "-c", "i=0; while [ $i -lt 500 ]; do echo \"shell $i\"; i=$((i+1)); done; printf 'shell half'; sleep 0.2; printf ' and half\n'; printf 'shell no newline at exit'"]
 autorestart = "never"
@@ -50,6 +54,13 @@ autorestart = "never"
             assert_eq!(g, w, "{name}: line {i}");
         }
     }
+    // sh through dd: 4096-byte writes that cut lines anywhere.
+    let shblock = messages_of(&events, "shblock");
+    assert_eq!(shblock.len(), 3000);
+    assert!(shblock
+        .iter()
+        .enumerate()
+        .all(|(i, l)| *l == format!("shblock {i} of a shell writer")));
     let shell = messages_of(&events, "shell");
     assert_eq!(shell.len(), 502);
     assert!(shell[..500]

@@ -97,6 +97,8 @@ pub struct Program {
     killed: bool,
     /// A `once` program that exited successfully.
     done: bool,
+    /// Warned that a dependency ended for good (said once per wait).
+    told_blocked: bool,
 }
 
 impl Program {
@@ -120,6 +122,7 @@ impl Program {
             timer: None,
             killed: false,
             done: false,
+            told_blocked: false,
         }
     }
 
@@ -540,6 +543,18 @@ impl Supervisor {
                     });
                     if deps_ready && !self.programs[i].held {
                         self.start(i, now);
+                    } else if !self.programs[i].told_blocked {
+                        // Say once when a dependency will not come back by itself.
+                        let gone = self.programs[i].spec.depends_on.iter().find(|&&d| {
+                            matches!(self.programs[d].state, State::Fatal | State::Exited)
+                                && !self.programs[d].done
+                        });
+                        if let Some(&d) = gone {
+                            let (name, dep) =
+                                (&self.programs[i].spec.name, &self.programs[d].spec.name);
+                            tracing::warn!(program = %name, dependency = %dep, "{name} waits for {dep}, which has ended and will not restart by itself (logmux ctl start {dep})");
+                            self.programs[i].told_blocked = true;
+                        }
                     }
                 }
                 (Kind::LongRunning, State::Backoff) | (Kind::Every(_), State::Scheduled) => {
@@ -661,6 +676,7 @@ impl Supervisor {
                 stderr,
             }) => {
                 p.pid = Some(pid);
+                p.told_blocked = false;
                 p.started = Some(now);
                 p.state = State::Starting;
                 p.killed = false;
