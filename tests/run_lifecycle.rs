@@ -416,3 +416,35 @@ startretries = 0
     assert_eq!(said[0]["severity_text"], "WARN");
     assert!(done.stdout.is_empty());
 }
+
+#[test]
+fn user_directory_and_environment_are_applied() {
+    let root = unsafe { libc::geteuid() } == 0;
+    let user = if root { "user = \"nobody\"\n" } else { "" };
+    let run = start(&format!(
+        r#"
+control_socket = ""
+[env]
+defaults = {{ GREETING = "hello" }}
+[program.who]
+command = ["sh", "-c", "echo uid=$(id -u) user=$USER; pwd; echo $GREETING $EXTRA; echo ctl=$LOGMUX_CONTROL_SOCKET"]
+directory = "@DIR@"
+environment = {{ EXTRA = "world" }}
+autorestart = "never"
+{user}"#
+    ));
+    let done = run.finish(20);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let said = messages_of(&events(&done.stdout), "who")
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>();
+    if root {
+        assert_eq!(said[0], "uid=65534 user=nobody");
+    }
+    let dir = done.dir.path().canonicalize().unwrap();
+    assert_eq!(said[1], dir.display().to_string());
+    assert_eq!(said[2], "hello world");
+    // No control socket configured: nothing to point programs at.
+    assert_eq!(said[3], "ctl=");
+}
