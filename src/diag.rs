@@ -38,10 +38,7 @@ impl<S: Subscriber> Layer<S> for JsonDiagnostics {
         let line = render(event);
         match ROUTE.get() {
             Some(route) => route(line),
-            // Diagnostics must never take logmux down: ignore a closed stderr.
-            None => {
-                let _ = std::io::stderr().lock().write_all(&line);
-            }
+            None => write_stderr(&line),
         }
     }
 }
@@ -56,9 +53,10 @@ pub fn route_to(route: impl Fn(Vec<u8>) + Send + Sync + 'static) {
     let _ = ROUTE.set(Box::new(route));
 }
 
-/// Encodes one logmux event without going through `tracing`: for the rare
-/// places that cannot use the route (a failing sink reporting itself).
-pub fn write_event(out: &mut Vec<u8>, severity: Severity, message: &str, fields: &[(&str, &str)]) {
+/// Writes one logmux event straight to stderr, past `tracing` and the
+/// route: for a sink reporting its own failure, or a last word after the
+/// sinks have closed.
+pub fn report_to_stderr(severity: Severity, message: &str, fields: &[(&str, &str)]) {
     let mut f = Fields {
         message: message.to_string(),
         ..Fields::default()
@@ -68,7 +66,14 @@ pub fn write_event(out: &mut Vec<u8>, severity: Severity, message: &str, fields:
         escape_json_str(&mut json, v);
         f.pair(k, &String::from_utf8_lossy(&json));
     }
-    encode(out, severity, &f);
+    let mut line = Vec::with_capacity(256);
+    encode(&mut line, severity, &f);
+    write_stderr(&line);
+}
+
+/// Diagnostics must never take logmux down: a closed stderr is ignored.
+pub fn write_stderr(line: &[u8]) {
+    let _ = std::io::stderr().lock().write_all(line);
 }
 
 /// One diagnostic as a JSON line.

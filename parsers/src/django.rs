@@ -399,16 +399,13 @@ mod tests {
         "Invalid HTTP_HOST header: 'evil.example'. You may need to add it.",
     ];
 
-    use crate::testing::mutate;
+    use crate::testing::{edits, for_every_cut, mutate};
 
     #[test]
     fn every_prefix_of_the_samples() {
-        for s in SAMPLES {
-            for (i, _) in s.char_indices() {
-                let _ = parse(&s[..i], &mut Record::default());
-                let _ = parse(&s[i..], &mut Record::default());
-            }
-        }
+        for_every_cut(SAMPLES, |line| {
+            let _ = parse(line, &mut Record::default());
+        });
     }
 
     proptest! {
@@ -420,7 +417,7 @@ mod tests {
         #[test]
         fn never_panics_on_mutated_lines(
             which in 0..SAMPLES.len(),
-            edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..12),
+            edits in edits(),
         ) {
             let _ = parse(&mutate(SAMPLES[which], &edits), &mut Record::default());
         }

@@ -282,7 +282,7 @@ mod tests {
         "GET / HT2026-11-25 18:35:12,345 INFO success: web entered RUNNING state",
     ];
 
-    use crate::testing::mutate;
+    use crate::testing::{edits, for_every_cut, mutate};
 
     fn run_all(line: &str) {
         let mut r = Record::default();
@@ -296,12 +296,9 @@ mod tests {
 
     #[test]
     fn every_prefix_of_the_samples() {
-        for s in SAMPLES {
-            for (i, _) in s.char_indices() {
-                run_all(&s[..i]);
-                run_all(&s[i..]);
-            }
-        }
+        for_every_cut(SAMPLES, |line| {
+            run_all(line);
+        });
     }
 
     proptest! {
@@ -314,7 +311,7 @@ mod tests {
         #[test]
         fn never_panics_on_mutated_lines(
             which in 0..SAMPLES.len(),
-            edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..12),
+            edits in edits(),
         ) {
             run_all(&mutate(SAMPLES[which], &edits));
         }

@@ -19,3 +19,20 @@ pub fn mutate(base: &str, edits: &[(usize, u8, u8)]) -> String {
     }
     String::from_utf8_lossy(&b).into_owned()
 }
+
+/// Calls `check` on both halves of every sample, cut at every character
+/// boundary: the lines a parser sees when a read or a limit cuts one.
+pub fn for_every_cut(samples: &[&str], mut check: impl FnMut(&str)) {
+    for s in samples {
+        for (i, _) in s.char_indices() {
+            check(&s[..i]);
+            check(&s[i..]);
+        }
+    }
+}
+
+/// Up to 12 byte edits for [`mutate`].
+pub fn edits() -> impl proptest::strategy::Strategy<Value = Vec<(usize, u8, u8)>> {
+    use proptest::prelude::any;
+    proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..12)
+}

@@ -304,16 +304,13 @@ mod tests {
         "time=\"2026-11-25T18:35:12Z\" level=warning msg=\"slow\"",
     ];
 
-    use crate::testing::mutate;
+    use crate::testing::{edits, for_every_cut, mutate};
 
     #[test]
     fn every_prefix_of_the_samples() {
-        for s in SAMPLES {
-            for (i, _) in s.char_indices() {
-                assert!(parse(&s[..i], &mut Record::default()));
-                assert!(parse(&s[i..], &mut Record::default()));
-            }
-        }
+        for_every_cut(SAMPLES, |line| {
+            assert!(parse(line, &mut Record::default()));
+        });
     }
 
     proptest! {
@@ -325,7 +322,7 @@ mod tests {
         #[test]
         fn never_panics_on_mutated_lines(
             which in 0..SAMPLES.len(),
-            edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..12),
+            edits in edits(),
         ) {
             prop_assert!(parse(&mutate(SAMPLES[which], &edits), &mut Record::default()));
         }

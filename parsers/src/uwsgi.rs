@@ -811,7 +811,7 @@ mod tests {
         "bind(): Address already in use [core/socket.c line 769]",
     ];
 
-    use crate::testing::mutate;
+    use crate::testing::{edits, for_every_cut, mutate};
 
     fn run_all(line: &str) {
         let mut r = Record::default();
@@ -824,12 +824,9 @@ mod tests {
 
     #[test]
     fn every_prefix_of_the_samples() {
-        for s in SAMPLES {
-            for (i, _) in s.char_indices() {
-                run_all(&s[..i]);
-                run_all(&s[i..]);
-            }
-        }
+        for_every_cut(SAMPLES, |line| {
+            run_all(line);
+        });
     }
 
     proptest! {
@@ -841,7 +838,7 @@ mod tests {
         #[test]
         fn never_panics_on_mutated_lines(
             which in 0..SAMPLES.len(),
-            edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..12),
+            edits in edits(),
         ) {
             run_all(&mutate(SAMPLES[which], &edits));
         }

@@ -634,7 +634,7 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
             .command
             .as_ref()
             .map(|c| c.span().start)
-            .unwrap_or_else(|| table_offset(loc.text, name));
+            .unwrap_or_else(|| table_offset(loc.text, "program", name));
         if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '/') {
             return Err(loc.invalid(
                 program_start,
@@ -975,18 +975,17 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
     })
 }
 
-/// Where `[program.NAME]` starts, for messages about a missing key.
-fn table_offset(text: &str, name: &str) -> usize {
-    for header in [
-        format!("[program.{name}]"),
-        format!("[program:{name}]"),
-        format!("[program.\"{name}\"]"),
-    ] {
-        if let Some(at) = text.find(&header) {
-            return at;
-        }
-    }
-    0
+/// Where the table `[TABLE.NAME]` starts, for messages about a missing key.
+fn table_offset(text: &str, table: &str, name: &str) -> usize {
+    // TOML `[program.x]` or `[program."x"]`; supervisord `[program:x]`.
+    [
+        format!("[{table}.{name}]"),
+        format!("[{table}:{name}]"),
+        format!("[{table}.\"{name}\"]"),
+    ]
+    .iter()
+    .find_map(|header| text.find(header.as_str()))
+    .unwrap_or(0)
 }
 
 /// Orders programs so that each comes after its dependencies; among the
@@ -1061,7 +1060,7 @@ fn resolve_sinks(
     ];
     for (name, s) in raw {
         let key = |k: &str| format!("sink.{name}.{k}");
-        let start = table_offset_sink(loc.text, name);
+        let start = table_offset(loc.text, "sink", name);
         let kind_name = match &s.kind {
             Some(k) => k.get_ref().clone(),
             None if ["stdout", "stderr", "null"].contains(&name.as_str()) => name.clone(),
@@ -1148,10 +1147,6 @@ fn resolve_sinks(
 
 /// Encoded bytes a sink may hold before `on_full` applies.
 pub const DEFAULT_QUEUE: usize = 4 << 20;
-
-fn table_offset_sink(text: &str, name: &str) -> usize {
-    text.find(&format!("[sink.{name}]")).unwrap_or(0)
-}
 
 fn size(loc: &Locator<'_>, v: &Spanned<SizeValue>, key: &str) -> Result<usize, RunConfigError> {
     match v.get_ref() {

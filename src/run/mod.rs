@@ -143,12 +143,13 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
     if let Some(log) = handles.get(config.log_sink) {
         let queue = Arc::clone(&log.queue);
         crate::diag::route_to(move |line| {
-            if !queue.push_force(Batch {
-                bytes: line.clone(),
+            let batch = Batch {
+                bytes: line,
                 events: 1,
-            }) {
-                use std::io::Write;
-                let _ = std::io::stderr().lock().write_all(&line);
+            };
+            // After the sinks have closed: the last words go to stderr.
+            if let Err(batch) = queue.push_force(batch) {
+                crate::diag::write_stderr(&batch.bytes);
             }
         });
     }
@@ -212,9 +213,7 @@ fn report_unwritten(h: &mut SinkHandle, timeout: std::time::Duration) {
     let left = h.close(timeout);
     let lost = h.queue.lost();
     if left > 0 || lost > 0 {
-        let mut line = Vec::new();
-        crate::diag::write_event(
-            &mut line,
+        crate::diag::report_to_stderr(
             logmux_parsers::Severity::ERROR,
             &format!(
                 "sink {}: {left} bytes still unwritten after {timeout:?} at exit; {lost} events lost to write errors",
@@ -222,8 +221,6 @@ fn report_unwritten(h: &mut SinkHandle, timeout: std::time::Duration) {
             ),
             &[("sink", &h.name)],
         );
-        use std::io::Write;
-        let _ = std::io::stderr().lock().write_all(&line);
     }
 }
 

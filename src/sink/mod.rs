@@ -176,12 +176,9 @@ fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
 /// A failing sink cannot report through itself; logmux's own event goes to
 /// the log sink, which may be this one, so it is written straight to stderr.
 fn eprint_diag(name: &str, e: &io::Error) {
-    let mut line = Vec::with_capacity(200);
-    crate::diag::write_event(
-        &mut line,
+    crate::diag::report_to_stderr(
         logmux_parsers::Severity::ERROR,
         &format!("sink {name}: write failed: {e}; events are counted as lost until it recovers"),
         &[("sink", name)],
     );
-    let _ = io::stderr().lock().write_all(&line);
 }

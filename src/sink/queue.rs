@@ -104,14 +104,15 @@ impl Queue {
     }
 
     /// Queues a batch whatever the room: for logmux's own rare events,
-    /// which must not be lost or wait. False once the queue is closed.
-    pub fn push_force(&self, batch: Batch) -> bool {
+    /// which must not be lost or wait. Once the queue is closed, the batch
+    /// is handed back.
+    pub fn push_force(&self, batch: Batch) -> Result<(), Batch> {
         let mut s = self.lock();
         if s.closed {
-            return false;
+            return Err(batch);
         }
         self.put(&mut s, batch);
-        true
+        Ok(())
     }
 
     fn put(&self, s: &mut State, batch: Batch) {
@@ -235,7 +236,7 @@ mod tests {
     #[test]
     fn close_ends_take_after_the_last_batch() {
         let q = Queue::new(10);
-        q.push_force(batch(5));
+        let _ = q.push_force(batch(5));
         q.close();
         assert!(q.take().is_some());
         assert!(q.take().is_none());
@@ -248,7 +249,7 @@ mod tests {
             .build()
             .unwrap();
         let q = std::sync::Arc::new(Queue::new(10));
-        q.push_force(batch(10));
+        let _ = q.push_force(batch(10));
         let writer = std::sync::Arc::clone(&q);
         let thread = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
