@@ -28,6 +28,8 @@ pub enum Field {
     ExceptionStacktrace,
     /// `exception.type`
     ExceptionType,
+    /// `host.name`
+    HostName,
     /// `http.request.header.host`
     HttpRequestHeaderHost,
     /// `http.request.header.referer`
@@ -88,6 +90,12 @@ pub enum Field {
     ServiceName,
     /// `supervisord.program`
     SupervisordProgram,
+    /// `syslog.facility`
+    SyslogFacility,
+    /// `syslog.msgid`
+    SyslogMsgid,
+    /// `syslog.procid`
+    SyslogProcid,
     /// `thread.id`
     ThreadId,
     /// `url.original`
@@ -139,6 +147,7 @@ pub const ALL: &[Field] = &[
     Field::ExceptionMessage,
     Field::ExceptionStacktrace,
     Field::ExceptionType,
+    Field::HostName,
     Field::HttpRequestHeaderHost,
     Field::HttpRequestHeaderReferer,
     Field::HttpRequestHeaderXForwardedFor,
@@ -169,6 +178,9 @@ pub const ALL: &[Field] = &[
     Field::ServerPort,
     Field::ServiceName,
     Field::SupervisordProgram,
+    Field::SyslogFacility,
+    Field::SyslogMsgid,
+    Field::SyslogProcid,
     Field::ThreadId,
     Field::UrlOriginal,
     Field::UrlPath,
@@ -202,6 +214,7 @@ impl Field {
             Field::ExceptionMessage => "exception.message",
             Field::ExceptionStacktrace => "exception.stacktrace",
             Field::ExceptionType => "exception.type",
+            Field::HostName => "host.name",
             Field::HttpRequestHeaderHost => "http.request.header.host",
             Field::HttpRequestHeaderReferer => "http.request.header.referer",
             Field::HttpRequestHeaderXForwardedFor => "http.request.header.x-forwarded-for",
@@ -232,6 +245,9 @@ impl Field {
             Field::ServerPort => "server.port",
             Field::ServiceName => "service.name",
             Field::SupervisordProgram => "supervisord.program",
+            Field::SyslogFacility => "syslog.facility",
+            Field::SyslogMsgid => "syslog.msgid",
+            Field::SyslogProcid => "syslog.procid",
             Field::ThreadId => "thread.id",
             Field::UrlOriginal => "url.original",
             Field::UrlPath => "url.path",
@@ -265,6 +281,7 @@ impl Field {
             Field::ExceptionMessage => &["exception", "message"],
             Field::ExceptionStacktrace => &["exception", "stacktrace"],
             Field::ExceptionType => &["exception", "type"],
+            Field::HostName => &["host", "name"],
             Field::HttpRequestHeaderHost => &["http", "request", "header", "host"],
             Field::HttpRequestHeaderReferer => &["http", "request", "header", "referer"],
             Field::HttpRequestHeaderXForwardedFor => {
@@ -297,6 +314,9 @@ impl Field {
             Field::ServerPort => &["server", "port"],
             Field::ServiceName => &["service", "name"],
             Field::SupervisordProgram => &["supervisord", "program"],
+            Field::SyslogFacility => &["syslog", "facility"],
+            Field::SyslogMsgid => &["syslog", "msgid"],
+            Field::SyslogProcid => &["syslog", "procid"],
             Field::ThreadId => &["thread", "id"],
             Field::UrlOriginal => &["url", "original"],
             Field::UrlPath => &["url", "path"],

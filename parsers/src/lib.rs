@@ -12,6 +12,7 @@
 //! - [`detect`] picks the format of a line and calls its parser;
 //! - [`nginx`], [`uwsgi`], [`supervisord`], [`django`], [`json`] and [`text`] parse one line each;
 //! - [`traceback`] decides which lines belong to one multi-line Python event;
+//! - [`syslog`] reads RFC 3164 and RFC 5424 messages and deframes RFC 6587 streams (`logmux listen`);
 //! - [`record`], [`field`], [`severity`] and [`time`] are the shared vocabulary;
 //!
 //! Writing records out (JSON, logfmt, pretty) is the engine's job, in the `logmux` crate.
@@ -27,6 +28,7 @@ pub mod record;
 pub mod scan;
 pub mod severity;
 pub mod supervisord;
+pub mod syslog;
 #[cfg(test)]
 mod testing;
 pub mod text;

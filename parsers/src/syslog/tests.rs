@@ -1,0 +1,215 @@
+//! Wire samples recorded from real senders, and the never-panic properties.
+//!
+//! `logger` lines were captured from util-linux 2.38.1 on Debian bookworm
+//! (`logger --rfc3164|--rfc5424 --udp|--tcp [--octet-count] -n 127.0.0.1 -P
+//! PORT ...` into a Python socket); Docker lines follow moby's syslog
+//! driver templates (srslog's `UnixFormatter` and `RFC3164Formatter`,
+//! moby's `rfc5424formatterWithAppNameAsTag` and its micro variant).
+
+use std::borrow::Cow;
+
+use super::*;
+use crate::time::Offset;
+
+fn ok(line: &str) -> Message<'_> {
+    match parse(line, 2024) {
+        Ok(m) => m,
+        Err(e) => panic!("{line:?}: {e}"),
+    }
+}
+
+fn ymd_hms(m: &Message<'_>) -> (u16, u8, u8, u8, u8, u8) {
+    let t = m.timestamp.expect("a timestamp");
+    (t.year, t.month, t.day, t.hour, t.minute, t.second)
+}
+
+#[test]
+fn docker_default_format_has_no_hostname() {
+    let m = ok("<30>May  1 12:34:56 3f4e5d6c7b8a[1234]: hello world\n");
+    assert_eq!(m.protocol, Protocol::Rfc3164);
+    assert_eq!((m.facility, m.severity), (3, 6));
+    assert_eq!(ymd_hms(&m), (2024, 5, 1, 12, 34, 56));
+    assert_eq!(m.timestamp.map(|t| t.offset), Some(Offset::Local));
+    assert_eq!(m.hostname, None);
+    assert_eq!(m.app_name, Some("3f4e5d6c7b8a"));
+    assert_eq!(m.procid, Some("1234"));
+    assert_eq!(m.body, "hello world");
+    // stderr arrives as err.
+    let m = ok("<27>May 10 01:02:03 web-1[99]: Traceback (most recent call last):\n");
+    assert_eq!((m.facility, m.severity), (3, 3));
+    assert_eq!(m.app_name, Some("web-1"));
+    assert_eq!(m.body, "Traceback (most recent call last):");
+}
+
+#[test]
+fn docker_tags_with_colons_and_slashes() {
+    let m = ok("<30>May  1 12:34:56 nginx:1.25/web-1[123]:   indented\n");
+    assert_eq!(m.hostname, None);
+    assert_eq!(m.app_name, Some("nginx:1.25/web-1"));
+    assert_eq!(m.procid, Some("123"));
+    assert_eq!(m.body, "  indented");
+    // Docker's rfc3164 format: with HOST.
+    let m = ok("<30>May  1 12:34:56 dockerhost nginx:1.25/web-1[123]: x\n");
+    assert_eq!(m.hostname, Some("dockerhost"));
+    assert_eq!(m.app_name, Some("nginx:1.25/web-1"));
+    assert_eq!(m.procid, Some("123"));
+    assert_eq!(m.body, "x");
+    // A tag without PID ends at the colon that ends its token.
+    let m = ok("<13>May  1 12:34:56 web-1: a: b\n");
+    assert_eq!(
+        (m.hostname, m.app_name, m.procid),
+        (None, Some("web-1"), None)
+    );
+    assert_eq!(m.body, "a: b");
+    let m = ok("<13>May  1 12:34:56 h nginx:1.25/web-1: a: b");
+    assert_eq!(m.hostname, Some("h"));
+    assert_eq!(m.app_name, Some("nginx:1.25/web-1"));
+    assert_eq!(m.body, "a: b");
+}
+
+#[test]
+fn logger_rfc3164_samples() {
+    let m = ok("<13>Nov 25 23:30:13 vm nginx:1.25/web-1:   indented line");
+    assert_eq!(ymd_hms(&m), (2024, 11, 25, 23, 30, 13));
+    assert_eq!(m.hostname, Some("vm"));
+    assert_eq!(m.app_name, Some("nginx:1.25/web-1"));
+    assert_eq!(m.procid, None);
+    assert_eq!(m.body, "  indented line");
+    let m = ok("<27>Nov 25 23:30:13 vm web-1[15607]: with pid");
+    assert_eq!((m.facility, m.severity), (3, 3));
+    assert_eq!((m.app_name, m.procid), (Some("web-1"), Some("15607")));
+    assert_eq!(m.body, "with pid");
+    let m = ok("<13>Nov 25 23:30:13 vm root: no tag given");
+    assert_eq!((m.facility, m.severity), (1, 5));
+    assert_eq!(m.app_name, Some("root"));
+    // Over TCP without octet counting, logger ends the line with \n.
+    let m = ok("<13>Nov 25 23:30:19 vm nginx:1.25/web-1:   indented\n");
+    assert_eq!(m.body, "  indented");
+}
+
+#[test]
+fn logger_rfc5424_samples() {
+    let m = ok("<13>1 2026-11-25T23:30:13.845420+00:00 vm nginx:1.25/web-1 - - [timeQuality tzKnown=\"1\" isSynced=\"0\"]   indented line");
+    assert_eq!(m.protocol, Protocol::Rfc5424);
+    let t = m.timestamp.unwrap();
+    assert_eq!(
+        (t.year, t.month, t.day, t.nanos),
+        (2026, 11, 25, 845_420_000)
+    );
+    assert_eq!(t.offset, Offset::Minutes(0));
+    assert_eq!(m.hostname, Some("vm"));
+    assert_eq!(m.app_name, Some("nginx:1.25/web-1"));
+    assert_eq!((m.procid, m.msgid), (None, None));
+    assert_eq!(
+        m.structured_data,
+        Some("[timeQuality tzKnown=\"1\" isSynced=\"0\"]")
+    );
+    assert_eq!(m.body, "  indented line");
+    let m = ok("<13>1 - vm web-1 - - - hello");
+    assert_eq!(m.timestamp, None);
+    assert_eq!(m.structured_data, None);
+    assert_eq!(m.body, "hello");
+    let m = ok(
+        r#"<13>1 2026-11-25T23:30:19.446686+00:00 vm app 16538 REQ [timeQuality tzKnown="1" isSynced="0"][meta@32473 k="v\\\"q\]" n="2"] sd msg"#,
+    );
+    assert_eq!((m.procid, m.msgid), (Some("16538"), Some("REQ")));
+    assert_eq!(m.body, "sd msg");
+    let params: Vec<_> = sd_params(m.structured_data.unwrap()).collect();
+    assert_eq!(
+        params,
+        vec![
+            ("timeQuality", "tzKnown", Cow::Borrowed("1")),
+            ("timeQuality", "isSynced", Cow::Borrowed("0")),
+            ("meta@32473", "k", Cow::Owned(r#"v\"q]"#.to_string())),
+            ("meta@32473", "n", Cow::Borrowed("2")),
+        ]
+    );
+}
+
+#[test]
+fn docker_rfc5424_and_micro() {
+    let m = ok("<30>1 2024-05-01T12:34:56.123456+00:00 host web-1 1234 web-1 - msg\n");
+    assert_eq!(m.protocol, Protocol::Rfc5424);
+    assert_eq!(ymd_hms(&m), (2024, 5, 1, 12, 34, 56));
+    assert_eq!(m.timestamp.unwrap().nanos, 123_456_000);
+    assert_eq!(m.hostname, Some("host"));
+    assert_eq!(
+        (m.app_name, m.procid, m.msgid),
+        (Some("web-1"), Some("1234"), Some("web-1"))
+    );
+    assert_eq!(m.structured_data, None);
+    assert_eq!(m.body, "msg");
+    // Go's time.RFC3339 writes Z for UTC.
+    let m =
+        ok("<27>1 2024-05-01T12:34:56Z host nginx:1.25/web-1 1234 nginx:1.25/web-1 -     at x\n");
+    assert_eq!(m.timestamp.unwrap().offset, Offset::Utc);
+    assert_eq!(m.severity, 3);
+    assert_eq!(m.app_name, Some("nginx:1.25/web-1"));
+    assert_eq!(m.body, "    at x");
+}
+
+#[test]
+fn bodies_keep_whitespace_but_not_bom_or_newline() {
+    assert_eq!(ok("<13>1 - - - - - - \u{feff}  x\r\n").body, "  x");
+    assert_eq!(ok("<13>1 - - - - - -").body, "");
+    assert_eq!(ok("<13>1 - - - - - - ").body, "");
+    assert_eq!(ok("<30>May  1 12:34:56 t[1]: \tx\n\n").body, "\tx\n");
+    assert_eq!(ok("<30>May  1 12:34:56 t[1]:").body, "");
+    // A leading [..] in a 3164 body is body.
+    let m = ok("<30>May  1 12:34:56 t[1]: [notice] x");
+    assert_eq!((m.structured_data, m.body), (None, "[notice] x"));
+}
+
+#[test]
+fn malformed_input_says_what_and_where() {
+    let e = |s: &str| parse(s, 2024).unwrap_err();
+    assert_eq!(e("hello").offset, 0);
+    assert_eq!(e("<>x").what, "PRI is not a number");
+    assert_eq!(e("<192>x").what, "PRI above 191");
+    assert_eq!(e("<1234>x").what, "PRI has more than 3 digits");
+    assert_eq!(e("<13 x").what, "missing '>' after PRI");
+    assert_eq!(
+        e("<13>1 2024-13-01T00:00:00Z h a p m - x").what,
+        "invalid TIMESTAMP"
+    );
+    let err = e("<13>1 - h a p m [x y=\"z] q");
+    assert_eq!(err.what, "unterminated SD-PARAM value");
+    assert_eq!(
+        err.to_string(),
+        "syslog: unterminated SD-PARAM value at byte 21"
+    );
+    assert_eq!(e("<13>1 - h a p").what, "expected a space before MSGID");
+    assert_eq!(e("<13>1 - h  a p m - x").what, "empty APP-NAME");
+    assert_eq!(
+        e("<13>May 32 12:34:56 h t: x").what,
+        "RFC 3164 timestamp out of range"
+    );
+}
+
+#[test]
+fn facility_names_round_trip() {
+    for f in 0..24 {
+        assert_eq!(facility_from_name(facility_name(f)), Some(f));
+    }
+    assert_eq!(facility_name(3), "daemon");
+    assert_eq!(facility_name(23), "local7");
+    assert_eq!(facility_from_name("security"), Some(4));
+    assert_eq!(facility_from_name("17"), Some(17));
+    assert_eq!(facility_from_name("24"), None);
+    assert_eq!(facility_from_name("bogus"), None);
+    assert_eq!(severity(6), Severity::INFO);
+    assert_eq!(severity(3), Severity::ERROR);
+}
+
+#[test]
+fn deframes_logger_octet_counting() {
+    let wire = b"99 <13>1 2026-11-25T23:30:19.453002+00:00 vm multi - - [timeQuality tzKnown=\"1\" isSynced=\"0\"] line one103 <13>1 2026-11-25T23:30:19.453040+00:00 vm multi - - [timeQuality tzKnown=\"1\" isSynced=\"0\"]     line two";
+    let mut d = Deframer::new(65536);
+    let mut bodies = Vec::new();
+    d.push(wire, |f| {
+        assert!(!f.truncated && !f.malformed);
+        bodies.push(ok(std::str::from_utf8(f.bytes).unwrap()).body.to_string());
+    });
+    assert_eq!(bodies, ["line one", "    line two"]);
+    assert_eq!(d.buffered(), 0);
+}
