@@ -7,7 +7,8 @@
 //! handed on marked malformed, so the listener can keep it as text.
 //!
 //! Memory is bounded: a [`Deframer`] holds at most `max_message + 1` bytes
-//! of a frame split over reads. A complete frame inside one read is handed
+//! of a frame split over reads (9 if that is more,
+//! for a length prefix). A complete frame inside one read is handed
 //! out as a slice of that read, without copying. A longer frame is cut to
 //! `max_message` bytes and marked truncated; the rest of it is skipped (by
 //! counting, or up to the next `\n`) and counted in [`Deframer::discarded`].
@@ -42,9 +43,9 @@ enum State {
     Counted { remaining: usize, total: usize },
     /// Reading a message that ends at `\n`.
     Line { malformed: bool },
-    /// Discarding the rest of a truncated frame: `Some(n)` more bytes of a
-    /// counted one, or `None` up to the next `\n`.
-    Skip { remaining: Option<usize> },
+    /// Discarding the rest of a truncated line up to its `\n`; `cr` if the
+    /// last byte discarded was a `\r` (framing, if a `\n` follows).
+    SkipLine { cr: bool },
 }
 
 /// Splits a byte stream into syslog frames; see the module docs.
@@ -186,30 +187,30 @@ impl Deframer {
                             self.discarded += (have - self.max) as u64;
                             self.buf.clear();
                             start = i;
-                            self.state = State::Skip { remaining: None };
+                            self.state = State::SkipLine {
+                                cr: bytes.last() == Some(&b'\r'),
+                            };
                         }
                     }
                 },
-                State::Skip { remaining: Some(n) } => {
-                    let take = n.min(bytes.len() - i);
-                    self.discarded += take as u64;
-                    i += take;
-                    self.state = if take == n {
-                        State::Between
-                    } else {
-                        State::Skip {
-                            remaining: Some(n - take),
-                        }
-                    };
-                }
-                State::Skip { remaining: None } => match memchr2(b'\n', 0, &bytes[i..]) {
+                State::SkipLine { cr } => match memchr2(b'\n', 0, &bytes[i..]) {
                     Some(at) => {
-                        self.discarded += at as u64;
+                        let last_cr = if at > 0 {
+                            bytes[i + at - 1] == b'\r'
+                        } else {
+                            cr
+                        };
+                        let cr = bytes[i + at] == b'\n' && last_cr;
+                        // The \r before a \n is framing, not a dropped byte.
+                        self.discarded = self.discarded + at as u64 - u64::from(cr);
                         i += at + 1;
                         self.state = State::Between;
                     }
                     None => {
                         self.discarded += (bytes.len() - i) as u64;
+                        self.state = State::SkipLine {
+                            cr: bytes.last() == Some(&b'\r'),
+                        };
                         i = bytes.len();
                     }
                 },
@@ -221,7 +222,7 @@ impl Deframer {
             State::Length { .. } | State::Counted { .. } | State::Line { .. }
         ) {
             let rest = bytes.get(start..).unwrap_or_default();
-            let room = (self.max + 1).saturating_sub(self.buf.len());
+            let room = self.cap().saturating_sub(self.buf.len());
             let rest = &rest[..rest.len().min(room)];
             if !rest.is_empty() {
                 self.reserve(rest.len());
@@ -236,11 +237,15 @@ impl Deframer {
     pub fn finish(&mut self, mut on_frame: impl FnMut(Frame<'_>)) {
         let state = std::mem::replace(&mut self.state, State::Between);
         match state {
-            State::Length { .. } => on_frame(Frame {
-                bytes: &self.buf,
-                truncated: false,
-                malformed: true,
-            }),
+            State::Length { .. } => {
+                let cut = self.buf.len().min(self.max);
+                self.discarded += (self.buf.len() - cut) as u64;
+                on_frame(Frame {
+                    bytes: &self.buf[..cut],
+                    truncated: self.buf.len() > cut,
+                    malformed: true,
+                });
+            }
             State::Counted { .. } if !self.buf.is_empty() => on_frame(Frame {
                 bytes: &self.buf,
                 truncated: true,
@@ -277,16 +282,273 @@ impl Deframer {
         &self.buf[..n.min(self.buf.len())]
     }
 
+    /// The most bytes ever held: a frame's first `max_message` bytes and
+    /// one more, which may be the `\r` of its `\r\n`, or a length prefix.
+    fn cap(&self) -> usize {
+        (self.max + 1).max(MAX_LEN_DIGITS)
+    }
+
     /// Grows the buffer for `more` bytes without ever going past
-    /// `max_message + 1` bytes of capacity (plain doubling could).
+    /// [`Self::cap`] bytes of capacity (plain doubling could).
     fn reserve(&mut self, more: usize) {
         let needed = self.buf.len() + more;
         if needed > self.buf.capacity() {
             let target = needed
                 .max(self.buf.capacity() * 2)
-                .min(self.max + 1)
+                .min(self.cap())
                 .max(needed);
             self.buf.reserve_exact(target - self.buf.len());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A frame as owned data, for comparing runs.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Owned {
+        bytes: Vec<u8>,
+        truncated: bool,
+        malformed: bool,
+    }
+
+    /// Deframes `input` fed in reads of the given sizes (cycled), then
+    /// closes; checks the memory bound after every read.
+    fn run(max: usize, input: &[u8], reads: &[usize]) -> (Vec<Owned>, u64) {
+        let mut d = Deframer::new(max);
+        let mut out = Vec::new();
+        let mut collect = |f: Frame<'_>| {
+            assert!(f.bytes.len() <= max);
+            out.push(Owned {
+                bytes: f.bytes.to_vec(),
+                truncated: f.truncated,
+                malformed: f.malformed,
+            })
+        };
+        let mut rest = input;
+        let mut k = 0;
+        while !rest.is_empty() {
+            let n = reads
+                .get(k % reads.len().max(1))
+                .copied()
+                .unwrap_or(rest.len());
+            let n = n.clamp(1, rest.len());
+            d.push(&rest[..n], &mut collect);
+            assert!(d.buffered() <= d.cap(), "buffered {}", d.buffered());
+            assert!(
+                d.buf.capacity() <= (max + 1).max(9),
+                "capacity {}",
+                d.buf.capacity()
+            );
+            rest = &rest[n..];
+            k += 1;
+        }
+        d.finish(&mut collect);
+        assert_eq!(d.buffered(), 0);
+        (out, d.discarded())
+    }
+
+    fn frame(bytes: &[u8]) -> Owned {
+        Owned {
+            bytes: bytes.to_vec(),
+            truncated: false,
+            malformed: false,
+        }
+    }
+
+    fn all(input: &[u8], max: usize) -> Vec<Owned> {
+        run(max, input, &[]).0
+    }
+
+    #[test]
+    fn octet_counted_frames_include_their_newline() {
+        // Docker's tcp+tls rfc5424 framing: LEN counts the trailing \n.
+        let msg = b"<30>1 2024-05-01T12:34:56.123456Z host web-1 1234 web-1 - hi\n";
+        let wire = [format!("{} ", msg.len()).as_bytes(), msg, b"3 <1>"].concat();
+        assert_eq!(all(&wire, 1024), vec![frame(msg), frame(b"<1>")]);
+    }
+
+    #[test]
+    fn lf_frames_end_at_lf_crlf_or_nul() {
+        let wire = b"<13>a\n<13>b\r\n\n\n  <13>c\0<13>d";
+        assert_eq!(
+            all(wire, 1024),
+            vec![
+                frame(b"<13>a"),
+                frame(b"<13>b"),
+                frame(b"<13>c"),
+                frame(b"<13>d")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_first_byte_of_each_frame_decides() {
+        let wire = b"4 <1>x<13>lf\n4 <2>y";
+        assert_eq!(
+            all(wire, 1024),
+            vec![frame(b"<1>x"), frame(b"<13>lf"), frame(b"<2>y")]
+        );
+    }
+
+    #[test]
+    fn junk_is_a_malformed_line_and_resyncs() {
+        let junk = |b: &[u8]| Owned {
+            bytes: b.to_vec(),
+            truncated: false,
+            malformed: true,
+        };
+        let wire = b"hello\n12x4 <1>\n0 <1>\n1234567890 x\n007 <13>ok\n<13>fine\n";
+        assert_eq!(
+            all(wire, 1024),
+            vec![
+                junk(b"hello"),
+                junk(b"12x4 <1>"),
+                junk(b"0 <1>"),
+                junk(b"1234567890 x"),
+                junk(b"007 <13>ok"),
+                frame(b"<13>fine"),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_frames_are_cut_and_the_rest_skipped() {
+        let cut = |b: &[u8]| Owned {
+            bytes: b.to_vec(),
+            truncated: true,
+            malformed: false,
+        };
+        // Counted: the count still finds the next frame.
+        let wire = b"10 <1>abcdefg3 <2>";
+        assert_eq!(run(5, wire, &[]), (vec![cut(b"<1>ab"), frame(b"<2>")], 5));
+        // LF: skipped up to the next \n.
+        let wire = b"<1>abcdefg\n<2>\n";
+        assert_eq!(run(5, wire, &[]), (vec![cut(b"<1>ab"), frame(b"<2>")], 5));
+        // Exactly max bytes before \r\n is not cut, one more is.
+        assert_eq!(all(b"<1>ab\r\n", 5), vec![frame(b"<1>ab")]);
+        assert_eq!(all(b"<1>abc\r\n", 5), vec![cut(b"<1>ab")]);
+        for reads in [[1], [2], [3], [4]] {
+            assert_eq!(
+                run(5, b"<1>ab\r\n<1>abc\r\n", &reads).0,
+                vec![frame(b"<1>ab"), cut(b"<1>ab")]
+            );
+        }
+    }
+
+    #[test]
+    fn closing_hands_out_the_pending_frame() {
+        assert_eq!(all(b"<13>no newline", 64), vec![frame(b"<13>no newline")]);
+        let short = Owned {
+            bytes: b"<13>sh".to_vec(),
+            truncated: true,
+            malformed: false,
+        };
+        assert_eq!(all(b"20 <13>sh", 64), vec![short]);
+        let digits = Owned {
+            bytes: b"42".to_vec(),
+            truncated: false,
+            malformed: true,
+        };
+        assert_eq!(all(b"42", 64), vec![digits]);
+        assert_eq!(all(b" \n\r\n", 64), vec![]);
+    }
+
+    #[test]
+    fn a_frame_within_one_read_is_not_copied() {
+        let mut d = Deframer::new(64);
+        let wire = b"4 <1>x<2>y\n";
+        let mut starts = Vec::new();
+        d.push(wire, |f| {
+            starts.push(f.bytes.as_ptr() as usize - wire.as_ptr() as usize)
+        });
+        assert_eq!(starts, [2, 6]);
+        assert_eq!(d.buf.capacity(), 0);
+    }
+
+    /// One message and how it goes on the wire.
+    #[derive(Debug, Clone)]
+    enum Sent {
+        /// Octet counted; any bytes.
+        Counted(Vec<u8>),
+        /// LF-terminated (`\n` or `\r\n`); starts with `<`, holds no `\n`
+        /// or NUL.
+        Line(Vec<u8>, bool),
+    }
+
+    fn sent() -> impl Strategy<Value = Sent> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 1..40).prop_map(Sent::Counted),
+            (
+                proptest::collection::vec(
+                    any::<u8>().prop_filter("no LF/NUL", |b| *b != b'\n' && *b != 0),
+                    0..40
+                ),
+                any::<bool>()
+            )
+                .prop_map(|(mut b, crlf)| {
+                    while b.last() == Some(&b'\r') {
+                        b.pop();
+                    }
+                    b.insert(0, b'<');
+                    Sent::Line(b, crlf)
+                }),
+        ]
+    }
+
+    proptest! {
+        /// Every message sent comes out exactly once, in order, cut to
+        /// `max` (and every cut byte is counted), however the stream is
+        /// split into reads and whatever blank space lies between frames.
+        #[test]
+        fn every_message_comes_out_however_it_is_read(
+            msgs in proptest::collection::vec((sent(), proptest::sample::select(vec!["", "\n", " ", "\r\n", "\0"])), 0..12),
+            max in 1usize..48,
+            reads in proptest::collection::vec(1usize..20, 1..6),
+        ) {
+            let mut wire = Vec::new();
+            let mut expected = Vec::new();
+            let mut discarded = 0u64;
+            for (m, gap) in &msgs {
+                wire.extend_from_slice(gap.as_bytes());
+                let body = match m {
+                    Sent::Counted(b) => {
+                        wire.extend_from_slice(format!("{} ", b.len()).as_bytes());
+                        wire.extend_from_slice(b);
+                        b
+                    }
+                    Sent::Line(b, crlf) => {
+                        wire.extend_from_slice(b);
+                        wire.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
+                        b
+                    }
+                };
+                let cut = body.len().min(max);
+                discarded += (body.len() - cut) as u64;
+                expected.push(Owned { bytes: body[..cut].to_vec(), truncated: body.len() > max, malformed: false });
+            }
+            let (whole, whole_discarded) = run(max, &wire, &[]);
+            prop_assert_eq!(&whole, &expected);
+            prop_assert_eq!(whole_discarded, discarded);
+            let (split, split_discarded) = run(max, &wire, &reads);
+            prop_assert_eq!(&split, &expected);
+            prop_assert_eq!(split_discarded, discarded);
+        }
+
+        /// On any bytes at all: the same frames whatever the reads, never
+        /// more than `max` bytes held.
+        #[test]
+        fn any_bytes_deframe_the_same_however_read(
+            wire in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b'\n'), Just(b' '), Just(b'<'), Just(b'1'), Just(b'9')], 0..300),
+            max in 1usize..64,
+            reads in proptest::collection::vec(1usize..40, 1..6),
+        ) {
+            let whole = run(max, &wire, &[]);
+            let split = run(max, &wire, &reads);
+            prop_assert_eq!(whole, split);
         }
     }
 }

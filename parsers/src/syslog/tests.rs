@@ -213,3 +213,106 @@ fn deframes_logger_octet_counting() {
     assert_eq!(bodies, ["line one", "    line two"]);
     assert_eq!(d.buffered(), 0);
 }
+
+mod properties {
+    use super::*;
+    use crate::testing::{edits, for_every_cut, mutate};
+    use proptest::prelude::*;
+
+    const SAMPLES: &[&str] = &[
+        "<30>May  1 12:34:56 3f4e5d6c7b8a[1234]: hello world\n",
+        "<30>May  1 12:34:56 dockerhost nginx:1.25/web-1[123]:   indented\n",
+        "<13>Nov 25 23:30:13 vm root: no tag given",
+        "<30>1 2024-05-01T12:34:56.123456+00:00 host web-1 1234 web-1 - msg\n",
+        r#"<13>1 2026-11-25T23:30:19.446686+00:00 vm app 16538 REQ [timeQuality tzKnown="1" isSynced="0"][meta@32473 k="v\\\"q\]" n="2"] sd msg"#,
+        "<13>1 - - - - - - \u{feff}  x\r\n",
+    ];
+
+    /// Parses and, when it succeeds, checks what must hold of any result.
+    fn check(line: &str) {
+        let Ok(m) = parse(line, 2024) else { return };
+        assert!(m.facility <= 23 && m.severity <= 7);
+        let range = line.as_bytes().as_ptr_range();
+        for s in [
+            m.hostname,
+            m.app_name,
+            m.procid,
+            m.msgid,
+            m.structured_data,
+            Some(m.body),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(
+                range.contains(&s.as_ptr()) || s.is_empty(),
+                "{s:?} not borrowed from {line:?}"
+            );
+        }
+        if let Some(sd) = m.structured_data {
+            // Validated SD reads back as whole parameters, none dropped.
+            let n = sd_params(sd).count();
+            let quotes = sd.matches("=\"").count();
+            assert!(n <= quotes, "{sd:?}");
+        }
+    }
+
+    #[test]
+    fn never_panics_on_cut_samples() {
+        for_every_cut(SAMPLES, check);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_bytes(bytes in any::<Vec<u8>>()) {
+            let line = String::from_utf8_lossy(&bytes);
+            check(&line);
+            let _ = sd_params(&line).count();
+        }
+
+        #[test]
+        fn never_panics_on_mutated_samples(which in 0..SAMPLES.len(), edits in edits()) {
+            let line = mutate(SAMPLES[which], &edits);
+            check(&line);
+            let _ = sd_params(&line).count();
+        }
+
+        /// Docker's default and rfc3164 formats give back the tag, pid and
+        /// body exactly, for any tag `{{.ImageName}}/{{.Name}}` can make.
+        #[test]
+        fn docker_3164_tags_and_bodies_round_trip(
+            tag in "[a-zA-Z0-9][a-zA-Z0-9:/._-]{0,60}",
+            host in proptest::option::of("[a-z0-9][a-z0-9.-]{0,20}"),
+            pid in 1u32..4_000_000,
+            body in "[ \t]{0,4}[^\n\r]{0,40}",
+            day in 1u8..=28,
+        ) {
+            let host_part = host.as_ref().map(|h| format!("{h} ")).unwrap_or_default();
+            let line = format!("<30>Feb {day:>2} 01:02:03 {host_part}{tag}[{pid}]: {body}\n");
+            let m = parse(&line, 2024).map_err(|e| TestCaseError::fail(format!("{line:?}: {e}")))?;
+            prop_assert_eq!(m.hostname, host.as_deref());
+            prop_assert_eq!(m.app_name, Some(tag.as_str()));
+            let pid = pid.to_string();
+            prop_assert_eq!(m.procid, Some(pid.as_str()));
+            prop_assert_eq!(m.body, body.strip_prefix('\u{feff}').unwrap_or(&body));
+            prop_assert_eq!(m.timestamp.map(|t| t.day), Some(day));
+        }
+
+        /// Docker's rfc5424(micro) format, likewise.
+        #[test]
+        fn docker_5424_round_trips(
+            tag in "[a-zA-Z0-9][a-zA-Z0-9:/._-]{0,60}",
+            micros in proptest::option::of(0u32..1_000_000),
+            body in "[ \t]{0,4}[^\n\r]{0,40}",
+        ) {
+            let frac = micros.map(|u| format!(".{u:06}")).unwrap_or_default();
+            let line = format!("<27>1 2024-05-01T12:34:56{frac}Z dockerhost {tag} 4242 {tag} - {body}\n");
+            let m = parse(&line, 2024).map_err(|e| TestCaseError::fail(format!("{line:?}: {e}")))?;
+            prop_assert_eq!(m.app_name, Some(tag.as_str()));
+            prop_assert_eq!(m.msgid, Some(tag.as_str()));
+            prop_assert_eq!(m.procid, Some("4242"));
+            prop_assert_eq!(m.timestamp.map(|t| t.nanos), Some(micros.unwrap_or(0) * 1000));
+            prop_assert_eq!(m.body, body.strip_prefix('\u{feff}').unwrap_or(&body));
+        }
+    }
+}
