@@ -13,6 +13,7 @@ use logmux_parsers::Format;
 
 use crate::config::{parse_format_name, Config, ConfigError};
 use crate::filter::FilterJob;
+use crate::listen::{Endpoint, ListenJob, OutDirSpec};
 use crate::output::{Encoder, KeyStyle, OutputFormat};
 use crate::pipeline::Settings;
 
@@ -30,7 +31,8 @@ Examples:
   docker logs -t web 2>&1 | logmux filter | jq 'select(.http.response.status_code >= 500)'
   docker compose logs --no-color | logmux filter --output pretty
   logmux filter /var/lib/docker/containers/*/*-json.log
-  logmux filter --format nginx.access access.log > access.jsonl";
+  logmux filter --format nginx.access access.log > access.jsonl
+  logmux listen --udp :5514 --tcp :5514               # syslog server for Docker's syslog driver";
 
 #[derive(Debug, Parser)]
 #[command(name = "logmux", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]
@@ -58,6 +60,132 @@ pub enum Command {
     /// Steer a running `logmux run`: status, start, stop, restart, signal.
     #[command(after_help = CTL_EXAMPLES)]
     Ctl(CtlArgs),
+    /// Be a syslog server (for Docker's `--log-driver syslog`, logger, rsyslog) and
+    /// turn every message into a JSON event, split by container.
+    #[command(after_help = LISTEN_EXAMPLES)]
+    Listen(ListenArgs),
+}
+
+const LISTEN_EXAMPLES: &str = "\
+An address without a host is loopback: `--udp :5514` and `--udp 5514` mean 127.0.0.1:5514.
+Listening beyond the machine needs an explicit address, e.g. `--tcp 0.0.0.0:5514`.
+
+Examples:
+  logmux listen --udp :5514 --tcp :5514
+  docker run --log-driver syslog --log-opt syslog-address=udp://127.0.0.1:5514 \\
+      --log-opt tag='{{.Name}}' nginx
+  logmux listen --tcp :5514 --out-dir /var/log/containers      # web-1.jsonl, db-1.jsonl, …
+  logmux listen --unix /run/logmux/log.sock --output pretty     # like /dev/log
+  logmux listen --udp :5514 | jq -c 'select(.container.name == \"web-1\")'
+  logger --udp -n 127.0.0.1 -P 5514 -t myapp 'hello'
+
+Docker's four syslog formats (default, rfc3164, rfc5424, rfc5424micro) and any RFC 3164 or
+RFC 5424 sender are read; TCP frames may be octet-counted or end in a newline.
+
+Exit status: 0 when stopped by TERM or INT (everything held is written first) or when the
+reader of stdout goes away; 2 for bad flags; 71 when an address cannot be bound; 73 when
+--out-dir cannot be created; 74 when stdout cannot be written.";
+
+/// Options of `logmux listen`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("listeners").required(true).multiple(true).args(["udp", "tcp", "unix", "unix_stream"]))]
+pub struct ListenArgs {
+    /// Receive syslog datagrams on this UDP address (`:5514` is 127.0.0.1:5514). Repeatable.
+    #[arg(long, value_name = "ADDR", value_parser = crate::listen::parse_inet)]
+    pub udp: Vec<std::net::SocketAddr>,
+
+    /// Accept syslog over TCP on this address (octet-counted or newline frames). Repeatable.
+    #[arg(long, value_name = "ADDR", value_parser = crate::listen::parse_inet)]
+    pub tcp: Vec<std::net::SocketAddr>,
+
+    /// Receive syslog datagrams on this unix socket, like /dev/log (Docker's `unixgram://`). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub unix: Vec<PathBuf>,
+
+    /// Accept syslog on this unix stream socket (Docker's `unix://`). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub unix_stream: Vec<PathBuf>,
+
+    /// Output format [default: pretty on a terminal, json otherwise; json with --out-dir].
+    #[arg(short, long, value_enum)]
+    pub output: Option<OutputFormat>,
+
+    /// JSON keys: nested objects, or flat dotted names.
+    #[arg(long, value_enum, default_value_t = KeyStyle::Nested)]
+    pub keys: KeyStyle,
+
+    /// Colour in pretty output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Write one JSON-lines file per container here (NAME.jsonl; _syslog.jsonl for other senders)
+    /// instead of stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+
+    /// With --out-dir: rotate a file before it passes this size.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_file_size: usize,
+
+    /// With --out-dir: rotated files kept per container (NAME.jsonl.1 …).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_files: u32,
+
+    /// Longest message; longer ones are cut and marked logmux.truncated. Also the most a
+    /// TCP connection holds of an unfinished message.
+    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = parse_size)]
+    pub max_message: usize,
+
+    /// Connections open at once at most; further ones are closed (counted and reported).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Emit a held-back traceback after this much silence on its stream.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub idle_flush: Duration,
+}
+
+impl ListenArgs {
+    /// Resolves flags into a job.
+    pub fn into_job(self) -> ListenJob {
+        let stdout_tty = self.out_dir.is_none() && std::io::stdout().is_terminal();
+        let format = self.output.unwrap_or(if stdout_tty {
+            OutputFormat::Pretty
+        } else {
+            OutputFormat::Json
+        });
+        let color = match self.color {
+            ColorChoice::Always => self.out_dir.is_none(),
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
+        };
+        let endpoints = (self.udp.into_iter().map(Endpoint::Udp))
+            .chain(self.tcp.into_iter().map(Endpoint::Tcp))
+            .chain(self.unix.into_iter().map(Endpoint::UnixDgram))
+            .chain(self.unix_stream.into_iter().map(Endpoint::UnixStream))
+            .collect();
+        ListenJob {
+            endpoints,
+            settings: Settings {
+                forced: None,
+                nginx_format: None,
+                encoder: Encoder {
+                    format,
+                    keys: self.keys,
+                    color,
+                    local_offset_minutes: local_offset_minutes(),
+                },
+            },
+            out_dir: self.out_dir.map(|dir| OutDirSpec {
+                dir,
+                max_file_size: Some(self.max_file_size as u64),
+                max_files: self.max_files,
+            }),
+            max_message: self.max_message,
+            max_connections: self.max_connections.max(1),
+            idle_flush: self.idle_flush,
+        }
+    }
 }
 
 const RUN_EXAMPLES: &str = "\

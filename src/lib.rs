@@ -7,6 +7,7 @@
 //! - [`pipeline`] assembles multi-line events, parses, and adds the envelope;
 //! - [`output`] encodes events as JSON, logfmt or a pretty view;
 //! - [`filter`] is the `logmux filter` front door that wires these together;
+//! - [`listen`] is the `logmux listen` front door, a syslog server;
 //! - [`cli`] and [`config`] turn flags and files into jobs; [`diag`] reports
 //!   logmux's own events.
 
@@ -15,6 +16,7 @@ pub mod config;
 pub mod diag;
 pub mod filter;
 pub mod framing;
+pub mod listen;
 pub mod output;
 pub mod pipeline;
 pub mod run;

@@ -10,6 +10,8 @@ use logmux::filter::{self, Outcome};
 /// sysexits.h codes, as supervisors and shells expect them.
 const EX_NOINPUT: u8 = 66;
 const EX_UNAVAILABLE: u8 = 69;
+const EX_OSERR: u8 = 71;
+const EX_CANTCREAT: u8 = 73;
 const EX_IOERR: u8 = 74;
 const EX_CONFIG: u8 = 78;
 
@@ -23,6 +25,23 @@ fn main() -> ExitCode {
         }
         Command::Check(args) => ExitCode::from(logmux::run::check(&args.config)),
         Command::Ctl(args) => run_ctl(args),
+        Command::Listen(args) => run_listen(args),
+    }
+}
+
+/// `logmux listen`: runs until TERM or INT; a closed stdout is a normal end.
+fn run_listen(args: logmux::cli::ListenArgs) -> ExitCode {
+    use logmux::listen::{ListenError, Outcome};
+    match logmux::listen::run(args.into_job()) {
+        Ok(Outcome::Stopped | Outcome::OutputClosed) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::from(match e {
+                ListenError::Bind { .. } | ListenError::Runtime(_) => EX_OSERR,
+                ListenError::OutDir { .. } => EX_CANTCREAT,
+                ListenError::Output(_) => EX_IOERR,
+            })
+        }
     }
 }
 

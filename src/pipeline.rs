@@ -11,7 +11,9 @@ use std::borrow::Cow;
 use logmux_parsers::detect::Parser;
 use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::traceback::{Action, Assembler};
-use logmux_parsers::{ansi, supervisord, traceback, Field, Format, Record, Timestamp, Value};
+use logmux_parsers::{
+    ansi, supervisord, traceback, Field, Format, Record, Severity, Timestamp, Value,
+};
 
 use crate::output::{sort_fields, Encoder, Event};
 
@@ -40,15 +42,30 @@ pub struct Origin {
     pub container_name: Option<String>,
     pub container_id: Option<String>,
     pub file: Option<String>,
+    /// The sending host, from a syslog header (`host.name`).
+    pub host_name: Option<String>,
+    /// The rest of a syslog header, for `logmux listen`.
+    pub syslog: Option<SyslogOrigin>,
 }
 
-/// When a line was read, as RFC 3339, and the time a wrapper (such as
-/// `docker logs -t`) put on it.
+/// The syslog header fields an event keeps (`syslog.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogOrigin {
+    /// The facility's name (`daemon`, `local0`).
+    pub facility: &'static str,
+    pub procid: Option<String>,
+    pub msgid: Option<String>,
+}
+
+/// When a line was read, as RFC 3339, and the time (and severity) a wrapper
+/// (such as `docker logs -t`, or a syslog header) put on it. The line's own
+/// time and severity win over the wrapper's.
 #[derive(Debug, Clone, Copy)]
 pub struct Stamp {
     observed: [u8; 40],
     observed_len: u8,
     pub wrapper_time: Option<Timestamp>,
+    pub wrapper_severity: Option<Severity>,
 }
 
 impl Stamp {
@@ -72,6 +89,7 @@ impl Stamp {
             observed,
             observed_len: len as u8,
             wrapper_time: None,
+            wrapper_severity: None,
         }
     }
 
@@ -184,18 +202,7 @@ impl Pipeline {
             joined = head;
             &joined[..]
         };
-        let (text, invalid) = match std::str::from_utf8(bytes) {
-            Ok(s) => (Cow::Borrowed(s), false),
-            Err(_) => (String::from_utf8_lossy(bytes), true),
-        };
-        if invalid {
-            self.stats.invalid_utf8 += 1;
-        }
-        let text = if memchr::memchr(0x1b, text.as_bytes()).is_some() {
-            Cow::Owned(ansi::strip(&text).into_owned())
-        } else {
-            text
-        };
+        let (text, invalid) = self.decode(bytes);
         let meta = Meta {
             stamp: *stamp,
             truncated,
@@ -317,16 +324,129 @@ impl Pipeline {
         if rec.timestamp.is_none() {
             rec.timestamp = meta.stamp.wrapper_time;
         }
+        if rec.severity.is_none() {
+            rec.severity = meta.stamp.wrapper_severity;
+        }
         add_envelope(&stream.origin, &mut rec);
-        sort_fields(&mut rec);
-        self.stats.events += 1;
-        let event = Event {
-            record: &rec,
-            raw: text,
-            observed: meta.stamp.observed(),
-        };
-        self.settings.encoder.encode(&event, out);
+        emit(
+            &self.settings.encoder,
+            &mut self.stats,
+            &mut rec,
+            text,
+            meta.stamp.observed(),
+            out,
+        );
     }
+
+    /// A message that is one whole event already (a syslog message whose
+    /// body spans lines): emits what `stream` holds back, then parses
+    /// `bytes` as one event, a traceback if it is one. Empty text is
+    /// skipped and counted, as an empty line is.
+    pub fn whole(
+        &mut self,
+        stream: &mut StreamState,
+        bytes: &[u8],
+        truncated: bool,
+        stamp: &Stamp,
+        out: &mut Vec<u8>,
+    ) {
+        self.flush(stream, out);
+        self.stats.lines += 1;
+        if truncated {
+            self.stats.truncated_pieces += 1;
+        }
+        let (text, invalid) = self.decode(bytes);
+        if text.is_empty() {
+            self.stats.empty_lines += 1;
+            return;
+        }
+        let meta = Meta {
+            stamp: *stamp,
+            truncated,
+            invalid,
+        };
+        let multiline = memchr::memchr(b'\n', text.as_bytes()).is_some();
+        self.event(stream, &text, meta, multiline, out);
+    }
+
+    /// Input that is not in its expected wire format (a datagram that is
+    /// not syslog): written as `text` with `logmux.parse_error`, the raw
+    /// bytes kept in `message` (invalid UTF-8 replaced and flagged).
+    pub fn unparsed(
+        &mut self,
+        origin: &Origin,
+        bytes: &[u8],
+        truncated: bool,
+        stamp: &Stamp,
+        out: &mut Vec<u8>,
+    ) {
+        self.stats.lines += 1;
+        if truncated {
+            self.stats.truncated_pieces += 1;
+        }
+        let (text, invalid) = self.decode(bytes);
+        self.stats.parse_errors += 1;
+        let mut rec = Record {
+            invalid_utf8: invalid,
+            ..Record::default()
+        };
+        rec.push(Field::LogmuxParseError, Value::Bool(true));
+        if truncated {
+            rec.push(Field::LogmuxTruncated, Value::Bool(true));
+        }
+        add_envelope(origin, &mut rec);
+        self.encode(&mut rec, &text, stamp.observed(), out);
+    }
+
+    /// Encodes a finished record into `out` and counts it. `raw` is the
+    /// text written as `message` unless the record has its own.
+    pub fn encode(&mut self, rec: &mut Record<'_>, raw: &str, observed: &[u8], out: &mut Vec<u8>) {
+        emit(
+            &self.settings.encoder,
+            &mut self.stats,
+            rec,
+            raw,
+            observed,
+            out,
+        );
+    }
+
+    /// UTF-8 text of `bytes` (invalid bytes replaced, and counted), ANSI
+    /// colour codes removed.
+    fn decode<'b>(&mut self, bytes: &'b [u8]) -> (Cow<'b, str>, bool) {
+        let (text, invalid) = match std::str::from_utf8(bytes) {
+            Ok(s) => (Cow::Borrowed(s), false),
+            Err(_) => (String::from_utf8_lossy(bytes), true),
+        };
+        if invalid {
+            self.stats.invalid_utf8 += 1;
+        }
+        let text = if memchr::memchr(0x1b, text.as_bytes()).is_some() {
+            Cow::Owned(ansi::strip(&text).into_owned())
+        } else {
+            text
+        };
+        (text, invalid)
+    }
+}
+
+/// Sorts, counts and encodes one finished record.
+fn emit(
+    encoder: &Encoder,
+    stats: &mut Stats,
+    rec: &mut Record<'_>,
+    raw: &str,
+    observed: &[u8],
+    out: &mut Vec<u8>,
+) {
+    sort_fields(rec);
+    stats.events += 1;
+    let event = Event {
+        record: rec,
+        raw,
+        observed,
+    };
+    encoder.encode(&event, out);
 }
 
 /// Adds the fields that say where the event came from.
@@ -361,5 +481,17 @@ fn add_envelope<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
     }
     if let Some(f) = &origin.file {
         rec.push_str(Field::LogFilePath, f);
+    }
+    if let Some(h) = &origin.host_name {
+        rec.push_str(Field::HostName, h);
+    }
+    if let Some(s) = &origin.syslog {
+        rec.push_str(Field::SyslogFacility, s.facility);
+        if let Some(p) = &s.procid {
+            rec.push_str(Field::SyslogProcid, p);
+        }
+        if let Some(m) = &s.msgid {
+            rec.push_str(Field::SyslogMsgid, m);
+        }
     }
 }

@@ -91,15 +91,37 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"}\n");
 }
 
-/// Whether a merged key would clash with a key logmux writes itself.
+/// Whether a merged key would clash with a key logmux writes itself. A
+/// plain key (`"service"`, `"log"`) would replace one of logmux's objects;
+/// a dotted key (`"service.version"`, from a merged logmux event) nests
+/// beside logmux's own fields unless it names one of them, or a parent or
+/// child of one.
 fn collides(key: &str, record: &logmux_parsers::Record<'_>) -> bool {
     let top = key.split('.').next().unwrap_or(key);
-    ENVELOPE_KEYS.contains(&top)
-        || ["log", "logmux"].contains(&top)
-        || record
-            .fields
-            .iter()
-            .any(|(f, _)| f.path().first() == Some(&top))
+    if ENVELOPE_KEYS.contains(&top) {
+        return true;
+    }
+    if top.len() == key.len() {
+        return ["log", "logmux"].contains(&top)
+            || record
+                .fields
+                .iter()
+                .any(|(f, _)| f.path().first() == Some(&top));
+    }
+    DERIVED.iter().any(|d| nests(key, d)) || record.fields.iter().any(|(f, _)| nests(key, f.name()))
+}
+
+/// Fields the encoder derives from the record rather than its field list.
+const DERIVED: [&str; 3] = [
+    "log.record.original",
+    "logmux.format",
+    "logmux.invalid_utf8",
+];
+
+/// Whether two dotted names are the same, or one is a parent of the other.
+fn nests(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    long.starts_with(short) && matches!(long.as_bytes().get(short.len()), None | Some(b'.'))
 }
 
 /// Writes `"key":value` pairs, opening and closing nested objects as the
@@ -415,6 +437,37 @@ mod tests {
         assert_eq!(v["service"]["name"], "app");
         assert_eq!(v["logmux"]["invalid_utf8"], true);
         assert_eq!(out.matches("\"service\"").count(), 1);
+    }
+
+    #[test]
+    fn dotted_extra_keys_nest_beside_schema_fields() {
+        let mut r = Record::default();
+        r.push_str(Field::ServiceName, "app");
+        for (k, v) in [
+            ("service.version", "1.2"),
+            ("logmux.program", "uwsgi"),
+            // These name logmux's own fields or their parents: not merged.
+            ("service.name", "other"),
+            ("logmux.format", "x"),
+            ("log.record", "y"),
+            ("timestamp.x", "z"),
+        ] {
+            r.extra.push((Cow::Borrowed(k), Value::str(v)));
+        }
+        let out = encode_with(Encoder::json(), &mut r, "m");
+        let v = parse(&out);
+        assert_eq!(
+            v["service"],
+            serde_json::json!({"name": "app", "version": "1.2"})
+        );
+        assert_eq!(
+            v["logmux"],
+            serde_json::json!({"format": "text", "program": "uwsgi"})
+        );
+        assert!(v.get("log").is_none(), "{out}");
+        assert!(v["timestamp"].is_string());
+        assert_eq!(out.matches("\"service\"").count(), 1);
+        assert_eq!(out.matches("\"logmux\"").count(), 1);
     }
 
     #[test]

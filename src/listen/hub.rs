@@ -1,0 +1,447 @@
+//! The listener's shared state: every socket task hands its messages here.
+//!
+//! The runtime has one thread, so the hub lives in an `Rc<RefCell<_>>` and
+//! each task borrows it for one batch of reads, never across an `.await`.
+//! For each message it parses the syslog header, finds the sender's stream,
+//! rejoins Docker's 16 KiB pieces, merges bodies that are logmux events, and
+//! runs everything else through the same [`Pipeline`] as `logmux filter`,
+//! into the output's buffers.
+
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use logmux_parsers::syslog;
+use logmux_parsers::Timestamp;
+use tokio::sync::Notify;
+
+use super::merge;
+use super::message::{same_syslog, syslog_origin, Sender};
+use super::output::Output;
+use super::streams::{KeyRef, Peer, Slot, Streams};
+use crate::pipeline::{Origin, Pipeline, Stamp, StreamState};
+
+/// A stream with nothing held back is forgotten after this much silence.
+const STREAM_IDLE: Duration = Duration::from_secs(60);
+
+/// The time of one batch of reads: every message in it was read at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub stamp: Stamp,
+    pub now: Instant,
+    /// The local year, for RFC 3164 times, which have none.
+    pub year: i32,
+}
+
+impl Clock {
+    pub fn now(local_offset_minutes: i16) -> Clock {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = i64::try_from(since.as_secs()).unwrap_or(0);
+        let local = Timestamp::from_unix(secs + i64::from(local_offset_minutes) * 60, 0, 0);
+        Clock {
+            stamp: Stamp::at(Timestamp::from_unix(secs, since.subsec_nanos(), 9)),
+            now: Instant::now(),
+            year: i32::from(local.year),
+        }
+    }
+}
+
+/// What the listener counts, reported when it stops.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counters {
+    /// Datagrams and stream frames.
+    pub messages: u64,
+    /// Not syslog: written as text with `logmux.parse_error`.
+    pub malformed: u64,
+    /// Longer than `--max-message`: cut.
+    pub truncated: u64,
+    /// Empty after the trailing newline: skipped.
+    pub empty: u64,
+    /// Bodies that were logmux events, merged.
+    pub merged: u64,
+    /// Streams retired because the table was full.
+    pub evicted_streams: u64,
+    pub connections: u64,
+    /// Connections closed at once because `--max-connections` were open.
+    pub refused_connections: u64,
+    /// Bytes of over-long stream frames skipped after the cut.
+    pub discarded_bytes: u64,
+}
+
+/// Why the listener must stop on its own.
+#[derive(Debug)]
+pub enum End {
+    /// stdout's reader went away: a quiet, normal end.
+    OutputClosed,
+    /// Writing stdout failed.
+    OutputFailed(io::Error),
+}
+
+/// Limits and timings.
+#[derive(Debug, Clone, Copy)]
+pub struct HubSettings {
+    pub max_message: usize,
+    pub idle_flush: Duration,
+    pub max_streams: usize,
+    pub local_offset_minutes: i16,
+}
+
+pub struct Hub {
+    pipeline: Pipeline,
+    streams: Streams,
+    out: Output,
+    settings: HubSettings,
+    pub counters: Counters,
+    /// The read buffer every socket task shares.
+    pub read_buf: Vec<u8>,
+    /// Some stream holds lines back: the housekeeper should tick.
+    pending: bool,
+    /// Wakes the housekeeper when something starts being held back.
+    pub housekeeper: Rc<Notify>,
+    /// Wakes the flusher when events wait in a buffer.
+    pub flusher: Rc<Notify>,
+    flush_scheduled: bool,
+    /// Set (and `stop` notified) when the listener must end.
+    pub end: Option<End>,
+    pub stop: Rc<Notify>,
+    next_conn: u64,
+    /// Open connections.
+    pub connections: usize,
+}
+
+impl Hub {
+    pub fn new(pipeline: Pipeline, out: Output, settings: HubSettings) -> Hub {
+        Hub {
+            pipeline,
+            streams: Streams::new(settings.max_streams),
+            out,
+            // Room for a whole datagram and one byte more, to tell a cut one.
+            read_buf: vec![0; (settings.max_message + 1).max(256 * 1024)],
+            settings,
+            counters: Counters::default(),
+            pending: false,
+            housekeeper: Rc::new(Notify::new()),
+            flusher: Rc::new(Notify::new()),
+            flush_scheduled: false,
+            end: None,
+            stop: Rc::new(Notify::new()),
+            next_conn: 0,
+            connections: 0,
+        }
+    }
+
+    pub fn max_message(&self) -> usize {
+        self.settings.max_message
+    }
+
+    /// The time of a batch of reads starting now.
+    pub fn clock(&self) -> Clock {
+        Clock::now(self.settings.local_offset_minutes)
+    }
+
+    /// A peer for a new connection.
+    pub fn new_connection(&mut self) -> Peer {
+        self.next_conn += 1;
+        self.connections += 1;
+        self.counters.connections += 1;
+        Peer::Conn(self.next_conn)
+    }
+
+    /// Whether some stream holds lines back.
+    pub fn is_pending(&self) -> bool {
+        self.pending
+    }
+
+    /// The pipeline's counters.
+    pub fn pipeline_stats(&self) -> crate::pipeline::Stats {
+        self.pipeline.stats
+    }
+
+    pub fn lost_bytes(&self) -> u64 {
+        self.out.lost_bytes()
+    }
+
+    /// Handles one datagram or stream frame from `peer`.
+    pub fn frame(
+        &mut self,
+        peer: &Peer,
+        bytes: &[u8],
+        truncated: bool,
+        malformed: bool,
+        clock: &Clock,
+    ) {
+        self.counters.messages += 1;
+        if truncated {
+            self.counters.truncated += 1;
+        }
+        let bytes = strip_newline(bytes);
+        if bytes.is_empty() {
+            self.counters.empty += 1;
+            return;
+        }
+        if malformed {
+            self.unparsed(bytes, truncated, clock);
+            return;
+        }
+        // The header must be UTF-8; a body need not be, and its bytes go to
+        // the pipeline as they are, to be replaced and flagged there.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        let Ok(msg) = syslog::parse(text, clock.year) else {
+            self.unparsed(bytes, truncated, clock);
+            return;
+        };
+        let body = body_bytes(bytes, text, msg.body);
+        let sender = Sender::of(&msg);
+        let key = KeyRef {
+            peer,
+            host: msg.hostname,
+            tag: msg.app_name,
+            stream: sender.iostream,
+        };
+        let index = match self.streams.find(&key) {
+            Some(i) => i,
+            None => {
+                if let Some(old) = self.streams.make_room() {
+                    self.counters.evicted_streams += 1;
+                    self.retire(old);
+                }
+                let slot = Slot {
+                    state: StreamState::new(sender.origin(&msg)),
+                    joiner: Default::default(),
+                    target: sender.container.map(|c| Box::from(c.as_str())),
+                    last: clock.now,
+                };
+                self.streams.insert(key, slot)
+            }
+        };
+        let mut stamp = clock.stamp;
+        stamp.wrapper_time = msg.timestamp;
+        stamp.wrapper_severity = sender.severity;
+        let Some(slot) = self.streams.at(index) else {
+            return;
+        };
+        slot.last = clock.now;
+        let Slot {
+            state,
+            joiner,
+            target,
+            ..
+        } = slot;
+        let out = self.out.buffer(target.as_deref());
+        let pipeline = &mut self.pipeline;
+        let counters = &mut self.counters;
+        if !same_syslog(&state.origin, &msg) {
+            // Another process (or message id) on this stream: what is held
+            // belongs to the one before.
+            joiner.flush(|b, t, s| deliver(pipeline, state, counters, b, t, s, out));
+            pipeline.flush(state, out);
+            state.origin.syslog = Some(syslog_origin(&msg));
+        }
+        if sender.docker {
+            let max = self.settings.max_message;
+            joiner.offer(body, truncated, &stamp, clock.now, max, |b, t, s| {
+                deliver(pipeline, state, counters, b, t, s, out)
+            });
+        } else {
+            deliver(pipeline, state, counters, body, truncated, &stamp, out);
+        }
+        if (state.is_pending() || joiner.is_holding()) && !self.pending {
+            self.pending = true;
+            self.housekeeper.notify_one();
+        }
+    }
+
+    /// Input that is not syslog: kept as text with `logmux.parse_error`.
+    fn unparsed(&mut self, bytes: &[u8], truncated: bool, clock: &Clock) {
+        self.counters.malformed += 1;
+        let out = self.out.buffer(None);
+        self.pipeline
+            .unparsed(&Origin::default(), bytes, truncated, &clock.stamp, out);
+    }
+
+    /// Emits what a stream holds back and drops it.
+    fn retire(&mut self, mut slot: Slot) {
+        let out = self.out.buffer(slot.target.as_deref());
+        flush_slot(&mut self.pipeline, &mut self.counters, &mut slot, out);
+    }
+
+    /// A connection closed: its streams end.
+    pub fn close_peer(&mut self, peer: &Peer) {
+        for slot in self.streams.remove_where(|k, _| k.peer == *peer) {
+            self.retire(slot);
+        }
+        self.connections = self.connections.saturating_sub(1);
+    }
+
+    /// Emits held Docker pieces whose window has passed and tracebacks idle
+    /// for `--idle-flush`, and forgets streams silent for a minute.
+    pub fn expire(&mut self, now: Instant) {
+        let idle = self.settings.idle_flush;
+        let mut pending = false;
+        for slot in self.streams.slots_mut() {
+            if !slot.is_pending() {
+                continue;
+            }
+            let Slot {
+                state,
+                joiner,
+                target,
+                last,
+            } = slot;
+            let out = self.out.buffer(target.as_deref());
+            let pipeline = &mut self.pipeline;
+            let counters = &mut self.counters;
+            joiner.expire(now, |b, t, s| {
+                deliver(pipeline, state, counters, b, t, s, out)
+            });
+            if state.is_pending() && now.saturating_duration_since(*last) >= idle {
+                pipeline.flush(state, out);
+            }
+            pending |= state.is_pending() || joiner.is_holding();
+        }
+        self.pending = pending;
+        self.streams.remove_where(|_, s| {
+            !s.is_pending() && now.saturating_duration_since(s.last) >= STREAM_IDLE
+        });
+    }
+
+    /// Emits everything held back (the listener stops).
+    pub fn flush_all(&mut self) {
+        for slot in self.streams.drain() {
+            self.retire(slot);
+        }
+        self.pending = false;
+    }
+
+    /// After a batch of reads: writes full buffers, and has the rest
+    /// written once the listener is idle.
+    pub fn finish_batch(&mut self) {
+        let written = self.out.write_full();
+        self.check(written);
+        if self.out.has_buffered() && !self.flush_scheduled {
+            self.flush_scheduled = true;
+            self.flusher.notify_one();
+        }
+    }
+
+    /// Writes every buffer now.
+    pub fn flush_output(&mut self) {
+        self.flush_scheduled = false;
+        let written = self.out.flush();
+        self.check(written);
+    }
+
+    fn check(&mut self, written: io::Result<bool>) {
+        let end = match written {
+            Ok(true) => return,
+            Ok(false) => End::OutputClosed,
+            Err(e) => End::OutputFailed(e),
+        };
+        if self.end.is_none() {
+            self.end = Some(end);
+            self.stop.notify_one();
+        }
+    }
+}
+
+/// One finished body into the stream: merged if it is a logmux event,
+/// else parsed line by line (or as one event, if it holds several lines).
+#[allow(clippy::too_many_arguments)]
+fn deliver(
+    pipeline: &mut Pipeline,
+    state: &mut StreamState,
+    counters: &mut Counters,
+    body: &[u8],
+    truncated: bool,
+    stamp: &Stamp,
+    out: &mut Vec<u8>,
+) {
+    let starts_json = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{');
+    if starts_json && !truncated {
+        if let Ok(text) = std::str::from_utf8(body) {
+            // A held traceback ends before a JSON line in any case.
+            pipeline.flush(state, out);
+            if merge::merge(text, &state.origin, stamp, pipeline, out) {
+                counters.merged += 1;
+                return;
+            }
+        }
+    }
+    if memchr::memchr(b'\n', body).is_some() {
+        pipeline.whole(state, body, truncated, stamp, out);
+    } else {
+        pipeline.line(state, body, truncated, stamp, out);
+    }
+}
+
+/// Emits a stream's held piece and held lines.
+fn flush_slot(
+    pipeline: &mut Pipeline,
+    counters: &mut Counters,
+    slot: &mut Slot,
+    out: &mut Vec<u8>,
+) {
+    let Slot { state, joiner, .. } = slot;
+    joiner.flush(|b, t, s| deliver(pipeline, state, counters, b, t, s, out));
+    pipeline.flush(state, out);
+}
+
+/// Without one trailing `\n`, and a `\r` before it or alone (a TTY's
+/// line end, which Docker passes on).
+fn strip_newline(b: &[u8]) -> &[u8] {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+/// The body's own bytes in the frame. `text` is the frame, or its valid
+/// UTF-8 start when the frame has invalid bytes; then the body runs to the
+/// frame's end, invalid bytes and all.
+fn body_bytes<'b>(bytes: &'b [u8], text: &'b str, body: &'b str) -> &'b [u8] {
+    let base = text.as_ptr() as usize;
+    let at = (body.as_ptr() as usize)
+        .checked_sub(base)
+        .filter(|&at| at <= text.len());
+    match at {
+        // An empty body may be a literal "" not within the frame.
+        None => body.as_bytes(),
+        Some(at) if text.len() == bytes.len() => {
+            bytes.get(at..at + body.len()).unwrap_or(body.as_bytes())
+        }
+        Some(at) => bytes.get(at..).map_or(body.as_bytes(), strip_newline),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_found_in_the_frame() {
+        let frame = b"<13>Nov 25 23:29:21 vm tag:   three spaces";
+        let text = std::str::from_utf8(frame).unwrap();
+        let m = syslog::parse(text, 2026).unwrap();
+        assert_eq!(body_bytes(frame, text, m.body), b"  three spaces");
+        // Invalid bytes in the body: the header still parses from the valid start.
+        let frame: &[u8] = &[b"<13>Nov 25 23:29:21 vm tag: caf".as_slice(), b"\xe9 ok"].concat();
+        let text = std::str::from_utf8(&frame[..31]).unwrap();
+        assert!(std::str::from_utf8(frame).is_err());
+        let m = syslog::parse(text, 2026).unwrap();
+        assert_eq!(body_bytes(frame, text, m.body), b"caf\xe9 ok");
+    }
+
+    #[test]
+    fn one_newline_is_stripped() {
+        assert_eq!(strip_newline(b"a\n"), b"a");
+        assert_eq!(strip_newline(b"a\r\n"), b"a");
+        assert_eq!(strip_newline(b"a\n\n"), b"a\n");
+        assert_eq!(strip_newline(b"a"), b"a");
+    }
+}

@@ -1,0 +1,335 @@
+//! Bodies that are already logmux events: a container running `logmux run`
+//! (or `logmux filter`) under Docker's syslog driver sends its JSON events
+//! as syslog messages. Encoding such a body again, as a `json` line inside
+//! a new event, would bury every field one level down; instead the event
+//! is taken as it is and the syslog envelope is added to it.
+//!
+//! The rule: a body is a logmux event when it is one JSON object with a
+//! string `timestamp`, `severity_text` and `message`, and a string
+//! `logmux.format` (nested `{"logmux":{"format":…}}` or dotted). Its fields
+//! are kept as they are, `observed_timestamp` and `service.name` (the
+//! program inside the container) included. From the syslog envelope come
+//! `container.name` / `container.id` (the tag names the container, and wins
+//! over any inside), `host.name` and `syslog.*`; `service.name` and
+//! `log.iostream` from the envelope only when the event has none.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use logmux_parsers::time::parse_rfc3339;
+use logmux_parsers::{Field, Format, Record, Severity, Value};
+use serde_json::value::RawValue;
+
+use crate::pipeline::{Origin, Pipeline, Stamp};
+
+/// Nested objects deeper than this are kept whole, as raw JSON.
+const MAX_DEPTH: usize = 8;
+
+/// One leaf of the event: its dotted name and raw JSON value.
+type Leaf<'a> = (Cow<'a, str>, &'a RawValue);
+
+/// If `body` is a logmux event, encodes it with `origin`'s envelope into
+/// `out` and returns true; otherwise leaves everything untouched.
+pub fn merge(
+    body: &str,
+    origin: &Origin,
+    stamp: &Stamp,
+    pipeline: &mut Pipeline,
+    out: &mut Vec<u8>,
+) -> bool {
+    let text = body.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+    // Cheap tests first: most bodies are not JSON, and most JSON is not ours.
+    if !(text.starts_with('{') && text.ends_with('}'))
+        || memchr::memmem::find(text.as_bytes(), b"\"severity_text\"").is_none()
+    {
+        return false;
+    }
+    let mut leaves = Vec::with_capacity(24);
+    if !flatten("", text, 0, &mut leaves) {
+        return false;
+    }
+    let is_string = |name: &str| {
+        leaves
+            .iter()
+            .any(|(k, v): &Leaf<'_>| k == name && v.get().starts_with('"'))
+    };
+    if !["timestamp", "severity_text", "message", "logmux.format"]
+        .iter()
+        .all(|k| is_string(k))
+    {
+        return false;
+    }
+
+    let mut rec = Record::default();
+    let mut message = Cow::Borrowed("");
+    let mut observed = None;
+    let mut severity_text = None;
+    let mut severity_number = None;
+    for (name, raw) in leaves {
+        match name.as_ref() {
+            "timestamp" => {
+                rec.timestamp = string(raw).and_then(|s| match parse_rfc3339(s.as_bytes()) {
+                    Some((ts, n)) if n == s.len() => Some(ts),
+                    _ => None,
+                });
+            }
+            "observed_timestamp" => {
+                // Kept as written: an RFC 3339 string needs no unescaping.
+                observed = match string(raw) {
+                    Some(Cow::Borrowed(s)) => parse_rfc3339(s.as_bytes())
+                        .filter(|(_, n)| *n == s.len())
+                        .map(|_| s),
+                    _ => None,
+                };
+            }
+            "severity_text" => severity_text = string(raw),
+            "severity_number" => severity_number = raw.get().parse::<u8>().ok(),
+            "message" => message = string(raw).unwrap_or_default(),
+            "logmux.format" => {
+                rec.format = string(raw)
+                    .and_then(|s| Format::from_name(&s))
+                    .unwrap_or(Format::Json);
+            }
+            "logmux.invalid_utf8" => rec.invalid_utf8 = raw.get() == "true",
+            _ => match Field::from_name(&name) {
+                Some(field) => rec.push(field, value(raw)),
+                None => rec.extra.push((name, value(raw))),
+            },
+        }
+    }
+    rec.severity = match (severity_number, severity_text) {
+        (Some(n), _) if (1..=24).contains(&n) => Some(Severity::from_number(n)),
+        (_, Some(t)) => Severity::from_level_word(t.as_bytes()),
+        _ => None,
+    };
+    if rec.timestamp.is_none() {
+        rec.timestamp = stamp.wrapper_time;
+    }
+    add_envelope(origin, &mut rec);
+    let observed = observed.map_or(stamp.observed(), str::as_bytes);
+    pipeline.encode(&mut rec, &message, observed, out);
+    true
+}
+
+/// The syslog envelope, as the module docs say.
+fn add_envelope<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
+    let mut replace = |field: Field, value: Option<&'a str>| {
+        if let Some(v) = value {
+            rec.remove(field);
+            rec.push_str(field, v);
+        }
+    };
+    if origin.container_name.is_some() || origin.container_id.is_some() {
+        replace(Field::ContainerName, origin.container_name.as_deref());
+        replace(Field::ContainerId, origin.container_id.as_deref());
+    }
+    replace(Field::HostName, origin.host_name.as_deref());
+    if let Some(s) = &origin.syslog {
+        replace(Field::SyslogFacility, Some(s.facility));
+        replace(Field::SyslogProcid, s.procid.as_deref());
+        replace(Field::SyslogMsgid, s.msgid.as_deref());
+    }
+    if rec.get(Field::ServiceName).is_none() {
+        if let Some(s) = &origin.service {
+            rec.push_str(Field::ServiceName, s);
+        }
+    }
+    if rec.get(Field::LogIostream).is_none() {
+        if let Some(s) = origin.iostream {
+            rec.push_str(Field::LogIostream, s.name());
+        }
+    }
+}
+
+/// Appends the leaves of the JSON object `text` to `out`, their names
+/// joined with dots under `prefix`. False if `text` is not an object.
+fn flatten<'a>(prefix: &str, text: &'a str, depth: usize, out: &mut Vec<Leaf<'a>>) -> bool {
+    let Some(members) = object(text) else {
+        return false;
+    };
+    if members.is_empty() && !prefix.is_empty() {
+        // An empty object is a value of its own.
+        return false;
+    }
+    for (key, raw) in members {
+        let name = if prefix.is_empty() {
+            key
+        } else {
+            Cow::Owned(format!("{prefix}.{key}"))
+        };
+        let nested = raw.get().starts_with('{') && depth < MAX_DEPTH;
+        if !(nested && flatten(&name, raw.get(), depth + 1, out)) {
+            out.push((name, raw));
+        }
+    }
+    true
+}
+
+/// An object's members; keys borrow from the text unless escaped.
+fn object(text: &str) -> Option<Vec<Leaf<'_>>> {
+    match serde_json::from_str::<BTreeMap<&str, &RawValue>>(text) {
+        Ok(map) => Some(
+            map.into_iter()
+                .map(|(k, v)| (Cow::Borrowed(k), v))
+                .collect(),
+        ),
+        Err(e) if e.is_data() => serde_json::from_str::<BTreeMap<String, &RawValue>>(text)
+            .ok()
+            .map(|map| map.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect()),
+        Err(_) => None,
+    }
+}
+
+/// A JSON string's contents, borrowed when it has no escapes.
+fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let s = raw.get();
+    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(s).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+/// A leaf as a typed value: strings, integers, floats and booleans as
+/// themselves (so logfmt and pretty output show them plainly), anything
+/// else as its raw JSON.
+fn value(raw: &RawValue) -> Value<'_> {
+    let s = raw.get();
+    if let Some(text) = string(raw) {
+        return Value::Str(text);
+    }
+    match s {
+        "true" => return Value::Bool(true),
+        "false" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Ok(i) = s.parse::<i64>() {
+        return Value::Int(i);
+    }
+    if s.bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
+    {
+        if let Ok(f) = s.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::RawJson(Cow::Borrowed(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Encoder;
+    use crate::pipeline::{IoStream, Settings, SyslogOrigin};
+
+    fn pipeline() -> Pipeline {
+        Pipeline::new(Settings {
+            forced: None,
+            nginx_format: None,
+            encoder: Encoder::json(),
+        })
+    }
+
+    fn origin() -> Origin {
+        Origin {
+            service: Some("nginx:1.25/web-1".into()),
+            iostream: Some(IoStream::Stdout),
+            container_name: Some("web-1".into()),
+            host_name: Some("dockerhost".into()),
+            syslog: Some(SyslogOrigin {
+                facility: "daemon",
+                procid: Some("812".into()),
+                msgid: Some("nginx:1.25/web-1".into()),
+            }),
+            ..Origin::default()
+        }
+    }
+
+    fn merged(body: &str) -> Option<serde_json::Value> {
+        let mut out = Vec::new();
+        let mut p = pipeline();
+        if !merge(body, &origin(), &Stamp::now(), &mut p, &mut out) {
+            assert!(out.is_empty());
+            return None;
+        }
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+        Some(serde_json::from_slice(&out).unwrap())
+    }
+
+    const RUN_EVENT: &str = r#"{"timestamp":"2026-11-25T19:39:25+00:00","observed_timestamp":"2026-11-25T19:39:25.381685361Z","severity_text":"ERROR","severity_number":17,"message":"127.0.0.1 - - [25/Nov/2026:19:39:25 +0000] \"GET /boom/ HTTP/1.1\" 500 145 \"-\" \"curl/7.88.1\"","client":{"address":"127.0.0.1"},"http":{"request":{"method":"GET"},"response":{"body":{"size":145},"status_code":500}},"log":{"iostream":"stderr"},"logmux":{"format":"nginx.access"},"process":{"pid":31},"service":{"name":"nginx"},"url":{"original":"/boom/","path":"/boom/"}}"#;
+
+    #[test]
+    fn a_logmux_run_event_keeps_its_fields_and_gains_the_envelope() {
+        let v = merged(RUN_EVENT).unwrap();
+        let inner: serde_json::Value = serde_json::from_str(RUN_EVENT).unwrap();
+        for key in [
+            "timestamp",
+            "observed_timestamp",
+            "severity_text",
+            "severity_number",
+            "message",
+            "client",
+            "http",
+            "process",
+            "url",
+        ] {
+            assert_eq!(v[key], inner[key], "{key}");
+        }
+        assert_eq!(v["service"]["name"], "nginx");
+        assert_eq!(v["log"]["iostream"], "stderr");
+        assert_eq!(v["logmux"]["format"], "nginx.access");
+        assert_eq!(v["container"]["name"], "web-1");
+        assert_eq!(v["host"]["name"], "dockerhost");
+        assert_eq!(v["syslog"]["facility"], "daemon");
+        assert_eq!(v["syslog"]["procid"], "812");
+        assert_eq!(v["syslog"]["msgid"], "nginx:1.25/web-1");
+    }
+
+    #[test]
+    fn logmux_own_events_keep_their_details() {
+        let body = r#"{"timestamp":"2026-11-25T19:39:25.1Z","observed_timestamp":"2026-11-25T19:39:25.1Z","severity_text":"INFO","severity_number":9,"message":"uwsgi: exited with 0","service":{"name":"logmux"},"logmux":{"format":"text","program":"uwsgi","exit_code":0,"ran_ms":15.5}}"#;
+        let v = merged(body).unwrap();
+        assert_eq!(v["service"]["name"], "logmux");
+        assert_eq!(v["logmux"]["program"], "uwsgi");
+        assert_eq!(v["logmux"]["exit_code"], 0);
+        assert_eq!(v["logmux"]["ran_ms"], 15.5);
+        assert_eq!(v["logmux"]["format"], "text");
+        assert_eq!(v["message"], "uwsgi: exited with 0");
+        // No stream inside: the envelope's.
+        assert_eq!(v["log"]["iostream"], "stdout");
+    }
+
+    #[test]
+    fn dotted_keys_work_too() {
+        let body = r#"{"timestamp":"2026-11-25T19:39:25Z","observed_timestamp":"2026-11-25T19:39:25Z","severity_text":"WARN","severity_number":13,"message":"Not Found: /x","logmux.format":"django","service.name":"django","url.path":"/x"}"#;
+        let v = merged(body).unwrap();
+        assert_eq!(v["severity_text"], "WARN");
+        assert_eq!(v["service"]["name"], "django");
+        assert_eq!(v["url"]["path"], "/x");
+        assert_eq!(v["logmux"]["format"], "django");
+    }
+
+    #[test]
+    fn other_bodies_are_left_alone() {
+        for body in [
+            "plain text",
+            r#"{"level":"info","msg":"app json"}"#,
+            // Looks like ours but lacks logmux.format.
+            r#"{"timestamp":"2026-11-25T19:39:25Z","severity_text":"INFO","message":"x"}"#,
+            // Not a string message.
+            r#"{"timestamp":"t","severity_text":"INFO","message":5,"logmux":{"format":"text"}}"#,
+            r#"{"timestamp":"t","severity_text":"INFO","message":"x","logmux":{"format":"text"}"#,
+        ] {
+            assert!(merged(body).is_none(), "{body}");
+        }
+    }
+
+    #[test]
+    fn escapes_survive() {
+        let body = r#"{"timestamp":"2026-11-25T19:39:25Z","severity_text":"INFO","message":"tab\there \"q\" \u00e9","logmux":{"format":"text"},"caf\u00e9":{"x":"\n"}}"#;
+        let v = merged(body).unwrap();
+        assert_eq!(v["message"], "tab\there \"q\" é");
+        assert_eq!(v["café"]["x"], "\n");
+    }
+}

@@ -1,0 +1,389 @@
+//! `logmux listen`: a syslog server, for Docker's `--log-driver syslog`,
+//! `logger`, rsyslog, or any RFC 3164 / RFC 5424 sender.
+//!
+//! It listens on UDP, TCP, unix datagram and unix stream sockets at once,
+//! turns every message into the same typed events as `logmux filter` (the
+//! body goes through the same pipeline, so nginx and uWSGI lines come out
+//! parsed and tracebacks whole), adds the syslog envelope, and writes them
+//! to stdout or to one file per container. A tour:
+//! - [`bind`] parses listen addresses (loopback by default) and opens the sockets;
+//! - [`dgram`] reads UDP and unix datagrams, [`stream`] TCP and unix stream connections;
+//! - [`hub`] is the shared state every message goes through;
+//! - [`message`] reads the sender from the header (Docker or not, container, stream);
+//! - [`streams`] keeps one pipeline stream per sender, tag and stdout/stderr;
+//! - [`join`] rejoins Docker's 16 KiB pieces; [`merge`] merges bodies that are logmux events;
+//! - [`output`] and [`out_dir`] write the events.
+//!
+//! The runtime is tokio's single-threaded one: parsing and encoding are
+//! cheap next to the system calls, and one thread needs no locks.
+
+mod bind;
+mod dgram;
+mod hub;
+mod join;
+mod merge;
+mod message;
+mod out_dir;
+mod output;
+mod stream;
+mod streams;
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{watch, Notify};
+
+pub use bind::{parse_inet, Endpoint};
+pub use message::{is_container_name, Container};
+pub use out_dir::OutDirSpec;
+
+use hub::{End, Hub, HubSettings};
+use output::Output;
+
+use crate::pipeline::{Pipeline, Settings};
+
+/// Streams (sender, host, tag, stdout/stderr) kept at most.
+pub const MAX_STREAMS: usize = 4096;
+
+/// While lines are held back, the housekeeper looks this often.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Otherwise it looks this often (to forget idle streams).
+const IDLE_TICK: Duration = Duration::from_secs(30);
+
+/// How long stopping may take to read what has arrived.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything `listen` needs, resolved from flags.
+#[derive(Debug)]
+pub struct ListenJob {
+    pub endpoints: Vec<Endpoint>,
+    /// How bodies are parsed and events encoded.
+    pub settings: Settings,
+    pub out_dir: Option<OutDirSpec>,
+    pub max_message: usize,
+    pub max_connections: usize,
+    pub idle_flush: Duration,
+}
+
+/// How the listener ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// TERM or INT: everything held was written.
+    Stopped,
+    /// stdout's reader went away.
+    OutputClosed,
+}
+
+/// Why the listener could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("cannot listen on {what}: {source}")]
+    Bind {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot use --out-dir {dir}: {source}")]
+    OutDir {
+        dir: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write the output: {0}")]
+    Output(#[source] io::Error),
+    #[error("cannot start the listener: {0}")]
+    Runtime(#[source] io::Error),
+}
+
+/// A socket bound before the runtime starts, so that a bad address fails
+/// before anything runs.
+enum Bound {
+    Udp(std::net::UdpSocket),
+    Tcp(std::net::TcpListener),
+    UnixDgram(std::os::unix::net::UnixDatagram, PathBuf),
+    UnixStream(std::os::unix::net::UnixListener, PathBuf),
+}
+
+impl Bound {
+    fn open(endpoint: &Endpoint) -> Result<(Bound, String), ListenError> {
+        let fail = |source| ListenError::Bind {
+            what: endpoint.describe(),
+            source,
+        };
+        let bound = match endpoint {
+            Endpoint::Udp(a) => Bound::Udp(bind::udp(*a).map_err(fail)?),
+            Endpoint::Tcp(a) => Bound::Tcp(bind::tcp(*a).map_err(fail)?),
+            Endpoint::UnixDgram(p) => {
+                Bound::UnixDgram(bind::unix_dgram(p).map_err(fail)?, p.clone())
+            }
+            Endpoint::UnixStream(p) => {
+                Bound::UnixStream(bind::unix_stream(p).map_err(fail)?, p.clone())
+            }
+        };
+        // The address actually bound (port 0 gets one from the kernel).
+        let name = match &bound {
+            Bound::Udp(s) => s.local_addr().map(|a| format!("udp://{a}")),
+            Bound::Tcp(l) => l.local_addr().map(|a| format!("tcp://{a}")),
+            Bound::UnixDgram(_, _) | Bound::UnixStream(_, _) => Ok(endpoint.describe()),
+        }
+        .unwrap_or_else(|_| endpoint.describe());
+        Ok((bound, name))
+    }
+
+    fn path(&self) -> Option<&PathBuf> {
+        match self {
+            Bound::UnixDgram(_, p) | Bound::UnixStream(_, p) => Some(p),
+            Bound::Udp(_) | Bound::Tcp(_) => None,
+        }
+    }
+}
+
+/// Runs the listener until TERM or INT (or until stdout's reader leaves).
+pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
+    let mut bound = Vec::with_capacity(job.endpoints.len());
+    let mut paths = Vec::new();
+    for endpoint in &job.endpoints {
+        let opened = Bound::open(endpoint);
+        let (b, name) = match opened {
+            Ok(x) => x,
+            Err(e) => {
+                remove_sockets(&paths);
+                return Err(e);
+            }
+        };
+        paths.extend(b.path().cloned());
+        bound.push((b, name));
+    }
+    let result = start(job, bound);
+    remove_sockets(&paths);
+    result
+}
+
+fn start(job: ListenJob, bound: Vec<(Bound, String)>) -> Result<Outcome, ListenError> {
+    let out = match &job.out_dir {
+        Some(spec) => Output::Dir(out_dir::OutDir::new(spec.clone()).map_err(|source| {
+            ListenError::OutDir {
+                dir: spec.dir.display().to_string(),
+                source,
+            }
+        })?),
+        None => Output::stdout().map_err(ListenError::Output)?,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ListenError::Runtime)?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, serve(job, bound, out))
+}
+
+fn remove_sockets(paths: &[PathBuf]) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+async fn serve(
+    job: ListenJob,
+    bound: Vec<(Bound, String)>,
+    out: Output,
+) -> Result<Outcome, ListenError> {
+    let offset = job.settings.encoder.local_offset_minutes;
+    let hub = Rc::new(RefCell::new(Hub::new(
+        Pipeline::new(job.settings),
+        out,
+        HubSettings {
+            max_message: job.max_message,
+            idle_flush: job.idle_flush,
+            max_streams: MAX_STREAMS,
+            local_offset_minutes: offset,
+        },
+    )));
+    let mut term = signal(SignalKind::terminate()).map_err(ListenError::Runtime)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(ListenError::Runtime)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let tasks = Tasks::default();
+    let limits = stream::Limits {
+        max_connections: job.max_connections,
+    };
+    for (i, (b, name)) in bound.into_iter().enumerate() {
+        let listener = u16::try_from(i).unwrap_or(u16::MAX);
+        let registered = match b {
+            Bound::Udp(s) => tokio::net::UdpSocket::from_std(s).map(|s| {
+                let sock = dgram::DgramSocket::Udp(s);
+                tasks.spawn(dgram::serve(
+                    sock,
+                    listener,
+                    name.clone(),
+                    Rc::clone(&hub),
+                    stop_rx.clone(),
+                ));
+            }),
+            Bound::UnixDgram(s, _) => tokio::net::UnixDatagram::from_std(s).map(|s| {
+                let sock = dgram::DgramSocket::Unix(s);
+                tasks.spawn(dgram::serve(
+                    sock,
+                    listener,
+                    name.clone(),
+                    Rc::clone(&hub),
+                    stop_rx.clone(),
+                ));
+            }),
+            Bound::Tcp(l) => tokio::net::TcpListener::from_std(l).map(|l| {
+                let l = stream::Listener::Tcp(l);
+                tasks.spawn(stream::serve(
+                    l,
+                    name.clone(),
+                    Rc::clone(&hub),
+                    stop_rx.clone(),
+                    limits,
+                    tasks.clone(),
+                ));
+            }),
+            Bound::UnixStream(l, _) => tokio::net::UnixListener::from_std(l).map(|l| {
+                let l = stream::Listener::Unix(l);
+                tasks.spawn(stream::serve(
+                    l,
+                    name.clone(),
+                    Rc::clone(&hub),
+                    stop_rx.clone(),
+                    limits,
+                    tasks.clone(),
+                ));
+            }),
+        };
+        registered.map_err(|source| ListenError::Bind {
+            what: name.clone(),
+            source,
+        })?;
+        tracing::info!(address = %name, "listening on {name}");
+    }
+    tokio::task::spawn_local(housekeeper(Rc::clone(&hub), stop_rx.clone()));
+    tokio::task::spawn_local(flusher(Rc::clone(&hub), stop_rx.clone()));
+
+    let stop = Rc::clone(&hub.borrow().stop);
+    let why = tokio::select! {
+        _ = term.recv() => "TERM",
+        _ = int.recv() => "INT",
+        _ = stop.notified() => "the output closed",
+    };
+    tracing::debug!(reason = why, "stopping: {why}");
+    // Stop accepting and reading; each socket first reads what has arrived.
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(STOP_TIMEOUT, tasks.all_done())
+        .await
+        .is_err()
+    {
+        tracing::warn!("stopping: some sockets were still being read after {STOP_TIMEOUT:?}");
+    }
+    let mut h = hub.borrow_mut();
+    h.flush_all();
+    h.flush_output();
+    report(&h);
+    match h.end.take() {
+        None => Ok(Outcome::Stopped),
+        Some(End::OutputClosed) => Ok(Outcome::OutputClosed),
+        Some(End::OutputFailed(e)) => Err(ListenError::Output(e)),
+    }
+}
+
+/// The counts, as one logmux event.
+fn report(h: &Hub) {
+    let c = h.counters;
+    let s = h.pipeline_stats();
+    let lost_bytes = h.lost_bytes();
+    tracing::info!(
+        messages = c.messages,
+        events = s.events,
+        malformed = c.malformed,
+        truncated = c.truncated,
+        empty = c.empty,
+        merged = c.merged,
+        invalid_utf8 = s.invalid_utf8,
+        connections = c.connections,
+        refused_connections = c.refused_connections,
+        evicted_streams = c.evicted_streams,
+        discarded_bytes = c.discarded_bytes,
+        lost_bytes,
+        "listen stopped: {} messages in, {} events out, {} not syslog, {} connections refused, {} bytes lost",
+        c.messages,
+        s.events,
+        c.malformed,
+        c.refused_connections,
+        lost_bytes,
+    );
+}
+
+/// Emits held lines when their time has come: Docker pieces after the
+/// join window, tracebacks after `--idle-flush`.
+async fn housekeeper(hub: Rc<RefCell<Hub>>, mut stop: watch::Receiver<bool>) {
+    let wake = Rc::clone(&hub.borrow().housekeeper);
+    loop {
+        let pending = hub.borrow().is_pending();
+        let nap = if pending { TICK } else { IDLE_TICK };
+        tokio::select! {
+            biased;
+            _ = stop.changed() => return,
+            _ = wake.notified(), if !pending => {}
+            _ = tokio::time::sleep(nap) => {}
+        }
+        let mut h = hub.borrow_mut();
+        h.expire(Instant::now());
+        h.finish_batch();
+    }
+}
+
+/// Writes buffered events once the sockets have nothing more to read: a
+/// yield lets every ready socket task run first.
+async fn flusher(hub: Rc<RefCell<Hub>>, mut stop: watch::Receiver<bool>) {
+    let wake = Rc::clone(&hub.borrow().flusher);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => return,
+            _ = wake.notified() => {}
+        }
+        tokio::task::yield_now().await;
+        hub.borrow_mut().flush_output();
+    }
+}
+
+/// The socket tasks, counted so that stopping can wait for them.
+#[derive(Clone, Default)]
+pub struct Tasks {
+    live: Rc<Cell<usize>>,
+    done: Rc<Notify>,
+}
+
+impl Tasks {
+    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        self.live.set(self.live.get() + 1);
+        let guard = TaskGuard(self.clone());
+        tokio::task::spawn_local(async move {
+            let _guard = guard;
+            task.await;
+        });
+    }
+
+    async fn all_done(&self) {
+        while self.live.get() > 0 {
+            self.done.notified().await;
+        }
+    }
+}
+
+struct TaskGuard(Tasks);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        let live = &self.0.live;
+        live.set(live.get().saturating_sub(1));
+        self.0.done.notify_waiters();
+    }
+}
