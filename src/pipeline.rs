@@ -338,10 +338,10 @@ impl Pipeline {
         );
     }
 
-    /// A message that is one whole event already (a syslog message whose
-    /// body spans lines): emits what `stream` holds back, then parses
-    /// `bytes` as one event, a traceback if it is one. Empty text is
-    /// skipped and counted, as an empty line is.
+    /// A message that is one whole event already (a syslog message): emits
+    /// what `stream` holds back, then parses `bytes` as one event, a
+    /// traceback if it spans lines. Unlike a line, an empty message is
+    /// still an event: its envelope says something.
     pub fn whole(
         &mut self,
         stream: &mut StreamState,
@@ -356,10 +356,6 @@ impl Pipeline {
             self.stats.truncated_pieces += 1;
         }
         let (text, invalid) = self.decode(bytes);
-        if text.is_empty() {
-            self.stats.empty_lines += 1;
-            return;
-        }
         let meta = Meta {
             stamp: *stamp,
             truncated,

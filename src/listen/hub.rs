@@ -350,7 +350,8 @@ impl Hub {
 }
 
 /// One finished body into the stream: merged if it is a logmux event,
-/// else parsed line by line (or as one event, if it holds several lines).
+/// else parsed as a line (tracebacks are assembled across messages), or as
+/// one event if it holds several lines or none.
 #[allow(clippy::too_many_arguments)]
 fn deliver(
     pipeline: &mut Pipeline,
@@ -375,7 +376,7 @@ fn deliver(
             }
         }
     }
-    if memchr::memchr(b'\n', body).is_some() {
+    if body.is_empty() || memchr::memchr(b'\n', body).is_some() {
         pipeline.whole(state, body, truncated, stamp, out);
     } else {
         pipeline.line(state, body, truncated, stamp, out);

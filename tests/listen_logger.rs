@@ -1,0 +1,421 @@
+//! `logmux listen` against util-linux `logger`, a real syslog sender:
+//! RFC 3164 and RFC 5424, over UDP, TCP (newline-framed and octet-counted)
+//! and unix datagram and stream sockets, with tags holding `/` and `:` and
+//! bodies with leading spaces. Every field of every event is checked.
+
+#[path = "support/listen.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use support::*;
+
+/// An event's fields by dotted name, without the two times (checked apart).
+fn fields(e: &Value) -> BTreeMap<String, Value> {
+    fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let name = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&name, x, out);
+                }
+            }
+            _ => {
+                out.insert(prefix.to_string(), v.clone());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", e, &mut out);
+    out.remove("timestamp");
+    out.remove("observed_timestamp");
+    out
+}
+
+fn expect(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// The seconds between an event's `timestamp` and when it was read.
+fn age(e: &Value) -> i64 {
+    let t = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(e[k].as_str().unwrap())
+            .unwrap_or_else(|err| panic!("{k} {}: {err}", e[k]))
+            .timestamp()
+    };
+    t("observed_timestamp") - t("timestamp")
+}
+
+const NGINX_404: &str = r#"127.0.0.1 - - [25/Nov/2026:19:39:25 +0000] "GET /missing/?q=1 HTTP/1.1" 404 179 "-" "curl/7.88.1""#;
+
+#[test]
+fn rfc3164_and_rfc5424_over_udp() {
+    let l = start(&["--udp", ":0"]);
+    let port = l.udp().port().to_string();
+    let udp = ["--udp", "-n", "127.0.0.1", "-P", &port];
+    let host = hostname();
+    // Shaped like Docker's rfc3164 format: daemon.info, TAG[PID].
+    logger(
+        &[
+            &udp[..],
+            &[
+                "--rfc3164",
+                "-t",
+                "nginx:1.25/web-1",
+                "-p",
+                "daemon.info",
+                "--id=4242",
+                "  leading spaces: kept",
+            ],
+        ]
+        .concat(),
+    );
+    // Any other sender: the PRI's severity counts.
+    logger(
+        &[
+            &udp[..],
+            &[
+                "--rfc3164",
+                "-t",
+                "a:b/c",
+                "-p",
+                "user.warning",
+                "plain warning",
+            ],
+        ]
+        .concat(),
+    );
+    // RFC 5424 with structured data and a MSGID: not Docker; the body is nginx's.
+    logger(
+        &[
+            &udp[..],
+            &[
+                "--rfc5424",
+                "-t",
+                "nginx:1.25/web-1",
+                "-p",
+                "local3.err",
+                "--id=77",
+                "--msgid",
+                "REQ",
+                NGINX_404,
+            ],
+        ]
+        .concat(),
+    );
+    // Shaped like Docker's rfc5424: MSGID = APP-NAME, no structured data.
+    logger(
+        &[
+            &udp[..],
+            &[
+                "--rfc5424=notq",
+                "-t",
+                "web-1",
+                "-p",
+                "daemon.err",
+                "--id=4242",
+                "--msgid",
+                "web-1",
+                "    indented stderr line",
+            ],
+        ]
+        .concat(),
+    );
+    l.wait_for(4, 20);
+    let done = l.stop();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let ev = &done.events;
+    assert_eq!(ev.len(), 4, "{ev:#?}");
+
+    let e = one_with_message(ev, "  leading spaces: kept");
+    assert_eq!(
+        fields(e),
+        expect(&[
+            ("message", json!("  leading spaces: kept")),
+            ("severity_text", json!("INFO")),
+            ("severity_number", json!(9)),
+            ("service.name", json!("nginx:1.25/web-1")),
+            ("container.name", json!("web-1")),
+            ("log.iostream", json!("stdout")),
+            ("host.name", json!(host)),
+            ("syslog.facility", json!("daemon")),
+            ("syslog.procid", json!("4242")),
+            ("logmux.format", json!("text")),
+        ])
+    );
+    // RFC 3164's time: whole seconds, in the local zone (TZ=UTC here).
+    let ts = e["timestamp"].as_str().unwrap();
+    assert!(ts.ends_with("+00:00") && ts.len() == 25, "{ts}");
+    assert!((0..=5).contains(&age(e)), "{e}");
+
+    let e = one_with_message(ev, "plain warning");
+    assert_eq!(
+        fields(e),
+        expect(&[
+            ("message", json!("plain warning")),
+            ("severity_text", json!("WARN")),
+            ("severity_number", json!(13)),
+            ("service.name", json!("a:b/c")),
+            ("host.name", json!(host)),
+            ("syslog.facility", json!("user")),
+            ("logmux.format", json!("text")),
+        ])
+    );
+
+    let e = one_with_message(ev, NGINX_404);
+    assert_eq!(
+        fields(e),
+        expect(&[
+            ("message", json!(NGINX_404)),
+            // The body's severity (a 404) wins over the PRI's err.
+            ("severity_text", json!("WARN")),
+            ("severity_number", json!(13)),
+            ("service.name", json!("nginx:1.25/web-1")),
+            ("host.name", json!(host)),
+            ("syslog.facility", json!("local3")),
+            ("syslog.procid", json!("77")),
+            ("syslog.msgid", json!("REQ")),
+            ("logmux.format", json!("nginx.access")),
+            ("client.address", json!("127.0.0.1")),
+            ("http.request.method", json!("GET")),
+            ("http.response.status_code", json!(404)),
+            ("http.response.body.size", json!(179)),
+            ("network.protocol.name", json!("http")),
+            ("network.protocol.version", json!("1.1")),
+            ("nginx.request", json!("GET /missing/?q=1 HTTP/1.1")),
+            ("url.original", json!("/missing/?q=1")),
+            ("url.path", json!("/missing/")),
+            ("url.query", json!("q=1")),
+            ("user_agent.original", json!("curl/7.88.1")),
+        ])
+    );
+    // The body's own time wins over the header's.
+    assert_eq!(e["timestamp"], "2026-11-25T19:39:25+00:00");
+
+    let e = one_with_message(ev, "    indented stderr line");
+    assert_eq!(
+        fields(e),
+        expect(&[
+            ("message", json!("    indented stderr line")),
+            // Docker's err only means stderr: no level word, INFO.
+            ("severity_text", json!("INFO")),
+            ("severity_number", json!(9)),
+            ("service.name", json!("web-1")),
+            ("container.name", json!("web-1")),
+            ("log.iostream", json!("stderr")),
+            ("host.name", json!(host)),
+            ("syslog.facility", json!("daemon")),
+            ("syslog.procid", json!("4242")),
+            ("syslog.msgid", json!("web-1")),
+            ("logmux.format", json!("text")),
+        ])
+    );
+    // RFC 5424's time from the header, microseconds and offset kept.
+    let ts = e["timestamp"].as_str().unwrap();
+    assert_eq!(ts.len(), "2026-11-25T23:29:21.637935+00:00".len(), "{ts}");
+    assert!((0..=5).contains(&age(e)), "{e}");
+}
+
+const TRACEBACK: &str = "Traceback (most recent call last):\n  File \"/app/demo/views.py\", line 12, in boom\n    return 1 / 0\nZeroDivisionError: division by zero";
+
+#[test]
+fn tcp_with_and_without_octet_counting() {
+    let l = start(&["--tcp", ":0"]);
+    let port = l.tcp().port().to_string();
+    let tcp = ["--tcp", "-n", "127.0.0.1", "-P", &port];
+    let host = hostname();
+    let file = l.path("traceback.txt");
+    std::fs::write(&file, format!("{TRACEBACK}\n")).unwrap();
+    let file = file.to_str().unwrap();
+    logger(
+        &[
+            &tcp[..],
+            &[
+                "--rfc3164",
+                "-t",
+                "nginx:1.25/web-1",
+                "   three leading spaces",
+            ],
+        ]
+        .concat(),
+    );
+    logger(
+        &[
+            &tcp[..],
+            &[
+                "--octet-count",
+                "--rfc5424",
+                "-t",
+                "app/x:y",
+                "-p",
+                "local0.notice",
+                " one leading space",
+            ],
+        ]
+        .concat(),
+    );
+    // One connection, one message per line, as Docker sends a traceback:
+    // the lines become one event, newline-framed and octet-counted alike.
+    for framing in [&[][..], &["--octet-count"][..]] {
+        logger(
+            &[
+                &tcp[..],
+                framing,
+                &[
+                    "--rfc3164",
+                    "-t",
+                    "django",
+                    "--id=5",
+                    "-p",
+                    "daemon.err",
+                    "-f",
+                    file,
+                ],
+            ]
+            .concat(),
+        );
+    }
+    l.wait_for(4, 20);
+    let done = l.stop();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let ev = &done.events;
+    assert_eq!(ev.len(), 4, "{ev:#?}");
+
+    assert_eq!(
+        fields(one_with_message(ev, "   three leading spaces")),
+        expect(&[
+            ("message", json!("   three leading spaces")),
+            ("severity_text", json!("INFO")),
+            ("severity_number", json!(10)),
+            ("service.name", json!("nginx:1.25/web-1")),
+            ("host.name", json!(host)),
+            ("syslog.facility", json!("user")),
+            ("logmux.format", json!("text")),
+        ])
+    );
+    assert_eq!(
+        fields(one_with_message(ev, " one leading space")),
+        expect(&[
+            ("message", json!(" one leading space")),
+            ("severity_text", json!("INFO")),
+            ("severity_number", json!(10)),
+            ("service.name", json!("app/x:y")),
+            ("host.name", json!(host)),
+            ("syslog.facility", json!("local0")),
+            ("logmux.format", json!("text")),
+        ])
+    );
+    let tracebacks = with_message(ev, TRACEBACK);
+    assert_eq!(tracebacks.len(), 2, "{ev:#?}");
+    for e in tracebacks {
+        assert_eq!(
+            fields(e),
+            expect(&[
+                ("message", json!(TRACEBACK)),
+                ("severity_text", json!("ERROR")),
+                ("severity_number", json!(17)),
+                ("service.name", json!("django")),
+                ("container.name", json!("django")),
+                ("log.iostream", json!("stderr")),
+                ("host.name", json!(host)),
+                ("syslog.facility", json!("daemon")),
+                ("syslog.procid", json!("5")),
+                ("logmux.format", json!("python.traceback")),
+                ("exception.type", json!("ZeroDivisionError")),
+                ("exception.message", json!("division by zero")),
+                ("exception.stacktrace", json!(TRACEBACK)),
+            ])
+        );
+    }
+}
+
+#[test]
+fn unix_datagram_and_stream_sockets() {
+    let l = start(&[
+        "--unix",
+        "@DIR@/dgram.sock",
+        "--unix-stream",
+        "@DIR@/stream.sock",
+    ]);
+    let dgram = l.path("dgram.sock");
+    let stream = l.path("stream.sock");
+    let (dgram, stream) = (dgram.to_str().unwrap(), stream.to_str().unwrap());
+    let host = hostname();
+    // logger's own format for a local socket has no hostname.
+    logger(&["-u", dgram, "-t", "tg", " dgram, local format"]);
+    logger(&[
+        "-u",
+        dgram,
+        "--rfc5424",
+        "-t",
+        "nginx:1.25/web-1",
+        "dgram, rfc5424",
+    ]);
+    logger(&[
+        "-u",
+        stream,
+        "-t",
+        "tg",
+        "-p",
+        "mail.crit",
+        "  stream, newline",
+    ]);
+    logger(&[
+        "-u",
+        stream,
+        "--octet-count",
+        "-t",
+        "tg",
+        "stream, octet-counted",
+    ]);
+    l.wait_for(4, 20);
+    let done = l.stop();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let ev = &done.events;
+    assert_eq!(ev.len(), 4, "{ev:#?}");
+    let plain = |msg: &str, sev: (&str, i64), facility: &str| {
+        expect(&[
+            ("message", json!(msg)),
+            ("severity_text", json!(sev.0)),
+            ("severity_number", json!(sev.1)),
+            ("service.name", json!("tg")),
+            ("syslog.facility", json!(facility)),
+            ("logmux.format", json!("text")),
+        ])
+    };
+    assert_eq!(
+        fields(one_with_message(ev, " dgram, local format")),
+        plain(" dgram, local format", ("INFO", 10), "user")
+    );
+    assert_eq!(
+        fields(one_with_message(ev, "  stream, newline")),
+        plain("  stream, newline", ("ERROR", 18), "mail")
+    );
+    assert_eq!(
+        fields(one_with_message(ev, "stream, octet-counted")),
+        plain("stream, octet-counted", ("INFO", 10), "user")
+    );
+    assert_eq!(
+        fields(one_with_message(ev, "dgram, rfc5424")),
+        expect(&[
+            ("message", json!("dgram, rfc5424")),
+            ("severity_text", json!("INFO")),
+            ("severity_number", json!(10)),
+            ("service.name", json!("nginx:1.25/web-1")),
+            ("host.name", json!(host)),
+            ("syslog.facility", json!("user")),
+            ("logmux.format", json!("text")),
+        ])
+    );
+    // The socket files go with the listener.
+    assert!(!exists(&done.dir.path().join("dgram.sock")));
+    assert!(!exists(&done.dir.path().join("stream.sock")));
+}

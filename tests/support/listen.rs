@@ -1,0 +1,293 @@
+//! Helpers for the `logmux listen` tests: start the real binary on
+//! ephemeral ports (port 0; the bound addresses are read from its
+//! `listening on` events), collect its output while it runs, send it
+//! messages, stop it with a signal, and read the events back.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running `logmux listen`.
+pub struct Listener {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    threads: Vec<JoinHandle<()>>,
+    /// The bound addresses, in the order of the flags: `udp://…`, `tcp://…`, …
+    pub addresses: Vec<String>,
+}
+
+/// What a stopped listener left.
+pub struct Stopped {
+    pub code: Option<i32>,
+    pub events: Vec<Value>,
+    pub stderr: String,
+    pub dir: tempfile::TempDir,
+}
+
+fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => into.lock().unwrap().extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+}
+
+/// Starts `logmux listen ARGS` in a fresh temp dir; `@DIR@` in an argument
+/// is replaced by that dir. Waits until every listener is bound.
+pub fn start(args: &[&str]) -> Listener {
+    start_with(args, |_| {})
+}
+
+pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Listener {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let args: Vec<String> = args.iter().map(|a| a.replace("@DIR@", &d)).collect();
+    let endpoints = args
+        .iter()
+        .filter(|a| matches!(a.as_str(), "--udp" | "--tcp" | "--unix" | "--unix-stream"))
+        .count();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logmux"));
+    cmd.arg("listen")
+        .args(&args)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    adjust(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let threads = vec![
+        collect(child.stdout.take().unwrap(), Arc::clone(&stdout)),
+        collect(child.stderr.take().unwrap(), Arc::clone(&stderr)),
+    ];
+    let mut l = Listener {
+        child,
+        dir,
+        stdout,
+        stderr,
+        threads,
+        addresses: Vec::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let addresses: Vec<String> = l
+            .own_events()
+            .iter()
+            .filter_map(|e| e["logmux"]["address"].as_str().map(str::to_string))
+            .collect();
+        if addresses.len() == endpoints {
+            l.addresses = addresses;
+            return l;
+        }
+        if Instant::now() > deadline || l.child.try_wait().unwrap().is_some() {
+            panic!("logmux listen did not start:\n{}", l.stderr_now());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Listener {
+    /// The Nth bound address of a kind (`udp`, `tcp`) as a socket address.
+    pub fn addr(&self, kind: &str, n: usize) -> SocketAddr {
+        let prefix = format!("{kind}://");
+        self.addresses
+            .iter()
+            .filter_map(|a| a.strip_prefix(&prefix))
+            .nth(n)
+            .unwrap_or_else(|| panic!("no {kind} address #{n} in {:?}", self.addresses))
+            .parse()
+            .unwrap()
+    }
+
+    pub fn udp(&self) -> SocketAddr {
+        self.addr("udp", 0)
+    }
+
+    pub fn tcp(&self) -> SocketAddr {
+        self.addr("tcp", 0)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill with a pid we started.
+        unsafe {
+            libc::kill(self.pid(), sig);
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn stderr_now(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// logmux's own events so far (stderr).
+    pub fn own_events(&self) -> Vec<Value> {
+        complete_lines(&self.stderr.lock().unwrap())
+    }
+
+    /// The events written so far (whole lines only).
+    pub fn events(&self) -> Vec<Value> {
+        complete_lines(&self.stdout.lock().unwrap())
+    }
+
+    /// How many events have been written so far.
+    pub fn count(&self) -> usize {
+        bytecount(&self.stdout.lock().unwrap())
+    }
+
+    /// Waits until at least `n` events are out; panics after `secs`.
+    pub fn wait_for(&self, n: usize, secs: u64) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if self.count() >= n {
+                return self.events();
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {n} events; got {}:\n{}\n--- stderr:\n{}",
+                    self.count(),
+                    tail(&String::from_utf8_lossy(&self.stdout.lock().unwrap())),
+                    tail(&self.stderr_now())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit (panics after `secs`).
+    pub fn stop(self) -> Stopped {
+        self.signal(libc::SIGTERM);
+        self.finish(20)
+    }
+
+    /// Waits for logmux to exit.
+    pub fn finish(mut self, secs: u64) -> Stopped {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "logmux listen did not exit within {secs}s\n--- stderr:\n{}",
+                    tail(&self.stderr_now())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        for t in self.threads.drain(..) {
+            t.join().unwrap();
+        }
+        let stdout = self.stdout.lock().unwrap().clone();
+        Stopped {
+            code: status.code(),
+            events: complete_lines(&stdout),
+            stderr: self.stderr_now(),
+            dir: std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()),
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn bytecount(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| c == b'\n').count()
+}
+
+/// Every complete line as a JSON object; panics on a line that is not one.
+pub fn complete_lines(b: &[u8]) -> Vec<Value> {
+    let end = b.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+    String::from_utf8_lossy(&b[..end])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// Runs util-linux `logger` with `args`; panics if it fails.
+pub fn logger(args: &[&str]) {
+    let out = Command::new("logger")
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("util-linux logger (bsdutils) must be installed");
+    assert!(
+        out.status.success(),
+        "logger {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Sends each datagram from one UDP socket (one sender, one stream).
+pub fn send_udp(to: SocketAddr, datagrams: &[&[u8]]) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for d in datagrams {
+        sock.send_to(d, to).unwrap();
+    }
+}
+
+/// Writes `bytes` on one TCP connection, then closes it.
+pub fn send_tcp(to: SocketAddr, bytes: &[u8]) {
+    let mut s = TcpStream::connect(to).unwrap();
+    s.write_all(bytes).unwrap();
+}
+
+/// The machine's host name, as logger and rsyslog write it.
+pub fn hostname() -> String {
+    let out = Command::new("hostname").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The events whose message is `text`.
+pub fn with_message<'e>(events: &'e [Value], text: &str) -> Vec<&'e Value> {
+    events.iter().filter(|e| e["message"] == text).collect()
+}
+
+/// The one event whose message is `text`.
+pub fn one_with_message<'e>(events: &'e [Value], text: &str) -> &'e Value {
+    let found = with_message(events, text);
+    assert_eq!(found.len(), 1, "{text:?} in {events:#?}");
+    found[0]
+}
+
+/// Whether a path exists (for sockets).
+pub fn exists(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok()
+}
