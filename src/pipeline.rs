@@ -163,6 +163,8 @@ impl StreamState {
 pub struct Pipeline {
     settings: Settings,
     multiline: bool,
+    /// An empty line is still an event (each syslog message is one).
+    keep_empty: bool,
     pub stats: Stats,
 }
 
@@ -176,8 +178,16 @@ impl Pipeline {
         Pipeline {
             settings,
             multiline,
+            keep_empty: false,
             stats: Stats::default(),
         }
+    }
+
+    /// A pipeline for messages rather than lines: one whose text is empty
+    /// (or only ANSI codes) is still an event, not a skipped blank line.
+    pub fn keeping_empty(mut self) -> Pipeline {
+        self.keep_empty = true;
+        self
     }
 
     /// Handles one framed line of `stream`, appending any events to `out`.
@@ -282,7 +292,7 @@ impl Pipeline {
     }
 
     fn single(&mut self, stream: &mut StreamState, text: &str, meta: Meta, out: &mut Vec<u8>) {
-        if text.is_empty() {
+        if text.is_empty() && !self.keep_empty {
             self.stats.empty_lines += 1;
             return;
         }

@@ -107,7 +107,8 @@ fn a_traceback_idle_for_idle_flush_comes_out_while_running() {
             "Traceback (most recent call last):",
         )],
     );
-    let ev = l.wait_for(1, 10);
+    l.wait_for(1, 10);
+    let ev = l.events();
     assert_eq!(ev[0]["logmux"]["format"], "python.traceback");
     let done = l.stop();
     assert_eq!(done.code, Some(0));

@@ -196,7 +196,7 @@ async fn serve(
 ) -> Result<Outcome, ListenError> {
     let offset = job.settings.encoder.local_offset_minutes;
     let hub = Rc::new(RefCell::new(Hub::new(
-        Pipeline::new(job.settings),
+        Pipeline::new(job.settings).keeping_empty(),
         out,
         HubSettings {
             max_message: job.max_message,
