@@ -19,8 +19,8 @@ use crate::pipeline::Settings;
 
 const ABOUT: &str = "Structured JSON logs for all-in-one containers.\n\n\
 As the container's PID 1 (`logmux run`) it supervises nginx, uWSGI and Django and owns their \
-pipes; as a filter it reads any mixed output of theirs. Either way it writes one typed JSON \
-event per log event, with OpenTelemetry field names that jq, Loki and Elasticsearch read as they are.";
+pipes; as a filter it reads any mixed output of theirs; as a syslog server (`logmux listen`) it \
+receives what Docker's syslog driver sends. Every way it writes one typed JSON event per log event, with OpenTelemetry field names that jq, Loki and Elasticsearch read as they are.";
 
 const EXAMPLES: &str = "\
 Examples:

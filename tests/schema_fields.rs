@@ -4,6 +4,8 @@
 //! more, or an undocumented one, fails here).
 
 mod common;
+#[path = "support/listen.rs"]
+mod listen;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -84,7 +86,23 @@ fn produced_fields() -> BTreeSet<String> {
     for e in common::filter_json(&[file.to_str().unwrap_or_default()], b"") {
         leaves("", &e, &mut seen);
     }
+    // Real `logger` datagrams through `logmux listen`: the syslog envelope.
+    for e in listen_events(&root.join("fixtures/logger-udp.syslog")) {
+        leaves("", &e, &mut seen);
+    }
     seen
+}
+
+/// Sends each line of `path` as one datagram to `logmux listen`.
+fn listen_events(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).expect("syslog sample");
+    let l = listen::start(&["--udp", ":0"]);
+    let lines: Vec<&[u8]> = text.lines().map(str::as_bytes).collect();
+    listen::send_udp(l.udp(), &lines);
+    l.wait_for(lines.len(), 20);
+    let done = l.stop();
+    assert_eq!(done.events.len(), lines.len());
+    done.events
 }
 
 #[test]
@@ -133,6 +151,10 @@ fn the_crafted_lines_reach_the_rare_fields() {
         "logmux.parse_error",
         "logmux.truncated",
         "nginx.upstream_response_time",
+        "host.name",
+        "syslog.facility",
+        "syslog.procid",
+        "syslog.msgid",
     ] {
         assert!(seen.contains(name), "{name} not produced; seen: {seen:?}");
     }
