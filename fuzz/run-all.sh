@@ -132,6 +132,10 @@ SYSLOG_SAMPLES=(
     '<13>1 2026-11-25T23:30:13.845420+00:00 vm nginx:1.25/web-1 - - [timeQuality tzKnown="1" isSynced="0"]   indented line'
     '<13>1 2026-11-25T23:30:19.446686+00:00 vm app 16538 REQ [timeQuality tzKnown="1" isSynced="0"][meta@32473 k="v\\\"q\]" n="2"] sd msg'
     '<13>1 - vm web-1 - - - hello'
+    '<30>Nov 25 23:49:37 logmux/debian:bookworm/p-sys-default[1431]:     indented out'
+    '<27>1 2026-11-25T23:49:38Z vm p-sys-5424 1431 p-sys-5424 - err line'
+    '<13>Nov 25 23:46:41 vm web-1[27246] from 5424'
+    '<13>2026-11-25T23:46:41.668084+00:00 vm web-1[27246] from 5424'
 )
 
 # seed_syslog: one message per seed file, with and without its final \n.

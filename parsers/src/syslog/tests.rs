@@ -2,9 +2,11 @@
 //!
 //! `logger` lines were captured from util-linux 2.38.1 on Debian bookworm
 //! (`logger --rfc3164|--rfc5424 --udp|--tcp [--octet-count] -n 127.0.0.1 -P
-//! PORT ...` into a Python socket); Docker lines follow moby's syslog
-//! driver templates (srslog's `UnixFormatter` and `RFC3164Formatter`,
-//! moby's `rfc5424formatterWithAppNameAsTag` and its micro variant).
+//! PORT ...` into a Python socket), rsyslog's from rsyslogd 8.2302 relaying
+//! them, and Docker's from a container run with `--log-driver syslog` and
+//! each `syslog-format` (see `real_docker_driver_samples`). Other Docker
+//! lines follow moby's templates (srslog's `UnixFormatter` and
+//! `RFC3164Formatter`, moby's `rfc5424formatterWithAppNameAsTag`).
 
 use std::borrow::Cow;
 
@@ -21,6 +23,76 @@ fn ok(line: &str) -> Message<'_> {
 fn ymd_hms(m: &Message<'_>) -> (u16, u8, u8, u8, u8, u8) {
     let t = m.timestamp.expect("a timestamp");
     (t.year, t.month, t.day, t.hour, t.minute, t.second)
+}
+
+/// Recorded from Docker's syslog driver (dockerd pid 1431, host `vm`):
+/// `docker run --log-driver syslog --log-opt syslog-address=udp://..
+/// [--log-opt syslog-format=F] --log-opt tag={{.ImageName}}/{{.Name}}
+/// logmux/debian:bookworm sh -c 'echo out line; echo "    indented out";
+/// echo err line >&2; printf "  tb\n\n"'`; the empty line is not sent.
+#[test]
+fn real_docker_driver_samples() {
+    let tag = "logmux/debian:bookworm/p-sys-default";
+    let m = ok("<30>Nov 25 23:49:37 logmux/debian:bookworm/p-sys-default[1431]: out line\n");
+    assert_eq!(
+        (m.hostname, m.app_name, m.procid),
+        (None, Some(tag), Some("1431"))
+    );
+    assert_eq!((m.severity, m.body), (6, "out line"));
+    let m =
+        ok("<30>Nov 25 23:49:37 logmux/debian:bookworm/p-sys-default[1431]:     indented out\n");
+    assert_eq!(m.body, "    indented out");
+    let m = ok("<27>Nov 25 23:49:37 logmux/debian:bookworm/p-sys-default[1431]: err line\n");
+    assert_eq!((m.severity, m.app_name, m.body), (3, Some(tag), "err line"));
+    let m = ok("<30>Nov 25 23:49:37 vm logmux/debian:bookworm/p-sys-rfc3164[1431]:   tb\n");
+    assert_eq!(m.hostname, Some("vm"));
+    assert_eq!(m.app_name, Some("logmux/debian:bookworm/p-sys-rfc3164"));
+    assert_eq!(m.body, "  tb");
+    // The default tag is the short container id.
+    let m = ok("<30>Nov 25 23:49:38 da3bdfa0db1f[1431]: default tag\n");
+    assert_eq!((m.hostname, m.app_name), (None, Some("da3bdfa0db1f")));
+    // rfc5424 over TCP is LF-framed; Go writes `Z` for UTC.
+    let wire = b"<27>1 2026-11-25T23:49:38Z vm p-sys-5424 1431 p-sys-5424 - err line\n<30>1 2026-11-25T23:49:38Z vm p-sys-5424 1431 p-sys-5424 -     indented out\n";
+    let mut got = Vec::new();
+    Deframer::new(65536).push(wire, |f| {
+        let m = ok(std::str::from_utf8(f.bytes).unwrap());
+        assert_eq!(
+            (m.hostname, m.app_name, m.procid, m.msgid),
+            (
+                Some("vm"),
+                Some("p-sys-5424"),
+                Some("1431"),
+                Some("p-sys-5424")
+            )
+        );
+        assert_eq!(m.timestamp.map(|t| t.offset), Some(Offset::Utc));
+        got.push((m.severity, m.body.to_string()));
+    });
+    assert_eq!(
+        got,
+        [
+            (3, "err line".to_string()),
+            (6, "    indented out".to_string())
+        ]
+    );
+    // rfc5424micro; a 20,000-byte line arrives as a 16 KiB piece and the
+    // rest, each a message of its own.
+    let header = "<30>1 2026-11-25T23:49:44.732157Z vm logmux/debian:bookworm/p-sys-micro 1431 logmux/debian:bookworm/p-sys-micro - ";
+    let wire = format!(
+        "{header}{}\n{header}{}\n",
+        "x".repeat(16384),
+        "x".repeat(3616)
+    );
+    let mut sizes = Vec::new();
+    let mut d = Deframer::new(64 * 1024);
+    for chunk in wire.as_bytes().chunks(4096) {
+        d.push(chunk, |f| {
+            let m = ok(std::str::from_utf8(f.bytes).unwrap());
+            assert_eq!(m.timestamp.map(|t| t.nanos), Some(732_157_000));
+            sizes.push(m.body.len());
+        });
+    }
+    assert_eq!(sizes, [16384, 3616]);
 }
 
 #[test]
