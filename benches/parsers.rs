@@ -8,6 +8,7 @@ use logmux::output::Encoder;
 use logmux::pipeline::{Origin, Pipeline, Settings, Stamp, StreamState};
 use logmux_parsers::detect::Parser;
 use logmux_parsers::nginx::log_format::{LogFormat, COMBINED};
+use logmux_parsers::syslog::{self, Deframer};
 use logmux_parsers::traceback::{self, Assembler};
 use logmux_parsers::{docker, json, nginx, supervisord, uwsgi, Format, Record};
 
@@ -20,6 +21,9 @@ const SUPERVISORD: &str = "2026-11-25 19:39:32,587 INFO success: web entered RUN
 const JSON: &str =
     r#"{"level":"warning","msg":"from app","user_id":42,"ts":"2026-11-25T19:39:04Z"}"#;
 const DOCKER_T: &str = "2024-05-01T12:34:56.123456789Z [pid: 4243|app: 0|req: 12/30] 127.0.0.1 () {34 vars in 512 bytes}";
+// Docker's syslog driver: the default format (no hostname) and rfc5424micro.
+const SYSLOG_DOCKER: &str = "<30>May  1 12:34:56 nginx:1.25/web-1[1234]: 203.0.113.7 - - [05/Mar/2024:10:15:32 +0100] \"GET /blog/2024/03/hello-world/?page=2 HTTP/1.1\" 200 5123\n";
+const SYSLOG_5424MICRO: &str = "<27>1 2024-05-01T12:34:56.123456Z dockerhost nginx:1.25/web-1 1234 nginx:1.25/web-1 - Traceback (most recent call last): File \"/app/demo/views.py\", line 12, in boom\n";
 const TRACEBACK: &str = "Internal Server Error: /boom/\nTraceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/django/core/handlers/exception.py\", line 47, in inner\n    response = get_response(request)\n               ^^^^^^^^^^^^^^^^^^^^^\n  File \"/app/demo/views.py\", line 12, in boom\n    return 1 / 0\n           ~~^~~\nZeroDivisionError: division by zero";
 
 fn one<'a>(
@@ -71,6 +75,41 @@ fn parsers(c: &mut Criterion) {
     });
 }
 
+/// `logmux listen`'s per-message work in this crate: deframe and parse.
+fn syslog_parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("syslog");
+    group.throughput(Throughput::Elements(1));
+    for (name, line) in [
+        ("parse(docker default)", SYSLOG_DOCKER),
+        ("parse(docker rfc5424micro)", SYSLOG_5424MICRO),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(syslog::parse(black_box(line), 2024)).is_ok())
+        });
+    }
+    // 1,000 octet-counted frames per iteration, read in 64 KiB pieces as a
+    // TCP socket would hand them over.
+    let mut wire = Vec::new();
+    for _ in 0..1000 {
+        wire.extend_from_slice(format!("{} {SYSLOG_5424MICRO}", SYSLOG_5424MICRO.len()).as_bytes());
+    }
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function("deframe+parse x1000 (octet counted)", |b| {
+        let mut d = Deframer::new(64 * 1024);
+        b.iter(|| {
+            let mut ok = 0usize;
+            for chunk in wire.chunks(64 * 1024) {
+                d.push(chunk, |f| {
+                    let text = std::str::from_utf8(f.bytes).unwrap_or_default();
+                    ok += usize::from(syslog::parse(text, 2024).is_ok());
+                });
+            }
+            black_box(ok)
+        })
+    });
+    group.finish();
+}
+
 /// Everything a line costs in `logmux filter`, minus the read and write calls.
 fn pipeline(c: &mut Criterion) {
     let encoder = Encoder::json();
@@ -106,5 +145,5 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parsers, pipeline);
+criterion_group!(benches, parsers, syslog_parse, pipeline);
 criterion_main!(benches);

@@ -24,7 +24,7 @@ FIX="$ROOT/fixtures"
 export RUSTC_BOOTSTRAP=1
 export LC_ALL=C   # the fixtures hold raw non-UTF-8 bytes: treat lines as bytes
 
-ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template"
+ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame"
 TARGETS="${TARGETS:-$ALL_TARGETS}"
 
 # --- seeding --------------------------------------------------------------
@@ -119,6 +119,51 @@ seed_log_format() {
     done < "$FIX/nginx-access.log"
 }
 
+# Syslog messages as real senders put them on the wire: Docker's four
+# formats, util-linux logger (recorded from 2.38.1) and rsyslog's forwarding.
+SYSLOG_SAMPLES=(
+    '<30>May  1 12:34:56 3f4e5d6c7b8a[1234]: hello world'
+    '<27>May  1 12:34:56 nginx:1.25/web-1[1234]:   File "/app/views.py", line 12, in boom'
+    '<30>May  1 12:34:56 dockerhost web-1[1234]: GET / 200'
+    '<30>1 2024-05-01T12:34:56+00:00 dockerhost web-1 1234 web-1 - hello'
+    '<27>1 2024-05-01T12:34:56.123456Z dockerhost nginx:1.25/web-1 1234 nginx:1.25/web-1 - Traceback (most recent call last):'
+    '<13>Nov 25 23:30:13 vm nginx:1.25/web-1:   indented line'
+    '<27>Nov 25 23:30:13 vm web-1[15607]: with pid'
+    '<13>1 2026-11-25T23:30:13.845420+00:00 vm nginx:1.25/web-1 - - [timeQuality tzKnown="1" isSynced="0"]   indented line'
+    '<13>1 2026-11-25T23:30:19.446686+00:00 vm app 16538 REQ [timeQuality tzKnown="1" isSynced="0"][meta@32473 k="v\\\"q\]" n="2"] sd msg'
+    '<13>1 - vm web-1 - - - hello'
+    '<30>Nov 25 23:49:37 logmux/debian:bookworm/p-sys-default[1431]:     indented out'
+    '<27>1 2026-11-25T23:49:38Z vm p-sys-5424 1431 p-sys-5424 - err line'
+    '<13>Nov 25 23:46:41 vm web-1[27246] from 5424'
+    '<13>2026-11-25T23:46:41.668084+00:00 vm web-1[27246] from 5424'
+)
+
+# seed_syslog: one message per seed file, with and without its final \n.
+seed_syslog() {
+    local dir="$FUZZ_DIR/corpus/syslog" k=0 m
+    mkdir -p "$dir"
+    for m in "${SYSLOG_SAMPLES[@]}"; do
+        printf '%s' "$m" > "$(printf '%s/seed-%03d' "$dir" "$k")"; k=$((k + 1))
+        printf '%s\n' "$m" > "$(printf '%s/seed-%03d' "$dir" "$k")"; k=$((k + 1))
+    done
+}
+
+# seed_syslog_frame: [max byte][read-size seed] then a stream mixing octet
+# counting, LF and CRLF framing, with one junk line.
+seed_syslog_frame() {
+    local dir="$FUZZ_DIR/corpus/syslog_frame" k=0 m max
+    mkdir -p "$dir"
+    for max in '\377' '\100' '\020'; do
+        local f; f="$(printf '%s/seed-%03d' "$dir" "$k")"; k=$((k + 1))
+        printf "${max}\\007" > "$f"
+        for m in "${SYSLOG_SAMPLES[@]}"; do
+            printf '%d %s\n' "$(( ${#m} + 1 ))" "$m" >> "$f"
+            printf '%s\r\n' "$m" >> "$f"
+        done
+        printf 'not syslog\n\n  ' >> "$f"
+    done
+}
+
 seed() {
     case "$1" in
         nginx_access)     seed_lines "$1" "$FIX/nginx-access.log" "$FIX/nginx-access-custom.log" ;;
@@ -135,6 +180,8 @@ seed() {
         run_config)       seed_files "$1" "$ROOT"/docs/run.md "$ROOT"/tests/stack/*.toml* ;;
         supervisord_ini)  seed_files "$1" "$FIX"/supervisord/*.conf "$FIX"/generate/supervisord.conf.in ;;
         template)         seed_files "$1" "$FIX"/generate/nginx.conf.in "$ROOT"/tests/stack/*.in ;;
+        syslog)           seed_syslog ;;
+        syslog_frame)     seed_syslog_frame ;;
         *) echo "unknown target $1" >&2; return 1 ;;
     esac
 }

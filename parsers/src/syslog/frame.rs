@@ -7,11 +7,13 @@
 //! handed on marked malformed, so the listener can keep it as text.
 //!
 //! Memory is bounded: a [`Deframer`] holds at most `max_message + 1` bytes
-//! of a frame split over reads (9 if that is more,
-//! for a length prefix). A complete frame inside one read is handed
-//! out as a slice of that read, without copying. A longer frame is cut to
-//! `max_message` bytes and marked truncated; the rest of it is skipped (by
-//! counting, or up to the next `\n`) and counted in [`Deframer::discarded`].
+//! of a frame split over reads (the extra byte may be the `\r` of `\r\n`),
+//! or 9 for a length prefix if `max_message` is smaller. A complete frame
+//! inside one read is handed out as a slice of that read, without copying.
+//! A longer frame is cut to `max_message` bytes and marked truncated; the
+//! rest of it is skipped (by counting, or up to the next `\n`) and counted
+//! in [`Deframer::discarded`]. Whitespace and NULs between frames are
+//! skipped.
 
 use memchr::memchr2;
 

@@ -88,6 +88,27 @@ pub fn parse(input: &str, year: i32) -> Result<Message<'_>, ParseError> {
     }
 }
 
+/// Moves an RFC 3164 time (which has no year; [`parse`] gave it the
+/// caller's) across New Year: a December time read in January is from the
+/// year before, a January time read in December from the year after.
+/// Times that came with a year (RFC 5424, RFC 3339) are left alone.
+pub fn fix_year_rollover(message: &mut Message<'_>, now_month: u8) {
+    if message.protocol != Protocol::Rfc3164 {
+        return;
+    }
+    let Some(ts) = message.timestamp.as_mut() else {
+        return;
+    };
+    if ts.offset != crate::time::Offset::Local {
+        return;
+    }
+    match (ts.month, now_month) {
+        (12, 1) => ts.year = ts.year.saturating_sub(1),
+        (1, 12) => ts.year = ts.year.saturating_add(1).min(9999),
+        _ => {}
+    }
+}
+
 /// A priority value split into its parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Pri {

@@ -2,8 +2,9 @@
 //! shapes real senders write it.
 //!
 //! Docker's default format has no HOST, so the first token after the time
-//! is the tag when it is shaped like one: it ends in `:` or in `[PID]:`.
-//! A hostname never does (IPv6 addresses aside, which end in a hex digit).
+//! is the tag when it is shaped like one: it ends in `:`, `[PID]:` or
+//! `[PID]`. A hostname never does (IPv6 addresses aside, which end in a
+//! hex digit).
 //! A tag may itself hold `:` (`nginx:1.25/web-1[7]:`), so it ends at its
 //! last `[PID]:` or its final `:`, never at the first colon.
 
@@ -77,8 +78,8 @@ impl Tag {
 }
 
 /// The token `b[start..stop]` read as a tag, if it is shaped like one:
-/// `TAG:` or `TAG[PID]:`. A tag glued to its message (`TAG[PID]:msg`, no
-/// space) is taken too.
+/// `TAG:`, `TAG[PID]:` or `TAG[PID]`. A tag glued to its message
+/// (`TAG[PID]:msg`, no space) is taken too.
 fn tag(b: &[u8], start: usize, stop: usize) -> Option<Tag> {
     let tok = b.get(start..stop)?;
     // The one space after the tag separates it from the body.
@@ -98,6 +99,16 @@ fn tag(b: &[u8], start: usize, stop: usize) -> Option<Tag> {
             pid: None,
             body_start: after_token,
         });
+    }
+    // `TAG[PID]` without a colon: rsyslog forwards RFC 5424 input so.
+    if let Some(inner) = tok.strip_suffix(b"]") {
+        if let Some(lb) = memrchr(b'[', inner).filter(|&lb| lb > 0 && lb + 1 < inner.len()) {
+            return Some(Tag {
+                name: (start, start + lb),
+                pid: Some((start + lb + 1, start + inner.len())),
+                body_start: after_token,
+            });
+        }
     }
     // `TAG[PID]:msg`: the message follows the colon directly.
     let rb = memmem::rfind(tok, b"]:")?;
