@@ -29,8 +29,9 @@ const STREAM_IDLE: Duration = Duration::from_secs(60);
 pub struct Clock {
     pub stamp: Stamp,
     pub now: Instant,
-    /// The local year, for RFC 3164 times, which have none.
+    /// The local year and month, for RFC 3164 times, which have no year.
     pub year: i32,
+    pub month: u8,
 }
 
 impl Clock {
@@ -44,6 +45,7 @@ impl Clock {
             stamp: Stamp::at(Timestamp::from_unix(secs, since.subsec_nanos(), 9)),
             now: Instant::now(),
             year: i32::from(local.year),
+            month: local.month,
         }
     }
 }
@@ -191,10 +193,12 @@ impl Hub {
             Ok(s) => s,
             Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
         };
-        let Ok(msg) = syslog::parse(text, clock.year) else {
+        let Ok(mut msg) = syslog::parse(text, clock.year) else {
             self.unparsed(bytes, truncated, clock);
             return;
         };
+        // A December time read in January is last year's.
+        syslog::fix_year_rollover(&mut msg, clock.month);
         let body = body_bytes(bytes, text, msg.body);
         let sender = Sender::of(&msg);
         let key = KeyRef {
