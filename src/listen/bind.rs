@@ -66,7 +66,8 @@ pub fn parse_inet(s: &str) -> Result<SocketAddr, String> {
 pub fn udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let sock = std::net::UdpSocket::bind(addr)?;
     sock.set_nonblocking(true)?;
-    raise_rcvbuf(sock.as_raw_fd(), &format!("udp://{addr}"));
+    let bound = sock.local_addr().unwrap_or(addr);
+    raise_rcvbuf(sock.as_raw_fd(), &format!("udp://{bound}"));
     Ok(sock)
 }
 

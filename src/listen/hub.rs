@@ -9,6 +9,7 @@
 
 use std::io;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logmux_parsers::syslog;
@@ -107,14 +108,15 @@ pub struct Hub {
     flush_scheduled: bool,
     /// Set (and `stop` notified) when the listener must end.
     pub end: Option<End>,
-    pub stop: Rc<Notify>,
+    pub stop: Arc<Notify>,
     next_conn: u64,
     /// Open connections.
     pub connections: usize,
 }
 
 impl Hub {
-    pub fn new(pipeline: Pipeline, out: Output, settings: HubSettings) -> Hub {
+    /// `stop` is notified when the output ends (the writer notifies it too).
+    pub fn new(pipeline: Pipeline, out: Output, settings: HubSettings, stop: Arc<Notify>) -> Hub {
         Hub {
             pipeline,
             streams: Streams::new(settings.max_streams),
@@ -128,7 +130,7 @@ impl Hub {
             flusher: Rc::new(Notify::new()),
             flush_scheduled: false,
             end: None,
-            stop: Rc::new(Notify::new()),
+            stop,
             next_conn: 0,
             connections: 0,
         }
@@ -322,22 +324,28 @@ impl Hub {
         self.pending = false;
     }
 
-    /// After a batch of reads: writes full buffers, and has the rest
-    /// written once the listener is idle.
+    /// After a batch of reads: hands full buffers to the writer, and has
+    /// the rest handed over once the listener is idle.
     pub fn finish_batch(&mut self) {
-        let written = self.out.write_full();
-        self.check(written);
+        self.out.write_full();
+        self.check(self.out.state());
         if self.out.has_buffered() && !self.flush_scheduled {
             self.flush_scheduled = true;
             self.flusher.notify_one();
         }
     }
 
-    /// Writes every buffer now.
+    /// Hands every buffer to the writer now.
     pub fn flush_output(&mut self) {
         self.flush_scheduled = false;
-        let written = self.out.flush();
-        self.check(written);
+        self.out.flush();
+        self.check(self.out.state());
+    }
+
+    /// Writes everything and waits for the writer (the listener stops).
+    pub fn finish_output(&mut self) {
+        let state = self.out.finish();
+        self.check(state);
     }
 
     fn check(&mut self, written: io::Result<bool>) {

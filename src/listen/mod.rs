@@ -15,7 +15,8 @@
 //! - [`output`] and [`out_dir`] write the events.
 //!
 //! The runtime is tokio's single-threaded one: parsing and encoding are
-//! cheap next to the system calls, and one thread needs no locks.
+//! cheap next to the system calls, and one thread needs no locks. Writing
+//! the output (copying it into the kernel) runs on a thread of its own.
 
 mod bind;
 mod dgram;
@@ -33,6 +34,7 @@ use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{signal, SignalKind};
@@ -166,21 +168,22 @@ pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
 }
 
 fn start(job: ListenJob, bound: Vec<(Bound, String)>) -> Result<Outcome, ListenError> {
+    let stop = Arc::new(Notify::new());
     let out = match &job.out_dir {
-        Some(spec) => Output::Dir(out_dir::OutDir::new(spec.clone()).map_err(|source| {
-            ListenError::OutDir {
+        Some(spec) => {
+            Output::dir(spec.clone(), Arc::clone(&stop)).map_err(|source| ListenError::OutDir {
                 dir: spec.dir.display().to_string(),
                 source,
-            }
-        })?),
-        None => Output::stdout().map_err(ListenError::Output)?,
+            })?
+        }
+        None => Output::stdout(Arc::clone(&stop)).map_err(ListenError::Output)?,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(ListenError::Runtime)?;
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, serve(job, bound, out))
+    local.block_on(&runtime, serve(job, bound, out, stop))
 }
 
 fn remove_sockets(paths: &[PathBuf]) {
@@ -193,6 +196,7 @@ async fn serve(
     job: ListenJob,
     bound: Vec<(Bound, String)>,
     out: Output,
+    stop: Arc<Notify>,
 ) -> Result<Outcome, ListenError> {
     let offset = job.settings.encoder.local_offset_minutes;
     let hub = Rc::new(RefCell::new(Hub::new(
@@ -204,6 +208,7 @@ async fn serve(
             max_streams: MAX_STREAMS,
             local_offset_minutes: offset,
         },
+        Arc::clone(&stop),
     )));
     let mut term = signal(SignalKind::terminate()).map_err(ListenError::Runtime)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ListenError::Runtime)?;
@@ -267,7 +272,6 @@ async fn serve(
     tokio::task::spawn_local(housekeeper(Rc::clone(&hub), stop_rx.clone()));
     tokio::task::spawn_local(flusher(Rc::clone(&hub), stop_rx.clone()));
 
-    let stop = Rc::clone(&hub.borrow().stop);
     let why = tokio::select! {
         _ = term.recv() => "TERM",
         _ = int.recv() => "INT",
@@ -284,7 +288,7 @@ async fn serve(
     }
     let mut h = hub.borrow_mut();
     h.flush_all();
-    h.flush_output();
+    h.finish_output();
     report(&h);
     match h.end.take() {
         None => Ok(Outcome::Stopped),

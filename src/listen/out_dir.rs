@@ -9,7 +9,8 @@
 //! is a [`FileSink`]: renamed to `.1`, `.2`, … before it would pass
 //! `--max-file-size`, keeping `--max-files`. At most [`MAX_OPEN`] files
 //! are open at once; the least recently written is closed (and reopened,
-//! appending, when its container writes again).
+//! appending, when its container writes again). This runs on the output's
+//! writer thread.
 
 use std::io;
 use std::path::PathBuf;
@@ -25,11 +26,8 @@ pub const OTHERS: &str = "_syslog";
 /// Open files at most.
 const MAX_OPEN: usize = 256;
 
-/// Files remembered at most (open or not); beyond, idle ones are forgotten.
+/// Files remembered at most (open or not); beyond, closed ones are forgotten.
 const MAX_FILES: usize = 4096;
-
-/// A buffer is written once it holds this much.
-pub const WRITE_SIZE: usize = 64 * 1024;
 
 /// How files are rotated.
 #[derive(Debug, Clone)]
@@ -39,8 +37,15 @@ pub struct OutDirSpec {
     pub max_files: u32,
 }
 
+/// The file stem for a container's events (`None`: not a container).
+pub fn stem(container: Option<&str>) -> &str {
+    match container {
+        Some(name) if is_container_name(name) => name,
+        _ => OTHERS,
+    }
+}
+
 struct File {
-    buf: Vec<u8>,
     sink: Option<FileSink>,
     /// A counter value: larger is more recently written.
     used: u64,
@@ -48,14 +53,12 @@ struct File {
     failing: bool,
 }
 
-/// The files of `--out-dir`, each with its own buffer of encoded events.
+/// The files of `--out-dir`.
 pub struct OutDir {
     spec: OutDirSpec,
     files: IndexMap<Box<str>, File>,
     open: usize,
     clock: u64,
-    /// Bytes that could not be written.
-    pub lost_bytes: u64,
 }
 
 impl OutDir {
@@ -67,67 +70,34 @@ impl OutDir {
             files: IndexMap::new(),
             open: 0,
             clock: 0,
-            lost_bytes: 0,
         })
     }
 
-    /// The buffer for a container's events (`None`: not a container).
-    pub fn buffer(&mut self, container: Option<&str>) -> &mut Vec<u8> {
-        let stem = match container {
-            Some(name) if is_container_name(name) => name,
-            _ => OTHERS,
-        };
+    /// Appends whole events to the file `stem` names (a container name,
+    /// or [`OTHERS`]); returns the bytes that could not be written.
+    pub fn write(&mut self, stem: &str, events: &[u8]) -> u64 {
+        if events.is_empty() {
+            return 0;
+        }
+        let stem = self::stem(Some(stem));
         let index = match self.files.get_index_of(stem) {
             Some(i) => i,
             None => {
-                self.forget_idle();
-                self.files
-                    .insert_full(
-                        Box::from(stem),
-                        File {
-                            buf: Vec::new(),
-                            sink: None,
-                            used: 0,
-                            failing: false,
-                        },
-                    )
-                    .0
+                self.forget_closed();
+                let file = File {
+                    sink: None,
+                    used: 0,
+                    failing: false,
+                };
+                self.files.insert_full(Box::from(stem), file).0
             }
         };
-        &mut self.files[index].buf
-    }
-
-    /// Whether any buffer holds events.
-    pub fn has_buffered(&self) -> bool {
-        self.files.values().any(|f| !f.buf.is_empty())
-    }
-
-    /// Writes the buffers that hold at least `min` bytes.
-    pub fn write(&mut self, min: usize) {
-        for i in 0..self.files.len() {
-            let due = self
-                .files
-                .get_index(i)
-                .is_some_and(|(_, f)| !f.buf.is_empty() && f.buf.len() >= min);
-            if due {
-                self.write_one(i);
-            }
-        }
-    }
-
-    fn write_one(&mut self, i: usize) {
-        if self
-            .files
-            .get_index(i)
-            .is_some_and(|(_, f)| f.sink.is_none())
-        {
+        if self.files[index].sink.is_none() {
             if self.open >= MAX_OPEN {
                 self.close_least_recent();
             }
-            let Some((stem, f)) = self.files.get_index_mut(i) else {
-                return;
-            };
             let path = self.spec.dir.join(format!("{stem}.jsonl"));
+            let f = &mut self.files[index];
             match FileSink::open(path.clone(), self.spec.max_file_size, self.spec.max_files) {
                 Ok(sink) => {
                     f.sink = Some(sink);
@@ -138,32 +108,29 @@ impl OutDir {
                         tracing::error!(file = %path.display(), error = %e, "cannot open {}: {e}; its events are lost until it can be", path.display());
                     }
                     f.failing = true;
-                    self.lost_bytes += f.buf.len() as u64;
-                    f.buf.clear();
-                    return;
+                    return events.len() as u64;
                 }
             }
         }
         self.clock += 1;
-        let clock = self.clock;
-        let Some((stem, f)) = self.files.get_index_mut(i) else {
-            return;
-        };
+        let f = &mut self.files[index];
+        f.used = self.clock;
         let Some(sink) = f.sink.as_mut() else {
-            return;
+            return events.len() as u64;
         };
-        f.used = clock;
-        match sink.write(&f.buf) {
-            Ok(()) => f.failing = false,
+        match sink.write(events) {
+            Ok(()) => {
+                f.failing = false;
+                0
+            }
             Err(e) => {
                 if !f.failing {
                     tracing::error!(file = %stem, error = %e, "cannot write {stem}.jsonl: {e}; its events are lost until it can be");
                 }
                 f.failing = true;
-                self.lost_bytes += f.buf.len() as u64;
+                events.len() as u64
             }
         }
-        f.buf.clear();
     }
 
     fn close_least_recent(&mut self) {
@@ -178,19 +145,10 @@ impl OutDir {
         }
     }
 
-    /// Keeps the table bounded: forgets closed files with nothing buffered.
-    fn forget_idle(&mut self) {
-        if self.files.len() < MAX_FILES {
-            return;
-        }
-        self.files
-            .retain(|_, f| f.sink.is_some() || !f.buf.is_empty());
+    /// Keeps the table bounded: forgets files that are closed.
+    fn forget_closed(&mut self) {
         if self.files.len() >= MAX_FILES {
-            // Every file open or busy: close the least recent to make room.
-            self.write(0);
-            self.close_least_recent();
-            self.files
-                .retain(|_, f| f.sink.is_some() || !f.buf.is_empty());
+            self.files.retain(|_, f| f.sink.is_some());
         }
     }
 }
@@ -208,14 +166,14 @@ mod tests {
             max_files: 2,
         })
         .unwrap();
-        out.buffer(Some("web-1")).extend_from_slice(b"{\"a\":1}\n");
-        out.buffer(None).extend_from_slice(b"{\"b\":2}\n");
-        out.buffer(Some("../../etc/passwd"))
-            .extend_from_slice(b"{\"c\":3}\n");
-        out.buffer(Some("web-1")).extend_from_slice(b"{\"d\":4}\n");
-        assert!(out.has_buffered());
-        out.write(0);
-        assert!(!out.has_buffered());
+        assert_eq!(stem(Some("web-1")), "web-1");
+        assert_eq!(stem(Some("../../etc/passwd")), OTHERS);
+        assert_eq!(stem(Some(".hidden")), OTHERS);
+        assert_eq!(stem(None), OTHERS);
+        assert_eq!(out.write("web-1", b"{\"a\":1}\n"), 0);
+        assert_eq!(out.write(OTHERS, b"{\"b\":2}\n"), 0);
+        assert_eq!(out.write("../../etc/passwd", b"{\"c\":3}\n"), 0);
+        assert_eq!(out.write("web-1", b"{\"d\":4}\n"), 0);
         let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
         assert_eq!(read("web-1.jsonl"), "{\"a\":1}\n{\"d\":4}\n");
         assert_eq!(read("_syslog.jsonl"), "{\"b\":2}\n{\"c\":3}\n");
@@ -237,13 +195,26 @@ mod tests {
         })
         .unwrap();
         for i in 0..3 {
-            out.buffer(Some("db"))
-                .extend_from_slice(format!("event-{i:03}\n").as_bytes());
-            out.write(0);
+            out.write("db", format!("event-{i:03}\n").as_bytes());
         }
         let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
         assert_eq!(read("db.jsonl"), "event-002\n");
         assert_eq!(read("db.jsonl.1"), "event-000\nevent-001\n");
         assert!(!dir.path().join("db.jsonl.2").exists());
+    }
+
+    #[test]
+    fn an_unwritable_file_counts_its_bytes_as_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = OutDir::new(OutDirSpec {
+            dir: dir.path().to_path_buf(),
+            max_file_size: None,
+            max_files: 1,
+        })
+        .unwrap();
+        // A directory where the file should be: it cannot be opened.
+        std::fs::create_dir(dir.path().join("web-1.jsonl")).unwrap();
+        assert_eq!(out.write("web-1", b"12345\n"), 6);
+        assert_eq!(out.write("web-1", b"678\n"), 4);
     }
 }

@@ -1,92 +1,271 @@
 //! Where the listener's events go: stdout (the default), or `--out-dir`.
 //!
-//! Events are encoded into buffers and written in large blocks of whole
-//! events: when a buffer fills, and when the listener goes idle, so a quiet
-//! sender's line still shows up at once. Writes block the listener: a slow
-//! reader of stdout slows the senders down (TCP) rather than growing memory.
+//! Events are encoded on the listener's thread into buffers of whole
+//! events (one for stdout, one per `--out-dir` file) and handed, when full
+//! or when the listener goes idle, to a writer thread of its own. Copying
+//! JSON into the kernel costs about as much as parsing it, so the two
+//! overlap on two cores. At most [`IN_FLIGHT`] buffers wait for the
+//! writer; past that the listener waits too, so a slow reader of stdout
+//! slows TCP senders down rather than growing memory.
 
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
-use super::out_dir::{self, OutDir};
+use indexmap::IndexMap;
+use tokio::sync::Notify;
 
-/// stdout is written once its buffer holds this much.
+use super::out_dir::{self, OutDir, OutDirSpec};
+
+/// stdout's buffer is handed over once it holds this much.
 const STDOUT_WRITE_SIZE: usize = 128 * 1024;
 
-pub enum Output {
-    Stdout { buf: Vec<u8>, file: std::fs::File },
-    Dir(OutDir),
+/// A file's buffer is handed over once it holds this much.
+const FILE_WRITE_SIZE: usize = 32 * 1024;
+
+/// Every file buffer is handed over once they hold this much together.
+const FILES_TOTAL: usize = 4 << 20;
+
+/// Buffers handed over and not yet written, at most.
+const IN_FLIGHT: usize = 8;
+
+/// File buffers kept at most; past this, all are handed over and forgotten.
+const MAX_BUFFERS: usize = 4096;
+
+/// What the writer thread reports back.
+#[derive(Default)]
+struct Shared {
+    /// stdout's reader went away.
+    closed: AtomicBool,
+    /// Writing stdout failed.
+    error: Mutex<Option<io::Error>>,
+    /// Bytes of `--out-dir` events that could not be written.
+    lost_bytes: AtomicU64,
+}
+
+/// One buffer of whole events for the writer.
+struct Chunk {
+    /// The `--out-dir` file (its stem); `None` for stdout.
+    stem: Option<Box<str>>,
+    bytes: Vec<u8>,
+}
+
+enum Buffers {
+    Stdout(Vec<u8>),
+    Files(IndexMap<Box<str>, Vec<u8>>),
+}
+
+pub struct Output {
+    buffers: Buffers,
+    tx: Option<SyncSender<Chunk>>,
+    /// Emptied buffers coming back from the writer, to be reused.
+    free: Receiver<Vec<u8>>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Output {
     /// stdout, written through a duplicate of fd 1 (not Rust's
-    /// line-buffered `Stdout`).
-    pub fn stdout() -> io::Result<Output> {
+    /// line-buffered `Stdout`). `stop` is notified if its reader goes away.
+    pub fn stdout(stop: Arc<Notify>) -> io::Result<Output> {
         let fd: OwnedFd = io::stdout().as_fd().try_clone_to_owned()?;
-        Ok(Output::Stdout {
-            buf: Vec::with_capacity(2 * STDOUT_WRITE_SIZE),
-            file: std::fs::File::from(fd),
+        let file = std::fs::File::from(fd);
+        Output::start(Buffers::Stdout(Vec::new()), Destination::Stdout(file), stop)
+    }
+
+    /// `--out-dir`: creates the directory if needed.
+    pub fn dir(spec: OutDirSpec, stop: Arc<Notify>) -> io::Result<Output> {
+        let dir = OutDir::new(spec)?;
+        Output::start(Buffers::Files(IndexMap::new()), Destination::Dir(dir), stop)
+    }
+
+    fn start(buffers: Buffers, dest: Destination, stop: Arc<Notify>) -> io::Result<Output> {
+        let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
+        let (free_tx, free) = mpsc::sync_channel(IN_FLIGHT);
+        let shared = Arc::new(Shared::default());
+        let state = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("listen-writer".into())
+            .spawn(move || write_loop(&rx, &free_tx, dest, &state, &stop))?;
+        Ok(Output {
+            buffers,
+            tx: Some(tx),
+            free,
+            shared,
+            thread: Some(thread),
         })
     }
 
     /// The buffer for events of a container (`None`: not a container).
     pub fn buffer(&mut self, container: Option<&str>) -> &mut Vec<u8> {
-        match self {
-            Output::Stdout { buf, .. } => buf,
-            Output::Dir(dir) => dir.buffer(container),
+        let files = match &mut self.buffers {
+            Buffers::Stdout(buf) => return buf,
+            Buffers::Files(files) => files,
+        };
+        let stem = out_dir::stem(container);
+        let index = match files.get_index_of(stem) {
+            Some(i) => i,
+            None => {
+                if files.len() >= MAX_BUFFERS {
+                    // Rare (thousands of containers): hand everything over
+                    // and start the table again.
+                    let all: Vec<(Box<str>, Vec<u8>)> = files.drain(..).collect();
+                    for (stem, bytes) in all {
+                        send(self.tx.as_ref(), Some(stem), bytes);
+                    }
+                }
+                files.insert_full(Box::from(stem), Vec::new()).0
+            }
+        };
+        &mut files[index]
+    }
+
+    /// Hands over the buffers that are full.
+    pub fn write_full(&mut self) {
+        match &mut self.buffers {
+            Buffers::Stdout(buf) => {
+                if buf.len() >= STDOUT_WRITE_SIZE {
+                    let bytes = take(buf, &self.free);
+                    send(self.tx.as_ref(), None, bytes);
+                }
+            }
+            Buffers::Files(files) => {
+                let total: usize = files.values().map(Vec::len).sum();
+                let min = if total >= FILES_TOTAL {
+                    1
+                } else {
+                    FILE_WRITE_SIZE
+                };
+                for (stem, buf) in files.iter_mut() {
+                    if buf.len() >= min {
+                        let bytes = std::mem::take(buf);
+                        send(self.tx.as_ref(), Some(stem.clone()), bytes);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands over everything buffered.
+    pub fn flush(&mut self) {
+        match &mut self.buffers {
+            Buffers::Stdout(buf) => {
+                if !buf.is_empty() {
+                    let bytes = take(buf, &self.free);
+                    send(self.tx.as_ref(), None, bytes);
+                }
+            }
+            Buffers::Files(files) => {
+                for (stem, buf) in files.iter_mut() {
+                    if !buf.is_empty() {
+                        let bytes = std::mem::take(buf);
+                        send(self.tx.as_ref(), Some(stem.clone()), bytes);
+                    }
+                }
+            }
         }
     }
 
     /// Whether events wait in a buffer.
     pub fn has_buffered(&self) -> bool {
-        match self {
-            Output::Stdout { buf, .. } => !buf.is_empty(),
-            Output::Dir(dir) => dir.has_buffered(),
+        match &self.buffers {
+            Buffers::Stdout(buf) => !buf.is_empty(),
+            Buffers::Files(files) => files.values().any(|b| !b.is_empty()),
         }
     }
 
-    /// Writes the buffers that are full; `Ok(false)` when stdout's reader
-    /// has gone away.
-    pub fn write_full(&mut self) -> io::Result<bool> {
-        match self {
-            Output::Stdout { buf, .. } if buf.len() < STDOUT_WRITE_SIZE => Ok(true),
-            Output::Dir(dir) => {
-                dir.write(out_dir::WRITE_SIZE);
-                Ok(true)
-            }
-            _ => self.flush(),
+    /// `Ok(false)` once stdout's reader has gone away; the error if writing
+    /// stdout failed.
+    pub fn state(&self) -> io::Result<bool> {
+        if let Some(e) = lock(&self.shared.error).take() {
+            return Err(e);
         }
+        Ok(!self.shared.closed.load(Ordering::SeqCst))
     }
 
-    /// Writes everything buffered; `Ok(false)` when stdout's reader has
-    /// gone away. A file that cannot be written is reported and counted,
-    /// not fatal.
-    pub fn flush(&mut self) -> io::Result<bool> {
-        match self {
-            Output::Stdout { buf, file } => {
-                if buf.is_empty() {
-                    return Ok(true);
-                }
-                let result = file.write_all(buf);
-                buf.clear();
-                match result {
-                    Ok(()) => Ok(true),
-                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
-                    Err(e) => Err(e),
-                }
-            }
-            Output::Dir(dir) => {
-                dir.write(0);
-                Ok(true)
-            }
+    /// Hands over what is buffered and waits until the writer has written
+    /// everything.
+    pub fn finish(&mut self) -> io::Result<bool> {
+        self.flush();
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
+        self.state()
     }
 
     /// Bytes of events that could not be written (`--out-dir` files).
     pub fn lost_bytes(&self) -> u64 {
-        match self {
-            Output::Stdout { .. } => 0,
-            Output::Dir(dir) => dir.lost_bytes,
+        self.shared.lost_bytes.load(Ordering::SeqCst)
+    }
+}
+
+/// Takes a full buffer, leaving an emptied one from the writer (or a new one).
+fn take(buf: &mut Vec<u8>, free: &Receiver<Vec<u8>>) -> Vec<u8> {
+    let fresh = free
+        .try_recv()
+        .unwrap_or_else(|_| Vec::with_capacity(2 * STDOUT_WRITE_SIZE));
+    std::mem::replace(buf, fresh)
+}
+
+/// Hands a buffer to the writer, waiting while [`IN_FLIGHT`] are pending.
+/// If the writer is gone (it only ends once `tx` is dropped), the bytes go
+/// with it.
+fn send(tx: Option<&SyncSender<Chunk>>, stem: Option<Box<str>>, bytes: Vec<u8>) {
+    if let Some(tx) = tx {
+        let _ = tx.send(Chunk { stem, bytes });
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+enum Destination {
+    Stdout(std::fs::File),
+    Dir(OutDir),
+}
+
+/// The writer thread: writes chunks in order until the listener lets go.
+fn write_loop(
+    rx: &Receiver<Chunk>,
+    free: &SyncSender<Vec<u8>>,
+    mut dest: Destination,
+    shared: &Shared,
+    stop: &Notify,
+) {
+    let mut done = false;
+    while let Ok(mut chunk) = rx.recv() {
+        if !done {
+            match &mut dest {
+                Destination::Stdout(file) => match file.write_all(&chunk.bytes) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        // Nothing more can be written; the rest is let go.
+                        done = true;
+                        if e.kind() == io::ErrorKind::BrokenPipe {
+                            shared.closed.store(true, Ordering::SeqCst);
+                        } else {
+                            *lock(&shared.error) = Some(e);
+                        }
+                        stop.notify_one();
+                    }
+                },
+                Destination::Dir(dir) => {
+                    let lost = dir.write(
+                        chunk.stem.as_deref().unwrap_or(out_dir::OTHERS),
+                        &chunk.bytes,
+                    );
+                    shared.lost_bytes.fetch_add(lost, Ordering::SeqCst);
+                }
+            }
+        }
+        if chunk.stem.is_none() {
+            chunk.bytes.clear();
+            let _ = free.try_send(chunk.bytes);
         }
     }
 }
