@@ -94,7 +94,10 @@ fn receive(
     let mut buf = std::mem::take(&mut hub.read_buf);
     let limit = (max + 1).min(buf.len());
     let mut more = false;
-    for _ in 0..batch {
+    for i in 0..batch {
+        if i % 32 == 31 {
+            hub.write_full();
+        }
         match sock.try_recv(&mut buf[..limit], listener) {
             Ok((n, peer)) => {
                 // One byte more than the maximum came in: the datagram was longer.

@@ -335,6 +335,12 @@ impl Hub {
         }
     }
 
+    /// Hands full buffers to the writer (within a batch of reads, so that
+    /// a batch never grows a buffer far past its size).
+    pub fn write_full(&mut self) {
+        self.out.write_full();
+    }
+
     /// Hands every buffer to the writer now.
     pub fn flush_output(&mut self) {
         self.flush_scheduled = false;

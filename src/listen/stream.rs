@@ -167,9 +167,12 @@ fn step(conn: &Conn, peer: &Peer, deframer: &mut Deframer, hub: &Rc<RefCell<Hub>
                 result = Step::End;
                 break;
             }
-            Ok(n) => deframer.push(&buf[..n], |f| {
-                h.frame(peer, f.bytes, f.truncated, f.malformed, &clock)
-            }),
+            Ok(n) => {
+                deframer.push(&buf[..n], |f| {
+                    h.frame(peer, f.bytes, f.truncated, f.malformed, &clock)
+                });
+                h.write_full();
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 result = Step::Idle;
                 break;
