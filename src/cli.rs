@@ -133,7 +133,7 @@ pub struct ListenArgs {
 
     /// Longest message; longer ones are cut and marked logmux.truncated. Also the most a
     /// TCP connection holds of an unfinished message.
-    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = parse_max_message)]
     pub max_message: usize,
 
     /// Connections open at once at most; further ones are closed (counted and reported).
@@ -384,6 +384,15 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{s}` is too large"))?;
     if !(16..=1 << 30).contains(&size) {
         return Err(format!("`{s}` must be between 16 bytes and 1GiB"));
+    }
+    Ok(size)
+}
+
+/// `--max-message`: a size of at most 16 MiB (each connection may hold one).
+fn parse_max_message(s: &str) -> Result<usize, String> {
+    let size = parse_size(s)?;
+    if size > 16 << 20 {
+        return Err(format!("`{s}` is more than 16MiB"));
     }
     Ok(size)
 }

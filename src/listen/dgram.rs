@@ -1,18 +1,25 @@
 //! Datagram sockets, UDP and unix: one message per datagram.
 //!
-//! Each wake-up reads the datagrams the kernel holds, up to a batch, into
-//! the hub's shared buffer, so a flood on one socket cannot starve the
+//! Each wake-up reads the datagrams the kernel holds, up to a batch, with
+//! `recvmmsg` ([`super::mmsg`]), so a flood on one socket cannot starve the
 //! others. A datagram longer than `--max-message` is cut there and marked.
 //! When the listener stops, the datagrams already received are still read.
 
 use std::cell::RefCell;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
+use tokio::io::Interest;
 use tokio::sync::watch;
 
 use super::hub::Hub;
+use super::mmsg::{MultiRecv, Source};
 use super::streams::Peer;
+
+/// No datagram is longer: UDP's limit is 64 KiB, and unix datagrams are
+/// bounded by the sender's socket buffer (208 KiB by default).
+const MAX_DATAGRAM: usize = 256 * 1024;
 
 /// Datagrams read per wake-up before yielding to other sockets.
 const BATCH: usize = 256;
@@ -34,15 +41,12 @@ impl DgramSocket {
         }
     }
 
-    fn try_recv(&self, buf: &mut [u8], listener: u16) -> io::Result<(usize, Peer)> {
+    /// One `recvmmsg`; `WouldBlock` (and the readiness cleared) when the
+    /// socket is empty.
+    fn try_recv(&self, m: &mut MultiRecv) -> io::Result<usize> {
         match self {
-            DgramSocket::Udp(s) => s
-                .try_recv_from(buf)
-                .map(|(n, from)| (n, Peer::Udp(listener, from))),
-            DgramSocket::Unix(s) => s.try_recv_from(buf).map(|(n, from)| {
-                let path = from.as_pathname().map(Box::from);
-                (n, Peer::UnixDgram(listener, path))
-            }),
+            DgramSocket::Udp(s) => s.try_io(Interest::READABLE, || m.recv(s.as_raw_fd())),
+            DgramSocket::Unix(s) => s.try_io(Interest::READABLE, || m.recv(s.as_raw_fd())),
         }
     }
 }
@@ -55,6 +59,7 @@ pub async fn serve(
     hub: Rc<RefCell<Hub>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut m = MultiRecv::new(hub.borrow().max_message().min(MAX_DATAGRAM));
     loop {
         tokio::select! {
             biased;
@@ -66,7 +71,7 @@ pub async fn serve(
                 }
             }
         }
-        let full = receive(&sock, listener, &name, &hub, BATCH);
+        let full = receive(&sock, &mut m, listener, &name, &hub, BATCH);
         if full {
             tokio::task::yield_now().await;
         }
@@ -74,15 +79,16 @@ pub async fn serve(
     // Stopping: what the kernel already holds is read, not lost (bounded,
     // in case senders keep it full).
     for _ in 0..DRAIN_BATCHES {
-        if !receive(&sock, listener, &name, &hub, BATCH) {
+        if !receive(&sock, &mut m, listener, &name, &hub, BATCH) {
             break;
         }
     }
 }
 
-/// Reads up to `batch` datagrams; true if there may be more.
+/// Reads up to about `batch` datagrams; true if there may be more.
 fn receive(
     sock: &DgramSocket,
+    m: &mut MultiRecv,
     listener: u16,
     name: &str,
     hub: &Rc<RefCell<Hub>>,
@@ -90,36 +96,34 @@ fn receive(
 ) -> bool {
     let mut hub = hub.borrow_mut();
     let clock = hub.clock();
-    let max = hub.max_message();
-    let mut buf = std::mem::take(&mut hub.read_buf);
-    let limit = (max + 1).min(buf.len());
-    let mut more = false;
-    for i in 0..batch {
-        if i % 32 == 31 {
-            hub.write_full();
+    let mut read = 0;
+    let more = loop {
+        if read >= batch {
+            break true;
         }
-        match sock.try_recv(&mut buf[..limit], listener) {
-            Ok((n, peer)) => {
-                // One byte more than the maximum came in: the datagram was longer.
-                let truncated = n > max;
-                let n = n.min(max);
-                hub.frame(&peer, &buf[..n], truncated, false, &clock);
-                more = true;
+        match sock.try_recv(m) {
+            Ok(n) => {
+                for i in 0..n {
+                    if let Some((bytes, truncated, from)) = m.datagram(i) {
+                        let peer = match from {
+                            Source::Inet(a) => Peer::Udp(listener, a),
+                            Source::Unix(p) => Peer::UnixDgram(listener, p),
+                        };
+                        hub.frame(&peer, bytes, truncated, false, &clock);
+                    }
+                }
+                read += n.max(1);
+                hub.write_full();
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                more = false;
-                break;
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 // ICMP errors and the like concern one sender, not the socket.
                 tracing::debug!(socket = %name, error = %e, "{name}: receive error: {e}");
-                more = false;
-                break;
+                break false;
             }
         }
-    }
-    hub.read_buf = buf;
+    };
     hub.finish_batch();
     more
 }

@@ -22,6 +22,9 @@ use super::output::Output;
 use super::streams::{KeyRef, Peer, Slot, Streams};
 use crate::pipeline::{Origin, Pipeline, Stamp, StreamState};
 
+/// Stream sockets read this much at a time.
+const READ_SIZE: usize = 256 * 1024;
+
 /// A stream with nothing held back is forgotten after this much silence.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
 
@@ -121,8 +124,7 @@ impl Hub {
             pipeline,
             streams: Streams::new(settings.max_streams),
             out,
-            // Room for a whole datagram and one byte more, to tell a cut one.
-            read_buf: vec![0; (settings.max_message + 1).max(256 * 1024)],
+            read_buf: vec![0; READ_SIZE],
             settings,
             counters: Counters::default(),
             pending: false,
