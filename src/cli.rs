@@ -314,6 +314,7 @@ impl FilterArgs {
             keys: self.keys.or(config.keys).unwrap_or_default(),
             color,
             local_offset_minutes: local_offset_minutes(),
+            syslog: None,
         };
         let forced = match self.format {
             Some(FormatArg(f)) => f,

@@ -42,12 +42,13 @@ pub struct Origin {
     pub file: Option<String>,
 }
 
-/// When a line was read, as RFC 3339, and the time a wrapper (such as
-/// `docker logs -t`) put on it.
+/// When a line was read, as RFC 3339 and as Unix time, and the time a
+/// wrapper (such as `docker logs -t`) put on it.
 #[derive(Debug, Clone, Copy)]
 pub struct Stamp {
     observed: [u8; 40],
     observed_len: u8,
+    unix: (i64, u32),
     pub wrapper_time: Option<Timestamp>,
 }
 
@@ -58,25 +59,32 @@ impl Stamp {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
-        Stamp::at(Timestamp::from_unix(secs, since.subsec_nanos(), 9))
+        Stamp::at_unix(secs, since.subsec_nanos())
     }
 
-    /// A stamp for a fixed observation time.
-    pub fn at(observed: Timestamp) -> Stamp {
+    /// A stamp for a fixed observation time, `secs` and `nanos` after the
+    /// Unix epoch.
+    pub fn at_unix(secs: i64, nanos: u32) -> Stamp {
         let mut buf = Vec::with_capacity(40);
-        observed.write_rfc3339(&mut buf, 0);
+        Timestamp::from_unix(secs, nanos, 9).write_rfc3339(&mut buf, 0);
         let mut observed = [0u8; 40];
         let len = buf.len().min(40);
         observed[..len].copy_from_slice(&buf[..len]);
         Stamp {
             observed,
             observed_len: len as u8,
+            unix: (secs, nanos.min(999_999_999)),
             wrapper_time: None,
         }
     }
 
     pub fn observed(&self) -> &[u8] {
         &self.observed[..usize::from(self.observed_len)]
+    }
+
+    /// The observation time as seconds and nanoseconds since the Unix epoch.
+    pub fn observed_unix(&self) -> (i64, u32) {
+        self.unix
     }
 }
 
@@ -324,6 +332,8 @@ impl Pipeline {
             record: &rec,
             raw: text,
             observed: meta.stamp.observed(),
+            observed_unix: meta.stamp.observed_unix(),
+            origin: &stream.origin,
         };
         self.settings.encoder.encode(&event, out);
     }

@@ -1370,7 +1370,11 @@ mod tests {
         for i in 0..2 {
             assert_eq!(sink_names(&c, i), ["stdout", "stderr"]);
         }
-        assert_eq!(c.sinks.len(), 3, "no file sinks");
+        assert_eq!(
+            c.sinks.len(),
+            4,
+            "no file sinks (stdout, stderr, null, syslog)"
+        );
     }
 
     #[test]
