@@ -568,3 +568,27 @@ fn an_untrusted_server_gets_nothing_and_the_loss_is_reported() {
     assert_eq!(lost[0]["logmux"]["undelivered"], "3");
     assert!(rs.lines("fields.log").is_empty());
 }
+
+#[test]
+fn check_reports_a_bad_syslog_value_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &lines_config("address = \"tcp://127.0.0.1:514\"\nfacility = \"local9\""),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logmux"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let said = events(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(said.len(), 1);
+    assert_eq!(
+        said[0]["message"],
+        format!(
+            "{}:6:12: sink.s.facility: `local9` is not a facility: kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, audit, alert, clock_daemon, local0 … local7",
+            config.display()
+        )
+    );
+}

@@ -292,3 +292,68 @@ fn a_frame_that_is_not_one_ends_the_batch() {
         Some((&b"no end"[..], 6))
     );
 }
+
+mod props {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::filter::Input;
+    use crate::pipeline::{Pipeline, Settings, Stamp};
+
+    /// Pieces that make lines worth framing: tracebacks, LFs, the
+    /// characters SD escapes, digits and spaces like a length prefix,
+    /// UTF-8, JSON.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("Traceback (most recent call last):\n".to_string()),
+            Just("  File \"x.py\", line 1, in <module>\n".to_string()),
+            Just("ValueError: bad ] \"quote\" \\ here\n".to_string()),
+            Just("{\"level\":\"error\",\"k]\":\"v\\\"\\n\"}\n".to_string()),
+            Just("12 34 <13>1 \n".to_string()),
+            Just("\n".to_string()),
+            Just("    indented\n".to_string()),
+            Just("ünïcödé ✓ 日本\n".to_string()),
+            "[ -~]{0,40}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_event_is_one_recoverable_frame(
+            pieces in proptest::collection::vec(piece(), 0..30),
+            sel in 0u8..16,
+        ) {
+            let framing = if sel & 2 == 0 { Framing::OctetCounting } else { Framing::Lf };
+            let syslog = Syslog {
+                protocol: if sel & 1 == 0 { Protocol::Rfc5424 } else { Protocol::Rfc3164 },
+                framing,
+                facility: 23,
+                body: if sel & 4 == 0 { Body::Line } else { Body::Json },
+                hostname: (sel & 8 == 0).then(|| "host".to_string()),
+            };
+            let encoder = Encoder { syslog: Some(Arc::new(syslog)), ..Encoder::json() };
+            let mut pipeline = Pipeline::new(Settings { forced: None, nginx_format: None, encoder });
+            let mut input = Input::new(origin(), 64);
+            let stamp = Stamp::now();
+            let mut out = Vec::new();
+            input.push(pieces.concat().as_bytes(), &stamp, &mut pipeline, &mut out);
+            input.finish(&stamp, &mut pipeline, &mut out);
+
+            let mut rest = &out[..];
+            let mut frames = 0;
+            while let Some((frame, used)) = next_frame(rest, framing) {
+                let text = std::str::from_utf8(frame).unwrap();
+                prop_assert!(text.starts_with('<'), "{text:?}");
+                if framing == Framing::Lf {
+                    prop_assert_eq!(text.find('\n'), Some(text.len() - 1));
+                }
+                frames += 1;
+                rest = &rest[used..];
+            }
+            prop_assert!(rest.is_empty());
+            prop_assert_eq!(frames, pipeline.stats.events);
+        }
+    }
+}
