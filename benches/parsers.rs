@@ -4,8 +4,9 @@
 //! Run: `cargo bench --bench parsers`. Figures are in the README.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use logmux::output::syslog::{Body, Framing, Protocol, Syslog};
 use logmux::output::Encoder;
-use logmux::pipeline::{Origin, Pipeline, Settings, Stamp, StreamState};
+use logmux::pipeline::{IoStream, Origin, Pipeline, Settings, Stamp, StreamState};
 use logmux_parsers::detect::Parser;
 use logmux_parsers::nginx::log_format::{LogFormat, COMBINED};
 use logmux_parsers::syslog::{self, Deframer};
@@ -112,19 +113,41 @@ fn syslog_parse(c: &mut Criterion) {
 
 /// Everything a line costs in `logmux filter`, minus the read and write calls.
 fn pipeline(c: &mut Criterion) {
-    let encoder = Encoder::json();
+    let json = Encoder::json();
+    // The syslog sink's encoding: RFC 5424 with structured data, octet-counted.
+    let syslog = Encoder {
+        syslog: Some(std::sync::Arc::new(Syslog {
+            protocol: Protocol::Rfc5424,
+            framing: Framing::OctetCounting,
+            facility: 1,
+            body: Body::Line,
+            hostname: Some("web-1".into()),
+        })),
+        ..Encoder::json()
+    };
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(1));
-    for (name, forced) in [
-        ("auto", None),
-        ("forced nginx.access", Some(Format::NginxAccess)),
+    for (name, forced, encoder) in [
+        ("auto", None, &json),
+        ("forced nginx.access", Some(Format::NginxAccess), &json),
+        ("syslog rfc5424", Some(Format::NginxAccess), &syslog),
     ] {
         let mut pipeline = Pipeline::new(Settings {
             forced,
             nginx_format: None,
-            encoder,
+            encoder: encoder.clone(),
         });
-        let mut stream = StreamState::new(Origin::default());
+        // The syslog header names the program and its pid.
+        let origin = match encoder.syslog {
+            Some(_) => Origin {
+                service: Some("nginx".into()),
+                iostream: Some(IoStream::Stdout),
+                pid: Some(31),
+                ..Origin::default()
+            },
+            None => Origin::default(),
+        };
+        let mut stream = StreamState::new(origin);
         let stamp = Stamp::now();
         let mut out = Vec::with_capacity(1 << 20);
         group.bench_function(name, |b| {

@@ -174,6 +174,7 @@ impl ListenArgs {
                     keys: self.keys,
                     color,
                     local_offset_minutes: local_offset_minutes(),
+                    syslog: None,
                 },
             },
             out_dir: self.out_dir.map(|dir| OutDirSpec {
@@ -451,6 +452,7 @@ impl FilterArgs {
             keys: self.keys.or(config.keys).unwrap_or_default(),
             color,
             local_offset_minutes: local_offset_minutes(),
+            syslog: None,
         };
         let forced = match self.format {
             Some(FormatArg(f)) => f,

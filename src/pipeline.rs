@@ -57,13 +57,14 @@ pub struct SyslogOrigin {
     pub msgid: Option<String>,
 }
 
-/// When a line was read, as RFC 3339, and the time (and severity) a wrapper
-/// (such as `docker logs -t`, or a syslog header) put on it. The line's own
-/// time and severity win over the wrapper's.
+/// When a line was read, as RFC 3339 and as Unix time, and the time (and
+/// severity) a wrapper (such as `docker logs -t`, or a syslog header) put on
+/// it. The line's own time and severity win over the wrapper's.
 #[derive(Debug, Clone, Copy)]
 pub struct Stamp {
     observed: [u8; 40],
     observed_len: u8,
+    unix: (i64, u32),
     pub wrapper_time: Option<Timestamp>,
     pub wrapper_severity: Option<Severity>,
 }
@@ -75,19 +76,21 @@ impl Stamp {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
-        Stamp::at(Timestamp::from_unix(secs, since.subsec_nanos(), 9))
+        Stamp::at_unix(secs, since.subsec_nanos())
     }
 
-    /// A stamp for a fixed observation time.
-    pub fn at(observed: Timestamp) -> Stamp {
+    /// A stamp for a fixed observation time, `secs` and `nanos` after the
+    /// Unix epoch.
+    pub fn at_unix(secs: i64, nanos: u32) -> Stamp {
         let mut buf = Vec::with_capacity(40);
-        observed.write_rfc3339(&mut buf, 0);
+        Timestamp::from_unix(secs, nanos, 9).write_rfc3339(&mut buf, 0);
         let mut observed = [0u8; 40];
         let len = buf.len().min(40);
         observed[..len].copy_from_slice(&buf[..len]);
         Stamp {
             observed,
             observed_len: len as u8,
+            unix: (secs, nanos.min(999_999_999)),
             wrapper_time: None,
             wrapper_severity: None,
         }
@@ -95,6 +98,11 @@ impl Stamp {
 
     pub fn observed(&self) -> &[u8] {
         &self.observed[..usize::from(self.observed_len)]
+    }
+
+    /// The observation time as seconds and nanoseconds since the Unix epoch.
+    pub fn observed_unix(&self) -> (i64, u32) {
+        self.unix
     }
 }
 
@@ -343,7 +351,9 @@ impl Pipeline {
             &mut self.stats,
             &mut rec,
             text,
-            meta.stamp.observed(),
+            &meta.stamp,
+            None,
+            &stream.origin,
             out,
         );
     }
@@ -401,18 +411,29 @@ impl Pipeline {
             rec.push(Field::LogmuxTruncated, Value::Bool(true));
         }
         add_envelope(origin, &mut rec);
-        self.encode(&mut rec, &text, stamp.observed(), out);
+        self.encode(&mut rec, &text, stamp, None, origin, out);
     }
 
     /// Encodes a finished record into `out` and counts it. `raw` is the
-    /// text written as `message` unless the record has its own.
-    pub fn encode(&mut self, rec: &mut Record<'_>, raw: &str, observed: &[u8], out: &mut Vec<u8>) {
+    /// text written as `message` unless the record has its own; `observed`
+    /// replaces the stamp's RFC 3339 observation time when given.
+    pub fn encode(
+        &mut self,
+        rec: &mut Record<'_>,
+        raw: &str,
+        stamp: &Stamp,
+        observed: Option<&[u8]>,
+        origin: &Origin,
+        out: &mut Vec<u8>,
+    ) {
         emit(
             &self.settings.encoder,
             &mut self.stats,
             rec,
             raw,
+            stamp,
             observed,
+            origin,
             out,
         );
     }
@@ -437,12 +458,15 @@ impl Pipeline {
 }
 
 /// Sorts, counts and encodes one finished record.
+#[allow(clippy::too_many_arguments)]
 fn emit(
     encoder: &Encoder,
     stats: &mut Stats,
     rec: &mut Record<'_>,
     raw: &str,
-    observed: &[u8],
+    stamp: &Stamp,
+    observed: Option<&[u8]>,
+    origin: &Origin,
     out: &mut Vec<u8>,
 ) {
     sort_fields(rec);
@@ -450,7 +474,9 @@ fn emit(
     let event = Event {
         record: rec,
         raw,
-        observed,
+        observed: observed.unwrap_or(stamp.observed()),
+        observed_unix: stamp.observed_unix(),
+        origin,
     };
     encoder.encode(&event, out);
 }

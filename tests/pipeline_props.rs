@@ -7,7 +7,7 @@
 use logmux::filter::Input;
 use logmux::output::Encoder;
 use logmux::pipeline::{Origin, Pipeline, Settings, Stamp};
-use logmux_parsers::{Format, Timestamp};
+use logmux_parsers::Format;
 use proptest::prelude::*;
 
 /// Runs `input`, split into reads at `cuts`, through the filter path.
@@ -18,7 +18,7 @@ fn filter(input: &[u8], cuts: &[usize], forced: Option<Format>, max_line: usize)
         encoder: Encoder::json(),
     });
     let mut reader = Input::new(Origin::default(), max_line);
-    let stamp = Stamp::at(Timestamp::from_unix(1_700_000_000, 0, 9));
+    let stamp = Stamp::at_unix(1_700_000_000, 0);
     let mut out = Vec::new();
     let mut at = 0;
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();

@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n== %s\n' "$*"; }
 
-# Real programs the tests run or that produced the fixtures.
-packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog)
+# Real programs the tests run or that produced the fixtures (rsyslog with its
+# TLS driver, and openssl for the certificates, receive the syslog sink).
+packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

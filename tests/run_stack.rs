@@ -1005,7 +1005,7 @@ fn check_names_the_missing_variable() {
     );
     let said = String::from_utf8_lossy(&ok.stdout);
     assert!(
-        said.contains("ok (2 programs, 2 enabled here; 3 sinks; 2 templates)"),
+        said.contains("ok (2 programs, 2 enabled here; 4 sinks; 2 templates)"),
         "{said}"
     );
 

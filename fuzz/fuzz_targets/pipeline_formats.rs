@@ -55,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
         keys,
         color,
         local_offset_minutes,
+        syslog: None,
     };
     let mut pipeline = Pipeline::new(Settings {
         forced,

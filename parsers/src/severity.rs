@@ -72,6 +72,22 @@ impl Severity {
         }
     }
 
+    /// The syslog severity code (0 = emergency … 7 = debug): the inverse
+    /// of [`Severity::from_syslog_code`], each OTel number going to the
+    /// syslog level whose range holds it.
+    pub fn syslog_code(self) -> u8 {
+        match self.0 {
+            21.. => 0,
+            19..=20 => 1,
+            18 => 2,
+            17 => 3,
+            13..=16 => 4,
+            10..=12 => 5,
+            9 => 6,
+            _ => 7,
+        }
+    }
+
     /// Maps a level word as programs commonly print it (`WARNING`, `error`,
     /// `CRITICAL`, `E`…); case-insensitive, full words only.
     pub fn from_level_word(word: &[u8]) -> Option<Severity> {
@@ -129,6 +145,18 @@ mod tests {
         );
         assert_eq!(Severity::from_syslog_name(b"bogus"), None);
         assert_eq!(Severity::from_syslog_code(3), Severity::ERROR);
+    }
+
+    #[test]
+    fn syslog_codes_round_trip() {
+        for code in 0..=7 {
+            assert_eq!(Severity::from_syslog_code(code).syslog_code(), code);
+        }
+        assert_eq!(Severity::from_number(24).syslog_code(), 0);
+        assert_eq!(Severity::from_number(16).syslog_code(), 4);
+        assert_eq!(Severity::from_number(12).syslog_code(), 5);
+        assert_eq!(Severity::TRACE.syslog_code(), 7);
+        assert_eq!(Severity::default().syslog_code(), 6);
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Clock {
         let secs = i64::try_from(since.as_secs()).unwrap_or(0);
         let local = Timestamp::from_unix(secs + i64::from(local_offset_minutes) * 60, 0, 0);
         Clock {
-            stamp: Stamp::at(Timestamp::from_unix(secs, since.subsec_nanos(), 9)),
+            stamp: Stamp::at_unix(secs, since.subsec_nanos()),
             now: Instant::now(),
             year: i32::from(local.year),
             month: local.month,

@@ -106,8 +106,8 @@ pub fn merge(
         rec.timestamp = stamp.wrapper_time;
     }
     add_envelope(origin, &mut rec);
-    let observed = observed.map_or(stamp.observed(), str::as_bytes);
-    pipeline.encode(&mut rec, &message, observed, out);
+    let observed = observed.map(str::as_bytes);
+    pipeline.encode(&mut rec, &message, stamp, observed, origin, out);
     true
 }
 

@@ -1,17 +1,23 @@
 //! Encoding events for output: JSON (the default), logfmt, or a coloured
-//! one-line-per-event view for people.
+//! one-line-per-event view for people; for a syslog sink, a syslog message
+//! around the line or the JSON event (see [`syslog`]).
 //!
-//! An encoder appends one complete event, ending in `\n`, to a byte buffer.
-//! Sinks write whole buffers, so an event is never split across writes and two
-//! events never share a line.
+//! An encoder appends one complete event, ending in `\n` (or one framed
+//! syslog message), to a byte buffer. Sinks write whole buffers, so an event
+//! is never split across writes and two events never share a line.
 
 mod json;
 mod logfmt;
 mod pretty;
+pub mod syslog;
+
+use std::sync::Arc;
 
 use logmux_parsers::{Field, Record, Value};
 
 pub use json::escape_json_str;
+
+use crate::pipeline::Origin;
 
 /// How events are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
@@ -45,16 +51,23 @@ pub struct Event<'r, 'a> {
     pub raw: &'r str,
     /// When the line was read, already in RFC 3339.
     pub observed: &'r [u8],
+    /// The same, as seconds and nanoseconds since the Unix epoch.
+    pub observed_unix: (i64, u32),
+    /// Where the line came from: program, stream, pid.
+    pub origin: &'r Origin,
 }
 
 /// The encoder settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Encoder {
     pub format: OutputFormat,
     pub keys: KeyStyle,
     pub color: bool,
     /// Minutes east of UTC, for times printed without a zone.
     pub local_offset_minutes: i16,
+    /// Wrap each event in a syslog message (the JSON event in `format`
+    /// when the syslog body is the JSON event).
+    pub syslog: Option<Arc<syslog::Syslog>>,
 }
 
 impl Encoder {
@@ -66,11 +79,20 @@ impl Encoder {
             keys: KeyStyle::Nested,
             color: false,
             local_offset_minutes: 0,
+            syslog: None,
         }
     }
 
-    /// Appends one event and its `\n` to `out`.
+    /// Appends one event and its `\n` (or one framed syslog message) to `out`.
     pub fn encode(&self, event: &Event<'_, '_>, out: &mut Vec<u8>) {
+        if let Some(s) = &self.syslog {
+            return s.encode(self, event, out);
+        }
+        self.encode_line(event, out);
+    }
+
+    /// Appends one event and its `\n` in `format`.
+    fn encode_line(&self, event: &Event<'_, '_>, out: &mut Vec<u8>) {
         match self.format {
             OutputFormat::Json => json::encode(self, event, out),
             OutputFormat::Logfmt => logfmt::encode(self, event, out),
@@ -147,6 +169,8 @@ pub(crate) mod test_support {
             record,
             raw,
             observed: b"2026-11-25T18:35:12.000000000Z",
+            observed_unix: (1_795_631_712, 0),
+            origin: &Origin::default(),
         };
         encoder.encode(&event, &mut out);
         String::from_utf8(out).unwrap_or_default()

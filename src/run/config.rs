@@ -24,6 +24,7 @@ use crate::cli::{parse_duration, parse_size, DEFAULT_MAX_LINE};
 use crate::config::parse_format_name;
 use crate::output::{KeyStyle, OutputFormat};
 use crate::pipeline::IoStream;
+pub use syslog_sink::{parse_syslog_address, SyslogAddress, SyslogSpec, TlsSpec};
 
 /// Where the control socket lives unless the config says otherwise.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/logmux/ctl.sock";
@@ -171,6 +172,22 @@ pub struct RawSink {
     pub on_full: Option<Spanned<String>>,
     /// Bytes of encoded events the sink may hold before `on_full` applies.
     pub queue: Option<Spanned<SizeValue>>,
+    /// Syslog: `unix:///dev/log`, `udp://host:port`, `tcp://…`, `tls://…`.
+    pub address: Option<Spanned<String>>,
+    /// Syslog: `rfc3164` or `rfc5424`.
+    pub format: Option<Spanned<String>>,
+    /// Syslog over TCP: `octet-counting` or `lf`.
+    pub framing: Option<Spanned<String>>,
+    /// Syslog: `user`, `daemon`, `local0` …
+    pub facility: Option<Spanned<String>>,
+    /// Syslog: the message is the original `line` or the `json` event.
+    pub message: Option<Spanned<String>>,
+    /// Syslog: HOSTNAME in the header (default: the machine's).
+    pub hostname: Option<Spanned<String>>,
+    /// Syslog over TLS: PEM file of the CAs to trust (default: the system's).
+    pub tls_ca: Option<Spanned<String>>,
+    /// Syslog over TLS: the name the server's certificate must carry.
+    pub tls_server_name: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -307,6 +324,7 @@ pub enum SinkKind {
         max_files: u32,
     },
     Null,
+    Syslog(SyslogSpec),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1053,26 +1071,40 @@ fn resolve_sinks(
         on_full: OnFull::Block,
         queue_bytes: DEFAULT_QUEUE,
     };
+    let default_syslog = syslog_sink::resolve(loc, "syslog", &RawSink::default(), 0, env)?;
     let mut sinks = vec![
         builtin("stdout", SinkKind::Stdout),
         builtin("stderr", SinkKind::Stderr),
         builtin("null", SinkKind::Null),
+        builtin("syslog", SinkKind::Syslog(default_syslog)),
     ];
     for (name, s) in raw {
         let key = |k: &str| format!("sink.{name}.{k}");
         let start = table_offset(loc.text, "sink", name);
         let kind_name = match &s.kind {
             Some(k) => k.get_ref().clone(),
-            None if ["stdout", "stderr", "null"].contains(&name.as_str()) => name.clone(),
+            None if ["stdout", "stderr", "null", "syslog"].contains(&name.as_str()) => name.clone(),
             None => {
                 return Err(loc.invalid(
                     start,
                     &key("type"),
-                    "missing: stdout, stderr, file or null",
+                    "missing: stdout, stderr, file, syslog or null",
                 ))
             }
         };
         let kind_offset = s.kind.as_ref().map_or(start, |k| k.span().start);
+        if kind_name != "syslog" {
+            let used = syslog_sink::syslog_keys(s)
+                .into_iter()
+                .find_map(|(k, offset)| offset.map(|o| (k, o)));
+            if let Some((k, offset)) = used {
+                return Err(loc.invalid(
+                    offset,
+                    &key(k),
+                    format!("applies to type = \"syslog\" only, not to a {kind_name} sink"),
+                ));
+            }
+        }
         let kind = match kind_name.as_str() {
             "stdout" => SinkKind::Stdout,
             "stderr" => SinkKind::Stderr,
@@ -1096,18 +1128,12 @@ fn resolve_sinks(
                     max_files: s.max_files.unwrap_or(5),
                 }
             }
-            "syslog" => {
-                return Err(loc.invalid(
-                    kind_offset,
-                    &key("type"),
-                    "the syslog sink is not available in this version",
-                ))
-            }
+            "syslog" => SinkKind::Syslog(syslog_sink::resolve(loc, name, s, start, env)?),
             other => {
                 return Err(loc.invalid(
                     kind_offset,
                     &key("type"),
-                    format!("`{other}`: expected stdout, stderr, file or null"),
+                    format!("`{other}`: expected stdout, stderr, file, syslog or null"),
                 ))
             }
         };
@@ -1225,5 +1251,6 @@ pub fn parse_signal(name: &str) -> Result<Signal, String> {
     })
 }
 
+mod syslog_sink;
 #[cfg(test)]
 mod tests;

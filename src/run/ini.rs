@@ -871,8 +871,9 @@ impl Reader<'_> {
             if let Some(got) = get(k)? {
                 if self.boolean(&got, &key(k))? {
                     let line = s.get(k).map_or(s.line, |e| e.line);
-                    let what =
-                        format!("{k}: syslog is not supported, the stream goes to its log only");
+                    let what = format!(
+                        "{k}: a stream has one sink in logmux, so it goes to its log only (a TOML config can send it to the `syslog` sink instead)"
+                    );
                     out.warn(line, s, &what);
                 }
             }
@@ -1370,7 +1371,11 @@ mod tests {
         for i in 0..2 {
             assert_eq!(sink_names(&c, i), ["stdout", "stderr"]);
         }
-        assert_eq!(c.sinks.len(), 3, "no file sinks");
+        assert_eq!(
+            c.sinks.len(),
+            4,
+            "no file sinks (stdout, stderr, null, syslog)"
+        );
     }
 
     #[test]

@@ -210,16 +210,21 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
 }
 
 fn report_unwritten(h: &mut SinkHandle, timeout: std::time::Duration) {
-    let left = h.close(timeout);
+    let (events, bytes) = h.close(timeout);
     let lost = h.queue.lost();
-    if left > 0 || lost > 0 {
+    if events > 0 || bytes > 0 || lost > 0 {
+        let (events_text, lost_text) = (events.to_string(), lost.to_string());
         crate::diag::report_to_stderr(
             logmux_parsers::Severity::ERROR,
             &format!(
-                "sink {}: {left} bytes still unwritten after {timeout:?} at exit; {lost} events lost to write errors",
+                "sink {}: {events} events ({bytes} bytes) not delivered within {timeout:?} at exit; {lost} events lost to write errors",
                 h.name
             ),
-            &[("sink", &h.name)],
+            &[
+                ("sink", &h.name),
+                ("undelivered", &events_text),
+                ("lost", &lost_text),
+            ],
         );
     }
 }
@@ -230,11 +235,16 @@ fn encoder_for(spec: &config::SinkSpec) -> Encoder {
         SinkKind::Stderr => std::io::stderr().is_terminal(),
         _ => false,
     };
+    let syslog = match &spec.kind {
+        SinkKind::Syslog(s) => Some(Arc::new(sink::syslog::message_settings(s))),
+        _ => None,
+    };
     Encoder {
         format: spec.output,
         keys: spec.keys,
         color: spec.output == OutputFormat::Pretty && tty && std::env::var_os("NO_COLOR").is_none(),
         local_offset_minutes: crate::cli::local_offset_minutes(),
+        syslog,
     }
 }
 

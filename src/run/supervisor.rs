@@ -716,7 +716,7 @@ impl Supervisor {
             settings: Settings {
                 forced: stream.format,
                 nginx_format: spec.nginx_log_format.clone(),
-                encoder: sink.encoder,
+                encoder: sink.encoder.clone(),
             },
             max_line: self.config.max_line_bytes,
             idle_flush: self.config.idle_flush,

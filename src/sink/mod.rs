@@ -15,6 +15,7 @@
 
 mod file;
 mod queue;
+pub mod syslog;
 
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 
 pub use file::FileSink;
 pub use queue::{Batch, Queue};
+pub use syslog::SyslogSink;
 
 use crate::run::config::{SinkKind, SinkSpec};
 
@@ -38,6 +40,16 @@ pub trait Sink: Send {
     /// Reopens the destination (SIGUSR1, after an outside log rotation).
     fn reopen(&mut self) -> io::Result<()> {
         Ok(())
+    }
+    /// Events the sink could not deliver since last asked, though `write`
+    /// went on (a datagram too large to send).
+    fn take_lost(&mut self) -> u64 {
+        0
+    }
+    /// The stack its thread needs: little for a file, more for name
+    /// lookups and TLS handshakes.
+    fn stack_size(&self) -> usize {
+        64 * 1024
     }
 }
 
@@ -71,7 +83,8 @@ impl Sink for NullSink {
     }
 }
 
-/// Opens the transport a sink spec names.
+/// Opens the transport a sink spec names. A network sink connects on its
+/// first write, so a receiver that is not up yet does not stop the start.
 pub fn open(spec: &SinkSpec) -> io::Result<Box<dyn Sink>> {
     Ok(match &spec.kind {
         SinkKind::Stdout => Box::new(FdSink::new(io::stdout())?),
@@ -82,6 +95,7 @@ pub fn open(spec: &SinkSpec) -> io::Result<Box<dyn Sink>> {
             max_size,
             max_files,
         } => Box::new(FileSink::open(path.clone(), *max_size, *max_files)?),
+        SinkKind::Syslog(s) => Box::new(SyslogSink::open(&spec.name, s)?),
     })
 }
 
@@ -101,7 +115,7 @@ impl SinkHandle {
         let label = name.clone();
         let thread = std::thread::Builder::new()
             .name(thread_name)
-            .stack_size(64 * 1024)
+            .stack_size(sink.stack_size())
             .spawn(move || write_loop(&label, sink, &q))?;
         Ok(SinkHandle {
             name,
@@ -120,11 +134,12 @@ impl SinkHandle {
     }
 
     /// Closes the queue and waits up to `timeout` for what is queued to be
-    /// written. Returns the bytes that could not be written in time.
-    pub fn close(&mut self, timeout: Duration) -> usize {
+    /// written. Returns the events and bytes that could not be written in
+    /// time.
+    pub fn close(&mut self, timeout: Duration) -> (u64, usize) {
         self.queue.close();
         let Some(thread) = self.thread.take() else {
-            return 0;
+            return (0, 0);
         };
         let deadline = Instant::now() + timeout;
         while !self.queue.is_finished() && Instant::now() < deadline {
@@ -133,11 +148,11 @@ impl SinkHandle {
         }
         if self.queue.is_finished() {
             let _ = thread.join();
-            0
+            (0, 0)
         } else {
-            // Left running (stuck on a reader that never reads): logmux is
-            // about to exit, which ends it.
-            self.queue.queued_bytes()
+            // Left running (stuck on a reader that never reads, or on a
+            // receiver that is down): logmux is about to exit, which ends it.
+            (self.queue.queued_events(), self.queue.queued_bytes())
         }
     }
 }
@@ -151,9 +166,7 @@ fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
                 tracing::error!(sink = name, error = %e, "sink {name}: cannot reopen: {e}");
             }
         }
-        let mut bytes = 0;
         for batch in &taken.batches {
-            bytes += batch.bytes.len();
             match sink.write(&batch.bytes) {
                 Ok(()) => failing = false,
                 Err(e) => {
@@ -165,9 +178,13 @@ fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
                     failing = true;
                 }
             }
+            let lost = sink.take_lost();
+            if lost > 0 {
+                queue.count_lost(lost);
+            }
+            queue.release(batch.bytes.len(), batch.events);
         }
         let _ = sink.flush();
-        queue.release(bytes);
     }
     let _ = sink.flush();
     queue.mark_finished();

@@ -31,6 +31,8 @@ struct State {
     batches: VecDeque<Batch>,
     /// Bytes queued or being written.
     bytes: usize,
+    /// Events queued or being written.
+    events: u64,
     closed: bool,
     finished: bool,
     reopen: bool,
@@ -117,6 +119,7 @@ impl Queue {
 
     fn put(&self, s: &mut State, batch: Batch) {
         s.bytes += batch.bytes.len();
+        s.events += u64::from(batch.events);
         s.batches.push_back(batch);
         self.work.notify_one();
     }
@@ -139,11 +142,13 @@ impl Queue {
         }
     }
 
-    /// For the sink thread: `bytes` were written; make room.
-    pub fn release(&self, bytes: usize) {
+    /// For the sink thread: a batch of `bytes` and `events` was written
+    /// (or given up); make room.
+    pub fn release(&self, bytes: usize, events: u32) {
         {
             let mut s = self.lock();
             s.bytes = s.bytes.saturating_sub(bytes);
+            s.events = s.events.saturating_sub(u64::from(events));
         }
         self.room.notify_waiters();
     }
@@ -184,6 +189,11 @@ impl Queue {
         self.lock().bytes
     }
 
+    /// Events queued or being written.
+    pub fn queued_events(&self) -> u64 {
+        self.lock().events
+    }
+
     /// Events dropped by `on_full = "drop"` so far.
     pub fn dropped(&self) -> u64 {
         self.lock().dropped
@@ -221,7 +231,10 @@ mod tests {
         assert_eq!(taken, Some(2));
         // Taken but not yet written still counts against the bound.
         assert!(!q.try_push(batch(1)));
-        q.release(100);
+        assert_eq!(q.queued_events(), 2);
+        q.release(60, 1);
+        q.release(40, 1);
+        assert_eq!(q.queued_events(), 0);
         assert!(q.try_push(batch(1)));
         assert_eq!(q.dropped(), 2);
     }
@@ -254,7 +267,7 @@ mod tests {
         let thread = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
             let n = writer.take().map_or(0, |t| t.batches.len());
-            writer.release(10);
+            writer.release(10, 1);
             n
         });
         rt.block_on(q.push_wait(batch(10)));

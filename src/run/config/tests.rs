@@ -104,7 +104,7 @@ fn errors_name_file_line_and_key() {
     );
     assert_eq!(
         err("[program.a]\ncommand = \"x\"\nstdout = { sink = \"nowhere\" }\n"),
-        "/etc/logmux.toml:3:19: program.a.stdout.sink: no sink named `nowhere` (known: stdout, stderr, null)"
+        "/etc/logmux.toml:3:19: program.a.stdout.sink: no sink named `nowhere` (known: stdout, stderr, null, syslog)"
     );
     let e = err("[program.a]\ncomand = \"x\"\n");
     assert!(

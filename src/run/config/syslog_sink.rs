@@ -1,0 +1,509 @@
+//! The keys of a `type = "syslog"` sink: where it sends (`address`) and what
+//! its messages look like (`format`, `framing`, `facility`, `message`,
+//! `hostname`, TLS). Each bad value is an error naming its place and key;
+//! the TLS CA file is read here too, so that `logmux check` finds a bad one.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use toml::Spanned;
+
+use super::{template, Locator, RawSink, RunConfigError};
+use crate::output::syslog::{Body, Framing, Protocol};
+
+/// Where the built-in `syslog` sink sends: the local syslog daemon.
+pub const DEFAULT_ADDRESS: &str = "unix:///dev/log";
+
+/// A resolved syslog sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogSpec {
+    pub address: SyslogAddress,
+    pub protocol: Protocol,
+    /// On TCP; datagram transports send one message per datagram.
+    pub framing: Framing,
+    /// 0 (kern) … 23 (local7).
+    pub facility: u8,
+    pub body: Body,
+    /// Given in the config; `None`: the machine's hostname (left out of
+    /// RFC 3164 on a unix socket, as the local daemon adds its own).
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyslogAddress {
+    Unix(PathBuf),
+    Udp {
+        host: String,
+        port: u16,
+    },
+    Tcp {
+        host: String,
+        port: u16,
+        tls: Option<TlsSpec>,
+    },
+}
+
+impl SyslogAddress {
+    /// One message per datagram (UDP, and a unix socket, which is a
+    /// datagram socket unless the daemon only offers a stream).
+    pub fn is_datagram(&self) -> bool {
+        !matches!(self, SyslogAddress::Tcp { .. })
+    }
+}
+
+impl std::fmt::Display for SyslogAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host_port = |f: &mut std::fmt::Formatter<'_>, scheme: &str, host: &str, port: u16| {
+            if host.contains(':') {
+                write!(f, "{scheme}://[{host}]:{port}")
+            } else {
+                write!(f, "{scheme}://{host}:{port}")
+            }
+        };
+        match self {
+            SyslogAddress::Unix(p) => write!(f, "unix://{}", p.display()),
+            SyslogAddress::Udp { host, port } => host_port(f, "udp", host, *port),
+            SyslogAddress::Tcp {
+                host, port, tls, ..
+            } => host_port(f, if tls.is_some() { "tls" } else { "tcp" }, host, *port),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSpec {
+    /// PEM file of the CAs to trust; `None`: the system's store.
+    pub ca: Option<PathBuf>,
+    /// The name the server's certificate must carry.
+    pub server_name: String,
+}
+
+/// The keys only a syslog sink has, for the check that other types do not use them.
+pub(super) fn syslog_keys(s: &RawSink) -> [(&'static str, Option<usize>); 8] {
+    let at = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.span().start);
+    [
+        ("address", at(&s.address)),
+        ("format", at(&s.format)),
+        ("framing", at(&s.framing)),
+        ("facility", at(&s.facility)),
+        ("message", at(&s.message)),
+        ("hostname", at(&s.hostname)),
+        ("tls_ca", at(&s.tls_ca)),
+        ("tls_server_name", at(&s.tls_server_name)),
+    ]
+}
+
+/// Resolves the syslog keys of sink `name`; `start` is where its table is.
+pub(super) fn resolve(
+    loc: &Locator<'_>,
+    name: &str,
+    s: &RawSink,
+    start: usize,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SyslogSpec, RunConfigError> {
+    let key = |k: &str| format!("sink.{name}.{k}");
+    let at = |v: &Option<Spanned<String>>| v.as_ref().map_or(start, |v| v.span().start);
+    let file_keys = [
+        ("path", s.path.as_ref().map(|v| v.span().start)),
+        ("max_size", s.max_size.as_ref().map(|v| v.span().start)),
+        ("max_files", s.max_files.map(|_| start)),
+        ("output", s.output.map(|_| start)),
+    ];
+    if let Some((k, offset)) = file_keys.iter().find_map(|(k, o)| o.map(|o| (k, o))) {
+        let why = if *k == "output" {
+            "does not apply to a syslog sink: set `message = \"line\"` or `\"json\"`"
+        } else {
+            "does not apply to a syslog sink"
+        };
+        return Err(loc.invalid(offset, &key(k), why));
+    }
+
+    let address_text = match &s.address {
+        Some(a) => template::render(a.get_ref(), env)
+            .map_err(|e| loc.template(a.span().start, &key("address"), e))?,
+        None => DEFAULT_ADDRESS.to_string(),
+    };
+    let tls_wanted = address_text.starts_with("tls://");
+    let mut address = parse_syslog_address(&address_text)
+        .map_err(|m| loc.invalid(at(&s.address), &key("address"), m))?;
+
+    let protocol = match &s.format {
+        None if matches!(address, SyslogAddress::Unix(_)) => Protocol::Rfc3164,
+        None => Protocol::Rfc5424,
+        Some(v) => match v.get_ref().as_str() {
+            "rfc3164" => Protocol::Rfc3164,
+            "rfc5424" => Protocol::Rfc5424,
+            other => {
+                return Err(loc.invalid(
+                    v.span().start,
+                    &key("format"),
+                    format!("`{other}`: expected rfc3164 or rfc5424"),
+                ))
+            }
+        },
+    };
+    let framing = match &s.framing {
+        None => Framing::OctetCounting,
+        Some(v) if address.is_datagram() => return Err(loc.invalid(
+            v.span().start,
+            &key("framing"),
+            "applies to tcp:// and tls:// only: udp:// and unix:// send one message per datagram",
+        )),
+        Some(v) => match v.get_ref().as_str() {
+            "octet-counting" => Framing::OctetCounting,
+            "lf" => Framing::Lf,
+            other => {
+                return Err(loc.invalid(
+                    v.span().start,
+                    &key("framing"),
+                    format!("`{other}`: expected octet-counting or lf"),
+                ))
+            }
+        },
+    };
+    let facility = match &s.facility {
+        None => syslog::Facility::LOG_USER,
+        Some(v) => syslog::Facility::from_str(v.get_ref()).map_err(|()| {
+            loc.invalid(
+                v.span().start,
+                &key("facility"),
+                format!(
+                    "`{}` is not a facility: kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, audit, alert, clock_daemon, local0 … local7",
+                    v.get_ref()
+                ),
+            )
+        })?,
+    };
+    let body = match &s.message {
+        None => Body::Line,
+        Some(v) => match v.get_ref().as_str() {
+            "line" => Body::Line,
+            "json" => Body::Json,
+            other => {
+                return Err(loc.invalid(
+                    v.span().start,
+                    &key("message"),
+                    format!("`{other}`: expected line or json"),
+                ))
+            }
+        },
+    };
+    let hostname = match &s.hostname {
+        None => None,
+        Some(v) => {
+            let h = v.get_ref();
+            if matches!(address, SyslogAddress::Unix(_)) && protocol == Protocol::Rfc3164 {
+                return Err(loc.invalid(
+                    v.span().start,
+                    &key("hostname"),
+                    "an rfc3164 message to a unix socket has no hostname (the local daemon adds its own, as for glibc's syslog())",
+                ));
+            }
+            if h.is_empty() || h.len() > 255 || !h.bytes().all(|b| (33..=126).contains(&b)) {
+                return Err(loc.invalid(
+                    v.span().start,
+                    &key("hostname"),
+                    format!("`{h}`: expected 1 to 255 printable ASCII characters, no spaces"),
+                ));
+            }
+            Some(h.clone())
+        }
+    };
+
+    let tls_only = |v: &Option<Spanned<String>>, k: &str| match v {
+        Some(v) if !tls_wanted => {
+            Err(loc.invalid(v.span().start, &key(k), "applies to tls:// addresses only"))
+        }
+        _ => Ok(()),
+    };
+    tls_only(&s.tls_ca, "tls_ca")?;
+    tls_only(&s.tls_server_name, "tls_server_name")?;
+    if let SyslogAddress::Tcp { host, tls, .. } = &mut address {
+        if tls_wanted {
+            let ca = match &s.tls_ca {
+                Some(v) => {
+                    let path = template::render(v.get_ref(), env)
+                        .map_err(|e| loc.template(v.span().start, &key("tls_ca"), e))?;
+                    crate::sink::syslog::read_ca_file(std::path::Path::new(&path))
+                        .map_err(|m| loc.invalid(v.span().start, &key("tls_ca"), m))?;
+                    Some(PathBuf::from(path))
+                }
+                None => None,
+            };
+            let server_name = match &s.tls_server_name {
+                Some(v) => v.get_ref().clone(),
+                None => host.clone(),
+            };
+            if rustls::pki_types::ServerName::try_from(server_name.as_str()).is_err() {
+                let (offset, k) = match &s.tls_server_name {
+                    Some(v) => (v.span().start, "tls_server_name"),
+                    None => (at(&s.address), "address"),
+                };
+                return Err(loc.invalid(
+                    offset,
+                    &key(k),
+                    format!(
+                        "`{server_name}` is not a DNS name or IP address a certificate can name"
+                    ),
+                ));
+            }
+            *tls = Some(TlsSpec { ca, server_name });
+        }
+    }
+
+    Ok(SyslogSpec {
+        address,
+        protocol,
+        framing,
+        facility: (facility as u8) >> 3,
+        body,
+        hostname,
+    })
+}
+
+/// `unix:///dev/log`, `udp://host:port`, `tcp://host:port`, `tls://host:port`
+/// (`[v6]:port`; the port defaults to 514, and to 6514 for TLS).
+pub fn parse_syslog_address(text: &str) -> Result<SyslogAddress, String> {
+    let expected = || {
+        format!(
+            "`{text}`: expected unix:///path, udp://host:port, tcp://host:port or tls://host:port"
+        )
+    };
+    let (scheme, rest) = text.split_once("://").ok_or_else(expected)?;
+    if scheme == "unix" {
+        if rest.is_empty() {
+            return Err(format!("`{text}`: the unix socket path is empty"));
+        }
+        return Ok(SyslogAddress::Unix(PathBuf::from(rest)));
+    }
+    let default_port = match scheme {
+        "udp" | "tcp" => 514,
+        "tls" => 6514,
+        _ => return Err(expected()),
+    };
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or_else(expected)?;
+        match after {
+            "" => (host, None),
+            p => (host, Some(p.strip_prefix(':').ok_or_else(expected)?)),
+        }
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, Some(p)),
+            Some(_) => {
+                return Err(format!(
+                    "`{text}`: write an IPv6 address in brackets, [::1]:514"
+                ))
+            }
+            None => (rest, None),
+        }
+    };
+    if host.is_empty() || host.contains(['/', ' ', '@']) {
+        return Err(format!("`{text}`: no host name"));
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("`{text}`: `{p}` is not a port number (1-65535)"))?,
+    };
+    let host = host.to_string();
+    Ok(match scheme {
+        "udp" => SyslogAddress::Udp { host, port },
+        _ => SyslogAddress::Tcp {
+            host,
+            port,
+            tls: None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::run::config::{parse, RunConfig, SinkKind, SinkSpec};
+
+    const PROGRAM: &str = "[program.a]\ncommand = \"x\"\nstdout = { sink = \"s\" }\n";
+
+    fn load(sink: &str) -> Result<RunConfig, RunConfigError> {
+        let env = |name: &str| (name == "LOGHOST").then(|| "logs.example.org".to_string());
+        let text = format!("{PROGRAM}[sink.s]\n{sink}");
+        parse(Path::new("/etc/logmux.toml"), &text, &env, &mut |_| {})
+    }
+
+    fn spec(sink: &str) -> SyslogSpec {
+        let config = load(sink).unwrap();
+        let found: Option<&SinkSpec> = config.sinks.iter().find(|s| s.name == "s");
+        match found.map(|s| &s.kind) {
+            Some(SinkKind::Syslog(s)) => s.clone(),
+            other => panic!("not a syslog sink: {other:?}"),
+        }
+    }
+
+    fn err(sink: &str) -> String {
+        match load(sink) {
+            Ok(_) => panic!("expected an error for {sink:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_builtin_sink_is_the_local_daemon() {
+        let config = parse(Path::new("/x.toml"), PROGRAM, &|_| None, &mut |_| {});
+        // `s` is not defined: the error lists the built-in sinks.
+        assert!(config.is_err());
+        let text = "[program.a]\ncommand = \"x\"\nstdout = { sink = \"syslog\" }\n";
+        let config = parse(Path::new("/x.toml"), text, &|_| None, &mut |_| {}).unwrap();
+        let sink = &config.sinks[config.programs[0].streams[0].sink];
+        assert_eq!(sink.name, "syslog");
+        assert_eq!(
+            sink.kind,
+            SinkKind::Syslog(SyslogSpec {
+                address: SyslogAddress::Unix("/dev/log".into()),
+                protocol: Protocol::Rfc3164,
+                framing: Framing::OctetCounting,
+                facility: 1,
+                body: Body::Line,
+                hostname: None,
+            })
+        );
+    }
+
+    #[test]
+    fn every_key_resolves() {
+        let s = spec(
+            "type = \"syslog\"\naddress = \"tcp://${LOGHOST}:1514\"\nformat = \"rfc3164\"\nframing = \"lf\"\nfacility = \"local3\"\nmessage = \"json\"\nhostname = \"web-1\"\non_full = \"drop\"\n",
+        );
+        assert_eq!(
+            s,
+            SyslogSpec {
+                address: SyslogAddress::Tcp {
+                    host: "logs.example.org".into(),
+                    port: 1514,
+                    tls: None
+                },
+                protocol: Protocol::Rfc3164,
+                framing: Framing::Lf,
+                facility: 19,
+                body: Body::Json,
+                hostname: Some("web-1".into()),
+            }
+        );
+        let s = spec("type = \"syslog\"\naddress = \"tls://[::1]\"\ntls_server_name = \"logs.example.org\"\n");
+        assert_eq!(
+            s.address,
+            SyslogAddress::Tcp {
+                host: "::1".into(),
+                port: 6514,
+                tls: Some(TlsSpec {
+                    ca: None,
+                    server_name: "logs.example.org".into()
+                })
+            }
+        );
+        assert_eq!(s.protocol, Protocol::Rfc5424);
+        let s = spec("type = \"syslog\"\naddress = \"udp://10.0.0.9\"\n");
+        assert_eq!(
+            s.address,
+            SyslogAddress::Udp {
+                host: "10.0.0.9".into(),
+                port: 514
+            }
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_place() {
+        let cases = [
+            (
+                "type = \"syslog\"\nfacility = \"locall0\"\n",
+                "/etc/logmux.toml:6:12: sink.s.facility: `locall0` is not a facility: kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, audit, alert, clock_daemon, local0 … local7",
+            ),
+            (
+                "type = \"syslog\"\naddress = \"udp://h:514\"\nframing = \"lf\"\n",
+                "/etc/logmux.toml:7:11: sink.s.framing: applies to tcp:// and tls:// only: udp:// and unix:// send one message per datagram",
+            ),
+            (
+                "type = \"syslog\"\naddress = \"tcp://h:514\"\nframing = \"newline\"\n",
+                "/etc/logmux.toml:7:11: sink.s.framing: `newline`: expected octet-counting or lf",
+            ),
+            (
+                "type = \"syslog\"\naddress = \"http://h\"\n",
+                "/etc/logmux.toml:6:11: sink.s.address: `http://h`: expected unix:///path, udp://host:port, tcp://host:port or tls://host:port",
+            ),
+            (
+                "type = \"syslog\"\naddress = \"tcp://h:0\"\n",
+                "/etc/logmux.toml:6:11: sink.s.address: `tcp://h:0`: `0` is not a port number (1-65535)",
+            ),
+            (
+                "type = \"syslog\"\naddress = \"tcp://::1:514\"\n",
+                "/etc/logmux.toml:6:11: sink.s.address: `tcp://::1:514`: write an IPv6 address in brackets, [::1]:514",
+            ),
+            (
+                "type = \"syslog\"\nformat = \"rfc5425\"\n",
+                "/etc/logmux.toml:6:10: sink.s.format: `rfc5425`: expected rfc3164 or rfc5424",
+            ),
+            (
+                "type = \"syslog\"\nmessage = \"event\"\n",
+                "/etc/logmux.toml:6:11: sink.s.message: `event`: expected line or json",
+            ),
+            (
+                "type = \"syslog\"\nhostname = \"web 1\"\n",
+                "/etc/logmux.toml:6:12: sink.s.hostname: an rfc3164 message to a unix socket has no hostname (the local daemon adds its own, as for glibc's syslog())",
+            ),
+            (
+                "type = \"syslog\"\naddress = \"udp://h\"\nhostname = \"web 1\"\n",
+                "/etc/logmux.toml:7:12: sink.s.hostname: `web 1`: expected 1 to 255 printable ASCII characters, no spaces",
+            ),
+            (
+                "type = \"syslog\"\naddress = \"tcp://h\"\ntls_ca = \"/etc/ca.pem\"\n",
+                "/etc/logmux.toml:7:10: sink.s.tls_ca: applies to tls:// addresses only",
+            ),
+            (
+                "type = \"syslog\"\naddress = \"tls://h\"\ntls_ca = \"/nonexistent/ca.pem\"\n",
+                "/etc/logmux.toml:7:10: sink.s.tls_ca: /nonexistent/ca.pem: No such file or directory (os error 2)",
+            ),
+            (
+                "type = \"syslog\"\naddress = \"tls://h\"\ntls_server_name = \"a b\"\n",
+                "/etc/logmux.toml:7:19: sink.s.tls_server_name: `a b` is not a DNS name or IP address a certificate can name",
+            ),
+            (
+                "type = \"syslog\"\npath = \"/var/log/x\"\n",
+                "/etc/logmux.toml:6:8: sink.s.path: does not apply to a syslog sink",
+            ),
+            (
+                "type = \"syslog\"\noutput = \"logfmt\"\n",
+                "/etc/logmux.toml:4:1: sink.s.output: does not apply to a syslog sink: set `message = \"line\"` or `\"json\"`",
+            ),
+            (
+                "type = \"file\"\npath = \"/var/log/x\"\nfacility = \"user\"\n",
+                "/etc/logmux.toml:7:12: sink.s.facility: applies to type = \"syslog\" only, not to a file sink",
+            ),
+        ];
+        for (sink, expected) in cases {
+            assert_eq!(err(sink), expected, "for {sink:?}");
+        }
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not a certificate\n").unwrap();
+        let e = err(&format!(
+            "type = \"syslog\"\naddress = \"tls://h\"\ntls_ca = \"{}\"\n",
+            ca.display()
+        ));
+        assert_eq!(
+            e,
+            format!(
+                "/etc/logmux.toml:7:10: sink.s.tls_ca: {}: no PEM certificate in it",
+                ca.display()
+            )
+        );
+    }
+}

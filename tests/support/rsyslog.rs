@@ -1,0 +1,265 @@
+//! A real rsyslogd (Debian's) for the syslog sink tests: started in the
+//! foreground on a config of its own in a temp dir (no system config, its
+//! own pidfile and work directory), listening on the inputs a test gives,
+//! and writing every message it receives to `fields.log` (the parsed
+//! properties, one line each) and `raw.log` (the message as received).
+//! Only the rsyslogd a test started is ever stopped.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One line per message: PRI, HOSTNAME, TAG, APP-NAME, PROCID, MSGID,
+/// STRUCTURED-DATA and MSG, separated by `|`.
+pub const FIELDS: &str =
+    "%pri%|%hostname%|%syslogtag%|%app-name%|%procid%|%msgid%|%structured-data%|%msg%\\n";
+
+/// Whether the tests can run: rsyslogd is installed. Without it they are
+/// skipped, unless `LOGMUX_LIVE` says this machine must run everything.
+pub fn available(test: &str) -> bool {
+    if Path::new("/usr/sbin/rsyslogd").exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("LOGMUX_LIVE").is_none(),
+        "LOGMUX_LIVE is set but rsyslogd is missing: apt-get install rsyslog rsyslog-gnutls openssl"
+    );
+    eprintln!("{test} skipped: rsyslogd is not installed (apt-get install rsyslog rsyslog-gnutls)");
+    false
+}
+
+/// A port free for both TCP and UDP on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// How a test waits for rsyslogd to take messages.
+#[derive(Clone, Copy)]
+pub enum Ready {
+    /// A TCP input accepts connections on this port.
+    Tcp(u16),
+    /// rsyslogd logged its start (UDP inputs).
+    Started,
+    /// rsyslogd logged its start and made this unix socket.
+    Socket(&'static str),
+}
+
+pub struct Rsyslog {
+    pub dir: PathBuf,
+    conf: PathBuf,
+    ready: Ready,
+    child: Option<Child>,
+}
+
+impl Rsyslog {
+    /// Writes a config with `globals` (inside `global(...)`), `modules` and
+    /// `inputs` (each input must say `ruleset="in"`) and starts rsyslogd.
+    pub fn start(dir: &Path, globals: &str, modules: &str, inputs: &str, ready: Ready) -> Rsyslog {
+        let d = dir.display();
+        let conf = dir.join("rsyslog.conf");
+        let text = format!(
+            r#"global(workDirectory="{d}" maxMessageSize="64k" processInternalMessages="on" {globals})
+{modules}
+template(name="fields" type="string" string="{FIELDS}")
+template(name="raw" type="string" string="%rawmsg%\n")
+ruleset(name="in") {{
+  action(type="omfile" file="{d}/fields.log" template="fields")
+  action(type="omfile" file="{d}/raw.log" template="raw")
+}}
+{inputs}
+action(type="omfile" file="{d}/internal.log")
+"#
+        );
+        std::fs::write(&conf, text).unwrap();
+        let mut r = Rsyslog {
+            dir: dir.to_path_buf(),
+            conf,
+            ready,
+            child: None,
+        };
+        r.restart();
+        r
+    }
+
+    /// Starts rsyslogd (again) and waits until it takes messages.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "rsyslogd is already running");
+        let _ = std::fs::remove_file(self.dir.join("internal.log"));
+        let out = std::fs::File::create(self.dir.join("rsyslogd.out")).unwrap();
+        let child = Command::new("/usr/sbin/rsyslogd")
+            .arg("-n")
+            .arg("-f")
+            .arg(&self.conf)
+            .arg("-i")
+            .arg(self.dir.join("rsyslogd.pid"))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start rsyslogd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let up = match self.ready {
+                Ready::Tcp(port) => TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                Ready::Started => self.started(),
+                Ready::Socket(name) => self.started() && self.dir.join(name).exists(),
+            };
+            if up {
+                return;
+            }
+            if let Some(Some(status)) = self.child.as_mut().map(|c| c.try_wait().unwrap()) {
+                panic!("rsyslogd exited with {status}: {}", self.output());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rsyslogd did not get ready: {}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn started(&self) -> bool {
+        std::fs::read_to_string(self.dir.join("internal.log")).is_ok_and(|t| t.contains("] start"))
+    }
+
+    /// Stops the rsyslogd this test started (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: kill with the pid of our own child.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// What rsyslogd said on stdout and stderr and in its own log.
+    pub fn output(&self) -> String {
+        let read = |name: &str| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        format!(
+            "--- rsyslogd.out:\n{}\n--- internal.log:\n{}",
+            read("rsyslogd.out"),
+            read("internal.log")
+        )
+    }
+
+    /// The lines of `file` (`fields.log` or `raw.log`) so far.
+    pub fn lines(&self, file: &str) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join(file))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Waits until `file` has `n` lines, then a little longer to see that
+    /// no more come; returns them all.
+    pub fn wait_lines(&self, file: &str, n: usize, secs: u64) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while self.lines(file).len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{file} has {} lines, not {n}:\n{}\n{}",
+                self.lines(file).len(),
+                self.lines(file).join("\n"),
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        self.lines(file)
+    }
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A CA and a server certificate for 127.0.0.1 and localhost, made with
+/// openssl in `dir`: `ca.pem`, `server.pem`, `server.key`; and a second,
+/// unrelated CA, `other-ca.pem`.
+pub fn make_certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for ca in ["ca", "other-ca"] {
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=logmux test {ca}"),
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.pem"),
+        ]);
+    }
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.pem",
+    ]);
+}
