@@ -126,7 +126,7 @@ impl SyslogSink {
         match &self.address {
             SyslogAddress::Unix(path) => syslog::unix_custom((), path)
                 .map(|logger| Conn::Unix(logger.backend))
-                .map_err(|e| io::Error::other(e.to_string())),
+                .map_err(unix_error),
             SyslogAddress::Udp { host, port } => {
                 let to = resolve(host, *port)?;
                 let local: SocketAddr = if to.is_ipv4() {
@@ -457,6 +457,17 @@ fn readable(sock: &TcpStream) -> bool {
     n > 0 && fd.revents != 0
 }
 
+/// The I/O error inside the `syslog` crate's wrapping of it.
+fn unix_error(e: syslog::Error) -> io::Error {
+    match e {
+        syslog::Error::Initialization(inner) => match inner.downcast::<syslog::Error>() {
+            Ok(inner) => unix_error(*inner),
+            Err(other) => io::Error::other(other),
+        },
+        syslog::Error::Io(e) | syslog::Error::Write(e) => e,
+    }
+}
+
 fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
     (host, port)
         .to_socket_addrs()?
@@ -644,6 +655,14 @@ mod tests {
         sink.write(b"5 hello10 two\nlines!").unwrap();
         drop(sink);
         assert_eq!(reader.join().unwrap(), b"hello\0two\nlines!\0");
+    }
+
+    #[test]
+    fn a_missing_socket_is_the_plain_io_error() {
+        let sink = SyslogSink::open("t", &spec("unix:///nonexistent/log")).unwrap();
+        let e = sink.connect().err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert_eq!(e.to_string(), "No such file or directory (os error 2)");
     }
 
     #[test]
