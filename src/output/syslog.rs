@@ -77,13 +77,8 @@ impl Syslog {
     /// the line was read.
     pub fn encode(&self, enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
         let (secs, nanos) = event.observed_unix;
-        let when = match chrono::Local.timestamp_opt(secs, nanos).single() {
-            Some(t) => t.fixed_offset(),
-            None => DateTime::from_timestamp(secs, nanos)
-                .unwrap_or_default()
-                .with_timezone(&chrono::Utc.fix()),
-        };
-        self.encode_at(enc, event, &when, out);
+        let utc = DateTime::from_timestamp(secs, nanos).unwrap_or_default();
+        self.encode_at(enc, event, &utc.with_timezone(&local_offset(secs)), out);
     }
 
     /// [`Syslog::encode`] at a given time (and zone).
@@ -154,9 +149,9 @@ impl Syslog {
         match self.framing {
             Framing::OctetCounting => {
                 let len = out.len() - start;
-                let mut prefix = itoa::Buffer::new().format(len).as_bytes().to_vec();
-                prefix.push(b' ');
-                out.splice(start..start, prefix);
+                let mut digits = itoa::Buffer::new();
+                let prefix = digits.format(len).as_bytes().iter().chain(b" ");
+                out.splice(start..start, prefix.copied());
             }
             Framing::Lf => {
                 if memchr::memchr(b'\n', &out[start..]).is_some() {
@@ -199,6 +194,28 @@ pub fn next_frame(batch: &[u8], framing: Framing) -> Option<(&[u8], usize)> {
     }
 }
 
+/// The local zone's offset at `secs`: looked up once a minute per thread,
+/// as the lookup costs as much as the rest of a message (a zone changes its
+/// offset on a whole minute).
+fn local_offset(secs: i64) -> FixedOffset {
+    use std::cell::Cell;
+    thread_local! {
+        static CACHE: Cell<Option<(i64, FixedOffset)>> = const { Cell::new(None) };
+    }
+    let minute = secs.div_euclid(60);
+    CACHE.with(|cache| match cache.get() {
+        Some((m, offset)) if m == minute => offset,
+        _ => {
+            let offset = match chrono::Local.timestamp_opt(secs, 0).single() {
+                Some(t) => t.offset().fix(),
+                None => chrono::Utc.fix(),
+            };
+            cache.set(Some((minute, offset)));
+            offset
+        }
+    })
+}
+
 /// The program: APP-NAME and TAG.
 fn app_name<'e>(event: &'e Event<'_, '_>) -> Option<&'e str> {
     event.origin.service.as_deref().or_else(|| {
@@ -212,6 +229,12 @@ fn app_name<'e>(event: &'e Event<'_, '_>) -> Option<&'e str> {
 /// A header field: printable US-ASCII only (RFC 5424 PRINTUSASCII), others
 /// and `forbidden` written `_`, cut at `max` bytes; `-` (NILVALUE) if empty.
 fn token(out: &mut Vec<u8>, text: &str, max: usize, forbidden: &[u8]) {
+    let clean = |b: &u8| (33..=126).contains(b) && !forbidden.contains(b);
+    if !text.is_empty() && text.len() <= max && text.as_bytes().iter().all(clean) {
+        // The usual case (program names, schema names): as it is.
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
     let start = out.len();
     for c in text.chars().take(max) {
         let b = u8::try_from(c).unwrap_or(b'_');
@@ -320,30 +343,38 @@ fn param(out: &mut Vec<u8>, name: &str, value: &Value<'_>) {
     out.push(b' ');
     sd_name(out, name);
     out.extend_from_slice(b"=\"");
-    let mut text = String::new();
-    let value = match value {
-        Value::Str(s) => s.as_ref(),
+    match value {
+        Value::Str(s) => sd_value(out, s),
+        Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         // A JSON line's string value is written as the string it holds;
         // numbers, objects and arrays as their JSON text.
-        Value::RawJson(s) => match serde_json::from_str::<String>(s) {
-            Ok(decoded) if s.starts_with('"') => {
-                text = decoded;
-                &text
-            }
-            _ => s.as_ref(),
+        Value::RawJson(s) if s.starts_with('"') => match serde_json::from_str::<String>(s) {
+            Ok(decoded) => sd_value(out, &decoded),
+            Err(_) => sd_value(out, s),
         },
+        Value::RawJson(s) => sd_value(out, s),
         other => {
+            let mut text = String::new();
             value_text(other, &mut text);
-            &text
+            sd_value(out, &text);
         }
-    };
+    }
+    out.push(b'"');
+}
+
+/// A PARAM-VALUE: `"`, `\` and `]` escaped with a backslash.
+fn sd_value(out: &mut Vec<u8>, value: &str) {
+    if memchr::memchr3(b'"', b'\\', b']', value.as_bytes()).is_none() {
+        out.extend_from_slice(value.as_bytes());
+        return;
+    }
     for &b in value.as_bytes() {
         if matches!(b, b'"' | b'\\' | b']') {
             out.push(b'\\');
         }
         out.push(b);
     }
-    out.push(b'"');
 }
 
 /// An SD-NAME: printable US-ASCII except `=`, space, `]` and `"` (others

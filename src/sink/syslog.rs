@@ -33,8 +33,9 @@ const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// A connection attempt (and a TLS handshake) gives up after this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most one UDP datagram carries over IPv4 (65535 - 8 - 20).
-const UDP_MAX: usize = 65_507;
+/// The most one UDP datagram carries over IPv4 (65535 - 8 - 20); a longer
+/// message is cut to it, and so is one a unix socket refuses as too long.
+const DATAGRAM_MAX: usize = 65_507;
 /// Plaintext per TLS record: a record the peer did not get whole is
 /// discarded by it, so a failed record is sent again without duplicates.
 const TLS_RECORD: usize = 16 * 1024;
@@ -126,7 +127,7 @@ impl SyslogSink {
         match &self.address {
             SyslogAddress::Unix(path) => syslog::unix_custom((), path)
                 .map(|logger| Conn::Unix(logger.backend))
-                .map_err(|e| io::Error::other(e.to_string())),
+                .map_err(unix_error),
             SyslogAddress::Udp { host, port } => {
                 let to = resolve(host, *port)?;
                 let local: SocketAddr = if to.is_ipv4() {
@@ -172,28 +173,22 @@ impl SyslogSink {
             return Err((0, io::ErrorKind::NotConnected.into()));
         };
         let result = match conn {
-            Conn::Unix(backend) => send_datagrams(rest, |frame| match &mut *backend {
-                syslog::LoggerBackend::Unix(sock) => sock.send(frame).map(drop),
+            Conn::Unix(syslog::LoggerBackend::UnixStream(w)) => send_datagrams(rest, |frame| {
                 // As glibc's syslog() does on a stream: each message ends in NUL.
-                syslog::LoggerBackend::UnixStream(w) => {
-                    w.write_all(frame)?;
-                    w.write_all(&[0])?;
-                    w.flush()
-                }
-                other => other.write_all(frame),
+                w.write_all(frame)?;
+                w.write_all(&[0])?;
+                w.flush()
+            }),
+            Conn::Unix(backend) => send_datagrams(rest, |frame| {
+                let sent = send_cut(frame, |d| match &mut *backend {
+                    syslog::LoggerBackend::Unix(sock) => sock.send(d).map(drop),
+                    other => other.write_all(d),
+                });
+                tally(sent, frame.len(), &mut cut, &mut lost)
             }),
             Conn::Udp(sock, to) => send_datagrams(rest, |frame| {
-                let fits = cut_at_char(frame, UDP_MAX);
-                if fits.len() < frame.len() {
-                    cut = Some(frame.len());
-                }
-                match sock.send_to(fits, *to) {
-                    Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
-                        lost += 1;
-                        Ok(())
-                    }
-                    other => other.map(drop),
-                }
+                let sent = send_cut(frame, |d| sock.send_to(d, *to).map(drop));
+                tally(sent, frame.len(), &mut cut, &mut lost)
             }),
             Conn::Tcp(sock) => send_stream(sock, rest, framing),
             Conn::Tls(tls) => send_tls(tls, rest, framing),
@@ -204,7 +199,7 @@ impl SyslogSink {
             self.report(
                 Severity::WARN,
                 format!(
-                    "sink {}: a message of {len} bytes was cut to {UDP_MAX} bytes, the most a UDP datagram holds (later cuts are not reported)",
+                    "sink {}: a message of {len} bytes was cut to {DATAGRAM_MAX} bytes to fit one datagram (later cuts are not reported)",
                     self.name
                 ),
             );
@@ -361,6 +356,50 @@ fn send_datagrams(
     Ok(())
 }
 
+/// What became of one datagram.
+#[derive(Debug, PartialEq, Eq)]
+enum Sent {
+    Whole,
+    /// Cut to this many bytes to fit.
+    Cut(usize),
+    /// Too long even when cut.
+    TooLong,
+}
+
+/// Sends one message as one datagram; one the socket refuses as too long
+/// (`EMSGSIZE`: over 65,507 bytes on UDP, over the send buffer on a unix
+/// socket) is cut to [`DATAGRAM_MAX`] bytes and sent again.
+fn send_cut(frame: &[u8], mut send: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<Sent> {
+    let too_long = |e: &io::Error| e.raw_os_error() == Some(libc::EMSGSIZE);
+    match send(frame) {
+        Ok(()) => return Ok(Sent::Whole),
+        Err(e) if too_long(&e) && frame.len() > DATAGRAM_MAX => {}
+        Err(e) if too_long(&e) => return Ok(Sent::TooLong),
+        Err(e) => return Err(e),
+    }
+    let short = cut_at_char(frame, DATAGRAM_MAX);
+    match send(short) {
+        Ok(()) => Ok(Sent::Cut(short.len())),
+        Err(e) if too_long(&e) => Ok(Sent::TooLong),
+        Err(e) => Err(e),
+    }
+}
+
+/// Counts a cut or lost datagram; passes errors on.
+fn tally(
+    sent: io::Result<Sent>,
+    len: usize,
+    cut: &mut Option<usize>,
+    lost: &mut u64,
+) -> io::Result<()> {
+    match sent? {
+        Sent::Whole => {}
+        Sent::Cut(_) => *cut = Some(len),
+        Sent::TooLong => *lost += 1,
+    }
+    Ok(())
+}
+
 /// Writes a batch to a stream; on failure, resumes at the first message
 /// that was not written whole.
 fn send_stream(
@@ -455,6 +494,17 @@ fn readable(sock: &TcpStream) -> bool {
     // SAFETY: one valid pollfd, no wait.
     let n = unsafe { libc::poll(&mut fd, 1, 0) };
     n > 0 && fd.revents != 0
+}
+
+/// The I/O error inside the `syslog` crate's wrapping of it.
+fn unix_error(e: syslog::Error) -> io::Error {
+    match e {
+        syslog::Error::Initialization(inner) => match inner.downcast::<syslog::Error>() {
+            Ok(inner) => unix_error(*inner),
+            Err(other) => io::Error::other(other),
+        },
+        syslog::Error::Io(e) | syslog::Error::Write(e) => e,
+    }
 }
 
 fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
@@ -628,6 +678,26 @@ mod tests {
     }
 
     #[test]
+    fn a_unix_datagram_too_long_for_the_socket_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let receiver = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        receiver
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut sink = SyslogSink::open("t", &spec(&format!("unix://{}", path.display()))).unwrap();
+        // Far over a socket's default send buffer (net.core.wmem_default).
+        let message = "x".repeat(4 << 20);
+        sink.write(format!("{} {message}", message.len()).as_bytes())
+            .unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        let n = receiver.recv(&mut buf).unwrap();
+        assert_eq!(n, DATAGRAM_MAX);
+        assert!(sink.cut_reported);
+        assert_eq!(sink.take_lost(), 0);
+    }
+
+    #[test]
     fn a_unix_stream_socket_gets_nul_terminated_messages() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
@@ -644,6 +714,14 @@ mod tests {
         sink.write(b"5 hello10 two\nlines!").unwrap();
         drop(sink);
         assert_eq!(reader.join().unwrap(), b"hello\0two\nlines!\0");
+    }
+
+    #[test]
+    fn a_missing_socket_is_the_plain_io_error() {
+        let sink = SyslogSink::open("t", &spec("unix:///nonexistent/log")).unwrap();
+        let e = sink.connect().err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert_eq!(e.to_string(), "No such file or directory (os error 2)");
     }
 
     #[test]
@@ -686,6 +764,27 @@ mod tests {
         let n = receiver.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"ok");
         assert!(sink.cut_reported);
+    }
+
+    #[test]
+    fn a_datagram_too_long_is_cut_once_then_counted() {
+        let emsgsize = || io::Error::from_raw_os_error(libc::EMSGSIZE);
+        let big = vec![b'x'; DATAGRAM_MAX + 10];
+        let mut tries = Vec::new();
+        let sent = send_cut(&big, |d| {
+            tries.push(d.len());
+            if d.len() > DATAGRAM_MAX {
+                Err(emsgsize())
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(sent.unwrap(), Sent::Cut(DATAGRAM_MAX));
+        assert_eq!(tries, [DATAGRAM_MAX + 10, DATAGRAM_MAX]);
+        let sent = send_cut(b"small", |_| Err(emsgsize()));
+        assert_eq!(sent.unwrap(), Sent::TooLong);
+        let sent = send_cut(b"small", |_| Err(io::ErrorKind::ConnectionRefused.into()));
+        assert!(sent.is_err(), "other errors reconnect");
     }
 
     #[test]
