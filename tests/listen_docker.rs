@@ -6,6 +6,10 @@
 //! text, under the container's name, stdout and stderr told apart, the long
 //! line joined into one event, and nothing else.
 //!
+//! A third container runs `logmux run` itself: its JSON events arrive at
+//! the listener merged (the same events plus the container), and `docker
+//! logs -t` piped through `logmux filter` gives the same events again.
+//!
 //! Runs when `docker info` works; otherwise it says so on one line and
 //! passes. When Docker works, the base image `logmux/debian:bookworm` must
 //! exist (docker/base-image.sh builds it; tests/run-all.sh runs that first):
@@ -138,14 +142,22 @@ impl Drop for Container {
 /// Runs the script in `name` with the syslog driver and `log_opts`, and
 /// waits for it to exit 0.
 fn run_container(name: &Container, log_opts: &[String]) {
+    run_in_container(name, log_opts, &[], &["bash", "-c", &script()]);
+}
+
+/// Runs `command` in `name` with the syslog driver, `log_opts` and `extra`
+/// flags for docker run, and waits for it to exit 0.
+fn run_in_container(name: &Container, log_opts: &[String], extra: &[&str], command: &[&str]) {
     let mut cmd = Command::new("docker");
     cmd.args(["run", "--name", &name.0, "--network", "none"])
-        .args(["--log-driver", "syslog"]);
+        .args(["--log-driver", "syslog"])
+        .args(extra);
     for o in log_opts {
         cmd.args(["--log-opt", o]);
     }
     let out = cmd
-        .args([IMAGE, "bash", "-c", &script()])
+        .arg(IMAGE)
+        .args(command)
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -315,4 +327,131 @@ fn docker_default_format_over_udp() {
     let stopped = l.stop();
     let tag = format!("{IMAGE}/{}", name.0);
     check(&stopped, &name.0, &tag, None, None, (from, to));
+}
+
+/// What the program under `logmux run` in the container writes.
+const RUN_CHILD: &str = r#"printf 'hello from the child\n'
+printf '   indented\n'
+printf 'Traceback (most recent call last):\n  File "/app/x.py", line 1, in <module>\n    1 / 0\nZeroDivisionError: division by zero\n' >&2
+printf 'WARNING: after it\n' >&2
+"#;
+
+#[test]
+fn logmux_run_in_a_container_is_merged_and_read_back() {
+    if !docker_ready("logmux_run_in_a_container_is_merged_and_read_back") {
+        return;
+    }
+    let l = start(&["--tcp", ":0", "--output", "json"]);
+    let name = Container::new("run");
+    let binary = format!("{}:/usr/local/bin/logmux:ro", env!("CARGO_BIN_EXE_logmux"));
+    run_in_container(
+        &name,
+        &[
+            format!("syslog-address=tcp://{}", l.tcp()),
+            "syslog-format=rfc5424micro".into(),
+            "tag={{.Name}}".into(),
+        ],
+        &["-v", &binary, "-e", "TZ=UTC"],
+        &["logmux", "run", "--", "sh", "-c", RUN_CHILD],
+    );
+    // logmux's own: spawned, exited, stopping, exits; the child's four.
+    l.wait_for(8, 30);
+    std::thread::sleep(Duration::from_millis(300));
+    // Docker's `logs` (its local cache beside the syslog driver) opens the
+    // driver's connection too: read them while the listener is up.
+    let logs = Command::new("docker")
+        .args(["logs", "-t", &name.0])
+        .output()
+        .unwrap();
+    assert!(logs.status.success(), "{logs:?}");
+    let stopped = l.stop();
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let listened = &stopped.events;
+    assert_eq!(listened.len(), 8, "{listened:#?}");
+    let child: Vec<&Value> = listened
+        .iter()
+        .filter(|e| e["service"]["name"] == "sh")
+        .collect();
+    let got: Vec<(&str, &str, &str, &str)> = child
+        .iter()
+        .map(|e| {
+            (
+                e["message"].as_str().unwrap(),
+                e["log"]["iostream"].as_str().unwrap(),
+                e["severity_text"].as_str().unwrap(),
+                e["logmux"]["format"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let traceback = "Traceback (most recent call last):\n  File \"/app/x.py\", line 1, in <module>\n    1 / 0\nZeroDivisionError: division by zero";
+    let mut want = vec![
+        ("hello from the child", "stdout", "INFO", "text"),
+        ("   indented", "stdout", "INFO", "text"),
+        (traceback, "stderr", "ERROR", "python.traceback"),
+        ("WARNING: after it", "stderr", "WARN", "text"),
+    ];
+    let mut got_sorted = got.clone();
+    got_sorted.sort();
+    want.sort();
+    assert_eq!(got_sorted, want);
+    for e in listened {
+        // Merged: the event's own fields, the container from the tag.
+        assert_eq!(e["container"]["name"], name.0.as_str(), "{e}");
+        assert_eq!(e["syslog"]["msgid"], name.0.as_str(), "{e}");
+        assert!(e["logmux"]["format"] != "json", "{e}");
+        assert!(!e["message"].as_str().unwrap().starts_with('{'), "{e}");
+    }
+    assert_eq!(
+        listened
+            .iter()
+            .filter(|e| e["service"]["name"] == "logmux")
+            .count(),
+        4
+    );
+    let report = stopped
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["logmux"].get("merged").is_some())
+        .unwrap();
+    // The traceback's four lines are merged as the one event they are.
+    assert_eq!(report["logmux"]["merged"], 8, "{report}");
+
+    // `docker logs -t NAME 2>&1 | logmux filter`: the same events.
+    let mut text = logs.stdout;
+    text.extend_from_slice(&logs.stderr);
+    let mut filter = Command::new(env!("CARGO_BIN_EXE_logmux"));
+    filter
+        .args(["filter", "--output", "json"])
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child_proc = filter.spawn().unwrap();
+    {
+        use std::io::Write;
+        child_proc.stdin.take().unwrap().write_all(&text).unwrap();
+    }
+    let out = child_proc.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let filtered = complete_lines(&out.stdout);
+    assert_eq!(filtered.len(), 8, "{filtered:#?}");
+    // Each one is the listened event without what the syslog envelope added.
+    let strip = |e: &Value| {
+        let mut e = e.clone();
+        let o = e.as_object_mut().unwrap();
+        for k in ["container", "host", "syslog"] {
+            o.remove(k);
+        }
+        if o["service"]["name"] == "logmux" {
+            // logmux's own events carry no stream; the envelope's was added.
+            o.remove("log");
+        }
+        e
+    };
+    let key = |e: &Value| (e["timestamp"].to_string(), e["message"].to_string());
+    let mut a: Vec<Value> = listened.iter().map(strip).collect();
+    let mut b: Vec<Value> = filtered.iter().map(strip).collect();
+    a.sort_by_key(key);
+    b.sort_by_key(key);
+    assert_eq!(a, b);
 }
