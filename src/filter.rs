@@ -130,6 +130,7 @@ fn finish(pipeline: &Pipeline, stats: bool, outcome: Outcome) -> Outcome {
             truncated_pieces = s.truncated_pieces,
             invalid_utf8 = s.invalid_utf8,
             parse_errors = s.parse_errors,
+            merged = s.merged,
             "filter done: {} lines in, {} events out, {} empty lines skipped",
             s.lines,
             s.events,

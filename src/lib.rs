@@ -5,6 +5,7 @@
 //! - [`framing`] cuts a stream of bytes into lines, one buffer per stream;
 //! - [`unwrap`] undoes Docker's wrappers (`docker logs -t`, compose, json-file);
 //! - [`pipeline`] assembles multi-line events, parses, and adds the envelope;
+//!   [`merge`] takes lines that are already logmux events as they are;
 //! - [`output`] encodes events as JSON, logfmt or a pretty view;
 //! - [`filter`] is the `logmux filter` front door that wires these together;
 //! - [`listen`] is the `logmux listen` front door, a syslog server;
@@ -17,6 +18,7 @@ pub mod diag;
 pub mod filter;
 pub mod framing;
 pub mod listen;
+pub mod merge;
 pub mod output;
 pub mod pipeline;
 pub mod run;

@@ -4,7 +4,9 @@
 //! lines here together with where they came from. Per stream, the pipeline
 //! rejoins lines that supervisord spliced apart, assembles multi-line Python
 //! tracebacks, and skips (but counts) empty lines; then it parses each event
-//! and encodes it into the caller's buffer. It does no I/O itself.
+//! and encodes it into the caller's buffer. A line that is already a logmux
+//! event (from a `logmux run` inside a container) is merged, not wrapped
+//! again (see [`crate::merge`]). It does no I/O itself.
 
 use std::borrow::Cow;
 
@@ -15,6 +17,7 @@ use logmux_parsers::{
     ansi, supervisord, traceback, Field, Format, Record, Severity, Timestamp, Value,
 };
 
+use crate::merge;
 use crate::output::{sort_fields, Encoder, Event};
 
 /// Which of a program's streams a line came from (`log.iostream`).
@@ -125,6 +128,8 @@ pub struct Stats {
     pub truncated_pieces: u64,
     pub invalid_utf8: u64,
     pub parse_errors: u64,
+    /// Lines that were logmux events, merged (see [`crate::merge`]).
+    pub merged: u64,
 }
 
 /// How lines are parsed and events encoded.
@@ -171,6 +176,8 @@ impl StreamState {
 pub struct Pipeline {
     settings: Settings,
     multiline: bool,
+    /// Lines that are logmux events are merged (unless another format is forced).
+    merge_events: bool,
     /// An empty line is still an event (each syslog message is one).
     keep_empty: bool,
     pub stats: Stats,
@@ -183,9 +190,11 @@ impl Pipeline {
             settings.forced,
             Some(Format::NginxAccess | Format::NginxError | Format::Supervisord | Format::Json)
         );
+        let merge_events = matches!(settings.forced, None | Some(Format::Json));
         Pipeline {
             settings,
             multiline,
+            merge_events,
             keep_empty: false,
             stats: Stats::default(),
         }
@@ -226,6 +235,9 @@ impl Pipeline {
             truncated,
             invalid,
         };
+        if self.merged(stream, &text, meta, out) {
+            return;
+        }
 
         if stream.supervisord_seen && self.settings.forced.is_none() && !truncated {
             if let Some(at) = supervisord::find_spliced_header(text.as_bytes()) {
@@ -297,6 +309,46 @@ impl Pipeline {
             }
             stream.pending = None;
         }
+    }
+
+    /// A line that is a logmux event: emits what the stream holds (a
+    /// traceback ends before it), then the event with the stream's envelope.
+    /// False, with nothing done, for any other line.
+    fn merged(
+        &mut self,
+        stream: &mut StreamState,
+        text: &str,
+        meta: Meta,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        if !self.merge_events || meta.truncated || !merge::may_be_event(text) {
+            return false;
+        }
+        let mut rec = Record {
+            invalid_utf8: meta.invalid,
+            ..Record::default()
+        };
+        let Some(parsed) = merge::parse(text, &mut rec) else {
+            return false;
+        };
+        self.flush(stream, out);
+        self.stats.merged += 1;
+        if rec.timestamp.is_none() {
+            rec.timestamp = meta.stamp.wrapper_time;
+        }
+        merge::add_envelope(&stream.origin, &mut rec);
+        let observed = parsed.observed.map(str::as_bytes);
+        emit(
+            &self.settings.encoder,
+            &mut self.stats,
+            &mut rec,
+            &parsed.message,
+            &meta.stamp,
+            observed,
+            &stream.origin,
+            out,
+        );
+        true
     }
 
     fn single(&mut self, stream: &mut StreamState, text: &str, meta: Meta, out: &mut Vec<u8>) {
@@ -381,6 +433,9 @@ impl Pipeline {
             truncated,
             invalid,
         };
+        if self.merged(stream, &text, meta, out) {
+            return;
+        }
         let multiline = memchr::memchr(b'\n', text.as_bytes()).is_some();
         self.event(stream, &text, meta, multiline, out);
     }

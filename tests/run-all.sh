@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 # Real programs the tests run or that produced the fixtures (rsyslog with its
-# TLS driver, and openssl for the certificates, receive the syslog sink).
-packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls openssl)
+# TLS driver, and openssl for the certificates, receive the syslog sink;
+# debootstrap builds the base image of the Docker driver test).
+packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls openssl debootstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -34,6 +35,16 @@ cargo fmt --all -- --check
 
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# tests/listen_docker.rs runs containers of this image when Docker works,
+# and fails without it (no registry: it is bootstrapped from Debian's mirror;
+# an existing image is reused).
+if docker info >/dev/null 2>&1; then
+  say "docker base image (docker/base-image.sh)"
+  bash docker/base-image.sh
+else
+  say "no Docker engine: tests/listen_docker.rs will skip"
+fi
 
 say "cargo test (unit, property, golden and integration tests)"
 LOGMUX_LIVE=1 cargo test --workspace --quiet 2>&1 | tee target/test-output.txt

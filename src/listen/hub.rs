@@ -3,9 +3,9 @@
 //! The runtime has one thread, so the hub lives in an `Rc<RefCell<_>>` and
 //! each task borrows it for one batch of reads, never across an `.await`.
 //! For each message it parses the syslog header, finds the sender's stream,
-//! rejoins Docker's 16 KiB pieces, merges bodies that are logmux events, and
-//! runs everything else through the same [`Pipeline`] as `logmux filter`,
-//! into the output's buffers.
+//! rejoins Docker's 16 KiB pieces, and runs every body through the same
+//! [`Pipeline`] as `logmux filter` (which also merges bodies that are logmux
+//! events), into the output's buffers.
 
 use std::io;
 use std::rc::Rc;
@@ -16,7 +16,6 @@ use logmux_parsers::syslog;
 use logmux_parsers::Timestamp;
 use tokio::sync::Notify;
 
-use super::merge;
 use super::message::{same_syslog, syslog_origin, Sender};
 use super::output::Output;
 use super::streams::{KeyRef, Peer, Slot, Streams};
@@ -65,8 +64,6 @@ pub struct Counters {
     pub truncated: u64,
     /// Empty after the trailing newline: skipped.
     pub empty: u64,
-    /// Bodies that were logmux events, merged.
-    pub merged: u64,
     /// Streams retired because the table was full.
     pub evicted_streams: u64,
     pub connections: u64,
@@ -242,21 +239,20 @@ impl Hub {
         } = slot;
         let out = self.out.buffer(target.as_deref());
         let pipeline = &mut self.pipeline;
-        let counters = &mut self.counters;
         if !same_syslog(&state.origin, &msg) {
             // Another process (or message id) on this stream: what is held
             // belongs to the one before.
-            joiner.flush(|b, t, s| deliver(pipeline, state, counters, b, t, s, out));
+            joiner.flush(|b, t, s| deliver(pipeline, state, b, t, s, out));
             pipeline.flush(state, out);
             state.origin.syslog = Some(syslog_origin(&msg));
         }
         if sender.docker {
             let max = self.settings.max_message;
             joiner.offer(body, truncated, &stamp, clock.now, max, |b, t, s| {
-                deliver(pipeline, state, counters, b, t, s, out)
+                deliver(pipeline, state, b, t, s, out)
             });
         } else {
-            deliver(pipeline, state, counters, body, truncated, &stamp, out);
+            deliver(pipeline, state, body, truncated, &stamp, out);
         }
         if (state.is_pending() || joiner.is_holding()) && !self.pending {
             self.pending = true;
@@ -275,7 +271,7 @@ impl Hub {
     /// Emits what a stream holds back and drops it.
     fn retire(&mut self, mut slot: Slot) {
         let out = self.out.buffer(slot.target.as_deref());
-        flush_slot(&mut self.pipeline, &mut self.counters, &mut slot, out);
+        flush_slot(&mut self.pipeline, &mut slot, out);
     }
 
     /// A connection closed: its streams end.
@@ -303,10 +299,7 @@ impl Hub {
             } = slot;
             let out = self.out.buffer(target.as_deref());
             let pipeline = &mut self.pipeline;
-            let counters = &mut self.counters;
-            joiner.expire(now, |b, t, s| {
-                deliver(pipeline, state, counters, b, t, s, out)
-            });
+            joiner.expire(now, |b, t, s| deliver(pipeline, state, b, t, s, out));
             if state.is_pending() && now.saturating_duration_since(*last) >= idle {
                 pipeline.flush(state, out);
             }
@@ -369,33 +362,17 @@ impl Hub {
     }
 }
 
-/// One finished body into the stream: merged if it is a logmux event,
-/// else parsed as a line (tracebacks are assembled across messages), or as
-/// one event if it holds several lines or none.
-#[allow(clippy::too_many_arguments)]
+/// One finished body into the stream: parsed as a line (tracebacks are
+/// assembled across messages), or as one event if it holds several lines
+/// or none; either way merged if it is a logmux event.
 fn deliver(
     pipeline: &mut Pipeline,
     state: &mut StreamState,
-    counters: &mut Counters,
     body: &[u8],
     truncated: bool,
     stamp: &Stamp,
     out: &mut Vec<u8>,
 ) {
-    let starts_json = body
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|&b| b == b'{');
-    if starts_json && !truncated {
-        if let Ok(text) = std::str::from_utf8(body) {
-            // A held traceback ends before a JSON line in any case.
-            pipeline.flush(state, out);
-            if merge::merge(text, &state.origin, stamp, pipeline, out) {
-                counters.merged += 1;
-                return;
-            }
-        }
-    }
     if body.is_empty() || memchr::memchr(b'\n', body).is_some() {
         pipeline.whole(state, body, truncated, stamp, out);
     } else {
@@ -404,14 +381,9 @@ fn deliver(
 }
 
 /// Emits a stream's held piece and held lines.
-fn flush_slot(
-    pipeline: &mut Pipeline,
-    counters: &mut Counters,
-    slot: &mut Slot,
-    out: &mut Vec<u8>,
-) {
+fn flush_slot(pipeline: &mut Pipeline, slot: &mut Slot, out: &mut Vec<u8>) {
     let Slot { state, joiner, .. } = slot;
-    joiner.flush(|b, t, s| deliver(pipeline, state, counters, b, t, s, out));
+    joiner.flush(|b, t, s| deliver(pipeline, state, b, t, s, out));
     pipeline.flush(state, out);
 }
 

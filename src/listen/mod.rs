@@ -11,7 +11,7 @@
 //! - [`hub`] is the shared state every message goes through;
 //! - [`message`] reads the sender from the header (Docker or not, container, stream);
 //! - [`streams`] keeps one pipeline stream per sender, tag and stdout/stderr;
-//! - [`join`] rejoins Docker's 16 KiB pieces; [`merge`] merges bodies that are logmux events;
+//! - [`join`] rejoins Docker's 16 KiB pieces (bodies that are logmux events are merged by the pipeline: [`crate::merge`]);
 //! - [`output`] and [`out_dir`] write the events.
 //!
 //! The runtime is tokio's single-threaded one: parsing and encoding are
@@ -22,7 +22,6 @@ mod bind;
 mod dgram;
 mod hub;
 mod join;
-mod merge;
 mod message;
 mod mmsg;
 mod out_dir;
@@ -309,7 +308,7 @@ fn report(h: &Hub) {
         malformed = c.malformed,
         truncated = c.truncated,
         empty = c.empty,
-        merged = c.merged,
+        merged = s.merged,
         invalid_utf8 = s.invalid_utf8,
         connections = c.connections,
         refused_connections = c.refused_connections,

@@ -1,17 +1,20 @@
-//! Bodies that are already logmux events: a container running `logmux run`
-//! (or `logmux filter`) under Docker's syslog driver sends its JSON events
-//! as syslog messages. Encoding such a body again, as a `json` line inside
-//! a new event, would bury every field one level down; instead the event
-//! is taken as it is and the syslog envelope is added to it.
+//! Lines that are already logmux events. A container running `logmux run`
+//! writes JSON events; read back (`docker logs web | logmux filter`, or
+//! through Docker's syslog driver into `logmux listen`), encoding such a line
+//! again, as a `json` event whose message is the whole line, would bury every
+//! field one level down and lose its time, program and severity. Instead the
+//! event is taken as it is, and the envelope of where it was read is added.
 //!
-//! The rule: a body is a logmux event when it is one JSON object with a
+//! The rule: a line is a logmux event when it is one JSON object with a
 //! string `timestamp`, `severity_text` and `message`, and a string
 //! `logmux.format` (nested `{"logmux":{"format":…}}` or dotted). Its fields
 //! are kept as they are, `observed_timestamp` and `service.name` (the
-//! program inside the container) included. From the syslog envelope come
-//! `container.name` / `container.id` (the tag names the container, and wins
-//! over any inside), `host.name` and `syslog.*`; `service.name` and
-//! `log.iostream` from the envelope only when the event has none.
+//! program inside the container) included. From the envelope come
+//! `container.name` / `container.id` (the wrapper names the container, and
+//! wins over any inside), `host.name` and `syslog.*`; `service.name`,
+//! `log.iostream`, `process.pid` and `log.file.path` only when the event has
+//! none. The [`Pipeline`](crate::pipeline::Pipeline) applies it to every
+//! line and message, for `filter`, `listen` and `run` alike.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -20,7 +23,7 @@ use logmux_parsers::time::parse_rfc3339;
 use logmux_parsers::{Field, Format, Record, Severity, Value};
 use serde_json::value::RawValue;
 
-use crate::pipeline::{Origin, Pipeline, Stamp};
+use crate::pipeline::Origin;
 
 /// Nested objects deeper than this are kept whole, as raw JSON.
 const MAX_DEPTH: usize = 8;
@@ -28,25 +31,37 @@ const MAX_DEPTH: usize = 8;
 /// One leaf of the event: its dotted name and raw JSON value.
 type Leaf<'a> = (Cow<'a, str>, &'a RawValue);
 
-/// If `body` is a logmux event, encodes it with `origin`'s envelope into
-/// `out` and returns true; otherwise leaves everything untouched.
-pub fn merge(
-    body: &str,
-    origin: &Origin,
-    stamp: &Stamp,
-    pipeline: &mut Pipeline,
-    out: &mut Vec<u8>,
-) -> bool {
-    let text = body.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
-    // Cheap tests first: most bodies are not JSON, and most JSON is not ours.
-    if !(text.starts_with('{') && text.ends_with('}'))
-        || memchr::memmem::find(text.as_bytes(), b"\"severity_text\"").is_none()
-    {
-        return false;
+/// What a logmux event holds besides its record's fields.
+#[derive(Debug)]
+pub struct Parsed<'a> {
+    /// Its `message`, unescaped.
+    pub message: Cow<'a, str>,
+    /// Its `observed_timestamp` as written, when it is RFC 3339.
+    pub observed: Option<&'a str>,
+}
+
+/// A cheap first test: most lines are not JSON, and most JSON is not ours.
+pub fn may_be_event(text: &str) -> bool {
+    let text = trim(text);
+    text.starts_with('{')
+        && text.ends_with('}')
+        && memchr::memmem::find(text.as_bytes(), b"\"severity_text\"").is_some()
+}
+
+fn trim(text: &str) -> &str {
+    text.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+}
+
+/// If `text` is a logmux event, fills `rec` with its fields (time,
+/// severity, format and the rest) and returns its message; otherwise
+/// returns `None` and leaves `rec` untouched.
+pub fn parse<'a>(text: &'a str, rec: &mut Record<'a>) -> Option<Parsed<'a>> {
+    if !may_be_event(text) {
+        return None;
     }
     let mut leaves = Vec::with_capacity(24);
-    if !flatten("", text, 0, &mut leaves) {
-        return false;
+    if !flatten("", trim(text), 0, &mut leaves) {
+        return None;
     }
     let is_string = |name: &str| {
         leaves
@@ -57,10 +72,9 @@ pub fn merge(
         .iter()
         .all(|k| is_string(k))
     {
-        return false;
+        return None;
     }
 
-    let mut rec = Record::default();
     let mut message = Cow::Borrowed("");
     let mut observed = None;
     let mut severity_text = None;
@@ -90,7 +104,7 @@ pub fn merge(
                     .and_then(|s| Format::from_name(&s))
                     .unwrap_or(Format::Json);
             }
-            "logmux.invalid_utf8" => rec.invalid_utf8 = raw.get() == "true",
+            "logmux.invalid_utf8" => rec.invalid_utf8 |= raw.get() == "true",
             _ => match Field::from_name(&name) {
                 Some(field) => rec.push(field, value(raw)),
                 None => rec.extra.push((name, value(raw))),
@@ -102,17 +116,11 @@ pub fn merge(
         (_, Some(t)) => Severity::from_level_word(t.as_bytes()),
         _ => None,
     };
-    if rec.timestamp.is_none() {
-        rec.timestamp = stamp.wrapper_time;
-    }
-    add_envelope(origin, &mut rec);
-    let observed = observed.map(str::as_bytes);
-    pipeline.encode(&mut rec, &message, stamp, observed, origin, out);
-    true
+    Some(Parsed { message, observed })
 }
 
-/// The syslog envelope, as the module docs say.
-fn add_envelope<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
+/// Adds the envelope of where the event was read, as the module docs say.
+pub fn add_envelope<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
     let mut replace = |field: Field, value: Option<&'a str>| {
         if let Some(v) = value {
             rec.remove(field);
@@ -129,14 +137,19 @@ fn add_envelope<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
         replace(Field::SyslogProcid, s.procid.as_deref());
         replace(Field::SyslogMsgid, s.msgid.as_deref());
     }
-    if rec.get(Field::ServiceName).is_none() {
-        if let Some(s) = &origin.service {
-            rec.push_str(Field::ServiceName, s);
+    let mut unless_set = |field: Field, value: Option<&'a str>| {
+        if let Some(v) = value {
+            if rec.get(field).is_none() {
+                rec.push_str(field, v);
+            }
         }
-    }
-    if rec.get(Field::LogIostream).is_none() {
-        if let Some(s) = origin.iostream {
-            rec.push_str(Field::LogIostream, s.name());
+    };
+    unless_set(Field::ServiceName, origin.service.as_deref());
+    unless_set(Field::LogIostream, origin.iostream.map(|s| s.name()));
+    unless_set(Field::LogFilePath, origin.file.as_deref());
+    if let Some(pid) = origin.pid {
+        if rec.get(Field::ProcessPid).is_none() {
+            rec.push_int(Field::ProcessPid, i64::from(pid));
         }
     }
 }
@@ -221,7 +234,7 @@ fn value(raw: &RawValue) -> Value<'_> {
 mod tests {
     use super::*;
     use crate::output::Encoder;
-    use crate::pipeline::{IoStream, Settings, SyslogOrigin};
+    use crate::pipeline::{IoStream, Pipeline, Settings, Stamp, StreamState, SyslogOrigin};
 
     fn pipeline() -> Pipeline {
         Pipeline::new(Settings {
@@ -246,13 +259,19 @@ mod tests {
         }
     }
 
+    /// The event `body` becomes through the pipeline, if it is merged.
     fn merged(body: &str) -> Option<serde_json::Value> {
-        let mut out = Vec::new();
-        let mut p = pipeline();
-        if !merge(body, &origin(), &Stamp::now(), &mut p, &mut out) {
-            assert!(out.is_empty());
+        let mut rec = Record::default();
+        if parse(body, &mut rec).is_none() {
+            assert!(rec.fields.is_empty() && rec.extra.is_empty() && rec.timestamp.is_none());
             return None;
         }
+        let mut out = Vec::new();
+        let mut p = pipeline();
+        let mut stream = StreamState::new(origin());
+        p.line(&mut stream, body.as_bytes(), false, &Stamp::now(), &mut out);
+        assert_eq!(p.stats.merged, 1);
+        assert_eq!(p.stats.events, 1);
         assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
         Some(serde_json::from_slice(&out).unwrap())
     }
@@ -323,6 +342,37 @@ mod tests {
         ] {
             assert!(merged(body).is_none(), "{body}");
         }
+    }
+
+    #[test]
+    fn a_held_traceback_comes_out_first_and_cut_lines_are_not_merged() {
+        let mut out = Vec::new();
+        let mut p = pipeline();
+        let mut stream = StreamState::new(origin());
+        let stamp = Stamp::now();
+        for line in [
+            "Traceback (most recent call last):",
+            "  File \"x.py\", line 1, in <module>",
+            "ZeroDivisionError: division by zero",
+        ] {
+            p.line(&mut stream, line.as_bytes(), false, &stamp, &mut out);
+        }
+        assert!(out.is_empty(), "the traceback is held");
+        p.line(&mut stream, RUN_EVENT.as_bytes(), false, &stamp, &mut out);
+        // A piece cut at the length limit is not an event of its own.
+        p.line(&mut stream, RUN_EVENT.as_bytes(), true, &stamp, &mut out);
+        let events: Vec<serde_json::Value> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[0]["logmux"]["format"], "python.traceback");
+        assert_eq!(events[1]["logmux"]["format"], "nginx.access");
+        assert_eq!(events[1]["http"]["response"]["status_code"], 500);
+        assert_eq!(events[2]["logmux"]["format"], "json");
+        assert_eq!(events[2]["logmux"]["truncated"], true);
+        assert_eq!(p.stats.merged, 1);
     }
 
     #[test]
