@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 # Real programs the tests run or that produced the fixtures (rsyslog with its
-# TLS driver, and openssl for the certificates, receive the syslog sink).
-packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls openssl)
+# TLS driver, and openssl for the certificates, receive the syslog sink);
+# pebble (the ACME test server), openssl and iproute2 for tests/docker/e2e.sh.
+packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls pebble openssl iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -38,6 +39,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "cargo test (unit, property, golden and integration tests)"
 LOGMUX_LIVE=1 cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
 grep -q 'test result: ok' target/test-output.txt
+
+say "the web image end to end (tests/docker/e2e.sh)"
+bash tests/docker/e2e.sh
 
 say "fuzz targets compile"
 cargo check --quiet --manifest-path fuzz/Cargo.toml
