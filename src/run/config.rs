@@ -144,6 +144,9 @@ pub struct RawProgram {
 pub struct RawStream {
     pub format: Option<Spanned<String>>,
     pub sink: Option<Spanned<String>>,
+    /// Events of these formats go to these sinks instead (`"uwsgi.request" = "stdout"`).
+    #[serde(default)]
+    pub route: IndexMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -312,6 +315,16 @@ pub struct StreamSpec {
     pub format: Option<Format>,
     /// Index into [`RunConfig::sinks`].
     pub sink: usize,
+    /// Events of a format listed here go to its sink (an index into
+    /// [`RunConfig::sinks`]) instead of `sink`.
+    pub routes: Vec<(Format, usize)>,
+}
+
+impl StreamSpec {
+    /// Every sink the stream writes to: its own first, then its routes'.
+    pub fn sinks(&self) -> impl Iterator<Item = usize> + '_ {
+        std::iter::once(self.sink).chain(self.routes.iter().map(|&(_, s)| s))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -889,16 +902,34 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
                 Some(n) => sink_index(n, &key(&format!("{which}.sink")))?,
                 None => sinks.iter().position(|k| k.name == which).unwrap_or(0),
             };
-            streams.push(StreamSpec { format, sink });
+            let mut routes = Vec::with_capacity(s.route.len());
+            for (format_name, to) in &s.route {
+                let route_key = key(&format!("{which}.route.\"{}\"", format_name.get_ref()));
+                let Some(format) = parse_format_name(format_name.get_ref())
+                    .map_err(|m| loc.invalid(format_name.span().start, &route_key, m))?
+                else {
+                    return Err(loc.invalid(
+                        format_name.span().start,
+                        &route_key,
+                        "a route names a format, not `auto`",
+                    ));
+                };
+                routes.push((format, sink_index(to, &route_key)?));
+            }
+            streams.push(StreamSpec {
+                format,
+                sink,
+                routes,
+            });
         }
-        let stderr = streams.pop().unwrap_or(StreamSpec {
+        let none = || StreamSpec {
             format: None,
             sink: 0,
-        });
-        let stdout = streams.pop().unwrap_or(StreamSpec {
-            format: None,
-            sink: 0,
-        });
+            routes: Vec::new(),
+        };
+        let stderr = streams.pop().unwrap_or_else(none);
+        let stdout = streams.pop().unwrap_or_else(none);
+
         Ok(ProgramSpec {
             name: name.clone(),
             command,
