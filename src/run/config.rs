@@ -135,6 +135,8 @@ pub struct RawProgram {
     /// What SIGHUP to logmux does to this program: forward, restart or ignore.
     pub sighup: Option<Spanned<String>>,
     pub nginx_log_format: Option<Spanned<String>>,
+    /// `service.name` of the program's events (default: the program's name).
+    pub service_name: Option<Spanned<String>>,
     pub stdout: Option<RawStream>,
     pub stderr: Option<RawStream>,
 }
@@ -248,6 +250,8 @@ pub struct ProgramSpec {
     pub enabled: bool,
     pub sighup: Hup,
     pub nginx_log_format: Option<LogFormat>,
+    /// `service.name` of its events: `service_name`, else `name`.
+    pub service_name: String,
     /// `[stdout, stderr]`.
     pub streams: [StreamSpec; 2],
 }
@@ -929,6 +933,13 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
         };
         let stderr = streams.pop().unwrap_or_else(none);
         let stdout = streams.pop().unwrap_or_else(none);
+        let service_name = match &p.service_name {
+            Some(s) if s.get_ref().trim().is_empty() => {
+                return Err(loc.invalid(s.span().start, &key("service_name"), "must not be empty"))
+            }
+            Some(s) => s.get_ref().clone(),
+            None => name.clone(),
+        };
 
         Ok(ProgramSpec {
             name: name.clone(),
@@ -953,6 +964,7 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
             enabled: when_holds && !skip_for_file,
             sighup,
             nginx_log_format,
+            service_name,
             streams: [stdout, stderr],
         })
     };

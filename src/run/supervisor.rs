@@ -721,7 +721,7 @@ impl Supervisor {
             .collect();
         StreamReader {
             origin: Origin {
-                service: Some(spec.name.clone()),
+                service: Some(spec.service_name.clone()),
                 iostream: Some(which),
                 pid: u32::try_from(pid.as_raw()).ok(),
                 ..Origin::default()

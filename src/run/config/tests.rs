@@ -293,3 +293,18 @@ fn bad_routes_are_named_with_line_and_column() {
     let e = err("[program.a]\ncommand = \"x\"\nstdout = { route = \"stderr\" }\n");
     assert!(e.starts_with("/etc/logmux.toml:3:"), "{e}");
 }
+
+#[test]
+fn service_name_defaults_to_the_program_name() {
+    let c = load_str(
+        "[program.certbot-renew]\ncommand = \"x\"\nservice_name = \"certbot\"\n[program.web]\ncommand = \"y\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.programs[0].name, "certbot-renew");
+    assert_eq!(c.programs[0].service_name, "certbot");
+    assert_eq!(c.programs[1].service_name, "web");
+    assert_eq!(
+        err("[program.a]\ncommand = \"x\"\nservice_name = \" \"\n"),
+        "/etc/logmux.toml:3:16: program.a.service_name: must not be empty"
+    );
+}
