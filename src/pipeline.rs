@@ -4,7 +4,8 @@
 //! lines here together with where they came from. Per stream, the pipeline
 //! rejoins lines that supervisord spliced apart, assembles multi-line Python
 //! tracebacks, and skips (but counts) empty lines; then it parses each event
-//! and encodes it into the caller's buffer. A line that is already a logmux
+//! and encodes it into the caller's [`Output`]: one buffer, or a buffer and
+//! encoder picked by the event's format. A line that is already a logmux
 //! event (from a `logmux run` inside a container) is merged, not wrapped
 //! again (see [`crate::merge`]). It does no I/O itself.
 
@@ -214,7 +215,7 @@ impl Pipeline {
         bytes: &[u8],
         truncated: bool,
         stamp: &Stamp,
-        out: &mut Vec<u8>,
+        out: &mut dyn Output,
     ) {
         self.stats.lines += 1;
         if truncated {
@@ -254,7 +255,7 @@ impl Pipeline {
     }
 
     /// Passes a line through the multi-line assembler.
-    fn offer(&mut self, stream: &mut StreamState, text: &str, meta: Meta, out: &mut Vec<u8>) {
+    fn offer(&mut self, stream: &mut StreamState, text: &str, meta: Meta, out: &mut dyn Output) {
         if !self.multiline {
             self.single(stream, text, meta, out);
             return;
@@ -289,7 +290,7 @@ impl Pipeline {
     }
 
     /// The stream ended or went idle: emits whatever is held back.
-    pub fn flush(&mut self, stream: &mut StreamState, out: &mut Vec<u8>) {
+    pub fn flush(&mut self, stream: &mut StreamState, out: &mut dyn Output) {
         let now = Meta {
             stamp: Stamp::now(),
             truncated: false,
@@ -319,7 +320,7 @@ impl Pipeline {
         stream: &mut StreamState,
         text: &str,
         meta: Meta,
-        out: &mut Vec<u8>,
+        out: &mut dyn Output,
     ) -> bool {
         if !self.merge_events || meta.truncated || !merge::may_be_event(text) {
             return false;
@@ -351,7 +352,7 @@ impl Pipeline {
         true
     }
 
-    fn single(&mut self, stream: &mut StreamState, text: &str, meta: Meta, out: &mut Vec<u8>) {
+    fn single(&mut self, stream: &mut StreamState, text: &str, meta: Meta, out: &mut dyn Output) {
         if text.is_empty() && !self.keep_empty {
             self.stats.empty_lines += 1;
             return;
@@ -366,7 +367,7 @@ impl Pipeline {
         text: &str,
         meta: Meta,
         assembled: bool,
-        out: &mut Vec<u8>,
+        out: &mut dyn Output,
     ) {
         let parser = Parser {
             forced: self.settings.forced,
@@ -420,7 +421,7 @@ impl Pipeline {
         bytes: &[u8],
         truncated: bool,
         stamp: &Stamp,
-        out: &mut Vec<u8>,
+        out: &mut dyn Output,
     ) {
         self.flush(stream, out);
         self.stats.lines += 1;
@@ -512,6 +513,26 @@ impl Pipeline {
     }
 }
 
+/// Where the pipeline appends encoded events: one buffer for all of them
+/// (a `Vec<u8>`, with the pipeline's encoder), or a buffer and encoder
+/// picked by each event's format (`logmux run`'s per-format routes).
+/// Passed as `&mut dyn Output`: one indirect call per event, where a generic
+/// parameter made a second copy of the pipeline whose parser calls the
+/// compiler no longer inlined (callgrind: 28 against 48 instructions more a
+/// line than before routes, on 1,000-instruction lines).
+pub trait Output {
+    /// The encoder (`None`: the pipeline's own) and the buffer for the next
+    /// event, whose format is `format`.
+    fn target(&mut self, format: Format) -> (Option<&Encoder>, &mut Vec<u8>);
+}
+
+impl Output for Vec<u8> {
+    #[inline]
+    fn target(&mut self, _format: Format) -> (Option<&Encoder>, &mut Vec<u8>) {
+        (None, self)
+    }
+}
+
 /// Sorts, counts and encodes one finished record.
 #[allow(clippy::too_many_arguments)]
 fn emit(
@@ -522,7 +543,7 @@ fn emit(
     stamp: &Stamp,
     observed: Option<&[u8]>,
     origin: &Origin,
-    out: &mut Vec<u8>,
+    out: &mut dyn Output,
 ) {
     sort_fields(rec);
     stats.events += 1;
@@ -533,7 +554,8 @@ fn emit(
         observed_unix: stamp.observed_unix(),
         origin,
     };
-    encoder.encode(&event, out);
+    let (own, buf) = out.target(rec.format);
+    own.unwrap_or(encoder).encode(&event, buf);
 }
 
 /// Adds the fields that say where the event came from.

@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 # Real programs the tests run or that produced the fixtures (rsyslog with its
-# TLS driver, and openssl for the certificates, receive the syslog sink;
-# debootstrap builds the base image of the Docker driver test).
-packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls openssl debootstrap)
+# TLS driver, and openssl for the certificates, receive the syslog sink);
+# debootstrap builds the base image of the Docker tests; pebble (the ACME
+# test server) and iproute2 are for tests/docker/e2e.sh.
+packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls pebble openssl iproute2 debootstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -49,6 +50,9 @@ fi
 say "cargo test (unit, property, golden and integration tests)"
 LOGMUX_LIVE=1 cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
 grep -q 'test result: ok' target/test-output.txt
+
+say "the web image end to end (tests/docker/e2e.sh)"
+bash tests/docker/e2e.sh
 
 say "fuzz targets compile"
 cargo check --quiet --manifest-path fuzz/Cargo.toml

@@ -171,3 +171,52 @@ command = ["sh", "-c", "printf 'waiting for input> '; sleep 30"]
         ["waiting for input> "]
     );
 }
+
+#[test]
+fn service_name_tags_the_events_of_programs_that_share_one() {
+    let run = start(
+        r#"
+control_socket = ""
+
+[program.certbot-first]
+command = ["sh", "-c", "echo 'Requesting a certificate'; echo 'Saving debug log' >&2"]
+once = true
+service_name = "certbot"
+
+[program.certbot-renew]
+command = ["sh", "-c", "echo 'No renewals were attempted.'; echo 'Processing renewal' >&2"]
+autorestart = "never"
+service_name = "certbot"
+
+[program.web]
+command = ["sh", "-c", "echo 'web line'"]
+autorestart = "never"
+"#,
+    );
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let out = events(&done.stdout);
+    let err = events(&done.stderr);
+    // Both programs' lines, on both streams, under the one service name.
+    assert_eq!(
+        messages_of(&out, "certbot"),
+        ["Requesting a certificate", "No renewals were attempted."]
+    );
+    assert_eq!(
+        messages_of(&err, "certbot"),
+        ["Saving debug log", "Processing renewal"]
+    );
+    assert!(messages_of(&out, "certbot-first").is_empty());
+    assert!(messages_of(&out, "certbot-renew").is_empty());
+    for e in out
+        .iter()
+        .chain(&err)
+        .filter(|e| e["service"]["name"] == "certbot")
+    {
+        assert!(e["process"]["pid"].as_i64().is_some_and(|p| p > 1), "{e}");
+    }
+    // A program without one keeps its name; logmux's own events name programs.
+    assert_eq!(messages_of(&out, "web"), ["web line"]);
+    assert_eq!(own_with(&err, "spawned certbot-first").len(), 1);
+    assert_eq!(own_with(&err, "spawned certbot-renew").len(), 1);
+}

@@ -135,6 +135,8 @@ pub struct RawProgram {
     /// What SIGHUP to logmux does to this program: forward, restart or ignore.
     pub sighup: Option<Spanned<String>>,
     pub nginx_log_format: Option<Spanned<String>>,
+    /// `service.name` of the program's events (default: the program's name).
+    pub service_name: Option<Spanned<String>>,
     pub stdout: Option<RawStream>,
     pub stderr: Option<RawStream>,
 }
@@ -144,6 +146,9 @@ pub struct RawProgram {
 pub struct RawStream {
     pub format: Option<Spanned<String>>,
     pub sink: Option<Spanned<String>>,
+    /// Events of these formats go to these sinks instead (`"uwsgi.request" = "stdout"`).
+    #[serde(default)]
+    pub route: IndexMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,6 +250,8 @@ pub struct ProgramSpec {
     pub enabled: bool,
     pub sighup: Hup,
     pub nginx_log_format: Option<LogFormat>,
+    /// `service.name` of its events: `service_name`, else `name`.
+    pub service_name: String,
     /// `[stdout, stderr]`.
     pub streams: [StreamSpec; 2],
 }
@@ -312,6 +319,16 @@ pub struct StreamSpec {
     pub format: Option<Format>,
     /// Index into [`RunConfig::sinks`].
     pub sink: usize,
+    /// Events of a format listed here go to its sink (an index into
+    /// [`RunConfig::sinks`]) instead of `sink`.
+    pub routes: Vec<(Format, usize)>,
+}
+
+impl StreamSpec {
+    /// Every sink the stream writes to: its own first, then its routes'.
+    pub fn sinks(&self) -> impl Iterator<Item = usize> + '_ {
+        std::iter::once(self.sink).chain(self.routes.iter().map(|&(_, s)| s))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -889,16 +906,41 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
                 Some(n) => sink_index(n, &key(&format!("{which}.sink")))?,
                 None => sinks.iter().position(|k| k.name == which).unwrap_or(0),
             };
-            streams.push(StreamSpec { format, sink });
+            let mut routes = Vec::with_capacity(s.route.len());
+            for (format_name, to) in &s.route {
+                let route_key = key(&format!("{which}.route.\"{}\"", format_name.get_ref()));
+                let Some(format) = parse_format_name(format_name.get_ref())
+                    .map_err(|m| loc.invalid(format_name.span().start, &route_key, m))?
+                else {
+                    return Err(loc.invalid(
+                        format_name.span().start,
+                        &route_key,
+                        "a route names a format, not `auto`",
+                    ));
+                };
+                routes.push((format, sink_index(to, &route_key)?));
+            }
+            streams.push(StreamSpec {
+                format,
+                sink,
+                routes,
+            });
         }
-        let stderr = streams.pop().unwrap_or(StreamSpec {
+        let none = || StreamSpec {
             format: None,
             sink: 0,
-        });
-        let stdout = streams.pop().unwrap_or(StreamSpec {
-            format: None,
-            sink: 0,
-        });
+            routes: Vec::new(),
+        };
+        let stderr = streams.pop().unwrap_or_else(none);
+        let stdout = streams.pop().unwrap_or_else(none);
+        let service_name = match &p.service_name {
+            Some(s) if s.get_ref().trim().is_empty() => {
+                return Err(loc.invalid(s.span().start, &key("service_name"), "must not be empty"))
+            }
+            Some(s) => s.get_ref().clone(),
+            None => name.clone(),
+        };
+
         Ok(ProgramSpec {
             name: name.clone(),
             command,
@@ -922,6 +964,7 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
             enabled: when_holds && !skip_for_file,
             sighup,
             nginx_log_format,
+            service_name,
             streams: [stdout, stderr],
         })
     };

@@ -1024,10 +1024,12 @@ impl Reader<'_> {
             stdout: Some(RawStream {
                 format: None,
                 sink: stdout.sink,
+                route: IndexMap::new(),
             }),
             stderr: Some(RawStream {
                 format: None,
                 sink: stderr.sink,
+                route: IndexMap::new(),
             }),
             ..RawProgram::default()
         };

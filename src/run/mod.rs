@@ -111,8 +111,10 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
         *u = true;
     }
     for s in config.programs.iter().flat_map(|p| &p.streams) {
-        if let Some(u) = used.get_mut(s.sink) {
-            *u = true;
+        for sink in s.sinks() {
+            if let Some(u) = used.get_mut(sink) {
+                *u = true;
+            }
         }
     }
     for (spec, used) in config.sinks.iter().zip(used) {

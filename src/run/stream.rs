@@ -2,20 +2,24 @@
 //!
 //! Each stdout and stderr pipe gets a task of its own with its own line
 //! buffer and multi-line state, so two programs' (or two streams') lines are
-//! never merged or spliced. Every read becomes one batch of whole events for
-//! the stream's sink. A partial last line is emitted at end of stream, or
-//! after `idle_flush` of silence, and a traceback still being assembled the
-//! same way.
+//! never merged or spliced. Every read becomes one batch of whole events per
+//! sink: the stream's own, and the sink of each format it routes elsewhere
+//! (`route = { "uwsgi.request" = "stdout" }`). A line is parsed once; its
+//! event is encoded by the sink it goes to. A partial last line is emitted
+//! at end of stream, or after `idle_flush` of silence, and a traceback still
+//! being assembled the same way.
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
+use logmux_parsers::Format;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 
 use crate::framing::LineFramer;
-use crate::pipeline::{Origin, Pipeline, Settings, Stamp, StreamState};
+use crate::output::Encoder;
+use crate::pipeline::{Origin, Output, Pipeline, Settings, Stamp, StreamState};
 use crate::run::config::OnFull;
 use crate::sink::{Batch, Queue};
 
@@ -41,13 +45,28 @@ impl Route {
     }
 }
 
+/// The sink that the events of one format go to instead of the stream's own.
+#[derive(Clone)]
+pub struct FormatRoute {
+    pub format: Format,
+    /// The sink's index in the config: formats routed to one sink share its batch.
+    pub sink: usize,
+    pub encoder: Encoder,
+    pub route: Route,
+}
+
 /// One stream of one run of one program.
 pub struct StreamReader {
     pub origin: Origin,
     pub settings: Settings,
     pub max_line: usize,
     pub idle_flush: Duration,
+    /// The stream's own sink (its index in the config, and its queue; its
+    /// encoder is `settings.encoder`).
+    pub sink: usize,
     pub route: Route,
+    /// Formats whose events go to another sink.
+    pub routes: Vec<FormatRoute>,
 }
 
 impl StreamReader {
@@ -64,6 +83,7 @@ impl StreamReader {
         };
         let mut lines = Lines {
             framer: LineFramer::new(self.max_line),
+            split: Split::new(self.route, self.sink, self.routes),
             pipeline: Pipeline::new(self.settings),
             state: StreamState::new(self.origin),
         };
@@ -73,7 +93,8 @@ impl StreamReader {
                 match tokio::time::timeout(self.idle_flush, rx.read(&mut buf)).await {
                     Ok(r) => r,
                     Err(_idle) => {
-                        self.route.send(lines.finish()).await;
+                        lines.finish();
+                        lines.split.send().await;
                         continue;
                     }
                 }
@@ -89,17 +110,21 @@ impl StreamReader {
                     break;
                 }
             };
-            self.route.send(lines.push(&buf[..n])).await;
+            lines.push(&buf[..n]);
+            lines.split.send().await;
         }
-        self.route.send(lines.finish()).await;
+        lines.finish();
+        lines.split.send().await;
         lines.pipeline.stats.lines
     }
 }
 
 /// One stream's line state: its framer, and its pipeline and per-stream
-/// state (multi-line events, parsing, encoding).
+/// state (multi-line events, parsing, encoding), and the batches being
+/// filled for its sinks.
 struct Lines {
     framer: LineFramer,
+    split: Split,
     pipeline: Pipeline,
     state: StreamState,
 }
@@ -110,39 +135,117 @@ impl Lines {
         self.framer.pending() > 0 || self.state.is_pending()
     }
 
-    /// The events of one read, as one batch; every line in it was read now.
-    fn push(&mut self, bytes: &[u8]) -> Batch {
+    /// Encodes the events of one read; every line in it was read now.
+    fn push(&mut self, bytes: &[u8]) {
         let stamp = Stamp::now();
         // JSON is 2.5 to 5 times the text: fewer regrowths.
-        self.batch(bytes.len() * 3 + 256, |l, out| {
-            let (pipeline, state) = (&mut l.pipeline, &mut l.state);
-            l.framer.push(bytes, |line| {
-                pipeline.line(state, line.bytes, line.truncated, &stamp, out)
-            });
-        })
+        self.split.own.bytes.reserve(bytes.len() * 3 + 256);
+        let (pipeline, state, split) = (&mut self.pipeline, &mut self.state, &mut self.split);
+        self.framer.push(bytes, |line| {
+            pipeline.line(state, line.bytes, line.truncated, &stamp, split)
+        });
     }
 
-    /// The partial last line and whatever multi-line event is held, as one
-    /// batch: at the end of the stream, or after `idle_flush` of silence.
-    fn finish(&mut self) -> Batch {
+    /// Encodes the partial last line and whatever multi-line event is held:
+    /// at the end of the stream, or after `idle_flush` of silence.
+    fn finish(&mut self) {
         let stamp = Stamp::now();
-        self.batch(0, |l, out| {
-            let (pipeline, state) = (&mut l.pipeline, &mut l.state);
-            l.framer
-                .finish(|line| pipeline.line(state, line.bytes, line.truncated, &stamp, out));
-            pipeline.flush(state, out);
-        })
+        let (pipeline, state, split) = (&mut self.pipeline, &mut self.state, &mut self.split);
+        self.framer
+            .finish(|line| pipeline.line(state, line.bytes, line.truncated, &stamp, split));
+        pipeline.flush(state, split);
+    }
+}
+
+/// The batches of one read, one per sink, each with the encoder of its sink.
+struct Split {
+    own: Pending,
+    /// Format → index into `routed`; none for formats that stay.
+    formats: Vec<(Format, usize)>,
+    routed: Vec<Pending>,
+}
+
+/// A batch being filled for one sink.
+struct Pending {
+    /// `None`: the pipeline's (the stream's own sink's) encoder.
+    encoder: Option<Encoder>,
+    route: Route,
+    bytes: Vec<u8>,
+    events: u32,
+}
+
+impl Pending {
+    fn new(encoder: Option<Encoder>, route: Route) -> Pending {
+        Pending {
+            encoder,
+            route,
+            bytes: Vec::new(),
+            events: 0,
+        }
     }
 
-    /// Runs `encode` into a new batch and counts the events it made.
-    fn batch(&mut self, capacity: usize, encode: impl FnOnce(&mut Self, &mut Vec<u8>)) -> Batch {
-        let before = self.pipeline.stats.events;
-        let mut bytes = Vec::with_capacity(capacity);
-        encode(self, &mut bytes);
-        let events = self.pipeline.stats.events - before;
-        Batch {
-            bytes,
-            events: u32::try_from(events).unwrap_or(u32::MAX),
+    /// Queues what was encoded since the last send, if anything.
+    async fn send(&mut self) {
+        if self.bytes.is_empty() {
+            return;
         }
+        let batch = Batch {
+            bytes: std::mem::take(&mut self.bytes),
+            events: std::mem::take(&mut self.events),
+        };
+        self.route.send(batch).await;
+    }
+}
+
+impl Split {
+    /// `own_sink` is the stream's own sink: a route there changes nothing.
+    fn new(own: Route, own_sink: usize, routes: Vec<FormatRoute>) -> Split {
+        let mut split = Split {
+            own: Pending::new(None, own),
+            formats: Vec::new(),
+            routed: Vec::new(),
+        };
+        let mut sinks: Vec<usize> = Vec::new();
+        for r in routes {
+            if r.sink == own_sink {
+                continue;
+            }
+            let i = match sinks.iter().position(|&s| s == r.sink) {
+                Some(i) => i,
+                None => {
+                    sinks.push(r.sink);
+                    split.routed.push(Pending::new(Some(r.encoder), r.route));
+                    split.routed.len() - 1
+                }
+            };
+            split.formats.push((r.format, i));
+        }
+        split
+    }
+
+    /// Queues each sink's batch: the stream's own first. Each sink gets its
+    /// events in the order they were read; `on_full` applies per sink.
+    async fn send(&mut self) {
+        self.own.send().await;
+        for p in &mut self.routed {
+            p.send().await;
+        }
+    }
+}
+
+impl Output for Split {
+    #[inline]
+    fn target(&mut self, format: Format) -> (Option<&Encoder>, &mut Vec<u8>) {
+        let to = self
+            .formats
+            .iter()
+            .find(|(f, _)| *f == format)
+            .and_then(|&(_, i)| self.routed.get_mut(i));
+        let p = match to {
+            Some(p) => p,
+            None => &mut self.own,
+        };
+        p.events = p.events.saturating_add(1);
+        (p.encoder.as_ref(), &mut p.bytes)
     }
 }

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use super::child::{self, Spawned};
 use super::config::{AutoRestart, Hup, Kind, OnExit, ProgramSpec, ReadyProbe, RunConfig};
 use super::reap::{self, Exit};
-use super::stream::{Route, StreamReader};
+use super::stream::{FormatRoute, Route, StreamReader};
 use crate::output::Encoder;
 use crate::pipeline::{IoStream, Origin, Settings};
 
@@ -706,9 +706,22 @@ impl Supervisor {
         let spec = &self.programs[i].spec;
         let stream = spec.stream(which);
         let sink = &self.sinks[stream.sink];
+        let routes = stream
+            .routes
+            .iter()
+            .filter_map(|&(format, to)| {
+                let s = self.sinks.get(to)?;
+                Some(FormatRoute {
+                    format,
+                    sink: to,
+                    encoder: s.encoder.clone(),
+                    route: s.route.clone(),
+                })
+            })
+            .collect();
         StreamReader {
             origin: Origin {
-                service: Some(spec.name.clone()),
+                service: Some(spec.service_name.clone()),
                 iostream: Some(which),
                 pid: u32::try_from(pid.as_raw()).ok(),
                 ..Origin::default()
@@ -720,7 +733,9 @@ impl Supervisor {
             },
             max_line: self.config.max_line_bytes,
             idle_flush: self.config.idle_flush,
+            sink: stream.sink,
             route: sink.route.clone(),
+            routes,
         }
     }
 

@@ -228,3 +228,83 @@ fn every_program_with_a_problem_is_reported() {
         "{text}"
     );
 }
+
+#[test]
+fn routes_send_formats_to_other_sinks_inline_or_as_tables() {
+    let c = load_str(
+        r#"
+[program.uwsgi]
+command = "uwsgi"
+stderr = { sink = "stderr", route = { "uwsgi.request" = "stdout", "python.traceback" = "errors" } }
+
+[program.app]
+command = "app"
+
+[program.app.stdout]
+format = "auto"
+
+[program.app.stdout.route]
+"nginx.access" = "null"
+
+[sink.errors]
+type = "file"
+path = "/tmp/errors.jsonl"
+"#,
+    )
+    .unwrap();
+    let sink = |i: usize| c.sinks[i].name.as_str();
+    let uwsgi = &c.programs[0].streams[1];
+    assert_eq!(sink(uwsgi.sink), "stderr");
+    let routes: Vec<(Format, &str)> = uwsgi.routes.iter().map(|&(f, s)| (f, sink(s))).collect();
+    assert_eq!(
+        routes,
+        [
+            (Format::UwsgiRequest, "stdout"),
+            (Format::PythonTraceback, "errors")
+        ]
+    );
+    let uwsgi_sinks: Vec<&str> = uwsgi.sinks().map(sink).collect();
+    assert_eq!(uwsgi_sinks, ["stderr", "stdout", "errors"]);
+    let app = &c.programs[1].streams[0];
+    assert_eq!(sink(app.sink), "stdout");
+    assert_eq!(app.routes.len(), 1);
+    assert_eq!(app.routes[0].0, Format::NginxAccess);
+    assert_eq!(sink(app.routes[0].1), "null");
+    assert!(c.programs[1].streams[1].routes.is_empty());
+}
+
+#[test]
+fn bad_routes_are_named_with_line_and_column() {
+    let e = err(
+        "[program.a]\ncommand = \"x\"\nstderr = { route = { \"uwsgi.requests\" = \"stdout\" } }\n",
+    );
+    assert!(
+        e.starts_with("/etc/logmux.toml:3:22: program.a.stderr.route.\"uwsgi.requests\": unknown format `uwsgi.requests`; expected auto, "),
+        "{e}"
+    );
+    assert_eq!(
+        err("[program.a]\ncommand = \"x\"\n\n[program.a.stderr.route]\n\"uwsgi.request\" = \"stdot\"\n"),
+        "/etc/logmux.toml:5:19: program.a.stderr.route.\"uwsgi.request\": no sink named `stdot` (known: stdout, stderr, null, syslog)"
+    );
+    assert_eq!(
+        err("[program.a]\ncommand = \"x\"\nstdout = { route = { auto = \"stderr\" } }\n"),
+        "/etc/logmux.toml:3:22: program.a.stdout.route.\"auto\": a route names a format, not `auto`"
+    );
+    let e = err("[program.a]\ncommand = \"x\"\nstdout = { route = \"stderr\" }\n");
+    assert!(e.starts_with("/etc/logmux.toml:3:"), "{e}");
+}
+
+#[test]
+fn service_name_defaults_to_the_program_name() {
+    let c = load_str(
+        "[program.certbot-renew]\ncommand = \"x\"\nservice_name = \"certbot\"\n[program.web]\ncommand = \"y\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.programs[0].name, "certbot-renew");
+    assert_eq!(c.programs[0].service_name, "certbot");
+    assert_eq!(c.programs[1].service_name, "web");
+    assert_eq!(
+        err("[program.a]\ncommand = \"x\"\nservice_name = \" \"\n"),
+        "/etc/logmux.toml:3:16: program.a.service_name: must not be empty"
+    );
+}

@@ -1,0 +1,531 @@
+#!/usr/bin/env bash
+# End-to-end tests of the all-in-one image (docker/): the real image, the
+# real Docker engine, real nginx, uWSGI, Django and certbot, and Debian's
+# pebble as the ACME server. tests/run-all.sh (so .ci/run) calls this.
+#
+#   build             base image (docker/base-image.sh, reused when present),
+#                     image build, its size; entrypoint, stop signal,
+#                     healthcheck; no environment's settings in the image
+#   http              HTTP mode: 200, 404, 500 and a static file over curl;
+#                     docker logs holds exactly the matching nginx.access and
+#                     uwsgi.request events, one merged python.traceback, and
+#                     nothing that is not JSON; time to the first 200; RSS
+#   missing-variable  without NGINX_SERVER_NAME, DJANGO_SETTINGS_MODULE, or
+#                     EMAIL_ADDRESS with USE_SSL: exit 78, the last line
+#                     names the variable
+#   stop              docker stop: under 3 s, exit code 0, the last request's
+#                     access lines are in the logs
+#   https             USE_SSL against pebble: the first start gets a
+#                     certificate, HTTPS serves, HTTP redirects, a forced
+#                     renewal (`logmux ctl start certbot-renew`) goes through
+#                     nginx's webroot while nginx keeps serving, nginx reloads
+#                     (new serial served), a restart reuses the certificate
+#
+# Without a Docker engine (`docker info` fails) it says so in one line and
+# runs the same stack on the host instead (case host-http: docker/logmux.toml
+# in private mount, PID and network namespaces, with Debian's nginx, uWSGI
+# and Django), with the HTTP checks. LOGMUX_E2E_HOST=1 forces that.
+#
+# All traffic stays on this machine's loopback: the containers publish their
+# ports on 127.0.0.1 (ports Docker picks), and pebble runs in the web
+# container's network namespace.
+#
+# Usage (root): bash tests/docker/e2e.sh [CASE...]      KEEP_TMP=1 keeps logs
+# Prints PASS/FAIL per case, FIGURE lines, and exits non-zero on a failure.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/tests/docker
+export LC_ALL=C.UTF-8
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
+IMAGE=${LOGMUX_E2E_IMAGE:-logmux/web:e2e}
+BASE_IMAGE=logmux/debian:bookworm
+SERVER_NAME=logmux.example           # in the dev environment's ALLOWED_HOSTS
+SETTINGS=$ROOT/docker/app/project/settings/dev
+SETTINGS_MODULE=project.settings.dev.settings
+PY=/usr/bin/python3
+LOGCHECK=$HERE/logcheck.py
+
+say() { printf '%s\n' "$*"; }
+figure() { printf 'FIGURE %s\n' "$*"; }
+die() { printf '  not ok %s\n' "$*"; exit 1; }
+ok() { printf '  ok %s\n' "$*"; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
+
+# ------------------------------------------------------------------ helpers
+
+# Every container and network of this run is named $PREFIX-*.
+rm_containers() {
+    local ids
+    ids=$(docker ps -aq --filter "name=^${PREFIX}-" 2>/dev/null || true)
+    [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+}
+
+# logs C DIR: the container's stdout and stderr, apart.
+logs() { docker logs "$1" >"$2/out.jsonl" 2>"$2/err.jsonl"; }
+
+# logcheck DIR CHECK ARGS...: tests/docker/logcheck.py on DIR's two files.
+logcheck() { local d=$1; shift; "$PY" "$LOGCHECK" "$1" "$d/out.jsonl" "$d/err.jsonl" "${@:2}"; }
+
+# quiet_until SECONDS CMD...: runs CMD every 0.2 s until it succeeds.
+quiet_until() {
+    local limit=$(( $(now_ms) + $1 * 1000 )); shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$(now_ms)" -lt "$limit" ] || return 1
+        sleep 0.2
+    done
+}
+
+# code URL [CURL ARGS...]: the HTTP status curl gets (000: no answer).
+code() { curl -s -o /dev/null -m 10 -w '%{http_code}' "$@" || true; }
+
+# status_is WANT URL [CURL ARGS...]: curl gets status WANT (for quiet_until).
+status_is() { [ "$(code "${@:2}")" = "$1" ]; }
+
+# expect_code WANT URL [CURL ARGS...]
+expect_code() {
+    local want=$1 got; shift
+    got=$(code "$@")
+    [ "$got" = "$want" ] || die "GET $1: status $got, want $want"
+    ok "GET $1: $got"
+}
+
+run_web() { # run_web NAME [DOCKER RUN ARGS...]: a web container, detached
+    local name=$1; shift
+    docker run -d --name "$name" \
+        -e DJANGO_SETTINGS_MODULE="$SETTINGS_MODULE" \
+        -v "$SETTINGS:/app/project/settings/dev:ro" \
+        "$@" "$IMAGE" >/dev/null
+}
+
+host_port() { docker port "$1" "$2/tcp" | awk -F: 'NR == 1 { print $NF }'; }
+
+# ------------------------------------------------------------------ cases
+
+case_build() {
+    bash "$ROOT/docker/base-image.sh" "$BASE_IMAGE"
+    # cargo in the build stage must trust what the host trusts (a
+    # TLS-inspecting proxy's CA, when there is one) to reach crates.io.
+    local extra=() cas
+    cas=$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
+    [ -z "$cas" ] || extra=(--build-arg "EXTRA_CA_CERTS=$cas")
+    local t0; t0=$(now_ms)
+    if ! docker build --network host "${extra[@]}" -f "$ROOT/docker/Dockerfile" -t "$IMAGE" "$ROOT" \
+        >"$TMP/build.log" 2>&1; then
+        tail -n 40 "$TMP/build.log"
+        die "docker build failed (log above)"
+    fi
+    ok "docker build -t $IMAGE"
+    figure "image build: $(secs $(( $(now_ms) - t0 ))) s (layer cache as it was)"
+    local size; size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+    figure "image size: $(( size / 1000000 )) MB ($size bytes, docker image inspect)"
+
+    local got
+    got=$(docker image inspect -f '{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.StopSignal}} {{json .Config.Healthcheck.Test}} user={{.Config.User}}' "$IMAGE")
+    [ "$got" = '["/usr/local/bin/logmux","run","--config","/app/docker/logmux.toml"] [] SIGTERM ["CMD","logmux","ctl","status"] user=' ] ||
+        die "image config: $got"
+    ok "entrypoint logmux run (exec form), STOPSIGNAL SIGTERM, HEALTHCHECK logmux ctl status"
+
+    docker run --rm --entrypoint sh "$IMAGE" -c \
+        'test ! -e /app/project/settings/dev && test -f /app/project/settings/base.py && test -f /app/static/demo/hello.txt && test ! -e /app/target' ||
+        die "the image holds an environment's settings, or lacks base.py or the collected static files"
+    ok "no environment's settings in the image; collected static files are"
+
+    docker run --rm -e DJANGO_SETTINGS_MODULE=x -e NGINX_SERVER_NAME=x -e USE_SSL=1 -e EMAIL_ADDRESS=x \
+        --entrypoint logmux "$IMAGE" check --config /app/docker/logmux.toml >/dev/null ||
+        die "logmux check --config /app/docker/logmux.toml"
+    ok "logmux check accepts docker/logmux.toml in the image"
+
+    if command -v docker-compose >/dev/null; then
+        local f
+        for f in compose.yml compose.https.yml; do
+            NGINX_SERVER_NAME=$SERVER_NAME EMAIL_ADDRESS=e2e@$SERVER_NAME \
+                docker-compose -f "$ROOT/docker/$f" config -q || die "docker-compose config: docker/$f"
+        done
+        ok "docker-compose config accepts docker/compose.yml and docker/compose.https.yml"
+    fi
+}
+
+case_http() {
+    local c=$PREFIX-http d=$TMP/http; mkdir -p "$d"
+    local t0; t0=$(now_ms)
+    # The image's HEALTHCHECK, run every second here instead of every 30.
+    run_web "$c" -p 127.0.0.1::80 -e NGINX_SERVER_NAME=$SERVER_NAME --health-interval 1s --health-start-period 2s
+    local port; port=$(host_port "$c" 80)
+    local url=http://127.0.0.1:$port H=(-H "Host: $SERVER_NAME")
+    quiet_until 60 status_is 200 "$url/?e2e=probe" "${H[@]}" || { docker logs "$c" 2>&1 | tail -n 20; die "no 200 within 60 s"; }
+    figure "docker run to the first 200 (HTTP): $(secs $(( $(now_ms) - t0 ))) s"
+
+    expect_code 200 "$url/?e2e=200" "${H[@]}"
+    expect_code 404 "$url/missing/?e2e=404" "${H[@]}"
+    expect_code 500 "$url/boom/?e2e=500" "${H[@]}"
+    expect_code 200 "$url/static/demo/hello.txt" "${H[@]}"
+
+    # Programs count as running once up for startsecs (1 s), which the
+    # first 200 can beat; the HEALTHCHECK's start period covers that.
+    quiet_until 10 docker exec "$c" logmux ctl status ||
+        die "logmux ctl status: $(docker exec "$c" logmux ctl status)"
+    docker exec "$c" logmux ctl status >"$d/status.txt"
+    grep -Eq '^uwsgi +running' "$d/status.txt" && grep -Eq '^nginx +running' "$d/status.txt" ||
+        die "ctl status: $(cat "$d/status.txt")"
+    ok "logmux ctl status (the HEALTHCHECK) exits 0: uwsgi and nginx running"
+
+    local pid; pid=$(docker inspect -f '{{.State.Pid}}' "$c")
+    figure "logmux RSS in the running container: $(awk '/^VmRSS/ { print $2, $3 }' "/proc/$pid/status") (VmRSS of PID 1, UWSGI_PROCESSES=2, after the requests above)"
+
+    # uWSGI logs a request after answering it: wait for the last one.
+    quiet_until 10 eval 'logs "$c" "$d" && logcheck "$d" count err uwsgi.request uwsgi "/boom/?e2e=500" 500 1'
+    logs "$c" "$d"
+    local f=0
+    logcheck "$d" json || f=1
+    logcheck "$d" count out nginx.access nginx "/?e2e=200" 200 1 || f=1
+    logcheck "$d" count out nginx.access nginx "/missing/?e2e=404" 404 1 || f=1
+    logcheck "$d" count out nginx.access nginx "/boom/?e2e=500" 500 1 || f=1
+    logcheck "$d" count out nginx.access nginx "/static/demo/hello.txt" 200 1 || f=1
+    # uWSGI's request lines share its stderr with its other messages
+    # (docker/uwsgi.ini says why); logmux parses them apart.
+    logcheck "$d" count err uwsgi.request uwsgi "/?e2e=200" 200 1 || f=1
+    logcheck "$d" count err uwsgi.request uwsgi "/missing/?e2e=404" 404 1 || f=1
+    logcheck "$d" count err uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || f=1
+    logcheck "$d" count err uwsgi.request uwsgi "/static/demo/hello.txt" - 0 || f=1
+    logcheck "$d" traceback uwsgi ZeroDivisionError 1 || f=1
+    logcheck "$d" message err uwsgi "Not Found: /missing/" 1 || f=1
+    logcheck "$d" message err logmux "uwsgi is ready" 1 || f=1
+
+    health() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = "$1" ]; }
+    quiet_until 15 health healthy && ok "docker says healthy" || { say "  not ok health: $(docker inspect -f '{{json .State.Health}}' "$c")"; f=1; }
+    docker exec "$c" logmux ctl stop nginx >/dev/null
+    quiet_until 15 health unhealthy && ok "docker says unhealthy once nginx is stopped (logmux ctl stop nginx)" ||
+        { say "  not ok health: $(docker inspect -f '{{json .State.Health}}' "$c")"; f=1; }
+    docker rm -f "$c" >/dev/null
+    [ $f = 0 ] || die "the logs above"
+}
+
+case_missing_variable() {
+    local d=$TMP/missing; mkdir -p "$d"
+    local f=0 var args
+    for var in NGINX_SERVER_NAME DJANGO_SETTINGS_MODULE EMAIL_ADDRESS; do
+        local c=$PREFIX-missing-$var
+        case $var in
+            NGINX_SERVER_NAME) args=(-e "DJANGO_SETTINGS_MODULE=$SETTINGS_MODULE") ;;
+            DJANGO_SETTINGS_MODULE) args=(-e "NGINX_SERVER_NAME=$SERVER_NAME") ;;
+            EMAIL_ADDRESS) args=(-e "DJANGO_SETTINGS_MODULE=$SETTINGS_MODULE" -e "NGINX_SERVER_NAME=$SERVER_NAME" -e USE_SSL=1) ;;
+        esac
+        local rc=0
+        docker run --name "$c" "${args[@]}" "$IMAGE" >/dev/null 2>&1 || rc=$?
+        logs "$c" "$d"
+        docker rm -f "$c" >/dev/null
+        if [ $rc = 78 ]; then ok "without $var: exit 78"; else say "  not ok without $var: exit $rc, want 78"; f=1; fi
+        logcheck "$d" last "$var" || f=1
+        logcheck "$d" json || f=1
+        tail -n 1 "$d/err.jsonl" | sed 's/^/    last line: /'
+    done
+    [ $f = 0 ] || die "see above"
+}
+
+case_stop() {
+    local c=$PREFIX-stop d=$TMP/stop; mkdir -p "$d"
+    run_web "$c" -p 127.0.0.1::80 -e NGINX_SERVER_NAME=$SERVER_NAME
+    local url; url=http://127.0.0.1:$(host_port "$c" 80)
+    quiet_until 60 status_is 200 "$url/?e2e=probe" -H "Host: $SERVER_NAME" || die "no 200 within 60 s"
+    expect_code 200 "$url/?e2e=last" -H "Host: $SERVER_NAME"
+    local t0 ms; t0=$(now_ms)
+    docker stop "$c" >/dev/null
+    ms=$(( $(now_ms) - t0 ))
+    figure "docker stop: $(secs "$ms") s"
+    local rc; rc=$(docker inspect -f '{{.State.ExitCode}}' "$c")
+    logs "$c" "$d"
+    docker rm -f "$c" >/dev/null
+    local f=0
+    if [ "$ms" -lt 3000 ]; then ok "docker stop took $(secs "$ms") s (< 3 s)"; else say "  not ok docker stop took $(secs "$ms") s"; f=1; fi
+    if [ "$rc" = 0 ]; then ok "exit code 0"; else say "  not ok exit code $rc"; f=1; fi
+    logcheck "$d" count out nginx.access nginx "/?e2e=last" 200 1 || f=1
+    logcheck "$d" count err uwsgi.request uwsgi "/?e2e=last" 200 1 || f=1
+    logcheck "$d" message err logmux "logmux exits with 0" 1 || f=1
+    logcheck "$d" json || f=1
+    [ $f = 0 ] || die "see above"
+}
+
+# The served certificate's serial, over the published port.
+serial() {
+    timeout 10 openssl s_client -connect "127.0.0.1:$1" -servername $SERVER_NAME </dev/null 2>/dev/null |
+        openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//'
+}
+
+case_https() {
+    local d=$TMP/https; mkdir -p "$d/le"
+    local net=$PREFIX-net web=$PREFIX-https
+
+    # TLS of pebble's own API: a throwaway CA and a certificate for localhost.
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=logmux e2e test CA" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$d/api.key" -out "$d/api.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\n' >"$d/api.ext"
+    openssl x509 -req -in "$d/api.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+        -extfile "$d/api.ext" -out "$d/api.pem" 2>/dev/null
+
+    # One network namespace for pebble and the web container, held by a
+    # container that only sleeps and publishes 80 and 443 on loopback.
+    # Pebble answers on localhost:14000 there and validates http-01 on
+    # port 80 of logmux.example, which its own /etc/hosts points at
+    # 127.0.0.1 (a private mount namespace binds that file). Every order is
+    # validated (no authorization reuse), so the renewal must pass the webroot.
+    docker run -d --name "$net" -p 127.0.0.1::80 -p 127.0.0.1::443 --entrypoint sleep "$BASE_IMAGE" infinity >/dev/null
+    local netpid; netpid=$(docker inspect -f '{{.State.Pid}}' "$net")
+    printf '127.0.0.1 localhost %s\n' "$SERVER_NAME" >"$d/hosts"
+    cat >"$d/pebble.json" <<EOF
+{"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
+ "certificate": "$d/api.pem", "privateKey": "$d/api.key",
+ "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+EOF
+    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+        nsenter --net="/proc/$netpid/ns/net" unshare --mount --propagation private \
+        sh -c 'mount --bind "$1" /etc/hosts && exec pebble -config "$2"' sh "$d/hosts" "$d/pebble.json" \
+        >"$d/pebble.log" 2>&1 &
+    echo $! >"$TMP/pebble.pid"
+    in_net() { nsenter --net="/proc/$netpid/ns/net" "$@"; }
+    quiet_until 20 in_net curl -sf --cacert "$d/ca.pem" https://localhost:14000/dir ||
+        { cat "$d/pebble.log"; die "pebble did not answer"; }
+    in_net curl -sf --cacert "$d/ca.pem" https://localhost:15000/roots/0 >"$d/pebble-root.pem" ||
+        die "pebble's root certificate"
+    ok "pebble serves its ACME directory in the web container's network namespace"
+
+    local p80 p443; p80=$(host_port "$net" 80); p443=$(host_port "$net" 443)
+    local https=https://$SERVER_NAME:$p443 R=(--cacert "$d/pebble-root.pem" --resolve "$SERVER_NAME:$p443:127.0.0.1")
+    start_https() {
+        run_web "$web" --network "container:$net" \
+            -e NGINX_SERVER_NAME=$SERVER_NAME -e USE_SSL=1 -e EMAIL_ADDRESS=e2e@$SERVER_NAME \
+            -e CERTBOT_SERVER=https://localhost:14000/dir -e REQUESTS_CA_BUNDLE=/e2e/ca.pem \
+            -v "$d/ca.pem:/e2e/ca.pem:ro" -v "$d/le:/etc/letsencrypt"
+    }
+    local t0; t0=$(now_ms)
+    start_https
+    quiet_until 120 status_is 200 "$https/?e2e=probe" "${R[@]}" ||
+        { docker logs "$web" 2>&1 | tail -n 30; tail -n 20 "$d/pebble.log"; die "no HTTPS 200 within 120 s"; }
+    figure "docker run to the first 200 (HTTPS, first certificate included): $(secs $(( $(now_ms) - t0 ))) s"
+    local f=0
+    [ -f "$d/le/renewal/$SERVER_NAME.conf" ] && grep -q '^authenticator = standalone' "$d/le/renewal/$SERVER_NAME.conf" ||
+        die "no standalone renewal config in the letsencrypt volume"
+    ok "the first start got a certificate (certbot --standalone), kept in the letsencrypt volume"
+    expect_code 200 "$https/?e2e=https" "${R[@]}"
+    local redirect
+    redirect=$(curl -s -o /dev/null -m 10 -w '%{http_code} %{redirect_url}' -H "Host: $SERVER_NAME" "http://127.0.0.1:$p80/x/?y=1")
+    [ "$redirect" = "301 https://$SERVER_NAME/x/?y=1" ] || die "HTTP answered: $redirect"
+    ok "HTTP redirects to HTTPS: $redirect"
+
+    # Forced renewal through the running nginx: certbot reads cli.ini in the
+    # mounted /etc/letsencrypt, so the image's command stays as it is. Off a
+    # terminal, certbot renew first sleeps up to 8 minutes (to spread the load
+    # on Let's Encrypt); not against pebble.
+    local before after; before=$(serial "$p443")
+    [ -n "$before" ] || die "no certificate served on 443"
+    printf '%s\n' 'force-renewal = True' 'no-random-sleep-on-renew = True' >"$d/le/cli.ini"
+    : >"$d/codes"
+    ( for _ in $(seq 1 1200); do
+          [ -e "$d/stop-probe" ] && break
+          code "$https/?e2e=during-renewal" "${R[@]}" >>"$d/codes"; echo >>"$d/codes"
+          sleep 0.05
+      done ) &
+    local prober=$!
+    docker exec "$web" logmux ctl start certbot-renew >/dev/null || die "logmux ctl start certbot-renew"
+    ok "logmux ctl start certbot-renew (certbot renew --webroot, forced)"
+    quiet_until 90 eval 'docker logs "$web" 2>&1 | grep "certbot-renew exited" >/dev/null' || die "certbot-renew did not end within 90 s"
+    quiet_until 15 eval 'after=$(serial "$p443"); [ -n "$after" ] && [ "$after" != "$before" ]' || true
+    after=$(serial "$p443")
+    touch "$d/stop-probe"; wait "$prober" || true
+    rm -f "$d/le/cli.ini"
+    if [ -n "$after" ] && [ "$after" != "$before" ]; then ok "nginx serves the renewed certificate: serial $before -> $after"
+    else say "  not ok served serial $before -> $after"; f=1; fi
+    local total bad; total=$(grep -c . "$d/codes" || true); bad=$(grep -vc '^200$' "$d/codes" || true)
+    if [ "$total" -ge 5 ] && [ "$bad" = 0 ]; then ok "nginx kept serving during the renewal: $total HTTPS requests, all 200"
+    else say "  not ok during the renewal: $bad of $total HTTPS requests were not 200"; f=1; fi
+    grep -q '^authenticator = webroot' "$d/le/renewal/$SERVER_NAME.conf" && ok "the renewal config now says webroot" ||
+        { say "  not ok renewal config: $(grep authenticator "$d/le/renewal/$SERVER_NAME.conf")"; f=1; }
+    logs "$web" "$d"
+    logcheck "$d" prefix out nginx.access nginx "/.well-known/acme-challenge/" 200 1 || f=1
+    logcheck "$d" message err logmux "certbot-renew exited: exit code 0" 1 || f=1
+    logcheck "$d" message err nginx "reconfiguring" 1 || f=1
+    logcheck "$d" message out certbot-first "Successfully received certificate" 1 || f=1
+    logcheck "$d" message out certbot-renew "Congratulations, all renewals succeeded" 1 || f=1
+    logcheck "$d" json || f=1
+
+    # A new container on the same volume keeps the certificate.
+    docker rm -f "$web" >/dev/null
+    start_https
+    quiet_until 60 status_is 200 "$https/?e2e=probe" "${R[@]}" || die "no HTTPS 200 after the restart"
+    local again; again=$(serial "$p443")
+    [ "$again" = "$after" ] && ok "a new container serves the same certificate" ||
+        { say "  not ok after the restart the serial is $again, want $after"; f=1; }
+    docker exec "$web" logmux ctl status >"$d/status.txt" || true
+    grep -Eq '^certbot-first +disabled' "$d/status.txt" && ok "certbot-first sits the restart out (unless_exists)" ||
+        { say "  not ok status: $(cat "$d/status.txt")"; f=1; }
+    mkdir -p "$d/again"; logs "$web" "$d/again"
+    logcheck "$d/again" json || f=1
+    [ $f = 0 ] || die "see above"
+}
+
+# ------------------------------------------------------------------ host
+
+# The namespace's set-up, run by sh as PID 1 of a new PID namespace with its
+# own mount and network namespaces: a new root in a tmpfs that only it sees,
+# the host's /usr, /etc (read-only but /etc/nginx, which the template
+# rewrites) and /dev, an /app laid out as in the image, an empty /run and
+# /var, the repository and logmux's directory read-only at their paths;
+# then logmux as PID 1 with the image's own config.
+HOST_SETUP='
+set -eu
+root=$1 app=$2 repo=$3 logmux=$4 etc_nginx=$5
+ip link set lo up
+mount -t tmpfs -o mode=755 logmux-e2e-root "$root"
+for d in bin sbin lib lib32 lib64 libx32; do
+    if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$root/$d"
+    elif [ -d "/$d" ]; then mkdir "$root/$d"; mount --rbind "/$d" "$root/$d"
+    fi
+done
+for d in usr etc dev; do mkdir "$root/$d"; mount --rbind "/$d" "$root/$d"; done
+mount -o remount,bind,ro "$root/usr"
+mount -o remount,bind,ro "$root/etc"
+mount --bind "$etc_nginx" "$root/etc/nginx"
+mkdir -p "$root/proc" "$root/run/uwsgi" "$root/tmp" "$root/var/log/nginx" "$root/var/lib/nginx" "$root/var/www/acme" "$root/app"
+chmod 1777 "$root/tmp"
+chown www-data:www-data "$root/run/uwsgi"
+mount -t proc proc "$root/proc"
+for d in "$repo" "${logmux%/*}"; do
+    mkdir -p "$root$d"; mount --bind "$d" "$root$d"; mount -o remount,bind,ro "$root$d"
+done
+mount --bind "$app" "$root/app"
+exec chroot "$root" "$logmux" run --config /app/docker/logmux.toml
+'
+
+case_host_http() {
+    local d=$TMP/host; mkdir -p "$d/root" "$d/app"
+    local logmux=${LOGMUX_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/logmux}
+    [ -x "$logmux" ] || (cd "$ROOT" && cargo build --quiet --bin logmux)
+    [ -x "$logmux" ] || die "no logmux binary at $logmux"
+    local p
+    for p in nginx uwsgi python3; do command -v $p >/dev/null || die "$p is not installed"; done
+    # /app as in the image: the project (links into docker/app), its
+    # collected static files, and docker/ itself.
+    local e
+    for e in "$ROOT"/docker/app/*; do
+        case ${e##*/} in __pycache__|static|media) ;; *) ln -s "$e" "$d/app/${e##*/}" ;; esac
+    done
+    ln -s "$ROOT/docker" "$d/app/docker"
+    # What collectstatic gathers in the image: the demo app's static files
+    # (copied, so that nothing is written into the repository).
+    mkdir -p "$d/app/media" "$d/app/static"
+    cp -r "$ROOT/docker/app/demo/static/." "$d/app/static/"
+    cp -a /etc/nginx "$d/etc-nginx"
+
+    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+        DJANGO_SETTINGS_MODULE=$SETTINGS_MODULE NGINX_SERVER_NAME=$SERVER_NAME PYTHONDONTWRITEBYTECODE=1 \
+        unshare --mount --pid --net --fork --kill-child --propagation private \
+        sh -c "$HOST_SETUP" sh "$d/root" "$d/app" "$ROOT" "$logmux" "$d/etc-nginx" \
+        >"$d/out.jsonl" 2>"$d/err.jsonl" &
+    local ns=$!
+    echo $ns >"$TMP/host.pid"
+    local inner=''
+    quiet_until 10 eval 'inner=$(cat /proc/$ns/task/$ns/children 2>/dev/null); [ -n "$inner" ]' || die "unshare started nothing"
+    inner=${inner%% *}
+    in_ns() { nsenter --net="/proc/$inner/ns/net" "$@"; }
+    in_ns_status_is() { [ "$(in_ns curl -s -o /dev/null -m 10 -w '%{http_code}' "${H[@]}" "$2")" = "$1" ]; }
+    local url=http://127.0.0.1 H=(-H "Host: $SERVER_NAME")
+    local t0; t0=$(now_ms)
+    quiet_until 60 in_ns_status_is 200 "$url/?e2e=probe" ||
+        { tail -n 20 "$d/err.jsonl"; die "no 200 within 60 s"; }
+    figure "host stack: first 200 after $(secs $(( $(now_ms) - t0 ))) s"
+    local want path
+    for want in "200 /?e2e=200" "404 /missing/?e2e=404" "500 /boom/?e2e=500" "200 /static/demo/hello.txt"; do
+        path=${want#* }
+        [ "$(in_ns curl -s -o /dev/null -m 10 -w '%{http_code}' "${H[@]}" "$url$path")" = "${want%% *}" ] ||
+            die "GET $path: not ${want%% *}"
+        ok "GET $path: ${want%% *}"
+    done
+    quiet_until 10 logcheck "$d" count err uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || true
+    local t1; t1=$(now_ms)
+    kill -TERM "$inner"
+    wait "$ns" && ok "logmux exits 0 on SIGTERM" || die "logmux exited with $?"
+    figure "host stack: stop $(secs $(( $(now_ms) - t1 ))) s"
+    rm -f "$TMP/host.pid"
+    local f=0
+    logcheck "$d" json || f=1
+    logcheck "$d" count out nginx.access nginx "/?e2e=200" 200 1 || f=1
+    logcheck "$d" count out nginx.access nginx "/missing/?e2e=404" 404 1 || f=1
+    logcheck "$d" count out nginx.access nginx "/boom/?e2e=500" 500 1 || f=1
+    logcheck "$d" count out nginx.access nginx "/static/demo/hello.txt" 200 1 || f=1
+    logcheck "$d" count err uwsgi.request uwsgi "/?e2e=200" 200 1 || f=1
+    logcheck "$d" count err uwsgi.request uwsgi "/missing/?e2e=404" 404 1 || f=1
+    logcheck "$d" count err uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || f=1
+    logcheck "$d" traceback uwsgi ZeroDivisionError 1 || f=1
+    logcheck "$d" message err logmux "logmux exits with 0" 1 || f=1
+    [ $f = 0 ] || die "see above"
+}
+
+# ------------------------------------------------------------------ driver
+
+cleanup() {
+    local rc=$?
+    set +e
+    local p
+    for p in "$TMP/pebble.pid" "$TMP/host.pid"; do
+        [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
+    done
+    command -v docker >/dev/null && rm_containers
+    if [ "${KEEP_TMP:-0}" = 1 ]; then say "e2e: kept $TMP"; else rm -rf "$TMP"; fi
+    exit $rc
+}
+
+# The end of a case, passed or not: pebble stopped, the containers' logs
+# kept in $TMP/containers/ (KEEP_TMP=1 keeps them), the containers removed.
+end_case() {
+    if [ -f "$TMP/pebble.pid" ]; then kill "$(cat "$TMP/pebble.pid")" 2>/dev/null; rm -f "$TMP/pebble.pid"; fi
+    command -v docker >/dev/null || return 0
+    local n
+    for n in $(docker ps -a --filter "name=^${PREFIX}-" --format '{{.Names}}' 2>/dev/null); do
+        mkdir -p "$TMP/containers/$n"
+        docker logs "$n" >"$TMP/containers/$n/out.jsonl" 2>"$TMP/containers/$n/err.jsonl" || true
+    done
+    rm_containers
+}
+
+if [ "${1:-}" = --case ]; then
+    # One case, in a process of its own (so that set -e holds in it).
+    shift
+    trap 'rc=$?; end_case; exit $rc' EXIT
+    "case_${1//-/_}"
+    exit 0
+fi
+
+export TMP PREFIX
+TMP=$(mktemp -d /tmp/logmux-e2e.XXXXXX)
+PREFIX=logmux-e2e-$$
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ $# -gt 0 ]; then
+    cases=("$@")
+elif [ "${LOGMUX_E2E_HOST:-0}" = 1 ]; then
+    say "e2e: LOGMUX_E2E_HOST=1: running the stack on the host under docker/logmux.toml instead of Docker"
+    cases=(host-http)
+elif ! docker info >/dev/null 2>&1; then
+    say "e2e: no Docker engine here (docker info failed): running the same stack on the host under docker/logmux.toml instead"
+    cases=(host-http)
+else
+    cases=(build http missing-variable stop https)
+fi
+
+passed=0 failed=0
+for c in "${cases[@]}"; do
+    say "== e2e $c"
+    t0=$(now_ms)
+    if bash "${BASH_SOURCE[0]}" --case "$c"; then
+        passed=$((passed + 1)); say "PASS $c ($(secs $(( $(now_ms) - t0 ))) s)"
+    else
+        failed=$((failed + 1)); say "FAIL $c"
+        [ "$c" = build ] && { say "e2e: no image, the other cases cannot run"; break; }
+    fi
+done
+say "e2e: $passed passed, $failed failed"
+[ "$failed" = 0 ]
