@@ -17,7 +17,6 @@
 //! line and message, for `filter`, `listen` and `run` alike.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use logmux_parsers::time::parse_rfc3339;
 use logmux_parsers::{Field, Format, Record, Severity, Value};
@@ -157,7 +156,7 @@ pub fn add_envelope<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
 /// Appends the leaves of the JSON object `text` to `out`, their names
 /// joined with dots under `prefix`. False if `text` is not an object.
 fn flatten<'a>(prefix: &str, text: &'a str, depth: usize, out: &mut Vec<Leaf<'a>>) -> bool {
-    let Some(members) = object(text) else {
+    let Some(members) = logmux_parsers::json::object(text) else {
         return false;
     };
     if members.is_empty() && !prefix.is_empty() {
@@ -176,21 +175,6 @@ fn flatten<'a>(prefix: &str, text: &'a str, depth: usize, out: &mut Vec<Leaf<'a>
         }
     }
     true
-}
-
-/// An object's members; keys borrow from the text unless escaped.
-fn object(text: &str) -> Option<Vec<Leaf<'_>>> {
-    match serde_json::from_str::<BTreeMap<&str, &RawValue>>(text) {
-        Ok(map) => Some(
-            map.into_iter()
-                .map(|(k, v)| (Cow::Borrowed(k), v))
-                .collect(),
-        ),
-        Err(e) if e.is_data() => serde_json::from_str::<BTreeMap<String, &RawValue>>(text)
-            .ok()
-            .map(|map| map.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect()),
-        Err(_) => None,
-    }
 }
 
 /// A JSON string's contents, borrowed when it has no escapes.

@@ -61,7 +61,7 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
 
 /// The object's members, sorted by key, the last of duplicate keys kept
 /// (as `JSON.parse` does). Keys borrow from the line unless escaped.
-fn object(text: &str) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
+pub fn object(text: &str) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
     match serde_json::from_str::<BTreeMap<&str, &RawValue>>(text) {
         Ok(map) => Some(
             map.into_iter()
