@@ -113,7 +113,7 @@ fn drop_never_waits_and_counts_every_dropped_line() {
     for line in lines.iter().filter(|l| !l.contains("done")) {
         let i: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
         assert_eq!(*line, burst_line("writer", i));
-        assert!(last.map_or(true, |l| i > l));
+        assert!(last.is_none_or(|l| i > l));
         last = Some(i);
     }
 }

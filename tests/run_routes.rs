@@ -146,7 +146,7 @@ stderr = {{ sink = "stderr", route = {{ "uwsgi.request" = "stdout" }} }}
         assert_eq!(format_of(e), "uwsgi.request", "{e}");
         let path = e["url"]["path"].as_str().unwrap();
         let i: u64 = path.strip_prefix("/item/").unwrap().parse().unwrap();
-        assert!(last.map_or(true, |l| i > l), "out of order at {path}");
+        assert!(last.is_none_or(|l| i > l), "out of order at {path}");
         last = Some(i);
     }
 }

@@ -293,7 +293,7 @@ fn write_5424_time(out: &mut Vec<u8>, t: &DateTime<FixedOffset>) {
     // A leap second's nanoseconds run past 999_999_999.
     let micros = (t.nanosecond() / 1000).min(999_999);
     let digits = itoa::Buffer::new().format(micros).as_bytes().to_vec();
-    out.extend(std::iter::repeat(b'0').take(6 - digits.len()));
+    out.extend(std::iter::repeat_n(b'0', 6 - digits.len()));
     out.extend_from_slice(&digits);
     let offset = t.offset().local_minus_utc();
     if offset == 0 {

@@ -587,7 +587,7 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
         .collect();
     let env_all = with_defaults(env, &env_defaults);
     for var in &raw.env.required {
-        if env_all(var.get_ref()).map_or(true, |v| v.is_empty()) {
+        if env_all(var.get_ref()).is_none_or(|v| v.is_empty()) {
             let (line, column) = loc.at(var.span().start);
             return Err(RunConfigError::MissingVariable {
                 path: loc.path.to_owned(),

@@ -136,7 +136,7 @@ pub fn request(path: &Path, line: &str, json: bool) -> Result<Answer, ClientErro
         return Err(ClientError::Refused(message.to_string()));
     }
     let programs = value["programs"].as_array();
-    let all_running = programs.map_or(true, |list| {
+    let all_running = programs.is_none_or(|list| {
         list.iter().all(|p| {
             p["kind"] != "long-running" || p["state"] == "running" || p["state"] == "disabled"
         })

@@ -327,7 +327,7 @@ fn comment_start(line: &str) -> Option<usize> {
                     let after_space = line
                         .get(..i)
                         .and_then(|before| before.chars().next_back())
-                        .map_or(true, char::is_whitespace);
+                        .is_none_or(char::is_whitespace);
                     if after_space {
                         found = Some(found.map_or(i, |f: usize| f.min(i)));
                     }

@@ -94,7 +94,7 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
     };
     // Still one thread: setting the environment is safe here.
     for (k, v) in &config.env_defaults {
-        if std::env::var_os(k).map_or(true, |v| v.is_empty()) {
+        if std::env::var_os(k).is_none_or(|v| v.is_empty()) {
             std::env::set_var(k, v);
         }
     }

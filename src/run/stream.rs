@@ -57,6 +57,9 @@ pub struct FormatRoute {
 
 /// One stream of one run of one program.
 pub struct StreamReader {
+    /// The program's name, for logmux's own messages (`origin` holds its
+    /// `service_name`).
+    pub program: String,
     pub origin: Origin,
     pub settings: Settings,
     pub max_line: usize,
@@ -72,7 +75,7 @@ pub struct StreamReader {
 impl StreamReader {
     /// Reads `fd` to its end. Returns the number of lines read.
     pub async fn run(self, fd: OwnedFd) -> u64 {
-        let name = self.origin.service.clone().unwrap_or_default();
+        let name = self.program;
         let which = self.origin.iostream.map_or("", |s| s.name());
         let mut rx = match pipe::Receiver::from_owned_fd(fd) {
             Ok(rx) => rx,

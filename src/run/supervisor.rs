@@ -720,6 +720,7 @@ impl Supervisor {
             })
             .collect();
         StreamReader {
+            program: spec.name.clone(),
             origin: Origin {
                 service: Some(spec.service_name.clone()),
                 iostream: Some(which),

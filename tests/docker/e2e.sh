@@ -8,8 +8,10 @@
 #                     healthcheck; no environment's settings in the image
 #   http              HTTP mode: 200, 404, 500 and a static file over curl;
 #                     docker logs holds exactly the matching nginx.access and
-#                     uwsgi.request events, one merged python.traceback, and
-#                     nothing that is not JSON; time to the first 200; RSS
+#                     uwsgi.request events, both on stdout, one merged
+#                     python.traceback on stderr, only the services nginx,
+#                     uwsgi and logmux, and nothing that is not JSON; time to
+#                     the first 200; RSS
 #   missing-variable  without NGINX_SERVER_NAME, DJANGO_SETTINGS_MODULE, or
 #                     EMAIL_ADDRESS with USE_SSL: exit 78, the last line
 #                     names the variable
@@ -19,7 +21,8 @@
 #                     certificate, HTTPS serves, HTTP redirects, a forced
 #                     renewal (`logmux ctl start certbot-renew`) goes through
 #                     nginx's webroot while nginx keeps serving, nginx reloads
-#                     (new serial served), a restart reuses the certificate
+#                     (new serial served), a restart reuses the certificate;
+#                     certbot's output is tagged service.name certbot
 #
 # Without a Docker engine (`docker info` fails) it says so in one line and
 # runs the same stack on the host instead (case host-http: docker/logmux.toml
@@ -176,7 +179,7 @@ case_http() {
     figure "logmux RSS in the running container: $(awk '/^VmRSS/ { print $2, $3 }' "/proc/$pid/status") (VmRSS of PID 1, UWSGI_PROCESSES=2, after the requests above)"
 
     # uWSGI logs a request after answering it: wait for the last one.
-    quiet_until 10 eval 'logs "$c" "$d" && logcheck "$d" count err uwsgi.request uwsgi "/boom/?e2e=500" 500 1'
+    quiet_until 10 eval 'logs "$c" "$d" && logcheck "$d" count out uwsgi.request uwsgi "/boom/?e2e=500" 500 1'
     logs "$c" "$d"
     local f=0
     logcheck "$d" json || f=1
@@ -185,14 +188,16 @@ case_http() {
     logcheck "$d" count out nginx.access nginx "/boom/?e2e=500" 500 1 || f=1
     logcheck "$d" count out nginx.access nginx "/static/demo/hello.txt" 200 1 || f=1
     # uWSGI's request lines share its stderr with its other messages
-    # (docker/uwsgi.ini says why); logmux parses them apart.
-    logcheck "$d" count err uwsgi.request uwsgi "/?e2e=200" 200 1 || f=1
-    logcheck "$d" count err uwsgi.request uwsgi "/missing/?e2e=404" 404 1 || f=1
-    logcheck "$d" count err uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || f=1
-    logcheck "$d" count err uwsgi.request uwsgi "/static/demo/hello.txt" - 0 || f=1
+    # (docker/uwsgi.ini says why); logmux parses them apart and routes the
+    # request lines to stdout.
+    logcheck "$d" count out uwsgi.request uwsgi "/?e2e=200" 200 1 || f=1
+    logcheck "$d" count out uwsgi.request uwsgi "/missing/?e2e=404" 404 1 || f=1
+    logcheck "$d" count out uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || f=1
+    logcheck "$d" count out uwsgi.request uwsgi "/static/demo/hello.txt" - 0 || f=1
     logcheck "$d" traceback uwsgi ZeroDivisionError 1 || f=1
     logcheck "$d" message err uwsgi "Not Found: /missing/" 1 || f=1
     logcheck "$d" message err logmux "uwsgi is ready" 1 || f=1
+    logcheck "$d" services nginx uwsgi logmux || f=1
 
     health() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = "$1" ]; }
     quiet_until 15 health healthy && ok "docker says healthy" || { say "  not ok health: $(docker inspect -f '{{json .State.Health}}' "$c")"; f=1; }
@@ -242,7 +247,7 @@ case_stop() {
     if [ "$ms" -lt 3000 ]; then ok "docker stop took $(secs "$ms") s (< 3 s)"; else say "  not ok docker stop took $(secs "$ms") s"; f=1; fi
     if [ "$rc" = 0 ]; then ok "exit code 0"; else say "  not ok exit code $rc"; f=1; fi
     logcheck "$d" count out nginx.access nginx "/?e2e=last" 200 1 || f=1
-    logcheck "$d" count err uwsgi.request uwsgi "/?e2e=last" 200 1 || f=1
+    logcheck "$d" count out uwsgi.request uwsgi "/?e2e=last" 200 1 || f=1
     logcheck "$d" message err logmux "logmux exits with 0" 1 || f=1
     logcheck "$d" json || f=1
     [ $f = 0 ] || die "see above"
@@ -347,8 +352,9 @@ EOF
     logcheck "$d" prefix out nginx.access nginx "/.well-known/acme-challenge/" 200 1 || f=1
     logcheck "$d" message err logmux "certbot-renew exited: exit code 0" 1 || f=1
     logcheck "$d" message err nginx "reconfiguring" 1 || f=1
-    logcheck "$d" message out certbot-first "Successfully received certificate" 1 || f=1
-    logcheck "$d" message out certbot-renew "Congratulations, all renewals succeeded" 1 || f=1
+    logcheck "$d" message out certbot "Successfully received certificate" 1 || f=1
+    logcheck "$d" message out certbot "Congratulations, all renewals succeeded" 1 || f=1
+    logcheck "$d" services nginx uwsgi logmux certbot || f=1
     logcheck "$d" json || f=1
 
     # A new container on the same volume keeps the certificate.
@@ -443,7 +449,7 @@ case_host_http() {
             die "GET $path: not ${want%% *}"
         ok "GET $path: ${want%% *}"
     done
-    quiet_until 10 logcheck "$d" count err uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || true
+    quiet_until 10 logcheck "$d" count out uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || true
     local t1; t1=$(now_ms)
     kill -TERM "$inner"
     wait "$ns" && ok "logmux exits 0 on SIGTERM" || die "logmux exited with $?"
@@ -455,11 +461,12 @@ case_host_http() {
     logcheck "$d" count out nginx.access nginx "/missing/?e2e=404" 404 1 || f=1
     logcheck "$d" count out nginx.access nginx "/boom/?e2e=500" 500 1 || f=1
     logcheck "$d" count out nginx.access nginx "/static/demo/hello.txt" 200 1 || f=1
-    logcheck "$d" count err uwsgi.request uwsgi "/?e2e=200" 200 1 || f=1
-    logcheck "$d" count err uwsgi.request uwsgi "/missing/?e2e=404" 404 1 || f=1
-    logcheck "$d" count err uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || f=1
+    logcheck "$d" count out uwsgi.request uwsgi "/?e2e=200" 200 1 || f=1
+    logcheck "$d" count out uwsgi.request uwsgi "/missing/?e2e=404" 404 1 || f=1
+    logcheck "$d" count out uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || f=1
     logcheck "$d" traceback uwsgi ZeroDivisionError 1 || f=1
     logcheck "$d" message err logmux "logmux exits with 0" 1 || f=1
+    logcheck "$d" services nginx uwsgi logmux || f=1
     [ $f = 0 ] || die "see above"
 }
 

@@ -23,6 +23,8 @@ failed:
         at least MIN events as for count, whose url.original starts with PREFIX
     logcheck.py last OUT ERR TEXT
         the last line of ERR contains TEXT
+    logcheck.py services OUT ERR NAME...
+        every event's service.name is one of NAMES, and each of them has events
 """
 import json
 import sys
@@ -132,6 +134,16 @@ def main(argv):
         lines = streams['err'][0]
         last = lines[-1] if lines else ''
         check(text in last, 'the last line of stderr names %s' % text, repr(last))
+
+    elif cmd == 'services':
+        seen = {}
+        for name in ('out', 'err'):
+            for e in streams[name][1]:
+                s = get(e, 'service.name')
+                seen[s] = seen.get(s, 0) + 1
+        want = set(rest)
+        check(set(seen) == want, 'the services are exactly %s' % ', '.join(sorted(want)),
+              'found %s' % ', '.join('%s (%d)' % (s, n) for s, n in sorted(seen.items(), key=str)))
 
     else:
         sys.exit('logcheck.py: unknown check %r' % cmd)
