@@ -497,7 +497,7 @@ impl Pipeline {
     /// UTF-8 text of `bytes` (invalid bytes replaced, and counted), ANSI
     /// colour codes removed.
     fn decode<'b>(&mut self, bytes: &'b [u8]) -> (Cow<'b, str>, bool) {
-        let (text, invalid) = match std::str::from_utf8(bytes) {
+        let (text, invalid) = match simdutf8::basic::from_utf8(bytes) {
             Ok(s) => (Cow::Borrowed(s), false),
             Err(_) => (String::from_utf8_lossy(bytes), true),
         };
@@ -558,8 +558,11 @@ fn emit(
     own.unwrap_or(encoder).encode(&event, buf);
 }
 
-/// Adds the fields that say where the event came from.
+/// Adds the fields that say where the event came from, each in its place
+/// among the sorted fields (cheaper than sorting them in afterwards, and
+/// than merging: measured).
 fn add_envelope<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
+    sort_fields(rec);
     let service = origin.service.as_deref().or(match rec.format {
         // Without a supervisor or wrapper to say which program wrote a
         // line, its format does.
@@ -572,35 +575,41 @@ fn add_envelope<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
         _ => None,
     });
     if let Some(s) = service {
-        rec.push_str(Field::ServiceName, s);
+        put(rec, Field::ServiceName, Value::str(s));
     }
     if let Some(s) = origin.iostream {
-        rec.push_str(Field::LogIostream, s.name());
+        put(rec, Field::LogIostream, Value::str(s.name()));
     }
     if let Some(pid) = origin.pid {
         if rec.get(Field::ProcessPid).is_none() {
-            rec.push_int(Field::ProcessPid, i64::from(pid));
+            put(rec, Field::ProcessPid, Value::Int(i64::from(pid)));
         }
     }
     if let Some(c) = &origin.container_name {
-        rec.push_str(Field::ContainerName, c);
+        put(rec, Field::ContainerName, Value::str(c));
     }
     if let Some(c) = &origin.container_id {
-        rec.push_str(Field::ContainerId, c);
+        put(rec, Field::ContainerId, Value::str(c));
     }
     if let Some(f) = &origin.file {
-        rec.push_str(Field::LogFilePath, f);
+        put(rec, Field::LogFilePath, Value::str(f));
     }
     if let Some(h) = &origin.host_name {
-        rec.push_str(Field::HostName, h);
+        put(rec, Field::HostName, Value::str(h));
     }
     if let Some(s) = &origin.syslog {
-        rec.push_str(Field::SyslogFacility, s.facility);
+        put(rec, Field::SyslogFacility, Value::str(s.facility));
         if let Some(p) = &s.procid {
-            rec.push_str(Field::SyslogProcid, p);
+            put(rec, Field::SyslogProcid, Value::str(p));
         }
         if let Some(m) = &s.msgid {
-            rec.push_str(Field::SyslogMsgid, m);
+            put(rec, Field::SyslogMsgid, Value::str(m));
         }
     }
+}
+
+/// Inserts a field after those that sort before it or equal it.
+fn put<'a>(rec: &mut Record<'a>, field: Field, value: Value<'a>) {
+    let at = rec.fields.partition_point(|(f, _)| *f <= field);
+    rec.fields.insert(at, (field, value));
 }

@@ -1,57 +1,109 @@
 //! Datagram sockets, UDP and unix: one message per datagram.
 //!
-//! Each wake-up reads the datagrams the kernel holds, up to a batch, with
-//! `recvmmsg` ([`super::mmsg`]), so a flood on one socket cannot starve the
-//! others. A datagram longer than `--max-message` is cut there and marked.
+//! A datagram that finds the kernel's receive buffer full is lost, so each
+//! socket is drained by a thread of its own, as fast as datagrams come and
+//! whatever the listener's thread is doing: many per call (`recvmmsg`,
+//! [`super::mmsg`]), copied into batches that a bounded queue hands to the
+//! listener's thread, where they are parsed like any message. A burst
+//! faster than parsing waits in the queue ([`QUEUE`] batches of about
+//! [`BATCH_BYTES`], so memory stays bounded) instead of overflowing the
+//! kernel's buffer; past that, the reader waits and the kernel drops, as
+//! before. A datagram longer than `--max-message` is cut there and marked.
 //! When the listener stops, the datagrams already received are still read.
 
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use tokio::io::Interest;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::hub::Hub;
-use super::mmsg::{MultiRecv, Source};
+use super::mmsg::{MultiRecv, Source, SLOTS};
 use super::streams::Peer;
 
 /// No datagram is longer: UDP's limit is 64 KiB, and unix datagrams are
 /// bounded by the sender's socket buffer (208 KiB by default).
 const MAX_DATAGRAM: usize = 256 * 1024;
 
-/// Datagrams read per wake-up before yielding to other sockets.
-const BATCH: usize = 256;
+/// A batch is handed over once it holds this many bytes (or [`LINGER`]
+/// after its first datagram).
+const BATCH_BYTES: usize = 128 * 1024;
 
-/// Batches read at most once the listener stops: more than a raised
-/// receive buffer holds.
-const DRAIN_BATCHES: usize = 1024;
+/// Batches waiting for the listener's thread, at most (with the batch
+/// being filled and the one being parsed: about 16 MiB at most).
+const QUEUE: usize = 128;
+
+/// The reader looks this often whether the listener is stopping.
+const POLL: Duration = Duration::from_millis(100);
+
+/// A batch is handed over at most this long after its first datagram.
+const LINGER: Duration = Duration::from_millis(1);
+
+/// After a call that found few datagrams, the reader waits this long.
+const GATHER: Duration = Duration::from_micros(50);
+
+/// Calls made at most once the listener stops: more than a raised receive
+/// buffer holds.
+const DRAIN_CALLS: usize = 64 * 1024;
+
+/// The listener's thread hands over full buffers after this many messages
+/// of a batch, so that a batch never grows an output buffer far past its size.
+const WRITE_EVERY: usize = 64;
 
 pub enum DgramSocket {
-    Udp(tokio::net::UdpSocket),
-    Unix(tokio::net::UnixDatagram),
+    Udp(std::net::UdpSocket),
+    Unix(std::os::unix::net::UnixDatagram),
 }
 
 impl DgramSocket {
-    async fn readable(&self) -> io::Result<()> {
+    fn fd(&self) -> RawFd {
         match self {
-            DgramSocket::Udp(s) => s.readable().await,
-            DgramSocket::Unix(s) => s.readable().await,
-        }
-    }
-
-    /// One `recvmmsg`; `WouldBlock` (and the readiness cleared) when the
-    /// socket is empty.
-    fn try_recv(&self, m: &mut MultiRecv) -> io::Result<usize> {
-        match self {
-            DgramSocket::Udp(s) => s.try_io(Interest::READABLE, || m.recv(s.as_raw_fd())),
-            DgramSocket::Unix(s) => s.try_io(Interest::READABLE, || m.recv(s.as_raw_fd())),
+            DgramSocket::Udp(s) => s.as_raw_fd(),
+            DgramSocket::Unix(s) => s.as_raw_fd(),
         }
     }
 }
 
-/// Reads `sock` until the listener stops.
+/// Datagrams received together, copied into one buffer.
+struct Batch {
+    bytes: Vec<u8>,
+    /// Per datagram: where it ends in `bytes`, whether it was cut, its sender.
+    items: Vec<(usize, bool, Source)>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            bytes: Vec::with_capacity(BATCH_BYTES + 64 * 1024),
+            items: Vec::with_capacity(1024),
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8], truncated: bool, from: Source) {
+        self.bytes.extend_from_slice(bytes);
+        self.items.push((self.bytes.len(), truncated, from));
+    }
+
+    fn datagrams(&self) -> impl Iterator<Item = (&[u8], bool, &Source)> {
+        let mut start = 0;
+        self.items.iter().map(move |(end, truncated, from)| {
+            let bytes = self.bytes.get(start..*end).unwrap_or(&[]);
+            start = *end;
+            (bytes, *truncated, from)
+        })
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.items.clear();
+    }
+}
+
+/// Reads `sock` until the listener stops (and then what has arrived).
 pub async fn serve(
     sock: DgramSocket,
     listener: u16,
@@ -59,71 +111,153 @@ pub async fn serve(
     hub: Rc<RefCell<Hub>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut m = MultiRecv::new(hub.borrow().max_message().min(MAX_DATAGRAM));
+    let size = hub.borrow().max_message().min(MAX_DATAGRAM);
+    let (tx, mut rx) = mpsc::channel::<Batch>(QUEUE);
+    // Parsed batches go back to the reader, to be filled again.
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Batch>();
+    let stopping = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let stopping = Arc::clone(&stopping);
+        let name = name.clone();
+        std::thread::Builder::new()
+            .name("listen-dgram".into())
+            .spawn(move || read_loop(&sock, size, &tx, &free_rx, &stopping, &name))
+    };
+    let reader = match reader {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(socket = %name, error = %e, "{name}: cannot start its reader: {e}; not reading it");
+            return;
+        }
+    };
+    let mut stopped = false;
     loop {
         tokio::select! {
             biased;
-            _ = stop.changed() => break,
-            ready = sock.readable() => {
-                if let Err(e) = ready {
-                    tracing::error!(socket = %name, error = %e, "{name}: {e}; no longer reading it");
-                    return;
+            _ = stop.changed(), if !stopped => {
+                // The reader reads what has arrived, then ends the queue.
+                stopping.store(true, Ordering::Relaxed);
+                stopped = true;
+            }
+            batch = rx.recv() => match batch {
+                Some(mut batch) => {
+                    deliver(&batch, listener, &hub);
+                    batch.clear();
+                    let _ = free_tx.send(batch);
                 }
+                None => break,
             }
         }
-        let full = receive(&sock, &mut m, listener, &name, &hub, BATCH);
-        if full {
-            tokio::task::yield_now().await;
-        }
     }
-    // Stopping: what the kernel already holds is read, not lost (bounded,
-    // in case senders keep it full).
-    for _ in 0..DRAIN_BATCHES {
-        if !receive(&sock, &mut m, listener, &name, &hub, BATCH) {
-            break;
-        }
-    }
+    let _ = reader.join();
 }
 
-/// Reads up to about `batch` datagrams; true if there may be more.
-fn receive(
-    sock: &DgramSocket,
-    m: &mut MultiRecv,
-    listener: u16,
-    name: &str,
-    hub: &Rc<RefCell<Hub>>,
-    batch: usize,
-) -> bool {
+/// Hands one batch's datagrams to the hub.
+fn deliver(batch: &Batch, listener: u16, hub: &Rc<RefCell<Hub>>) {
     let mut hub = hub.borrow_mut();
     let clock = hub.clock();
-    let mut read = 0;
-    let more = loop {
-        if read >= batch {
-            break true;
+    for (i, (bytes, truncated, from)) in batch.datagrams().enumerate() {
+        let peer = match from {
+            Source::Inet(a) => Peer::Udp(listener, *a),
+            Source::Unix(p) => Peer::UnixDgram(listener, p.clone()),
+        };
+        hub.frame(&peer, bytes, truncated, false, &clock);
+        if i % WRITE_EVERY == WRITE_EVERY - 1 {
+            hub.write_full();
         }
-        match sock.try_recv(m) {
+    }
+    hub.finish_batch();
+}
+
+/// The reader thread: drains the socket into batches until the listener
+/// stops, then reads what the kernel still holds (bounded, in case senders
+/// keep it full) and ends.
+///
+/// System calls and wake-ups of the listener's thread cost more than the
+/// datagrams themselves, so a batch gathers for up to [`LINGER`], and after
+/// a call that found only a few datagrams the reader naps for [`GATHER`]
+/// to let more arrive for the next call.
+fn read_loop(
+    sock: &DgramSocket,
+    size: usize,
+    tx: &mpsc::Sender<Batch>,
+    free: &std::sync::mpsc::Receiver<Batch>,
+    stopping: &AtomicBool,
+    name: &str,
+) {
+    let fd = sock.fd();
+    let mut m = MultiRecv::new(size);
+    let mut batch = Batch::new();
+    let mut started = Instant::now();
+    let mut drain_calls = 0;
+    let hand_over = |batch: &mut Batch| {
+        let next = free.try_recv().unwrap_or_else(|_| Batch::new());
+        // Err: the listener's thread is gone.
+        tx.blocking_send(std::mem::replace(batch, next)).is_ok()
+    };
+    loop {
+        let stop = stopping.load(Ordering::Relaxed);
+        if stop {
+            drain_calls += 1;
+            if drain_calls > DRAIN_CALLS {
+                break;
+            }
+        } else if batch.items.is_empty() {
+            if !wait_readable(fd, POLL) {
+                continue;
+            }
+            started = Instant::now();
+        } else {
+            let left = LINGER.saturating_sub(started.elapsed());
+            if left.is_zero() || !wait_readable(fd, left) {
+                if !hand_over(&mut batch) {
+                    return;
+                }
+                continue;
+            }
+        }
+        let drained = match m.recv(fd) {
             Ok(n) => {
                 for i in 0..n {
                     if let Some((bytes, truncated, from)) = m.datagram(i) {
-                        let peer = match from {
-                            Source::Inet(a) => Peer::Udp(listener, a),
-                            Source::Unix(p) => Peer::UnixDgram(listener, p),
-                        };
-                        hub.frame(&peer, bytes, truncated, false, &clock);
+                        batch.push(bytes, truncated, from);
                     }
                 }
-                read += n.max(1);
-                hub.write_full();
+                if n < SLOTS / 2 && !stop {
+                    std::thread::sleep(GATHER);
+                }
+                false
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
             Err(e) => {
                 // ICMP errors and the like concern one sender, not the socket.
                 tracing::debug!(socket = %name, error = %e, "{name}: receive error: {e}");
-                break false;
+                false
             }
+        };
+        if batch.bytes.len() >= BATCH_BYTES && !hand_over(&mut batch) {
+            return;
         }
+        if stop && drained {
+            break;
+        }
+    }
+    if !batch.items.is_empty() {
+        let _ = tx.blocking_send(batch);
+    }
+}
+
+/// Waits until `fd` is readable or `timeout` passes; true if readable (or
+/// if polling fails, so that the read reports the error).
+fn wait_readable(fd: RawFd, timeout: Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
     };
-    hub.finish_batch();
-    more
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd that lives across the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    n != 0 && !(n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
 }

@@ -190,9 +190,13 @@ impl Hub {
         }
         // The header must be UTF-8; a body need not be, and its bytes go to
         // the pipeline as they are, to be replaced and flagged there.
-        let text = match std::str::from_utf8(bytes) {
+        let text = match simdutf8::basic::from_utf8(bytes) {
             Ok(s) => s,
-            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+            // The rare invalid frame: std says where the valid part ends.
+            Err(_) => match std::str::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+            },
         };
         let Ok(mut msg) = syslog::parse(text, clock.year) else {
             self.unparsed(bytes, truncated, clock);
@@ -218,7 +222,7 @@ impl Hub {
                 let slot = Slot {
                     state: StreamState::new(sender.origin(&msg)),
                     joiner: Default::default(),
-                    target: sender.container.map(|c| Box::from(c.as_str())),
+                    target: sender.container().map(|c| Box::from(c.as_str())),
                     last: clock.now,
                 };
                 self.streams.insert(key, slot)

@@ -90,8 +90,8 @@ pub struct Sender<'a> {
     pub docker: bool,
     /// Docker: info is stdout, err is stderr.
     pub iostream: Option<IoStream>,
-    /// The container a Docker tag names.
-    pub container: Option<Container<'a>>,
+    /// Docker's tag (the container is read from it only for a new stream).
+    tag: Option<&'a str>,
     /// The severity events get when their body has none: the PRI's, except
     /// for Docker, whose PRI only says which stream a line came from.
     pub severity: Option<Severity>,
@@ -108,22 +108,27 @@ impl<'a> Sender<'a> {
                 } else {
                     IoStream::Stdout
                 }),
-                container: m.app_name.and_then(Container::from_tag),
+                tag: m.app_name,
                 severity: None,
             }
         } else {
             Sender {
                 docker,
                 iostream: None,
-                container: None,
+                tag: None,
                 severity: Some(syslog::severity(m.severity)),
             }
         }
     }
 
+    /// The container a Docker tag names.
+    pub fn container(&self) -> Option<Container<'a>> {
+        self.tag.and_then(Container::from_tag)
+    }
+
     /// The envelope of this sender's events.
     pub fn origin(&self, m: &Message<'_>) -> Origin {
-        let (container_name, container_id) = match self.container {
+        let (container_name, container_id) = match self.container() {
             Some(Container::Name(n)) => (Some(n.to_string()), None),
             Some(Container::Id(id)) => (None, Some(id.to_string())),
             None => (None, None),
@@ -214,7 +219,7 @@ mod tests {
         );
         let s = Sender::of(&m);
         assert_eq!(s.iostream, Some(IoStream::Stderr));
-        assert_eq!(s.container, Some(Container::Name("web-1")));
+        assert_eq!(s.container(), Some(Container::Name("web-1")));
         assert_eq!(s.severity, None);
     }
 
@@ -238,7 +243,7 @@ mod tests {
         let m = parse("<11>Nov 25 23:29:21 vm tag: x");
         let s = Sender::of(&m);
         assert_eq!(s.iostream, None);
-        assert_eq!(s.container, None);
+        assert_eq!(s.container(), None);
         assert_eq!(s.severity, Some(Severity::ERROR));
     }
 

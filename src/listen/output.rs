@@ -2,7 +2,8 @@
 //!
 //! Events are encoded on the listener's thread into buffers of whole
 //! events (one for stdout, one per `--out-dir` file) and handed, when full
-//! or when the listener goes idle, to a writer thread of its own. Copying
+//! or a millisecond after the first event in them, to a writer thread of
+//! its own. Copying
 //! JSON into the kernel costs about as much as parsing it, so the two
 //! overlap on two cores. At most [`IN_FLIGHT`] buffers wait for the
 //! writer; past that the listener waits too, so a slow reader of stdout

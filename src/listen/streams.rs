@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Instant;
 
+use foldhash::fast::RandomState;
 use indexmap::{Equivalent, IndexMap};
 
 use super::join::Joiner;
@@ -99,14 +100,14 @@ impl Slot {
 /// The bounded table of streams.
 #[derive(Debug)]
 pub struct Streams {
-    map: IndexMap<Key, Slot>,
+    map: IndexMap<Key, Slot, RandomState>,
     cap: usize,
 }
 
 impl Streams {
     pub fn new(cap: usize) -> Streams {
         Streams {
-            map: IndexMap::new(),
+            map: IndexMap::with_hasher(RandomState::default()),
             cap: cap.max(1),
         }
     }

@@ -112,7 +112,9 @@ impl Encoder {
 /// Puts a record's fields in schema order, which nested output relies on.
 /// Parsers push fields mostly in order already, so this is nearly free.
 pub fn sort_fields(record: &mut Record<'_>) {
-    record.fields.sort_by_key(|(f, _)| *f);
+    if !record.fields.windows(2).all(|w| w[0].0 <= w[1].0) {
+        record.fields.sort_by_key(|(f, _)| *f);
+    }
     if record.extra.len() > 1 {
         record.extra.sort_by(|a, b| a.0.cmp(&b.0));
     }

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Sends a prepared syslog workload, for bench/listen.sh.
+
+Usage:
+  syslog_send.py gen COUNT NGINX_LOG OUT_PREFIX
+      Writes OUT_PREFIX.octet (RFC 6587 octet-counted stream) and
+      OUT_PREFIX.lines (one message per line, for UDP) of COUNT messages in
+      Docker's rfc5424micro format (tag = container name, as with
+      `--log-opt tag={{.Name}}`), bodies taken from NGINX_LOG in turn. Each
+      message is about 200 bytes with its header.
+  syslog_send.py tcp HOST PORT FILE     sends FILE over one TCP connection (sendfile)
+  syslog_send.py udp HOST PORT FILE     sends each line of FILE as one datagram
+
+Prints the send time in seconds on stderr.
+"""
+import socket
+import sys
+import time
+
+
+def gen(count, nginx_log, prefix):
+    with open(nginx_log, "rb") as f:
+        bodies = [l.rstrip(b"\n") for l in f]
+    names = [b"web-1", b"web-2", b"shop-web-1", b"api-1"]
+    with open(prefix + ".octet", "wb") as octet, open(prefix + ".lines", "wb") as lines:
+        for i in range(count):
+            sec, micro = divmod(i, 1000)
+            name = names[i % len(names)]
+            body = bodies[i % len(bodies)]
+            ts = b"2026-11-25T12:%02d:%02d.%06d+00:00" % ((sec // 60) % 60, sec % 60, micro * 1000 % 1000000)
+            msg = b"<30>1 " + ts + b" dockerhost " + name + b" 4242 " + name + b" - " + body + b"\n"
+            octet.write(b"%d " % len(msg) + msg)
+            lines.write(msg)
+
+
+def tcp(host, port, path):
+    start = time.monotonic()
+    with socket.create_connection((host, port)) as s, open(path, "rb") as f:
+        s.sendfile(f)
+        s.shutdown(socket.SHUT_WR)
+        # Wait for the receiver to close, so every byte has been read.
+        s.settimeout(600)
+        while s.recv(4096):
+            pass
+    print(f"{time.monotonic() - start:.3f}", file=sys.stderr)
+
+
+def udp(host, port, path):
+    with open(path, "rb") as f:
+        msgs = f.read().split(b"\n")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dest = (host, port)
+    send = s.sendto
+    start = time.monotonic()
+    for m in msgs:
+        if m:
+            send(m + b"\n", dest)
+    print(f"{time.monotonic() - start:.3f}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "gen":
+        gen(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    elif mode == "tcp":
+        tcp(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif mode == "udp":
+        udp(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    else:
+        sys.exit(__doc__)
