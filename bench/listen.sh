@@ -7,8 +7,9 @@
 # Workload: COUNT messages in Docker's rfc5424micro format (what
 # `--log-driver syslog --log-opt syslog-format=rfc5424micro --log-opt
 # tag={{.Name}}` sends), about 200 bytes each with the header; the bodies are a
-# realistic nginx `combined` access log (bench/gen_nginx_log.py, padded so the
-# messages average ~200 B), spread over 4 container names. Made once by
+# realistic nginx `combined` access log (bench/gen_nginx_log.py; the lines of
+# up to 140 bytes, so that the messages average ~200 B), spread over 4
+# container names. Made once by
 # bench/syslog_send.py; the same bytes go to every receiver.
 #
 # Receivers, each started fresh for each run, listening on 127.0.0.1:
@@ -45,8 +46,8 @@ command -v rsyslogd >/dev/null || {
 cargo build --release -q
 logmux=${CARGO_TARGET_DIR:-$root/target}/release/logmux
 
-if [ ! -s "$out/wl-$count.octet" ]; then
-  python3 bench/gen_nginx_log.py 20000 "$out/nginx.log" 100
+if [ ! -s "$out/wl-$count.octet" ] || [ bench/syslog_send.py -nt "$out/wl-$count.octet" ]; then
+  python3 bench/gen_nginx_log.py 20000 "$out/nginx.log"
   python3 bench/syslog_send.py gen "$count" "$out/nginx.log" "$out/wl-$count"
 fi
 avg=$(awk '{s+=length($0)+1} END {printf "%d", s/NR}' "$out/wl-$count.lines")

@@ -7,7 +7,8 @@ Usage:
       OUT_PREFIX.lines (one message per line, for UDP) of COUNT messages in
       Docker's rfc5424micro format (tag = container name, as with
       `--log-opt tag={{.Name}}`), bodies taken from NGINX_LOG in turn. Each
-      message is about 200 bytes with its header.
+      message is about 200 bytes with its header (bodies of up to 140 bytes
+      are picked from the log).
   syslog_send.py tcp HOST PORT FILE     sends FILE over one TCP connection (sendfile)
   syslog_send.py udp HOST PORT FILE     sends each line of FILE as one datagram
 
@@ -20,7 +21,8 @@ import time
 
 def gen(count, nginx_log, prefix):
     with open(nginx_log, "rb") as f:
-        bodies = [l.rstrip(b"\n") for l in f]
+        # Lines of up to 140 bytes: with the ~70-byte header, ~200-byte messages.
+        bodies = [l.rstrip(b"\n") for l in f if len(l) <= 141]
     names = [b"web-1", b"web-2", b"shop-web-1", b"api-1"]
     with open(prefix + ".octet", "wb") as octet, open(prefix + ".lines", "wb") as lines:
         for i in range(count):
