@@ -18,7 +18,9 @@
 //! cheap next to the system calls, and one thread needs no locks. Writing
 //! the output (copying it into the kernel) runs on a thread of its own, and
 //! so does draining each datagram socket, so that a burst of datagrams
-//! waits in memory instead of being dropped by a full kernel buffer.
+//! waits in memory instead of being dropped by a full kernel buffer, and
+//! reading each stream connection, so that copying bytes out of the kernel
+//! leaves the parsing thread.
 
 mod bind;
 mod dgram;
