@@ -22,10 +22,10 @@ use tokio::sync::mpsc;
 use super::dgram::wait_readable;
 
 /// Bytes read into one chunk at most.
-pub const CHUNK: usize = 128 * 1024;
+pub const CHUNK: usize = 256 * 1024;
 
 /// Chunks in existence at most, over a listener's connections (4 MiB).
-const POOL_CHUNKS: usize = 32;
+const POOL_CHUNKS: usize = 16;
 
 /// A reader looks this often whether the listener is stopping.
 const POLL: Duration = Duration::from_millis(100);
@@ -170,6 +170,8 @@ enum Fill {
 fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, stopping: &AtomicBool) {
     let fd = conn.fd();
     let mut drained_chunks = 0;
+    // After a full chunk more is likely waiting: read again without polling.
+    let mut full = false;
     loop {
         if tx.is_closed() {
             // The listener's thread is gone.
@@ -181,7 +183,7 @@ fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, stoppi
             if drained_chunks > DRAIN_CHUNKS {
                 return;
             }
-        } else if !wait_readable(fd, POLL) {
+        } else if !full && !wait_readable(fd, POLL) {
             continue;
         }
         let Some(mut chunk) = pool.take(POLL) else {
@@ -199,7 +201,8 @@ fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, stoppi
         match fill {
             Fill::End => return,
             Fill::Drained if stop => return,
-            Fill::Full | Fill::Drained => {}
+            Fill::Full => full = true,
+            Fill::Drained => full = false,
         }
     }
 }
