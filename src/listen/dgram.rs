@@ -250,7 +250,7 @@ fn read_loop(
 
 /// Waits until `fd` is readable or `timeout` passes; true if readable (or
 /// if polling fails, so that the read reports the error).
-fn wait_readable(fd: RawFd, timeout: Duration) -> bool {
+pub fn wait_readable(fd: RawFd, timeout: Duration) -> bool {
     let mut pfd = libc::pollfd {
         fd,
         events: libc::POLLIN,

@@ -21,9 +21,6 @@ use super::output::Output;
 use super::streams::{KeyRef, Peer, Slot, Streams};
 use crate::pipeline::{Origin, Pipeline, Stamp, StreamState};
 
-/// Stream sockets read this much at a time.
-const READ_SIZE: usize = 256 * 1024;
-
 /// A stream with nothing held back is forgotten after this much silence.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
 
@@ -97,8 +94,6 @@ pub struct Hub {
     out: Output,
     settings: HubSettings,
     pub counters: Counters,
-    /// The read buffer every socket task shares.
-    pub read_buf: Vec<u8>,
     /// Some stream holds lines back: the housekeeper should tick.
     pending: bool,
     /// Wakes the housekeeper when something starts being held back.
@@ -121,7 +116,6 @@ impl Hub {
             pipeline,
             streams: Streams::new(settings.max_streams),
             out,
-            read_buf: vec![0; READ_SIZE],
             settings,
             counters: Counters::default(),
             pending: false,

@@ -7,7 +7,7 @@
 //! parsed and tracebacks whole), adds the syslog envelope, and writes them
 //! to stdout or to one file per container. A tour:
 //! - [`bind`] parses listen addresses (loopback by default) and opens the sockets;
-//! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`mmsg`]), [`stream`] TCP and unix stream connections;
+//! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`mmsg`]), [`stream`] TCP and unix stream connections, each read on a thread of its own ([`stream_reader`]);
 //! - [`hub`] is the shared state every message goes through;
 //! - [`message`] reads the sender from the header (Docker or not, container, stream);
 //! - [`streams`] keeps one pipeline stream per sender, tag and stdout/stderr;
@@ -18,7 +18,9 @@
 //! cheap next to the system calls, and one thread needs no locks. Writing
 //! the output (copying it into the kernel) runs on a thread of its own, and
 //! so does draining each datagram socket, so that a burst of datagrams
-//! waits in memory instead of being dropped by a full kernel buffer.
+//! waits in memory instead of being dropped by a full kernel buffer, and
+//! reading each stream connection, so that copying bytes out of the kernel
+//! leaves the parsing thread.
 
 mod bind;
 mod dgram;
@@ -29,6 +31,7 @@ mod mmsg;
 mod out_dir;
 mod output;
 mod stream;
+mod stream_reader;
 mod streams;
 
 use std::cell::{Cell, RefCell};

@@ -1,9 +1,10 @@
 //! Stream sockets, TCP and unix: accepting connections and reading frames.
 //!
-//! Each connection has its own [`Deframer`] (RFC 6587: octet counting or
-//! LF, told by each frame's first byte), which holds at most one message
-//! of `--max-message` bytes between reads; reads go into the hub's shared
-//! buffer. At most `--max-connections` are open at once: further ones are
+//! Each connection is read by a thread of its own ([`super::stream_reader`],
+//! whose chunks come from one bounded pool per listener) and has its own
+//! [`Deframer`] (RFC 6587: octet counting or LF, told by each frame's first
+//! byte), which holds at most one message of `--max-message` bytes between
+//! chunks. At most `--max-connections` are open at once: further ones are
 //! closed as soon as they are accepted, counted and reported. When a
 //! connection closes, its held lines are emitted. When the listener stops,
 //! it stops accepting, and every connection reads what has already arrived
@@ -14,17 +15,15 @@ use std::io;
 use std::rc::Rc;
 
 use logmux_parsers::syslog::Deframer;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::hub::Hub;
+use super::stream_reader::{self, Chunk, Pool, Reader};
 use super::streams::Peer;
 use super::Tasks;
 
-/// Reads per wake-up of one connection before yielding to other sockets.
-const READS_PER_WAKE: usize = 16;
-
-/// Wake-ups' worth of reads a connection gets once the listener stops.
-const DRAIN_STEPS: usize = 64;
+/// Chunks parsed per wake-up of one connection before yielding to other sockets.
+const CHUNKS_PER_WAKE: usize = 16;
 
 pub enum Listener {
     Tcp(tokio::net::TcpListener),
@@ -37,18 +36,12 @@ enum Conn {
 }
 
 impl Conn {
-    async fn readable(&self) -> io::Result<()> {
-        match self {
-            Conn::Tcp(s) => s.readable().await,
-            Conn::Unix(s) => s.readable().await,
-        }
-    }
-
-    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Conn::Tcp(s) => s.try_read(buf),
-            Conn::Unix(s) => s.try_read(buf),
-        }
+    /// The socket, off the runtime, for its reader thread (still non-blocking).
+    fn into_std(self) -> io::Result<stream_reader::Conn> {
+        Ok(match self {
+            Conn::Tcp(s) => stream_reader::Conn::Tcp(s.into_std()?),
+            Conn::Unix(s) => stream_reader::Conn::Unix(s.into_std()?),
+        })
     }
 }
 
@@ -77,6 +70,7 @@ pub async fn serve(
     tasks: Tasks,
 ) {
     let mut stopping = stop.clone();
+    let pool = Pool::default();
     loop {
         let conn = tokio::select! {
             biased;
@@ -107,36 +101,57 @@ pub async fn serve(
         };
         let hub = Rc::clone(&hub);
         let stop = stop.clone();
-        tasks.spawn(read(conn, peer, hub, stop));
+        tasks.spawn(read(conn, peer, hub, stop, pool.clone()));
     }
 }
 
-/// Reads one connection to its end (or until the listener stops).
-async fn read(conn: Conn, peer: Peer, hub: Rc<RefCell<Hub>>, mut stop: watch::Receiver<bool>) {
-    let mut deframer = Deframer::new(hub.borrow().max_message());
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.changed() => {
-                // Stopping: read what has arrived (bounded, in case the
-                // sender keeps sending), then end.
-                for _ in 0..DRAIN_STEPS {
-                    if !matches!(step(&conn, &peer, &mut deframer, &hub), Step::More) {
-                        break;
-                    }
-                }
-                break;
-            }
-            ready = conn.readable() => {
-                if ready.is_err() {
-                    break;
-                }
-            }
+/// Parses one connection's chunks, as its reader thread hands them over,
+/// to the end of the connection (or until the listener stops).
+async fn read(
+    conn: Conn,
+    peer: Peer,
+    hub: Rc<RefCell<Hub>>,
+    mut stop: watch::Receiver<bool>,
+    pool: Pool,
+) {
+    let conn = match conn.into_std() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a connection: {e}");
+            None
         }
-        match step(&conn, &peer, &mut deframer, &hub) {
-            Step::More => tokio::task::yield_now().await,
-            Step::Idle => {}
-            Step::End => break,
+    };
+    let reader = conn.map(|c| Reader::start(c, pool.clone()));
+    let mut reader = match reader {
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "cannot start a connection's reader: {e}; closing it");
+            None
+        }
+        None => None,
+    };
+    let mut deframer = Deframer::new(hub.borrow().max_message());
+    let mut stopped = false;
+    while let Some(r) = reader.as_mut() {
+        let chunk = tokio::select! {
+            biased;
+            _ = stop.changed(), if !stopped => {
+                // The reader reads what has arrived, then ends.
+                r.stop();
+                stopped = true;
+                continue;
+            }
+            chunk = r.chunks.recv() => chunk,
+        };
+        let Some(chunk) = chunk else {
+            if let Some(r) = reader.take() {
+                r.join();
+            }
+            break;
+        };
+        let parsed = parse(chunk, &mut r.chunks, &peer, &mut deframer, &hub, &pool);
+        if parsed == CHUNKS_PER_WAKE {
+            tokio::task::yield_now().await;
         }
     }
     let mut h = hub.borrow_mut();
@@ -147,45 +162,31 @@ async fn read(conn: Conn, peer: Peer, hub: Rc<RefCell<Hub>>, mut stop: watch::Re
     h.finish_batch();
 }
 
-enum Step {
-    /// Read a full share; more may be waiting.
-    More,
-    /// Everything available was read.
-    Idle,
-    /// End of stream or an error.
-    End,
-}
-
-fn step(conn: &Conn, peer: &Peer, deframer: &mut Deframer, hub: &Rc<RefCell<Hub>>) -> Step {
+/// Parses `first` and whatever else has arrived, up to [`CHUNKS_PER_WAKE`]
+/// chunks; returns how many.
+fn parse(
+    first: Chunk,
+    chunks: &mut mpsc::UnboundedReceiver<Chunk>,
+    peer: &Peer,
+    deframer: &mut Deframer,
+    hub: &Rc<RefCell<Hub>>,
+    pool: &Pool,
+) -> usize {
     let mut h = hub.borrow_mut();
     let clock = h.clock();
-    let mut buf = std::mem::take(&mut h.read_buf);
-    let mut result = Step::More;
-    for _ in 0..READS_PER_WAKE {
-        match conn.try_read(&mut buf) {
-            Ok(0) => {
-                result = Step::End;
-                break;
-            }
-            Ok(n) => {
-                deframer.push(&buf[..n], |f| {
-                    h.frame(peer, f.bytes, f.truncated, f.malformed, &clock)
-                });
-                h.write_full();
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                result = Step::Idle;
-                break;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => {
-                // A reset connection ends like a closed one.
-                result = Step::End;
-                break;
-            }
+    let mut next = Some(first);
+    let mut parsed = 0;
+    while let Some(chunk) = next.take() {
+        deframer.push(chunk.bytes(), |f| {
+            h.frame(peer, f.bytes, f.truncated, f.malformed, &clock)
+        });
+        pool.give(chunk);
+        h.write_full();
+        parsed += 1;
+        if parsed < CHUNKS_PER_WAKE {
+            next = chunks.try_recv().ok();
         }
     }
-    h.read_buf = buf;
     h.finish_batch();
-    result
+    parsed
 }

@@ -1,0 +1,267 @@
+//! Reading stream connections (TCP, unix) on threads of their own.
+//!
+//! Copying a fast sender's bytes out of the kernel costs about as much as
+//! parsing them, so each connection is read by a thread that hands whole
+//! chunks (up to [`CHUNK`] bytes) to the listener's thread, which only
+//! parses. Chunks come from one [`Pool`] shared by a listener's connections:
+//! at most [`POOL_CHUNKS`] exist, whatever the number of connections, so memory
+//! stays bounded; when all are waiting to be parsed, readers stop reading
+//! and TCP's flow control holds the senders back (nothing is lost). A
+//! connection's chunks are parsed in the order they were read. When the
+//! listener stops, each reader reads what has already arrived (bounded, in
+//! case the sender keeps sending), then ends.
+
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::dgram::wait_readable;
+
+/// Bytes read into one chunk at most.
+pub const CHUNK: usize = 256 * 1024;
+
+/// Chunks in existence at most, over a listener's connections (4 MiB).
+const POOL_CHUNKS: usize = 16;
+
+/// A reader looks this often whether the listener is stopping.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Chunks a reader fills at most once the listener stops.
+const DRAIN_CHUNKS: usize = 1024;
+
+/// A connection, in blocking-free mode.
+pub enum Conn {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Conn {
+    fn fd(&self) -> RawFd {
+        match self {
+            Conn::Tcp(s) => s.as_raw_fd(),
+            Conn::Unix(s) => s.as_raw_fd(),
+        }
+    }
+
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => (&*s).read(buf),
+            Conn::Unix(s) => (&*s).read(buf),
+        }
+    }
+}
+
+/// Bytes read from a connection.
+pub struct Chunk {
+    buf: Box<[u8]>,
+    len: usize,
+}
+
+impl Chunk {
+    pub fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// The chunks every connection's reader shares.
+#[derive(Clone, Default)]
+pub struct Pool(Arc<PoolInner>);
+
+#[derive(Default)]
+struct PoolInner {
+    state: Mutex<PoolState>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    free: Vec<Box<[u8]>>,
+    made: usize,
+}
+
+impl Pool {
+    /// An empty chunk, waiting at most `timeout` for one to be parsed.
+    fn take(&self, timeout: Duration) -> Option<Chunk> {
+        let inner = &self.0;
+        let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(buf) = state.free.pop() {
+                return Some(Chunk { buf, len: 0 });
+            }
+            if state.made < POOL_CHUNKS {
+                state.made += 1;
+                return Some(Chunk {
+                    buf: vec![0; CHUNK].into_boxed_slice(),
+                    len: 0,
+                });
+            }
+            let (s, waited) = inner
+                .freed
+                .wait_timeout(state, timeout)
+                .unwrap_or_else(PoisonError::into_inner);
+            state = s;
+            if waited.timed_out() && state.free.is_empty() {
+                return None;
+            }
+        }
+    }
+
+    /// Returns a parsed chunk.
+    pub fn give(&self, chunk: Chunk) {
+        let inner = &self.0;
+        let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.free.push(chunk.buf);
+        drop(state);
+        inner.freed.notify_one();
+    }
+}
+
+/// One connection's reader thread.
+pub struct Reader {
+    pub chunks: mpsc::UnboundedReceiver<Chunk>,
+    stopping: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Reader {
+    /// Starts reading `conn`.
+    pub fn start(conn: Conn, pool: Pool) -> io::Result<Reader> {
+        let (tx, chunks) = mpsc::unbounded_channel();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stopping = Arc::clone(&stopping);
+            std::thread::Builder::new()
+                .name("listen-conn".into())
+                .stack_size(64 * 1024)
+                .spawn(move || read_loop(&conn, &pool, &tx, &stopping))?
+        };
+        Ok(Reader {
+            chunks,
+            stopping,
+            thread,
+        })
+    }
+
+    /// Tells the reader to read what has arrived, then end.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits for the thread, once `chunks` has ended.
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+}
+
+/// How filling a chunk ended.
+enum Fill {
+    /// The chunk is full; more may be waiting.
+    Full,
+    /// Everything available was read.
+    Drained,
+    /// End of stream or an error.
+    End,
+}
+
+fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, stopping: &AtomicBool) {
+    let fd = conn.fd();
+    let mut drained_chunks = 0;
+    // After a full chunk more is likely waiting: read again without polling.
+    let mut full = false;
+    loop {
+        if tx.is_closed() {
+            // The listener's thread is gone.
+            return;
+        }
+        let stop = stopping.load(Ordering::Relaxed);
+        if stop {
+            drained_chunks += 1;
+            if drained_chunks > DRAIN_CHUNKS {
+                return;
+            }
+        } else if !full && !wait_readable(fd, POLL) {
+            continue;
+        }
+        let Some(mut chunk) = pool.take(POLL) else {
+            continue;
+        };
+        let fill = fill(conn, &mut chunk);
+        if chunk.len > 0 {
+            // Err: the listener's thread is gone.
+            if tx.send(chunk).is_err() {
+                return;
+            }
+        } else {
+            pool.give(chunk);
+        }
+        match fill {
+            Fill::End => return,
+            Fill::Drained if stop => return,
+            Fill::Full => full = true,
+            Fill::Drained => full = false,
+        }
+    }
+}
+
+fn fill(conn: &Conn, chunk: &mut Chunk) -> Fill {
+    loop {
+        let Some(spare) = chunk.buf.get_mut(chunk.len..).filter(|s| !s.is_empty()) else {
+            return Fill::Full;
+        };
+        match conn.read(spare) {
+            Ok(0) => return Fill::End,
+            Ok(n) => chunk.len += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Fill::Drained,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A reset connection ends like a closed one.
+            Err(_) => return Fill::End,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_never_makes_more_than_its_chunks() {
+        let pool = Pool::default();
+        let taken: Vec<Chunk> = (0..POOL_CHUNKS).map(|_| pool.take(POLL).unwrap()).collect();
+        assert!(pool.take(Duration::from_millis(10)).is_none());
+        let mut taken = taken.into_iter();
+        pool.give(taken.next().unwrap());
+        let again = pool.take(Duration::from_millis(10)).unwrap();
+        assert_eq!(again.len, 0);
+        assert_eq!(again.buf.len(), CHUNK);
+        assert!(pool.take(Duration::from_millis(10)).is_none());
+    }
+
+    #[test]
+    fn a_reader_hands_over_every_byte_in_order_and_ends_at_eof() {
+        use std::io::Write;
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        let pool = Pool::default();
+        let mut reader = Reader::start(Conn::Unix(b), pool.clone()).unwrap();
+        let sent: Vec<u8> = (0..3 * CHUNK as u32 + 7).map(|i| (i % 251) as u8).collect();
+        let writer = {
+            let sent = sent.clone();
+            std::thread::spawn(move || {
+                a.write_all(&sent).unwrap();
+            })
+        };
+        let mut got = Vec::new();
+        while let Some(chunk) = reader.chunks.blocking_recv() {
+            got.extend_from_slice(chunk.bytes());
+            pool.give(chunk);
+        }
+        writer.join().unwrap();
+        reader.join();
+        assert_eq!(got.len(), sent.len());
+        assert!(got == sent);
+    }
+}
