@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 
+use logmux_parsers::json::string;
 use logmux_parsers::time::parse_rfc3339;
 use logmux_parsers::{Field, Format, Record, Severity, Value};
 use serde_json::value::RawValue;
@@ -175,17 +176,6 @@ fn flatten<'a>(prefix: &str, text: &'a str, depth: usize, out: &mut Vec<Leaf<'a>
         }
     }
     true
-}
-
-/// A JSON string's contents, borrowed when it has no escapes.
-fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let s = raw.get();
-    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
-        serde_json::from_str::<String>(s).ok().map(Cow::Owned)
-    } else {
-        Some(Cow::Borrowed(inner))
-    }
 }
 
 /// A leaf as a typed value: strings, integers, floats and booleans as

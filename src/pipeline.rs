@@ -217,10 +217,6 @@ impl Pipeline {
         stamp: &Stamp,
         out: &mut dyn Output,
     ) {
-        self.stats.lines += 1;
-        if truncated {
-            self.stats.truncated_pieces += 1;
-        }
         let joined;
         let bytes = if stream.splice_head.is_empty() {
             bytes
@@ -230,12 +226,7 @@ impl Pipeline {
             joined = head;
             &joined[..]
         };
-        let (text, invalid) = self.decode(bytes);
-        let meta = Meta {
-            stamp: *stamp,
-            truncated,
-            invalid,
-        };
+        let (text, meta) = self.take_in(bytes, truncated, stamp);
         if self.merged(stream, &text, meta, out) {
             return;
         }
@@ -424,16 +415,7 @@ impl Pipeline {
         out: &mut dyn Output,
     ) {
         self.flush(stream, out);
-        self.stats.lines += 1;
-        if truncated {
-            self.stats.truncated_pieces += 1;
-        }
-        let (text, invalid) = self.decode(bytes);
-        let meta = Meta {
-            stamp: *stamp,
-            truncated,
-            invalid,
-        };
+        let (text, meta) = self.take_in(bytes, truncated, stamp);
         if self.merged(stream, &text, meta, out) {
             return;
         }
@@ -452,14 +434,10 @@ impl Pipeline {
         stamp: &Stamp,
         out: &mut Vec<u8>,
     ) {
-        self.stats.lines += 1;
-        if truncated {
-            self.stats.truncated_pieces += 1;
-        }
-        let (text, invalid) = self.decode(bytes);
+        let (text, meta) = self.take_in(bytes, truncated, stamp);
         self.stats.parse_errors += 1;
         let mut rec = Record {
-            invalid_utf8: invalid,
+            invalid_utf8: meta.invalid,
             ..Record::default()
         };
         rec.push(Field::LogmuxParseError, Value::Bool(true));
@@ -492,6 +470,27 @@ impl Pipeline {
             origin,
             out,
         );
+    }
+
+    /// Counts one line (or message) read and decodes it: its text and
+    /// what travels with it.
+    fn take_in<'b>(
+        &mut self,
+        bytes: &'b [u8],
+        truncated: bool,
+        stamp: &Stamp,
+    ) -> (Cow<'b, str>, Meta) {
+        self.stats.lines += 1;
+        if truncated {
+            self.stats.truncated_pieces += 1;
+        }
+        let (text, invalid) = self.decode(bytes);
+        let meta = Meta {
+            stamp: *stamp,
+            truncated,
+            invalid,
+        };
+        (text, meta)
     }
 
     /// UTF-8 text of `bytes` (invalid bytes replaced, and counted), ANSI

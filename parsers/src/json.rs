@@ -122,7 +122,7 @@ fn pino_level(n: u64) -> Option<Severity> {
 }
 
 /// A JSON string's contents, borrowed when it has no escapes.
-fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
+pub fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
     let s = raw.get();
     let inner = s.strip_prefix('"')?.strip_suffix('"')?;
     if inner.contains('\\') {

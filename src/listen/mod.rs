@@ -227,28 +227,20 @@ async fn serve(
     };
     for (i, (b, name)) in bound.into_iter().enumerate() {
         let listener = u16::try_from(i).unwrap_or(u16::MAX);
+        // Datagram sockets are read by threads of their own.
+        let datagrams = |socket| {
+            tasks.spawn(dgram::serve(
+                socket,
+                listener,
+                name.clone(),
+                Rc::clone(&hub),
+                stop_rx.clone(),
+            ));
+            Ok(())
+        };
         let registered = match b {
-            // Datagram sockets are read by threads of their own.
-            Bound::Udp(s) => {
-                tasks.spawn(dgram::serve(
-                    dgram::DgramSocket::Udp(s),
-                    listener,
-                    name.clone(),
-                    Rc::clone(&hub),
-                    stop_rx.clone(),
-                ));
-                Ok(())
-            }
-            Bound::UnixDgram(s, _) => {
-                tasks.spawn(dgram::serve(
-                    dgram::DgramSocket::Unix(s),
-                    listener,
-                    name.clone(),
-                    Rc::clone(&hub),
-                    stop_rx.clone(),
-                ));
-                Ok(())
-            }
+            Bound::Udp(s) => datagrams(dgram::DgramSocket::Udp(s)),
+            Bound::UnixDgram(s, _) => datagrams(dgram::DgramSocket::Unix(s)),
             Bound::Tcp(l) => tokio::net::TcpListener::from_std(l).map(|l| {
                 let l = stream::Listener::Tcp(l);
                 tasks.spawn(stream::serve(

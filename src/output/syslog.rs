@@ -14,7 +14,8 @@
 //! `#012`, as rsyslog itself escapes control characters.
 
 use chrono::{DateTime, Datelike, FixedOffset, Offset, TimeZone, Timelike};
-use logmux_parsers::{Field, Value};
+use logmux_parsers::time::Offset as Zone;
+use logmux_parsers::{Field, Timestamp, Value};
 
 use super::{json, value_text, Encoder, Event};
 
@@ -274,37 +275,16 @@ fn write_3164_time(out: &mut Vec<u8>, t: &DateTime<FixedOffset>) {
     put2(out, t.second());
 }
 
-/// `2026-11-25T23:30:01.123456+01:00`: microseconds and the zone's offset.
+/// `2026-11-25T23:30:01.123456+01:00`: microseconds and the zone's offset
+/// (`Z` at UTC), by the schema's own RFC 3339 writer.
 fn write_5424_time(out: &mut Vec<u8>, t: &DateTime<FixedOffset>) {
-    let year = t.year().clamp(0, 9999) as u32;
-    put2(out, year / 100);
-    put2(out, year % 100);
-    out.push(b'-');
-    put2(out, t.month());
-    out.push(b'-');
-    put2(out, t.day());
-    out.push(b'T');
-    put2(out, t.hour());
-    out.push(b':');
-    put2(out, t.minute());
-    out.push(b':');
-    put2(out, t.second());
-    out.push(b'.');
-    // A leap second's nanoseconds run past 999_999_999.
-    let micros = (t.nanosecond() / 1000).min(999_999);
-    let digits = itoa::Buffer::new().format(micros).as_bytes().to_vec();
-    out.extend(std::iter::repeat_n(b'0', 6 - digits.len()));
-    out.extend_from_slice(&digits);
     let offset = t.offset().local_minus_utc();
-    if offset == 0 {
-        out.push(b'Z');
-        return;
-    }
-    out.push(if offset < 0 { b'-' } else { b'+' });
-    let minutes = offset.unsigned_abs() / 60;
-    put2(out, minutes / 60);
-    out.push(b':');
-    put2(out, minutes % 60);
+    let mut local = Timestamp::from_unix(t.timestamp() + i64::from(offset), t.nanosecond(), 6);
+    local.offset = match offset {
+        0 => Zone::Utc,
+        secs => Zone::Minutes(i16::try_from(secs / 60).unwrap_or(0)),
+    };
+    local.write_rfc3339(out, 0);
 }
 
 /// `[logmux@32473 stream="stdout" format="nginx.access" …]`: the stream,
