@@ -23,6 +23,12 @@
 #                     nginx's webroot while nginx keeps serving, nginx reloads
 #                     (new serial served), a restart reuses the certificate;
 #                     certbot's output is tagged service.name certbot
+#   syslog            docker/compose.syslog.yml: the web container under
+#                     Docker's syslog driver (tag={{.Name}}, TCP) and a
+#                     `logmux listen` service; the listener's file for the
+#                     container holds the same events as the http case, each
+#                     with container.name, up to logmux's last line after
+#                     docker stop; listen reports nothing lost
 #
 # Without a Docker engine (`docker info` fails) it says so in one line and
 # runs the same stack on the host instead (case host-http: docker/logmux.toml
@@ -143,11 +149,11 @@ case_build() {
 
     if command -v docker-compose >/dev/null; then
         local f
-        for f in compose.yml compose.https.yml; do
+        for f in compose.yml compose.https.yml compose.syslog.yml; do
             NGINX_SERVER_NAME=$SERVER_NAME EMAIL_ADDRESS=e2e@$SERVER_NAME \
                 docker-compose -f "$ROOT/docker/$f" config -q || die "docker-compose config: docker/$f"
         done
-        ok "docker-compose config accepts docker/compose.yml and docker/compose.https.yml"
+        ok "docker-compose config accepts docker/compose.yml, compose.https.yml and compose.syslog.yml"
     fi
 }
 
@@ -372,6 +378,92 @@ EOF
     [ $f = 0 ] || die "see above"
 }
 
+# A free TCP port on 127.0.0.1 (the kernel's pick; free until someone binds it).
+free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# docker-compose on docker/compose.syslog.yml, as project $PREFIX-syslog,
+# with the variables case_syslog sets.
+syslog_compose() { docker-compose -p "$PREFIX-syslog" -f "$ROOT/docker/compose.syslog.yml" "$@"; }
+
+case_syslog() {
+    command -v docker-compose >/dev/null || die "docker-compose is not installed"
+    local d=$TMP/syslog; mkdir -p "$d"
+    export LOGMUX_IMAGE=$IMAGE WEB_NAME=$PREFIX-syslog NGINX_SERVER_NAME=$SERVER_NAME
+    export SYSLOG_PORT; SYSLOG_PORT=$(free_port)
+    export HTTP_PORT; HTTP_PORT=127.0.0.1:$(free_port)
+    local web=$WEB_NAME logs=$WEB_NAME-logs file=/var/log/containers/$WEB_NAME.jsonl
+    touch "$TMP/compose-syslog"                  # end_case takes the project down
+    local t0; t0=$(now_ms)
+    syslog_compose up -d --no-build >"$d/up.log" 2>&1 || { cat "$d/up.log"; die "docker-compose up"; }
+    ok "docker-compose -f docker/compose.syslog.yml up -d: the listener, then the web container"
+    local url=http://$HTTP_PORT H=(-H "Host: $SERVER_NAME")
+    quiet_until 60 status_is 200 "$url/?e2e=probe" "${H[@]}" || { docker logs "$logs" 2>&1 | tail -n 20; die "no 200 within 60 s"; }
+    figure "docker-compose up to the first 200 (syslog driver): $(secs $(( $(now_ms) - t0 ))) s"
+    local driver; driver=$(docker inspect -f '{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config "tag"}} {{index .HostConfig.LogConfig.Config "syslog-address"}}' "$web")
+    [ "$driver" = "syslog {{.Name}} tcp://127.0.0.1:$SYSLOG_PORT" ] || die "the web container's log driver: $driver"
+    ok "the web container logs through Docker's syslog driver: $driver"
+
+    expect_code 200 "$url/?e2e=200" "${H[@]}"
+    expect_code 404 "$url/missing/?e2e=404" "${H[@]}"
+    expect_code 500 "$url/boom/?e2e=500" "${H[@]}"
+    expect_code 200 "$url/static/demo/hello.txt" "${H[@]}"
+    receive() { docker exec "$logs" cat "$file" >"$d/received.jsonl" 2>/dev/null; }
+    quiet_until 15 eval 'receive && grep -F "/boom/?e2e=500" "$d/received.jsonl" | grep -F "\"uwsgi.request\"" >/dev/null' ||
+        die "logmux listen did not receive uWSGI's request line for /boom/ within 15 s"
+
+    # Docker 20.10+ keeps a local copy beside a remote driver ("dual logging").
+    docker logs "$web" >"$d/docker-logs.out" 2>&1
+    grep -F '"/boom/?e2e=500"' "$d/docker-logs.out" | grep -F '"nginx.access"' >/dev/null &&
+        ok "docker logs still shows the events beside the syslog driver" || die "docker logs $web: no nginx.access for /boom/"
+
+    # Stopping the container: its last lines, logmux's farewell among them,
+    # still reach the listener.
+    local t1; t1=$(now_ms)
+    docker stop "$web" >/dev/null
+    figure "docker stop (syslog driver): $(secs $(( $(now_ms) - t1 ))) s"
+    local rc; rc=$(docker inspect -f '{{.State.ExitCode}}' "$web")
+    [ "$rc" = 0 ] || die "the web container exited with $rc"
+    quiet_until 10 eval 'receive && grep -F "logmux exits with 0" "$d/received.jsonl" >/dev/null' || true
+    receive || die "no $file in the listener"
+    docker exec "$logs" ls /var/log/containers >"$d/files.txt"
+    [ "$(cat "$d/files.txt")" = "$WEB_NAME.jsonl" ] || die "files in the listener's directory: $(tr '\n' ' ' <"$d/files.txt")"
+    ok "the listener wrote one file, $WEB_NAME.jsonl: $(wc -l <"$d/received.jsonl") events"
+
+    local f=0
+    "$PY" "$LOGCHECK" split "$d/received.jsonl" "$d/out.jsonl" "$d/err.jsonl" "$WEB_NAME" || f=1
+    logcheck "$d" count out nginx.access nginx "/?e2e=200" 200 1 || f=1
+    logcheck "$d" count out nginx.access nginx "/missing/?e2e=404" 404 1 || f=1
+    logcheck "$d" count out nginx.access nginx "/boom/?e2e=500" 500 1 || f=1
+    logcheck "$d" count out nginx.access nginx "/static/demo/hello.txt" 200 1 || f=1
+    # log.iostream is the stream the program wrote to: uWSGI writes its
+    # request lines to stderr (the route to stdout is the container's).
+    logcheck "$d" count err uwsgi.request uwsgi "/?e2e=200" 200 1 || f=1
+    logcheck "$d" count err uwsgi.request uwsgi "/missing/?e2e=404" 404 1 || f=1
+    logcheck "$d" count err uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || f=1
+    logcheck "$d" traceback uwsgi ZeroDivisionError 1 || f=1
+    logcheck "$d" message err uwsgi "Not Found: /missing/" 1 || f=1
+    logcheck "$d" message err logmux "uwsgi is ready" 1 || f=1
+    logcheck "$d" message err logmux "logmux exits with 0" 1 || f=1
+    logcheck "$d" services nginx uwsgi logmux || f=1
+
+    # The listener's own account, once stopped: nothing cut, refused or lost.
+    syslog_compose stop logs >/dev/null 2>&1
+    docker logs "$logs" >"$d/listen.out" 2>"$d/listen.err"
+    grep -F '"listening on tcp://0.0.0.0:5514"' "$d/listen.err" >/dev/null && ok "logmux listen said: listening on tcp://0.0.0.0:5514" ||
+        { say "  not ok listen's stderr: $(head -c 500 "$d/listen.err")"; f=1; }
+    local stopped; stopped=$(grep -F 'listen stopped' "$d/listen.err" || true)
+    if "$PY" - "$stopped" "$(wc -l <"$d/received.jsonl")" <<'PY'
+import json, sys
+line, lines = sys.argv[1], int(sys.argv[2])
+lm = json.loads(line)['logmux']
+ok = lm['events'] == lines and all(lm[k] == 0 for k in ('malformed', 'truncated', 'refused_connections', 'discarded_bytes', 'lost_bytes'))
+print('  %s listen stopped: %d events (the file has %d), nothing malformed, cut, refused or lost' % ('ok' if ok else 'not ok', lm['events'], lines))
+sys.exit(0 if ok else 1)
+PY
+    then :; else say "    $stopped"; f=1; fi
+    [ $f = 0 ] || die "see above"
+}
+
 # ------------------------------------------------------------------ host
 
 # The namespace's set-up, run by sh as PID 1 of a new PID namespace with its
@@ -495,6 +587,11 @@ end_case() {
         docker logs "$n" >"$TMP/containers/$n/out.jsonl" 2>"$TMP/containers/$n/err.jsonl" || true
     done
     rm_containers
+    # The syslog case's compose project: its network and volume.
+    if [ -f "$TMP/compose-syslog" ]; then
+        syslog_compose down -v >/dev/null 2>&1 || true
+        rm -f "$TMP/compose-syslog"
+    fi
 }
 
 if [ "${1:-}" = --case ]; then
@@ -520,7 +617,7 @@ elif ! docker info >/dev/null 2>&1; then
     say "e2e: no Docker engine here (docker info failed): running the same stack on the host under docker/logmux.toml instead"
     cases=(host-http)
 else
-    cases=(build http missing-variable stop https)
+    cases=(build http missing-variable stop https syslog)
 fi
 
 passed=0 failed=0

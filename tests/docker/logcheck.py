@@ -25,6 +25,11 @@ failed:
         the last line of ERR contains TEXT
     logcheck.py services OUT ERR NAME...
         every event's service.name is one of NAMES, and each of them has events
+    logcheck.py split IN OUT ERR CONTAINER
+        what `logmux listen` received (one JSON-lines file): every line is a
+        JSON object whose container.name is CONTAINER, and there is at least
+        one; writes its events to OUT and ERR by their log.iostream, so that
+        the checks above read them as they read a container's two streams
 """
 import json
 import sys
@@ -66,7 +71,29 @@ def check(ok, what, detail=''):
         failed += 1
 
 
+def split(in_path, out_path, err_path, container):
+    lines, events, bad = load(in_path)
+    check(not bad, 'all %d lines received are JSON objects' % len(lines),
+          'line %d: %s' % bad[0] if bad else '')
+    check(events, 'events were received')
+    elsewhere = [e for e in events if get(e, 'container.name') != container]
+    check(not elsewhere, 'every event has container.name %s' % container,
+          '%d do not, the first: %s' % (len(elsewhere), json.dumps(elsewhere[:1])))
+    by_stream = {'stdout': [], 'stderr': []}
+    for e in events:
+        by_stream.setdefault(str(get(e, 'log.iostream')), []).append(e)
+    strays = {k: len(v) for k, v in by_stream.items() if k not in ('stdout', 'stderr')}
+    check(not strays, 'every event has log.iostream stdout or stderr', repr(strays))
+    for stream, path in (('stdout', out_path), ('stderr', err_path)):
+        with open(path, 'w', encoding='utf-8') as fh:
+            for e in by_stream[stream]:
+                fh.write(json.dumps(e) + '\n')
+    return 1 if failed else 0
+
+
 def main(argv):
+    if argv[0] == 'split':
+        return split(*argv[1:])
     cmd, out_path, err_path, *rest = argv
     streams = {'out': load(out_path), 'err': load(err_path)}
 
