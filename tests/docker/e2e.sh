@@ -101,6 +101,32 @@ expect_code() {
     ok "GET $1: $got"
 }
 
+# The requests every serving case sends, and the status each gets.
+REQUESTS=("200 /?e2e=200" "404 /missing/?e2e=404" "500 /boom/?e2e=500" "200 /static/demo/hello.txt")
+
+# send_requests URL [CURL ARGS...]: REQUESTS against URL, each status checked.
+send_requests() {
+    local want
+    for want in "${REQUESTS[@]}"; do expect_code "${want%% *}" "$1${want#* }" "${@:2}"; done
+}
+
+# request_checks DIR UWSGI_STREAM: the events REQUESTS leave in DIR's two
+# files: exactly one nginx.access per request on stdout; one uwsgi.request
+# per request that reached Django, on UWSGI_STREAM (out or err); exactly one
+# merged traceback for the 500. Returns 1 if any check failed.
+request_checks() {
+    local d=$1 us=$2 f=0 want
+    for want in "${REQUESTS[@]}"; do
+        logcheck "$d" count out nginx.access nginx "${want#* }" "${want%% *}" 1 || f=1
+        case $want in
+            */static/*) logcheck "$d" count "$us" uwsgi.request uwsgi "${want#* }" - 0 || f=1 ;;
+            *) logcheck "$d" count "$us" uwsgi.request uwsgi "${want#* }" "${want%% *}" 1 || f=1 ;;
+        esac
+    done
+    logcheck "$d" traceback uwsgi ZeroDivisionError 1 || f=1
+    return $f
+}
+
 run_web() { # run_web NAME [DOCKER RUN ARGS...]: a web container, detached
     local name=$1; shift
     docker run -d --name "$name" \
@@ -167,10 +193,7 @@ case_http() {
     quiet_until 60 status_is 200 "$url/?e2e=probe" "${H[@]}" || { docker logs "$c" 2>&1 | tail -n 20; die "no 200 within 60 s"; }
     figure "docker run to the first 200 (HTTP): $(secs $(( $(now_ms) - t0 ))) s"
 
-    expect_code 200 "$url/?e2e=200" "${H[@]}"
-    expect_code 404 "$url/missing/?e2e=404" "${H[@]}"
-    expect_code 500 "$url/boom/?e2e=500" "${H[@]}"
-    expect_code 200 "$url/static/demo/hello.txt" "${H[@]}"
+    send_requests "$url" "${H[@]}"
 
     # Programs count as running once up for startsecs (1 s), which the
     # first 200 can beat; the HEALTHCHECK's start period covers that.
@@ -189,18 +212,10 @@ case_http() {
     logs "$c" "$d"
     local f=0
     logcheck "$d" json || f=1
-    logcheck "$d" count out nginx.access nginx "/?e2e=200" 200 1 || f=1
-    logcheck "$d" count out nginx.access nginx "/missing/?e2e=404" 404 1 || f=1
-    logcheck "$d" count out nginx.access nginx "/boom/?e2e=500" 500 1 || f=1
-    logcheck "$d" count out nginx.access nginx "/static/demo/hello.txt" 200 1 || f=1
     # uWSGI's request lines share its stderr with its other messages
     # (docker/uwsgi.ini says why); logmux parses them apart and routes the
     # request lines to stdout.
-    logcheck "$d" count out uwsgi.request uwsgi "/?e2e=200" 200 1 || f=1
-    logcheck "$d" count out uwsgi.request uwsgi "/missing/?e2e=404" 404 1 || f=1
-    logcheck "$d" count out uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || f=1
-    logcheck "$d" count out uwsgi.request uwsgi "/static/demo/hello.txt" - 0 || f=1
-    logcheck "$d" traceback uwsgi ZeroDivisionError 1 || f=1
+    request_checks "$d" out || f=1
     logcheck "$d" message err uwsgi "Not Found: /missing/" 1 || f=1
     logcheck "$d" message err logmux "uwsgi is ready" 1 || f=1
     logcheck "$d" services nginx uwsgi logmux || f=1
@@ -403,10 +418,7 @@ case_syslog() {
     [ "$driver" = "syslog {{.Name}} tcp://127.0.0.1:$SYSLOG_PORT" ] || die "the web container's log driver: $driver"
     ok "the web container logs through Docker's syslog driver: $driver"
 
-    expect_code 200 "$url/?e2e=200" "${H[@]}"
-    expect_code 404 "$url/missing/?e2e=404" "${H[@]}"
-    expect_code 500 "$url/boom/?e2e=500" "${H[@]}"
-    expect_code 200 "$url/static/demo/hello.txt" "${H[@]}"
+    send_requests "$url" "${H[@]}"
     receive() { docker exec "$logs" cat "$file" >"$d/received.jsonl" 2>/dev/null; }
     quiet_until 15 eval 'receive && grep -F "/boom/?e2e=500" "$d/received.jsonl" | grep -F "\"uwsgi.request\"" >/dev/null' ||
         die "logmux listen did not receive uWSGI's request line for /boom/ within 15 s"
@@ -431,16 +443,9 @@ case_syslog() {
 
     local f=0
     "$PY" "$LOGCHECK" split "$d/received.jsonl" "$d/out.jsonl" "$d/err.jsonl" "$WEB_NAME" || f=1
-    logcheck "$d" count out nginx.access nginx "/?e2e=200" 200 1 || f=1
-    logcheck "$d" count out nginx.access nginx "/missing/?e2e=404" 404 1 || f=1
-    logcheck "$d" count out nginx.access nginx "/boom/?e2e=500" 500 1 || f=1
-    logcheck "$d" count out nginx.access nginx "/static/demo/hello.txt" 200 1 || f=1
     # log.iostream is the stream the program wrote to: uWSGI writes its
     # request lines to stderr (the route to stdout is the container's).
-    logcheck "$d" count err uwsgi.request uwsgi "/?e2e=200" 200 1 || f=1
-    logcheck "$d" count err uwsgi.request uwsgi "/missing/?e2e=404" 404 1 || f=1
-    logcheck "$d" count err uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || f=1
-    logcheck "$d" traceback uwsgi ZeroDivisionError 1 || f=1
+    request_checks "$d" err || f=1
     logcheck "$d" message err uwsgi "Not Found: /missing/" 1 || f=1
     logcheck "$d" message err logmux "uwsgi is ready" 1 || f=1
     logcheck "$d" message err logmux "logmux exits with 0" 1 || f=1
@@ -535,7 +540,7 @@ case_host_http() {
         { tail -n 20 "$d/err.jsonl"; die "no 200 within 60 s"; }
     figure "host stack: first 200 after $(secs $(( $(now_ms) - t0 ))) s"
     local want path
-    for want in "200 /?e2e=200" "404 /missing/?e2e=404" "500 /boom/?e2e=500" "200 /static/demo/hello.txt"; do
+    for want in "${REQUESTS[@]}"; do
         path=${want#* }
         [ "$(in_ns curl -s -o /dev/null -m 10 -w '%{http_code}' "${H[@]}" "$url$path")" = "${want%% *}" ] ||
             die "GET $path: not ${want%% *}"
@@ -549,14 +554,7 @@ case_host_http() {
     rm -f "$TMP/host.pid"
     local f=0
     logcheck "$d" json || f=1
-    logcheck "$d" count out nginx.access nginx "/?e2e=200" 200 1 || f=1
-    logcheck "$d" count out nginx.access nginx "/missing/?e2e=404" 404 1 || f=1
-    logcheck "$d" count out nginx.access nginx "/boom/?e2e=500" 500 1 || f=1
-    logcheck "$d" count out nginx.access nginx "/static/demo/hello.txt" 200 1 || f=1
-    logcheck "$d" count out uwsgi.request uwsgi "/?e2e=200" 200 1 || f=1
-    logcheck "$d" count out uwsgi.request uwsgi "/missing/?e2e=404" 404 1 || f=1
-    logcheck "$d" count out uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || f=1
-    logcheck "$d" traceback uwsgi ZeroDivisionError 1 || f=1
+    request_checks "$d" out || f=1
     logcheck "$d" message err logmux "logmux exits with 0" 1 || f=1
     logcheck "$d" services nginx uwsgi logmux || f=1
     [ $f = 0 ] || die "see above"
