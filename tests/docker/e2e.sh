@@ -296,8 +296,9 @@ case_https() {
     # container that only sleeps and publishes 80 and 443 on loopback.
     # Pebble answers on localhost:14000 there and validates http-01 on
     # port 80 of logmux.example, which its own /etc/hosts points at
-    # 127.0.0.1 (a private mount namespace binds that file). Every order is
-    # validated (no authorization reuse), so the renewal must pass the webroot.
+    # 127.0.0.1 (a private mount namespace binds that file). Orders are
+    # validated anew (PEBBLE_AUTHZREUSE=0), so the renewal passes the webroot;
+    # but see the renewal below for pebble's one time in a hundred.
     docker run -d --name "$net" -p 127.0.0.1::80 -p 127.0.0.1::443 --entrypoint sleep "$BASE_IMAGE" infinity >/dev/null
     local netpid; netpid=$(docker inspect -f '{{.State.Pid}}' "$net")
     printf '127.0.0.1 localhost %s\n' "$SERVER_NAME" >"$d/hosts"
@@ -355,9 +356,21 @@ EOF
           sleep 0.05
       done ) &
     local prober=$!
-    docker exec "$web" logmux ctl start certbot-renew >/dev/null || die "logmux ctl start certbot-renew"
-    ok "logmux ctl start certbot-renew (certbot renew --webroot, forced)"
-    quiet_until 90 eval 'docker logs "$web" 2>&1 | grep "certbot-renew exited" >/dev/null' || die "certbot-renew did not end within 90 s"
+    # Pebble reuses a valid authorization when rand.Intn(100) is not above
+    # PEBBLE_AUTHZREUSE (wfe.go), so at 0 still once in a hundred orders,
+    # and such a renewal asks nothing of the webroot. Then renew again: the
+    # case is about the webroot, and twice in a row is one in 10,000.
+    local attempt
+    for attempt in 1 2 3; do
+        docker exec "$web" logmux ctl start certbot-renew >/dev/null || die "logmux ctl start certbot-renew"
+        ok "logmux ctl start certbot-renew (certbot renew --webroot, forced)"
+        quiet_until 90 eval '[ "$(docker logs "$web" 2>&1 | grep -c "certbot-renew exited")" -ge $attempt ]' ||
+            die "certbot-renew did not end within 90 s"
+        # The first start's challenges went to certbot --standalone, not
+        # nginx: a challenge in nginx's access log is a renewal's.
+        docker logs "$web" 2>/dev/null | grep -F '"nginx.access"' | grep -F '/.well-known/acme-challenge/' >/dev/null && break
+        say "  note: renewal $attempt passed no challenge: pebble reused the authorization; renewing again"
+    done
     quiet_until 15 eval 'after=$(serial "$p443"); [ -n "$after" ] && [ "$after" != "$before" ]' || true
     after=$(serial "$p443")
     touch "$d/stop-probe"; wait "$prober" || true
