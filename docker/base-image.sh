@@ -8,7 +8,10 @@
 # Usage (as root):   docker/base-image.sh [TAG]      (default logmux/debian:bookworm)
 #
 # Idempotent: if TAG already exists, nothing is done.
-# MIRROR=http://... overrides the mirror found in the host's apt sources.
+# MIRROR=http://... overrides the mirror found in the host's apt sources;
+# UPDATES_MIRROR and SECURITY_MIRROR those of bookworm-updates and
+# bookworm-security, which the image's apt sources list beside bookworm
+# when the host's do (so that the image build gets Debian's fixes).
 set -euo pipefail
 
 TAG=${1:-logmux/debian:bookworm}
@@ -32,17 +35,18 @@ fi
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
 # --------------------------------------------------------------------------
-# Find the Debian mirror apt uses: the first enabled `deb` entry whose suites
-# include exactly "$SUITE" (so bookworm-security and third-party repositories
-# such as nodesource are skipped).  Both formats are read:
+# find_mirror SUITE: the Debian mirror apt uses for SUITE, the first enabled
+# `deb` entry whose suites include exactly SUITE (so for bookworm,
+# bookworm-security and third-party repositories such as nodesource are
+# skipped).  Both formats are read:
 #   one-line  *.list     deb [opts] URI SUITE COMPONENT...
 #   deb822    *.sources  Types: / URIs: / Suites: / Enabled: stanzas
 # --------------------------------------------------------------------------
 find_mirror() {
-    local f
+    local f suite=$1
     for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
         [ -f "$f" ] || continue
-        awk -v suite="$SUITE" '
+        awk -v suite="$suite" '
             { sub(/#.*/, "") }
             $1 != "deb" { next }
             {
@@ -56,7 +60,7 @@ find_mirror() {
     done
     for f in /etc/apt/sources.list.d/*.sources; do
         [ -f "$f" ] || continue
-        awk -v suite="$SUITE" '
+        awk -v suite="$suite" '
             function flush() {
                 if (types ~ /(^| )deb( |$)/ && enabled != "no" &&
                     (" " suites " ") ~ (" " suite " ") && uris != "") {
@@ -78,13 +82,16 @@ find_mirror() {
     done
 }
 
-MIRROR=${MIRROR:-$(find_mirror | head -n 1)}
+MIRROR=${MIRROR:-$(find_mirror "$SUITE" | head -n 1)}
 if [ -z "$MIRROR" ]; then
     log "no 'deb ... $SUITE' entry found in /etc/apt/sources.list{,.d/*}; set MIRROR="
     exit 1
 fi
 MIRROR=${MIRROR%/}
 log "mirror: $MIRROR"
+UPDATES_MIRROR=${UPDATES_MIRROR:-$(find_mirror "$SUITE-updates" | head -n 1)}
+SECURITY_MIRROR=${SECURITY_MIRROR:-$(find_mirror "$SUITE-security" | head -n 1)}
+log "$SUITE-updates: ${UPDATES_MIRROR:-none listed by the host}; $SUITE-security: ${SECURITY_MIRROR:-none listed by the host}"
 
 # --------------------------------------------------------------------------
 # bootstrap, import, clean up
@@ -97,8 +104,16 @@ trap 'exit 130' INT TERM
 log "debootstrap --variant=minbase $SUITE $ROOTFS $MIRROR"
 debootstrap --variant=minbase "$SUITE" "$ROOTFS" "$MIRROR" >&2
 
+# The image's apt sources: debootstrap wrote bookworm alone.
+{
+    printf 'deb %s %s main\n' "$MIRROR" "$SUITE"
+    [ -z "$UPDATES_MIRROR" ] || printf 'deb %s %s-updates main\n' "${UPDATES_MIRROR%/}" "$SUITE"
+    [ -z "$SECURITY_MIRROR" ] || printf 'deb %s %s-security main\n' "${SECURITY_MIRROR%/}" "$SUITE"
+} >"$ROOTFS/etc/apt/sources.list"
+sed 's/^/   /' "$ROOTFS/etc/apt/sources.list" >&2
+
 # Package caches and lists are not needed in the image (apt-get update
-# rebuilds the lists); debootstrap already wrote /etc/apt/sources.list.
+# rebuilds the lists).
 rm -rf "$ROOTFS"/var/cache/apt/*.bin "$ROOTFS"/var/cache/apt/archives/*.deb \
        "$ROOTFS"/var/lib/apt/lists/*
 

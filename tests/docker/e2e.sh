@@ -168,6 +168,13 @@ case_build() {
         die "the image holds an environment's settings, or lacks base.py or the collected static files"
     ok "no environment's settings in the image; collected static files are"
 
+    # The host's bookworm-security entry, when it has one, is the image's too.
+    if grep -Eqs '^[^#]*bookworm-security' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
+        docker run --rm --entrypoint grep "$IMAGE" -q ' bookworm-security main$' /etc/apt/sources.list ||
+            die "the image's apt sources lack bookworm-security, which the host's list"
+        ok "the image's apt sources list bookworm-security, as the host's do"
+    fi
+
     docker run --rm -e DJANGO_SETTINGS_MODULE=x -e NGINX_SERVER_NAME=x -e USE_SSL=1 -e EMAIL_ADDRESS=x \
         --entrypoint logmux "$IMAGE" check --config /app/docker/logmux.toml >/dev/null ||
         die "logmux check --config /app/docker/logmux.toml"
