@@ -7,6 +7,7 @@
 //! parsed and tracebacks whole), adds the syslog envelope, and writes them
 //! to stdout or to one file per container. A tour:
 //! - [`bind`] parses listen addresses (loopback by default) and opens the sockets;
+//! - [`fd_limit`] raises the open-file limit to what `--max-connections` needs;
 //! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`mmsg`]), [`stream`] TCP and unix stream connections, each read on a thread of its own ([`stream_reader`]);
 //! - [`hub`] is the shared state every message goes through;
 //! - [`message`] reads the sender from the header (Docker or not, container, stream);
@@ -24,6 +25,7 @@
 
 mod bind;
 mod dgram;
+mod fd_limit;
 mod hub;
 mod join;
 mod message;
@@ -156,6 +158,13 @@ impl Bound {
 
 /// Runs the listener until TERM or INT (or until stdout's reader leaves).
 pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
+    let files = if job.out_dir.is_some() {
+        out_dir::MAX_OPEN
+    } else {
+        0
+    };
+    let needed = fd_limit::needed(job.max_connections, job.endpoints.len(), files);
+    fd_limit::raise(needed, job.max_connections);
     let mut bound = Vec::with_capacity(job.endpoints.len());
     let mut paths = Vec::new();
     for endpoint in &job.endpoints {

@@ -24,7 +24,7 @@ use crate::sink::{FileSink, Sink};
 pub const OTHERS: &str = "_syslog";
 
 /// Open files at most.
-const MAX_OPEN: usize = 256;
+pub const MAX_OPEN: usize = 256;
 
 /// Files remembered at most (open or not); beyond, closed ones are forgotten.
 const MAX_FILES: usize = 4096;

@@ -5,14 +5,16 @@
 //! [`Deframer`] (RFC 6587: octet counting or LF, told by each frame's first
 //! byte), which holds at most one message of `--max-message` bytes between
 //! chunks. At most `--max-connections` are open at once: further ones are
-//! closed as soon as they are accepted, counted and reported. When a
-//! connection closes, its held lines are emitted. When the listener stops,
-//! it stops accepting, and every connection reads what has already arrived
-//! before it ends.
+//! closed as soon as they are accepted, counted and reported. A failing
+//! accept() (out of file descriptors, say) is retried every 100 ms and
+//! reported at most every 10 s, with a count. When a connection closes, its
+//! held lines are emitted. When the listener stops, it stops accepting, and
+//! every connection reads what has already arrived before it ends.
 
 use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use logmux_parsers::syslog::Deframer;
 use tokio::sync::{mpsc, watch};
@@ -24,6 +26,12 @@ use super::Tasks;
 
 /// Chunks parsed per wake-up of one connection before yielding to other sockets.
 const CHUNKS_PER_WAKE: usize = 16;
+
+/// After a failed accept() the listener waits this long before the next.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// Failed accepts are reported at most this often.
+const ACCEPT_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 pub enum Listener {
     Tcp(tokio::net::TcpListener),
@@ -71,6 +79,8 @@ pub async fn serve(
 ) {
     let mut stopping = stop.clone();
     let pool = Pool::default();
+    let mut accept_errors = AcceptErrors::default();
+    let mut last_error = String::new();
     loop {
         let conn = tokio::select! {
             biased;
@@ -80,12 +90,23 @@ pub async fn serve(
         let conn = match conn {
             Ok(c) => c,
             Err(e) => {
-                // Out of file descriptors and the like: wait a little.
-                tracing::warn!(socket = %name, error = %e, "{name}: cannot accept: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                // Out of file descriptors and the like: wait a little, and
+                // say so without writing ten warnings a second.
+                if let Some(errors) = accept_errors.failed(Instant::now()) {
+                    if errors == 1 {
+                        tracing::warn!(socket = %name, error = %e, "{name}: cannot accept: {e}");
+                    } else {
+                        tracing::warn!(socket = %name, error = %e, errors, "{name}: cannot accept: {e} ({errors} times since the last report)");
+                    }
+                }
+                last_error = e.to_string();
+                tokio::time::sleep(ACCEPT_RETRY).await;
                 continue;
             }
         };
+        if let Some(errors) = accept_errors.accepted(Instant::now()) {
+            report_unreported(&name, errors, &last_error);
+        }
         let peer = {
             let mut h = hub.borrow_mut();
             if h.connections >= limits.max_connections {
@@ -102,6 +123,59 @@ pub async fn serve(
         let hub = Rc::clone(&hub);
         let stop = stop.clone();
         tasks.spawn(read(conn, peer, hub, stop, pool.clone()));
+    }
+    if let Some(errors) = accept_errors.stopped() {
+        report_unreported(&name, errors, &last_error);
+    }
+}
+
+/// Failed accepts not yet in a report, once a report is due.
+fn report_unreported(name: &str, errors: u64, last_error: &str) {
+    tracing::warn!(socket = %name, error = %last_error, errors, "{name}: cannot accept: {last_error} ({errors} more times since the last report)");
+}
+
+/// Counts failed accepts so that the first is reported at once and later
+/// ones at most every [`ACCEPT_REPORT_EVERY`], each report with the count
+/// since the one before; none goes unreported.
+#[derive(Debug, Default)]
+struct AcceptErrors {
+    last_report: Option<Instant>,
+    /// Failures since `last_report`, not yet reported.
+    unreported: u64,
+}
+
+impl AcceptErrors {
+    fn due(&self, now: Instant) -> bool {
+        self.last_report
+            .is_none_or(|at| now.saturating_duration_since(at) >= ACCEPT_REPORT_EVERY)
+    }
+
+    /// An accept failed: `Some(failures to report, this one included)`
+    /// when a report is due.
+    fn failed(&mut self, now: Instant) -> Option<u64> {
+        self.unreported += 1;
+        self.report(now)
+    }
+
+    /// An accept worked: `Some(failures)` left unreported, once due.
+    fn accepted(&mut self, now: Instant) -> Option<u64> {
+        if self.unreported == 0 {
+            return None;
+        }
+        self.report(now)
+    }
+
+    /// The listener stops: whatever is left, due or not.
+    fn stopped(&mut self) -> Option<u64> {
+        (self.unreported > 0).then(|| std::mem::take(&mut self.unreported))
+    }
+
+    fn report(&mut self, now: Instant) -> Option<u64> {
+        if !self.due(now) {
+            return None;
+        }
+        self.last_report = Some(now);
+        Some(std::mem::take(&mut self.unreported))
     }
 }
 
@@ -189,4 +263,44 @@ fn parse(
     }
     h.finish_batch();
     parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_failed_accept_is_reported_then_one_report_per_period() {
+        let t0 = Instant::now();
+        let mut a = AcceptErrors::default();
+        assert_eq!(a.failed(t0), Some(1));
+        // Ten a second for a minute: one report every 10 s, each with the
+        // count since the one before.
+        let mut reports = Vec::new();
+        for i in 1..=600 {
+            if let Some(n) = a.failed(t0 + ACCEPT_RETRY * i) {
+                reports.push(n);
+            }
+        }
+        assert_eq!(reports, vec![100; 6]);
+        assert_eq!(a.stopped(), None);
+    }
+
+    #[test]
+    fn failures_left_unreported_come_out_once_due_or_at_stop() {
+        let t0 = Instant::now();
+        let mut a = AcceptErrors::default();
+        assert_eq!(a.failed(t0), Some(1));
+        assert_eq!(a.failed(t0 + Duration::from_secs(1)), None);
+        assert_eq!(a.failed(t0 + Duration::from_secs(2)), None);
+        // Accepting again: not yet due.
+        assert_eq!(a.accepted(t0 + Duration::from_secs(3)), None);
+        assert_eq!(a.accepted(t0 + ACCEPT_REPORT_EVERY), Some(2));
+        assert_eq!(a.accepted(t0 + ACCEPT_REPORT_EVERY * 5), None);
+        // A failure long after the last report is reported at once.
+        assert_eq!(a.failed(t0 + ACCEPT_REPORT_EVERY * 5), Some(1));
+        assert_eq!(a.failed(t0 + ACCEPT_REPORT_EVERY * 5 + ACCEPT_RETRY), None);
+        assert_eq!(a.stopped(), Some(1));
+        assert_eq!(a.stopped(), None);
+    }
 }

@@ -1,0 +1,251 @@
+//! `logmux listen` at its default `--max-connections` (1,024), started with
+//! a soft open-file limit of 1,024 as systemd and many shells give: the
+//! listener raises the limit itself, so all 1,024 TCP connections are
+//! accepted and read at once (no EMFILE), the 1,025th is refused, and every
+//! message of every connection comes out exactly once and in its order,
+//! with one reader thread per connection and bounded memory.
+
+#[path = "support/listen.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+/// The default `--max-connections`.
+const CONNECTIONS: usize = 1024;
+/// Messages per connection after the first one.
+const ROUNDS: usize = 20;
+/// The soft limit the listener starts with.
+const CHILD_SOFT_LIMIT: libc::rlim_t = 1024;
+/// What the listener raises it to: connections, one listener, a margin of 64.
+const RAISED_LIMIT: u64 = CONNECTIONS as u64 + 1 + 64;
+/// The test itself holds 1,025 connections and the listener needs
+/// `RAISED_LIMIT`: below this hard limit the test cannot run.
+const HARD_LIMIT_NEEDED: libc::rlim_t = 2200;
+/// Peak RSS allowed: measured 25.6 to 26.1 MiB (the printed figure, debug
+/// build, 2 cores).
+const MAX_RSS_KIB: u64 = 48 * 1024;
+/// Connections opened before waiting for them to be read.
+const BATCH: usize = 64;
+/// Threads besides the readers: main, the writer, and a few spare.
+const OTHER_THREADS: usize = 8;
+
+fn nofile() -> libc::rlimit {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit we own.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) };
+    assert_eq!(rc, 0, "getrlimit: {}", io::Error::last_os_error());
+    r
+}
+
+fn set_nofile(r: &libc::rlimit) -> io::Result<()> {
+    // SAFETY: setrlimit reads one rlimit we own; async-signal-safe, so also
+    // fine between fork and exec.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, r) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// A line of /proc/PID/status (`Threads`, `VmHWM`) as a number.
+fn proc_status(pid: i32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+}
+
+/// The soft "Max open files" of a process.
+fn soft_nofile_of(pid: i32) -> u64 {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no open-file limit in {limits}"))
+}
+
+/// One RFC 5424 octet-counted frame whose body is `c0123 s0007`.
+fn frame(conn: usize, seq: usize) -> Vec<u8> {
+    let msg = format!("<14>1 2026-11-25T23:29:21.000001Z testhost conn 7 - - c{conn:04} s{seq:04}");
+    format!("{} {msg}", msg.len()).into_bytes()
+}
+
+/// `(connection, seq)` from a body `c0123 s0007`.
+fn parse_body(body: &str) -> Option<(usize, usize)> {
+    let (c, s) = body.split_once(' ')?;
+    Some((
+        c.strip_prefix('c')?.parse().ok()?,
+        s.strip_prefix('s')?.parse().ok()?,
+    ))
+}
+
+/// Polls until `cond` holds; panics with `what` after `secs`.
+fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_thousand_and_twenty_four_connections_at_once_under_a_soft_limit_of_1024() {
+    let started = Instant::now();
+    // This process holds 1,025 connections: raise its own soft limit.
+    let mut own = nofile();
+    if own.rlim_max < HARD_LIMIT_NEEDED {
+        println!(
+            "SKIPPED: the hard open-file limit is {}, below the {HARD_LIMIT_NEEDED} this test needs",
+            own.rlim_max
+        );
+        return;
+    }
+    if own.rlim_cur < HARD_LIMIT_NEEDED {
+        own.rlim_cur = HARD_LIMIT_NEEDED;
+        set_nofile(&own).unwrap();
+    }
+
+    // The listener starts with a soft limit of 1,024 and the hard one as is.
+    let l = start_with(&["--tcp", ":0"], |cmd| {
+        // SAFETY: the closure only calls async-signal-safe getrlimit and
+        // setrlimit, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut r = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                r.rlim_cur = CHILD_SOFT_LIMIT;
+                set_nofile(&r)
+            });
+        }
+    });
+    let pid = l.pid();
+    let soft = soft_nofile_of(pid);
+    println!("listener's soft open-file limit: {soft} (started at {CHILD_SOFT_LIMIT})");
+    assert_eq!(soft, RAISED_LIMIT, "the listener raises its soft limit");
+
+    // 1,024 connections, all open at once, each announcing itself. They
+    // are opened in batches that stay within the listen backlog (128), so
+    // none waits for a SYN to be sent again.
+    let t = Instant::now();
+    let mut conns: Vec<TcpStream> = Vec::with_capacity(CONNECTIONS);
+    while conns.len() < CONNECTIONS {
+        for _ in 0..BATCH.min(CONNECTIONS - conns.len()) {
+            let c = conns.len();
+            let mut s = TcpStream::connect(l.tcp()).unwrap();
+            s.set_nodelay(true).unwrap();
+            s.write_all(&frame(c, 0)).unwrap();
+            conns.push(s);
+        }
+        l.wait_for(conns.len(), 60);
+    }
+    println!(
+        "{CONNECTIONS} connections open and read in {:.2?}",
+        t.elapsed()
+    );
+    let threads = proc_status(pid, "Threads") as usize;
+    println!("listener threads with {CONNECTIONS} connections open: {threads}");
+    assert!(
+        (CONNECTIONS..=CONNECTIONS + OTHER_THREADS).contains(&threads),
+        "{threads} threads: one per connection and a few more"
+    );
+
+    // ROUNDS more messages on each, interleaved across connections.
+    let t = Instant::now();
+    for seq in 1..=ROUNDS {
+        for (c, s) in conns.iter_mut().enumerate() {
+            s.write_all(&frame(c, seq)).unwrap();
+        }
+    }
+
+    // One more connection is over the cap: closed by the listener.
+    let mut extra = TcpStream::connect(l.tcp()).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    match extra.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+        other => panic!("the connection over the cap is still open: {other:?}"),
+    }
+    drop(extra);
+
+    let total = CONNECTIONS * (ROUNDS + 1);
+    l.wait_for(total, 120);
+    println!(
+        "{} more messages out in {:.2?}",
+        CONNECTIONS * ROUNDS,
+        t.elapsed()
+    );
+    wait_until(20, "the refused connection's warning", || {
+        l.own_events()
+            .iter()
+            .any(|e| e["logmux"]["refused"] == 1 && e["severity_text"] == "WARN")
+    });
+    let hwm = proc_status(pid, "VmHWM");
+    println!("listener's peak RSS: {hwm} KiB");
+    assert!(hwm < MAX_RSS_KIB, "peak RSS {hwm} KiB");
+
+    drop(conns);
+    let done = l.stop();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+
+    // Every message exactly once, each connection's in order.
+    assert_eq!(done.events.len(), total);
+    let mut seen: HashMap<usize, Vec<usize>> = HashMap::new();
+    for e in &done.events {
+        let body = e["message"].as_str().unwrap_or_else(|| panic!("{e}"));
+        let (c, s) = parse_body(body).unwrap_or_else(|| panic!("{e}"));
+        assert_eq!(e["service"]["name"], "conn", "{e}");
+        seen.entry(c).or_default().push(s);
+    }
+    assert_eq!(seen.len(), CONNECTIONS);
+    let in_order: Vec<usize> = (0..=ROUNDS).collect();
+    for c in 0..CONNECTIONS {
+        assert_eq!(seen[&c], in_order, "connection {c}");
+    }
+
+    // No failed accept, no warning but the one refusal, exact counters.
+    let own = complete_lines(done.stderr.as_bytes());
+    let warnings: Vec<&Value> = own
+        .iter()
+        .filter(|e| e["severity_text"] == "WARN" || e["severity_text"] == "ERROR")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert_eq!(warnings[0]["logmux"]["refused"], 1, "{}", warnings[0]);
+    let report = own.last().unwrap();
+    let counts = &report["logmux"];
+    assert_eq!(counts["messages"], total, "{report}");
+    assert_eq!(counts["events"], total, "{report}");
+    assert_eq!(counts["connections"], CONNECTIONS, "{report}");
+    assert_eq!(counts["refused_connections"], 1, "{report}");
+    for zero in [
+        "malformed",
+        "truncated",
+        "empty",
+        "evicted_streams",
+        "discarded_bytes",
+        "lost_bytes",
+    ] {
+        assert_eq!(counts[zero], 0, "{zero}: {report}");
+    }
+    println!("whole test: {:.2?}", started.elapsed());
+}
