@@ -1,7 +1,8 @@
 //! `logmux listen` at its default `--max-connections` (1,024), started with
 //! a soft open-file limit of 1,024 as systemd and many shells give: the
 //! listener raises the limit itself, so all 1,024 TCP connections are
-//! accepted and read at once (no EMFILE), the 1,025th is refused, and every
+//! accepted and read at once (no EMFILE), opened in one burst that its
+//! accept queue holds, the 1,025th is refused, and every
 //! message of every connection comes out exactly once and in its order,
 //! with one reader thread per connection and bounded memory.
 
@@ -31,10 +32,26 @@ const HARD_LIMIT_NEEDED: libc::rlim_t = 2200;
 /// Peak RSS allowed: measured 25.6 to 26.1 MiB (the printed figure, debug
 /// build, 2 cores).
 const MAX_RSS_KIB: u64 = 48 * 1024;
-/// Connections opened before waiting for them to be read.
-const BATCH: usize = 64;
 /// Threads besides the readers: main, the writer, and a few spare.
 const OTHER_THREADS: usize = 8;
+
+/// The accept queue of the TCP listener on 127.0.0.1:`port`, as `ss`
+/// (iproute2) shows it: Send-Q of a listening socket.
+fn listen_backlog(port: u16) -> usize {
+    let out = std::process::Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (iproute2) is needed by this test");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("ss lists no listener on port {port}"));
+    line.split_whitespace()
+        .nth(2)
+        .and_then(|q| q.parse().ok())
+        .unwrap_or_else(|| panic!("cannot read the accept queue from ss: {line}"))
+}
 
 fn nofile() -> libc::rlimit {
     let mut r = libc::rlimit {
@@ -141,21 +158,24 @@ fn a_thousand_and_twenty_four_connections_at_once_under_a_soft_limit_of_1024() {
     println!("listener's soft open-file limit: {soft} (started at {CHILD_SOFT_LIMIT})");
     assert_eq!(soft, RAISED_LIMIT, "the listener raises its soft limit");
 
-    // 1,024 connections, all open at once, each announcing itself. They
-    // are opened in batches that stay within the listen backlog (128), so
-    // none waits for a SYN to be sent again.
+    // The accept queue holds a burst of all of them (std's bind gives 128).
+    let backlog = listen_backlog(l.tcp().port());
+    println!("listener's accept queue: {backlog}");
+    assert!(
+        backlog >= CONNECTIONS,
+        "accept queue {backlog}: a burst of {CONNECTIONS} connections would overflow it"
+    );
+
+    // 1,024 connections opened at once, each announcing itself.
     let t = Instant::now();
     let mut conns: Vec<TcpStream> = Vec::with_capacity(CONNECTIONS);
-    while conns.len() < CONNECTIONS {
-        for _ in 0..BATCH.min(CONNECTIONS - conns.len()) {
-            let c = conns.len();
-            let mut s = TcpStream::connect(l.tcp()).unwrap();
-            s.set_nodelay(true).unwrap();
-            s.write_all(&frame(c, 0)).unwrap();
-            conns.push(s);
-        }
-        l.wait_for(conns.len(), 60);
+    for c in 0..CONNECTIONS {
+        let mut s = TcpStream::connect(l.tcp()).unwrap();
+        s.set_nodelay(true).unwrap();
+        s.write_all(&frame(c, 0)).unwrap();
+        conns.push(s);
     }
+    l.wait_for(CONNECTIONS, 60);
     println!(
         "{CONNECTIONS} connections open and read in {:.2?}",
         t.elapsed()

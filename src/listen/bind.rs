@@ -6,7 +6,10 @@
 //! sockets are created mode 0666, like `/dev/log`; a stale socket file left
 //! by a dead listener is replaced, a live one or any other file is not.
 //! UDP and unix datagram sockets get a large receive buffer, so bursts wait
-//! in the kernel instead of being dropped.
+//! in the kernel instead of being dropped; stream listeners get a long
+//! accept queue, so a burst of connections (every container of a host
+//! restarting at once) waits in the kernel instead of retrying its SYN a
+//! second later.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -16,6 +19,10 @@ use std::path::{Path, PathBuf};
 
 /// The receive buffer asked for on datagram sockets.
 pub const RCVBUF: usize = 8 << 20;
+
+/// The accept queue asked for on stream listeners. std's bind sets 128;
+/// the kernel caps this at `net.core.somaxconn` (4096 since Linux 5.4).
+pub const BACKLOG: libc::c_int = 4096;
 
 /// What to listen on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +82,7 @@ pub fn udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
 pub fn tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
+    widen_backlog(listener.as_raw_fd())?;
     Ok(listener)
 }
 
@@ -94,7 +102,18 @@ pub fn unix_stream(path: &Path) -> io::Result<std::os::unix::net::UnixListener> 
     let listener = std::os::unix::net::UnixListener::bind(path)?;
     world_writable(path)?;
     listener.set_nonblocking(true)?;
+    widen_backlog(listener.as_raw_fd())?;
     Ok(listener)
+}
+
+/// Calls listen(2) again with [`BACKLOG`]: on a listening socket it only
+/// changes the length of the accept queue.
+fn widen_backlog(fd: RawFd) -> io::Result<()> {
+    // SAFETY: a valid, bound stream socket owned by the caller.
+    if unsafe { libc::listen(fd, BACKLOG) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Any local program may log, as with `/dev/log`.

@@ -187,10 +187,12 @@ impl Listener {
                 return;
             }
             if Instant::now() > deadline {
+                // The lock is let go before panicking, so that the reader
+                // thread is not poisoned into a second panic.
+                let out = tail(&String::from_utf8_lossy(&self.stdout.lock().unwrap()));
                 panic!(
-                    "timed out waiting for {n} events; got {}:\n{}\n--- stderr:\n{}",
+                    "timed out waiting for {n} events; got {}:\n{out}\n--- stderr:\n{}",
                     self.count(),
-                    tail(&String::from_utf8_lossy(&self.stdout.lock().unwrap())),
                     tail(&self.stderr_now())
                 );
             }
