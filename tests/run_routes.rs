@@ -12,7 +12,7 @@ mod rsyslog;
 #[path = "support/run.rs"]
 mod support;
 
-use rsyslog::{free_port, Ready, Rsyslog};
+use rsyslog::{free_port, Rsyslog};
 use serde_json::Value;
 use support::*;
 
@@ -211,13 +211,7 @@ fn each_sink_encodes_its_own_events_json_logfmt_and_syslog() {
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let rs = Rsyslog::start(
-        dir.path(),
-        "",
-        r#"module(load="imudp")"#,
-        &format!(r#"input(type="imudp" address="127.0.0.1" port="{port}" ruleset="in")"#),
-        Ready::Started,
-    );
+    let rs = Rsyslog::udp(dir.path(), port);
     let run = start(&format!(
         r#"
 control_socket = ""

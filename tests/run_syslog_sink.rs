@@ -17,7 +17,6 @@ mod rsyslog;
 #[path = "support/run.rs"]
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use rsyslog::{free_port, Ready, Rsyslog};
@@ -189,13 +188,7 @@ fn udp_rfc3164_local_time_and_the_configured_facility() {
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let rs = Rsyslog::start(
-        dir.path(),
-        "",
-        r#"module(load="imudp")"#,
-        &format!(r#"input(type="imudp" address="127.0.0.1" port="{port}" ruleset="in")"#),
-        Ready::Started,
-    );
+    let rs = Rsyslog::udp(dir.path(), port);
     let done = run_logmux(&lines_config(&format!(
         "address = \"udp://127.0.0.1:{port}\"\nformat = \"rfc3164\"\nfacility = \"local0\"\nhostname = \"web-1\""
     )));
@@ -239,13 +232,7 @@ fn tcp_octet_counting_rfc5424_with_structured_data() {
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let rs = Rsyslog::start(
-        dir.path(),
-        "",
-        r#"module(load="imtcp")"#,
-        &format!(r#"input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="in")"#),
-        Ready::Tcp(port),
-    );
+    let rs = Rsyslog::tcp(dir.path(), port);
     let done = run_logmux(&lines_config(&format!(
         "address = \"tcp://127.0.0.1:{port}\"\nfacility = \"daemon\""
     )));
@@ -267,13 +254,7 @@ fn tcp_lf_framing_keeps_a_traceback_one_message() {
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let rs = Rsyslog::start(
-        dir.path(),
-        "",
-        r#"module(load="imtcp")"#,
-        &format!(r#"input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="in")"#),
-        Ready::Tcp(port),
-    );
+    let rs = Rsyslog::tcp(dir.path(), port);
     let done = run_logmux(&lines_config(&format!(
         "address = \"tcp://127.0.0.1:{port}\"\nframing = \"lf\"\nfacility = \"daemon\""
     )));
@@ -293,15 +274,7 @@ fn tls_with_rsyslog_gtls() {
     rsyslog::make_certificates(dir.path());
     let port = free_port();
     let d = dir.path().display();
-    let rs = Rsyslog::start(
-        dir.path(),
-        &format!(
-            r#"defaultNetstreamDriverCAFile="{d}/ca.pem" defaultNetstreamDriverCertFile="{d}/server.pem" defaultNetstreamDriverKeyFile="{d}/server.key""#
-        ),
-        r#"module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")"#,
-        &format!(r#"input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="in")"#),
-        Ready::Tcp(port),
-    );
+    let rs = Rsyslog::tls(dir.path(), port);
     let done = run_logmux(&lines_config(&format!(
         "address = \"tls://127.0.0.1:{port}\"\ntls_ca = \"{d}/ca.pem\"\nfacility = \"daemon\"\nhostname = \"web-1\""
     )));
@@ -410,16 +383,6 @@ fn numbered(range: std::ops::RangeInclusive<u32>) -> Vec<String> {
     range.map(|i| format!("line {i}")).collect()
 }
 
-fn tcp_receiver(dir: &Path, port: u16) -> Rsyslog {
-    Rsyslog::start(
-        dir,
-        "",
-        r#"module(load="imtcp")"#,
-        &format!(r#"input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="in")"#),
-        Ready::Tcp(port),
-    )
-}
-
 #[test]
 fn a_receiver_down_at_start_gets_every_line_once_in_order() {
     if !rsyslog::available("a_receiver_down_at_start_gets_every_line_once_in_order") {
@@ -440,7 +403,7 @@ fn a_receiver_down_at_start_gets_every_line_once_in_order() {
         err.contains("sink s: cannot connect to tcp://127.0.0.1")
     });
     std::thread::sleep(Duration::from_secs(2));
-    let rs = tcp_receiver(dir.path(), port);
+    let rs = Rsyslog::tcp(dir.path(), port);
     let done = run.finish(120);
     assert_eq!(done.code, Some(0), "{}", done.stderr);
     let lines = rs.wait_lines("fields.log", 300, 30);
@@ -460,7 +423,7 @@ fn a_receiver_that_restarts_loses_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut rs = tcp_receiver(dir.path(), port);
+    let mut rs = Rsyslog::tcp(dir.path(), port);
     let go = dir.path().join("go");
     let run = start_with(
         &counting_config(
@@ -511,7 +474,7 @@ fn drop_policy_counts_add_up_exactly() {
     );
     // The program has printed everything while nobody listened.
     run.wait_for(30, "the program's end", |_, err| err.contains("app exited"));
-    let rs = tcp_receiver(dir.path(), port);
+    let rs = Rsyslog::tcp(dir.path(), port);
     let done = run.finish(120);
     assert_eq!(done.code, Some(0), "{}", done.stderr);
     let own = events(&done.stderr);
@@ -546,15 +509,7 @@ fn an_untrusted_server_gets_nothing_and_the_loss_is_reported() {
     rsyslog::make_certificates(dir.path());
     let port = free_port();
     let d = dir.path().display();
-    let rs = Rsyslog::start(
-        dir.path(),
-        &format!(
-            r#"defaultNetstreamDriverCAFile="{d}/ca.pem" defaultNetstreamDriverCertFile="{d}/server.pem" defaultNetstreamDriverKeyFile="{d}/server.key""#
-        ),
-        r#"module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")"#,
-        &format!(r#"input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="in")"#),
-        Ready::Tcp(port),
-    );
+    let rs = Rsyslog::tls(dir.path(), port);
     let config = counting_config(
         &format!("address = \"tls://127.0.0.1:{port}\"\ntls_ca = \"{d}/other-ca.pem\""),
         "for i in 1 2 3; do echo \"line $i\"; done",

@@ -247,31 +247,26 @@ async fn serve(
             ));
             Ok(())
         };
+        // Stream listeners accept connections on a task each.
+        let streams = |l: stream::Listener| {
+            tasks.spawn(stream::serve(
+                l,
+                name.clone(),
+                Rc::clone(&hub),
+                stop_rx.clone(),
+                limits,
+                tasks.clone(),
+            ));
+        };
         let registered = match b {
             Bound::Udp(s) => datagrams(dgram::DgramSocket::Udp(s)),
             Bound::UnixDgram(s, _) => datagrams(dgram::DgramSocket::Unix(s)),
-            Bound::Tcp(l) => tokio::net::TcpListener::from_std(l).map(|l| {
-                let l = stream::Listener::Tcp(l);
-                tasks.spawn(stream::serve(
-                    l,
-                    name.clone(),
-                    Rc::clone(&hub),
-                    stop_rx.clone(),
-                    limits,
-                    tasks.clone(),
-                ));
-            }),
-            Bound::UnixStream(l, _) => tokio::net::UnixListener::from_std(l).map(|l| {
-                let l = stream::Listener::Unix(l);
-                tasks.spawn(stream::serve(
-                    l,
-                    name.clone(),
-                    Rc::clone(&hub),
-                    stop_rx.clone(),
-                    limits,
-                    tasks.clone(),
-                ));
-            }),
+            Bound::Tcp(l) => {
+                tokio::net::TcpListener::from_std(l).map(|l| streams(stream::Listener::Tcp(l)))
+            }
+            Bound::UnixStream(l, _) => {
+                tokio::net::UnixListener::from_std(l).map(|l| streams(stream::Listener::Unix(l)))
+            }
         };
         registered.map_err(|source| ListenError::Bind {
             what: name.clone(),

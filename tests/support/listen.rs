@@ -4,26 +4,22 @@
 //! messages, stop it with a signal, and read the events back.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "process.rs"]
+mod process;
+use process::{tail, Process};
+
 /// A running `logmux listen`.
 pub struct Listener {
-    pub child: Child,
+    pub process: Process,
     pub dir: tempfile::TempDir,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    /// Lines written to stdout so far.
-    lines: Arc<AtomicUsize>,
-    threads: Vec<JoinHandle<()>>,
     /// The bound addresses, in the order of the flags: `udp://…`, `tcp://…`, …
     pub addresses: Vec<String>,
 }
@@ -34,25 +30,6 @@ pub struct Stopped {
     pub events: Vec<Value>,
     pub stderr: String,
     pub dir: tempfile::TempDir,
-}
-
-fn collect(
-    mut from: impl Read + Send + 'static,
-    into: Arc<Mutex<Vec<u8>>>,
-    lines: Arc<AtomicUsize>,
-) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    into.lock().unwrap().extend_from_slice(&buf[..n]);
-                    lines.fetch_add(bytecount(&buf[..n]), Ordering::SeqCst);
-                }
-            }
-        }
-    })
 }
 
 /// Starts `logmux listen ARGS` in a fresh temp dir; `@DIR@` in an argument
@@ -77,29 +54,9 @@ pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Listener 
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     adjust(&mut cmd);
-    let mut child = cmd.spawn().unwrap();
-    let stdout = Arc::new(Mutex::new(Vec::new()));
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    let lines = Arc::new(AtomicUsize::new(0));
-    let threads = vec![
-        collect(
-            child.stdout.take().unwrap(),
-            Arc::clone(&stdout),
-            Arc::clone(&lines),
-        ),
-        collect(
-            child.stderr.take().unwrap(),
-            Arc::clone(&stderr),
-            Arc::new(AtomicUsize::new(0)),
-        ),
-    ];
     let mut l = Listener {
-        child,
+        process: Process::spawn(cmd, Duration::ZERO),
         dir,
-        stdout,
-        stderr,
-        lines,
-        threads,
         addresses: Vec::new(),
     };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -113,7 +70,7 @@ pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Listener 
             l.addresses = addresses;
             return l;
         }
-        if Instant::now() > deadline || l.child.try_wait().unwrap().is_some() {
+        if Instant::now() > deadline || !l.process.is_running() {
             panic!("logmux listen did not start:\n{}", l.stderr_now());
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -146,37 +103,34 @@ impl Listener {
     }
 
     pub fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.process.pid()
     }
 
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill with a pid we started.
-        unsafe {
-            libc::kill(self.pid(), sig);
-        }
+        self.process.signal(sig)
     }
 
     pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.process.is_running()
     }
 
     pub fn stderr_now(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+        self.process.stderr_now()
     }
 
     /// logmux's own events so far (stderr).
     pub fn own_events(&self) -> Vec<Value> {
-        complete_lines(&self.stderr.lock().unwrap())
+        complete_lines(&self.process.stderr.lock().unwrap())
     }
 
     /// The events written so far (whole lines only).
     pub fn events(&self) -> Vec<Value> {
-        complete_lines(&self.stdout.lock().unwrap())
+        complete_lines(&self.process.stdout.lock().unwrap())
     }
 
     /// How many events have been written so far.
     pub fn count(&self) -> usize {
-        self.lines.load(Ordering::SeqCst)
+        self.process.stdout_lines()
     }
 
     /// Waits until at least `n` events are out; panics after `secs`.
@@ -189,11 +143,11 @@ impl Listener {
             if Instant::now() > deadline {
                 // The lock is let go before panicking, so that the reader
                 // thread is not poisoned into a second panic.
-                let out = tail(&String::from_utf8_lossy(&self.stdout.lock().unwrap()));
+                let out = tail(&self.process.stdout_now(), 20);
                 panic!(
                     "timed out waiting for {n} events; got {}:\n{out}\n--- stderr:\n{}",
                     self.count(),
-                    tail(&self.stderr_now())
+                    tail(&self.stderr_now(), 20)
                 );
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -208,25 +162,8 @@ impl Listener {
 
     /// Waits for logmux to exit.
     pub fn finish(mut self, secs: u64) -> Stopped {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "logmux listen did not exit within {secs}s\n--- stderr:\n{}",
-                    tail(&self.stderr_now())
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        for t in self.threads.drain(..) {
-            t.join().unwrap();
-        }
-        let stdout = self.stdout.lock().unwrap().clone();
+        let status = self.process.wait_exit(secs, "logmux listen");
+        let stdout = self.process.stdout.lock().unwrap().clone();
         Stopped {
             code: status.code(),
             events: complete_lines(&stdout),
@@ -236,19 +173,6 @@ impl Listener {
     }
 }
 
-impl Drop for Listener {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn bytecount(b: &[u8]) -> usize {
-    b.iter().filter(|&&c| c == b'\n').count()
-}
-
 /// Every complete line as a JSON object; panics on a line that is not one.
 pub fn complete_lines(b: &[u8]) -> Vec<Value> {
     let end = b.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
@@ -256,11 +180,6 @@ pub fn complete_lines(b: &[u8]) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
-}
-
-fn tail(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// Runs util-linux `logger` with `args`; panics if it fails.

@@ -60,6 +60,44 @@ pub struct Rsyslog {
 }
 
 impl Rsyslog {
+    /// rsyslogd with one UDP input on 127.0.0.1:`port`.
+    pub fn udp(dir: &Path, port: u16) -> Rsyslog {
+        Rsyslog::start(
+            dir,
+            "",
+            r#"module(load="imudp")"#,
+            &format!(r#"input(type="imudp" address="127.0.0.1" port="{port}" ruleset="in")"#),
+            Ready::Started,
+        )
+    }
+
+    /// rsyslogd with one plain TCP input on 127.0.0.1:`port`.
+    pub fn tcp(dir: &Path, port: u16) -> Rsyslog {
+        Rsyslog::start(
+            dir,
+            "",
+            r#"module(load="imtcp")"#,
+            &format!(r#"input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="in")"#),
+            Ready::Tcp(port),
+        )
+    }
+
+    /// rsyslogd with one TLS input (the gtls driver, no client
+    /// authentication) on 127.0.0.1:`port`, serving the certificate that
+    /// [`make_certificates`] made in `dir`.
+    pub fn tls(dir: &Path, port: u16) -> Rsyslog {
+        let d = dir.display();
+        Rsyslog::start(
+            dir,
+            &format!(
+                r#"defaultNetstreamDriverCAFile="{d}/ca.pem" defaultNetstreamDriverCertFile="{d}/server.pem" defaultNetstreamDriverKeyFile="{d}/server.key""#
+            ),
+            r#"module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")"#,
+            &format!(r#"input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="in")"#),
+            Ready::Tcp(port),
+        )
+    }
+
     /// Writes a config with `globals` (inside `global(...)`), `modules` and
     /// `inputs` (each input must say `ruleset="in"`) and starts rsyslogd.
     pub fn start(dir: &Path, globals: &str, modules: &str, inputs: &str, ready: Ready) -> Rsyslog {

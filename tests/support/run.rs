@@ -3,22 +3,20 @@
 //! read the events back.
 #![allow(dead_code)]
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "process.rs"]
+mod process;
+use process::{tail, Process};
 
 pub const WRITERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/writers");
 
 /// A running `logmux run`.
 pub struct Running {
-    pub child: Child,
+    pub process: Process,
     pub dir: tempfile::TempDir,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    threads: Vec<JoinHandle<()>>,
 }
 
 /// What a finished run left.
@@ -27,18 +25,6 @@ pub struct Finished {
     pub stdout: String,
     pub stderr: String,
     pub dir: tempfile::TempDir,
-}
-
-fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => into.lock().unwrap().extend_from_slice(&buf[..n]),
-            }
-        }
-    })
 }
 
 /// Writes `config` (with `@DIR@` replaced by the temp dir and `@WRITERS@`
@@ -76,49 +62,31 @@ pub fn spawn(cmd: Command, dir: tempfile::TempDir) -> Running {
 
 /// Like [`spawn`], but nobody reads logmux's stdout for `stall`: a slow reader.
 pub fn spawn_reading_stdout_after(
-    mut cmd: Command,
+    cmd: Command,
     dir: tempfile::TempDir,
     stall: Duration,
 ) -> Running {
-    let mut child = cmd.spawn().unwrap();
-    let stdout = Arc::new(Mutex::new(Vec::new()));
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    let out = child.stdout.take().unwrap();
-    let stdout_into = Arc::clone(&stdout);
-    let threads = vec![
-        std::thread::spawn(move || {
-            std::thread::sleep(stall);
-            collect(out, stdout_into).join().unwrap();
-        }),
-        collect(child.stderr.take().unwrap(), Arc::clone(&stderr)),
-    ];
     Running {
-        child,
+        process: Process::spawn(cmd, stall),
         dir,
-        stdout,
-        stderr,
-        threads,
     }
 }
 
 impl Running {
     pub fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.process.pid()
     }
 
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill with a pid we own.
-        unsafe {
-            libc::kill(self.pid(), sig);
-        }
+        self.process.signal(sig)
     }
 
     pub fn stdout_now(&self) -> String {
-        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+        self.process.stdout_now()
     }
 
     pub fn stderr_now(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+        self.process.stderr_now()
     }
 
     /// Waits until `cond(stdout, stderr)` holds; panics after `secs`.
@@ -132,52 +100,21 @@ impl Running {
         }
         panic!(
             "timed out waiting for {what}\n--- stdout:\n{}\n--- stderr:\n{}",
-            tail(&self.stdout_now()),
-            tail(&self.stderr_now())
+            tail(&self.stdout_now(), 40),
+            tail(&self.stderr_now(), 40)
         );
     }
 
     /// Waits for logmux to exit (at most `secs`, then kills it and panics).
     pub fn finish(mut self, secs: u64) -> Finished {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "logmux did not exit within {secs}s\n--- stderr:\n{}",
-                    tail(&self.stderr_now())
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        for t in self.threads.drain(..) {
-            t.join().unwrap();
-        }
+        let status = self.process.wait_exit(secs, "logmux");
         Finished {
             code: status.code(),
-            stdout: String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned(),
-            stderr: String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned(),
+            stdout: self.stdout_now(),
+            stderr: self.stderr_now(),
             dir: std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()),
         }
     }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn tail(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// Every line as a JSON object; panics on a line that is not one.
