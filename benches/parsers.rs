@@ -4,9 +4,10 @@
 //! Run: `cargo bench --bench parsers`. Figures are in the README.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use logmux::engine::{Pipeline, Settings, StreamState};
+use logmux::event::{IoStream, Origin, Stamp};
 use logmux::output::syslog::{Body, Framing, Protocol, Syslog};
 use logmux::output::Encoder;
-use logmux::pipeline::{IoStream, Origin, Pipeline, Settings, Stamp, StreamState};
 use logmux_parsers::detect::Parser;
 use logmux_parsers::nginx::log_format::{LogFormat, COMBINED};
 use logmux_parsers::syslog::{self, Deframer};

@@ -12,10 +12,12 @@ use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::Format;
 
 use crate::config::{parse_format_name, Config, ConfigError};
+use crate::engine::framing::DEFAULT_MAX_LINE;
+use crate::engine::Settings;
 use crate::filter::FilterJob;
 use crate::listen::{Endpoint, ListenJob, OutDirSpec};
 use crate::output::{Encoder, KeyStyle, OutputFormat};
-use crate::pipeline::Settings;
+use crate::units::{parse_buffer_size, parse_duration};
 
 const ABOUT: &str = "Structured JSON logs for all-in-one containers.\n\n\
 As the container's PID 1 (`logmux run`) it supervises nginx, uWSGI and Django and owns their \
@@ -124,7 +126,7 @@ pub struct ListenArgs {
     pub out_dir: Option<PathBuf>,
 
     /// With --out-dir: rotate a file before it passes this size.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_buffer_size)]
     pub max_file_size: usize,
 
     /// With --out-dir: rotated files kept per container (NAME.jsonl.1 …).
@@ -173,7 +175,7 @@ impl ListenArgs {
                     format,
                     keys: self.keys,
                     color,
-                    local_offset_minutes: local_offset_minutes(),
+                    local_offset_minutes: crate::output::local_offset_minutes(),
                     syslog: None,
                 },
             },
@@ -249,7 +251,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct CtlArgs {
     /// The control socket of the running logmux.
-    #[arg(long, value_name = "PATH", env = "LOGMUX_CONTROL_SOCKET", default_value = crate::run::config::DEFAULT_CONTROL_SOCKET)]
+    #[arg(long, value_name = "PATH", env = "LOGMUX_CONTROL_SOCKET", default_value = crate::config::run::DEFAULT_CONTROL_SOCKET)]
     pub socket: PathBuf,
 
     /// Print logmux's answer as JSON.
@@ -335,7 +337,7 @@ pub struct FilterArgs {
     pub color: ColorChoice,
 
     /// Cut lines longer than this into pieces marked logmux.truncated (e.g. 1MiB, 64KiB, 4096).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_buffer_size)]
     pub max_line_bytes: Option<usize>,
 
     /// Emit a held-back traceback or partial line after this much silence on a pipe.
@@ -362,56 +364,13 @@ pub enum ColorChoice {
     Never,
 }
 
-/// The default line limit: 1 MiB.
-pub const DEFAULT_MAX_LINE: usize = 1 << 20;
-
-/// Parses `4096`, `64KiB`, `64K`, `1MiB`, `1M`.
-pub fn parse_size(s: &str) -> Result<usize, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size like 4096, 64KiB or 1MiB"))?;
-    let mult = match unit.trim() {
-        "" | "B" => 1,
-        "K" | "KiB" | "k" => 1 << 10,
-        "M" | "MiB" => 1 << 20,
-        "G" | "GiB" => 1 << 30,
-        other => return Err(format!("unknown size unit `{other}` (use KiB, MiB or GiB)")),
-    };
-    let size = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("`{s}` is too large"))?;
-    if !(16..=1 << 30).contains(&size) {
-        return Err(format!("`{s}` must be between 16 bytes and 1GiB"));
-    }
-    Ok(size)
-}
-
 /// `--max-message`: a size of at most 16 MiB (each connection may hold one).
 fn parse_max_message(s: &str) -> Result<usize, String> {
-    let size = parse_size(s)?;
+    let size = parse_buffer_size(s)?;
     if size > 16 << 20 {
         return Err(format!("`{s}` is more than 16MiB"));
     }
     Ok(size)
-}
-
-/// Parses `1s`, `500ms`, `2m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 500ms, 1s or 2m"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        other => Err(format!("unknown duration unit `{other}` (use ms, s or m)")),
-    }
 }
 
 /// Why flags could not become a job.
@@ -451,7 +410,7 @@ impl FilterArgs {
             format,
             keys: self.keys.or(config.keys).unwrap_or_default(),
             color,
-            local_offset_minutes: local_offset_minutes(),
+            local_offset_minutes: crate::output::local_offset_minutes(),
             syslog: None,
         };
         let forced = match self.format {
@@ -475,29 +434,9 @@ impl FilterArgs {
     }
 }
 
-/// The local zone's offset now, for times printed without a zone. Read once:
-/// a DST change during a run shifts such times by an hour until restart.
-pub fn local_offset_minutes() -> i16 {
-    use chrono::Offset;
-    let secs = chrono::Local::now().offset().fix().local_minus_utc();
-    i16::try_from(secs / 60).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_and_durations() {
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("64KiB"), Ok(65536));
-        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
-        assert!(parse_size("1TB").is_err());
-        assert!(parse_size("3").is_err());
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-        assert!(parse_duration("2h").is_err());
-    }
 
     #[test]
     fn the_cli_is_well_formed() {

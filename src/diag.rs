@@ -14,8 +14,8 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::event::Stamp;
 use crate::output::escape_json_str;
-use crate::pipeline::Stamp;
 
 /// Installs the diagnostics layer; `verbose` adds DEBUG events.
 pub fn init(verbose: bool) {

@@ -1,26 +1,37 @@
 //! logmux: structured JSON logs for all-in-one containers.
 //!
 //! The format knowledge lives in the `logmux-parsers` crate; this crate is
-//! the engine around it. A tour, in the order a byte travels:
-//! - [`framing`] cuts a stream of bytes into lines, one buffer per stream;
-//! - [`unwrap`] undoes Docker's wrappers (`docker logs -t`, compose, json-file);
-//! - [`pipeline`] assembles multi-line events, parses, and adds the envelope;
-//!   [`merge`] takes lines that are already logmux events as they are;
-//! - [`output`] encodes events as JSON, logfmt or a pretty view;
-//! - [`filter`] is the `logmux filter` front door that wires these together;
-//! - [`listen`] is the `logmux listen` front door, a syslog server;
-//! - [`cli`] and [`config`] turn flags and files into jobs; [`diag`] reports
-//!   logmux's own events.
+//! the engine around it and its three front doors. A tour, in the order a
+//! byte travels:
+//! - [`event`]: where a line came from ([`event::Origin`]), when it was read
+//!   ([`event::Stamp`]), and the envelope rules that add both to an event;
+//! - [`engine`]: [`engine::framing`] cuts bytes into lines,
+//!   [`engine::unwrap`] undoes Docker's wrappers, [`engine::pipeline`]
+//!   assembles multi-line events, parses and merges them, and
+//!   [`engine::input`] ties the three together for a byte stream;
+//! - [`output`]: encodes events as JSON, logfmt, pretty or syslog messages;
+//! - [`sink`]: where encoded events go (stdout, stderr, files with rotation,
+//!   syslog, null), each behind a bounded queue, with its settings type in
+//!   [`sink::spec`];
+//! - [`diag`]: logmux's own events, written through the same sinks;
+//! - [`config`] and [`units`]: config files and the one grammar of
+//!   durations and sizes; [`sys`]: the system calls; [`shutdown`]: how a
+//!   door tells its tasks to stop; [`exit`]: outcomes to exit codes;
+//! - the front doors: [`filter`] (`logmux filter`), [`run`] (`logmux run`,
+//!   PID 1) and [`listen`] (`logmux listen`, a syslog server);
+//! - [`cli`]: the flags, read only by the binary's `main`.
 
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod engine;
+pub mod event;
+pub mod exit;
 pub mod filter;
-pub mod framing;
 pub mod listen;
-pub mod merge;
 pub mod output;
-pub mod pipeline;
 pub mod run;
+pub mod shutdown;
 pub mod sink;
-pub mod unwrap;
+pub mod sys;
+pub mod units;

@@ -4,9 +4,10 @@
 //! - how the bytes are split into reads never changes the output;
 //! - no line is lost, cut or merged: messages come out as the lines went in.
 
-use logmux::filter::Input;
+use logmux::engine::Input;
+use logmux::engine::{Pipeline, Settings};
+use logmux::event::{Origin, Stamp};
 use logmux::output::Encoder;
-use logmux::pipeline::{Origin, Pipeline, Settings, Stamp};
 use logmux_parsers::Format;
 use proptest::prelude::*;
 

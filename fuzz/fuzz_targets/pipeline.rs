@@ -4,9 +4,10 @@
 //! the output must stay one valid JSON object per line.
 
 use libfuzzer_sys::fuzz_target;
-use logmux::filter::Input;
+use logmux::engine::Input;
 use logmux::output::Encoder;
-use logmux::pipeline::{Origin, Pipeline, Settings, Stamp};
+use logmux::event::{Origin, Stamp};
+use logmux::engine::{Pipeline, Settings};
 
 fuzz_target!(|data: &[u8]| {
     let mut pipeline = Pipeline::new(Settings {

@@ -6,9 +6,10 @@
 //! pretty one line per event, valid UTF-8.
 
 use libfuzzer_sys::fuzz_target;
-use logmux::filter::Input;
+use logmux::engine::Input;
 use logmux::output::{Encoder, KeyStyle, OutputFormat};
-use logmux::pipeline::{Origin, Pipeline, Settings, Stamp};
+use logmux::event::{Origin, Stamp};
+use logmux::engine::{Pipeline, Settings};
 use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::Format;
 

@@ -9,5 +9,5 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let env = |name: &str| (name == "HOST").then(|| "example.org".to_string());
-    let _ = logmux::run::config::parse(Path::new("logmux.toml"), &text, &env, &mut |_| {});
+    let _ = logmux::config::run::parse(Path::new("logmux.toml"), &text, &env, &mut |_| {});
 });

@@ -9,10 +9,11 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use logmux::filter::Input;
+use logmux::engine::Input;
 use logmux::output::syslog::{next_frame, Body, Framing, Protocol, Syslog};
 use logmux::output::Encoder;
-use logmux::pipeline::{IoStream, Origin, Pipeline, Settings, Stamp};
+use logmux::event::{IoStream, Origin, Stamp};
+use logmux::engine::{Pipeline, Settings};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, data)) = data.split_first() else {

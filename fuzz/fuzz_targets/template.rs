@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         "EMPTY" => Some(String::new()),
         _ => None,
     };
-    let rendered = logmux::run::template::render(&text, &env);
+    let rendered = logmux::config::template::render(&text, &env);
     if !text.contains("${") {
         assert_eq!(rendered.as_deref(), Ok(&*text));
     }

@@ -11,6 +11,7 @@
 //! - [`docker`] unwraps `docker logs -t`, `docker compose logs` and json-file lines;
 //! - [`detect`] picks the format of a line and calls its parser;
 //! - [`nginx`], [`uwsgi`], [`supervisord`], [`django`], [`json`] and [`text`] parse one line each;
+//! - [`logmux_event`] recognises lines that already are logmux events (to merge, not wrap);
 //! - [`traceback`] decides which lines belong to one multi-line Python event;
 //! - [`syslog`] reads RFC 3164 and RFC 5424 messages and deframes RFC 6587 streams (`logmux listen`);
 //! - [`record`], [`field`], [`severity`] and [`time`] are the shared vocabulary;
@@ -23,6 +24,7 @@ pub mod django;
 pub mod docker;
 pub mod field;
 pub mod json;
+pub mod logmux_event;
 pub mod nginx;
 pub mod record;
 pub mod scan;

@@ -19,7 +19,8 @@ use tokio::sync::Notify;
 use super::message::{same_syslog, syslog_origin, Sender};
 use super::output::Output;
 use super::streams::{KeyRef, Peer, Slot, Streams};
-use crate::pipeline::{Origin, Pipeline, Stamp, StreamState};
+use crate::engine::{Pipeline, StreamState};
+use crate::event::{Origin, Stamp};
 
 /// A stream with nothing held back is forgotten after this much silence.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
@@ -152,7 +153,7 @@ impl Hub {
     }
 
     /// The pipeline's counters.
-    pub fn pipeline_stats(&self) -> crate::pipeline::Stats {
+    pub fn pipeline_stats(&self) -> crate::engine::Stats {
         self.pipeline.stats
     }
 

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::pipeline::Stamp;
+use crate::event::Stamp;
 
 /// Docker's split size.
 pub const DOCKER_PIECE: usize = 16 * 1024;

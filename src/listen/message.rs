@@ -12,7 +12,7 @@
 use logmux_parsers::syslog::{self, Message, Protocol};
 use logmux_parsers::Severity;
 
-use crate::pipeline::{IoStream, Origin, SyslogOrigin};
+use crate::event::{IoStream, Origin, SyslogOrigin};
 
 /// Syslog severity codes Docker uses.
 const SEVERITY_ERR: u8 = 3;

@@ -54,7 +54,7 @@ pub use out_dir::OutDirSpec;
 use hub::{End, Hub, HubSettings};
 use output::Output;
 
-use crate::pipeline::{Pipeline, Settings};
+use crate::engine::{Pipeline, Settings};
 
 /// Streams (sender, host, tag, stdout/stderr) kept at most.
 pub const MAX_STREAMS: usize = 4096;

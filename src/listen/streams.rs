@@ -15,7 +15,8 @@ use foldhash::fast::RandomState;
 use indexmap::{Equivalent, IndexMap};
 
 use super::join::Joiner;
-use crate::pipeline::{IoStream, StreamState};
+use crate::engine::StreamState;
+use crate::event::IoStream;
 
 /// Who sent a message: one connection, or one datagram source.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -176,7 +177,7 @@ impl Streams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::Origin;
+    use crate::event::Origin;
     use std::collections::hash_map::DefaultHasher;
     use std::time::Duration;
 

@@ -17,7 +17,7 @@ use logmux_parsers::{Field, Record, Value};
 
 pub use json::escape_json_str;
 
-use crate::pipeline::Origin;
+use crate::event::Origin;
 
 /// How events are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
@@ -157,6 +157,14 @@ fn value_text(value: &Value<'_>, out: &mut String) {
 /// The string value of a field, if present.
 fn field_str<'r>(record: &'r Record<'_>, field: Field) -> Option<&'r str> {
     record.get(field).and_then(|v| v.as_str())
+}
+
+/// The local zone's offset now, for times printed without a zone. Read once:
+/// a DST change during a run shifts such times by an hour until restart.
+pub fn local_offset_minutes() -> i16 {
+    use chrono::Offset;
+    let secs = chrono::Local::now().offset().fix().local_minus_utc();
+    i16::try_from(secs / 60).unwrap_or(0)
 }
 
 #[cfg(test)]

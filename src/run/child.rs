@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use nix::unistd::{Pid, User};
 
-use super::config::ProgramSpec;
+use crate::config::run::ProgramSpec;
 
 /// A started program: its pid (also its process group id) and its pipes.
 pub struct Spawned {

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
-use super::config::parse_signal;
 use super::supervisor::{ControlCommand, ControlRequest};
+use crate::config::run::parse_signal;
 
 /// The environment variable that tells programs (and `logmux ctl` run by
 /// them, e.g. certbot's deploy hook) where the socket is.

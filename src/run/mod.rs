@@ -5,25 +5,24 @@
 //! loop on a single-threaded tokio runtime. When the loop ends, every sink
 //! is flushed before logmux exits with the code the loop decided.
 //!
-//! The parts, in the order a run meets them: [`config`] (and [`ini`] for
-//! supervisord files), [`template`], [`child`] (starting one program),
+//! The parts, in the order a run meets them: the config (`crate::config::run`,
+//! and `crate::config::ini` for supervisord files), its templates,
+//! [`child`] (starting one program),
 //! [`stream`] (one pipe's lines), [`supervisor`] (the loop), [`reap`]
 //! (zombies and the last sweep), [`control`] (the `logmux ctl` socket).
 
 pub mod child;
-pub mod config;
 pub mod control;
-pub mod ini;
 pub mod reap;
 pub mod stream;
 pub mod supervisor;
-pub mod template;
 
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
-use config::{RunConfig, RunConfigError, SinkKind};
+use crate::config::run::{self as config, RunConfig, RunConfigError, SinkKind};
+use crate::config::template;
 use supervisor::{SinkRoute, Supervisor};
 
 use crate::output::{Encoder, OutputFormat};
@@ -245,7 +244,7 @@ fn encoder_for(spec: &config::SinkSpec) -> Encoder {
         format: spec.output,
         keys: spec.keys,
         color: spec.output == OutputFormat::Pretty && tty && std::env::var_os("NO_COLOR").is_none(),
-        local_offset_minutes: crate::cli::local_offset_minutes(),
+        local_offset_minutes: crate::output::local_offset_minutes(),
         syslog,
     }
 }

@@ -17,10 +17,11 @@ use logmux_parsers::Format;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 
-use crate::framing::LineFramer;
+use crate::engine::LineFramer;
+use crate::engine::{Output, Pipeline, Settings, StreamState};
+use crate::event::{Origin, Stamp};
 use crate::output::Encoder;
-use crate::pipeline::{Origin, Output, Pipeline, Settings, Stamp, StreamState};
-use crate::run::config::OnFull;
+use crate::sink::spec::OnFull;
 use crate::sink::{Batch, Queue};
 
 /// Read size: large reads keep the per-line cost low under load.

@@ -23,11 +23,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::child::{self, Spawned};
-use super::config::{AutoRestart, Hup, Kind, OnExit, ProgramSpec, ReadyProbe, RunConfig};
 use super::reap::{self, Exit};
 use super::stream::{FormatRoute, Route, StreamReader};
+use crate::config::run::{AutoRestart, Hup, Kind, OnExit, ProgramSpec, ReadyProbe, RunConfig};
+use crate::engine::Settings;
+use crate::event::{IoStream, Origin};
 use crate::output::Encoder;
-use crate::pipeline::{IoStream, Origin, Settings};
 
 /// The longest wait between two tries of a failing program.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);

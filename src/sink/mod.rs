@@ -15,6 +15,7 @@
 
 mod file;
 mod queue;
+pub mod spec;
 pub mod syslog;
 
 use std::io::{self, Write};
@@ -27,7 +28,7 @@ pub use file::FileSink;
 pub use queue::{Batch, Queue};
 pub use syslog::SyslogSink;
 
-use crate::run::config::{SinkKind, SinkSpec};
+use spec::{SinkKind, SinkSpec};
 
 /// A destination for encoded events.
 pub trait Sink: Send {

@@ -4,8 +4,8 @@ use chrono::{FixedOffset, TimeZone};
 use logmux_parsers::{Format, Record, Severity};
 
 use super::*;
+use crate::event::{IoStream, Origin};
 use crate::output::sort_fields;
-use crate::pipeline::{IoStream, Origin};
 
 fn origin() -> Origin {
     Origin {
@@ -299,8 +299,9 @@ mod props {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::filter::Input;
-    use crate::pipeline::{Pipeline, Settings, Stamp};
+    use crate::engine::Input;
+    use crate::engine::{Pipeline, Settings};
+    use crate::event::Stamp;
 
     /// Pieces that make lines worth framing: tracebacks, LFs, the
     /// characters SD escapes, digits and spaces like a length prefix,

@@ -10,73 +10,10 @@ use toml::Spanned;
 
 use super::{template, Locator, RawSink, RunConfigError};
 use crate::output::syslog::{Body, Framing, Protocol};
-
-/// Where the built-in `syslog` sink sends: the local syslog daemon.
-pub const DEFAULT_ADDRESS: &str = "unix:///dev/log";
-
-/// A resolved syslog sink.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyslogSpec {
-    pub address: SyslogAddress,
-    pub protocol: Protocol,
-    /// On TCP; datagram transports send one message per datagram.
-    pub framing: Framing,
-    /// 0 (kern) … 23 (local7).
-    pub facility: u8,
-    pub body: Body,
-    /// Given in the config; `None`: the machine's hostname (left out of
-    /// RFC 3164 on a unix socket, as the local daemon adds its own).
-    pub hostname: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SyslogAddress {
-    Unix(PathBuf),
-    Udp {
-        host: String,
-        port: u16,
-    },
-    Tcp {
-        host: String,
-        port: u16,
-        tls: Option<TlsSpec>,
-    },
-}
-
-impl SyslogAddress {
-    /// One message per datagram (UDP, and a unix socket, which is a
-    /// datagram socket unless the daemon only offers a stream).
-    pub fn is_datagram(&self) -> bool {
-        !matches!(self, SyslogAddress::Tcp { .. })
-    }
-}
-
-impl std::fmt::Display for SyslogAddress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let host_port = |f: &mut std::fmt::Formatter<'_>, scheme: &str, host: &str, port: u16| {
-            if host.contains(':') {
-                write!(f, "{scheme}://[{host}]:{port}")
-            } else {
-                write!(f, "{scheme}://{host}:{port}")
-            }
-        };
-        match self {
-            SyslogAddress::Unix(p) => write!(f, "unix://{}", p.display()),
-            SyslogAddress::Udp { host, port } => host_port(f, "udp", host, *port),
-            SyslogAddress::Tcp {
-                host, port, tls, ..
-            } => host_port(f, if tls.is_some() { "tls" } else { "tcp" }, host, *port),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsSpec {
-    /// PEM file of the CAs to trust; `None`: the system's store.
-    pub ca: Option<PathBuf>,
-    /// The name the server's certificate must carry.
-    pub server_name: String,
-}
+use crate::sink::spec::{
+    parse_syslog_address, SyslogAddress, SyslogSpec, TlsSpec,
+    DEFAULT_SYSLOG_ADDRESS as DEFAULT_ADDRESS,
+};
 
 /// The keys only a syslog sink has, for the check that other types do not use them.
 pub(super) fn syslog_keys(s: &RawSink) -> [(&'static str, Option<usize>); 8] {
@@ -261,71 +198,13 @@ pub(super) fn resolve(
     })
 }
 
-/// `unix:///dev/log`, `udp://host:port`, `tcp://host:port`, `tls://host:port`
-/// (`[v6]:port`; the port defaults to 514, and to 6514 for TLS).
-pub fn parse_syslog_address(text: &str) -> Result<SyslogAddress, String> {
-    let expected = || {
-        format!(
-            "`{text}`: expected unix:///path, udp://host:port, tcp://host:port or tls://host:port"
-        )
-    };
-    let (scheme, rest) = text.split_once("://").ok_or_else(expected)?;
-    if scheme == "unix" {
-        if rest.is_empty() {
-            return Err(format!("`{text}`: the unix socket path is empty"));
-        }
-        return Ok(SyslogAddress::Unix(PathBuf::from(rest)));
-    }
-    let default_port = match scheme {
-        "udp" | "tcp" => 514,
-        "tls" => 6514,
-        _ => return Err(expected()),
-    };
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or_else(expected)?;
-        match after {
-            "" => (host, None),
-            p => (host, Some(p.strip_prefix(':').ok_or_else(expected)?)),
-        }
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') => (h, Some(p)),
-            Some(_) => {
-                return Err(format!(
-                    "`{text}`: write an IPv6 address in brackets, [::1]:514"
-                ))
-            }
-            None => (rest, None),
-        }
-    };
-    if host.is_empty() || host.contains(['/', ' ', '@']) {
-        return Err(format!("`{text}`: no host name"));
-    }
-    let port = match port {
-        None => default_port,
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| format!("`{text}`: `{p}` is not a port number (1-65535)"))?,
-    };
-    let host = host.to_string();
-    Ok(match scheme {
-        "udp" => SyslogAddress::Udp { host, port },
-        _ => SyslogAddress::Tcp {
-            host,
-            port,
-            tls: None,
-        },
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::run::config::{parse, RunConfig, SinkKind, SinkSpec};
+    use crate::config::run::{parse, RunConfig};
+    use crate::sink::spec::{SinkKind, SinkSpec};
 
     const PROGRAM: &str = "[program.a]\ncommand = \"x\"\nstdout = { sink = \"s\" }\n";
 

@@ -13,7 +13,9 @@ use std::collections::HashMap;
 
 use logmux_parsers::docker::{self, Stream};
 
-use crate::pipeline::{IoStream, Origin, Pipeline, Stamp, StreamState};
+use crate::event::{IoStream, Origin, Stamp};
+
+use crate::engine::{Pipeline, StreamState};
 
 /// Docker's split size: lines longer than this arrive in pieces.
 const DOCKER_PIECE: usize = 16 * 1024;

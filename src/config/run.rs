@@ -19,12 +19,15 @@ use nix::sys::signal::Signal;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::filter::parse_format_name;
 use super::template;
-use crate::cli::{parse_duration, parse_size, DEFAULT_MAX_LINE};
-use crate::config::parse_format_name;
+use crate::engine::framing::DEFAULT_MAX_LINE;
+use crate::event::IoStream;
 use crate::output::{KeyStyle, OutputFormat};
-use crate::pipeline::IoStream;
-pub use syslog_sink::{parse_syslog_address, SyslogAddress, SyslogSpec, TlsSpec};
+pub use crate::sink::spec::{
+    parse_syslog_address, OnFull, SinkKind, SinkSpec, SyslogAddress, SyslogSpec, TlsSpec,
+};
+use crate::units::{check_buffer_size, parse_buffer_size, parse_duration};
 
 /// Where the control socket lives unless the config says otherwise.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/logmux/ctl.sock";
@@ -329,35 +332,6 @@ impl StreamSpec {
     pub fn sinks(&self) -> impl Iterator<Item = usize> + '_ {
         std::iter::once(self.sink).chain(self.routes.iter().map(|&(_, s)| s))
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SinkKind {
-    Stdout,
-    Stderr,
-    File {
-        path: PathBuf,
-        max_size: Option<u64>,
-        max_files: u32,
-    },
-    Null,
-    Syslog(SyslogSpec),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnFull {
-    Block,
-    Drop,
-}
-
-#[derive(Debug, Clone)]
-pub struct SinkSpec {
-    pub name: String,
-    pub kind: SinkKind,
-    pub output: OutputFormat,
-    pub keys: KeyStyle,
-    pub on_full: OnFull,
-    pub queue_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -1218,21 +1192,13 @@ fn resolve_sinks(
 pub const DEFAULT_QUEUE: usize = 4 << 20;
 
 fn size(loc: &Locator<'_>, v: &Spanned<SizeValue>, key: &str) -> Result<usize, RunConfigError> {
-    match v.get_ref() {
+    let checked = match v.get_ref() {
         SizeValue::Bytes(n) => {
-            let n = usize::try_from(*n).unwrap_or(usize::MAX);
-            if (16..=1 << 30).contains(&n) {
-                Ok(n)
-            } else {
-                Err(loc.invalid(
-                    v.span().start,
-                    key,
-                    format!("{n} is outside 16..=1073741824"),
-                ))
-            }
+            check_buffer_size(*n).map_err(|_| format!("{n} is outside 16..=1073741824"))
         }
-        SizeValue::Text(t) => parse_size(t).map_err(|m| loc.invalid(v.span().start, key, m)),
-    }
+        SizeValue::Text(t) => parse_buffer_size(t),
+    };
+    checked.map_err(|m| loc.invalid(v.span().start, key, m))
 }
 
 fn duration(
@@ -1255,26 +1221,11 @@ fn duration_or(
     }
 }
 
-/// Whole seconds, or text with a unit: `ms`, `s`, `m`, `h`, `d`.
+/// Whole seconds, or text in the grammar of [`crate::units`].
 pub fn duration_value(v: &DurationValue) -> Result<Duration, String> {
     match v {
         DurationValue::Secs(n) => Ok(Duration::from_secs(*n)),
-        DurationValue::Text(t) => {
-            let t = t.trim();
-            if let Some(h) = t.strip_suffix('h') {
-                let n: u64 = h
-                    .parse()
-                    .map_err(|_| format!("`{t}` is not a duration like 500ms, 10s, 5m or 12h"))?;
-                return Ok(Duration::from_secs(n.saturating_mul(3600)));
-            }
-            if let Some(d) = t.strip_suffix('d') {
-                let n: u64 = d
-                    .parse()
-                    .map_err(|_| format!("`{t}` is not a duration like 500ms, 10s, 5m or 12h"))?;
-                return Ok(Duration::from_secs(n.saturating_mul(86400)));
-            }
-            parse_duration(t)
-        }
+        DurationValue::Text(t) => parse_duration(t),
     }
 }
 

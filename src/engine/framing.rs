@@ -8,6 +8,9 @@
 
 use memchr::memchr;
 
+/// The default line limit: 1 MiB.
+pub const DEFAULT_MAX_LINE: usize = 1 << 20;
+
 /// One framed line, without its line ending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Line<'a> {

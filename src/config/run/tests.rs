@@ -184,7 +184,7 @@ fn command_variables_keep_their_spaces() {
 
 #[test]
 fn supervisord_files_are_told_from_toml_by_their_sections() {
-    use crate::run::ini::looks_like_ini;
+    use crate::config::ini::looks_like_ini;
     assert!(looks_like_ini(
         Path::new("a.conf"),
         "[supervisord]\nnodaemon=true\n"

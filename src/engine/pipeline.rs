@@ -14,101 +14,12 @@ use std::borrow::Cow;
 use logmux_parsers::detect::Parser;
 use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::traceback::{Action, Assembler};
-use logmux_parsers::{
-    ansi, supervisord, traceback, Field, Format, Record, Severity, Timestamp, Value,
-};
+use logmux_parsers::{ansi, supervisord, traceback, Field, Format, Record, Value};
 
-use crate::merge;
+use logmux_parsers::logmux_event as merge;
+
+use crate::event::{self, Origin, Stamp};
 use crate::output::{sort_fields, Encoder, Event};
-
-/// Which of a program's streams a line came from (`log.iostream`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IoStream {
-    Stdout,
-    Stderr,
-}
-
-impl IoStream {
-    pub fn name(self) -> &'static str {
-        match self {
-            IoStream::Stdout => "stdout",
-            IoStream::Stderr => "stderr",
-        }
-    }
-}
-
-/// Where a stream's lines come from: the envelope of its events.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Origin {
-    pub service: Option<String>,
-    pub iostream: Option<IoStream>,
-    pub pid: Option<u32>,
-    pub container_name: Option<String>,
-    pub container_id: Option<String>,
-    pub file: Option<String>,
-    /// The sending host, from a syslog header (`host.name`).
-    pub host_name: Option<String>,
-    /// The rest of a syslog header, for `logmux listen`.
-    pub syslog: Option<SyslogOrigin>,
-}
-
-/// The syslog header fields an event keeps (`syslog.*`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyslogOrigin {
-    /// The facility's name (`daemon`, `local0`).
-    pub facility: &'static str,
-    pub procid: Option<String>,
-    pub msgid: Option<String>,
-}
-
-/// When a line was read, as RFC 3339 and as Unix time, and the time (and
-/// severity) a wrapper (such as `docker logs -t`, or a syslog header) put on
-/// it. The line's own time and severity win over the wrapper's.
-#[derive(Debug, Clone, Copy)]
-pub struct Stamp {
-    observed: [u8; 40],
-    observed_len: u8,
-    unix: (i64, u32),
-    pub wrapper_time: Option<Timestamp>,
-    pub wrapper_severity: Option<Severity>,
-}
-
-impl Stamp {
-    /// The stamp for a line read now.
-    pub fn now() -> Stamp {
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
-        Stamp::at_unix(secs, since.subsec_nanos())
-    }
-
-    /// A stamp for a fixed observation time, `secs` and `nanos` after the
-    /// Unix epoch.
-    pub fn at_unix(secs: i64, nanos: u32) -> Stamp {
-        let mut buf = Vec::with_capacity(40);
-        Timestamp::from_unix(secs, nanos, 9).write_rfc3339(&mut buf, 0);
-        let mut observed = [0u8; 40];
-        let len = buf.len().min(40);
-        observed[..len].copy_from_slice(&buf[..len]);
-        Stamp {
-            observed,
-            observed_len: len as u8,
-            unix: (secs, nanos.min(999_999_999)),
-            wrapper_time: None,
-            wrapper_severity: None,
-        }
-    }
-
-    pub fn observed(&self) -> &[u8] {
-        &self.observed[..usize::from(self.observed_len)]
-    }
-
-    /// The observation time as seconds and nanoseconds since the Unix epoch.
-    pub fn observed_unix(&self) -> (i64, u32) {
-        self.unix
-    }
-}
 
 /// What the pipeline carries along with a line's text.
 #[derive(Debug, Clone, Copy)]
@@ -328,7 +239,7 @@ impl Pipeline {
         if rec.timestamp.is_none() {
             rec.timestamp = meta.stamp.wrapper_time;
         }
-        merge::add_envelope(&stream.origin, &mut rec);
+        event::add_to_merged(&stream.origin, &mut rec);
         let observed = parsed.observed.map(str::as_bytes);
         emit(
             &self.settings.encoder,
@@ -389,7 +300,7 @@ impl Pipeline {
         if rec.severity.is_none() {
             rec.severity = meta.stamp.wrapper_severity;
         }
-        add_envelope(&stream.origin, &mut rec);
+        event::add_to_parsed(&stream.origin, &mut rec);
         emit(
             &self.settings.encoder,
             &mut self.stats,
@@ -444,7 +355,7 @@ impl Pipeline {
         if truncated {
             rec.push(Field::LogmuxTruncated, Value::Bool(true));
         }
-        add_envelope(origin, &mut rec);
+        event::add_to_parsed(origin, &mut rec);
         self.encode(&mut rec, &text, stamp, None, origin, out);
     }
 
@@ -557,58 +468,6 @@ fn emit(
     own.unwrap_or(encoder).encode(&event, buf);
 }
 
-/// Adds the fields that say where the event came from, each in its place
-/// among the sorted fields (cheaper than sorting them in afterwards, and
-/// than merging: measured).
-fn add_envelope<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
-    sort_fields(rec);
-    let service = origin.service.as_deref().or(match rec.format {
-        // Without a supervisor or wrapper to say which program wrote a
-        // line, its format does.
-        Format::NginxAccess | Format::NginxError => Some("nginx"),
-        Format::UwsgiRequest | Format::UwsgiLog => Some("uwsgi"),
-        Format::Supervisord => Some("supervisord"),
-        Format::Django => Some("django"),
-        // Django's `Internal Server Error: /path` leads the traceback.
-        Format::PythonTraceback if rec.get(Field::UrlPath).is_some() => Some("django"),
-        _ => None,
-    });
-    if let Some(s) = service {
-        put(rec, Field::ServiceName, Value::str(s));
-    }
-    if let Some(s) = origin.iostream {
-        put(rec, Field::LogIostream, Value::str(s.name()));
-    }
-    if let Some(pid) = origin.pid {
-        if rec.get(Field::ProcessPid).is_none() {
-            put(rec, Field::ProcessPid, Value::Int(i64::from(pid)));
-        }
-    }
-    if let Some(c) = &origin.container_name {
-        put(rec, Field::ContainerName, Value::str(c));
-    }
-    if let Some(c) = &origin.container_id {
-        put(rec, Field::ContainerId, Value::str(c));
-    }
-    if let Some(f) = &origin.file {
-        put(rec, Field::LogFilePath, Value::str(f));
-    }
-    if let Some(h) = &origin.host_name {
-        put(rec, Field::HostName, Value::str(h));
-    }
-    if let Some(s) = &origin.syslog {
-        put(rec, Field::SyslogFacility, Value::str(s.facility));
-        if let Some(p) = &s.procid {
-            put(rec, Field::SyslogProcid, Value::str(p));
-        }
-        if let Some(m) = &s.msgid {
-            put(rec, Field::SyslogMsgid, Value::str(m));
-        }
-    }
-}
-
-/// Inserts a field after those that sort before it or equal it.
-fn put<'a>(rec: &mut Record<'a>, field: Field, value: Value<'a>) {
-    let at = rec.fields.partition_point(|(f, _)| *f <= field);
-    rec.fields.insert(at, (field, value));
-}
+#[cfg(test)]
+#[path = "pipeline_merge_tests.rs"]
+mod merge_tests;

@@ -23,7 +23,7 @@ use std::str::CharIndices;
 use indexmap::IndexMap;
 use toml::Spanned;
 
-use super::config::{
+use super::run::{
     CommandValue, DurationValue, Env, Locator, RawFile, RawProgram, RawSink, RawStream,
     RunConfigError, SizeValue,
 };
@@ -1307,7 +1307,7 @@ fn host_node_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::config::{self, AutoRestart, RunConfig, SinkKind};
+    use crate::config::run::{self as config, AutoRestart, RunConfig, SinkKind};
     use std::time::Duration;
 
     const SEED: &str = include_str!("../../fixtures/supervisord/seed-supervisor-app.conf");

@@ -24,9 +24,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection};
 
+use super::spec::{SyslogAddress, SyslogSpec};
 use super::Sink;
 use crate::output::syslog::{next_frame, Framing, Protocol, Syslog};
-use crate::run::config::{SyslogAddress, SyslogSpec};
 
 /// The first wait after a failed connection; it doubles up to [`BACKOFF_MAX`].
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -650,7 +650,7 @@ mod tests {
 
     fn spec(address: &str) -> SyslogSpec {
         SyslogSpec {
-            address: crate::run::config::parse_syslog_address(address).unwrap(),
+            address: crate::sink::spec::parse_syslog_address(address).unwrap(),
             protocol: Protocol::Rfc3164,
             framing: Framing::OctetCounting,
             facility: 1,
@@ -789,7 +789,7 @@ mod tests {
 
     #[test]
     fn addresses_print_as_written() {
-        use crate::run::config::parse_syslog_address;
+        use crate::sink::spec::parse_syslog_address;
         for a in ["udp://127.0.0.1:514", "tcp://[::1]:601", "unix:///dev/log"] {
             assert_eq!(parse_syslog_address(a).unwrap().to_string(), a);
         }

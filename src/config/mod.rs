@@ -1,0 +1,15 @@
+//! Config files: TOML (and supervisord INI) in, the settings types of the
+//! layers below out. Errors name the file, line, column and key.
+//!
+//! - [`filter`]: the top-level keys of `logmux filter --config`;
+//! - [`run`]: the `logmux run` config, deserialised raw, then resolved;
+//!   each sink's settings type lives with its sink ([`crate::sink::spec`]);
+//! - [`ini`]: a supervisord INI file read into the same raw shape;
+//! - [`template`]: `${VAR}` rendering and `when` conditions.
+
+pub mod filter;
+pub mod ini;
+pub mod run;
+pub mod template;
+
+pub use filter::{line_col, parse_format_name, Config, ConfigError, ConfigFile};

@@ -1,0 +1,20 @@
+//! The engine: from bytes to encoded events, the same for every door.
+//!
+//! In the order a byte travels:
+//! - [`framing`] cuts a stream of bytes into lines, one buffer per stream;
+//! - [`unwrap`] undoes Docker's wrappers (`docker logs -t`, compose, json-file);
+//! - [`pipeline`] assembles multi-line events, parses them, merges lines that
+//!   already are logmux events, and adds the envelope;
+//! - [`input`] puts the three together for a door that reads a byte stream.
+//!
+//! Nothing here does I/O: the doors read, and the sinks write.
+
+pub mod framing;
+pub mod input;
+pub mod pipeline;
+pub mod unwrap;
+
+pub use framing::LineFramer;
+pub use input::Input;
+pub use pipeline::{Output, Pipeline, Settings, Stats, StreamState};
+pub use unwrap::Unwrapper;

@@ -1,0 +1,195 @@
+//! Events and where they come from: the types every layer shares.
+//!
+//! An [`Origin`] is what the reader of a stream knows about its lines (the
+//! program, its pipe, the container, the syslog sender); a [`Stamp`] is when
+//! a line was read and what a wrapper said of it. The envelope rules add the
+//! origin to an event. There are two, side by side below:
+//! - [`add_to_parsed`]: a line logmux parsed itself gets every origin field,
+//!   each in its sorted place;
+//! - [`add_to_merged`]: a line that already is a logmux event (from a
+//!   `logmux run` inside a container) keeps its own program, stream and pid;
+//!   only the wrapper's container, host and syslog fields replace its own.
+
+use logmux_parsers::{Field, Format, Record, Severity, Timestamp, Value};
+
+use crate::output::sort_fields;
+
+/// Which of a program's streams a line came from (`log.iostream`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IoStream {
+    Stdout,
+    Stderr,
+}
+
+impl IoStream {
+    pub fn name(self) -> &'static str {
+        match self {
+            IoStream::Stdout => "stdout",
+            IoStream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Where a stream's lines come from: the envelope of its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub service: Option<String>,
+    pub iostream: Option<IoStream>,
+    pub pid: Option<u32>,
+    pub container_name: Option<String>,
+    pub container_id: Option<String>,
+    pub file: Option<String>,
+    /// The sending host, from a syslog header (`host.name`).
+    pub host_name: Option<String>,
+    /// The rest of a syslog header, for `logmux listen`.
+    pub syslog: Option<SyslogOrigin>,
+}
+
+/// The syslog header fields an event keeps (`syslog.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogOrigin {
+    /// The facility's name (`daemon`, `local0`).
+    pub facility: &'static str,
+    pub procid: Option<String>,
+    pub msgid: Option<String>,
+}
+
+/// When a line was read, as RFC 3339 and as Unix time, and the time (and
+/// severity) a wrapper (such as `docker logs -t`, or a syslog header) put on
+/// it. The line's own time and severity win over the wrapper's.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    observed: [u8; 40],
+    observed_len: u8,
+    unix: (i64, u32),
+    pub wrapper_time: Option<Timestamp>,
+    pub wrapper_severity: Option<Severity>,
+}
+
+impl Stamp {
+    /// The stamp for a line read now.
+    pub fn now() -> Stamp {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+        Stamp::at_unix(secs, since.subsec_nanos())
+    }
+
+    /// A stamp for a fixed observation time, `secs` and `nanos` after the
+    /// Unix epoch.
+    pub fn at_unix(secs: i64, nanos: u32) -> Stamp {
+        let mut buf = Vec::with_capacity(40);
+        Timestamp::from_unix(secs, nanos, 9).write_rfc3339(&mut buf, 0);
+        let mut observed = [0u8; 40];
+        let len = buf.len().min(40);
+        observed[..len].copy_from_slice(&buf[..len]);
+        Stamp {
+            observed,
+            observed_len: len as u8,
+            unix: (secs, nanos.min(999_999_999)),
+            wrapper_time: None,
+            wrapper_severity: None,
+        }
+    }
+
+    pub fn observed(&self) -> &[u8] {
+        &self.observed[..usize::from(self.observed_len)]
+    }
+
+    /// The observation time as seconds and nanoseconds since the Unix epoch.
+    pub fn observed_unix(&self) -> (i64, u32) {
+        self.unix
+    }
+}
+
+/// Adds the fields that say where the event came from, each in its place
+/// among the sorted fields (cheaper than sorting them in afterwards, and
+/// than merging: measured).
+pub fn add_to_parsed<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
+    sort_fields(rec);
+    let service = origin.service.as_deref().or(match rec.format {
+        // Without a supervisor or wrapper to say which program wrote a
+        // line, its format does.
+        Format::NginxAccess | Format::NginxError => Some("nginx"),
+        Format::UwsgiRequest | Format::UwsgiLog => Some("uwsgi"),
+        Format::Supervisord => Some("supervisord"),
+        Format::Django => Some("django"),
+        // Django's `Internal Server Error: /path` leads the traceback.
+        Format::PythonTraceback if rec.get(Field::UrlPath).is_some() => Some("django"),
+        _ => None,
+    });
+    if let Some(s) = service {
+        put(rec, Field::ServiceName, Value::str(s));
+    }
+    if let Some(s) = origin.iostream {
+        put(rec, Field::LogIostream, Value::str(s.name()));
+    }
+    if let Some(pid) = origin.pid {
+        if rec.get(Field::ProcessPid).is_none() {
+            put(rec, Field::ProcessPid, Value::Int(i64::from(pid)));
+        }
+    }
+    if let Some(c) = &origin.container_name {
+        put(rec, Field::ContainerName, Value::str(c));
+    }
+    if let Some(c) = &origin.container_id {
+        put(rec, Field::ContainerId, Value::str(c));
+    }
+    if let Some(f) = &origin.file {
+        put(rec, Field::LogFilePath, Value::str(f));
+    }
+    if let Some(h) = &origin.host_name {
+        put(rec, Field::HostName, Value::str(h));
+    }
+    if let Some(s) = &origin.syslog {
+        put(rec, Field::SyslogFacility, Value::str(s.facility));
+        if let Some(p) = &s.procid {
+            put(rec, Field::SyslogProcid, Value::str(p));
+        }
+        if let Some(m) = &s.msgid {
+            put(rec, Field::SyslogMsgid, Value::str(m));
+        }
+    }
+}
+
+/// Inserts a field after those that sort before it or equal it.
+fn put<'a>(rec: &mut Record<'a>, field: Field, value: Value<'a>) {
+    let at = rec.fields.partition_point(|(f, _)| *f <= field);
+    rec.fields.insert(at, (field, value));
+}
+
+/// Adds the envelope of where the event was read, as the merge rule says (see [`logmux_parsers::logmux_event`]).
+pub fn add_to_merged<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
+    let mut replace = |field: Field, value: Option<&'a str>| {
+        if let Some(v) = value {
+            rec.remove(field);
+            rec.push_str(field, v);
+        }
+    };
+    if origin.container_name.is_some() || origin.container_id.is_some() {
+        replace(Field::ContainerName, origin.container_name.as_deref());
+        replace(Field::ContainerId, origin.container_id.as_deref());
+    }
+    replace(Field::HostName, origin.host_name.as_deref());
+    if let Some(s) = &origin.syslog {
+        replace(Field::SyslogFacility, Some(s.facility));
+        replace(Field::SyslogProcid, s.procid.as_deref());
+        replace(Field::SyslogMsgid, s.msgid.as_deref());
+    }
+    let mut unless_set = |field: Field, value: Option<&'a str>| {
+        if let Some(v) = value {
+            if rec.get(field).is_none() {
+                rec.push_str(field, v);
+            }
+        }
+    };
+    unless_set(Field::ServiceName, origin.service.as_deref());
+    unless_set(Field::LogIostream, origin.iostream.map(|s| s.name()));
+    unless_set(Field::LogFilePath, origin.file.as_deref());
+    if let Some(pid) = origin.pid {
+        if rec.get(Field::ProcessPid).is_none() {
+            rec.push_int(Field::ProcessPid, i64::from(pid));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! How a door tells its tasks to stop.

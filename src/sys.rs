@@ -1,0 +1,1 @@
+//! The system calls logmux makes, through `nix` where it has them.
