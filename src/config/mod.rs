@@ -4,12 +4,14 @@
 //! - [`filter`]: the top-level keys of `logmux filter --config`;
 //! - [`run`]: the `logmux run` config, deserialised raw, then resolved;
 //!   each sink's settings type lives with its sink ([`crate::sink::spec`]);
+//! - [`sinks`]: `[sink.NAME]` tables, shared by every door's config;
 //! - [`ini`]: a supervisord INI file read into the same raw shape;
 //! - [`template`]: `${VAR}` rendering and `when` conditions.
 
 pub mod filter;
 pub mod ini;
 pub mod run;
+pub mod sinks;
 pub mod template;
 
 pub use filter::{line_col, parse_format_name, Config, ConfigError, ConfigFile};

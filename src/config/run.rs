@@ -20,10 +20,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::filter::parse_format_name;
+pub use super::sinks::{RawSink, DEFAULT_QUEUE};
 use super::template;
 use crate::engine::framing::DEFAULT_MAX_LINE;
 use crate::event::IoStream;
-use crate::output::{KeyStyle, OutputFormat};
 pub use crate::sink::spec::{
     parse_syslog_address, OnFull, SinkKind, SinkSpec, SyslogAddress, SyslogSpec, TlsSpec,
 };
@@ -162,40 +162,6 @@ pub struct RawReady {
     pub file: Option<String>,
     /// Give up waiting after this long (default 60s): the program failed to start.
     pub timeout: Option<DurationValue>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSink {
-    #[serde(rename = "type")]
-    pub kind: Option<Spanned<String>>,
-    pub path: Option<Spanned<String>>,
-    /// Rotate a file sink when it would grow past this size.
-    pub max_size: Option<Spanned<SizeValue>>,
-    /// Rotated files kept (`app.log.1` … `app.log.N`).
-    pub max_files: Option<u32>,
-    pub output: Option<OutputFormat>,
-    pub keys: Option<KeyStyle>,
-    /// block (lossless; children wait) or drop (counted).
-    pub on_full: Option<Spanned<String>>,
-    /// Bytes of encoded events the sink may hold before `on_full` applies.
-    pub queue: Option<Spanned<SizeValue>>,
-    /// Syslog: `unix:///dev/log`, `udp://host:port`, `tcp://…`, `tls://…`.
-    pub address: Option<Spanned<String>>,
-    /// Syslog: `rfc3164` or `rfc5424`.
-    pub format: Option<Spanned<String>>,
-    /// Syslog over TCP: `octet-counting` or `lf`.
-    pub framing: Option<Spanned<String>>,
-    /// Syslog: `user`, `daemon`, `local0` …
-    pub facility: Option<Spanned<String>>,
-    /// Syslog: the message is the original `line` or the `json` event.
-    pub message: Option<Spanned<String>>,
-    /// Syslog: HOSTNAME in the header (default: the machine's).
-    pub hostname: Option<Spanned<String>>,
-    /// Syslog over TLS: PEM file of the CAs to trust (default: the system's).
-    pub tls_ca: Option<Spanned<String>>,
-    /// Syslog over TLS: the name the server's certificate must carry.
-    pub tls_server_name: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -399,7 +365,12 @@ impl Locator<'_> {
         }
     }
 
-    fn template(&self, offset: usize, key: &str, e: template::TemplateError) -> RunConfigError {
+    pub(crate) fn template(
+        &self,
+        offset: usize,
+        key: &str,
+        e: template::TemplateError,
+    ) -> RunConfigError {
         let (line, column) = self.at(offset);
         match e.kind.variable() {
             Some(var) => RunConfigError::MissingVariable {
@@ -604,7 +575,7 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
         )),
     };
 
-    let sinks = resolve_sinks(loc, &raw.sink, &env_all)?;
+    let sinks = super::sinks::resolve(loc, &raw.sink, &env_all)?;
     let sink_index = |name: &Spanned<String>, key: &str| {
         sinks
             .iter()
@@ -1011,7 +982,7 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, R
 }
 
 /// Where the table `[TABLE.NAME]` starts, for messages about a missing key.
-fn table_offset(text: &str, table: &str, name: &str) -> usize {
+pub(crate) fn table_offset(text: &str, table: &str, name: &str) -> usize {
     // TOML `[program.x]` or `[program."x"]`; supervisord `[program:x]`.
     [
         format!("[{table}.{name}]"),
@@ -1075,123 +1046,11 @@ fn start_order(
         .collect())
 }
 
-fn resolve_sinks(
+pub(crate) fn size(
     loc: &Locator<'_>,
-    raw: &IndexMap<String, RawSink>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<SinkSpec>, RunConfigError> {
-    let builtin = |name: &str, kind: SinkKind| SinkSpec {
-        name: name.to_string(),
-        kind,
-        output: OutputFormat::Json,
-        keys: KeyStyle::Nested,
-        on_full: OnFull::Block,
-        queue_bytes: DEFAULT_QUEUE,
-    };
-    let default_syslog = syslog_sink::resolve(loc, "syslog", &RawSink::default(), 0, env)?;
-    let mut sinks = vec![
-        builtin("stdout", SinkKind::Stdout),
-        builtin("stderr", SinkKind::Stderr),
-        builtin("null", SinkKind::Null),
-        builtin("syslog", SinkKind::Syslog(default_syslog)),
-    ];
-    for (name, s) in raw {
-        let key = |k: &str| format!("sink.{name}.{k}");
-        let start = table_offset(loc.text, "sink", name);
-        let kind_name = match &s.kind {
-            Some(k) => k.get_ref().clone(),
-            None if ["stdout", "stderr", "null", "syslog"].contains(&name.as_str()) => name.clone(),
-            None => {
-                return Err(loc.invalid(
-                    start,
-                    &key("type"),
-                    "missing: stdout, stderr, file, syslog or null",
-                ))
-            }
-        };
-        let kind_offset = s.kind.as_ref().map_or(start, |k| k.span().start);
-        if kind_name != "syslog" {
-            let used = syslog_sink::syslog_keys(s)
-                .into_iter()
-                .find_map(|(k, offset)| offset.map(|o| (k, o)));
-            if let Some((k, offset)) = used {
-                return Err(loc.invalid(
-                    offset,
-                    &key(k),
-                    format!("applies to type = \"syslog\" only, not to a {kind_name} sink"),
-                ));
-            }
-        }
-        let kind = match kind_name.as_str() {
-            "stdout" => SinkKind::Stdout,
-            "stderr" => SinkKind::Stderr,
-            "null" => SinkKind::Null,
-            "file" => {
-                let path = s.path.as_ref().ok_or_else(|| {
-                    loc.invalid(
-                        kind_offset,
-                        &key("path"),
-                        "missing: a file sink needs a path",
-                    )
-                })?;
-                let rendered = template::render(path.get_ref(), env)
-                    .map_err(|e| loc.template(path.span().start, &key("path"), e))?;
-                SinkKind::File {
-                    path: PathBuf::from(rendered),
-                    max_size: match &s.max_size {
-                        Some(v) => Some(size(loc, v, &key("max_size"))? as u64),
-                        None => None,
-                    },
-                    max_files: s.max_files.unwrap_or(5),
-                }
-            }
-            "syslog" => SinkKind::Syslog(syslog_sink::resolve(loc, name, s, start, env)?),
-            other => {
-                return Err(loc.invalid(
-                    kind_offset,
-                    &key("type"),
-                    format!("`{other}`: expected stdout, stderr, file, syslog or null"),
-                ))
-            }
-        };
-        let on_full = match &s.on_full {
-            None => OnFull::Block,
-            Some(v) => match v.get_ref().as_str() {
-                "block" => OnFull::Block,
-                "drop" => OnFull::Drop,
-                other => {
-                    return Err(loc.invalid(
-                        v.span().start,
-                        &key("on_full"),
-                        format!("`{other}`: expected block or drop"),
-                    ))
-                }
-            },
-        };
-        let queue_bytes = match &s.queue {
-            Some(v) => size(loc, v, &key("queue"))?,
-            None => DEFAULT_QUEUE,
-        };
-        let spec = SinkSpec {
-            name: name.clone(),
-            kind,
-            output: s.output.unwrap_or(OutputFormat::Json),
-            keys: s.keys.unwrap_or_default(),
-            on_full,
-            queue_bytes,
-        };
-        match sinks.iter_mut().find(|k| k.name == *name) {
-            Some(existing) => *existing = spec,
-            None => sinks.push(spec),
-        }
-    }
-    Ok(sinks)
-}
-
-/// Encoded bytes a sink may hold before `on_full` applies.
-pub const DEFAULT_QUEUE: usize = 4 << 20;
-
-fn size(loc: &Locator<'_>, v: &Spanned<SizeValue>, key: &str) -> Result<usize, RunConfigError> {
+    v: &Spanned<SizeValue>,
+    key: &str,
+) -> Result<usize, RunConfigError> {
     let checked = match v.get_ref() {
         SizeValue::Bytes(n) => {
             check_buffer_size(*n).map_err(|_| format!("{n} is outside 16..=1073741824"))
@@ -1245,6 +1104,5 @@ pub fn parse_signal(name: &str) -> Result<Signal, String> {
     })
 }
 
-mod syslog_sink;
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,9 @@ use std::str::FromStr;
 
 use toml::Spanned;
 
-use super::{template, Locator, RawSink, RunConfigError};
+use super::RawSink;
+use crate::config::run::{Locator, RunConfigError};
+use crate::config::template;
 use crate::output::syslog::{Body, Framing, Protocol};
 use crate::sink::spec::{
     parse_syslog_address, SyslogAddress, SyslogSpec, TlsSpec,
