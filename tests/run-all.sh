@@ -37,6 +37,9 @@ cargo fmt --all -- --check
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+say "layering and function length (tests/layout/check.py)"
+python3 tests/layout/check.py
+
 # tests/listen_docker.rs runs containers of this image when Docker works,
 # and fails without it (no registry: it is bootstrapped from Debian's mirror;
 # an existing image is reused).

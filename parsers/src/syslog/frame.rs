@@ -60,6 +60,13 @@ pub struct Deframer {
     discarded: u64,
 }
 
+/// Where [`Deframer::push`] is in the current read: the next byte, and
+/// where this read's part of the current frame begins.
+struct Cursor {
+    i: usize,
+    start: usize,
+}
+
 impl Deframer {
     /// A deframer that hands out frames of at most `max_message` bytes
     /// (at least 1).
@@ -85,140 +92,186 @@ impl Deframer {
     /// Feeds the next bytes read from the stream; calls `on_frame` for each
     /// frame they complete.
     pub fn push(&mut self, bytes: &[u8], mut on_frame: impl FnMut(Frame<'_>)) {
-        let mut i = 0;
-        // Where this read's part of the current frame begins.
-        let mut start = 0;
-        while i < bytes.len() {
+        let mut at = Cursor { i: 0, start: 0 };
+        while at.i < bytes.len() {
             match self.state {
-                State::Between => {
-                    match bytes[i] {
-                        b' ' | b'\t' | b'\r' | b'\n' | 0 => {
-                            i += 1;
-                            continue;
-                        }
-                        b'0'..=b'9' => {
-                            self.state = State::Length {
-                                value: 0,
-                                digits: 0,
-                            }
-                        }
-                        b'<' => self.state = State::Line { malformed: false },
-                        _ => self.state = State::Line { malformed: true },
-                    }
-                    start = i;
-                }
-                State::Length { value, digits } => {
-                    let c = bytes[i];
-                    let nonzero = value > 0 || c != b'0';
-                    if c.is_ascii_digit() && nonzero && digits < MAX_LEN_DIGITS {
-                        self.state = State::Length {
-                            value: value * 10 + usize::from(c - b'0'),
-                            digits: digits + 1,
-                        };
-                        i += 1;
-                    } else if c == b' ' && value > 0 {
-                        i += 1;
-                        self.buf.clear();
-                        start = i;
-                        self.state = State::Counted {
-                            remaining: value,
-                            total: value,
-                        };
-                    } else {
-                        // Not a length: the digits start a malformed line.
-                        self.state = State::Line { malformed: true };
-                    }
-                }
+                State::Between => self.between(bytes, &mut at),
+                State::Length { value, digits } => self.length(bytes, &mut at, value, digits),
                 State::Counted { remaining, total } => {
-                    let take = remaining.min(bytes.len() - i);
-                    let keep = total.min(self.max);
-                    let received = total - remaining;
-                    i += take;
-                    if received + take >= keep && received < keep {
-                        let truncated = total > self.max;
-                        on_frame(Frame {
-                            bytes: self.prefix(&bytes[start..], keep),
-                            truncated,
-                            malformed: false,
-                        });
-                        self.buf.clear();
-                        start = i;
-                        self.discarded += (received + take - keep) as u64;
-                    } else if received >= keep {
-                        self.discarded += take as u64;
-                        start = i;
-                    }
-                    self.state = if take == remaining {
-                        State::Between
-                    } else {
-                        State::Counted {
-                            remaining: remaining - take,
-                            total,
-                        }
-                    };
+                    self.counted(bytes, &mut at, remaining, total, &mut on_frame)
                 }
-                State::Line { malformed } => match memchr2(b'\n', 0, &bytes[i..]) {
-                    Some(at) => {
-                        let stop = i + at;
-                        let tail = &bytes[start..stop];
-                        let len = self.buf.len() + tail.len();
-                        let last = tail.last().or(self.buf.last());
-                        let cr = bytes[stop] == b'\n' && last == Some(&b'\r');
-                        let len = len - usize::from(cr);
-                        let cut = len.min(self.max);
-                        self.discarded += (len - cut) as u64;
-                        on_frame(Frame {
-                            bytes: self.prefix(tail, cut),
-                            truncated: len > cut,
-                            malformed,
-                        });
-                        self.buf.clear();
-                        i = stop + 1;
-                        self.state = State::Between;
-                    }
-                    None => {
-                        i = bytes.len();
-                        // One byte over the limit may still be a `\r`.
-                        let have = self.buf.len() + (bytes.len() - start);
-                        if have > self.max + 1 {
-                            on_frame(Frame {
-                                bytes: self.prefix(&bytes[start..], self.max),
-                                truncated: true,
-                                malformed,
-                            });
-                            self.discarded += (have - self.max) as u64;
-                            self.buf.clear();
-                            start = i;
-                            self.state = State::SkipLine {
-                                cr: bytes.last() == Some(&b'\r'),
-                            };
-                        }
-                    }
-                },
-                State::SkipLine { cr } => match memchr2(b'\n', 0, &bytes[i..]) {
-                    Some(at) => {
-                        let last_cr = if at > 0 {
-                            bytes[i + at - 1] == b'\r'
-                        } else {
-                            cr
-                        };
-                        let cr = bytes[i + at] == b'\n' && last_cr;
-                        // The \r before a \n is framing, not a dropped byte.
-                        self.discarded = self.discarded + at as u64 - u64::from(cr);
-                        i += at + 1;
-                        self.state = State::Between;
-                    }
-                    None => {
-                        self.discarded += (bytes.len() - i) as u64;
-                        self.state = State::SkipLine {
-                            cr: bytes.last() == Some(&b'\r'),
-                        };
-                        i = bytes.len();
-                    }
-                },
+                State::Line { malformed } => self.line(bytes, &mut at, malformed, &mut on_frame),
+                State::SkipLine { cr } => self.skip_line(bytes, &mut at, cr),
             }
         }
-        // Keep the unfinished frame's bytes for the next read.
+        self.keep_unfinished(bytes, at.start);
+    }
+
+    /// Between frames: skips blank bytes; the first other byte picks the
+    /// framing (a digit: octet-counted; `<`: a line; else a malformed line).
+    #[inline]
+    fn between(&mut self, bytes: &[u8], at: &mut Cursor) {
+        match bytes[at.i] {
+            b' ' | b'\t' | b'\r' | b'\n' | 0 => {
+                at.i += 1;
+                return;
+            }
+            b'0'..=b'9' => {
+                self.state = State::Length {
+                    value: 0,
+                    digits: 0,
+                }
+            }
+            b'<' => self.state = State::Line { malformed: false },
+            _ => self.state = State::Line { malformed: true },
+        }
+        at.start = at.i;
+    }
+
+    /// Reading an octet count: digits, then one space.
+    #[inline]
+    fn length(&mut self, bytes: &[u8], at: &mut Cursor, value: usize, digits: usize) {
+        let c = bytes[at.i];
+        let nonzero = value > 0 || c != b'0';
+        if c.is_ascii_digit() && nonzero && digits < MAX_LEN_DIGITS {
+            self.state = State::Length {
+                value: value * 10 + usize::from(c - b'0'),
+                digits: digits + 1,
+            };
+            at.i += 1;
+        } else if c == b' ' && value > 0 {
+            at.i += 1;
+            self.buf.clear();
+            at.start = at.i;
+            self.state = State::Counted {
+                remaining: value,
+                total: value,
+            };
+        } else {
+            // Not a length: the digits start a malformed line.
+            self.state = State::Line { malformed: true };
+        }
+    }
+
+    /// Inside an octet-counted frame: hands it out once `max` bytes (or all
+    /// of it) arrived, and discards the rest of a longer one.
+    #[inline]
+    fn counted(
+        &mut self,
+        bytes: &[u8],
+        at: &mut Cursor,
+        remaining: usize,
+        total: usize,
+        on_frame: &mut impl FnMut(Frame<'_>),
+    ) {
+        let take = remaining.min(bytes.len() - at.i);
+        let keep = total.min(self.max);
+        let received = total - remaining;
+        at.i += take;
+        if received + take >= keep && received < keep {
+            let truncated = total > self.max;
+            on_frame(Frame {
+                bytes: self.prefix(&bytes[at.start..], keep),
+                truncated,
+                malformed: false,
+            });
+            self.buf.clear();
+            at.start = at.i;
+            self.discarded += (received + take - keep) as u64;
+        } else if received >= keep {
+            self.discarded += take as u64;
+            at.start = at.i;
+        }
+        self.state = if take == remaining {
+            State::Between
+        } else {
+            State::Counted {
+                remaining: remaining - take,
+                total,
+            }
+        };
+    }
+
+    /// Inside a newline-ended frame: hands it out at its `\n` (without a
+    /// `\r` before it), or cut at `max` bytes when it grows longer.
+    #[inline]
+    fn line(
+        &mut self,
+        bytes: &[u8],
+        at: &mut Cursor,
+        malformed: bool,
+        on_frame: &mut impl FnMut(Frame<'_>),
+    ) {
+        let i = at.i;
+        match memchr2(b'\n', 0, &bytes[i..]) {
+            Some(found) => {
+                let stop = i + found;
+                let tail = &bytes[at.start..stop];
+                let len = self.buf.len() + tail.len();
+                let last = tail.last().or(self.buf.last());
+                let cr = bytes[stop] == b'\n' && last == Some(&b'\r');
+                let len = len - usize::from(cr);
+                let cut = len.min(self.max);
+                self.discarded += (len - cut) as u64;
+                on_frame(Frame {
+                    bytes: self.prefix(tail, cut),
+                    truncated: len > cut,
+                    malformed,
+                });
+                self.buf.clear();
+                at.i = stop + 1;
+                self.state = State::Between;
+            }
+            None => {
+                at.i = bytes.len();
+                // One byte over the limit may still be a `\r`.
+                let have = self.buf.len() + (bytes.len() - at.start);
+                if have > self.max + 1 {
+                    on_frame(Frame {
+                        bytes: self.prefix(&bytes[at.start..], self.max),
+                        truncated: true,
+                        malformed,
+                    });
+                    self.discarded += (have - self.max) as u64;
+                    self.buf.clear();
+                    at.start = at.i;
+                    self.state = State::SkipLine {
+                        cr: bytes.last() == Some(&b'\r'),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Discarding the rest of a line that was cut, up to its `\n`.
+    #[inline]
+    fn skip_line(&mut self, bytes: &[u8], at: &mut Cursor, cr: bool) {
+        let i = at.i;
+        match memchr2(b'\n', 0, &bytes[i..]) {
+            Some(found) => {
+                let last_cr = if found > 0 {
+                    bytes[i + found - 1] == b'\r'
+                } else {
+                    cr
+                };
+                let cr = bytes[i + found] == b'\n' && last_cr;
+                // The \r before a \n is framing, not a dropped byte.
+                self.discarded = self.discarded + found as u64 - u64::from(cr);
+                at.i += found + 1;
+                self.state = State::Between;
+            }
+            None => {
+                self.discarded += (bytes.len() - i) as u64;
+                self.state = State::SkipLine {
+                    cr: bytes.last() == Some(&b'\r'),
+                };
+                at.i = bytes.len();
+            }
+        }
+    }
+
+    /// Keeps the unfinished frame's bytes (from `start`) for the next read.
+    fn keep_unfinished(&mut self, bytes: &[u8], start: usize) {
         if matches!(
             self.state,
             State::Length { .. } | State::Counted { .. } | State::Line { .. }
