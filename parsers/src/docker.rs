@@ -14,6 +14,12 @@ use serde::Deserialize;
 use crate::scan::Cursor;
 use crate::time::{self, Timestamp};
 
+/// Docker's split size: its log copier reads a container's output into a
+/// buffer of this size and sends a full buffer without a newline as a
+/// message of its own (moby `daemon/logger/copier.go`, `defaultBufSize`), so
+/// longer lines arrive in pieces of exactly this many bytes.
+pub const PIECE_SIZE: usize = 16 * 1024;
+
 /// Which stream a json-file line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {

@@ -17,8 +17,7 @@ use crate::event::{IoStream, Origin, Stamp};
 
 use crate::engine::{Pipeline, StreamState};
 
-/// Docker's split size: lines longer than this arrive in pieces.
-const DOCKER_PIECE: usize = 16 * 1024;
+use logmux_parsers::docker::PIECE_SIZE as DOCKER_PIECE;
 
 /// At most this many compose containers get a stream of their own; memory
 /// stays bounded whatever the input. Lines of further names still come out,

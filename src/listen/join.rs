@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::event::Stamp;
 
 /// Docker's split size.
-pub const DOCKER_PIECE: usize = 16 * 1024;
+pub use logmux_parsers::docker::PIECE_SIZE as DOCKER_PIECE;
 
 /// How long a piece waits for the next one. Docker sends the pieces of a
 /// line back to back, so this only decides how late a line of exactly
