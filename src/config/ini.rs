@@ -23,9 +23,9 @@ use std::str::CharIndices;
 use indexmap::IndexMap;
 use toml::Spanned;
 
+use super::error::{ConfigError, Locator};
 use super::run::{
-    CommandValue, DurationValue, Env, Locator, RawFile, RawProgram, RawSink, RawStream,
-    RunConfigError, SizeValue,
+    CommandValue, DurationValue, Env, RawFile, RawProgram, RawSink, RawStream, SizeValue,
 };
 
 /// Whether a file is a supervisord config rather than TOML: any file with
@@ -58,7 +58,7 @@ pub fn parse(
     loc: &Locator<'_>,
     env: Env<'_>,
     warn: &mut dyn FnMut(String),
-) -> Result<RawFile, RunConfigError> {
+) -> Result<RawFile, ConfigError> {
     let sections = read_sections(loc)?;
     let reader = Reader {
         loc,
@@ -205,7 +205,7 @@ impl Value {
 /// Splits the text into sections the way Python's ConfigParser does with
 /// supervisord's settings, except that a repeated section or key is an
 /// error here (supervisord's `strict=False` silently merges them).
-fn read_sections<'t>(loc: &Locator<'t>) -> Result<Vec<Section<'t>>, RunConfigError> {
+fn read_sections<'t>(loc: &Locator<'t>) -> Result<Vec<Section<'t>>, ConfigError> {
     let mut sections: Vec<Section<'t>> = Vec::new();
     // ConfigParser's state: whether the last key line opened a value that
     // more-indented lines continue, and that line's indent.
@@ -600,7 +600,7 @@ impl Reader<'_> {
         names: &Names<'_>,
         key: &str,
         flat: bool,
-    ) -> Result<Got, RunConfigError> {
+    ) -> Result<Got, ConfigError> {
         let value = e.value();
         let text = if flat {
             value.text.replace('\n', " ")
@@ -620,7 +620,7 @@ impl Reader<'_> {
         key: &str,
         names: &Names<'_>,
         path_key: &str,
-    ) -> Result<Option<Got>, RunConfigError> {
+    ) -> Result<Option<Got>, ConfigError> {
         s.get(key)
             .map(|e| self.expanded(e, names, path_key, false))
             .transpose()
@@ -633,7 +633,7 @@ impl Reader<'_> {
         text: &str,
         key: &str,
         names: &Names<'_>,
-    ) -> Result<String, RunConfigError> {
+    ) -> Result<String, ConfigError> {
         let loc = self.loc;
         let mut out = String::with_capacity(text.len());
         let mut i = 0;
@@ -657,17 +657,12 @@ impl Reader<'_> {
             let (conversion, used) = Conversion::parse(body.get(close + 1..).unwrap_or(""))
                 .map_err(|m| loc.invalid(offset, key, format!("`%({name})`: {m}")))?;
             let named = self.named(name, names).map_err(|missing| match missing {
-                Some(variable) => {
-                    let (line, column) = loc.at(offset);
-                    RunConfigError::MissingVariable {
-                        path: loc.path.to_owned(),
-                        line,
-                        column,
-                        key: key.to_string(),
-                        message: format!("environment variable {variable} is not set"),
-                        variable,
-                    }
-                }
+                Some(variable) => loc.missing_variable(
+                    offset,
+                    key,
+                    &variable,
+                    format!("environment variable {variable} is not set"),
+                ),
                 None => {
                     let mut known = "ENV_<VAR>, here, host_node_name".to_string();
                     if names.program.is_some() {
@@ -709,7 +704,7 @@ impl Reader<'_> {
         }
     }
 
-    fn integer(&self, got: &Got, key: &str) -> Result<i64, RunConfigError> {
+    fn integer(&self, got: &Got, key: &str) -> Result<i64, ConfigError> {
         got.text.parse::<i64>().map_err(|_| {
             self.loc.invalid(
                 got.span.start,
@@ -719,7 +714,7 @@ impl Reader<'_> {
         })
     }
 
-    fn count(&self, got: &Got, key: &str) -> Result<u32, RunConfigError> {
+    fn count(&self, got: &Got, key: &str) -> Result<u32, ConfigError> {
         let n = self.integer(got, key)?;
         u32::try_from(n).map_err(|_| {
             self.loc.invalid(
@@ -730,7 +725,7 @@ impl Reader<'_> {
         })
     }
 
-    fn boolean(&self, got: &Got, key: &str) -> Result<bool, RunConfigError> {
+    fn boolean(&self, got: &Got, key: &str) -> Result<bool, ConfigError> {
         truth(&got.text).ok_or_else(|| {
             self.loc.invalid(
                 got.span.start,
@@ -741,7 +736,7 @@ impl Reader<'_> {
     }
 
     /// supervisord's sizes: bytes, or `KB`, `MB`, `GB` (1024-based).
-    fn byte_size(&self, got: &Got, key: &str) -> Result<u64, RunConfigError> {
+    fn byte_size(&self, got: &Got, key: &str) -> Result<u64, ConfigError> {
         let lower = got.text.to_ascii_lowercase();
         let (digits, unit) = [("kb", 1u64 << 10), ("mb", 1 << 20), ("gb", 1 << 30)]
             .iter()
@@ -767,7 +762,7 @@ impl Reader<'_> {
         &self,
         s: &Section<'_>,
         env: Env<'_>,
-    ) -> Result<IndexMap<String, String>, RunConfigError> {
+    ) -> Result<IndexMap<String, String>, ConfigError> {
         let Some(e) = s.get("environment") else {
             return Ok(IndexMap::new());
         };
@@ -791,7 +786,7 @@ impl Reader<'_> {
         name: &str,
         global_env: &IndexMap<String, String>,
         env: Env<'_>,
-    ) -> Result<(), RunConfigError> {
+    ) -> Result<(), ConfigError> {
         let key = |k: &str| format!("program.{name}.{k}");
         for e in &s.entries {
             if !PROGRAM_KEYS.contains(&e.key.as_str()) {
@@ -906,7 +901,7 @@ impl Reader<'_> {
                 Spanned::new(got.span, mode.to_string())
             }
         };
-        let secs = |k: &str, default: u64| -> Result<Spanned<DurationValue>, RunConfigError> {
+        let secs = |k: &str, default: u64| -> Result<Spanned<DurationValue>, ConfigError> {
             Ok(match get(k)? {
                 None => Spanned::new(header.clone(), DurationValue::Secs(default)),
                 Some(got) => {
@@ -1046,7 +1041,7 @@ impl Reader<'_> {
         name: &str,
         which: &str,
         names: &Names<'_>,
-    ) -> Result<Rotation, RunConfigError> {
+    ) -> Result<Rotation, ConfigError> {
         let key = |k: &str| format!("program.{name}.{which}_logfile_{k}");
         let (max_size, size_span) = match self.get(
             s,
@@ -1084,7 +1079,7 @@ impl Reader<'_> {
         name: &str,
         which: &str,
         names: &Names<'_>,
-    ) -> Result<LogSink, RunConfigError> {
+    ) -> Result<LogSink, ConfigError> {
         let rotation = self.rotation(s, name, which, names)?;
         let logfile = format!("{which}_logfile");
         let Some(e) = s.get(&logfile) else {
@@ -1322,7 +1317,7 @@ mod tests {
     }
 
     /// Parses and resolves through `config::parse`, collecting warnings.
-    fn load(text: &str) -> (Result<RunConfig, RunConfigError>, Vec<String>) {
+    fn load(text: &str) -> (Result<RunConfig, ConfigError>, Vec<String>) {
         let mut warnings = Vec::new();
         let result = config::parse(Path::new("x.conf"), text, &env, &mut |w| warnings.push(w));
         (result, warnings)
@@ -1472,9 +1467,7 @@ mod tests {
     fn missing_variables_name_file_line_and_key() {
         let (result, _) = load("[program:a]\n\ncommand = /bin/a --to %(ENV_NOPE)s\n");
         let e = result.unwrap_err();
-        assert!(
-            matches!(&e, RunConfigError::MissingVariable { variable, .. } if variable == "NOPE")
-        );
+        assert!(matches!(&e, ConfigError::MissingVariable { variable, .. } if variable == "NOPE"));
         assert_eq!(e.exit_code(), 78);
         assert_eq!(
             e.to_string(),

@@ -1,4 +1,6 @@
 use super::*;
+use logmux_parsers::Format;
+use nix::sys::signal::Signal;
 
 fn env(name: &str) -> Option<String> {
     match name {
