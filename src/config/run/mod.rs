@@ -2,12 +2,12 @@
 //! they need, read from TOML (or from a supervisord INI file, see
 //! [`super::ini`]).
 //!
-//! Loading has two steps. Deserializing checks the shape ([`raw`]): unknown
+//! Loading has two steps. Deserializing checks the shape (`raw`): unknown
 //! keys and wrong types are errors that name the file, line, column and key.
 //! Resolving checks the meaning: every sink and dependency named exists,
 //! there is no dependency cycle, signals, sizes and durations are valid, and
-//! `${VAR}` references can be filled ([`program`] for each program). The
-//! result, [`RunConfig`] ([`resolved`]), is what the supervisor runs; it
+//! `${VAR}` references can be filled (`program`, for each program). The
+//! result, [`RunConfig`] (`resolved`), is what the supervisor runs; it
 //! holds no raw text.
 
 mod program;
