@@ -4,6 +4,9 @@
 //! `file:line:column`, followed by the key and what is wrong with it.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use toml::Spanned;
 
 use super::template::TemplateError;
 
@@ -128,6 +131,18 @@ impl Locator<'_> {
         } else {
             self.unkeyed(offset, message)
         }
+    }
+
+    /// A value spelled as a word, read with its type's [`FromStr`], whose
+    /// error says what was expected.
+    pub fn word<T: FromStr<Err = String>>(
+        &self,
+        v: &Spanned<String>,
+        key: &str,
+    ) -> Result<T, ConfigError> {
+        v.get_ref()
+            .parse()
+            .map_err(|m: String| self.invalid(v.span().start, key, m))
     }
 
     /// A variable the config needs but the environment lacks.

@@ -96,10 +96,7 @@ fn resolve_one(
     let kind = kind(loc, name, s, env)?;
     let on_full = match &s.on_full {
         None => OnFull::Block,
-        Some(v) => v
-            .get_ref()
-            .parse()
-            .map_err(|m: String| loc.invalid(v.span().start, &key("on_full"), m))?,
+        Some(v) => loc.word(v, &key("on_full"))?,
     };
     let queue_bytes = match &s.queue {
         Some(v) => size(loc, v, &key("queue"))?,

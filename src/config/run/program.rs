@@ -11,7 +11,9 @@ use logmux_parsers::nginx::log_format::LogFormat;
 use nix::sys::signal::Signal;
 use toml::Spanned;
 
-use super::raw::{duration, duration_or, duration_value, CommandValue, RawProgram, RawStream};
+use super::raw::{
+    duration, duration_or, duration_value, CommandValue, DurationValue, RawProgram, RawStream,
+};
 use super::resolved::{anchored, AutoRestart, Hup, Kind, OnExit, Ready, ReadyProbe, StreamSpec};
 use crate::config::error::{ConfigError, Locator};
 use crate::config::filter::parse_format_name;
@@ -207,17 +209,14 @@ impl<'s, 'a> Program<'s, 'a> {
         default: T,
     ) -> Result<T, ConfigError> {
         match v {
-            Some(v) => v
-                .get_ref()
-                .parse()
-                .map_err(|m: String| self.invalid(v.span().start, k, m)),
+            Some(v) => self.scope.loc.word(v, &self.key(k)),
             None => Ok(default),
         }
     }
 
     fn duration_or(
         &self,
-        v: &Option<Spanned<super::DurationValue>>,
+        v: &Option<Spanned<DurationValue>>,
         k: &str,
         default_secs: u64,
     ) -> Result<Duration, ConfigError> {

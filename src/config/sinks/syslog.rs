@@ -108,9 +108,7 @@ impl Keys<'_> {
         v: &Spanned<String>,
         k: &str,
     ) -> Result<T, ConfigError> {
-        v.get_ref()
-            .parse()
-            .map_err(|m: String| self.invalid(v.span().start, k, m))
+        self.loc.word(v, &self.key(k))
     }
 
     /// A file sink's keys mean nothing here.
