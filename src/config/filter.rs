@@ -5,13 +5,14 @@
 //! flags override them. Unknown keys are errors, so a typo never passes
 //! silently.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::Format;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::error::{ConfigError, Locator};
 use crate::output::{KeyStyle, OutputFormat};
 
 /// The keys a config file may hold.
@@ -27,23 +28,6 @@ pub struct ConfigFile {
     pub max_line_bytes: Option<Spanned<u64>>,
 }
 
-/// A config file that failed to load, with where and why.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}:{column}: {message}")]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-}
-
 /// The settings a config file resolves to.
 #[derive(Debug, Default)]
 pub struct Config {
@@ -57,34 +41,13 @@ pub struct Config {
 impl Config {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Config::parse(path, &text)
+        Config::parse(path, &Locator::read(path)?)
     }
 
     /// Checks config text; `path` is only used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let invalid = |span: Option<std::ops::Range<usize>>, message: String| {
-            let (line, column) = line_col(text, span.map_or(0, |s| s.start));
-            ConfigError::Invalid {
-                path: path.to_owned(),
-                line,
-                column,
-                message,
-            }
-        };
-        let file: ConfigFile = toml::from_str(text).map_err(|e| {
-            // toml's message repeats the source; keep its first line only.
-            let message = e
-                .message()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .to_string();
-            invalid(e.span(), message)
-        })?;
+        let loc = Locator { path, text };
+        let file: ConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, false))?;
         let mut config = Config {
             output: file.output,
             keys: file.keys,
@@ -92,20 +55,21 @@ impl Config {
         };
         if let Some(fmt) = &file.nginx_log_format {
             let compiled = LogFormat::compile(fmt.get_ref())
-                .map_err(|e| invalid(Some(fmt.span()), format!("nginx_log_format: {e}")))?;
+                .map_err(|e| loc.invalid(fmt.span().start, "nginx_log_format", e.to_string()))?;
             config.nginx_format = Some(compiled);
         }
         if let Some(name) = &file.format {
             let format = parse_format_name(name.get_ref())
-                .map_err(|e| invalid(Some(name.span()), format!("format: {e}")))?;
+                .map_err(|e| loc.invalid(name.span().start, "format", e))?;
             config.format = Some(format);
         }
         if let Some(max) = &file.max_line_bytes {
             let value = *max.get_ref();
             if !(16..=1 << 30).contains(&value) {
-                return Err(invalid(
-                    Some(max.span()),
-                    format!("max_line_bytes: {value} is outside 16..=1073741824"),
+                return Err(loc.invalid(
+                    max.span().start,
+                    "max_line_bytes",
+                    format!("{value} is outside 16..=1073741824"),
                 ));
             }
             config.max_line_bytes = usize::try_from(value).ok();
@@ -126,15 +90,6 @@ pub fn parse_format_name(name: &str) -> Result<Option<Format>, String> {
             names.join(", ")
         )
     })
-}
-
-/// 1-based line and column (in characters) of a byte offset, for messages
-/// that point into a file.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 #[cfg(test)]
@@ -183,11 +138,5 @@ mod tests {
         assert_eq!(c.format, Some(None));
         assert_eq!(c.keys, Some(KeyStyle::Dotted));
         assert_eq!(c.max_line_bytes, Some(4096));
-    }
-
-    #[test]
-    fn line_col_counts_from_one() {
-        assert_eq!(line_col("ab\ncd", 4), (2, 2));
-        assert_eq!(line_col("", 10), (1, 1));
     }
 }

@@ -1,6 +1,8 @@
 //! Config files: TOML (and supervisord INI) in, the settings types of the
 //! layers below out. Errors name the file, line, column and key.
 //!
+//! - [`error`]: the one [`ConfigError`] of every config file, and the
+//!   [`Locator`] that turns a place in the text into `file:line:column`;
 //! - [`filter`]: the top-level keys of `logmux filter --config`;
 //! - [`run`]: the `logmux run` config, deserialised raw, then resolved;
 //!   each sink's settings type lives with its sink ([`crate::sink::spec`]);
@@ -8,10 +10,12 @@
 //! - [`ini`]: a supervisord INI file read into the same raw shape;
 //! - [`template`]: `${VAR}` rendering and `when` conditions.
 
+pub mod error;
 pub mod filter;
 pub mod ini;
 pub mod run;
 pub mod sinks;
 pub mod template;
 
-pub use filter::{line_col, parse_format_name, Config, ConfigError, ConfigFile};
+pub use error::{line_col, ConfigError, Locator};
+pub use filter::{parse_format_name, Config, ConfigFile};

@@ -6,12 +6,14 @@
 mod syslog;
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::run::{size, table_offset, Locator, RunConfigError, SizeValue};
+use super::error::{ConfigError, Locator};
+use super::run::{size, SizeValue};
 use super::template;
 use crate::output::{KeyStyle, OutputFormat};
 use crate::sink::spec::{OnFull, SinkKind, SinkSpec};
@@ -51,11 +53,13 @@ pub struct RawSink {
     pub tls_server_name: Option<Spanned<String>>,
 }
 
+/// The sinks every config has (stdout, stderr, null, and syslog to the
+/// local daemon), then each `[sink.NAME]` table, which may replace one.
 pub fn resolve(
     loc: &Locator<'_>,
     raw: &IndexMap<String, RawSink>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<SinkSpec>, RunConfigError> {
+) -> Result<Vec<SinkSpec>, ConfigError> {
     let builtin = |name: &str, kind: SinkKind| SinkSpec {
         name: name.to_string(),
         kind,
@@ -72,96 +76,132 @@ pub fn resolve(
         builtin("syslog", SinkKind::Syslog(default_syslog)),
     ];
     for (name, s) in raw {
-        let key = |k: &str| format!("sink.{name}.{k}");
-        let start = table_offset(loc.text, "sink", name);
-        let kind_name = match &s.kind {
-            Some(k) => k.get_ref().clone(),
-            None if ["stdout", "stderr", "null", "syslog"].contains(&name.as_str()) => name.clone(),
-            None => {
-                return Err(loc.invalid(
-                    start,
-                    &key("type"),
-                    "missing: stdout, stderr, file, syslog or null",
-                ))
-            }
-        };
-        let kind_offset = s.kind.as_ref().map_or(start, |k| k.span().start);
-        if kind_name != "syslog" {
-            let used = syslog::syslog_keys(s)
-                .into_iter()
-                .find_map(|(k, offset)| offset.map(|o| (k, o)));
-            if let Some((k, offset)) = used {
-                return Err(loc.invalid(
-                    offset,
-                    &key(k),
-                    format!("applies to type = \"syslog\" only, not to a {kind_name} sink"),
-                ));
-            }
-        }
-        let kind = match kind_name.as_str() {
-            "stdout" => SinkKind::Stdout,
-            "stderr" => SinkKind::Stderr,
-            "null" => SinkKind::Null,
-            "file" => {
-                let path = s.path.as_ref().ok_or_else(|| {
-                    loc.invalid(
-                        kind_offset,
-                        &key("path"),
-                        "missing: a file sink needs a path",
-                    )
-                })?;
-                let rendered = template::render(path.get_ref(), env)
-                    .map_err(|e| loc.template(path.span().start, &key("path"), e))?;
-                SinkKind::File {
-                    path: PathBuf::from(rendered),
-                    max_size: match &s.max_size {
-                        Some(v) => Some(size(loc, v, &key("max_size"))? as u64),
-                        None => None,
-                    },
-                    max_files: s.max_files.unwrap_or(5),
-                }
-            }
-            "syslog" => SinkKind::Syslog(syslog::resolve(loc, name, s, start, env)?),
-            other => {
-                return Err(loc.invalid(
-                    kind_offset,
-                    &key("type"),
-                    format!("`{other}`: expected stdout, stderr, file, syslog or null"),
-                ))
-            }
-        };
-        let on_full = match &s.on_full {
-            None => OnFull::Block,
-            Some(v) => match v.get_ref().as_str() {
-                "block" => OnFull::Block,
-                "drop" => OnFull::Drop,
-                other => {
-                    return Err(loc.invalid(
-                        v.span().start,
-                        &key("on_full"),
-                        format!("`{other}`: expected block or drop"),
-                    ))
-                }
-            },
-        };
-        let queue_bytes = match &s.queue {
-            Some(v) => size(loc, v, &key("queue"))?,
-            None => DEFAULT_QUEUE,
-        };
-        let spec = SinkSpec {
-            name: name.clone(),
-            kind,
-            output: s.output.unwrap_or(OutputFormat::Json),
-            keys: s.keys.unwrap_or_default(),
-            on_full,
-            queue_bytes,
-        };
+        let spec = resolve_one(loc, name, s, env)?;
         match sinks.iter_mut().find(|k| k.name == *name) {
             Some(existing) => *existing = spec,
             None => sinks.push(spec),
         }
     }
     Ok(sinks)
+}
+
+/// One `[sink.NAME]` table.
+fn resolve_one(
+    loc: &Locator<'_>,
+    name: &str,
+    s: &RawSink,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SinkSpec, ConfigError> {
+    let key = |k: &str| format!("sink.{name}.{k}");
+    let kind = kind(loc, name, s, env)?;
+    let on_full = match &s.on_full {
+        None => OnFull::Block,
+        Some(v) => loc.word(v, &key("on_full"))?,
+    };
+    let queue_bytes = match &s.queue {
+        Some(v) => size(loc, v, &key("queue"))?,
+        None => DEFAULT_QUEUE,
+    };
+    Ok(SinkSpec {
+        name: name.to_string(),
+        kind,
+        output: s.output.unwrap_or(OutputFormat::Json),
+        keys: s.keys.unwrap_or_default(),
+        on_full,
+        queue_bytes,
+    })
+}
+
+/// The sink's `type` (named after the sink for the built-in names) and the
+/// keys of that type; a syslog key on another type is an error.
+fn kind(
+    loc: &Locator<'_>,
+    name: &str,
+    s: &RawSink,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SinkKind, ConfigError> {
+    let key = |k: &str| format!("sink.{name}.{k}");
+    let start = loc.table_offset("sink", name);
+    let kind_name = match &s.kind {
+        Some(k) => k.get_ref().as_str(),
+        None if ["stdout", "stderr", "null", "syslog"].contains(&name) => name,
+        None => {
+            return Err(loc.invalid(
+                start,
+                &key("type"),
+                "missing: stdout, stderr, file, syslog or null",
+            ))
+        }
+    };
+    let kind_offset = s.kind.as_ref().map_or(start, |k| k.span().start);
+    if kind_name != "syslog" {
+        let used = syslog::syslog_keys(s)
+            .into_iter()
+            .find_map(|(k, offset)| offset.map(|o| (k, o)));
+        if let Some((k, offset)) = used {
+            return Err(loc.invalid(
+                offset,
+                &key(k),
+                format!("applies to type = \"syslog\" only, not to a {kind_name} sink"),
+            ));
+        }
+    }
+    Ok(match kind_name {
+        "stdout" => SinkKind::Stdout,
+        "stderr" => SinkKind::Stderr,
+        "null" => SinkKind::Null,
+        "file" => file(loc, name, s, kind_offset, env)?,
+        "syslog" => SinkKind::Syslog(syslog::resolve(loc, name, s, start, env)?),
+        other => {
+            return Err(loc.invalid(
+                kind_offset,
+                &key("type"),
+                format!("`{other}`: expected stdout, stderr, file, syslog or null"),
+            ))
+        }
+    })
+}
+
+/// A file sink: its path (`${VAR}` allowed) and rotation.
+fn file(
+    loc: &Locator<'_>,
+    name: &str,
+    s: &RawSink,
+    kind_offset: usize,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SinkKind, ConfigError> {
+    let key = |k: &str| format!("sink.{name}.{k}");
+    let path = s.path.as_ref().ok_or_else(|| {
+        loc.invalid(
+            kind_offset,
+            &key("path"),
+            "missing: a file sink needs a path",
+        )
+    })?;
+    let rendered = template::render(path.get_ref(), env)
+        .map_err(|e| loc.template(path.span().start, &key("path"), e))?;
+    Ok(SinkKind::File {
+        path: PathBuf::from(rendered),
+        max_size: match &s.max_size {
+            Some(v) => Some(size(loc, v, &key("max_size"))? as u64),
+            None => None,
+        },
+        max_files: s.max_files.unwrap_or(5),
+    })
+}
+
+/// The config's words for [`OnFull`]: the sink layer's type, spelled here
+/// so that the sink layer knows no config text.
+impl FromStr for OnFull {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "block" => Ok(OnFull::Block),
+            "drop" => Ok(OnFull::Drop),
+            other => Err(format!("`{other}`: expected block or drop")),
+        }
+    }
 }
 
 /// Encoded bytes a sink may hold before `on_full` applies.

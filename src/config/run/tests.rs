@@ -1,4 +1,6 @@
 use super::*;
+use logmux_parsers::Format;
+use nix::sys::signal::Signal;
 
 fn env(name: &str) -> Option<String> {
     match name {
@@ -307,4 +309,41 @@ fn service_name_defaults_to_the_program_name() {
         err("[program.a]\ncommand = \"x\"\nservice_name = \" \"\n"),
         "/etc/logmux.toml:3:16: program.a.service_name: must not be empty"
     );
+}
+
+#[test]
+fn words_say_what_they_expect() {
+    let program = "[program.a]\ncommand = \"x\"\n";
+    assert_eq!(
+        err(&format!("{program}autorestart = \"sometimes\"\n")),
+        "/etc/logmux.toml:3:15: program.a.autorestart: `sometimes`: expected always, on-failure or never"
+    );
+    assert_eq!(
+        err(&format!("{program}on_exit = \"stop\"\n")),
+        "/etc/logmux.toml:3:11: program.a.on_exit: `stop`: expected restart, ignore or shutdown"
+    );
+    assert_eq!(
+        err(&format!("{program}sighup = \"reload\"\n")),
+        "/etc/logmux.toml:3:10: program.a.sighup: `reload`: expected forward, restart or ignore"
+    );
+    assert_eq!(
+        err("[sink.s]\ntype = \"null\"\non_full = \"lose\"\n"),
+        "/etc/logmux.toml:3:11: sink.s.on_full: `lose`: expected block or drop"
+    );
+    let c = load_str(&format!(
+        "{program}autorestart = \"true\"\non_exit = \"ignore\"\nsighup = \"restart\"\n"
+    ))
+    .unwrap();
+    let a = &c.programs[0];
+    assert_eq!(
+        (a.autorestart, a.on_exit, a.sighup),
+        (AutoRestart::Always, OnExit::Ignore, Hup::Restart)
+    );
+    for mode in [
+        AutoRestart::Always,
+        AutoRestart::OnFailure,
+        AutoRestart::Never,
+    ] {
+        assert_eq!(mode.name().parse(), Ok(mode));
+    }
 }

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use toml::Spanned;
 
 use super::RawSink;
-use crate::config::run::{Locator, RunConfigError};
+use crate::config::error::{ConfigError, Locator};
 use crate::config::template;
 use crate::output::syslog::{Body, Framing, Protocol};
 use crate::sink::spec::{
@@ -39,157 +39,36 @@ pub(super) fn resolve(
     s: &RawSink,
     start: usize,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<SyslogSpec, RunConfigError> {
-    let key = |k: &str| format!("sink.{name}.{k}");
-    let at = |v: &Option<Spanned<String>>| v.as_ref().map_or(start, |v| v.span().start);
-    let file_keys = [
-        ("path", s.path.as_ref().map(|v| v.span().start)),
-        ("max_size", s.max_size.as_ref().map(|v| v.span().start)),
-        ("max_files", s.max_files.map(|_| start)),
-        ("output", s.output.map(|_| start)),
-    ];
-    if let Some((k, offset)) = file_keys.iter().find_map(|(k, o)| o.map(|o| (k, o))) {
-        let why = if *k == "output" {
-            "does not apply to a syslog sink: set `message = \"line\"` or `\"json\"`"
-        } else {
-            "does not apply to a syslog sink"
-        };
-        return Err(loc.invalid(offset, &key(k), why));
-    }
-
-    let address_text = match &s.address {
-        Some(a) => template::render(a.get_ref(), env)
-            .map_err(|e| loc.template(a.span().start, &key("address"), e))?,
-        None => DEFAULT_ADDRESS.to_string(),
+) -> Result<SyslogSpec, ConfigError> {
+    let keys = Keys {
+        loc,
+        name,
+        start,
+        env,
     };
-    let tls_wanted = address_text.starts_with("tls://");
-    let mut address = parse_syslog_address(&address_text)
-        .map_err(|m| loc.invalid(at(&s.address), &key("address"), m))?;
-
+    keys.reject_file_keys(s)?;
+    let (mut address, tls_wanted) = keys.address(s)?;
     let protocol = match &s.format {
         None if matches!(address, SyslogAddress::Unix(_)) => Protocol::Rfc3164,
         None => Protocol::Rfc5424,
-        Some(v) => match v.get_ref().as_str() {
-            "rfc3164" => Protocol::Rfc3164,
-            "rfc5424" => Protocol::Rfc5424,
-            other => {
-                return Err(loc.invalid(
-                    v.span().start,
-                    &key("format"),
-                    format!("`{other}`: expected rfc3164 or rfc5424"),
-                ))
-            }
-        },
+        Some(v) => keys.word(v, "format")?,
     };
     let framing = match &s.framing {
         None => Framing::OctetCounting,
-        Some(v) if address.is_datagram() => return Err(loc.invalid(
+        Some(v) if address.is_datagram() => return Err(keys.invalid(
             v.span().start,
-            &key("framing"),
+            "framing",
             "applies to tcp:// and tls:// only: udp:// and unix:// send one message per datagram",
         )),
-        Some(v) => match v.get_ref().as_str() {
-            "octet-counting" => Framing::OctetCounting,
-            "lf" => Framing::Lf,
-            other => {
-                return Err(loc.invalid(
-                    v.span().start,
-                    &key("framing"),
-                    format!("`{other}`: expected octet-counting or lf"),
-                ))
-            }
-        },
+        Some(v) => keys.word(v, "framing")?,
     };
-    let facility = match &s.facility {
-        None => syslog::Facility::LOG_USER,
-        Some(v) => syslog::Facility::from_str(v.get_ref()).map_err(|()| {
-            loc.invalid(
-                v.span().start,
-                &key("facility"),
-                format!(
-                    "`{}` is not a facility: kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, audit, alert, clock_daemon, local0 … local7",
-                    v.get_ref()
-                ),
-            )
-        })?,
-    };
+    let facility = keys.facility(s)?;
     let body = match &s.message {
         None => Body::Line,
-        Some(v) => match v.get_ref().as_str() {
-            "line" => Body::Line,
-            "json" => Body::Json,
-            other => {
-                return Err(loc.invalid(
-                    v.span().start,
-                    &key("message"),
-                    format!("`{other}`: expected line or json"),
-                ))
-            }
-        },
+        Some(v) => keys.word(v, "message")?,
     };
-    let hostname = match &s.hostname {
-        None => None,
-        Some(v) => {
-            let h = v.get_ref();
-            if matches!(address, SyslogAddress::Unix(_)) && protocol == Protocol::Rfc3164 {
-                return Err(loc.invalid(
-                    v.span().start,
-                    &key("hostname"),
-                    "an rfc3164 message to a unix socket has no hostname (the local daemon adds its own, as for glibc's syslog())",
-                ));
-            }
-            if h.is_empty() || h.len() > 255 || !h.bytes().all(|b| (33..=126).contains(&b)) {
-                return Err(loc.invalid(
-                    v.span().start,
-                    &key("hostname"),
-                    format!("`{h}`: expected 1 to 255 printable ASCII characters, no spaces"),
-                ));
-            }
-            Some(h.clone())
-        }
-    };
-
-    let tls_only = |v: &Option<Spanned<String>>, k: &str| match v {
-        Some(v) if !tls_wanted => {
-            Err(loc.invalid(v.span().start, &key(k), "applies to tls:// addresses only"))
-        }
-        _ => Ok(()),
-    };
-    tls_only(&s.tls_ca, "tls_ca")?;
-    tls_only(&s.tls_server_name, "tls_server_name")?;
-    if let SyslogAddress::Tcp { host, tls, .. } = &mut address {
-        if tls_wanted {
-            let ca = match &s.tls_ca {
-                Some(v) => {
-                    let path = template::render(v.get_ref(), env)
-                        .map_err(|e| loc.template(v.span().start, &key("tls_ca"), e))?;
-                    crate::sink::syslog::read_ca_file(std::path::Path::new(&path))
-                        .map_err(|m| loc.invalid(v.span().start, &key("tls_ca"), m))?;
-                    Some(PathBuf::from(path))
-                }
-                None => None,
-            };
-            let server_name = match &s.tls_server_name {
-                Some(v) => v.get_ref().clone(),
-                None => host.clone(),
-            };
-            if rustls::pki_types::ServerName::try_from(server_name.as_str()).is_err() {
-                let (offset, k) = match &s.tls_server_name {
-                    Some(v) => (v.span().start, "tls_server_name"),
-                    None => (at(&s.address), "address"),
-                };
-                return Err(loc.invalid(
-                    offset,
-                    &key(k),
-                    format!(
-                        "`{server_name}` is not a DNS name or IP address a certificate can name"
-                    ),
-                ));
-            }
-            *tls = Some(TlsSpec { ca, server_name });
-        }
-    }
-
+    let hostname = keys.hostname(s, &address, protocol)?;
+    keys.tls(s, &mut address, tls_wanted)?;
     Ok(SyslogSpec {
         address,
         protocol,
@@ -198,6 +77,208 @@ pub(super) fn resolve(
         body,
         hostname,
     })
+}
+
+/// The keys of one syslog sink, each error naming `sink.NAME.KEY`.
+struct Keys<'a> {
+    loc: &'a Locator<'a>,
+    name: &'a str,
+    /// Where the sink's table is, for keys without a place of their own.
+    start: usize,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Keys<'_> {
+    fn key(&self, k: &str) -> String {
+        format!("sink.{}.{k}", self.name)
+    }
+
+    fn invalid(&self, offset: usize, k: &str, message: impl Into<String>) -> ConfigError {
+        self.loc.invalid(offset, &self.key(k), message)
+    }
+
+    /// Where a key is, or the table when it is not given.
+    fn at(&self, v: &Option<Spanned<String>>) -> usize {
+        v.as_ref().map_or(self.start, |v| v.span().start)
+    }
+
+    /// A key spelled as a word ([`Protocol`], [`Framing`], [`Body`]).
+    fn word<T: FromStr<Err = String>>(
+        &self,
+        v: &Spanned<String>,
+        k: &str,
+    ) -> Result<T, ConfigError> {
+        self.loc.word(v, &self.key(k))
+    }
+
+    /// A file sink's keys mean nothing here.
+    fn reject_file_keys(&self, s: &RawSink) -> Result<(), ConfigError> {
+        let file_keys = [
+            ("path", s.path.as_ref().map(|v| v.span().start)),
+            ("max_size", s.max_size.as_ref().map(|v| v.span().start)),
+            ("max_files", s.max_files.map(|_| self.start)),
+            ("output", s.output.map(|_| self.start)),
+        ];
+        match file_keys.iter().find_map(|(k, o)| o.map(|o| (k, o))) {
+            Some((k, offset)) => {
+                let why = if *k == "output" {
+                    "does not apply to a syslog sink: set `message = \"line\"` or `\"json\"`"
+                } else {
+                    "does not apply to a syslog sink"
+                };
+                Err(self.invalid(offset, k, why))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// `address` (`${VAR}` allowed; default: the local daemon), and
+    /// whether it asks for TLS.
+    fn address(&self, s: &RawSink) -> Result<(SyslogAddress, bool), ConfigError> {
+        let text = match &s.address {
+            Some(a) => template::render(a.get_ref(), self.env)
+                .map_err(|e| self.loc.template(a.span().start, &self.key("address"), e))?,
+            None => DEFAULT_ADDRESS.to_string(),
+        };
+        let address = parse_syslog_address(&text)
+            .map_err(|m| self.invalid(self.at(&s.address), "address", m))?;
+        Ok((address, text.starts_with("tls://")))
+    }
+
+    fn facility(&self, s: &RawSink) -> Result<syslog::Facility, ConfigError> {
+        let Some(v) = &s.facility else {
+            return Ok(syslog::Facility::LOG_USER);
+        };
+        syslog::Facility::from_str(v.get_ref()).map_err(|()| {
+            self.invalid(
+                v.span().start,
+                "facility",
+                format!(
+                    "`{}` is not a facility: kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, audit, alert, clock_daemon, local0 … local7",
+                    v.get_ref()
+                ),
+            )
+        })
+    }
+
+    /// HOSTNAME in the header: printable ASCII, and none where the local
+    /// daemon adds its own.
+    fn hostname(
+        &self,
+        s: &RawSink,
+        address: &SyslogAddress,
+        protocol: Protocol,
+    ) -> Result<Option<String>, ConfigError> {
+        let Some(v) = &s.hostname else {
+            return Ok(None);
+        };
+        let h = v.get_ref();
+        if matches!(address, SyslogAddress::Unix(_)) && protocol == Protocol::Rfc3164 {
+            return Err(self.invalid(
+                v.span().start,
+                "hostname",
+                "an rfc3164 message to a unix socket has no hostname (the local daemon adds its own, as for glibc's syslog())",
+            ));
+        }
+        if h.is_empty() || h.len() > 255 || !h.bytes().all(|b| (33..=126).contains(&b)) {
+            return Err(self.invalid(
+                v.span().start,
+                "hostname",
+                format!("`{h}`: expected 1 to 255 printable ASCII characters, no spaces"),
+            ));
+        }
+        Ok(Some(h.clone()))
+    }
+
+    /// `tls_ca` and `tls_server_name`, for tls:// addresses only; the CA
+    /// file is read now so that `logmux check` finds a bad one.
+    fn tls(
+        &self,
+        s: &RawSink,
+        address: &mut SyslogAddress,
+        tls_wanted: bool,
+    ) -> Result<(), ConfigError> {
+        for (v, k) in [
+            (&s.tls_ca, "tls_ca"),
+            (&s.tls_server_name, "tls_server_name"),
+        ] {
+            if let Some(v) = v.as_ref().filter(|_| !tls_wanted) {
+                return Err(self.invalid(v.span().start, k, "applies to tls:// addresses only"));
+            }
+        }
+        let SyslogAddress::Tcp { host, tls, .. } = address else {
+            return Ok(());
+        };
+        if !tls_wanted {
+            return Ok(());
+        }
+        let ca = match &s.tls_ca {
+            Some(v) => {
+                let path = template::render(v.get_ref(), self.env)
+                    .map_err(|e| self.loc.template(v.span().start, &self.key("tls_ca"), e))?;
+                crate::sink::syslog::read_ca_file(std::path::Path::new(&path))
+                    .map_err(|m| self.invalid(v.span().start, "tls_ca", m))?;
+                Some(PathBuf::from(path))
+            }
+            None => None,
+        };
+        let server_name = match &s.tls_server_name {
+            Some(v) => v.get_ref().clone(),
+            None => host.clone(),
+        };
+        if rustls::pki_types::ServerName::try_from(server_name.as_str()).is_err() {
+            let (offset, k) = match &s.tls_server_name {
+                Some(v) => (v.span().start, "tls_server_name"),
+                None => (self.at(&s.address), "address"),
+            };
+            return Err(self.invalid(
+                offset,
+                k,
+                format!("`{server_name}` is not a DNS name or IP address a certificate can name"),
+            ));
+        }
+        *tls = Some(TlsSpec { ca, server_name });
+        Ok(())
+    }
+}
+
+// The config's words for the syslog encoder's settings: the output layer's
+// types, spelled here so that it knows no config text.
+
+impl FromStr for Protocol {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rfc3164" => Ok(Protocol::Rfc3164),
+            "rfc5424" => Ok(Protocol::Rfc5424),
+            other => Err(format!("`{other}`: expected rfc3164 or rfc5424")),
+        }
+    }
+}
+
+impl FromStr for Framing {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "octet-counting" => Ok(Framing::OctetCounting),
+            "lf" => Ok(Framing::Lf),
+            other => Err(format!("`{other}`: expected octet-counting or lf")),
+        }
+    }
+}
+
+impl FromStr for Body {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "line" => Ok(Body::Line),
+            "json" => Ok(Body::Json),
+            other => Err(format!("`{other}`: expected line or json")),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -210,7 +291,7 @@ mod tests {
 
     const PROGRAM: &str = "[program.a]\ncommand = \"x\"\nstdout = { sink = \"s\" }\n";
 
-    fn load(sink: &str) -> Result<RunConfig, RunConfigError> {
+    fn load(sink: &str) -> Result<RunConfig, ConfigError> {
         let env = |name: &str| (name == "LOGHOST").then(|| "logs.example.org".to_string());
         let text = format!("{PROGRAM}[sink.s]\n{sink}");
         parse(Path::new("/etc/logmux.toml"), &text, &env, &mut |_| {})
