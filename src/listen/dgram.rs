@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -60,10 +60,10 @@ pub enum DgramSocket {
 }
 
 impl DgramSocket {
-    fn fd(&self) -> RawFd {
+    fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            DgramSocket::Udp(s) => s.as_raw_fd(),
-            DgramSocket::Unix(s) => s.as_raw_fd(),
+            DgramSocket::Udp(s) => s.as_fd(),
+            DgramSocket::Unix(s) => s.as_fd(),
         }
     }
 }
@@ -203,20 +203,20 @@ fn read_loop(
                 break;
             }
         } else if batch.items.is_empty() {
-            if !wait_readable(fd, POLL) {
+            if !crate::sys::wait_readable(fd, POLL) {
                 continue;
             }
             started = Instant::now();
         } else {
             let left = LINGER.saturating_sub(started.elapsed());
-            if left.is_zero() || !wait_readable(fd, left) {
+            if left.is_zero() || !crate::sys::wait_readable(fd, left) {
                 if !hand_over(&mut batch) {
                     return;
                 }
                 continue;
             }
         }
-        let drained = match m.recv(fd) {
+        let drained = match m.recv(fd.as_raw_fd()) {
             Ok(n) => {
                 for i in 0..n {
                     if let Some((bytes, truncated, from)) = m.datagram(i) {
@@ -246,18 +246,4 @@ fn read_loop(
     if !batch.items.is_empty() {
         let _ = tx.blocking_send(batch);
     }
-}
-
-/// Waits until `fd` is readable or `timeout` passes; true if readable (or
-/// if polling fails, so that the read reports the error).
-pub fn wait_readable(fd: RawFd, timeout: Duration) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    // SAFETY: one valid pollfd that lives across the call.
-    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-    n != 0 && !(n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
 }
