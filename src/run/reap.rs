@@ -44,12 +44,10 @@ impl std::fmt::Display for Exit {
 
 /// Asks the kernel to re-parent orphans to logmux when it is not PID 1.
 pub fn become_subreaper() {
-    if std::process::id() != 1 {
-        if crate::sys::become_subreaper().is_err() {
-            tracing::warn!(
-                "cannot become a child subreaper: orphans of programs will not be reaped by logmux"
-            );
-        }
+    if std::process::id() != 1 && crate::sys::become_subreaper().is_err() {
+        tracing::warn!(
+            "cannot become a child subreaper: orphans of programs will not be reaped by logmux"
+        );
     }
 }
 
