@@ -4,8 +4,8 @@
 //! (wait until readable, become a subreaper, lengthen an accept queue), so
 //! that the doors hold no `unsafe` and no `libc` structs. Only what nix
 //! cannot express stays `unsafe`, with its reason: the code a child runs
-//! between fork and exec ([`die_with_parent`]). `recvmmsg` batches live in
-//! `listen::mmsg`, which is nothing but that call.
+//! between fork and exec ([`die_with_parent`]), and `recvmmsg` batches
+//! ([`mmsg`]), whose nix form does not fit.
 //!
 //! Failures are returned, or folded into the answer where a caller could
 //! only guess anyway (a descriptor whose type cannot be read may stall).
@@ -21,6 +21,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::socket::{self, sockopt, Backlog, MsgFlags};
 use nix::sys::stat::{fstat, SFlag};
+
+pub mod mmsg;
 
 /// Waits until `fd` is readable or `timeout` passes; true if readable.
 ///

@@ -3,7 +3,7 @@
 //! A datagram that finds the kernel's receive buffer full is lost, so each
 //! socket is drained by a thread of its own, as fast as datagrams come and
 //! whatever the listener's thread is doing: many per call (`recvmmsg`,
-//! [`super::mmsg`]), copied into batches that a bounded queue hands to the
+//! [`crate::sys::mmsg`]), copied into batches that a bounded queue hands to the
 //! listener's thread, where they are parsed like any message. A burst
 //! faster than parsing waits in the queue ([`QUEUE`] batches of about
 //! [`BATCH_BYTES`], so memory stays bounded) instead of overflowing the
@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::hub::Hub;
-use super::mmsg::{MultiRecv, Source, SLOTS};
 use super::streams::Peer;
+use crate::sys::mmsg::{MultiRecv, Source, SLOTS};
 
 /// No datagram is longer: UDP's limit is 64 KiB, and unix datagrams are
 /// bounded by the sender's socket buffer (208 KiB by default).
@@ -216,7 +216,7 @@ fn read_loop(
                 continue;
             }
         }
-        let drained = match m.recv(fd.as_raw_fd()) {
+        let drained = match m.recv(fd) {
             Ok(n) => {
                 for i in 0..n {
                     if let Some((bytes, truncated, from)) = m.datagram(i) {
