@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -142,53 +142,26 @@ fn finish(pipeline: &Pipeline, stats: bool, outcome: Outcome) -> Outcome {
 
 /// A readable input with a file descriptor to poll.
 trait ReadFd: Read {
-    fn fd(&self) -> i32;
+    fn fd(&self) -> BorrowedFd<'_>;
     /// Pipes and terminals can stall; regular files cannot.
     fn may_stall(&self) -> bool;
 }
 
 impl ReadFd for io::Stdin {
-    fn fd(&self) -> i32 {
-        self.as_raw_fd()
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.as_fd()
     }
     fn may_stall(&self) -> bool {
-        fd_may_stall(self.as_raw_fd())
+        !crate::sys::is_regular_file(self)
     }
 }
 
 impl ReadFd for File {
-    fn fd(&self) -> i32 {
-        self.as_raw_fd()
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.as_fd()
     }
     fn may_stall(&self) -> bool {
-        fd_may_stall(self.as_raw_fd())
-    }
-}
-
-fn fd_may_stall(fd: i32) -> bool {
-    // SAFETY: fstat only writes into the zeroed struct we own.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::fstat(fd, &mut st) } == 0;
-    !(ok && (st.st_mode & libc::S_IFMT) == libc::S_IFREG)
-}
-
-/// Waits until `fd` is readable or `timeout` passes; true if readable.
-fn wait_readable(fd: i32, timeout: Duration) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    loop {
-        // SAFETY: one valid pollfd that lives across the call.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n >= 0 {
-            return n > 0;
-        }
-        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return true;
-        }
+        !crate::sys::is_regular_file(self)
     }
 }
 
@@ -205,7 +178,7 @@ fn filter_one(
     let stalls = reader.may_stall();
     let mut buf = vec![0u8; READ_SIZE];
     loop {
-        if stalls && input.is_pending() && !wait_readable(reader.fd(), idle) {
+        if stalls && input.is_pending() && !crate::sys::wait_readable(reader.fd(), idle) {
             // Idle: nothing more is coming soon, so emit what is held back.
             input.finish(&Stamp::now(), pipeline, &mut out.buf);
             if !out.flush().map_err(StepError::Write)? {

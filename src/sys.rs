@@ -1,1 +1,182 @@
 //! The system calls logmux makes, through `nix` where it has them.
+//!
+//! Each is a small safe function named for what logmux wants from it
+//! (wait until readable, become a subreaper, lengthen an accept queue), so
+//! that the doors hold no `unsafe` and no `libc` structs. Only what nix
+//! cannot express stays `unsafe`, with its reason: the code a child runs
+//! between fork and exec ([`die_with_parent`]), and `recvmmsg` batches
+//! ([`mmsg`]), whose nix form does not fit.
+//!
+//! Failures are returned, or folded into the answer where a caller could
+//! only guess anyway (a descriptor whose type cannot be read may stall).
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
+use nix::sys::socket::{self, sockopt, Backlog, MsgFlags};
+use nix::sys::stat::{fstat, SFlag};
+
+pub mod mmsg;
+
+/// Waits until `fd` is readable or `timeout` passes; true if readable.
+///
+/// Readable also means an end of stream, a peer that hung up, or an error
+/// (and true when polling itself fails), so that the next read reports it
+/// instead of the caller waiting again. A signal does not end the wait.
+/// The timeout counts in whole milliseconds, rounded down.
+pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let left = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        // POLLRDHUP (which nix does not name): a TCP peer's close counts
+        // even before its last bytes are read.
+        let events = PollFlags::POLLIN | PollFlags::from_bits_retain(libc::POLLRDHUP);
+        let mut fds = [PollFd::new(fd, events)];
+        match poll(&mut fds, left) {
+            Ok(n) => return n > 0,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Whether `fd` is a regular file (reads never wait for a writer); false
+/// when its type cannot be read.
+pub fn is_regular_file(fd: impl AsFd) -> bool {
+    fstat(fd.as_fd().as_raw_fd()).is_ok_and(|st| {
+        SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFREG
+    })
+}
+
+/// Whether a connected socket's peer has closed it: a peek (without
+/// waiting) finds the end of the stream, or an error other than "nothing
+/// to read yet".
+pub fn peer_closed(sock: impl AsFd) -> bool {
+    let mut byte = [0u8; 1];
+    let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
+    match socket::recv(sock.as_fd().as_raw_fd(), &mut byte, flags) {
+        Ok(n) => n == 0,
+        Err(e) => e != Errno::EAGAIN,
+    }
+}
+
+/// Sets a pipe's capacity to `bytes` (F_SETPIPE_SZ).
+pub fn set_pipe_size(pipe: impl AsFd, bytes: i32) -> io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg};
+    fcntl(pipe.as_fd().as_raw_fd(), FcntlArg::F_SETPIPE_SZ(bytes))?;
+    Ok(())
+}
+
+/// Asks the kernel to re-parent orphaned descendants to this process
+/// (PR_SET_CHILD_SUBREAPER), as it does to PID 1.
+pub fn become_subreaper() -> io::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true)?;
+    Ok(())
+}
+
+/// Makes `cmd`'s child die with SIGKILL when its parent (`parent`, the
+/// pid of this process) dies (PR_SET_PDEATHSIG), also when the parent is
+/// already gone by the time the child asks.
+pub fn die_with_parent(cmd: &mut Command, parent: u32) {
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // makes async-signal-safe calls (prctl, getppid, raise), allocating
+    // nothing and taking no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+            if u32::try_from(nix::unistd::getppid().as_raw()).ok() != Some(parent) {
+                // The parent died before the line above: too late to ask.
+                let _ = nix::sys::signal::raise(Signal::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Calls listen(2) on a listening socket again with `backlog`: it only
+/// changes the length of its accept queue. The kernel caps the length at
+/// `net.core.somaxconn`.
+pub fn listen_backlog(sock: &impl AsFd, backlog: i32) -> io::Result<()> {
+    // nix's range excludes SOMAXCONN itself: asking for it (or more) gets
+    // exactly SOMAXCONN.
+    let backlog = Backlog::new(backlog).unwrap_or(Backlog::MAXCONN);
+    socket::listen(sock, backlog)?;
+    Ok(())
+}
+
+/// Asks for `bytes` of receive buffer on a socket: SO_RCVBUFFORCE (a
+/// privileged process can pass `net.core.rmem_max`), else SO_RCVBUF
+/// (capped by it).
+pub fn set_recv_buffer(sock: &impl AsFd, bytes: usize) -> io::Result<()> {
+    if socket::setsockopt(sock, sockopt::RcvBufForce, &bytes).is_err() {
+        socket::setsockopt(sock, sockopt::RcvBuf, &bytes)?;
+    }
+    Ok(())
+}
+
+/// A socket's receive buffer size as the kernel reports it (Linux: twice
+/// the size granted, its bookkeeping share included).
+pub fn recv_buffer(sock: &impl AsFd) -> io::Result<usize> {
+    Ok(socket::getsockopt(sock, sockopt::RcvBuf)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn wait_readable_sees_data_and_times_out_without() {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        let start = Instant::now();
+        assert!(!wait_readable(b.as_fd(), Duration::from_millis(30)));
+        // Whole milliseconds, rounded down.
+        assert!(start.elapsed() >= Duration::from_millis(29));
+        a.write_all(b"x").unwrap();
+        assert!(wait_readable(b.as_fd(), Duration::ZERO));
+    }
+
+    #[test]
+    fn a_hang_up_is_readable_and_a_closed_peer() {
+        let (a, b) = UnixStream::pair().unwrap();
+        assert!(!peer_closed(&b));
+        drop(a);
+        assert!(wait_readable(b.as_fd(), Duration::ZERO));
+        assert!(peer_closed(&b));
+    }
+
+    #[test]
+    fn regular_files_and_pipes() {
+        let file = std::fs::File::open("Cargo.toml").unwrap();
+        assert!(is_regular_file(&file));
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        assert!(!is_regular_file(&r));
+    }
+
+    #[test]
+    fn a_pipe_grows() {
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        set_pipe_size(&r, 1 << 17).unwrap();
+        let size = nix::fcntl::fcntl(r.as_raw_fd(), nix::fcntl::FcntlArg::F_GETPIPE_SZ).unwrap();
+        assert_eq!(size, 1 << 17);
+    }
+
+    #[test]
+    fn receive_buffer_and_backlog() {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        set_recv_buffer(&udp, 64 << 10).unwrap();
+        // Linux reports twice the size granted.
+        assert_eq!(recv_buffer(&udp).unwrap(), 128 << 10);
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listen_backlog(&tcp, 4096).unwrap();
+        listen_backlog(&tcp, 16).unwrap();
+    }
+}

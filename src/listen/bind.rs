@@ -13,7 +13,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,7 @@ pub const RCVBUF: usize = 8 << 20;
 
 /// The accept queue asked for on stream listeners. std's bind sets 128;
 /// the kernel caps this at `net.core.somaxconn` (4096 since Linux 5.4).
-pub const BACKLOG: libc::c_int = 4096;
+pub const BACKLOG: i32 = 4096;
 
 /// What to listen on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub fn udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let sock = std::net::UdpSocket::bind(addr)?;
     sock.set_nonblocking(true)?;
     let bound = sock.local_addr().unwrap_or(addr);
-    raise_rcvbuf(sock.as_raw_fd(), &format!("udp://{bound}"));
+    raise_rcvbuf(&sock, &format!("udp://{bound}"));
     Ok(sock)
 }
 
@@ -82,7 +82,7 @@ pub fn udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
 pub fn tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
-    widen_backlog(listener.as_raw_fd())?;
+    crate::sys::listen_backlog(&listener, BACKLOG)?;
     Ok(listener)
 }
 
@@ -92,7 +92,7 @@ pub fn unix_dgram(path: &Path) -> io::Result<std::os::unix::net::UnixDatagram> {
     let sock = std::os::unix::net::UnixDatagram::bind(path)?;
     world_writable(path)?;
     sock.set_nonblocking(true)?;
-    raise_rcvbuf(sock.as_raw_fd(), &format!("unixgram://{}", path.display()));
+    raise_rcvbuf(&sock, &format!("unixgram://{}", path.display()));
     Ok(sock)
 }
 
@@ -102,18 +102,8 @@ pub fn unix_stream(path: &Path) -> io::Result<std::os::unix::net::UnixListener> 
     let listener = std::os::unix::net::UnixListener::bind(path)?;
     world_writable(path)?;
     listener.set_nonblocking(true)?;
-    widen_backlog(listener.as_raw_fd())?;
+    crate::sys::listen_backlog(&listener, BACKLOG)?;
     Ok(listener)
-}
-
-/// Calls listen(2) again with [`BACKLOG`]: on a listening socket it only
-/// changes the length of the accept queue.
-fn widen_backlog(fd: RawFd) -> io::Result<()> {
-    // SAFETY: a valid, bound stream socket owned by the caller.
-    if unsafe { libc::listen(fd, BACKLOG) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 /// Any local program may log, as with `/dev/log`.
@@ -149,39 +139,12 @@ fn clear_stale(path: &Path, datagram: bool) -> io::Result<()> {
     }
 }
 
-/// Asks for [`RCVBUF`] bytes of receive buffer: SO_RCVBUFFORCE (root can
-/// pass `net.core.rmem_max`), else SO_RCVBUF (capped by it). The size
-/// granted is reported at debug level.
-fn raise_rcvbuf(fd: RawFd, what: &str) {
-    let want = libc::c_int::try_from(RCVBUF).unwrap_or(libc::c_int::MAX);
-    let set = |opt| {
-        // SAFETY: a valid socket and a c_int that lives across the call.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                opt,
-                (&want as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        }
-    };
-    if set(libc::SO_RCVBUFFORCE) != 0 {
-        let _ = set(libc::SO_RCVBUF);
-    }
-    let mut got: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: writes at most `len` bytes into `got`, which we own.
-    let ok = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&mut got as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    } == 0;
-    if ok {
+/// Asks for [`RCVBUF`] bytes of receive buffer (see
+/// [`crate::sys::set_recv_buffer`]); the size granted is reported at debug
+/// level.
+fn raise_rcvbuf(sock: &impl AsFd, what: &str) {
+    let _ = crate::sys::set_recv_buffer(sock, RCVBUF);
+    if let Ok(got) = crate::sys::recv_buffer(sock) {
         // Linux reports twice the size asked for (its bookkeeping share).
         tracing::debug!(
             socket = what,

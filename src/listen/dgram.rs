@@ -3,7 +3,7 @@
 //! A datagram that finds the kernel's receive buffer full is lost, so each
 //! socket is drained by a thread of its own, as fast as datagrams come and
 //! whatever the listener's thread is doing: many per call (`recvmmsg`,
-//! [`super::mmsg`]), copied into batches that a bounded queue hands to the
+//! [`crate::sys::mmsg`]), copied into batches that a bounded queue hands to the
 //! listener's thread, where they are parsed like any message. A burst
 //! faster than parsing waits in the queue ([`QUEUE`] batches of about
 //! [`BATCH_BYTES`], so memory stays bounded) instead of overflowing the
@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::hub::Hub;
-use super::mmsg::{MultiRecv, Source, SLOTS};
 use super::streams::Peer;
+use crate::sys::mmsg::{MultiRecv, Source, SLOTS};
 
 /// No datagram is longer: UDP's limit is 64 KiB, and unix datagrams are
 /// bounded by the sender's socket buffer (208 KiB by default).
@@ -60,10 +60,10 @@ pub enum DgramSocket {
 }
 
 impl DgramSocket {
-    fn fd(&self) -> RawFd {
+    fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            DgramSocket::Udp(s) => s.as_raw_fd(),
-            DgramSocket::Unix(s) => s.as_raw_fd(),
+            DgramSocket::Udp(s) => s.as_fd(),
+            DgramSocket::Unix(s) => s.as_fd(),
         }
     }
 }
@@ -203,13 +203,13 @@ fn read_loop(
                 break;
             }
         } else if batch.items.is_empty() {
-            if !wait_readable(fd, POLL) {
+            if !crate::sys::wait_readable(fd, POLL) {
                 continue;
             }
             started = Instant::now();
         } else {
             let left = LINGER.saturating_sub(started.elapsed());
-            if left.is_zero() || !wait_readable(fd, left) {
+            if left.is_zero() || !crate::sys::wait_readable(fd, left) {
                 if !hand_over(&mut batch) {
                     return;
                 }
@@ -246,18 +246,4 @@ fn read_loop(
     if !batch.items.is_empty() {
         let _ = tx.blocking_send(batch);
     }
-}
-
-/// Waits until `fd` is readable or `timeout` passes; true if readable (or
-/// if polling fails, so that the read reports the error).
-pub fn wait_readable(fd: RawFd, timeout: Duration) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    // SAFETY: one valid pollfd that lives across the call.
-    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-    n != 0 && !(n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
 }

@@ -8,7 +8,7 @@
 //! to stdout or to one file per container. A tour:
 //! - [`bind`] parses listen addresses (loopback by default) and opens the sockets;
 //! - [`fd_limit`] raises the open-file limit to what `--max-connections` needs;
-//! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`mmsg`]), [`stream`] TCP and unix stream connections, each read on a thread of its own ([`stream_reader`]);
+//! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`crate::sys::mmsg`]), [`stream`] TCP and unix stream connections, each read on a thread of its own ([`stream_reader`]);
 //! - [`hub`] is the shared state every message goes through;
 //! - [`message`] reads the sender from the header (Docker or not, container, stream);
 //! - [`streams`] keeps one pipeline stream per sender, tag and stdout/stderr;
@@ -29,7 +29,6 @@ mod fd_limit;
 mod hub;
 mod join;
 mod message;
-mod mmsg;
 mod out_dir;
 mod output;
 mod stream;

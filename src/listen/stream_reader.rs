@@ -12,14 +12,12 @@
 //! case the sender keeps sending), then ends.
 
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-
-use super::dgram::wait_readable;
 
 /// Bytes read into one chunk at most.
 pub const CHUNK: usize = 256 * 1024;
@@ -40,10 +38,10 @@ pub enum Conn {
 }
 
 impl Conn {
-    fn fd(&self) -> RawFd {
+    fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            Conn::Tcp(s) => s.as_raw_fd(),
-            Conn::Unix(s) => s.as_raw_fd(),
+            Conn::Tcp(s) => s.as_fd(),
+            Conn::Unix(s) => s.as_fd(),
         }
     }
 
@@ -183,7 +181,7 @@ fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, stoppi
             if drained_chunks > DRAIN_CHUNKS {
                 return;
             }
-        } else if !full && !wait_readable(fd, POLL) {
+        } else if !full && !crate::sys::wait_readable(fd, POLL) {
             continue;
         }
         let Some(mut chunk) = pool.take(POLL) else {

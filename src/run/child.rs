@@ -59,22 +59,10 @@ pub fn spawn(spec: &ProgramSpec, extra_env: &[(String, String)]) -> Result<Spawn
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    let supervisor = std::process::id();
-    // SAFETY: the closure runs in the child between fork and exec and only
-    // makes async-signal-safe calls (prctl, getppid, raise).
-    unsafe {
-        cmd.pre_exec(move || {
-            // If logmux itself is killed outright (SIGKILL, a crash), its
-            // programs must not live on as orphans: as PID 1 the kernel
-            // would end them anyway, elsewhere nobody would.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-            if libc::getppid() as u32 != supervisor {
-                // logmux died before the line above: too late to ask.
-                libc::raise(libc::SIGKILL);
-            }
-            Ok(())
-        });
-    }
+    // If logmux itself is killed outright (SIGKILL, a crash), its programs
+    // must not live on as orphans: as PID 1 the kernel would end them
+    // anyway, elsewhere nobody would.
+    crate::sys::die_with_parent(&mut cmd, std::process::id());
     if let Some(name) = &spec.user {
         let user = User::from_name(name)
             .map_err(|e| SpawnError::UserLookup(name.clone(), e))?
@@ -116,9 +104,6 @@ pub fn spawn(spec: &ProgramSpec, extra_env: &[(String, String)]) -> Result<Spawn
 }
 
 fn grow_pipe(fd: &OwnedFd) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: fcntl on a descriptor we own; failure is harmless.
-    unsafe {
-        libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE);
-    }
+    // Failure is harmless: the pipe keeps the default size.
+    let _ = crate::sys::set_pipe_size(fd, PIPE_SIZE);
 }

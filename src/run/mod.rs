@@ -17,8 +17,8 @@ pub mod reap;
 pub mod stream;
 pub mod supervisor;
 
-use std::io::IsTerminal;
-use std::path::Path;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::run::{self as config, RunConfig, RunConfigError, SinkKind};
@@ -29,12 +29,37 @@ use crate::output::{Encoder, OutputFormat};
 use crate::sink::{self, Batch, SinkHandle};
 use stream::Route;
 
-/// EX_CONFIG: a config error, a missing variable, a template that cannot be rendered.
-const EX_CONFIG: u8 = 78;
-/// EX_CANTCREAT: a sink or template target cannot be written.
-const EX_CANTCREAT: u8 = 73;
-/// EX_OSERR: the runtime could not start.
-const EX_OSERR: u8 = 71;
+/// How a `logmux run` that got to start its programs ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// The code the supervisor decided: a program's code, 128 + signal, or
+    /// 0 (see docs/run.md, "Exit status").
+    pub code: i32,
+}
+
+/// Why `logmux run` could not start or supervise its programs. Each is
+/// reported as a logmux event where it happens; `crate::exit` maps it to
+/// the exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(RunConfigError),
+    #[error("template source {path}: {source}")]
+    TemplateSource { path: PathBuf, source: io::Error },
+    #[error("template {path}: {source}")]
+    TemplateRender {
+        path: PathBuf,
+        source: template::TemplateError,
+    },
+    #[error("cannot write template target {path}: {source}")]
+    TemplateTarget { path: PathBuf, source: io::Error },
+    #[error("cannot open sink {name}: {source}")]
+    Sink { name: String, source: io::Error },
+    #[error("cannot start the runtime: {0}")]
+    Runtime(io::Error),
+    #[error("cannot handle signals: {0}")]
+    Signals(io::Error),
+}
 
 fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -45,27 +70,26 @@ fn load(path: &Path) -> Result<RunConfig, RunConfigError> {
     config::load(path, &process_env, &mut |w| tracing::warn!("{w}"))
 }
 
-/// `logmux check`: validates a config; the exit code says how it went.
-pub fn check(path: &Path) -> u8 {
-    match load(path) {
-        Ok(config) => {
-            let enabled = config.programs.iter().filter(|p| p.enabled).count();
-            println!(
-                "{}: ok ({} programs, {} enabled here; {} sinks; {} templates)",
-                path.display(),
-                config.programs.len(),
-                enabled,
-                config.sinks.len(),
-                config.templates.len()
-            );
-            0
-        }
-        Err(e) => report_config_error(&e),
-    }
+/// `logmux check`: validates a config, printing a summary when it is
+/// valid and one logmux event per problem when not.
+pub fn check(path: &Path) -> Result<(), RunConfigError> {
+    let config = load(path).inspect_err(report_config_error)?;
+    let enabled = config.programs.iter().filter(|p| p.enabled).count();
+    // A closed stdout (`| head -c0`) changes nothing: the answer is the code.
+    let _ = writeln!(
+        io::stdout(),
+        "{}: ok ({} programs, {} enabled here; {} sinks; {} templates)",
+        path.display(),
+        config.programs.len(),
+        enabled,
+        config.sinks.len(),
+        config.templates.len()
+    );
+    Ok(())
 }
 
-/// One logmux event per problem; returns the exit code.
-fn report_config_error(e: &RunConfigError) -> u8 {
+/// One logmux event per problem.
+fn report_config_error(e: &RunConfigError) {
     match e {
         RunConfigError::Many(all) => {
             for one in all {
@@ -77,31 +101,50 @@ fn report_config_error(e: &RunConfigError) -> u8 {
         }
         _ => tracing::error!("{e}"),
     }
-    e.exit_code()
 }
 
 /// `logmux run`: supervises the config's programs until they end or a
-/// signal stops them; returns logmux's exit code.
-pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
+/// signal stops them.
+pub fn run(path: Option<&Path>, command: Vec<String>) -> Result<Outcome, RunError> {
     let loaded = match path {
         Some(path) => load(path),
         None => config::for_command(command, &process_env),
     };
-    let config = match loaded {
-        Ok(c) => c,
-        Err(e) => return report_config_error(&e),
-    };
+    let config = loaded
+        .inspect_err(report_config_error)
+        .map_err(RunError::Config)?;
     // Still one thread: setting the environment is safe here.
     for (k, v) in &config.env_defaults {
         if std::env::var_os(k).is_none_or(|v| v.is_empty()) {
             std::env::set_var(k, v);
         }
     }
-    if let Err(code) = render_templates(&config) {
-        return code;
-    }
+    render_templates(&config)?;
     reap::become_subreaper();
+    let (mut handles, routes) = open_sinks(&config)?;
+    route_diagnostics(&handles, config.log_sink);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            tracing::error!("cannot start the runtime: {e}");
+            RunError::Runtime(e)
+        })?;
+    let config = Arc::new(config);
+    let ended = runtime.block_on(supervise(Arc::clone(&config), routes));
+    if let Some(path) = &config.control_socket {
+        let _ = std::fs::remove_file(path);
+    }
+    let code = crate::exit::run(&ended);
+    tracing::info!(exit_code = code, "logmux exits with {code}");
+    close_sinks(&mut handles, config.log_sink, config.drain_timeout);
+    drop(runtime);
+    ended
+}
 
+/// Starts a thread for every sink something is routed to (the others get
+/// a placeholder); returns the handles and the routes to them, by index.
+fn open_sinks(config: &RunConfig) -> Result<(Vec<SinkHandle>, Vec<SinkRoute>), RunError> {
     let mut handles = Vec::with_capacity(config.sinks.len());
     let mut routes = Vec::with_capacity(config.sinks.len());
     // Only the sinks something is routed to get a thread (and a file).
@@ -122,13 +165,13 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
         } else {
             Ok(SinkHandle::unused(spec.name.clone()))
         };
-        let handle = match opened {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!(sink = %spec.name, "cannot open sink {}: {e}", spec.name);
-                return EX_CANTCREAT;
+        let handle = opened.map_err(|e| {
+            tracing::error!(sink = %spec.name, "cannot open sink {}: {e}", spec.name);
+            RunError::Sink {
+                name: spec.name.clone(),
+                source: e,
             }
-        };
+        })?;
         routes.push(SinkRoute {
             name: spec.name.clone(),
             route: Route {
@@ -139,9 +182,13 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
         });
         handles.push(handle);
     }
-    // From here on, logmux's own events go through its log sink, in order
-    // with everything else written there.
-    if let Some(log) = handles.get(config.log_sink) {
+    Ok((handles, routes))
+}
+
+/// From here on, logmux's own events go through its log sink, in order
+/// with everything else written there.
+fn route_diagnostics(handles: &[SinkHandle], log_sink: usize) {
+    if let Some(log) = handles.get(log_sink) {
         let queue = Arc::clone(&log.queue);
         crate::diag::route_to(move |line| {
             let batch = Batch {
@@ -154,60 +201,46 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
             }
         });
     }
+}
 
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("cannot start the runtime: {e}");
-            return EX_OSERR;
-        }
-    };
-    let config = Arc::new(config);
-    let drain_timeout = config.drain_timeout;
-    let code = runtime.block_on(async {
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let mut extra_env = Vec::new();
-        if let Some(path) = &config.control_socket {
-            match control::bind(path) {
-                Ok(listener) => {
-                    tokio::spawn(control::serve(listener, tx));
-                    extra_env.push((control::SOCKET_ENV.to_string(), path.display().to_string()));
-                }
-                Err(e) => tracing::warn!(
-                    socket = %path.display(),
-                    "no control socket at {}: {e}; `logmux ctl` will not work",
-                    path.display()
-                ),
-            }
-        }
-        let supervisor = Supervisor::new(Arc::clone(&config), routes, extra_env);
-        match supervisor.run(rx).await {
-            Ok(code) => code,
-            Err(e) => {
-                tracing::error!("cannot handle signals: {e}");
-                i32::from(EX_OSERR)
-            }
-        }
-    });
+/// The supervisor loop, with the control socket if the config asks for one.
+async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<Outcome, RunError> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let mut extra_env = Vec::new();
     if let Some(path) = &config.control_socket {
-        let _ = std::fs::remove_file(path);
+        match control::bind(path) {
+            Ok(listener) => {
+                tokio::spawn(control::serve(listener, tx));
+                extra_env.push((control::SOCKET_ENV.to_string(), path.display().to_string()));
+            }
+            Err(e) => tracing::warn!(
+                socket = %path.display(),
+                "no control socket at {}: {e}; `logmux ctl` will not work",
+                path.display()
+            ),
+        }
     }
-    tracing::info!(exit_code = code, "logmux exits with {code}");
-    // The log sink last, so that the other sinks' reports reach it.
-    let log_sink = config.log_sink;
+    let supervisor = Supervisor::new(config, routes, extra_env);
+    match supervisor.run(rx).await {
+        Ok(code) => Ok(Outcome { code }),
+        Err(e) => {
+            tracing::error!("cannot handle signals: {e}");
+            Err(RunError::Signals(e))
+        }
+    }
+}
+
+/// Flushes every sink, reporting what could not be written; the log sink
+/// last, so that the other sinks' reports reach it.
+fn close_sinks(handles: &mut [SinkHandle], log_sink: usize, timeout: std::time::Duration) {
     for (i, h) in handles.iter_mut().enumerate() {
         if i != log_sink {
-            report_unwritten(h, drain_timeout);
+            report_unwritten(h, timeout);
         }
     }
     if let Some(h) = handles.get_mut(log_sink) {
-        report_unwritten(h, drain_timeout);
+        report_unwritten(h, timeout);
     }
-    drop(runtime);
-    u8::try_from(code.clamp(0, 255)).unwrap_or(1)
 }
 
 fn report_unwritten(h: &mut SinkHandle, timeout: std::time::Duration) {
@@ -250,33 +283,36 @@ fn encoder_for(spec: &config::SinkSpec) -> Encoder {
 }
 
 /// Renders every `[[template]]` whose `when` holds; on failure, reports one
-/// line naming the file and variable, and returns the exit code.
-fn render_templates(config: &RunConfig) -> Result<(), u8> {
+/// line naming the file and variable.
+fn render_templates(config: &RunConfig) -> Result<(), RunError> {
     for t in &config.templates {
         if let Some(when) = &t.when {
             if !template::condition_holds(when, &process_env) {
                 continue;
             }
         }
-        let text = match std::fs::read_to_string(&t.source) {
-            Ok(text) => text,
-            Err(e) => {
-                tracing::error!(template = %t.source.display(), "{}:{}: template source {}: {e}", config.path.display(), t.line, t.source.display());
-                return Err(EX_CONFIG);
+        let text = std::fs::read_to_string(&t.source).map_err(|e| {
+            tracing::error!(template = %t.source.display(), "{}:{}: template source {}: {e}", config.path.display(), t.line, t.source.display());
+            RunError::TemplateSource {
+                path: t.source.clone(),
+                source: e,
             }
-        };
-        let rendered = match template::render(&text, &process_env) {
-            Ok(r) => r,
-            Err(e) => {
-                let variable = e.kind.variable().unwrap_or("");
-                tracing::error!(template = %t.source.display(), variable, "{}:{e}", t.source.display());
-                return Err(EX_CONFIG);
+        })?;
+        let rendered = template::render(&text, &process_env).map_err(|e| {
+            let variable = e.kind.variable().unwrap_or("");
+            tracing::error!(template = %t.source.display(), variable, "{}:{e}", t.source.display());
+            RunError::TemplateRender {
+                path: t.source.clone(),
+                source: e,
             }
-        };
-        if let Err(e) = write_atomically(&t.target, rendered.as_bytes()) {
+        })?;
+        write_atomically(&t.target, rendered.as_bytes()).map_err(|e| {
             tracing::error!(target = %t.target.display(), "cannot write template target {}: {e}", t.target.display());
-            return Err(EX_CANTCREAT);
-        }
+            RunError::TemplateTarget {
+                path: t.target.clone(),
+                source: e,
+            }
+        })?;
         tracing::info!(template = %t.source.display(), target = %t.target.display(), "rendered {} to {}", t.source.display(), t.target.display());
     }
     Ok(())

@@ -44,14 +44,10 @@ impl std::fmt::Display for Exit {
 
 /// Asks the kernel to re-parent orphans to logmux when it is not PID 1.
 pub fn become_subreaper() {
-    if std::process::id() != 1 {
-        // SAFETY: prctl with integer arguments only.
-        let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        if r != 0 {
-            tracing::warn!(
-                "cannot become a child subreaper: orphans of programs will not be reaped by logmux"
-            );
-        }
+    if std::process::id() != 1 && crate::sys::become_subreaper().is_err() {
+        tracing::warn!(
+            "cannot become a child subreaper: orphans of programs will not be reaped by logmux"
+        );
     }
 }
 

@@ -14,7 +14,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -211,22 +211,7 @@ impl SyslogSink {
     /// something a syslog receiver never sends).
     fn peer_closed(&mut self) -> bool {
         match &mut self.conn {
-            Some(Conn::Tcp(sock)) => {
-                readable(sock) && {
-                    let mut byte = [0u8; 1];
-                    // SAFETY: a valid fd and a 1-byte buffer we own.
-                    let n = unsafe {
-                        libc::recv(
-                            sock.as_raw_fd(),
-                            byte.as_mut_ptr().cast(),
-                            1,
-                            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-                        )
-                    };
-                    n == 0
-                        || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock)
-                }
-            }
+            Some(Conn::Tcp(sock)) => readable(sock) && crate::sys::peer_closed(&*sock),
             Some(Conn::Tls(tls)) => {
                 let (conn, sock) = &mut **tls;
                 if !readable(sock) {
@@ -486,14 +471,7 @@ fn cut_at_char(frame: &[u8], max: usize) -> &[u8] {
 
 /// Whether reading would not block (data, an end of stream, or an error).
 fn readable(sock: &TcpStream) -> bool {
-    let mut fd = libc::pollfd {
-        fd: sock.as_raw_fd(),
-        events: libc::POLLIN | libc::POLLRDHUP,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, no wait.
-    let n = unsafe { libc::poll(&mut fd, 1, 0) };
-    n > 0 && fd.revents != 0
+    crate::sys::wait_readable(sock.as_fd(), Duration::ZERO)
 }
 
 /// The I/O error inside the `syslog` crate's wrapping of it.

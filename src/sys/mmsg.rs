@@ -4,16 +4,23 @@
 //! datagram costs as much as parsing it. `recvmmsg` fills [`SLOTS`]
 //! buffers at once and says, per datagram, its length, its sender and
 //! whether it was longer than its buffer (`MSG_TRUNC`). Neither std nor
-//! tokio offers it, hence the few lines of `libc` here.
+//! tokio offers it, and nix's `recvmmsg` keeps each sender-address length
+//! from the previous call (a long unix path after a short one is cut) and
+//! reads addresses the kernel did not write; hence the few lines of `libc`
+//! here. Sender addresses are kept as bytes and decoded without `unsafe`.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// Datagrams per call.
 pub const SLOTS: usize = 16;
+
+/// Room for any sender address (a `sockaddr_storage`), as the kernel
+/// writes it.
+type Name = [u8; std::mem::size_of::<libc::sockaddr_storage>()];
 
 /// Who sent a datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +34,7 @@ pub enum Source {
 pub struct MultiRecv {
     size: usize,
     bufs: Vec<u8>,
-    names: Vec<libc::sockaddr_storage>,
+    names: Vec<Name>,
     /// Per slot: its length and flags after a call.
     got: Vec<(usize, u32, libc::socklen_t)>,
 }
@@ -38,15 +45,14 @@ impl MultiRecv {
         MultiRecv {
             size,
             bufs: vec![0; SLOTS * size],
-            // SAFETY: sockaddr_storage is plain old data; zero is valid.
-            names: vec![unsafe { std::mem::zeroed() }; SLOTS],
+            names: vec![[0; std::mem::size_of::<Name>()]; SLOTS],
             got: vec![(0, 0, 0); SLOTS],
         }
     }
 
     /// Receives up to [`SLOTS`] datagrams from `fd` without blocking;
     /// `WouldBlock` when there are none.
-    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+    pub fn recv(&mut self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         let mut iovs: Vec<libc::iovec> = self
             .bufs
             .chunks_mut(self.size)
@@ -61,9 +67,8 @@ impl MultiRecv {
             .map(|(iov, name)| {
                 // SAFETY: msghdr is plain old data; zero is valid.
                 let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-                h.msg_hdr.msg_name = (name as *mut libc::sockaddr_storage).cast();
-                h.msg_hdr.msg_namelen =
-                    std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                h.msg_hdr.msg_name = name.as_mut_ptr().cast();
+                h.msg_hdr.msg_namelen = std::mem::size_of::<Name>() as libc::socklen_t;
                 h.msg_hdr.msg_iov = iov;
                 h.msg_hdr.msg_iovlen = 1;
                 h
@@ -73,7 +78,7 @@ impl MultiRecv {
         // and `self.names`, which outlive the call and are not moved.
         let n = unsafe {
             libc::recvmmsg(
-                fd,
+                fd.as_raw_fd(),
                 hdrs.as_mut_ptr(),
                 hdrs.len() as libc::c_uint,
                 libc::MSG_DONTWAIT,
@@ -106,41 +111,43 @@ impl MultiRecv {
     }
 }
 
-/// Decodes a sender's address.
-fn source(name: &libc::sockaddr_storage, len: libc::socklen_t) -> Source {
-    let len = len as usize;
-    match i32::from(name.ss_family) {
-        libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
-            // SAFETY: the kernel wrote a sockaddr_in (family AF_INET).
-            let a =
-                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-            Source::Inet(SocketAddr::V4(SocketAddrV4::new(
-                ip,
-                u16::from_be(a.sin_port),
-            )))
+/// Decodes a sender's address from the bytes of its `sockaddr`: the
+/// family (native order), then per family the port (network order) and
+/// address, or a unix path.
+fn source(name: &Name, len: libc::socklen_t) -> Source {
+    let name = &name[..(len as usize).min(name.len())];
+    let Some((family, rest)) = name.split_first_chunk::<2>() else {
+        return Source::Unix(None);
+    };
+    let port = |rest: &[u8]| rest.first_chunk::<2>().map(|p| u16::from_be_bytes(*p));
+    match i32::from(u16::from_ne_bytes(*family)) {
+        libc::AF_INET => {
+            // sin_port, sin_addr.
+            let (Some(port), Some(ip)) = (port(rest), rest.get(2..6)) else {
+                return Source::Unix(None);
+            };
+            let ip = Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]);
+            Source::Inet(SocketAddr::V4(SocketAddrV4::new(ip, port)))
         }
-        libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
-            // SAFETY: the kernel wrote a sockaddr_in6 (family AF_INET6).
-            let a =
-                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+        libc::AF_INET6 => {
+            // sin6_port, sin6_flowinfo, sin6_addr, sin6_scope_id.
+            let field = |at: usize| rest.get(at..at + 4).and_then(|b| b.first_chunk::<4>());
+            let ip = rest.get(6..22).and_then(|b| b.first_chunk::<16>());
+            let (Some(port), Some(flow), Some(ip), Some(scope)) =
+                (port(rest), field(2), ip, field(22))
+            else {
+                return Source::Unix(None);
+            };
             Source::Inet(SocketAddr::V6(SocketAddrV6::new(
-                ip,
-                u16::from_be(a.sin6_port),
-                a.sin6_flowinfo,
-                a.sin6_scope_id,
+                Ipv6Addr::from(*ip),
+                port,
+                u32::from_ne_bytes(*flow),
+                u32::from_ne_bytes(*scope),
             )))
         }
         libc::AF_UNIX => {
-            // SAFETY: the kernel wrote a sockaddr_un (family AF_UNIX).
-            let a =
-                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_un>() };
-            let offset = std::mem::size_of::<libc::sa_family_t>();
-            let path_len = len.saturating_sub(offset).min(a.sun_path.len());
-            let raw: Vec<u8> = a.sun_path[..path_len].iter().map(|&c| c as u8).collect();
             // A path ends at its NUL; an abstract name starts with one.
-            let path = raw.split(|&b| b == 0).next().unwrap_or(&[]);
+            let path = rest.split(|&b| b == 0).next().unwrap_or(&[]);
             if path.is_empty() {
                 Source::Unix(None)
             } else {
@@ -156,7 +163,7 @@ fn source(name: &libc::sockaddr_storage, len: libc::socklen_t) -> Source {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsFd;
 
     #[test]
     fn many_udp_datagrams_in_one_call() {
@@ -170,7 +177,7 @@ mod tests {
             .unwrap();
         }
         let mut m = MultiRecv::new(16);
-        let n = m.recv(rx.as_raw_fd()).unwrap();
+        let n = m.recv(rx.as_fd()).unwrap();
         assert_eq!(n, SLOTS);
         for i in 0..n {
             let (bytes, truncated, from) = m.datagram(i).unwrap();
@@ -180,8 +187,8 @@ mod tests {
             assert!(bytes.iter().all(|&b| b == b'a' + i as u8));
             assert_eq!(from, Source::Inet(tx.local_addr().unwrap()));
         }
-        assert_eq!(m.recv(rx.as_raw_fd()).unwrap(), 4);
-        let e = m.recv(rx.as_raw_fd()).unwrap_err();
+        assert_eq!(m.recv(rx.as_fd()).unwrap(), 4);
+        let e = m.recv(rx.as_fd()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
     }
 
@@ -196,12 +203,26 @@ mod tests {
         let anon = std::os::unix::net::UnixDatagram::unbound().unwrap();
         anon.send_to(b"from nowhere", &path).unwrap();
         let mut m = MultiRecv::new(64);
-        assert_eq!(m.recv(rx.as_raw_fd()).unwrap(), 2);
+        assert_eq!(m.recv(rx.as_fd()).unwrap(), 2);
         let (b, _, from) = m.datagram(0).unwrap();
         assert_eq!(b, b"from a path");
         assert_eq!(from, Source::Unix(Some(Box::from(named.as_path()))));
         let (b, _, from) = m.datagram(1).unwrap();
         assert_eq!(b, b"from nowhere");
         assert_eq!(from, Source::Unix(None));
+    }
+
+    #[test]
+    fn udp_over_ipv6() {
+        let Ok(rx) = std::net::UdpSocket::bind("[::1]:0") else {
+            return; // no IPv6 here
+        };
+        let tx = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        tx.send_to(b"six", rx.local_addr().unwrap()).unwrap();
+        let mut m = MultiRecv::new(16);
+        assert_eq!(m.recv(rx.as_fd()).unwrap(), 1);
+        let (b, truncated, from) = m.datagram(0).unwrap();
+        assert_eq!((b, truncated), (&b"six"[..], false));
+        assert_eq!(from, Source::Inet(tx.local_addr().unwrap()));
     }
 }
