@@ -68,16 +68,6 @@ impl ConfigError {
     pub fn is_unreadable(&self) -> bool {
         matches!(self, ConfigError::Read { .. })
     }
-
-    /// The exit code this error means: 78 (EX_CONFIG) for every config error,
-    /// 66 (EX_NOINPUT) when the file cannot be read.
-    pub fn exit_code(&self) -> u8 {
-        if self.is_unreadable() {
-            66
-        } else {
-            78
-        }
-    }
 }
 
 /// Builds errors that point into one file's text.
@@ -242,10 +232,9 @@ mod tests {
         };
         let invalid = loc.invalid(4, "a", "bad");
         assert_eq!(invalid.to_string(), "x.toml:1:5: a: bad");
-        assert_eq!(invalid.exit_code(), 78);
+        assert!(!invalid.is_unreadable());
         assert_eq!(loc.unkeyed(0, "bad").to_string(), "x.toml:1:1: bad");
         let unreadable = Locator::read(Path::new("/nonexistent/x.toml")).unwrap_err();
         assert!(unreadable.is_unreadable());
-        assert_eq!(unreadable.exit_code(), 66);
     }
 }
