@@ -17,6 +17,7 @@ use crate::engine::Settings;
 use crate::filter::FilterJob;
 use crate::listen::{Endpoint, ListenJob, OutDirSpec};
 use crate::output::{Encoder, KeyStyle, OutputFormat};
+use crate::sink::spec::SinkSpec;
 use crate::units::{parse_buffer_size, parse_duration};
 
 const ABOUT: &str = "Structured JSON logs for all-in-one containers.\n\n\
@@ -300,9 +301,11 @@ Examples:
   logmux filter --format nginx.access --keys dotted access.log
   logmux filter --nginx-log-format '$remote_addr [$time_local] \"$request\" $status $request_time' access.log
   logmux filter /var/lib/docker/containers/<id>/<id>-json.log
+  logmux filter --config logmux.toml --sink archive access.log   # [sink.archive] type = \"file\"
 
 Exit status: 0 on success (also when the reader closes the pipe), 66 when an input
-cannot be opened, 74 on another I/O error, 78 for a bad config file or log format.";
+cannot be opened, 74 on another I/O error (also a sink that cannot be opened, or events
+it could not write), 78 for a bad config file, log format or sink name.";
 
 /// Options of `logmux filter`.
 #[derive(Debug, Args)]
@@ -320,9 +323,16 @@ pub struct FilterArgs {
     #[arg(long, value_name = "LOG_FORMAT")]
     pub nginx_log_format: Option<String>,
 
-    /// A TOML config file (keys: format, nginx_log_format, output, keys, max_line_bytes).
+    /// A TOML config file (keys: format, nginx_log_format, output, keys, max_line_bytes;
+    /// [sink.NAME] tables as in `logmux run`).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Write to this sink instead of stdout: a [sink.NAME] of --config (a file with rotation,
+    /// syslog, …) or a built-in one (stdout, stderr, syslog, null). Its output and keys apply
+    /// unless --output or --keys is given.
+    #[arg(long, value_name = "NAME")]
+    pub sink: Option<String>,
 
     /// Output format [default: pretty on a terminal, json otherwise].
     #[arg(short, long, value_enum)]
@@ -380,6 +390,24 @@ pub enum ResolveError {
     Config(#[from] ConfigError),
     #[error("--nginx-log-format: {0}")]
     LogFormat(String),
+    #[error("--sink {name}: no such sink; expected one of {known} (define it as [sink.{name}] in --config)")]
+    UnknownSink { name: String, known: String },
+}
+
+/// The spec of the sink `--sink NAME` names.
+pub fn find_sink(specs: &[SinkSpec], name: &str) -> Result<SinkSpec, ResolveError> {
+    specs
+        .iter()
+        .find(|s| s.name == name)
+        .cloned()
+        .ok_or_else(|| ResolveError::UnknownSink {
+            name: name.to_string(),
+            known: specs
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 impl FilterArgs {
@@ -395,23 +423,18 @@ impl FilterArgs {
             }
             None => config.nginx_format,
         };
-        let stdout_tty = std::io::stdout().is_terminal();
-        let format = self.output.or(config.output).unwrap_or(if stdout_tty {
-            OutputFormat::Pretty
-        } else {
-            OutputFormat::Json
-        });
-        let color = match self.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
+        let sink = match &self.sink {
+            Some(name) => Some(find_sink(&config.sinks, name)?),
+            None => None,
         };
-        let encoder = Encoder {
-            format,
-            keys: self.keys.or(config.keys).unwrap_or_default(),
-            color,
-            local_offset_minutes: crate::output::local_offset_minutes(),
-            syslog: None,
+        let encoder = match &sink {
+            Some(spec) => {
+                let mut spec = spec.clone();
+                spec.output = self.output.unwrap_or(spec.output);
+                spec.keys = self.keys.unwrap_or(spec.keys);
+                crate::sink::encoder_for(&spec)
+            }
+            None => self.stdout_encoder(config.output, config.keys),
         };
         let forced = match self.format {
             Some(FormatArg(f)) => f,
@@ -430,7 +453,31 @@ impl FilterArgs {
                 .unwrap_or(DEFAULT_MAX_LINE),
             idle_flush: self.idle_flush,
             stats: self.stats,
+            sink,
         })
+    }
+
+    /// The encoder for stdout: pretty on a terminal, JSON otherwise.
+    /// `output` and `keys` are the config file's.
+    fn stdout_encoder(&self, output: Option<OutputFormat>, keys: Option<KeyStyle>) -> Encoder {
+        let stdout_tty = std::io::stdout().is_terminal();
+        let format = self.output.or(output).unwrap_or(if stdout_tty {
+            OutputFormat::Pretty
+        } else {
+            OutputFormat::Json
+        });
+        let color = match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Encoder {
+            format,
+            keys: self.keys.or(keys).unwrap_or_default(),
+            color,
+            local_offset_minutes: crate::output::local_offset_minutes(),
+            syslog: None,
+        }
     }
 }
 

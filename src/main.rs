@@ -79,6 +79,7 @@ fn run_filter(args: logmux::cli::FilterArgs) -> ExitCode {
             let kind = match e {
                 ResolveError::Config(_) => "config",
                 ResolveError::LogFormat(_) => "log_format",
+                ResolveError::UnknownSink { .. } => "sink",
             };
             tracing::error!(kind, "{e}");
             return ExitCode::from(EX_CONFIG);

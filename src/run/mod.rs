@@ -17,17 +17,14 @@ pub mod reap;
 pub mod stream;
 pub mod supervisor;
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::run::{self as config, RunConfig, RunConfigError, SinkKind};
+use crate::config::run::{self as config, RunConfig, RunConfigError};
 use crate::config::template;
 use supervisor::{SinkRoute, Supervisor};
 
-use crate::output::{Encoder, OutputFormat};
-use crate::sink::{self, Batch, SinkHandle};
-use stream::Route;
+use crate::sink::{self, Batch, StartedSinks};
 
 /// EX_CONFIG: a config error, a missing variable, a template that cannot be rendered.
 const EX_CONFIG: u8 = 78;
@@ -102,8 +99,6 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
     }
     reap::become_subreaper();
 
-    let mut handles = Vec::with_capacity(config.sinks.len());
-    let mut routes = Vec::with_capacity(config.sinks.len());
     // Only the sinks something is routed to get a thread (and a file).
     let mut used = vec![false; config.sinks.len()];
     if let Some(u) = used.get_mut(config.log_sink) {
@@ -116,32 +111,28 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
             }
         }
     }
-    for (spec, used) in config.sinks.iter().zip(used) {
-        let opened = if used {
-            sink::open(spec).and_then(|s| SinkHandle::start(spec.name.clone(), s, spec.queue_bytes))
-        } else {
-            Ok(SinkHandle::unused(spec.name.clone()))
-        };
-        let handle = match opened {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!(sink = %spec.name, "cannot open sink {}: {e}", spec.name);
-                return EX_CANTCREAT;
-            }
-        };
-        routes.push(SinkRoute {
-            name: spec.name.clone(),
-            route: Route {
-                queue: Arc::clone(&handle.queue),
-                on_full: spec.on_full,
-            },
-            encoder: encoder_for(spec),
-        });
-        handles.push(handle);
-    }
+    let mut sinks = match StartedSinks::start(&config.sinks, &used) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(sink = %e.name, "{e}");
+            return EX_CANTCREAT;
+        }
+    };
+    let routes = config
+        .sinks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, spec)| {
+            Some(SinkRoute {
+                name: spec.name.clone(),
+                route: sinks.route(i)?,
+                encoder: sink::encoder_for(spec),
+            })
+        })
+        .collect();
     // From here on, logmux's own events go through its log sink, in order
     // with everything else written there.
-    if let Some(log) = handles.get(config.log_sink) {
+    if let Some(log) = sinks.handles().get(config.log_sink) {
         let queue = Arc::clone(&log.queue);
         crate::diag::route_to(move |line| {
             let batch = Batch {
@@ -197,56 +188,9 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
     }
     tracing::info!(exit_code = code, "logmux exits with {code}");
     // The log sink last, so that the other sinks' reports reach it.
-    let log_sink = config.log_sink;
-    for (i, h) in handles.iter_mut().enumerate() {
-        if i != log_sink {
-            report_unwritten(h, drain_timeout);
-        }
-    }
-    if let Some(h) = handles.get_mut(log_sink) {
-        report_unwritten(h, drain_timeout);
-    }
+    sinks.close(drain_timeout, Some(config.log_sink));
     drop(runtime);
     u8::try_from(code.clamp(0, 255)).unwrap_or(1)
-}
-
-fn report_unwritten(h: &mut SinkHandle, timeout: std::time::Duration) {
-    let (events, bytes) = h.close(timeout);
-    let lost = h.queue.lost();
-    if events > 0 || bytes > 0 || lost > 0 {
-        let (events_text, lost_text) = (events.to_string(), lost.to_string());
-        crate::diag::report_to_stderr(
-            logmux_parsers::Severity::ERROR,
-            &format!(
-                "sink {}: {events} events ({bytes} bytes) not delivered within {timeout:?} at exit; {lost} events lost to write errors",
-                h.name
-            ),
-            &[
-                ("sink", &h.name),
-                ("undelivered", &events_text),
-                ("lost", &lost_text),
-            ],
-        );
-    }
-}
-
-fn encoder_for(spec: &config::SinkSpec) -> Encoder {
-    let tty = match spec.kind {
-        SinkKind::Stdout => std::io::stdout().is_terminal(),
-        SinkKind::Stderr => std::io::stderr().is_terminal(),
-        _ => false,
-    };
-    let syslog = match &spec.kind {
-        SinkKind::Syslog(s) => Some(Arc::new(sink::syslog::message_settings(s))),
-        _ => None,
-    };
-    Encoder {
-        format: spec.output,
-        keys: spec.keys,
-        color: spec.output == OutputFormat::Pretty && tty && std::env::var_os("NO_COLOR").is_none(),
-        local_offset_minutes: crate::output::local_offset_minutes(),
-        syslog,
-    }
 }
 
 /// Renders every `[[template]]` whose `when` holds; on failure, reports one

@@ -12,10 +12,15 @@
 //! never splits one across two writes. A transport that can fail and come
 //! back (a syslog TCP connection) reconnects inside `write` and keeps the
 //! batch until it is delivered or the sink gives up and reports the loss.
+//!
+//! The doors share one output stage on top (`stage`): the encoder of each
+//! sink, starting the sinks in use, routing a batch, and closing them all
+//! with one report.
 
 mod file;
 mod queue;
 pub mod spec;
+mod stage;
 pub mod syslog;
 
 use std::io::{self, Write};
@@ -26,6 +31,7 @@ use std::time::{Duration, Instant};
 
 pub use file::FileSink;
 pub use queue::{Batch, Queue};
+pub use stage::{encoder_for, report_dropped, OpenError, Route, StartedSinks};
 pub use syslog::SyslogSink;
 
 use spec::{SinkKind, SinkSpec};
