@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::Format;
 
+use crate::config::listen::ListenConfig;
 use crate::config::{parse_format_name, Config, ConfigError};
 use crate::engine::framing::DEFAULT_MAX_LINE;
 use crate::engine::Settings;
@@ -81,13 +82,15 @@ Examples:
   logmux listen --unix /run/logmux/log.sock --output pretty     # like /dev/log
   logmux listen --udp :5514 | jq -c 'select(.container.name == \"web-1\")'
   logger --udp -n 127.0.0.1 -P 5514 -t myapp 'hello'
+  logmux listen --tcp :5514 --config fwd.toml --sink central   # [sink.central] type = \"syslog\"
 
 Docker's four syslog formats (default, rfc3164, rfc5424, rfc5424micro) and any RFC 3164 or
 RFC 5424 sender are read; TCP frames may be octet-counted or end in a newline.
 
 Exit status: 0 when stopped by TERM or INT (everything held is written first) or when the
 reader of stdout goes away; 2 for bad flags; 71 when an address cannot be bound; 73 when
---out-dir cannot be created; 74 when stdout cannot be written.";
+--out-dir or the --sink cannot be created; 74 when stdout cannot be written or the --sink
+could not deliver everything at the end; 78 for a bad --config or --sink name.";
 
 /// Options of `logmux listen`.
 #[derive(Debug, Args)]
@@ -113,9 +116,9 @@ pub struct ListenArgs {
     #[arg(short, long, value_enum)]
     pub output: Option<OutputFormat>,
 
-    /// JSON keys: nested objects, or flat dotted names.
-    #[arg(long, value_enum, default_value_t = KeyStyle::Nested)]
-    pub keys: KeyStyle,
+    /// JSON keys: nested objects, or flat dotted names [default: nested].
+    #[arg(long, value_enum)]
+    pub keys: Option<KeyStyle>,
 
     /// Colour in pretty output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
@@ -125,6 +128,16 @@ pub struct ListenArgs {
     /// instead of stdout.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+
+    /// A TOML file of [sink.NAME] tables (as in `logmux run`), for --sink.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Write to this sink instead of stdout: a [sink.NAME] of --config (syslog, a file with
+    /// rotation, …) or a built-in one (stdout, stderr, syslog, null). Its output and keys apply
+    /// unless --output or --keys is given.
+    #[arg(long, value_name = "NAME", conflicts_with = "out_dir")]
+    pub sink: Option<String>,
 
     /// With --out-dir: rotate a file before it passes this size.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_buffer_size)]
@@ -149,8 +162,21 @@ pub struct ListenArgs {
 }
 
 impl ListenArgs {
-    /// Resolves flags into a job.
-    pub fn into_job(self) -> ListenJob {
+    /// Resolves flags (and the sinks of --config) into a job.
+    pub fn into_job(self) -> Result<ListenJob, ResolveError> {
+        let sink = match &self.sink {
+            Some(name) => {
+                let config = match &self.config {
+                    Some(path) => ListenConfig::load(path)?,
+                    None => ListenConfig::builtin()?,
+                };
+                let mut spec = find_sink(&config.sinks, name)?;
+                spec.output = self.output.unwrap_or(spec.output);
+                spec.keys = self.keys.unwrap_or(spec.keys);
+                Some(spec)
+            }
+            None => None,
+        };
         let stdout_tty = self.out_dir.is_none() && std::io::stdout().is_terminal();
         let format = self.output.unwrap_or(if stdout_tty {
             OutputFormat::Pretty
@@ -167,19 +193,24 @@ impl ListenArgs {
             .chain(self.unix.into_iter().map(Endpoint::UnixDgram))
             .chain(self.unix_stream.into_iter().map(Endpoint::UnixStream))
             .collect();
-        ListenJob {
+        let encoder = match &sink {
+            Some(spec) => crate::sink::encoder_for(spec),
+            None => Encoder {
+                format,
+                keys: self.keys.unwrap_or_default(),
+                color,
+                local_offset_minutes: crate::output::local_offset_minutes(),
+                syslog: None,
+            },
+        };
+        Ok(ListenJob {
             endpoints,
             settings: Settings {
                 forced: None,
                 nginx_format: None,
-                encoder: Encoder {
-                    format,
-                    keys: self.keys,
-                    color,
-                    local_offset_minutes: crate::output::local_offset_minutes(),
-                    syslog: None,
-                },
+                encoder,
             },
+            sink,
             out_dir: self.out_dir.map(|dir| OutDirSpec {
                 dir,
                 max_file_size: Some(self.max_file_size as u64),
@@ -188,7 +219,7 @@ impl ListenArgs {
             max_message: self.max_message,
             max_connections: self.max_connections.max(1),
             idle_flush: self.idle_flush,
-        }
+        })
     }
 }
 

@@ -32,13 +32,20 @@ fn main() -> ExitCode {
 /// `logmux listen`: runs until TERM or INT; a closed stdout is a normal end.
 fn run_listen(args: logmux::cli::ListenArgs) -> ExitCode {
     use logmux::listen::{ListenError, Outcome};
-    match logmux::listen::run(args.into_job()) {
+    let job = match args.into_job() {
+        Ok(job) => job,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    match logmux::listen::run(job) {
         Ok(Outcome::Stopped | Outcome::OutputClosed) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
             ExitCode::from(match e {
                 ListenError::Bind { .. } | ListenError::Runtime(_) => EX_OSERR,
-                ListenError::OutDir { .. } => EX_CANTCREAT,
+                ListenError::OutDir { .. } | ListenError::Sink(_) => EX_CANTCREAT,
                 ListenError::Output(_) => EX_IOERR,
             })
         }

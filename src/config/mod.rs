@@ -2,6 +2,7 @@
 //! layers below out. Errors name the file, line, column and key.
 //!
 //! - [`filter`]: the top-level keys of `logmux filter --config`;
+//! - [`listen`]: `logmux listen --config`, its `[sink.NAME]` tables;
 //! - [`run`]: the `logmux run` config, deserialised raw, then resolved;
 //!   each sink's settings type lives with its sink ([`crate::sink::spec`]);
 //! - [`sinks`]: `[sink.NAME]` tables, shared by every door's config;
@@ -10,6 +11,7 @@
 
 pub mod filter;
 pub mod ini;
+pub mod listen;
 pub mod run;
 pub mod sinks;
 pub mod template;

@@ -17,7 +17,7 @@ use logmux_parsers::Timestamp;
 use tokio::sync::Notify;
 
 use super::message::{same_syslog, syslog_origin, Sender};
-use super::output::Output;
+use super::outbox::Outbox;
 use super::streams::{KeyRef, Peer, Slot, Streams};
 use crate::engine::{Pipeline, StreamState};
 use crate::event::{Origin, Stamp};
@@ -92,7 +92,7 @@ pub struct HubSettings {
 pub struct Hub {
     pipeline: Pipeline,
     streams: Streams,
-    out: Output,
+    out: Outbox,
     settings: HubSettings,
     pub counters: Counters,
     /// Some stream holds lines back: the housekeeper should tick.
@@ -112,7 +112,7 @@ pub struct Hub {
 
 impl Hub {
     /// `stop` is notified when the output ends (the writer notifies it too).
-    pub fn new(pipeline: Pipeline, out: Output, settings: HubSettings, stop: Arc<Notify>) -> Hub {
+    pub fn new(pipeline: Pipeline, out: Outbox, settings: HubSettings, stop: Arc<Notify>) -> Hub {
         Hub {
             pipeline,
             streams: Streams::new(settings.max_streams),
@@ -321,6 +321,7 @@ impl Hub {
     /// After a batch of reads: hands full buffers to the writer, and has
     /// the rest handed over once the listener is idle.
     pub fn finish_batch(&mut self) {
+        self.out.count_events(self.pipeline.stats.events);
         self.out.write_full();
         self.check(self.out.state());
         if self.out.has_buffered() && !self.flush_scheduled {
@@ -332,19 +333,22 @@ impl Hub {
     /// Hands full buffers to the writer (within a batch of reads, so that
     /// a batch never grows a buffer far past its size).
     pub fn write_full(&mut self) {
+        self.out.count_events(self.pipeline.stats.events);
         self.out.write_full();
     }
 
     /// Hands every buffer to the writer now.
     pub fn flush_output(&mut self) {
         self.flush_scheduled = false;
+        self.out.count_events(self.pipeline.stats.events);
         self.out.flush();
         self.check(self.out.state());
     }
 
     /// Writes everything and waits for the writer (the listener stops).
-    pub fn finish_output(&mut self) {
-        let state = self.out.finish();
+    pub fn finish_output(&mut self, timeout: Duration) {
+        self.out.count_events(self.pipeline.stats.events);
+        let state = self.out.finish(timeout);
         self.check(state);
     }
 

@@ -5,7 +5,8 @@
 //! turns every message into the same typed events as `logmux filter` (the
 //! body goes through the same pipeline, so nginx and uWSGI lines come out
 //! parsed and tracebacks whole), adds the syslog envelope, and writes them
-//! to stdout or to one file per container. A tour:
+//! to stdout, to one file per container, or to a sink of the shared sink
+//! layer (`--sink NAME`: a `[sink.NAME]` of `--config`, e.g. syslog). A tour:
 //! - [`bind`] parses listen addresses (loopback by default) and opens the sockets;
 //! - [`fd_limit`] raises the open-file limit to what `--max-connections` needs;
 //! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`mmsg`]), [`stream`] TCP and unix stream connections, each read on a thread of its own ([`stream_reader`]);
@@ -13,7 +14,7 @@
 //! - [`message`] reads the sender from the header (Docker or not, container, stream);
 //! - [`streams`] keeps one pipeline stream per sender, tag and stdout/stderr;
 //! - [`join`] rejoins Docker's 16 KiB pieces (bodies that are logmux events are merged by the pipeline: [`crate::merge`]);
-//! - [`output`] and [`out_dir`] write the events.
+//! - [`outbox`] and [`out_dir`] write the events (or hand them to the sink).
 //!
 //! The runtime is tokio's single-threaded one: parsing and encoding are
 //! cheap next to the system calls, and one thread needs no locks. Writing
@@ -31,7 +32,7 @@ mod join;
 mod message;
 mod mmsg;
 mod out_dir;
-mod output;
+mod outbox;
 mod stream;
 mod stream_reader;
 mod streams;
@@ -52,9 +53,10 @@ pub use message::{is_container_name, Container};
 pub use out_dir::OutDirSpec;
 
 use hub::{End, Hub, HubSettings};
-use output::Output;
+use outbox::Outbox;
 
 use crate::engine::{Pipeline, Settings};
+use crate::sink::spec::SinkSpec;
 
 /// Streams (sender, host, tag, stdout/stderr) kept at most.
 pub const MAX_STREAMS: usize = 4096;
@@ -78,6 +80,9 @@ pub struct ListenJob {
     /// How bodies are parsed and events encoded.
     pub settings: Settings,
     pub out_dir: Option<OutDirSpec>,
+    /// `--sink NAME`: write there instead of stdout; its encoder is
+    /// `settings.encoder`.
+    pub sink: Option<SinkSpec>,
     pub max_message: usize,
     pub max_connections: usize,
     pub idle_flush: Duration,
@@ -109,6 +114,8 @@ pub enum ListenError {
     },
     #[error("cannot write the output: {0}")]
     Output(#[source] io::Error),
+    #[error(transparent)]
+    Sink(#[from] crate::sink::OpenError),
     #[error("cannot start the listener: {0}")]
     Runtime(#[source] io::Error),
 }
@@ -186,14 +193,15 @@ pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
 
 fn start(job: ListenJob, bound: Vec<(Bound, String)>) -> Result<Outcome, ListenError> {
     let stop = Arc::new(Notify::new());
-    let out = match &job.out_dir {
-        Some(spec) => {
-            Output::dir(spec.clone(), Arc::clone(&stop)).map_err(|source| ListenError::OutDir {
+    let out = match (&job.out_dir, &job.sink) {
+        (Some(spec), _) => {
+            Outbox::dir(spec.clone(), Arc::clone(&stop)).map_err(|source| ListenError::OutDir {
                 dir: spec.dir.display().to_string(),
                 source,
             })?
         }
-        None => Output::stdout(Arc::clone(&stop)).map_err(ListenError::Output)?,
+        (None, Some(sink)) => Outbox::sink(sink)?,
+        (None, None) => Outbox::stdout(Arc::clone(&stop)).map_err(ListenError::Output)?,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -212,7 +220,7 @@ fn remove_sockets(paths: &[PathBuf]) {
 async fn serve(
     job: ListenJob,
     bound: Vec<(Bound, String)>,
-    out: Output,
+    out: Outbox,
     stop: Arc<Notify>,
 ) -> Result<Outcome, ListenError> {
     let offset = job.settings.encoder.local_offset_minutes;
@@ -293,7 +301,7 @@ async fn serve(
     }
     let mut h = hub.borrow_mut();
     h.flush_all();
-    h.finish_output();
+    h.finish_output(STOP_TIMEOUT);
     report(&h);
     match h.end.take() {
         None => Ok(Outcome::Stopped),

@@ -1,13 +1,15 @@
-//! Where the listener's events go: stdout (the default), or `--out-dir`.
+//! Where the listener's events go: stdout (the default), `--out-dir`, or
+//! a sink of the shared sink layer (`--sink NAME`).
 //!
 //! Events are encoded on the listener's thread into buffers of whole
-//! events (one for stdout, one per `--out-dir` file) and handed, when full
-//! or a millisecond after the first event in them, to a writer thread of
-//! its own. Copying
-//! JSON into the kernel costs about as much as parsing it, so the two
-//! overlap on two cores. At most [`IN_FLIGHT`] buffers wait for the
-//! writer; past that the listener waits too, so a slow reader of stdout
-//! slows TCP senders down rather than growing memory.
+//! events (one for stdout or the sink, one per `--out-dir` file) and handed,
+//! when full or a millisecond after the first event in them, to a writer
+//! thread of its own (for a sink: the sink's thread, behind its bounded
+//! queue and its `on_full` policy). Copying JSON into the kernel costs
+//! about as much as parsing it, so the two overlap on two cores. At most
+//! [`IN_FLIGHT`] buffers wait for the writer; past that the listener waits
+//! too, so a slow reader of stdout slows TCP senders down rather than
+//! growing memory.
 
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -15,11 +17,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use tokio::sync::Notify;
 
 use super::out_dir::{self, OutDir, OutDirSpec};
+use crate::sink::spec::SinkSpec;
+use crate::sink::{Batch, Route, StartedSinks};
 
 /// stdout's buffer is handed over once it holds this much.
 const STDOUT_WRITE_SIZE: usize = 128 * 1024;
@@ -55,12 +60,26 @@ struct Chunk {
 }
 
 enum Buffers {
-    Stdout(Vec<u8>),
+    /// stdout, or the `--sink`.
+    One(Vec<u8>),
     Files(IndexMap<Box<str>, Vec<u8>>),
 }
 
-pub struct Output {
+/// A `--sink`: its thread, and the route to its queue.
+struct SinkOut {
+    sinks: StartedSinks,
+    route: Route,
+    /// The pipeline's event count at the last hand-over.
+    events_handed: u64,
+    /// The pipeline's event count now.
+    events: u64,
+}
+
+/// The buffers of encoded events, and the writer they are handed to.
+pub struct Outbox {
     buffers: Buffers,
+    /// A `--sink` takes the buffers instead of the writer thread.
+    sink: Option<SinkOut>,
     tx: Option<SyncSender<Chunk>>,
     /// Emptied buffers coming back from the writer, to be reused.
     free: Receiver<Vec<u8>>,
@@ -68,22 +87,45 @@ pub struct Output {
     thread: Option<JoinHandle<()>>,
 }
 
-impl Output {
+impl Outbox {
     /// stdout, written through a duplicate of fd 1 (not Rust's
     /// line-buffered `Stdout`). `stop` is notified if its reader goes away.
-    pub fn stdout(stop: Arc<Notify>) -> io::Result<Output> {
+    pub fn stdout(stop: Arc<Notify>) -> io::Result<Outbox> {
         let fd: OwnedFd = io::stdout().as_fd().try_clone_to_owned()?;
         let file = std::fs::File::from(fd);
-        Output::start(Buffers::Stdout(Vec::new()), Destination::Stdout(file), stop)
+        Outbox::start(Buffers::One(Vec::new()), Destination::Stdout(file), stop)
     }
 
     /// `--out-dir`: creates the directory if needed.
-    pub fn dir(spec: OutDirSpec, stop: Arc<Notify>) -> io::Result<Output> {
+    pub fn dir(spec: OutDirSpec, stop: Arc<Notify>) -> io::Result<Outbox> {
         let dir = OutDir::new(spec)?;
-        Output::start(Buffers::Files(IndexMap::new()), Destination::Dir(dir), stop)
+        Outbox::start(Buffers::Files(IndexMap::new()), Destination::Dir(dir), stop)
     }
 
-    fn start(buffers: Buffers, dest: Destination, stop: Arc<Notify>) -> io::Result<Output> {
+    /// `--sink NAME`: starts the sink's thread; buffers go to its queue.
+    pub fn sink(spec: &SinkSpec) -> Result<Outbox, crate::sink::OpenError> {
+        let sinks = StartedSinks::start(std::slice::from_ref(spec), &[true])?;
+        let route = sinks.route(0).ok_or_else(|| crate::sink::OpenError {
+            name: spec.name.clone(),
+            source: io::Error::other("the sink did not start"),
+        })?;
+        let (_, free) = mpsc::sync_channel(1);
+        Ok(Outbox {
+            buffers: Buffers::One(Vec::new()),
+            sink: Some(SinkOut {
+                sinks,
+                route,
+                events_handed: 0,
+                events: 0,
+            }),
+            tx: None,
+            free,
+            shared: Arc::new(Shared::default()),
+            thread: None,
+        })
+    }
+
+    fn start(buffers: Buffers, dest: Destination, stop: Arc<Notify>) -> io::Result<Outbox> {
         let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
         let (free_tx, free) = mpsc::sync_channel(IN_FLIGHT);
         let shared = Arc::new(Shared::default());
@@ -91,8 +133,9 @@ impl Output {
         let thread = std::thread::Builder::new()
             .name("listen-writer".into())
             .spawn(move || write_loop(&rx, &free_tx, dest, &state, &stop))?;
-        Ok(Output {
+        Ok(Outbox {
             buffers,
+            sink: None,
             tx: Some(tx),
             free,
             shared,
@@ -103,7 +146,7 @@ impl Output {
     /// The buffer for events of a container (`None`: not a container).
     pub fn buffer(&mut self, container: Option<&str>) -> &mut Vec<u8> {
         let files = match &mut self.buffers {
-            Buffers::Stdout(buf) => return buf,
+            Buffers::One(buf) => return buf,
             Buffers::Files(files) => files,
         };
         let stem = out_dir::stem(container);
@@ -127,10 +170,10 @@ impl Output {
     /// Hands over the buffers that are full.
     pub fn write_full(&mut self) {
         match &mut self.buffers {
-            Buffers::Stdout(buf) => {
+            Buffers::One(buf) => {
                 if buf.len() >= STDOUT_WRITE_SIZE {
                     let bytes = take(buf, &self.free);
-                    send(self.tx.as_ref(), None, bytes);
+                    hand_over(self.tx.as_ref(), self.sink.as_mut(), bytes);
                 }
             }
             Buffers::Files(files) => {
@@ -153,10 +196,10 @@ impl Output {
     /// Hands over everything buffered.
     pub fn flush(&mut self) {
         match &mut self.buffers {
-            Buffers::Stdout(buf) => {
+            Buffers::One(buf) => {
                 if !buf.is_empty() {
                     let bytes = take(buf, &self.free);
-                    send(self.tx.as_ref(), None, bytes);
+                    hand_over(self.tx.as_ref(), self.sink.as_mut(), bytes);
                 }
             }
             Buffers::Files(files) => {
@@ -173,7 +216,7 @@ impl Output {
     /// Whether events wait in a buffer.
     pub fn has_buffered(&self) -> bool {
         match &self.buffers {
-            Buffers::Stdout(buf) => !buf.is_empty(),
+            Buffers::One(buf) => !buf.is_empty(),
             Buffers::Files(files) => files.values().any(|b| !b.is_empty()),
         }
     }
@@ -187,13 +230,31 @@ impl Output {
         Ok(!self.shared.closed.load(Ordering::SeqCst))
     }
 
+    /// The pipeline has encoded `events` events so far: a batch handed to
+    /// a sink counts the ones since the last (for its drop and loss counts).
+    pub fn count_events(&mut self, events: u64) {
+        if let Some(sink) = &mut self.sink {
+            sink.events = events;
+        }
+    }
+
     /// Hands over what is buffered and waits until the writer has written
-    /// everything.
-    pub fn finish(&mut self) -> io::Result<bool> {
+    /// everything (a sink: up to `timeout`, then its undelivered events are
+    /// reported, and make an error).
+    pub fn finish(&mut self, timeout: Duration) -> io::Result<bool> {
         self.flush();
         self.tx = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        if let Some(sink) = &mut self.sink {
+            sink.sinks.report_dropped();
+            let missing = sink.sinks.close(timeout, None);
+            if missing > 0 {
+                return Err(io::Error::other(format!(
+                    "{missing} events were not delivered to the sink"
+                )));
+            }
         }
         self.state()
     }
@@ -210,6 +271,22 @@ fn take(buf: &mut Vec<u8>, free: &Receiver<Vec<u8>>) -> Vec<u8> {
         .try_recv()
         .unwrap_or_else(|_| Vec::with_capacity(2 * STDOUT_WRITE_SIZE));
     std::mem::replace(buf, fresh)
+}
+
+/// Hands stdout's or the sink's buffer over: to the sink's queue (as its
+/// `on_full` says), or to the writer thread.
+fn hand_over(tx: Option<&SyncSender<Chunk>>, sink: Option<&mut SinkOut>, bytes: Vec<u8>) {
+    match sink {
+        Some(s) => {
+            let events = s.events.saturating_sub(s.events_handed);
+            s.events_handed = s.events;
+            s.route.send_blocking(Batch {
+                bytes,
+                events: u32::try_from(events).unwrap_or(u32::MAX),
+            });
+        }
+        None => send(tx, None, bytes),
+    }
 }
 
 /// Hands a buffer to the writer, waiting while [`IN_FLIGHT`] are pending.
