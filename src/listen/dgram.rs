@@ -15,15 +15,14 @@ use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::hub::Hub;
 use super::mmsg::{MultiRecv, Source, SLOTS};
 use super::streams::Peer;
+use crate::shutdown::Shutdown;
 
 /// No datagram is longer: UDP's limit is 64 KiB, and unix datagrams are
 /// bounded by the sender's socket buffer (208 KiB by default).
@@ -109,19 +108,19 @@ pub async fn serve(
     listener: u16,
     name: String,
     hub: Rc<RefCell<Hub>>,
-    mut stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) {
     let size = hub.borrow().max_message().min(MAX_DATAGRAM);
     let (tx, mut rx) = mpsc::channel::<Batch>(QUEUE);
     // Parsed batches go back to the reader, to be filled again.
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Batch>();
-    let stopping = Arc::new(AtomicBool::new(false));
+    // Once the listener stops, the reader reads what has arrived, then
+    // ends the queue.
     let reader = {
-        let stopping = Arc::clone(&stopping);
         let name = name.clone();
         std::thread::Builder::new()
             .name("listen-dgram".into())
-            .spawn(move || read_loop(&sock, size, &tx, &free_rx, &stopping, &name))
+            .spawn(move || read_loop(&sock, size, &tx, &free_rx, &shutdown, &name))
     };
     let reader = match reader {
         Ok(r) => r,
@@ -130,24 +129,10 @@ pub async fn serve(
             return;
         }
     };
-    let mut stopped = false;
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.changed(), if !stopped => {
-                // The reader reads what has arrived, then ends the queue.
-                stopping.store(true, Ordering::Relaxed);
-                stopped = true;
-            }
-            batch = rx.recv() => match batch {
-                Some(mut batch) => {
-                    deliver(&batch, listener, &hub);
-                    batch.clear();
-                    let _ = free_tx.send(batch);
-                }
-                None => break,
-            }
-        }
+    while let Some(mut batch) = rx.recv().await {
+        deliver(&batch, listener, &hub);
+        batch.clear();
+        let _ = free_tx.send(batch);
     }
     let _ = reader.join();
 }
@@ -182,7 +167,7 @@ fn read_loop(
     size: usize,
     tx: &mpsc::Sender<Batch>,
     free: &std::sync::mpsc::Receiver<Batch>,
-    stopping: &AtomicBool,
+    shutdown: &Shutdown,
     name: &str,
 ) {
     let fd = sock.fd();
@@ -196,7 +181,7 @@ fn read_loop(
         tx.blocking_send(std::mem::replace(batch, next)).is_ok()
     };
     loop {
-        let stop = stopping.load(Ordering::Relaxed);
+        let stop = shutdown.is_triggered();
         if stop {
             drain_calls += 1;
             if drain_calls > DRAIN_CALLS {

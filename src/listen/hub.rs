@@ -9,7 +9,6 @@
 
 use std::io;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logmux_parsers::syslog;
@@ -21,6 +20,7 @@ use super::outbox::Outbox;
 use super::streams::{KeyRef, Peer, Slot, Streams};
 use crate::engine::{Pipeline, StreamState};
 use crate::event::{Origin, Stamp};
+use crate::shutdown::Shutdown;
 
 /// A stream with nothing held back is forgotten after this much silence.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
@@ -102,9 +102,9 @@ pub struct Hub {
     /// Wakes the flusher when events wait in a buffer.
     pub flusher: Rc<Notify>,
     flush_scheduled: bool,
-    /// Set (and `stop` notified) when the listener must end.
+    /// Why the listener ends on its own (`shutdown` is triggered with it).
     pub end: Option<End>,
-    pub stop: Arc<Notify>,
+    shutdown: Shutdown,
     next_conn: u64,
     /// Open connections.
     pub connections: usize,
@@ -112,7 +112,7 @@ pub struct Hub {
 
 impl Hub {
     /// `stop` is notified when the output ends (the writer notifies it too).
-    pub fn new(pipeline: Pipeline, out: Outbox, settings: HubSettings, stop: Arc<Notify>) -> Hub {
+    pub fn new(pipeline: Pipeline, out: Outbox, settings: HubSettings, shutdown: Shutdown) -> Hub {
         Hub {
             pipeline,
             streams: Streams::new(settings.max_streams),
@@ -124,7 +124,7 @@ impl Hub {
             flusher: Rc::new(Notify::new()),
             flush_scheduled: false,
             end: None,
-            stop,
+            shutdown,
             next_conn: 0,
             connections: 0,
         }
@@ -360,7 +360,7 @@ impl Hub {
         };
         if self.end.is_none() {
             self.end = Some(end);
-            self.stop.notify_one();
+            self.shutdown.trigger();
         }
     }
 }

@@ -42,11 +42,10 @@ use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 pub use bind::{parse_inet, Endpoint};
 pub use message::{is_container_name, Container};
@@ -56,6 +55,7 @@ use hub::{End, Hub, HubSettings};
 use outbox::Outbox;
 
 use crate::engine::{Pipeline, Settings};
+use crate::shutdown::Shutdown;
 use crate::sink::spec::SinkSpec;
 
 /// Streams (sender, host, tag, stdout/stderr) kept at most.
@@ -192,23 +192,24 @@ pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
 }
 
 fn start(job: ListenJob, bound: Vec<(Bound, String)>) -> Result<Outcome, ListenError> {
-    let stop = Arc::new(Notify::new());
+    // TERM, INT, or an output that ends: every task and thread stops.
+    let shutdown = Shutdown::new();
     let out = match (&job.out_dir, &job.sink) {
         (Some(spec), _) => {
-            Outbox::dir(spec.clone(), Arc::clone(&stop)).map_err(|source| ListenError::OutDir {
+            Outbox::dir(spec.clone(), shutdown.clone()).map_err(|source| ListenError::OutDir {
                 dir: spec.dir.display().to_string(),
                 source,
             })?
         }
         (None, Some(sink)) => Outbox::sink(sink)?,
-        (None, None) => Outbox::stdout(Arc::clone(&stop)).map_err(ListenError::Output)?,
+        (None, None) => Outbox::stdout(shutdown.clone()).map_err(ListenError::Output)?,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(ListenError::Runtime)?;
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, serve(job, bound, out, stop))
+    local.block_on(&runtime, serve(job, bound, out, shutdown))
 }
 
 fn remove_sockets(paths: &[PathBuf]) {
@@ -221,7 +222,7 @@ async fn serve(
     job: ListenJob,
     bound: Vec<(Bound, String)>,
     out: Outbox,
-    stop: Arc<Notify>,
+    shutdown: Shutdown,
 ) -> Result<Outcome, ListenError> {
     let offset = job.settings.encoder.local_offset_minutes;
     let hub = Rc::new(RefCell::new(Hub::new(
@@ -233,11 +234,10 @@ async fn serve(
             max_streams: MAX_STREAMS,
             local_offset_minutes: offset,
         },
-        Arc::clone(&stop),
+        shutdown.clone(),
     )));
     let mut term = signal(SignalKind::terminate()).map_err(ListenError::Runtime)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ListenError::Runtime)?;
-    let (stop_tx, stop_rx) = watch::channel(false);
     let tasks = Tasks::default();
     let limits = stream::Limits {
         max_connections: job.max_connections,
@@ -251,7 +251,7 @@ async fn serve(
                 listener,
                 name.clone(),
                 Rc::clone(&hub),
-                stop_rx.clone(),
+                shutdown.clone(),
             ));
             Ok(())
         };
@@ -261,7 +261,7 @@ async fn serve(
                 l,
                 name.clone(),
                 Rc::clone(&hub),
-                stop_rx.clone(),
+                shutdown.clone(),
                 limits,
                 tasks.clone(),
             ));
@@ -282,17 +282,17 @@ async fn serve(
         })?;
         tracing::info!(address = %name, "listening on {name}");
     }
-    tokio::task::spawn_local(housekeeper(Rc::clone(&hub), stop_rx.clone()));
-    tokio::task::spawn_local(flusher(Rc::clone(&hub), stop_rx.clone()));
+    tokio::task::spawn_local(housekeeper(Rc::clone(&hub), shutdown.clone()));
+    tokio::task::spawn_local(flusher(Rc::clone(&hub), shutdown.clone()));
 
     let why = tokio::select! {
         _ = term.recv() => "TERM",
         _ = int.recv() => "INT",
-        _ = stop.notified() => "the output closed",
+        () = shutdown.triggered() => "the output closed",
     };
     tracing::debug!(reason = why, "stopping: {why}");
     // Stop accepting and reading; each socket first reads what has arrived.
-    let _ = stop_tx.send(true);
+    shutdown.trigger();
     if tokio::time::timeout(STOP_TIMEOUT, tasks.all_done())
         .await
         .is_err()
@@ -339,14 +339,14 @@ fn report(h: &Hub) {
 
 /// Emits held lines when their time has come: Docker pieces after the
 /// join window, tracebacks after `--idle-flush`.
-async fn housekeeper(hub: Rc<RefCell<Hub>>, mut stop: watch::Receiver<bool>) {
+async fn housekeeper(hub: Rc<RefCell<Hub>>, shutdown: Shutdown) {
     let wake = Rc::clone(&hub.borrow().housekeeper);
     loop {
         let pending = hub.borrow().is_pending();
         let nap = if pending { TICK } else { IDLE_TICK };
         tokio::select! {
             biased;
-            _ = stop.changed() => return,
+            () = shutdown.triggered() => return,
             _ = wake.notified(), if !pending => {}
             _ = tokio::time::sleep(nap) => {}
         }
@@ -361,18 +361,18 @@ async fn housekeeper(hub: Rc<RefCell<Hub>>, mut stop: watch::Receiver<bool>) {
 /// stream (datagrams that arrive one per wake-up) share one write and one
 /// wake-up of the writer thread instead of paying for one each, which
 /// costs more than parsing them.
-async fn flusher(hub: Rc<RefCell<Hub>>, mut stop: watch::Receiver<bool>) {
+async fn flusher(hub: Rc<RefCell<Hub>>, shutdown: Shutdown) {
     let wake = Rc::clone(&hub.borrow().flusher);
     loop {
         tokio::select! {
             biased;
-            _ = stop.changed() => return,
+            () = shutdown.triggered() => return,
             _ = wake.notified() => {}
         }
         tokio::select! {
             biased;
             // Stopping writes everything anyway.
-            _ = stop.changed() => return,
+            () = shutdown.triggered() => return,
             _ = tokio::time::sleep(FLUSH_DELAY) => {}
         }
         hub.borrow_mut().flush_output();

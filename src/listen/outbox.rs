@@ -20,9 +20,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use tokio::sync::Notify;
 
 use super::out_dir::{self, OutDir, OutDirSpec};
+use crate::shutdown::Shutdown;
 use crate::sink::spec::SinkSpec;
 use crate::sink::{Batch, Route, StartedSinks};
 
@@ -89,17 +89,26 @@ pub struct Outbox {
 
 impl Outbox {
     /// stdout, written through a duplicate of fd 1 (not Rust's
-    /// line-buffered `Stdout`). `stop` is notified if its reader goes away.
-    pub fn stdout(stop: Arc<Notify>) -> io::Result<Outbox> {
+    /// line-buffered `Stdout`). `shutdown` is triggered if its reader goes
+    /// away or writing fails.
+    pub fn stdout(shutdown: Shutdown) -> io::Result<Outbox> {
         let fd: OwnedFd = io::stdout().as_fd().try_clone_to_owned()?;
         let file = std::fs::File::from(fd);
-        Outbox::start(Buffers::One(Vec::new()), Destination::Stdout(file), stop)
+        Outbox::start(
+            Buffers::One(Vec::new()),
+            Destination::Stdout(file),
+            shutdown,
+        )
     }
 
     /// `--out-dir`: creates the directory if needed.
-    pub fn dir(spec: OutDirSpec, stop: Arc<Notify>) -> io::Result<Outbox> {
+    pub fn dir(spec: OutDirSpec, shutdown: Shutdown) -> io::Result<Outbox> {
         let dir = OutDir::new(spec)?;
-        Outbox::start(Buffers::Files(IndexMap::new()), Destination::Dir(dir), stop)
+        Outbox::start(
+            Buffers::Files(IndexMap::new()),
+            Destination::Dir(dir),
+            shutdown,
+        )
     }
 
     /// `--sink NAME`: starts the sink's thread; buffers go to its queue.
@@ -125,14 +134,14 @@ impl Outbox {
         })
     }
 
-    fn start(buffers: Buffers, dest: Destination, stop: Arc<Notify>) -> io::Result<Outbox> {
+    fn start(buffers: Buffers, dest: Destination, shutdown: Shutdown) -> io::Result<Outbox> {
         let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
         let (free_tx, free) = mpsc::sync_channel(IN_FLIGHT);
         let shared = Arc::new(Shared::default());
         let state = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("listen-writer".into())
-            .spawn(move || write_loop(&rx, &free_tx, dest, &state, &stop))?;
+            .spawn(move || write_loop(&rx, &free_tx, dest, &state, &shutdown))?;
         Ok(Outbox {
             buffers,
             sink: None,
@@ -313,7 +322,7 @@ fn write_loop(
     free: &SyncSender<Vec<u8>>,
     mut dest: Destination,
     shared: &Shared,
-    stop: &Notify,
+    shutdown: &Shutdown,
 ) {
     let mut done = false;
     while let Ok(mut chunk) = rx.recv() {
@@ -329,7 +338,7 @@ fn write_loop(
                         } else {
                             *lock(&shared.error) = Some(e);
                         }
-                        stop.notify_one();
+                        shutdown.trigger();
                     }
                 },
                 Destination::Dir(dir) => {

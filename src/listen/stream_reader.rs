@@ -13,11 +13,12 @@
 
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+
+use crate::shutdown::Shutdown;
 
 use super::dgram::wait_readable;
 
@@ -123,32 +124,19 @@ impl Pool {
 /// One connection's reader thread.
 pub struct Reader {
     pub chunks: mpsc::UnboundedReceiver<Chunk>,
-    stopping: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl Reader {
-    /// Starts reading `conn`.
-    pub fn start(conn: Conn, pool: Pool) -> io::Result<Reader> {
+    /// Starts reading `conn`; once `shutdown` is triggered, the reader
+    /// reads what has arrived, then ends.
+    pub fn start(conn: Conn, pool: Pool, shutdown: Shutdown) -> io::Result<Reader> {
         let (tx, chunks) = mpsc::unbounded_channel();
-        let stopping = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stopping = Arc::clone(&stopping);
-            std::thread::Builder::new()
-                .name("listen-conn".into())
-                .stack_size(64 * 1024)
-                .spawn(move || read_loop(&conn, &pool, &tx, &stopping))?
-        };
-        Ok(Reader {
-            chunks,
-            stopping,
-            thread,
-        })
-    }
-
-    /// Tells the reader to read what has arrived, then end.
-    pub fn stop(&self) {
-        self.stopping.store(true, Ordering::Relaxed);
+        let thread = std::thread::Builder::new()
+            .name("listen-conn".into())
+            .stack_size(64 * 1024)
+            .spawn(move || read_loop(&conn, &pool, &tx, &shutdown))?;
+        Ok(Reader { chunks, thread })
     }
 
     /// Waits for the thread, once `chunks` has ended.
@@ -167,7 +155,7 @@ enum Fill {
     End,
 }
 
-fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, stopping: &AtomicBool) {
+fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, shutdown: &Shutdown) {
     let fd = conn.fd();
     let mut drained_chunks = 0;
     // After a full chunk more is likely waiting: read again without polling.
@@ -177,7 +165,7 @@ fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, stoppi
             // The listener's thread is gone.
             return;
         }
-        let stop = stopping.load(Ordering::Relaxed);
+        let stop = shutdown.is_triggered();
         if stop {
             drained_chunks += 1;
             if drained_chunks > DRAIN_CHUNKS {
