@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use super::hub::Hub;
 use super::mmsg::{MultiRecv, Source, SLOTS};
-use super::streams::Peer;
+use super::senders::Peer;
 use crate::shutdown::Shutdown;
 
 /// No datagram is longer: UDP's limit is 64 KiB, and unix datagrams are
@@ -68,15 +68,15 @@ impl DgramSocket {
 }
 
 /// Datagrams received together, copied into one buffer.
-struct Batch {
+struct Datagrams {
     bytes: Vec<u8>,
     /// Per datagram: where it ends in `bytes`, whether it was cut, its sender.
     items: Vec<(usize, bool, Source)>,
 }
 
-impl Batch {
-    fn new() -> Batch {
-        Batch {
+impl Datagrams {
+    fn new() -> Datagrams {
+        Datagrams {
             bytes: Vec::with_capacity(BATCH_BYTES + 64 * 1024),
             items: Vec::with_capacity(1024),
         }
@@ -111,9 +111,9 @@ pub async fn serve(
     shutdown: Shutdown,
 ) {
     let size = hub.borrow().max_message().min(MAX_DATAGRAM);
-    let (tx, mut rx) = mpsc::channel::<Batch>(QUEUE);
+    let (tx, mut rx) = mpsc::channel::<Datagrams>(QUEUE);
     // Parsed batches go back to the reader, to be filled again.
-    let (free_tx, free_rx) = std::sync::mpsc::channel::<Batch>();
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Datagrams>();
     // Once the listener stops, the reader reads what has arrived, then
     // ends the queue.
     let reader = {
@@ -138,7 +138,7 @@ pub async fn serve(
 }
 
 /// Hands one batch's datagrams to the hub.
-fn deliver(batch: &Batch, listener: u16, hub: &Rc<RefCell<Hub>>) {
+fn deliver(batch: &Datagrams, listener: u16, hub: &Rc<RefCell<Hub>>) {
     let mut hub = hub.borrow_mut();
     let clock = hub.clock();
     for (i, (bytes, truncated, from)) in batch.datagrams().enumerate() {
@@ -165,18 +165,18 @@ fn deliver(batch: &Batch, listener: u16, hub: &Rc<RefCell<Hub>>) {
 fn read_loop(
     sock: &DgramSocket,
     size: usize,
-    tx: &mpsc::Sender<Batch>,
-    free: &std::sync::mpsc::Receiver<Batch>,
+    tx: &mpsc::Sender<Datagrams>,
+    free: &std::sync::mpsc::Receiver<Datagrams>,
     shutdown: &Shutdown,
     name: &str,
 ) {
     let fd = sock.fd();
     let mut m = MultiRecv::new(size);
-    let mut batch = Batch::new();
+    let mut batch = Datagrams::new();
     let mut started = Instant::now();
     let mut drain_calls = 0;
-    let hand_over = |batch: &mut Batch| {
-        let next = free.try_recv().unwrap_or_else(|_| Batch::new());
+    let hand_over = |batch: &mut Datagrams| {
+        let next = free.try_recv().unwrap_or_else(|_| Datagrams::new());
         // Err: the listener's thread is gone.
         tx.blocking_send(std::mem::replace(batch, next)).is_ok()
     };

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 use super::message::{same_syslog, syslog_origin, Sender};
 use super::outbox::Outbox;
-use super::streams::{KeyRef, Peer, Slot, Streams};
+use super::senders::{KeyRef, Peer, Senders, Slot};
 use crate::engine::{Pipeline, StreamState};
 use crate::event::{Origin, Stamp};
 use crate::shutdown::Shutdown;
@@ -62,7 +62,7 @@ pub struct Counters {
     pub truncated: u64,
     /// Empty after the trailing newline: skipped.
     pub empty: u64,
-    /// Streams retired because the table was full.
+    /// Senders retired because the table was full.
     pub evicted_streams: u64,
     pub connections: u64,
     /// Connections closed at once because `--max-connections` were open.
@@ -91,7 +91,7 @@ pub struct HubSettings {
 
 pub struct Hub {
     pipeline: Pipeline,
-    streams: Streams,
+    senders: Senders,
     out: Outbox,
     settings: HubSettings,
     pub counters: Counters,
@@ -115,7 +115,7 @@ impl Hub {
     pub fn new(pipeline: Pipeline, out: Outbox, settings: HubSettings, shutdown: Shutdown) -> Hub {
         Hub {
             pipeline,
-            streams: Streams::new(settings.max_streams),
+            senders: Senders::new(settings.max_streams),
             out,
             settings,
             counters: Counters::default(),
@@ -207,10 +207,10 @@ impl Hub {
             tag: msg.app_name,
             stream: sender.iostream,
         };
-        let index = match self.streams.find(&key) {
+        let index = match self.senders.find(&key) {
             Some(i) => i,
             None => {
-                if let Some(old) = self.streams.make_room() {
+                if let Some(old) = self.senders.make_room() {
                     self.counters.evicted_streams += 1;
                     self.retire(old);
                 }
@@ -220,13 +220,13 @@ impl Hub {
                     target: sender.container().map(|c| Box::from(c.as_str())),
                     last: clock.now,
                 };
-                self.streams.insert(key, slot)
+                self.senders.insert(key, slot)
             }
         };
         let mut stamp = clock.stamp;
         stamp.wrapper_time = msg.timestamp;
         stamp.wrapper_severity = sender.severity;
-        let Some(slot) = self.streams.at(index) else {
+        let Some(slot) = self.senders.at(index) else {
             return;
         };
         slot.last = clock.now;
@@ -275,7 +275,7 @@ impl Hub {
 
     /// A connection closed: its streams end.
     pub fn close_peer(&mut self, peer: &Peer) {
-        for slot in self.streams.remove_where(|k, _| k.peer == *peer) {
+        for slot in self.senders.remove_where(|k, _| k.peer == *peer) {
             self.retire(slot);
         }
         self.connections = self.connections.saturating_sub(1);
@@ -286,7 +286,7 @@ impl Hub {
     pub fn expire(&mut self, now: Instant) {
         let idle = self.settings.idle_flush;
         let mut pending = false;
-        for slot in self.streams.slots_mut() {
+        for slot in self.senders.slots_mut() {
             if !slot.is_pending() {
                 continue;
             }
@@ -305,14 +305,14 @@ impl Hub {
             pending |= state.is_pending() || joiner.is_holding();
         }
         self.pending = pending;
-        self.streams.remove_where(|_, s| {
+        self.senders.remove_where(|_, s| {
             !s.is_pending() && now.saturating_duration_since(s.last) >= STREAM_IDLE
         });
     }
 
     /// Emits everything held back (the listener stops).
     pub fn flush_all(&mut self) {
-        for slot in self.streams.drain() {
+        for slot in self.senders.drain() {
             self.retire(slot);
         }
         self.pending = false;

@@ -9,10 +9,10 @@
 //! layer (`--sink NAME`: a `[sink.NAME]` of `--config`, e.g. syslog). A tour:
 //! - [`bind`] parses listen addresses (loopback by default) and opens the sockets;
 //! - [`fd_limit`] raises the open-file limit to what `--max-connections` needs;
-//! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`mmsg`]), [`stream`] TCP and unix stream connections, each read on a thread of its own ([`stream_reader`]);
+//! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`mmsg`]), [`conn`] TCP and unix stream connections, each read on a thread of its own ([`conn_reader`]);
 //! - [`hub`] is the shared state every message goes through;
 //! - [`message`] reads the sender from the header (Docker or not, container, stream);
-//! - [`streams`] keeps one pipeline stream per sender, tag and stdout/stderr;
+//! - [`senders`] keeps one pipeline stream per sender, tag and stdout/stderr;
 //! - [`join`] rejoins Docker's 16 KiB pieces (bodies that are logmux events are merged by the pipeline: [`crate::merge`]);
 //! - [`outbox`] and [`out_dir`] write the events (or hand them to the sink).
 //!
@@ -25,6 +25,8 @@
 //! leaves the parsing thread.
 
 mod bind;
+mod conn;
+mod conn_reader;
 mod dgram;
 mod fd_limit;
 mod hub;
@@ -33,9 +35,7 @@ mod message;
 mod mmsg;
 mod out_dir;
 mod outbox;
-mod stream;
-mod stream_reader;
-mod streams;
+mod senders;
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -58,7 +58,7 @@ use crate::engine::{Pipeline, Settings};
 use crate::shutdown::Shutdown;
 use crate::sink::spec::SinkSpec;
 
-/// Streams (sender, host, tag, stdout/stderr) kept at most.
+/// Senders (sender, host, tag, stdout/stderr) kept at most.
 pub const MAX_STREAMS: usize = 4096;
 
 /// While lines are held back, the housekeeper looks this often.
@@ -239,7 +239,7 @@ async fn serve(
     let mut term = signal(SignalKind::terminate()).map_err(ListenError::Runtime)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ListenError::Runtime)?;
     let tasks = Tasks::default();
-    let limits = stream::Limits {
+    let limits = conn::Limits {
         max_connections: job.max_connections,
     };
     for (i, (b, name)) in bound.into_iter().enumerate() {
@@ -256,8 +256,8 @@ async fn serve(
             Ok(())
         };
         // Stream listeners accept connections on a task each.
-        let streams = |l: stream::Listener| {
-            tasks.spawn(stream::serve(
+        let connections = |l: conn::Listener| {
+            tasks.spawn(conn::serve(
                 l,
                 name.clone(),
                 Rc::clone(&hub),
@@ -266,16 +266,15 @@ async fn serve(
                 tasks.clone(),
             ));
         };
-        let registered = match b {
-            Bound::Udp(s) => datagrams(dgram::DgramSocket::Udp(s)),
-            Bound::UnixDgram(s, _) => datagrams(dgram::DgramSocket::Unix(s)),
-            Bound::Tcp(l) => {
-                tokio::net::TcpListener::from_std(l).map(|l| streams(stream::Listener::Tcp(l)))
-            }
-            Bound::UnixStream(l, _) => {
-                tokio::net::UnixListener::from_std(l).map(|l| streams(stream::Listener::Unix(l)))
-            }
-        };
+        let registered =
+            match b {
+                Bound::Udp(s) => datagrams(dgram::DgramSocket::Udp(s)),
+                Bound::UnixDgram(s, _) => datagrams(dgram::DgramSocket::Unix(s)),
+                Bound::Tcp(l) => tokio::net::TcpListener::from_std(l)
+                    .map(|l| connections(conn::Listener::Tcp(l))),
+                Bound::UnixStream(l, _) => tokio::net::UnixListener::from_std(l)
+                    .map(|l| connections(conn::Listener::Unix(l))),
+            };
         registered.map_err(|source| ListenError::Bind {
             what: name.clone(),
             source,

@@ -1,6 +1,6 @@
 //! Stream sockets, TCP and unix: accepting connections and reading frames.
 //!
-//! Each connection is read by a thread of its own ([`super::stream_reader`],
+//! Each connection is read by a thread of its own ([`super::conn_reader`],
 //! whose chunks come from one bounded pool per listener) and has its own
 //! [`Deframer`] (RFC 6587: octet counting or LF, told by each frame's first
 //! byte), which holds at most one message of `--max-message` bytes between
@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use logmux_parsers::syslog::Deframer;
 use tokio::sync::mpsc;
 
+use super::conn_reader::{self, Chunk, Pool, Reader};
 use super::hub::Hub;
-use super::stream_reader::{self, Chunk, Pool, Reader};
-use super::streams::Peer;
+use super::senders::Peer;
 use super::Tasks;
 use crate::shutdown::Shutdown;
 
@@ -46,10 +46,10 @@ enum Conn {
 
 impl Conn {
     /// The socket, off the runtime, for its reader thread (still non-blocking).
-    fn into_std(self) -> io::Result<stream_reader::Conn> {
+    fn into_std(self) -> io::Result<conn_reader::Conn> {
         Ok(match self {
-            Conn::Tcp(s) => stream_reader::Conn::Tcp(s.into_std()?),
-            Conn::Unix(s) => stream_reader::Conn::Unix(s.into_std()?),
+            Conn::Tcp(s) => conn_reader::Conn::Tcp(s.into_std()?),
+            Conn::Unix(s) => conn_reader::Conn::Unix(s.into_std()?),
         })
     }
 }
