@@ -234,7 +234,7 @@ mod tests {
         let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         b.set_nonblocking(true).unwrap();
         let pool = Pool::default();
-        let mut reader = Reader::start(Conn::Unix(b), pool.clone()).unwrap();
+        let mut reader = Reader::start(Conn::Unix(b), pool.clone(), Shutdown::new()).unwrap();
         let sent: Vec<u8> = (0..3 * CHUNK as u32 + 7).map(|i| (i % 251) as u8).collect();
         let writer = {
             let sent = sent.clone();
