@@ -16,7 +16,7 @@ use crate::config::{parse_format_name, Config, ConfigError};
 use crate::engine::framing::DEFAULT_MAX_LINE;
 use crate::engine::Settings;
 use crate::filter::FilterJob;
-use crate::listen::{Endpoint, ListenJob, OutDirSpec};
+use crate::listen::{Endpoint, ListenJob};
 use crate::output::{Encoder, KeyStyle, OutputFormat};
 use crate::sink::spec::SinkSpec;
 use crate::units::{parse_buffer_size, parse_duration};
@@ -211,7 +211,7 @@ impl ListenArgs {
                 encoder,
             },
             sink,
-            out_dir: self.out_dir.map(|dir| OutDirSpec {
+            out_dir: self.out_dir.map(|dir| crate::sink::KeyedFilesSpec {
                 dir,
                 max_file_size: Some(self.max_file_size as u64),
                 max_files: self.max_files,

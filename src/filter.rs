@@ -311,6 +311,7 @@ impl Writer {
                 route.send_blocking(Batch {
                     bytes,
                     events: u32::try_from(batch_events).unwrap_or(u32::MAX),
+                    key: None,
                 });
                 return Ok(true);
             }

@@ -49,7 +49,6 @@ use tokio::sync::Notify;
 
 pub use bind::{parse_inet, Endpoint};
 pub use message::{is_container_name, Container};
-pub use out_dir::OutDirSpec;
 
 use hub::{End, Hub, HubSettings};
 use outbox::Outbox;
@@ -57,6 +56,7 @@ use outbox::Outbox;
 use crate::engine::{Pipeline, Settings};
 use crate::shutdown::Shutdown;
 use crate::sink::spec::SinkSpec;
+use crate::sink::KeyedFilesSpec;
 
 /// Senders (sender, host, tag, stdout/stderr) kept at most.
 pub const MAX_STREAMS: usize = 4096;
@@ -79,7 +79,7 @@ pub struct ListenJob {
     pub endpoints: Vec<Endpoint>,
     /// How bodies are parsed and events encoded.
     pub settings: Settings,
-    pub out_dir: Option<OutDirSpec>,
+    pub out_dir: Option<KeyedFilesSpec>,
     /// `--sink NAME`: write there instead of stdout; its encoder is
     /// `settings.encoder`.
     pub sink: Option<SinkSpec>,
@@ -166,7 +166,7 @@ impl Bound {
 /// Runs the listener until TERM or INT (or until stdout's reader leaves).
 pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
     let files = if job.out_dir.is_some() {
-        out_dir::MAX_OPEN
+        crate::sink::keyed_files::MAX_OPEN
     } else {
         0
     };
@@ -195,12 +195,10 @@ fn start(job: ListenJob, bound: Vec<(Bound, String)>) -> Result<Outcome, ListenE
     // TERM, INT, or an output that ends: every task and thread stops.
     let shutdown = Shutdown::new();
     let out = match (&job.out_dir, &job.sink) {
-        (Some(spec), _) => {
-            Outbox::dir(spec.clone(), shutdown.clone()).map_err(|source| ListenError::OutDir {
-                dir: spec.dir.display().to_string(),
-                source,
-            })?
-        }
+        (Some(spec), _) => Outbox::dir(spec.clone()).map_err(|source| ListenError::OutDir {
+            dir: spec.dir.display().to_string(),
+            source,
+        })?,
         (None, Some(sink)) => Outbox::sink(sink)?,
         (None, None) => Outbox::stdout(shutdown.clone()).map_err(ListenError::Output)?,
     };

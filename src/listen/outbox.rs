@@ -1,11 +1,12 @@
-//! Where the listener's events go: stdout (the default), `--out-dir`, or
-//! a sink of the shared sink layer (`--sink NAME`).
+//! Where the listener's events go: stdout (the default), `--out-dir` (the
+//! sink layer's file sink keyed by container), or a sink of the sink layer
+//! (`--sink NAME`).
 //!
 //! Events are encoded on the listener's thread into buffers of whole
 //! events (one for stdout or the sink, one per `--out-dir` file) and handed,
 //! when full or a millisecond after the first event in them, to a writer
-//! thread of its own (for a sink: the sink's thread, behind its bounded
-//! queue and its `on_full` policy). Copying JSON into the kernel costs
+//! thread of its own (for a sink and `--out-dir`: the sink's thread, behind
+//! its bounded queue and its `on_full` policy). Copying JSON into the kernel costs
 //! about as much as parsing it, so the two overlap on two cores. At most
 //! [`IN_FLIGHT`] buffers wait for the writer; past that the listener waits
 //! too, so a slow reader of stdout slows TCP senders down rather than
@@ -21,10 +22,13 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use super::out_dir::{self, OutDir, OutDirSpec};
+use super::out_dir;
 use crate::shutdown::Shutdown;
-use crate::sink::spec::SinkSpec;
-use crate::sink::{Batch, Route, StartedSinks};
+use crate::sink::spec::{OnFull, SinkSpec};
+use crate::sink::{Batch, KeyedFiles, KeyedFilesSpec, Route, SinkHandle, StartedSinks};
+
+/// The queue in front of `--out-dir`'s files.
+const OUT_DIR_QUEUE: usize = 4 << 20;
 
 /// stdout's buffer is handed over once it holds this much.
 const STDOUT_WRITE_SIZE: usize = 128 * 1024;
@@ -49,13 +53,11 @@ struct Shared {
     /// Writing stdout failed.
     error: Mutex<Option<io::Error>>,
     /// Bytes of `--out-dir` events that could not be written.
-    lost_bytes: AtomicU64,
+    lost_bytes: Arc<AtomicU64>,
 }
 
-/// One buffer of whole events for the writer.
+/// One buffer of whole events for stdout's writer.
 struct Chunk {
-    /// The `--out-dir` file (its stem); `None` for stdout.
-    stem: Option<Box<str>>,
     bytes: Vec<u8>,
 }
 
@@ -65,10 +67,12 @@ enum Buffers {
     Files(IndexMap<Box<str>, Vec<u8>>),
 }
 
-/// A `--sink`: its thread, and the route to its queue.
+/// A `--sink` or `--out-dir`: its thread, and the route to its queue.
 struct SinkOut {
     sinks: StartedSinks,
     route: Route,
+    /// `--sink`: events it could not deliver make the listener's exit fail.
+    strict: bool,
     /// The pipeline's event count at the last hand-over.
     events_handed: u64,
     /// The pipeline's event count now.
@@ -93,57 +97,66 @@ impl Outbox {
     /// away or writing fails.
     pub fn stdout(shutdown: Shutdown) -> io::Result<Outbox> {
         let fd: OwnedFd = io::stdout().as_fd().try_clone_to_owned()?;
-        let file = std::fs::File::from(fd);
-        Outbox::start(
-            Buffers::One(Vec::new()),
-            Destination::Stdout(file),
-            shutdown,
-        )
+        Outbox::start(std::fs::File::from(fd), shutdown)
     }
 
-    /// `--out-dir`: creates the directory if needed.
-    pub fn dir(spec: OutDirSpec, shutdown: Shutdown) -> io::Result<Outbox> {
-        let dir = OutDir::new(spec)?;
-        Outbox::start(
+    /// `--out-dir`: the file sink keyed by container; creates the
+    /// directory if needed.
+    pub fn dir(spec: KeyedFilesSpec) -> io::Result<Outbox> {
+        let shared = Shared::default();
+        let files = KeyedFiles::new(spec, out_dir::OTHERS, Arc::clone(&shared.lost_bytes))?;
+        let handle = SinkHandle::start("out-dir".into(), Box::new(files), OUT_DIR_QUEUE)?;
+        let sinks = StartedSinks::adopt(handle, OnFull::Block);
+        Ok(Outbox::to_sink(
+            sinks,
             Buffers::Files(IndexMap::new()),
-            Destination::Dir(dir),
-            shutdown,
-        )
+            false,
+            shared,
+        ))
     }
 
     /// `--sink NAME`: starts the sink's thread; buffers go to its queue.
     pub fn sink(spec: &SinkSpec) -> Result<Outbox, crate::sink::OpenError> {
         let sinks = StartedSinks::start(std::slice::from_ref(spec), &[true])?;
-        let route = sinks.route(0).ok_or_else(|| crate::sink::OpenError {
-            name: spec.name.clone(),
-            source: io::Error::other("the sink did not start"),
-        })?;
+        Ok(Outbox::to_sink(
+            sinks,
+            Buffers::One(Vec::new()),
+            true,
+            Shared::default(),
+        ))
+    }
+
+    /// Buffers handed to the first of `sinks`; `strict`: events it could
+    /// not deliver make an error at the end.
+    fn to_sink(sinks: StartedSinks, buffers: Buffers, strict: bool, shared: Shared) -> Outbox {
+        let route = sinks.route(0);
         let (_, free) = mpsc::sync_channel(1);
-        Ok(Outbox {
-            buffers: Buffers::One(Vec::new()),
-            sink: Some(SinkOut {
+        Outbox {
+            buffers,
+            sink: route.map(|route| SinkOut {
                 sinks,
                 route,
+                strict,
                 events_handed: 0,
                 events: 0,
             }),
             tx: None,
             free,
-            shared: Arc::new(Shared::default()),
+            shared: Arc::new(shared),
             thread: None,
-        })
+        }
     }
 
-    fn start(buffers: Buffers, dest: Destination, shutdown: Shutdown) -> io::Result<Outbox> {
+    fn start(file: std::fs::File, shutdown: Shutdown) -> io::Result<Outbox> {
         let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
         let (free_tx, free) = mpsc::sync_channel(IN_FLIGHT);
         let shared = Arc::new(Shared::default());
         let state = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("listen-writer".into())
-            .spawn(move || write_loop(&rx, &free_tx, dest, &state, &shutdown))?;
+            .spawn(move || write_loop(&rx, &free_tx, file, &state, &shutdown))?;
         Ok(Outbox {
-            buffers,
+            buffers: Buffers::One(Vec::new()),
             sink: None,
             tx: Some(tx),
             free,
@@ -167,7 +180,7 @@ impl Outbox {
                     // and start the table again.
                     let all: Vec<(Box<str>, Vec<u8>)> = files.drain(..).collect();
                     for (stem, bytes) in all {
-                        send(self.tx.as_ref(), Some(stem), bytes);
+                        hand_over(self.tx.as_ref(), self.sink.as_mut(), Some(stem), bytes);
                     }
                 }
                 files.insert_full(Box::from(stem), Vec::new()).0
@@ -182,7 +195,7 @@ impl Outbox {
             Buffers::One(buf) => {
                 if buf.len() >= STDOUT_WRITE_SIZE {
                     let bytes = take(buf, &self.free);
-                    hand_over(self.tx.as_ref(), self.sink.as_mut(), bytes);
+                    hand_over(self.tx.as_ref(), self.sink.as_mut(), None, bytes);
                 }
             }
             Buffers::Files(files) => {
@@ -195,7 +208,12 @@ impl Outbox {
                 for (stem, buf) in files.iter_mut() {
                     if buf.len() >= min {
                         let bytes = std::mem::take(buf);
-                        send(self.tx.as_ref(), Some(stem.clone()), bytes);
+                        hand_over(
+                            self.tx.as_ref(),
+                            self.sink.as_mut(),
+                            Some(stem.clone()),
+                            bytes,
+                        );
                     }
                 }
             }
@@ -208,14 +226,19 @@ impl Outbox {
             Buffers::One(buf) => {
                 if !buf.is_empty() {
                     let bytes = take(buf, &self.free);
-                    hand_over(self.tx.as_ref(), self.sink.as_mut(), bytes);
+                    hand_over(self.tx.as_ref(), self.sink.as_mut(), None, bytes);
                 }
             }
             Buffers::Files(files) => {
                 for (stem, buf) in files.iter_mut() {
                     if !buf.is_empty() {
                         let bytes = std::mem::take(buf);
-                        send(self.tx.as_ref(), Some(stem.clone()), bytes);
+                        hand_over(
+                            self.tx.as_ref(),
+                            self.sink.as_mut(),
+                            Some(stem.clone()),
+                            bytes,
+                        );
                     }
                 }
             }
@@ -259,7 +282,7 @@ impl Outbox {
         if let Some(sink) = &mut self.sink {
             sink.sinks.report_dropped();
             let missing = sink.sinks.close(timeout, None);
-            if missing > 0 {
+            if missing > 0 && sink.strict {
                 return Err(io::Error::other(format!(
                     "{missing} events were not delivered to the sink"
                 )));
@@ -282,28 +305,45 @@ fn take(buf: &mut Vec<u8>, free: &Receiver<Vec<u8>>) -> Vec<u8> {
     std::mem::replace(buf, fresh)
 }
 
-/// Hands stdout's or the sink's buffer over: to the sink's queue (as its
-/// `on_full` says), or to the writer thread.
-fn hand_over(tx: Option<&SyncSender<Chunk>>, sink: Option<&mut SinkOut>, bytes: Vec<u8>) {
+/// Hands a buffer over: to the sink's queue (as its `on_full` says; `key`
+/// names an `--out-dir` file), or to stdout's writer thread.
+fn hand_over(
+    tx: Option<&SyncSender<Chunk>>,
+    sink: Option<&mut SinkOut>,
+    key: Option<Box<str>>,
+    bytes: Vec<u8>,
+) {
     match sink {
-        Some(s) => {
-            let events = s.events.saturating_sub(s.events_handed);
-            s.events_handed = s.events;
-            s.route.send_blocking(Batch {
-                bytes,
-                events: u32::try_from(events).unwrap_or(u32::MAX),
-            });
-        }
-        None => send(tx, None, bytes),
+        Some(s) => s.send(key, bytes),
+        None => send(tx, bytes),
     }
 }
 
-/// Hands a buffer to the writer, waiting while [`IN_FLIGHT`] are pending.
-/// If the writer is gone (it only ends once `tx` is dropped), the bytes go
-/// with it.
-fn send(tx: Option<&SyncSender<Chunk>>, stem: Option<Box<str>>, bytes: Vec<u8>) {
+impl SinkOut {
+    fn send(&mut self, key: Option<Box<str>>, bytes: Vec<u8>) {
+        let events = match key {
+            // One of several files' buffers: its events are its lines.
+            Some(_) => bytes.iter().filter(|&&b| b == b'\n').count() as u64,
+            // The one buffer: every event since the last hand-over.
+            None => self.events.saturating_sub(self.events_handed),
+        };
+        if key.is_none() {
+            self.events_handed = self.events;
+        }
+        self.route.send_blocking(Batch {
+            bytes,
+            events: u32::try_from(events).unwrap_or(u32::MAX),
+            key,
+        });
+    }
+}
+
+/// Hands a buffer to stdout's writer, waiting while [`IN_FLIGHT`] are
+/// pending. If the writer is gone (it only ends once `tx` is dropped), the
+/// bytes go with it.
+fn send(tx: Option<&SyncSender<Chunk>>, bytes: Vec<u8>) {
     if let Some(tx) = tx {
-        let _ = tx.send(Chunk { stem, bytes });
+        let _ = tx.send(Chunk { bytes });
     }
 }
 
@@ -311,48 +351,29 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-enum Destination {
-    Stdout(std::fs::File),
-    Dir(OutDir),
-}
-
 /// The writer thread: writes chunks in order until the listener lets go.
 fn write_loop(
     rx: &Receiver<Chunk>,
     free: &SyncSender<Vec<u8>>,
-    mut dest: Destination,
+    mut file: std::fs::File,
     shared: &Shared,
     shutdown: &Shutdown,
 ) {
     let mut done = false;
     while let Ok(mut chunk) = rx.recv() {
         if !done {
-            match &mut dest {
-                Destination::Stdout(file) => match file.write_all(&chunk.bytes) {
-                    Ok(()) => {}
-                    Err(e) => {
-                        // Nothing more can be written; the rest is let go.
-                        done = true;
-                        if e.kind() == io::ErrorKind::BrokenPipe {
-                            shared.closed.store(true, Ordering::SeqCst);
-                        } else {
-                            *lock(&shared.error) = Some(e);
-                        }
-                        shutdown.trigger();
-                    }
-                },
-                Destination::Dir(dir) => {
-                    let lost = dir.write(
-                        chunk.stem.as_deref().unwrap_or(out_dir::OTHERS),
-                        &chunk.bytes,
-                    );
-                    shared.lost_bytes.fetch_add(lost, Ordering::SeqCst);
+            if let Err(e) = file.write_all(&chunk.bytes) {
+                // Nothing more can be written; the rest is let go.
+                done = true;
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    shared.closed.store(true, Ordering::SeqCst);
+                } else {
+                    *lock(&shared.error) = Some(e);
                 }
+                shutdown.trigger();
             }
         }
-        if chunk.stem.is_none() {
-            chunk.bytes.clear();
-            let _ = free.try_send(chunk.bytes);
-        }
+        chunk.bytes.clear();
+        let _ = free.try_send(chunk.bytes);
     }
 }

@@ -138,6 +138,7 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> u8 {
             let batch = Batch {
                 bytes: line,
                 events: 1,
+                key: None,
             };
             // After the sinks have closed: the last words go to stderr.
             if let Err(batch) = queue.push_force(batch) {

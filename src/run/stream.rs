@@ -176,6 +176,7 @@ impl Pending {
         let batch = Batch {
             bytes: std::mem::take(&mut self.bytes),
             events: std::mem::take(&mut self.events),
+            key: None,
         };
         self.route.send(batch).await;
     }

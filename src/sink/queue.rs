@@ -17,6 +17,8 @@ use tokio::sync::Notify;
 pub struct Batch {
     pub bytes: Vec<u8>,
     pub events: u32,
+    /// For a keyed sink: which of its destinations (a container's file).
+    pub key: Option<Box<str>>,
 }
 
 /// What the sink thread takes in one go.
@@ -238,6 +240,7 @@ mod tests {
         Batch {
             bytes: vec![b'x'; n],
             events: 1,
+            key: None,
         }
     }
 

@@ -109,6 +109,16 @@ impl StartedSinks {
         })
     }
 
+    /// One sink started by the door itself (a sink without a spec:
+    /// `listen --out-dir`'s files keyed by container).
+    pub fn adopt(handle: SinkHandle, on_full: OnFull) -> StartedSinks {
+        StartedSinks {
+            handles: vec![handle],
+            on_full: vec![on_full],
+            dropped_seen: vec![0],
+        }
+    }
+
     pub fn handles(&self) -> &[SinkHandle] {
         &self.handles
     }
