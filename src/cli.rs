@@ -164,12 +164,13 @@ pub struct ListenArgs {
 impl ListenArgs {
     /// Resolves flags (and the sinks of --config) into a job.
     pub fn into_job(self) -> Result<ListenJob, ResolveError> {
+        // A config is checked even when no --sink uses it.
+        let config = match &self.config {
+            Some(path) => ListenConfig::load(path)?,
+            None => ListenConfig::builtin()?,
+        };
         let sink = match &self.sink {
             Some(name) => {
-                let config = match &self.config {
-                    Some(path) => ListenConfig::load(path)?,
-                    None => ListenConfig::builtin()?,
-                };
                 let mut spec = find_sink(&config.sinks, name)?;
                 spec.output = self.output.unwrap_or(spec.output);
                 spec.keys = self.keys.unwrap_or(spec.keys);
