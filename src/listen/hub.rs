@@ -111,7 +111,7 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// `stop` is notified when the output ends (the writer notifies it too).
+    /// `shutdown` is triggered when the output ends (by the writer, or here).
     pub fn new(pipeline: Pipeline, out: Outbox, settings: HubSettings, shutdown: Shutdown) -> Hub {
         Hub {
             pipeline,
