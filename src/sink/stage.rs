@@ -190,3 +190,63 @@ fn close_and_report(h: &mut SinkHandle, timeout: Duration) -> u64 {
     }
     events + lost
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::KeyStyle;
+
+    fn file_spec(name: &str, path: std::path::PathBuf, on_full: OnFull) -> SinkSpec {
+        SinkSpec {
+            name: name.to_string(),
+            kind: SinkKind::File {
+                path,
+                max_size: None,
+                max_files: 1,
+            },
+            output: OutputFormat::Json,
+            keys: KeyStyle::Nested,
+            on_full,
+            queue_bytes: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn only_used_sinks_open_and_close_writes_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let (used, unused) = (dir.path().join("used.log"), dir.path().join("unused.log"));
+        let specs = [
+            file_spec("used", used.clone(), OnFull::Block),
+            file_spec("unused", unused.clone(), OnFull::Block),
+        ];
+        let mut sinks = StartedSinks::start(&specs, &[true, false]).unwrap();
+        assert!(
+            !unused.exists(),
+            "a sink nothing is routed to is not opened"
+        );
+        let route = sinks.route(0).unwrap();
+        for i in 0..3 {
+            route.send_blocking(Batch {
+                bytes: format!("event {i}\n").into_bytes(),
+                events: 1,
+                key: None,
+            });
+        }
+        assert_eq!(sinks.close(Duration::from_secs(5), Some(1)), 0);
+        let written = std::fs::read_to_string(&used).unwrap();
+        assert_eq!(written, "event 0\nevent 1\nevent 2\n");
+    }
+
+    #[test]
+    fn a_sink_that_cannot_open_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be.
+        let spec = file_spec("archive", dir.path().to_path_buf(), OnFull::Drop);
+        let e = StartedSinks::start(&[spec], &[true]).err().unwrap();
+        assert_eq!(e.name, "archive");
+        assert!(
+            e.to_string().starts_with("cannot open sink archive: "),
+            "{e}"
+        );
+    }
+}
