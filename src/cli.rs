@@ -11,12 +11,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::Format;
 
+use crate::config::listen::ListenConfig;
 use crate::config::{parse_format_name, Config, ConfigError};
 use crate::engine::framing::DEFAULT_MAX_LINE;
 use crate::engine::Settings;
 use crate::filter::FilterJob;
-use crate::listen::{Endpoint, ListenJob, OutDirSpec};
+use crate::listen::{Endpoint, ListenJob};
 use crate::output::{Encoder, KeyStyle, OutputFormat};
+use crate::sink::spec::SinkSpec;
 use crate::units::{parse_buffer_size, parse_duration};
 
 const ABOUT: &str = "Structured JSON logs for all-in-one containers.\n\n\
@@ -80,13 +82,15 @@ Examples:
   logmux listen --unix /run/logmux/log.sock --output pretty     # like /dev/log
   logmux listen --udp :5514 | jq -c 'select(.container.name == \"web-1\")'
   logger --udp -n 127.0.0.1 -P 5514 -t myapp 'hello'
+  logmux listen --tcp :5514 --config fwd.toml --sink central   # [sink.central] type = \"syslog\"
 
 Docker's four syslog formats (default, rfc3164, rfc5424, rfc5424micro) and any RFC 3164 or
 RFC 5424 sender are read; TCP frames may be octet-counted or end in a newline.
 
 Exit status: 0 when stopped by TERM or INT (everything held is written first) or when the
 reader of stdout goes away; 2 for bad flags; 71 when an address cannot be bound; 73 when
---out-dir cannot be created; 74 when stdout cannot be written.";
+--out-dir or the --sink cannot be created; 74 when stdout cannot be written or the --sink
+could not deliver everything at the end; 78 for a bad --config or --sink name.";
 
 /// Options of `logmux listen`.
 #[derive(Debug, Args)]
@@ -112,9 +116,9 @@ pub struct ListenArgs {
     #[arg(short, long, value_enum)]
     pub output: Option<OutputFormat>,
 
-    /// JSON keys: nested objects, or flat dotted names.
-    #[arg(long, value_enum, default_value_t = KeyStyle::Nested)]
-    pub keys: KeyStyle,
+    /// JSON keys: nested objects, or flat dotted names [default: nested].
+    #[arg(long, value_enum)]
+    pub keys: Option<KeyStyle>,
 
     /// Colour in pretty output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
@@ -124,6 +128,16 @@ pub struct ListenArgs {
     /// instead of stdout.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+
+    /// A TOML file of [sink.NAME] tables (as in `logmux run`), for --sink.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Write to this sink instead of stdout: a [sink.NAME] of --config (syslog, a file with
+    /// rotation, …) or a built-in one (stdout, stderr, syslog, null). Its output and keys apply
+    /// unless --output or --keys is given.
+    #[arg(long, value_name = "NAME", conflicts_with = "out_dir")]
+    pub sink: Option<String>,
 
     /// With --out-dir: rotate a file before it passes this size.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_buffer_size)]
@@ -148,8 +162,22 @@ pub struct ListenArgs {
 }
 
 impl ListenArgs {
-    /// Resolves flags into a job.
-    pub fn into_job(self) -> ListenJob {
+    /// Resolves flags (and the sinks of --config) into a job.
+    pub fn into_job(self) -> Result<ListenJob, ResolveError> {
+        // A config is checked even when no --sink uses it.
+        let config = match &self.config {
+            Some(path) => ListenConfig::load(path)?,
+            None => ListenConfig::builtin()?,
+        };
+        let sink = match &self.sink {
+            Some(name) => {
+                let mut spec = find_sink(&config.sinks, name)?;
+                spec.output = self.output.unwrap_or(spec.output);
+                spec.keys = self.keys.unwrap_or(spec.keys);
+                Some(spec)
+            }
+            None => None,
+        };
         let stdout_tty = self.out_dir.is_none() && std::io::stdout().is_terminal();
         let format = self.output.unwrap_or(if stdout_tty {
             OutputFormat::Pretty
@@ -166,20 +194,25 @@ impl ListenArgs {
             .chain(self.unix.into_iter().map(Endpoint::UnixDgram))
             .chain(self.unix_stream.into_iter().map(Endpoint::UnixStream))
             .collect();
-        ListenJob {
+        let encoder = match &sink {
+            Some(spec) => crate::sink::encoder_for(spec),
+            None => Encoder {
+                format,
+                keys: self.keys.unwrap_or_default(),
+                color,
+                local_offset_minutes: crate::output::local_offset_minutes(),
+                syslog: None,
+            },
+        };
+        Ok(ListenJob {
             endpoints,
             settings: Settings {
                 forced: None,
                 nginx_format: None,
-                encoder: Encoder {
-                    format,
-                    keys: self.keys,
-                    color,
-                    local_offset_minutes: crate::output::local_offset_minutes(),
-                    syslog: None,
-                },
+                encoder,
             },
-            out_dir: self.out_dir.map(|dir| OutDirSpec {
+            sink,
+            out_dir: self.out_dir.map(|dir| crate::sink::KeyedFilesSpec {
                 dir,
                 max_file_size: Some(self.max_file_size as u64),
                 max_files: self.max_files,
@@ -187,7 +220,7 @@ impl ListenArgs {
             max_message: self.max_message,
             max_connections: self.max_connections.max(1),
             idle_flush: self.idle_flush,
-        }
+        })
     }
 }
 
@@ -300,9 +333,11 @@ Examples:
   logmux filter --format nginx.access --keys dotted access.log
   logmux filter --nginx-log-format '$remote_addr [$time_local] \"$request\" $status $request_time' access.log
   logmux filter /var/lib/docker/containers/<id>/<id>-json.log
+  logmux filter --config logmux.toml --sink archive access.log   # [sink.archive] type = \"file\"
 
 Exit status: 0 on success (also when the reader closes the pipe), 66 when an input
-cannot be opened, 74 on another I/O error, 78 for a bad config file or log format.";
+cannot be opened, 74 on another I/O error (also a sink that cannot be opened, or events
+it could not write), 78 for a bad config file, log format or sink name.";
 
 /// Options of `logmux filter`.
 #[derive(Debug, Args)]
@@ -320,9 +355,16 @@ pub struct FilterArgs {
     #[arg(long, value_name = "LOG_FORMAT")]
     pub nginx_log_format: Option<String>,
 
-    /// A TOML config file (keys: format, nginx_log_format, output, keys, max_line_bytes).
+    /// A TOML config file (keys: format, nginx_log_format, output, keys, max_line_bytes;
+    /// [sink.NAME] tables as in `logmux run`).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Write to this sink instead of stdout: a [sink.NAME] of --config (a file with rotation,
+    /// syslog, …) or a built-in one (stdout, stderr, syslog, null). Its output and keys apply
+    /// unless --output or --keys is given.
+    #[arg(long, value_name = "NAME")]
+    pub sink: Option<String>,
 
     /// Output format [default: pretty on a terminal, json otherwise].
     #[arg(short, long, value_enum)]
@@ -380,6 +422,24 @@ pub enum ResolveError {
     Config(#[from] ConfigError),
     #[error("--nginx-log-format: {0}")]
     LogFormat(String),
+    #[error("--sink {name}: no such sink; expected one of {known} (define it as [sink.{name}] in --config)")]
+    UnknownSink { name: String, known: String },
+}
+
+/// The spec of the sink `--sink NAME` names.
+pub fn find_sink(specs: &[SinkSpec], name: &str) -> Result<SinkSpec, ResolveError> {
+    specs
+        .iter()
+        .find(|s| s.name == name)
+        .cloned()
+        .ok_or_else(|| ResolveError::UnknownSink {
+            name: name.to_string(),
+            known: specs
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 impl FilterArgs {
@@ -395,23 +455,18 @@ impl FilterArgs {
             }
             None => config.nginx_format,
         };
-        let stdout_tty = std::io::stdout().is_terminal();
-        let format = self.output.or(config.output).unwrap_or(if stdout_tty {
-            OutputFormat::Pretty
-        } else {
-            OutputFormat::Json
-        });
-        let color = match self.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
+        let sink = match &self.sink {
+            Some(name) => Some(find_sink(&config.sinks, name)?),
+            None => None,
         };
-        let encoder = Encoder {
-            format,
-            keys: self.keys.or(config.keys).unwrap_or_default(),
-            color,
-            local_offset_minutes: crate::output::local_offset_minutes(),
-            syslog: None,
+        let encoder = match &sink {
+            Some(spec) => {
+                let mut spec = spec.clone();
+                spec.output = self.output.unwrap_or(spec.output);
+                spec.keys = self.keys.unwrap_or(spec.keys);
+                crate::sink::encoder_for(&spec)
+            }
+            None => self.stdout_encoder(config.output, config.keys),
         };
         let forced = match self.format {
             Some(FormatArg(f)) => f,
@@ -430,7 +485,31 @@ impl FilterArgs {
                 .unwrap_or(DEFAULT_MAX_LINE),
             idle_flush: self.idle_flush,
             stats: self.stats,
+            sink,
         })
+    }
+
+    /// The encoder for stdout: pretty on a terminal, JSON otherwise.
+    /// `output` and `keys` are the config file's.
+    fn stdout_encoder(&self, output: Option<OutputFormat>, keys: Option<KeyStyle>) -> Encoder {
+        let stdout_tty = std::io::stdout().is_terminal();
+        let format = self.output.or(output).unwrap_or(if stdout_tty {
+            OutputFormat::Pretty
+        } else {
+            OutputFormat::Json
+        });
+        let color = match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Encoder {
+            format,
+            keys: self.keys.or(keys).unwrap_or_default(),
+            color,
+            local_offset_minutes: crate::output::local_offset_minutes(),
+            syslog: None,
+        }
     }
 }
 

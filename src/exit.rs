@@ -50,12 +50,17 @@ pub fn filter_config_invalid() -> u8 {
     EX_CONFIG
 }
 
+/// `logmux listen` with a config file or sink name that cannot be used.
+pub fn listen_config_invalid() -> u8 {
+    EX_CONFIG
+}
+
 /// `logmux listen`: a stop by signal or a closed output is a normal end.
 pub fn listen(result: &Result<listen::Outcome, ListenError>) -> u8 {
     match result {
         Ok(listen::Outcome::Stopped | listen::Outcome::OutputClosed) => OK,
         Err(ListenError::Bind { .. } | ListenError::Runtime(_)) => EX_OSERR,
-        Err(ListenError::OutDir { .. }) => EX_CANTCREAT,
+        Err(ListenError::OutDir { .. } | ListenError::Sink(_)) => EX_CANTCREAT,
         Err(ListenError::Output(_)) => EX_IOERR,
     }
 }

@@ -6,6 +6,10 @@
 //! pipe, it flushes after every read (low latency for `docker logs -f`) and,
 //! if a traceback or a partial line is held back and nothing more arrives
 //! for the idle timeout, emits it anyway.
+//!
+//! With `--sink NAME` the same blocks of events go, one batch each, to that
+//! sink's queue instead (see [`crate::sink`]): a file with rotation,
+//! syslog, stderr or null, with the sink's `on_full` policy and counts.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -18,6 +22,8 @@ use logmux_parsers::docker;
 use crate::engine::Input;
 use crate::engine::{Pipeline, Settings};
 use crate::event::{Origin, Stamp};
+use crate::sink::spec::SinkSpec;
+use crate::sink::{Batch, Route, StartedSinks};
 
 /// Everything `filter` needs, resolved from flags and the config file.
 #[derive(Debug)]
@@ -29,6 +35,9 @@ pub struct FilterJob {
     pub idle_flush: Duration,
     /// Print the counters as a logmux event on stderr at the end.
     pub stats: bool,
+    /// Write to this sink instead of stdout (`--sink NAME`); its encoder is
+    /// `settings.encoder`.
+    pub sink: Option<SinkSpec>,
 }
 
 /// How a filter run ended.
@@ -45,6 +54,9 @@ pub enum Outcome {
 const READ_SIZE: usize = 256 * 1024;
 const WRITE_SIZE: usize = 128 * 1024;
 
+/// How long the end of a run waits for a sink to write what it holds.
+const SINK_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Why one input stopped early.
 #[derive(Debug, thiserror::Error)]
 enum StepError {
@@ -57,9 +69,23 @@ enum StepError {
 }
 
 /// Runs a filter job to the end of its inputs.
-pub fn run(job: FilterJob) -> anyhow::Result<Outcome> {
+pub fn run(mut job: FilterJob) -> anyhow::Result<Outcome> {
+    let mut out = match job.sink.take() {
+        None => Writer::stdout(),
+        Some(spec) => Writer::sink(&spec)?,
+    };
+    let result = filter_all(job, &mut out);
+    let missing = out.close();
+    let outcome = result?;
+    if missing > 0 {
+        anyhow::bail!("{missing} events were not written to the sink");
+    }
+    Ok(outcome)
+}
+
+/// Filters every input of `job` in order into `out`.
+fn filter_all(job: FilterJob, out: &mut Writer) -> anyhow::Result<Outcome> {
     let mut pipeline = Pipeline::new(job.settings);
-    let mut out = Output::new();
     let mut failed = 0;
     let inputs: Vec<Option<PathBuf>> = if job.inputs.is_empty() {
         vec![None]
@@ -100,7 +126,7 @@ pub fn run(job: FilterJob) -> anyhow::Result<Outcome> {
             job.max_line_bytes,
             job.idle_flush,
             &mut pipeline,
-            &mut out,
+            out,
         );
         match step {
             Ok(true) => {}
@@ -172,7 +198,7 @@ fn filter_one(
     max_line: usize,
     idle: Duration,
     pipeline: &mut Pipeline,
-    out: &mut Output,
+    out: &mut Writer,
 ) -> Result<bool, StepError> {
     let mut input = Input::new(origin, max_line);
     let stalls = reader.may_stall();
@@ -181,7 +207,7 @@ fn filter_one(
         if stalls && input.is_pending() && !crate::sys::wait_readable(reader.fd(), idle) {
             // Idle: nothing more is coming soon, so emit what is held back.
             input.finish(&Stamp::now(), pipeline, &mut out.buf);
-            if !out.flush().map_err(StepError::Write)? {
+            if !out.flush(pipeline.stats.events).map_err(StepError::Write)? {
                 return Ok(false);
             }
         }
@@ -194,7 +220,7 @@ fn filter_one(
         // One clock read per read(): every line in it was read at once.
         input.push(&buf[..n], &Stamp::now(), pipeline, &mut out.buf);
         let open = if stalls || out.buf.len() >= WRITE_SIZE {
-            out.flush().map_err(StepError::Write)?
+            out.flush(pipeline.stats.events).map_err(StepError::Write)?
         } else {
             true
         };
@@ -203,35 +229,85 @@ fn filter_one(
         }
     }
     input.finish(&Stamp::now(), pipeline, &mut out.buf);
-    out.flush().map_err(StepError::Write)
+    out.flush(pipeline.stats.events).map_err(StepError::Write)
 }
 
-/// Buffered stdout that writes whole events only.
-struct Output {
+/// Encoded events, written in blocks of whole events: to stdout, or
+/// queued to a sink.
+struct Writer {
     buf: Vec<u8>,
-    stdout: io::Stdout,
+    to: Destination,
+    /// The pipeline's event count at the last flush: the next batch holds
+    /// the events since.
+    events_flushed: u64,
 }
 
-impl Output {
-    fn new() -> Output {
-        Output {
+enum Destination {
+    Stdout(io::Stdout),
+    Sink { sinks: StartedSinks, route: Route },
+}
+
+impl Writer {
+    fn stdout() -> Writer {
+        Writer {
             buf: Vec::with_capacity(WRITE_SIZE * 2),
-            stdout: io::stdout(),
+            to: Destination::Stdout(io::stdout()),
+            events_flushed: 0,
         }
     }
 
-    /// Writes the buffer; false when the reader has gone away.
-    fn flush(&mut self) -> io::Result<bool> {
+    /// Starts the sink's thread.
+    fn sink(spec: &SinkSpec) -> anyhow::Result<Writer> {
+        let sinks = StartedSinks::start(std::slice::from_ref(spec), &[true])?;
+        let route = sinks
+            .route(0)
+            .ok_or_else(|| anyhow::anyhow!("sink {} did not start", spec.name))?;
+        Ok(Writer {
+            buf: Vec::with_capacity(WRITE_SIZE * 2),
+            to: Destination::Sink { sinks, route },
+            events_flushed: 0,
+        })
+    }
+
+    /// Writes the buffer, which holds the events up to the pipeline's
+    /// `events` count; false when stdout's reader has gone away.
+    fn flush(&mut self, events: u64) -> io::Result<bool> {
+        let batch_events = events.saturating_sub(self.events_flushed);
+        self.events_flushed = events;
         if self.buf.is_empty() {
             return Ok(true);
         }
-        let mut lock = self.stdout.lock();
+        let stdout = match &mut self.to {
+            Destination::Stdout(stdout) => stdout,
+            Destination::Sink { route, .. } => {
+                let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(WRITE_SIZE * 2));
+                route.send_blocking(Batch {
+                    bytes,
+                    events: u32::try_from(batch_events).unwrap_or(u32::MAX),
+                    key: None,
+                });
+                return Ok(true);
+            }
+        };
+        let mut lock = stdout.lock();
         let result = lock.write_all(&self.buf).and_then(|()| lock.flush());
         self.buf.clear();
         match result {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Closes the sink, if any, reporting drops (`on_full = "drop"`, by
+    /// choice) and what it could not write; returns the number of the latter.
+    fn close(&mut self) -> u64 {
+        match &mut self.to {
+            Destination::Stdout(_) => 0,
+            Destination::Sink { sinks, .. } => {
+                sinks.report_dropped();
+                sinks.close(SINK_DRAIN_TIMEOUT, None)
+            }
         }
     }
 }

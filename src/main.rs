@@ -30,6 +30,7 @@ fn filter(args: FilterArgs) -> u8 {
             let kind = match e {
                 ResolveError::Config(_) => "config",
                 ResolveError::LogFormat(_) => "log_format",
+                ResolveError::UnknownSink { .. } => "sink",
             };
             tracing::error!(kind, "{e}");
             return exit::filter_config_invalid();
@@ -44,7 +45,14 @@ fn filter(args: FilterArgs) -> u8 {
 
 /// `logmux listen`: runs until TERM or INT; a closed stdout is a normal end.
 fn listen(args: ListenArgs) -> u8 {
-    let result = logmux::listen::run(args.into_job());
+    let job = match args.into_job() {
+        Ok(job) => job,
+        Err(e) => {
+            tracing::error!("{e}");
+            return exit::listen_config_invalid();
+        }
+    };
+    let result = logmux::listen::run(job);
     if let Err(e) = &result {
         tracing::error!("{e:#}");
     }

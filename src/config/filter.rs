@@ -3,17 +3,21 @@
 //!
 //! `logmux filter --config FILE` reads the top-level keys below; command-line
 //! flags override them. Unknown keys are errors, so a typo never passes
-//! silently.
+//! silently. `[sink.NAME]` tables define sinks as in `logmux run`
+//! (see [`super::sinks`]), for `--sink NAME`.
 
 use std::path::Path;
 
+use indexmap::IndexMap;
 use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::Format;
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::{ConfigError, Locator};
+use super::sinks::RawSink;
 use crate::output::{KeyStyle, OutputFormat};
+use crate::sink::spec::SinkSpec;
 
 /// The keys a config file may hold.
 #[derive(Debug, Default, Deserialize)]
@@ -26,16 +30,48 @@ pub struct ConfigFile {
     pub output: Option<OutputFormat>,
     pub keys: Option<KeyStyle>,
     pub max_line_bytes: Option<Spanned<u64>>,
+    /// `[sink.NAME]` tables, for `--sink NAME`.
+    #[serde(default)]
+    pub sink: IndexMap<String, RawSink>,
 }
 
 /// The settings a config file resolves to.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Config {
     pub nginx_format: Option<LogFormat>,
     pub format: Option<Option<Format>>,
     pub output: Option<OutputFormat>,
     pub keys: Option<KeyStyle>,
     pub max_line_bytes: Option<usize>,
+    /// The built-in sinks (stdout, stderr, null, syslog) and the file's `[sink.NAME]`.
+    pub sinks: Vec<SinkSpec>,
+}
+
+impl Default for Config {
+    /// No config file: only the built-in sinks.
+    fn default() -> Config {
+        Config {
+            nginx_format: None,
+            format: None,
+            output: None,
+            keys: None,
+            max_line_bytes: None,
+            sinks: resolve_sinks(Path::new("(command line)"), "", &IndexMap::new())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The built-in sinks and the `[sink.NAME]` tables of a door's config
+/// (`${VAR}` in a path is taken from the environment).
+pub fn resolve_sinks(
+    path: &Path,
+    text: &str,
+    raw: &IndexMap<String, RawSink>,
+) -> Result<Vec<SinkSpec>, ConfigError> {
+    let loc = Locator { path, text };
+    let env = |name: &str| std::env::var(name).ok();
+    super::sinks::resolve(&loc, raw, &env)
 }
 
 impl Config {
@@ -49,9 +85,12 @@ impl Config {
         let loc = Locator { path, text };
         let file: ConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, false))?;
         let mut config = Config {
+            nginx_format: None,
+            format: None,
             output: file.output,
             keys: file.keys,
-            ..Config::default()
+            max_line_bytes: None,
+            sinks: resolve_sinks(path, text, &file.sink)?,
         };
         if let Some(fmt) = &file.nginx_log_format {
             let compiled = LogFormat::compile(fmt.get_ref())
@@ -138,5 +177,22 @@ mod tests {
         assert_eq!(c.format, Some(None));
         assert_eq!(c.keys, Some(KeyStyle::Dotted));
         assert_eq!(c.max_line_bytes, Some(4096));
+    }
+
+    #[test]
+    fn sink_tables_resolve_next_to_the_builtins() {
+        let c = Config::parse(
+            Path::new("x"),
+            "[sink.archive]\ntype = \"file\"\npath = \"/tmp/a.log\"\nmax_size = \"1KiB\"\n",
+        );
+        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = c.sinks.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["stdout", "stderr", "null", "syslog", "archive"]);
+        assert_eq!(Config::default().sinks.len(), 4);
+        let e = err("[sink.archive]\ntype = \"file\"\n");
+        assert_eq!(
+            e,
+            "logmux.toml:2:8: sink.archive.path: missing: a file sink needs a path"
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! - [`error`]: the one [`ConfigError`] of every config file, and the
 //!   [`Locator`] that turns a place in the text into `file:line:column`;
 //! - [`filter`]: the top-level keys of `logmux filter --config`;
+//! - [`listen`]: `logmux listen --config`, its `[sink.NAME]` tables;
 //! - [`run`]: the `logmux run` config, deserialised raw, then resolved;
 //!   each sink's settings type lives with its sink ([`crate::sink::spec`]);
 //! - [`sinks`]: `[sink.NAME]` tables, shared by every door's config;
@@ -13,6 +14,7 @@
 pub mod error;
 pub mod filter;
 pub mod ini;
+pub mod listen;
 pub mod run;
 pub mod sinks;
 pub mod template;

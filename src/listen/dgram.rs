@@ -15,14 +15,13 @@ use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::hub::Hub;
-use super::streams::Peer;
+use super::senders::Peer;
+use crate::shutdown::Shutdown;
 use crate::sys::mmsg::{MultiRecv, Source, SLOTS};
 
 /// No datagram is longer: UDP's limit is 64 KiB, and unix datagrams are
@@ -69,15 +68,15 @@ impl DgramSocket {
 }
 
 /// Datagrams received together, copied into one buffer.
-struct Batch {
+struct Datagrams {
     bytes: Vec<u8>,
     /// Per datagram: where it ends in `bytes`, whether it was cut, its sender.
     items: Vec<(usize, bool, Source)>,
 }
 
-impl Batch {
-    fn new() -> Batch {
-        Batch {
+impl Datagrams {
+    fn new() -> Datagrams {
+        Datagrams {
             bytes: Vec::with_capacity(BATCH_BYTES + 64 * 1024),
             items: Vec::with_capacity(1024),
         }
@@ -109,19 +108,19 @@ pub async fn serve(
     listener: u16,
     name: String,
     hub: Rc<RefCell<Hub>>,
-    mut stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) {
     let size = hub.borrow().max_message().min(MAX_DATAGRAM);
-    let (tx, mut rx) = mpsc::channel::<Batch>(QUEUE);
+    let (tx, mut rx) = mpsc::channel::<Datagrams>(QUEUE);
     // Parsed batches go back to the reader, to be filled again.
-    let (free_tx, free_rx) = std::sync::mpsc::channel::<Batch>();
-    let stopping = Arc::new(AtomicBool::new(false));
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Datagrams>();
+    // Once the listener stops, the reader reads what has arrived, then
+    // ends the queue.
     let reader = {
-        let stopping = Arc::clone(&stopping);
         let name = name.clone();
         std::thread::Builder::new()
             .name("listen-dgram".into())
-            .spawn(move || read_loop(&sock, size, &tx, &free_rx, &stopping, &name))
+            .spawn(move || read_loop(&sock, size, &tx, &free_rx, &shutdown, &name))
     };
     let reader = match reader {
         Ok(r) => r,
@@ -130,30 +129,16 @@ pub async fn serve(
             return;
         }
     };
-    let mut stopped = false;
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.changed(), if !stopped => {
-                // The reader reads what has arrived, then ends the queue.
-                stopping.store(true, Ordering::Relaxed);
-                stopped = true;
-            }
-            batch = rx.recv() => match batch {
-                Some(mut batch) => {
-                    deliver(&batch, listener, &hub);
-                    batch.clear();
-                    let _ = free_tx.send(batch);
-                }
-                None => break,
-            }
-        }
+    while let Some(mut batch) = rx.recv().await {
+        deliver(&batch, listener, &hub);
+        batch.clear();
+        let _ = free_tx.send(batch);
     }
     let _ = reader.join();
 }
 
 /// Hands one batch's datagrams to the hub.
-fn deliver(batch: &Batch, listener: u16, hub: &Rc<RefCell<Hub>>) {
+fn deliver(batch: &Datagrams, listener: u16, hub: &Rc<RefCell<Hub>>) {
     let mut hub = hub.borrow_mut();
     let clock = hub.clock();
     for (i, (bytes, truncated, from)) in batch.datagrams().enumerate() {
@@ -180,23 +165,23 @@ fn deliver(batch: &Batch, listener: u16, hub: &Rc<RefCell<Hub>>) {
 fn read_loop(
     sock: &DgramSocket,
     size: usize,
-    tx: &mpsc::Sender<Batch>,
-    free: &std::sync::mpsc::Receiver<Batch>,
-    stopping: &AtomicBool,
+    tx: &mpsc::Sender<Datagrams>,
+    free: &std::sync::mpsc::Receiver<Datagrams>,
+    shutdown: &Shutdown,
     name: &str,
 ) {
     let fd = sock.fd();
     let mut m = MultiRecv::new(size);
-    let mut batch = Batch::new();
+    let mut batch = Datagrams::new();
     let mut started = Instant::now();
     let mut drain_calls = 0;
-    let hand_over = |batch: &mut Batch| {
-        let next = free.try_recv().unwrap_or_else(|_| Batch::new());
+    let hand_over = |batch: &mut Datagrams| {
+        let next = free.try_recv().unwrap_or_else(|_| Datagrams::new());
         // Err: the listener's thread is gone.
         tx.blocking_send(std::mem::replace(batch, next)).is_ok()
     };
     loop {
-        let stop = stopping.load(Ordering::Relaxed);
+        let stop = shutdown.is_triggered();
         if stop {
             drain_calls += 1;
             if drain_calls > DRAIN_CALLS {

@@ -9,7 +9,6 @@
 
 use std::io;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logmux_parsers::syslog;
@@ -17,10 +16,11 @@ use logmux_parsers::Timestamp;
 use tokio::sync::Notify;
 
 use super::message::{same_syslog, syslog_origin, Sender};
-use super::output::Output;
-use super::streams::{KeyRef, Peer, Slot, Streams};
+use super::outbox::Outbox;
+use super::senders::{KeyRef, Peer, Senders, Slot};
 use crate::engine::{Pipeline, StreamState};
 use crate::event::{Origin, Stamp};
+use crate::shutdown::Shutdown;
 
 /// A stream with nothing held back is forgotten after this much silence.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
@@ -62,7 +62,7 @@ pub struct Counters {
     pub truncated: u64,
     /// Empty after the trailing newline: skipped.
     pub empty: u64,
-    /// Streams retired because the table was full.
+    /// Senders retired because the table was full.
     pub evicted_streams: u64,
     pub connections: u64,
     /// Connections closed at once because `--max-connections` were open.
@@ -91,8 +91,8 @@ pub struct HubSettings {
 
 pub struct Hub {
     pipeline: Pipeline,
-    streams: Streams,
-    out: Output,
+    senders: Senders,
+    out: Outbox,
     settings: HubSettings,
     pub counters: Counters,
     /// Some stream holds lines back: the housekeeper should tick.
@@ -102,20 +102,20 @@ pub struct Hub {
     /// Wakes the flusher when events wait in a buffer.
     pub flusher: Rc<Notify>,
     flush_scheduled: bool,
-    /// Set (and `stop` notified) when the listener must end.
+    /// Why the listener ends on its own (`shutdown` is triggered with it).
     pub end: Option<End>,
-    pub stop: Arc<Notify>,
+    shutdown: Shutdown,
     next_conn: u64,
     /// Open connections.
     pub connections: usize,
 }
 
 impl Hub {
-    /// `stop` is notified when the output ends (the writer notifies it too).
-    pub fn new(pipeline: Pipeline, out: Output, settings: HubSettings, stop: Arc<Notify>) -> Hub {
+    /// `shutdown` is triggered when the output ends (by the writer, or here).
+    pub fn new(pipeline: Pipeline, out: Outbox, settings: HubSettings, shutdown: Shutdown) -> Hub {
         Hub {
             pipeline,
-            streams: Streams::new(settings.max_streams),
+            senders: Senders::new(settings.max_streams),
             out,
             settings,
             counters: Counters::default(),
@@ -124,7 +124,7 @@ impl Hub {
             flusher: Rc::new(Notify::new()),
             flush_scheduled: false,
             end: None,
-            stop,
+            shutdown,
             next_conn: 0,
             connections: 0,
         }
@@ -207,10 +207,10 @@ impl Hub {
             tag: msg.app_name,
             stream: sender.iostream,
         };
-        let index = match self.streams.find(&key) {
+        let index = match self.senders.find(&key) {
             Some(i) => i,
             None => {
-                if let Some(old) = self.streams.make_room() {
+                if let Some(old) = self.senders.make_room() {
                     self.counters.evicted_streams += 1;
                     self.retire(old);
                 }
@@ -220,13 +220,13 @@ impl Hub {
                     target: sender.container().map(|c| Box::from(c.as_str())),
                     last: clock.now,
                 };
-                self.streams.insert(key, slot)
+                self.senders.insert(key, slot)
             }
         };
         let mut stamp = clock.stamp;
         stamp.wrapper_time = msg.timestamp;
         stamp.wrapper_severity = sender.severity;
-        let Some(slot) = self.streams.at(index) else {
+        let Some(slot) = self.senders.at(index) else {
             return;
         };
         slot.last = clock.now;
@@ -275,7 +275,7 @@ impl Hub {
 
     /// A connection closed: its streams end.
     pub fn close_peer(&mut self, peer: &Peer) {
-        for slot in self.streams.remove_where(|k, _| k.peer == *peer) {
+        for slot in self.senders.remove_where(|k, _| k.peer == *peer) {
             self.retire(slot);
         }
         self.connections = self.connections.saturating_sub(1);
@@ -286,7 +286,7 @@ impl Hub {
     pub fn expire(&mut self, now: Instant) {
         let idle = self.settings.idle_flush;
         let mut pending = false;
-        for slot in self.streams.slots_mut() {
+        for slot in self.senders.slots_mut() {
             if !slot.is_pending() {
                 continue;
             }
@@ -305,14 +305,14 @@ impl Hub {
             pending |= state.is_pending() || joiner.is_holding();
         }
         self.pending = pending;
-        self.streams.remove_where(|_, s| {
+        self.senders.remove_where(|_, s| {
             !s.is_pending() && now.saturating_duration_since(s.last) >= STREAM_IDLE
         });
     }
 
     /// Emits everything held back (the listener stops).
     pub fn flush_all(&mut self) {
-        for slot in self.streams.drain() {
+        for slot in self.senders.drain() {
             self.retire(slot);
         }
         self.pending = false;
@@ -321,6 +321,7 @@ impl Hub {
     /// After a batch of reads: hands full buffers to the writer, and has
     /// the rest handed over once the listener is idle.
     pub fn finish_batch(&mut self) {
+        self.out.count_events(self.pipeline.stats.events);
         self.out.write_full();
         self.check(self.out.state());
         if self.out.has_buffered() && !self.flush_scheduled {
@@ -332,19 +333,22 @@ impl Hub {
     /// Hands full buffers to the writer (within a batch of reads, so that
     /// a batch never grows a buffer far past its size).
     pub fn write_full(&mut self) {
+        self.out.count_events(self.pipeline.stats.events);
         self.out.write_full();
     }
 
     /// Hands every buffer to the writer now.
     pub fn flush_output(&mut self) {
         self.flush_scheduled = false;
+        self.out.count_events(self.pipeline.stats.events);
         self.out.flush();
         self.check(self.out.state());
     }
 
     /// Writes everything and waits for the writer (the listener stops).
-    pub fn finish_output(&mut self) {
-        let state = self.out.finish();
+    pub fn finish_output(&mut self, timeout: Duration) {
+        self.out.count_events(self.pipeline.stats.events);
+        let state = self.out.finish(timeout);
         self.check(state);
     }
 
@@ -356,7 +360,7 @@ impl Hub {
         };
         if self.end.is_none() {
             self.end = Some(end);
-            self.stop.notify_one();
+            self.shutdown.trigger();
         }
     }
 }

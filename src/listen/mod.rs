@@ -5,15 +5,16 @@
 //! turns every message into the same typed events as `logmux filter` (the
 //! body goes through the same pipeline, so nginx and uWSGI lines come out
 //! parsed and tracebacks whole), adds the syslog envelope, and writes them
-//! to stdout or to one file per container. A tour:
+//! to stdout, to one file per container, or to a sink of the shared sink
+//! layer (`--sink NAME`: a `[sink.NAME]` of `--config`, e.g. syslog). A tour:
 //! - [`bind`] parses listen addresses (loopback by default) and opens the sockets;
 //! - [`fd_limit`] raises the open-file limit to what `--max-connections` needs;
-//! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`crate::sys::mmsg`]), [`stream`] TCP and unix stream connections, each read on a thread of its own ([`stream_reader`]);
+//! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`crate::sys::mmsg`]), [`conn`] TCP and unix stream connections, each read on a thread of its own ([`conn_reader`]);
 //! - [`hub`] is the shared state every message goes through;
 //! - [`message`] reads the sender from the header (Docker or not, container, stream);
-//! - [`streams`] keeps one pipeline stream per sender, tag and stdout/stderr;
+//! - [`senders`] keeps one pipeline stream per sender, tag and stdout/stderr;
 //! - [`join`] rejoins Docker's 16 KiB pieces (bodies that are logmux events are merged by the pipeline: [`crate::merge`]);
-//! - [`output`] and [`out_dir`] write the events.
+//! - [`outbox`] and [`out_dir`] write the events (or hand them to the sink).
 //!
 //! The runtime is tokio's single-threaded one: parsing and encoding are
 //! cheap next to the system calls, and one thread needs no locks. Writing
@@ -24,38 +25,39 @@
 //! leaves the parsing thread.
 
 mod bind;
+mod conn;
+mod conn_reader;
 mod dgram;
 mod fd_limit;
 mod hub;
 mod join;
 mod message;
 mod out_dir;
-mod output;
-mod stream;
-mod stream_reader;
-mod streams;
+mod outbox;
+mod senders;
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 pub use bind::{parse_inet, Endpoint};
 pub use message::{is_container_name, Container};
-pub use out_dir::OutDirSpec;
 
 use hub::{End, Hub, HubSettings};
-use output::Output;
+use outbox::Outbox;
 
 use crate::engine::{Pipeline, Settings};
+use crate::shutdown::Shutdown;
+use crate::sink::spec::SinkSpec;
+use crate::sink::KeyedFilesSpec;
 
-/// Streams (sender, host, tag, stdout/stderr) kept at most.
+/// Senders (sender, host, tag, stdout/stderr) kept at most.
 pub const MAX_STREAMS: usize = 4096;
 
 /// While lines are held back, the housekeeper looks this often.
@@ -76,7 +78,10 @@ pub struct ListenJob {
     pub endpoints: Vec<Endpoint>,
     /// How bodies are parsed and events encoded.
     pub settings: Settings,
-    pub out_dir: Option<OutDirSpec>,
+    pub out_dir: Option<KeyedFilesSpec>,
+    /// `--sink NAME`: write there instead of stdout; its encoder is
+    /// `settings.encoder`.
+    pub sink: Option<SinkSpec>,
     pub max_message: usize,
     pub max_connections: usize,
     pub idle_flush: Duration,
@@ -108,6 +113,8 @@ pub enum ListenError {
     },
     #[error("cannot write the output: {0}")]
     Output(#[source] io::Error),
+    #[error(transparent)]
+    Sink(#[from] crate::sink::OpenError),
     #[error("cannot start the listener: {0}")]
     Runtime(#[source] io::Error),
 }
@@ -158,7 +165,7 @@ impl Bound {
 /// Runs the listener until TERM or INT (or until stdout's reader leaves).
 pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
     let files = if job.out_dir.is_some() {
-        out_dir::MAX_OPEN
+        crate::sink::keyed_files::MAX_OPEN
     } else {
         0
     };
@@ -184,22 +191,22 @@ pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
 }
 
 fn start(job: ListenJob, bound: Vec<(Bound, String)>) -> Result<Outcome, ListenError> {
-    let stop = Arc::new(Notify::new());
-    let out = match &job.out_dir {
-        Some(spec) => {
-            Output::dir(spec.clone(), Arc::clone(&stop)).map_err(|source| ListenError::OutDir {
-                dir: spec.dir.display().to_string(),
-                source,
-            })?
-        }
-        None => Output::stdout(Arc::clone(&stop)).map_err(ListenError::Output)?,
+    // TERM, INT, or an output that ends: every task and thread stops.
+    let shutdown = Shutdown::new();
+    let out = match (&job.out_dir, &job.sink) {
+        (Some(spec), _) => Outbox::dir(spec.clone()).map_err(|source| ListenError::OutDir {
+            dir: spec.dir.display().to_string(),
+            source,
+        })?,
+        (None, Some(sink)) => Outbox::sink(sink)?,
+        (None, None) => Outbox::stdout(shutdown.clone()).map_err(ListenError::Output)?,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(ListenError::Runtime)?;
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, serve(job, bound, out, stop))
+    local.block_on(&runtime, serve(job, bound, out, shutdown))
 }
 
 fn remove_sockets(paths: &[PathBuf]) {
@@ -211,8 +218,8 @@ fn remove_sockets(paths: &[PathBuf]) {
 async fn serve(
     job: ListenJob,
     bound: Vec<(Bound, String)>,
-    out: Output,
-    stop: Arc<Notify>,
+    out: Outbox,
+    shutdown: Shutdown,
 ) -> Result<Outcome, ListenError> {
     let offset = job.settings.encoder.local_offset_minutes;
     let hub = Rc::new(RefCell::new(Hub::new(
@@ -224,13 +231,12 @@ async fn serve(
             max_streams: MAX_STREAMS,
             local_offset_minutes: offset,
         },
-        Arc::clone(&stop),
+        shutdown.clone(),
     )));
     let mut term = signal(SignalKind::terminate()).map_err(ListenError::Runtime)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ListenError::Runtime)?;
-    let (stop_tx, stop_rx) = watch::channel(false);
     let tasks = Tasks::default();
-    let limits = stream::Limits {
+    let limits = conn::Limits {
         max_connections: job.max_connections,
     };
     for (i, (b, name)) in bound.into_iter().enumerate() {
@@ -242,48 +248,47 @@ async fn serve(
                 listener,
                 name.clone(),
                 Rc::clone(&hub),
-                stop_rx.clone(),
+                shutdown.clone(),
             ));
             Ok(())
         };
         // Stream listeners accept connections on a task each.
-        let streams = |l: stream::Listener| {
-            tasks.spawn(stream::serve(
+        let connections = |l: conn::Listener| {
+            tasks.spawn(conn::serve(
                 l,
                 name.clone(),
                 Rc::clone(&hub),
-                stop_rx.clone(),
+                shutdown.clone(),
                 limits,
                 tasks.clone(),
             ));
         };
-        let registered = match b {
-            Bound::Udp(s) => datagrams(dgram::DgramSocket::Udp(s)),
-            Bound::UnixDgram(s, _) => datagrams(dgram::DgramSocket::Unix(s)),
-            Bound::Tcp(l) => {
-                tokio::net::TcpListener::from_std(l).map(|l| streams(stream::Listener::Tcp(l)))
-            }
-            Bound::UnixStream(l, _) => {
-                tokio::net::UnixListener::from_std(l).map(|l| streams(stream::Listener::Unix(l)))
-            }
-        };
+        let registered =
+            match b {
+                Bound::Udp(s) => datagrams(dgram::DgramSocket::Udp(s)),
+                Bound::UnixDgram(s, _) => datagrams(dgram::DgramSocket::Unix(s)),
+                Bound::Tcp(l) => tokio::net::TcpListener::from_std(l)
+                    .map(|l| connections(conn::Listener::Tcp(l))),
+                Bound::UnixStream(l, _) => tokio::net::UnixListener::from_std(l)
+                    .map(|l| connections(conn::Listener::Unix(l))),
+            };
         registered.map_err(|source| ListenError::Bind {
             what: name.clone(),
             source,
         })?;
         tracing::info!(address = %name, "listening on {name}");
     }
-    tokio::task::spawn_local(housekeeper(Rc::clone(&hub), stop_rx.clone()));
-    tokio::task::spawn_local(flusher(Rc::clone(&hub), stop_rx.clone()));
+    tokio::task::spawn_local(housekeeper(Rc::clone(&hub), shutdown.clone()));
+    tokio::task::spawn_local(flusher(Rc::clone(&hub), shutdown.clone()));
 
     let why = tokio::select! {
         _ = term.recv() => "TERM",
         _ = int.recv() => "INT",
-        _ = stop.notified() => "the output closed",
+        () = shutdown.triggered() => "the output closed",
     };
     tracing::debug!(reason = why, "stopping: {why}");
     // Stop accepting and reading; each socket first reads what has arrived.
-    let _ = stop_tx.send(true);
+    shutdown.trigger();
     if tokio::time::timeout(STOP_TIMEOUT, tasks.all_done())
         .await
         .is_err()
@@ -292,7 +297,7 @@ async fn serve(
     }
     let mut h = hub.borrow_mut();
     h.flush_all();
-    h.finish_output();
+    h.finish_output(STOP_TIMEOUT);
     report(&h);
     match h.end.take() {
         None => Ok(Outcome::Stopped),
@@ -330,14 +335,14 @@ fn report(h: &Hub) {
 
 /// Emits held lines when their time has come: Docker pieces after the
 /// join window, tracebacks after `--idle-flush`.
-async fn housekeeper(hub: Rc<RefCell<Hub>>, mut stop: watch::Receiver<bool>) {
+async fn housekeeper(hub: Rc<RefCell<Hub>>, shutdown: Shutdown) {
     let wake = Rc::clone(&hub.borrow().housekeeper);
     loop {
         let pending = hub.borrow().is_pending();
         let nap = if pending { TICK } else { IDLE_TICK };
         tokio::select! {
             biased;
-            _ = stop.changed() => return,
+            () = shutdown.triggered() => return,
             _ = wake.notified(), if !pending => {}
             _ = tokio::time::sleep(nap) => {}
         }
@@ -352,18 +357,18 @@ async fn housekeeper(hub: Rc<RefCell<Hub>>, mut stop: watch::Receiver<bool>) {
 /// stream (datagrams that arrive one per wake-up) share one write and one
 /// wake-up of the writer thread instead of paying for one each, which
 /// costs more than parsing them.
-async fn flusher(hub: Rc<RefCell<Hub>>, mut stop: watch::Receiver<bool>) {
+async fn flusher(hub: Rc<RefCell<Hub>>, shutdown: Shutdown) {
     let wake = Rc::clone(&hub.borrow().flusher);
     loop {
         tokio::select! {
             biased;
-            _ = stop.changed() => return,
+            () = shutdown.triggered() => return,
             _ = wake.notified() => {}
         }
         tokio::select! {
             biased;
             // Stopping writes everything anyway.
-            _ = stop.changed() => return,
+            () = shutdown.triggered() => return,
             _ = tokio::time::sleep(FLUSH_DELAY) => {}
         }
         hub.borrow_mut().flush_output();

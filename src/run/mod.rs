@@ -17,17 +17,15 @@ pub mod reap;
 pub mod stream;
 pub mod supervisor;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::run::{self as config, RunConfig, RunConfigError, SinkKind};
+use crate::config::run::{self as config, RunConfig, RunConfigError};
 use crate::config::template;
 use supervisor::{SinkRoute, Supervisor};
 
-use crate::output::{Encoder, OutputFormat};
-use crate::sink::{self, Batch, SinkHandle};
-use stream::Route;
+use crate::sink::{self, Batch, StartedSinks};
 
 /// How a `logmux run` that got to start its programs ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +119,8 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> Result<Outcome, RunErro
     }
     render_templates(&config)?;
     reap::become_subreaper();
-    let (mut handles, routes) = open_sinks(&config)?;
-    route_diagnostics(&handles, config.log_sink);
+    let (mut sinks, routes) = open_sinks(&config)?;
+    route_diagnostics(&sinks, config.log_sink);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -137,16 +135,15 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> Result<Outcome, RunErro
     }
     let code = crate::exit::run(&ended);
     tracing::info!(exit_code = code, "logmux exits with {code}");
-    close_sinks(&mut handles, config.log_sink, config.drain_timeout);
+    // The log sink last, so that the other sinks' reports reach it.
+    sinks.close(config.drain_timeout, Some(config.log_sink));
     drop(runtime);
     ended
 }
 
-/// Starts a thread for every sink something is routed to (the others get
-/// a placeholder); returns the handles and the routes to them, by index.
-fn open_sinks(config: &RunConfig) -> Result<(Vec<SinkHandle>, Vec<SinkRoute>), RunError> {
-    let mut handles = Vec::with_capacity(config.sinks.len());
-    let mut routes = Vec::with_capacity(config.sinks.len());
+/// Starts a thread for every sink something is routed to (nothing is
+/// opened for the others); returns them and the routes to them, by index.
+fn open_sinks(config: &RunConfig) -> Result<(StartedSinks, Vec<SinkRoute>), RunError> {
     // Only the sinks something is routed to get a thread (and a file).
     let mut used = vec![false; config.sinks.len()];
     if let Some(u) = used.get_mut(config.log_sink) {
@@ -159,41 +156,38 @@ fn open_sinks(config: &RunConfig) -> Result<(Vec<SinkHandle>, Vec<SinkRoute>), R
             }
         }
     }
-    for (spec, used) in config.sinks.iter().zip(used) {
-        let opened = if used {
-            sink::open(spec).and_then(|s| SinkHandle::start(spec.name.clone(), s, spec.queue_bytes))
-        } else {
-            Ok(SinkHandle::unused(spec.name.clone()))
-        };
-        let handle = opened.map_err(|e| {
-            tracing::error!(sink = %spec.name, "cannot open sink {}: {e}", spec.name);
-            RunError::Sink {
+    let sinks = StartedSinks::start(&config.sinks, &used).map_err(|e| {
+        tracing::error!(sink = %e.name, "{e}");
+        RunError::Sink {
+            name: e.name,
+            source: e.source,
+        }
+    })?;
+    let routes = config
+        .sinks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, spec)| {
+            Some(SinkRoute {
                 name: spec.name.clone(),
-                source: e,
-            }
-        })?;
-        routes.push(SinkRoute {
-            name: spec.name.clone(),
-            route: Route {
-                queue: Arc::clone(&handle.queue),
-                on_full: spec.on_full,
-            },
-            encoder: encoder_for(spec),
-        });
-        handles.push(handle);
-    }
-    Ok((handles, routes))
+                route: sinks.route(i)?,
+                encoder: sink::encoder_for(spec),
+            })
+        })
+        .collect();
+    Ok((sinks, routes))
 }
 
 /// From here on, logmux's own events go through its log sink, in order
 /// with everything else written there.
-fn route_diagnostics(handles: &[SinkHandle], log_sink: usize) {
-    if let Some(log) = handles.get(log_sink) {
+fn route_diagnostics(sinks: &StartedSinks, log_sink: usize) {
+    if let Some(log) = sinks.handles().get(log_sink) {
         let queue = Arc::clone(&log.queue);
         crate::diag::route_to(move |line| {
             let batch = Batch {
                 bytes: line,
                 events: 1,
+                key: None,
             };
             // After the sinks have closed: the last words go to stderr.
             if let Err(batch) = queue.push_force(batch) {
@@ -227,58 +221,6 @@ async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<Out
             tracing::error!("cannot handle signals: {e}");
             Err(RunError::Signals(e))
         }
-    }
-}
-
-/// Flushes every sink, reporting what could not be written; the log sink
-/// last, so that the other sinks' reports reach it.
-fn close_sinks(handles: &mut [SinkHandle], log_sink: usize, timeout: std::time::Duration) {
-    for (i, h) in handles.iter_mut().enumerate() {
-        if i != log_sink {
-            report_unwritten(h, timeout);
-        }
-    }
-    if let Some(h) = handles.get_mut(log_sink) {
-        report_unwritten(h, timeout);
-    }
-}
-
-fn report_unwritten(h: &mut SinkHandle, timeout: std::time::Duration) {
-    let (events, bytes) = h.close(timeout);
-    let lost = h.queue.lost();
-    if events > 0 || bytes > 0 || lost > 0 {
-        let (events_text, lost_text) = (events.to_string(), lost.to_string());
-        crate::diag::report_to_stderr(
-            logmux_parsers::Severity::ERROR,
-            &format!(
-                "sink {}: {events} events ({bytes} bytes) not delivered within {timeout:?} at exit; {lost} events lost to write errors",
-                h.name
-            ),
-            &[
-                ("sink", &h.name),
-                ("undelivered", &events_text),
-                ("lost", &lost_text),
-            ],
-        );
-    }
-}
-
-fn encoder_for(spec: &config::SinkSpec) -> Encoder {
-    let tty = match spec.kind {
-        SinkKind::Stdout => std::io::stdout().is_terminal(),
-        SinkKind::Stderr => std::io::stderr().is_terminal(),
-        _ => false,
-    };
-    let syslog = match &spec.kind {
-        SinkKind::Syslog(s) => Some(Arc::new(sink::syslog::message_settings(s))),
-        _ => None,
-    };
-    Encoder {
-        format: spec.output,
-        keys: spec.keys,
-        color: spec.output == OutputFormat::Pretty && tty && std::env::var_os("NO_COLOR").is_none(),
-        local_offset_minutes: crate::output::local_offset_minutes(),
-        syslog,
     }
 }
 

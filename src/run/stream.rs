@@ -10,7 +10,6 @@
 //! being assembled the same way.
 
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
 use std::time::Duration;
 
 use logmux_parsers::Format;
@@ -21,30 +20,11 @@ use crate::engine::LineFramer;
 use crate::engine::{Output, Pipeline, Settings, StreamState};
 use crate::event::{Origin, Stamp};
 use crate::output::Encoder;
-use crate::sink::spec::OnFull;
-use crate::sink::{Batch, Queue};
+use crate::sink::Batch;
+pub use crate::sink::Route;
 
 /// Read size: large reads keep the per-line cost low under load.
 const READ_SIZE: usize = 64 * 1024;
-
-/// Where a stream's events go.
-#[derive(Clone)]
-pub struct Route {
-    pub queue: Arc<Queue>,
-    pub on_full: OnFull,
-}
-
-impl Route {
-    /// Queues a batch as the sink's policy says.
-    pub async fn send(&self, batch: Batch) {
-        match self.on_full {
-            OnFull::Block => self.queue.push_wait(batch).await,
-            OnFull::Drop => {
-                self.queue.try_push(batch);
-            }
-        }
-    }
-}
 
 /// The sink that the events of one format go to instead of the stream's own.
 #[derive(Clone)]
@@ -196,6 +176,7 @@ impl Pending {
         let batch = Batch {
             bytes: std::mem::take(&mut self.bytes),
             events: std::mem::take(&mut self.events),
+            key: None,
         };
         self.route.send(batch).await;
     }

@@ -909,12 +909,7 @@ fn probe(probe: &ReadyProbe) -> bool {
 /// Reports lines dropped by `on_full = "drop"` since the last report.
 fn report_drops(sinks: &[SinkRoute], seen: &mut [u64]) {
     for (s, seen) in sinks.iter().zip(seen.iter_mut()) {
-        let dropped = s.route.queue.dropped();
-        if dropped > *seen {
-            let new = dropped - *seen;
-            *seen = dropped;
-            tracing::warn!(sink = %s.name, dropped = new, dropped_total = dropped, "dropped {new} lines: sink {} was full (on_full = \"drop\")", s.name);
-        }
+        crate::sink::report_dropped(&s.name, &s.route.queue, seen);
     }
 }
 

@@ -12,10 +12,16 @@
 //! never splits one across two writes. A transport that can fail and come
 //! back (a syslog TCP connection) reconnects inside `write` and keeps the
 //! batch until it is delivered or the sink gives up and reports the loss.
+//!
+//! The doors share one output stage on top (`stage`): the encoder of each
+//! sink, starting the sinks in use, routing a batch, and closing them all
+//! with one report.
 
 mod file;
+pub mod keyed_files;
 mod queue;
 pub mod spec;
+mod stage;
 pub mod syslog;
 
 use std::io::{self, Write};
@@ -25,7 +31,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use file::FileSink;
+pub use keyed_files::{KeyedFiles, KeyedFilesSpec};
 pub use queue::{Batch, Queue};
+pub use stage::{encoder_for, report_dropped, OpenError, Route, StartedSinks};
 pub use syslog::SyslogSink;
 
 use spec::{SinkKind, SinkSpec};
@@ -34,6 +42,12 @@ use spec::{SinkKind, SinkSpec};
 pub trait Sink: Send {
     /// Writes whole events (each ends in `\n`).
     fn write(&mut self, events: &[u8]) -> io::Result<()>;
+    /// Writes whole events for `key` (a batch's key: the container of
+    /// `listen --out-dir`); a sink without keys ignores it.
+    fn write_keyed(&mut self, key: Option<&str>, events: &[u8]) -> io::Result<()> {
+        let _ = key;
+        self.write(events)
+    }
     /// Pushes out anything buffered.
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -168,7 +182,7 @@ fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
             }
         }
         for batch in &taken.batches {
-            match sink.write(&batch.bytes) {
+            match sink.write_keyed(batch.key.as_deref(), &batch.bytes) {
                 Ok(()) => failing = false,
                 Err(e) => {
                     queue.count_lost(u64::from(batch.events));

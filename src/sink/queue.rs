@@ -17,6 +17,8 @@ use tokio::sync::Notify;
 pub struct Batch {
     pub bytes: Vec<u8>,
     pub events: u32,
+    /// For a keyed sink: which of its destinations (a container's file).
+    pub key: Option<Box<str>>,
 }
 
 /// What the sink thread takes in one go.
@@ -48,6 +50,8 @@ pub struct Queue {
     done: Condvar,
     /// Wakes readers waiting for room.
     room: Notify,
+    /// Wakes a reader blocked on a thread of its own (`push_blocking`).
+    room_blocking: Condvar,
     capacity: usize,
 }
 
@@ -58,6 +62,7 @@ impl Queue {
             work: Condvar::new(),
             done: Condvar::new(),
             room: Notify::new(),
+            room_blocking: Condvar::new(),
             capacity: capacity.max(1),
         }
     }
@@ -87,6 +92,22 @@ impl Queue {
             }
             notified.await;
         }
+    }
+
+    /// Queues a batch, blocking the calling thread until there is room
+    /// (`on_full = "block"` for a door without a runtime: `filter`).
+    pub fn push_blocking(&self, batch: Batch) {
+        if batch.bytes.is_empty() {
+            return;
+        }
+        let mut s = self.lock();
+        while !(s.bytes == 0 || s.bytes + batch.bytes.len() <= self.capacity || s.closed) {
+            s = self
+                .room_blocking
+                .wait(s)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        self.put(&mut s, batch);
     }
 
     /// Queues a batch if there is room (`on_full = "drop"`); otherwise
@@ -151,6 +172,7 @@ impl Queue {
             s.events = s.events.saturating_sub(u64::from(events));
         }
         self.room.notify_waiters();
+        self.room_blocking.notify_all();
     }
 
     pub fn request_reopen(&self) {
@@ -166,6 +188,7 @@ impl Queue {
         self.work.notify_one();
         drop(s);
         self.room.notify_waiters();
+        self.room_blocking.notify_all();
     }
 
     pub fn mark_finished(&self) {
@@ -217,6 +240,7 @@ mod tests {
         Batch {
             bytes: vec![b'x'; n],
             events: 1,
+            key: None,
         }
     }
 
@@ -253,6 +277,22 @@ mod tests {
         q.close();
         assert!(q.take().is_some());
         assert!(q.take().is_none());
+    }
+
+    #[test]
+    fn a_blocking_push_waits_for_the_writer() {
+        let q = std::sync::Arc::new(Queue::new(10));
+        q.push_blocking(batch(10));
+        let writer = std::sync::Arc::clone(&q);
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            let n = writer.take().map_or(0, |t| t.batches.len());
+            writer.release(10, 1);
+            n
+        });
+        q.push_blocking(batch(10));
+        assert_eq!(thread.join().unwrap(), 1);
+        assert_eq!(q.queued_events(), 1);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The listener's streams: one [`StreamState`] (and one unfinished Docker
+//! The listener's senders: one [`StreamState`] (and one unfinished Docker
 //! line) per sender, host, tag and stdout/stderr, so that two containers'
 //! tracebacks, or a container's stdout and stderr, are never merged.
 //!
@@ -100,14 +100,14 @@ impl Slot {
 
 /// The bounded table of streams.
 #[derive(Debug)]
-pub struct Streams {
+pub struct Senders {
     map: IndexMap<Key, Slot, RandomState>,
     cap: usize,
 }
 
-impl Streams {
-    pub fn new(cap: usize) -> Streams {
-        Streams {
+impl Senders {
+    pub fn new(cap: usize) -> Senders {
+        Senders {
             map: IndexMap::with_hasher(RandomState::default()),
             cap: cap.max(1),
         }
@@ -138,7 +138,7 @@ impl Streams {
         self.map.swap_remove_index(oldest).map(|(_, s)| s)
     }
 
-    /// Adds a stream (after [`Streams::make_room`]); returns its index.
+    /// Adds a stream (after [`Senders::make_room`]); returns its index.
     pub fn insert(&mut self, key: KeyRef<'_>, slot: Slot) -> usize {
         self.map.insert_full(key.to_owned(), slot).0
     }
@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn a_full_table_retires_the_stream_silent_longest() {
         let t0 = Instant::now();
-        let mut s = Streams::new(2);
+        let mut s = Senders::new(2);
         let peers = [Peer::Conn(1), Peer::Conn(2), Peer::Conn(3)];
         let key = |p| KeyRef {
             peer: p,

@@ -1,6 +1,6 @@
 //! Stream sockets, TCP and unix: accepting connections and reading frames.
 //!
-//! Each connection is read by a thread of its own ([`super::stream_reader`],
+//! Each connection is read by a thread of its own ([`super::conn_reader`],
 //! whose chunks come from one bounded pool per listener) and has its own
 //! [`Deframer`] (RFC 6587: octet counting or LF, told by each frame's first
 //! byte), which holds at most one message of `--max-message` bytes between
@@ -17,12 +17,13 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use logmux_parsers::syslog::Deframer;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
+use super::conn_reader::{self, Chunk, Pool, Reader};
 use super::hub::Hub;
-use super::stream_reader::{self, Chunk, Pool, Reader};
-use super::streams::Peer;
+use super::senders::Peer;
 use super::Tasks;
+use crate::shutdown::Shutdown;
 
 /// Chunks parsed per wake-up of one connection before yielding to other sockets.
 const CHUNKS_PER_WAKE: usize = 16;
@@ -45,10 +46,10 @@ enum Conn {
 
 impl Conn {
     /// The socket, off the runtime, for its reader thread (still non-blocking).
-    fn into_std(self) -> io::Result<stream_reader::Conn> {
+    fn into_std(self) -> io::Result<conn_reader::Conn> {
         Ok(match self {
-            Conn::Tcp(s) => stream_reader::Conn::Tcp(s.into_std()?),
-            Conn::Unix(s) => stream_reader::Conn::Unix(s.into_std()?),
+            Conn::Tcp(s) => conn_reader::Conn::Tcp(s.into_std()?),
+            Conn::Unix(s) => conn_reader::Conn::Unix(s.into_std()?),
         })
     }
 }
@@ -73,18 +74,17 @@ pub async fn serve(
     listener: Listener,
     name: String,
     hub: Rc<RefCell<Hub>>,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
     limits: Limits,
     tasks: Tasks,
 ) {
-    let mut stopping = stop.clone();
     let pool = Pool::default();
     let mut accept_errors = AcceptErrors::default();
     let mut last_error = String::new();
     loop {
         let conn = tokio::select! {
             biased;
-            _ = stopping.changed() => break,
+            () = shutdown.triggered() => break,
             accepted = listener.accept() => accepted,
         };
         let conn = match conn {
@@ -121,8 +121,7 @@ pub async fn serve(
             h.new_connection()
         };
         let hub = Rc::clone(&hub);
-        let stop = stop.clone();
-        tasks.spawn(read(conn, peer, hub, stop, pool.clone()));
+        tasks.spawn(read(conn, peer, hub, shutdown.clone(), pool.clone()));
     }
     if let Some(errors) = accept_errors.stopped() {
         report_unreported(&name, errors, &last_error);
@@ -181,13 +180,7 @@ impl AcceptErrors {
 
 /// Parses one connection's chunks, as its reader thread hands them over,
 /// to the end of the connection (or until the listener stops).
-async fn read(
-    conn: Conn,
-    peer: Peer,
-    hub: Rc<RefCell<Hub>>,
-    mut stop: watch::Receiver<bool>,
-    pool: Pool,
-) {
+async fn read(conn: Conn, peer: Peer, hub: Rc<RefCell<Hub>>, shutdown: Shutdown, pool: Pool) {
     let conn = match conn.into_std() {
         Ok(c) => Some(c),
         Err(e) => {
@@ -195,7 +188,8 @@ async fn read(
             None
         }
     };
-    let reader = conn.map(|c| Reader::start(c, pool.clone()));
+    // Once the listener stops, the reader reads what has arrived, then ends.
+    let reader = conn.map(|c| Reader::start(c, pool.clone(), shutdown));
     let mut reader = match reader {
         Some(Ok(r)) => Some(r),
         Some(Err(e)) => {
@@ -205,18 +199,8 @@ async fn read(
         None => None,
     };
     let mut deframer = Deframer::new(hub.borrow().max_message());
-    let mut stopped = false;
     while let Some(r) = reader.as_mut() {
-        let chunk = tokio::select! {
-            biased;
-            _ = stop.changed(), if !stopped => {
-                // The reader reads what has arrived, then ends.
-                r.stop();
-                stopped = true;
-                continue;
-            }
-            chunk = r.chunks.recv() => chunk,
-        };
+        let chunk = r.chunks.recv().await;
         let Some(chunk) = chunk else {
             if let Some(r) = reader.take() {
                 r.join();

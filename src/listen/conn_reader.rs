@@ -13,11 +13,12 @@
 
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+
+use crate::shutdown::Shutdown;
 
 /// Bytes read into one chunk at most.
 pub const CHUNK: usize = 256 * 1024;
@@ -121,32 +122,19 @@ impl Pool {
 /// One connection's reader thread.
 pub struct Reader {
     pub chunks: mpsc::UnboundedReceiver<Chunk>,
-    stopping: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl Reader {
-    /// Starts reading `conn`.
-    pub fn start(conn: Conn, pool: Pool) -> io::Result<Reader> {
+    /// Starts reading `conn`; once `shutdown` is triggered, the reader
+    /// reads what has arrived, then ends.
+    pub fn start(conn: Conn, pool: Pool, shutdown: Shutdown) -> io::Result<Reader> {
         let (tx, chunks) = mpsc::unbounded_channel();
-        let stopping = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stopping = Arc::clone(&stopping);
-            std::thread::Builder::new()
-                .name("listen-conn".into())
-                .stack_size(64 * 1024)
-                .spawn(move || read_loop(&conn, &pool, &tx, &stopping))?
-        };
-        Ok(Reader {
-            chunks,
-            stopping,
-            thread,
-        })
-    }
-
-    /// Tells the reader to read what has arrived, then end.
-    pub fn stop(&self) {
-        self.stopping.store(true, Ordering::Relaxed);
+        let thread = std::thread::Builder::new()
+            .name("listen-conn".into())
+            .stack_size(64 * 1024)
+            .spawn(move || read_loop(&conn, &pool, &tx, &shutdown))?;
+        Ok(Reader { chunks, thread })
     }
 
     /// Waits for the thread, once `chunks` has ended.
@@ -165,7 +153,7 @@ enum Fill {
     End,
 }
 
-fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, stopping: &AtomicBool) {
+fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, shutdown: &Shutdown) {
     let fd = conn.fd();
     let mut drained_chunks = 0;
     // After a full chunk more is likely waiting: read again without polling.
@@ -175,7 +163,7 @@ fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, stoppi
             // The listener's thread is gone.
             return;
         }
-        let stop = stopping.load(Ordering::Relaxed);
+        let stop = shutdown.is_triggered();
         if stop {
             drained_chunks += 1;
             if drained_chunks > DRAIN_CHUNKS {
@@ -244,7 +232,7 @@ mod tests {
         let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         b.set_nonblocking(true).unwrap();
         let pool = Pool::default();
-        let mut reader = Reader::start(Conn::Unix(b), pool.clone()).unwrap();
+        let mut reader = Reader::start(Conn::Unix(b), pool.clone(), Shutdown::new()).unwrap();
         let sent: Vec<u8> = (0..3 * CHUNK as u32 + 7).map(|i| (i % 251) as u8).collect();
         let writer = {
             let sent = sent.clone();

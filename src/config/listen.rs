@@ -1,0 +1,69 @@
+//! `logmux listen --config FILE`: a TOML file of `[sink.NAME]` tables (see
+//! [`super::sinks`]), the sinks `--sink NAME` can name. Every other setting
+//! of `listen` is a flag; unknown keys are errors, as in every config.
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use super::error::{ConfigError, Locator};
+use super::filter::resolve_sinks;
+use super::sinks::RawSink;
+use crate::sink::spec::SinkSpec;
+
+/// The keys a listen config may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListenConfigFile {
+    #[serde(default)]
+    sink: IndexMap<String, RawSink>,
+}
+
+/// The sinks a listen config resolves to: the built-in ones and its own.
+#[derive(Debug)]
+pub struct ListenConfig {
+    pub sinks: Vec<SinkSpec>,
+}
+
+impl ListenConfig {
+    /// No config file: the built-in sinks only.
+    pub fn builtin() -> Result<ListenConfig, ConfigError> {
+        ListenConfig::parse(Path::new("(command line)"), "")
+    }
+
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<ListenConfig, ConfigError> {
+        ListenConfig::parse(path, &Locator::read(path)?)
+    }
+
+    /// Checks config text; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<ListenConfig, ConfigError> {
+        let loc = Locator { path, text };
+        let file: ListenConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, false))?;
+        Ok(ListenConfig {
+            sinks: resolve_sinks(path, text, &file.sink)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sink_tables_and_nothing_else() {
+        let c = ListenConfig::parse(
+            Path::new("l.toml"),
+            "[sink.fwd]\ntype = \"syslog\"\naddress = \"tcp://127.0.0.1:5514\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = c.sinks.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["stdout", "stderr", "null", "syslog", "fwd"]);
+        let e = ListenConfig::parse(Path::new("l.toml"), "output = \"json\"\n")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("l.toml:1:1: unknown field `output`"), "{e}");
+    }
+}

@@ -1,0 +1,379 @@
+//! Where the listener's events go: stdout (the default), `--out-dir` (the
+//! sink layer's file sink keyed by container), or a sink of the sink layer
+//! (`--sink NAME`).
+//!
+//! Events are encoded on the listener's thread into buffers of whole
+//! events (one for stdout or the sink, one per `--out-dir` file) and handed,
+//! when full or a millisecond after the first event in them, to a writer
+//! thread of its own (for a sink and `--out-dir`: the sink's thread, behind
+//! its bounded queue and its `on_full` policy). Copying JSON into the kernel costs
+//! about as much as parsing it, so the two overlap on two cores. At most
+//! [`IN_FLIGHT`] buffers wait for the writer; past that the listener waits
+//! too, so a slow reader of stdout slows TCP senders down rather than
+//! growing memory.
+
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use super::out_dir;
+use crate::shutdown::Shutdown;
+use crate::sink::spec::{OnFull, SinkSpec};
+use crate::sink::{Batch, KeyedFiles, KeyedFilesSpec, Route, SinkHandle, StartedSinks};
+
+/// The queue in front of `--out-dir`'s files.
+const OUT_DIR_QUEUE: usize = 4 << 20;
+
+/// stdout's buffer is handed over once it holds this much.
+const STDOUT_WRITE_SIZE: usize = 128 * 1024;
+
+/// A file's buffer is handed over once it holds this much.
+const FILE_WRITE_SIZE: usize = 32 * 1024;
+
+/// Every file buffer is handed over once they hold this much together.
+const FILES_TOTAL: usize = 4 << 20;
+
+/// Buffers handed over and not yet written, at most.
+const IN_FLIGHT: usize = 8;
+
+/// File buffers kept at most; past this, all are handed over and forgotten.
+const MAX_BUFFERS: usize = 4096;
+
+/// What the writer thread reports back.
+#[derive(Default)]
+struct Shared {
+    /// stdout's reader went away.
+    closed: AtomicBool,
+    /// Writing stdout failed.
+    error: Mutex<Option<io::Error>>,
+    /// Bytes of `--out-dir` events that could not be written.
+    lost_bytes: Arc<AtomicU64>,
+}
+
+/// One buffer of whole events for stdout's writer.
+struct Chunk {
+    bytes: Vec<u8>,
+}
+
+enum Buffers {
+    /// stdout, or the `--sink`.
+    One(Vec<u8>),
+    Files(IndexMap<Box<str>, Vec<u8>>),
+}
+
+/// A `--sink` or `--out-dir`: its thread, and the route to its queue.
+struct SinkOut {
+    sinks: StartedSinks,
+    route: Route,
+    /// `--sink`: events it could not deliver make the listener's exit fail.
+    strict: bool,
+    /// The pipeline's event count at the last hand-over.
+    events_handed: u64,
+    /// The pipeline's event count now.
+    events: u64,
+}
+
+/// The buffers of encoded events, and the writer they are handed to.
+pub struct Outbox {
+    buffers: Buffers,
+    /// A `--sink` takes the buffers instead of the writer thread.
+    sink: Option<SinkOut>,
+    tx: Option<SyncSender<Chunk>>,
+    /// Emptied buffers coming back from the writer, to be reused.
+    free: Receiver<Vec<u8>>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Outbox {
+    /// stdout, written through a duplicate of fd 1 (not Rust's
+    /// line-buffered `Stdout`). `shutdown` is triggered if its reader goes
+    /// away or writing fails.
+    pub fn stdout(shutdown: Shutdown) -> io::Result<Outbox> {
+        let fd: OwnedFd = io::stdout().as_fd().try_clone_to_owned()?;
+        Outbox::start(std::fs::File::from(fd), shutdown)
+    }
+
+    /// `--out-dir`: the file sink keyed by container; creates the
+    /// directory if needed.
+    pub fn dir(spec: KeyedFilesSpec) -> io::Result<Outbox> {
+        let shared = Shared::default();
+        let files = KeyedFiles::new(spec, out_dir::OTHERS, Arc::clone(&shared.lost_bytes))?;
+        let handle = SinkHandle::start("out-dir".into(), Box::new(files), OUT_DIR_QUEUE)?;
+        let sinks = StartedSinks::adopt(handle, OnFull::Block);
+        Ok(Outbox::to_sink(
+            sinks,
+            Buffers::Files(IndexMap::new()),
+            false,
+            shared,
+        ))
+    }
+
+    /// `--sink NAME`: starts the sink's thread; buffers go to its queue.
+    pub fn sink(spec: &SinkSpec) -> Result<Outbox, crate::sink::OpenError> {
+        let sinks = StartedSinks::start(std::slice::from_ref(spec), &[true])?;
+        Ok(Outbox::to_sink(
+            sinks,
+            Buffers::One(Vec::new()),
+            true,
+            Shared::default(),
+        ))
+    }
+
+    /// Buffers handed to the first of `sinks`; `strict`: events it could
+    /// not deliver make an error at the end.
+    fn to_sink(sinks: StartedSinks, buffers: Buffers, strict: bool, shared: Shared) -> Outbox {
+        let route = sinks.route(0);
+        let (_, free) = mpsc::sync_channel(1);
+        Outbox {
+            buffers,
+            sink: route.map(|route| SinkOut {
+                sinks,
+                route,
+                strict,
+                events_handed: 0,
+                events: 0,
+            }),
+            tx: None,
+            free,
+            shared: Arc::new(shared),
+            thread: None,
+        }
+    }
+
+    fn start(file: std::fs::File, shutdown: Shutdown) -> io::Result<Outbox> {
+        let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
+        let (free_tx, free) = mpsc::sync_channel(IN_FLIGHT);
+        let shared = Arc::new(Shared::default());
+        let state = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("listen-writer".into())
+            .spawn(move || write_loop(&rx, &free_tx, file, &state, &shutdown))?;
+        Ok(Outbox {
+            buffers: Buffers::One(Vec::new()),
+            sink: None,
+            tx: Some(tx),
+            free,
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// The buffer for events of a container (`None`: not a container).
+    pub fn buffer(&mut self, container: Option<&str>) -> &mut Vec<u8> {
+        let files = match &mut self.buffers {
+            Buffers::One(buf) => return buf,
+            Buffers::Files(files) => files,
+        };
+        let stem = out_dir::stem(container);
+        let index = match files.get_index_of(stem) {
+            Some(i) => i,
+            None => {
+                if files.len() >= MAX_BUFFERS {
+                    // Rare (thousands of containers): hand everything over
+                    // and start the table again.
+                    let all: Vec<(Box<str>, Vec<u8>)> = files.drain(..).collect();
+                    for (stem, bytes) in all {
+                        hand_over(self.tx.as_ref(), self.sink.as_mut(), Some(stem), bytes);
+                    }
+                }
+                files.insert_full(Box::from(stem), Vec::new()).0
+            }
+        };
+        &mut files[index]
+    }
+
+    /// Hands over the buffers that are full.
+    pub fn write_full(&mut self) {
+        match &mut self.buffers {
+            Buffers::One(buf) => {
+                if buf.len() >= STDOUT_WRITE_SIZE {
+                    let bytes = take(buf, &self.free);
+                    hand_over(self.tx.as_ref(), self.sink.as_mut(), None, bytes);
+                }
+            }
+            Buffers::Files(files) => {
+                let total: usize = files.values().map(Vec::len).sum();
+                let min = if total >= FILES_TOTAL {
+                    1
+                } else {
+                    FILE_WRITE_SIZE
+                };
+                for (stem, buf) in files.iter_mut() {
+                    if buf.len() >= min {
+                        let bytes = std::mem::take(buf);
+                        hand_over(
+                            self.tx.as_ref(),
+                            self.sink.as_mut(),
+                            Some(stem.clone()),
+                            bytes,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands over everything buffered.
+    pub fn flush(&mut self) {
+        match &mut self.buffers {
+            Buffers::One(buf) => {
+                if !buf.is_empty() {
+                    let bytes = take(buf, &self.free);
+                    hand_over(self.tx.as_ref(), self.sink.as_mut(), None, bytes);
+                }
+            }
+            Buffers::Files(files) => {
+                for (stem, buf) in files.iter_mut() {
+                    if !buf.is_empty() {
+                        let bytes = std::mem::take(buf);
+                        hand_over(
+                            self.tx.as_ref(),
+                            self.sink.as_mut(),
+                            Some(stem.clone()),
+                            bytes,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether events wait in a buffer.
+    pub fn has_buffered(&self) -> bool {
+        match &self.buffers {
+            Buffers::One(buf) => !buf.is_empty(),
+            Buffers::Files(files) => files.values().any(|b| !b.is_empty()),
+        }
+    }
+
+    /// `Ok(false)` once stdout's reader has gone away; the error if writing
+    /// stdout failed.
+    pub fn state(&self) -> io::Result<bool> {
+        if let Some(e) = lock(&self.shared.error).take() {
+            return Err(e);
+        }
+        Ok(!self.shared.closed.load(Ordering::SeqCst))
+    }
+
+    /// The pipeline has encoded `events` events so far: a batch handed to
+    /// a sink counts the ones since the last (for its drop and loss counts).
+    pub fn count_events(&mut self, events: u64) {
+        if let Some(sink) = &mut self.sink {
+            sink.events = events;
+        }
+    }
+
+    /// Hands over what is buffered and waits until the writer has written
+    /// everything (a sink: up to `timeout`, then its undelivered events are
+    /// reported, and make an error).
+    pub fn finish(&mut self, timeout: Duration) -> io::Result<bool> {
+        self.flush();
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(sink) = &mut self.sink {
+            sink.sinks.report_dropped();
+            let missing = sink.sinks.close(timeout, None);
+            if missing > 0 && sink.strict {
+                return Err(io::Error::other(format!(
+                    "{missing} events were not delivered to the sink"
+                )));
+            }
+        }
+        self.state()
+    }
+
+    /// Bytes of events that could not be written (`--out-dir` files).
+    pub fn lost_bytes(&self) -> u64 {
+        self.shared.lost_bytes.load(Ordering::SeqCst)
+    }
+}
+
+/// Takes a full buffer, leaving an emptied one from the writer (or a new one).
+fn take(buf: &mut Vec<u8>, free: &Receiver<Vec<u8>>) -> Vec<u8> {
+    let fresh = free
+        .try_recv()
+        .unwrap_or_else(|_| Vec::with_capacity(2 * STDOUT_WRITE_SIZE));
+    std::mem::replace(buf, fresh)
+}
+
+/// Hands a buffer over: to the sink's queue (as its `on_full` says; `key`
+/// names an `--out-dir` file), or to stdout's writer thread.
+fn hand_over(
+    tx: Option<&SyncSender<Chunk>>,
+    sink: Option<&mut SinkOut>,
+    key: Option<Box<str>>,
+    bytes: Vec<u8>,
+) {
+    match sink {
+        Some(s) => s.send(key, bytes),
+        None => send(tx, bytes),
+    }
+}
+
+impl SinkOut {
+    fn send(&mut self, key: Option<Box<str>>, bytes: Vec<u8>) {
+        let events = match key {
+            // One of several files' buffers: its events are its lines.
+            Some(_) => bytes.iter().filter(|&&b| b == b'\n').count() as u64,
+            // The one buffer: every event since the last hand-over.
+            None => self.events.saturating_sub(self.events_handed),
+        };
+        if key.is_none() {
+            self.events_handed = self.events;
+        }
+        self.route.send_blocking(Batch {
+            bytes,
+            events: u32::try_from(events).unwrap_or(u32::MAX),
+            key,
+        });
+    }
+}
+
+/// Hands a buffer to stdout's writer, waiting while [`IN_FLIGHT`] are
+/// pending. If the writer is gone (it only ends once `tx` is dropped), the
+/// bytes go with it.
+fn send(tx: Option<&SyncSender<Chunk>>, bytes: Vec<u8>) {
+    if let Some(tx) = tx {
+        let _ = tx.send(Chunk { bytes });
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The writer thread: writes chunks in order until the listener lets go.
+fn write_loop(
+    rx: &Receiver<Chunk>,
+    free: &SyncSender<Vec<u8>>,
+    mut file: std::fs::File,
+    shared: &Shared,
+    shutdown: &Shutdown,
+) {
+    let mut done = false;
+    while let Ok(mut chunk) = rx.recv() {
+        if !done {
+            if let Err(e) = file.write_all(&chunk.bytes) {
+                // Nothing more can be written; the rest is let go.
+                done = true;
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    shared.closed.store(true, Ordering::SeqCst);
+                } else {
+                    *lock(&shared.error) = Some(e);
+                }
+                shutdown.trigger();
+            }
+        }
+        chunk.bytes.clear();
+        let _ = free.try_send(chunk.bytes);
+    }
+}
