@@ -78,11 +78,14 @@ command = ["sh", "-c", "(sleep 5 & echo $! > @DIR@/orphan.tmp; mv @DIR@/orphan.t
         .unwrap();
     // Its parent, the subshell, has ended: the orphan is logmux's now.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut parents = Vec::new();
     while ppid_of(orphan) != Some(run.pid()) {
+        if parents.last() != Some(&ppid_of(orphan)) {
+            parents.push(ppid_of(orphan));
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "the orphan's parent is {:?}, not logmux ({})",
-            ppid_of(orphan),
+            "the orphan's parents were {parents:?}, never logmux ({})",
             run.pid()
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
