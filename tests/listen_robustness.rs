@@ -264,6 +264,9 @@ fn random_and_malformed_input_gives_one_event_each_and_breaks_nothing() {
     let done = l.stop();
     assert_eq!(done.code, Some(0), "{}", done.stderr);
     assert_eq!(done.events.len(), expected + 2);
+    for e in &done.events {
+        assert!(e["message"].is_string() && e["logmux"]["format"].is_string());
+    }
     let flagged = |k: &str| {
         done.events
             .iter()

@@ -59,7 +59,17 @@ stdout = {{ format = "text" }}
     });
     let err_now = || String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !release(&err_now()) {
+    loop {
+        // A failed check in `release` must not leave logmux running.
+        let err = err_now();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| release(&err))) {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(panic) => {
+                let _ = child.kill();
+                std::panic::resume_unwind(panic);
+            }
+        }
         if Instant::now() > deadline {
             let _ = child.kill();
             panic!("not released within 120 s; stderr:\n{}", err_now());
