@@ -170,20 +170,42 @@ autorestart = "never"
 #[test]
 fn unless_exists_sits_a_program_out_when_its_file_exists() {
     // The file is there before logmux starts: the crate's Cargo.toml.
-    let done = start(&format!(
+    let run = start(&format!(
         r#"
-control_socket = ""
+control_socket = "@DIR@/ctl.sock"
 [program.first-time]
 command = ["echo", "must not run"]
 unless_exists = "{}"
 [program.other]
-command = ["echo", "other ran"]
+command = ["sh", "-c", "echo other ran; exec sleep 60"]
 unless_exists = "@DIR@/absent"
 "#,
         concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")
-    ))
-    .finish(30);
+    ));
+    run.wait_for(20, "other ran", |out, _| out.contains("other ran"));
+    // `logmux ctl status` says so: disabled, not waiting or exited.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_logmux"))
+        .args(["ctl", "--json", "--socket"])
+        .arg(run.dir.path().join("ctl.sock"))
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout).into_owned();
+    run.signal(libc::SIGTERM);
+    let done = run.finish(30);
     assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let states: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let state_of = |name: &str| {
+        states["programs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["state"].clone())
+    };
+    assert_eq!(state_of("first-time"), Some("disabled".into()), "{text}");
+    assert_ne!(state_of("other"), Some("disabled".into()), "{text}");
+    assert!(state_of("other").is_some(), "{text}");
     let own = events(&done.stderr);
     assert!(own_with(&own, "spawned first-time").is_empty());
     assert_eq!(own_with(&own, "spawned other").len(), 1);
