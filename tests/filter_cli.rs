@@ -254,3 +254,45 @@ fn a_full_disk_is_an_io_error_not_a_success() {
     assert_eq!(out.status.code(), Some(74));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the output"));
 }
+
+/// `logmux filter ARGS` on a terminal (util-linux `script` gives it one),
+/// with `NO_COLOR` set to `no_color` or unset; what it wrote there.
+fn on_a_terminal(args: &str, no_color: Option<&str>) -> String {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/nginx-access.log");
+    let command = format!("{} filter {args} {fixture}", env!("CARGO_BIN_EXE_logmux"));
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &command, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env("TZ", "UTC");
+    if let Some(v) = no_color {
+        cmd.env("NO_COLOR", v);
+    }
+    let out = cmd
+        .output()
+        .expect("util-linux script (bsdutils) must be installed");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn no_color_turns_off_the_terminal_default_but_not_an_explicit_always() {
+    let coloured = |s: &str| s.contains("\x1b[");
+    let plain = on_a_terminal("--output pretty", Some("1"));
+    assert!(!coloured(&plain), "{plain:?}");
+    // The same lines, only without the escapes.
+    let default = on_a_terminal("--output pretty", None);
+    assert!(coloured(&default), "{default:?}");
+    let mut stripped = String::new();
+    let mut rest = default.as_str();
+    while let Some(at) = rest.find("\x1b[") {
+        stripped.push_str(&rest[..at]);
+        rest = &rest[at..];
+        rest = &rest[rest.find('m').unwrap() + 1..];
+    }
+    stripped.push_str(rest);
+    assert_eq!(stripped, plain);
+    assert!(coloured(&on_a_terminal(
+        "--output pretty --color always",
+        Some("1")
+    )));
+}

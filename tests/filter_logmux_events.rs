@@ -1,56 +1,23 @@
-//! `logmux filter` reading logmux's own events: the output of a real
-//! `logmux run` (as `docker logs web 2>&1` shows it), bare, behind a
-//! `docker logs -t` time and behind a compose prefix. Each event comes out
-//! as the same event (JSON), or readably with its own time, program,
-//! severity and message (pretty); never as a `json` event wrapping it.
+//! `logmux filter` reading logmux's own events: what a `logmux run` of a
+//! small child wrote (tests/filter_logmux_events.jsonl, with fixed times
+//! and pids), bare (as `docker logs web 2>&1` shows it), behind a `docker
+//! logs -t` time and behind a compose prefix. Each event comes out as the
+//! same event (JSON), or readably with its own time, program, severity and
+//! message (pretty); never as a `json` event wrapping it.
 
 mod common;
 
 use serde_json::Value;
 
-/// What the child under `logmux run` writes: a plain line, an nginx access
-/// line, a JSON app line, text with escapes, and a traceback on stderr.
-const CHILD: &str = r#"printf 'hello from the child\n'
-printf '127.0.0.1 - - [25/Nov/2026:19:39:25 +0000] "GET /boom/ HTTP/1.1" 500 145 "-" "curl/7.88.1"\n'
-printf '{"level":"warn","msg":"app json","n":3}\n'
-printf 'tab\there "quoted" caf\303\251\n'
-printf 'Traceback (most recent call last):\n  File "/app/x.py", line 1, in <module>\n    1 / 0\nZeroDivisionError: division by zero\n' >&2
-printf 'after the traceback\n' >&2
-"#;
+/// What `logmux run -- sh -c CHILD` wrote, stdout's lines then stderr's,
+/// where CHILD writes a plain line, an nginx access line, a JSON app line,
+/// text with escapes, and a traceback on stderr: six events of `sh` and
+/// four of logmux.
+const RUN_OUTPUT: &str = include_str!("filter_logmux_events.jsonl");
 
-/// The lines `logmux run -- sh -c CHILD` writes, stdout's then stderr's
-/// (both are logmux events, one per line).
 fn run_output() -> Vec<String> {
-    let out = common::logmux()
-        .args(["run", "--", "sh", "-c", CHILD])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let mut lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    lines.extend(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .lines()
-            .map(str::to_string),
-    );
-    // The child's six events and logmux's own (spawned, exited, exits...).
-    let events: Vec<Value> = lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e["service"]["name"] == "sh")
-            .count(),
-        6,
-        "{lines:#?}"
-    );
-    assert!(events.iter().any(|e| e["service"]["name"] == "logmux"));
+    let lines: Vec<String> = RUN_OUTPUT.lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 10);
     lines
 }
 
@@ -120,40 +87,20 @@ fn pretty_output_shows_time_program_severity_and_message() {
         .lines()
         .map(str::to_string)
         .collect();
-    assert_eq!(shown.len(), lines.len());
-    for (line, text) in lines.iter().zip(&shown) {
-        let e: Value = serde_json::from_str(line).unwrap();
-        // `HH:MM:SS.mmm` of the event's own time (TZ=UTC), padded to 12.
-        let ts = e["timestamp"].as_str().unwrap();
-        let time = &ts[11..];
-        let end = time.find(['Z', '+', '-']).unwrap_or(time.len()).min(12);
-        let clock = format!("{:<12}", &time[..end]);
-        let program = e["service"]["name"].as_str().unwrap();
-        let severity = e["severity_text"].as_str().unwrap();
-        let gist = match e["logmux"]["format"].as_str().unwrap() {
-            "nginx.access" => "500 GET /boom/ 127.0.0.1".to_string(),
-            "python.traceback" => "ZeroDivisionError: division by zero".to_string(),
-            _ => e["message"].as_str().unwrap().replace('\t', " "),
-        };
-        assert_eq!(
-            text,
-            &format!("{clock} {program:<10} {severity:<5} {gist}"),
-            "{line}"
-        );
-    }
-    // The child's lines, readable.
-    assert!(shown
-        .iter()
-        .any(|l| l.ends_with(" sh         INFO  hello from the child")));
-    assert!(shown
-        .iter()
-        .any(|l| l.ends_with(" sh         INFO  tab here \"quoted\" café")));
-    assert!(shown
-        .iter()
-        .any(|l| l.ends_with(" sh         ERROR ZeroDivisionError: division by zero")));
-    assert!(shown
-        .iter()
-        .any(|l| l.contains(" logmux     INFO  spawned sh (pid ")));
+    // `HH:MM:SS.mmm` of the event's own time (TZ=UTC), padded to 12.
+    let want = [
+        "10:00:00.100 sh         INFO  hello from the child",
+        "19:39:25     sh         ERROR 500 GET /boom/ 127.0.0.1",
+        r#"10:00:02.102 sh         WARN  {"level":"warn","msg":"app json","n":3}"#,
+        "10:00:03.103 sh         INFO  tab here \"quoted\" café",
+        "10:00:04.104 logmux     INFO  spawned sh (pid 812)",
+        "10:00:05.105 logmux     INFO  sh exited: exit code 0",
+        "10:00:06.106 logmux     INFO  sh ended and its on_exit is shutdown: stopping all programs; logmux will exit with 0",
+        "10:00:07.107 sh         ERROR ZeroDivisionError: division by zero",
+        "10:00:08.108 sh         INFO  after the traceback",
+        "10:00:09.109 logmux     INFO  logmux exits with 0",
+    ];
+    assert_eq!(shown, want);
 }
 
 #[test]

@@ -13,7 +13,6 @@ use std::net::{TcpStream, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
-use logmux_parsers::syslog::Deframer;
 use support::*;
 
 const MAX_MESSAGE: usize = 4096;
@@ -87,6 +86,26 @@ fn garbage(rng: &mut Rng) -> Vec<u8> {
     }
 }
 
+/// Appends one random frame to `stream` and returns its message: octet
+/// counted (`LEN SP MSG`, any bytes; a length is never 0), or a line made
+/// to start with `<` and to hold no `\n`, `\r` or NUL, so that it ends at
+/// its own LF.
+fn tcp_frame(rng: &mut Rng, stream: &mut Vec<u8>) -> Vec<u8> {
+    let mut m = garbage(rng);
+    if rng.below(2) == 0 && !m.is_empty() {
+        stream.extend_from_slice(format!("{} ", m.len()).as_bytes());
+        stream.extend_from_slice(&m);
+        return m;
+    }
+    m.retain(|&b| !matches!(b, b'\n' | b'\r' | 0));
+    if m.first() != Some(&b'<') {
+        m.insert(0, b'<');
+    }
+    stream.extend_from_slice(&m);
+    stream.push(b'\n');
+    m
+}
+
 /// What the listener strips before deciding a message is empty.
 fn strip_newline(b: &[u8]) -> &[u8] {
     let b = b.strip_suffix(b"\n").unwrap_or(b);
@@ -96,6 +115,21 @@ fn strip_newline(b: &[u8]) -> &[u8] {
 /// Events a datagram must give: one, unless it is empty.
 fn events_of_datagram(d: &[u8]) -> usize {
     usize::from(!strip_newline(d).is_empty())
+}
+
+/// What docs/listen.md ("Limits") says the listener may hold, for this
+/// test's settings, in KiB: per datagram socket 16 receive buffers of
+/// `--max-message` and a queue of 128 batches of up to 128 KiB; 16 chunks
+/// of 256 KiB for the stream listener; one unfinished message per
+/// connection and its reader thread's stack (64 KiB allowed, not
+/// documented); 8 waiting output buffers of 128 KiB and the one filling.
+fn documented_buffers_kib() -> u64 {
+    let max_message = MAX_MESSAGE as u64 / 1024;
+    let datagram = 16 * max_message + 128 * 128;
+    let stream = 16 * 256;
+    let connection = max_message + 1 + 64;
+    let output = 9 * 128;
+    2 * datagram + stream + (MAX_CONNECTIONS as u64 + 1) * connection + output
 }
 
 fn vm_hwm_kib(pid: i32) -> u64 {
@@ -121,9 +155,13 @@ fn random_and_malformed_input_gives_one_event_each_and_breaks_nothing() {
         "--max-connections",
         &MAX_CONNECTIONS.to_string(),
     ]);
+    // What the listener holds before any input: its code, libraries, stacks.
+    let baseline = vm_hwm_kib(l.pid());
     let mut rng = Rng(0x5eed_1094_0000_0001);
     let mut expected = 0;
     let mut messages = 0;
+    let mut truncated = 0;
+    let mut invalid_utf8 = 0;
 
     // Datagrams, paced so the kernel's buffer never overflows: each batch
     // must be out before the next goes.
@@ -142,43 +180,34 @@ fn random_and_malformed_input_gives_one_event_each_and_breaks_nothing() {
                 unix.send_to(&d, &dgram_path).unwrap();
             }
             expected += events_of_datagram(&d);
+            truncated += usize::from(strip_newline(&d).len() > MAX_MESSAGE);
+            invalid_utf8 += usize::from(std::str::from_utf8(&d).is_err());
             messages += 1;
         }
         l.wait_for(expected, 60);
     }
     assert_eq!(l.count(), expected, "one event per non-empty datagram");
 
-    // TCP: each connection a stream of frames, LF or octet-counted, right
-    // or wrong; some end in the middle of a frame. The events expected are
-    // the frames the RFC 6587 deframer finds in each stream.
+    // TCP: each connection a stream of frames, octet-counted or ending in
+    // LF, cut where the generator cut them: a cut connection ends in the
+    // middle of a counted frame. Each frame is one event (none if empty).
     let per_conn = TCP_FRAMES / CONNECTIONS;
     for c in 0..CONNECTIONS {
         let mut stream = Vec::new();
         for _ in 0..per_conn {
-            let m = garbage(&mut rng);
-            match rng.below(3) {
-                0 => {
-                    stream.extend_from_slice(format!("{} ", m.len()).as_bytes());
-                    stream.extend_from_slice(&m);
-                }
-                1 => {
-                    stream.extend_from_slice(&m);
-                    stream.push(b'\n');
-                }
-                _ => stream.extend_from_slice(&m),
-            }
+            let body = tcp_frame(&mut rng, &mut stream);
+            messages += 1;
+            expected += events_of_datagram(&body);
+            truncated += usize::from(body.len() > MAX_MESSAGE);
+            invalid_utf8 += usize::from(std::str::from_utf8(&body).is_err());
         }
         if c % 4 == 0 {
-            // Cut mid-frame: `100 ` promises more than comes.
+            // `100 ` promises more than comes: one truncated event.
             stream.extend_from_slice(b"100 <13>cut short");
-        }
-        let mut deframer = Deframer::new(MAX_MESSAGE);
-        let mut count = |f: logmux_parsers::syslog::Frame<'_>| {
             messages += 1;
-            expected += events_of_datagram(f.bytes);
-        };
-        deframer.push(&stream, &mut count);
-        deframer.finish(&mut count);
+            expected += 1;
+            truncated += 1;
+        }
         let mut conn = TcpStream::connect(l.tcp()).unwrap();
         for chunk in stream.chunks(1 + rng.below(8192)) {
             conn.write_all(chunk).unwrap();
@@ -199,8 +228,12 @@ fn random_and_malformed_input_gives_one_event_each_and_breaks_nothing() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut buf = [0u8; 16];
-    let closed = matches!(extra.read(&mut buf), Ok(0) | Err(_));
-    assert!(closed, "the connection over the cap is closed");
+    // Closed by the listener: end of stream or a reset, not a timeout.
+    match extra.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the connection over the cap is still open: {other:?}"),
+    }
     drop(idle);
     std::thread::sleep(Duration::from_millis(300));
 
@@ -224,7 +257,9 @@ fn random_and_malformed_input_gives_one_event_each_and_breaks_nothing() {
     }
     // Bounded memory: no buffer grew with the input.
     let hwm = vm_hwm_kib(l.pid());
-    assert!(hwm < 96 * 1024, "peak RSS {hwm} KiB");
+    let bound = baseline + documented_buffers_kib();
+    println!("FIGURE listen peak RSS: {hwm} KiB (at start {baseline} KiB, bound {bound} KiB)");
+    assert!(hwm <= bound, "peak RSS {hwm} KiB over {bound} KiB");
 
     let done = l.stop();
     assert_eq!(done.code, Some(0), "{}", done.stderr);
@@ -238,17 +273,14 @@ fn random_and_malformed_input_gives_one_event_each_and_breaks_nothing() {
             .filter(|e| e["logmux"][k] == true)
             .count()
     };
-    assert!(
-        flagged("parse_error") > 10_000,
-        "{}",
-        flagged("parse_error")
-    );
-    assert!(flagged("truncated") > 1_000, "{}", flagged("truncated"));
-    assert!(
-        flagged("invalid_utf8") > 1_000,
-        "{}",
-        flagged("invalid_utf8")
-    );
+    // The seeded generator always makes the same messages: exact counts.
+    assert_eq!(flagged("truncated"), truncated);
+    // Pinned from the seeded run: a change means garbage is parsed
+    // differently. Invalid UTF-8 in a header field that the parser takes
+    // apart is not the message's, so fewer than the messages that hold some.
+    assert_eq!(flagged("parse_error"), 66_411);
+    assert_eq!(flagged("invalid_utf8"), 50_498);
+    assert_eq!(invalid_utf8, 50_540);
     let report = complete_lines(done.stderr.as_bytes()).pop().unwrap();
     assert_eq!(report["logmux"]["messages"], messages + 2, "{report}");
     assert_eq!(report["logmux"]["events"], expected + 2, "{report}");

@@ -53,19 +53,57 @@ fn as_pid1_in_a_pid_namespace_orphans_leave_no_zombie() {
     assert_eq!(messages_of(&out, "forker"), ["forked"]);
 }
 
+/// The parent pid of `pid` (`/proc/PID/stat`, after the command's `)`).
+fn ppid_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.split(' ').nth(1)?.parse().ok()
+}
+
 #[test]
-fn as_a_subreaper_orphans_leave_no_zombie() {
-    // Not PID 1 here: count only zombies whose parent is logmux.
-    let config = DOUBLE_FORK.replace(
-        "[program.checker]\n",
-        "[program.checker]\nenvironment = { SCOPE = \"children-of-parent\" }\n",
+fn as_a_subreaper_orphans_are_re_parented_to_logmux_and_reaped() {
+    // Not PID 1 here: without PR_SET_CHILD_SUBREAPER the orphan would go to
+    // init (or another subreaper above), never to logmux.
+    let run = start(
+        r#"
+control_socket = ""
+[program.forker]
+command = ["sh", "-c", "(sleep 5 & echo $! > @DIR@/orphan.tmp; mv @DIR@/orphan.tmp @DIR@/orphan); echo forked; exec sleep 60"]
+"#,
     );
-    assert_ne!(config, DOUBLE_FORK);
-    let done = start(&config).finish(60);
+    run.wait_for(20, "the fork", |out, _| out.contains("forked"));
+    let orphan: i32 = std::fs::read_to_string(run.dir.path().join("orphan"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Its parent, the subshell, has ended: the orphan is logmux's now.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut parents = Vec::new();
+    while ppid_of(orphan) != Some(run.pid()) {
+        if parents.last() != Some(&ppid_of(orphan)) {
+            parents.push(ppid_of(orphan));
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the orphan's parents were {parents:?}, never logmux ({})",
+            run.pid()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // When it ends, logmux reaps it: no zombie is left behind.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while ppid_of(orphan).is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the orphan was not reaped: {:?}",
+            std::fs::read_to_string(format!("/proc/{orphan}/stat"))
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    run.signal(libc::SIGTERM);
+    let done = run.finish(20);
     assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
-    let out = events(&done.stdout);
-    let checker = messages_of(&out, "checker");
-    assert_eq!(checker.first(), Some(&"zombies=0"));
+    assert_eq!(messages_of(&events(&done.stdout), "forker"), ["forked"]);
 }
 
 #[test]

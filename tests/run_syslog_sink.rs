@@ -532,6 +532,46 @@ fn an_untrusted_server_gets_nothing_and_the_loss_is_reported() {
 }
 
 #[test]
+fn tls_server_name_is_the_name_the_certificate_must_carry() {
+    if !rsyslog::available("tls_server_name_is_the_name_the_certificate_must_carry") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    rsyslog::make_certificates(dir.path());
+    let port = free_port();
+    let d = dir.path().display();
+    let rs = Rsyslog::tls(dir.path(), port);
+    // The certificate carries 127.0.0.1 and localhost: by IP it would pass,
+    // so a refusal can only come from the name asked for.
+    let sink = |name: &str| {
+        format!("address = \"tls://127.0.0.1:{port}\"\ntls_ca = \"{d}/ca.pem\"\ntls_server_name = \"{name}\"")
+    };
+    let config = counting_config(&sink("logs.example.org"), "echo line 1")
+        .replace("drain_timeout = \"60s\"", "drain_timeout = \"1s\"");
+    let done = run_logmux(&config);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let own = events(&done.stderr);
+    let refused = own_with(&own, "sink s: cannot connect");
+    assert_eq!(refused.len(), 1, "{}", done.stderr);
+    let why = refused[0]["message"].as_str().unwrap();
+    assert!(
+        why.contains("certificate not valid for name \"logs.example.org\""),
+        "{why}"
+    );
+    assert_eq!(
+        own_with(&own, "sink s: 1 events (").len(),
+        1,
+        "{}",
+        done.stderr
+    );
+    assert!(rs.lines("fields.log").is_empty());
+
+    let done = run_logmux(&counting_config(&sink("localhost"), "echo line 1"));
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert_eq!(messages(&rs.wait_lines("fields.log", 1, 20)), ["line 1"]);
+}
+
+#[test]
 fn check_reports_a_bad_syslog_value_with_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(

@@ -15,7 +15,7 @@
 #   missing-variable  without NGINX_SERVER_NAME, DJANGO_SETTINGS_MODULE, or
 #                     EMAIL_ADDRESS with USE_SSL: exit 78, the last line
 #                     names the variable
-#   stop              docker stop: under 3 s, exit code 0, the last request's
+#   stop              docker stop: exit code 0 (no SIGKILL), the last request's
 #                     access lines are in the logs
 #   https             USE_SSL against pebble: the first start gets a
 #                     certificate, HTTPS serves, HTTP redirects, a forced
@@ -272,8 +272,10 @@ case_stop() {
     logs "$c" "$d"
     docker rm -f "$c" >/dev/null
     local f=0
-    if [ "$ms" -lt 3000 ]; then ok "docker stop took $(secs "$ms") s (< 3 s)"; else say "  not ok docker stop took $(secs "$ms") s"; f=1; fi
+    # Exit 0: docker did not need its SIGKILL (137), and no program needed
+    # logmux's; how long the stop took is the FIGURE above, not a check.
     if [ "$rc" = 0 ]; then ok "exit code 0"; else say "  not ok exit code $rc"; f=1; fi
+    logcheck "$d" message err logmux "did not stop within" 0 || f=1
     logcheck "$d" count out nginx.access nginx "/?e2e=last" 200 1 || f=1
     logcheck "$d" count out uwsgi.request uwsgi "/?e2e=last" 200 1 || f=1
     logcheck "$d" message err logmux "logmux exits with 0" 1 || f=1
@@ -391,10 +393,10 @@ EOF
         { say "  not ok renewal config: $(grep authenticator "$d/le/renewal/$SERVER_NAME.conf")"; f=1; }
     logs "$web" "$d"
     logcheck "$d" prefix out nginx.access nginx "/.well-known/acme-challenge/" 200 1 || f=1
-    logcheck "$d" message err logmux "certbot-renew exited: exit code 0" 1 || f=1
-    logcheck "$d" message err nginx "reconfiguring" 1 || f=1
-    logcheck "$d" message out certbot "Successfully received certificate" 1 || f=1
-    logcheck "$d" message out certbot "Congratulations, all renewals succeeded" 1 || f=1
+    logcheck "$d" message err logmux "certbot-renew exited: exit code 0" "$attempt" || f=1
+    logcheck "$d" least err nginx "reconfiguring" 1 || f=1
+    logcheck "$d" least out certbot "Successfully received certificate" 1 || f=1
+    logcheck "$d" least out certbot "Congratulations, all renewals succeeded" 1 || f=1
     logcheck "$d" services nginx uwsgi logmux certbot || f=1
     logcheck "$d" json || f=1
 

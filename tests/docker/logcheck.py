@@ -17,8 +17,11 @@ failed:
         exactly N python.traceback events, all from SERVICE on stderr, with
         exception.type TYPE and the whole traceback in exception.stacktrace;
         and no other event holding a traceback's first or last line
-    logcheck.py message OUT ERR STREAM SERVICE TEXT MIN
-        at least MIN events of SERVICE on STREAM whose message contains TEXT
+    logcheck.py message OUT ERR STREAM SERVICE TEXT N
+        exactly N events of SERVICE on STREAM whose message contains TEXT
+    logcheck.py least OUT ERR STREAM SERVICE TEXT MIN
+        at least MIN such events (for a third party's wording, such as
+        certbot's, whose repetitions are not logmux's to decide)
     logcheck.py prefix OUT ERR STREAM FORMAT SERVICE PREFIX STATUS MIN
         at least MIN events as for count, whose url.original starts with PREFIX
     logcheck.py last OUT ERR TEXT
@@ -149,12 +152,14 @@ def main(argv):
         check(not stray, 'no traceback line outside its event',
               json.dumps(stray[:1]))
 
-    elif cmd == 'message':
-        stream, service, text, least = rest
+    elif cmd in ('message', 'least'):
+        stream, service, text, n = rest
         hits = [e for e in streams[stream][1]
                 if get(e, 'service.name') == service and text in str(e.get('message', ''))]
-        check(len(hits) >= int(least), '%s on std%s says %r (%d time(s))' % (service, stream, text, len(hits)),
-              'found %d, want at least %s' % (len(hits), least))
+        exact = cmd == 'message'
+        check(len(hits) == int(n) if exact else len(hits) >= int(n),
+              '%s on std%s says %r (%d time(s))' % (service, stream, text, len(hits)),
+              'found %d, want %s%s' % (len(hits), '' if exact else 'at least ', n))
 
     elif cmd == 'last':
         (text,) = rest
