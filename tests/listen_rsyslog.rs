@@ -4,8 +4,8 @@
 //! rsyslog's RFC 5424 template, one newline-framed with its traditional
 //! (RFC 3164) forwarding format. Counts and fields are checked exactly.
 //!
-//! Needs `rsyslogd` (Debian's `rsyslog`); `tests/run-all.sh` installs it and
-//! sets LOGMUX_LIVE=1, under which a missing rsyslogd fails the test.
+//! Needs `rsyslogd` (Debian's `rsyslog`); `tests/run-all.sh` installs it.
+//! Without it the test is skipped, a failure under CI or `LOGMUX_LIVE=1`.
 
 #[path = "support/listen.rs"]
 mod support;
@@ -23,11 +23,10 @@ fn have_rsyslogd() -> bool {
         .iter()
         .any(|p| std::path::Path::new(p).exists());
     if !found {
-        assert!(
-            std::env::var_os("LOGMUX_LIVE").is_none(),
-            "LOGMUX_LIVE=1 but rsyslogd is not installed (apt-get install rsyslog)"
+        skip_or_fail(
+            "listen_rsyslog",
+            "rsyslogd is not installed (apt-get install rsyslog)",
         );
-        eprintln!("listen_rsyslog skipped: rsyslogd is not installed");
     }
     found
 }

@@ -419,7 +419,14 @@ startretries = 0
 
 #[test]
 fn user_directory_and_environment_are_applied() {
+    // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        skip_or_fail(
+            "user_directory_and_environment_are_applied",
+            "not root: the switch to user nobody is not checked",
+        );
+    }
     let user = if root { "user = \"nobody\"\n" } else { "" };
     let run = start(&format!(
         r#"

@@ -15,6 +15,10 @@ use serde_json::Value;
 #[path = "process.rs"]
 mod process;
 use process::{tail, Process};
+#[path = "skip.rs"]
+mod skip;
+#[allow(unused_imports)] // not every test skips
+pub use skip::skip_or_fail;
 
 /// A running `logmux listen`.
 pub struct Listener {
