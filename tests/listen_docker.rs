@@ -281,9 +281,12 @@ fn docker_rfc5424micro_over_tcp() {
         ],
     );
     // The daemon closes the connection when the container ends, which
-    // writes what is held; wait for every event, then a moment for extras.
+    // writes what is held; wait for every event and for that close (all it
+    // sent read), so that an extra event would be among the stopped ones.
     l.wait_for(7, 30);
-    std::thread::sleep(Duration::from_millis(300));
+    l.wait_until(30, "the daemon's connection closed", |l| {
+        l.established() == 0
+    });
     let to = Utc::now() + Duration::from_secs(1);
     let stopped = l.stop();
     check(
@@ -322,8 +325,11 @@ fn docker_default_format_over_udp() {
         ],
     );
     // The traceback waits for --idle-flush (1 s) once stderr goes quiet.
+    // `docker run` returns after the daemon closed its logger, so all it
+    // sent is here once the socket is read empty: extras are then among
+    // the stopped events.
     l.wait_for(7, 30);
-    std::thread::sleep(Duration::from_millis(300));
+    l.wait_until(30, "every datagram read", |l| l.udp_unread() == 0);
     let to = Utc::now() + Duration::from_secs(86_400);
     let stopped = l.stop();
     let tag = format!("{IMAGE}/{}", name.0);
@@ -357,7 +363,9 @@ fn logmux_run_in_a_container_is_merged_and_read_back() {
     );
     // logmux's own: spawned, exited, stopping, exits; the child's four.
     l.wait_for(8, 30);
-    std::thread::sleep(Duration::from_millis(300));
+    l.wait_until(30, "the daemon's connection closed", |l| {
+        l.established() == 0
+    });
     // Docker's `logs` (its local cache beside the syslog driver) opens the
     // driver's connection too: read them while the listener is up.
     let logs = Command::new("docker")

@@ -135,7 +135,14 @@ fn rsyslog_forwards_octet_counted_and_newline_framed() {
     unsafe {
         libc::kill(rsyslog.0.id() as i32, libc::SIGTERM);
     }
-    let _ = rsyslog.0.wait();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rsyslog.0.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "rsyslogd did not stop within 20 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let octet = octet.stop();
     let lf = lf.stop();
     assert_eq!(octet.code, Some(0), "{}", octet.stderr);

@@ -237,8 +237,12 @@ kill_as_group = false
     run.wait_for(20, "all up", |out, _| {
         out.contains("stubborn up") && out.contains("escaped") && out.contains("nested")
     });
-    std::thread::sleep(Duration::from_millis(200));
-    // One escaped into its own session, one left in a group nobody signals.
+    // One escaped into its own session, one left in a group nobody signals
+    // (started in the background: wait for both).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_with(&marker).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(
         processes_with(&marker).len(),
         2,

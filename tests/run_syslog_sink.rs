@@ -17,8 +17,6 @@ mod rsyslog;
 #[path = "support/run.rs"]
 mod support;
 
-use std::time::Duration;
-
 use rsyslog::{free_port, Ready, Rsyslog};
 use serde_json::Value;
 use support::*;
@@ -390,10 +388,14 @@ fn a_receiver_down_at_start_gets_every_line_once_in_order() {
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    let half = dir.path().join("half");
     let run = start_with(
         &counting_config(
             &format!("address = \"tcp://127.0.0.1:{port}\""),
-            "for i in $(seq 1 300); do echo \"line $i\"; sleep 0.01; done",
+            &format!(
+                "for i in $(seq 1 300); do echo \"line $i\"; [ $i != 100 ] || touch {}; sleep 0.01; done",
+                half.display()
+            ),
         ),
         |c| {
             c.env("TZ", ZONE);
@@ -402,7 +404,8 @@ fn a_receiver_down_at_start_gets_every_line_once_in_order() {
     run.wait_for(20, "the refused connection", |_, err| {
         err.contains("sink s: cannot connect to tcp://127.0.0.1")
     });
-    std::thread::sleep(Duration::from_secs(2));
+    // The receiver starts when a third of the lines waited for it.
+    run.wait_for(20, "line 100 written", |_, _| half.exists());
     let rs = Rsyslog::tcp(dir.path(), port);
     let done = run.finish(120);
     assert_eq!(done.code, Some(0), "{}", done.stderr);
@@ -443,7 +446,10 @@ fn a_receiver_that_restarts_loses_nothing() {
     run.wait_for(20, "the closed connection", |_, err| {
         err.contains("closed the connection")
     });
-    std::thread::sleep(Duration::from_secs(1));
+    // The receiver is back only after logmux found it down.
+    run.wait_for(20, "a refused reconnection", |_, err| {
+        err.contains("sink s: cannot connect to tcp://127.0.0.1")
+    });
     rs.restart();
     let done = run.finish(120);
     assert_eq!(done.code, Some(0), "{}", done.stderr);
