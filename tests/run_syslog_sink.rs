@@ -185,8 +185,8 @@ fn udp_rfc3164_local_time_and_the_configured_facility() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let rs = Rsyslog::udp(dir.path(), port);
+    let rs = Rsyslog::udp(dir.path(), 0);
+    let port = rs.port;
     let done = run_logmux(&lines_config(&format!(
         "address = \"udp://127.0.0.1:{port}\"\nformat = \"rfc3164\"\nfacility = \"local0\"\nhostname = \"web-1\""
     )));
@@ -229,8 +229,8 @@ fn tcp_octet_counting_rfc5424_with_structured_data() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let rs = Rsyslog::tcp(dir.path(), port);
+    let rs = Rsyslog::tcp(dir.path(), 0);
+    let port = rs.port;
     let done = run_logmux(&lines_config(&format!(
         "address = \"tcp://127.0.0.1:{port}\"\nfacility = \"daemon\""
     )));
@@ -251,8 +251,8 @@ fn tcp_lf_framing_keeps_a_traceback_one_message() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let rs = Rsyslog::tcp(dir.path(), port);
+    let rs = Rsyslog::tcp(dir.path(), 0);
+    let port = rs.port;
     let done = run_logmux(&lines_config(&format!(
         "address = \"tcp://127.0.0.1:{port}\"\nframing = \"lf\"\nfacility = \"daemon\""
     )));
@@ -270,9 +270,9 @@ fn tls_with_rsyslog_gtls() {
     }
     let dir = tempfile::tempdir().unwrap();
     rsyslog::make_certificates(dir.path());
-    let port = free_port();
     let d = dir.path().display();
-    let rs = Rsyslog::tls(dir.path(), port);
+    let rs = Rsyslog::tls(dir.path(), 0);
+    let port = rs.port;
     let done = run_logmux(&lines_config(&format!(
         "address = \"tls://127.0.0.1:{port}\"\ntls_ca = \"{d}/ca.pem\"\nfacility = \"daemon\"\nhostname = \"web-1\""
     )));
@@ -387,6 +387,8 @@ fn a_receiver_down_at_start_gets_every_line_once_in_order() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    // The receiver is down at first: its port is picked now and bound
+    // later (rsyslogd fails loudly if another program took it meanwhile).
     let port = free_port();
     let half = dir.path().join("half");
     let run = start_with(
@@ -425,8 +427,8 @@ fn a_receiver_that_restarts_loses_nothing() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut rs = Rsyslog::tcp(dir.path(), port);
+    let mut rs = Rsyslog::tcp(dir.path(), 0);
+    let port = rs.port;
     let go = dir.path().join("go");
     let run = start_with(
         &counting_config(
@@ -464,6 +466,7 @@ fn drop_policy_counts_add_up_exactly() {
     }
     const N: u32 = 2000;
     let dir = tempfile::tempdir().unwrap();
+    // Nobody listens at first: as in the test above.
     let port = free_port();
     let run = start_with(
         &counting_config(
@@ -513,9 +516,9 @@ fn an_untrusted_server_gets_nothing_and_the_loss_is_reported() {
     }
     let dir = tempfile::tempdir().unwrap();
     rsyslog::make_certificates(dir.path());
-    let port = free_port();
     let d = dir.path().display();
-    let rs = Rsyslog::tls(dir.path(), port);
+    let rs = Rsyslog::tls(dir.path(), 0);
+    let port = rs.port;
     let config = counting_config(
         &format!("address = \"tls://127.0.0.1:{port}\"\ntls_ca = \"{d}/other-ca.pem\""),
         "for i in 1 2 3; do echo \"line $i\"; done",

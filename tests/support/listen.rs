@@ -14,7 +14,7 @@ use serde_json::Value;
 
 #[path = "process.rs"]
 mod process;
-use process::{tail, Process};
+use process::{sockets_of, tail, Process};
 #[path = "skip.rs"]
 mod skip;
 #[allow(unused_imports)] // not every test skips
@@ -122,45 +122,17 @@ impl Listener {
         self.process.stderr_now()
     }
 
-    /// The rows of /proc/PID/net/TABLE (each of `tables`) that are the
-    /// listener's own sockets (column 9, the inode, among its fds), split
-    /// into columns.
-    fn own_sockets(&self, tables: &[&str]) -> Vec<Vec<String>> {
-        let pid = self.pid();
-        let inodes: std::collections::HashSet<String> =
-            std::fs::read_dir(format!("/proc/{pid}/fd"))
-                .into_iter()
-                .flatten()
-                .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
-                .filter_map(|l| {
-                    let l = l.to_string_lossy().into_owned();
-                    Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
-                })
-                .collect();
-        let mut rows = Vec::new();
-        for t in tables {
-            let table = std::fs::read_to_string(format!("/proc/{pid}/net/{t}")).unwrap_or_default();
-            for row in table.lines().skip(1) {
-                let cols: Vec<String> = row.split_whitespace().map(str::to_string).collect();
-                if cols.get(9).is_some_and(|i| inodes.contains(i)) {
-                    rows.push(cols);
-                }
-            }
-        }
-        rows
-    }
-
     /// The TCP connections the listener has accepted and not closed yet
     /// (state 01, established).
     pub fn established(&self) -> usize {
-        let rows = self.own_sockets(&["tcp", "tcp6"]);
+        let rows = sockets_of(self.pid(), &["tcp", "tcp6"]);
         rows.iter().filter(|r| r[3] == "01").count()
     }
 
     /// Bytes waiting in the listener's UDP sockets, not read yet (the hex
     /// rx_queue of column 4, `tx_queue:rx_queue`).
     pub fn udp_unread(&self) -> usize {
-        let rows = self.own_sockets(&["udp", "udp6"]);
+        let rows = sockets_of(self.pid(), &["udp", "udp6"]);
         let rx = |r: &Vec<String>| {
             r[4].split(':')
                 .nth(1)

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 #[path = "process.rs"]
 mod process;
+#[allow(unused_imports)] // for support/rsyslog.rs
+pub use process::sockets_of;
 use process::{tail, Process};
 #[path = "skip.rs"]
 mod skip;
