@@ -30,6 +30,7 @@ pub const STACK: &[&str] = &[
     "/usr/bin/uwsgi",
     "/usr/lib/uwsgi/plugins/python3_plugin.so",
     "/usr/lib/python3/dist-packages/django",
+    "/usr/bin/ss",
 ];
 
 /// The binary under test.

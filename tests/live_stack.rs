@@ -24,14 +24,26 @@ fn generate() -> Option<PathBuf> {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = std::env::temp_dir().join(format!("logmux-live-{}", std::process::id()));
-    let status = Command::new("bash")
-        .arg(root.join("fixtures/generate.sh"))
-        .env("OUT_DIR", &out)
-        .env("STRICT", "0")
-        .status()
-        .expect("run fixtures/generate.sh");
-    assert!(status.success(), "fixtures/generate.sh failed");
-    Some(out)
+    // nginx binds the free port later than it is picked: exit 75 says
+    // another program took it meanwhile, and the run is made again.
+    for _ in 0..3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let status = Command::new("bash")
+            .arg(root.join("fixtures/generate.sh"))
+            .env("OUT_DIR", &out)
+            .env("STRICT", "0")
+            .env("PORT", port.to_string())
+            .status()
+            .expect("run fixtures/generate.sh");
+        if status.code() != Some(75) {
+            assert!(status.success(), "fixtures/generate.sh failed: {status}");
+            return Some(out);
+        }
+    }
+    panic!("fixtures/generate.sh: 3 free ports were each taken before nginx bound them")
 }
 
 fn filter(path: &Path, extra: &[&str]) -> Vec<Value> {

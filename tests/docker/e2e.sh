@@ -426,12 +426,23 @@ case_syslog() {
     command -v docker-compose >/dev/null || die "docker-compose is not installed"
     local d=$TMP/syslog; mkdir -p "$d"
     export LOGMUX_IMAGE=$IMAGE WEB_NAME=$PREFIX-syslog NGINX_SERVER_NAME=$SERVER_NAME
-    export SYSLOG_PORT; SYSLOG_PORT=$(free_port)
-    export HTTP_PORT; HTTP_PORT=127.0.0.1:$(free_port)
+    export SYSLOG_PORT HTTP_PORT
     local web=$WEB_NAME logs=$WEB_NAME-logs file=/var/log/containers/$WEB_NAME.jsonl
     touch "$TMP/compose-syslog"                  # end_case takes the project down
     local t0; t0=$(now_ms)
-    syslog_compose up -d --no-build >"$d/up.log" 2>&1 || { cat "$d/up.log"; die "docker-compose up"; }
+    # The web container's log driver needs the listener's port before it
+    # starts, so both ports are picked before Docker binds them: when
+    # another program took one meanwhile, `up` says so and is made again
+    # on new ones (at most 3 times).
+    local attempt
+    for attempt in 1 2 3; do
+        SYSLOG_PORT=$(free_port); HTTP_PORT=127.0.0.1:$(free_port)
+        syslog_compose up -d --no-build >"$d/up.log" 2>&1 && break
+        grep -qiE 'address already in use|port is already allocated' "$d/up.log" && [ "$attempt" -lt 3 ] ||
+            { cat "$d/up.log"; die "docker-compose up"; }
+        say "  a port was taken before Docker bound it: again on others"
+        syslog_compose down -v >/dev/null 2>&1 || true
+    done
     ok "docker-compose -f docker/compose.syslog.yml up -d: the listener, then the web container"
     local url=http://$HTTP_PORT H=(-H "Host: $SERVER_NAME")
     quiet_until 60 status_is 200 "$url/?e2e=probe" "${H[@]}" || { docker logs "$logs" 2>&1 | tail -n 20; die "no 200 within 60 s"; }
