@@ -238,9 +238,15 @@ kill_as_group = false
         out.contains("stubborn up") && out.contains("escaped") && out.contains("nested")
     });
     // One escaped into its own session, one left in a group nobody signals
-    // (started in the background: wait for both).
+    // (started in the background: wait for both to be python, as a
+    // wrapper such as pyenv's shim runs under the same command line first).
+    let pythons = || {
+        let comm = |p: i32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        let all = processes_with(&marker);
+        all.len() == 2 && all.iter().all(|&p| comm(p).starts_with("python"))
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while processes_with(&marker).len() < 2 && Instant::now() < deadline {
+    while !pythons() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(
