@@ -103,12 +103,17 @@ skips_cargo=$(grep -vc '^e2e ' "$LOGMUX_SKIP_LIST" || true)
 skips_e2e=$(grep -c '^e2e ' "$LOGMUX_SKIP_LIST" || true)
 passed=$(( $(count passed) - skips_cargo + $(e2e_count passed) ))
 failed=$(( $(count failed) + $(e2e_count failed) ))
+# A run that failed without a failed test (a build error, the time limit)
+# is one failure more, so that the line never says 0 failed for it.
+if [ "$test_rc" != 0 ] && [ "$(count failed)" = 0 ]; then failed=$((failed + 1)); fi
+if [ "$e2e_rc" != 0 ] && [ "$(e2e_count failed)" = 0 ]; then failed=$((failed + 1)); fi
+if [ "$fuzz_rc" != 0 ]; then failed=$((failed + 1)); fi
 skipped=$(( skips_cargo + skips_e2e + $(count ignored) ))
 if [ -s "$LOGMUX_SKIP_LIST" ]; then
   say "skipped (test: reason)"
   cat "$LOGMUX_SKIP_LIST"
 fi
-[ "$test_rc" = 0 ] || say "cargo test failed (exit $test_rc; 124 or 137: it ran out of time)"
+[ "$test_rc" = 0 ] || say "cargo test failed (exit $test_rc; 124 or 137: the time limit)"
 [ "$e2e_rc" = 0 ] || say "tests/docker/e2e.sh failed (exit $e2e_rc)"
 [ "$fuzz_rc" = 0 ] || say "the fuzz targets do not compile"
 echo
