@@ -49,7 +49,7 @@ pub enum Ready {
     Tcp,
     /// It logged its start and bound its UDP input.
     Udp,
-    /// rsyslogd logged its start (UDP inputs).
+    /// rsyslogd logged its start.
     Started,
     /// rsyslogd logged its start and made this unix socket.
     Socket(&'static str),
