@@ -4,6 +4,35 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+// schema_fields.rs also loads it through support/listen.rs.
+#[allow(clippy::duplicate_mod)]
+#[path = "support/skip.rs"]
+mod skip;
+#[allow(unused_imports)] // not every test skips
+pub use skip::{ci, skip_or_fail, strict};
+
+/// Of root and the files in `paths`, what this machine lacks (for a skip's
+/// reason; empty when a test needing them can run).
+pub fn lacking(paths: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        out.push("root".to_string());
+    }
+    let absent = paths.iter().filter(|p| !std::path::Path::new(p).exists());
+    out.extend(absent.map(|p| p.to_string()));
+    out
+}
+
+/// The programs of the live stack tests (tests/run-all.sh installs them).
+pub const STACK: &[&str] = &[
+    "/usr/sbin/nginx",
+    "/usr/bin/uwsgi",
+    "/usr/lib/uwsgi/plugins/python3_plugin.so",
+    "/usr/lib/python3/dist-packages/django",
+    "/usr/bin/ss",
+];
+
 /// The binary under test.
 pub fn logmux() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_logmux"));

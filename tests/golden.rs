@@ -5,7 +5,8 @@
 //! The read time differs on every run, so `observed_timestamp` is dropped and
 //! a `timestamp` that fell back to it becomes `"<observed>"`. Everything else
 //! must match exactly. After an intended change, regenerate with
-//! `UPDATE_GOLDEN=1 cargo test --test golden` and review the diff.
+//! `UPDATE_GOLDEN=1 cargo test --test golden` and review the diff. Only
+//! the value `1` regenerates, and never under CI (`.ci/run` unsets it).
 
 mod common;
 
@@ -47,10 +48,21 @@ fn normalize(mut event: Value) -> Value {
     event
 }
 
+/// Whether to rewrite the golden files instead of comparing: only for
+/// `UPDATE_GOLDEN=1`, and a failure under CI, where they must be compared.
+fn update_golden() -> bool {
+    let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    assert!(
+        !(update && common::ci()),
+        "UPDATE_GOLDEN=1 under CI: golden files are compared there, not rewritten"
+    );
+    update
+}
+
 fn check(name: &str) {
     let actual = filter_sample(name);
     let expected_path = fixtures().join(format!("{name}.expected.jsonl"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    if update_golden() {
         let text: String = actual.iter().map(|e| format!("{e}\n")).collect();
         std::fs::write(&expected_path, text).expect("write golden file");
         return;

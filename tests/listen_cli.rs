@@ -76,24 +76,28 @@ fn stopping_writes_what_is_held() {
         &[
             &docker_default(3, "web-1", "Traceback (most recent call last):"),
             &docker_default(3, "web-1", "  File \"x.py\", line 1, in <module>"),
+            // Another container's line comes out at once: when it is out,
+            // the traceback before it was read too.
+            &docker_default(6, "db-1", "marker"),
         ],
     );
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(l.count(), 0, "held back until it ends");
+    l.wait_for(1, 20);
+    assert_eq!(l.count(), 1, "the traceback is held back until it ends");
     l.signal(libc::SIGINT);
     let done = l.finish(20);
     assert_eq!(done.code, Some(0), "{}", done.stderr);
-    assert_eq!(done.events.len(), 1, "{:#?}", done.events);
+    assert_eq!(done.events.len(), 2, "{:#?}", done.events);
+    assert_eq!(done.events[0]["message"], "marker");
     assert_eq!(
-        done.events[0]["message"],
+        done.events[1]["message"],
         "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>"
     );
-    assert_eq!(done.events[0]["logmux"]["format"], "python.traceback");
-    assert_eq!(done.events[0]["container"]["name"], "web-1");
+    assert_eq!(done.events[1]["logmux"]["format"], "python.traceback");
+    assert_eq!(done.events[1]["container"]["name"], "web-1");
     let own = complete_lines(done.stderr.as_bytes());
     let last = own.last().unwrap();
-    assert_eq!(last["logmux"]["messages"], 2, "{last}");
-    assert_eq!(last["logmux"]["events"], 1, "{last}");
+    assert_eq!(last["logmux"]["messages"], 3, "{last}");
+    assert_eq!(last["logmux"]["events"], 2, "{last}");
 }
 
 #[test]
@@ -123,6 +127,18 @@ fn a_closed_stdout_ends_quietly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The reads below block: a logmux that hangs is killed after 20 s, so
+    // that they end (at EOF) and the test fails instead of hanging.
+    let (read, watchdog) = std::sync::mpsc::channel::<()>();
+    let pid = child.id() as i32;
+    let watchdog = std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            watchdog.recv_timeout(Duration::from_secs(20))
+        {
+            // SAFETY: our child, not reaped before this thread is joined.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
@@ -134,16 +150,23 @@ fn a_closed_stdout_ends_quietly() {
     let mut event = String::new();
     stdout.read_line(&mut event).unwrap();
     assert!(event.contains("\"first\""), "{event}");
-    // The reader goes away, as `| head -1` does.
+    read.send(()).unwrap();
+    watchdog.join().unwrap();
+    // The reader goes away, as `| head -1` does; more lines until it exits.
     drop(stdout);
-    for _ in 0..20 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
         send_udp(addr, &[&docker_default(6, "web-1", "more")]);
-        std::thread::sleep(Duration::from_millis(50));
-        if child.try_wait().unwrap().is_some() {
-            break;
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
         }
-    }
-    let status = child.wait().unwrap();
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("logmux listen did not exit within 20 s of its reader going away");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(status.code(), Some(0));
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
@@ -269,7 +292,8 @@ fn docker_pieces_of_16k_are_joined() {
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.send_to(&docker_default(6, "db-1", &exact), l.udp())
         .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    // It comes out alone once its join window passed: only then the next.
+    l.wait_for(3, 20);
     sock.send_to(&docker_default(6, "db-1", "next"), l.udp())
         .unwrap();
     l.wait_for(4, 20);

@@ -10,10 +10,11 @@
 //! the listener merged (the same events plus the container), and `docker
 //! logs -t` piped through `logmux filter` gives the same events again.
 //!
-//! Runs when `docker info` works; otherwise it says so on one line and
-//! passes. When Docker works, the base image `logmux/debian:bookworm` must
-//! exist (docker/base-image.sh builds it; tests/run-all.sh runs that first):
-//! its absence fails the test rather than skipping it.
+//! Runs when `docker info` works; otherwise it is skipped, a failure under
+//! CI or `LOGMUX_LIVE=1` (tests/run-all.sh starts the engine). When Docker
+//! works, the base image `logmux/debian:bookworm` must exist
+//! (docker/base-image.sh builds it; tests/run-all.sh runs that first): its
+//! absence fails the test rather than skipping it.
 
 #[path = "support/listen.rs"]
 mod support;
@@ -87,8 +88,8 @@ fn expected_messages() -> u64 {
     lines + LONG_PIECES
 }
 
-/// Whether Docker can run containers here. Missing Docker skips (with one
-/// line saying so); Docker without the base image fails.
+/// Whether Docker can run containers here. Missing Docker skips (see
+/// support/skip.rs); Docker without the base image fails.
 fn docker_ready(test: &str) -> bool {
     let info = Command::new("docker")
         .arg("info")
@@ -96,7 +97,7 @@ fn docker_ready(test: &str) -> bool {
         .stderr(Stdio::null())
         .status();
     if !info.is_ok_and(|s| s.success()) {
-        eprintln!("{test} skipped: `docker info` fails (no Docker engine here)");
+        skip_or_fail(test, "`docker info` fails (no Docker engine here)");
         return false;
     }
     let image = Command::new("docker")
@@ -280,9 +281,12 @@ fn docker_rfc5424micro_over_tcp() {
         ],
     );
     // The daemon closes the connection when the container ends, which
-    // writes what is held; wait for every event, then a moment for extras.
+    // writes what is held; wait for every event and for that close (all it
+    // sent read), so that an extra event would be among the stopped ones.
     l.wait_for(7, 30);
-    std::thread::sleep(Duration::from_millis(300));
+    l.wait_until(30, "the daemon's connection closed", |l| {
+        l.established() == 0
+    });
     let to = Utc::now() + Duration::from_secs(1);
     let stopped = l.stop();
     check(
@@ -321,8 +325,11 @@ fn docker_default_format_over_udp() {
         ],
     );
     // The traceback waits for --idle-flush (1 s) once stderr goes quiet.
+    // `docker run` returns after the daemon closed its logger, so all it
+    // sent is here once the socket is read empty: extras are then among
+    // the stopped events.
     l.wait_for(7, 30);
-    std::thread::sleep(Duration::from_millis(300));
+    l.wait_until(30, "every datagram read", |l| l.udp_unread() == 0);
     let to = Utc::now() + Duration::from_secs(86_400);
     let stopped = l.stop();
     let tag = format!("{IMAGE}/{}", name.0);
@@ -356,7 +363,9 @@ fn logmux_run_in_a_container_is_merged_and_read_back() {
     );
     // logmux's own: spawned, exited, stopping, exits; the child's four.
     l.wait_for(8, 30);
-    std::thread::sleep(Duration::from_millis(300));
+    l.wait_until(30, "the daemon's connection closed", |l| {
+        l.established() == 0
+    });
     // Docker's `logs` (its local cache beside the syslog driver) opens the
     // driver's connection too: read them while the listener is up.
     let logs = Command::new("docker")

@@ -222,7 +222,9 @@ fn random_and_malformed_input_gives_one_event_each_and_breaks_nothing() {
     let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
         .map(|_| TcpStream::connect(l.tcp()).unwrap())
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    l.wait_until(20, "the idle connections accepted", |l| {
+        l.established() == MAX_CONNECTIONS
+    });
     let mut extra = TcpStream::connect(l.tcp()).unwrap();
     extra
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -235,7 +237,7 @@ fn random_and_malformed_input_gives_one_event_each_and_breaks_nothing() {
         other => panic!("the connection over the cap is still open: {other:?}"),
     }
     drop(idle);
-    std::thread::sleep(Duration::from_millis(300));
+    l.wait_until(20, "the idle connections closed", |l| l.established() == 0);
 
     // Still up, and still right.
     let good =

@@ -4,8 +4,8 @@
 //! rsyslog's RFC 5424 template, one newline-framed with its traditional
 //! (RFC 3164) forwarding format. Counts and fields are checked exactly.
 //!
-//! Needs `rsyslogd` (Debian's `rsyslog`); `tests/run-all.sh` installs it and
-//! sets LOGMUX_LIVE=1, under which a missing rsyslogd fails the test.
+//! Needs `rsyslogd` (Debian's `rsyslog`); `tests/run-all.sh` installs it.
+//! Without it the test is skipped, a failure under CI or `LOGMUX_LIVE=1`.
 
 #[path = "support/listen.rs"]
 mod support;
@@ -23,11 +23,10 @@ fn have_rsyslogd() -> bool {
         .iter()
         .any(|p| std::path::Path::new(p).exists());
     if !found {
-        assert!(
-            std::env::var_os("LOGMUX_LIVE").is_none(),
-            "LOGMUX_LIVE=1 but rsyslogd is not installed (apt-get install rsyslog)"
+        skip_or_fail(
+            "listen_rsyslog",
+            "rsyslogd is not installed (apt-get install rsyslog)",
         );
-        eprintln!("listen_rsyslog skipped: rsyslogd is not installed");
     }
     found
 }
@@ -136,7 +135,14 @@ fn rsyslog_forwards_octet_counted_and_newline_framed() {
     unsafe {
         libc::kill(rsyslog.0.id() as i32, libc::SIGTERM);
     }
-    let _ = rsyslog.0.wait();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rsyslog.0.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "rsyslogd did not stop within 20 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let octet = octet.stop();
     let lf = lf.stop();
     assert_eq!(octet.code, Some(0), "{}", octet.stderr);

@@ -237,8 +237,18 @@ kill_as_group = false
     run.wait_for(20, "all up", |out, _| {
         out.contains("stubborn up") && out.contains("escaped") && out.contains("nested")
     });
-    std::thread::sleep(Duration::from_millis(200));
-    // One escaped into its own session, one left in a group nobody signals.
+    // One escaped into its own session, one left in a group nobody signals
+    // (started in the background: wait for both to be python, as a
+    // wrapper such as pyenv's shim runs under the same command line first).
+    let pythons = || {
+        let comm = |p: i32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        let all = processes_with(&marker);
+        all.len() == 2 && all.iter().all(|&p| comm(p).starts_with("python"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pythons() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(
         processes_with(&marker).len(),
         2,
@@ -423,7 +433,14 @@ startretries = 0
 
 #[test]
 fn user_directory_and_environment_are_applied() {
+    // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        skip_or_fail(
+            "user_directory_and_environment_are_applied",
+            "not root: the switch to user nobody is not checked",
+        );
+    }
     let user = if root { "user = \"nobody\"\n" } else { "" };
     let run = start(&format!(
         r#"

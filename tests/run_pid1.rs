@@ -31,8 +31,9 @@ fn unshare_works() -> bool {
 #[test]
 fn as_pid1_in_a_pid_namespace_orphans_leave_no_zombie() {
     if !unshare_works() {
-        eprintln!(
-            "skipped: `unshare --pid --fork --mount-proc` is not permitted here (needs root)"
+        skip_or_fail(
+            "as_pid1_in_a_pid_namespace_orphans_leave_no_zombie",
+            "`unshare --pid --fork --mount-proc` is not permitted here (needs root)",
         );
         return;
     }

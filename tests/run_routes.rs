@@ -12,7 +12,7 @@ mod rsyslog;
 #[path = "support/run.rs"]
 mod support;
 
-use rsyslog::{free_port, Rsyslog};
+use rsyslog::Rsyslog;
 use serde_json::Value;
 use support::*;
 
@@ -210,8 +210,8 @@ fn each_sink_encodes_its_own_events_json_logfmt_and_syslog() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let rs = Rsyslog::udp(dir.path(), port);
+    let rs = Rsyslog::udp(dir.path(), 0);
+    let port = rs.port;
     let run = start(&format!(
         r#"
 control_socket = ""

@@ -15,8 +15,8 @@
 //! a private PID and mount namespace that provides the seed's paths (/app,
 //! /usr/local/bin/uwsgi, /etc/nginx/nginx.conf) without changing the host.
 //!
-//! Both need root and the Debian packages, so they run when `LOGMUX_LIVE=1`
-//! (as `tests/run-all.sh` sets it); otherwise they say they were skipped.
+//! Both need root and the Debian packages (tests/run-all.sh installs them);
+//! without them they are skipped, a failure under CI or `LOGMUX_LIVE=1`.
 //! `check_names_the_missing_variable` is cheap and always runs.
 
 mod common;
@@ -43,11 +43,12 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn live() -> bool {
-    if std::env::var_os("LOGMUX_LIVE").is_some() {
+fn live(test: &str) -> bool {
+    let lacking = common::lacking(common::STACK);
+    if lacking.is_empty() {
         return true;
     }
-    eprintln!("run_stack skipped: set LOGMUX_LIVE=1 (needs root, nginx, uwsgi, uwsgi-plugin-python3, python3-django)");
+    common::skip_or_fail(test, &format!("needs {}", lacking.join(", ")));
     false
 }
 
@@ -411,11 +412,24 @@ impl Running {
 
     /// Polls until `ready` holds, failing (with logmux's output) if logmux
     /// exits first or the start-up takes longer than `START_TIMEOUT`.
-    fn wait_until(&mut self, what: &str, mut ready: impl FnMut(&Running) -> bool) {
+    fn wait_until(&mut self, what: &str, ready: impl FnMut(&Running) -> bool) {
+        self.wait_until_or(what, ready, |_| false);
+    }
+
+    /// [`Running::wait_until`], but false as soon as `give_up` holds.
+    fn wait_until_or(
+        &mut self,
+        what: &str,
+        mut ready: impl FnMut(&Running) -> bool,
+        give_up: impl Fn(&Running) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if ready(self) {
-                return;
+                return true;
+            }
+            if give_up(self) {
+                return false;
             }
             if self.exited() {
                 panic!("logmux ended ({:?}) before {what}", self.status);
@@ -532,6 +546,44 @@ fn traffic_counts() -> BTreeMap<i64, usize> {
         .collect()
 }
 
+/// How many ports a stack start tries (see [`start_on_a_free_port`]).
+const PORT_ATTEMPTS: usize = 3;
+
+/// Whether nginx said another program holds its port.
+fn port_taken(r: &Running) -> bool {
+    let said = |lines: Vec<String>| lines.iter().any(|l| l.contains("Address already in use"));
+    said(r.stdout.snapshot()) || said(r.stderr.snapshot())
+}
+
+/// Starts the stack (`start`, given a free port) and waits until `ready`.
+/// nginx cannot bind port 0 and say which it got, so the port is picked
+/// before nginx binds it: when another program took it meanwhile (nginx
+/// says so), the whole start is made again on another port.
+fn start_on_a_free_port(
+    what: &str,
+    mut start: impl FnMut(u16) -> Running,
+    ready: impl Fn(&Running, u16) -> bool,
+) -> (Running, u16) {
+    for _ in 0..PORT_ATTEMPTS {
+        let port = free_port();
+        let mut run = start(port);
+        if run.wait_until_or(what, |r| ready(r, port), port_taken) {
+            return (run, port);
+        }
+        eprintln!("port {port} was taken before nginx bound it: starting again on another");
+    }
+    panic!("{what}: each of {PORT_ATTEMPTS} free ports was taken before nginx bound it");
+}
+
+/// Whether nginx itself listens on `port` (`ss` names the socket's
+/// owner): not another program that took the port first.
+fn nginx_listens(port: u16) -> bool {
+    Command::new("ss")
+        .args(["-Hltnp", &format!("sport = :{port}")])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("((\"nginx\""))
+}
+
 /// A TCP connection that is closed without a byte: nginx logs nothing.
 fn accepts_tcp(port: u16) -> bool {
     TcpStream::connect_timeout(
@@ -545,28 +597,28 @@ fn accepts_tcp(port: u16) -> bool {
 
 #[test]
 fn stack_serves_and_logs_every_request() {
-    if !live() {
+    if !live("stack_serves_and_logs_every_request") {
         return;
     }
     let dir = stack_dir();
     let tmp = dir.path().to_str().expect("utf-8 temp path").to_string();
-    let port = free_port();
     let app = repo().join("docker/app");
 
-    let mut cmd = common::logmux();
-    cmd.arg("run")
-        .arg("--config")
-        .arg(repo().join("tests/stack/logmux.toml"))
-        .env("STACK_DIR", &tmp)
-        .env("STACK_PORT", port.to_string())
-        .env("APP_DIR", &app)
-        .env_remove("UWSGI_PROCESSES")
-        .current_dir(dir.path());
-    stack_env(&mut cmd);
-    let mut run = Running::start(cmd, false);
-
-    run.wait_until("nginx spawned and listening", |r| {
-        spawned(&r.stderr.snapshot(), "nginx").is_some() && accepts_tcp(port)
+    let start = |port: u16| {
+        let mut cmd = common::logmux();
+        cmd.arg("run")
+            .arg("--config")
+            .arg(repo().join("tests/stack/logmux.toml"))
+            .env("STACK_DIR", &tmp)
+            .env("STACK_PORT", port.to_string())
+            .env("APP_DIR", &app)
+            .env_remove("UWSGI_PROCESSES")
+            .current_dir(dir.path());
+        stack_env(&mut cmd);
+        Running::start(cmd, false)
+    };
+    let (mut run, port) = start_on_a_free_port("nginx spawned and listening", start, |r, port| {
+        spawned(&r.stderr.snapshot(), "nginx").is_some() && nginx_listens(port) && accepts_tcp(port)
     });
     send_traffic(port);
     // uWSGI writes its request line after the response: let the last reach logmux.
@@ -834,12 +886,11 @@ exec chroot "$root" "$logmux" run --config "$config"
 
 #[test]
 fn seed_supervisord_conf_runs_unchanged() {
-    if !live() {
+    if !live("seed_supervisord_conf_runs_unchanged") {
         return;
     }
     let dir = stack_dir();
     let tmp = dir.path().to_str().expect("utf-8 temp path").to_string();
-    let port = free_port();
 
     // /app: the Django project (symlinks into docker/app) and dockerable/uwsgi.ini.
     let app = dir.path().join("app");
@@ -862,12 +913,10 @@ fn seed_supervisord_conf_runs_unchanged() {
     let localbin = dir.path().join("usr-local-bin");
     std::fs::create_dir(&localbin).expect("mkdir");
     std::os::unix::fs::symlink("/usr/bin/uwsgi", localbin.join("uwsgi")).expect("symlink uwsgi");
-    // /etc/nginx/nginx.conf, with a free port.
+    // /etc/nginx/nginx.conf, with a free port (written by `start`).
     let template = std::fs::read_to_string(repo().join("tests/stack/seed-nginx.conf.in"))
         .expect("seed-nginx.conf.in");
     let nginx_conf = dir.path().join("nginx.conf");
-    std::fs::write(&nginx_conf, template.replace("${PORT}", &port.to_string()))
-        .expect("nginx.conf");
     let root = dir.path().join("root");
     std::fs::create_dir(&root).expect("mkdir root");
 
@@ -879,42 +928,48 @@ fn seed_supervisord_conf_runs_unchanged() {
     // --kill-child: if unshare is killed (the Drop guard's last resort),
     // logmux gets SIGKILL, and with the namespace's init gone the kernel
     // kills everything else in it.
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--mount",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--propagation",
-        "private",
-    ])
-    .args(["sh", "-c", NAMESPACE_SETUP, "sh"])
-    .arg(&root)
-    .arg(&tmp)
-    .arg(repo())
-    .arg(&bindir)
-    .arg(&logmux)
-    .arg(seed_conf())
-    .arg(&app)
-    .arg(&localbin)
-    .arg(&nginx_conf)
-    .env("TZ", "UTC")
-    .env_remove("NO_COLOR")
-    .env("UWSGI_PROCESSES", "2")
-    .env("DJANGO_SETTINGS_MODULE", "project.settings.dev.settings")
-    .env_remove("LOGMUX_CONTROL_SOCKET")
-    .current_dir("/");
-    stack_env(&mut cmd);
-    let mut run = Running::start(cmd, true);
+    let start = |port: u16| {
+        std::fs::write(&nginx_conf, template.replace("${PORT}", &port.to_string()))
+            .expect("nginx.conf");
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "--mount",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--propagation",
+            "private",
+        ])
+        .args(["sh", "-c", NAMESPACE_SETUP, "sh"])
+        .arg(&root)
+        .arg(&tmp)
+        .arg(repo())
+        .arg(&bindir)
+        .arg(&logmux)
+        .arg(seed_conf())
+        .arg(&app)
+        .arg(&localbin)
+        .arg(&nginx_conf)
+        .env("TZ", "UTC")
+        .env_remove("NO_COLOR")
+        .env("UWSGI_PROCESSES", "2")
+        .env("DJANGO_SETTINGS_MODULE", "project.settings.dev.settings")
+        .env_remove("LOGMUX_CONTROL_SOCKET")
+        .current_dir("/");
+        stack_env(&mut cmd);
+        Running::start(cmd, true)
+    };
 
     // No depends_on in a supervisord file: wait for both sockets, without
     // a request that would add to the counts.
     let uwsgi_socket = app.join("app.sock");
-    run.wait_until("uWSGI's socket and nginx's port", |r| {
-        r.logmux_pid().is_some()
-            && std::os::unix::net::UnixStream::connect(&uwsgi_socket).is_ok()
-            && accepts_tcp(port)
-    });
+    let (mut run, port) =
+        start_on_a_free_port("uWSGI's socket and nginx's port", start, |r, port| {
+            r.logmux_pid().is_some()
+                && std::os::unix::net::UnixStream::connect(&uwsgi_socket).is_ok()
+                && nginx_listens(port)
+                && accepts_tcp(port)
+        });
     let namespace_pid = run.logmux_pid().expect("logmux's pid");
     send_traffic(port);
     let Stopped {

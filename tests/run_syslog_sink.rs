@@ -17,8 +17,6 @@ mod rsyslog;
 #[path = "support/run.rs"]
 mod support;
 
-use std::time::Duration;
-
 use rsyslog::{free_port, Ready, Rsyslog};
 use serde_json::Value;
 use support::*;
@@ -187,8 +185,8 @@ fn udp_rfc3164_local_time_and_the_configured_facility() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let rs = Rsyslog::udp(dir.path(), port);
+    let rs = Rsyslog::udp(dir.path(), 0);
+    let port = rs.port;
     let done = run_logmux(&lines_config(&format!(
         "address = \"udp://127.0.0.1:{port}\"\nformat = \"rfc3164\"\nfacility = \"local0\"\nhostname = \"web-1\""
     )));
@@ -231,8 +229,8 @@ fn tcp_octet_counting_rfc5424_with_structured_data() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let rs = Rsyslog::tcp(dir.path(), port);
+    let rs = Rsyslog::tcp(dir.path(), 0);
+    let port = rs.port;
     let done = run_logmux(&lines_config(&format!(
         "address = \"tcp://127.0.0.1:{port}\"\nfacility = \"daemon\""
     )));
@@ -253,8 +251,8 @@ fn tcp_lf_framing_keeps_a_traceback_one_message() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let rs = Rsyslog::tcp(dir.path(), port);
+    let rs = Rsyslog::tcp(dir.path(), 0);
+    let port = rs.port;
     let done = run_logmux(&lines_config(&format!(
         "address = \"tcp://127.0.0.1:{port}\"\nframing = \"lf\"\nfacility = \"daemon\""
     )));
@@ -272,9 +270,9 @@ fn tls_with_rsyslog_gtls() {
     }
     let dir = tempfile::tempdir().unwrap();
     rsyslog::make_certificates(dir.path());
-    let port = free_port();
     let d = dir.path().display();
-    let rs = Rsyslog::tls(dir.path(), port);
+    let rs = Rsyslog::tls(dir.path(), 0);
+    let port = rs.port;
     let done = run_logmux(&lines_config(&format!(
         "address = \"tls://127.0.0.1:{port}\"\ntls_ca = \"{d}/ca.pem\"\nfacility = \"daemon\"\nhostname = \"web-1\""
     )));
@@ -389,11 +387,17 @@ fn a_receiver_down_at_start_gets_every_line_once_in_order() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    // The receiver is down at first: its port is picked now and bound
+    // later (rsyslogd fails loudly if another program took it meanwhile).
     let port = free_port();
+    let half = dir.path().join("half");
     let run = start_with(
         &counting_config(
             &format!("address = \"tcp://127.0.0.1:{port}\""),
-            "for i in $(seq 1 300); do echo \"line $i\"; sleep 0.01; done",
+            &format!(
+                "for i in $(seq 1 300); do echo \"line $i\"; [ $i != 100 ] || touch {}; sleep 0.01; done",
+                half.display()
+            ),
         ),
         |c| {
             c.env("TZ", ZONE);
@@ -402,7 +406,8 @@ fn a_receiver_down_at_start_gets_every_line_once_in_order() {
     run.wait_for(20, "the refused connection", |_, err| {
         err.contains("sink s: cannot connect to tcp://127.0.0.1")
     });
-    std::thread::sleep(Duration::from_secs(2));
+    // The receiver starts when a third of the lines waited for it.
+    run.wait_for(20, "line 100 written", |_, _| half.exists());
     let rs = Rsyslog::tcp(dir.path(), port);
     let done = run.finish(120);
     assert_eq!(done.code, Some(0), "{}", done.stderr);
@@ -422,8 +427,8 @@ fn a_receiver_that_restarts_loses_nothing() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut rs = Rsyslog::tcp(dir.path(), port);
+    let mut rs = Rsyslog::tcp(dir.path(), 0);
+    let port = rs.port;
     let go = dir.path().join("go");
     let run = start_with(
         &counting_config(
@@ -443,7 +448,10 @@ fn a_receiver_that_restarts_loses_nothing() {
     run.wait_for(20, "the closed connection", |_, err| {
         err.contains("closed the connection")
     });
-    std::thread::sleep(Duration::from_secs(1));
+    // The receiver is back only after logmux found it down.
+    run.wait_for(20, "a refused reconnection", |_, err| {
+        err.contains("sink s: cannot connect to tcp://127.0.0.1")
+    });
     rs.restart();
     let done = run.finish(120);
     assert_eq!(done.code, Some(0), "{}", done.stderr);
@@ -458,6 +466,7 @@ fn drop_policy_counts_add_up_exactly() {
     }
     const N: u32 = 2000;
     let dir = tempfile::tempdir().unwrap();
+    // Nobody listens at first: as in the test above.
     let port = free_port();
     let run = start_with(
         &counting_config(
@@ -507,9 +516,9 @@ fn an_untrusted_server_gets_nothing_and_the_loss_is_reported() {
     }
     let dir = tempfile::tempdir().unwrap();
     rsyslog::make_certificates(dir.path());
-    let port = free_port();
     let d = dir.path().display();
-    let rs = Rsyslog::tls(dir.path(), port);
+    let rs = Rsyslog::tls(dir.path(), 0);
+    let port = rs.port;
     let config = counting_config(
         &format!("address = \"tls://127.0.0.1:{port}\"\ntls_ca = \"{d}/other-ca.pem\""),
         "for i in 1 2 3; do echo \"line $i\"; done",

@@ -235,6 +235,8 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
+    use std::task::Poll;
 
     fn batch(n: usize) -> Batch {
         Batch {
@@ -303,15 +305,20 @@ mod tests {
             .unwrap();
         let q = std::sync::Arc::new(Queue::new(10));
         let _ = q.push_force(batch(10));
-        let writer = std::sync::Arc::clone(&q);
-        let thread = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            let n = writer.take().map_or(0, |t| t.batches.len());
-            writer.release(10, 1);
-            n
+        rt.block_on(async {
+            let mut push = std::pin::pin!(q.push_wait(batch(10)));
+            // Polled once, not slept on: the push is known to wait.
+            let first = std::future::poll_fn(|cx| Poll::Ready(push.as_mut().poll(cx))).await;
+            assert!(first.is_pending(), "a full queue makes the push wait");
+            let writer = std::sync::Arc::clone(&q);
+            let thread = std::thread::spawn(move || {
+                let n = writer.take().map_or(0, |t| t.batches.len());
+                writer.release(10, 1);
+                n
+            });
+            push.await;
+            assert_eq!(thread.join().unwrap(), 1);
         });
-        rt.block_on(q.push_wait(batch(10)));
-        assert_eq!(thread.join().unwrap(), 1);
         assert_eq!(q.queued_bytes(), 10);
     }
 }

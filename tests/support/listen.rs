@@ -14,7 +14,11 @@ use serde_json::Value;
 
 #[path = "process.rs"]
 mod process;
-use process::{tail, Process};
+use process::{sockets_of, tail, Process};
+#[path = "skip.rs"]
+mod skip;
+#[allow(unused_imports)] // not every test skips
+pub use skip::skip_or_fail;
 
 /// A running `logmux listen`.
 pub struct Listener {
@@ -116,6 +120,39 @@ impl Listener {
 
     pub fn stderr_now(&self) -> String {
         self.process.stderr_now()
+    }
+
+    /// The TCP connections the listener has accepted and not closed yet
+    /// (state 01, established).
+    pub fn established(&self) -> usize {
+        let rows = sockets_of(self.pid(), &["tcp", "tcp6"]);
+        rows.iter().filter(|r| r[3] == "01").count()
+    }
+
+    /// Bytes waiting in the listener's UDP sockets, not read yet (the hex
+    /// rx_queue of column 4, `tx_queue:rx_queue`).
+    pub fn udp_unread(&self) -> usize {
+        let rows = sockets_of(self.pid(), &["udp", "udp6"]);
+        let rx = |r: &Vec<String>| {
+            r[4].split(':')
+                .nth(1)
+                .and_then(|h| usize::from_str_radix(h, 16).ok())
+        };
+        rows.iter().map(|r| rx(r).unwrap_or(0)).sum()
+    }
+
+    /// Waits until `cond` holds (a condition, where a sleep would guess);
+    /// panics after `secs`, naming `what`.
+    pub fn wait_until(&self, secs: u64, what: &str, cond: impl Fn(&Listener) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !cond(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {secs}s waiting for {what}\n--- stderr:\n{}",
+                tail(&self.stderr_now(), 20)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// logmux's own events so far (stderr).

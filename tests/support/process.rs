@@ -137,6 +137,33 @@ impl Drop for Process {
     }
 }
 
+/// The rows of /proc/PID/net/TABLE (each of `tables`: tcp, udp6, …) that
+/// are sockets of process `pid` (column 9, the inode, among its fds), split
+/// into columns: column 1 is the local address (hex port after `:`), 3 the
+/// state, 4 `tx_queue:rx_queue`.
+pub fn sockets_of(pid: i32, tables: &[&str]) -> Vec<Vec<String>> {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for t in tables {
+        let table = std::fs::read_to_string(format!("/proc/{pid}/net/{t}")).unwrap_or_default();
+        for row in table.lines().skip(1) {
+            let cols: Vec<String> = row.split_whitespace().map(str::to_string).collect();
+            if cols.len() > 9 && inodes.contains(&cols[9]) {
+                rows.push(cols);
+            }
+        }
+    }
+    rows
+}
+
 /// The last `n` lines of `s`.
 pub fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();

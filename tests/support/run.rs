@@ -9,7 +9,13 @@ use std::time::{Duration, Instant};
 
 #[path = "process.rs"]
 mod process;
+#[allow(unused_imports)] // for support/rsyslog.rs
+pub use process::sockets_of;
 use process::{tail, Process};
+#[path = "skip.rs"]
+mod skip;
+#[allow(unused_imports)] // not every test skips
+pub use skip::skip_or_fail;
 
 pub const WRITERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/writers");
 
