@@ -4,13 +4,13 @@
 //! free port, tests/support/rsyslog.rs), and what rsyslogd wrote is checked
 //! exactly.
 
-#[path = "support/listen.rs"]
-mod listen;
 #[path = "support/rsyslog.rs"]
 mod rsyslog;
+#[path = "support/listen.rs"]
+mod support;
 
-use listen::{send_tcp, start};
 use rsyslog::{free_port, Rsyslog};
+use support::{send_tcp, start};
 
 #[test]
 fn listen_relays_to_rsyslog_through_a_syslog_sink() {

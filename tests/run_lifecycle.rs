@@ -6,7 +6,7 @@
 #[path = "support/run.rs"]
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::*;
 

@@ -14,7 +14,8 @@ use serde_json::Value;
 
 #[path = "process.rs"]
 mod process;
-use process::{sockets_of, tail, Process};
+pub use process::sockets_of;
+use process::{tail, Process};
 #[path = "skip.rs"]
 mod skip;
 #[allow(unused_imports)] // not every test skips
