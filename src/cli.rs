@@ -187,7 +187,7 @@ impl ListenArgs {
         let color = match self.color {
             ColorChoice::Always => self.out_dir.is_none(),
             ColorChoice::Never => false,
-            ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
+            ColorChoice::Auto => stdout_tty && !crate::output::no_color(),
         };
         let endpoints = (self.udp.into_iter().map(Endpoint::Udp))
             .chain(self.tcp.into_iter().map(Endpoint::Tcp))
@@ -501,7 +501,7 @@ impl FilterArgs {
         let color = match self.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
+            ColorChoice::Auto => stdout_tty && !crate::output::no_color(),
         };
         Encoder {
             format,

@@ -300,3 +300,10 @@ fn no_color_turns_off_the_terminal_default_but_not_an_explicit_always() {
         Some("1")
     )));
 }
+
+/// no-color.org: colour is off when `NO_COLOR` is present *and not empty*.
+#[test]
+fn an_empty_no_color_keeps_the_colour() {
+    let out = on_a_terminal("--output pretty", Some(""));
+    assert!(out.contains("\x1b["), "{out:?}");
+}

@@ -167,6 +167,12 @@ pub fn local_offset_minutes() -> i16 {
     i16::try_from(secs / 60).unwrap_or(0)
 }
 
+/// Whether the user asked for no colour: `NO_COLOR` set and not empty,
+/// as no-color.org defines it.
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;

@@ -61,7 +61,7 @@ pub fn encoder_for(spec: &SinkSpec) -> Encoder {
     Encoder {
         format: spec.output,
         keys: spec.keys,
-        color: spec.output == OutputFormat::Pretty && tty && std::env::var_os("NO_COLOR").is_none(),
+        color: spec.output == OutputFormat::Pretty && tty && !crate::output::no_color(),
         local_offset_minutes: crate::output::local_offset_minutes(),
         syslog,
     }
