@@ -237,7 +237,7 @@ ignore); USR1 reopens file sinks.
 
 Exit status: 0 when stopped by a signal and every program stopped cleanly; the code (or
 128 + signal) of the program whose on_exit = \"shutdown\" fired or whose once run failed;
-on a natural end, 0 or the first non-zero code; 66 when the config cannot be read;
+on a natural end, 0 or the first code outside `exitcodes`; 66 when the config cannot be read;
 78 for a config error or a missing variable.";
 
 const CHECK_EXAMPLES: &str = "\
