@@ -13,7 +13,7 @@
 //! - [`hub`] is the shared state every message goes through;
 //! - [`message`] reads the sender from the header (Docker or not, container, stream);
 //! - [`senders`] keeps one pipeline stream per sender, tag and stdout/stderr;
-//! - [`join`] rejoins Docker's 16 KiB pieces (bodies that are logmux events are merged by the pipeline: [`crate::merge`]);
+//! - [`join`] rejoins Docker's 16 KiB pieces (bodies that are logmux events are merged by the pipeline: [`logmux_parsers::logmux_event`]);
 //! - [`outbox`] and [`out_dir`] write the events (or hand them to the sink).
 //!
 //! The runtime is tokio's single-threaded one: parsing and encoding are
