@@ -262,7 +262,7 @@ Exit status: 0 on success, 1 when logmux refused the request, 69 when it cannot 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["config", "command"]))]
 pub struct RunArgs {
-    /// The config: TOML, or a supervisord INI file ([program:x] sections).
+    /// The config: TOML, or a supervisord INI file (`[program:x]` sections).
     #[arg(short, long, value_name = "FILE", env = "LOGMUX_CONFIG")]
     pub config: Option<PathBuf>,
 

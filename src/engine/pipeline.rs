@@ -7,7 +7,7 @@
 //! and encodes it into the caller's [`Output`]: one buffer, or a buffer and
 //! encoder picked by the event's format. A line that is already a logmux
 //! event (from a `logmux run` inside a container) is merged, not wrapped
-//! again (see [`crate::merge`]). It does no I/O itself.
+//! again (see [`logmux_parsers::logmux_event`]). It does no I/O itself.
 
 use std::borrow::Cow;
 
@@ -40,7 +40,7 @@ pub struct Stats {
     pub truncated_pieces: u64,
     pub invalid_utf8: u64,
     pub parse_errors: u64,
-    /// Lines that were logmux events, merged (see [`crate::merge`]).
+    /// Lines that were logmux events, merged (see [`logmux_parsers::logmux_event`]).
     pub merged: u64,
 }
 
