@@ -9,10 +9,9 @@ mod support;
 
 use std::path::Path;
 
-/// Runs `logmux check` on a config holding `body` after one program.
-fn check(dir: &Path, body: &str) -> (i32, String) {
+/// Runs `logmux check` on a config file of `text`; its exit code and stderr.
+fn check(dir: &Path, text: &str) -> (i32, String) {
     let path = dir.join("logmux.toml");
-    let text = format!("[program.a]\ncommand = \"true\"\nstdout = {{ sink = \"f\" }}\n\n{body}");
     std::fs::write(&path, text).unwrap();
     let out = common::logmux()
         .args(["check", "--config"])
@@ -23,37 +22,20 @@ fn check(dir: &Path, body: &str) -> (i32, String) {
     (code, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+const PROGRAM: &str = "[program.a]\ncommand = \"true\"\nstdout = { sink = \"f\" }\n\n";
+
 #[test]
 fn toml_takes_hours_fractions_and_decimal_sizes() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, stderr) = check(
-        dir.path(),
-        "[sink.f]\ntype = \"file\"\npath = \"/tmp/x.jsonl\"\nmax_size = \"64MB\"\n",
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let (code, stderr) = check(
-        dir.path(),
-        "[sink.f]\ntype = \"stdout\"\n\n[program.b]\ncommand = \"true\"\nstartsecs = \"1.5s\"\n",
-    );
-    assert_eq!(code, 0, "{stderr}");
-    // A top-level key goes before the tables.
-    let path = dir.path().join("top.toml");
-    std::fs::write(
-        &path,
-        "idle_flush = \"2h\"\nmax_line_bytes = \"64KB\"\n[program.a]\ncommand = \"true\"\n",
-    )
-    .unwrap();
-    let out = common::logmux()
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for text in [
+        // A top-level key goes before the tables.
+        "idle_flush = \"2h\"\nmax_line_bytes = \"64KB\"\n[program.a]\ncommand = \"true\"\n".to_string(),
+        format!("{PROGRAM}[sink.f]\ntype = \"file\"\npath = \"/tmp/x.jsonl\"\nmax_size = \"64MB\"\n"),
+        format!("{PROGRAM}[sink.f]\ntype = \"stdout\"\n\n[program.b]\ncommand = \"true\"\nstartsecs = \"1.5s\"\n"),
+    ] {
+        let (code, stderr) = check(dir.path(), &text);
+        assert_eq!(code, 0, "{text}: {stderr}");
+    }
 }
 
 #[test]
@@ -115,19 +97,11 @@ fn a_bad_value_gets_the_same_words_in_both() {
     assert!(flag.contains(expected), "{flag}");
 
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
+    let (code, toml) = check(
+        dir.path(),
         "idle_flush = \"2x\"\n[program.a]\ncommand = \"true\"\n",
-    )
-    .unwrap();
-    let out = common::logmux()
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(78));
-    let toml = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(toml.contains("bad.toml:1:14: idle_flush: "), "{toml}");
+    );
+    assert_eq!(code, 78);
+    assert!(toml.contains("logmux.toml:1:14: idle_flush: "), "{toml}");
     assert!(toml.contains(expected), "{toml}");
 }

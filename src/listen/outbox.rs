@@ -191,54 +191,40 @@ impl Outbox {
 
     /// Hands over the buffers that are full.
     pub fn write_full(&mut self) {
-        match &mut self.buffers {
-            Buffers::One(buf) => {
-                if buf.len() >= STDOUT_WRITE_SIZE {
-                    let bytes = take(buf, &self.free);
-                    hand_over(self.tx.as_ref(), self.sink.as_mut(), None, bytes);
-                }
-            }
+        let min = match &self.buffers {
+            Buffers::One(_) => STDOUT_WRITE_SIZE,
             Buffers::Files(files) => {
-                let total: usize = files.values().map(Vec::len).sum();
-                let min = if total >= FILES_TOTAL {
+                // Past the total, every file's buffer goes, however small.
+                if files.values().map(Vec::len).sum::<usize>() >= FILES_TOTAL {
                     1
                 } else {
                     FILE_WRITE_SIZE
-                };
-                for (stem, buf) in files.iter_mut() {
-                    if buf.len() >= min {
-                        let bytes = std::mem::take(buf);
-                        hand_over(
-                            self.tx.as_ref(),
-                            self.sink.as_mut(),
-                            Some(stem.clone()),
-                            bytes,
-                        );
-                    }
                 }
             }
-        }
+        };
+        self.hand_over_from(min);
     }
 
     /// Hands over everything buffered.
     pub fn flush(&mut self) {
+        self.hand_over_from(1);
+    }
+
+    /// Hands over every buffer holding at least `min` bytes.
+    fn hand_over_from(&mut self, min: usize) {
         match &mut self.buffers {
             Buffers::One(buf) => {
-                if !buf.is_empty() {
+                if buf.len() >= min {
                     let bytes = take(buf, &self.free);
                     hand_over(self.tx.as_ref(), self.sink.as_mut(), None, bytes);
                 }
             }
             Buffers::Files(files) => {
                 for (stem, buf) in files.iter_mut() {
-                    if !buf.is_empty() {
+                    if buf.len() >= min {
                         let bytes = std::mem::take(buf);
-                        hand_over(
-                            self.tx.as_ref(),
-                            self.sink.as_mut(),
-                            Some(stem.clone()),
-                            bytes,
-                        );
+                        let key = Some(stem.clone());
+                        hand_over(self.tx.as_ref(), self.sink.as_mut(), key, bytes);
                     }
                 }
             }

@@ -83,20 +83,25 @@ def resolve_super(path, supers, name):
     return name if not parent else None
 
 
+def closing_brace(code, start):
+    """The index of the `}` that closes the `{` at `start`."""
+    depth, j = 0, start
+    while j < len(code):
+        if code[j] == "{":
+            depth += 1
+        elif code[j] == "}":
+            depth -= 1
+            if depth == 0:
+                break
+        j += 1
+    return j
+
+
 def test_ranges(code):
     """Line ranges of `#[cfg(test)]` items and test-only files' bodies."""
     ranges = []
     for m in re.finditer(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{", code):
-        start = m.end() - 1
-        depth, j = 0, start
-        while j < len(code):
-            if code[j] == "{":
-                depth += 1
-            elif code[j] == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            j += 1
+        j = closing_brace(code, m.end() - 1)
         ranges.append((code.count("\n", 0, m.start()) + 1, code.count("\n", 0, j) + 1))
     return ranges
 
@@ -115,15 +120,7 @@ def long_functions(path, code):
         brace, semi = code.find("{", k), code.find(";", k)
         if brace < 0 or (0 <= semi < brace):
             continue
-        depth, j = 0, brace
-        while j < len(code):
-            if code[j] == "{":
-                depth += 1
-            elif code[j] == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            j += 1
+        j = closing_brace(code, brace)
         first = code.count("\n", 0, m.start()) + 1
         last = code.count("\n", 0, j) + 1
         if any(a <= first <= b for a, b in tests):
