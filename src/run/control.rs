@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::supervisor::{ControlCommand, ControlRequest};
 use crate::config::run::parse_signal;
+use crate::shutdown::Shutdown;
 
 /// The environment variable that tells programs (and `logmux ctl` run by
 /// them, e.g. certbot's deploy hook) where the socket is.
@@ -52,10 +53,19 @@ pub fn bind(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
     tokio::net::UnixListener::from_std(listener)
 }
 
-/// Serves requests until the supervisor goes away.
-pub async fn serve(listener: tokio::net::UnixListener, tx: mpsc::Sender<ControlRequest>) {
+/// Serves requests until `shutdown` is triggered (logmux is exiting: the
+/// socket closes before its file is removed) or the supervisor goes away.
+pub async fn serve(
+    listener: tokio::net::UnixListener,
+    tx: mpsc::Sender<ControlRequest>,
+    shutdown: Shutdown,
+) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let accepted = tokio::select! {
+            () = shutdown.triggered() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else {
             continue;
         };
         let tx = tx.clone();
@@ -196,6 +206,32 @@ fn status_table(programs: &[serde_json::Value]) -> String {
 mod tests {
     use super::*;
     use nix::sys::signal::Signal;
+
+    #[test]
+    fn the_server_stops_and_closes_its_socket_on_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctl.sock");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = bind(&path).unwrap();
+            let (tx, _rx) = mpsc::channel(1);
+            let shutdown = Shutdown::new();
+            let server = tokio::spawn(serve(listener, tx, shutdown.clone()));
+            tokio::task::yield_now().await;
+            assert!(!server.is_finished());
+            shutdown.trigger();
+            tokio::time::timeout(std::time::Duration::from_secs(10), server)
+                .await
+                .expect("serve ends on shutdown")
+                .unwrap();
+        });
+        // The file is still there; nobody listens on it any more.
+        let refused = std::os::unix::net::UnixStream::connect(&path).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    }
 
     #[test]
     fn requests_parse() {

@@ -25,6 +25,7 @@ use crate::config::run::{self as config, RunConfig, RunConfigError};
 use crate::config::template;
 use supervisor::{SinkRoute, Supervisor};
 
+use crate::shutdown::Shutdown;
 use crate::sink::{self, Batch, StartedSinks};
 
 /// How a `logmux run` that got to start its programs ended.
@@ -201,10 +202,12 @@ fn route_diagnostics(sinks: &StartedSinks, log_sink: usize) {
 async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<Outcome, RunError> {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let mut extra_env = Vec::new();
+    let shutdown = Shutdown::new();
+    let mut control_server = None;
     if let Some(path) = &config.control_socket {
         match control::bind(path) {
             Ok(listener) => {
-                tokio::spawn(control::serve(listener, tx));
+                control_server = Some(tokio::spawn(control::serve(listener, tx, shutdown.clone())));
                 extra_env.push((control::SOCKET_ENV.to_string(), path.display().to_string()));
             }
             Err(e) => tracing::warn!(
@@ -215,7 +218,13 @@ async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<Out
         }
     }
     let supervisor = Supervisor::new(config, routes, extra_env);
-    match supervisor.run(rx).await {
+    let ended = supervisor.run(rx).await;
+    shutdown.trigger();
+    if let Some(server) = control_server {
+        // It only waits on accept and on this loop's answers: it ends at once.
+        let _ = server.await;
+    }
+    match ended {
         Ok(code) => Ok(Outcome { code }),
         Err(e) => {
             tracing::error!("cannot handle signals: {e}");
