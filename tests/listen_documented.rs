@@ -5,9 +5,7 @@
 #[path = "support/listen.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use support::*;
 
@@ -49,39 +47,19 @@ fn an_out_dir_that_cannot_be_created_exits_73() {
 
 #[test]
 fn a_stdout_that_cannot_be_written_exits_74() {
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .expect("/dev/full");
-    let mut child = logmux()
-        .args(["listen", "--udp", "127.0.0.1:0"])
-        .stdout(full)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let listening: serde_json::Value = serde_json::from_str(&line).unwrap();
-    let addr = listening["logmux"]["address"].as_str().unwrap();
-    let addr = addr.strip_prefix("udp://").unwrap().parse().unwrap();
-    send_udp(addr, &[&web_line(1)]);
-
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("logmux listen still runs with an unwritable stdout");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let test = "a_stdout_that_cannot_be_written_exits_74";
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return skip_or_fail(test, "no /dev/full here");
     };
+    let mut l = start_with(&["--udp", "127.0.0.1:0"], |cmd| {
+        cmd.stdout(full);
+    });
+    send_udp(l.udp(), &[&web_line(1)]);
+    let status = l
+        .process
+        .wait_exit(20, "logmux listen with an unwritable stdout");
     assert_eq!(status.code(), Some(74));
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let own = complete_lines(rest.as_bytes());
+    let own = l.own_events();
     let failed: Vec<_> = own
         .iter()
         .filter(|e| {
@@ -108,11 +86,9 @@ fn max_files_0_truncates_instead_of_rotating() {
     let refs: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
     send_udp(l.udp(), &refs);
     let file = l.path("logs").join("web-1.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&file).is_ok_and(|t| t.contains("web line 29")) {
-        assert!(Instant::now() < deadline, "web line 29 never came");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    l.wait_until(20, "web line 29 in web-1.jsonl", |_| {
+        std::fs::read_to_string(&file).is_ok_and(|t| t.contains("web line 29"))
+    });
     let done = l.stop();
     assert_eq!(done.code, Some(0), "{}", done.stderr);
     let logs = done.dir.path().join("logs");

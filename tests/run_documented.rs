@@ -10,6 +10,14 @@ use std::os::unix::process::CommandExt;
 
 use support::*;
 
+/// The messages of logmux's own events, in order.
+fn own_messages(own: &[serde_json::Value]) -> Vec<&str> {
+    own_with(own, "")
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect()
+}
+
 /// `NAME exited: …` messages of logmux's own events, in order.
 fn exits<'e>(own: &'e [serde_json::Value], name: &str) -> Vec<(&'e str, &'e str)> {
     own_with(own, &format!("{name} exited: "))
@@ -151,10 +159,7 @@ autorestart = "never"
     assert!(own_with(&stderr, "").is_empty(), "{}", done.stderr);
     let file = std::fs::read_to_string(done.dir.path().join("own.jsonl")).unwrap();
     let own = events(&file);
-    let said: Vec<&str> = own_with(&own, "")
-        .iter()
-        .map(|e| e["message"].as_str().unwrap())
-        .collect();
+    let said = own_messages(&own);
     assert_eq!(said.len(), own.len(), "only logmux's events: {file}");
     assert!(said[0].starts_with("spawned a (pid "), "{said:?}");
     assert_eq!(
@@ -235,9 +240,8 @@ command = ["sleep", "60"]
     let done = run.finish(30);
     let own = events(&done.stderr);
     // Spawned, exited, spawned, exited, …: never two at once.
-    let steps: Vec<&str> = own_with(&own, "")
-        .iter()
-        .filter_map(|e| e["message"].as_str())
+    let steps: Vec<&str> = own_messages(&own)
+        .into_iter()
         .filter(|m| m.starts_with("spawned renew") || m.starts_with("renew exited"))
         .map(|m| {
             if m.starts_with("spawned") {
@@ -265,8 +269,10 @@ command = ["sleep", "60"]
 #[test]
 fn user_sets_home_and_logname_and_drops_supplementary_groups() {
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: `user` needs root");
-        return;
+        return skip_or_fail(
+            "user_sets_home_and_logname_and_drops_supplementary_groups",
+            "`user` needs root",
+        );
     }
     let home = std::fs::read_to_string("/etc/passwd")
         .unwrap()

@@ -77,11 +77,9 @@ fn flags_take_the_same_values() {
     let to = l.udp();
     support::send_udp(to, &[b"<30>Nov 25 23:29:21 web-1[812]: hello"]);
     let file = l.dir.path().join("out").join("web-1.jsonl");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::fs::read(&file).map_or(0, |b| b.len()) == 0 {
-        assert!(std::time::Instant::now() < deadline, "no web-1.jsonl");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    l.wait_until(20, "an event in web-1.jsonl", |_| {
+        std::fs::read(&file).is_ok_and(|b| b.ends_with(b"\n"))
+    });
     let stopped = l.stop();
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     let text = std::fs::read_to_string(stopped.dir.path().join("out/web-1.jsonl")).unwrap();

@@ -11,13 +11,10 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use logmux_parsers::docker::{self, Stream};
+use logmux_parsers::docker::{self, Stream, PIECE_SIZE as DOCKER_PIECE};
 
+use super::pipeline::{Pipeline, StreamState};
 use crate::event::{IoStream, Origin, Stamp};
-
-use crate::engine::{Pipeline, StreamState};
-
-use logmux_parsers::docker::PIECE_SIZE as DOCKER_PIECE;
 
 /// At most this many compose containers get a stream of their own; memory
 /// stays bounded whatever the input. Lines of further names still come out,

@@ -46,26 +46,25 @@ fn newlines(b: &[u8]) -> usize {
 }
 
 impl Process {
-    /// Spawns `cmd` (whose stdout and stderr must be piped); nobody reads
-    /// its stdout for the first `stall`: a slow reader.
+    /// Spawns `cmd` (whose stderr must be piped; stdout is collected when
+    /// piped); nobody reads its stdout for the first `stall`: a slow reader.
     pub fn spawn(mut cmd: Command, stall: Duration) -> Process {
         let mut child = cmd.spawn().unwrap();
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let stdout_lines = Arc::new(AtomicUsize::new(0));
-        let out = child.stdout.take().unwrap();
-        let (into, lines) = (Arc::clone(&stdout), Arc::clone(&stdout_lines));
-        let threads = vec![
-            std::thread::spawn(move || {
+        let mut threads = vec![collect(
+            child.stderr.take().unwrap(),
+            Arc::clone(&stderr),
+            Arc::new(AtomicUsize::new(0)),
+        )];
+        if let Some(out) = child.stdout.take() {
+            let (into, lines) = (Arc::clone(&stdout), Arc::clone(&stdout_lines));
+            threads.push(std::thread::spawn(move || {
                 std::thread::sleep(stall);
                 collect(out, into, lines).join().unwrap();
-            }),
-            collect(
-                child.stderr.take().unwrap(),
-                Arc::clone(&stderr),
-                Arc::new(AtomicUsize::new(0)),
-            ),
-        ];
+            }));
+        }
         Process {
             child,
             stdout,
