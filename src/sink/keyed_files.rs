@@ -8,7 +8,10 @@
 //! keeping `max_files`. At most [`MAX_OPEN`] files are open at once; the
 //! least recently written is closed (and reopened, appending, when its key
 //! writes again). A file that cannot be written is reported once (until it
-//! works again) and its bytes are counted in `lost_bytes`.
+//! works again) and its bytes are counted in `lost_bytes`. A key whose
+//! name is a symbolic link, or anything but a regular file, is refused the
+//! same way ([`FileSink`] opens with `O_NOFOLLOW`): a link planted in the
+//! directory never redirects a container's events to another file.
 
 use std::io;
 use std::path::PathBuf;
@@ -71,6 +74,7 @@ impl KeyedFiles {
         lost_bytes: Arc<AtomicU64>,
     ) -> io::Result<KeyedFiles> {
         std::fs::create_dir_all(&spec.dir)?;
+        super::file::warn_if_shared(&spec.dir);
         Ok(KeyedFiles {
             spec,
             fallback: Box::from(fallback),
@@ -114,7 +118,11 @@ impl KeyedFiles {
             }
             let path = self.spec.dir.join(format!("{stem}.jsonl"));
             let f = &mut self.files[index];
-            match FileSink::open(path.clone(), self.spec.max_file_size, self.spec.max_files) {
+            match FileSink::open_in_checked_dir(
+                path.clone(),
+                self.spec.max_file_size,
+                self.spec.max_files,
+            ) {
                 Ok(sink) => {
                     f.sink = Some(sink);
                     self.open += 1;
@@ -135,9 +143,11 @@ impl KeyedFiles {
             return events.len() as u64;
         };
         match sink.write(events) {
+            // A full disk: the sink cut the file back to whole events,
+            // reported it, and counts what did not reach the file.
             Ok(()) => {
                 f.failing = false;
-                0
+                sink.take_losses().1
             }
             Err(e) => {
                 if !f.failing {
@@ -240,5 +250,25 @@ mod tests {
         out.write_keyed(Some("web-1"), b"12345\n").unwrap();
         out.write_keyed(Some("web-1"), b"678\n").unwrap();
         assert_eq!(out.lost_bytes.load(Ordering::Relaxed), 10);
+    }
+
+    #[test]
+    fn a_link_planted_as_a_key_file_is_refused_and_its_bytes_counted() {
+        for max_files in [2, 0] {
+            let dir = tempfile::tempdir().unwrap();
+            let victim = dir.path().join("victim");
+            std::fs::write(&victim, "precious\n").unwrap();
+            let out_dir = dir.path().join("out");
+            std::fs::create_dir(&out_dir).unwrap();
+            std::os::unix::fs::symlink(&victim, out_dir.join("evil-2.jsonl")).unwrap();
+            let mut out = files(&out_dir, Some(4), max_files);
+            out.write_keyed(Some("evil-2"), b"{\"a\":1}\n").unwrap();
+            out.write_keyed(Some("evil-2"), b"{\"b\":2}\n").unwrap();
+            out.write_keyed(Some("web-1"), b"{\"c\":3}\n").unwrap();
+            assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+            assert_eq!(out.lost_bytes.load(Ordering::Relaxed), 16);
+            let web = std::fs::read_to_string(out_dir.join("web-1.jsonl")).unwrap();
+            assert_eq!(web, "{\"c\":3}\n");
+        }
     }
 }
