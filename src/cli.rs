@@ -255,7 +255,8 @@ Examples:
   logmux ctl signal nginx HUP          # nginx reloads its config
   logmux ctl --socket /tmp/logmux.sock stop certbot-renew
 
-Exit status: 0 on success, 1 when logmux refused the request, 69 when it cannot be reached;
+Exit status: 0 on success, 1 when logmux refused the request, 69 when it cannot be reached
+or does not answer within --timeout;
 `status` exits 3 when a long-running program is not running (for a HEALTHCHECK).";
 
 /// Options of `logmux run`.
@@ -290,6 +291,10 @@ pub struct CtlArgs {
     /// Print logmux's answer as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Give up after this long without an answer (exit 69): `500ms`, `5s`.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::units::parse_duration)]
+    pub timeout: std::time::Duration,
 
     #[command(subcommand)]
     pub action: CtlAction,

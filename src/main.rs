@@ -61,8 +61,12 @@ fn listen(args: ListenArgs) -> u8 {
 
 /// `logmux ctl`: one request to the control socket of a running `logmux run`.
 fn ctl(args: CtlArgs) -> u8 {
-    let result =
-        logmux::run::control::request(&args.socket, &args.action.request_line(), args.json);
+    let result = logmux::run::control::request(
+        &args.socket,
+        &args.action.request_line(),
+        args.json,
+        args.timeout,
+    );
     match &result {
         // A closed stdout (`| head -c0`) changes nothing: the answer is the code.
         Ok(answer) if !answer.text.is_empty() => {

@@ -4,13 +4,21 @@
 //! user logmux runs as) can steer it. One request per connection: a line of
 //! text in, one JSON line out. The server only parses and forwards; the
 //! supervisor's loop answers, so control never races with supervision.
+//!
+//! Nothing a client does can starve it: at most [`MAX_CONNECTIONS`] are
+//! served at once (one more is told "busy" and closed), each must send its
+//! request within [`READ_TIMEOUT`], and a failed accept (no descriptor
+//! left) waits before the next instead of spinning. `logmux ctl` gives up
+//! after its `--timeout`, trying again while logmux says it is busy.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::supervisor::{ControlCommand, ControlRequest};
 use crate::config::run::parse_signal;
@@ -53,6 +61,23 @@ pub fn bind(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
     tokio::net::UnixListener::from_std(listener)
 }
 
+/// Connections served at once. One more is answered "busy" and closed at
+/// once, so idle connections can neither hold the socket nor use up
+/// logmux's descriptors (its programs' pipes need them).
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// A connection must send its request line within this, or it is closed.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// After a failed accept (no descriptor left), wait this long before the
+/// next: the pending connection stays queued, and retrying at once spins.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The answer to a connection beyond [`MAX_CONNECTIONS`]; the client
+/// tries again until its own timeout.
+const BUSY: &[u8] =
+    b"{\"ok\":false,\"busy\":true,\"message\":\"logmux is busy: too many control connections\"}\n";
+
 /// Serves requests until `shutdown` is triggered (logmux is exiting: the
 /// socket closes before its file is removed) or the supervisor goes away.
 pub async fn serve(
@@ -60,36 +85,62 @@ pub async fn serve(
     tx: mpsc::Sender<ControlRequest>,
     shutdown: Shutdown,
 ) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut failing = false;
     loop {
         let accepted = tokio::select! {
             () = shutdown.triggered() => return,
             accepted = listener.accept() => accepted,
         };
-        let Ok((stream, _)) = accepted else {
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                if !failing {
+                    tracing::warn!("control socket: cannot accept a connection: {e}; trying again every {ACCEPT_BACKOFF:?}");
+                }
+                failing = true;
+                tokio::select! {
+                    () = shutdown.triggered() => return,
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                }
+            }
+        };
+        if std::mem::take(&mut failing) {
+            tracing::info!("control socket: accepting connections again");
+        }
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            // Never waits: a full socket buffer just loses the word "busy".
+            let _ = stream.try_write(BUSY);
             continue;
         };
         let tx = tx.clone();
         tokio::spawn(async move {
-            let (read, mut write) = stream.into_split();
-            let mut line = String::new();
-            let mut reader = BufReader::new(read.take(4096));
-            if reader.read_line(&mut line).await.is_err() {
-                return;
-            }
-            let answer = match parse_request(line.trim()) {
-                Err(message) => serde_json::json!({ "ok": false, "message": message }).to_string(),
-                Ok(command) => {
-                    let (reply, answer) = oneshot::channel();
-                    if tx.send(ControlRequest { command, reply }).await.is_err() {
-                        return;
-                    }
-                    answer.await.unwrap_or_default()
-                }
-            };
-            let _ = write.write_all(answer.as_bytes()).await;
-            let _ = write.write_all(b"\n").await;
+            let _slot = slot;
+            let _ = tokio::time::timeout(READ_TIMEOUT, answer(stream, tx)).await;
         });
     }
+}
+
+/// Reads one request line, has the supervisor answer it, writes the answer.
+async fn answer(stream: tokio::net::UnixStream, tx: mpsc::Sender<ControlRequest>) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(read.take(4096));
+    if reader.read_line(&mut line).await.is_err() {
+        return;
+    }
+    let answer = match parse_request(line.trim()) {
+        Err(message) => serde_json::json!({ "ok": false, "message": message }).to_string(),
+        Ok(command) => {
+            let (reply, answer) = oneshot::channel();
+            if tx.send(ControlRequest { command, reply }).await.is_err() {
+                return;
+            }
+            answer.await.unwrap_or_default()
+        }
+    };
+    let _ = write.write_all(answer.as_bytes()).await;
+    let _ = write.write_all(b"\n").await;
 }
 
 /// Why `logmux ctl` failed.
@@ -105,6 +156,8 @@ pub enum ClientError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("no answer from logmux at {path} within {timeout:?} (it may be overloaded or stuck; --timeout waits longer)")]
+    Timeout { path: PathBuf, timeout: Duration },
     #[error("{0}")]
     Refused(String),
 }
@@ -119,8 +172,45 @@ pub struct Answer {
     pub all_running: bool,
 }
 
-/// Sends one request and returns logmux's answer, ready to print.
-pub fn request(path: &Path, line: &str, json: bool) -> Result<Answer, ClientError> {
+/// Sends one request and returns logmux's answer, ready to print; gives
+/// up after `timeout` (connecting, a busy server and the answer included).
+pub fn request(
+    path: &Path,
+    line: &str,
+    json: bool,
+    timeout: Duration,
+) -> Result<Answer, ClientError> {
+    let deadline = Instant::now() + timeout;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (owned_path, owned_line) = (path.to_owned(), line.to_owned());
+    // A connect to a full backlog blocks without a timeout of its own: the
+    // exchange runs on a thread, and this one stops waiting at the deadline.
+    std::thread::spawn(move || {
+        let _ = tx.send(exchange_until(&owned_path, &owned_line, deadline));
+    });
+    let answer = rx
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .map_err(|_| ClientError::Timeout {
+            path: path.to_owned(),
+            timeout,
+        })??;
+    interpret(&answer, json)
+}
+
+/// Asks until logmux is not busy or the deadline passes; the raw answer.
+fn exchange_until(path: &Path, line: &str, deadline: Instant) -> Result<String, ClientError> {
+    loop {
+        let answer = exchange(path, line, deadline)?;
+        let busy = answer.starts_with("{\"ok\":false,\"busy\":true");
+        if !busy || Instant::now() + Duration::from_millis(100) >= deadline {
+            return Ok(answer);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One connection: the request line out, the whole answer in.
+fn exchange(path: &Path, line: &str, deadline: Instant) -> Result<String, ClientError> {
     let io = |source| ClientError::Io {
         path: path.to_owned(),
         source,
@@ -130,11 +220,21 @@ pub fn request(path: &Path, line: &str, json: bool) -> Result<Answer, ClientErro
             path: path.to_owned(),
             source,
         })?;
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    stream.set_read_timeout(Some(left)).map_err(io)?;
+    stream.set_write_timeout(Some(left)).map_err(io)?;
     stream
         .write_all(format!("{line}\n").as_bytes())
         .map_err(io)?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).map_err(io)?;
+    Ok(answer)
+}
+
+/// logmux's JSON answer, as `logmux ctl` prints it.
+fn interpret(answer: &str, json: bool) -> Result<Answer, ClientError> {
     let value: serde_json::Value = serde_json::from_str(answer.trim()).map_err(|e| {
         ClientError::Refused(format!("logmux sent an answer that is not JSON: {e}"))
     })?;

@@ -1,0 +1,121 @@
+//! `logmux run` against a hostile neighbour: idle connections to the
+//! control socket under a low descriptor limit (the server stays quiet and
+//! `logmux ctl` still steers), and the template targets' file modes.
+
+#[path = "support/run.rs"]
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::*;
+
+/// `logmux ctl ARGS`, bounded from outside so that a client without a
+/// timeout of its own fails the test instead of hanging it.
+fn ctl(socket: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("timeout")
+        .arg("30")
+        .arg(env!("CARGO_BIN_EXE_logmux"))
+        .arg("ctl")
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn pid_of(status: &str, name: &str) -> String {
+    status
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// User plus system CPU time of `pid` so far, in clock ticks (1/100 s).
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn idle_connections_cannot_starve_the_control_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        r#"control_socket = "@DIR@/ctl.sock"
+[program.web]
+command = ["sh", "-c", "echo web up; exec sleep 600"]
+startsecs = 0
+"#,
+    );
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -n 128 && exec \"$0\" run --config \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_logmux"))
+        .arg(&config)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let run = spawn(cmd, dir);
+    run.wait_for(20, "web up", |out, _| out.contains("web up"));
+    let socket = run.dir.path().join("ctl.sock");
+    run.wait_for(10, "web running", |_, _| ctl(&socket, &["status"]).0 == 0);
+    let first_pid = pid_of(&ctl(&socket, &["status"]).1, "web");
+
+    // 200 connections that never send a byte, held open by this process.
+    let held = Arc::new(Mutex::new(Vec::new()));
+    for _ in 0..200 {
+        let (held, socket) = (Arc::clone(&held), socket.clone());
+        // A connect to a full backlog blocks: one thread each.
+        std::thread::spawn(move || {
+            if let Ok(s) = UnixStream::connect(&socket) {
+                held.lock().unwrap().push(s);
+            }
+        });
+    }
+    std::thread::sleep(Duration::from_secs(1));
+
+    let before = cpu_ticks(run.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let spent = cpu_ticks(run.pid()) - before;
+    assert!(spent < 50, "logmux spent {spent} ticks of CPU in 2 s idle");
+
+    let (code, status, err) = ctl(&socket, &["--timeout", "10s", "status"]);
+    assert_eq!(code, 0, "{status}{err}");
+    assert_eq!(pid_of(&status, "web"), first_pid, "{status}");
+    let (code, said, err) = ctl(&socket, &["--timeout", "10s", "restart", "web"]);
+    assert_eq!((code, said.trim()), (0, "restarting web"), "{err}");
+    run.wait_for(20, "web again", |out, _| out.matches("web up").count() == 2);
+    drop(held);
+    run.signal(libc::SIGTERM);
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+}
+
+#[test]
+fn ctl_gives_up_after_its_timeout_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("ctl.sock");
+    // A socket that accepts (the backlog) and never answers.
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let started = std::time::Instant::now();
+    let (code, _, err) = ctl(&socket, &["--timeout", "500ms", "status"]);
+    assert_eq!(code, 69, "{err}");
+    assert!(err.contains("no answer from logmux"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
