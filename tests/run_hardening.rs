@@ -119,3 +119,84 @@ fn ctl_gives_up_after_its_timeout_with_a_clear_error() {
     assert!(err.contains("no answer from logmux"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn a_template_keeps_its_source_mode_unless_a_mode_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("secret.conf.in");
+    std::fs::write(&source, "password ${HOME}\n").unwrap();
+    std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // A link planted at the temporary file's name is not written through.
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path().join("out/secret.conf.logmux-tmp")).unwrap();
+    let config = write_config(
+        dir.path(),
+        r#"control_socket = ""
+[[template]]
+source = "@DIR@/secret.conf.in"
+target = "@DIR@/out/secret.conf"
+[[template]]
+source = "@DIR@/secret.conf.in"
+target = "@DIR@/out/public.conf"
+mode = "0644"
+[program.app]
+command = ["true"]
+autorestart = "never"
+"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_logmux"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("HOME", "/root")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = dir.path().join("out/secret.conf");
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "password /root\n"
+    );
+    assert_eq!(mode_of(&secret), 0o600);
+    assert_eq!(mode_of(&dir.path().join("out/public.conf")), 0o644);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(mode_of(&victim), 0o644);
+}
+
+#[test]
+fn a_template_mode_that_is_not_octal_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        r#"control_socket = ""
+[[template]]
+source = "@DIR@/a.in"
+target = "@DIR@/a"
+mode = "rw-r--r--"
+[program.app]
+command = ["true"]
+"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_logmux"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("template.mode"), "{stderr}");
+    assert!(
+        stderr.contains("`rw-r--r--` is not a file mode"),
+        "{stderr}"
+    );
+}

@@ -257,7 +257,11 @@ fn render_templates(config: &RunConfig) -> Result<(), RunError> {
                 source: e,
             }
         })?;
-        write_atomically(&t.target, rendered.as_bytes()).map_err(|e| {
+        let mode = match t.mode {
+            Some(mode) => mode,
+            None => source_mode(&t.source),
+        };
+        write_atomically(&t.target, rendered.as_bytes(), mode).map_err(|e| {
             tracing::error!(target = %t.target.display(), "cannot write template target {}: {e}", t.target.display());
             RunError::TemplateTarget {
                 path: t.target.clone(),
@@ -269,15 +273,39 @@ fn render_templates(config: &RunConfig) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Writes a file so that readers see the old or the new one, never half.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// The source's permission bits: a secret kept 0600 stays 0600 rendered.
+fn source_mode(source: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(source).map_or(0o600, |m| m.permissions().mode() & 0o7777)
+}
+
+/// Writes a file so that readers see the old or the new one, never half,
+/// with permission bits `mode` from the start (never readable by more
+/// people, even for a moment). The temporary file next to the target is
+/// created with `O_EXCL` and `O_NOFOLLOW`, so a link planted at its name
+/// is refused, not written through.
+fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir)?;
+            crate::sink::warn_if_shared(dir);
         }
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".logmux-tmp");
-    std::fs::write(&tmp, bytes)?;
+    // A stale one from a crash, or a planted link: removing takes the
+    // link itself away, never its target.
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(mode & 0o777)
+        .open(&tmp)?;
+    // The umask may have taken bits away; set exactly what was asked.
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    file.write_all(bytes)?;
+    drop(file);
     std::fs::rename(&tmp, path)
 }

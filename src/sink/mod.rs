@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use file::FileSink;
+pub use file::{warn_if_shared, FileSink};
 pub use keyed_files::{KeyedFiles, KeyedFilesSpec};
 pub use queue::{Batch, Queue};
 pub use stage::{encoder_for, report_dropped, OpenError, Route, StartedSinks};

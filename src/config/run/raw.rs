@@ -150,6 +150,8 @@ pub struct RawTemplate {
     pub source: Option<Spanned<String>>,
     pub target: Option<Spanned<String>>,
     pub when: Option<Spanned<String>>,
+    /// The target's mode, octal (`"0640"`); default: the source's.
+    pub mode: Option<Spanned<String>>,
 }
 
 // ------------------------------------------------------------------ values

@@ -157,6 +157,8 @@ pub struct TemplateSpec {
     pub source: PathBuf,
     pub target: PathBuf,
     pub when: Option<String>,
+    /// The target's permission bits; `None`: the source's.
+    pub mode: Option<u32>,
     /// Where the `[[template]]` is, for messages.
     pub line: usize,
 }
@@ -197,6 +199,7 @@ impl TemplateSpec {
                 ));
             }
         }
+        let mode = t.mode.as_ref().map(|m| template_mode(loc, m)).transpose()?;
         let src = template::render(source.get_ref(), env)
             .map_err(|e| loc.template(source.span().start, "template.source", e))?;
         let dst = template::render(target.get_ref(), env)
@@ -205,9 +208,22 @@ impl TemplateSpec {
             source: anchored(loc, PathBuf::from(src)),
             target: anchored(loc, PathBuf::from(dst)),
             when: t.when.as_ref().map(|w| w.get_ref().clone()),
+            mode,
             line: loc.at(offset).0,
         })
     }
+}
+
+/// `mode = "0640"`: octal permission bits, at most `7777`.
+fn template_mode(loc: &Locator<'_>, m: &toml::Spanned<String>) -> Result<u32, ConfigError> {
+    let text = m.get_ref().trim();
+    u32::from_str_radix(text, 8)
+        .ok()
+        .filter(|&bits| bits <= 0o7777 && !text.is_empty())
+        .ok_or_else(|| {
+            let message = format!("`{text}` is not a file mode: use octal digits, e.g. \"0640\"");
+            loc.invalid(m.span().start, "template.mode", message)
+        })
 }
 
 /// A relative path in the config is relative to the config's directory.
