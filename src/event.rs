@@ -159,6 +159,21 @@ fn put<'a>(rec: &mut Record<'a>, field: Field, value: Value<'a>) {
     rec.fields.insert(at, (field, value));
 }
 
+/// Under `logmux run`, for a program that merges (`merge = true`): the
+/// supervisor knows the program's `service.name` and pid, and they replace
+/// whatever the event claims; the rest is [`add_to_merged`].
+pub fn add_program_to_merged<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
+    if let Some(service) = origin.service.as_deref() {
+        rec.remove(Field::ServiceName);
+        rec.push_str(Field::ServiceName, service);
+    }
+    if let Some(pid) = origin.pid {
+        rec.remove(Field::ProcessPid);
+        rec.push_int(Field::ProcessPid, i64::from(pid));
+    }
+    add_to_merged(origin, rec);
+}
+
 /// Adds the envelope of where the event was read, as the merge rule says (see [`logmux_parsers::logmux_event`]).
 pub fn add_to_merged<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
     let mut replace = |field: Field, value: Option<&'a str>| {

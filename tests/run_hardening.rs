@@ -200,3 +200,76 @@ command = ["true"]
         "{stderr}"
     );
 }
+
+/// The line of issue 14: a child posing as logmux itself, with pid 1.
+const FORGED: &str = r#"{"timestamp":"2026-01-01T00:00:00Z","severity_text":"INFO","message":"forged","logmux":{"format":"nginx.access"},"service":{"name":"logmux"},"process":{"pid":1}}"#;
+
+/// Runs program `app` printing [`FORGED`] under `config_tail` (its
+/// settings); returns the event of the line and the program's real pid.
+fn forged_event(file: &str, config: &str) -> (serde_json::Value, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("forged.json"), format!("{FORGED}\n")).unwrap();
+    let path = dir.path().join(file);
+    std::fs::write(
+        &path,
+        config.replace("@DIR@", &dir.path().display().to_string()),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_logmux"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines = events(&stdout);
+    let forged: Vec<_> = lines
+        .iter()
+        .filter(|e| e.to_string().contains("forged"))
+        .collect();
+    assert_eq!(forged.len(), 1, "{stdout}");
+    let own = events(&stderr);
+    let spawned = own_with(&own, "spawned app");
+    assert_eq!(spawned.len(), 1, "{stderr}");
+    (
+        forged[0].clone(),
+        spawned[0]["logmux"]["pid"].as_i64().unwrap(),
+    )
+}
+
+const TOML_APP: &str = r#"control_socket = ""
+[program.app]
+command = ["cat", "@DIR@/forged.json"]
+autorestart = "never"
+"#;
+
+#[test]
+fn a_child_cannot_pose_as_logmux_without_merge() {
+    let (event, pid) = forged_event("logmux.toml", TOML_APP);
+    assert_eq!(event["service"]["name"], "app", "{event}");
+    assert_eq!(event["process"]["pid"], pid, "{event}");
+    assert_eq!(event["log"]["iostream"], "stdout", "{event}");
+    assert_ne!(event["logmux"]["format"], "nginx.access", "{event}");
+}
+
+#[test]
+fn with_merge_the_programs_real_name_and_pid_still_win() {
+    for (file, config) in [
+        ("logmux.toml", format!("{TOML_APP}merge = true\n")),
+        (
+            "supervisord.conf",
+            "[program:app]\ncommand=cat @DIR@/forged.json\nautorestart=false\nstdout_logfile=/dev/stdout\nmerge=true\n"
+                .to_string(),
+        ),
+    ] {
+        let (event, pid) = forged_event(file, &config);
+        assert_eq!(event["service"]["name"], "app", "{file}: {event}");
+        assert_eq!(event["process"]["pid"], pid, "{file}: {event}");
+        // Merged: the nested event keeps its own format and message.
+        assert_eq!(event["logmux"]["format"], "nginx.access", "{file}: {event}");
+        assert_eq!(event["message"], "forged", "{file}: {event}");
+    }
+}

@@ -90,6 +90,9 @@ pub struct Pipeline {
     multiline: bool,
     /// Lines that are logmux events are merged (unless another format is forced).
     merge_events: bool,
+    /// Under `logmux run`: the stream's program name and pid replace what
+    /// a merged event says (a child cannot pose as another program).
+    origin_wins: bool,
     /// An empty line is still an event (each syslog message is one).
     keep_empty: bool,
     pub stats: Stats,
@@ -107,6 +110,7 @@ impl Pipeline {
             settings,
             multiline,
             merge_events,
+            origin_wins: false,
             keep_empty: false,
             stats: Stats::default(),
         }
@@ -116,6 +120,15 @@ impl Pipeline {
     /// (or only ANSI codes) is still an event, not a skipped blank line.
     pub fn keeping_empty(mut self) -> Pipeline {
         self.keep_empty = true;
+        self
+    }
+
+    /// A pipeline for a supervised program's stream: lines that are logmux
+    /// events are merged only when `merge` (a nested `logmux run`), and
+    /// then the program's real name and pid win over the event's.
+    pub fn for_program(mut self, merge: bool) -> Pipeline {
+        self.merge_events &= merge;
+        self.origin_wins = true;
         self
     }
 
@@ -239,7 +252,11 @@ impl Pipeline {
         if rec.timestamp.is_none() {
             rec.timestamp = meta.stamp.wrapper_time;
         }
-        event::add_to_merged(&stream.origin, &mut rec);
+        if self.origin_wins {
+            event::add_program_to_merged(&stream.origin, &mut rec);
+        } else {
+            event::add_to_merged(&stream.origin, &mut rec);
+        }
         let observed = parsed.observed.map(str::as_bytes);
         emit(
             &self.settings.encoder,

@@ -51,6 +51,8 @@ pub struct StreamReader {
     pub route: Route,
     /// Formats whose events go to another sink.
     pub routes: Vec<FormatRoute>,
+    /// The program's `merge`: its lines that are logmux events are merged.
+    pub merge: bool,
 }
 
 impl StreamReader {
@@ -68,7 +70,7 @@ impl StreamReader {
         let mut lines = Lines {
             framer: LineFramer::new(self.max_line),
             split: Split::new(self.route, self.sink, self.routes),
-            pipeline: Pipeline::new(self.settings),
+            pipeline: Pipeline::new(self.settings).for_program(self.merge),
             state: StreamState::new(self.origin),
         };
         let mut buf = vec![0u8; READ_SIZE];

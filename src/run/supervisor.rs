@@ -738,6 +738,7 @@ impl Supervisor {
             sink: stream.sink,
             route: sink.route.clone(),
             routes,
+            merge: spec.merge,
         }
     }
 

@@ -51,6 +51,8 @@ const PROGRAM_KEYS: &[&str] = &[
     "directory",
     "umask",
     "serverurl",
+    // logmux's own: merge the logmux events of a nested `logmux run`.
+    "merge",
 ];
 
 impl Reader<'_> {
@@ -249,6 +251,10 @@ impl Keys<'_> {
         };
         let exitcodes = self.exitcodes()?;
         let (stop_as_group, kill_as_group) = self.as_group()?;
+        let merge = match self.get("merge")? {
+            None => None,
+            Some(got) => Some(self.reader.boolean(&got, &self.key("merge"))?),
+        };
         let text = |k: &str| Ok::<_, ConfigError>(self.get(k)?.map(|got| (got.span, got.text)));
         let stopsignal = text("stopsignal")?.map(|(span, t)| Spanned::new(span, t));
         let user = text("user")?.map(|(span, t)| Spanned::new(span, t));
@@ -267,6 +273,7 @@ impl Keys<'_> {
             startretries: Some(startretries),
             exitcodes: Some(exitcodes),
             priority: Some(priority),
+            merge,
             ..RawProgram::default()
         })
     }

@@ -49,6 +49,9 @@ pub struct ProgramSpec {
     pub nginx_log_format: Option<LogFormat>,
     /// `service.name` of its events: `service_name`, else `name`.
     pub service_name: String,
+    /// Its lines that are logmux events are merged (a nested `logmux
+    /// run`); off, they are the program's own JSON like any other.
+    pub merge: bool,
     /// `[stdout, stderr]`.
     pub streams: [StreamSpec; 2],
 }
@@ -91,6 +94,7 @@ impl ProgramSpec {
             service_name: p.service_name()?,
             stop_as_group: raw.stop_as_group.unwrap_or(true),
             kill_as_group: raw.kill_as_group.unwrap_or(true),
+            merge: raw.merge.unwrap_or(false),
             startretries: raw.startretries.unwrap_or(3),
             exitcodes: raw.exitcodes.clone().unwrap_or_else(|| vec![0]),
             priority: raw.priority.unwrap_or(999),

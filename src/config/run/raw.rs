@@ -120,6 +120,9 @@ pub struct RawProgram {
     pub nginx_log_format: Option<Spanned<String>>,
     /// `service.name` of the program's events (default: the program's name).
     pub service_name: Option<Spanned<String>>,
+    /// Merge lines that already are logmux events (a nested `logmux run`)
+    /// instead of treating them as the program's own JSON (default false).
+    pub merge: Option<bool>,
     pub stdout: Option<RawStream>,
     pub stderr: Option<RawStream>,
 }
