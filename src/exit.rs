@@ -32,6 +32,11 @@ pub const EX_OSERR: u8 = 71;
 pub const EX_CANTCREAT: u8 = 73;
 /// EX_IOERR: output cannot be written.
 pub const EX_IOERR: u8 = 74;
+/// `logmux run` ended well by its programs' account, but events were
+/// lost on the way: left in a queue or a pipe at the shutdown deadline, or
+/// lost to write errors (the final report counts them). Not a sysexits
+/// code's meaning; its number (EX_TEMPFAIL's) is free in logmux's table.
+pub const EVENTS_LOST: u8 = 75;
 /// EX_CONFIG: a config error, a missing variable, a template that cannot
 /// be rendered, a bad log format.
 pub const EX_CONFIG: u8 = 78;
@@ -68,6 +73,7 @@ pub fn listen(result: &Result<listen::Outcome, ListenError>) -> u8 {
 /// `logmux run`: the programs' code when it got to run them.
 pub fn run(result: &Result<run::Outcome, RunError>) -> u8 {
     match result {
+        Ok(ended) if ended.code == 0 && ended.events_lost > 0 => EVENTS_LOST,
         Ok(ended) => u8::try_from(ended.code.clamp(0, 255)).unwrap_or(1),
         Err(RunError::Config(e)) => config(e),
         Err(RunError::TemplateSource { .. } | RunError::TemplateRender { .. }) => EX_CONFIG,
@@ -139,7 +145,20 @@ mod tests {
 
     #[test]
     fn run_codes() {
-        let ended = |code| run(&Ok(run::Outcome { code }));
+        let ended = |code| {
+            run(&Ok(run::Outcome {
+                code,
+                events_lost: 0,
+            }))
+        };
+        let lost = |code| {
+            run(&Ok(run::Outcome {
+                code,
+                events_lost: 3,
+            }))
+        };
+        assert_eq!(lost(0), 75);
+        assert_eq!(lost(3), 3);
         assert_eq!(ended(0), 0);
         assert_eq!(ended(3), 3);
         assert_eq!(ended(137), 137);

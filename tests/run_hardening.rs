@@ -273,3 +273,115 @@ fn with_merge_the_programs_real_name_and_pid_still_win() {
         assert_eq!(event["message"], "forged", "{file}: {event}");
     }
 }
+
+/// A pipe whose buffer is already full and that nobody reads: a stalled
+/// reader of logmux's stdout. Returns (the end logmux writes, ours).
+fn full_pipe() -> (std::os::fd::OwnedFd, std::fs::File) {
+    use std::io::Write;
+    let (read, write) = nix::unistd::pipe().unwrap();
+    let flags =
+        nix::fcntl::fcntl(std::os::fd::AsRawFd::as_raw_fd(&write), nix::fcntl::F_GETFL).unwrap();
+    let nonblocking = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&write),
+        nix::fcntl::F_SETFL(nonblocking),
+    )
+    .unwrap();
+    let mut w = std::fs::File::from(write);
+    while w.write(&[b'x'; 4096]).is_ok() {}
+    let blocking = nix::fcntl::OFlag::from_bits_truncate(flags);
+    nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&w),
+        nix::fcntl::F_SETFL(blocking),
+    )
+    .unwrap();
+    (std::os::fd::OwnedFd::from(w), std::fs::File::from(read))
+}
+
+const STALLED_LINES: u64 = 5000;
+
+#[test]
+fn a_stalled_sink_costs_one_deadline_and_every_event_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"control_socket = ""
+drain_timeout = "4s"
+log_sink = "stderr"
+[sink.stdout]
+type = "stdout"
+queue = "64KiB"
+[program.app]
+command = ["sh", "-c", "i=0; while [ $i -lt {STALLED_LINES} ]; do echo \"line $i\"; i=$((i+1)); done; echo written >&2; exec sleep 60"]
+stderr = {{ sink = "stderr" }}
+"#
+        ),
+    );
+    let (stdout, _ours) = full_pipe();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logmux"));
+    cmd.args(["run", "--config"])
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let collected = Arc::new(Mutex::new(String::new()));
+    let c = Arc::clone(&collected);
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let mut all = c.lock().unwrap();
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !collected.lock().unwrap().contains("\"written\"") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            collected.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stopped = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let took = stopped.elapsed();
+    reader.join().unwrap();
+    let text = collected.lock().unwrap().clone();
+    // One budget of 4 s (not two), with a generous margin for a busy machine.
+    assert!(took < Duration::from_millis(7000), "took {took:?}\n{text}");
+    assert_eq!(status.code(), Some(75), "{text}");
+    assert!(!text.contains("kept the pipe"), "{text}");
+
+    let own = events(&text);
+    let count = |v: &serde_json::Value| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or_else(|| panic!("not a count: {v}"))
+    };
+    let sink = own_with(&own, "sink stdout: ");
+    assert_eq!(sink.len(), 1, "{text}");
+    let undelivered = count(&sink[0]["logmux"]["undelivered"]);
+    let not_queued: Vec<_> = own
+        .iter()
+        .filter(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("events were lost at exit"))
+        })
+        .collect();
+    assert_eq!(not_queued.len(), 1, "{text}");
+    let not_queued = count(&not_queued[0]["logmux"]["not_queued"]);
+    // Nothing reached the full pipe: every line is in one count or the other.
+    assert_eq!(undelivered + not_queued, STALLED_LINES, "{text}");
+    assert!(not_queued > 0, "the pipes' lines are counted too: {text}");
+}

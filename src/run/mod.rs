@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crate::config::run::{self as config, RunConfig, RunConfigError};
 use crate::config::template;
-use supervisor::{SinkRoute, Supervisor};
+use supervisor::{Ended, SinkRoute, Supervisor};
 
 use crate::shutdown::Shutdown;
 use crate::sink::{self, Batch, StartedSinks};
@@ -34,6 +34,10 @@ pub struct Outcome {
     /// The code the supervisor decided: a program's code, 128 + signal, or
     /// 0 (see docs/run.md, "Exit status").
     pub code: i32,
+    /// Events that never reached their sink: left in a queue or a pipe at
+    /// the shutdown deadline, or lost to write errors. With a code of 0,
+    /// logmux exits with [`crate::exit::EVENTS_LOST`] instead.
+    pub events_lost: u64,
 }
 
 /// Why `logmux run` could not start or supervise its programs. Each is
@@ -134,12 +138,22 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> Result<Outcome, RunErro
     if let Some(path) = &config.control_socket {
         let _ = std::fs::remove_file(path);
     }
-    let code = crate::exit::run(&ended);
-    tracing::info!(exit_code = code, "logmux exits with {code}");
+    // The sinks flush in what is left of the one shutdown budget.
+    let deadline = match &ended {
+        Ok(e) => e.deadline,
+        Err(_) => std::time::Instant::now() + config.drain_timeout,
+    };
     // The log sink last, so that the other sinks' reports reach it.
-    sinks.close(config.drain_timeout, Some(config.log_sink));
+    let undelivered = sinks.close_all_but(deadline, Some(config.log_sink));
+    let outcome = ended.map(|e| Outcome {
+        code: e.code,
+        events_lost: e.not_queued + undelivered,
+    });
+    let code = crate::exit::run(&outcome);
+    tracing::info!(exit_code = code, "logmux exits with {code}");
+    sinks.close_one(deadline, config.log_sink);
     drop(runtime);
-    ended
+    outcome
 }
 
 /// Starts a thread for every sink something is routed to (nothing is
@@ -199,7 +213,7 @@ fn route_diagnostics(sinks: &StartedSinks, log_sink: usize) {
 }
 
 /// The supervisor loop, with the control socket if the config asks for one.
-async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<Outcome, RunError> {
+async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<Ended, RunError> {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let mut extra_env = Vec::new();
     let shutdown = Shutdown::new();
@@ -225,7 +239,7 @@ async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<Out
         let _ = server.await;
     }
     match ended {
-        Ok(code) => Ok(Outcome { code }),
+        Ok(ended) => Ok(ended),
         Err(e) => {
             tracing::error!("cannot handle signals: {e}");
             Err(RunError::Signals(e))

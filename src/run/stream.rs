@@ -8,8 +8,15 @@
 //! event is encoded by the sink it goes to. A partial last line is emitted
 //! at end of stream, or after `idle_flush` of silence, and a traceback still
 //! being assembled the same way.
+//!
+//! At exit the supervisor may tell the readers to give up (its one
+//! shutdown deadline has passed, [`ExitCounts`]): a reader then stops
+//! waiting for a full sink, reads what is still in its pipe, and counts
+//! every event it could not queue, so nothing leaves uncounted.
 
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use logmux_parsers::Format;
@@ -20,11 +27,28 @@ use crate::engine::LineFramer;
 use crate::engine::{Output, Pipeline, Settings, StreamState};
 use crate::event::{Origin, Stamp};
 use crate::output::Encoder;
+use crate::shutdown::Shutdown;
 use crate::sink::Batch;
 pub use crate::sink::Route;
 
 /// Read size: large reads keep the per-line cost low under load.
 const READ_SIZE: usize = 64 * 1024;
+
+/// Reads of what is left in a pipe after giving up: a pipe holds 64 KiB
+/// by default, so this reads it to the end unless something still writes.
+const READS_AFTER_GIVING_UP: u32 = 64;
+
+/// What the readers of one `logmux run` tell the supervisor at exit.
+#[derive(Clone, Default)]
+pub struct ExitCounts {
+    /// Triggered at the shutdown deadline: stop waiting, count, and end.
+    pub give_up: Shutdown,
+    /// Events read (or still in a pipe) that no sink took in time.
+    pub not_queued: Arc<AtomicU64>,
+    /// Streams whose pipe was still open when told to give up (a process
+    /// other than the program kept it).
+    pub held_open: Arc<AtomicU64>,
+}
 
 /// The sink that the events of one format go to instead of the stream's own.
 #[derive(Clone)]
@@ -53,6 +77,7 @@ pub struct StreamReader {
     pub routes: Vec<FormatRoute>,
     /// The program's `merge`: its lines that are logmux events are merged.
     pub merge: bool,
+    pub exit: ExitCounts,
 }
 
 impl StreamReader {
@@ -67,37 +92,37 @@ impl StreamReader {
                 return 0;
             }
         };
+        let exit = self.exit;
         let mut lines = Lines {
             framer: LineFramer::new(self.max_line),
-            split: Split::new(self.route, self.sink, self.routes),
+            split: Split::new(self.route, self.sink, self.routes, exit.clone()),
             pipeline: Pipeline::new(self.settings).for_program(self.merge),
             state: StreamState::new(self.origin),
         };
         let mut buf = vec![0u8; READ_SIZE];
         loop {
-            let read = if lines.is_pending() {
-                match tokio::time::timeout(self.idle_flush, rx.read(&mut buf)).await {
-                    Ok(r) => r,
-                    Err(_idle) => {
-                        lines.finish();
-                        lines.split.send().await;
-                        continue;
-                    }
-                }
-            } else {
-                rx.read(&mut buf).await
+            let read = tokio::select! {
+                // A read in progress finishes first (its batch is counted
+                // if no sink takes it).
+                biased;
+                read = lines.read(&mut rx, &mut buf, self.idle_flush) => read,
+                () = exit.give_up.triggered() => break,
             };
             let n = match read {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
+                None => continue,
+                Some(Ok(0)) => break,
+                Some(Ok(n)) => n,
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Some(Err(e)) => {
                     tracing::error!(program = %name, stream = which, error = %e, "reading {name}'s {which} failed: {e}");
                     break;
                 }
             };
             lines.push(&buf[..n]);
             lines.split.send().await;
+        }
+        if exit.give_up.is_triggered() {
+            lines.read_what_is_left(&rx, &mut buf, &exit).await;
         }
         lines.finish();
         lines.split.send().await;
@@ -116,6 +141,48 @@ struct Lines {
 }
 
 impl Lines {
+    /// The next read; `None` after `idle_flush` of silence with something
+    /// held back (which is then emitted).
+    async fn read(
+        &mut self,
+        rx: &mut pipe::Receiver,
+        buf: &mut [u8],
+        idle_flush: Duration,
+    ) -> Option<std::io::Result<usize>> {
+        if !self.is_pending() {
+            return Some(rx.read(buf).await);
+        }
+        match tokio::time::timeout(idle_flush, rx.read(buf)).await {
+            Ok(r) => Some(r),
+            Err(_idle) => {
+                self.finish();
+                self.split.send().await;
+                None
+            }
+        }
+    }
+
+    /// After giving up: reads what is in the pipe now, without waiting
+    /// (straight from the descriptor, not the runtime's idea of readiness),
+    /// so that its events are counted.
+    async fn read_what_is_left(&mut self, rx: &pipe::Receiver, buf: &mut [u8], exit: &ExitCounts) {
+        use std::os::fd::AsRawFd;
+        for _ in 0..READS_AFTER_GIVING_UP {
+            match nix::unistd::read(rx.as_raw_fd(), buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    self.push(&buf[..n]);
+                    self.split.send().await;
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::EAGAIN) => break,
+                Err(_) => return,
+            }
+        }
+        // Empty for now, or still filling: some process holds it open.
+        exit.held_open.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A partial line or a multi-line event is held back.
     fn is_pending(&self) -> bool {
         self.framer.pending() > 0 || self.state.is_pending()
@@ -149,6 +216,7 @@ struct Split {
     /// Format → index into `routed`; none for formats that stay.
     formats: Vec<(Format, usize)>,
     routed: Vec<Pending>,
+    exit: ExitCounts,
 }
 
 /// A batch being filled for one sink.
@@ -170,27 +238,38 @@ impl Pending {
         }
     }
 
-    /// Queues what was encoded since the last send, if anything.
-    async fn send(&mut self) {
+    /// Queues what was encoded since the last send, if anything; once told
+    /// to give up, a batch the sink does not take at once is counted.
+    async fn send(&mut self, exit: &ExitCounts) {
         if self.bytes.is_empty() {
             return;
         }
+        let events = self.events;
         let batch = Batch {
             bytes: std::mem::take(&mut self.bytes),
             events: std::mem::take(&mut self.events),
             key: None,
         };
-        self.route.send(batch).await;
+        tokio::select! {
+            // A push either puts the batch in the queue within one poll or
+            // waits: dropped while waiting, it was not queued.
+            biased;
+            () = self.route.send(batch) => {}
+            () = exit.give_up.triggered() => {
+                exit.not_queued.fetch_add(u64::from(events), Ordering::Relaxed);
+            }
+        }
     }
 }
 
 impl Split {
     /// `own_sink` is the stream's own sink: a route there changes nothing.
-    fn new(own: Route, own_sink: usize, routes: Vec<FormatRoute>) -> Split {
+    fn new(own: Route, own_sink: usize, routes: Vec<FormatRoute>, exit: ExitCounts) -> Split {
         let mut split = Split {
             own: Pending::new(None, own),
             formats: Vec::new(),
             routed: Vec::new(),
+            exit,
         };
         let mut sinks: Vec<usize> = Vec::new();
         for r in routes {
@@ -213,9 +292,9 @@ impl Split {
     /// Queues each sink's batch: the stream's own first. Each sink gets its
     /// events in the order they were read; `on_full` applies per sink.
     async fn send(&mut self) {
-        self.own.send().await;
+        self.own.send(&self.exit).await;
         for p in &mut self.routed {
-            p.send().await;
+            p.send(&self.exit).await;
         }
     }
 }

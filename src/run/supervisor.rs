@@ -12,7 +12,13 @@
 //! ready) and `every` programs are scheduled; on a stop, programs are stopped
 //! in reverse dependency order (each once nothing that depends on it is
 //! still running); then a last sweep kills leftovers, and the streams drain.
+//!
+//! The way out has one budget, `drain_timeout`, from the moment the
+//! programs have ended: the streams drain within it, and the sinks flush in
+//! what is left of it (`run/mod.rs`). At the deadline the readers give up
+//! and count every event no sink took; nothing leaves uncounted.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +30,7 @@ use tokio::task::JoinSet;
 
 use super::child::{self, Spawned};
 use super::reap::{self, Exit};
-use super::stream::{FormatRoute, Route, StreamReader};
+use super::stream::{ExitCounts, FormatRoute, Route, StreamReader};
 use crate::config::run::{AutoRestart, Hup, Kind, OnExit, ProgramSpec, ReadyProbe, RunConfig};
 use crate::engine::Settings;
 use crate::event::{IoStream, Origin};
@@ -34,6 +40,21 @@ use crate::output::Encoder;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How often a `ready` probe is tried.
 const PROBE_EVERY: Duration = Duration::from_millis(100);
+/// After the deadline, how long the readers get to count what they hold
+/// (they wait for nothing by then: this is a bound, not a pause).
+const GIVE_UP_GRACE: Duration = Duration::from_millis(500);
+
+/// How the supervisor ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Ended {
+    /// logmux's exit code, as the programs decided it.
+    pub code: i32,
+    /// The end of the shutdown budget: the sinks flush until then.
+    pub deadline: Instant,
+    /// Events read from the programs (or still in their pipes) that no sink
+    /// took before the deadline.
+    pub not_queued: u64,
+}
 
 /// Where a program is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +197,8 @@ pub struct Supervisor {
     extra_env: Vec<(String, String)>,
     phase: Phase,
     readers: JoinSet<u64>,
+    /// The readers' give-up signal and counts at exit.
+    exit: ExitCounts,
     /// Process groups of runs that may still have members, for the last sweep.
     groups: std::collections::BTreeSet<Pid>,
     /// Decided by an `on_exit = "shutdown"` program or a failed `once`.
@@ -213,6 +236,7 @@ impl Supervisor {
             extra_env,
             phase: Phase::Once,
             readers: JoinSet::new(),
+            exit: ExitCounts::default(),
             groups: std::collections::BTreeSet::new(),
             exit_code: None,
             first_unclean: None,
@@ -221,12 +245,12 @@ impl Supervisor {
         }
     }
 
-    /// Runs until every program has ended and every stream is drained;
-    /// returns logmux's exit code.
+    /// Runs until every program has ended and every stream is drained
+    /// (or the shutdown deadline passed); returns how it ended.
     pub async fn run(
         mut self,
         mut control: mpsc::Receiver<ControlRequest>,
-    ) -> std::io::Result<i32> {
+    ) -> std::io::Result<Ended> {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut quit = signal(SignalKind::quit())?;
@@ -276,9 +300,16 @@ impl Supervisor {
         for (pid, exit) in reap::sweep(&groups).await {
             self.on_reaped(pid, exit);
         }
-        self.drain().await;
+        // One budget for the rest of the way out: reading the pipes to
+        // their end here, and flushing the sinks after (see run/mod.rs).
+        let deadline = Instant::now() + self.config.drain_timeout;
+        let not_queued = self.drain(deadline).await;
         report_drops(&self.sinks, &mut dropped_seen);
-        Ok(self.final_code())
+        Ok(Ended {
+            code: self.final_code(),
+            deadline,
+            not_queued,
+        })
     }
 
     fn final_code(&self) -> i32 {
@@ -292,18 +323,36 @@ impl Supervisor {
         }
     }
 
-    /// Waits for every stream to reach its end, up to `drain_timeout`.
-    async fn drain(&mut self) {
-        let timeout = self.config.drain_timeout;
+    /// Waits for every stream to reach its end, until `deadline`; then
+    /// tells the readers to give up and count what they could not queue.
+    /// Returns the events no sink took (read, or still in a pipe).
+    async fn drain(&mut self, deadline: Instant) -> u64 {
         let all = async { while self.readers.join_next().await.is_some() {} };
-        if tokio::time::timeout(timeout, all).await.is_err() {
-            let open = self.readers.len();
-            tracing::warn!(
-                streams = open,
-                "{open} stream(s) still open {timeout:?} after the programs ended (a process kept the pipe); their last lines are lost"
-            );
+        let deadline = tokio::time::Instant::from_std(deadline);
+        if tokio::time::timeout_at(deadline, all).await.is_ok() {
+            return 0;
+        }
+        self.exit.give_up.trigger();
+        let rest = async { while self.readers.join_next().await.is_some() {} };
+        if tokio::time::timeout(GIVE_UP_GRACE, rest).await.is_err() {
             self.readers.abort_all();
         }
+        let timeout = self.config.drain_timeout;
+        let held = self.exit.held_open.load(Ordering::Relaxed);
+        if held > 0 {
+            tracing::warn!(
+                streams = held,
+                "{held} stream(s) still open {timeout:?} after the programs ended (a process other than the program kept the pipe); what they write later is not read"
+            );
+        }
+        let not_queued = self.exit.not_queued.load(Ordering::Relaxed);
+        if not_queued > 0 {
+            tracing::error!(
+                not_queued,
+                "{not_queued} events were lost at exit: the sinks did not take them within drain_timeout ({timeout:?}); they were read from the programs' pipes but never queued"
+            );
+        }
+        not_queued
     }
 
     /// The earliest program timer.
@@ -739,6 +788,7 @@ impl Supervisor {
             route: sink.route.clone(),
             routes,
             merge: spec.merge,
+            exit: self.exit.clone(),
         }
     }
 

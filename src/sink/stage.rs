@@ -10,7 +10,7 @@
 
 use std::io::{self, IsTerminal};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::spec::{OnFull, SinkKind, SinkSpec};
 use super::{Batch, Queue, SinkHandle};
@@ -145,16 +145,34 @@ impl StartedSinks {
     /// reports what was not delivered. Returns the events not delivered or
     /// lost to write errors, over all sinks.
     pub fn close(&mut self, timeout: Duration, last: Option<usize>) -> u64 {
+        let deadline = Instant::now() + timeout;
+        let missing = self.close_all_but(deadline, last);
+        match last {
+            Some(i) => missing + self.close_one(deadline, i),
+            None => missing,
+        }
+    }
+
+    /// Closes every sink but `last`, all within one `deadline` (a stuck
+    /// sink does not give the next one a fresh wait); reports and returns
+    /// the events not delivered or lost to write errors.
+    pub fn close_all_but(&mut self, deadline: Instant, last: Option<usize>) -> u64 {
         let mut missing = 0;
         for (i, h) in self.handles.iter_mut().enumerate() {
             if Some(i) != last {
-                missing += close_and_report(h, timeout);
+                let left = deadline.saturating_duration_since(Instant::now());
+                missing += close_and_report(h, left);
             }
         }
-        if let Some(h) = last.and_then(|i| self.handles.get_mut(i)) {
-            missing += close_and_report(h, timeout);
-        }
         missing
+    }
+
+    /// Closes sink `i` (logmux's own log sink, last), waiting until `deadline`.
+    pub fn close_one(&mut self, deadline: Instant, i: usize) -> u64 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.handles
+            .get_mut(i)
+            .map_or(0, |h| close_and_report(h, left))
     }
 }
 
@@ -178,7 +196,7 @@ fn close_and_report(h: &mut SinkHandle, timeout: Duration) -> u64 {
         crate::diag::report_to_stderr(
             logmux_parsers::Severity::ERROR,
             &format!(
-                "sink {}: {events} events ({bytes} bytes) not delivered within {timeout:?} at exit; {lost} events lost to write errors",
+                "sink {}: {events} events ({bytes} bytes) not delivered by the shutdown deadline; {lost} events lost to write errors",
                 h.name
             ),
             &[
