@@ -139,3 +139,49 @@ stdout = { sink = "app" }
     assert!(stderr.contains("is a symbolic link"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
 }
+
+#[path = "support/listen.rs"]
+mod listen_support;
+
+#[test]
+fn a_link_planted_in_the_out_dir_is_refused_and_its_target_untouched() {
+    for max_files in ["2", "0"] {
+        let l = listen_support::start(&[
+            "--udp",
+            ":0",
+            "--out-dir",
+            "@DIR@/logs",
+            "--max-file-size",
+            "1KiB",
+            "--max-files",
+            max_files,
+        ]);
+        let victim = l.path("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::os::unix::fs::symlink(&victim, l.path("logs/evil-2.jsonl")).unwrap();
+        let port = l.udp().port().to_string();
+        let docker = |tag: &str, text: &str| {
+            listen_support::logger(&[
+                "--udp", "-n", "127.0.0.1", "-P", &port, "--rfc5424=notq", "--id=812", "-p",
+                "daemon.info", "-t", tag, "--msgid", tag, text,
+            ]);
+        };
+        for i in 0..20 {
+            docker("evil-2", &format!("evil {i:02} padding padding padding padding"));
+        }
+        docker("web-1", "web line");
+        let web = l.path("logs/web-1.jsonl");
+        l.wait_until(20, "web-1's line", |_| {
+            std::fs::read_to_string(&web).is_ok_and(|t| t.contains("web line"))
+        });
+        let done = l.stop();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert!(
+            done.stderr.contains("is a symbolic link"),
+            "{max_files}: {}",
+            done.stderr
+        );
+        let evil = done.dir.path().join("logs/evil-2.jsonl");
+        assert!(std::fs::symlink_metadata(&evil).unwrap().is_symlink());
+    }
+}
