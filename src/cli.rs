@@ -88,8 +88,9 @@ Docker's four syslog formats (default, rfc3164, rfc5424, rfc5424micro) and any R
 RFC 5424 sender are read; TCP frames may be octet-counted or end in a newline.
 
 Exit status: 0 when stopped by TERM or INT (everything held is written first) or when the
-reader of stdout goes away; 2 for bad flags; 71 when an address cannot be bound; 73 when
---out-dir or the --sink cannot be created; 74 when stdout cannot be written or the --sink
+reader of stdout goes away; 2 for bad flags; 64 for flags that cannot work together
+(--max-connections 0); 71 when an address cannot be bound; 73 when --out-dir or the --sink
+cannot be created; 74 when stdout cannot be written or the --sink
 could not deliver everything at the end; 78 for a bad --config or --sink name.";
 
 /// Options of `logmux listen`.
@@ -153,8 +154,33 @@ pub struct ListenArgs {
     pub max_message: usize,
 
     /// Connections open at once at most; further ones are closed (counted and reported).
+    /// Worst case held: N × --max-message of unfinished frames.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
+
+    /// TCP connections open at once from one address at most; further ones are closed
+    /// (counted and reported), so one host cannot take every slot.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections_per_peer: usize,
+
+    /// Close a connection whose message stays unfinished this long (or whose TLS handshake
+    /// does; what it sent comes out). Connections silent between messages are kept.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Speak TLS on every --tcp listener (RFC 5425; Docker's tcp+tls://) with this PEM
+    /// certificate chain (leaf first). Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert (PKCS #8, PKCS #1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require a client certificate signed by a CA of this PEM file; others are refused in
+    /// the handshake (counted and reported).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 
     /// Emit a held-back traceback after this much silence on its stream.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
@@ -164,6 +190,21 @@ pub struct ListenArgs {
 impl ListenArgs {
     /// Resolves flags (and the sinks of --config) into a job.
     pub fn into_job(self) -> Result<ListenJob, ResolveError> {
+        if self.max_connections == 0 {
+            return Err(ResolveError::Usage(
+                "--max-connections 0: at least one connection must be allowed".into(),
+            ));
+        }
+        if self.max_connections_per_peer == 0 {
+            return Err(ResolveError::Usage(
+                "--max-connections-per-peer 0: at least one connection must be allowed".into(),
+            ));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(ResolveError::Usage(
+                "--idle-timeout 0s: a connection needs some time to send a message".into(),
+            ));
+        }
         // A config is checked even when no --sink uses it.
         let config = match &self.config {
             Some(path) => ListenConfig::load(path)?,
@@ -218,8 +259,18 @@ impl ListenArgs {
                 max_files: self.max_files,
             }),
             max_message: self.max_message,
-            max_connections: self.max_connections.max(1),
+            max_connections: self.max_connections,
+            max_per_peer: self.max_connections_per_peer,
+            idle_timeout: self.idle_timeout,
             idle_flush: self.idle_flush,
+            tls: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => Some(crate::listen::TlsFiles {
+                    cert,
+                    key,
+                    client_ca: self.tls_client_ca,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -424,6 +475,9 @@ pub enum ResolveError {
     LogFormat(String),
     #[error("--sink {name}: no such sink; expected one of {known} (define it as [sink.{name}] in --config)")]
     UnknownSink { name: String, known: String },
+    /// Flags that parse but cannot work together or at all (exit 64).
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// The spec of the sink `--sink NAME` names.

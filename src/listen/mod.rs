@@ -9,6 +9,8 @@
 //! layer (`--sink NAME`: a `[sink.NAME]` of `--config`, e.g. syslog). A tour:
 //! - [`bind`] parses listen addresses (loopback by default) and opens the sockets;
 //! - [`fd_limit`] raises the open-file limit to what `--max-connections` needs;
+//! - [`tls`] reads the certificate and key, and wraps TCP connections in TLS;
+//! - [`throttle`] keeps reports of refused connections to one a second;
 //! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`crate::sys::mmsg`]), [`conn`] TCP and unix stream connections, each read on a thread of its own ([`conn_reader`]);
 //! - [`hub`] is the shared state every message goes through;
 //! - [`message`] reads the sender from the header (Docker or not, container, stream);
@@ -35,12 +37,15 @@ mod message;
 mod out_dir;
 mod outbox;
 mod senders;
+mod throttle;
+mod tls;
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{signal, SignalKind};
@@ -48,6 +53,7 @@ use tokio::sync::Notify;
 
 pub use bind::{parse_inet, Endpoint};
 pub use message::{is_container_name, Container};
+pub use tls::{TlsError, TlsFiles};
 
 use hub::{End, Hub, HubSettings};
 use outbox::Outbox;
@@ -84,7 +90,13 @@ pub struct ListenJob {
     pub sink: Option<SinkSpec>,
     pub max_message: usize,
     pub max_connections: usize,
+    /// `--max-connections-per-peer`: TCP connections from one address.
+    pub max_per_peer: usize,
+    /// A connection whose frame stays unfinished this long is closed.
+    pub idle_timeout: Duration,
     pub idle_flush: Duration,
+    /// `--tls-cert` and co.: every TCP listener speaks TLS.
+    pub tls: Option<TlsFiles>,
 }
 
 /// How the listener ended.
@@ -117,6 +129,8 @@ pub enum ListenError {
     Sink(#[from] crate::sink::OpenError),
     #[error("cannot start the listener: {0}")]
     Runtime(#[source] io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// A socket bound before the runtime starts, so that a bad address fails
@@ -164,6 +178,8 @@ impl Bound {
 
 /// Runs the listener until TERM or INT (or until stdout's reader leaves).
 pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
+    // A bad certificate or key fails before anything is bound.
+    let tls = job.tls.as_ref().map(tls::server_config).transpose()?;
     let files = if job.out_dir.is_some() {
         crate::sink::keyed_files::MAX_OPEN
     } else {
@@ -185,12 +201,16 @@ pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
         paths.extend(b.path().cloned());
         bound.push((b, name));
     }
-    let result = start(job, bound);
+    let result = start(job, bound, tls);
     remove_sockets(&paths);
     result
 }
 
-fn start(job: ListenJob, bound: Vec<(Bound, String)>) -> Result<Outcome, ListenError> {
+fn start(
+    job: ListenJob,
+    bound: Vec<(Bound, String)>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<Outcome, ListenError> {
     // TERM, INT, or an output that ends: every task and thread stops.
     let shutdown = Shutdown::new();
     let out = match (&job.out_dir, &job.sink) {
@@ -206,7 +226,7 @@ fn start(job: ListenJob, bound: Vec<(Bound, String)>) -> Result<Outcome, ListenE
         .build()
         .map_err(ListenError::Runtime)?;
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, serve(job, bound, out, shutdown))
+    local.block_on(&runtime, serve(job, bound, out, shutdown, tls))
 }
 
 fn remove_sockets(paths: &[PathBuf]) {
@@ -220,6 +240,7 @@ async fn serve(
     bound: Vec<(Bound, String)>,
     out: Outbox,
     shutdown: Shutdown,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Outcome, ListenError> {
     let offset = job.settings.encoder.local_offset_minutes;
     let hub = Rc::new(RefCell::new(Hub::new(
@@ -230,6 +251,8 @@ async fn serve(
             idle_flush: job.idle_flush,
             max_streams: MAX_STREAMS,
             local_offset_minutes: offset,
+            max_connections: job.max_connections,
+            max_per_peer: job.max_per_peer,
         },
         shutdown.clone(),
     )));
@@ -237,7 +260,8 @@ async fn serve(
     let mut int = signal(SignalKind::interrupt()).map_err(ListenError::Runtime)?;
     let tasks = Tasks::default();
     let limits = conn::Limits {
-        max_connections: job.max_connections,
+        idle_timeout: job.idle_timeout,
+        tls,
     };
     for (i, (b, name)) in bound.into_iter().enumerate() {
         let listener = u16::try_from(i).unwrap_or(u16::MAX);
@@ -259,7 +283,7 @@ async fn serve(
                 name.clone(),
                 Rc::clone(&hub),
                 shutdown.clone(),
-                limits,
+                limits.clone(),
                 tasks.clone(),
             ));
         };
@@ -321,6 +345,8 @@ fn report(h: &Hub) {
         invalid_utf8 = s.invalid_utf8,
         connections = c.connections,
         refused_connections = c.refused_connections,
+        idle_closed = c.idle_closed,
+        tls_failures = c.tls_failures,
         evicted_streams = c.evicted_streams,
         discarded_bytes = c.discarded_bytes,
         lost_bytes,

@@ -2,8 +2,8 @@
 //!
 //! The first byte of each frame decides its framing: a digit starts octet
 //! counting (`LEN SP MSG`, LEN counting every byte of MSG including a
-//! trailing `\n`), `<` a message that ends at `\n` (or `\r\n`, or a NUL as
-//! some old senders write). Anything else is read up to the next `\n` and
+//! trailing `\n`), `<` a message that ends at `\n` (or `\r\n`). A NUL
+//! inside a frame is kept, as a datagram keeps it: TCP and UDP agree. Anything else is read up to the next `\n` and
 //! handed on marked malformed, so the listener can keep it as text.
 //!
 //! Memory is bounded: a [`Deframer`] holds at most `max_message + 1` bytes
@@ -15,7 +15,7 @@
 //! in [`Deframer::discarded`]. Whitespace and NULs between frames are
 //! skipped.
 
-use memchr::memchr2;
+use memchr::memchr;
 
 /// Longest length prefix accepted, in digits: 999,999,999 bytes. A longer
 /// one is not a length but junk.
@@ -77,6 +77,12 @@ impl Deframer {
             buf: Vec::new(),
             discarded: 0,
         }
+    }
+
+    /// Whether a frame has begun and not yet ended (the listener closes a
+    /// connection that stays so for too long).
+    pub fn is_mid_frame(&self) -> bool {
+        self.state != State::Between
     }
 
     /// Bytes of the current, incomplete frame held from earlier reads.
@@ -203,7 +209,7 @@ impl Deframer {
         on_frame: &mut impl FnMut(Frame<'_>),
     ) {
         let i = at.i;
-        match memchr2(b'\n', 0, &bytes[i..]) {
+        match memchr(b'\n', &bytes[i..]) {
             Some(found) => {
                 let stop = i + found;
                 let tail = &bytes[at.start..stop];
@@ -247,7 +253,7 @@ impl Deframer {
     #[inline]
     fn skip_line(&mut self, bytes: &[u8], at: &mut Cursor, cr: bool) {
         let i = at.i;
-        match memchr2(b'\n', 0, &bytes[i..]) {
+        match memchr(b'\n', &bytes[i..]) {
             Some(found) => {
                 let last_cr = if found > 0 {
                     bytes[i + found - 1] == b'\r'
@@ -427,8 +433,8 @@ mod tests {
     }
 
     #[test]
-    fn lf_frames_end_at_lf_crlf_or_nul() {
-        let wire = b"<13>a\n<13>b\r\n\n\n  <13>c\0<13>d";
+    fn lf_frames_end_at_lf_or_crlf() {
+        let wire = b"<13>a\n<13>b\r\n\n\n  <13>c\n\0<13>d";
         assert_eq!(
             all(wire, 1024),
             vec![
@@ -438,6 +444,40 @@ mod tests {
                 frame(b"<13>d")
             ]
         );
+    }
+
+    #[test]
+    fn mid_frame_from_the_first_byte_to_the_end_of_the_frame() {
+        let mut d = Deframer::new(1024);
+        assert!(!d.is_mid_frame());
+        d.push(b"<13>a\n  ", |_| {});
+        assert!(!d.is_mid_frame());
+        d.push(b"<1", |_| {});
+        assert!(d.is_mid_frame());
+        d.push(b"3>b\n", |_| {});
+        assert!(!d.is_mid_frame());
+        d.push(b"12 <1", |_| {});
+        assert!(d.is_mid_frame());
+    }
+
+    #[test]
+    fn a_nul_inside_a_frame_is_kept_as_a_datagram_keeps_it() {
+        // UDP keeps a NUL inside a message; TCP must agree (issue 14.11).
+        let wire = b"<13>a\0b\n<13>c\0\0\r\n";
+        assert_eq!(
+            all(wire, 1024),
+            vec![frame(b"<13>a\0b"), frame(b"<13>c\0\0")]
+        );
+        // Split anywhere, the same.
+        for cut in 1..wire.len() {
+            let (a, b) = wire.split_at(cut);
+            let mut d = Deframer::new(1024);
+            let mut got = Vec::new();
+            for part in [a, b] {
+                d.push(part, |f| got.push(f.bytes.to_vec()));
+            }
+            assert_eq!(got, vec![b"<13>a\0b".to_vec(), b"<13>c\0\0".to_vec()], "cut at {cut}");
+        }
     }
 
     #[test]
@@ -530,7 +570,7 @@ mod tests {
         /// Octet counted; any bytes.
         Counted(Vec<u8>),
         /// LF-terminated (`\n` or `\r\n`); starts with `<`, holds no `\n`
-        /// or NUL.
+        /// (a NUL is kept inside).
         Line(Vec<u8>, bool),
     }
 
@@ -539,7 +579,7 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 1..40).prop_map(Sent::Counted),
             (
                 proptest::collection::vec(
-                    any::<u8>().prop_filter("no LF/NUL", |b| *b != b'\n' && *b != 0),
+                    any::<u8>().prop_filter("no LF", |b| *b != b'\n'),
                     0..40
                 ),
                 any::<bool>()
