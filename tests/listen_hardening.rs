@@ -7,8 +7,13 @@
 #[path = "support/listen.rs"]
 mod support;
 
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+use std::os::fd::FromRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use support::*;
 
@@ -57,4 +62,177 @@ fn max_connections_0_is_refused_with_exit_64() {
         "{stderr}"
     );
     assert!(out.stdout.is_empty());
+}
+
+/// A TCP connection to `to` from the local address `from` (127.0.0.x: a
+/// peer of its own, as another host would be).
+fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
+    let SocketAddr::V4(to) = to else {
+        panic!("{to} is not IPv4")
+    };
+    let sockaddr = |a: SocketAddrV4| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*a.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls on a descriptor this function owns, with
+    // addresses that live across each call.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let stream = TcpStream::from_raw_fd(fd);
+        let src = sockaddr(SocketAddrV4::new(from, 0));
+        let rc = libc::bind(fd, (&raw const src).cast(), len);
+        assert_eq!(rc, 0, "bind {from}: {}", std::io::Error::last_os_error());
+        let dst = sockaddr(to);
+        let rc = libc::connect(fd, (&raw const dst).cast(), len);
+        assert_eq!(rc, 0, "connect {to}: {}", std::io::Error::last_os_error());
+        stream
+    }
+}
+
+/// The final report (`listen stopped`) among logmux's own events.
+fn final_report(stderr: &str) -> Value {
+    complete_lines(stderr.as_bytes())
+        .into_iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("listen stopped"))
+        })
+        .unwrap_or_else(|| panic!("no final report in {stderr}"))
+}
+
+/// A real sender's 8 messages, one connection, from 127.0.0.1.
+fn real_sender(to: SocketAddr) {
+    let mut s = connect_from(Ipv4Addr::LOCALHOST, to);
+    for i in 1..=8 {
+        s.write_all(format!("<13>Nov 25 23:29:21 vm real: message {i}\n").as_bytes())
+            .unwrap();
+    }
+}
+
+fn assert_real_sender_arrived(events: &[Value]) {
+    let real: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["service"]["name"] == "real")
+        .collect();
+    let texts: Vec<&str> = real.iter().filter_map(|e| e["message"].as_str()).collect();
+    let expected: Vec<String> = (1..=8).map(|i| format!("message {i}")).collect();
+    assert_eq!(texts, expected);
+}
+
+#[test]
+fn an_unfinished_frame_is_closed_after_idle_timeout_and_a_silent_connection_is_kept() {
+    let l = start(&["--tcp", ":0", "--output", "json", "--idle-timeout", "1s"]);
+    let to = l.tcp();
+    let silent = TcpStream::connect(to).unwrap();
+    let mut slow = TcpStream::connect(to).unwrap();
+    slow.write_all(b"<13>Nov 25 23:29:21 vm slow: never")
+        .unwrap();
+    l.wait_until(10, "both connections accepted", |l| l.established() == 2);
+    let t = Instant::now();
+    l.wait_until(10, "the slow connection closed", |l| l.established() == 1);
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // Its peer sees the close.
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(slow.read(&mut [0; 16]).unwrap_or(0), 0);
+    // The silent one stays, for well over the timeout.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(l.established(), 1);
+    drop(silent);
+    let s = l.stop();
+    assert_eq!(s.code, Some(0), "{}", s.stderr);
+    // What the slow one sent comes out.
+    let msgs: Vec<&Value> = s.events.iter().map(|e| &e["message"]).collect();
+    assert_eq!(msgs, ["never"], "{:?}", s.events);
+    let report = final_report(&s.stderr);
+    assert_eq!(report["logmux"]["idle_closed"], 1, "{report}");
+    assert_eq!(report["logmux"]["connections"], 2, "{report}");
+}
+
+#[test]
+fn two_thousand_slow_connections_from_one_peer_do_not_lock_out_a_real_sender() {
+    let l = start(&["--tcp", ":0", "--output", "json"]);
+    let to = l.tcp();
+    let attacker = Ipv4Addr::new(127, 0, 0, 2);
+    let slow: Vec<TcpStream> = (0..2000)
+        .map(|_| {
+            let mut s = connect_from(attacker, to);
+            // One byte of a frame that never ends; a refused one may
+            // already be closed.
+            let _ = s.write_all(b"<");
+            s
+        })
+        .collect();
+    // The default per-peer cap (256) holds; the rest are refused.
+    l.wait_until(30, "256 slow connections held", |l| l.established() == 256);
+    real_sender(to);
+    l.wait_for(8, 20);
+    l.wait_until(20, "a refusal warning", |l| {
+        l.own_events()
+            .iter()
+            .any(|e| e["severity_text"] == "WARN" && e["logmux"]["refused"] == 1)
+    });
+    let s = l.stop();
+    drop(slow);
+    assert_eq!(s.code, Some(0), "{}", s.stderr);
+    assert_real_sender_arrived(&s.events);
+    let report = final_report(&s.stderr);
+    assert_eq!(
+        report["logmux"]["refused_connections"],
+        2000 - 256,
+        "{report}"
+    );
+    assert_eq!(report["logmux"]["connections"], 256 + 1, "{report}");
+    // Warned at most once a second, with counts that add up.
+    let warned: u64 = complete_lines(s.stderr.as_bytes())
+        .iter()
+        .filter(|e| e["severity_text"] == "WARN")
+        .filter_map(|e| e["logmux"]["refused"].as_u64())
+        .sum();
+    assert_eq!(warned, 2000 - 256);
+}
+
+#[test]
+fn two_thousand_slow_peers_are_held_and_closed_after_idle_timeout() {
+    let l = start(&[
+        "--tcp",
+        ":0",
+        "--output",
+        "json",
+        "--max-connections",
+        "4096",
+        "--idle-timeout",
+        "4s",
+    ]);
+    let to = l.tcp();
+    // 2,000 connections from 8 addresses (250 each: under the per-peer
+    // cap), each sending one byte of a frame that never ends.
+    let mut slow: Vec<TcpStream> = (0..2000)
+        .map(|i| connect_from(Ipv4Addr::new(127, 0, 0, 2 + (i % 8) as u8), to))
+        .collect();
+    for s in &mut slow {
+        s.write_all(b"<").unwrap();
+    }
+    l.wait_until(30, "2,000 slow connections held", |l| {
+        l.established() == 2000
+    });
+    real_sender(to);
+    l.wait_for(8, 20);
+    for s in &mut slow {
+        let _ = s.write_all(b"1");
+    }
+    l.wait_until(30, "the slow connections closed", |l| l.established() == 0);
+    let s = l.stop();
+    drop(slow);
+    assert_eq!(s.code, Some(0), "{}", s.stderr);
+    assert_real_sender_arrived(&s.events);
+    let report = final_report(&s.stderr);
+    assert_eq!(report["logmux"]["idle_closed"], 2000, "{report}");
+    assert_eq!(report["logmux"]["refused_connections"], 0, "{report}");
 }

@@ -64,10 +64,9 @@ impl Conn {
     /// non-blocking); a TCP one inside a TLS session with `tls`.
     fn into_std(self, tls: Option<&Arc<ServerConfig>>) -> io::Result<conn_reader::Conn> {
         Ok(match (self, tls) {
-            (Conn::Tcp(s), Some(config)) => conn_reader::Conn::Tls(Box::new(TlsStream::new(
-                Arc::clone(config),
-                s.into_std()?,
-            )?)),
+            (Conn::Tcp(s), Some(config)) => {
+                conn_reader::Conn::Tls(Box::new(TlsStream::new(Arc::clone(config), s.into_std()?)?))
+            }
             (Conn::Tcp(s), None) => conn_reader::Conn::Tcp(s.into_std()?),
             (Conn::Unix(s), _) => conn_reader::Conn::Unix(s.into_std()?),
         })

@@ -236,7 +236,9 @@ impl Hub {
 
     /// Whether reports wait for their period to pass.
     pub fn reports_pending(&self) -> bool {
-        self.refusals.is_pending() || self.idle_closes.is_pending() || self.tls_failures.is_pending()
+        self.refusals.is_pending()
+            || self.idle_closes.is_pending()
+            || self.tls_failures.is_pending()
     }
 
     /// Writes the reports that are due (`all`: every one, at the end).
@@ -245,15 +247,30 @@ impl Hub {
         let take = |t: &mut Throttle| if all { t.rest() } else { t.due(now) };
         if let Some(n) = take(&mut self.refusals) {
             let total = self.counters.refused_connections;
-            tracing::warn!(socket, refused = n, refused_total = total, "{socket}: refused {n} more connection(s), {total} in all");
+            tracing::warn!(
+                socket,
+                refused = n,
+                refused_total = total,
+                "{socket}: refused {n} more connection(s), {total} in all"
+            );
         }
         if let Some(n) = take(&mut self.idle_closes) {
             let total = self.counters.idle_closed;
-            tracing::warn!(socket, closed = n, closed_total = total, "{socket}: closed {n} more connection(s) for --idle-timeout, {total} in all");
+            tracing::warn!(
+                socket,
+                closed = n,
+                closed_total = total,
+                "{socket}: closed {n} more connection(s) for --idle-timeout, {total} in all"
+            );
         }
         if let Some(n) = take(&mut self.tls_failures) {
             let total = self.counters.tls_failures;
-            tracing::warn!(socket, failed = n, failed_total = total, "{socket}: {n} more TLS handshake(s) failed, {total} in all");
+            tracing::warn!(
+                socket,
+                failed = n,
+                failed_total = total,
+                "{socket}: {n} more TLS handshake(s) failed, {total} in all"
+            );
         }
     }
 

@@ -201,7 +201,10 @@ impl TlsStream {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if !crate::sys::wait_writable(self.sock.as_fd(), WRITE_TIMEOUT) {
-                        return Err(io::Error::new(io::ErrorKind::TimedOut, "client not reading"));
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "client not reading",
+                        ));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -476,7 +476,11 @@ mod tests {
             for part in [a, b] {
                 d.push(part, |f| got.push(f.bytes.to_vec()));
             }
-            assert_eq!(got, vec![b"<13>a\0b".to_vec(), b"<13>c\0\0".to_vec()], "cut at {cut}");
+            assert_eq!(
+                got,
+                vec![b"<13>a\0b".to_vec(), b"<13>c\0\0".to_vec()],
+                "cut at {cut}"
+            );
         }
     }
 
@@ -578,10 +582,7 @@ mod tests {
         prop_oneof![
             proptest::collection::vec(any::<u8>(), 1..40).prop_map(Sent::Counted),
             (
-                proptest::collection::vec(
-                    any::<u8>().prop_filter("no LF", |b| *b != b'\n'),
-                    0..40
-                ),
+                proptest::collection::vec(any::<u8>().prop_filter("no LF", |b| *b != b'\n'), 0..40),
                 any::<bool>()
             )
                 .prop_map(|(mut b, crlf)| {
