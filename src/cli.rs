@@ -185,6 +185,12 @@ pub struct ListenArgs {
     /// Emit a held-back traceback after this much silence on its stream.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub idle_flush: Duration,
+
+    /// At TERM or INT, read what has arrived and write it out for at most this long (a
+    /// stalled stdout included); a second signal stops at once. Events not written are
+    /// counted, and the exit status is then 74.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
 }
 
 impl ListenArgs {
@@ -263,6 +269,7 @@ impl ListenArgs {
             max_per_peer: self.max_connections_per_peer,
             idle_timeout: self.idle_timeout,
             idle_flush: self.idle_flush,
+            drain_timeout: self.drain_timeout,
             tls: match (self.tls_cert, self.tls_key) {
                 (Some(cert), Some(key)) => Some(crate::listen::TlsFiles {
                     cert,

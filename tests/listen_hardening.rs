@@ -236,3 +236,156 @@ fn two_thousand_slow_peers_are_held_and_closed_after_idle_timeout() {
     assert_eq!(report["logmux"]["idle_closed"], 2000, "{report}");
     assert_eq!(report["logmux"]["refused_connections"], 0, "{report}");
 }
+
+/// Whether `pid` has exited (reaped or a zombie).
+fn exited(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+    child.try_wait().unwrap()
+}
+
+/// How `listen` with a stalled stdout stopped: the time from the first
+/// TERM to its exit, its code, and its stderr.
+struct StalledStop {
+    took: Duration,
+    code: Option<i32>,
+    stderr: String,
+}
+
+#[test]
+fn a_stalled_stdout_reader_does_not_keep_listen_from_stopping() {
+    let s = stop_with_stalled_stdout("1s", false);
+    // Within the drain timeout (1 s) and some.
+    assert!(s.took < Duration::from_secs(5), "{:?}", s.took);
+    check_unwritten(&s);
+}
+
+#[test]
+fn a_second_term_stops_at_once_with_a_stalled_stdout() {
+    let s = stop_with_stalled_stdout("60s", true);
+    assert!(s.took < Duration::from_secs(5), "{:?}", s.took);
+    check_unwritten(&s);
+    assert!(s.stderr.contains("TERM again"), "{}", s.stderr);
+}
+
+fn check_unwritten(s: &StalledStop) {
+    // Events were lost: the documented code for output that cannot be written.
+    assert_eq!(s.code, Some(74), "{}", s.stderr);
+    let report = final_report(&s.stderr);
+    let unwritten = report["logmux"]["unwritten_events"].as_u64().unwrap_or(0);
+    let events = report["logmux"]["events"].as_u64().unwrap_or(0);
+    assert!(unwritten > 0 && unwritten <= events, "{report}");
+    // Only what fitted the fifo was written: every event is 1 line of JSON.
+    assert!(events - unwritten < 1000, "{report}");
+    assert!(s.stderr.contains("were not written"), "{}", s.stderr);
+}
+
+fn stop_with_stalled_stdout(drain: &str, second_term: bool) -> StalledStop {
+    // stdout is a fifo that nobody reads (opened read-write here, so that
+    // opening it does not wait, and never read).
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("out");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    let stdout = held.try_clone().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logmux"))
+        .args([
+            "listen",
+            "--udp",
+            "127.0.0.1:0",
+            "--tcp",
+            "127.0.0.1:0",
+            "--output",
+            "json",
+        ])
+        .args(["--drain-timeout", drain])
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let collect = {
+        let lines = std::sync::Arc::clone(&lines);
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut all = lines.lock().unwrap();
+                all.push_str(&l);
+                all.push('\n');
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let tcp: SocketAddr = loop {
+        let text = lines.lock().unwrap().clone();
+        let found = complete_lines(text.as_bytes()).into_iter().find_map(|e| {
+            e["logmux"]["address"]
+                .as_str()?
+                .strip_prefix("tcp://")?
+                .parse()
+                .ok()
+        });
+        if let Some(a) = found {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "no tcp address: {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Far more than the fifo (64 KiB) and logmux's buffers hold: 20,000
+    // messages from a sender that does not wait for the end.
+    let sender = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(tcp).unwrap();
+        for i in 0..20_000 {
+            let line = format!(
+                "<13>Nov 25 23:29:21 vm stall: message {i:05} {}\n",
+                "x".repeat(200)
+            );
+            if s.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = child.id() as i32;
+    // SAFETY: kill with the pid of the child we started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let term_at = Instant::now();
+    if second_term {
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    let mut status = None;
+    while term_at.elapsed() < Duration::from_secs(10) {
+        status = exited(&mut child);
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if status.is_none() {
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        child.wait().unwrap();
+        panic!("listen did not stop within 10 s of TERM with a stalled stdout");
+    }
+    let took = term_at.elapsed();
+    collect.join().unwrap();
+    drop(held);
+    let _ = sender.join();
+    let stderr = lines.lock().unwrap().clone();
+    StalledStop {
+        took,
+        code: status.and_then(|s| s.code()),
+        stderr,
+    }
+}

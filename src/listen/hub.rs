@@ -288,6 +288,11 @@ impl Hub {
         self.out.lost_bytes()
     }
 
+    /// What stdout's writer has not written.
+    pub fn unwritten(&self) -> super::outbox::Unwritten {
+        self.out.unwritten()
+    }
+
     /// Handles one datagram or stream frame from `peer`.
     pub fn frame(
         &mut self,
