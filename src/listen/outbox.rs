@@ -111,7 +111,8 @@ pub struct Outbox {
     free: Receiver<Vec<u8>>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-    /// Bytes handed to stdout's writer, or let go because it was stuck.
+    /// Bytes handed to stdout's writer, or let go because it was stuck
+    /// (a sink and `--out-dir` count their own losses).
     handed_bytes: u64,
     /// TERM and INT: when a blocked hand-over gives up.
     stop: Option<Arc<StopSignals>>,
@@ -215,7 +216,6 @@ impl Outbox {
                     // and start the table again.
                     let all: Vec<(Box<str>, Vec<u8>)> = files.drain(..).collect();
                     for (stem, bytes) in all {
-                        self.handed_bytes += bytes.len() as u64;
                         hand_over(
                             self.tx.as_ref(),
                             self.sink.as_mut(),
@@ -258,7 +258,10 @@ impl Outbox {
             Buffers::One(buf) => {
                 if buf.len() >= min {
                     let bytes = take(buf, &self.free);
-                    self.handed_bytes += bytes.len() as u64;
+                    // Only stdout's writer counts what it wrote.
+                    if self.tx.is_some() {
+                        self.handed_bytes += bytes.len() as u64;
+                    }
                     let stop = self.stop.as_deref();
                     hand_over(self.tx.as_ref(), self.sink.as_mut(), None, bytes, stop);
                 }
