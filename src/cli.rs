@@ -90,8 +90,9 @@ RFC 5424 sender are read; TCP frames may be octet-counted or end in a newline.
 Exit status: 0 when stopped by TERM or INT (everything held is written first) or when the
 reader of stdout goes away; 2 for bad flags; 64 for flags that cannot work together
 (--max-connections 0); 71 when an address cannot be bound; 73 when --out-dir or the --sink
-cannot be created; 74 when stdout cannot be written or the --sink
-could not deliver everything at the end; 78 for a bad --config or --sink name.";
+cannot be created; 74 when stdout cannot be written, did not take every event within
+--drain-timeout after TERM, or the --sink could not deliver everything at the end; 78 for a
+bad --config, --sink name, or --tls-cert/--tls-key/--tls-client-ca file.";
 
 /// Options of `logmux listen`.
 #[derive(Debug, Args)]
