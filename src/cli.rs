@@ -159,6 +159,12 @@ pub struct ListenArgs {
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Bytes of unfinished messages held over all connections at most; past it, the frame
+    /// that grew is cut (it comes out marked logmux.truncated, its rest is skipped), counted.
+    /// Without it the worst case is --max-connections × --max-message.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_buffer_size)]
+    pub max_held: usize,
+
     /// TCP connections open at once from one address at most; further ones are closed
     /// (counted and reported), so one host cannot take every slot.
     #[arg(long, value_name = "N", default_value_t = 256)]
@@ -268,6 +274,7 @@ impl ListenArgs {
             max_message: self.max_message,
             max_connections: self.max_connections,
             max_per_peer: self.max_connections_per_peer,
+            max_held: self.max_held,
             idle_timeout: self.idle_timeout,
             idle_flush: self.idle_flush,
             drain_timeout: self.drain_timeout,

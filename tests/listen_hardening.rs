@@ -396,3 +396,73 @@ fn stop_with_stalled_stdout(drain: &str, second_term: bool) -> StalledStop {
         stderr,
     }
 }
+
+/// A line of /proc/PID/status (`VmHWM`, `VmRSS`) in KiB.
+fn proc_status_kib(pid: i32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+}
+
+/// Bytes the listener's TCP sockets have received and not read yet.
+fn tcp_unread(l: &Listener) -> usize {
+    sockets_of(l.pid(), &["tcp"])
+        .iter()
+        .filter_map(|r| usize::from_str_radix(r[4].split(':').nth(1)?, 16).ok())
+        .sum()
+}
+
+#[test]
+fn unfinished_frames_of_many_connections_stay_under_max_held() {
+    const CONNECTIONS: usize = 100;
+    const FRAME: usize = 2 << 20;
+    const MAX_HELD_MIB: u64 = 16;
+    let l = start(&[
+        "--tcp",
+        ":0",
+        "--output",
+        "json",
+        "--max-message",
+        "16MiB",
+        "--max-held",
+        "16MiB",
+    ]);
+    let to = l.tcp();
+    let idle_hwm = proc_status_kib(l.pid(), "VmHWM");
+    // Each connection sends 2 MiB of a message that never ends: 200 MiB
+    // held without a budget.
+    let body = vec![b'a'; FRAME];
+    let mut conns: Vec<TcpStream> = (0..CONNECTIONS)
+        .map(|_| TcpStream::connect(to).unwrap())
+        .collect();
+    for c in &mut conns {
+        c.write_all(b"<13>Nov 25 23:29:21 vm held: ").unwrap();
+        c.write_all(&body).unwrap();
+    }
+    l.wait_until(60, "every byte read", |l| tcp_unread(l) == 0);
+    let hwm = proc_status_kib(l.pid(), "VmHWM");
+    drop(conns);
+    l.wait_for(CONNECTIONS, 60);
+    let s = l.stop();
+    assert_eq!(s.code, Some(0), "{}", s.stderr);
+    // One event per connection, cut or ended by the close.
+    assert_eq!(s.events.len(), CONNECTIONS);
+    let report = final_report(&s.stderr);
+    let cuts = report["logmux"]["held_cuts"].as_u64().unwrap();
+    let truncated = s
+        .events
+        .iter()
+        .filter(|e| e["logmux"]["truncated"] == true)
+        .count() as u64;
+    assert_eq!(truncated, cuts, "{report}");
+    // 200 MiB sent, 16 MiB may be held: most frames were cut.
+    assert!(cuts >= (CONNECTIONS as u64) * 3 / 4, "{report}");
+    // The budget, the chunk pool (4 MiB), output buffers of a few events
+    // of up to 2 MiB each, and a margin.
+    let bound = idle_hwm + (MAX_HELD_MIB + 4 + 40) * 1024;
+    println!("FIGURE listen peak RSS, {CONNECTIONS} × 2 MiB unfinished frames, --max-held 16MiB: {hwm} KiB (idle {idle_hwm} KiB)");
+    assert!(hwm <= bound, "peak RSS {hwm} KiB over {bound} KiB");
+}

@@ -215,6 +215,8 @@ async fn read(conn: Conn, opened: Opened, ctx: ReadCtx) {
     let mut deframer = Deframer::new(hub.borrow().max_message());
     // When the frame now unfinished began.
     let mut frame_began: Option<Instant> = None;
+    // Bytes of it held, as the hub counts them.
+    let mut held = 0;
     while let Some(r) = reader.as_mut() {
         let next = match frame_began {
             None => Some(r.chunks.recv().await),
@@ -237,6 +239,7 @@ async fn read(conn: Conn, opened: Opened, ctx: ReadCtx) {
             break;
         };
         let (parsed, frames) = parse(chunk, &mut r.chunks, &opened.peer, &mut deframer, hub, pool);
+        held = keep_within_budget(held, &mut deframer, &opened.peer, hub);
         frame_began = match (deframer.is_mid_frame(), frames > 0) {
             (false, _) => None,
             (true, true) => Some(Instant::now()),
@@ -247,12 +250,38 @@ async fn read(conn: Conn, opened: Opened, ctx: ReadCtx) {
         }
     }
     let mut h = hub.borrow_mut();
+    h.hold(held, 0);
     let clock = h.clock();
     let peer = &opened.peer;
     deframer.finish(|f| h.frame(peer, f.bytes, f.truncated, f.malformed, &clock));
     h.counters.discarded_bytes += deframer.discarded();
     h.close_peer(peer, opened.ip);
     h.finish_batch();
+}
+
+/// Counts what `deframer` holds now (`held` before) toward `--max-held`;
+/// past it, cuts the unfinished frame (it comes out truncated, its rest is
+/// skipped). Returns what it holds after.
+fn keep_within_budget(
+    held: usize,
+    deframer: &mut Deframer,
+    peer: &Peer,
+    hub: &Rc<RefCell<Hub>>,
+) -> usize {
+    let now = deframer.buffered();
+    let mut h = hub.borrow_mut();
+    if !h.hold(held, now) {
+        return now;
+    }
+    let clock = h.clock();
+    let freed = deframer.cut(|f| h.frame(peer, f.bytes, f.truncated, f.malformed, &clock));
+    if freed > 0 {
+        h.counters.held_cuts += 1;
+    }
+    let after = deframer.buffered();
+    h.hold(now, after);
+    h.finish_batch();
+    after
 }
 
 /// Parses `first` and whatever else has arrived, up to [`CHUNKS_PER_WAKE`]

@@ -76,6 +76,8 @@ pub struct Counters {
     /// TLS handshakes that failed (no or a bad client certificate, not TLS,
     /// too slow).
     pub tls_failures: u64,
+    /// Unfinished TCP frames cut because `--max-held` was reached.
+    pub held_cuts: u64,
     /// Bytes of over-long stream frames skipped after the cut.
     pub discarded_bytes: u64,
 }
@@ -98,6 +100,8 @@ pub struct HubSettings {
     pub local_offset_minutes: i16,
     pub max_connections: usize,
     pub max_per_peer: usize,
+    /// `--max-held`: bytes of unfinished frames held over all connections.
+    pub max_held: usize,
 }
 
 /// Refused connections and failed handshakes are reported at most this often.
@@ -148,6 +152,8 @@ pub struct Hub {
     pub connections: usize,
     /// Open TCP connections per peer address.
     per_peer: HashMap<IpAddr, usize>,
+    /// Bytes of unfinished frames held by all connections.
+    held: usize,
     refusals: Throttle,
     idle_closes: Throttle,
     tls_failures: Throttle,
@@ -171,6 +177,7 @@ impl Hub {
             next_conn: 0,
             connections: 0,
             per_peer: HashMap::new(),
+            held: 0,
             refusals: Throttle::every(REPORT_EVERY),
             idle_closes: Throttle::every(REPORT_EVERY),
             tls_failures: Throttle::every(REPORT_EVERY),
@@ -205,6 +212,13 @@ impl Hub {
         self.connections += 1;
         self.counters.connections += 1;
         Ok(Peer::Conn(self.next_conn))
+    }
+
+    /// A connection now holds `now` bytes of an unfinished frame, where it
+    /// held `before`: whether all of them together are over `--max-held`.
+    pub fn hold(&mut self, before: usize, now: usize) -> bool {
+        self.held = self.held.saturating_sub(before).saturating_add(now);
+        self.held > self.settings.max_held
     }
 
     /// Counts a refused connection; warns at most once a [`REPORT_EVERY`].

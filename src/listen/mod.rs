@@ -94,6 +94,8 @@ pub struct ListenJob {
     pub max_connections: usize,
     /// `--max-connections-per-peer`: TCP connections from one address.
     pub max_per_peer: usize,
+    /// `--max-held`: bytes of unfinished frames held over all connections.
+    pub max_held: usize,
     /// A connection whose frame stays unfinished this long is closed.
     pub idle_timeout: Duration,
     pub idle_flush: Duration,
@@ -261,6 +263,7 @@ async fn serve(
             local_offset_minutes: offset,
             max_connections: job.max_connections,
             max_per_peer: job.max_per_peer,
+            max_held: job.max_held,
         },
         shutdown.clone(),
     )));
@@ -374,6 +377,7 @@ fn report(h: &Hub) -> u64 {
         refused_connections = c.refused_connections,
         idle_closed = c.idle_closed,
         tls_failures = c.tls_failures,
+        held_cuts = c.held_cuts,
         evicted_streams = c.evicted_streams,
         discarded_bytes = c.discarded_bytes,
         lost_bytes,

@@ -48,7 +48,13 @@ enum State {
     /// Discarding the rest of a truncated line up to its `\n`; `cr` if the
     /// last byte discarded was a `\r` (framing, if a `\n` follows).
     SkipLine { cr: bool },
+    /// Discarding the rest of an octet-counted frame that was cut.
+    SkipCounted { remaining: usize },
 }
+
+/// A buffer emptied with more capacity than this is let go, so that one
+/// long frame does not keep its memory for the connection's life.
+const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// Splits a byte stream into syslog frames; see the module docs.
 #[derive(Debug, Clone)]
@@ -108,9 +114,56 @@ impl Deframer {
                 }
                 State::Line { malformed } => self.line(bytes, &mut at, malformed, &mut on_frame),
                 State::SkipLine { cr } => self.skip_line(bytes, &mut at, cr),
+                State::SkipCounted { remaining } => {
+                    let take = remaining.min(bytes.len() - at.i);
+                    self.discarded += take as u64;
+                    at.i += take;
+                    at.start = at.i;
+                    self.state = match remaining - take {
+                        0 => State::Between,
+                        remaining => State::SkipCounted { remaining },
+                    };
+                }
             }
         }
         self.keep_unfinished(bytes, at.start);
+        if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// Hands out the unfinished frame held so far, marked truncated, and
+    /// skips the rest of it (counted in [`Deframer::discarded`]); its buffer
+    /// is freed. For a listener over its memory budget. Returns the bytes
+    /// let go (0 when nothing was held).
+    pub fn cut(&mut self, mut on_frame: impl FnMut(Frame<'_>)) -> usize {
+        let held = self.buf.len();
+        if held == 0 {
+            return 0;
+        }
+        match self.state {
+            State::Line { malformed } => {
+                on_frame(Frame {
+                    bytes: &self.buf,
+                    truncated: true,
+                    malformed,
+                });
+                let cr = self.buf.last() == Some(&b'\r');
+                self.state = State::SkipLine { cr };
+            }
+            State::Counted { remaining, .. } => {
+                on_frame(Frame {
+                    bytes: &self.buf,
+                    truncated: true,
+                    malformed: false,
+                });
+                self.state = State::SkipCounted { remaining };
+            }
+            // A length prefix (at most 9 bytes) or nothing held.
+            _ => return 0,
+        }
+        self.buf = Vec::new();
+        held
     }
 
     /// Between frames: skips blank bytes; the first other byte picks the
@@ -458,6 +511,28 @@ mod tests {
         assert!(!d.is_mid_frame());
         d.push(b"12 <1", |_| {});
         assert!(d.is_mid_frame());
+    }
+
+    #[test]
+    fn a_cut_frame_comes_out_truncated_and_its_rest_is_skipped() {
+        let mut d = Deframer::new(1024);
+        let mut got = Vec::new();
+        d.push(b"<13>abc", |f| got.push(f.bytes.to_vec()));
+        let mut cut = Vec::new();
+        assert_eq!(d.cut(|f| cut.push((f.bytes.to_vec(), f.truncated))), 7);
+        assert_eq!(cut, vec![(b"<13>abc".to_vec(), true)]);
+        d.push(b"def\n<13>next\n", |f| got.push(f.bytes.to_vec()));
+        assert_eq!(got, vec![b"<13>next".to_vec()]);
+        assert_eq!(d.discarded(), 3);
+        // Octet counted: the rest of the count is skipped.
+        let mut d = Deframer::new(1024);
+        let mut got = Vec::new();
+        d.push(b"10 <13>ab", |f| got.push(f.bytes.to_vec()));
+        assert_eq!(d.cut(|f| got.push(f.bytes.to_vec())), 6);
+        d.push(b"cdef4 <1>x", |f| got.push(f.bytes.to_vec()));
+        assert_eq!(got, vec![b"<13>ab".to_vec(), b"<1>x".to_vec()]);
+        assert_eq!(d.discarded(), 4);
+        assert_eq!(d.cut(|_| panic!("nothing held")), 0);
     }
 
     #[test]
