@@ -88,9 +88,11 @@ Docker's four syslog formats (default, rfc3164, rfc5424, rfc5424micro) and any R
 RFC 5424 sender are read; TCP frames may be octet-counted or end in a newline.
 
 Exit status: 0 when stopped by TERM or INT (everything held is written first) or when the
-reader of stdout goes away; 2 for bad flags; 71 when an address cannot be bound; 73 when
---out-dir or the --sink cannot be created; 74 when stdout cannot be written or the --sink
-could not deliver everything at the end; 78 for a bad --config or --sink name.";
+reader of stdout goes away; 2 for bad flags; 64 for flags that cannot work together
+(--max-connections 0); 71 when an address cannot be bound; 73 when --out-dir or the --sink
+cannot be created; 74 when stdout cannot be written, did not take every event within
+--drain-timeout after TERM, or the --sink could not deliver everything at the end; 78 for a
+bad --config, --sink name, or --tls-cert/--tls-key/--tls-client-ca file.";
 
 /// Options of `logmux listen`.
 #[derive(Debug, Args)]
@@ -153,17 +155,69 @@ pub struct ListenArgs {
     pub max_message: usize,
 
     /// Connections open at once at most; further ones are closed (counted and reported).
+    /// Worst case held: N × --max-message of unfinished frames.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
+
+    /// Bytes of unfinished messages held over all connections at most; past it, the frame
+    /// that grew is cut (it comes out marked logmux.truncated, its rest is skipped), counted.
+    /// Without it the worst case is --max-connections × --max-message.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_buffer_size)]
+    pub max_held: usize,
+
+    /// TCP connections open at once from one address at most; further ones are closed
+    /// (counted and reported), so one host cannot take every slot.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections_per_peer: usize,
+
+    /// Close a connection whose message stays unfinished this long (or whose TLS handshake
+    /// does; what it sent comes out). Connections silent between messages are kept.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Speak TLS on every --tcp listener (RFC 5425; Docker's tcp+tls://) with this PEM
+    /// certificate chain (leaf first). Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert (PKCS #8, PKCS #1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require a client certificate signed by a CA of this PEM file; others are refused in
+    /// the handshake (counted and reported).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 
     /// Emit a held-back traceback after this much silence on its stream.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub idle_flush: Duration,
+
+    /// At TERM or INT, read what has arrived and write it out for at most this long (a
+    /// stalled stdout included); a second signal stops at once. Events not written are
+    /// counted, and the exit status is then 74.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
 }
 
 impl ListenArgs {
     /// Resolves flags (and the sinks of --config) into a job.
     pub fn into_job(self) -> Result<ListenJob, ResolveError> {
+        if self.max_connections == 0 {
+            return Err(ResolveError::Usage(
+                "--max-connections 0: at least one connection must be allowed".into(),
+            ));
+        }
+        if self.max_connections_per_peer == 0 {
+            return Err(ResolveError::Usage(
+                "--max-connections-per-peer 0: at least one connection must be allowed".into(),
+            ));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(ResolveError::Usage(
+                "--idle-timeout 0s: a connection needs some time to send a message".into(),
+            ));
+        }
         // A config is checked even when no --sink uses it.
         let config = match &self.config {
             Some(path) => ListenConfig::load(path)?,
@@ -218,8 +272,20 @@ impl ListenArgs {
                 max_files: self.max_files,
             }),
             max_message: self.max_message,
-            max_connections: self.max_connections.max(1),
+            max_connections: self.max_connections,
+            max_per_peer: self.max_connections_per_peer,
+            max_held: self.max_held,
+            idle_timeout: self.idle_timeout,
             idle_flush: self.idle_flush,
+            drain_timeout: self.drain_timeout,
+            tls: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => Some(crate::listen::TlsFiles {
+                    cert,
+                    key,
+                    client_ca: self.tls_client_ca,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -429,6 +495,9 @@ pub enum ResolveError {
     LogFormat(String),
     #[error("--sink {name}: no such sink; expected one of {known} (define it as [sink.{name}] in --config)")]
     UnknownSink { name: String, known: String },
+    /// Flags that parse but cannot work together or at all (exit 64).
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// The spec of the sink `--sink NAME` names.

@@ -20,6 +20,8 @@ pub const REFUSED: u8 = 1;
 /// `logmux ctl status`: a long-running program is not running, as
 /// `supervisorctl status` says it (for a HEALTHCHECK).
 pub const NOT_ALL_RUNNING: u8 = 3;
+/// EX_USAGE: flags that parse but cannot work (`listen --max-connections 0`).
+pub const EX_USAGE: u8 = 64;
 /// EX_NOINPUT: an input file or the config cannot be read.
 pub const EX_NOINPUT: u8 = 66;
 /// EX_UNAVAILABLE: `logmux ctl` cannot reach a running `logmux run`.
@@ -60,6 +62,11 @@ pub fn listen_config_invalid() -> u8 {
     EX_CONFIG
 }
 
+/// `logmux listen` with flags that cannot work.
+pub fn listen_usage() -> u8 {
+    EX_USAGE
+}
+
 /// `logmux listen`: a stop by signal or a closed output is a normal end.
 pub fn listen(result: &Result<listen::Outcome, ListenError>) -> u8 {
     match result {
@@ -67,6 +74,8 @@ pub fn listen(result: &Result<listen::Outcome, ListenError>) -> u8 {
         Err(ListenError::Bind { .. } | ListenError::Runtime(_)) => EX_OSERR,
         Err(ListenError::OutDir { .. } | ListenError::Sink(_)) => EX_CANTCREAT,
         Err(ListenError::Output(_)) => EX_IOERR,
+        // A certificate, key or client CA that cannot be used.
+        Err(ListenError::Tls(_)) => EX_CONFIG,
     }
 }
 
@@ -141,6 +150,7 @@ mod tests {
             source: io_error(),
         };
         assert_eq!(listen(&Err(out_dir)), 73);
+        assert_eq!(listen_usage(), 64);
     }
 
     #[test]

@@ -47,6 +47,22 @@ pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration) -> bool {
     }
 }
 
+/// Waits until `fd` can be written or `timeout` passes; true if it can
+/// (or polling itself fails, so that the next write reports the error).
+pub fn wait_writable(fd: BorrowedFd<'_>, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let left = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+        match poll(&mut fds, left) {
+            Ok(n) => return n > 0,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
 /// Whether `fd` is a regular file (reads never wait for a writer); false
 /// when its type cannot be read.
 pub fn is_regular_file(fd: impl AsFd) -> bool {

@@ -152,23 +152,28 @@ fn a_thousand_and_twenty_four_connections_at_once_under_a_soft_limit_of_1024() {
     }
 
     // The listener starts with a soft limit of 1,024 and the hard one as is.
-    let l = start_with(&["--tcp", ":0"], |cmd| {
-        // SAFETY: the closure only calls async-signal-safe getrlimit and
-        // setrlimit, between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                let mut r = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
-                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                r.rlim_cur = CHILD_SOFT_LIMIT;
-                set_nofile(&r)
-            });
-        }
-    });
+    // Every connection comes from 127.0.0.1: lift the per-peer cap (256 by
+    // default) past the total, so that the cap under test is --max-connections.
+    let l = start_with(
+        &["--tcp", ":0", "--max-connections-per-peer", "2048"],
+        |cmd| {
+            // SAFETY: the closure only calls async-signal-safe getrlimit and
+            // setrlimit, between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let mut r = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    r.rlim_cur = CHILD_SOFT_LIMIT;
+                    set_nofile(&r)
+                });
+            }
+        },
+    );
     let pid = l.pid();
     let soft = soft_nofile_of(pid);
     println!("listener's soft open-file limit: {soft} (started at {CHILD_SOFT_LIMIT})");

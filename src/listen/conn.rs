@@ -4,8 +4,15 @@
 //! whose chunks come from one bounded pool per listener) and has its own
 //! [`Deframer`] (RFC 6587: octet counting or LF, told by each frame's first
 //! byte), which holds at most one message of `--max-message` bytes between
-//! chunks. At most `--max-connections` are open at once: further ones are
-//! closed as soon as they are accepted, counted and reported. A failing
+//! chunks. At most `--max-connections` are open at once, and at most
+//! `--max-connections-per-peer` from one TCP address: further ones are
+//! closed as soon as they are accepted, counted and reported (at most once
+//! a second, with the count since the report before); so is a connection
+//! whose reader cannot start. A connection whose frame stays unfinished for
+//! `--idle-timeout` is closed (what it sent of the frame comes out), so that
+//! slow senders cannot hold every slot; one that is silent between frames
+//! is kept (Docker keeps one open for a container's life). With
+//! `--tls-cert`, TCP connections are read through TLS ([`super::tls`]). A failing
 //! accept() (out of file descriptors, say) is retried every 100 ms and
 //! reported at most every 10 s, with a count. When a connection closes, its
 //! held lines are emitted. When the listener stops, it stops accepting, and
@@ -13,15 +20,20 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::net::IpAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logmux_parsers::syslog::Deframer;
+use rustls::ServerConfig;
 use tokio::sync::mpsc;
 
-use super::conn_reader::{self, Chunk, Pool, Reader};
-use super::hub::Hub;
+use super::conn_reader::{self, Chunk, Ended, Pool, Reader};
+use super::hub::{Hub, Refusal};
 use super::senders::Peer;
+use super::throttle::Throttle;
+use super::tls::TlsStream;
 use super::Tasks;
 use crate::shutdown::Shutdown;
 
@@ -34,6 +46,9 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Failed accepts are reported at most this often.
 const ACCEPT_REPORT_EVERY: Duration = Duration::from_secs(10);
 
+/// While reports wait for their period, the listener looks this often.
+const REPORT_TICK: Duration = Duration::from_millis(250);
+
 pub enum Listener {
     Tcp(tokio::net::TcpListener),
     Unix(tokio::net::UnixListener),
@@ -45,28 +60,38 @@ enum Conn {
 }
 
 impl Conn {
-    /// The socket, off the runtime, for its reader thread (still non-blocking).
-    fn into_std(self) -> io::Result<conn_reader::Conn> {
-        Ok(match self {
-            Conn::Tcp(s) => conn_reader::Conn::Tcp(s.into_std()?),
-            Conn::Unix(s) => conn_reader::Conn::Unix(s.into_std()?),
+    /// The socket, off the runtime, for its reader thread (still
+    /// non-blocking); a TCP one inside a TLS session with `tls`.
+    fn into_std(self, tls: Option<&Arc<ServerConfig>>) -> io::Result<conn_reader::Conn> {
+        Ok(match (self, tls) {
+            (Conn::Tcp(s), Some(config)) => {
+                conn_reader::Conn::Tls(Box::new(TlsStream::new(Arc::clone(config), s.into_std()?)?))
+            }
+            (Conn::Tcp(s), None) => conn_reader::Conn::Tcp(s.into_std()?),
+            (Conn::Unix(s), _) => conn_reader::Conn::Unix(s.into_std()?),
         })
     }
 }
 
 impl Listener {
-    async fn accept(&self) -> io::Result<Conn> {
+    /// A connection and its peer's address (none for unix sockets).
+    async fn accept(&self) -> io::Result<(Conn, Option<IpAddr>)> {
         match self {
-            Listener::Tcp(l) => l.accept().await.map(|(s, _)| Conn::Tcp(s)),
-            Listener::Unix(l) => l.accept().await.map(|(s, _)| Conn::Unix(s)),
+            Listener::Tcp(l) => l
+                .accept()
+                .await
+                .map(|(s, a)| (Conn::Tcp(s), Some(a.ip().to_canonical()))),
+            Listener::Unix(l) => l.accept().await.map(|(s, _)| (Conn::Unix(s), None)),
         }
     }
 }
 
-/// Limits of a stream listener.
-#[derive(Debug, Clone, Copy)]
+/// Limits and settings of a stream listener.
+#[derive(Clone)]
 pub struct Limits {
-    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    /// TCP connections are TLS.
+    pub tls: Option<Arc<ServerConfig>>,
 }
 
 /// Accepts connections until the listener stops.
@@ -79,20 +104,26 @@ pub async fn serve(
     tasks: Tasks,
 ) {
     let pool = Pool::default();
-    let mut accept_errors = AcceptErrors::default();
+    let mut accept_errors = Throttle::every(ACCEPT_REPORT_EVERY);
     let mut last_error = String::new();
+    let name: Rc<str> = name.into();
     loop {
-        let conn = tokio::select! {
+        let pending = hub.borrow().reports_pending();
+        let accepted = tokio::select! {
             biased;
             () = shutdown.triggered() => break,
             accepted = listener.accept() => accepted,
+            () = tokio::time::sleep(REPORT_TICK), if pending => {
+                hub.borrow_mut().report_due(&name, false);
+                continue;
+            }
         };
-        let conn = match conn {
+        let (conn, ip) = match accepted {
             Ok(c) => c,
             Err(e) => {
                 // Out of file descriptors and the like: wait a little, and
                 // say so without writing ten warnings a second.
-                if let Some(errors) = accept_errors.failed(Instant::now()) {
+                if let Some(errors) = accept_errors.hit(Instant::now()) {
                     if errors == 1 {
                         tracing::warn!(socket = %name, error = %e, "{name}: cannot accept: {e}");
                     } else {
@@ -104,28 +135,35 @@ pub async fn serve(
                 continue;
             }
         };
-        if let Some(errors) = accept_errors.accepted(Instant::now()) {
+        if let Some(errors) = accept_errors.due(Instant::now()) {
             report_unreported(&name, errors, &last_error);
         }
-        let peer = {
-            let mut h = hub.borrow_mut();
-            if h.connections >= limits.max_connections {
-                h.counters.refused_connections += 1;
-                let refused = h.counters.refused_connections;
-                // Reported on the first and then every 1000th, not each.
-                if refused % 1000 == 1 {
-                    tracing::warn!(socket = %name, max_connections = limits.max_connections, refused, "{name}: {} connections are open, the most allowed; closing new ones ({refused} so far)", limits.max_connections);
-                }
+        let admitted = hub.borrow_mut().admit(ip);
+        let peer = match admitted {
+            Ok(peer) => peer,
+            Err(why) => {
+                hub.borrow_mut().refuse(&name, &why);
                 continue;
             }
-            h.new_connection()
+        };
+        let opened = Opened {
+            peer,
+            ip,
+            socket: Rc::clone(&name),
         };
         let hub = Rc::clone(&hub);
-        tasks.spawn(read(conn, peer, hub, shutdown.clone(), pool.clone()));
+        let ctx = ReadCtx {
+            hub,
+            shutdown: shutdown.clone(),
+            pool: pool.clone(),
+            limits: limits.clone(),
+        };
+        tasks.spawn(read(conn, opened, ctx));
     }
-    if let Some(errors) = accept_errors.stopped() {
+    if let Some(errors) = accept_errors.rest() {
         report_unreported(&name, errors, &last_error);
     }
+    hub.borrow_mut().report_due(&name, true);
 }
 
 /// Failed accepts not yet in a report, once a report is due.
@@ -133,95 +171,121 @@ fn report_unreported(name: &str, errors: u64, last_error: &str) {
     tracing::warn!(socket = %name, error = %last_error, errors, "{name}: cannot accept: {last_error} ({errors} more times since the last report)");
 }
 
-/// Counts failed accepts so that the first is reported at once and later
-/// ones at most every [`ACCEPT_REPORT_EVERY`], each report with the count
-/// since the one before; none goes unreported.
-#[derive(Debug, Default)]
-struct AcceptErrors {
-    last_report: Option<Instant>,
-    /// Failures since `last_report`, not yet reported.
-    unreported: u64,
+/// An accepted connection.
+struct Opened {
+    peer: Peer,
+    ip: Option<IpAddr>,
+    socket: Rc<str>,
 }
 
-impl AcceptErrors {
-    fn due(&self, now: Instant) -> bool {
-        self.last_report
-            .is_none_or(|at| now.saturating_duration_since(at) >= ACCEPT_REPORT_EVERY)
-    }
+/// What reading a connection shares with the listener.
+struct ReadCtx {
+    hub: Rc<RefCell<Hub>>,
+    shutdown: Shutdown,
+    pool: Pool,
+    limits: Limits,
+}
 
-    /// An accept failed: `Some(failures to report, this one included)`
-    /// when a report is due.
-    fn failed(&mut self, now: Instant) -> Option<u64> {
-        self.unreported += 1;
-        self.report(now)
-    }
-
-    /// An accept worked: `Some(failures)` left unreported, once due.
-    fn accepted(&mut self, now: Instant) -> Option<u64> {
-        if self.unreported == 0 {
-            return None;
+/// Starts the reader thread of a connection; `None` (counted as refused)
+/// when it cannot.
+fn start_reader(conn: Conn, opened: &Opened, ctx: &ReadCtx) -> Option<Reader> {
+    let idle = ctx.limits.idle_timeout;
+    let started = conn
+        .into_std(ctx.limits.tls.as_ref())
+        .and_then(|c| Reader::start(c, ctx.pool.clone(), ctx.shutdown.clone(), idle));
+    match started {
+        Ok(r) => Some(r),
+        Err(e) => {
+            let mut h = ctx.hub.borrow_mut();
+            h.refuse(&opened.socket, &Refusal::NoReader(e.to_string()));
+            h.counters.connections = h.counters.connections.saturating_sub(1);
+            None
         }
-        self.report(now)
-    }
-
-    /// The listener stops: whatever is left, due or not.
-    fn stopped(&mut self) -> Option<u64> {
-        (self.unreported > 0).then(|| std::mem::take(&mut self.unreported))
-    }
-
-    fn report(&mut self, now: Instant) -> Option<u64> {
-        if !self.due(now) {
-            return None;
-        }
-        self.last_report = Some(now);
-        Some(std::mem::take(&mut self.unreported))
     }
 }
 
 /// Parses one connection's chunks, as its reader thread hands them over,
-/// to the end of the connection (or until the listener stops).
-async fn read(conn: Conn, peer: Peer, hub: Rc<RefCell<Hub>>, shutdown: Shutdown, pool: Pool) {
-    let conn = match conn.into_std() {
-        Ok(c) => Some(c),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read a connection: {e}");
-            None
-        }
-    };
+/// to the end of the connection (or until the listener stops, or its frame
+/// stays unfinished for `--idle-timeout`).
+async fn read(conn: Conn, opened: Opened, ctx: ReadCtx) {
+    let ReadCtx { hub, pool, .. } = &ctx;
     // Once the listener stops, the reader reads what has arrived, then ends.
-    let reader = conn.map(|c| Reader::start(c, pool.clone(), shutdown));
-    let mut reader = match reader {
-        Some(Ok(r)) => Some(r),
-        Some(Err(e)) => {
-            tracing::error!(error = %e, "cannot start a connection's reader: {e}; closing it");
-            None
-        }
-        None => None,
-    };
+    let mut reader = start_reader(conn, &opened, &ctx);
+    let idle = ctx.limits.idle_timeout;
     let mut deframer = Deframer::new(hub.borrow().max_message());
+    // When the frame now unfinished began.
+    let mut frame_began: Option<Instant> = None;
+    // Bytes of it held, as the hub counts them.
+    let mut held = 0;
     while let Some(r) = reader.as_mut() {
-        let chunk = r.chunks.recv().await;
-        let Some(chunk) = chunk else {
+        let next = match frame_began {
+            None => Some(r.chunks.recv().await),
+            Some(at) => tokio::time::timeout_at((at + idle).into(), r.chunks.recv())
+                .await
+                .ok(),
+        };
+        let Some(next) = next else {
+            // Dropping the reader (below) closes its channel: its thread
+            // ends and closes the socket.
+            hub.borrow_mut().idle_closed(&opened.socket, idle);
+            break;
+        };
+        let Some(chunk) = next else {
             if let Some(r) = reader.take() {
-                r.join();
+                if let Ended::TlsFailed(why) = r.join() {
+                    hub.borrow_mut().tls_failed(&opened.socket, &why);
+                }
             }
             break;
         };
-        let parsed = parse(chunk, &mut r.chunks, &peer, &mut deframer, &hub, &pool);
+        let (parsed, frames) = parse(chunk, &mut r.chunks, &opened.peer, &mut deframer, hub, pool);
+        held = keep_within_budget(held, &mut deframer, &opened.peer, hub);
+        frame_began = match (deframer.is_mid_frame(), frames > 0) {
+            (false, _) => None,
+            (true, true) => Some(Instant::now()),
+            (true, false) => frame_began.or(Some(Instant::now())),
+        };
         if parsed == CHUNKS_PER_WAKE {
             tokio::task::yield_now().await;
         }
     }
     let mut h = hub.borrow_mut();
+    h.hold(held, 0);
     let clock = h.clock();
-    deframer.finish(|f| h.frame(&peer, f.bytes, f.truncated, f.malformed, &clock));
+    let peer = &opened.peer;
+    deframer.finish(|f| h.frame(peer, f.bytes, f.truncated, f.malformed, &clock));
     h.counters.discarded_bytes += deframer.discarded();
-    h.close_peer(&peer);
+    h.close_peer(peer, opened.ip);
     h.finish_batch();
 }
 
+/// Counts what `deframer` holds now (`held` before) toward `--max-held`;
+/// past it, cuts the unfinished frame (it comes out truncated, its rest is
+/// skipped). Returns what it holds after.
+fn keep_within_budget(
+    held: usize,
+    deframer: &mut Deframer,
+    peer: &Peer,
+    hub: &Rc<RefCell<Hub>>,
+) -> usize {
+    let now = deframer.buffered();
+    let mut h = hub.borrow_mut();
+    if !h.hold(held, now) {
+        return now;
+    }
+    let clock = h.clock();
+    let freed = deframer.cut(|f| h.frame(peer, f.bytes, f.truncated, f.malformed, &clock));
+    if freed > 0 {
+        h.counters.held_cuts += 1;
+    }
+    let after = deframer.buffered();
+    h.hold(now, after);
+    h.finish_batch();
+    after
+}
+
 /// Parses `first` and whatever else has arrived, up to [`CHUNKS_PER_WAKE`]
-/// chunks; returns how many.
+/// chunks; returns how many, and how many frames ended in them.
 fn parse(
     first: Chunk,
     chunks: &mut mpsc::UnboundedReceiver<Chunk>,
@@ -229,9 +293,10 @@ fn parse(
     deframer: &mut Deframer,
     hub: &Rc<RefCell<Hub>>,
     pool: &Pool,
-) -> usize {
+) -> (usize, u64) {
     let mut h = hub.borrow_mut();
     let clock = h.clock();
+    let before = h.counters.messages;
     let mut next = Some(first);
     let mut parsed = 0;
     while let Some(chunk) = next.take() {
@@ -245,46 +310,7 @@ fn parse(
             next = chunks.try_recv().ok();
         }
     }
+    let frames = h.counters.messages - before;
     h.finish_batch();
-    parsed
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_first_failed_accept_is_reported_then_one_report_per_period() {
-        let t0 = Instant::now();
-        let mut a = AcceptErrors::default();
-        assert_eq!(a.failed(t0), Some(1));
-        // Ten a second for a minute: one report every 10 s, each with the
-        // count since the one before.
-        let mut reports = Vec::new();
-        for i in 1..=600 {
-            if let Some(n) = a.failed(t0 + ACCEPT_RETRY * i) {
-                reports.push(n);
-            }
-        }
-        assert_eq!(reports, vec![100; 6]);
-        assert_eq!(a.stopped(), None);
-    }
-
-    #[test]
-    fn failures_left_unreported_come_out_once_due_or_at_stop() {
-        let t0 = Instant::now();
-        let mut a = AcceptErrors::default();
-        assert_eq!(a.failed(t0), Some(1));
-        assert_eq!(a.failed(t0 + Duration::from_secs(1)), None);
-        assert_eq!(a.failed(t0 + Duration::from_secs(2)), None);
-        // Accepting again: not yet due.
-        assert_eq!(a.accepted(t0 + Duration::from_secs(3)), None);
-        assert_eq!(a.accepted(t0 + ACCEPT_REPORT_EVERY), Some(2));
-        assert_eq!(a.accepted(t0 + ACCEPT_REPORT_EVERY * 5), None);
-        // A failure long after the last report is reported at once.
-        assert_eq!(a.failed(t0 + ACCEPT_REPORT_EVERY * 5), Some(1));
-        assert_eq!(a.failed(t0 + ACCEPT_REPORT_EVERY * 5 + ACCEPT_RETRY), None);
-        assert_eq!(a.stopped(), Some(1));
-        assert_eq!(a.stopped(), None);
-    }
+    (parsed, frames)
 }

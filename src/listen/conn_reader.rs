@@ -14,10 +14,11 @@
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::tls::TlsStream;
 use crate::shutdown::Shutdown;
 
 /// Bytes read into one chunk at most.
@@ -36,6 +37,7 @@ const DRAIN_CHUNKS: usize = 1024;
 pub enum Conn {
     Tcp(std::net::TcpStream),
     Unix(std::os::unix::net::UnixStream),
+    Tls(Box<TlsStream>),
 }
 
 impl Conn {
@@ -43,15 +45,32 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.as_fd(),
             Conn::Unix(s) => s.as_fd(),
+            Conn::Tls(s) => s.sock().as_fd(),
         }
     }
 
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Conn::Tcp(s) => (&*s).read(buf),
             Conn::Unix(s) => (&*s).read(buf),
+            Conn::Tls(s) => s.read(buf),
         }
     }
+
+    /// Still in its TLS handshake.
+    fn is_handshaking(&self) -> bool {
+        matches!(self, Conn::Tls(s) if s.is_handshaking())
+    }
+}
+
+/// How a reader ended, for the counts.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub enum Ended {
+    /// The peer closed, or the listener stopped.
+    #[default]
+    Closed,
+    /// The TLS handshake failed (why) or did not finish in time.
+    TlsFailed(String),
 }
 
 /// Bytes read from a connection.
@@ -122,24 +141,42 @@ impl Pool {
 /// One connection's reader thread.
 pub struct Reader {
     pub chunks: mpsc::UnboundedReceiver<Chunk>,
-    thread: std::thread::JoinHandle<()>,
+    thread: std::thread::JoinHandle<Ended>,
 }
+
+/// Stack of a reader thread; a TLS session needs more than a plain read.
+const STACK: usize = 64 * 1024;
+const TLS_STACK: usize = 256 * 1024;
 
 impl Reader {
     /// Starts reading `conn`; once `shutdown` is triggered, the reader
-    /// reads what has arrived, then ends.
-    pub fn start(conn: Conn, pool: Pool, shutdown: Shutdown) -> io::Result<Reader> {
+    /// reads what has arrived, then ends. A TLS handshake not finished
+    /// within `handshake_timeout` ends the connection.
+    pub fn start(
+        mut conn: Conn,
+        pool: Pool,
+        shutdown: Shutdown,
+        handshake_timeout: Duration,
+    ) -> io::Result<Reader> {
         let (tx, chunks) = mpsc::unbounded_channel();
+        let stack = if matches!(conn, Conn::Tls(_)) {
+            TLS_STACK
+        } else {
+            STACK
+        };
         let thread = std::thread::Builder::new()
             .name("listen-conn".into())
-            .stack_size(64 * 1024)
-            .spawn(move || read_loop(&conn, &pool, &tx, &shutdown))?;
+            .stack_size(stack)
+            .spawn(move || {
+                let deadline = Instant::now() + handshake_timeout;
+                read_loop(&mut conn, &pool, &tx, &shutdown, deadline)
+            })?;
         Ok(Reader { chunks, thread })
     }
 
-    /// Waits for the thread, once `chunks` has ended.
-    pub fn join(self) {
-        let _ = self.thread.join();
+    /// Waits for the thread, once `chunks` has ended: how it ended.
+    pub fn join(self) -> Ended {
+        self.thread.join().unwrap_or_default()
     }
 }
 
@@ -153,23 +190,31 @@ enum Fill {
     End,
 }
 
-fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, shutdown: &Shutdown) {
-    let fd = conn.fd();
+fn read_loop(
+    conn: &mut Conn,
+    pool: &Pool,
+    tx: &mpsc::UnboundedSender<Chunk>,
+    shutdown: &Shutdown,
+    handshake_deadline: Instant,
+) -> Ended {
     let mut drained_chunks = 0;
     // After a full chunk more is likely waiting: read again without polling.
     let mut full = false;
     loop {
         if tx.is_closed() {
-            // The listener's thread is gone.
-            return;
+            // The listener's thread is gone, or closed this connection.
+            return Ended::Closed;
+        }
+        if conn.is_handshaking() && Instant::now() >= handshake_deadline {
+            return Ended::TlsFailed("the handshake did not finish within --idle-timeout".into());
         }
         let stop = shutdown.is_triggered();
         if stop {
             drained_chunks += 1;
             if drained_chunks > DRAIN_CHUNKS {
-                return;
+                return Ended::Closed;
             }
-        } else if !full && !crate::sys::wait_readable(fd, POLL) {
+        } else if !full && !crate::sys::wait_readable(conn.fd(), POLL) {
             continue;
         }
         let Some(mut chunk) = pool.take(POLL) else {
@@ -179,21 +224,35 @@ fn read_loop(conn: &Conn, pool: &Pool, tx: &mpsc::UnboundedSender<Chunk>, shutdo
         if chunk.len > 0 {
             // Err: the listener's thread is gone.
             if tx.send(chunk).is_err() {
-                return;
+                return Ended::Closed;
             }
         } else {
             pool.give(chunk);
         }
         match fill {
-            Fill::End => return,
-            Fill::Drained if stop => return,
+            Fill::End => return ended(conn),
+            Fill::Drained if stop => return Ended::Closed,
             Fill::Full => full = true,
             Fill::Drained => full = false,
         }
     }
 }
 
-fn fill(conn: &Conn, chunk: &mut Chunk) -> Fill {
+/// How a connection that read its end ended.
+fn ended(conn: &Conn) -> Ended {
+    match conn {
+        Conn::Tls(s) => match s.failure() {
+            Some(why) => Ended::TlsFailed(why.to_string()),
+            None if s.is_handshaking() => {
+                Ended::TlsFailed("the client closed the connection during the handshake".into())
+            }
+            None => Ended::Closed,
+        },
+        Conn::Tcp(_) | Conn::Unix(_) => Ended::Closed,
+    }
+}
+
+fn fill(conn: &mut Conn, chunk: &mut Chunk) -> Fill {
     loop {
         let Some(spare) = chunk.buf.get_mut(chunk.len..).filter(|s| !s.is_empty()) else {
             return Fill::Full;
@@ -232,7 +291,7 @@ mod tests {
         let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         b.set_nonblocking(true).unwrap();
         let pool = Pool::default();
-        let mut reader = Reader::start(Conn::Unix(b), pool.clone(), Shutdown::new()).unwrap();
+        let mut reader = Reader::start(Conn::Unix(b), pool.clone(), Shutdown::new(), POLL).unwrap();
         let sent: Vec<u8> = (0..3 * CHUNK as u32 + 7).map(|i| (i % 251) as u8).collect();
         let writer = {
             let sent = sent.clone();

@@ -7,7 +7,9 @@
 //! [`Pipeline`] as `logmux filter` (which also merges bodies that are logmux
 //! events), into the output's buffers.
 
+use std::collections::HashMap;
 use std::io;
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,7 @@ use tokio::sync::Notify;
 use super::message::{same_syslog, syslog_origin, Sender};
 use super::outbox::Outbox;
 use super::senders::{KeyRef, Peer, Senders, Slot};
+use super::throttle::Throttle;
 use crate::engine::{Pipeline, StreamState};
 use crate::event::{Origin, Stamp};
 use crate::shutdown::Shutdown;
@@ -65,8 +68,16 @@ pub struct Counters {
     /// Senders retired because the table was full.
     pub evicted_streams: u64,
     pub connections: u64,
-    /// Connections closed at once because `--max-connections` were open.
+    /// Connections closed at once: `--max-connections` or
+    /// `--max-connections-per-peer` were open, or no reader could start.
     pub refused_connections: u64,
+    /// Connections closed because a frame stayed unfinished for `--idle-timeout`.
+    pub idle_closed: u64,
+    /// TLS handshakes that failed (no or a bad client certificate, not TLS,
+    /// too slow).
+    pub tls_failures: u64,
+    /// Unfinished TCP frames cut because `--max-held` was reached.
+    pub held_cuts: u64,
     /// Bytes of over-long stream frames skipped after the cut.
     pub discarded_bytes: u64,
 }
@@ -87,6 +98,37 @@ pub struct HubSettings {
     pub idle_flush: Duration,
     pub max_streams: usize,
     pub local_offset_minutes: i16,
+    pub max_connections: usize,
+    pub max_per_peer: usize,
+    /// `--max-held`: bytes of unfinished frames held over all connections.
+    pub max_held: usize,
+}
+
+/// Refused connections and failed handshakes are reported at most this often.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// Why a connection was closed as soon as it was accepted.
+#[derive(Debug)]
+pub enum Refusal {
+    /// `--max-connections` are open.
+    Full(usize),
+    /// `--max-connections-per-peer` are open from this address.
+    PeerFull(IpAddr, usize),
+    /// Its reader could not start (a thread or descriptor limit).
+    NoReader(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Full(n) => write!(f, "{n} connections are open (--max-connections)"),
+            Refusal::PeerFull(ip, n) => write!(
+                f,
+                "{n} connections are open from {ip} (--max-connections-per-peer)"
+            ),
+            Refusal::NoReader(e) => write!(f, "its reader cannot start: {e}"),
+        }
+    }
 }
 
 pub struct Hub {
@@ -108,6 +150,13 @@ pub struct Hub {
     next_conn: u64,
     /// Open connections.
     pub connections: usize,
+    /// Open TCP connections per peer address.
+    per_peer: HashMap<IpAddr, usize>,
+    /// Bytes of unfinished frames held by all connections.
+    held: usize,
+    refusals: Throttle,
+    idle_closes: Throttle,
+    tls_failures: Throttle,
 }
 
 impl Hub {
@@ -127,6 +176,11 @@ impl Hub {
             shutdown,
             next_conn: 0,
             connections: 0,
+            per_peer: HashMap::new(),
+            held: 0,
+            refusals: Throttle::every(REPORT_EVERY),
+            idle_closes: Throttle::every(REPORT_EVERY),
+            tls_failures: Throttle::every(REPORT_EVERY),
         }
     }
 
@@ -139,12 +193,99 @@ impl Hub {
         Clock::now(self.settings.local_offset_minutes)
     }
 
-    /// A peer for a new connection.
-    pub fn new_connection(&mut self) -> Peer {
+    /// A peer for a new connection from `ip` (none for unix sockets), or
+    /// why it must be closed at once.
+    pub fn admit(&mut self, ip: Option<IpAddr>) -> Result<Peer, Refusal> {
+        let max = self.settings.max_connections;
+        if self.connections >= max {
+            return Err(Refusal::Full(max));
+        }
+        if let Some(ip) = ip {
+            let open = self.per_peer.entry(ip).or_insert(0);
+            let cap = self.settings.max_per_peer;
+            if *open >= cap {
+                return Err(Refusal::PeerFull(ip, cap));
+            }
+            *open += 1;
+        }
         self.next_conn += 1;
         self.connections += 1;
         self.counters.connections += 1;
-        Peer::Conn(self.next_conn)
+        Ok(Peer::Conn(self.next_conn))
+    }
+
+    /// A connection now holds `now` bytes of an unfinished frame, where it
+    /// held `before`: whether all of them together are over `--max-held`.
+    pub fn hold(&mut self, before: usize, now: usize) -> bool {
+        self.held = self.held.saturating_sub(before).saturating_add(now);
+        self.held > self.settings.max_held
+    }
+
+    /// Counts a refused connection; warns at most once a [`REPORT_EVERY`].
+    pub fn refuse(&mut self, socket: &str, why: &Refusal) {
+        self.counters.refused_connections += 1;
+        let total = self.counters.refused_connections;
+        if let Some(n) = self.refusals.hit(Instant::now()) {
+            tracing::warn!(socket, refused = n, refused_total = total, reason = %why, "{socket}: refused {n} connection(s) since the last report, {total} in all; the last because {why}");
+        }
+    }
+
+    /// Counts a connection closed by `--idle-timeout`.
+    pub fn idle_closed(&mut self, socket: &str, timeout: Duration) {
+        self.counters.idle_closed += 1;
+        let total = self.counters.idle_closed;
+        if let Some(n) = self.idle_closes.hit(Instant::now()) {
+            tracing::warn!(socket, closed = n, closed_total = total, "{socket}: closed {n} connection(s) whose message stayed unfinished for --idle-timeout {timeout:?} since the last report, {total} in all");
+        }
+    }
+
+    /// Counts a failed TLS handshake.
+    pub fn tls_failed(&mut self, socket: &str, why: &str) {
+        self.counters.tls_failures += 1;
+        let total = self.counters.tls_failures;
+        if let Some(n) = self.tls_failures.hit(Instant::now()) {
+            tracing::warn!(socket, failed = n, failed_total = total, reason = why, "{socket}: {n} TLS handshake(s) failed since the last report, {total} in all; the last: {why}");
+        }
+    }
+
+    /// Whether reports wait for their period to pass.
+    pub fn reports_pending(&self) -> bool {
+        self.refusals.is_pending()
+            || self.idle_closes.is_pending()
+            || self.tls_failures.is_pending()
+    }
+
+    /// Writes the reports that are due (`all`: every one, at the end).
+    pub fn report_due(&mut self, socket: &str, all: bool) {
+        let now = Instant::now();
+        let take = |t: &mut Throttle| if all { t.rest() } else { t.due(now) };
+        if let Some(n) = take(&mut self.refusals) {
+            let total = self.counters.refused_connections;
+            tracing::warn!(
+                socket,
+                refused = n,
+                refused_total = total,
+                "{socket}: refused {n} more connection(s), {total} in all"
+            );
+        }
+        if let Some(n) = take(&mut self.idle_closes) {
+            let total = self.counters.idle_closed;
+            tracing::warn!(
+                socket,
+                closed = n,
+                closed_total = total,
+                "{socket}: closed {n} more connection(s) for --idle-timeout, {total} in all"
+            );
+        }
+        if let Some(n) = take(&mut self.tls_failures) {
+            let total = self.counters.tls_failures;
+            tracing::warn!(
+                socket,
+                failed = n,
+                failed_total = total,
+                "{socket}: {n} more TLS handshake(s) failed, {total} in all"
+            );
+        }
     }
 
     /// Whether some stream holds lines back.
@@ -159,6 +300,11 @@ impl Hub {
 
     pub fn lost_bytes(&self) -> u64 {
         self.out.lost_bytes()
+    }
+
+    /// What stdout's writer has not written.
+    pub fn unwritten(&self) -> super::outbox::Unwritten {
+        self.out.unwritten()
     }
 
     /// Handles one datagram or stream frame from `peer`.
@@ -274,11 +420,19 @@ impl Hub {
     }
 
     /// A connection closed: its streams end.
-    pub fn close_peer(&mut self, peer: &Peer) {
+    pub fn close_peer(&mut self, peer: &Peer, ip: Option<IpAddr>) {
         for slot in self.senders.remove_where(|k, _| k.peer == *peer) {
             self.retire(slot);
         }
         self.connections = self.connections.saturating_sub(1);
+        if let Some(ip) = ip {
+            if let Some(open) = self.per_peer.get_mut(&ip) {
+                *open = open.saturating_sub(1);
+                if *open == 0 {
+                    self.per_peer.remove(&ip);
+                }
+            }
+        }
     }
 
     /// Emits held Docker pieces whose window has passed and tracebacks idle

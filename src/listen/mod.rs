@@ -9,6 +9,9 @@
 //! layer (`--sink NAME`: a `[sink.NAME]` of `--config`, e.g. syslog). A tour:
 //! - [`bind`] parses listen addresses (loopback by default) and opens the sockets;
 //! - [`fd_limit`] raises the open-file limit to what `--max-connections` needs;
+//! - [`tls`] reads the certificate and key, and wraps TCP connections in TLS;
+//! - [`stop`] watches TERM and INT on a thread of its own (stopping works with a stalled stdout);
+//! - [`throttle`] keeps reports of refused connections to one a second;
 //! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`crate::sys::mmsg`]), [`conn`] TCP and unix stream connections, each read on a thread of its own ([`conn_reader`]);
 //! - [`hub`] is the shared state every message goes through;
 //! - [`message`] reads the sender from the header (Docker or not, container, stream);
@@ -35,22 +38,27 @@ mod message;
 mod out_dir;
 mod outbox;
 mod senders;
+mod stop;
+mod throttle;
+mod tls;
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
 pub use bind::{parse_inet, Endpoint};
 pub use message::{is_container_name, Container};
+pub use tls::{TlsError, TlsFiles};
 
 use hub::{End, Hub, HubSettings};
 use outbox::Outbox;
+use stop::StopSignals;
 
 use crate::engine::{Pipeline, Settings};
 use crate::shutdown::Shutdown;
@@ -69,8 +77,8 @@ const IDLE_TICK: Duration = Duration::from_secs(30);
 /// Buffered events are written at most this long after the first of them.
 const FLUSH_DELAY: Duration = Duration::from_millis(1);
 
-/// How long stopping may take to read what has arrived.
-const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// While stopping, how often the listener looks for a reason to give up.
+const GIVE_UP_TICK: Duration = Duration::from_millis(50);
 
 /// Everything `listen` needs, resolved from flags.
 #[derive(Debug)]
@@ -84,7 +92,18 @@ pub struct ListenJob {
     pub sink: Option<SinkSpec>,
     pub max_message: usize,
     pub max_connections: usize,
+    /// `--max-connections-per-peer`: TCP connections from one address.
+    pub max_per_peer: usize,
+    /// `--max-held`: bytes of unfinished frames held over all connections.
+    pub max_held: usize,
+    /// A connection whose frame stays unfinished this long is closed.
+    pub idle_timeout: Duration,
     pub idle_flush: Duration,
+    /// At TERM or INT: how long to read what has arrived and write it out
+    /// (a second signal ends the wait).
+    pub drain_timeout: Duration,
+    /// `--tls-cert` and co.: every TCP listener speaks TLS.
+    pub tls: Option<TlsFiles>,
 }
 
 /// How the listener ended.
@@ -117,6 +136,8 @@ pub enum ListenError {
     Sink(#[from] crate::sink::OpenError),
     #[error("cannot start the listener: {0}")]
     Runtime(#[source] io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// A socket bound before the runtime starts, so that a bad address fails
@@ -164,6 +185,8 @@ impl Bound {
 
 /// Runs the listener until TERM or INT (or until stdout's reader leaves).
 pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
+    // A bad certificate or key fails before anything is bound.
+    let tls = job.tls.as_ref().map(tls::server_config).transpose()?;
     let files = if job.out_dir.is_some() {
         crate::sink::keyed_files::MAX_OPEN
     } else {
@@ -185,15 +208,20 @@ pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
         paths.extend(b.path().cloned());
         bound.push((b, name));
     }
-    let result = start(job, bound);
+    let result = start(job, bound, tls);
     remove_sockets(&paths);
     result
 }
 
-fn start(job: ListenJob, bound: Vec<(Bound, String)>) -> Result<Outcome, ListenError> {
+fn start(
+    job: ListenJob,
+    bound: Vec<(Bound, String)>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<Outcome, ListenError> {
     // TERM, INT, or an output that ends: every task and thread stops.
     let shutdown = Shutdown::new();
-    let out = match (&job.out_dir, &job.sink) {
+    let stop = StopSignals::start(job.drain_timeout).map_err(ListenError::Runtime)?;
+    let mut out = match (&job.out_dir, &job.sink) {
         (Some(spec), _) => Outbox::dir(spec.clone()).map_err(|source| ListenError::OutDir {
             dir: spec.dir.display().to_string(),
             source,
@@ -201,12 +229,13 @@ fn start(job: ListenJob, bound: Vec<(Bound, String)>) -> Result<Outcome, ListenE
         (None, Some(sink)) => Outbox::sink(sink)?,
         (None, None) => Outbox::stdout(shutdown.clone()).map_err(ListenError::Output)?,
     };
+    out.set_stop(Arc::clone(&stop));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(ListenError::Runtime)?;
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, serve(job, bound, out, shutdown))
+    local.block_on(&runtime, serve(job, bound, out, (shutdown, stop), tls))
 }
 
 fn remove_sockets(paths: &[PathBuf]) {
@@ -219,8 +248,10 @@ async fn serve(
     job: ListenJob,
     bound: Vec<(Bound, String)>,
     out: Outbox,
-    shutdown: Shutdown,
+    (shutdown, stop): (Shutdown, Arc<StopSignals>),
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Outcome, ListenError> {
+    let drain_timeout = job.drain_timeout;
     let offset = job.settings.encoder.local_offset_minutes;
     let hub = Rc::new(RefCell::new(Hub::new(
         Pipeline::new(job.settings).keeping_empty(),
@@ -230,14 +261,16 @@ async fn serve(
             idle_flush: job.idle_flush,
             max_streams: MAX_STREAMS,
             local_offset_minutes: offset,
+            max_connections: job.max_connections,
+            max_per_peer: job.max_per_peer,
+            max_held: job.max_held,
         },
         shutdown.clone(),
     )));
-    let mut term = signal(SignalKind::terminate()).map_err(ListenError::Runtime)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(ListenError::Runtime)?;
     let tasks = Tasks::default();
     let limits = conn::Limits {
-        max_connections: job.max_connections,
+        idle_timeout: job.idle_timeout,
+        tls,
     };
     for (i, (b, name)) in bound.into_iter().enumerate() {
         let listener = u16::try_from(i).unwrap_or(u16::MAX);
@@ -259,7 +292,7 @@ async fn serve(
                 name.clone(),
                 Rc::clone(&hub),
                 shutdown.clone(),
-                limits,
+                limits.clone(),
                 tasks.clone(),
             ));
         };
@@ -281,36 +314,57 @@ async fn serve(
     tokio::task::spawn_local(housekeeper(Rc::clone(&hub), shutdown.clone()));
     tokio::task::spawn_local(flusher(Rc::clone(&hub), shutdown.clone()));
 
-    let why = tokio::select! {
-        _ = term.recv() => "TERM",
-        _ = int.recv() => "INT",
-        () = shutdown.triggered() => "the output closed",
+    tokio::select! {
+        () = stop.requested.triggered() => {}
+        () = shutdown.triggered() => {}
     };
+    let why = stop.first().unwrap_or("the output closed");
     tracing::debug!(reason = why, "stopping: {why}");
     // Stop accepting and reading; each socket first reads what has arrived.
     shutdown.trigger();
-    if tokio::time::timeout(STOP_TIMEOUT, tasks.all_done())
-        .await
-        .is_err()
-    {
-        tracing::warn!("stopping: some sockets were still being read after {STOP_TIMEOUT:?}");
+    let drained = tokio::select! {
+        () = tasks.all_done() => true,
+        () = tokio::time::sleep(drain_timeout) => false,
+        () = given_up(&stop) => false,
+    };
+    if !drained {
+        tracing::warn!("stopping: some sockets were still being read after {drain_timeout:?}");
     }
     let mut h = hub.borrow_mut();
     h.flush_all();
-    h.finish_output(STOP_TIMEOUT);
-    report(&h);
+    h.finish_output(drain_timeout);
+    let unwritten = report(&h);
     match h.end.take() {
+        None if unwritten > 0 => Err(ListenError::Output(io::Error::other(format!(
+            "{unwritten} events were not written: stdout's reader did not read them within --drain-timeout {drain_timeout:?}"
+        )))),
         None => Ok(Outcome::Stopped),
         Some(End::OutputClosed) => Ok(Outcome::OutputClosed),
         Some(End::OutputFailed(e)) => Err(ListenError::Output(e)),
     }
 }
 
-/// The counts, as one logmux event.
-fn report(h: &Hub) {
+/// Ends once stopping may give up waiting (a second signal, or
+/// `--drain-timeout` after the first).
+async fn given_up(stop: &StopSignals) {
+    while !stop.give_up() {
+        tokio::time::sleep(GIVE_UP_TICK).await;
+    }
+}
+
+/// The counts, as one logmux event; returns the events not written to
+/// stdout (its reader stalled).
+fn report(h: &Hub) -> u64 {
     let c = h.counters;
     let s = h.pipeline_stats();
     let lost_bytes = h.lost_bytes();
+    let unwritten = h.unwritten();
+    // JSON and logfmt write one line an event.
+    let unwritten_events = if unwritten.bytes > 0 {
+        s.events.saturating_sub(unwritten.written_lines)
+    } else {
+        0
+    };
     tracing::info!(
         messages = c.messages,
         events = s.events,
@@ -321,16 +375,23 @@ fn report(h: &Hub) {
         invalid_utf8 = s.invalid_utf8,
         connections = c.connections,
         refused_connections = c.refused_connections,
+        idle_closed = c.idle_closed,
+        tls_failures = c.tls_failures,
+        held_cuts = c.held_cuts,
         evicted_streams = c.evicted_streams,
         discarded_bytes = c.discarded_bytes,
         lost_bytes,
-        "listen stopped: {} messages in, {} events out, {} not syslog, {} connections refused, {} bytes lost",
+        unwritten_events,
+        unwritten_bytes = unwritten.bytes,
+        "listen stopped: {} messages in, {} events out, {} not syslog, {} connections refused, {} bytes lost, {} events not written",
         c.messages,
         s.events,
         c.malformed,
         c.refused_connections,
         lost_bytes,
+        unwritten_events,
     );
+    unwritten_events
 }
 
 /// Emits held lines when their time has come: Docker pieces after the

@@ -10,12 +10,15 @@
 //! about as much as parsing it, so the two overlap on two cores. At most
 //! [`IN_FLIGHT`] buffers wait for the writer; past that the listener waits
 //! too, so a slow reader of stdout slows TCP senders down rather than
-//! growing memory.
+//! growing memory. That wait ends once TERM or INT has come and
+//! `--drain-timeout` has passed, or at a second signal ([`super::stop`]):
+//! the buffers not written are then let go, and counted (bytes, and lines:
+//! events, one a line in JSON and logfmt) for the final report.
 
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -23,6 +26,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use super::out_dir;
+use super::stop::StopSignals;
 use crate::shutdown::Shutdown;
 use crate::sink::spec::{OnFull, SinkSpec};
 use crate::sink::{Batch, KeyedFiles, KeyedFilesSpec, Route, SinkHandle, StartedSinks};
@@ -45,6 +49,13 @@ const IN_FLIGHT: usize = 8;
 /// File buffers kept at most; past this, all are handed over and forgotten.
 const MAX_BUFFERS: usize = 4096;
 
+/// While stdout's writer has [`IN_FLIGHT`] buffers, the listener looks this
+/// often whether it may hand over the next (or must give up, stopping).
+const FULL_WAIT: Duration = Duration::from_micros(500);
+
+/// Stopping looks this often whether stdout's writer has finished.
+const FINISH_WAIT: Duration = Duration::from_millis(10);
+
 /// What the writer thread reports back.
 #[derive(Default)]
 struct Shared {
@@ -54,6 +65,17 @@ struct Shared {
     error: Mutex<Option<io::Error>>,
     /// Bytes of `--out-dir` events that could not be written.
     lost_bytes: Arc<AtomicU64>,
+    /// Bytes and lines stdout's writer has written.
+    written_bytes: AtomicU64,
+    written_lines: AtomicU64,
+}
+
+/// What stdout's writer did not write, at the end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unwritten {
+    pub bytes: u64,
+    /// Lines written (events, for JSON and logfmt).
+    pub written_lines: u64,
 }
 
 /// One buffer of whole events for stdout's writer.
@@ -89,6 +111,11 @@ pub struct Outbox {
     free: Receiver<Vec<u8>>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Bytes handed to stdout's writer, or let go because it was stuck
+    /// (a sink and `--out-dir` count their own losses).
+    handed_bytes: u64,
+    /// TERM and INT: when a blocked hand-over gives up.
+    stop: Option<Arc<StopSignals>>,
 }
 
 impl Outbox {
@@ -144,6 +171,8 @@ impl Outbox {
             free,
             shared: Arc::new(shared),
             thread: None,
+            handed_bytes: 0,
+            stop: None,
         }
     }
 
@@ -162,7 +191,14 @@ impl Outbox {
             free,
             shared,
             thread: Some(thread),
+            handed_bytes: 0,
+            stop: None,
         })
+    }
+
+    /// Hand-overs blocked by a stalled stdout give up as `stop` says.
+    pub fn set_stop(&mut self, stop: Arc<StopSignals>) {
+        self.stop = Some(stop);
     }
 
     /// The buffer for events of a container (`None`: not a container).
@@ -180,7 +216,13 @@ impl Outbox {
                     // and start the table again.
                     let all: Vec<(Box<str>, Vec<u8>)> = files.drain(..).collect();
                     for (stem, bytes) in all {
-                        hand_over(self.tx.as_ref(), self.sink.as_mut(), Some(stem), bytes);
+                        hand_over(
+                            self.tx.as_ref(),
+                            self.sink.as_mut(),
+                            Some(stem),
+                            bytes,
+                            None,
+                        );
                     }
                 }
                 files.insert_full(Box::from(stem), Vec::new()).0
@@ -216,7 +258,12 @@ impl Outbox {
             Buffers::One(buf) => {
                 if buf.len() >= min {
                     let bytes = take(buf, &self.free);
-                    hand_over(self.tx.as_ref(), self.sink.as_mut(), None, bytes);
+                    // Only stdout's writer counts what it wrote.
+                    if self.tx.is_some() {
+                        self.handed_bytes += bytes.len() as u64;
+                    }
+                    let stop = self.stop.as_deref();
+                    hand_over(self.tx.as_ref(), self.sink.as_mut(), None, bytes, stop);
                 }
             }
             Buffers::Files(files) => {
@@ -224,7 +271,7 @@ impl Outbox {
                     if buf.len() >= min {
                         let bytes = std::mem::take(buf);
                         let key = Some(stem.clone());
-                        hand_over(self.tx.as_ref(), self.sink.as_mut(), key, bytes);
+                        hand_over(self.tx.as_ref(), self.sink.as_mut(), key, bytes, None);
                     }
                 }
             }
@@ -263,7 +310,14 @@ impl Outbox {
         self.flush();
         self.tx = None;
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // A writer stuck on a stalled stdout is left behind once
+            // stopping may give up; its buffers are counted as unwritten.
+            while !t.is_finished() && !self.stop.as_deref().is_some_and(StopSignals::give_up) {
+                std::thread::sleep(FINISH_WAIT);
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
         if let Some(sink) = &mut self.sink {
             sink.sinks.report_dropped();
@@ -280,6 +334,15 @@ impl Outbox {
     /// Bytes of events that could not be written (`--out-dir` files).
     pub fn lost_bytes(&self) -> u64 {
         self.shared.lost_bytes.load(Ordering::SeqCst)
+    }
+
+    /// What stdout's writer has not written (so far; final after `finish`).
+    pub fn unwritten(&self) -> Unwritten {
+        let written = self.shared.written_bytes.load(Ordering::SeqCst);
+        Unwritten {
+            bytes: self.handed_bytes.saturating_sub(written),
+            written_lines: self.shared.written_lines.load(Ordering::SeqCst),
+        }
     }
 }
 
@@ -298,10 +361,11 @@ fn hand_over(
     sink: Option<&mut SinkOut>,
     key: Option<Box<str>>,
     bytes: Vec<u8>,
+    stop: Option<&StopSignals>,
 ) {
     match sink {
         Some(s) => s.send(key, bytes),
-        None => send(tx, bytes),
+        None => send(tx, bytes, stop),
     }
 }
 
@@ -325,12 +389,46 @@ impl SinkOut {
 }
 
 /// Hands a buffer to stdout's writer, waiting while [`IN_FLIGHT`] are
-/// pending. If the writer is gone (it only ends once `tx` is dropped), the
-/// bytes go with it.
-fn send(tx: Option<&SyncSender<Chunk>>, bytes: Vec<u8>) {
-    if let Some(tx) = tx {
-        let _ = tx.send(Chunk { bytes });
+/// pending, unless `stop` says to give up (then the bytes are let go, and
+/// counted as unwritten at the end). If the writer is gone (it only ends
+/// once `tx` is dropped), the bytes go with it.
+fn send(tx: Option<&SyncSender<Chunk>>, bytes: Vec<u8>, stop: Option<&StopSignals>) {
+    let Some(tx) = tx else {
+        return;
+    };
+    let mut chunk = Chunk { bytes };
+    loop {
+        match tx.try_send(chunk) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+            Err(TrySendError::Full(c)) => {
+                if stop.is_some_and(StopSignals::give_up) {
+                    return;
+                }
+                chunk = c;
+                std::thread::sleep(FULL_WAIT);
+            }
+        }
     }
+}
+
+/// `write_all`, counting the bytes and lines written as they go, so that
+/// what a stuck write leaves is known.
+fn write_counted(file: &mut std::fs::File, mut bytes: &[u8], shared: &Shared) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match file.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                let (done, rest) = bytes.split_at(n);
+                let lines = memchr::memchr_iter(b'\n', done).count() as u64;
+                shared.written_bytes.fetch_add(n as u64, Ordering::SeqCst);
+                shared.written_lines.fetch_add(lines, Ordering::SeqCst);
+                bytes = rest;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -348,7 +446,7 @@ fn write_loop(
     let mut done = false;
     while let Ok(mut chunk) = rx.recv() {
         if !done {
-            if let Err(e) = file.write_all(&chunk.bytes) {
+            if let Err(e) = write_counted(&mut file, &chunk.bytes, shared) {
                 // Nothing more can be written; the rest is let go.
                 done = true;
                 if e.kind() == io::ErrorKind::BrokenPipe {

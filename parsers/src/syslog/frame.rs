@@ -2,8 +2,8 @@
 //!
 //! The first byte of each frame decides its framing: a digit starts octet
 //! counting (`LEN SP MSG`, LEN counting every byte of MSG including a
-//! trailing `\n`), `<` a message that ends at `\n` (or `\r\n`, or a NUL as
-//! some old senders write). Anything else is read up to the next `\n` and
+//! trailing `\n`), `<` a message that ends at `\n` (or `\r\n`). A NUL
+//! inside a frame is kept, as a datagram keeps it: TCP and UDP agree. Anything else is read up to the next `\n` and
 //! handed on marked malformed, so the listener can keep it as text.
 //!
 //! Memory is bounded: a [`Deframer`] holds at most `max_message + 1` bytes
@@ -15,7 +15,7 @@
 //! in [`Deframer::discarded`]. Whitespace and NULs between frames are
 //! skipped.
 
-use memchr::memchr2;
+use memchr::memchr;
 
 /// Longest length prefix accepted, in digits: 999,999,999 bytes. A longer
 /// one is not a length but junk.
@@ -48,7 +48,13 @@ enum State {
     /// Discarding the rest of a truncated line up to its `\n`; `cr` if the
     /// last byte discarded was a `\r` (framing, if a `\n` follows).
     SkipLine { cr: bool },
+    /// Discarding the rest of an octet-counted frame that was cut.
+    SkipCounted { remaining: usize },
 }
+
+/// A buffer emptied with more capacity than this is let go, so that one
+/// long frame does not keep its memory for the connection's life.
+const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// Splits a byte stream into syslog frames; see the module docs.
 #[derive(Debug, Clone)]
@@ -79,6 +85,12 @@ impl Deframer {
         }
     }
 
+    /// Whether a frame has begun and not yet ended (the listener closes a
+    /// connection that stays so for too long).
+    pub fn is_mid_frame(&self) -> bool {
+        self.state != State::Between
+    }
+
     /// Bytes of the current, incomplete frame held from earlier reads.
     pub fn buffered(&self) -> usize {
         self.buf.len()
@@ -102,9 +114,56 @@ impl Deframer {
                 }
                 State::Line { malformed } => self.line(bytes, &mut at, malformed, &mut on_frame),
                 State::SkipLine { cr } => self.skip_line(bytes, &mut at, cr),
+                State::SkipCounted { remaining } => {
+                    let take = remaining.min(bytes.len() - at.i);
+                    self.discarded += take as u64;
+                    at.i += take;
+                    at.start = at.i;
+                    self.state = match remaining - take {
+                        0 => State::Between,
+                        remaining => State::SkipCounted { remaining },
+                    };
+                }
             }
         }
         self.keep_unfinished(bytes, at.start);
+        if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// Hands out the unfinished frame held so far, marked truncated, and
+    /// skips the rest of it (counted in [`Deframer::discarded`]); its buffer
+    /// is freed. For a listener over its memory budget. Returns the bytes
+    /// let go (0 when nothing was held).
+    pub fn cut(&mut self, mut on_frame: impl FnMut(Frame<'_>)) -> usize {
+        let held = self.buf.len();
+        if held == 0 {
+            return 0;
+        }
+        match self.state {
+            State::Line { malformed } => {
+                on_frame(Frame {
+                    bytes: &self.buf,
+                    truncated: true,
+                    malformed,
+                });
+                let cr = self.buf.last() == Some(&b'\r');
+                self.state = State::SkipLine { cr };
+            }
+            State::Counted { remaining, .. } => {
+                on_frame(Frame {
+                    bytes: &self.buf,
+                    truncated: true,
+                    malformed: false,
+                });
+                self.state = State::SkipCounted { remaining };
+            }
+            // A length prefix (at most 9 bytes) or nothing held.
+            _ => return 0,
+        }
+        self.buf = Vec::new();
+        held
     }
 
     /// Between frames: skips blank bytes; the first other byte picks the
@@ -203,7 +262,7 @@ impl Deframer {
         on_frame: &mut impl FnMut(Frame<'_>),
     ) {
         let i = at.i;
-        match memchr2(b'\n', 0, &bytes[i..]) {
+        match memchr(b'\n', &bytes[i..]) {
             Some(found) => {
                 let stop = i + found;
                 let tail = &bytes[at.start..stop];
@@ -247,7 +306,7 @@ impl Deframer {
     #[inline]
     fn skip_line(&mut self, bytes: &[u8], at: &mut Cursor, cr: bool) {
         let i = at.i;
-        match memchr2(b'\n', 0, &bytes[i..]) {
+        match memchr(b'\n', &bytes[i..]) {
             Some(found) => {
                 let last_cr = if found > 0 {
                     bytes[i + found - 1] == b'\r'
@@ -427,8 +486,8 @@ mod tests {
     }
 
     #[test]
-    fn lf_frames_end_at_lf_crlf_or_nul() {
-        let wire = b"<13>a\n<13>b\r\n\n\n  <13>c\0<13>d";
+    fn lf_frames_end_at_lf_or_crlf() {
+        let wire = b"<13>a\n<13>b\r\n\n\n  <13>c\n\0<13>d";
         assert_eq!(
             all(wire, 1024),
             vec![
@@ -438,6 +497,66 @@ mod tests {
                 frame(b"<13>d")
             ]
         );
+    }
+
+    #[test]
+    fn mid_frame_from_the_first_byte_to_the_end_of_the_frame() {
+        let mut d = Deframer::new(1024);
+        assert!(!d.is_mid_frame());
+        d.push(b"<13>a\n  ", |_| {});
+        assert!(!d.is_mid_frame());
+        d.push(b"<1", |_| {});
+        assert!(d.is_mid_frame());
+        d.push(b"3>b\n", |_| {});
+        assert!(!d.is_mid_frame());
+        d.push(b"12 <1", |_| {});
+        assert!(d.is_mid_frame());
+    }
+
+    #[test]
+    fn a_cut_frame_comes_out_truncated_and_its_rest_is_skipped() {
+        let mut d = Deframer::new(1024);
+        let mut got = Vec::new();
+        d.push(b"<13>abc", |f| got.push(f.bytes.to_vec()));
+        let mut cut = Vec::new();
+        assert_eq!(d.cut(|f| cut.push((f.bytes.to_vec(), f.truncated))), 7);
+        assert_eq!(cut, vec![(b"<13>abc".to_vec(), true)]);
+        d.push(b"def\n<13>next\n", |f| got.push(f.bytes.to_vec()));
+        assert_eq!(got, vec![b"<13>next".to_vec()]);
+        assert_eq!(d.discarded(), 3);
+        // Octet counted: the rest of the count is skipped.
+        let mut d = Deframer::new(1024);
+        let mut got = Vec::new();
+        d.push(b"10 <13>ab", |f| got.push(f.bytes.to_vec()));
+        assert_eq!(d.cut(|f| got.push(f.bytes.to_vec())), 6);
+        d.push(b"cdef4 <1>x", |f| got.push(f.bytes.to_vec()));
+        assert_eq!(got, vec![b"<13>ab".to_vec(), b"<1>x".to_vec()]);
+        assert_eq!(d.discarded(), 4);
+        assert_eq!(d.cut(|_| panic!("nothing held")), 0);
+    }
+
+    #[test]
+    fn a_nul_inside_a_frame_is_kept_as_a_datagram_keeps_it() {
+        // UDP keeps a NUL inside a message; TCP must agree (issue 14.11).
+        let wire = b"<13>a\0b\n<13>c\0\0\r\n";
+        assert_eq!(
+            all(wire, 1024),
+            vec![frame(b"<13>a\0b"), frame(b"<13>c\0\0")]
+        );
+        // Split anywhere, the same.
+        for cut in 1..wire.len() {
+            let (a, b) = wire.split_at(cut);
+            let mut d = Deframer::new(1024);
+            let mut got = Vec::new();
+            for part in [a, b] {
+                d.push(part, |f| got.push(f.bytes.to_vec()));
+            }
+            assert_eq!(
+                got,
+                vec![b"<13>a\0b".to_vec(), b"<13>c\0\0".to_vec()],
+                "cut at {cut}"
+            );
+        }
     }
 
     #[test]
@@ -530,7 +649,7 @@ mod tests {
         /// Octet counted; any bytes.
         Counted(Vec<u8>),
         /// LF-terminated (`\n` or `\r\n`); starts with `<`, holds no `\n`
-        /// or NUL.
+        /// (a NUL is kept inside).
         Line(Vec<u8>, bool),
     }
 
@@ -538,10 +657,7 @@ mod tests {
         prop_oneof![
             proptest::collection::vec(any::<u8>(), 1..40).prop_map(Sent::Counted),
             (
-                proptest::collection::vec(
-                    any::<u8>().prop_filter("no LF/NUL", |b| *b != b'\n' && *b != 0),
-                    0..40
-                ),
+                proptest::collection::vec(any::<u8>().prop_filter("no LF", |b| *b != b'\n'), 0..40),
                 any::<bool>()
             )
                 .prop_map(|(mut b, crlf)| {

@@ -1,0 +1,106 @@
+//! TERM and INT for `listen`, watched on a thread of their own.
+//!
+//! The listener's thread may be blocked handing events to a stdout whose
+//! reader stalled (that wait is what slows TCP senders down instead of
+//! growing memory), so it cannot be the one to notice a signal. A small
+//! runtime on its own thread counts TERM and INT: the first asks the
+//! listener to stop, and from then on a blocked hand-over waits at most
+//! `--drain-timeout`; a second gives up at once (as `logmux run` does).
+//! What was not written is then counted in the final report.
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::shutdown::Shutdown;
+
+/// What the signal thread has seen.
+#[derive(Debug)]
+pub struct StopSignals {
+    /// TERM and INT so far.
+    count: AtomicUsize,
+    /// When the first came, and which it was.
+    first: Mutex<Option<(Instant, &'static str)>>,
+    /// Triggered by the first.
+    pub requested: Shutdown,
+    drain_timeout: Duration,
+}
+
+impl StopSignals {
+    /// Starts watching TERM and INT; returns once both are watched.
+    pub fn start(drain_timeout: Duration) -> io::Result<Arc<StopSignals>> {
+        let stop = Arc::new(StopSignals {
+            count: AtomicUsize::new(0),
+            first: Mutex::new(None),
+            requested: Shutdown::new(),
+            drain_timeout,
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        // Registered here, so that a signal right after start is not missed.
+        let (term, int) = runtime.block_on(async {
+            Ok::<_, io::Error>((
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::interrupt())?,
+            ))
+        })?;
+        let watched = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("listen-signals".into())
+            .stack_size(64 * 1024)
+            .spawn(move || runtime.block_on(watch(term, int, &watched)))?;
+        Ok(stop)
+    }
+
+    /// The first signal's name, once one came.
+    pub fn first(&self) -> Option<&'static str> {
+        let first = self.first.lock().unwrap_or_else(PoisonError::into_inner);
+        first.map(|(_, name)| name)
+    }
+
+    /// Whether a blocked hand-over of output should give up: a second
+    /// signal came, or `--drain-timeout` has passed since the first.
+    pub fn give_up(&self) -> bool {
+        if self.count.load(Ordering::SeqCst) >= 2 {
+            return true;
+        }
+        let first = self.first.lock().unwrap_or_else(PoisonError::into_inner);
+        first.is_some_and(|(at, _)| at.elapsed() >= self.drain_timeout)
+    }
+
+    fn seen(&self, name: &'static str) {
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == 1 {
+            let mut first = self.first.lock().unwrap_or_else(PoisonError::into_inner);
+            *first = Some((Instant::now(), name));
+            drop(first);
+            self.requested.trigger();
+        } else if n == 2 {
+            tracing::warn!(
+                signal = name,
+                "{name} again: not waiting for the output any longer"
+            );
+        }
+    }
+}
+
+async fn watch(
+    mut term: tokio::signal::unix::Signal,
+    mut int: tokio::signal::unix::Signal,
+    stop: &StopSignals,
+) {
+    loop {
+        let name = tokio::select! {
+            got = term.recv() => got.map(|()| "TERM"),
+            got = int.recv() => got.map(|()| "INT"),
+        };
+        match name {
+            Some(name) => stop.seen(name),
+            None => return,
+        }
+    }
+}
