@@ -202,6 +202,7 @@ impl ListenArgs {
                 color,
                 local_offset_minutes: crate::output::local_offset_minutes(),
                 syslog: None,
+                otlp: None,
             },
         };
         Ok(ListenJob {
@@ -509,6 +510,7 @@ impl FilterArgs {
             color,
             local_offset_minutes: crate::output::local_offset_minutes(),
             syslog: None,
+            otlp: None,
         }
     }
 }

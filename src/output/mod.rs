@@ -8,6 +8,7 @@
 
 mod json;
 mod logfmt;
+pub mod otlp;
 mod pretty;
 pub mod syslog;
 
@@ -68,6 +69,8 @@ pub struct Encoder {
     /// Wrap each event in a syslog message (the JSON event in `format`
     /// when the syslog body is the JSON event).
     pub syslog: Option<Arc<syslog::Syslog>>,
+    /// Encode OTLP frames instead of lines (an `otlp` sink).
+    pub otlp: Option<Arc<otlp::Otlp>>,
 }
 
 impl Encoder {
@@ -80,6 +83,7 @@ impl Encoder {
             color: false,
             local_offset_minutes: 0,
             syslog: None,
+            otlp: None,
         }
     }
 
@@ -87,6 +91,9 @@ impl Encoder {
     pub fn encode(&self, event: &Event<'_, '_>, out: &mut Vec<u8>) {
         if let Some(s) = &self.syslog {
             return s.encode(self, event, out);
+        }
+        if let Some(o) = &self.otlp {
+            return o.encode(event, self.local_offset_minutes, out);
         }
         self.encode_line(event, out);
     }

@@ -19,6 +19,7 @@
 
 mod file;
 pub mod keyed_files;
+pub mod otlp;
 mod queue;
 pub mod spec;
 mod stage;
@@ -111,6 +112,7 @@ pub fn open(spec: &SinkSpec) -> io::Result<Box<dyn Sink>> {
             max_files,
         } => Box::new(FileSink::open(path.clone(), *max_size, *max_files)?),
         SinkKind::Syslog(s) => Box::new(SyslogSink::open(&spec.name, s)?),
+        SinkKind::Otlp(s) => Box::new(otlp::OtlpSink::open(&spec.name, s)?),
     })
 }
 
@@ -199,10 +201,20 @@ fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
             }
             queue.release(batch.bytes.len(), batch.events);
         }
-        let _ = sink.flush();
+        flush_and_count(&mut *sink, queue);
     }
-    let _ = sink.flush();
+    flush_and_count(&mut *sink, queue);
     queue.mark_finished();
+}
+
+/// Flushes; a sink that batches (OTLP) counts what a failed flush lost
+/// itself, and reports it.
+fn flush_and_count(sink: &mut dyn Sink, queue: &Queue) {
+    let _ = sink.flush();
+    let lost = sink.take_lost();
+    if lost > 0 {
+        queue.count_lost(lost);
+    }
 }
 
 /// A failing sink cannot report through itself; logmux's own event goes to
