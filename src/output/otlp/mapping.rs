@@ -78,6 +78,12 @@ pub fn map<'e, 'a: 'e>(
             mapped.resource.push((key, Attr::Str(value)));
         }
     }
+    if !mapped.resource.iter().any(|(k, _)| *k == "service.name") {
+        // As the OTel SDKs do when nothing names the service.
+        mapped
+            .resource
+            .push(("service.name", Attr::Str("unknown_service")));
+    }
     if keeps_original(event) {
         mapped
             .attributes
