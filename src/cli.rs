@@ -159,6 +159,11 @@ pub struct ListenArgs {
     /// Emit a held-back traceback after this much silence on its stream.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub idle_flush: Duration,
+
+    /// Add KEY=VALUE to every event (and to the OTLP resource); replaces
+    /// the config's `[resource]` key of that name. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
+    pub resource: Vec<(String, String)>,
 }
 
 impl ListenArgs {
@@ -194,7 +199,7 @@ impl ListenArgs {
             .chain(self.unix.into_iter().map(Endpoint::UnixDgram))
             .chain(self.unix_stream.into_iter().map(Endpoint::UnixStream))
             .collect();
-        let encoder = match &sink {
+        let mut encoder = match &sink {
             Some(spec) => crate::sink::encoder_for(spec),
             None => Encoder {
                 format,
@@ -203,8 +208,10 @@ impl ListenArgs {
                 local_offset_minutes: crate::output::local_offset_minutes(),
                 syslog: None,
                 otlp: None,
+                resource: None,
             },
         };
+        encoder.resource = static_fields(config.resource, &self.resource);
         Ok(ListenJob {
             endpoints,
             settings: Settings {
@@ -271,6 +278,11 @@ pub struct RunArgs {
     /// Its output is parsed and its exit code becomes logmux's.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+
+    /// Add KEY=VALUE to every event (and to the OTLP resource); replaces
+    /// the config's `[resource]` key of that name. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
+    pub resource: Vec<(String, String)>,
 }
 
 /// Options of `logmux check`.
@@ -390,6 +402,11 @@ pub struct FilterArgs {
     /// At the end, print counts (lines, events, empty lines skipped, …) as a logmux event on stderr.
     #[arg(long)]
     pub stats: bool,
+
+    /// Add KEY=VALUE to every event (and to the OTLP resource); replaces
+    /// the config's `[resource]` key of that name. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
+    pub resource: Vec<(String, String)>,
 }
 
 /// `--format` value: `auto` or a format.
@@ -443,6 +460,15 @@ pub fn find_sink(specs: &[SinkSpec], name: &str) -> Result<SinkSpec, ResolveErro
         })
 }
 
+/// The config's `[resource]` with `--resource` over it, for the encoder.
+fn static_fields(
+    file: Vec<(String, String)>,
+    flags: &[(String, String)],
+) -> Option<std::sync::Arc<[(String, String)]>> {
+    let fields = crate::config::resource::merge(file, flags);
+    (!fields.is_empty()).then(|| fields.into())
+}
+
 impl FilterArgs {
     /// Resolves flags over the config file into a job.
     pub fn into_job(self) -> Result<FilterJob, ResolveError> {
@@ -460,7 +486,7 @@ impl FilterArgs {
             Some(name) => Some(find_sink(&config.sinks, name)?),
             None => None,
         };
-        let encoder = match &sink {
+        let mut encoder = match &sink {
             Some(spec) => {
                 let mut spec = spec.clone();
                 spec.output = self.output.unwrap_or(spec.output);
@@ -473,6 +499,7 @@ impl FilterArgs {
             Some(FormatArg(f)) => f,
             None => config.format.flatten(),
         };
+        encoder.resource = static_fields(config.resource, &self.resource);
         Ok(FilterJob {
             inputs: self.files,
             settings: Settings {
@@ -511,6 +538,7 @@ impl FilterArgs {
             local_offset_minutes: crate::output::local_offset_minutes(),
             syslog: None,
             otlp: None,
+            resource: None,
         }
     }
 }

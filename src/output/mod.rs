@@ -71,6 +71,10 @@ pub struct Encoder {
     pub syslog: Option<Arc<syslog::Syslog>>,
     /// Encode OTLP frames instead of lines (an `otlp` sink).
     pub otlp: Option<Arc<otlp::Otlp>>,
+    /// Static fields every event gets (`[resource]`, `--resource`); the
+    /// pipeline adds them to the record, the OTLP encoder puts them in
+    /// the resource.
+    pub resource: Option<Arc<[(String, String)]>>,
 }
 
 impl Encoder {
@@ -84,6 +88,7 @@ impl Encoder {
             local_offset_minutes: 0,
             syslog: None,
             otlp: None,
+            resource: None,
         }
     }
 
@@ -93,7 +98,8 @@ impl Encoder {
             return s.encode(self, event, out);
         }
         if let Some(o) = &self.otlp {
-            return o.encode(event, self.local_offset_minutes, out);
+            let statics = self.resource.as_deref().unwrap_or(&[]);
+            return o.encode(event, statics, self.local_offset_minutes, out);
         }
         self.encode_line(event, out);
     }
@@ -112,6 +118,19 @@ impl Encoder {
         match &event.record.timestamp {
             Some(ts) => ts.write_rfc3339(out, self.local_offset_minutes),
             None => out.extend_from_slice(event.observed),
+        }
+    }
+}
+
+/// Adds the static fields (`[resource]`) to a record as its own keys,
+/// unless the line has a key of that name already.
+pub fn add_static_fields(record: &mut Record<'_>, fields: &[(String, String)]) {
+    for (k, v) in fields {
+        if !record.extra.iter().any(|(own, _)| own == k) {
+            record.extra.push((
+                std::borrow::Cow::Owned(k.clone()),
+                Value::Str(std::borrow::Cow::Owned(v.clone())),
+            ));
         }
     }
 }

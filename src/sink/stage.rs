@@ -72,6 +72,7 @@ pub fn encoder_for(spec: &SinkSpec) -> Encoder {
         local_offset_minutes: crate::output::local_offset_minutes(),
         syslog,
         otlp,
+        resource: None,
     }
 }
 

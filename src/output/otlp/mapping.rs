@@ -42,12 +42,14 @@ pub enum Attr<'e> {
     Bool(bool),
 }
 
-/// Maps `event`; `statics` are the sink's resource fields (from
-/// `[resource]`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME`), which an
-/// event's own resource fields override.
+/// Maps `event`. `statics` are the `[resource]` fields, which the record
+/// holds as its own keys and which go to the resource; `defaults` are the
+/// sink's (`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME`), for a
+/// resource that lacks them.
 pub fn map<'e, 'a: 'e>(
     event: &'e Event<'e, 'a>,
-    statics: &'e [(String, String)],
+    statics: &[(String, String)],
+    defaults: &'e [(String, String)],
     local_offset_minutes: i16,
 ) -> Mapped<'e> {
     let record: &'e Record<'a> = event.record;
@@ -73,7 +75,13 @@ pub fn map<'e, 'a: 'e>(
             mapped.attributes.push((field.name(), Attr::Value(value)));
         }
     }
-    for (key, value) in statics {
+    for (key, value) in &record.extra {
+        let known = mapped.resource.iter().any(|(k, _)| k == key);
+        if !known && statics.iter().any(|(k, _)| k == key) {
+            mapped.resource.push((key.as_ref(), Attr::Value(value)));
+        }
+    }
+    for (key, value) in defaults {
         if !mapped.resource.iter().any(|(k, _)| k == key) {
             mapped.resource.push((key, Attr::Str(value)));
         }
@@ -98,6 +106,9 @@ pub fn map<'e, 'a: 'e>(
             .push((Field::LogmuxInvalidUtf8.name(), Attr::Bool(true)));
     }
     for (key, value) in &record.extra {
+        if statics.iter().any(|(k, _)| k == key) {
+            continue;
+        }
         if !take_id(&mut mapped, key, value) {
             mapped.attributes.push((key.as_ref(), Attr::Value(value)));
         }

@@ -25,8 +25,16 @@ pub struct Otlp {
 
 impl Otlp {
     /// Appends one frame for `event`.
-    pub fn encode(&self, event: &Event<'_, '_>, local_offset_minutes: i16, out: &mut Vec<u8>) {
-        let mapped = mapping::map(event, &self.resource, local_offset_minutes);
+    /// Appends one frame for `event`; `statics` are the `[resource]`
+    /// fields, which the pipeline added to the record as its own keys.
+    pub fn encode(
+        &self,
+        event: &Event<'_, '_>,
+        statics: &[(String, String)],
+        local_offset_minutes: i16,
+        out: &mut Vec<u8>,
+    ) {
+        let mapped = mapping::map(event, statics, &self.resource, local_offset_minutes);
         let start = out.len();
         out.extend_from_slice(&[0u8; 8]);
         if self.json {
