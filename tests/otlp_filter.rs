@@ -528,23 +528,37 @@ fn resource_fields_reach_the_json_envelope_and_the_otlp_resource() {
     // JSON on stdout: nested, beside the event's own service.name; the flag
     // replaces the file's service.version and adds team.
     let mut cmd = logmux();
-    cmd.env("APP_ENV", "prod").args(["filter", "--config"]).arg(&config).args([
-        "--resource",
-        "service.version=2.0",
-        "--resource",
-        "team=payments",
-    ]);
-    let line = b"127.0.0.1 - - [25/Nov/2026:19:39:24 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"curl\"\n";
+    cmd.env("APP_ENV", "prod")
+        .args(["filter", "--config"])
+        .arg(&config)
+        .args([
+            "--resource",
+            "service.version=2.0",
+            "--resource",
+            "team=payments",
+        ]);
+    let line =
+        b"127.0.0.1 - - [25/Nov/2026:19:39:24 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"curl\"\n";
     let out = run_command(cmd, line);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let events = json_lines(&out.stdout);
     assert_eq!(events.len(), 1);
     let e = &events[0];
     assert_eq!(e["deployment"]["environment"]["name"], "prod");
-    assert_eq!(e["service"], serde_json::json!({"name": "nginx", "version": "2.0"}));
+    assert_eq!(
+        e["service"],
+        serde_json::json!({"name": "nginx", "version": "2.0"})
+    );
     assert_eq!(e["team"], "payments");
 
-    let Some(py) = python("resource_fields_reach_the_json_envelope_and_the_otlp_resource") else { return };
+    let Some(py) = python("resource_fields_reach_the_json_envelope_and_the_otlp_resource") else {
+        return;
+    };
     let receiver = Receiver::start(&py, "", 0);
     std::fs::write(
         &config,
@@ -560,22 +574,44 @@ fn resource_fields_reach_the_json_envelope_and_the_otlp_resource() {
         .arg(&config)
         .args(["--sink", "otlp", "--resource", "team=payments"]);
     let out = run_command(cmd, line);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = &receiver.wait_for(1, 5)[0];
     let resource = r["resource"].as_object().unwrap();
     let keys: Vec<&str> = resource.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["deployment.environment.name", "service.name", "team"]);
-    assert_eq!(typed(&resource["deployment.environment.name"], "string_value"), "prod");
+    assert_eq!(
+        keys,
+        ["deployment.environment.name", "service.name", "team"]
+    );
+    assert_eq!(
+        typed(&resource["deployment.environment.name"], "string_value"),
+        "prod"
+    );
     assert_eq!(typed(&resource["team"], "string_value"), "payments");
     assert!(r["attrs"].get("team").is_none(), "{r}");
-    assert_eq!(typed(&r["attrs"]["http.response.status_code"], "int_value"), 200);
+    assert_eq!(
+        typed(&r["attrs"]["http.response.status_code"], "int_value"),
+        200
+    );
 }
 
 #[test]
 fn a_bad_resource_key_is_a_config_error() {
     let got = config_error("[resource]\n\"bad key\" = \"x\"\n", &[]);
-    assert!(got.contains(":2:13: resource.bad key: `bad key`: expected a dotted name"), "{got}");
+    assert!(
+        got.contains(":2:13: resource.bad key: `bad key`: expected a dotted name"),
+        "{got}"
+    );
     let out = run(&["filter", "--resource", "novalue"], b"");
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("`novalue`: expected KEY=VALUE"));
 }
