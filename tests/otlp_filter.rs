@@ -184,10 +184,10 @@ fn assert_maps(event: &Value, record: &Value) {
 
 /// Events grouped by resource (OTLP groups a request's records by
 /// resource; within one, the order is the events' order).
-fn by_resource<'v>(
-    items: &'v [Value],
+fn by_resource(
+    items: &[Value],
     resource: impl Fn(&Value) -> String,
-) -> BTreeMap<String, Vec<&'v Value>> {
+) -> BTreeMap<String, Vec<&Value>> {
     let mut groups: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for v in items {
         groups.entry(resource(v)).or_default().push(v);
@@ -499,7 +499,8 @@ fn config_error(table: &str, env: &[(&str, &str)]) -> String {
 #[test]
 fn bad_otlp_settings_are_config_errors_naming_the_key() {
     let head = "[sink.otlp]\ntype = \"otlp\"\n";
-    let cases: [(String, &[(&str, &str)], &str); 9] = [
+    type Case<'a> = (String, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case<'_>; 9] = [
         (format!("{head}encoding = \"xml\"\n"), &[], ":3:12: sink.otlp.encoding: `xml`: expected protobuf or json"),
         (format!("{head}compression = \"zstd\"\n"), &[], ":3:15: sink.otlp.compression: `zstd`: expected gzip or none"),
         (format!("{head}endpoint = \"collector:4318\"\n"), &[], ":3:12: sink.otlp.endpoint: `collector:4318`: expected an http:// or https:// URL"),

@@ -73,7 +73,8 @@ pub fn logs_url(endpoint: &str, full: bool) -> Result<String, String> {
     if host.is_empty() || host.starts_with(':') {
         return Err(format!("`{endpoint}`: no host name"));
     }
-    let has_path = rest.len() > host.len() && rest[host.len()..].trim_end_matches('/') != "";
+    let path = rest.get(host.len()..).unwrap_or("");
+    let has_path = !path.trim_end_matches('/').is_empty();
     if full && has_path {
         return Ok(endpoint.to_string());
     }
