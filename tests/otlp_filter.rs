@@ -616,3 +616,29 @@ fn a_bad_resource_key_is_a_config_error() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("`novalue`: expected KEY=VALUE"));
 }
+
+#[test]
+fn a_receiver_that_is_not_up_yet_gets_every_event_once_it_is() {
+    let Some(py) = python("a_receiver_that_is_not_up_yet_gets_every_event_once_it_is") else {
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let table = format!("[sink.otlp]\ntype = \"otlp\"\nendpoint = \"http://127.0.0.1:{port}\"\n");
+    let filter = std::thread::spawn(move || filter_to(&table, &numbered(500), &[]));
+    // Connection refused meanwhile: retried with backoff.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let receiver = Receiver::start(&py, "", port);
+    let out = filter.join().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = receiver.wait_for(500, 10);
+    let want: Vec<String> = (0..500).map(|i| format!("line {i:05}")).collect();
+    assert_eq!(bodies(&records), want);
+}
