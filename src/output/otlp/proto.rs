@@ -5,7 +5,7 @@
 //! varint and key helpers do the wire details; nested messages reserve one
 //! length byte and widen it only when the body passes 127 bytes.
 
-use prost::encoding::{encode_key, encode_varint, WireType};
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
 use super::mapping::{Attr, Mapped};
 use logmux_parsers::Value;
@@ -36,7 +36,9 @@ pub fn record(mapped: &Mapped<'_>, out: &mut Vec<u8>) {
     encode_key(SEVERITY_NUMBER, WireType::Varint, out);
     encode_varint(u64::from(mapped.severity_number), out);
     string(SEVERITY_TEXT, mapped.severity_text, out);
-    nested(BODY, out, |out| string(1, mapped.body, out));
+    encode_key(BODY, WireType::LengthDelimited, out);
+    encode_varint(field_len(mapped.body.len()) as u64, out);
+    string(1, mapped.body, out);
     for (k, v) in &mapped.attributes {
         key_value(ATTRIBUTES, k, *v, out);
     }
@@ -49,12 +51,41 @@ pub fn record(mapped: &Mapped<'_>, out: &mut Vec<u8>) {
     fixed64(OBSERVED_TIME_UNIX_NANO, mapped.observed_unix_nano, out);
 }
 
-/// A `KeyValue` as field `tag`.
+/// A `KeyValue` as field `tag`. Strings, integers and booleans (nearly
+/// every attribute) have their lengths computed up front; other values
+/// go through [`nested`].
 fn key_value(tag: u32, key: &str, value: Attr<'_>, out: &mut Vec<u8>) {
-    nested(tag, out, |out| {
-        string(1, key, out);
-        nested(2, out, |out| any_value(value, out));
-    });
+    let Some(any_len) = scalar_len(value) else {
+        return nested(tag, out, |out| {
+            string(1, key, out);
+            nested(2, out, |out| any_value(value, out));
+        });
+    };
+    let kv_len = field_len(key.len()) + field_len(any_len);
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(kv_len as u64, out);
+    string(1, key, out);
+    encode_key(2, WireType::LengthDelimited, out);
+    encode_varint(any_len as u64, out);
+    any_value(value, out);
+}
+
+/// The length of a string, integer or boolean `AnyValue`'s body.
+fn scalar_len(value: Attr<'_>) -> Option<usize> {
+    match value {
+        Attr::Str(s) => Some(field_len(s.len())),
+        Attr::Bool(_) => Some(2),
+        Attr::Value(Value::Str(s)) => Some(field_len(s.len())),
+        Attr::Value(Value::Bool(_)) => Some(2),
+        Attr::Value(Value::Int(i)) => Some(1 + encoded_len_varint(*i as u64)),
+        Attr::Value(Value::Float(_)) => Some(9),
+        Attr::Value(_) => None,
+    }
+}
+
+/// A length-delimited field of `len` bytes, with its one-byte key.
+fn field_len(len: usize) -> usize {
+    1 + encoded_len_varint(len as u64) + len
 }
 
 /// The body of an `AnyValue`.
