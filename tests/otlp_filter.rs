@@ -642,3 +642,22 @@ fn a_receiver_that_is_not_up_yet_gets_every_event_once_it_is() {
     let want: Vec<String> = (0..500).map(|i| format!("line {i:05}")).collect();
     assert_eq!(bodies(&records), want);
 }
+
+#[test]
+fn a_receiver_that_stays_down_does_not_hold_the_exit_past_the_drain_deadline() {
+    let test = "a_receiver_that_stays_down_does_not_hold_the_exit_past_the_drain_deadline";
+    let Some(py) = python(test) else { return };
+    // Retry-After: 30 every time: the sink would wait far past filter's
+    // 10 s drain deadline.
+    let receiver = Receiver::start(&py, &["503:30"; 5].join(","), 0);
+    let table = format!("[sink.otlp]\ntype = \"otlp\"\nendpoint = \"{}\"\n", receiver.endpoint());
+    let started = std::time::Instant::now();
+    let out = filter_to(&table, &numbered(20), &[]);
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    assert!(took >= std::time::Duration::from_secs(10), "{took:?}");
+    assert_eq!(out.status.code(), Some(74), "{stderr}");
+    assert!(stderr.contains("20 events (") && stderr.contains("not delivered within 10s at exit"), "{stderr}");
+    assert!(receiver.records().is_empty());
+}

@@ -183,9 +183,17 @@ fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
                 tracing::error!(sink = name, error = %e, "sink {name}: cannot reopen: {e}");
             }
         }
+        // Written events stay counted as queued until the flush: a sink
+        // that batches (OTLP) holds them until then, and at exit what it
+        // still holds must be reported undelivered.
+        let (mut held_bytes, mut held_events) = (0, 0u32);
         for batch in &taken.batches {
             match sink.write_keyed(batch.key.as_deref(), &batch.bytes) {
-                Ok(()) => failing = false,
+                Ok(()) => {
+                    failing = false;
+                    held_bytes += batch.bytes.len();
+                    held_events = held_events.saturating_add(batch.events);
+                }
                 Err(e) => {
                     queue.count_lost(u64::from(batch.events));
                     // Report the first failure of a run of failures, not each.
@@ -193,15 +201,16 @@ fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
                         eprint_diag(name, &e);
                     }
                     failing = true;
+                    queue.release(batch.bytes.len(), batch.events);
                 }
             }
             let lost = sink.take_lost();
             if lost > 0 {
                 queue.count_lost(lost);
             }
-            queue.release(batch.bytes.len(), batch.events);
         }
         flush_and_count(&mut *sink, queue);
+        queue.release(held_bytes, held_events);
     }
     flush_and_count(&mut *sink, queue);
     queue.mark_finished();
