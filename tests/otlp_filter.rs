@@ -650,7 +650,10 @@ fn a_receiver_that_stays_down_does_not_hold_the_exit_past_the_drain_deadline() {
     // Retry-After: 30 every time: the sink would wait far past filter's
     // 10 s drain deadline.
     let receiver = Receiver::start(&py, &["503:30"; 5].join(","), 0);
-    let table = format!("[sink.otlp]\ntype = \"otlp\"\nendpoint = \"{}\"\n", receiver.endpoint());
+    let table = format!(
+        "[sink.otlp]\ntype = \"otlp\"\nendpoint = \"{}\"\n",
+        receiver.endpoint()
+    );
     let started = std::time::Instant::now();
     let out = filter_to(&table, &numbered(20), &[]);
     let took = started.elapsed();
@@ -658,6 +661,9 @@ fn a_receiver_that_stays_down_does_not_hold_the_exit_past_the_drain_deadline() {
     assert!(took < std::time::Duration::from_secs(20), "{took:?}");
     assert!(took >= std::time::Duration::from_secs(10), "{took:?}");
     assert_eq!(out.status.code(), Some(74), "{stderr}");
-    assert!(stderr.contains("20 events (") && stderr.contains("not delivered within 10s at exit"), "{stderr}");
+    assert!(
+        stderr.contains("20 events (") && stderr.contains("not delivered within 10s at exit"),
+        "{stderr}"
+    );
     assert!(receiver.records().is_empty());
 }

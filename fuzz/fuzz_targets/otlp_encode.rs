@@ -20,14 +20,26 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let json = sel & 1 == 1;
-    let resource: Option<Arc<[(String, String)]>> = (sel & 2 == 2)
-        .then(|| vec![("deployment.environment.name".to_string(), "fuzz".to_string())].into());
+    let resource: Option<Arc<[(String, String)]>> = (sel & 2 == 2).then(|| {
+        vec![(
+            "deployment.environment.name".to_string(),
+            "fuzz".to_string(),
+        )]
+        .into()
+    });
     let encoder = Encoder {
-        otlp: Some(Arc::new(Otlp { json, resource: vec![("service.name".into(), "x".into())] })),
+        otlp: Some(Arc::new(Otlp {
+            json,
+            resource: vec![("service.name".into(), "x".into())],
+        })),
         resource,
         ..Encoder::json()
     };
-    let mut pipeline = Pipeline::new(Settings { forced: None, nginx_format: None, encoder });
+    let mut pipeline = Pipeline::new(Settings {
+        forced: None,
+        nginx_format: None,
+        encoder,
+    });
     let origin = Origin {
         service: Some("app".into()),
         iostream: Some(IoStream::Stderr),
@@ -50,7 +62,10 @@ fuzz_target!(|data: &[u8]| {
         } else {
             let r = LogRecord::decode(frame.record).expect("record protobuf");
             let body = r.body.and_then(|b| b.value);
-            assert!(matches!(body, Some(any_value::Value::StringValue(_))), "{body:?}");
+            assert!(
+                matches!(body, Some(any_value::Value::StringValue(_))),
+                "{body:?}"
+            );
             Resource::decode(frame.resource).expect("resource protobuf");
         }
         count += 1;
