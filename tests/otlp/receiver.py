@@ -10,6 +10,7 @@ Retry-After: 1, "503" without it, "400", "partial:N" rejects N records,
 "200"); after them it accepts. --discard accepts without decoding (the
 benchmark) and prints the requests, bytes and its own CPU time at SIGTERM.
 The port it listens on is written to --port-file once it is ready.
+--tls-cert/--tls-key serve https; --client-ca requires a client certificate.
 """
 
 import argparse
@@ -168,8 +169,19 @@ def main():
     p.add_argument("--out", default=os.devnull)
     p.add_argument("--answers", default="")
     p.add_argument("--discard", action="store_true")
+    p.add_argument("--tls-cert", help="serve https with this PEM certificate")
+    p.add_argument("--tls-key")
+    p.add_argument("--client-ca", help="require client certificates from this CA")
     args = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.client_ca)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     server.state = State(args)
 

@@ -40,6 +40,11 @@ impl Receiver {
     /// Starts a receiver answering `answers` first (see receiver.py), on
     /// `port` (0: any free one).
     pub fn start(python: &Path, answers: &str, port: u16) -> Receiver {
+        Receiver::start_with(python, answers, port, &[])
+    }
+
+    /// The same, with more arguments for receiver.py (`--tls-cert` …).
+    pub fn start_with(python: &Path, answers: &str, port: u16, extra: &[&str]) -> Receiver {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("records.jsonl");
         let port_file = dir.path().join("port");
@@ -51,6 +56,7 @@ impl Receiver {
             .arg("--out")
             .arg(&out)
             .args(["--answers", answers, "--port", &port.to_string()])
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawn receiver.py");
