@@ -667,3 +667,74 @@ fn a_receiver_that_stays_down_does_not_hold_the_exit_past_the_drain_deadline() {
     );
     assert!(receiver.records().is_empty());
 }
+
+#[test]
+fn the_resource_flag_works_on_run_and_listen_too() {
+    let out = run(
+        &[
+            "run",
+            "--resource",
+            "team=payments",
+            "--resource",
+            "service.version=3",
+            "--",
+            "echo",
+            "hello",
+        ],
+        b"",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = json_lines(&out.stdout);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["message"], "hello");
+    assert_eq!(events[0]["team"], "payments");
+    assert_eq!(
+        events[0]["service"],
+        serde_json::json!({"name": "echo", "version": "3"})
+    );
+
+    // listen: a datagram, then SIGTERM; the event carries the field.
+    let mut child = logmux()
+        .args([
+            "listen",
+            "--udp",
+            "127.0.0.1:0",
+            "--resource",
+            "team=payments",
+            "--verbose",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        use std::io::BufRead;
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "listen ended before binding"
+        );
+        let e: Value = serde_json::from_str(&line).unwrap_or_default();
+        if let Some(a) = e["logmux"]["address"].as_str() {
+            break a.trim_start_matches("udp://").to_string();
+        }
+    };
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.send_to(b"<14>1 2026-11-25T19:39:25Z web myapp 42 - - hi", &addr)
+        .unwrap();
+    // Read before the stop (a slow, shared machine: generous).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: kill has no preconditions; the pid is our child's.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let events = json_lines(&out.stdout);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["message"], "hi");
+    assert_eq!(events[0]["team"], "payments");
+}
