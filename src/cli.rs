@@ -198,6 +198,11 @@ pub struct ListenArgs {
     /// counted, and the exit status is then 74.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+
+    /// Add KEY=VALUE to every event (and to the OTLP resource); replaces
+    /// the config's `[resource]` key of that name. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
+    pub resource: Vec<(String, String)>,
 }
 
 impl ListenArgs {
@@ -248,7 +253,7 @@ impl ListenArgs {
             .chain(self.unix.into_iter().map(Endpoint::UnixDgram))
             .chain(self.unix_stream.into_iter().map(Endpoint::UnixStream))
             .collect();
-        let encoder = match &sink {
+        let mut encoder = match &sink {
             Some(spec) => crate::sink::encoder_for(spec),
             None => Encoder {
                 format,
@@ -256,8 +261,11 @@ impl ListenArgs {
                 color,
                 local_offset_minutes: crate::output::local_offset_minutes(),
                 syslog: None,
+                otlp: None,
+                resource: None,
             },
         };
+        encoder.resource = static_fields(config.resource, &self.resource);
         Ok(ListenJob {
             endpoints,
             settings: Settings {
@@ -337,6 +345,11 @@ pub struct RunArgs {
     /// Its output is parsed and its exit code becomes logmux's.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+
+    /// Add KEY=VALUE to every event (and to the OTLP resource); replaces
+    /// the config's `[resource]` key of that name. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
+    pub resource: Vec<(String, String)>,
 }
 
 /// Options of `logmux check`.
@@ -460,6 +473,11 @@ pub struct FilterArgs {
     /// At the end, print counts (lines, events, empty lines skipped, …) as a logmux event on stderr.
     #[arg(long)]
     pub stats: bool,
+
+    /// Add KEY=VALUE to every event (and to the OTLP resource); replaces
+    /// the config's `[resource]` key of that name. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
+    pub resource: Vec<(String, String)>,
 }
 
 /// `--format` value: `auto` or a format.
@@ -516,6 +534,15 @@ pub fn find_sink(specs: &[SinkSpec], name: &str) -> Result<SinkSpec, ResolveErro
         })
 }
 
+/// The config's `[resource]` with `--resource` over it, for the encoder.
+fn static_fields(
+    file: Vec<(String, String)>,
+    flags: &[(String, String)],
+) -> Option<std::sync::Arc<[(String, String)]>> {
+    let fields = crate::config::resource::merge(file, flags);
+    (!fields.is_empty()).then(|| fields.into())
+}
+
 impl FilterArgs {
     /// Resolves flags over the config file into a job.
     pub fn into_job(self) -> Result<FilterJob, ResolveError> {
@@ -533,7 +560,7 @@ impl FilterArgs {
             Some(name) => Some(find_sink(&config.sinks, name)?),
             None => None,
         };
-        let encoder = match &sink {
+        let mut encoder = match &sink {
             Some(spec) => {
                 let mut spec = spec.clone();
                 spec.output = self.output.unwrap_or(spec.output);
@@ -546,6 +573,7 @@ impl FilterArgs {
             Some(FormatArg(f)) => f,
             None => config.format.flatten(),
         };
+        encoder.resource = static_fields(config.resource, &self.resource);
         Ok(FilterJob {
             inputs: self.files,
             settings: Settings {
@@ -583,6 +611,8 @@ impl FilterArgs {
             color,
             local_offset_minutes: crate::output::local_offset_minutes(),
             syslog: None,
+            otlp: None,
+            resource: None,
         }
     }
 }

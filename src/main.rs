@@ -14,7 +14,11 @@ fn main() -> ExitCode {
     logmux::diag::init(cli.verbose);
     let code = match cli.command {
         Command::Filter(args) => filter(args),
-        Command::Run(args) => exit::run(&logmux::run::run(args.config.as_deref(), args.command)),
+        Command::Run(args) => exit::run(&logmux::run::run(
+            args.config.as_deref(),
+            args.command,
+            &args.resource,
+        )),
         Command::Check(args) => exit::check(&logmux::run::check(&args.config)),
         Command::Ctl(args) => ctl(args),
         Command::Listen(args) => listen(args),

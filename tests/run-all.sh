@@ -11,7 +11,7 @@ say() { printf '\n== %s\n' "$*"; }
 # TLS driver, and openssl for the certificates, receive the syslog sink);
 # debootstrap builds the base image of the Docker tests; pebble (the ACME
 # test server), iproute2 and docker-compose are for tests/docker/e2e.sh.
-packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls pebble openssl iproute2 debootstrap docker-compose)
+packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls pebble openssl iproute2 debootstrap docker-compose python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -42,6 +42,16 @@ strict() {
     *) true ;;
   esac
 }
+
+# The OTLP receiver of tests/otlp_*.rs and bench/otlp.sh decodes with the
+# official OpenTelemetry definitions (PyPI's opentelemetry-proto), in a venv
+# the tests find at target/otlp-venv (tests/support/otlp.rs).
+if ! target/otlp-venv/bin/python -c 'import opentelemetry.proto.collector.logs.v1' 2>/dev/null; then
+  say "python venv for the OTLP receiver (target/otlp-venv)"
+  mkdir -p target
+  python3 -m venv target/otlp-venv
+  target/otlp-venv/bin/pip install -q opentelemetry-proto
+fi
 
 say "cargo fmt --check"
 cargo fmt --all -- --check

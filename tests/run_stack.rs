@@ -1102,3 +1102,192 @@ fn check_names_the_missing_variable() {
         );
     }
 }
+
+#[path = "support/otlp.rs"]
+mod otlp;
+
+/// nginx's `[03/Dec/2026:13:50:01 +0000]` in a line, as Unix nanoseconds.
+fn nginx_time_nanos(line: &str) -> u64 {
+    let inside = line
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(t, _)| t)
+        .unwrap_or_else(|| panic!("no [time] in {line}"));
+    let t = chrono::DateTime::parse_from_str(inside, "%d/%b/%Y:%H:%M:%S %z")
+        .unwrap_or_else(|e| panic!("{inside}: {e}"));
+    t.timestamp_nanos_opt().expect("in range") as u64
+}
+
+#[test]
+fn stack_ships_every_event_over_otlp() {
+    if !live("stack_ships_every_event_over_otlp") {
+        return;
+    }
+    let Some(py) = otlp::python() else {
+        common::skip_or_fail(
+            "stack_ships_every_event_over_otlp",
+            "no Python with opentelemetry-proto (tests/run-all.sh makes target/otlp-venv)",
+        );
+        return;
+    };
+    let receiver = otlp::Receiver::start(&py, "", 0);
+    let dir = stack_dir();
+    let tmp = dir.path().to_str().expect("utf-8 temp path").to_string();
+    let app = repo().join("docker/app");
+    let start = |port: u16| {
+        let mut cmd = common::logmux();
+        cmd.arg("run")
+            .arg("--config")
+            .arg(repo().join("tests/stack/otlp.toml"))
+            .env("STACK_DIR", &tmp)
+            .env("STACK_PORT", port.to_string())
+            .env("APP_DIR", &app)
+            .env("OTLP_ENDPOINT", receiver.endpoint())
+            .env_remove("UWSGI_PROCESSES")
+            .current_dir(dir.path());
+        stack_env(&mut cmd);
+        Running::start(cmd, false)
+    };
+    let (mut run, port) = start_on_a_free_port("nginx spawned and listening", start, |r, port| {
+        spawned(&r.stderr.snapshot(), "nginx").is_some() && nginx_listens(port) && accepts_tcp(port)
+    });
+    send_traffic(port);
+    // uWSGI writes its request line after the response: wait for the last.
+    let uwsgi_requests = || {
+        receiver
+            .records()
+            .iter()
+            .filter(|r| r["attrs"]["logmux.format"][1] == "uwsgi.request")
+            .count()
+    };
+    run.wait_until("the last uWSGI request record", |_| uwsgi_requests() >= 10);
+    let (status, _) = run.terminate();
+    let (out_lines, err_lines) = run.output();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "logmux's exit status: {err_lines:#?}"
+    );
+    assert!(out_lines.is_empty(), "stdout is unused: {out_lines:?}");
+    let complaints: Vec<&String> = err_lines
+        .iter()
+        .filter(|l| !l.contains("\"INFO\""))
+        .collect();
+    assert!(complaints.is_empty(), "logmux warned: {complaints:#?}");
+    let records = receiver.records();
+    let format = |r: &Value| {
+        r["attrs"]["logmux.format"][1]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let of = |f: &str| -> Vec<&Value> { records.iter().filter(|r| format(r) == f).collect() };
+
+    // nginx: one protobuf + gzip record per request, its resource and types.
+    let access = of("nginx.access");
+    assert_eq!(access.len(), 10, "{access:#?}");
+    let status =
+        |r: &Value| otlp::typed(&r["attrs"]["http.response.status_code"], "int_value").as_i64();
+    let mut counts = BTreeMap::new();
+    for r in &access {
+        assert_eq!(r["content_type"], "application/x-protobuf");
+        assert_eq!(r["gzip"], true);
+        let res = &r["resource"];
+        assert_eq!(otlp::typed(&res["service.name"], "string_value"), "nginx");
+        assert_eq!(
+            otlp::typed(&res["deployment.environment.name"], "string_value"),
+            "stack-test"
+        );
+        otlp::typed(&res["process.pid"], "int_value");
+        assert_eq!(res.as_object().map(|o| o.len()), Some(3), "{res}");
+        assert_eq!(
+            otlp::typed(&r["attrs"]["log.iostream"], "string_value"),
+            "stdout"
+        );
+        assert_eq!(
+            otlp::typed(&r["attrs"]["user_agent.original"], "string_value"),
+            "logmux-run-stack"
+        );
+        assert_eq!(
+            otlp::typed(&r["attrs"]["network.protocol.version"], "string_value"),
+            "1.0"
+        );
+        otlp::typed(&r["attrs"]["http.response.body.size"], "int_value");
+        let code = status(r).expect("status");
+        *counts.entry(code).or_insert(0) += 1;
+        let severity = match code {
+            500.. => 17,
+            400.. => 13,
+            _ => 9,
+        };
+        assert_eq!(r["severity_number"], severity, "{r}");
+        let line = otlp::typed(&r["body"], "string_value")
+            .as_str()
+            .unwrap_or("");
+        assert_eq!(r["time"].as_u64(), Some(nginx_time_nanos(line)), "{r}");
+        assert!(r["observed"].as_u64() >= r["time"].as_u64());
+    }
+    assert_eq!(counts, traffic_counts());
+
+    // uWSGI's request lines: OTLP/JSON, uncompressed, typed the same way.
+    let requests = of("uwsgi.request");
+    assert_eq!(requests.len(), 10, "{requests:#?}");
+    for r in &requests {
+        assert_eq!(r["content_type"], "application/json");
+        assert_eq!(r["gzip"], false);
+        assert_eq!(
+            otlp::typed(&r["resource"]["service.name"], "string_value"),
+            "uwsgi"
+        );
+        otlp::typed(&r["resource"]["process.pid"], "int_value");
+        assert_eq!(
+            otlp::typed(&r["attrs"]["log.iostream"], "string_value"),
+            "stderr"
+        );
+        otlp::typed(&r["attrs"]["http.server.request.duration"], "double_value");
+    }
+    let mut counts = BTreeMap::new();
+    for r in &requests {
+        *counts.entry(status(r).expect("status")).or_insert(0) += 1;
+    }
+    assert_eq!(counts, traffic_counts());
+
+    // Django's tracebacks: one record each, the whole text in the body.
+    let tracebacks = of("python.traceback");
+    assert_eq!(tracebacks.len(), 2, "{tracebacks:#?}");
+    for r in &tracebacks {
+        assert_eq!(r["severity_number"], 17);
+        assert_eq!(r["severity_text"], "ERROR");
+        assert_eq!(
+            otlp::typed(&r["attrs"]["exception.type"], "string_value"),
+            BOOM_EXCEPTION
+        );
+        assert_eq!(
+            otlp::typed(&r["attrs"]["url.path"], "string_value"),
+            "/boom/"
+        );
+        let body = otlp::typed(&r["body"], "string_value")
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            body.starts_with("Internal Server Error: /boom/\nTraceback (most recent call last):\n"),
+            "{body}"
+        );
+        assert!(
+            body.ends_with("ZeroDivisionError: division by zero"),
+            "{body}"
+        );
+    }
+    let strays: Vec<&Value> = records
+        .iter()
+        .filter(|r| {
+            r["body"][1]
+                .as_str()
+                .is_some_and(|b| b.starts_with("  File \""))
+        })
+        .collect();
+    assert!(
+        strays.is_empty(),
+        "traceback lines on their own: {strays:#?}"
+    );
+}

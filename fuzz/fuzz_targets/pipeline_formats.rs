@@ -57,6 +57,8 @@ fuzz_target!(|data: &[u8]| {
         color,
         local_offset_minutes,
         syslog: None,
+        otlp: None,
+        resource: None,
     };
     let mut pipeline = Pipeline::new(Settings {
         forced,

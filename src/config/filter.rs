@@ -33,6 +33,9 @@ pub struct ConfigFile {
     /// `[sink.NAME]` tables, for `--sink NAME`.
     #[serde(default)]
     pub sink: IndexMap<String, RawSink>,
+    /// Static fields every event gets.
+    #[serde(default)]
+    pub resource: super::resource::RawResource,
 }
 
 /// The settings a config file resolves to.
@@ -45,6 +48,8 @@ pub struct Config {
     pub max_line_bytes: Option<usize>,
     /// The built-in sinks (stdout, stderr, null, syslog) and the file's `[sink.NAME]`.
     pub sinks: Vec<SinkSpec>,
+    /// `[resource]`.
+    pub resource: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -58,6 +63,7 @@ impl Default for Config {
             max_line_bytes: None,
             sinks: resolve_sinks(Path::new("(command line)"), "", &IndexMap::new())
                 .unwrap_or_default(),
+            resource: Vec::new(),
         }
     }
 }
@@ -91,6 +97,9 @@ impl Config {
             keys: file.keys,
             max_line_bytes: None,
             sinks: resolve_sinks(path, text, &file.sink)?,
+            resource: super::resource::resolve(&loc, &file.resource, &|n: &str| {
+                std::env::var(n).ok()
+            })?,
         };
         if let Some(fmt) = &file.nginx_log_format {
             let compiled = LogFormat::compile(fmt.get_ref())

@@ -18,12 +18,17 @@ use crate::sink::spec::SinkSpec;
 struct ListenConfigFile {
     #[serde(default)]
     sink: IndexMap<String, RawSink>,
+    /// Static fields every event gets.
+    #[serde(default)]
+    resource: super::resource::RawResource,
 }
 
 /// The sinks a listen config resolves to: the built-in ones and its own.
 #[derive(Debug)]
 pub struct ListenConfig {
     pub sinks: Vec<SinkSpec>,
+    /// `[resource]`.
+    pub resource: Vec<(String, String)>,
 }
 
 impl ListenConfig {
@@ -43,6 +48,9 @@ impl ListenConfig {
         let file: ListenConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, false))?;
         Ok(ListenConfig {
             sinks: resolve_sinks(path, text, &file.sink)?,
+            resource: super::resource::resolve(&loc, &file.resource, &|n: &str| {
+                std::env::var(n).ok()
+            })?,
         })
     }
 }

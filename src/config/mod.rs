@@ -15,6 +15,7 @@ pub mod error;
 pub mod filter;
 pub mod ini;
 pub mod listen;
+pub mod resource;
 pub mod run;
 pub mod sinks;
 pub mod template;

@@ -3,6 +3,7 @@
 //! sink layer ([`crate::sink::spec`]). Every door's config reads its sinks
 //! here, so a sink means the same in `run`, `filter` and `listen`.
 
+mod otlp;
 mod syslog;
 
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::{ConfigError, Locator};
-use super::run::{size, SizeValue};
+use super::run::{size, DurationValue, SizeValue};
 use super::template;
 use crate::output::{KeyStyle, OutputFormat};
 use crate::sink::spec::{OnFull, SinkKind, SinkSpec};
@@ -51,6 +52,24 @@ pub struct RawSink {
     pub tls_ca: Option<Spanned<String>>,
     /// Syslog over TLS: the name the server's certificate must carry.
     pub tls_server_name: Option<Spanned<String>>,
+    /// OTLP: `http://host:4318` (gets `/v1/logs`) or a full URL.
+    pub endpoint: Option<Spanned<String>>,
+    /// OTLP: `protobuf` or `json`.
+    pub encoding: Option<Spanned<String>>,
+    /// OTLP: `gzip` or `none`.
+    pub compression: Option<Spanned<String>>,
+    /// OTLP: extra HTTP headers (`${VAR}` allowed in values).
+    pub headers: Option<Spanned<IndexMap<String, String>>>,
+    /// OTLP: how long one request may take.
+    pub timeout: Option<Spanned<DurationValue>>,
+    /// OTLP over https: a client certificate chain and its key (PEM).
+    pub tls_client_cert: Option<Spanned<String>>,
+    pub tls_client_key: Option<Spanned<String>>,
+    /// OTLP: at most this many records, and about this many bytes, per request.
+    pub batch_max_events: Option<Spanned<u64>>,
+    pub batch_max_bytes: Option<Spanned<SizeValue>>,
+    /// OTLP: how long a failing batch is retried before it is counted lost.
+    pub retry_max_time: Option<Spanned<DurationValue>>,
 }
 
 /// The sinks every config has (stdout, stderr, null, and syslog to the
@@ -129,7 +148,7 @@ fn kind(
             return Err(loc.invalid(
                 start,
                 &key("type"),
-                "missing: stdout, stderr, file, syslog or null",
+                "missing: stdout, stderr, file, syslog, otlp or null",
             ))
         }
     };
@@ -137,6 +156,8 @@ fn kind(
     if kind_name != "syslog" {
         let used = syslog::syslog_keys(s)
             .into_iter()
+            // An https OTLP endpoint has a CA file too.
+            .filter(|(k, _)| !(kind_name == "otlp" && *k == "tls_ca"))
             .find_map(|(k, offset)| offset.map(|o| (k, o)));
         if let Some((k, offset)) = used {
             return Err(loc.invalid(
@@ -146,17 +167,30 @@ fn kind(
             ));
         }
     }
+    if kind_name != "otlp" {
+        let used = otlp::otlp_keys(s)
+            .into_iter()
+            .find_map(|(k, offset)| offset.map(|o| (k, o)));
+        if let Some((k, offset)) = used {
+            return Err(loc.invalid(
+                offset,
+                &key(k),
+                format!("applies to type = \"otlp\" only, not to a {kind_name} sink"),
+            ));
+        }
+    }
     Ok(match kind_name {
         "stdout" => SinkKind::Stdout,
         "stderr" => SinkKind::Stderr,
         "null" => SinkKind::Null,
         "file" => file(loc, name, s, kind_offset, env)?,
         "syslog" => SinkKind::Syslog(syslog::resolve(loc, name, s, start, env)?),
+        "otlp" => SinkKind::Otlp(otlp::resolve(loc, name, s, start, env)?),
         other => {
             return Err(loc.invalid(
                 kind_offset,
                 &key("type"),
-                format!("`{other}`: expected stdout, stderr, file, syslog or null"),
+                format!("`{other}`: expected stdout, stderr, file, syslog, otlp or null"),
             ))
         }
     })

@@ -472,6 +472,11 @@ fn emit(
     origin: &Origin,
     out: &mut dyn Output,
 ) {
+    let (own, buf) = out.target(rec.format);
+    let encoder = own.unwrap_or(encoder);
+    if let Some(fields) = &encoder.resource {
+        crate::output::add_static_fields(rec, fields);
+    }
     sort_fields(rec);
     stats.events += 1;
     let event = Event {
@@ -481,8 +486,7 @@ fn emit(
         observed_unix: stamp.observed_unix(),
         origin,
     };
-    let (own, buf) = out.target(rec.format);
-    own.unwrap_or(encoder).encode(&event, buf);
+    encoder.encode(&event, buf);
 }
 
 #[cfg(test)]

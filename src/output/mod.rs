@@ -8,6 +8,7 @@
 
 mod json;
 mod logfmt;
+pub mod otlp;
 mod pretty;
 pub mod syslog;
 
@@ -68,6 +69,12 @@ pub struct Encoder {
     /// Wrap each event in a syslog message (the JSON event in `format`
     /// when the syslog body is the JSON event).
     pub syslog: Option<Arc<syslog::Syslog>>,
+    /// Encode OTLP frames instead of lines (an `otlp` sink).
+    pub otlp: Option<Arc<otlp::Otlp>>,
+    /// Static fields every event gets (`[resource]`, `--resource`); the
+    /// pipeline adds them to the record, the OTLP encoder puts them in
+    /// the resource.
+    pub resource: Option<Arc<[(String, String)]>>,
 }
 
 impl Encoder {
@@ -80,6 +87,8 @@ impl Encoder {
             color: false,
             local_offset_minutes: 0,
             syslog: None,
+            otlp: None,
+            resource: None,
         }
     }
 
@@ -87,6 +96,10 @@ impl Encoder {
     pub fn encode(&self, event: &Event<'_, '_>, out: &mut Vec<u8>) {
         if let Some(s) = &self.syslog {
             return s.encode(self, event, out);
+        }
+        if let Some(o) = &self.otlp {
+            let statics = self.resource.as_deref().unwrap_or(&[]);
+            return o.encode(event, statics, self.local_offset_minutes, out);
         }
         self.encode_line(event, out);
     }
@@ -105,6 +118,19 @@ impl Encoder {
         match &event.record.timestamp {
             Some(ts) => ts.write_rfc3339(out, self.local_offset_minutes),
             None => out.extend_from_slice(event.observed),
+        }
+    }
+}
+
+/// Adds the static fields (`[resource]`) to a record as its own keys,
+/// unless the line has a key of that name already.
+pub fn add_static_fields(record: &mut Record<'_>, fields: &[(String, String)]) {
+    for (k, v) in fields {
+        if !record.extra.iter().any(|(own, _)| own == k) {
+            record.extra.push((
+                std::borrow::Cow::Owned(k.clone()),
+                Value::Str(std::borrow::Cow::Owned(v.clone())),
+            ));
         }
     }
 }

@@ -108,14 +108,20 @@ fn report_config_error(e: &RunConfigError) {
 
 /// `logmux run`: supervises the config's programs until they end or a
 /// signal stops them.
-pub fn run(path: Option<&Path>, command: Vec<String>) -> Result<Outcome, RunError> {
+pub fn run(
+    path: Option<&Path>,
+    command: Vec<String>,
+    resource: &[(String, String)],
+) -> Result<Outcome, RunError> {
     let loaded = match path {
         Some(path) => load(path),
         None => config::for_command(command, &process_env),
     };
-    let config = loaded
+    let mut config = loaded
         .inspect_err(report_config_error)
         .map_err(RunError::Config)?;
+    config.resource =
+        crate::config::resource::merge(std::mem::take(&mut config.resource), resource);
     // Still one thread: setting the environment is safe here.
     for (k, v) in &config.env_defaults {
         if std::env::var_os(k).is_none_or(|v| v.is_empty()) {
@@ -160,6 +166,8 @@ pub fn run(path: Option<&Path>, command: Vec<String>) -> Result<Outcome, RunErro
 /// opened for the others); returns them and the routes to them, by index.
 fn open_sinks(config: &RunConfig) -> Result<(StartedSinks, Vec<SinkRoute>), RunError> {
     // Only the sinks something is routed to get a thread (and a file).
+    let resource: Option<Arc<[(String, String)]>> =
+        (!config.resource.is_empty()).then(|| config.resource.clone().into());
     let mut used = vec![false; config.sinks.len()];
     if let Some(u) = used.get_mut(config.log_sink) {
         *u = true;
@@ -186,7 +194,10 @@ fn open_sinks(config: &RunConfig) -> Result<(StartedSinks, Vec<SinkRoute>), RunE
             Some(SinkRoute {
                 name: spec.name.clone(),
                 route: sinks.route(i)?,
-                encoder: sink::encoder_for(spec),
+                encoder: crate::output::Encoder {
+                    resource: resource.clone(),
+                    ..sink::encoder_for(spec)
+                },
             })
         })
         .collect();

@@ -19,6 +19,7 @@
 
 mod file;
 pub mod keyed_files;
+pub mod otlp;
 mod queue;
 pub mod spec;
 mod stage;
@@ -111,6 +112,7 @@ pub fn open(spec: &SinkSpec) -> io::Result<Box<dyn Sink>> {
             max_files,
         } => Box::new(FileSink::open(path.clone(), *max_size, *max_files)?),
         SinkKind::Syslog(s) => Box::new(SyslogSink::open(&spec.name, s)?),
+        SinkKind::Otlp(s) => Box::new(otlp::OtlpSink::open(&spec.name, s)?),
     })
 }
 
@@ -181,9 +183,17 @@ fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
                 tracing::error!(sink = name, error = %e, "sink {name}: cannot reopen: {e}");
             }
         }
+        // Written events stay counted as queued until the flush: a sink
+        // that batches (OTLP) holds them until then, and at exit what it
+        // still holds must be reported undelivered.
+        let (mut held_bytes, mut held_events) = (0, 0u32);
         for batch in &taken.batches {
             match sink.write_keyed(batch.key.as_deref(), &batch.bytes) {
-                Ok(()) => failing = false,
+                Ok(()) => {
+                    failing = false;
+                    held_bytes += batch.bytes.len();
+                    held_events = held_events.saturating_add(batch.events);
+                }
                 Err(e) => {
                     queue.count_lost(u64::from(batch.events));
                     // Report the first failure of a run of failures, not each.
@@ -191,18 +201,29 @@ fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
                         eprint_diag(name, &e);
                     }
                     failing = true;
+                    queue.release(batch.bytes.len(), batch.events);
                 }
             }
             let lost = sink.take_lost();
             if lost > 0 {
                 queue.count_lost(lost);
             }
-            queue.release(batch.bytes.len(), batch.events);
         }
-        let _ = sink.flush();
+        flush_and_count(&mut *sink, queue);
+        queue.release(held_bytes, held_events);
     }
-    let _ = sink.flush();
+    flush_and_count(&mut *sink, queue);
     queue.mark_finished();
+}
+
+/// Flushes; a sink that batches (OTLP) counts what a failed flush lost
+/// itself, and reports it.
+fn flush_and_count(sink: &mut dyn Sink, queue: &Queue) {
+    let _ = sink.flush();
+    let lost = sink.take_lost();
+    if lost > 0 {
+        queue.count_lost(lost);
+    }
 }
 
 /// A failing sink cannot report through itself; logmux's own event goes to

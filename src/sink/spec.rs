@@ -18,6 +18,7 @@ pub enum SinkKind {
     },
     Null,
     Syslog(SyslogSpec),
+    Otlp(crate::sink::otlp::OtlpSpec),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

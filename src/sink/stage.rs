@@ -58,12 +58,21 @@ pub fn encoder_for(spec: &SinkSpec) -> Encoder {
         SinkKind::Syslog(s) => Some(Arc::new(super::syslog::message_settings(s))),
         _ => None,
     };
+    let otlp = match &spec.kind {
+        SinkKind::Otlp(o) => Some(Arc::new(crate::output::otlp::Otlp {
+            json: o.json,
+            resource: o.resource.clone(),
+        })),
+        _ => None,
+    };
     Encoder {
         format: spec.output,
         keys: spec.keys,
         color: spec.output == OutputFormat::Pretty && tty && !crate::output::no_color(),
         local_offset_minutes: crate::output::local_offset_minutes(),
         syslog,
+        otlp,
+        resource: None,
     }
 }
 

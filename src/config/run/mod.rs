@@ -136,6 +136,19 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, C
         Some(name) => sink_index(loc, &sinks, name, "log_sink")?,
         None => sinks.iter().position(|s| s.name == "stderr").unwrap_or(0),
     };
+    if let (Some(name), Some(SinkKind::Otlp(_))) =
+        (&raw.log_sink, sinks.get(log_sink).map(|s| &s.kind))
+    {
+        // logmux's own events are written as JSON lines, not OTLP frames.
+        return Err(loc.invalid(
+            name.span().start,
+            "log_sink",
+            format!(
+                "`{}` is an otlp sink: logmux's own events go to stderr, stdout, a file or syslog",
+                name.get_ref()
+            ),
+        ));
+    }
     let scope = Scope {
         loc,
         env: &env_all,
@@ -164,6 +177,7 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, C
         drain_timeout: settings.drain_timeout,
         drop_report: settings.drop_report,
         log_sink,
+        resource: crate::config::resource::resolve(loc, &raw.resource, &env_all)?,
     })
 }
 

@@ -41,6 +41,9 @@ pub struct RawFile {
     pub sink: IndexMap<String, RawSink>,
     #[serde(default)]
     pub template: Vec<RawTemplate>,
+    /// Static fields every event gets.
+    #[serde(default)]
+    pub resource: crate::config::resource::RawResource,
 }
 
 #[derive(Debug, Default, Deserialize)]

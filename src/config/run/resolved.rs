@@ -32,6 +32,8 @@ pub struct RunConfig {
     pub drop_report: Duration,
     /// Index in `sinks` of logmux's own events.
     pub log_sink: usize,
+    /// `[resource]`, then `--resource`.
+    pub resource: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,266 @@
+//! The OTLP/HTTP logs sink. Events arrive already encoded by the reader
+//! (see [`crate::output::otlp`]): one frame per event with its resource and
+//! its `LogRecord`. The sink keeps frames until a batch is full
+//! (`batch_max_events`, `batch_max_bytes`) or its queue runs empty
+//! (`flush`), then builds one export request, gzips it and posts it.
+//!
+//! Delivery follows the OTLP spec ([`transport`]): retryable failures are
+//! retried with exponential backoff and jitter, honouring `Retry-After`,
+//! for up to `retry_max_time`; then, or at once on a final refusal, the
+//! batch's events are counted lost and reported. `flush` returning `Ok`
+//! means the receiver acknowledged everything written so far; an `Err`
+//! from `write` or `flush` means the pending events were not delivered.
+//! At shutdown a sink still retrying is left behind after the drain
+//! deadline, and its events are reported undelivered.
+
+pub mod messages;
+mod request;
+mod retry;
+mod settings;
+mod transport;
+
+use std::io::{self, Write};
+
+pub use settings::{
+    logs_url, parse_key_values, OtlpSpec, DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_EVENTS,
+    DEFAULT_ENDPOINT, DEFAULT_RETRY_MAX_TIME, DEFAULT_TIMEOUT, LOGS_PATH,
+};
+pub use transport::Outcome;
+
+use crate::output::otlp::frames;
+use retry::Backoff;
+use transport::Transport;
+
+/// Posts batches of OTLP frames to one endpoint.
+pub struct OtlpSink {
+    name: String,
+    spec: OtlpSpec,
+    transport: Transport,
+    /// Frames not yet sent, and how many.
+    pending: Vec<u8>,
+    pending_events: usize,
+    /// Reused buffers: the request and its compressed form.
+    request: Vec<u8>,
+    compressed: Vec<u8>,
+    /// Events given up on or rejected, for [`crate::sink::Sink::take_lost`].
+    lost: u64,
+}
+
+impl OtlpSink {
+    pub fn open(name: &str, spec: &OtlpSpec) -> io::Result<OtlpSink> {
+        Ok(OtlpSink {
+            name: name.to_string(),
+            spec: spec.clone(),
+            transport: Transport::new(spec)?,
+            pending: Vec::new(),
+            pending_events: 0,
+            request: Vec::new(),
+            compressed: Vec::new(),
+            lost: 0,
+        })
+    }
+
+    /// Sends what is pending, in requests of at most `batch_max_events`
+    /// records and about `batch_max_bytes`; on failure the events not
+    /// delivered are counted lost (the caller's own batch excepted:
+    /// `write`'s caller counts that one).
+    fn send_pending(&mut self, counted_by_caller: usize) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let total = std::mem::take(&mut self.pending_events);
+        let mut result = Ok(());
+        let mut undelivered = 0;
+        for (chunk, events) in chunks(
+            &pending,
+            self.spec.batch_max_events,
+            self.spec.batch_max_bytes,
+        ) {
+            if matches!(&result, Err((_, true))) {
+                // The receiver stayed down for retry_max_time: the rest
+                // would wait as long again; they are lost with this one.
+                undelivered += events;
+                continue;
+            }
+            match self.send_one(chunk, events) {
+                Ok(rejected) => self.lost += rejected,
+                Err(failure) => {
+                    undelivered += events;
+                    result = Err(failure);
+                }
+            }
+        }
+        self.pending = pending;
+        self.pending.clear();
+        debug_assert!(undelivered <= total);
+        match result {
+            Ok(()) => Ok(()),
+            Err((e, _)) => {
+                self.lost += undelivered.saturating_sub(counted_by_caller) as u64;
+                Err(e)
+            }
+        }
+    }
+
+    /// Builds, compresses and delivers one request of `events` frames.
+    fn send_one(&mut self, frames: &[u8], events: usize) -> Result<u64, (io::Error, bool)> {
+        self.request.clear();
+        request::build(frames, self.spec.json, &mut self.request);
+        let body = if self.spec.gzip {
+            let mut gz = flate2::write::GzEncoder::new(
+                std::mem::take(&mut self.compressed),
+                flate2::Compression::fast(),
+            );
+            let written = gz.write_all(&self.request).and_then(|()| gz.finish());
+            self.compressed = written.map_err(|e| (e, false))?;
+            &self.compressed
+        } else {
+            &self.request
+        };
+        let result = deliver(&self.transport, body, &self.spec, &self.name, events);
+        self.compressed.clear();
+        result
+    }
+}
+
+/// Cuts whole frames into requests of at most `max_events` frames and
+/// about `max_bytes` (a single larger frame goes alone).
+fn chunks(bytes: &[u8], max_events: usize, max_bytes: usize) -> Vec<(&[u8], usize)> {
+    let mut out = Vec::new();
+    let (mut start, mut at, mut events) = (0, 0, 0);
+    for frame in frames(bytes).flatten() {
+        let len = 8 + frame.resource.len() + frame.record.len();
+        if events > 0 && (events == max_events || at - start + len > max_bytes) {
+            out.push((&bytes[start..at], events));
+            (start, events) = (at, 0);
+        }
+        at += len;
+        events += 1;
+    }
+    if events > 0 {
+        out.push((&bytes[start..at], events));
+    }
+    out
+}
+
+impl crate::sink::Sink for OtlpSink {
+    fn write(&mut self, events: &[u8]) -> io::Result<()> {
+        let mut count = 0usize;
+        for frame in frames(events) {
+            if frame.is_err() {
+                tracing::error!(sink = %self.name, "sink {}: a torn OTLP frame was skipped", self.name);
+                break;
+            }
+            count += 1;
+        }
+        self.pending.extend_from_slice(events);
+        self.pending_events += count;
+        if self.pending_events >= self.spec.batch_max_events
+            || self.pending.len() >= self.spec.batch_max_bytes
+        {
+            // Only whole requests now; the rest waits for more or a flush.
+            return self.send_pending(count);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_pending(0)
+    }
+
+    fn take_lost(&mut self) -> u64 {
+        std::mem::take(&mut self.lost)
+    }
+
+    /// Name lookups and TLS handshakes.
+    fn stack_size(&self) -> usize {
+        512 * 1024
+    }
+}
+
+/// Posts `body` until it is delivered, refused, or retried for
+/// `retry_max_time`; returns the records the receiver rejected.
+fn deliver(
+    transport: &Transport,
+    body: &[u8],
+    spec: &OtlpSpec,
+    name: &str,
+    events: usize,
+) -> Result<u64, (io::Error, bool)> {
+    let mut backoff = Backoff::new(spec.retry_max_time);
+    loop {
+        match transport.post(body) {
+            Outcome::Delivered { rejected, message } => {
+                if rejected > 0 {
+                    report(
+                        name,
+                        &format!("the receiver rejected {rejected} of {events} records: {message}"),
+                        rejected,
+                    );
+                }
+                return Ok(rejected);
+            }
+            Outcome::Refused { why } => {
+                report(
+                    name,
+                    &format!("{why}: {events} events not delivered (not retried)"),
+                    events as u64,
+                );
+                return Err((io::Error::other(why), false));
+            }
+            Outcome::Retry { after, why } => match backoff.next_wait(after) {
+                Some(wait) => {
+                    tracing::debug!(sink = %name, "sink {name}: {why}; retrying in {wait:?}");
+                    std::thread::sleep(wait);
+                }
+                None => {
+                    let msg = format!(
+                        "{why}: {events} events not delivered after retrying for {:?}",
+                        spec.retry_max_time
+                    );
+                    report(name, &msg, events as u64);
+                    return Err((io::Error::other(why), true));
+                }
+            },
+        }
+    }
+}
+
+/// A failing sink cannot report through itself (the log sink may be this
+/// one), so the event goes straight to stderr.
+fn report(name: &str, message: &str, lost: u64) {
+    let lost = lost.to_string();
+    crate::diag::report_to_stderr(
+        logmux_parsers::Severity::ERROR,
+        &format!("sink {name}: {message}"),
+        &[("sink", name), ("lost", &lost)],
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks;
+
+    /// A frame with an empty resource and a record of `len` bytes.
+    fn frame(len: usize) -> Vec<u8> {
+        let mut f = vec![0, 0, 0, 0];
+        f.extend_from_slice(&(len as u32).to_le_bytes());
+        f.extend(std::iter::repeat_n(b'r', len));
+        f
+    }
+
+    #[test]
+    fn requests_are_cut_at_whole_frames_by_count_and_size() {
+        let bytes: Vec<u8> = (0..5).flat_map(|_| frame(12)).collect();
+        let by_count: Vec<usize> = chunks(&bytes, 2, 1 << 20).iter().map(|c| c.1).collect();
+        assert_eq!(by_count, [2, 2, 1]);
+        // 20 bytes a frame: 45 bytes hold two.
+        let by_size = chunks(&bytes, 100, 45);
+        assert_eq!(by_size.iter().map(|c| c.1).collect::<Vec<_>>(), [2, 2, 1]);
+        assert_eq!(by_size[0].0.len(), 40);
+        // A frame larger than the limit goes alone.
+        let big = frame(100);
+        assert_eq!(
+            chunks(&big, 10, 45).iter().map(|c| c.1).collect::<Vec<_>>(),
+            [1]
+        );
+    }
+}
