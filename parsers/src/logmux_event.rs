@@ -55,7 +55,8 @@ fn trim(text: &str) -> &str {
 /// severity, format and the rest) and returns its message; otherwise
 /// returns `None` and leaves `rec` untouched.
 pub fn parse<'a>(text: &'a str, rec: &mut Record<'a>) -> Option<Parsed<'a>> {
-    if !may_be_event(text) {
+    if !may_be_event(text) || crate::ijson::check(trim(text)).is_err() {
+        // Not I-JSON: the JSON parser keeps it as flagged text.
         return None;
     }
     let mut leaves = Vec::with_capacity(24);
@@ -104,8 +105,13 @@ pub fn parse<'a>(text: &'a str, rec: &mut Record<'a>) -> Option<Parsed<'a>> {
                     .unwrap_or(Format::Json);
             }
             "logmux.invalid_utf8" => rec.invalid_utf8 |= raw.get() == "true",
-            _ => match Field::from_name(&name) {
-                Some(field) => rec.push(field, value(raw)),
+            _ => match Field::at_or_above(&name) {
+                Some(field) if field.name() == name && field.fits_raw(raw.get()) => {
+                    rec.push(field, value(raw))
+                }
+                // A schema field of another type, or something inside one:
+                // not kept as such (the line keeps it), and flagged.
+                Some(_) => rec.flag_parse_error(),
                 None => rec.extra.push((name, value(raw))),
             },
         }
