@@ -246,7 +246,7 @@ Examples:
   DJANGO_SETTINGS_MODULE=project.settings.dev NGINX_SERVER_NAME=localhost logmux check -c docker/logmux.toml
 
 Exit status: 0 when the config is valid, 78 (with file:line:column: key: message) when not,
-66 when it cannot be read.";
+66 when it cannot be read (a file that is not UTF-8 is 78).";
 
 const CTL_EXAMPLES: &str = "\
 Examples:

@@ -77,11 +77,23 @@ pub struct Locator<'t> {
 }
 
 impl Locator<'_> {
-    /// Reads a config file's text; the error names the file.
+    /// Reads a config file's text; the error names the file. A file that
+    /// is not UTF-8 was read but is wrong (EX_CONFIG, not EX_NOINPUT): the
+    /// error points at the first byte that is not.
     pub fn read(path: &Path) -> Result<String, ConfigError> {
-        std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
+        })?;
+        String::from_utf8(bytes).map_err(|e| {
+            let good = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let text = String::from_utf8_lossy(bytes.get(..good).unwrap_or(&[]));
+            let bad = bytes.get(good).copied().unwrap_or(0);
+            Locator { path, text: &text }.unkeyed(
+                good,
+                format!("the file is not UTF-8 text (byte 0x{bad:02X}); save it as UTF-8"),
+            )
         })
     }
 
@@ -236,5 +248,22 @@ mod tests {
         assert_eq!(loc.unkeyed(0, "bad").to_string(), "x.toml:1:1: bad");
         let unreadable = Locator::read(Path::new("/nonexistent/x.toml")).unwrap_err();
         assert!(unreadable.is_unreadable());
+    }
+
+    #[test]
+    fn a_non_utf8_file_is_invalid_not_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, b"[program.a]\ncommand = \"caf\xe9\"\n").unwrap();
+        let e = Locator::read(&path).unwrap_err();
+        assert!(!e.is_unreadable());
+        assert_eq!(crate::exit::config(&e), crate::exit::EX_CONFIG);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}:2:15: the file is not UTF-8 text (byte 0xE9); save it as UTF-8",
+                path.display()
+            )
+        );
     }
 }

@@ -174,7 +174,6 @@ fn close_and_report(h: &mut SinkHandle, timeout: Duration) -> u64 {
     let (events, bytes) = h.close(timeout);
     let lost = h.queue.lost();
     if events > 0 || bytes > 0 || lost > 0 {
-        let (events_text, lost_text) = (events.to_string(), lost.to_string());
         crate::diag::report_to_stderr(
             logmux_parsers::Severity::ERROR,
             &format!(
@@ -182,9 +181,9 @@ fn close_and_report(h: &mut SinkHandle, timeout: Duration) -> u64 {
                 h.name
             ),
             &[
-                ("sink", &h.name),
-                ("undelivered", &events_text),
-                ("lost", &lost_text),
+                ("sink", crate::diag::Detail::Text(&h.name)),
+                ("undelivered", crate::diag::Detail::Count(events)),
+                ("lost", crate::diag::Detail::Count(lost)),
             ],
         );
     }
