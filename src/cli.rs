@@ -200,7 +200,7 @@ impl ListenArgs {
                 format,
                 keys: self.keys.unwrap_or_default(),
                 color,
-                local_offset_minutes: crate::output::local_offset_minutes(),
+                zone: crate::output::LocalZone::System,
                 syslog: None,
             },
         };
@@ -507,7 +507,7 @@ impl FilterArgs {
             format,
             keys: self.keys.or(keys).unwrap_or_default(),
             color,
-            local_offset_minutes: crate::output::local_offset_minutes(),
+            zone: crate::output::LocalZone::System,
             syslog: None,
         }
     }

@@ -221,7 +221,7 @@ async fn serve(
     out: Outbox,
     shutdown: Shutdown,
 ) -> Result<Outcome, ListenError> {
-    let offset = job.settings.encoder.local_offset_minutes;
+    let offset = job.settings.encoder.zone.minutes_now();
     let hub = Rc::new(RefCell::new(Hub::new(
         Pipeline::new(job.settings).keeping_empty(),
         out,

@@ -10,12 +10,14 @@ mod json;
 mod logfmt;
 mod pretty;
 pub mod syslog;
+mod zone;
 
 use std::sync::Arc;
 
 use logmux_parsers::{Field, Record, Value};
 
 pub use json::escape_json_str;
+pub use zone::LocalZone;
 
 use crate::event::Origin;
 
@@ -63,8 +65,8 @@ pub struct Encoder {
     pub format: OutputFormat,
     pub keys: KeyStyle,
     pub color: bool,
-    /// Minutes east of UTC, for times printed without a zone.
-    pub local_offset_minutes: i16,
+    /// The zone of times printed without one, resolved per date.
+    pub zone: LocalZone,
     /// Wrap each event in a syslog message (the JSON event in `format`
     /// when the syslog body is the JSON event).
     pub syslog: Option<Arc<syslog::Syslog>>,
@@ -78,7 +80,7 @@ impl Encoder {
             format: OutputFormat::Json,
             keys: KeyStyle::Nested,
             color: false,
-            local_offset_minutes: 0,
+            zone: LocalZone::Fixed(0),
             syslog: None,
         }
     }
@@ -103,7 +105,13 @@ impl Encoder {
     /// The event's `timestamp`: its own time, else when it was read.
     fn write_timestamp(&self, event: &Event<'_, '_>, out: &mut Vec<u8>) {
         match &event.record.timestamp {
-            Some(ts) => ts.write_rfc3339(out, self.local_offset_minutes),
+            Some(ts) => {
+                let local = match ts.offset {
+                    logmux_parsers::Offset::Local => self.zone.minutes_at(ts),
+                    _ => 0,
+                };
+                ts.write_rfc3339(out, local)
+            }
             None => out.extend_from_slice(event.observed),
         }
     }
@@ -157,14 +165,6 @@ fn value_text(value: &Value<'_>, out: &mut String) {
 /// The string value of a field, if present.
 fn field_str<'r>(record: &'r Record<'_>, field: Field) -> Option<&'r str> {
     record.get(field).and_then(|v| v.as_str())
-}
-
-/// The local zone's offset now, for times printed without a zone. Read once:
-/// a DST change during a run shifts such times by an hour until restart.
-pub fn local_offset_minutes() -> i16 {
-    use chrono::Offset;
-    let secs = chrono::Local::now().offset().fix().local_minus_utc();
-    i16::try_from(secs / 60).unwrap_or(0)
 }
 
 /// Whether the user asked for no colour: `NO_COLOR` set and not empty,

@@ -62,7 +62,7 @@ pub fn encoder_for(spec: &SinkSpec) -> Encoder {
         format: spec.output,
         keys: spec.keys,
         color: spec.output == OutputFormat::Pretty && tty && !crate::output::no_color(),
-        local_offset_minutes: crate::output::local_offset_minutes(),
+        zone: crate::output::LocalZone::System,
         syslog,
     }
 }
