@@ -126,7 +126,7 @@ impl Locator<'_> {
     /// the source, so only its first line is kept. `keyed`: name the key
     /// around the place too ([`Locator::key_at`]).
     pub fn toml(&self, e: &toml::de::Error, keyed: bool) -> ConfigError {
-        let message = e.message().lines().next().unwrap_or("invalid TOML");
+        let message = super::toml_words::in_words(e.message());
         let offset = e.span().map_or(0, |s| s.start);
         if keyed {
             self.invalid(offset, &self.key_at(offset), message)
@@ -203,11 +203,15 @@ impl Locator<'_> {
                     .map(str::trim)
             })
             .unwrap_or("");
+        // The key of the line the offset is on (the offset may point at
+        // its value), if it is a plain or quoted key.
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let this = text
-            .get(offset.min(text.len())..)
+            .get(line_start..)
             .and_then(|rest| rest.lines().next())
-            .and_then(|l| l.split('=').next())
-            .map(str::trim)
+            .and_then(|l| l.split_once('='))
+            .map(|(k, _)| k.trim())
+            .filter(|k| is_key(k))
             .unwrap_or("");
         match (table.is_empty(), this.is_empty() || this.starts_with('[')) {
             (true, _) => this.to_string(),
@@ -215,6 +219,13 @@ impl Locator<'_> {
             (false, false) => format!("{table}.{this}"),
         }
     }
+}
+
+/// Whether `k` reads as a TOML key: bare words, quoted parts and dots.
+fn is_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"' | '\'' | ' '))
 }
 
 /// 1-based line and column (in characters) of a byte offset, for messages

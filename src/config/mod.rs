@@ -18,6 +18,7 @@ pub mod listen;
 pub mod run;
 pub mod sinks;
 pub mod template;
+mod toml_words;
 
 pub use error::{line_col, ConfigError, Locator};
 pub use filter::{parse_format_name, Config, ConfigFile};
