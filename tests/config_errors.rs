@@ -92,3 +92,79 @@ fn a_syntax_error_names_the_table_not_an_empty_key() {
         "CONFIG:3:15: program.a.autorestart: expected a string, found integer 5",
     );
 }
+
+/// `logmux check` on `text` with only `PATH` set: every message, sorted.
+fn check_all(text: &str) -> (Option<i32>, Vec<String>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).expect("write config");
+    let path_text = path.display().to_string();
+    let out = common::logmux()
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("TZ", "UTC")
+        .args(["check", "--config", &path_text])
+        .output()
+        .expect("run logmux check");
+    // Sorted as text: "CONFIG:10:…" comes before "CONFIG:2:…".
+    let mut messages: Vec<String> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            v["message"]
+                .as_str()
+                .map(|m| m.replace(&path_text, "CONFIG"))
+        })
+        .collect();
+    messages.sort();
+    (out.status.code(), messages)
+}
+
+#[test]
+fn check_reports_every_missing_variable_at_once() {
+    let (code, messages) = check_all(concat!(
+        "[env]\nrequired = [\"A\", \"B\"]\n",
+        "[program.a]\ncommand = \"true ${C:?}\"\ndirectory = \"${D:?}\"\n",
+        "[program.b]\ncommand = \"${E}\"\n",
+    ));
+    assert_eq!(code, Some(78));
+    assert_eq!(
+        messages,
+        [
+            "CONFIG:2:13: env.required: environment variable A is required but not set",
+            "CONFIG:2:18: env.required: environment variable B is required but not set",
+            "CONFIG:4:11: program.a.command: environment variable C is required: not set or empty",
+            "CONFIG:5:13: program.a.directory: environment variable D is required: not set or empty",
+            "CONFIG:7:11: program.b.command: environment variable E is not set",
+        ]
+    );
+}
+
+#[test]
+fn check_catches_what_run_would_fail_on_after_its_backoff() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display().to_string();
+    let (code, messages) = check_all(&format!(
+        concat!(
+            "[program.missing]\ncommand = \"no-such-program-xyz --flag\"\n",
+            "[program.dir]\ncommand = \"{d}\"\n",
+            "[program.user]\ncommand = \"true\"\nuser = \"nosuchuser\"\n",
+            "[program.cwd]\ncommand = \"true\"\ndirectory = \"/nonexistent\"\n",
+            "[program.nul]\ncommand = [\"true\", \"a\\u0000b\"]\n",
+            "[program.fine]\ncommand = \"true\"\ndirectory = \"/\"\n",
+        ),
+        d = d
+    ));
+    assert_eq!(code, Some(78), "{messages:?}");
+    let here = "(checked on this machine; `logmux run` elsewhere may differ)";
+    assert_eq!(
+        messages,
+        [
+            format!("CONFIG:10:1: program.cwd.directory: `/nonexistent`: No such file or directory (os error 2) {here}"),
+            "CONFIG:12:1: program.nul.command: \"a\\0b\" holds a NUL byte, which no command or argument can pass to a program".to_string(),
+            format!("CONFIG:2:1: program.missing.command: `no-such-program-xyz` is not an executable file in any PATH directory (/usr/bin:/bin) {here}"),
+            format!("CONFIG:4:1: program.dir.command: `{d}` is a directory, not a program {here}"),
+            format!("CONFIG:7:1: program.user.user: user `nosuchuser` does not exist {here}"),
+        ]
+    );
+}
