@@ -136,6 +136,21 @@ fn a_logmux_event_with_a_mistyped_field_is_merged_without_it() {
 }
 
 #[test]
+fn a_logmux_event_with_a_key_both_nested_and_dotted_writes_it_once() {
+    let line = concat!(
+        r#"{"timestamp":"2026-11-25T18:35:12Z","severity_text":"INFO","message":"m","#,
+        r#""logmux":{"format":"json"},"a":{"c":1},"a.c":2,"logmux.format":"json","#,
+        r#""service":{"name":"x"},"service.name":"y"}"#,
+        "\n"
+    );
+    let events = filter_strict(&[], line.as_bytes());
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["a"], serde_json::json!({"c": 2}));
+    assert_eq!(events[0]["service"]["name"], "y");
+    assert_eq!(events[0]["logmux"]["format"], "json");
+}
+
+#[test]
 fn the_readme_pipeline_through_jq_survives_hostile_json() {
     let Ok(jq) = std::process::Command::new("jq").arg("--version").output() else {
         return common::skip_or_fail(
@@ -222,6 +237,8 @@ fn hostile_object() -> impl Strategy<Value = String> {
         Just("\"\\ud800\""),
         Just("true"),
         Just("{}"),
+        Just("{\"b\":{\"c\":1}}"),
+        Just("{\"name\":\"n\",\"b\":2}"),
     ];
     proptest::collection::vec((key, leaf), 0..8).prop_map(|kv| {
         let members: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();

@@ -63,6 +63,7 @@ pub fn parse<'a>(text: &'a str, rec: &mut Record<'a>) -> Option<Parsed<'a>> {
     if !flatten("", trim(text), 0, &mut leaves) {
         return None;
     }
+    last_of_each(&mut leaves);
     let is_string = |name: &str| {
         leaves
             .iter()
@@ -146,6 +147,19 @@ fn flatten<'a>(prefix: &str, text: &'a str, depth: usize, out: &mut Vec<Leaf<'a>
         }
     }
     true
+}
+
+/// `{"a":{"c":1},"a.c":2}` flattens to `a.c` twice: as `JSON.parse`
+/// would with one key, the later one is kept, so no key is written twice.
+fn last_of_each(leaves: &mut Vec<Leaf<'_>>) {
+    let mut seen = std::collections::HashSet::with_capacity(leaves.len());
+    let mut kept: Vec<Leaf<'_>> = leaves
+        .drain(..)
+        .rev()
+        .filter(|(name, _)| seen.insert(name.clone()))
+        .collect();
+    kept.reverse();
+    *leaves = kept;
 }
 
 /// A leaf as a typed value: strings, integers, floats and booleans as
