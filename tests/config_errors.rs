@@ -168,3 +168,31 @@ fn check_catches_what_run_would_fail_on_after_its_backoff() {
         ]
     );
 }
+
+#[test]
+fn filter_and_listen_config_errors_name_their_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("f.toml");
+    let path_text = path.display().to_string();
+    let said = |args: &[&str]| {
+        let out = run(args, b"x\n");
+        assert_eq!(out.status.code(), Some(78));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let first = stderr.lines().next().unwrap_or("").to_string();
+        let v: serde_json::Value = serde_json::from_str(&first).unwrap_or_default();
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .replace(&path_text, "CONFIG")
+    };
+    std::fs::write(&path, "keys = 5\n").expect("write");
+    assert_eq!(
+        said(&["filter", "--config", &path_text]),
+        "CONFIG:1:8: keys: expected one of this key's words, as a quoted string"
+    );
+    std::fs::write(&path, "[sink.s]\ntype = \"file\"\npath = 5\n").expect("write");
+    assert_eq!(
+        said(&["listen", "--config", &path_text, "--udp", "127.0.0.1:0"]),
+        "CONFIG:3:8: sink.s.path: expected a string, found integer 5"
+    );
+}

@@ -54,6 +54,10 @@ pub fn in_words(message: &str) -> String {
             "expected a value after `=`: a quoted string, a number, true or false, or an array"
                 .into()
         }
+        // toml's word for an enum given a number or a boolean.
+        ("wanted string or table", _) => {
+            "expected one of this key's words, as a quoted string".into()
+        }
         ("invalid basic string", _) => {
             "a string must end with `\"` on the same line (`\"\"\"…\"\"\"` spans lines)".into()
         }
