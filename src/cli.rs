@@ -259,7 +259,7 @@ impl ListenArgs {
                 format,
                 keys: self.keys.unwrap_or_default(),
                 color,
-                local_offset_minutes: crate::output::local_offset_minutes(),
+                zone: crate::output::LocalZone::System,
                 syslog: None,
                 otlp: None,
                 resource: None,
@@ -320,7 +320,7 @@ Examples:
   DJANGO_SETTINGS_MODULE=project.settings.dev NGINX_SERVER_NAME=localhost logmux check -c docker/logmux.toml
 
 Exit status: 0 when the config is valid, 78 (with file:line:column: key: message) when not,
-66 when it cannot be read.";
+66 when it cannot be read (a file that is not UTF-8 is 78).";
 
 const CTL_EXAMPLES: &str = "\
 Examples:
@@ -609,7 +609,7 @@ impl FilterArgs {
             format,
             keys: self.keys.or(keys).unwrap_or_default(),
             color,
-            local_offset_minutes: crate::output::local_offset_minutes(),
+            zone: crate::output::LocalZone::System,
             syslog: None,
             otlp: None,
             resource: None,

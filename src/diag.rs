@@ -53,22 +53,40 @@ pub fn route_to(route: impl Fn(Vec<u8>) + Send + Sync + 'static) {
     let _ = ROUTE.set(Box::new(route));
 }
 
+/// A field of a report written past `tracing`: counts stay JSON numbers
+/// (`"lost":199999`, not `"lost":"199999"`), so a query can add them up.
+#[derive(Debug, Clone, Copy)]
+pub enum Detail<'a> {
+    Text(&'a str),
+    Count(u64),
+}
+
 /// Writes one logmux event straight to stderr, past `tracing` and the
 /// route: for a sink reporting its own failure, or a last word after the
 /// sinks have closed.
-pub fn report_to_stderr(severity: Severity, message: &str, fields: &[(&str, &str)]) {
+pub fn report_to_stderr(severity: Severity, message: &str, fields: &[(&str, Detail<'_>)]) {
+    write_stderr(&report_line(severity, message, fields));
+}
+
+/// The event [`report_to_stderr`] writes, as one JSON line.
+fn report_line(severity: Severity, message: &str, fields: &[(&str, Detail<'_>)]) -> Vec<u8> {
     let mut f = Fields {
         message: message.to_string(),
         ..Fields::default()
     };
     for (k, v) in fields {
-        let mut json = Vec::new();
-        escape_json_str(&mut json, v);
-        f.pair(k, &String::from_utf8_lossy(&json));
+        match v {
+            Detail::Text(text) => {
+                let mut json = Vec::new();
+                escape_json_str(&mut json, text);
+                f.pair(k, &String::from_utf8_lossy(&json));
+            }
+            Detail::Count(n) => f.pair(k, &n.to_string()),
+        }
     }
     let mut line = Vec::with_capacity(256);
     encode(&mut line, severity, &f);
-    write_stderr(&line);
+    line
 }
 
 /// Diagnostics must never take logmux down: a closed stderr is ignored.
@@ -166,5 +184,37 @@ impl Visit for Fields {
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.pair(field.name(), if value { "true" } else { "false" });
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        // A number where JSON can hold it; NaN and infinities as text.
+        if value.is_finite() {
+            self.pair(field.name(), &value.to_string());
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_counts_are_json_numbers() {
+        let line = report_line(
+            Severity::ERROR,
+            "sink out: 3 events not delivered",
+            &[
+                ("sink", Detail::Text("out")),
+                ("undelivered", Detail::Count(3)),
+                ("lost", Detail::Count(199_999)),
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap_or_default();
+        assert_eq!(v["logmux"]["lost"], serde_json::json!(199_999));
+        assert_eq!(v["logmux"]["undelivered"], serde_json::json!(3));
+        assert_eq!(v["logmux"]["sink"], "out");
+        assert_eq!(v["message"], "sink out: 3 events not delivered");
     }
 }

@@ -200,7 +200,7 @@ fn config_errors_name_file_line_and_key_and_exit_78() {
     let err: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON diagnostic");
     let msg = err["message"].as_str().unwrap_or("");
     assert!(
-        msg.contains("logmux.toml:2:1: unknown field `formt`"),
+        msg.contains("logmux.toml:2:1: formt: unknown field `formt`"),
         "{msg}"
     );
     assert_eq!(err["severity_text"], "ERROR");

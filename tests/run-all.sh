@@ -11,7 +11,7 @@ say() { printf '\n== %s\n' "$*"; }
 # TLS driver, and openssl for the certificates, receive the syslog sink);
 # debootstrap builds the base image of the Docker tests; pebble (the ACME
 # test server), iproute2 and docker-compose are for tests/docker/e2e.sh.
-packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls pebble openssl iproute2 debootstrap docker-compose python3-venv)
+packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls pebble openssl iproute2 debootstrap docker-compose python3-venv jq tzdata)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -469,3 +469,20 @@ autorestart = "never"
     // No control socket configured: nothing to point programs at.
     assert_eq!(said[3], "ctl=");
 }
+
+#[test]
+fn a_missing_directory_is_named_as_such() {
+    let run = start("control_socket = \"\"\n[program.a]\ncommand = [\"true\"]\ndirectory = \"/nonexistent\"\nautorestart = \"never\"\nstartretries = 0\n");
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(127));
+    assert_eq!(
+        own_with(
+            &events(&done.stderr),
+            "cannot start a: cannot enter directory `/nonexistent`: No such file or directory"
+        )
+        .len(),
+        1,
+        "{}",
+        done.stderr
+    );
+}

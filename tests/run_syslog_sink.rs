@@ -537,7 +537,8 @@ fn an_untrusted_server_gets_nothing_and_the_loss_is_reported() {
     );
     let lost = own_with(&own, "sink s: 3 events (");
     assert_eq!(lost.len(), 1, "{}", done.stderr);
-    assert_eq!(lost[0]["logmux"]["undelivered"], "3");
+    assert_eq!(lost[0]["logmux"]["undelivered"], 3);
+    assert_eq!(lost[0]["logmux"]["lost"], 0);
     assert!(rs.lines("fields.log").is_empty());
 }
 

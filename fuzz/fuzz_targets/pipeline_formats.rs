@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use logmux::engine::Input;
-use logmux::output::{Encoder, KeyStyle, OutputFormat};
+use logmux::output::{Encoder, KeyStyle, LocalZone, OutputFormat};
 use logmux::event::{Origin, Stamp};
 use logmux::engine::{Pipeline, Settings};
 use logmux_parsers::nginx::log_format::LogFormat;
@@ -31,11 +31,11 @@ fuzz_target!(|data: &[u8]| {
         KeyStyle::Dotted
     };
     let color = sel & 8 != 0;
-    let local_offset_minutes = match (sel >> 4) & 3 {
-        0 => 0,
-        1 => 330,
-        2 => -720,
-        _ => i16::from(sel2) * 7 - 900,
+    let zone = match (sel >> 4) & 3 {
+        0 => LocalZone::Fixed(0),
+        1 => LocalZone::Fixed(330),
+        2 => LocalZone::System,
+        _ => LocalZone::Fixed(i16::from(sel2) * 7 - 900),
     };
     let forced = match sel2 % 12 {
         n @ 0..=8 => Some(Format::ALL[n as usize]),
@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
         format,
         keys,
         color,
-        local_offset_minutes,
+        zone,
         syslog: None,
         otlp: None,
         resource: None,

@@ -342,7 +342,86 @@ impl Field {
 
     /// Looks a field up by its dotted name.
     pub fn from_name(name: &str) -> Option<Field> {
-        ALL.iter().copied().find(|f| f.name() == name)
+        // ALL is in byte order of names (a unit test holds it so).
+        ALL.binary_search_by(|f| f.name().cmp(name))
+            .ok()
+            .and_then(|i| ALL.get(i).copied())
+    }
+}
+
+/// The JSON type a schema field always has in logmux's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    /// An integer.
+    Int,
+    /// Any number.
+    Number,
+    Bool,
+    /// An array of numbers.
+    NumberList,
+}
+
+impl Field {
+    /// The type of this field's value, as docs/schema.md lists it.
+    pub fn kind(self) -> Kind {
+        use Field::*;
+        match self {
+            ClientPort
+            | HttpRequestSize
+            | HttpResponseBodySize
+            | HttpResponseSize
+            | HttpResponseStatusCode
+            | NginxConnectionId
+            | NginxConnectionRequests
+            | ProcessPid
+            | ServerPort
+            | ThreadId
+            | UwsgiAppId
+            | UwsgiCore
+            | UwsgiMemoryAddressSpace
+            | UwsgiMemoryRss
+            | UwsgiRequestAppSeq
+            | UwsgiRequestTotalSeq
+            | UwsgiRequestVarsCount
+            | UwsgiRequestVarsSize
+            | UwsgiResponseHeadersCount
+            | UwsgiResponseHeadersSize
+            | UwsgiSwitches => Kind::Int,
+            HttpServerRequestDuration => Kind::Number,
+            NginxUpstreamResponseTime => Kind::NumberList,
+            LogmuxInvalidUtf8 | LogmuxParseError | LogmuxTruncated => Kind::Bool,
+            _ => Kind::Str,
+        }
+    }
+
+    /// Whether raw JSON text `raw` (one valid JSON value) has this field's type.
+    pub fn fits_raw(self, raw: &str) -> bool {
+        let raw = raw.trim();
+        let is_number = |s: &str| s.trim().parse::<f64>().is_ok_and(f64::is_finite);
+        match self.kind() {
+            Kind::Str => raw.starts_with('"'),
+            Kind::Bool => raw == "true" || raw == "false",
+            Kind::Int => raw.parse::<i64>().is_ok(),
+            Kind::Number => is_number(raw),
+            Kind::NumberList => raw
+                .strip_prefix('[')
+                .and_then(|r| r.strip_suffix(']'))
+                .is_some_and(|inner| inner.trim().is_empty() || inner.split(',').all(is_number)),
+        }
+    }
+
+    /// The schema field named `name`, or the nearest one that is a dotted
+    /// parent of it (`service.name` for `service.name.x`).
+    pub fn at_or_above(name: &str) -> Option<Field> {
+        let mut end = name.len();
+        loop {
+            let prefix = name.get(..end)?;
+            if let Ok(i) = ALL.binary_search_by(|f| f.name().cmp(prefix)) {
+                return ALL.get(i).copied();
+            }
+            end = prefix.rfind('.')?;
+        }
     }
 }
 

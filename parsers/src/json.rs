@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
 
-use crate::field::Value;
+use crate::field::{Field, Value};
 use crate::record::{Format, Record};
 use crate::severity::Severity;
 use crate::time::{self, Timestamp};
@@ -38,10 +38,21 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
     if !(text.starts_with('{') && text.ends_with('}')) {
         return false;
     }
-    let Some(entries) = object(text) else {
+    let Some(mut entries) = object(text) else {
         return false;
     };
+    if crate::ijson::check(text).is_err() {
+        // Valid JSON, but not safe to copy: the line stays whole in `message`.
+        crate::text::parse(line, rec);
+        rec.flag_parse_error();
+        return true;
+    }
     rec.format = Format::Json;
+    let before = entries.len();
+    entries.retain(|(k, v)| fits_schema(k, v));
+    if entries.len() < before {
+        rec.flag_parse_error();
+    }
     if let Some(severity) = severity(&entries) {
         rec.severity = Some(severity);
     }
@@ -57,6 +68,45 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
             .map(|(k, v)| (k, Value::RawJson(Cow::Borrowed(v.get())))),
     );
     true
+}
+
+/// Whether a key may be merged without giving one of the schema's own
+/// fields another type: `"service.name":["x"]`, `"service":{"name":1}` and
+/// `"service.name.x":1` may not; `"service":"api"` (no `service.name` in
+/// it) and `"http":{"route":"/"}` may.
+fn fits_schema(key: &str, raw: &RawValue) -> bool {
+    if let Some(field) = Field::at_or_above(key) {
+        return field.name().len() == key.len() && field.fits_raw(raw.get());
+    }
+    let prefix_dot = |f: &&Field| {
+        f.name()
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.starts_with('.'))
+    };
+    crate::field::ALL
+        .iter()
+        .filter(prefix_dot)
+        .all(|f| fits_below(raw, f.name().get(key.len() + 1..).unwrap_or(""), *f))
+}
+
+/// Whether the value at dotted `path` inside the JSON object `raw`, if
+/// there is one, has `field`'s type. Each step parses one level (the schema
+/// is at most four deep).
+fn fits_below(raw: &RawValue, path: &str, field: Field) -> bool {
+    let (head, rest) = path.split_once('.').unwrap_or((path, ""));
+    let Some(members) = raw
+        .get()
+        .starts_with('{')
+        .then(|| object(raw.get()))
+        .flatten()
+    else {
+        return true;
+    };
+    match lookup(&members, head) {
+        None => true,
+        Some(v) if rest.is_empty() => field.fits_raw(v.get()),
+        Some(v) => fits_below(v, rest, field),
+    }
 }
 
 /// The object's members, sorted by key, the last of duplicate keys kept
@@ -238,6 +288,68 @@ mod tests {
         assert!(r.fields.is_empty());
     }
 
+    fn kept_as_text(line: &str) -> Record<'_> {
+        let mut r = Record::default();
+        assert!(parse(line, &mut r), "rejected: {line}");
+        assert_eq!(r.format, Format::Text, "{line}");
+        assert_eq!(
+            r.get(Field::LogmuxParseError),
+            Some(&Value::Bool(true)),
+            "{line}"
+        );
+        r
+    }
+
+    #[test]
+    fn lines_that_are_not_i_json_stay_text() {
+        let at_limit = format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(crate::ijson::MAX_DEPTH - 1),
+            "]".repeat(crate::ijson::MAX_DEPTH - 1)
+        );
+        assert_eq!(keys(&ok(&at_limit)), ["a"]);
+        let over = format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(crate::ijson::MAX_DEPTH),
+            "]".repeat(crate::ijson::MAX_DEPTH)
+        );
+        kept_as_text(&over);
+        kept_as_text(r#"{"n":1e999999}"#);
+        kept_as_text(r#"{"n":1.5e-400}"#);
+        kept_as_text(r#"{"a":{"b":1,"b":2}}"#);
+        let r = kept_as_text(r#"{"level":"error","s":"\ud800"}"#);
+        assert_eq!(r.severity, None);
+    }
+
+    #[test]
+    fn keys_giving_schema_fields_another_type_are_not_merged() {
+        let cases: &[(&str, &[&str])] = &[
+            (r#"{"service":{"name":["x"]},"m":1}"#, &["m"]),
+            (r#"{"service.name":5,"m":1}"#, &["m"]),
+            (r#"{"service.name.x":"y","m":1}"#, &["m"]),
+            (
+                r#"{"http":{"response":{"status_code":"200"}},"m":1}"#,
+                &["m"],
+            ),
+            (r#"{"process":{"pid":1.5}}"#, &[]),
+        ];
+        for (line, want) in cases {
+            let r = ok(line);
+            assert_eq!(keys(&r), *want, "{line}");
+            assert_eq!(r.get(Field::LogmuxParseError), Some(&Value::Bool(true)));
+        }
+        for line in [
+            r#"{"service":"api"}"#,
+            r#"{"service":{"name":"x","version":2}}"#,
+            r#"{"http":{"route":"/","response":{"status_code":200}}}"#,
+            r#"{"service.name":"x","process.pid":7,"user":{"id":1}}"#,
+        ] {
+            let r = ok(line);
+            assert_eq!(r.get(Field::LogmuxParseError), None, "{line}");
+            assert!(!r.extra.is_empty());
+        }
+    }
+
     #[test]
     fn duplicate_keys_keep_the_last() {
         let r = ok(r#"{"a":1,"b":2,"a":3}"#);
@@ -349,10 +461,11 @@ mod tests {
 
     #[test]
     fn deep_nesting_does_not_overflow_the_stack() {
-        // serde_json skips a raw value without recursing.
+        // serde_json skips a raw value without recursing, and the I-JSON
+        // check is iterative: the line is kept as text, flagged.
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        let r = ok(&deep);
-        assert_eq!(keys(&r), ["a"]);
+        let r = kept_as_text(&deep);
+        assert!(r.extra.is_empty());
         let unbalanced = format!("{{\"a\":{}}}", "[".repeat(100_000));
         assert!(!parse(&unbalanced, &mut Record::default()));
     }

@@ -14,6 +14,7 @@
 //! - [`logmux_event`] recognises lines that already are logmux events (to merge, not wrap);
 //! - [`traceback`] decides which lines belong to one multi-line Python event;
 //! - [`syslog`] reads RFC 3164 and RFC 5424 messages and deframes RFC 6587 streams (`logmux listen`);
+//! - [`ijson`] checks that JSON copied into an event is I-JSON (depth, keys, numbers);
 //! - [`record`], [`field`], [`severity`] and [`time`] are the shared vocabulary;
 //!
 //! Writing records out (JSON, logfmt, pretty) is the engine's job, in the `logmux` crate.
@@ -23,6 +24,7 @@ pub mod detect;
 pub mod django;
 pub mod docker;
 pub mod field;
+pub mod ijson;
 pub mod json;
 pub mod logmux_event;
 pub mod nginx;

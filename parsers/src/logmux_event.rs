@@ -55,13 +55,15 @@ fn trim(text: &str) -> &str {
 /// severity, format and the rest) and returns its message; otherwise
 /// returns `None` and leaves `rec` untouched.
 pub fn parse<'a>(text: &'a str, rec: &mut Record<'a>) -> Option<Parsed<'a>> {
-    if !may_be_event(text) {
+    if !may_be_event(text) || crate::ijson::check(trim(text)).is_err() {
+        // Not I-JSON: the JSON parser keeps it as flagged text.
         return None;
     }
     let mut leaves = Vec::with_capacity(24);
     if !flatten("", trim(text), 0, &mut leaves) {
         return None;
     }
+    last_of_each(&mut leaves);
     let is_string = |name: &str| {
         leaves
             .iter()
@@ -104,8 +106,13 @@ pub fn parse<'a>(text: &'a str, rec: &mut Record<'a>) -> Option<Parsed<'a>> {
                     .unwrap_or(Format::Json);
             }
             "logmux.invalid_utf8" => rec.invalid_utf8 |= raw.get() == "true",
-            _ => match Field::from_name(&name) {
-                Some(field) => rec.push(field, value(raw)),
+            _ => match Field::at_or_above(&name) {
+                Some(field) if field.name() == name && field.fits_raw(raw.get()) => {
+                    rec.push(field, value(raw))
+                }
+                // A schema field of another type, or something inside one:
+                // not kept as such (the line keeps it), and flagged.
+                Some(_) => rec.flag_parse_error(),
                 None => rec.extra.push((name, value(raw))),
             },
         }
@@ -140,6 +147,19 @@ fn flatten<'a>(prefix: &str, text: &'a str, depth: usize, out: &mut Vec<Leaf<'a>
         }
     }
     true
+}
+
+/// `{"a":{"c":1},"a.c":2}` flattens to `a.c` twice: as `JSON.parse`
+/// would with one key, the later one is kept, so no key is written twice.
+fn last_of_each(leaves: &mut Vec<Leaf<'_>>) {
+    let mut seen = std::collections::HashSet::with_capacity(leaves.len());
+    let mut kept: Vec<Leaf<'_>> = leaves
+        .drain(..)
+        .rev()
+        .filter(|(name, _)| seen.insert(name.clone()))
+        .collect();
+    kept.reverse();
+    *leaves = kept;
 }
 
 /// A leaf as a typed value: strings, integers, floats and booleans as

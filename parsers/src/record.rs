@@ -118,6 +118,13 @@ impl<'a> Record<'a> {
             .map(|(_, v)| v)
     }
 
+    /// Sets `logmux.parse_error`, once.
+    pub fn flag_parse_error(&mut self) {
+        if self.get(Field::LogmuxParseError).is_none() {
+            self.push(Field::LogmuxParseError, Value::Bool(true));
+        }
+    }
+
     /// Removes every occurrence of a field.
     pub fn remove(&mut self, field: Field) {
         self.fields.retain(|(f, _)| *f != field);

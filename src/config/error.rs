@@ -77,11 +77,23 @@ pub struct Locator<'t> {
 }
 
 impl Locator<'_> {
-    /// Reads a config file's text; the error names the file.
+    /// Reads a config file's text; the error names the file. A file that
+    /// is not UTF-8 was read but is wrong (EX_CONFIG, not EX_NOINPUT): the
+    /// error points at the first byte that is not.
     pub fn read(path: &Path) -> Result<String, ConfigError> {
-        std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
+        })?;
+        String::from_utf8(bytes).map_err(|e| {
+            let good = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let text = String::from_utf8_lossy(bytes.get(..good).unwrap_or(&[]));
+            let bad = bytes.get(good).copied().unwrap_or(0);
+            Locator { path, text: &text }.unkeyed(
+                good,
+                format!("the file is not UTF-8 text (byte 0x{bad:02X}); save it as UTF-8"),
+            )
         })
     }
 
@@ -114,7 +126,7 @@ impl Locator<'_> {
     /// the source, so only its first line is kept. `keyed`: name the key
     /// around the place too ([`Locator::key_at`]).
     pub fn toml(&self, e: &toml::de::Error, keyed: bool) -> ConfigError {
-        let message = e.message().lines().next().unwrap_or("invalid TOML");
+        let message = super::toml_words::in_words(e.message());
         let offset = e.span().map_or(0, |s| s.start);
         if keyed {
             self.invalid(offset, &self.key_at(offset), message)
@@ -191,11 +203,15 @@ impl Locator<'_> {
                     .map(str::trim)
             })
             .unwrap_or("");
+        // The key of the line the offset is on (the offset may point at
+        // its value), if it is a plain or quoted key.
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let this = text
-            .get(offset.min(text.len())..)
+            .get(line_start..)
             .and_then(|rest| rest.lines().next())
-            .and_then(|l| l.split('=').next())
-            .map(str::trim)
+            .and_then(|l| l.split_once('='))
+            .map(|(k, _)| k.trim())
+            .filter(|k| is_key(k))
             .unwrap_or("");
         match (table.is_empty(), this.is_empty() || this.starts_with('[')) {
             (true, _) => this.to_string(),
@@ -203,6 +219,13 @@ impl Locator<'_> {
             (false, false) => format!("{table}.{this}"),
         }
     }
+}
+
+/// Whether `k` reads as a TOML key: bare words, quoted parts and dots.
+fn is_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"' | '\'' | ' '))
 }
 
 /// 1-based line and column (in characters) of a byte offset, for messages
@@ -236,5 +259,22 @@ mod tests {
         assert_eq!(loc.unkeyed(0, "bad").to_string(), "x.toml:1:1: bad");
         let unreadable = Locator::read(Path::new("/nonexistent/x.toml")).unwrap_err();
         assert!(unreadable.is_unreadable());
+    }
+
+    #[test]
+    fn a_non_utf8_file_is_invalid_not_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, b"[program.a]\ncommand = \"caf\xe9\"\n").unwrap();
+        let e = Locator::read(&path).unwrap_err();
+        assert!(!e.is_unreadable());
+        assert_eq!(crate::exit::config(&e), crate::exit::EX_CONFIG);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}:2:15: the file is not UTF-8 text (byte 0xE9); save it as UTF-8",
+                path.display()
+            )
+        );
     }
 }

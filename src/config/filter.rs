@@ -89,7 +89,7 @@ impl Config {
     /// Checks config text; `path` is only used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let loc = Locator { path, text };
-        let file: ConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, false))?;
+        let file: ConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, true))?;
         let mut config = Config {
             nginx_format: None,
             format: None,
@@ -155,7 +155,7 @@ mod tests {
     fn unknown_keys_name_file_line_and_key() {
         let e = err("output = \"json\"\nnginx_log_formt = \"$remote_addr\"\n");
         assert!(
-            e.starts_with("logmux.toml:2:1: unknown field `nginx_log_formt`"),
+            e.starts_with("logmux.toml:2:1: nginx_log_formt: unknown field `nginx_log_formt`"),
             "{e}"
         );
     }
@@ -169,7 +169,7 @@ mod tests {
         );
         let e = err("output = \"yaml\"\n");
         assert!(
-            e.starts_with("logmux.toml:1:10: unknown variant `yaml`"),
+            e.starts_with("logmux.toml:1:10: output: unknown variant `yaml`"),
             "{e}"
         );
         let e = err("max_line_bytes = 3\n");

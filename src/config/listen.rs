@@ -45,7 +45,7 @@ impl ListenConfig {
     /// Checks config text; `path` is only used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<ListenConfig, ConfigError> {
         let loc = Locator { path, text };
-        let file: ListenConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, false))?;
+        let file: ListenConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, true))?;
         Ok(ListenConfig {
             sinks: resolve_sinks(path, text, &file.sink)?,
             resource: super::resource::resolve(&loc, &file.resource, &|n: &str| {
@@ -72,6 +72,9 @@ mod tests {
             .map(|_| ())
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("l.toml:1:1: unknown field `output`"), "{e}");
+        assert!(
+            e.starts_with("l.toml:1:1: output: unknown field `output`"),
+            "{e}"
+        );
     }
 }

@@ -19,6 +19,7 @@ pub mod resource;
 pub mod run;
 pub mod sinks;
 pub mod template;
+mod toml_words;
 
 pub use error::{line_col, ConfigError, Locator};
 pub use filter::{parse_format_name, Config, ConfigFile};

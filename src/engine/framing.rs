@@ -102,7 +102,13 @@ impl LineFramer {
     }
 }
 
+/// The line without its `\r` of `\r\n`; a line of nothing but `\r`
+/// (`\r\r\n`, a terminal's stray carriage return) is empty, so it is
+/// skipped and counted like any empty line.
 fn strip_cr(line: &[u8]) -> &[u8] {
+    if line.iter().all(|&b| b == b'\r') {
+        return &[];
+    }
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
@@ -154,6 +160,13 @@ mod tests {
                 ("tail".into(), false)
             ]
         );
+    }
+
+    #[test]
+    fn lines_of_only_cr_are_empty() {
+        let out = frame(1024, &[b"a\n\r\r\n\r\n\r\r\r\nb\r\r\n\r"]);
+        let lines: Vec<&str> = out.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(lines, ["a", "", "", "", "b\r", ""]);
     }
 
     #[test]

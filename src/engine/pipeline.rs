@@ -302,8 +302,11 @@ impl Pipeline {
             parser.parse(text, &mut rec)
         };
         if !parsed {
+            rec.flag_parse_error();
+        }
+        // Also a JSON line kept as text because it is not I-JSON.
+        if rec.get(Field::LogmuxParseError).is_some() {
             self.stats.parse_errors += 1;
-            rec.push(Field::LogmuxParseError, Value::Bool(true));
         }
         if rec.format == Format::Supervisord {
             stream.supervisord_seen = true;

@@ -252,7 +252,7 @@ async fn serve(
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Outcome, ListenError> {
     let drain_timeout = job.drain_timeout;
-    let offset = job.settings.encoder.local_offset_minutes;
+    let offset = job.settings.encoder.zone.minutes_now();
     let hub = Rc::new(RefCell::new(Hub::new(
         Pipeline::new(job.settings).keeping_empty(),
         out,

@@ -57,33 +57,45 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     let mut extra = record
         .extra
         .iter()
-        .filter(|(k, _)| !collides(k, record))
+        .filter(|(k, _)| !collides(k, record) && !shadowed(k, &record.extra))
         .peekable();
 
     for (field, value) in record.fields.iter() {
-        while let Some((f, v)) = derived.next_if(|(f, _)| f < field) {
-            writer.static_field(f, v);
-        }
-        while let Some((k, v)) = extra.next_if(|(k, _)| k.as_ref() < field.name()) {
-            writer.dynamic_field(k, v);
-        }
+        write_merged(&mut writer, &mut derived, &mut extra, Some(field.name()));
         writer.static_field(*field, value);
     }
+    write_merged(&mut writer, &mut derived, &mut extra, None);
+    writer.close_all();
+    out.extend_from_slice(b"}\n");
+}
+
+/// Writes the derived fields and merged keys that sort before `bound`
+/// (all of them for `None`), the two interleaved in byte order so that
+/// each nested object is written once.
+fn write_merged<'k, 'v: 'k, 'd>(
+    writer: &mut KeyWriter<'_, 'k>,
+    derived: &mut std::iter::Peekable<impl Iterator<Item = (Field, &'d Value<'d>)>>,
+    extra: &mut std::iter::Peekable<
+        impl Iterator<Item = &'k (std::borrow::Cow<'v, str>, Value<'v>)>,
+    >,
+    bound: Option<&str>,
+) {
+    let before = |name: &str| bound.is_none_or(|b| name < b);
     loop {
-        let next_derived = derived.peek().map(|(f, _)| f.name());
-        let next_extra = extra.peek().map(|(k, _)| k.as_ref());
+        let next_derived = derived.peek().map(|(f, _)| f.name()).filter(|n| before(n));
+        let next_extra = extra.peek().map(|(k, _)| k.as_ref()).filter(|n| before(n));
         match (next_derived, next_extra) {
-            (Some(d), Some(e)) if d <= e => {
+            (Some(d), Some(e)) if d > e => {
+                if let Some((k, v)) = extra.next() {
+                    writer.dynamic_field(k, v);
+                }
+            }
+            (Some(_), _) => {
                 if let Some((f, v)) = derived.next() {
                     writer.static_field(f, v);
                 }
             }
-            (Some(_), None) => {
-                if let Some((f, v)) = derived.next() {
-                    writer.static_field(f, v);
-                }
-            }
-            (_, Some(_)) => {
+            (None, Some(_)) => {
                 if let Some((k, v)) = extra.next() {
                     writer.dynamic_field(k, v);
                 }
@@ -91,8 +103,6 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
             (None, None) => break,
         }
     }
-    writer.close_all();
-    out.extend_from_slice(b"}\n");
 }
 
 /// Whether a merged key would clash with a key logmux writes itself. A
@@ -113,6 +123,20 @@ fn collides(key: &str, record: &logmux_parsers::Record<'_>) -> bool {
                 .any(|(f, _)| f.path().first() == Some(&top));
     }
     DERIVED.iter().any(|d| nests(key, d)) || record.fields.iter().any(|(f, _)| nests(key, f.name()))
+}
+
+/// Whether another merged key is a dotted parent of `key` (`a` for `a.b`,
+/// or `a.b` for `a.b.c`): nested, both would write `a`, so the shorter key
+/// wins and the longer one stays only in the raw line. Also a key inside
+/// any schema field (`service.name.x`), which would make the field an object.
+fn shadowed<V>(key: &str, extra: &[(std::borrow::Cow<'_, str>, V)]) -> bool {
+    if !key.contains('.') {
+        return false;
+    }
+    key.match_indices('.').any(|(at, _)| {
+        let parent = key.get(..at).unwrap_or("");
+        Field::from_name(parent).is_some() || extra.iter().any(|(k, _)| k == parent)
+    })
 }
 
 /// Fields the encoder derives from the record rather than its field list.

@@ -11,12 +11,14 @@ mod logfmt;
 pub mod otlp;
 mod pretty;
 pub mod syslog;
+mod zone;
 
 use std::sync::Arc;
 
 use logmux_parsers::{Field, Record, Value};
 
 pub use json::escape_json_str;
+pub use zone::LocalZone;
 
 use crate::event::Origin;
 
@@ -64,8 +66,8 @@ pub struct Encoder {
     pub format: OutputFormat,
     pub keys: KeyStyle,
     pub color: bool,
-    /// Minutes east of UTC, for times printed without a zone.
-    pub local_offset_minutes: i16,
+    /// The zone of times printed without one, resolved per date.
+    pub zone: LocalZone,
     /// Wrap each event in a syslog message (the JSON event in `format`
     /// when the syslog body is the JSON event).
     pub syslog: Option<Arc<syslog::Syslog>>,
@@ -85,7 +87,7 @@ impl Encoder {
             format: OutputFormat::Json,
             keys: KeyStyle::Nested,
             color: false,
-            local_offset_minutes: 0,
+            zone: LocalZone::Fixed(0),
             syslog: None,
             otlp: None,
             resource: None,
@@ -99,7 +101,7 @@ impl Encoder {
         }
         if let Some(o) = &self.otlp {
             let statics = self.resource.as_deref().unwrap_or(&[]);
-            return o.encode(event, statics, self.local_offset_minutes, out);
+            return o.encode(event, statics, self.zone, out);
         }
         self.encode_line(event, out);
     }
@@ -116,7 +118,13 @@ impl Encoder {
     /// The event's `timestamp`: its own time, else when it was read.
     fn write_timestamp(&self, event: &Event<'_, '_>, out: &mut Vec<u8>) {
         match &event.record.timestamp {
-            Some(ts) => ts.write_rfc3339(out, self.local_offset_minutes),
+            Some(ts) => {
+                let local = match ts.offset {
+                    logmux_parsers::Offset::Local => self.zone.minutes_at(ts),
+                    _ => 0,
+                };
+                ts.write_rfc3339(out, local)
+            }
             None => out.extend_from_slice(event.observed),
         }
     }
@@ -135,14 +143,20 @@ pub fn add_static_fields(record: &mut Record<'_>, fields: &[(String, String)]) {
     }
 }
 
-/// Puts a record's fields in schema order, which nested output relies on.
-/// Parsers push fields mostly in order already, so this is nearly free.
+/// Puts a record's fields in schema order, which nested output relies on,
+/// and keeps one of each key. Parsers push fields mostly in order already,
+/// so this is nearly free.
 pub fn sort_fields(record: &mut Record<'_>) {
     if !record.fields.windows(2).all(|w| w[0].0 <= w[1].0) {
         record.fields.sort_by_key(|(f, _)| *f);
     }
     if record.extra.len() > 1 {
         record.extra.sort_by(|a, b| a.0.cmp(&b.0));
+        // A key written twice is invalid I-JSON: the first pushed stays.
+        record.extra.dedup_by(|later, first| later.0 == first.0);
+    }
+    if record.fields.len() > 1 {
+        record.fields.dedup_by_key(|(f, _)| *f);
     }
 }
 
@@ -183,14 +197,6 @@ fn value_text(value: &Value<'_>, out: &mut String) {
 /// The string value of a field, if present.
 fn field_str<'r>(record: &'r Record<'_>, field: Field) -> Option<&'r str> {
     record.get(field).and_then(|v| v.as_str())
-}
-
-/// The local zone's offset now, for times printed without a zone. Read once:
-/// a DST change during a run shifts such times by an hour until restart.
-pub fn local_offset_minutes() -> i16 {
-    use chrono::Offset;
-    let secs = chrono::Local::now().offset().fix().local_minus_utc();
-    i16::try_from(secs / 60).unwrap_or(0)
 }
 
 /// Whether the user asked for no colour: `NO_COLOR` set and not empty,

@@ -27,6 +27,11 @@ pub enum SpawnError {
     NoSuchUser(String),
     #[error("cannot look up user `{0}`: {1}")]
     UserLookup(String, nix::Error),
+    #[error("cannot enter directory `{}`: {source}", dir.display())]
+    Directory {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot run `{command}`: {source}")]
     Exec {
         command: String,
@@ -77,6 +82,18 @@ pub fn spawn(spec: &ProgramSpec, extra_env: &[(String, String)]) -> Result<Spawn
         cmd.env(k, v);
     }
     if let Some(dir) = &spec.directory {
+        // std reports a bad directory as the command's failure (`cannot
+        // run`): check it first so the message names the directory.
+        let usable = std::fs::metadata(dir).and_then(|m| match m.is_dir() {
+            true => Ok(()),
+            false => Err(std::io::Error::from(std::io::ErrorKind::NotADirectory)),
+        });
+        if let Err(source) = usable {
+            return Err(SpawnError::Directory {
+                dir: dir.clone(),
+                source,
+            });
+        }
         cmd.current_dir(dir);
     }
     let mut child = cmd.spawn().map_err(|source| SpawnError::Exec {

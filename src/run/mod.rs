@@ -13,6 +13,7 @@
 
 pub mod child;
 pub mod control;
+mod preflight;
 pub mod reap;
 pub mod stream;
 pub mod supervisor;
@@ -21,7 +22,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::run::{self as config, RunConfig, RunConfigError};
+use crate::config::run::{self as config, ConfigError, RunConfig, RunConfigError};
 use crate::config::template;
 use supervisor::{Ended, SinkRoute, Supervisor};
 
@@ -74,9 +75,24 @@ fn load(path: &Path) -> Result<RunConfig, RunConfigError> {
 }
 
 /// `logmux check`: validates a config, printing a summary when it is
-/// valid and one logmux event per problem when not.
+/// valid and one logmux event per problem when not: every missing variable
+/// at once, and what this machine lacks to run it ([`preflight`]).
 pub fn check(path: &Path) -> Result<(), RunConfigError> {
-    let config = load(path).inspect_err(report_config_error)?;
+    let text = config::Locator::read(path).inspect_err(report_config_error)?;
+    let config = match config::parse(path, &text, &process_env, &mut |w| tracing::warn!("{w}")) {
+        Ok(config) => config,
+        Err(e) => {
+            let all = ConfigError::all(with_every_missing_variable(path, &text, e));
+            report_config_error(&all);
+            return Err(all);
+        }
+    };
+    let found = preflight::check(&config, &text);
+    if !found.is_empty() {
+        let all = ConfigError::all(found);
+        report_config_error(&all);
+        return Err(all);
+    }
     let enabled = config.programs.iter().filter(|p| p.enabled).count();
     // A closed stdout (`| head -c0`) changes nothing: the answer is the code.
     let _ = writeln!(
@@ -89,6 +105,56 @@ pub fn check(path: &Path) -> Result<(), RunConfigError> {
         config.templates.len()
     );
     Ok(())
+}
+
+/// Reading stops at the first missing variable of a table; to name them
+/// all, the config is read again with each one found so far set to a
+/// stand-in, until no new one appears. Only missing variables are taken
+/// from those later readings (other errors there may be the stand-ins').
+fn with_every_missing_variable(path: &Path, text: &str, first: ConfigError) -> Vec<ConfigError> {
+    let mut errors = flatten(first);
+    let mut stand_ins: Vec<String> = missing(&errors).map(str::to_string).collect();
+    // Each round adds at least one variable; a config has few.
+    for _ in 0..256 {
+        if stand_ins.is_empty() {
+            break;
+        }
+        let env = |name: &str| {
+            if stand_ins.iter().any(|v| v == name) {
+                Some("logmux-check".to_string())
+            } else {
+                process_env(name)
+            }
+        };
+        let Err(e) = config::parse(path, text, &env, &mut |_| {}) else {
+            break;
+        };
+        let new: Vec<ConfigError> = flatten(e)
+            .into_iter()
+            .filter(|e| missing(std::slice::from_ref(e)).any(|v| !stand_ins.iter().any(|s| s == v)))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        stand_ins.extend(missing(&new).map(str::to_string));
+        errors.extend(new);
+    }
+    errors
+}
+
+fn flatten(e: ConfigError) -> Vec<ConfigError> {
+    match e {
+        ConfigError::Many(all) => all.into_iter().flat_map(flatten).collect(),
+        one => vec![one],
+    }
+}
+
+/// The variables that `errors` say are missing.
+fn missing(errors: &[ConfigError]) -> impl Iterator<Item = &str> {
+    errors.iter().filter_map(|e| match e {
+        ConfigError::MissingVariable { variable, .. } => Some(variable.as_str()),
+        _ => None,
+    })
 }
 
 /// One logmux event per problem.

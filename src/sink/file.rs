@@ -190,7 +190,11 @@ impl FileSink {
 /// logmux's events go, and it is the one failing.
 fn report(severity: Severity, message: &str, path: &Path) {
     let file = path.display().to_string();
-    crate::diag::report_to_stderr(severity, message, &[("file", &file)]);
+    crate::diag::report_to_stderr(
+        severity,
+        message,
+        &[("file", crate::diag::Detail::Text(&file))],
+    );
 }
 
 /// Opens `path` to append, creating it if missing; never through a

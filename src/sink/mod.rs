@@ -232,6 +232,6 @@ fn eprint_diag(name: &str, e: &io::Error) {
     crate::diag::report_to_stderr(
         logmux_parsers::Severity::ERROR,
         &format!("sink {name}: write failed: {e}; events are counted as lost until it recovers"),
-        &[("sink", name)],
+        &[("sink", crate::diag::Detail::Text(name))],
     );
 }

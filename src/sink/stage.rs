@@ -69,7 +69,7 @@ pub fn encoder_for(spec: &SinkSpec) -> Encoder {
         format: spec.output,
         keys: spec.keys,
         color: spec.output == OutputFormat::Pretty && tty && !crate::output::no_color(),
-        local_offset_minutes: crate::output::local_offset_minutes(),
+        zone: crate::output::LocalZone::System,
         syslog,
         otlp,
         resource: None,
@@ -201,7 +201,6 @@ fn close_and_report(h: &mut SinkHandle, timeout: Duration) -> u64 {
     let (events, bytes) = h.close(timeout);
     let lost = h.queue.lost();
     if events > 0 || bytes > 0 || lost > 0 {
-        let (events_text, lost_text) = (events.to_string(), lost.to_string());
         crate::diag::report_to_stderr(
             logmux_parsers::Severity::ERROR,
             &format!(
@@ -209,9 +208,9 @@ fn close_and_report(h: &mut SinkHandle, timeout: Duration) -> u64 {
                 h.name
             ),
             &[
-                ("sink", &h.name),
-                ("undelivered", &events_text),
-                ("lost", &lost_text),
+                ("sink", crate::diag::Detail::Text(&h.name)),
+                ("undelivered", crate::diag::Detail::Count(events)),
+                ("lost", crate::diag::Detail::Count(lost)),
             ],
         );
     }

@@ -8,7 +8,7 @@ use logmux_parsers::time::Offset;
 use logmux_parsers::{Field, Record, Timestamp, Value};
 use smallvec::SmallVec;
 
-use crate::output::{keeps_original, message, Event};
+use crate::output::{keeps_original, message, Event, LocalZone};
 
 /// The schema fields that describe the producer, not the line: they go into
 /// the OTLP resource. Everything else is a record attribute.
@@ -50,7 +50,7 @@ pub fn map<'e, 'a: 'e>(
     event: &'e Event<'e, 'a>,
     statics: &[(String, String)],
     defaults: &'e [(String, String)],
-    local_offset_minutes: i16,
+    zone: LocalZone,
 ) -> Mapped<'e> {
     let record: &'e Record<'a> = event.record;
     let severity = record.severity.unwrap_or_default();
@@ -59,7 +59,7 @@ pub fn map<'e, 'a: 'e>(
         resource: SmallVec::new(),
         time_unix_nano: record
             .timestamp
-            .map_or(observed, |t| timestamp_nanos(&t, local_offset_minutes)),
+            .map_or(observed, |t| timestamp_nanos(&t, zone)),
         observed_unix_nano: observed,
         severity_number: severity.number(),
         severity_text: severity.text(),
@@ -156,12 +156,12 @@ fn unix_nanos(secs: i64, nanos: u32) -> u64 {
 }
 
 /// A line's calendar time as nanoseconds since the Unix epoch; a time
-/// printed without a zone is read in `local_offset_minutes`.
-pub fn timestamp_nanos(t: &Timestamp, local_offset_minutes: i16) -> u64 {
+/// printed without a zone is read in `zone`'s rules for its date.
+pub fn timestamp_nanos(t: &Timestamp, zone: LocalZone) -> u64 {
     let offset = match t.offset {
         Offset::Utc => 0,
         Offset::Minutes(m) => m,
-        Offset::Local => local_offset_minutes,
+        Offset::Local => zone.minutes_at(t),
     };
     let days = days_from_civil(i64::from(t.year), i64::from(t.month), i64::from(t.day));
     let secs =
@@ -188,20 +188,32 @@ mod tests {
     #[test]
     fn calendar_times_become_unix_nanoseconds() {
         let t = Timestamp::from_unix(1_795_631_712, 123_456_789, 9);
-        assert_eq!(timestamp_nanos(&t, 0), 1_795_631_712_123_456_789);
+        assert_eq!(
+            timestamp_nanos(&t, LocalZone::Fixed(0)),
+            1_795_631_712_123_456_789
+        );
         let plus_one = Timestamp {
             offset: Offset::Minutes(60),
             ..t
         };
-        assert_eq!(timestamp_nanos(&plus_one, 0), 1_795_628_112_123_456_789);
+        assert_eq!(
+            timestamp_nanos(&plus_one, LocalZone::Fixed(0)),
+            1_795_628_112_123_456_789
+        );
         let local = Timestamp {
             offset: Offset::Local,
             ..t
         };
-        assert_eq!(timestamp_nanos(&local, -120), 1_795_638_912_123_456_789);
+        assert_eq!(
+            timestamp_nanos(&local, LocalZone::Fixed(-120)),
+            1_795_638_912_123_456_789
+        );
         let leap = Timestamp::from_unix(951_782_400, 0, 0); // 2000-02-29
         assert_eq!((leap.month, leap.day), (2, 29));
-        assert_eq!(timestamp_nanos(&leap, 0), 951_782_400_000_000_000);
+        assert_eq!(
+            timestamp_nanos(&leap, LocalZone::Fixed(0)),
+            951_782_400_000_000_000
+        );
     }
 
     #[test]

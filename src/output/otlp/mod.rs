@@ -11,7 +11,7 @@ pub mod json;
 pub mod mapping;
 pub mod proto;
 
-use super::Event;
+use super::{Event, LocalZone};
 
 /// The OTLP encoder's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,17 +24,16 @@ pub struct Otlp {
 }
 
 impl Otlp {
-    /// Appends one frame for `event`.
     /// Appends one frame for `event`; `statics` are the `[resource]`
     /// fields, which the pipeline added to the record as its own keys.
     pub fn encode(
         &self,
         event: &Event<'_, '_>,
         statics: &[(String, String)],
-        local_offset_minutes: i16,
+        zone: LocalZone,
         out: &mut Vec<u8>,
     ) {
-        let mapped = mapping::map(event, statics, &self.resource, local_offset_minutes);
+        let mapped = mapping::map(event, statics, &self.resource, zone);
         let start = out.len();
         out.extend_from_slice(&[0u8; 8]);
         if self.json {

@@ -21,7 +21,7 @@ fn encode(otlp: &Otlp, record: &mut Record<'_>, raw: &str) -> Vec<u8> {
         origin: &Origin::default(),
     };
     let mut out = Vec::new();
-    otlp.encode(&event, &[], 60, &mut out);
+    otlp.encode(&event, &[], crate::output::LocalZone::Fixed(60), &mut out);
     out
 }
 

@@ -227,11 +227,11 @@ fn deliver(
 /// A failing sink cannot report through itself (the log sink may be this
 /// one), so the event goes straight to stderr.
 fn report(name: &str, message: &str, lost: u64) {
-    let lost = lost.to_string();
+    use crate::diag::Detail;
     crate::diag::report_to_stderr(
         logmux_parsers::Severity::ERROR,
         &format!("sink {name}: {message}"),
-        &[("sink", name), ("lost", &lost)],
+        &[("sink", Detail::Text(name)), ("lost", Detail::Count(lost))],
     );
 }
 

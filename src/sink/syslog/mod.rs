@@ -158,7 +158,10 @@ impl SyslogSink {
         crate::diag::report_to_stderr(
             severity,
             &message,
-            &[("sink", &self.name), ("address", &address)],
+            &[
+                ("sink", crate::diag::Detail::Text(&self.name)),
+                ("address", crate::diag::Detail::Text(&address)),
+            ],
         );
     }
 
