@@ -3,6 +3,7 @@
 //! sink layer ([`crate::sink::spec`]). Every door's config reads its sinks
 //! here, so a sink means the same in `run`, `filter` and `listen`.
 
+mod buffer;
 mod syslog;
 
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use super::error::{ConfigError, Locator};
 use super::run::{size, SizeValue};
 use super::template;
 use crate::output::{KeyStyle, OutputFormat};
-use crate::sink::spec::{OnFull, SinkKind, SinkSpec};
+use crate::sink::spec::{BufferSpec, OnFull, SinkKind, SinkSpec};
 
 /// One `[sink.NAME]` table as written.
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +52,8 @@ pub struct RawSink {
     pub tls_ca: Option<Spanned<String>>,
     /// Syslog over TLS: the name the server's certificate must carry.
     pub tls_server_name: Option<Spanned<String>>,
+    /// Network sinks: `{ type = "disk", path, max_size, when_full, sync }`.
+    pub buffer: Option<buffer::RawBuffer>,
 }
 
 /// The sinks every config has (stdout, stderr, null, and syslog to the
@@ -67,6 +70,7 @@ pub fn resolve(
         keys: KeyStyle::Nested,
         on_full: OnFull::Block,
         queue_bytes: DEFAULT_QUEUE,
+        buffer: Default::default(),
     };
     let default_syslog = syslog::resolve(loc, "syslog", &RawSink::default(), 0, env)?;
     let mut sinks = vec![
@@ -102,6 +106,10 @@ fn resolve_one(
         Some(v) => size(loc, v, &key("queue"))?,
         None => DEFAULT_QUEUE,
     };
+    let buffer = match &s.buffer {
+        Some(b) => buffer::resolve(loc, name, &kind, b, env)?,
+        None => BufferSpec::Memory,
+    };
     Ok(SinkSpec {
         name: name.to_string(),
         kind,
@@ -109,6 +117,7 @@ fn resolve_one(
         keys: s.keys.unwrap_or_default(),
         on_full,
         queue_bytes,
+        buffer,
     })
 }
 

@@ -1,0 +1,113 @@
+//! The buffer between a sink's readers and the sink: the memory queue alone
+//! (the default), or the queue in front of a disk spool ([`disk`]) for a
+//! network sink, so that events outlive an outage of the receiver and a
+//! restart of logmux.
+//!
+//! With a spool, the queue's thread appends to disk instead of writing to
+//! the sink, and a second thread delivers from disk, at least once and in
+//! order: the children never wait on a down receiver while the spool has
+//! room.
+
+pub mod disk;
+
+use std::io;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use logmux_parsers::Severity;
+
+use super::spec::DiskSpec;
+use super::{Queue, Sink};
+use disk::Spool;
+
+/// A sink's spool and its two threads.
+pub struct Spooled {
+    spool: Arc<Spool>,
+    writer: Option<JoinHandle<()>>,
+    delivery: Option<JoinHandle<()>>,
+}
+
+impl Spooled {
+    /// Opens the spool (an error names its directory) and starts the
+    /// writer on `queue` and the delivery to `sink`.
+    pub fn start(
+        name: &str,
+        mut sink: Box<dyn Sink>,
+        queue: &Arc<Queue>,
+        spec: &DiskSpec,
+    ) -> io::Result<Spooled> {
+        let (spool, recovered) = Spool::open(name, spec)?;
+        let spool = Arc::new(spool);
+        sink.fail_fast();
+        let (s, q) = (Arc::clone(&spool), Arc::clone(queue));
+        let writer = std::thread::Builder::new()
+            .name(format!("spool-{name}"))
+            .spawn(move || disk::write_loop(&s, &q))?;
+        let (s, q) = (Arc::clone(&spool), Arc::clone(queue));
+        let backlog = recovered.pending_events() > 0;
+        let delivery = std::thread::Builder::new()
+            .name(format!("sink-{name}"))
+            .stack_size(sink.stack_size())
+            .spawn(move || disk::deliver_loop(&s, sink.as_mut(), &q, recovered.acked, backlog))?;
+        Ok(Spooled {
+            spool,
+            writer: Some(writer),
+            delivery: Some(delivery),
+        })
+    }
+
+    /// Closes the queue, waits up to `timeout` for the writer to put it on
+    /// disk and the sink to deliver the spool. What is left on disk is
+    /// reported (it is sent on the next start), not counted as lost;
+    /// returns the events and bytes still in the queue.
+    pub fn close(&mut self, queue: &Queue, timeout: Duration) -> (u64, usize) {
+        queue.close();
+        let deadline = Instant::now() + timeout;
+        while !queue.is_finished() && Instant::now() < deadline {
+            queue.wait_finished(deadline.saturating_duration_since(Instant::now()));
+        }
+        let delivered = wait_thread(&mut self.delivery, &self.spool, deadline);
+        {
+            let mut s = self.spool.lock();
+            s.stop = true;
+        }
+        self.spool.changed.notify_all();
+        if queue.is_finished() {
+            if let Some(t) = self.writer.take() {
+                let _ = t.join();
+            }
+        }
+        if !delivered {
+            let (events, bytes) = {
+                let s = self.spool.lock();
+                (s.events(), s.bytes())
+            };
+            self.spool.report(
+                Severity::WARN,
+                &format!("sink {}: {events} events ({bytes} bytes) stay in the spool at exit; they are sent on the next start", self.spool.name),
+                &[("spooled", events.to_string())],
+            );
+        }
+        if queue.is_finished() {
+            (0, 0)
+        } else {
+            (queue.queued_events(), queue.queued_bytes())
+        }
+    }
+}
+
+/// Waits for the delivery thread to end until `deadline`; true if it did.
+fn wait_thread(thread: &mut Option<JoinHandle<()>>, spool: &Spool, deadline: Instant) -> bool {
+    while thread.as_ref().is_some_and(|t| !t.is_finished()) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        let s = spool.lock();
+        drop(spool.wait(s, Duration::from_millis(20)));
+    }
+    if let Some(t) = thread.take() {
+        let _ = t.join();
+    }
+    true
+}
