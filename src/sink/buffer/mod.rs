@@ -78,6 +78,7 @@ impl Spooled {
                 let _ = t.join();
             }
         }
+        self.report_drops();
         if !delivered {
             let (events, bytes) = {
                 let s = self.spool.lock();
@@ -93,6 +94,30 @@ impl Spooled {
             (0, 0)
         } else {
             (queue.queued_events(), queue.queued_bytes())
+        }
+    }
+}
+
+impl Spooled {
+    /// The events a full spool dropped over the whole run, once at exit.
+    fn report_drops(&self) {
+        let (newest, oldest) = {
+            let s = self.spool.lock();
+            (s.dropped_newest, s.dropped_oldest)
+        };
+        if newest + oldest > 0 {
+            self.spool.report(
+                Severity::WARN,
+                &format!(
+                    "sink {}: the full spool dropped {} events: {newest} new ones, {oldest} of the oldest",
+                    self.spool.name,
+                    newest + oldest
+                ),
+                &[
+                    ("dropped_newest", newest.to_string()),
+                    ("dropped_oldest", oldest.to_string()),
+                ],
+            );
         }
     }
 }

@@ -56,6 +56,7 @@ pub fn deliver_loop(spool: &Spool, sink: &mut dyn Sink, queue: &Queue, from: Pos
         delivered_since_behind: 0,
     };
     let mut reader = Reader::new(spool, from);
+    d.delete_delivered();
     loop {
         match reader.next(IDLE) {
             Ok(Next::Chunk(chunk)) => {
@@ -66,7 +67,10 @@ pub fn deliver_loop(spool: &Spool, sink: &mut dyn Sink, queue: &Queue, from: Pos
             }
             Ok(Next::Idle) if spool.lock().stop => break,
             Ok(Next::Idle) => {}
-            Ok(Next::End) => break,
+            Ok(Next::End) => {
+                d.delete_delivered();
+                break;
+            }
             Err(e) => {
                 spool.report(
                     Severity::ERROR,
@@ -146,7 +150,6 @@ impl Delivery<'_> {
 
     /// Counts the chunk as delivered and deletes the segments behind it.
     fn release(&self, chunk: &Chunk) {
-        let mut gone = Vec::new();
         {
             let mut s = self.spool.lock();
             if let Some(seg) = s
@@ -156,6 +159,16 @@ impl Delivery<'_> {
             {
                 seg.events = seg.events.saturating_sub(chunk.events);
             }
+        }
+        self.delete_delivered();
+    }
+
+    /// Deletes the segments wholly before the acknowledged position, and
+    /// the one it ends once no more is appended to it.
+    fn delete_delivered(&self) {
+        let mut gone = Vec::new();
+        {
+            let mut s = self.spool.lock();
             while let Some(first) = s.segments.front() {
                 let done = first.id < self.acked.segment
                     || (first.sealed
@@ -165,6 +178,7 @@ impl Delivery<'_> {
                     break;
                 }
                 gone.extend(s.segments.pop_front().map(|seg| seg.id));
+                s.deleted += 1;
             }
         }
         for id in gone {

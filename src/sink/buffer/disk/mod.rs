@@ -64,6 +64,11 @@ pub struct State {
     pub stop: bool,
     /// Events dropped to make room (`drop_oldest`).
     pub dropped_oldest: u64,
+    /// New events dropped for want of room (`drop_newest`, and a batch
+    /// that could not be appended at all).
+    pub dropped_newest: u64,
+    /// Segments deleted so far (delivered or dropped): room was made.
+    pub deleted: u64,
 }
 
 impl State {

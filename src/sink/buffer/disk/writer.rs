@@ -32,8 +32,9 @@ struct Writer<'a> {
     frame: Vec<u8>,
     dirty: bool,
     last_sync: Instant,
-    /// Reported once per episode of a full spool.
-    full_reported: bool,
+    /// A full spool is reported once, until room is made (a segment
+    /// deleted): the value of [`State::deleted`] when it was.
+    full_reported: Option<u64>,
 }
 
 /// What became of one batch.
@@ -73,7 +74,10 @@ pub fn write_loop(spool: &Spool, queue: &Queue) {
         for batch in batches {
             match w.append(&batch) {
                 Outcome::Appended => {}
-                Outcome::Dropped => queue.count_dropped(u64::from(batch.events)),
+                Outcome::Dropped => {
+                    spool.lock().dropped_newest += u64::from(batch.events);
+                    queue.count_dropped(u64::from(batch.events));
+                }
                 Outcome::Stopped => return finish(spool, queue),
             }
             queue.release(batch.bytes.len(), batch.events);
@@ -117,7 +121,7 @@ impl<'a> Writer<'a> {
             frame: Vec::new(),
             dirty: false,
             last_sync: Instant::now(),
-            full_reported: false,
+            full_reported: None,
         })
     }
 
@@ -138,10 +142,7 @@ impl<'a> Writer<'a> {
                 return Outcome::Dropped;
             }
             match self.write_record(batch) {
-                Ok(()) => {
-                    self.full_reported = false;
-                    return Outcome::Appended;
-                }
+                Ok(()) => return Outcome::Appended,
                 Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
                     self.report_full("the disk is full");
                     if let Some(outcome) = self.on_full() {
@@ -192,9 +193,11 @@ impl<'a> Writer<'a> {
     }
 
     fn report_full(&mut self, why: &str) {
-        if std::mem::replace(&mut self.full_reported, true) {
+        let deleted = self.spool.lock().deleted;
+        if self.full_reported == Some(deleted) {
             return;
         }
+        self.full_reported = Some(deleted);
         let policy = match self.spool.spec.when_full {
             WhenFull::Block => "waiting for the sink to make room (when_full = \"block\")",
             WhenFull::DropNewest => "dropping new records, counted (when_full = \"drop_newest\")",
@@ -312,6 +315,7 @@ fn drop_oldest(spool: &Spool, queue: &Queue) -> bool {
         return false;
     };
     s.dropped_oldest += seg.events;
+    s.deleted += 1;
     drop(s);
     queue.count_dropped(seg.events);
     if let Err(e) = std::fs::remove_file(spool.segment_path(seg.id)) {
