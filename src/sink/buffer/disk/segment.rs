@@ -147,8 +147,7 @@ pub fn resync(src: &(impl ReadAt + ?Sized), from: u64, end: u64) -> io::Result<O
     while at + HEADER as u64 <= end {
         let n = WINDOW.min(end - at) as usize;
         src.read_exact_at(&mut buf[..n], at)?;
-        let mut hits = memchr::memmem::find_iter(&buf[..n], &MAGIC).peekable();
-        while let Some(i) = hits.next() {
+        for i in memchr::memmem::find_iter(&buf[..n], &MAGIC) {
             let candidate = at + i as u64;
             if let Frame::Whole { .. } = read_frame(src, candidate, end)? {
                 return Ok(Some(candidate));
