@@ -136,3 +136,114 @@ fn wait_thread(thread: &mut Option<JoinHandle<()>>, spool: &Spool, deadline: Ins
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::sink::spec::{SyncMode, WhenFull};
+    use crate::sink::Batch;
+
+    /// A receiver that is up or down, keeping what it was given.
+    #[derive(Default)]
+    struct Receiver {
+        up: bool,
+        got: Vec<u8>,
+    }
+
+    struct ToReceiver(Arc<Mutex<Receiver>>);
+
+    impl Sink for ToReceiver {
+        fn write(&mut self, events: &[u8]) -> io::Result<()> {
+            let mut r = self.0.lock().unwrap();
+            if !r.up {
+                return Err(io::ErrorKind::ConnectionRefused.into());
+            }
+            r.got.extend_from_slice(events);
+            Ok(())
+        }
+    }
+
+    fn spool(dir: &std::path::Path, when_full: WhenFull) -> DiskSpec {
+        DiskSpec {
+            path: dir.join("spool"),
+            max_size: 64 << 10,
+            when_full,
+            sync: SyncMode::Never,
+        }
+    }
+
+    fn line(i: u32) -> Batch {
+        Batch {
+            bytes: format!("line {i:05} {}\n", "x".repeat(80)).into_bytes(),
+            events: 1,
+            key: None,
+        }
+    }
+
+    fn numbers(got: &[u8]) -> Vec<u32> {
+        String::from_utf8_lossy(got)
+            .lines()
+            .map(|l| l[5..10].parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn drop_oldest_drops_whole_unread_segments_and_counts_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let rx = Arc::new(Mutex::new(Receiver::default()));
+        let queue = Arc::new(Queue::new(1 << 20));
+        let sink = Box::new(ToReceiver(Arc::clone(&rx)));
+        let mut spooled =
+            Spooled::start("s", sink, &queue, &spool(dir.path(), WhenFull::DropOldest)).unwrap();
+        // 2,000 records of 115 bytes: 230 KB into a spool of 64 KiB.
+        for i in 0..2000 {
+            queue.push_blocking(line(i));
+        }
+        while queue.queued_events() > 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        rx.lock().unwrap().up = true;
+        assert_eq!(spooled.close(&queue, Duration::from_secs(10)), (0, 0));
+        let got = numbers(&rx.lock().unwrap().got);
+        let dropped = spooled.spool.lock().dropped_oldest;
+        assert_eq!(queue.dropped(), dropped);
+        assert!(dropped > 1000, "dropped {dropped}");
+        assert_eq!(got.len() as u64 + dropped, 2000, "delivered + dropped");
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "in order, once each");
+        assert_eq!(got.last(), Some(&1999), "the newest are kept");
+        assert_eq!(got[0], 0, "the segment being read is not dropped");
+    }
+
+    #[test]
+    fn block_waits_for_room_and_then_everything_arrives_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let rx = Arc::new(Mutex::new(Receiver::default()));
+        let queue = Arc::new(Queue::new(4096));
+        let sink = Box::new(ToReceiver(Arc::clone(&rx)));
+        let mut spooled =
+            Spooled::start("s", sink, &queue, &spool(dir.path(), WhenFull::Block)).unwrap();
+        let q = Arc::clone(&queue);
+        let pusher = std::thread::spawn(move || {
+            for i in 0..2000 {
+                q.push_blocking(line(i));
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!pusher.is_finished(), "a full spool makes the readers wait");
+        let on_disk = spooled.spool.lock().bytes();
+        assert!(
+            on_disk <= 64 << 10,
+            "the spool keeps to max_size: {on_disk}"
+        );
+        rx.lock().unwrap().up = true;
+        pusher.join().unwrap();
+        assert_eq!(spooled.close(&queue, Duration::from_secs(10)), (0, 0));
+        assert_eq!(
+            numbers(&rx.lock().unwrap().got),
+            (0..2000).collect::<Vec<_>>()
+        );
+        assert_eq!(queue.dropped(), 0);
+    }
+}
