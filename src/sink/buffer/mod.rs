@@ -90,11 +90,9 @@ impl Spooled {
                 &[("spooled", events.to_string())],
             );
         }
-        if queue.is_finished() {
-            (0, 0)
-        } else {
-            (queue.queued_events(), queue.queued_bytes())
-        }
+        // What the writer could not append (the spool full under `block`
+        // until the deadline) is still counted by the queue.
+        (queue.queued_events(), queue.queued_bytes())
     }
 }
 
@@ -245,5 +243,30 @@ mod tests {
             (0..2000).collect::<Vec<_>>()
         );
         assert_eq!(queue.dropped(), 0);
+    }
+
+    #[test]
+    fn a_second_start_on_a_delivered_spool_delivers_its_new_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let rx = Arc::new(Mutex::new(Receiver {
+            up: true,
+            got: Vec::new(),
+        }));
+        for run in 0..3 {
+            let queue = Arc::new(Queue::new(1 << 20));
+            let sink = Box::new(ToReceiver(Arc::clone(&rx)));
+            let mut spooled =
+                Spooled::start("s", sink, &queue, &spool(dir.path(), WhenFull::Block)).unwrap();
+            for i in 0..10 {
+                queue.push_blocking(line(run * 10 + i));
+            }
+            assert_eq!(spooled.close(&queue, Duration::from_secs(10)), (0, 0));
+            let got = numbers(&rx.lock().unwrap().got);
+            assert_eq!(
+                got,
+                (0..run * 10 + 10).collect::<Vec<_>>(),
+                "after run {run}"
+            );
+        }
     }
 }

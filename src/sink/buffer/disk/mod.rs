@@ -62,6 +62,9 @@ pub struct State {
     pub writer_done: bool,
     /// The close timed out: waiting threads give up.
     pub stop: bool,
+    /// The number of the next segment: after every one on disk and after
+    /// the acknowledged one, which may have been deleted already.
+    pub next_segment: u64,
     /// Events dropped to make room (`drop_oldest`).
     pub dropped_oldest: u64,
     /// New events dropped for want of room (`drop_newest`, and a batch
@@ -129,8 +132,10 @@ impl Spool {
         })?;
         let recovered =
             recover::recover(&dir).map_err(|e| spool_error(&dir, "cannot read it", e))?;
+        let last = recovered.segments.last().map_or(0, |f| f.id + 1);
         let mut state = State {
             read_segment: recovered.acked.segment,
+            next_segment: last.max(recovered.acked.segment + 1),
             ..State::default()
         };
         for f in &recovered.segments {

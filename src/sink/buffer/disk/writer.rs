@@ -104,7 +104,7 @@ fn finish(spool: &Spool, queue: &Queue) {
 impl<'a> Writer<'a> {
     /// A new segment after the ones recovered.
     fn begin(spool: &'a Spool, queue: &'a Queue) -> io::Result<Writer<'a>> {
-        let id = spool.lock().segments.back().map_or(0, |s| s.id + 1);
+        let id = spool.lock().next_segment;
         let file = create(spool, id)?;
         spool.lock().segments.push_back(Segment {
             id,
