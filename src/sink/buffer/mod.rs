@@ -269,4 +269,31 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_close_while_the_spool_is_full_counts_what_was_not_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let rx = Arc::new(Mutex::new(Receiver::default()));
+        let queue = Arc::new(Queue::new(4096));
+        let sink = Box::new(ToReceiver(Arc::clone(&rx)));
+        let mut spooled =
+            Spooled::start("s", sink, &queue, &spool(dir.path(), WhenFull::Block)).unwrap();
+        let q = Arc::clone(&queue);
+        let pusher = std::thread::spawn(move || {
+            for i in 0..2000 {
+                q.push_blocking(line(i));
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let (events, bytes) = spooled.close(&queue, Duration::from_millis(200));
+        pusher.join().unwrap();
+        assert!(events > 0 && bytes > 0, "{events} events, {bytes} bytes");
+        let on_disk = spooled.spool.lock().events();
+        assert_eq!(
+            on_disk + queue.queued_events(),
+            2000,
+            "on disk + not appended = written"
+        );
+        assert!(rx.lock().unwrap().got.is_empty());
+    }
 }
