@@ -32,6 +32,8 @@ struct Writer<'a> {
     frame: Vec<u8>,
     dirty: bool,
     last_sync: Instant,
+    /// A `sync = "batch"` flush running in the background.
+    syncing: Option<std::thread::JoinHandle<io::Result<()>>>,
     /// A full spool is reported once, until room is made (a segment
     /// deleted): the value of [`State::deleted`] when it was.
     full_reported: Option<u64>,
@@ -85,6 +87,7 @@ pub fn write_loop(spool: &Spool, queue: &Queue) {
         w.sync_due(spool.spec.sync == SyncMode::Always);
     }
     w.sync_due(true);
+    w.reap_sync();
     finish(spool, queue);
 }
 
@@ -121,6 +124,7 @@ impl<'a> Writer<'a> {
             frame: Vec::new(),
             dirty: false,
             last_sync: Instant::now(),
+            syncing: None,
             full_reported: None,
         })
     }
@@ -218,6 +222,7 @@ impl<'a> Writer<'a> {
         if self.len == 0 || self.len + size <= self.spool.segment_max {
             return Ok(());
         }
+        self.reap_sync();
         if self.spool.spec.sync != SyncMode::Never {
             self.file.sync_data()?;
         }
@@ -271,24 +276,58 @@ impl<'a> Writer<'a> {
     }
 
     /// Forces the segment to disk when `sync` asks: `force`, or 100 ms
-    /// after the last time under `sync = "batch"`.
+    /// after the last time under `sync = "batch"`. A batch sync runs on a
+    /// thread of its own, so appends (and the programs) never wait for the
+    /// disk to flush; a forced one (`always`, the end) waits.
     fn sync_due(&mut self, force: bool) {
         let due = match self.spool.spec.sync {
             SyncMode::Never => false,
             SyncMode::Always => force,
             SyncMode::Batch => force || self.last_sync.elapsed() >= SYNC_EVERY,
         };
-        if self.dirty && due {
-            if let Err(e) = self.file.sync_data() {
-                self.spool.report(
-                    Severity::ERROR,
-                    &format!("sink {}: cannot sync the spool: {e}", self.spool.name),
-                    &[],
-                );
-            }
-            self.dirty = false;
-            self.last_sync = Instant::now();
+        if !self.dirty || !due {
+            return;
         }
+        if !force && self.syncing.as_ref().is_some_and(|t| !t.is_finished()) {
+            // The last one is still flushing: this one comes next time.
+            return;
+        }
+        self.reap_sync();
+        self.dirty = false;
+        self.last_sync = Instant::now();
+        if !force {
+            let spawned = self.file.try_clone().and_then(|f| {
+                std::thread::Builder::new()
+                    .name(format!("spool-sync-{}", self.spool.name))
+                    .stack_size(64 * 1024)
+                    .spawn(move || f.sync_data())
+            });
+            match spawned {
+                Ok(t) => {
+                    self.syncing = Some(t);
+                    return;
+                }
+                Err(e) => self.report_sync_error(&e),
+            }
+        }
+        if let Err(e) = self.file.sync_data() {
+            self.report_sync_error(&e);
+        }
+    }
+
+    /// Waits for the sync in the background, if any, and reports its error.
+    fn reap_sync(&mut self) {
+        if let Some(Ok(Err(e))) = self.syncing.take().map(|t| t.join()) {
+            self.report_sync_error(&e);
+        }
+    }
+
+    fn report_sync_error(&self, e: &io::Error) {
+        self.spool.report(
+            Severity::ERROR,
+            &format!("sink {}: cannot sync the spool: {e}", self.spool.name),
+            &[],
+        );
     }
 }
 
