@@ -7,8 +7,8 @@
 #
 # Per run (bench/spool_bench.py): the write rate into the spool with the
 # receiver down, the replay rate of that spool once a receiver is up, the
-# live rate (receiver up from the start, through the spool), in MB/s of
-# spool bytes, and logmux's peak RSS over all three. Prints the runs and
+# live rate (receiver up from the start, through the spool) and the same
+# with the memory queue alone, in MB/s of spool bytes, and logmux's peak RSS over all three. Prints the runs and
 # the median of each figure. The spool lives in target/bench/spool/ (the
 # disk the repository is on).
 set -euo pipefail
@@ -33,6 +33,7 @@ runs = [json.loads(l) for l in open(sys.argv[1])]
 med = lambda k: statistics.median(r[k] for r in runs)
 print(f"median of {len(runs)}: spool {med('spool_mb')} MB; write {med('write_mb_s')} MB/s; "
       f"replay {med('replay_mb_s')} MB/s; live {med('live_mb_s')} MB/s; "
+      f"live without the spool {med('memory_live_mb_s')} MB/s; "
       f"peak RSS {max(r['rss_max_kib'] for r in runs) / 1024:.1f} MiB (max over runs)")
 bad = [r for r in runs if r["replayed"] < r["live_received"] or r["live_received"] == 0]
 if bad:

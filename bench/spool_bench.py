@@ -16,6 +16,8 @@ syslog TCP sink (LF framing, the original line as the message) with
   live    a fresh spool, the receiver up from the start: INPUT passes
           through the spool to the receiver; rate = spool bytes written
           (the write phase's figure) / time until the last line came.
+  memory  the same as live with the memory queue alone (no `buffer`), for
+          comparison: what the spool costs when the receiver is up.
 
 For each: the rate in MB/s (10^6 bytes), and logmux's peak RSS (VmHWM,
 polled every 10 ms). Prints one JSON object.
@@ -82,13 +84,15 @@ class Receiver:
 
 
 def config(port, spool):
+    """The sink, spooled to `spool`; None: the memory queue alone."""
     path = os.path.join(work, "spool.toml")
+    buffer = f'buffer = {{ type = "disk", path = "{spool}", sync = "batch" }}' if spool else ""
     with open(path, "w") as f:
         f.write(f"""[sink.s]
 type = "syslog"
 address = "tcp://127.0.0.1:{port}"
 framing = "lf"
-buffer = {{ type = "disk", path = "{spool}", sync = "batch" }}
+{buffer}
 """)
     return path
 
@@ -155,12 +159,19 @@ def main():
     secs, rss2 = watch(proc, lambda: rx.count >= lines)
     proc.wait()
     live = {"seconds": secs, "rss_kib": rss2, "received": rx.count}
+    rx.count = 0
+    proc = start(config(port, None), input_)
+    secs, _ = watch(proc, lambda: rx.count >= lines)
+    proc.wait()
+    memory = {"seconds": secs, "received": rx.count}
     mb = w["bytes"] / 1e6
     print(json.dumps({
         "spool_mb": round(mb, 1),
         "write_mb_s": round(mb / w["seconds"], 1),
         "replay_mb_s": round(mb / r["seconds"], 1),
         "live_mb_s": round(mb / live["seconds"], 1),
+        "memory_live_mb_s": round(mb / memory["seconds"], 1),
+        "memory_received": memory["received"],
         "replayed": r["received"],
         "live_received": live["received"],
         "rss_max_kib": max(w["rss_kib"], r["rss_kib"], live["rss_kib"]),
