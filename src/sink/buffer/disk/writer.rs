@@ -56,12 +56,12 @@ pub fn write_loop(spool: &Spool, queue: &Queue) {
             spool.report(
                 Severity::ERROR,
                 &format!(
-                    "sink {}: cannot create a spool segment: {e}; the sink's queue stops",
+                    "sink {}: cannot create a spool segment: {e}; its events are counted as lost",
                     spool.name
                 ),
                 &[],
             );
-            return finish(spool, queue);
+            return discard(spool, queue);
         }
     };
     loop {
@@ -88,6 +88,19 @@ pub fn write_loop(spool: &Spool, queue: &Queue) {
     }
     w.sync_due(true);
     w.reap_sync();
+    finish(spool, queue);
+}
+
+/// Without a segment to append to: empties the queue, counting each
+/// batch as lost, so that the programs never wait on a spool that cannot
+/// take anything.
+fn discard(spool: &Spool, queue: &Queue) {
+    while let Some(taken) = queue.take() {
+        for batch in taken.batches {
+            queue.count_lost(u64::from(batch.events));
+            queue.release(batch.bytes.len(), batch.events);
+        }
+    }
     finish(spool, queue);
 }
 
