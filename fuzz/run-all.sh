@@ -24,7 +24,7 @@ FIX="$ROOT/fixtures"
 export RUSTC_BOOTSTRAP=1
 export LC_ALL=C   # the fixtures hold raw non-UTF-8 bytes: treat lines as bytes
 
-ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode ijson_output"
+ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode ijson_output spool_segment"
 TARGETS="${TARGETS:-$ALL_TARGETS}"
 
 # --- seeding --------------------------------------------------------------
@@ -164,6 +164,36 @@ seed_syslog_frame() {
     done
 }
 
+# Spool segments as logmux writes them (src/sink/buffer/disk/segment.rs):
+# each record "LMS1", length, CRC-32 of length and payload, then events, key
+# length, key and lines from the fixtures; some cut short, some with a byte
+# flipped, as a crash or a bad disk leaves them. Two leading bytes: the
+# target's start and in-flight offsets.
+seed_spool() {
+    local dir="$FUZZ_DIR/corpus/spool_segment"
+    mkdir -p "$dir"
+    python3 - "$dir" "$PER_TARGET" "$FIX"/*.log <<'PY'
+import random, struct, sys, zlib
+out, per, logs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+lines = [l for f in logs for l in open(f, "rb").read().splitlines(True)][:400]
+rng = random.Random(7)
+for k in range(per):
+    seg = bytearray()
+    for _ in range(rng.randint(1, 6)):
+        key = rng.choice([b"", b"web", b"django-1"])
+        body = b"".join(rng.sample(lines, min(len(lines), rng.randint(1, 5))))
+        payload = struct.pack("<IH", rng.randint(1, 5), len(key)) + key + body
+        length = struct.pack("<I", len(payload))
+        seg += b"LMS1" + length + struct.pack("<I", zlib.crc32(length + payload)) + payload
+    if k % 3 == 1 and seg:
+        seg[rng.randrange(len(seg))] ^= 0x20
+    if k % 3 == 2:
+        del seg[rng.randrange(len(seg) + 1):]
+    with open(f"{out}/seed-{k:03d}", "wb") as f:
+        f.write(bytes([0, rng.randrange(256)]) + bytes(seg[:4000]))
+PY
+}
+
 seed() {
     case "$1" in
         nginx_access)     seed_lines "$1" "$FIX/nginx-access.log" "$FIX/nginx-access-custom.log" ;;
@@ -185,6 +215,7 @@ seed() {
         template)         seed_files "$1" "$FIX"/generate/nginx.conf.in "$ROOT"/tests/stack/*.in ;;
         syslog)           seed_syslog ;;
         syslog_frame)     seed_syslog_frame ;;
+        spool_segment)    seed_spool ;;
         *) echo "unknown target $1" >&2; return 1 ;;
     esac
 }

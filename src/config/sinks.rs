@@ -3,6 +3,7 @@
 //! sink layer ([`crate::sink::spec`]). Every door's config reads its sinks
 //! here, so a sink means the same in `run`, `filter` and `listen`.
 
+mod buffer;
 mod otlp;
 mod syslog;
 
@@ -17,7 +18,7 @@ use super::error::{ConfigError, Locator};
 use super::run::{size, DurationValue, SizeValue};
 use super::template;
 use crate::output::{KeyStyle, OutputFormat};
-use crate::sink::spec::{OnFull, SinkKind, SinkSpec};
+use crate::sink::spec::{BufferSpec, OnFull, SinkKind, SinkSpec};
 
 /// One `[sink.NAME]` table as written.
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +71,8 @@ pub struct RawSink {
     pub batch_max_bytes: Option<Spanned<SizeValue>>,
     /// OTLP: how long a failing batch is retried before it is counted lost.
     pub retry_max_time: Option<Spanned<DurationValue>>,
+    /// Network sinks: `{ type = "disk", path, max_size, when_full, sync }`.
+    pub buffer: Option<buffer::RawBuffer>,
 }
 
 /// The sinks every config has (stdout, stderr, null, and syslog to the
@@ -86,6 +89,7 @@ pub fn resolve(
         keys: KeyStyle::Nested,
         on_full: OnFull::Block,
         queue_bytes: DEFAULT_QUEUE,
+        buffer: Default::default(),
     };
     let default_syslog = syslog::resolve(loc, "syslog", &RawSink::default(), 0, env)?;
     let mut sinks = vec![
@@ -121,6 +125,10 @@ fn resolve_one(
         Some(v) => size(loc, v, &key("queue"))?,
         None => DEFAULT_QUEUE,
     };
+    let buffer = match &s.buffer {
+        Some(b) => buffer::resolve(loc, name, &kind, b, env)?,
+        None => BufferSpec::Memory,
+    };
     Ok(SinkSpec {
         name: name.to_string(),
         kind,
@@ -128,6 +136,7 @@ fn resolve_one(
         keys: s.keys.unwrap_or_default(),
         on_full,
         queue_bytes,
+        buffer,
     })
 }
 

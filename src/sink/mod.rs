@@ -17,6 +17,7 @@
 //! sink, starting the sinks in use, routing a batch, and closing them all
 //! with one report.
 
+pub mod buffer;
 mod file;
 pub mod keyed_files;
 pub mod otlp;
@@ -37,7 +38,7 @@ pub use queue::{Batch, Queue};
 pub use stage::{encoder_for, report_dropped, OpenError, Route, StartedSinks};
 pub use syslog::SyslogSink;
 
-use spec::{SinkKind, SinkSpec};
+use spec::{BufferSpec, SinkKind, SinkSpec};
 
 /// A destination for encoded events.
 pub trait Sink: Send {
@@ -67,6 +68,10 @@ pub trait Sink: Send {
     fn stack_size(&self) -> usize {
         64 * 1024
     }
+    /// A disk spool is in front: a failed delivery returns an error at
+    /// once, instead of waiting and trying again inside `write`, so the
+    /// spool keeps the records and hands them again after its backoff.
+    fn fail_fast(&mut self) {}
 }
 
 /// stdout or stderr of logmux itself (in a container: `docker logs`).
@@ -121,6 +126,8 @@ pub struct SinkHandle {
     pub name: String,
     pub queue: Arc<Queue>,
     thread: Option<JoinHandle<()>>,
+    /// With `buffer = { type = "disk" }`: the spool and its threads.
+    spool: Option<buffer::Spooled>,
 }
 
 impl SinkHandle {
@@ -138,6 +145,28 @@ impl SinkHandle {
             name,
             queue,
             thread: Some(thread),
+            spool: None,
+        })
+    }
+
+    /// Starts `sink` behind the buffer `buffer` names: the memory queue
+    /// alone, or the queue, a disk spool and its delivery thread.
+    pub fn start_buffered(
+        name: String,
+        sink: Box<dyn Sink>,
+        capacity: usize,
+        buffer: &BufferSpec,
+    ) -> io::Result<SinkHandle> {
+        let BufferSpec::Disk(disk) = buffer else {
+            return SinkHandle::start(name, sink, capacity);
+        };
+        let queue = Arc::new(Queue::new(capacity));
+        let spool = buffer::Spooled::start(&name, sink, &queue, disk)?;
+        Ok(SinkHandle {
+            name,
+            queue,
+            thread: None,
+            spool: Some(spool),
         })
     }
 
@@ -147,6 +176,7 @@ impl SinkHandle {
             name,
             queue: Arc::new(Queue::new(1)),
             thread: None,
+            spool: None,
         }
     }
 
@@ -154,6 +184,9 @@ impl SinkHandle {
     /// written. Returns the events and bytes that could not be written in
     /// time.
     pub fn close(&mut self, timeout: Duration) -> (u64, usize) {
+        if let Some(spool) = &mut self.spool {
+            return spool.close(&self.queue, timeout);
+        }
         self.queue.close();
         let Some(thread) = self.thread.take() else {
             return (0, 0);

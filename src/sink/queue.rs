@@ -28,6 +28,13 @@ pub struct Taken {
     pub reopen: bool,
 }
 
+/// What [`Queue::take_within`] found.
+pub enum Took {
+    Work(Vec<Batch>),
+    Idle,
+    Closed,
+}
+
 #[derive(Default)]
 struct State {
     batches: VecDeque<Batch>,
@@ -161,6 +168,33 @@ impl Queue {
             }
             s = self.work.wait(s).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// For a spool's writer, which also has timed work (syncing the disk):
+    /// waits at most `timeout` for batches.
+    pub fn take_within(&self, timeout: Duration) -> Took {
+        let mut s = self.lock();
+        if s.batches.is_empty() && !s.closed {
+            s = match self.work.wait_timeout(s, timeout) {
+                Ok((s, _)) => s,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        if !s.batches.is_empty() {
+            s.reopen = false;
+            return Took::Work(s.batches.drain(..).collect());
+        }
+        if s.closed {
+            Took::Closed
+        } else {
+            Took::Idle
+        }
+    }
+
+    /// Events dropped past the queue (a full disk spool), reported as the
+    /// queue's own drops are.
+    pub fn count_dropped(&self, events: u64) {
+        self.lock().dropped += events;
     }
 
     /// For the sink thread: a batch of `bytes` and `events` was written

@@ -35,6 +35,50 @@ pub struct SinkSpec {
     pub keys: KeyStyle,
     pub on_full: OnFull,
     pub queue_bytes: usize,
+    /// What holds the events the sink has not delivered yet.
+    pub buffer: BufferSpec,
+}
+
+/// The buffer between the readers and a sink: the memory queue alone, or
+/// the queue in front of a spool on disk (network sinks only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum BufferSpec {
+    #[default]
+    Memory,
+    Disk(DiskSpec),
+}
+
+/// `buffer = { type = "disk", path, max_size, when_full, sync }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskSpec {
+    /// The spool directory, owned by this one sink (it is locked).
+    pub path: PathBuf,
+    /// Segment files on disk may not pass this many bytes together.
+    pub max_size: u64,
+    pub when_full: WhenFull,
+    pub sync: SyncMode,
+}
+
+/// What a full spool does with a new record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Wait for room (the memory queue fills, then the children wait).
+    Block,
+    /// Drop the new record, counted.
+    DropNewest,
+    /// Delete the oldest segment not being read, counted.
+    DropOldest,
+}
+
+/// When the spool's segment files are forced to the disk (fsync).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// At most every 100 ms.
+    Batch,
+    /// After every append.
+    Always,
+    /// Never: the kernel writes back when it likes.
+    Never,
 }
 
 /// Where the built-in `syslog` sink sends: the local syslog daemon.

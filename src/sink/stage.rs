@@ -101,7 +101,14 @@ impl StartedSinks {
         for (i, spec) in specs.iter().enumerate() {
             let handle = if used.get(i).copied().unwrap_or(false) {
                 super::open(spec)
-                    .and_then(|s| SinkHandle::start(spec.name.clone(), s, spec.queue_bytes))
+                    .and_then(|s| {
+                        SinkHandle::start_buffered(
+                            spec.name.clone(),
+                            s,
+                            spec.queue_bytes,
+                            &spec.buffer,
+                        )
+                    })
                     .map_err(|source| OpenError {
                         name: spec.name.clone(),
                         source,
@@ -234,6 +241,7 @@ mod tests {
             keys: KeyStyle::Nested,
             on_full,
             queue_bytes: 1 << 20,
+            buffer: Default::default(),
         }
     }
 

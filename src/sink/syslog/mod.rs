@@ -53,6 +53,8 @@ pub struct SyslogSink {
     /// Messages that could not be sent at all, not yet reported to the queue.
     lost: u64,
     cut_reported: bool,
+    /// A spool is in front ([`Sink::fail_fast`]): one attempt per write.
+    fail_fast: bool,
 }
 
 enum Conn {
@@ -81,6 +83,7 @@ impl SyslogSink {
             failures: 0,
             lost: 0,
             cut_reported: false,
+            fail_fast: false,
         })
     }
 
@@ -245,8 +248,37 @@ impl SyslogSink {
     }
 }
 
+impl SyslogSink {
+    /// One attempt: connect if need be, send the batch; any failure is
+    /// returned (the connection is dropped) for the spool to hand the
+    /// batch again. A batch that failed part way is sent again whole: the
+    /// messages before the failure may arrive twice (at least once).
+    fn write_once(&mut self, events: &[u8]) -> io::Result<()> {
+        if self.peer_closed() {
+            self.conn = None;
+        }
+        if self.conn.is_none() {
+            let conn = self.connect().map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot connect to {}: {e}", self.address))
+            })?;
+            self.conn = Some(conn);
+        }
+        self.send(events).map_err(|(_, e)| {
+            self.conn = None;
+            io::Error::new(e.kind(), format!("sending to {} failed: {e}", self.address))
+        })
+    }
+}
+
 impl Sink for SyslogSink {
+    fn fail_fast(&mut self) {
+        self.fail_fast = true;
+    }
+
     fn write(&mut self, events: &[u8]) -> io::Result<()> {
+        if self.fail_fast {
+            return self.write_once(events);
+        }
         let mut rest = events;
         while !rest.is_empty() {
             if self.peer_closed() {
