@@ -159,9 +159,12 @@ pub struct ListenArgs {
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
-    /// Bytes of unfinished messages held over all connections at most; past it, the frame
-    /// that grew is cut (it comes out marked logmux.truncated, its rest is skipped), counted.
-    /// Without it the worst case is --max-connections × --max-message.
+    /// Bytes held back at most: unfinished messages of all connections, and tracebacks and
+    /// Docker pieces held per stream (UDP senders too). Past it, the stream touched least
+    /// recently emits what it holds at once (marked logmux.truncated, counted as held_flushes);
+    /// then the frame that grew is cut (its rest skipped, counted as held_cuts). Without it the
+    /// worst case is --max-connections × --max-message plus 4,096 streams × (1 MiB traceback +
+    /// --max-message), about 4.3 GiB at the defaults.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_buffer_size)]
     pub max_held: usize,
 

@@ -385,6 +385,7 @@ fn report(h: &Hub) -> u64 {
         idle_closed = c.idle_closed,
         tls_failures = c.tls_failures,
         held_cuts = c.held_cuts,
+        held_flushes = c.held_flushes,
         evicted_streams = c.evicted_streams,
         discarded_bytes = c.discarded_bytes,
         lost_bytes,
