@@ -1,8 +1,10 @@
 //! `logmux listen` against an attacker and an unlucky operator (issue 14):
 //! a NUL inside a message is kept on every transport, a `--max-connections`
-//! of 0 is refused, slow and idle connections are closed after
-//! `--idle-timeout` and capped per peer so a real sender still gets through,
-//! and refused connections are counted and reported.
+//! of 0 is refused (by clap, exit 2), slow and idle connections are closed
+//! after `--idle-timeout` and capped per peer so a real sender still gets
+//! through, refused connections are counted and reported, a stalled stdout
+//! exits 75, and one `--max-held` budget bounds unfinished frames and every
+//! stream's held tracebacks and Docker pieces.
 
 #[path = "support/listen.rs"]
 mod support;
@@ -597,4 +599,64 @@ fn a_held_docker_piece_counts_toward_max_held_and_the_oldest_goes_first() {
     let web2 = one_with_message(&s.events, &"b".repeat(16 * 1024));
     assert_eq!(web2["container"]["name"], "web-2");
     assert!(web2["logmux"].get("truncated").is_none(), "{web2}");
+}
+
+#[test]
+fn a_held_traceback_goes_out_before_a_connections_frame_is_cut() {
+    let l = start(&[
+        "--tcp",
+        ":0",
+        "--output",
+        "json",
+        "--idle-flush",
+        "1h",
+        "--max-held",
+        "64KiB",
+    ]);
+    // One connection leaves a traceback open: 40 KiB held by its stream.
+    let frame = |n: usize| {
+        format!(
+            "  File \"/app/a.py\", line {n}, in f # {}",
+            "x".repeat(20_000)
+        )
+    };
+    let mut a = TcpStream::connect(l.tcp()).unwrap();
+    for line in [
+        "Traceback (most recent call last):".to_string(),
+        frame(1),
+        frame(2),
+    ] {
+        a.write_all(format!("<11>Nov 25 23:29:21 vm a: {line}\n").as_bytes())
+            .unwrap();
+    }
+    l.wait_until(10, "the traceback read", |l| tcp_unread(l) == 0);
+    std::thread::sleep(Duration::from_millis(200));
+    // Another sends 40 KiB of a message it has not finished: 80 KiB held.
+    let mut b = TcpStream::connect(l.tcp()).unwrap();
+    let body = "b".repeat(40_000);
+    b.write_all(format!("<13>Nov 25 23:29:21 vm b: {body}").as_bytes())
+        .unwrap();
+    // The stream's traceback goes out, not a cut of the frame.
+    l.wait_for(1, 10);
+    b.write_all(b"\n").unwrap();
+    l.wait_for(2, 10);
+    let s = l.stop();
+    drop((a, b));
+    assert_eq!(s.code, Some(0), "{}", s.stderr);
+    let report = final_report(&s.stderr);
+    assert_eq!(report["logmux"]["held_flushes"], 1, "{report}");
+    assert_eq!(report["logmux"]["held_cuts"], 0, "{report}");
+    assert_eq!(s.events.len(), 2, "{report}");
+    let tb = &s.events[0];
+    assert_eq!(tb["service"]["name"], "a", "{tb}");
+    assert_eq!(tb["logmux"]["truncated"], true, "{}", tb["logmux"]);
+    let text = format!(
+        "Traceback (most recent call last):\n{}\n{}",
+        frame(1),
+        frame(2)
+    );
+    assert_eq!(tb["message"], text.as_str());
+    let whole = &s.events[1];
+    assert_eq!(whole["message"], body.as_str());
+    assert!(whole["logmux"].get("truncated").is_none(), "{whole}");
 }
