@@ -19,7 +19,7 @@ use crate::filter::FilterJob;
 use crate::listen::{Endpoint, ListenJob};
 use crate::output::{Encoder, KeyStyle, OutputFormat};
 use crate::sink::spec::SinkSpec;
-use crate::units::{parse_buffer_size, parse_duration};
+use crate::units::{parse_buffer_size, parse_duration, parse_nonzero_duration};
 
 const ABOUT: &str = "Structured JSON logs for all-in-one containers.\n\n\
 As the container's PID 1 (`logmux run`) it supervises nginx, uWSGI and Django and owns their \
@@ -88,11 +88,11 @@ Docker's four syslog formats (default, rfc3164, rfc5424, rfc5424micro) and any R
 RFC 5424 sender are read; TCP frames may be octet-counted or end in a newline.
 
 Exit status: 0 when stopped by TERM or INT (everything held is written first) or when the
-reader of stdout goes away; 2 for bad flags; 64 for flags that cannot work together
-(--max-connections 0); 71 when an address cannot be bound; 73 when --out-dir or the --sink
-cannot be created; 74 when stdout cannot be written, did not take every event within
---drain-timeout after TERM, or the --sink could not deliver everything at the end; 78 for a
-bad --config, --sink name, or --tls-cert/--tls-key/--tls-client-ca file.";
+reader of stdout goes away; 2 for bad flags (--max-connections 0 included); 71 when an
+address cannot be bound; 73 when --out-dir or the --sink cannot be created; 74 when stdout
+cannot be written or the --sink could not deliver everything at the end; 75 when stdout did
+not take every event within --drain-timeout after TERM (events lost, counted); 78 for a bad
+--config, --sink name, or --tls-cert/--tls-key/--tls-client-ca file.";
 
 /// Options of `logmux listen`.
 #[derive(Debug, Args)]
@@ -156,23 +156,26 @@ pub struct ListenArgs {
 
     /// Connections open at once at most; further ones are closed (counted and reported).
     /// Worst case held: N × --max-message of unfinished frames.
-    #[arg(long, value_name = "N", default_value_t = 1024)]
-    pub max_connections: usize,
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 
-    /// Bytes of unfinished messages held over all connections at most; past it, the frame
-    /// that grew is cut (it comes out marked logmux.truncated, its rest is skipped), counted.
-    /// Without it the worst case is --max-connections × --max-message.
+    /// Bytes held back at most: unfinished messages of all connections, and tracebacks and
+    /// Docker pieces held per stream (UDP senders too). Past it, the stream touched least
+    /// recently emits what it holds at once (marked logmux.truncated, counted as held_flushes);
+    /// then the frame that grew is cut (its rest skipped, counted as held_cuts). Without it the
+    /// worst case is --max-connections × --max-message plus 4,096 streams × (1 MiB traceback +
+    /// --max-message), about 4.3 GiB at the defaults.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_buffer_size)]
     pub max_held: usize,
 
     /// TCP connections open at once from one address at most; further ones are closed
     /// (counted and reported), so one host cannot take every slot.
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    pub max_connections_per_peer: usize,
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_peer: u32,
 
     /// Close a connection whose message stays unfinished this long (or whose TLS handshake
     /// does; what it sent comes out). Connections silent between messages are kept.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_nonzero_duration)]
     pub idle_timeout: Duration,
 
     /// Speak TLS on every --tcp listener (RFC 5425; Docker's tcp+tls://) with this PEM
@@ -195,7 +198,7 @@ pub struct ListenArgs {
 
     /// At TERM or INT, read what has arrived and write it out for at most this long (a
     /// stalled stdout included); a second signal stops at once. Events not written are
-    /// counted, and the exit status is then 74.
+    /// counted, and the exit status is then 75.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
 
@@ -208,21 +211,6 @@ pub struct ListenArgs {
 impl ListenArgs {
     /// Resolves flags (and the sinks of --config) into a job.
     pub fn into_job(self) -> Result<ListenJob, ResolveError> {
-        if self.max_connections == 0 {
-            return Err(ResolveError::Usage(
-                "--max-connections 0: at least one connection must be allowed".into(),
-            ));
-        }
-        if self.max_connections_per_peer == 0 {
-            return Err(ResolveError::Usage(
-                "--max-connections-per-peer 0: at least one connection must be allowed".into(),
-            ));
-        }
-        if self.idle_timeout.is_zero() {
-            return Err(ResolveError::Usage(
-                "--idle-timeout 0s: a connection needs some time to send a message".into(),
-            ));
-        }
         // A config is checked even when no --sink uses it.
         let config = match &self.config {
             Some(path) => ListenConfig::load(path)?,
@@ -280,8 +268,8 @@ impl ListenArgs {
                 max_files: self.max_files,
             }),
             max_message: self.max_message,
-            max_connections: self.max_connections,
-            max_per_peer: self.max_connections_per_peer,
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_per_peer: usize::try_from(self.max_connections_per_peer).unwrap_or(usize::MAX),
             max_held: self.max_held,
             idle_timeout: self.idle_timeout,
             idle_flush: self.idle_flush,
@@ -513,9 +501,6 @@ pub enum ResolveError {
     LogFormat(String),
     #[error("--sink {name}: no such sink; expected one of {known} (define it as [sink.{name}] in --config)")]
     UnknownSink { name: String, known: String },
-    /// Flags that parse but cannot work together or at all (exit 64).
-    #[error("{0}")]
-    Usage(String),
 }
 
 /// The spec of the sink `--sink NAME` names.

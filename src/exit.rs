@@ -20,8 +20,6 @@ pub const REFUSED: u8 = 1;
 /// `logmux ctl status`: a long-running program is not running, as
 /// `supervisorctl status` says it (for a HEALTHCHECK).
 pub const NOT_ALL_RUNNING: u8 = 3;
-/// EX_USAGE: flags that parse but cannot work (`listen --max-connections 0`).
-pub const EX_USAGE: u8 = 64;
 /// EX_NOINPUT: an input file or the config cannot be read.
 pub const EX_NOINPUT: u8 = 66;
 /// EX_UNAVAILABLE: `logmux ctl` cannot reach a running `logmux run`.
@@ -36,7 +34,9 @@ pub const EX_CANTCREAT: u8 = 73;
 pub const EX_IOERR: u8 = 74;
 /// `logmux run` ended well by its programs' account, but events were
 /// lost on the way: left in a queue or a pipe at the shutdown deadline, or
-/// lost to write errors (the final report counts them). Not a sysexits
+/// lost to write errors (the final report counts them). `logmux listen`
+/// stopped by a signal whose stdout did not take every event within
+/// `--drain-timeout`. Not a sysexits
 /// code's meaning; its number (EX_TEMPFAIL's) is free in logmux's table.
 pub const EVENTS_LOST: u8 = 75;
 /// EX_CONFIG: a config error, a missing variable, a template that cannot
@@ -62,11 +62,6 @@ pub fn listen_config_invalid() -> u8 {
     EX_CONFIG
 }
 
-/// `logmux listen` with flags that cannot work.
-pub fn listen_usage() -> u8 {
-    EX_USAGE
-}
-
 /// `logmux listen`: a stop by signal or a closed output is a normal end.
 pub fn listen(result: &Result<listen::Outcome, ListenError>) -> u8 {
     match result {
@@ -74,6 +69,8 @@ pub fn listen(result: &Result<listen::Outcome, ListenError>) -> u8 {
         Err(ListenError::Bind { .. } | ListenError::Runtime(_)) => EX_OSERR,
         Err(ListenError::OutDir { .. } | ListenError::Sink(_)) => EX_CANTCREAT,
         Err(ListenError::Output(_)) => EX_IOERR,
+        // Written in part: stdout's reader stalled past --drain-timeout.
+        Err(ListenError::Unwritten { .. }) => EVENTS_LOST,
         // A certificate, key or client CA that cannot be used.
         Err(ListenError::Tls(_)) => EX_CONFIG,
     }
@@ -150,7 +147,12 @@ mod tests {
             source: io_error(),
         };
         assert_eq!(listen(&Err(out_dir)), 73);
-        assert_eq!(listen_usage(), 64);
+        let stalled = ListenError::Unwritten {
+            events: 3,
+            drain_timeout: std::time::Duration::from_secs(5),
+        };
+        assert_eq!(listen(&Err(stalled)), 75);
+        assert_eq!(listen(&Err(ListenError::Output(io_error()))), 74);
     }
 
     #[test]

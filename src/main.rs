@@ -35,7 +35,6 @@ fn filter(args: FilterArgs) -> u8 {
                 ResolveError::Config(_) => "config",
                 ResolveError::LogFormat(_) => "log_format",
                 ResolveError::UnknownSink { .. } => "sink",
-                ResolveError::Usage(_) => "usage",
             };
             tracing::error!(kind, "{e}");
             return exit::filter_config_invalid();
@@ -52,10 +51,6 @@ fn filter(args: FilterArgs) -> u8 {
 fn listen(args: ListenArgs) -> u8 {
     let job = match args.into_job() {
         Ok(job) => job,
-        Err(e @ ResolveError::Usage(_)) => {
-            tracing::error!("{e}");
-            return exit::listen_usage();
-        }
         Err(e) => {
             tracing::error!("{e}");
             return exit::listen_config_invalid();

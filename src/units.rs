@@ -13,6 +13,16 @@
 
 use std::time::Duration;
 
+/// A duration that must not be zero (`--idle-timeout`: a connection needs
+/// some time to send a message).
+pub fn parse_nonzero_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err("must be more than 0".into());
+    }
+    Ok(d)
+}
+
 /// Parses a duration such as `500ms`, `1.5s`, `2h` or `1d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -106,6 +116,9 @@ mod tests {
         for bad in ["", "h", "2x", "1.s", ".5s", "-1s", "1e3s", "2 hours"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_nonzero_duration("1ms"), Ok(Duration::from_millis(1)));
+        assert!(parse_nonzero_duration("0s").is_err());
+        assert!(parse_nonzero_duration("0").is_err());
     }
 
     #[test]

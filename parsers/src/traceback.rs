@@ -151,6 +151,11 @@ impl Assembler {
         self.take()
     }
 
+    /// Bytes of the event being assembled (for a memory budget).
+    pub fn held_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Whether lines are buffered (the engine should flush on idle timeout).
     pub fn is_pending(&self) -> bool {
         self.state != State::Idle

@@ -81,6 +81,11 @@ impl StreamState {
     pub fn is_pending(&self) -> bool {
         self.pending.is_some() || !self.splice_head.is_empty()
     }
+
+    /// Bytes held back waiting for more lines (for a memory budget).
+    pub fn held_bytes(&self) -> usize {
+        self.assembler.held_bytes() + self.splice_head.len()
+    }
 }
 
 /// Parses and encodes lines; shared by all the streams of one front door.
@@ -225,6 +230,16 @@ impl Pipeline {
             }
             stream.pending = None;
         }
+    }
+
+    /// Emits what the stream holds before its end has come (a memory
+    /// budget was reached): the event is marked `logmux.truncated`, as it
+    /// may lack lines still to come.
+    pub fn flush_early(&mut self, stream: &mut StreamState, out: &mut dyn Output) {
+        if let Some(first) = stream.pending.as_mut() {
+            first.truncated = true;
+        }
+        self.flush(stream, out);
     }
 
     /// A line that is a logmux event: emits what the stream holds (a

@@ -78,6 +78,9 @@ pub struct Counters {
     pub tls_failures: u64,
     /// Unfinished TCP frames cut because `--max-held` was reached.
     pub held_cuts: u64,
+    /// Held tracebacks and Docker pieces emitted early (marked truncated)
+    /// because `--max-held` was reached.
+    pub held_flushes: u64,
     /// Bytes of over-long stream frames skipped after the cut.
     pub discarded_bytes: u64,
 }
@@ -100,7 +103,8 @@ pub struct HubSettings {
     pub local_offset_minutes: i16,
     pub max_connections: usize,
     pub max_per_peer: usize,
-    /// `--max-held`: bytes of unfinished frames held over all connections.
+    /// `--max-held`: bytes of unfinished frames held over all connections
+    /// and of lines held per stream, together.
     pub max_held: usize,
 }
 
@@ -154,6 +158,8 @@ pub struct Hub {
     per_peer: HashMap<IpAddr, usize>,
     /// Bytes of unfinished frames held by all connections.
     held: usize,
+    /// Bytes of tracebacks and Docker pieces held by all streams.
+    stream_held: usize,
     refusals: Throttle,
     idle_closes: Throttle,
     tls_failures: Throttle,
@@ -178,6 +184,7 @@ impl Hub {
             connections: 0,
             per_peer: HashMap::new(),
             held: 0,
+            stream_held: 0,
             refusals: Throttle::every(REPORT_EVERY),
             idle_closes: Throttle::every(REPORT_EVERY),
             tls_failures: Throttle::every(REPORT_EVERY),
@@ -215,10 +222,38 @@ impl Hub {
     }
 
     /// A connection now holds `now` bytes of an unfinished frame, where it
-    /// held `before`: whether all of them together are over `--max-held`.
+    /// held `before`: whether all that is held is over `--max-held` even
+    /// after the streams' held lines were emitted (the frame must be cut).
     pub fn hold(&mut self, before: usize, now: usize) -> bool {
         self.held = self.held.saturating_sub(before).saturating_add(now);
-        self.held > self.settings.max_held
+        self.shed();
+        self.over_budget()
+    }
+
+    fn over_budget(&self) -> bool {
+        self.held.saturating_add(self.stream_held) > self.settings.max_held
+    }
+
+    /// While over `--max-held`, emits the lines held by the stream touched
+    /// least recently, marked truncated and counted.
+    fn shed(&mut self) {
+        while self.over_budget() {
+            let Some(slot) = self.senders.oldest_holding() else {
+                return;
+            };
+            let Slot {
+                state,
+                joiner,
+                target,
+                ..
+            } = &mut *slot;
+            let out = self.out.buffer(target.as_deref());
+            let pipeline = &mut self.pipeline;
+            joiner.flush_early(|b, t, s| deliver(pipeline, state, b, t, s, out));
+            pipeline.flush_early(state, out);
+            slot.recount(&mut self.stream_held);
+            self.counters.held_flushes += 1;
+        }
     }
 
     /// Counts a refused connection; warns at most once a [`REPORT_EVERY`].
@@ -365,6 +400,8 @@ impl Hub {
                     joiner: Default::default(),
                     target: sender.container().map(|c| Box::from(c.as_str())),
                     last: clock.now,
+                    touched: 0,
+                    counted: 0,
                 };
                 self.senders.insert(key, slot)
             }
@@ -376,12 +413,13 @@ impl Hub {
             return;
         };
         slot.last = clock.now;
+        slot.touched = self.counters.messages;
         let Slot {
             state,
             joiner,
             target,
             ..
-        } = slot;
+        } = &mut *slot;
         let out = self.out.buffer(target.as_deref());
         let pipeline = &mut self.pipeline;
         if !same_syslog(&state.origin, &msg) {
@@ -403,6 +441,8 @@ impl Hub {
             self.pending = true;
             self.housekeeper.notify_one();
         }
+        slot.recount(&mut self.stream_held);
+        self.shed();
     }
 
     /// Input that is not syslog: kept as text with `logmux.parse_error`.
@@ -415,6 +455,7 @@ impl Hub {
 
     /// Emits what a stream holds back and drops it.
     fn retire(&mut self, mut slot: Slot) {
+        self.stream_held = self.stream_held.saturating_sub(slot.counted);
         let out = self.out.buffer(slot.target.as_deref());
         flush_slot(&mut self.pipeline, &mut slot, out);
     }
@@ -449,7 +490,8 @@ impl Hub {
                 joiner,
                 target,
                 last,
-            } = slot;
+                ..
+            } = &mut *slot;
             let out = self.out.buffer(target.as_deref());
             let pipeline = &mut self.pipeline;
             joiner.expire(now, |b, t, s| deliver(pipeline, state, b, t, s, out));
@@ -457,11 +499,15 @@ impl Hub {
                 pipeline.flush(state, out);
             }
             pending |= state.is_pending() || joiner.is_holding();
+            slot.recount(&mut self.stream_held);
         }
         self.pending = pending;
-        self.senders.remove_where(|_, s| {
+        let forgotten = self.senders.remove_where(|_, s| {
             !s.is_pending() && now.saturating_duration_since(s.last) >= STREAM_IDLE
         });
+        for slot in forgotten {
+            self.stream_held = self.stream_held.saturating_sub(slot.counted);
+        }
     }
 
     /// Emits everything held back (the listener stops).

@@ -90,6 +90,23 @@ impl Joiner {
         }
     }
 
+    /// Bytes of the line held (for `--max-held`).
+    pub fn held_bytes(&self) -> usize {
+        self.held.as_ref().map_or(0, |h| h.bytes.len())
+    }
+
+    /// Delivers a held line before its end came (`--max-held` was
+    /// reached), marked truncated; true if there was one.
+    pub fn flush_early(&mut self, deliver: impl FnOnce(&[u8], bool, &Stamp)) -> bool {
+        match self.held.take() {
+            Some(h) => {
+                deliver(&h.bytes, true, &h.stamp);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Delivers a held line whose window has passed; true if it did.
     pub fn expire(&mut self, now: Instant, deliver: impl FnOnce(&[u8], bool, &Stamp)) -> bool {
         match &self.held {
@@ -212,5 +229,19 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!((out[0].0.len(), out[0].1), (2 * DOCKER_PIECE, true));
         assert_eq!((out[1].0.len(), out[1].1), (DOCKER_PIECE + 3, true));
+    }
+
+    #[test]
+    fn a_piece_flushed_early_is_counted_and_marked() {
+        let t0 = Instant::now();
+        let mut j = Joiner::default();
+        let mut out = Out::new();
+        assert_eq!(j.held_bytes(), 0);
+        offer(&mut j, &vec![b'a'; DOCKER_PIECE], t0, 65536, &mut out);
+        assert_eq!(j.held_bytes(), DOCKER_PIECE);
+        assert!(j.flush_early(|b, t, _| out.push((b.to_vec(), t))));
+        assert_eq!(out, vec![(vec![b'a'; DOCKER_PIECE], true)]);
+        assert_eq!(j.held_bytes(), 0);
+        assert!(!j.flush_early(|_, _, _| {}));
     }
 }

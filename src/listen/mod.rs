@@ -132,6 +132,12 @@ pub enum ListenError {
     },
     #[error("cannot write the output: {0}")]
     Output(#[source] io::Error),
+    /// Stopped by a signal, but stdout's reader did not take everything.
+    #[error("{events} events were not written: stdout's reader did not read them within --drain-timeout {drain_timeout:?}")]
+    Unwritten {
+        events: u64,
+        drain_timeout: Duration,
+    },
     #[error(transparent)]
     Sink(#[from] crate::sink::OpenError),
     #[error("cannot start the listener: {0}")]
@@ -335,9 +341,10 @@ async fn serve(
     h.finish_output(drain_timeout);
     let unwritten = report(&h);
     match h.end.take() {
-        None if unwritten > 0 => Err(ListenError::Output(io::Error::other(format!(
-            "{unwritten} events were not written: stdout's reader did not read them within --drain-timeout {drain_timeout:?}"
-        )))),
+        None if unwritten > 0 => Err(ListenError::Unwritten {
+            events: unwritten,
+            drain_timeout,
+        }),
         None => Ok(Outcome::Stopped),
         Some(End::OutputClosed) => Ok(Outcome::OutputClosed),
         Some(End::OutputFailed(e)) => Err(ListenError::Output(e)),
@@ -378,6 +385,7 @@ fn report(h: &Hub) -> u64 {
         idle_closed = c.idle_closed,
         tls_failures = c.tls_failures,
         held_cuts = c.held_cuts,
+        held_flushes = c.held_flushes,
         evicted_streams = c.evicted_streams,
         discarded_bytes = c.discarded_bytes,
         lost_bytes,

@@ -89,12 +89,30 @@ pub struct Slot {
     pub target: Option<Box<str>>,
     /// When its last message came.
     pub last: Instant,
+    /// The hub's count of messages when its last came: the stream touched
+    /// least recently holds the lowest (ties of `last` are common, as a
+    /// batch of reads shares one time).
+    pub touched: u64,
+    /// The bytes it holds as `--max-held` counts them.
+    pub counted: usize,
 }
 
 impl Slot {
     /// Whether lines are held back (a traceback, a Docker piece).
     pub fn is_pending(&self) -> bool {
         self.state.is_pending() || self.joiner.is_holding()
+    }
+
+    /// Bytes held back: a traceback being assembled, a Docker piece.
+    pub fn held_bytes(&self) -> usize {
+        self.state.held_bytes() + self.joiner.held_bytes()
+    }
+
+    /// Brings `total` (what all streams hold) up to date with this one.
+    pub fn recount(&mut self, total: &mut usize) {
+        let now = self.held_bytes();
+        *total = total.saturating_sub(self.counted).saturating_add(now);
+        self.counted = now;
     }
 }
 
@@ -143,6 +161,14 @@ impl Senders {
         self.map.insert_full(key.to_owned(), slot).0
     }
 
+    /// The stream holding something that was touched least recently.
+    pub fn oldest_holding(&mut self) -> Option<&mut Slot> {
+        self.map
+            .values_mut()
+            .filter(|s| s.counted > 0)
+            .min_by_key(|s| s.touched)
+    }
+
     pub fn at(&mut self, index: usize) -> Option<&mut Slot> {
         self.map.get_index_mut(index).map(|(_, s)| s)
     }
@@ -187,6 +213,8 @@ mod tests {
             joiner: Joiner::default(),
             target: None,
             last,
+            touched: 0,
+            counted: 0,
         }
     }
 
@@ -239,5 +267,32 @@ mod tests {
         let gone = s.remove_where(|k, _| k.peer == Peer::Conn(3));
         assert_eq!(gone.len(), 1);
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn the_oldest_holding_stream_is_the_one_touched_least_recently() {
+        let t0 = Instant::now();
+        let mut s = Senders::new(8);
+        let peers = [Peer::Conn(1), Peer::Conn(2), Peer::Conn(3)];
+        // One time for all (one batch of reads): only `touched` tells them apart.
+        for (i, (p, counted)) in peers.iter().zip([0, 10, 20]).enumerate() {
+            let key = KeyRef {
+                peer: p,
+                host: None,
+                tag: None,
+                stream: None,
+            };
+            let at = s.insert(key, slot(t0));
+            let slot = s.at(at).unwrap();
+            slot.touched = i as u64;
+            slot.counted = counted;
+        }
+        // Conn(1) holds nothing; Conn(2) is the oldest that holds something.
+        assert_eq!(s.oldest_holding().unwrap().counted, 10);
+        let mut total = 30;
+        let held = s.oldest_holding().unwrap();
+        held.recount(&mut total);
+        assert_eq!((total, held.counted), (20, 0));
+        assert_eq!(s.oldest_holding().unwrap().counted, 20);
     }
 }
