@@ -451,10 +451,10 @@ fn unfinished_frames_of_many_connections_stay_under_max_held() {
         c.write_all(b"<13>Nov 25 23:29:21 vm held: ").unwrap();
         c.write_all(&body).unwrap();
     }
-    l.wait_until(60, "every byte read", |l| tcp_unread(l) == 0);
+    l.wait_until(180, "every byte read", |l| tcp_unread(l) == 0);
     let hwm = proc_status_kib(l.pid(), "VmHWM");
     drop(conns);
-    l.wait_for(CONNECTIONS, 60);
+    l.wait_for(CONNECTIONS, 180);
     let s = l.stop();
     assert_eq!(s.code, Some(0), "{}", s.stderr);
     // One event per connection, cut or ended by the close.
