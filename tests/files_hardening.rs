@@ -5,38 +5,19 @@
 
 #[path = "support/run.rs"]
 mod support;
+#[path = "support/tmpfs.rs"]
+mod tmpfs;
 
-use std::path::Path;
 use std::process::Command;
 
 use support::*;
+use tmpfs::Tmpfs;
 
 /// A count from the final report: a number, or (older reports) a string.
 fn count(v: &serde_json::Value) -> u64 {
     v.as_u64()
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         .unwrap_or_else(|| panic!("not a count: {v}"))
-}
-
-/// A 1 MiB tmpfs at `dir`, unmounted on drop.
-struct Tmpfs<'a>(&'a Path);
-
-impl<'a> Tmpfs<'a> {
-    fn mount(dir: &'a Path) -> Option<Tmpfs<'a>> {
-        std::fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Tmpfs(dir))
-    }
-}
-
-impl Drop for Tmpfs<'_> {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.0).status();
-    }
 }
 
 const SENT_BEFORE: u64 = 10_000;

@@ -5,39 +5,18 @@
 
 #[path = "support/listen.rs"]
 mod support;
-
-use std::path::Path;
-use std::process::Command;
+#[path = "support/tmpfs.rs"]
+mod tmpfs;
 
 use serde_json::Value;
 use support::*;
+use tmpfs::Tmpfs;
 
 /// Every line as a JSON object; panics on a line that is not one.
 fn events(text: &str) -> Vec<Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
-}
-
-/// A 1 MiB tmpfs at `dir`, unmounted on drop.
-struct Tmpfs<'a>(&'a Path);
-
-impl<'a> Tmpfs<'a> {
-    fn mount(dir: &'a Path) -> Option<Tmpfs<'a>> {
-        std::fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Tmpfs(dir))
-    }
-}
-
-impl Drop for Tmpfs<'_> {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.0).status();
-    }
 }
 
 #[test]
