@@ -14,34 +14,6 @@ use std::time::Duration;
 
 use support::*;
 
-/// `logmux ctl ARGS`, bounded from outside so that a client without a
-/// timeout of its own fails the test instead of hanging it.
-fn ctl(socket: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new("timeout")
-        .arg("30")
-        .arg(env!("CARGO_BIN_EXE_logmux"))
-        .arg("ctl")
-        .arg("--socket")
-        .arg(socket)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn pid_of(status: &str, name: &str) -> String {
-    status
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(name))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .unwrap_or("")
-        .to_string()
-}
-
 /// User plus system CPU time of `pid` so far, in clock ticks (1/100 s).
 fn cpu_ticks(pid: i32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();

@@ -182,3 +182,32 @@ pub fn processes_with(marker: &str) -> Vec<i32> {
     }
     out
 }
+
+/// `logmux ctl ARGS`, bounded from outside so that a client without a
+/// timeout of its own fails the test instead of hanging it.
+pub fn ctl(socket: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("timeout")
+        .arg("30")
+        .arg(env!("CARGO_BIN_EXE_logmux"))
+        .arg("ctl")
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The pid column of `name`'s row in `logmux ctl status`'s table ("" if none).
+pub fn pid_of(status: &str, name: &str) -> String {
+    status
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or("")
+        .to_string()
+}
