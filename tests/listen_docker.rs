@@ -16,6 +16,8 @@
 //! (docker/base-image.sh builds it; tests/run-all.sh runs that first): its
 //! absence fails the test rather than skipping it.
 
+#[path = "support/docker_engine.rs"]
+mod docker_engine;
 #[path = "support/listen.rs"]
 mod support;
 
@@ -23,10 +25,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use docker_engine::{docker_ready, IMAGE};
 use serde_json::Value;
 use support::*;
-
-const IMAGE: &str = "logmux/debian:bookworm";
 
 /// The 16 KiB pieces of the long line: 16,384 + 16,384 + 7,231 bytes.
 const LONG_PIECES: u64 = 3;
@@ -86,32 +87,6 @@ fn expected(stream: &str) -> Vec<(String, &'static str)> {
 fn expected_messages() -> u64 {
     let lines = 3 + 2 + TRACEBACK.lines().count() as u64;
     lines + LONG_PIECES
-}
-
-/// Whether Docker can run containers here. Missing Docker skips (see
-/// support/skip.rs); Docker without the base image fails.
-fn docker_ready(test: &str) -> bool {
-    let info = Command::new("docker")
-        .arg("info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !info.is_ok_and(|s| s.success()) {
-        skip_or_fail(test, "`docker info` fails (no Docker engine here)");
-        return false;
-    }
-    let image = Command::new("docker")
-        .args(["image", "inspect", IMAGE])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(
-        image.success(),
-        "Docker works but the image {IMAGE} is missing: build it with \
-         `bash docker/base-image.sh` (tests/run-all.sh does before cargo test)"
-    );
-    true
 }
 
 /// A container name of this test run's own; removed when dropped.

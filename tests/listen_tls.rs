@@ -8,6 +8,10 @@
 //! rsyslog, openssl and Docker are needed; without them the tests are
 //! skipped (a failure under CI: see support/skip.rs).
 
+#[path = "support/certs.rs"]
+mod certs;
+#[path = "support/docker_engine.rs"]
+mod docker_engine;
 #[path = "support/listen.rs"]
 mod support;
 
@@ -16,102 +20,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use certs::make_certificates;
+use docker_engine::{docker_ready, IMAGE};
 use serde_json::Value;
 use support::*;
-
-/// Docker's base image, as in listen_docker.rs.
-const IMAGE: &str = "logmux/debian:bookworm";
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl (apt-get install openssl)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A certificate `name.pem` (and `name.key`) for CN `cn`, signed by `ca`,
-/// with the extensions `ext`.
-fn signed(dir: &Path, name: &str, cn: &str, ca: &str, ext: &str) {
-    let (key, csr, pem, cnf) = (
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.pem"),
-        format!("{name}.cnf"),
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            &format!("/CN={cn}"),
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-        ],
-    );
-    std::fs::write(dir.join(&cnf), ext).unwrap();
-    let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca_pem,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &cnf,
-            "-out",
-            &pem,
-        ],
-    );
-}
-
-/// `ca.pem`, `other-ca.pem`; `server.pem` for 127.0.0.1 and localhost
-/// (signed by ca); `client.pem` (by ca) and `rogue.pem` (by other-ca).
-fn make_certificates(dir: &Path) {
-    for ca in ["ca", "other-ca"] {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN=logmux test {ca}"),
-                "-keyout",
-                &format!("{ca}.key"),
-                "-out",
-                &format!("{ca}.pem"),
-            ],
-        );
-    }
-    let server = "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n";
-    signed(dir, "server", "localhost", "ca", server);
-    let client = "subjectAltName=DNS:client.test\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
-    signed(dir, "client", "client.test", "ca", client);
-    signed(dir, "rogue", "client.test", "other-ca", client);
-}
 
 fn have(test: &str, program: &str) -> bool {
     let found = Command::new("sh")
@@ -355,30 +267,6 @@ fn rsyslog_gtls_with_a_client_certificate() {
         assert_eq!(e["host"]["name"], hostname().as_str(), "{e}");
     }
     assert_eq!(final_report(&s.stderr)["logmux"]["tls_failures"], 0);
-}
-
-/// Whether Docker can run containers here (as in listen_docker.rs).
-fn docker_ready(test: &str) -> bool {
-    let info = Command::new("docker")
-        .arg("info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !info.is_ok_and(|s| s.success()) {
-        skip_or_fail(test, "`docker info` fails (no Docker engine here)");
-        return false;
-    }
-    let image = Command::new("docker")
-        .args(["image", "inspect", IMAGE])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(
-        image.success(),
-        "Docker works but the image {IMAGE} is missing: bash docker/base-image.sh"
-    );
-    true
 }
 
 #[test]
