@@ -294,33 +294,44 @@ impl Hub {
     pub fn report_due(&mut self, socket: &str, all: bool) {
         let now = Instant::now();
         let take = |t: &mut Throttle| if all { t.rest() } else { t.due(now) };
-        if let Some(n) = take(&mut self.refusals) {
-            let total = self.counters.refused_connections;
-            tracing::warn!(
-                socket,
-                refused = n,
-                refused_total = total,
-                "{socket}: refused {n} more connection(s), {total} in all"
-            );
+        // tracing's field names are fixed at compile time, hence a macro.
+        macro_rules! report {
+            ($throttle:ident, $total:ident, $count_field:ident, $total_field:ident, $msg:literal) => {
+                if let Some(n) = take(&mut self.$throttle) {
+                    let total = self.counters.$total;
+                    tracing::warn!(
+                        socket,
+                        $count_field = n,
+                        $total_field = total,
+                        $msg,
+                        socket = socket,
+                        n = n,
+                        total = total
+                    );
+                }
+            };
         }
-        if let Some(n) = take(&mut self.idle_closes) {
-            let total = self.counters.idle_closed;
-            tracing::warn!(
-                socket,
-                closed = n,
-                closed_total = total,
-                "{socket}: closed {n} more connection(s) for --idle-timeout, {total} in all"
-            );
-        }
-        if let Some(n) = take(&mut self.tls_failures) {
-            let total = self.counters.tls_failures;
-            tracing::warn!(
-                socket,
-                failed = n,
-                failed_total = total,
-                "{socket}: {n} more TLS handshake(s) failed, {total} in all"
-            );
-        }
+        report!(
+            refusals,
+            refused_connections,
+            refused,
+            refused_total,
+            "{socket}: refused {n} more connection(s), {total} in all"
+        );
+        report!(
+            idle_closes,
+            idle_closed,
+            closed,
+            closed_total,
+            "{socket}: closed {n} more connection(s) for --idle-timeout, {total} in all"
+        );
+        report!(
+            tls_failures,
+            tls_failures,
+            failed,
+            failed_total,
+            "{socket}: {n} more TLS handshake(s) failed, {total} in all"
+        );
     }
 
     /// Whether some stream holds lines back.
