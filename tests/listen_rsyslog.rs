@@ -7,12 +7,14 @@
 //! Needs `rsyslogd` (Debian's `rsyslog`); `tests/run-all.sh` installs it.
 //! Without it the test is skipped, a failure under CI or `LOGMUX_LIVE=1`.
 
+#[path = "support/rsyslog_relay.rs"]
+mod rsyslog_relay;
 #[path = "support/listen.rs"]
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rsyslog_relay::{start_rsyslogd, Rsyslog};
 use serde_json::Value;
 use support::*;
 
@@ -31,18 +33,6 @@ fn have_rsyslogd() -> bool {
     found
 }
 
-/// Our own rsyslogd, killed (only it) when dropped.
-struct Rsyslog(Child);
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 fn start_rsyslog(dir: &std::path::Path, octet_port: u16, lf_port: u16) -> (Rsyslog, String) {
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
@@ -57,28 +47,7 @@ action(type="omfwd" target="127.0.0.1" port="{lf_port}" protocol="tcp")
         work = work.display(),
         socket = socket.display(),
     );
-    let conf_path = dir.join("rsyslog.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new("rsyslogd")
-        .arg("-n")
-        .arg("-f")
-        .arg(&conf_path)
-        .arg("-i")
-        .arg(dir.join("rsyslogd.pid"))
-        .env("TZ", "UTC")
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut rsyslog = Rsyslog(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !exists(&socket) {
-        assert!(
-            Instant::now() < deadline,
-            "rsyslogd did not create {socket:?}"
-        );
-        assert!(rsyslog.0.try_wait().unwrap().is_none(), "rsyslogd exited");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let rsyslog = start_rsyslogd(dir, &conf, &socket);
     (rsyslog, socket.display().to_string())
 }
 

@@ -12,6 +12,8 @@
 mod certs;
 #[path = "support/docker_engine.rs"]
 mod docker_engine;
+#[path = "support/rsyslog_relay.rs"]
+mod rsyslog_relay;
 #[path = "support/listen.rs"]
 mod support;
 
@@ -22,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use certs::make_certificates;
 use docker_engine::{docker_ready, IMAGE};
+use rsyslog_relay::{start_rsyslogd, Rsyslog};
 use serde_json::Value;
 use support::*;
 
@@ -186,17 +189,8 @@ fn without_tls_client_ca_any_client_is_served() {
     assert_eq!(final_report(&s.stderr)["logmux"]["tls_failures"], 0);
 }
 
-/// rsyslogd reading `socket` (imuxsock) and forwarding over TLS (gtls) to
-/// `port`, with the client certificate; killed when dropped.
-struct Rsyslog(Child);
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// rsyslogd reading its socket (imuxsock; its path is returned) and
+/// forwarding over TLS (gtls) to `port`, with the client certificate.
 fn rsyslog_gtls(dir: &Path, certs: &Path, port: u16) -> (Rsyslog, String) {
     let (work, socket, c) = (dir.join("work"), dir.join("in.sock"), certs.display());
     std::fs::create_dir_all(&work).unwrap();
@@ -209,27 +203,7 @@ action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" TCP_Framing=
         work = work.display(),
         socket = socket.display(),
     );
-    let path = dir.join("rsyslog.conf");
-    std::fs::write(&path, conf).unwrap();
-    let child = Command::new("rsyslogd")
-        .args(["-n", "-f"])
-        .arg(&path)
-        .arg("-i")
-        .arg(dir.join("rsyslogd.pid"))
-        .env("TZ", "UTC")
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut r = Rsyslog(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !exists(&socket) {
-        assert!(
-            Instant::now() < deadline,
-            "rsyslogd did not create {socket:?}"
-        );
-        assert!(r.0.try_wait().unwrap().is_none(), "rsyslogd exited");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let r = start_rsyslogd(dir, &conf, &socket);
     (r, socket.display().to_string())
 }
 
