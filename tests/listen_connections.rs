@@ -87,16 +87,6 @@ fn set_nofile(r: &libc::rlimit) -> io::Result<()> {
     }
 }
 
-/// A line of /proc/PID/status (`Threads`, `VmHWM`) as a number.
-fn proc_status(pid: i32, key: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
-}
-
 /// The soft "Max open files" of a process.
 fn soft_nofile_of(pid: i32) -> u64 {
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();

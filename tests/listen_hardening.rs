@@ -104,18 +104,6 @@ fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
     }
 }
 
-/// The final report (`listen stopped`) among logmux's own events.
-fn final_report(stderr: &str) -> Value {
-    complete_lines(stderr.as_bytes())
-        .into_iter()
-        .find(|e| {
-            e["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("listen stopped"))
-        })
-        .unwrap_or_else(|| panic!("no final report in {stderr}"))
-}
-
 /// A real sender's 8 messages, one connection, from 127.0.0.1.
 fn real_sender(to: SocketAddr) {
     let mut s = connect_from(Ipv4Addr::LOCALHOST, to);
@@ -406,16 +394,6 @@ fn stop_with_stalled_stdout(drain: &str, second_term: bool) -> StalledStop {
     }
 }
 
-/// A line of /proc/PID/status (`VmHWM`, `VmRSS`) in KiB.
-fn proc_status_kib(pid: i32, key: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
-}
-
 /// Bytes the listener's TCP sockets have received and not read yet.
 fn tcp_unread(l: &Listener) -> usize {
     sockets_of(l.pid(), &["tcp"])
@@ -440,7 +418,7 @@ fn unfinished_frames_of_many_connections_stay_under_max_held() {
         "16MiB",
     ]);
     let to = l.tcp();
-    let idle_hwm = proc_status_kib(l.pid(), "VmHWM");
+    let idle_hwm = proc_status(l.pid(), "VmHWM");
     // Each connection sends 2 MiB of a message that never ends: 200 MiB
     // held without a budget.
     let body = vec![b'a'; FRAME];
@@ -452,7 +430,7 @@ fn unfinished_frames_of_many_connections_stay_under_max_held() {
         c.write_all(&body).unwrap();
     }
     l.wait_until(180, "every byte read", |l| tcp_unread(l) == 0);
-    let hwm = proc_status_kib(l.pid(), "VmHWM");
+    let hwm = proc_status(l.pid(), "VmHWM");
     drop(conns);
     l.wait_for(CONNECTIONS, 180);
     let s = l.stop();
@@ -461,11 +439,7 @@ fn unfinished_frames_of_many_connections_stay_under_max_held() {
     assert_eq!(s.events.len(), CONNECTIONS);
     let report = final_report(&s.stderr);
     let cuts = report["logmux"]["held_cuts"].as_u64().unwrap();
-    let truncated = s
-        .events
-        .iter()
-        .filter(|e| e["logmux"]["truncated"] == true)
-        .count() as u64;
+    let truncated = marked_truncated(&s.events);
     assert_eq!(truncated, cuts, "{report}");
     // 200 MiB sent, 16 MiB may be held: most frames were cut.
     assert!(cuts >= (CONNECTIONS as u64) * 3 / 4, "{report}");
@@ -504,7 +478,7 @@ fn partial_tracebacks_of_4096_udp_senders_stay_under_max_held() {
         "--drain-timeout",
         "60s",
     ]);
-    let idle_hwm = proc_status_kib(l.pid(), "VmHWM");
+    let idle_hwm = proc_status(l.pid(), "VmHWM");
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut sent = 0;
     // One sender after the other, each its own stream (its own tag); about
@@ -522,7 +496,7 @@ fn partial_tracebacks_of_4096_udp_senders_stay_under_max_held() {
         }
     }
     l.wait_until(30, "the datagrams read", |l| l.udp_unread() == 0);
-    let report_hwm = || proc_status_kib(l.pid(), "VmHWM");
+    let report_hwm = || proc_status(l.pid(), "VmHWM");
     // The hub reads every datagram before the next batch: wait until the
     // counts say so (the report is only at the end, so look at RSS settle).
     std::thread::sleep(Duration::from_millis(300));
@@ -545,11 +519,7 @@ fn partial_tracebacks_of_4096_udp_senders_stay_under_max_held() {
         - 1;
     let flushed = (SENDERS - MAX_HELD / held) as u64;
     assert_eq!(report["logmux"]["held_flushes"], flushed, "{report}");
-    let marked = s
-        .events
-        .iter()
-        .filter(|e| e["logmux"]["truncated"] == true)
-        .count() as u64;
+    let marked = marked_truncated(&s.events);
     assert_eq!(marked, flushed, "{report}");
     // Nothing lost: one event per sender, with every line it sent.
     assert_eq!(s.events.len(), SENDERS, "{report}");
@@ -659,4 +629,12 @@ fn a_held_traceback_goes_out_before_a_connections_frame_is_cut() {
     let whole = &s.events[1];
     assert_eq!(whole["message"], body.as_str());
     assert!(whole["logmux"].get("truncated").is_none(), "{whole}");
+}
+
+/// How many of `events` logmux marked truncated.
+fn marked_truncated(events: &[Value]) -> u64 {
+    events
+        .iter()
+        .filter(|e| e["logmux"]["truncated"] == true)
+        .count() as u64
 }

@@ -68,18 +68,6 @@ fn start_tls(certs: &Path, extra: &[&str]) -> Listener {
     start(&args)
 }
 
-/// The final report (`listen stopped`) among logmux's own events.
-fn final_report(stderr: &str) -> Value {
-    complete_lines(stderr.as_bytes())
-        .into_iter()
-        .find(|e| {
-            e["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("listen stopped"))
-        })
-        .unwrap_or_else(|| panic!("no final report in {stderr}"))
-}
-
 /// Sends `line` with `openssl s_client` (and the client certificate
 /// `cert`, if any); returns once s_client has ended.
 fn s_client(to: std::net::SocketAddr, certs: &Path, cert: Option<&str>, line: &str) {

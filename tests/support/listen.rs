@@ -270,3 +270,26 @@ pub fn one_with_message<'e>(events: &'e [Value], text: &str) -> &'e Value {
 pub fn exists(p: &Path) -> bool {
     std::fs::symlink_metadata(p).is_ok()
 }
+
+/// The final report (`listen stopped`) among logmux's own events.
+pub fn final_report(stderr: &str) -> Value {
+    complete_lines(stderr.as_bytes())
+        .into_iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("listen stopped"))
+        })
+        .unwrap_or_else(|| panic!("no final report in {stderr}"))
+}
+
+/// A line of /proc/PID/status (`Threads`, `VmHWM`, `VmRSS`) as a number (KiB
+/// for the memory ones).
+pub fn proc_status(pid: i32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+}
