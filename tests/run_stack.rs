@@ -575,6 +575,30 @@ fn start_on_a_free_port(
     panic!("{what}: each of {PORT_ATTEMPTS} free ports was taken before nginx bound it");
 }
 
+/// The stack on tests/stack/`config` in `dir`, with `env` besides the
+/// usual, started on a free port and waited for until nginx serves.
+fn start_stack(dir: &tempfile::TempDir, config: &str, env: &[(&str, &str)]) -> (Running, u16) {
+    let tmp = dir.path().to_str().expect("utf-8 temp path").to_string();
+    let app = repo().join("docker/app");
+    let start = |port: u16| {
+        let mut cmd = common::logmux();
+        cmd.arg("run")
+            .arg("--config")
+            .arg(repo().join("tests/stack").join(config))
+            .env("STACK_DIR", &tmp)
+            .env("STACK_PORT", port.to_string())
+            .env("APP_DIR", &app)
+            .envs(env.iter().copied())
+            .env_remove("UWSGI_PROCESSES")
+            .current_dir(dir.path());
+        stack_env(&mut cmd);
+        Running::start(cmd, false)
+    };
+    start_on_a_free_port("nginx spawned and listening", start, |r, port| {
+        spawned(&r.stderr.snapshot(), "nginx").is_some() && nginx_listens(port) && accepts_tcp(port)
+    })
+}
+
 /// Whether nginx itself listens on `port` (`ss` names the socket's
 /// owner): not another program that took the port first.
 fn nginx_listens(port: u16) -> bool {
@@ -602,24 +626,7 @@ fn stack_serves_and_logs_every_request() {
     }
     let dir = stack_dir();
     let tmp = dir.path().to_str().expect("utf-8 temp path").to_string();
-    let app = repo().join("docker/app");
-
-    let start = |port: u16| {
-        let mut cmd = common::logmux();
-        cmd.arg("run")
-            .arg("--config")
-            .arg(repo().join("tests/stack/logmux.toml"))
-            .env("STACK_DIR", &tmp)
-            .env("STACK_PORT", port.to_string())
-            .env("APP_DIR", &app)
-            .env_remove("UWSGI_PROCESSES")
-            .current_dir(dir.path());
-        stack_env(&mut cmd);
-        Running::start(cmd, false)
-    };
-    let (mut run, port) = start_on_a_free_port("nginx spawned and listening", start, |r, port| {
-        spawned(&r.stderr.snapshot(), "nginx").is_some() && nginx_listens(port) && accepts_tcp(port)
-    });
+    let (mut run, port) = start_stack(&dir, "logmux.toml", &[]);
     send_traffic(port);
     // uWSGI writes its request line after the response: let the last reach logmux.
     // Every line on both streams is a JSON object: no raw line leaks.
@@ -1148,25 +1155,8 @@ fn stack_ships_every_event_over_otlp() {
     };
     let receiver = otlp::Receiver::start(&py, "", 0);
     let dir = stack_dir();
-    let tmp = dir.path().to_str().expect("utf-8 temp path").to_string();
-    let app = repo().join("docker/app");
-    let start = |port: u16| {
-        let mut cmd = common::logmux();
-        cmd.arg("run")
-            .arg("--config")
-            .arg(repo().join("tests/stack/otlp.toml"))
-            .env("STACK_DIR", &tmp)
-            .env("STACK_PORT", port.to_string())
-            .env("APP_DIR", &app)
-            .env("OTLP_ENDPOINT", receiver.endpoint())
-            .env_remove("UWSGI_PROCESSES")
-            .current_dir(dir.path());
-        stack_env(&mut cmd);
-        Running::start(cmd, false)
-    };
-    let (mut run, port) = start_on_a_free_port("nginx spawned and listening", start, |r, port| {
-        spawned(&r.stderr.snapshot(), "nginx").is_some() && nginx_listens(port) && accepts_tcp(port)
-    });
+    let endpoint = receiver.endpoint();
+    let (mut run, port) = start_stack(&dir, "otlp.toml", &[("OTLP_ENDPOINT", &endpoint)]);
     send_traffic(port);
     // uWSGI writes its request line after the response: wait for the last.
     let uwsgi_requests = || {
