@@ -98,7 +98,13 @@ impl<'f> Parser<'f> {
                     }
                     _ => false,
                 };
-                by_shape || rec.attempt(|r| nginx::access::parse(line, r))
+                by_shape
+                    || rec.attempt(|r| nginx::access::parse(line, r))
+                    // `127.0.0.1:8000 [pid: …` (--vhost under --http-socket,
+                    // the Host with its port) and `2026-12-03 14:21:34 - …`
+                    // (a strftime --logdate).
+                    || (line.contains("[pid: ") && rec.attempt(|r| uwsgi::parse_request(line, r)))
+                    || rec.attempt(|r| uwsgi::parse_log(line, r, true))
             }
             b'[' => {
                 // uWSGI's request line, Django's runserver line, or one of
@@ -171,6 +177,25 @@ mod tests {
             let mut rec = Record::default();
             Parser::AUTO.parse(line, &mut rec);
             assert_ne!(rec.format, Format::UwsgiLog, "{line}");
+        }
+    }
+
+    /// Lines of `fixtures/uwsgi-vhost.log` and `uwsgi-http.log` (real uWSGI
+    /// 2.0.21 output, `fixtures/generate/uwsgi-variants.sh`): each was `text`.
+    #[test]
+    fn uwsgi_variants_from_real_output_are_typed() {
+        for (line, format) in [
+            ("127.0.0.1:57457 {address space usage: 60858368 bytes/58MB} {rss usage: 11362304 bytes/10MB} [pid: 23174|app: 0|req: 1/1] 127.0.0.1 () {26 vars in 277 bytes} [Thu Dec  3 14:21:33 2026] GET / => generated 3 bytes in 0 msecs (HTTP/1.1 200) 1 headers in 45 bytes (1 switches on core 0)", Format::UwsgiRequest),
+            ("example.org:8080 {address space usage: 60858368 bytes/58MB} {rss usage: 11362304 bytes/10MB} [pid: 23174|app: 0|req: 2/2] 127.0.0.1 () {26 vars in 288 bytes} [Thu Dec  3 14:21:33 2026] GET /y?a=1 => generated 3 bytes in 0 msecs (HTTP/1.1 200) 1 headers in 45 bytes (1 switches on core 0)", Format::UwsgiRequest),
+            ("gateway \"uWSGI http 1\" has been buried (pid: 21214)", Format::UwsgiLog),
+            ("uwsgi socket 0 inherited INET address 127.0.0.1:57457 fd 3", Format::UwsgiLog),
+            ("uwsgi socket 0 inherited UNIX address /tmp/app.sock fd 3", Format::UwsgiLog),
+            ("running /usr/bin/uwsgi-core", Format::UwsgiLog),
+            ("2026-12-03 14:21:34 - running /usr/bin/uwsgi-core", Format::UwsgiLog),
+        ] {
+            let mut rec = Record::default();
+            Parser::AUTO.parse(line, &mut rec);
+            assert_eq!(rec.format, format, "{line}");
         }
     }
 

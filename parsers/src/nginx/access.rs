@@ -292,7 +292,8 @@ mod tests {
             ("\\x05\\x01\\x00", None),
             ("SSH-2.0-Go", None),
             ("get / HTTP/1.1", None),
-            ("CONNECT example.com:443 HTTP/1.1", None),
+            ("CONNECT example.com:443 HTTP/1.1", Some("CONNECT")),
+            ("GET example.com:443 HTTP/1.1", None),
             ("GET http://example.com/proxy HTTP/1.1", Some("GET")),
             ("OPTIONS * HTTP/1.1", Some("OPTIONS")),
         ] {
@@ -316,6 +317,14 @@ mod tests {
             r#"198.51.100.7 - - [25/Nov/2026:18:35:12 +0000] "OPTIONS * HTTP/1.1" 400 150 "-" "-""#,
         );
         assert_eq!(s(&r, Field::UrlOriginal), Some("*"));
+        assert_eq!(r.get(Field::UrlPath), None);
+        // RFC 9112 3.2.3 authority form, as nginx 1.22 logged it (it answers 400).
+        let r = parsed(
+            r#"127.0.0.1 - - [03/Dec/2026:14:30:01 +0000] "CONNECT example.org:443 HTTP/1.1" 400 157 "-" "-""#,
+        );
+        assert_eq!(s(&r, Field::HttpRequestMethod), Some("CONNECT"));
+        assert_eq!(s(&r, Field::UrlOriginal), Some("example.org:443"));
+        assert_eq!(s(&r, Field::NetworkProtocolVersion), Some("1.1"));
         assert_eq!(r.get(Field::UrlPath), None);
     }
 

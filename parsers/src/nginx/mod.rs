@@ -117,12 +117,29 @@ pub fn split_request(req: &str) -> Option<RequestLine<'_>> {
     if version.is_none() && memchr(b' ', uri.as_bytes()).is_some() {
         return None;
     }
-    split_uri(uri)?;
+    if !(method == "CONNECT" && is_authority(uri)) {
+        split_uri(uri)?;
+    }
     Some(RequestLine {
         method,
         uri,
         version,
     })
+}
+
+/// `host:port`, the authority form that only CONNECT uses (RFC 9112 3.2.3).
+fn is_authority(uri: &str) -> bool {
+    match memrchr(b':', uri.as_bytes()) {
+        Some(colon) => {
+            let (host, port) = uri.as_bytes().split_at(colon);
+            let port = port.get(1..).unwrap_or_default();
+            !host.is_empty()
+                && !port.is_empty()
+                && port.iter().all(u8::is_ascii_digit)
+                && host.iter().all(|&b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'"'))
+        }
+        None => false,
+    }
 }
 
 /// `1.1` from `HTTP/1.1` (also `HTTP/2.0`, `HTTP/2`); `None` otherwise.
