@@ -405,7 +405,10 @@ mod tests {
         assert!(split_request("GET /a b").is_none());
         assert!(split_request("GET HTTP/1.1").is_none());
         assert!(split_request("GET  / HTTP/1.1").is_none());
-        assert!(split_request("CONNECT example.com:443 HTTP/1.1").is_none());
+        assert!(split_request("GET example.com:443 HTTP/1.1").is_none());
+        assert!(split_request("CONNECT example.com HTTP/1.1").is_none());
+        let r = split_request("CONNECT example.com:443 HTTP/1.1").unwrap();
+        assert_eq!((r.method, r.uri), ("CONNECT", "example.com:443"));
         assert!(split_request("GET / HTTP/1.1 junk").is_none());
     }
 
