@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use logmux_parsers::nginx::log_format::LogFormat;
+use logmux_parsers::nginx::log_format::{Escape, LogFormat};
 use logmux_parsers::Format;
 
 use crate::config::listen::ListenConfig;
@@ -439,6 +439,11 @@ pub struct FilterArgs {
     #[arg(long, value_name = "LOG_FORMAT")]
     pub nginx_log_format: Option<String>,
 
+    /// How --nginx-log-format's values are escaped, as nginx's `escape=`: json, default (\xHH)
+    /// or none. Without it, an `escape=…` at the start of the log_format string says.
+    #[arg(long, value_name = "MODE", value_parser = parse_escape_arg, requires = "nginx_log_format")]
+    pub nginx_escape: Option<Escape>,
+
     /// A TOML config file (keys: format, nginx_log_format, output, keys, max_line_bytes;
     /// [sink.NAME] tables as in `logmux run`).
     #[arg(short, long, value_name = "FILE")]
@@ -543,6 +548,11 @@ fn static_fields(
     (!fields.is_empty()).then(|| fields.into())
 }
 
+/// `--nginx-escape json|default|none`.
+fn parse_escape_arg(s: &str) -> Result<Escape, String> {
+    Escape::from_name(s).ok_or_else(|| format!("'{s}': expected json, default or none"))
+}
+
 impl FilterArgs {
     /// Resolves flags over the config file into a job.
     pub fn into_job(self) -> Result<FilterJob, ResolveError> {
@@ -552,7 +562,11 @@ impl FilterArgs {
         };
         let nginx_format = match &self.nginx_log_format {
             Some(fmt) => {
-                Some(LogFormat::compile(fmt).map_err(|e| ResolveError::LogFormat(e.to_string()))?)
+                let f = LogFormat::compile(fmt).map_err(|e| ResolveError::LogFormat(e.to_string()))?;
+                Some(match self.nginx_escape {
+                    Some(escape) => f.with_escape(escape),
+                    None => f,
+                })
             }
             None => config.nginx_format,
         };

@@ -206,6 +206,8 @@ pub fn split_uri(uri: &str) -> Option<UriParts<'_>> {
 struct Put {
     /// Decode nginx's `\xHH` escapes (access log: yes, error log: no).
     decode: bool,
+    /// The values use `escape=json` instead (wins over `decode`).
+    json: bool,
     /// Skip fields already set, so that an explicit variable of a
     /// `log_format` wins over the same field derived from `$request`.
     once: bool,
@@ -221,8 +223,12 @@ impl Put {
         // Checked here as well as in `decode`: the common borrowed case then
         // skips a `(Cow, bool)` returned through memory, which measured as a
         // store-forwarding stall per field on the hot path.
-        if self.decode && memchr(b'\\', s.as_bytes()).is_some() {
-            let (text, bad) = escape::decode(s);
+        if (self.decode || self.json) && memchr(b'\\', s.as_bytes()).is_some() {
+            let (text, bad) = if self.json {
+                escape::decode_json(s)
+            } else {
+                escape::decode(s)
+            };
             rec.invalid_utf8 |= bad;
             rec.push(field, Value::Str(text));
         } else {
