@@ -166,6 +166,7 @@ fn no_sample_is_left_out() {
         "uwsgi-http",
         "nginx-main",
         "nginx-escape-json",
+        "python-exceptions",
     ];
     for entry in std::fs::read_dir(fixtures())
         .expect("fixtures dir")
@@ -196,4 +197,9 @@ fn nginx_official_image_main_format() {
 #[test]
 fn nginx_escape_json() {
     check("nginx-escape-json");
+}
+
+#[test]
+fn python_multi_line_messages_and_notes() {
+    check("python-exceptions");
 }

@@ -105,8 +105,10 @@ impl Assembler {
                 }
             }
             State::AfterException => {
-                // Indented lines after the exception line continue its message.
-                if is_indented(l) {
+                // Indented lines after the exception line continue its
+                // message; so do unindented lines no parser knows (the rest
+                // of a multi-line message, add_note() notes).
+                if is_indented(l) || continues_message(l) {
                     self.append(line, State::AfterException)
                 } else {
                     Action::Flush
@@ -286,23 +288,40 @@ enum Block<'a> {
     Group(usize),
 }
 
-/// The type and message of the last top-level exception in `trace`.
+/// The type and message of the last top-level exception in `trace`. In a
+/// plain block, the unindented lines after the exception line (up to a blank
+/// or the next header) are the rest of its message, notes included.
 fn last_exception(trace: &str) -> Option<(&str, Option<&str>)> {
     let mut block = Block::Plain("");
-    let mut found = None;
+    let mut found: Option<(&str, Option<&str>)> = None;
+    // The message's start offset in `trace` while it may still grow.
+    let mut growing: Option<usize> = None;
+    let mut offset = 0;
     for line in trace.split('\n') {
+        let line_start = offset;
+        offset += line.len() + 1;
         let l = strip_cr(line);
         let body = l.trim_start_matches([' ', '\t']);
         let indent = l.get(..l.len() - body.len()).unwrap_or("");
         if body.trim_end() == TRACEBACK {
             block = Block::Plain(indent);
+            growing = None;
             continue;
         }
         if let Some(rest) = body.strip_prefix("+ ") {
             if rest.trim_end() == GROUP_TRACEBACK {
                 block = Block::Group(indent.len());
+                growing = None;
                 continue;
             }
+        }
+        if let (Some(from), Some((ty, _))) = (growing, found) {
+            if indent.is_empty() && !is_blank(l) {
+                let msg = trace.get(from..line_start + l.len());
+                found = Some((ty, msg));
+                continue;
+            }
+            growing = None;
         }
         let candidate = match block {
             Block::Plain(ind) => (indent == ind).then_some(body),
@@ -313,9 +332,32 @@ fn last_exception(trace: &str) -> Option<(&str, Option<&str>)> {
         };
         if let Some(e) = candidate.and_then(split_exception_line) {
             found = Some(e);
+            growing = match (block, e.1) {
+                (Block::Plain(""), Some(msg)) => Some(offset_in(trace, msg)),
+                (Block::Plain(""), None) => Some(offset),
+                _ => None,
+            };
         }
     }
     found
+}
+
+/// Where `part`, a slice of `whole`, starts in it.
+fn offset_in(whole: &str, part: &str) -> usize {
+    (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize)
+}
+
+/// Whether an unindented line after an exception line is more of its
+/// message: Python prints a message's later lines and the notes of
+/// `add_note()` bare. A line that starts a traceback or that another parser
+/// recognises (a log line of nginx, uWSGI, Django, JSON) is not.
+fn continues_message(l: &str) -> bool {
+    if is_traceback_start(l) || l.starts_with(DJANGO_500) || l.len() > MAX_EVENT_BYTES {
+        return false;
+    }
+    let mut rec = Record::default();
+    crate::detect::Parser::AUTO.parse(l, &mut rec);
+    rec.format == Format::Text
 }
 
 fn first_line(s: &str) -> &str {
@@ -649,6 +691,80 @@ django.core.exceptions.ImproperlyConfigured: x: y";
             "OSError: two",
         ]);
         assert_eq!(out.len(), 2);
+    }
+
+    /// Python 3.11.2's own output (fixtures/python-exceptions.log): a
+    /// message over several lines, and add_note() notes, follow the
+    /// exception line unindented; all of it belongs to the exception.
+    #[test]
+    fn multi_line_messages_and_notes_stay_with_the_exception() {
+        let multi = [
+            "Traceback (most recent call last):",
+            "  File \"/tmp/multi.py\", line 1, in <module>",
+            "    raise ValueError(\"line one\\nline two\\nthe last line\")",
+            "ValueError: line one",
+            "line two",
+            "the last line",
+        ];
+        let notes = [
+            "Traceback (most recent call last):",
+            "  File \"/tmp/notes.py\", line 2, in <module>",
+            "    {}[\"key\"]",
+            "    ~~^^^^^^^",
+            "KeyError: 'key'",
+            "while loading settings.toml",
+            "hint: run with --init",
+            "to create it",
+        ];
+        let mut lines: Vec<&str> = multi.to_vec();
+        lines.extend(notes);
+        lines.push(UWSGI_REQ);
+        let out = run(&lines);
+        assert_eq!(
+            out,
+            vec![multi.join("\n"), notes.join("\n"), UWSGI_REQ.to_string()]
+        );
+        let rec = parsed(&out[0]).unwrap();
+        assert_eq!(get(&rec, Field::ExceptionType), Some("ValueError"));
+        assert_eq!(
+            get(&rec, Field::ExceptionMessage),
+            Some("line one\nline two\nthe last line")
+        );
+        let rec = parsed(&out[1]).unwrap();
+        assert_eq!(get(&rec, Field::ExceptionType), Some("KeyError"));
+        assert_eq!(
+            get(&rec, Field::ExceptionMessage),
+            Some("'key'\nwhile loading settings.toml\nhint: run with --init\nto create it")
+        );
+        // A chained cause with a two-line message; the last block's wins.
+        let chained = [
+            "Traceback (most recent call last):",
+            "  File \"/tmp/chained.py\", line 2, in <module>",
+            "OSError: disk says:",
+            "no space left",
+            "",
+            CAUSE,
+            "",
+            "Traceback (most recent call last):",
+            "  File \"/tmp/chained.py\", line 4, in <module>",
+            "RuntimeError: could not save",
+            "Details",
+        ];
+        let out = run(&chained);
+        assert_eq!(out, vec![chained.join("\n")]);
+        let rec = parsed(&out[0]).unwrap();
+        assert_eq!(get(&rec, Field::ExceptionType), Some("RuntimeError"));
+        assert_eq!(get(&rec, Field::ExceptionMessage), Some("could not save\nDetails"));
+        // Lines another parser knows end the event.
+        for next in [
+            "2026/11/25 18:35:12 [notice] 1#1: start worker process 31",
+            "spawned uWSGI worker 1 (pid: 8, cores: 1)",
+            "Not Found: /favicon.ico",
+            "[25/Nov/2026 18:35:12] \"GET / HTTP/1.1\" 200 24",
+        ] {
+            let out = run(&["Traceback (most recent call last):", "OSError: one", next]);
+            assert_eq!(out.len(), 2, "{next}");
+        }
     }
 
     #[test]
