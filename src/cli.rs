@@ -562,7 +562,8 @@ impl FilterArgs {
         };
         let nginx_format = match &self.nginx_log_format {
             Some(fmt) => {
-                let f = LogFormat::compile(fmt).map_err(|e| ResolveError::LogFormat(e.to_string()))?;
+                let f =
+                    LogFormat::compile(fmt).map_err(|e| ResolveError::LogFormat(e.to_string()))?;
                 Some(match self.nginx_escape {
                     Some(escape) => f.with_escape(escape),
                     None => f,

@@ -167,6 +167,7 @@ fn no_sample_is_left_out() {
         "nginx-main",
         "nginx-escape-json",
         "python-exceptions",
+        "django-formats",
     ];
     for entry in std::fs::read_dir(fixtures())
         .expect("fixtures dir")
@@ -202,4 +203,9 @@ fn nginx_escape_json() {
 #[test]
 fn python_multi_line_messages_and_notes() {
     check("python-exceptions");
+}
+
+#[test]
+fn django_asctime_and_verbose_formats() {
+    check("django-formats");
 }

@@ -93,8 +93,10 @@ impl<'f> Parser<'f> {
                 // otherwise an IPv4 client address.
                 let by_shape = match b.get(4) {
                     Some(b'/') => rec.attempt(|r| nginx::error::parse(line, r)),
+                    // Or Python logging's asctime in front of a Django line.
                     Some(b'-') if b.get(19) == Some(&b',') => {
                         rec.attempt(|r| supervisord::parse(line, r))
+                            || rec.attempt(|r| django::parse(line, r))
                     }
                     _ => false,
                 };

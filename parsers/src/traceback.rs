@@ -170,14 +170,9 @@ impl Assembler {
         let starts = match l.as_bytes().first() {
             Some(b'T') => is_traceback_start(l),
             Some(b' ' | b'\t') => is_traceback_start(l) || is_syntax_error_file_line(l),
-            Some(b'I') if l.starts_with(DJANGO_500) => {
-                if line.len() > MAX_EVENT_BYTES {
-                    return Action::Single;
-                }
-                self.buf.push_str(line);
-                self.lines = 1;
-                self.state = State::Django;
-                return Action::Taken;
+            Some(b'I') if l.starts_with(DJANGO_500) => return self.start_django(line),
+            Some(b'0'..=b'9' | b'A'..=b'Z') if django_500_path(l).is_some() => {
+                return self.start_django(line)
             }
             _ => false,
         };
@@ -187,6 +182,17 @@ impl Assembler {
         self.buf.push_str(line);
         self.lines = 1;
         self.state = State::Frames;
+        Action::Taken
+    }
+
+    /// Django's `Internal Server Error: /path` line: a traceback must follow.
+    fn start_django(&mut self, line: &str) -> Action {
+        if line.len() > MAX_EVENT_BYTES {
+            return Action::Single;
+        }
+        self.buf.push_str(line);
+        self.lines = 1;
+        self.state = State::Django;
         Action::Taken
     }
 
@@ -248,10 +254,17 @@ pub fn parse<'a>(event: &'a str, rec: &mut Record<'a>) -> bool {
     rec.format = Format::PythonTraceback;
     rec.severity = Some(Severity::ERROR);
     if start > 0 {
-        if let Some(path) = event.strip_prefix(DJANGO_500) {
-            let path = strip_cr(first_line(path)).trim();
-            if path.starts_with('/') {
-                rec.push_str(Field::UrlPath, path);
+        let header = strip_cr(first_line(event));
+        if let Some(path) = django_500_path(header) {
+            rec.push_str(Field::UrlPath, path);
+            rec.push_int(Field::HttpResponseStatusCode, 500);
+        }
+        if let Some(p) = crate::django::prefix(header) {
+            if p.timestamp.is_some() {
+                rec.timestamp = p.timestamp;
+            }
+            if let Some(pid) = p.pid {
+                rec.push_int(Field::ProcessPid, pid);
             }
         }
     }
@@ -345,6 +358,17 @@ fn last_exception(trace: &str) -> Option<(&str, Option<&str>)> {
 /// Where `part`, a slice of `whole`, starts in it.
 fn offset_in(whole: &str, part: &str) -> usize {
     (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize)
+}
+
+/// The path of Django's `Internal Server Error: /path`, bare or behind a
+/// logging formatter's prefix (see [`crate::django::prefix`]).
+fn django_500_path(line: &str) -> Option<&str> {
+    let message = match line.strip_prefix(DJANGO_500) {
+        Some(_) => line,
+        None => crate::django::prefix(line)?.message,
+    };
+    let path = message.strip_prefix(DJANGO_500)?.trim();
+    path.starts_with('/').then_some(path)
 }
 
 /// Whether an unindented line after an exception line is more of its
@@ -754,7 +778,10 @@ django.core.exceptions.ImproperlyConfigured: x: y";
         assert_eq!(out, vec![chained.join("\n")]);
         let rec = parsed(&out[0]).unwrap();
         assert_eq!(get(&rec, Field::ExceptionType), Some("RuntimeError"));
-        assert_eq!(get(&rec, Field::ExceptionMessage), Some("could not save\nDetails"));
+        assert_eq!(
+            get(&rec, Field::ExceptionMessage),
+            Some("could not save\nDetails")
+        );
         // Lines another parser knows end the event.
         for next in [
             "2026/11/25 18:35:12 [notice] 1#1: start worker process 31",
@@ -764,6 +791,42 @@ django.core.exceptions.ImproperlyConfigured: x: y";
         ] {
             let out = run(&["Traceback (most recent call last):", "OSError: one", next]);
             assert_eq!(out.len(), 2, "{next}");
+        }
+    }
+
+    /// Django 3.2.25's `Internal Server Error` header in the asctime and the
+    /// docs' verbose formats (fixtures/django-formats.log) joins the traceback.
+    #[test]
+    fn django_header_with_a_formatter_prefix_joins_its_traceback() {
+        for header in [
+            "2026-12-03 14:34:42,885 ERROR django.request Internal Server Error: /boom/",
+            "ERROR 2026-12-03 14:34:43,304 log 16414 140380256527040 Internal Server Error: /boom/",
+            "ERROR:django.request:Internal Server Error: /boom/",
+        ] {
+            let lines = [
+                header,
+                "Traceback (most recent call last):",
+                "  File \"/tmp/run.py\", line 14, in boom",
+                "    return 1 / 0",
+                "           ~~^~~",
+                "ZeroDivisionError: division by zero",
+                "2026-12-03 14:34:42,890 WARNING django.request Not Found: /nope/",
+            ];
+            let out = run(&lines);
+            assert_eq!(out.len(), 2, "{header}");
+            assert_eq!(out[0], lines[..6].join("\n"));
+            let rec = parsed(&out[0]).unwrap();
+            assert_eq!(rec.format, Format::PythonTraceback);
+            assert_eq!(get(&rec, Field::UrlPath), Some("/boom/"), "{header}");
+            assert_eq!(get(&rec, Field::ExceptionType), Some("ZeroDivisionError"));
+            assert_eq!(
+                rec.get(Field::HttpResponseStatusCode)
+                    .and_then(crate::field::Value::as_int),
+                Some(500)
+            );
+            if !header.starts_with("ERROR:") {
+                assert!(rec.timestamp.is_some(), "{header}");
+            }
         }
     }
 

@@ -810,7 +810,10 @@ mod tests {
             let r = log(line, true).unwrap_or_else(|| panic!("{line}"));
             let ts = r.timestamp.unwrap_or_else(|| panic!("no time: {line}"));
             assert_eq!(ts.to_rfc3339(0), "2026-12-03T14:21:34+00:00", "{line}");
-            assert_eq!(r.get(Field::ProcessPid).and_then(Value::as_int), Some(23230));
+            assert_eq!(
+                r.get(Field::ProcessPid).and_then(Value::as_int),
+                Some(23230)
+            );
         }
         for line in ["2026-12-03 14:21:34,123 - x", "[2026-12-03 14:21:34 - x"] {
             assert!(split_logdate(line).is_none(), "{line}");

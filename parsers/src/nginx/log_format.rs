@@ -268,7 +268,12 @@ fn split_escape(format: &str) -> Result<(Escape, &str), LogFormatError> {
             "`escape={name}` at the start of the log_format: nginx knows escape=default, json and none"
         ))
     })?;
-    Ok((escape, rest.get(end..).unwrap_or_default().trim_start_matches([' ', '\t'])))
+    Ok((
+        escape,
+        rest.get(end..)
+            .unwrap_or_default()
+            .trim_start_matches([' ', '\t']),
+    ))
 }
 
 /// A piece of a format string.
@@ -808,8 +813,14 @@ mod tests {
         let line = r#"{"time":"2026-12-03T14:25:38+00:00","remote_addr":"127.0.0.1","request":"GET /esc HTTP/1.1","status":200,"body_bytes_sent":3,"http_referer":"http://ref.example/a\"b","http_user_agent":"say \"hi\" \\ tab\there \u0001 café"}"#;
         let r = parsed(&f, line);
         assert_eq!(r.format, Format::NginxAccess);
-        assert_eq!(s(&r, Field::HttpRequestHeaderReferer), Some("http://ref.example/a\"b"));
-        assert_eq!(s(&r, Field::UserAgentOriginal), Some("say \"hi\" \\ tab\there \u{1} café"));
+        assert_eq!(
+            s(&r, Field::HttpRequestHeaderReferer),
+            Some("http://ref.example/a\"b")
+        );
+        assert_eq!(
+            s(&r, Field::UserAgentOriginal),
+            Some("say \"hi\" \\ tab\there \u{1} café")
+        );
         assert_eq!(s(&r, Field::UrlPath), Some("/esc"));
         assert_eq!(i(&r, Field::HttpResponseStatusCode), Some(200));
         // An escaped quote before the closing literal does not end the value.
@@ -819,10 +830,16 @@ mod tests {
         assert_eq!(i(&r, Field::HttpResponseStatusCode), Some(404));
         // `--nginx-escape none` keeps the text; `default` decodes `\xHH`.
         let f = compile(r#"{"a":"$http_user_agent"}"#).with_escape(Escape::None);
-        assert_eq!(s(&parsed(&f, r#"{"a":"\x22\""}"#), Field::UserAgentOriginal), Some(r#"\x22\""#));
+        assert_eq!(
+            s(&parsed(&f, r#"{"a":"\x22\""}"#), Field::UserAgentOriginal),
+            Some(r#"\x22\""#)
+        );
         let f = compile(r#"escape=default "$http_user_agent""#);
         assert_eq!(f.escape(), Escape::Default);
-        assert_eq!(s(&parsed(&f, r#""\x22""#), Field::UserAgentOriginal), Some("\""));
+        assert_eq!(
+            s(&parsed(&f, r#""\x22""#), Field::UserAgentOriginal),
+            Some("\"")
+        );
     }
 
     #[test]

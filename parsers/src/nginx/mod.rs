@@ -136,7 +136,9 @@ fn is_authority(uri: &str) -> bool {
             !host.is_empty()
                 && !port.is_empty()
                 && port.iter().all(u8::is_ascii_digit)
-                && host.iter().all(|&b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'"'))
+                && host
+                    .iter()
+                    .all(|&b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'"'))
         }
         None => false,
     }
