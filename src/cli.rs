@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use logmux_parsers::nginx::log_format::{Escape, LogFormat};
+use logmux_parsers::strftime::Strftime;
 use logmux_parsers::Format;
 
 use crate::config::listen::ListenConfig;
@@ -271,6 +272,7 @@ impl ListenArgs {
             settings: Settings {
                 forced: None,
                 nginx_format: None,
+                uwsgi_logdate: None,
                 encoder,
             },
             sink,
@@ -444,6 +446,11 @@ pub struct FilterArgs {
     #[arg(long, value_name = "MODE", value_parser = parse_escape_arg, requires = "nginx_log_format")]
     pub nginx_escape: Option<Escape>,
 
+    /// uWSGI's `--logdate=FORMAT` (a strftime pattern such as '%d/%b/%Y %H:%M:%S'), for a date
+    /// prefix other than the ones read without it (ctime, %Y-%m-%d %H:%M:%S and kin).
+    #[arg(long, value_name = "FORMAT")]
+    pub uwsgi_logdate: Option<String>,
+
     /// A TOML config file (keys: format, nginx_log_format, output, keys, max_line_bytes;
     /// [sink.NAME] tables as in `logmux run`).
     #[arg(short, long, value_name = "FILE")]
@@ -571,6 +578,13 @@ impl FilterArgs {
             }
             None => config.nginx_format,
         };
+        let uwsgi_logdate = match &self.uwsgi_logdate {
+            Some(f) => Some(
+                Strftime::compile(f)
+                    .map_err(|e| ResolveError::Usage(format!("--uwsgi-logdate: {e}")))?,
+            ),
+            None => None,
+        };
         let sink = match &self.sink {
             Some(name) => Some(find_sink(&config.sinks, name)?),
             None => None,
@@ -594,6 +608,7 @@ impl FilterArgs {
             settings: Settings {
                 forced,
                 nginx_format,
+                uwsgi_logdate,
                 encoder,
             },
             max_line_bytes: self

@@ -8,6 +8,7 @@
 
 use crate::nginx::log_format::LogFormat;
 use crate::record::{Format, Record};
+use crate::strftime::Strftime;
 use crate::{django, json, nginx, supervisord, text, traceback, uwsgi};
 
 /// How lines are parsed.
@@ -17,6 +18,8 @@ pub struct Parser<'f> {
     pub forced: Option<Format>,
     /// A user's nginx `log_format`, tried before `combined`.
     pub nginx_format: Option<&'f LogFormat>,
+    /// uWSGI's `--logdate=FORMAT`, tried before the usual date prefixes.
+    pub uwsgi_logdate: Option<&'f Strftime>,
 }
 
 impl<'f> Parser<'f> {
@@ -24,6 +27,7 @@ impl<'f> Parser<'f> {
     pub const AUTO: Parser<'static> = Parser {
         forced: None,
         nginx_format: None,
+        uwsgi_logdate: None,
     };
 
     /// Parses one line (or one assembled multi-line event) into `rec`.
@@ -63,7 +67,8 @@ impl<'f> Parser<'f> {
             Format::NginxError => nginx::error::parse(line, rec),
             Format::UwsgiRequest => uwsgi::parse_request(line, rec),
             Format::UwsgiLog => {
-                rec.attempt(|r| uwsgi::parse_request(line, r)) || uwsgi::parse_log(line, rec, false)
+                rec.attempt(|r| uwsgi::parse_request(line, r))
+                    || uwsgi::parse_log_with(line, rec, false, self.uwsgi_logdate)
             }
             Format::Supervisord => supervisord::parse(line, rec),
             Format::PythonTraceback => traceback::parse(line, rec),
@@ -106,7 +111,7 @@ impl<'f> Parser<'f> {
                     // the Host with its port) and `2026-12-03 14:21:34 - …`
                     // (a strftime --logdate).
                     || (line.contains("[pid: ") && rec.attempt(|r| uwsgi::parse_request(line, r)))
-                    || rec.attempt(|r| uwsgi::parse_log(line, r, true))
+                    || rec.attempt(|r| uwsgi::parse_log_with(line, r, true, self.uwsgi_logdate))
             }
             b'[' => {
                 // uWSGI's request line, Django's runserver line, or one of
@@ -114,7 +119,7 @@ impl<'f> Parser<'f> {
                 // `[uwsgi-…]`, `[spooler…]`, `[emperor…]` lines.
                 rec.attempt(|r| uwsgi::parse_request(line, r))
                     || rec.attempt(|r| django::parse(line, r))
-                    || rec.attempt(|r| uwsgi::parse_log(line, r, true))
+                    || rec.attempt(|r| uwsgi::parse_log_with(line, r, true, self.uwsgi_logdate))
             }
             b'{' => {
                 (b.starts_with(b"{address space usage")
@@ -142,7 +147,7 @@ impl<'f> Parser<'f> {
     /// uWSGI request.
     fn words<'a>(&self, line: &'a str, rec: &mut Record<'a>) -> bool {
         rec.attempt(|r| django::parse(line, r))
-            || rec.attempt(|r| uwsgi::parse_log(line, r, true))
+            || rec.attempt(|r| uwsgi::parse_log_with(line, r, true, self.uwsgi_logdate))
             || (line.contains("[pid: ") && rec.attempt(|r| uwsgi::parse_request(line, r)))
             || (line.contains(" - - [") && rec.attempt(|r| nginx::access::parse(line, r)))
     }
@@ -201,12 +206,33 @@ mod tests {
         }
     }
 
+    /// `uwsgi --logdate='%d/%b/%Y %H:%M:%S'` wrote `03/Dec/2026 14:40:12 - …`;
+    /// with the pattern given, the line is uWSGI's and has its time.
+    #[test]
+    fn a_given_uwsgi_logdate_is_read() {
+        let line = "03/Dec/2026 14:40:12 - spawned uWSGI worker 1 (pid: 5, cores: 1)";
+        let mut rec = Record::default();
+        Parser::AUTO.parse(line, &mut rec);
+        assert_eq!(rec.format, Format::Text);
+        let f = Strftime::compile("%d/%b/%Y %H:%M:%S").unwrap();
+        let p = Parser {
+            uwsgi_logdate: Some(&f),
+            ..Parser::AUTO
+        };
+        let mut rec = Record::default();
+        p.parse(line, &mut rec);
+        assert_eq!(rec.format, Format::UwsgiLog);
+        let ts = rec.timestamp.map(|t| t.to_rfc3339(0));
+        assert_eq!(ts.as_deref(), Some("2026-12-03T14:40:12+00:00"));
+    }
+
     #[test]
     fn a_forced_format_that_rejects_falls_back_to_text() {
         let mut rec = Record::default();
         let p = Parser {
             forced: Some(Format::Supervisord),
             nginx_format: None,
+            uwsgi_logdate: None,
         };
         assert!(!p.parse("hello world", &mut rec));
         assert_eq!(rec.format, Format::Text);

@@ -17,6 +17,7 @@ use crate::field::{Field, Value};
 use crate::record::{Format, Record};
 use crate::scan::{parse_i64, Cursor};
 use crate::severity::Severity;
+use crate::strftime::Strftime;
 use crate::time::{self, Timestamp};
 
 /// Where METHOD URI ends and uWSGI's fixed tail begins.
@@ -39,7 +40,21 @@ pub fn parse_request<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
 /// Parses one of uWSGI's own lines. With `known_only`, only lines that are
 /// recognisably uWSGI's are taken; without it, any line is (forced format).
 pub fn parse_log<'a>(line: &'a str, rec: &mut Record<'a>, known_only: bool) -> bool {
-    let (timestamp, body) = match split_logdate(line) {
+    parse_log_with(line, rec, known_only, None)
+}
+
+/// [`parse_log`], with the user's `--logdate=FORMAT` tried first.
+pub fn parse_log_with<'a>(
+    line: &'a str,
+    rec: &mut Record<'a>,
+    known_only: bool,
+    logdate: Option<&Strftime>,
+) -> bool {
+    let custom = logdate.and_then(|f| {
+        let (ts, n) = f.parse_prefix(line.as_bytes())?;
+        Some((ts, line.get(n..)?.strip_prefix(" - ")?))
+    });
+    let (timestamp, body) = match custom.or_else(|| split_logdate(line)) {
         Some((ts, body)) => (Some(ts), body),
         None => (None, line),
     };
