@@ -173,9 +173,15 @@ impl Assembler {
             Some(b'T') => is_traceback_start(l),
             Some(b' ' | b'\t') => is_traceback_start(l) || is_syntax_error_file_line(l),
             Some(b'I') if l.starts_with(DJANGO_500) => return self.start_django(line),
-            Some(b'0'..=b'9' | b'A'..=b'Z') if django_500_path(l).is_some() => {
+            // Behind a formatter's prefix: asctime first (`2026-12-03
+            // 14:34:42,885 …`, checked by its comma so that nginx access
+            // lines pay one byte compare) or the level first.
+            Some(b'0'..=b'9')
+                if l.as_bytes().get(19) == Some(&b',') && django_500_path(l).is_some() =>
+            {
                 return self.start_django(line)
             }
+            Some(b'A'..=b'Z') if django_500_path(l).is_some() => return self.start_django(line),
             _ => false,
         };
         if !starts || line.len() > MAX_EVENT_BYTES {
