@@ -136,6 +136,7 @@ fn pipeline(c: &mut Criterion) {
         let mut pipeline = Pipeline::new(Settings {
             forced,
             nginx_format: None,
+            uwsgi_logdate: None,
             encoder: encoder.clone(),
         });
         // The syslog header names the program and its pid.

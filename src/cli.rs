@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use logmux_parsers::nginx::log_format::LogFormat;
+use logmux_parsers::nginx::log_format::{Escape, LogFormat};
+use logmux_parsers::strftime::Strftime;
 use logmux_parsers::Format;
 
 use crate::config::listen::ListenConfig;
@@ -259,6 +260,7 @@ impl ListenArgs {
             settings: Settings {
                 forced: None,
                 nginx_format: None,
+                uwsgi_logdate: None,
                 encoder,
             },
             sink,
@@ -427,6 +429,16 @@ pub struct FilterArgs {
     #[arg(long, value_name = "LOG_FORMAT")]
     pub nginx_log_format: Option<String>,
 
+    /// How --nginx-log-format's values are escaped, as nginx's `escape=`: json, default (\xHH)
+    /// or none. Without it, an `escape=…` at the start of the log_format string says.
+    #[arg(long, value_name = "MODE", value_parser = parse_escape_arg, requires = "nginx_log_format")]
+    pub nginx_escape: Option<Escape>,
+
+    /// uWSGI's `--logdate=FORMAT` (a strftime pattern such as '%d/%b/%Y %H:%M:%S'), for a date
+    /// prefix other than the ones read without it (ctime, %Y-%m-%d %H:%M:%S and kin).
+    #[arg(long, value_name = "FORMAT")]
+    pub uwsgi_logdate: Option<String>,
+
     /// A TOML config file (keys: format, nginx_log_format, output, keys, max_line_bytes;
     /// [sink.NAME] tables as in `logmux run`).
     #[arg(short, long, value_name = "FILE")]
@@ -499,6 +511,8 @@ pub enum ResolveError {
     Config(#[from] ConfigError),
     #[error("--nginx-log-format: {0}")]
     LogFormat(String),
+    #[error("--uwsgi-logdate: {0}")]
+    UwsgiLogdate(String),
     #[error("--sink {name}: no such sink; expected one of {known} (define it as [sink.{name}] in --config)")]
     UnknownSink { name: String, known: String },
 }
@@ -528,6 +542,11 @@ fn static_fields(
     (!fields.is_empty()).then(|| fields.into())
 }
 
+/// `--nginx-escape json|default|none`.
+fn parse_escape_arg(s: &str) -> Result<Escape, String> {
+    Escape::from_name(s).ok_or_else(|| format!("'{s}': expected json, default or none"))
+}
+
 impl FilterArgs {
     /// Resolves flags over the config file into a job.
     pub fn into_job(self) -> Result<FilterJob, ResolveError> {
@@ -537,9 +556,20 @@ impl FilterArgs {
         };
         let nginx_format = match &self.nginx_log_format {
             Some(fmt) => {
-                Some(LogFormat::compile(fmt).map_err(|e| ResolveError::LogFormat(e.to_string()))?)
+                let f =
+                    LogFormat::compile(fmt).map_err(|e| ResolveError::LogFormat(e.to_string()))?;
+                Some(match self.nginx_escape {
+                    Some(escape) => f.with_escape(escape),
+                    None => f,
+                })
             }
             None => config.nginx_format,
+        };
+        let uwsgi_logdate = match &self.uwsgi_logdate {
+            Some(f) => {
+                Some(Strftime::compile(f).map_err(|e| ResolveError::UwsgiLogdate(e.to_string()))?)
+            }
+            None => None,
         };
         let sink = match &self.sink {
             Some(name) => Some(find_sink(&config.sinks, name)?),
@@ -564,6 +594,7 @@ impl FilterArgs {
             settings: Settings {
                 forced,
                 nginx_format,
+                uwsgi_logdate,
                 encoder,
             },
             max_line_bytes: self

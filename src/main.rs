@@ -34,6 +34,7 @@ fn filter(args: FilterArgs) -> u8 {
             let kind = match e {
                 ResolveError::Config(_) => "config",
                 ResolveError::LogFormat(_) => "log_format",
+                ResolveError::UwsgiLogdate(_) => "uwsgi_logdate",
                 ResolveError::UnknownSink { .. } => "sink",
             };
             tracing::error!(kind, "{e}");

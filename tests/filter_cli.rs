@@ -307,3 +307,48 @@ fn an_empty_no_color_keeps_the_colour() {
     let out = on_a_terminal("--output pretty", Some(""));
     assert!(out.contains("\x1b["), "{out:?}");
 }
+
+/// `uwsgi --logdate='%d/%b/%Y %H:%M:%S'` (uWSGI 2.0.21's own output): read
+/// with `--uwsgi-logdate`, text without; a pattern it cannot read is refused
+/// with exit 78 and the conversion named.
+#[test]
+fn uwsgi_logdate_flag_reads_a_custom_date_prefix() {
+    let line: &[u8] =
+        b"03/Dec/2026 14:39:33 - compiled with version: 12.2.0 on 19 May 2023 13:59:29\n";
+    let plain = filter_json(&[], line);
+    assert_eq!(plain[0]["logmux"]["format"], "text");
+    let events = filter_json(&["--uwsgi-logdate", "%d/%b/%Y %H:%M:%S"], line);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["logmux"]["format"], "uwsgi.log");
+    let ts = events[0]["timestamp"].as_str().unwrap_or("");
+    assert!(ts.starts_with("2026-12-03T14:39:33"), "{ts}");
+    let out = run(&["filter", "--uwsgi-logdate", "%Y %d %H %q"], b"x\n");
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`%q`"));
+}
+
+/// `--nginx-escape json` decodes a log_format given without `escape=`
+/// (the line is nginx 1.22's, fixtures/nginx-escape-json.log).
+#[test]
+fn nginx_escape_flag_decodes_json_escapes() {
+    let format = r#"{"time":"$time_iso8601","remote_addr":"$remote_addr","request":"$request","status":$status,"body_bytes_sent":$body_bytes_sent,"http_referer":"$http_referer","http_user_agent":"$http_user_agent"}"#;
+    let line = br#"{"time":"2026-12-03T14:25:38+00:00","remote_addr":"127.0.0.1","request":"GET /esc HTTP/1.1","status":200,"body_bytes_sent":3,"http_referer":"http://ref.example/a\"b","http_user_agent":"say \"hi\" \\ tab\there \u0001 caf"}
+"#;
+    let events = filter_json(
+        &["--nginx-log-format", format, "--nginx-escape", "json"],
+        line,
+    );
+    assert_eq!(events[0]["logmux"]["format"], "nginx.access");
+    assert_eq!(
+        events[0]["user_agent"]["original"],
+        "say \"hi\" \\ tab\there \u{1} caf"
+    );
+    let events = filter_json(
+        &["--nginx-log-format", format, "--nginx-escape", "none"],
+        line,
+    );
+    assert_eq!(
+        events[0]["user_agent"]["original"],
+        r#"say \"hi\" \\ tab\there \u0001 caf"#
+    );
+}

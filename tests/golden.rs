@@ -162,6 +162,12 @@ fn no_sample_is_left_out() {
         "docker-compose",
         "docker-compose-color",
         "docker-compose-t",
+        "uwsgi-vhost",
+        "uwsgi-http",
+        "nginx-main",
+        "nginx-escape-json",
+        "python-exceptions",
+        "django-formats",
     ];
     for entry in std::fs::read_dir(fixtures())
         .expect("fixtures dir")
@@ -172,4 +178,34 @@ fn no_sample_is_left_out() {
             assert!(tested.contains(&stem), "fixtures/{name} has no golden test");
         }
     }
+}
+
+#[test]
+fn uwsgi_vhost_with_port_and_strftime_logdate() {
+    check("uwsgi-vhost");
+}
+
+#[test]
+fn uwsgi_http_router() {
+    check("uwsgi-http");
+}
+
+#[test]
+fn nginx_official_image_main_format() {
+    check("nginx-main");
+}
+
+#[test]
+fn nginx_escape_json() {
+    check("nginx-escape-json");
+}
+
+#[test]
+fn python_multi_line_messages_and_notes() {
+    check("python-exceptions");
+}
+
+#[test]
+fn django_asctime_and_verbose_formats() {
+    check("django-formats");
 }

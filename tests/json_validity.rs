@@ -188,6 +188,7 @@ fn through_pipeline(input: &[u8], keys: KeyStyle) -> Vec<u8> {
     let mut pipeline = Pipeline::new(Settings {
         forced: None,
         nginx_format: None,
+        uwsgi_logdate: None,
         encoder: Encoder {
             keys,
             ..Encoder::json()

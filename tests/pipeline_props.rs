@@ -16,6 +16,7 @@ fn filter(input: &[u8], cuts: &[usize], forced: Option<Format>, max_line: usize)
     let mut pipeline = Pipeline::new(Settings {
         forced,
         nginx_format: None,
+        uwsgi_logdate: None,
         encoder: Encoder::json(),
     });
     let mut reader = Input::new(Origin::default(), max_line);

@@ -41,7 +41,13 @@ fn produced_fields() -> BTreeSet<String> {
     {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "log") {
-            for e in common::filter_json(&[path.to_str().unwrap_or_default()], b"") {
+            // A sample's log_format sits beside it, as tests/golden.rs reads it.
+            let format = std::fs::read_to_string(path.with_extension("format")).ok();
+            let mut args = vec![path.to_str().unwrap_or_default()];
+            if let Some(f) = &format {
+                args.extend(["--nginx-log-format", f.trim_end()]);
+            }
+            for e in common::filter_json(&args, b"") {
                 leaves("", &e, &mut seen);
             }
         }

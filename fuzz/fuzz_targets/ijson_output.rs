@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let mut pipeline = Pipeline::new(Settings {
         forced: None,
         nginx_format: None,
+        uwsgi_logdate: None,
         encoder: Encoder { keys, ..Encoder::json() },
     });
     let mut reader = Input::new(Origin::default(), 4096);

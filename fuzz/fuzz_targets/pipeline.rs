@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let mut pipeline = Pipeline::new(Settings {
         forced: None,
         nginx_format: None,
+        uwsgi_logdate: None,
         encoder: Encoder::json(),
     });
     let mut input = Input::new(Origin::default(), 256);

@@ -63,6 +63,7 @@ fuzz_target!(|data: &[u8]| {
     let mut pipeline = Pipeline::new(Settings {
         forced,
         nginx_format,
+        uwsgi_logdate: None,
         encoder,
     });
     let max = if sel2 & 0x80 != 0 { 64 } else { 256 };

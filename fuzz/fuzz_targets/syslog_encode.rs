@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let mut pipeline = Pipeline::new(Settings {
         forced: None,
         nginx_format: None,
+        uwsgi_logdate: None,
         encoder,
     });
     let origin = Origin {

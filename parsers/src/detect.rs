@@ -8,6 +8,7 @@
 
 use crate::nginx::log_format::LogFormat;
 use crate::record::{Format, Record};
+use crate::strftime::Strftime;
 use crate::{django, json, nginx, supervisord, text, traceback, uwsgi};
 
 /// How lines are parsed.
@@ -17,6 +18,8 @@ pub struct Parser<'f> {
     pub forced: Option<Format>,
     /// A user's nginx `log_format`, tried before `combined`.
     pub nginx_format: Option<&'f LogFormat>,
+    /// uWSGI's `--logdate=FORMAT`, tried before the usual date prefixes.
+    pub uwsgi_logdate: Option<&'f Strftime>,
 }
 
 impl<'f> Parser<'f> {
@@ -24,6 +27,7 @@ impl<'f> Parser<'f> {
     pub const AUTO: Parser<'static> = Parser {
         forced: None,
         nginx_format: None,
+        uwsgi_logdate: None,
     };
 
     /// Parses one line (or one assembled multi-line event) into `rec`.
@@ -63,7 +67,8 @@ impl<'f> Parser<'f> {
             Format::NginxError => nginx::error::parse(line, rec),
             Format::UwsgiRequest => uwsgi::parse_request(line, rec),
             Format::UwsgiLog => {
-                rec.attempt(|r| uwsgi::parse_request(line, r)) || uwsgi::parse_log(line, rec, false)
+                rec.attempt(|r| uwsgi::parse_request(line, r))
+                    || uwsgi::parse_log_with(line, rec, false, self.uwsgi_logdate)
             }
             Format::Supervisord => supervisord::parse(line, rec),
             Format::PythonTraceback => traceback::parse(line, rec),
@@ -93,12 +98,20 @@ impl<'f> Parser<'f> {
                 // otherwise an IPv4 client address.
                 let by_shape = match b.get(4) {
                     Some(b'/') => rec.attempt(|r| nginx::error::parse(line, r)),
+                    // Or Python logging's asctime in front of a Django line.
                     Some(b'-') if b.get(19) == Some(&b',') => {
                         rec.attempt(|r| supervisord::parse(line, r))
+                            || rec.attempt(|r| django::parse(line, r))
                     }
                     _ => false,
                 };
-                by_shape || rec.attempt(|r| nginx::access::parse(line, r))
+                by_shape
+                    || rec.attempt(|r| nginx::access::parse(line, r))
+                    // `127.0.0.1:8000 [pid: …` (--vhost under --http-socket,
+                    // the Host with its port) and `2026-12-03 14:21:34 - …`
+                    // (a strftime --logdate).
+                    || (line.contains("[pid: ") && rec.attempt(|r| uwsgi::parse_request(line, r)))
+                    || rec.attempt(|r| uwsgi::parse_log_with(line, r, true, self.uwsgi_logdate))
             }
             b'[' => {
                 // uWSGI's request line, Django's runserver line, or one of
@@ -106,7 +119,7 @@ impl<'f> Parser<'f> {
                 // `[uwsgi-…]`, `[spooler…]`, `[emperor…]` lines.
                 rec.attempt(|r| uwsgi::parse_request(line, r))
                     || rec.attempt(|r| django::parse(line, r))
-                    || rec.attempt(|r| uwsgi::parse_log(line, r, true))
+                    || rec.attempt(|r| uwsgi::parse_log_with(line, r, true, self.uwsgi_logdate))
             }
             b'{' => {
                 (b.starts_with(b"{address space usage")
@@ -134,7 +147,7 @@ impl<'f> Parser<'f> {
     /// uWSGI request.
     fn words<'a>(&self, line: &'a str, rec: &mut Record<'a>) -> bool {
         rec.attempt(|r| django::parse(line, r))
-            || rec.attempt(|r| uwsgi::parse_log(line, r, true))
+            || rec.attempt(|r| uwsgi::parse_log_with(line, r, true, self.uwsgi_logdate))
             || (line.contains("[pid: ") && rec.attempt(|r| uwsgi::parse_request(line, r)))
             || (line.contains(" - - [") && rec.attempt(|r| nginx::access::parse(line, r)))
     }
@@ -174,12 +187,52 @@ mod tests {
         }
     }
 
+    /// Lines of `fixtures/uwsgi-vhost.log` and `uwsgi-http.log` (real uWSGI
+    /// 2.0.21 output, `fixtures/generate/uwsgi-variants.sh`): each was `text`.
+    #[test]
+    fn uwsgi_variants_from_real_output_are_typed() {
+        for (line, format) in [
+            ("127.0.0.1:57457 {address space usage: 60858368 bytes/58MB} {rss usage: 11362304 bytes/10MB} [pid: 23174|app: 0|req: 1/1] 127.0.0.1 () {26 vars in 277 bytes} [Thu Dec  3 14:21:33 2026] GET / => generated 3 bytes in 0 msecs (HTTP/1.1 200) 1 headers in 45 bytes (1 switches on core 0)", Format::UwsgiRequest),
+            ("example.org:8080 {address space usage: 60858368 bytes/58MB} {rss usage: 11362304 bytes/10MB} [pid: 23174|app: 0|req: 2/2] 127.0.0.1 () {26 vars in 288 bytes} [Thu Dec  3 14:21:33 2026] GET /y?a=1 => generated 3 bytes in 0 msecs (HTTP/1.1 200) 1 headers in 45 bytes (1 switches on core 0)", Format::UwsgiRequest),
+            ("gateway \"uWSGI http 1\" has been buried (pid: 21214)", Format::UwsgiLog),
+            ("uwsgi socket 0 inherited INET address 127.0.0.1:57457 fd 3", Format::UwsgiLog),
+            ("uwsgi socket 0 inherited UNIX address /tmp/app.sock fd 3", Format::UwsgiLog),
+            ("running /usr/bin/uwsgi-core", Format::UwsgiLog),
+            ("2026-12-03 14:21:34 - running /usr/bin/uwsgi-core", Format::UwsgiLog),
+        ] {
+            let mut rec = Record::default();
+            Parser::AUTO.parse(line, &mut rec);
+            assert_eq!(rec.format, format, "{line}");
+        }
+    }
+
+    /// `uwsgi --logdate='%d/%b/%Y %H:%M:%S'` wrote `03/Dec/2026 14:40:12 - …`;
+    /// with the pattern given, the line is uWSGI's and has its time.
+    #[test]
+    fn a_given_uwsgi_logdate_is_read() {
+        let line = "03/Dec/2026 14:40:12 - spawned uWSGI worker 1 (pid: 5, cores: 1)";
+        let mut rec = Record::default();
+        Parser::AUTO.parse(line, &mut rec);
+        assert_eq!(rec.format, Format::Text);
+        let f = Strftime::compile("%d/%b/%Y %H:%M:%S").unwrap();
+        let p = Parser {
+            uwsgi_logdate: Some(&f),
+            ..Parser::AUTO
+        };
+        let mut rec = Record::default();
+        p.parse(line, &mut rec);
+        assert_eq!(rec.format, Format::UwsgiLog);
+        let ts = rec.timestamp.map(|t| t.to_rfc3339(0));
+        assert_eq!(ts.as_deref(), Some("2026-12-03T14:40:12+00:00"));
+    }
+
     #[test]
     fn a_forced_format_that_rejects_falls_back_to_text() {
         let mut rec = Record::default();
         let p = Parser {
             forced: Some(Format::Supervisord),
             nginx_format: None,
+            uwsgi_logdate: None,
         };
         assert!(!p.parse("hello world", &mut rec));
         assert_eq!(rec.format, Format::Text);

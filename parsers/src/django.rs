@@ -24,12 +24,11 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
 }
 
 fn parse_inner<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
-    if let Some((severity, msg)) = basic_config(line) {
-        // The logger says it is Django's: take the line even when the
-        // message itself has no shape we know.
-        let _ = runserver(msg, rec) || request_message(msg, rec);
-        rec.format = Format::Django;
-        rec.severity = Some(severity);
+    if let Some(p) = prefix(line) {
+        // The logger (or Django's documented format) says it is Django's:
+        // take the line even when the message itself has no shape we know.
+        let _ = runserver(p.message, rec) || request_message(p.message, rec);
+        p.fill(rec);
         return true;
     }
     if runserver(line, rec) || request_message(line, rec) {
@@ -37,6 +36,96 @@ fn parse_inner<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
         return true;
     }
     false
+}
+
+/// What a logging formatter put before Django's message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prefix<'a> {
+    pub severity: Severity,
+    pub timestamp: Option<Timestamp>,
+    pub pid: Option<i64>,
+    pub message: &'a str,
+}
+
+impl Prefix<'_> {
+    /// Sets format, severity, time and pid (after the message's own fields).
+    pub(crate) fn fill(&self, rec: &mut Record<'_>) {
+        rec.format = Format::Django;
+        rec.severity = Some(self.severity);
+        if self.timestamp.is_some() {
+            rec.timestamp = self.timestamp;
+        }
+        if let Some(pid) = self.pid {
+            rec.push_int(Field::ProcessPid, pid);
+        }
+    }
+}
+
+/// The formatter prefixes Django's lines come with: logging's `basicConfig`
+/// (`LEVEL:django.x:`), `%(asctime)s %(levelname)s %(name)s %(message)s`
+/// with a `django` logger, and the docs' `verbose` formatter
+/// `{levelname} {asctime} {module} {process:d} {thread:d} {message}`.
+pub(crate) fn prefix(line: &str) -> Option<Prefix<'_>> {
+    if let Some((severity, message)) = basic_config(line) {
+        return Some(Prefix {
+            severity,
+            timestamp: None,
+            pid: None,
+            message,
+        });
+    }
+    asctime_first(line).or_else(|| verbose(line))
+}
+
+/// `2026-12-03 14:34:42,884` (logging's default asctime), local time.
+fn asctime(b: &[u8]) -> Option<Timestamp> {
+    if b.get(19) != Some(&b',') {
+        return None;
+    }
+    crate::time::parse_ymd_hms(b, b'-', b' ')?.with_fraction(b.get(20..23)?)
+}
+
+/// `ASCTIME LEVEL django.x MESSAGE`.
+fn asctime_first(line: &str) -> Option<Prefix<'_>> {
+    let ts = asctime(line.as_bytes())?;
+    let rest = line.get(23..)?.strip_prefix(' ')?;
+    let (level, rest) = rest.split_once(' ')?;
+    let severity = Severity::from_level_word(level.as_bytes())?;
+    let (logger, message) = rest.split_once(' ')?;
+    if logger != "django" && !logger.starts_with("django.") {
+        return None;
+    }
+    Some(Prefix {
+        severity,
+        timestamp: Some(ts),
+        pid: None,
+        message,
+    })
+}
+
+/// `LEVEL ASCTIME MODULE PID THREAD MESSAGE`.
+fn verbose(line: &str) -> Option<Prefix<'_>> {
+    let (level, rest) = line.split_once(' ')?;
+    let severity = Severity::from_level_word(level.as_bytes())?;
+    let ts = asctime(rest.as_bytes())?;
+    let mut words = rest.get(24..)?.splitn(4, ' ');
+    let module = words.next()?;
+    let pid = words.next()?;
+    let thread = words.next()?;
+    let message = words.next().unwrap_or("");
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let module_ok = module
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if module.is_empty() || !module_ok || !numeric(pid) || !numeric(thread) {
+        return None;
+    }
+    Some(Prefix {
+        severity,
+        timestamp: Some(ts),
+        pid: parse_u64(pid.as_bytes()).map(|p| p as i64),
+        message,
+    })
 }
 
 /// `%(levelname)s:%(name)s:%(message)s` with a `django` logger.
@@ -271,6 +360,40 @@ mod tests {
 
     fn int(r: &Record<'_>, f: Field) -> Option<i64> {
         r.get(f).and_then(Value::as_int)
+    }
+
+    /// Django 3.2.25 on Python 3.11.2 with the formatter
+    /// `%(asctime)s %(levelname)s %(name)s %(message)s` and the docs'
+    /// `verbose` one (fixtures/django-formats.log).
+    #[test]
+    fn asctime_and_verbose_formats() {
+        let cases: &[(&str, Severity, &str, i64, Option<i64>)] = &[
+            ("2026-12-03 14:34:42,884 WARNING django.request Not Found: /nope/", Severity::WARN, "/nope/", 404, None),
+            ("2026-12-03 14:34:42,884 ERROR django.request Internal Server Error: /boom/", Severity::ERROR, "/boom/", 500, None),
+            ("WARNING 2026-12-03 14:34:42,884 log 16414 140380256527040 Not Found: /nope/", Severity::WARN, "/nope/", 404, Some(16414)),
+            ("ERROR 2026-12-03 14:34:42,884 log 16414 140380256527040 Internal Server Error: /boom/", Severity::ERROR, "/boom/", 500, Some(16414)),
+        ];
+        for &(line, sev, path, status, pid) in cases {
+            let mut r = Record::default();
+            crate::detect::Parser::AUTO.parse(line, &mut r);
+            assert_eq!(r.format, Format::Django, "{line}");
+            assert_eq!(r.severity, Some(sev), "{line}");
+            assert_eq!(s(&r, Field::UrlPath), Some(path), "{line}");
+            assert_eq!(
+                int(&r, Field::HttpResponseStatusCode),
+                Some(status),
+                "{line}"
+            );
+            assert_eq!(int(&r, Field::ProcessPid), pid, "{line}");
+            let ts = r.timestamp.unwrap_or_else(|| panic!("no time: {line}"));
+            assert_eq!(ts.to_rfc3339(0), "2026-12-03T14:34:42.884+00:00", "{line}");
+        }
+        // Another logger's line in the asctime format is not Django's.
+        let mut r = Record::default();
+        assert!(!parse(
+            "2026-12-03 14:34:42,884 INFO myapp.views Not Found: /nope/",
+            &mut r
+        ));
     }
 
     #[test]

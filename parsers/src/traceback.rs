@@ -105,7 +105,11 @@ impl Assembler {
                 }
             }
             State::AfterException => {
-                // Indented lines after the exception line continue its message.
+                // Indented lines after the exception line continue its
+                // message. Unindented ones (a message's later lines, notes)
+                // cannot be told from the program's next line of plain text
+                // (tests/run_routes.rs has an app do just that), so they are
+                // not taken.
                 if is_indented(l) {
                     self.append(line, State::AfterException)
                 } else {
@@ -173,15 +177,16 @@ impl Assembler {
         let starts = match l.as_bytes().first() {
             Some(b'T') => is_traceback_start(l),
             Some(b' ' | b'\t') => is_traceback_start(l) || is_syntax_error_file_line(l),
-            Some(b'I') if l.starts_with(DJANGO_500) => {
-                if line.len() > MAX_EVENT_BYTES {
-                    return Action::Single;
-                }
-                self.buf.push_str(line);
-                self.lines = 1;
-                self.state = State::Django;
-                return Action::Taken;
+            Some(b'I') if l.starts_with(DJANGO_500) => return self.start_django(line),
+            // Behind a formatter's prefix: asctime first (`2026-12-03
+            // 14:34:42,885 …`, checked by its comma so that nginx access
+            // lines pay one byte compare) or the level first.
+            Some(b'0'..=b'9')
+                if l.as_bytes().get(19) == Some(&b',') && django_500_path(l).is_some() =>
+            {
+                return self.start_django(line)
             }
+            Some(b'A'..=b'Z') if django_500_path(l).is_some() => return self.start_django(line),
             _ => false,
         };
         if !starts || line.len() > MAX_EVENT_BYTES {
@@ -190,6 +195,17 @@ impl Assembler {
         self.buf.push_str(line);
         self.lines = 1;
         self.state = State::Frames;
+        Action::Taken
+    }
+
+    /// Django's `Internal Server Error: /path` line: a traceback must follow.
+    fn start_django(&mut self, line: &str) -> Action {
+        if line.len() > MAX_EVENT_BYTES {
+            return Action::Single;
+        }
+        self.buf.push_str(line);
+        self.lines = 1;
+        self.state = State::Django;
         Action::Taken
     }
 
@@ -251,10 +267,17 @@ pub fn parse<'a>(event: &'a str, rec: &mut Record<'a>) -> bool {
     rec.format = Format::PythonTraceback;
     rec.severity = Some(Severity::ERROR);
     if start > 0 {
-        if let Some(path) = event.strip_prefix(DJANGO_500) {
-            let path = strip_cr(first_line(path)).trim();
-            if path.starts_with('/') {
-                rec.push_str(Field::UrlPath, path);
+        let header = strip_cr(first_line(event));
+        if let Some(path) = django_500_path(header) {
+            rec.push_str(Field::UrlPath, path);
+            rec.push_int(Field::HttpResponseStatusCode, 500);
+        }
+        if let Some(p) = crate::django::prefix(header) {
+            if p.timestamp.is_some() {
+                rec.timestamp = p.timestamp;
+            }
+            if let Some(pid) = p.pid {
+                rec.push_int(Field::ProcessPid, pid);
             }
         }
     }
@@ -291,23 +314,40 @@ enum Block<'a> {
     Group(usize),
 }
 
-/// The type and message of the last top-level exception in `trace`.
+/// The type and message of the last top-level exception in `trace`. In a
+/// plain block, the unindented lines after the exception line (up to a blank
+/// or the next header) are the rest of its message, notes included.
 fn last_exception(trace: &str) -> Option<(&str, Option<&str>)> {
     let mut block = Block::Plain("");
-    let mut found = None;
+    let mut found: Option<(&str, Option<&str>)> = None;
+    // The message's start offset in `trace` while it may still grow.
+    let mut growing: Option<usize> = None;
+    let mut offset = 0;
     for line in trace.split('\n') {
+        let line_start = offset;
+        offset += line.len() + 1;
         let l = strip_cr(line);
         let body = l.trim_start_matches([' ', '\t']);
         let indent = l.get(..l.len() - body.len()).unwrap_or("");
         if body.trim_end() == TRACEBACK {
             block = Block::Plain(indent);
+            growing = None;
             continue;
         }
         if let Some(rest) = body.strip_prefix("+ ") {
             if rest.trim_end() == GROUP_TRACEBACK {
                 block = Block::Group(indent.len());
+                growing = None;
                 continue;
             }
+        }
+        if let (Some(from), Some((ty, _))) = (growing, found) {
+            if indent.is_empty() && !is_blank(l) {
+                let msg = trace.get(from..line_start + l.len());
+                found = Some((ty, msg));
+                continue;
+            }
+            growing = None;
         }
         let candidate = match block {
             Block::Plain(ind) => (indent == ind).then_some(body),
@@ -318,9 +358,30 @@ fn last_exception(trace: &str) -> Option<(&str, Option<&str>)> {
         };
         if let Some(e) = candidate.and_then(split_exception_line) {
             found = Some(e);
+            growing = match (block, e.1) {
+                (Block::Plain(""), Some(msg)) => Some(offset_in(trace, msg)),
+                (Block::Plain(""), None) => Some(offset),
+                _ => None,
+            };
         }
     }
     found
+}
+
+/// Where `part`, a slice of `whole`, starts in it.
+fn offset_in(whole: &str, part: &str) -> usize {
+    (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize)
+}
+
+/// The path of Django's `Internal Server Error: /path`, bare or behind a
+/// logging formatter's prefix (see [`crate::django::prefix`]).
+fn django_500_path(line: &str) -> Option<&str> {
+    let message = match line.strip_prefix(DJANGO_500) {
+        Some(_) => line,
+        None => crate::django::prefix(line)?.message,
+    };
+    let path = message.strip_prefix(DJANGO_500)?.trim();
+    path.starts_with('/').then_some(path)
 }
 
 fn first_line(s: &str) -> &str {
@@ -654,6 +715,108 @@ django.core.exceptions.ImproperlyConfigured: x: y";
             "OSError: two",
         ]);
         assert_eq!(out.len(), 2);
+    }
+
+    /// Python 3.11.2's own output (fixtures/python-exceptions.log): a
+    /// message over several lines, and add_note() notes, follow the
+    /// exception line unindented; all of it belongs to the exception.
+    #[test]
+    fn multi_line_messages_and_notes_in_one_message() {
+        let multi = [
+            "Traceback (most recent call last):",
+            "  File \"/tmp/multi.py\", line 1, in <module>",
+            "    raise ValueError(\"line one\\nline two\\nthe last line\")",
+            "ValueError: line one",
+            "line two",
+            "the last line",
+        ];
+        let notes = [
+            "Traceback (most recent call last):",
+            "  File \"/tmp/notes.py\", line 2, in <module>",
+            "    {}[\"key\"]",
+            "    ~~^^^^^^^",
+            "KeyError: 'key'",
+            "while loading settings.toml",
+            "hint: run with --init",
+            "to create it",
+        ];
+        // Line by line, the assembler cannot tell a message's later lines
+        // from the program's next plain line: they stay events of their own.
+        let out = run(&multi);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0], multi[..4].join("\n"));
+        // One message holding the whole traceback (syslog, OTLP, a forced
+        // format) keeps them in exception.message.
+        let out = [multi.join("\n"), notes.join("\n")];
+        let rec = parsed(&out[0]).unwrap();
+        assert_eq!(get(&rec, Field::ExceptionType), Some("ValueError"));
+        assert_eq!(
+            get(&rec, Field::ExceptionMessage),
+            Some("line one\nline two\nthe last line")
+        );
+        let rec = parsed(&out[1]).unwrap();
+        assert_eq!(get(&rec, Field::ExceptionType), Some("KeyError"));
+        assert_eq!(
+            get(&rec, Field::ExceptionMessage),
+            Some("'key'\nwhile loading settings.toml\nhint: run with --init\nto create it")
+        );
+        // A chained cause with a two-line message; the last block's wins.
+        let chained = [
+            "Traceback (most recent call last):",
+            "  File \"/tmp/chained.py\", line 2, in <module>",
+            "OSError: disk says:",
+            "no space left",
+            "",
+            CAUSE,
+            "",
+            "Traceback (most recent call last):",
+            "  File \"/tmp/chained.py\", line 4, in <module>",
+            "RuntimeError: could not save",
+            "Details",
+        ];
+        let joined = chained.join("\n");
+        let rec = parsed(&joined).unwrap();
+        assert_eq!(get(&rec, Field::ExceptionType), Some("RuntimeError"));
+        assert_eq!(
+            get(&rec, Field::ExceptionMessage),
+            Some("could not save\nDetails")
+        );
+    }
+
+    /// Django 3.2.25's `Internal Server Error` header in the asctime and the
+    /// docs' verbose formats (fixtures/django-formats.log) joins the traceback.
+    #[test]
+    fn django_header_with_a_formatter_prefix_joins_its_traceback() {
+        for header in [
+            "2026-12-03 14:34:42,885 ERROR django.request Internal Server Error: /boom/",
+            "ERROR 2026-12-03 14:34:43,304 log 16414 140380256527040 Internal Server Error: /boom/",
+            "ERROR:django.request:Internal Server Error: /boom/",
+        ] {
+            let lines = [
+                header,
+                "Traceback (most recent call last):",
+                "  File \"/tmp/run.py\", line 14, in boom",
+                "    return 1 / 0",
+                "           ~~^~~",
+                "ZeroDivisionError: division by zero",
+                "2026-12-03 14:34:42,890 WARNING django.request Not Found: /nope/",
+            ];
+            let out = run(&lines);
+            assert_eq!(out.len(), 2, "{header}");
+            assert_eq!(out[0], lines[..6].join("\n"));
+            let rec = parsed(&out[0]).unwrap();
+            assert_eq!(rec.format, Format::PythonTraceback);
+            assert_eq!(get(&rec, Field::UrlPath), Some("/boom/"), "{header}");
+            assert_eq!(get(&rec, Field::ExceptionType), Some("ZeroDivisionError"));
+            assert_eq!(
+                rec.get(Field::HttpResponseStatusCode)
+                    .and_then(crate::field::Value::as_int),
+                Some(500)
+            );
+            if !header.starts_with("ERROR:") {
+                assert!(rec.timestamp.is_some(), "{header}");
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::field::{Field, Value};
 use crate::record::{Format, Record};
 use crate::scan::{parse_i64, Cursor};
 use crate::severity::Severity;
+use crate::strftime::Strftime;
 use crate::time::{self, Timestamp};
 
 /// Where METHOD URI ends and uWSGI's fixed tail begins.
@@ -39,7 +40,21 @@ pub fn parse_request<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
 /// Parses one of uWSGI's own lines. With `known_only`, only lines that are
 /// recognisably uWSGI's are taken; without it, any line is (forced format).
 pub fn parse_log<'a>(line: &'a str, rec: &mut Record<'a>, known_only: bool) -> bool {
-    let (timestamp, body) = match split_logdate(line) {
+    parse_log_with(line, rec, known_only, None)
+}
+
+/// [`parse_log`], with the user's `--logdate=FORMAT` tried first.
+pub fn parse_log_with<'a>(
+    line: &'a str,
+    rec: &mut Record<'a>,
+    known_only: bool,
+    logdate: Option<&Strftime>,
+) -> bool {
+    let custom = logdate.and_then(|f| {
+        let (ts, n) = f.parse_prefix(line.as_bytes())?;
+        Some((ts, line.get(n..)?.strip_prefix(" - ")?))
+    });
+    let (timestamp, body) = match custom.or_else(|| split_logdate(line)) {
         Some((ts, body)) => (Some(ts), body),
         None => (None, line),
     };
@@ -59,14 +74,33 @@ pub fn parse_log<'a>(line: &'a str, rec: &mut Record<'a>, known_only: bool) -> b
 }
 
 /// Splits uWSGI's `--logdate` (and `uwsgi_log_verbose`) prefix
-/// `Thu Nov 26 03:37:55 2026 - ` off a line.
+/// `Thu Nov 26 03:37:55 2026 - ` off a line, or the prefix of the common
+/// `--logdate=FORMAT`s: `%Y-%m-%d %H:%M:%S`, with `/` between the date's
+/// parts or `T` before the time, optionally in `[…]` (uWSGI adds ` - `).
 pub fn split_logdate(line: &str) -> Option<(Timestamp, &str)> {
     let b = line.as_bytes();
-    if b.get(24..27) != Some(b" - ") {
+    if b.get(24..27) == Some(b" - ") {
+        let ts = time::parse_ctime(b)?;
+        return Some((ts, line.get(27..)?));
+    }
+    let (inner, open) = match b.first() {
+        Some(b'[') => (b.get(1..)?, 1),
+        _ => (b, 0),
+    };
+    let end = 19 + open;
+    if open == 1 && b.get(end) != Some(&b']') {
         return None;
     }
-    let ts = time::parse_ctime(b)?;
-    Some((ts, line.get(27..)?))
+    if b.get(end + open..end + open + 3) != Some(b" - ") {
+        return None;
+    }
+    let date_sep = *inner.get(4)?;
+    let mid_sep = *inner.get(10)?;
+    if !matches!(date_sep, b'-' | b'/') || !matches!(mid_sep, b' ' | b'T') {
+        return None;
+    }
+    let ts = time::parse_ymd_hms(inner, date_sep, mid_sep)?;
+    Some((ts, line.get(end + open + 3..)?))
 }
 
 fn request<'a>(line: &'a str, rec: &mut Record<'a>) -> Option<()> {
@@ -272,7 +306,9 @@ pub(crate) fn push_url_parts<'a>(rec: &mut Record<'a>, uri: &'a str) {
                 None => "",
             }
         }
-        None => target,
+        // Authority form (`CONNECT host:443`) and `*` have no path.
+        None if target.starts_with('/') => target,
+        None => "",
     };
     if !path.is_empty() {
         rec.push_str(Field::UrlPath, path);
@@ -426,6 +462,8 @@ const KNOWN_PREFIXES: &[&str] = &[
     "uWSGI: GAME OVER",
     "HARAKIRI",
     "DAMN ! ",
+    "gateway \"",
+    "uwsgi socket # inherited ",
 ];
 
 /// `pattern` is a prefix of `s`, where `#` matches one or more digits.
@@ -497,9 +535,12 @@ fn classify(body: &str) -> (Severity, bool) {
     if t.starts_with("--- ") && end.ends_with(" ---") {
         return (Severity::INFO, true);
     }
-    let known = KNOWN_PREFIXES
-        .iter()
-        .any(|p| starts_with_pattern(b, p.as_bytes()));
+    // A binary reload execs the binary by its path: `running /usr/bin/uwsgi-core`.
+    let reload = t.starts_with("running /") && end.contains("uwsgi");
+    let known = reload
+        || KNOWN_PREFIXES
+            .iter()
+            .any(|p| starts_with_pattern(b, p.as_bytes()));
     (Severity::INFO, known)
 }
 
@@ -769,6 +810,47 @@ mod tests {
         let r = log("Wed Nov 25 18:34:32 2026 - DAMN ! worker 2 (pid: 11) died, killed by signal 9 :( trying respawn ...", true).unwrap();
         assert_eq!(r.severity, Some(Severity::ERROR));
         assert_eq!(r.get(Field::ProcessPid).and_then(Value::as_int), Some(11));
+    }
+
+    /// `--logdate=%Y-%m-%d %H:%M:%S`, as uWSGI 2.0.21 wrote it
+    /// (fixtures/uwsgi-vhost.log), and the other common shapes.
+    #[test]
+    fn strftime_logdates_are_read() {
+        for line in [
+            "2026-12-03 14:21:34 - spawned uWSGI worker 1 (pid: 23230, cores: 1)",
+            "2026/12/03 14:21:34 - spawned uWSGI worker 1 (pid: 23230, cores: 1)",
+            "2026-12-03T14:21:34 - spawned uWSGI worker 1 (pid: 23230, cores: 1)",
+            "[2026-12-03 14:21:34] - spawned uWSGI worker 1 (pid: 23230, cores: 1)",
+        ] {
+            let r = log(line, true).unwrap_or_else(|| panic!("{line}"));
+            let ts = r.timestamp.unwrap_or_else(|| panic!("no time: {line}"));
+            assert_eq!(ts.to_rfc3339(0), "2026-12-03T14:21:34+00:00", "{line}");
+            assert_eq!(
+                r.get(Field::ProcessPid).and_then(Value::as_int),
+                Some(23230)
+            );
+        }
+        for line in ["2026-12-03 14:21:34,123 - x", "[2026-12-03 14:21:34 - x"] {
+            assert!(split_logdate(line).is_none(), "{line}");
+        }
+    }
+
+    #[test]
+    fn vhost_with_a_port() {
+        let r = req("example.org:8080 {address space usage: 60858368 bytes/58MB} {rss usage: 11362304 bytes/10MB} [pid: 23174|app: 0|req: 2/2] 127.0.0.1 () {26 vars in 288 bytes} [Thu Dec  3 14:21:33 2026] GET /y?a=1 => generated 3 bytes in 0 msecs (HTTP/1.1 200) 1 headers in 45 bytes (1 switches on core 0)");
+        assert_eq!(s(&r, Field::UwsgiVhost), Some("example.org:8080"));
+        assert_eq!(int(&r, Field::UwsgiMemoryRss), Some(11362304));
+        assert_eq!(s(&r, Field::UrlPath), Some("/y"));
+    }
+
+    /// `--http` router, real output (fixtures/uwsgi-http.log): CONNECT's
+    /// target is an authority (RFC 9112 3.2.3), not a path.
+    #[test]
+    fn connect_authority_form() {
+        let r = req("[pid: 24408|app: 0|req: 2/2] 127.0.0.1 () {24 vars in 269 bytes} [Thu Dec  3 14:21:47 2026] CONNECT example.org:443 => generated 3 bytes in 0 msecs (HTTP/1.1 200) 1 headers in 45 bytes (1 switches on core 0)");
+        assert_eq!(s(&r, Field::HttpRequestMethod), Some("CONNECT"));
+        assert_eq!(s(&r, Field::UrlOriginal), Some("example.org:443"));
+        assert_eq!(s(&r, Field::UrlPath), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 use logmux_parsers::detect::Parser;
 use logmux_parsers::nginx::log_format::LogFormat;
+use logmux_parsers::strftime::Strftime;
 use logmux_parsers::traceback::{Action, Assembler};
 use logmux_parsers::{ansi, supervisord, traceback, Field, Format, Record, Value};
 
@@ -49,6 +50,8 @@ pub struct Stats {
 pub struct Settings {
     pub forced: Option<Format>,
     pub nginx_format: Option<LogFormat>,
+    /// uWSGI's `--logdate=FORMAT` (`--uwsgi-logdate`), when the usual ones do not fit.
+    pub uwsgi_logdate: Option<Strftime>,
     pub encoder: Encoder,
 }
 
@@ -306,6 +309,7 @@ impl Pipeline {
         let parser = Parser {
             forced: self.settings.forced,
             nginx_format: self.settings.nginx_format.as_ref(),
+            uwsgi_logdate: self.settings.uwsgi_logdate.as_ref(),
         };
         let mut rec = Record {
             invalid_utf8: meta.invalid,

@@ -12,6 +12,7 @@ fn pipeline() -> Pipeline {
     Pipeline::new(Settings {
         forced: None,
         nginx_format: None,
+        uwsgi_logdate: None,
         encoder: Encoder::json(),
     })
 }

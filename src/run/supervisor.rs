@@ -780,6 +780,7 @@ impl Supervisor {
             settings: Settings {
                 forced: stream.format,
                 nginx_format: spec.nginx_log_format.clone(),
+                uwsgi_logdate: spec.uwsgi_logdate.clone(),
                 encoder: sink.encoder.clone(),
             },
             max_line: self.config.max_line_bytes,

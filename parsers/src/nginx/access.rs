@@ -24,6 +24,8 @@ struct Line<'a> {
     bytes: i64,
     referer: Option<&'a str>,
     agent: Option<&'a str>,
+    /// `"$http_x_forwarded_for"` ending the line: the nginx image's `main`.
+    forwarded_for: Option<&'a str>,
 }
 
 /// Parses one access line; on success sets format `nginx.access`, the
@@ -37,6 +39,7 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
     rec.severity = Some(status_severity(l.status));
     let put = Put {
         decode: true,
+        json: false,
         once: false,
     };
     rec.push_str(Field::ClientAddress, l.addr);
@@ -52,6 +55,9 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
     }
     if let Some(a) = l.agent {
         put.text_unless_dash(rec, Field::UserAgentOriginal, a);
+    }
+    if let Some(f) = l.forwarded_for {
+        put.text_unless_dash(rec, Field::HttpRequestHeaderXForwardedFor, f);
     }
     true
 }
@@ -113,10 +119,19 @@ fn split(line: &str) -> Option<(Line<'_>, crate::time::Timestamp)> {
     }
     let mut referer = None;
     let mut agent = None;
+    let mut forwarded_for = None;
     if eat_open_quote(&mut c) {
         referer = Some(c.until(b'"')?);
         if eat_open_quote(&mut c) {
             agent = Some(c.until(b'"')?);
+            // Only when it ends the line: other trailing fields stay ignored.
+            let mut ahead = c;
+            if eat_open_quote(&mut ahead) {
+                let value = ahead.until(b'"');
+                if ahead.is_empty() {
+                    forwarded_for = value;
+                }
+            }
         }
     }
     Some((
@@ -128,6 +143,7 @@ fn split(line: &str) -> Option<(Line<'_>, crate::time::Timestamp)> {
             bytes,
             referer,
             agent,
+            forwarded_for,
         },
         ts,
     ))
@@ -292,7 +308,8 @@ mod tests {
             ("\\x05\\x01\\x00", None),
             ("SSH-2.0-Go", None),
             ("get / HTTP/1.1", None),
-            ("CONNECT example.com:443 HTTP/1.1", None),
+            ("CONNECT example.com:443 HTTP/1.1", Some("CONNECT")),
+            ("GET example.com:443 HTTP/1.1", None),
             ("GET http://example.com/proxy HTTP/1.1", Some("GET")),
             ("OPTIONS * HTTP/1.1", Some("OPTIONS")),
         ] {
@@ -316,6 +333,14 @@ mod tests {
             r#"198.51.100.7 - - [25/Nov/2026:18:35:12 +0000] "OPTIONS * HTTP/1.1" 400 150 "-" "-""#,
         );
         assert_eq!(s(&r, Field::UrlOriginal), Some("*"));
+        assert_eq!(r.get(Field::UrlPath), None);
+        // RFC 9112 3.2.3 authority form, as nginx 1.22 logged it (it answers 400).
+        let r = parsed(
+            r#"127.0.0.1 - - [03/Dec/2026:14:30:01 +0000] "CONNECT example.org:443 HTTP/1.1" 400 157 "-" "-""#,
+        );
+        assert_eq!(s(&r, Field::HttpRequestMethod), Some("CONNECT"));
+        assert_eq!(s(&r, Field::UrlOriginal), Some("example.org:443"));
+        assert_eq!(s(&r, Field::NetworkProtocolVersion), Some("1.1"));
         assert_eq!(r.get(Field::UrlPath), None);
     }
 
@@ -387,6 +412,26 @@ mod tests {
             r#"10.0.0.1 - - [05/Mar/2024:10:15:33 +0000] "GET / HTTP/1.1" 200 3 "http://a/""#,
         );
         assert_eq!(s(&r, Field::HttpRequestHeaderReferer), Some("http://a/"));
+    }
+
+    /// The official nginx image's `main` format (combined plus
+    /// `"$http_x_forwarded_for"`), as nginx 1.22 wrote it
+    /// (fixtures/nginx-main.log).
+    #[test]
+    fn official_image_main_format_keeps_x_forwarded_for() {
+        let r = parsed(
+            r#"127.0.0.1 - - [03/Dec/2026:14:25:38 +0000] "GET /fwd?x=1 HTTP/1.1" 200 3 "-" "curl/7.88.1" "203.0.113.7, 10.0.0.1""#,
+        );
+        assert_eq!(
+            s(&r, Field::HttpRequestHeaderXForwardedFor),
+            Some("203.0.113.7, 10.0.0.1")
+        );
+        assert_eq!(s(&r, Field::UserAgentOriginal), Some("curl/7.88.1"));
+        let r = parsed(
+            r#"127.0.0.1 - - [03/Dec/2026:14:25:38 +0000] "GET /esc HTTP/1.1" 200 3 "http://ref.example/a\x22b" "say \x22hi\x22" "-""#,
+        );
+        assert_eq!(r.get(Field::HttpRequestHeaderXForwardedFor), None);
+        assert_eq!(s(&r, Field::UserAgentOriginal), Some("say \"hi\""));
     }
 
     #[test]

@@ -256,6 +256,7 @@ fn parse_tail(t: &str) -> Option<Context<'_>> {
 fn push_context<'a>(rec: &mut Record<'a>, ctx: &Context<'a>) {
     let put = Put {
         decode: false,
+        json: false,
         once: false,
     };
     rec.push_str(Field::ClientAddress, ctx.client);

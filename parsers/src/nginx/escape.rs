@@ -73,6 +73,73 @@ pub fn decode(s: &str) -> (Cow<'_, str>, bool) {
     }
 }
 
+/// How an access log's values were escaped: nginx's `log_format … escape=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Escape {
+    /// `\xHH` for `"`, `\`, control bytes and bytes ≥ 0x7F (nginx's default).
+    #[default]
+    Default,
+    /// JSON string escapes: `\"`, `\\`, `\n`, `\t`, `\u0001`, ….
+    Json,
+    /// Nothing escaped: values are kept as written.
+    None,
+}
+
+impl Escape {
+    /// `json`, `default` or `none`, as in nginx's `escape=` parameter.
+    pub fn from_name(name: &str) -> Option<Escape> {
+        match name {
+            "default" => Some(Escape::Default),
+            "json" => Some(Escape::Json),
+            "none" => Some(Escape::None),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes JSON string escapes (`escape=json`). A `\u` that is not four hex
+/// digits, or a lone surrogate, becomes U+FFFD and the bool says so; an
+/// unknown `\c` is kept verbatim. Without a backslash nothing is allocated.
+pub fn decode_json(s: &str) -> (Cow<'_, str>, bool) {
+    if memchr(b'\\', s.as_bytes()).is_none() {
+        return (Cow::Borrowed(s), false);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut bad = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('"') => out.push('"'),
+            Some('\\') => out.push('\\'),
+            Some('/') => out.push('/'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                let c = u32::from_str_radix(&hex, 16)
+                    .ok()
+                    .filter(|_| hex.len() == 4)
+                    .and_then(char::from_u32);
+                bad |= c.is_none();
+                out.push(c.unwrap_or('\u{FFFD}'));
+            }
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    (Cow::Owned(out), bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,7 +188,22 @@ mod tests {
         assert_eq!(decode(r"\x41\").0, r"A\");
     }
 
+    #[test]
+    fn json_escapes() {
+        let (out, bad) = decode_json(r#"say \"hi\" \\ tab\there \u0001 café \/ \x"#);
+        assert_eq!(out, "say \"hi\" \\ tab\there \u{1} café / \\x");
+        assert!(!bad);
+        assert_eq!(decode_json(r"\ud800 \u12").0, "\u{FFFD} \u{FFFD}");
+        assert!(matches!(decode_json("plain").0, Cow::Borrowed("plain")));
+    }
+
     proptest! {
+        #[test]
+        fn json_never_panics(s in any::<String>()) {
+            let (out, _) = decode_json(&s);
+            prop_assert!(out.len() <= s.len() + 3);
+        }
+
         #[test]
         fn never_panics(bytes in any::<Vec<u8>>()) {
             let s = String::from_utf8_lossy(&bytes);

@@ -16,6 +16,7 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memmem};
 
+pub use super::escape::Escape;
 use super::{http_version, parse_time_local, status_severity, Put, TIME_LOCAL_LEN};
 use crate::field::{Field, Value};
 use crate::record::{Format, Record};
@@ -24,6 +25,10 @@ use crate::time::{parse_rfc3339, Timestamp};
 
 /// nginx's predefined `combined` format.
 pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+
+/// The `main` format of nginx's packages and official Docker image:
+/// `combined` plus `"$http_x_forwarded_for"`. The access parser reads it too.
+pub const MAIN: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#;
 
 /// The width of `$time_iso8601`, e.g. `2024-03-05T10:15:32+01:00`.
 const TIME_ISO8601_LEN: usize = 25;
@@ -120,6 +125,8 @@ struct Step {
     /// The literal after the value; empty for a variable at the very end.
     end: String,
     finder: memmem::Finder<'static>,
+    /// `escape=json`: an ending literal after an odd run of `\\` is escaped.
+    json: bool,
 }
 
 impl Step {
@@ -141,9 +148,21 @@ impl Step {
         });
         let at = match at {
             Some(at) => at,
+            None if self.json => self.find_unescaped(rest.as_bytes())?,
             None => self.finder.find(rest.as_bytes())?,
         };
         Some((rest.get(..at)?, rest.get(at + self.end.len()..)?))
+    }
+}
+
+impl Step {
+    /// The first ending literal not preceded by an odd number of
+    /// backslashes (`\"` inside an `escape=json` value).
+    fn find_unescaped(&self, b: &[u8]) -> Option<usize> {
+        self.finder.find_iter(b).find(|&at| {
+            let before = b.get(..at).unwrap_or_default();
+            before.iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 0
+        })
     }
 }
 
@@ -213,6 +232,9 @@ pub struct LogFormat {
     /// The literal before the first variable.
     prefix: String,
     steps: Vec<Step>,
+    /// How values are escaped: `escape=` at the start of the format, or
+    /// [`LogFormat::with_escape`].
+    escape: Escape,
 }
 
 /// Why a `log_format` string could not be compiled.
@@ -231,6 +253,27 @@ impl std::error::Error for LogFormatError {}
 
 fn error(message: String) -> LogFormatError {
     LogFormatError { message }
+}
+
+/// nginx's `escape=json|default|none` before the format text, as in the
+/// `log_format NAME escape=json '…'` directive; `Default` without one.
+fn split_escape(format: &str) -> Result<(Escape, &str), LogFormatError> {
+    let Some(rest) = format.strip_prefix("escape=") else {
+        return Ok((Escape::Default, format));
+    };
+    let end = rest.find([' ', '\t']).unwrap_or(rest.len());
+    let name = rest.get(..end).unwrap_or_default();
+    let escape = Escape::from_name(name).ok_or_else(|| {
+        error(format!(
+            "`escape={name}` at the start of the log_format: nginx knows escape=default, json and none"
+        ))
+    })?;
+    Ok((
+        escape,
+        rest.get(end..)
+            .unwrap_or_default()
+            .trim_start_matches([' ', '\t']),
+    ))
 }
 
 /// A piece of a format string.
@@ -306,6 +349,7 @@ impl LogFormat {
     /// name, an unclosed or invalid `${...}`, and two variables with no
     /// literal text between them; the message says which and at what byte.
     pub fn compile(format: &str) -> Result<LogFormat, LogFormatError> {
+        let (escape, format) = split_escape(format)?;
         if format.is_empty() {
             return Err(error("the log_format is empty".into()));
         }
@@ -341,6 +385,7 @@ impl LogFormat {
                         shape,
                         end: String::new(),
                         finder: memmem::Finder::new(b"").into_owned(),
+                        json: escape == Escape::Json,
                     });
                     last_var = Some((name, at));
                 }
@@ -351,7 +396,26 @@ impl LogFormat {
                 "the log_format has no `$variable`, so it would capture nothing".into(),
             ));
         }
-        Ok(LogFormat { prefix, steps })
+        Ok(LogFormat {
+            prefix,
+            steps,
+            escape,
+        })
+    }
+
+    /// The same format with values escaped as `escape` says (nginx's
+    /// `escape=`; `--nginx-escape`), whatever the format string said.
+    pub fn with_escape(mut self, escape: Escape) -> LogFormat {
+        self.escape = escape;
+        for step in &mut self.steps {
+            step.json = escape == Escape::Json;
+        }
+        self
+    }
+
+    /// How the values are escaped.
+    pub fn escape(&self) -> Escape {
+        self.escape
     }
 
     /// The variable names, in order, as written (without `$`).
@@ -374,7 +438,8 @@ impl LogFormat {
         // Explicit variables win over the fields derived from `$request`
         // and `$request_uri`, and the first of two equal ones wins.
         let put = Put {
-            decode: true,
+            decode: self.escape == Escape::Default,
+            json: self.escape == Escape::Json,
             once: true,
         };
         let mut request = None;
@@ -431,7 +496,11 @@ impl LogFormat {
                 Target::Extra => {
                     let key = step.key.as_str();
                     if !value.is_empty() && !rec.extra.iter().any(|(k, _)| k == key) {
-                        let (text, bad) = super::escape::decode(value);
+                        let (text, bad) = match self.escape {
+                            Escape::Default => super::escape::decode(value),
+                            Escape::Json => super::escape::decode_json(value),
+                            Escape::None => (Cow::Borrowed(value), false),
+                        };
                         rec.invalid_utf8 |= bad;
                         rec.extra.push((Cow::Borrowed(key), Value::Str(text)));
                     }
@@ -518,10 +587,16 @@ mod tests {
                 "http_user_agent"
             ]
         );
+        let main = compile(MAIN);
         for line in ACCESS_LINES {
             let mut want = Record::default();
             assert!(access::parse(line, &mut want), "access rejected {line}");
-            let got = parsed(&fmt, line);
+            // A line that ends in a third quoted field is `main`'s.
+            let fmt = match want.get(Field::HttpRequestHeaderXForwardedFor) {
+                Some(_) => &main,
+                None => &fmt,
+            };
+            let got = parsed(fmt, line);
             assert_eq!(sorted(&got), sorted(&want), "{line}");
             assert_eq!(got.timestamp, want.timestamp, "{line}");
             assert_eq!(got.severity, want.severity, "{line}");
@@ -723,6 +798,48 @@ mod tests {
         let mut rec = Record::default();
         assert!(!fmt.parse("error: 10.0.0.1 [200]", &mut rec));
         assert!(!fmt.parse("access: 10.0.0.1 [200", &mut rec));
+    }
+
+    /// nginx 1.22 with `log_format jsonlog escape=json '…'` wrote this
+    /// (fixtures/nginx-escape-json.log, generate/nginx-variants.sh).
+    #[test]
+    fn escape_json_from_the_format_is_decoded() {
+        let f = compile(concat!(
+            r#"escape=json {"time":"$time_iso8601","remote_addr":"$remote_addr","request":"$request","#,
+            r#""status":$status,"body_bytes_sent":$body_bytes_sent,"http_referer":"$http_referer","#,
+            r#""http_user_agent":"$http_user_agent"}"#
+        ));
+        assert_eq!(f.escape(), Escape::Json);
+        let line = r#"{"time":"2026-12-03T14:25:38+00:00","remote_addr":"127.0.0.1","request":"GET /esc HTTP/1.1","status":200,"body_bytes_sent":3,"http_referer":"http://ref.example/a\"b","http_user_agent":"say \"hi\" \\ tab\there \u0001 café"}"#;
+        let r = parsed(&f, line);
+        assert_eq!(r.format, Format::NginxAccess);
+        assert_eq!(
+            s(&r, Field::HttpRequestHeaderReferer),
+            Some("http://ref.example/a\"b")
+        );
+        assert_eq!(
+            s(&r, Field::UserAgentOriginal),
+            Some("say \"hi\" \\ tab\there \u{1} café")
+        );
+        assert_eq!(s(&r, Field::UrlPath), Some("/esc"));
+        assert_eq!(i(&r, Field::HttpResponseStatusCode), Some(200));
+        // An escaped quote before the closing literal does not end the value.
+        let f = compile(r#"escape=json {"a":"$http_user_agent","s":$status}"#);
+        let r = parsed(&f, r#"{"a":"x\",\"s\":1","s":404}"#);
+        assert_eq!(s(&r, Field::UserAgentOriginal), Some(r#"x","s":1"#));
+        assert_eq!(i(&r, Field::HttpResponseStatusCode), Some(404));
+        // `--nginx-escape none` keeps the text; `default` decodes `\xHH`.
+        let f = compile(r#"{"a":"$http_user_agent"}"#).with_escape(Escape::None);
+        assert_eq!(
+            s(&parsed(&f, r#"{"a":"\x22\""}"#), Field::UserAgentOriginal),
+            Some(r#"\x22\""#)
+        );
+        let f = compile(r#"escape=default "$http_user_agent""#);
+        assert_eq!(f.escape(), Escape::Default);
+        assert_eq!(
+            s(&parsed(&f, r#""\x22""#), Field::UserAgentOriginal),
+            Some("\"")
+        );
     }
 
     #[test]

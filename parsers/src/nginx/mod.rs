@@ -117,12 +117,31 @@ pub fn split_request(req: &str) -> Option<RequestLine<'_>> {
     if version.is_none() && memchr(b' ', uri.as_bytes()).is_some() {
         return None;
     }
-    split_uri(uri)?;
+    if !(method == "CONNECT" && is_authority(uri)) {
+        split_uri(uri)?;
+    }
     Some(RequestLine {
         method,
         uri,
         version,
     })
+}
+
+/// `host:port`, the authority form that only CONNECT uses (RFC 9112 3.2.3).
+fn is_authority(uri: &str) -> bool {
+    match memrchr(b':', uri.as_bytes()) {
+        Some(colon) => {
+            let (host, port) = uri.as_bytes().split_at(colon);
+            let port = port.get(1..).unwrap_or_default();
+            !host.is_empty()
+                && !port.is_empty()
+                && port.iter().all(u8::is_ascii_digit)
+                && host
+                    .iter()
+                    .all(|&b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'"'))
+        }
+        None => false,
+    }
 }
 
 /// `1.1` from `HTTP/1.1` (also `HTTP/2.0`, `HTTP/2`); `None` otherwise.
@@ -189,6 +208,8 @@ pub fn split_uri(uri: &str) -> Option<UriParts<'_>> {
 struct Put {
     /// Decode nginx's `\xHH` escapes (access log: yes, error log: no).
     decode: bool,
+    /// The values use `escape=json` instead (wins over `decode`).
+    json: bool,
     /// Skip fields already set, so that an explicit variable of a
     /// `log_format` wins over the same field derived from `$request`.
     once: bool,
@@ -204,8 +225,12 @@ impl Put {
         // Checked here as well as in `decode`: the common borrowed case then
         // skips a `(Cow, bool)` returned through memory, which measured as a
         // store-forwarding stall per field on the hot path.
-        if self.decode && memchr(b'\\', s.as_bytes()).is_some() {
-            let (text, bad) = escape::decode(s);
+        if (self.decode || self.json) && memchr(b'\\', s.as_bytes()).is_some() {
+            let (text, bad) = if self.json {
+                escape::decode_json(s)
+            } else {
+                escape::decode(s)
+            };
             rec.invalid_utf8 |= bad;
             rec.push(field, Value::Str(text));
         } else {
@@ -388,7 +413,10 @@ mod tests {
         assert!(split_request("GET /a b").is_none());
         assert!(split_request("GET HTTP/1.1").is_none());
         assert!(split_request("GET  / HTTP/1.1").is_none());
-        assert!(split_request("CONNECT example.com:443 HTTP/1.1").is_none());
+        assert!(split_request("GET example.com:443 HTTP/1.1").is_none());
+        assert!(split_request("CONNECT example.com HTTP/1.1").is_none());
+        let r = split_request("CONNECT example.com:443 HTTP/1.1").unwrap();
+        assert_eq!((r.method, r.uri), ("CONNECT", "example.com:443"));
         assert!(split_request("GET / HTTP/1.1 junk").is_none());
     }
 

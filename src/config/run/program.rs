@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use logmux_parsers::nginx::log_format::LogFormat;
+use logmux_parsers::strftime::Strftime;
 use nix::sys::signal::Signal;
 use toml::Spanned;
 
@@ -47,6 +48,8 @@ pub struct ProgramSpec {
     pub enabled: bool,
     pub sighup: Hup,
     pub nginx_log_format: Option<LogFormat>,
+    /// uWSGI's `--logdate=FORMAT`, when the program sets one.
+    pub uwsgi_logdate: Option<Strftime>,
     /// `service.name` of its events: `service_name`, else `name`.
     pub service_name: String,
     /// Its lines that are logmux events are merged (a nested `logmux
@@ -90,6 +93,7 @@ impl ProgramSpec {
             enabled: p.when_holds && !p.skip_for_file()?,
             depends_on: p.depends_on()?,
             nginx_log_format: p.nginx_log_format()?,
+            uwsgi_logdate: p.uwsgi_logdate()?,
             streams: p.streams()?,
             service_name: p.service_name()?,
             stop_as_group: raw.stop_as_group.unwrap_or(true),
@@ -384,6 +388,15 @@ impl<'s, 'a> Program<'s, 'a> {
             depends_on.push(i);
         }
         Ok(depends_on)
+    }
+
+    fn uwsgi_logdate(&self) -> Result<Option<Strftime>, ConfigError> {
+        match &self.raw.uwsgi_logdate {
+            Some(f) => Strftime::compile(f.get_ref())
+                .map(Some)
+                .map_err(|e| self.invalid(f.span().start, "uwsgi_logdate", e)),
+            None => Ok(None),
+        }
     }
 
     fn nginx_log_format(&self) -> Result<Option<LogFormat>, ConfigError> {

@@ -121,6 +121,8 @@ pub struct RawProgram {
     /// What SIGHUP to logmux does to this program: forward, restart or ignore.
     pub sighup: Option<Spanned<String>>,
     pub nginx_log_format: Option<Spanned<String>>,
+    /// The program's uWSGI `--logdate=FORMAT` (a strftime pattern).
+    pub uwsgi_logdate: Option<Spanned<String>>,
     /// `service.name` of the program's events (default: the program's name).
     pub service_name: Option<Spanned<String>>,
     /// Merge lines that already are logmux events (a nested `logmux run`)

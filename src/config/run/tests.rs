@@ -349,3 +349,16 @@ fn words_say_what_they_expect() {
         assert_eq!(mode.name().parse(), Ok(mode));
     }
 }
+
+#[test]
+fn a_program_may_name_its_uwsgi_logdate() {
+    let c = load_str("[program.app]\ncommand = \"uwsgi\"\nuwsgi_logdate = \"%d/%b/%Y %H:%M:%S\"\n")
+        .unwrap();
+    let f = c.programs[0].uwsgi_logdate.as_ref().expect("compiled");
+    assert!(f.parse_prefix(b"03/Dec/2026 14:39:33 - x").is_some());
+    let e = err("[program.app]\ncommand = \"uwsgi\"\nuwsgi_logdate = \"%Q\"\n");
+    assert!(
+        e.starts_with("/etc/logmux.toml:3:17: program.app.uwsgi_logdate: `%Q` is not supported"),
+        "{e}"
+    );
+}
