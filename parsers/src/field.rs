@@ -52,6 +52,8 @@ pub enum Field {
     LogFilePath,
     /// `log.iostream`
     LogIostream,
+    /// `log.logger`
+    LogLogger,
     /// `log.record.original`
     LogRecordOriginal,
     /// `logmux.format`
@@ -88,6 +90,8 @@ pub enum Field {
     ServerPort,
     /// `service.name`
     ServiceName,
+    /// `span_id`
+    SpanId,
     /// `supervisord.program`
     SupervisordProgram,
     /// `syslog.facility`
@@ -98,6 +102,8 @@ pub enum Field {
     SyslogProcid,
     /// `thread.id`
     ThreadId,
+    /// `trace_id`
+    TraceId,
     /// `url.original`
     UrlOriginal,
     /// `url.path`
@@ -159,6 +165,7 @@ pub const ALL: &[Field] = &[
     Field::HttpServerRequestDuration,
     Field::LogFilePath,
     Field::LogIostream,
+    Field::LogLogger,
     Field::LogRecordOriginal,
     Field::LogmuxFormat,
     Field::LogmuxInvalidUtf8,
@@ -177,11 +184,13 @@ pub const ALL: &[Field] = &[
     Field::ServerAddress,
     Field::ServerPort,
     Field::ServiceName,
+    Field::SpanId,
     Field::SupervisordProgram,
     Field::SyslogFacility,
     Field::SyslogMsgid,
     Field::SyslogProcid,
     Field::ThreadId,
+    Field::TraceId,
     Field::UrlOriginal,
     Field::UrlPath,
     Field::UrlQuery,
@@ -226,6 +235,7 @@ impl Field {
             Field::HttpServerRequestDuration => "http.server.request.duration",
             Field::LogFilePath => "log.file.path",
             Field::LogIostream => "log.iostream",
+            Field::LogLogger => "log.logger",
             Field::LogRecordOriginal => "log.record.original",
             Field::LogmuxFormat => "logmux.format",
             Field::LogmuxInvalidUtf8 => "logmux.invalid_utf8",
@@ -244,11 +254,13 @@ impl Field {
             Field::ServerAddress => "server.address",
             Field::ServerPort => "server.port",
             Field::ServiceName => "service.name",
+            Field::SpanId => "span_id",
             Field::SupervisordProgram => "supervisord.program",
             Field::SyslogFacility => "syslog.facility",
             Field::SyslogMsgid => "syslog.msgid",
             Field::SyslogProcid => "syslog.procid",
             Field::ThreadId => "thread.id",
+            Field::TraceId => "trace_id",
             Field::UrlOriginal => "url.original",
             Field::UrlPath => "url.path",
             Field::UrlQuery => "url.query",
@@ -295,6 +307,7 @@ impl Field {
             Field::HttpServerRequestDuration => &["http", "server", "request", "duration"],
             Field::LogFilePath => &["log", "file", "path"],
             Field::LogIostream => &["log", "iostream"],
+            Field::LogLogger => &["log", "logger"],
             Field::LogRecordOriginal => &["log", "record", "original"],
             Field::LogmuxFormat => &["logmux", "format"],
             Field::LogmuxInvalidUtf8 => &["logmux", "invalid_utf8"],
@@ -313,11 +326,13 @@ impl Field {
             Field::ServerAddress => &["server", "address"],
             Field::ServerPort => &["server", "port"],
             Field::ServiceName => &["service", "name"],
+            Field::SpanId => &["span_id"],
             Field::SupervisordProgram => &["supervisord", "program"],
             Field::SyslogFacility => &["syslog", "facility"],
             Field::SyslogMsgid => &["syslog", "msgid"],
             Field::SyslogProcid => &["syslog", "procid"],
             Field::ThreadId => &["thread", "id"],
+            Field::TraceId => &["trace_id"],
             Field::UrlOriginal => &["url", "original"],
             Field::UrlPath => &["url", "path"],
             Field::UrlQuery => &["url", "query"],

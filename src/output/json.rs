@@ -27,9 +27,16 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     enc.write_timestamp(event, out);
     out.extend_from_slice(b"\",\"observed_timestamp\":\"");
     out.extend_from_slice(event.observed);
-    out.extend_from_slice(b"\",\"severity_text\":\"");
-    out.extend_from_slice(severity.text().as_bytes());
-    out.extend_from_slice(b"\",\"severity_number\":");
+    out.extend_from_slice(b"\",\"severity_text\":");
+    match &record.severity_text {
+        Some(word) => escape_json_str(out, word),
+        None => {
+            out.push(b'"');
+            out.extend_from_slice(severity.text().as_bytes());
+            out.push(b'"');
+        }
+    }
+    out.extend_from_slice(b",\"severity_number\":");
     out.extend_from_slice(itoa::Buffer::new().format(severity.number()).as_bytes());
     out.extend_from_slice(b",\"message\":");
     escape_json_str(out, message(event));
