@@ -145,6 +145,13 @@ fn docker_compose_timestamps() {
     check("docker-compose-t");
 }
 
+/// Real output of python-json-logger and structlog
+/// (`fixtures/generate/app_json.py`).
+#[test]
+fn app_json_loggers() {
+    check("app-json");
+}
+
 /// Every sample has a golden file and a test above.
 #[test]
 fn no_sample_is_left_out() {
@@ -162,6 +169,7 @@ fn no_sample_is_left_out() {
         "docker-compose",
         "docker-compose-color",
         "docker-compose-t",
+        "app-json",
     ];
     for entry in std::fs::read_dir(fixtures())
         .expect("fixtures dir")
