@@ -59,12 +59,12 @@ fn listen_relays_to_rsyslog_through_a_syslog_sink() {
 /// fields), MSG (the line).
 fn expected(access: &str) -> Vec<String> {
     let text =
-        r#"[logmux@32473 format="text" host.name="web" syslog.facility="user" syslog.procid="42"]"#;
+        r#"[logmux@32473 format="text" host.name="web" log.syslog.facility.name="user" log.syslog.procid="42"]"#;
     let nginx = concat!(
         r#"[logmux@32473 format="nginx.access" client.address="127.0.0.1" host.name="web" "#,
         r#"http.request.method="GET" http.response.body.size="145" http.response.status_code="500" "#,
         r#"network.protocol.name="http" network.protocol.version="1.1" nginx.request="GET /boom/ HTTP/1.1" "#,
-        r#"syslog.facility="user" syslog.procid="7" url.original="/boom/" url.path="/boom/" "#,
+        r#"log.syslog.facility.name="user" log.syslog.procid="7" url.original="/boom/" url.path="/boom/" "#,
         r#"user_agent.original="curl/7.88.1"]"#
     );
     vec![

@@ -152,9 +152,9 @@ fn the_crafted_lines_reach_the_rare_fields() {
         "logmux.truncated",
         "nginx.upstream_response_time",
         "host.name",
-        "syslog.facility",
-        "syslog.procid",
-        "syslog.msgid",
+        "log.syslog.facility.name",
+        "log.syslog.procid",
+        "log.syslog.msgid",
     ] {
         assert!(seen.contains(name), "{name} not produced; seen: {seen:?}");
     }

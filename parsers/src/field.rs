@@ -20,6 +20,10 @@ pub enum Field {
     ClientPort,
     /// `container.id`
     ContainerId,
+    /// `container.image.name`
+    ContainerImageName,
+    /// `container.image.tags`
+    ContainerImageTags,
     /// `container.name`
     ContainerName,
     /// `exception.message`
@@ -56,6 +60,18 @@ pub enum Field {
     LogLogger,
     /// `log.record.original`
     LogRecordOriginal,
+    /// `log.syslog.appname`
+    LogSyslogAppname,
+    /// `log.syslog.facility.name`
+    LogSyslogFacilityName,
+    /// `log.syslog.hostname`
+    LogSyslogHostname,
+    /// `log.syslog.msgid`
+    LogSyslogMsgid,
+    /// `log.syslog.priority`
+    LogSyslogPriority,
+    /// `log.syslog.procid`
+    LogSyslogProcid,
     /// `logmux.format`
     LogmuxFormat,
     /// `logmux.invalid_utf8`
@@ -94,12 +110,6 @@ pub enum Field {
     SpanId,
     /// `supervisord.program`
     SupervisordProgram,
-    /// `syslog.facility`
-    SyslogFacility,
-    /// `syslog.msgid`
-    SyslogMsgid,
-    /// `syslog.procid`
-    SyslogProcid,
     /// `thread.id`
     ThreadId,
     /// `trace_id`
@@ -149,6 +159,8 @@ pub const ALL: &[Field] = &[
     Field::ClientAddress,
     Field::ClientPort,
     Field::ContainerId,
+    Field::ContainerImageName,
+    Field::ContainerImageTags,
     Field::ContainerName,
     Field::ExceptionMessage,
     Field::ExceptionStacktrace,
@@ -167,6 +179,12 @@ pub const ALL: &[Field] = &[
     Field::LogIostream,
     Field::LogLogger,
     Field::LogRecordOriginal,
+    Field::LogSyslogAppname,
+    Field::LogSyslogFacilityName,
+    Field::LogSyslogHostname,
+    Field::LogSyslogMsgid,
+    Field::LogSyslogPriority,
+    Field::LogSyslogProcid,
     Field::LogmuxFormat,
     Field::LogmuxInvalidUtf8,
     Field::LogmuxParseError,
@@ -186,9 +204,6 @@ pub const ALL: &[Field] = &[
     Field::ServiceName,
     Field::SpanId,
     Field::SupervisordProgram,
-    Field::SyslogFacility,
-    Field::SyslogMsgid,
-    Field::SyslogProcid,
     Field::ThreadId,
     Field::TraceId,
     Field::UrlOriginal,
@@ -219,6 +234,8 @@ impl Field {
             Field::ClientAddress => "client.address",
             Field::ClientPort => "client.port",
             Field::ContainerId => "container.id",
+            Field::ContainerImageName => "container.image.name",
+            Field::ContainerImageTags => "container.image.tags",
             Field::ContainerName => "container.name",
             Field::ExceptionMessage => "exception.message",
             Field::ExceptionStacktrace => "exception.stacktrace",
@@ -237,6 +254,12 @@ impl Field {
             Field::LogIostream => "log.iostream",
             Field::LogLogger => "log.logger",
             Field::LogRecordOriginal => "log.record.original",
+            Field::LogSyslogAppname => "log.syslog.appname",
+            Field::LogSyslogFacilityName => "log.syslog.facility.name",
+            Field::LogSyslogHostname => "log.syslog.hostname",
+            Field::LogSyslogMsgid => "log.syslog.msgid",
+            Field::LogSyslogPriority => "log.syslog.priority",
+            Field::LogSyslogProcid => "log.syslog.procid",
             Field::LogmuxFormat => "logmux.format",
             Field::LogmuxInvalidUtf8 => "logmux.invalid_utf8",
             Field::LogmuxParseError => "logmux.parse_error",
@@ -256,9 +279,6 @@ impl Field {
             Field::ServiceName => "service.name",
             Field::SpanId => "span_id",
             Field::SupervisordProgram => "supervisord.program",
-            Field::SyslogFacility => "syslog.facility",
-            Field::SyslogMsgid => "syslog.msgid",
-            Field::SyslogProcid => "syslog.procid",
             Field::ThreadId => "thread.id",
             Field::TraceId => "trace_id",
             Field::UrlOriginal => "url.original",
@@ -289,6 +309,8 @@ impl Field {
             Field::ClientAddress => &["client", "address"],
             Field::ClientPort => &["client", "port"],
             Field::ContainerId => &["container", "id"],
+            Field::ContainerImageName => &["container", "image", "name"],
+            Field::ContainerImageTags => &["container", "image", "tags"],
             Field::ContainerName => &["container", "name"],
             Field::ExceptionMessage => &["exception", "message"],
             Field::ExceptionStacktrace => &["exception", "stacktrace"],
@@ -309,6 +331,12 @@ impl Field {
             Field::LogIostream => &["log", "iostream"],
             Field::LogLogger => &["log", "logger"],
             Field::LogRecordOriginal => &["log", "record", "original"],
+            Field::LogSyslogAppname => &["log", "syslog", "appname"],
+            Field::LogSyslogFacilityName => &["log", "syslog", "facility", "name"],
+            Field::LogSyslogHostname => &["log", "syslog", "hostname"],
+            Field::LogSyslogMsgid => &["log", "syslog", "msgid"],
+            Field::LogSyslogPriority => &["log", "syslog", "priority"],
+            Field::LogSyslogProcid => &["log", "syslog", "procid"],
             Field::LogmuxFormat => &["logmux", "format"],
             Field::LogmuxInvalidUtf8 => &["logmux", "invalid_utf8"],
             Field::LogmuxParseError => &["logmux", "parse_error"],
@@ -328,9 +356,6 @@ impl Field {
             Field::ServiceName => &["service", "name"],
             Field::SpanId => &["span_id"],
             Field::SupervisordProgram => &["supervisord", "program"],
-            Field::SyslogFacility => &["syslog", "facility"],
-            Field::SyslogMsgid => &["syslog", "msgid"],
-            Field::SyslogProcid => &["syslog", "procid"],
             Field::ThreadId => &["thread", "id"],
             Field::TraceId => &["trace_id"],
             Field::UrlOriginal => &["url", "original"],
@@ -375,6 +400,8 @@ pub enum Kind {
     Bool,
     /// An array of numbers.
     NumberList,
+    /// An array of strings (OTel's `string[]`).
+    StrList,
 }
 
 impl Field {
@@ -387,6 +414,7 @@ impl Field {
             | HttpResponseBodySize
             | HttpResponseSize
             | HttpResponseStatusCode
+            | LogSyslogPriority
             | NginxConnectionId
             | NginxConnectionRequests
             | ProcessPid
@@ -406,6 +434,7 @@ impl Field {
             HttpServerRequestDuration => Kind::Number,
             NginxUpstreamResponseTime => Kind::NumberList,
             LogmuxInvalidUtf8 | LogmuxParseError | LogmuxTruncated => Kind::Bool,
+            ContainerImageTags => Kind::StrList,
             _ => Kind::Str,
         }
     }
@@ -423,6 +452,9 @@ impl Field {
                 .strip_prefix('[')
                 .and_then(|r| r.strip_suffix(']'))
                 .is_some_and(|inner| inner.trim().is_empty() || inner.split(',').all(is_number)),
+            Kind::StrList => {
+                serde_json::from_str::<Vec<std::borrow::Cow<'_, str>>>(raw).is_ok()
+            }
         }
     }
 

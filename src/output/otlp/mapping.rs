@@ -12,8 +12,10 @@ use crate::output::{keeps_original, message, Event, LocalZone};
 
 /// The schema fields that describe the producer, not the line: they go into
 /// the OTLP resource. Everything else is a record attribute.
-pub const RESOURCE_FIELDS: [Field; 5] = [
+pub const RESOURCE_FIELDS: [Field; 7] = [
     Field::ContainerId,
+    Field::ContainerImageName,
+    Field::ContainerImageTags,
     Field::ContainerName,
     Field::HostName,
     Field::ProcessPid,
