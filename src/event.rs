@@ -276,3 +276,28 @@ fn unless_set<'a>(rec: &mut Record<'a>, field: Field, value: Option<&'a str>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(reference: &str) -> Option<(String, Option<String>)> {
+        Image::from_reference(reference).map(|i| (i.name, i.tags_json))
+    }
+
+    #[test]
+    fn image_references_split_into_name_and_tags() {
+        let some = |n: &str, t: Option<&str>| Some((n.to_string(), t.map(str::to_string)));
+        assert_eq!(image("nginx:1.25"), some("nginx", Some(r#"["1.25"]"#)));
+        assert_eq!(image("nginx"), some("nginx", None));
+        assert_eq!(
+            image("registry:5000/team/app:v2"),
+            some("registry:5000/team/app", Some(r#"["v2"]"#))
+        );
+        assert_eq!(image("registry:5000/team/app"), some("registry:5000/team/app", None));
+        assert_eq!(image("app@sha256:abcd"), some("app", None));
+        assert_eq!(image("nginx:"), some("nginx", None));
+        assert_eq!(image(""), None);
+        assert_eq!(image(":1"), None);
+    }
+}
