@@ -190,7 +190,11 @@ pub fn add_to_parsed<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
     }
     if let Some(s) = &origin.syslog {
         put(rec, Field::LogSyslogFacilityName, Value::str(s.facility));
-        put(rec, Field::LogSyslogPriority, Value::Int(i64::from(s.priority)));
+        put(
+            rec,
+            Field::LogSyslogPriority,
+            Value::Int(i64::from(s.priority)),
+        );
         let optional = [
             (Field::LogSyslogAppname, &s.appname),
             (Field::LogSyslogHostname, &s.hostname),
@@ -294,7 +298,10 @@ mod tests {
             image("registry:5000/team/app:v2"),
             some("registry:5000/team/app", Some(r#"["v2"]"#))
         );
-        assert_eq!(image("registry:5000/team/app"), some("registry:5000/team/app", None));
+        assert_eq!(
+            image("registry:5000/team/app"),
+            some("registry:5000/team/app", None)
+        );
         assert_eq!(image("app@sha256:abcd"), some("app", None));
         assert_eq!(image("nginx:"), some("nginx", None));
         assert_eq!(image(""), None);

@@ -128,7 +128,8 @@ fn dotted_keys_have_one_type_too() {
     for event in &events {
         let obj = event.as_object().expect("object");
         assert!(
-            obj.values().all(|v| !v.is_object() || v == &serde_json::json!({})),
+            obj.values()
+                .all(|v| !v.is_object() || v == &serde_json::json!({})),
             "{event}"
         );
     }

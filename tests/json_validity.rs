@@ -119,7 +119,10 @@ fn app_json_cannot_give_schema_fields_another_type() {
         );
         assert!(e["message"].is_string());
     }
-    assert_eq!(events[0]["app"]["service"]["name"], serde_json::json!(["x"]));
+    assert_eq!(
+        events[0]["app"]["service"]["name"],
+        serde_json::json!(["x"])
+    );
     assert_eq!(events[1]["app"]["service"]["name"]["x"], 1);
     assert_eq!(events[2]["app"]["process"]["pid"], "one");
     assert_eq!(events[3]["service"]["name"], "api");

@@ -217,7 +217,10 @@ fn check(
             .collect();
         assert_eq!(got, want, "{which}:\n{}", shown());
     }
-    let pid = events[0]["log"]["syslog"]["procid"].as_str().unwrap().to_string();
+    let pid = events[0]["log"]["syslog"]["procid"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(pid.bytes().all(|b| b.is_ascii_digit()), "{pid}");
     for e in events {
         assert_eq!(e["container"]["name"], container, "{e}");
@@ -229,7 +232,11 @@ fn check(
         if let Some((image, _)) = tag.rsplit_once('/') {
             let (image_name, image_tag) = image.rsplit_once(':').unwrap();
             assert_eq!(e["container"]["image"]["name"], image_name, "{e}");
-            assert_eq!(e["container"]["image"]["tags"], serde_json::json!([image_tag]), "{e}");
+            assert_eq!(
+                e["container"]["image"]["tags"],
+                serde_json::json!([image_tag]),
+                "{e}"
+            );
         } else {
             assert!(e["container"].get("image").is_none(), "{e}");
         }

@@ -93,8 +93,11 @@ fn produced_fields() -> BTreeSet<String> {
     // Docker's syslog driver with `tag={{.ImageName}}/{{.Name}}`, in the
     // shape of the sample's second line: the container's image.
     let docker = dir.path().join("docker.syslog");
-    std::fs::write(&docker, "<30>Nov 25 23:54:27 vm nginx:1.25/web-1[4242]: hello\n")
-        .expect("write");
+    std::fs::write(
+        &docker,
+        "<30>Nov 25 23:54:27 vm nginx:1.25/web-1[4242]: hello\n",
+    )
+    .expect("write");
     for e in listen_events(&docker) {
         leaves("", &e, &mut seen);
     }

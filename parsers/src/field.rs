@@ -452,9 +452,7 @@ impl Field {
                 .strip_prefix('[')
                 .and_then(|r| r.strip_suffix(']'))
                 .is_some_and(|inner| inner.trim().is_empty() || inner.split(',').all(is_number)),
-            Kind::StrList => {
-                serde_json::from_str::<Vec<std::borrow::Cow<'_, str>>>(raw).is_ok()
-            }
+            Kind::StrList => serde_json::from_str::<Vec<std::borrow::Cow<'_, str>>>(raw).is_ok(),
         }
     }
 

@@ -90,7 +90,10 @@ pub fn object(text: &str) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
 }
 
 /// The value of `key` in sorted `entries`.
-pub(crate) fn lookup<'v, 'a>(entries: &'v [(Cow<'_, str>, &'a RawValue)], key: &str) -> Option<&'a RawValue> {
+pub(crate) fn lookup<'a>(
+    entries: &[(Cow<'_, str>, &'a RawValue)],
+    key: &str,
+) -> Option<&'a RawValue> {
     entries
         .binary_search_by(|(k, _)| k.as_ref().cmp(key))
         .ok()
@@ -276,7 +279,9 @@ mod tests {
 
     #[test]
     fn well_known_keys_go_into_the_envelope() {
-        let r = ok(r#"{"event":"login","level":"warning","logger":"api","timestamp":"2024-05-01T12:00:00Z","otelTraceID":"4BF92F3577B34DA6A3CE929D0E0E4736","otelSpanID":"00f067aa0ba902b7","user_id":5}"#);
+        let r = ok(
+            r#"{"event":"login","level":"warning","logger":"api","timestamp":"2024-05-01T12:00:00Z","otelTraceID":"4BF92F3577B34DA6A3CE929D0E0E4736","otelSpanID":"00f067aa0ba902b7","user_id":5}"#,
+        );
         assert_eq!(r.message.as_deref(), Some("login"));
         assert_eq!(r.severity, Some(Severity::WARN));
         assert_eq!(r.severity_text.as_deref(), Some("warning"));
@@ -302,9 +307,14 @@ mod tests {
 
     #[test]
     fn a_python_traceback_string_gives_the_exception() {
-        let r = ok(r#"{"msg":"x","exc_info":"Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\nKeyError: 'missing'"}"#);
+        let r = ok(
+            r#"{"msg":"x","exc_info":"Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\nKeyError: 'missing'"}"#,
+        );
         assert_eq!(r.get(Field::ExceptionType), Some(&Value::str("KeyError")));
-        assert_eq!(r.get(Field::ExceptionMessage), Some(&Value::str("'missing'")));
+        assert_eq!(
+            r.get(Field::ExceptionMessage),
+            Some(&Value::str("'missing'"))
+        );
         let stack = r.get(Field::ExceptionStacktrace).and_then(|v| v.as_str());
         assert!(stack.is_some_and(|s| s.ends_with("KeyError: 'missing'")));
         assert!(r.extra.is_empty());
@@ -346,16 +356,28 @@ mod tests {
     #[test]
     fn keys_giving_schema_fields_another_type_move_under_app() {
         let cases: &[(&str, &[&str])] = &[
-            (r#"{"service":{"name":["x"]},"m":1}"#, &["app.service.name", "m"]),
+            (
+                r#"{"service":{"name":["x"]},"m":1}"#,
+                &["app.service.name", "m"],
+            ),
             (r#"{"service.name":5,"m":1}"#, &["app.service.name", "m"]),
-            (r#"{"service.name.x":"y","m":1}"#, &["app.service.name.x", "m"]),
+            (
+                r#"{"service.name.x":"y","m":1}"#,
+                &["app.service.name.x", "m"],
+            ),
             (
                 r#"{"http":{"response":{"status_code":"200"}},"m":1}"#,
                 &["app.http.response.status_code", "m"],
             ),
             (r#"{"process":{"pid":1.5}}"#, &["app.process.pid"]),
-            (r#"{"http":200,"client":"10.0.0.1"}"#, &["app.client", "app.http"]),
-            (r#"{"timestamp":"yesterday","logmux":1}"#, &["app.logmux", "app.timestamp"]),
+            (
+                r#"{"http":200,"client":"10.0.0.1"}"#,
+                &["app.client", "app.http"],
+            ),
+            (
+                r#"{"timestamp":"yesterday","logmux":1}"#,
+                &["app.logmux", "app.timestamp"],
+            ),
             (r#"{"app":"shop","http":{}}"#, &["app.app", "app.http"]),
             (r#"{"app":{"v":1},"url":"/x"}"#, &["app.url", "app.v"]),
         ];
@@ -411,7 +433,10 @@ mod tests {
             (r#"{"level":"crit"}"#, "crit"),
             (r#"{"level":60}"#, "fatal"),
             (r#"{"severity_number":10}"#, "INFO"),
-            (r#"{"severity_number":10,"severity_text":"notice"}"#, "notice"),
+            (
+                r#"{"severity_number":10,"severity_text":"notice"}"#,
+                "notice",
+            ),
         ];
         for (line, want) in words {
             let r = ok(line);
@@ -477,7 +502,10 @@ mod tests {
         let t = ok(r#"{"timestamp":"2024-05-01 12:34:56,123"}"#)
             .timestamp
             .unwrap();
-        assert_eq!((t.offset, t.nanos, t.second), (Offset::Local, 123_000_000, 56));
+        assert_eq!(
+            (t.offset, t.nanos, t.second),
+            (Offset::Local, 123_000_000, 56)
+        );
         for line in [
             r#"{"time":"2024-05-01 12:34:56,"}"#,
             r#"{"time":"2024-05-01 12:34:56 x"}"#,

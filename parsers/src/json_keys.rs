@@ -45,12 +45,7 @@ pub const SPAN_ID_KEYS: &[&str] = &["span_id", "spanId", "otelSpanID", "span.id"
 
 /// Keys holding a formatted stack trace (python-json-logger; structlog's
 /// `format_exc_info`; logstash; ECS).
-pub const STACK_KEYS: &[&str] = &[
-    "exc_info",
-    "exception",
-    "stack_trace",
-    "error.stack_trace",
-];
+pub const STACK_KEYS: &[&str] = &["exc_info", "exception", "stack_trace", "error.stack_trace"];
 
 /// Top-level keys logmux writes itself that are not schema fields.
 const ENVELOPE_KEYS: &[&str] = &[
@@ -67,11 +62,11 @@ const ENVELOPE_KEYS: &[&str] = &[
 /// returns the keys it consumed. Level and time are [`crate::json`]'s.
 pub fn envelope<'a>(entries: &[Entry<'a>], rec: &mut Record<'a>) -> Vec<&'static str> {
     let mut used = Vec::new();
-    if let Some((key, msg)) = first(entries, MESSAGE_KEYS, |raw| string(raw)) {
+    if let Some((key, msg)) = first(entries, MESSAGE_KEYS, string) {
         rec.message = Some(msg);
         used.push(key);
     }
-    if let Some((key, name)) = first(entries, LOGGER_KEYS, |raw| string(raw)) {
+    if let Some((key, name)) = first(entries, LOGGER_KEYS, string) {
         rec.push(Field::LogLogger, Value::Str(name));
         used.push(key);
     }
@@ -83,7 +78,7 @@ pub fn envelope<'a>(entries: &[Entry<'a>], rec: &mut Record<'a>) -> Vec<&'static
         rec.push(Field::SpanId, Value::Str(id));
         used.push(key);
     }
-    if let Some((key, stack)) = first(entries, STACK_KEYS, |raw| string(raw)) {
+    if let Some((key, stack)) = first(entries, STACK_KEYS, string) {
         exception(stack, rec);
         used.push(key);
     }
@@ -106,9 +101,8 @@ fn first<'a, T>(
 /// as OTel writes it.
 fn hex_id(raw: &RawValue, len: usize) -> Option<Cow<'_, str>> {
     let s = string(raw)?;
-    let valid = s.len() == len
-        && s.bytes().all(|b| b.is_ascii_hexdigit())
-        && s.bytes().any(|b| b != b'0');
+    let valid =
+        s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()) && s.bytes().any(|b| b != b'0');
     if !valid {
         return None;
     }
@@ -159,7 +153,10 @@ fn place<'a>(key: Cow<'a, str>, raw: &'a RawValue, out: &mut Vec<Entry<'a>>) {
     if ENVELOPE_KEYS.contains(&top) && top != APP_NAMESPACE {
         return out.push((moved(&key), raw));
     }
-    if !crate::field::ALL.iter().any(|f| f.path().first() == Some(&top)) {
+    if !crate::field::ALL
+        .iter()
+        .any(|f| f.path().first() == Some(&top))
+    {
         return out.push((key, raw));
     }
     match Field::at_or_above(&key) {
