@@ -53,9 +53,10 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
 /// printed to stderr before the log files are open (`rest` is after `[`).
 fn startup<'a>(rest: &'a str, rec: &mut Record<'a>) -> bool {
     let mut c = Cursor::new(rest);
-    let Some((word, severity)) = c.until(b']').and_then(|level| {
-        Severity::from_syslog_name(level.as_bytes()).map(|s| (level, s))
-    }) else {
+    let Some((word, severity)) = c
+        .until(b']')
+        .and_then(|level| Severity::from_syslog_name(level.as_bytes()).map(|s| (level, s)))
+    else {
         return false;
     };
     if !(c.eat_byte(b' ') || c.is_empty()) {
