@@ -38,6 +38,8 @@ pub struct Origin {
     pub pid: Option<u32>,
     pub container_name: Option<String>,
     pub container_id: Option<String>,
+    /// The image a Docker tag like `nginx:1.25/web-1` names.
+    pub container_image: Option<Image>,
     pub file: Option<String>,
     /// The sending host, from a syslog header (`host.name`).
     pub host_name: Option<String>,
@@ -45,11 +47,49 @@ pub struct Origin {
     pub syslog: Option<SyslogOrigin>,
 }
 
-/// The syslog header fields an event keeps (`syslog.*`).
+/// A container's image: `container.image.name` and `container.image.tags`
+/// (a JSON array of strings, as OTel's `string[]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    pub name: String,
+    pub tags_json: Option<String>,
+}
+
+impl Image {
+    /// The image part of a Docker tag (`{{.ImageName}}`): `nginx:1.25`,
+    /// `registry:5000/team/app:v2`, `app@sha256:…` (a digest, no tag).
+    pub fn from_reference(reference: &str) -> Option<Image> {
+        let name_end = reference.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match reference.split_once('@') {
+            Some((name, _digest)) => (name, None),
+            None => match reference.rfind(':').filter(|&i| i >= name_end) {
+                Some(i) => (&reference[..i], Some(&reference[i + 1..])),
+                None => (reference, None),
+            },
+        };
+        if name.is_empty() {
+            return None;
+        }
+        let tags_json = tag
+            .filter(|t| !t.is_empty())
+            .and_then(|t| serde_json::to_string(&[t]).ok());
+        Some(Image {
+            name: name.to_string(),
+            tags_json,
+        })
+    }
+}
+
+/// The syslog header fields an event keeps (`log.syslog.*`, as ECS names
+/// them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyslogOrigin {
     /// The facility's name (`daemon`, `local0`).
     pub facility: &'static str,
+    /// PRI: facility × 8 + severity.
+    pub priority: u8,
+    pub appname: Option<String>,
+    pub hostname: Option<String>,
     pub procid: Option<String>,
     pub msgid: Option<String>,
 }
@@ -136,6 +176,12 @@ pub fn add_to_parsed<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
     if let Some(c) = &origin.container_id {
         put(rec, Field::ContainerId, Value::str(c));
     }
+    if let Some(image) = &origin.container_image {
+        put(rec, Field::ContainerImageName, Value::str(&image.name));
+        if let Some(tags) = &image.tags_json {
+            put(rec, Field::ContainerImageTags, Value::RawJson(tags.into()));
+        }
+    }
     if let Some(f) = &origin.file {
         put(rec, Field::LogFilePath, Value::str(f));
     }
@@ -143,12 +189,22 @@ pub fn add_to_parsed<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
         put(rec, Field::HostName, Value::str(h));
     }
     if let Some(s) = &origin.syslog {
-        put(rec, Field::SyslogFacility, Value::str(s.facility));
-        if let Some(p) = &s.procid {
-            put(rec, Field::SyslogProcid, Value::str(p));
-        }
-        if let Some(m) = &s.msgid {
-            put(rec, Field::SyslogMsgid, Value::str(m));
+        put(rec, Field::LogSyslogFacilityName, Value::str(s.facility));
+        put(
+            rec,
+            Field::LogSyslogPriority,
+            Value::Int(i64::from(s.priority)),
+        );
+        let optional = [
+            (Field::LogSyslogAppname, &s.appname),
+            (Field::LogSyslogHostname, &s.hostname),
+            (Field::LogSyslogProcid, &s.procid),
+            (Field::LogSyslogMsgid, &s.msgid),
+        ];
+        for (field, value) in optional {
+            if let Some(v) = value {
+                put(rec, field, Value::str(v));
+            }
         }
     }
 }
@@ -176,35 +232,79 @@ pub fn add_program_to_merged<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
 
 /// Adds the envelope of where the event was read, as the merge rule says (see [`logmux_parsers::logmux_event`]).
 pub fn add_to_merged<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
-    let mut replace = |field: Field, value: Option<&'a str>| {
-        if let Some(v) = value {
-            rec.remove(field);
-            rec.push_str(field, v);
-        }
-    };
     if origin.container_name.is_some() || origin.container_id.is_some() {
-        replace(Field::ContainerName, origin.container_name.as_deref());
-        replace(Field::ContainerId, origin.container_id.as_deref());
-    }
-    replace(Field::HostName, origin.host_name.as_deref());
-    if let Some(s) = &origin.syslog {
-        replace(Field::SyslogFacility, Some(s.facility));
-        replace(Field::SyslogProcid, s.procid.as_deref());
-        replace(Field::SyslogMsgid, s.msgid.as_deref());
-    }
-    let mut unless_set = |field: Field, value: Option<&'a str>| {
-        if let Some(v) = value {
-            if rec.get(field).is_none() {
-                rec.push_str(field, v);
+        replace(rec, Field::ContainerName, origin.container_name.as_deref());
+        replace(rec, Field::ContainerId, origin.container_id.as_deref());
+        rec.remove(Field::ContainerImageName);
+        rec.remove(Field::ContainerImageTags);
+        if let Some(image) = &origin.container_image {
+            rec.push_str(Field::ContainerImageName, &image.name);
+            if let Some(tags) = &image.tags_json {
+                rec.push(Field::ContainerImageTags, Value::RawJson(tags.into()));
             }
         }
-    };
-    unless_set(Field::ServiceName, origin.service.as_deref());
-    unless_set(Field::LogIostream, origin.iostream.map(|s| s.name()));
-    unless_set(Field::LogFilePath, origin.file.as_deref());
+    }
+    replace(rec, Field::HostName, origin.host_name.as_deref());
+    if let Some(s) = &origin.syslog {
+        replace(rec, Field::LogSyslogFacilityName, Some(s.facility));
+        replace(rec, Field::LogSyslogAppname, s.appname.as_deref());
+        replace(rec, Field::LogSyslogHostname, s.hostname.as_deref());
+        replace(rec, Field::LogSyslogProcid, s.procid.as_deref());
+        replace(rec, Field::LogSyslogMsgid, s.msgid.as_deref());
+        rec.remove(Field::LogSyslogPriority);
+        rec.push_int(Field::LogSyslogPriority, i64::from(s.priority));
+    }
+    unless_set(rec, Field::ServiceName, origin.service.as_deref());
+    unless_set(rec, Field::LogIostream, origin.iostream.map(|s| s.name()));
+    unless_set(rec, Field::LogFilePath, origin.file.as_deref());
     if let Some(pid) = origin.pid {
         if rec.get(Field::ProcessPid).is_none() {
             rec.push_int(Field::ProcessPid, i64::from(pid));
         }
+    }
+}
+
+/// Sets `field` to `value`, replacing the event's own, when there is a value.
+fn replace<'a>(rec: &mut Record<'a>, field: Field, value: Option<&'a str>) {
+    if let Some(v) = value {
+        rec.remove(field);
+        rec.push_str(field, v);
+    }
+}
+
+/// Sets `field` to `value` unless the event has its own.
+fn unless_set<'a>(rec: &mut Record<'a>, field: Field, value: Option<&'a str>) {
+    if let Some(v) = value {
+        if rec.get(field).is_none() {
+            rec.push_str(field, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(reference: &str) -> Option<(String, Option<String>)> {
+        Image::from_reference(reference).map(|i| (i.name, i.tags_json))
+    }
+
+    #[test]
+    fn image_references_split_into_name_and_tags() {
+        let some = |n: &str, t: Option<&str>| Some((n.to_string(), t.map(str::to_string)));
+        assert_eq!(image("nginx:1.25"), some("nginx", Some(r#"["1.25"]"#)));
+        assert_eq!(image("nginx"), some("nginx", None));
+        assert_eq!(
+            image("registry:5000/team/app:v2"),
+            some("registry:5000/team/app", Some(r#"["v2"]"#))
+        );
+        assert_eq!(
+            image("registry:5000/team/app"),
+            some("registry:5000/team/app", None)
+        );
+        assert_eq!(image("app@sha256:abcd"), some("app", None));
+        assert_eq!(image("nginx:"), some("nginx", None));
+        assert_eq!(image(""), None);
+        assert_eq!(image(":1"), None);
     }
 }

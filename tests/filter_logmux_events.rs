@@ -105,12 +105,15 @@ fn pretty_output_shows_time_program_severity_and_message() {
 
 #[test]
 fn a_line_that_only_looks_like_one_is_plain_json() {
-    // No logmux.format: an app's JSON, parsed as json with the line kept.
+    // No logmux.format: an app's JSON, parsed as json (its well-known keys
+    // taken into the envelope) with the line kept.
     let line = r#"{"timestamp":"2026-11-26T10:00:00Z","severity_text":"WARN","message":"mine"}"#;
     let got = common::filter_json(&[], format!("{line}\n").as_bytes());
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["logmux"]["format"], "json");
-    assert_eq!(got[0]["message"], line);
+    assert_eq!(got[0]["message"], "mine");
+    assert_eq!(got[0]["severity_text"], "WARN");
+    assert_eq!(got[0]["log"]["record"]["original"], line);
     // A forced other format never merges.
     let run_event = r#"{"timestamp":"2026-11-26T10:00:00Z","severity_text":"INFO","message":"m","logmux":{"format":"text"}}"#;
     let got = common::filter_json(

@@ -148,7 +148,9 @@ fn error_lines_split_message_and_context() {
     assert_eq!(events.len(), raw_lines(&raw).len());
     let refused = find(&events, "(111: Connection refused)");
     assert_eq!(refused["logmux"]["format"], "nginx.error");
-    assert_eq!(refused["severity_text"], "ERROR");
+    // nginx's own word; the number says ERROR.
+    assert_eq!(refused["severity_text"], "error");
+    assert_eq!(refused["severity_number"], 17);
     assert!(refused["message"]
         .as_str()
         .is_some_and(|m| m.ends_with("while connecting to upstream")));
@@ -162,7 +164,8 @@ fn error_lines_split_message_and_context() {
         .is_some_and(|o| o.contains(", client: 127.0.0.1")));
     let emerg = find(&events, "nginx: [emerg] bind()");
     assert_eq!(emerg["logmux"]["format"], "nginx.error");
-    assert_eq!(emerg["severity_text"], "FATAL");
+    assert_eq!(emerg["severity_text"], "emerg");
+    assert_eq!(emerg["severity_number"], 21);
     for e in with_format(&events, "nginx.error") {
         if e["log"]["record"]["original"]
             .as_str()

@@ -145,6 +145,13 @@ fn docker_compose_timestamps() {
     check("docker-compose-t");
 }
 
+/// Real output of python-json-logger and structlog
+/// (`fixtures/generate/app_json.py`).
+#[test]
+fn app_json_loggers() {
+    check("app-json");
+}
+
 /// Every sample has a golden file and a test above.
 #[test]
 fn no_sample_is_left_out() {
@@ -168,6 +175,7 @@ fn no_sample_is_left_out() {
         "nginx-escape-json",
         "python-exceptions",
         "django-formats",
+        "app-json",
     ];
     for entry in std::fs::read_dir(fixtures())
         .expect("fixtures dir")

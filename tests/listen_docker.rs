@@ -192,16 +192,33 @@ fn check(
             .collect();
         assert_eq!(got, want, "{which}:\n{}", shown());
     }
-    let pid = events[0]["syslog"]["procid"].as_str().unwrap().to_string();
+    let pid = events[0]["log"]["syslog"]["procid"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(pid.bytes().all(|b| b.is_ascii_digit()), "{pid}");
     for e in events {
         assert_eq!(e["container"]["name"], container, "{e}");
         assert!(e["container"].get("id").is_none(), "{e}");
-        assert_eq!(e["service"]["name"], tag, "{e}");
+        // The service is the container, not the whole tag.
+        assert_eq!(e["service"]["name"], container, "{e}");
+        assert_eq!(e["log"]["syslog"]["appname"], tag, "{e}");
+        // `{{.ImageName}}/{{.Name}}`: the image and its tag.
+        if let Some((image, _)) = tag.rsplit_once('/') {
+            let (image_name, image_tag) = image.rsplit_once(':').unwrap();
+            assert_eq!(e["container"]["image"]["name"], image_name, "{e}");
+            assert_eq!(
+                e["container"]["image"]["tags"],
+                serde_json::json!([image_tag]),
+                "{e}"
+            );
+        } else {
+            assert!(e["container"].get("image").is_none(), "{e}");
+        }
         // Docker's facility; the PID is dockerd's, the same for every line.
-        assert_eq!(e["syslog"]["facility"], "daemon", "{e}");
-        assert_eq!(e["syslog"]["procid"], pid.as_str(), "{e}");
-        assert_eq!(e["syslog"]["msgid"].as_str(), msgid, "{e}");
+        assert_eq!(e["log"]["syslog"]["facility"]["name"], "daemon", "{e}");
+        assert_eq!(e["log"]["syslog"]["procid"], pid.as_str(), "{e}");
+        assert_eq!(e["log"]["syslog"]["msgid"].as_str(), msgid, "{e}");
         assert_eq!(e["host"]["name"].as_str(), host, "{e}");
         assert!(e["logmux"].get("truncated").is_none(), "{e}");
         assert!(e["logmux"].get("parse_error").is_none(), "{e}");
@@ -381,7 +398,7 @@ fn logmux_run_in_a_container_is_merged_and_read_back() {
     for e in listened {
         // Merged: the event's own fields, the container from the tag.
         assert_eq!(e["container"]["name"], name.0.as_str(), "{e}");
-        assert_eq!(e["syslog"]["msgid"], name.0.as_str(), "{e}");
+        assert_eq!(e["log"]["syslog"]["msgid"], name.0.as_str(), "{e}");
         assert!(e["logmux"]["format"] != "json", "{e}");
         assert!(!e["message"].as_str().unwrap().starts_with('{'), "{e}");
     }
@@ -423,8 +440,14 @@ fn logmux_run_in_a_container_is_merged_and_read_back() {
     let strip = |e: &Value| {
         let mut e = e.clone();
         let o = e.as_object_mut().unwrap();
-        for k in ["container", "host", "syslog"] {
+        for k in ["container", "host"] {
             o.remove(k);
+        }
+        if let Some(log) = o.get_mut("log").and_then(Value::as_object_mut) {
+            log.remove("syslog");
+            if log.is_empty() {
+                o.remove("log");
+            }
         }
         if o["service"]["name"] == "logmux" {
             // logmux's own events carry no stream; the envelope's was added.

@@ -142,12 +142,17 @@ fn rfc3164_and_rfc5424_over_udp() {
             ("message", json!("  leading spaces: kept")),
             ("severity_text", json!("INFO")),
             ("severity_number", json!(9)),
-            ("service.name", json!("nginx:1.25/web-1")),
+            ("service.name", json!("web-1")),
             ("container.name", json!("web-1")),
             ("log.iostream", json!("stdout")),
             ("host.name", json!(host)),
-            ("syslog.facility", json!("daemon")),
-            ("syslog.procid", json!("4242")),
+            ("log.syslog.facility.name", json!("daemon")),
+            ("log.syslog.appname", json!("nginx:1.25/web-1")),
+            ("log.syslog.priority", json!(30)),
+            ("log.syslog.hostname", json!(host)),
+            ("container.image.name", json!("nginx")),
+            ("container.image.tags", json!(["1.25"])),
+            ("log.syslog.procid", json!("4242")),
             ("logmux.format", json!("text")),
         ])
     );
@@ -165,7 +170,10 @@ fn rfc3164_and_rfc5424_over_udp() {
             ("severity_number", json!(13)),
             ("service.name", json!("a:b/c")),
             ("host.name", json!(host)),
-            ("syslog.facility", json!("user")),
+            ("log.syslog.facility.name", json!("user")),
+            ("log.syslog.appname", json!("a:b/c")),
+            ("log.syslog.priority", json!(12)),
+            ("log.syslog.hostname", json!(host)),
             ("logmux.format", json!("text")),
         ])
     );
@@ -180,9 +188,12 @@ fn rfc3164_and_rfc5424_over_udp() {
             ("severity_number", json!(13)),
             ("service.name", json!("nginx:1.25/web-1")),
             ("host.name", json!(host)),
-            ("syslog.facility", json!("local3")),
-            ("syslog.procid", json!("77")),
-            ("syslog.msgid", json!("REQ")),
+            ("log.syslog.facility.name", json!("local3")),
+            ("log.syslog.appname", json!("nginx:1.25/web-1")),
+            ("log.syslog.priority", json!(155)),
+            ("log.syslog.hostname", json!(host)),
+            ("log.syslog.procid", json!("77")),
+            ("log.syslog.msgid", json!("REQ")),
             ("logmux.format", json!("nginx.access")),
             ("client.address", json!("127.0.0.1")),
             ("http.request.method", json!("GET")),
@@ -212,9 +223,12 @@ fn rfc3164_and_rfc5424_over_udp() {
             ("container.name", json!("web-1")),
             ("log.iostream", json!("stderr")),
             ("host.name", json!(host)),
-            ("syslog.facility", json!("daemon")),
-            ("syslog.procid", json!("4242")),
-            ("syslog.msgid", json!("web-1")),
+            ("log.syslog.facility.name", json!("daemon")),
+            ("log.syslog.appname", json!("web-1")),
+            ("log.syslog.priority", json!(27)),
+            ("log.syslog.hostname", json!(host)),
+            ("log.syslog.procid", json!("4242")),
+            ("log.syslog.msgid", json!("web-1")),
             ("logmux.format", json!("text")),
         ])
     );
@@ -297,7 +311,10 @@ fn tcp_with_and_without_octet_counting() {
             ("severity_number", json!(10)),
             ("service.name", json!("nginx:1.25/web-1")),
             ("host.name", json!(host)),
-            ("syslog.facility", json!("user")),
+            ("log.syslog.facility.name", json!("user")),
+            ("log.syslog.appname", json!("nginx:1.25/web-1")),
+            ("log.syslog.priority", json!(13)),
+            ("log.syslog.hostname", json!(host)),
             ("logmux.format", json!("text")),
         ])
     );
@@ -309,7 +326,10 @@ fn tcp_with_and_without_octet_counting() {
             ("severity_number", json!(10)),
             ("service.name", json!("app/x:y")),
             ("host.name", json!(host)),
-            ("syslog.facility", json!("local0")),
+            ("log.syslog.facility.name", json!("local0")),
+            ("log.syslog.appname", json!("app/x:y")),
+            ("log.syslog.priority", json!(133)),
+            ("log.syslog.hostname", json!(host)),
             ("logmux.format", json!("text")),
         ])
     );
@@ -326,8 +346,11 @@ fn tcp_with_and_without_octet_counting() {
                 ("container.name", json!("django")),
                 ("log.iostream", json!("stderr")),
                 ("host.name", json!(host)),
-                ("syslog.facility", json!("daemon")),
-                ("syslog.procid", json!("5")),
+                ("log.syslog.facility.name", json!("daemon")),
+                ("log.syslog.appname", json!("django")),
+                ("log.syslog.priority", json!(27)),
+                ("log.syslog.hostname", json!(host)),
+                ("log.syslog.procid", json!("5")),
                 ("logmux.format", json!("python.traceback")),
                 ("exception.type", json!("ZeroDivisionError")),
                 ("exception.message", json!("division by zero")),
@@ -381,27 +404,29 @@ fn unix_datagram_and_stream_sockets() {
     assert_eq!(done.code, Some(0), "{}", done.stderr);
     let ev = &done.events;
     assert_eq!(ev.len(), 4, "{ev:#?}");
-    let plain = |msg: &str, sev: (&str, i64), facility: &str| {
+    let plain = |msg: &str, sev: (&str, i64, i64), facility: &str| {
         expect(&[
             ("message", json!(msg)),
             ("severity_text", json!(sev.0)),
             ("severity_number", json!(sev.1)),
             ("service.name", json!("tg")),
-            ("syslog.facility", json!(facility)),
+            ("log.syslog.facility.name", json!(facility)),
+            ("log.syslog.appname", json!("tg")),
+            ("log.syslog.priority", json!(sev.2)),
             ("logmux.format", json!("text")),
         ])
     };
     assert_eq!(
         fields(one_with_message(ev, " dgram, local format")),
-        plain(" dgram, local format", ("INFO", 10), "user")
+        plain(" dgram, local format", ("INFO", 10, 13), "user")
     );
     assert_eq!(
         fields(one_with_message(ev, "  stream, newline")),
-        plain("  stream, newline", ("ERROR", 18), "mail")
+        plain("  stream, newline", ("ERROR", 18, 18), "mail")
     );
     assert_eq!(
         fields(one_with_message(ev, "stream, octet-counted")),
-        plain("stream, octet-counted", ("INFO", 10), "user")
+        plain("stream, octet-counted", ("INFO", 10, 13), "user")
     );
     assert_eq!(
         fields(one_with_message(ev, "dgram, rfc5424")),
@@ -411,7 +436,10 @@ fn unix_datagram_and_stream_sockets() {
             ("severity_number", json!(10)),
             ("service.name", json!("nginx:1.25/web-1")),
             ("host.name", json!(host)),
-            ("syslog.facility", json!("user")),
+            ("log.syslog.facility.name", json!("user")),
+            ("log.syslog.appname", json!("nginx:1.25/web-1")),
+            ("log.syslog.priority", json!(13)),
+            ("log.syslog.hostname", json!(host)),
             ("logmux.format", json!("text")),
         ])
     );

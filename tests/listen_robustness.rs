@@ -253,7 +253,7 @@ fn random_and_malformed_input_gives_one_event_each_and_breaks_nothing() {
         assert_eq!(e["container"]["name"], "web-1");
         assert_eq!(e["log"]["iostream"], "stderr");
         assert_eq!(e["host"]["name"], "dockerhost");
-        assert_eq!(e["syslog"]["procid"], "812");
+        assert_eq!(e["log"]["syslog"]["procid"], "812");
         assert_eq!(e["timestamp"], "2026-11-25T23:29:21.123456+00:00");
         assert!(e["logmux"].get("parse_error").is_none());
     }

@@ -132,19 +132,19 @@ fn rsyslog_forwards_octet_counted_and_newline_framed() {
         .iter()
         .find(|e| e["service"]["name"] == "burst")
         .unwrap();
-    assert_eq!(burst["syslog"]["facility"], "user");
+    assert_eq!(burst["log"]["syslog"]["facility"]["name"], "user");
     assert_eq!(burst["severity_number"], 10);
     // Relayed with the shape of Docker's rfc3164 format (daemon, info/err,
     // TAG[PID]): read as a container's stderr.
     let docker = one_with_message(&lf.events, "docker-like");
     assert_eq!(docker["container"]["name"], "web-1");
     assert_eq!(docker["log"]["iostream"], "stderr");
-    assert_eq!(docker["syslog"]["procid"], "4242");
+    assert_eq!(docker["log"]["syslog"]["procid"], "4242");
     assert_eq!(docker["severity_text"], "INFO");
     let tagged = one_with_message(&lf.events, "tagged");
     assert_eq!(tagged["service"]["name"], "nginx:1.25/web-1");
     assert_eq!(tagged["severity_text"], "WARN");
-    assert_eq!(tagged["syslog"]["facility"], "local2");
+    assert_eq!(tagged["log"]["syslog"]["facility"]["name"], "local2");
 
     // rsyslog's RFC 5424 template puts its MSG (with that leading space)
     // after the header as it is, so each body has one space more; APP-NAME
@@ -153,7 +153,7 @@ fn rsyslog_forwards_octet_counted_and_newline_framed() {
     assert_eq!(messages(&octet.events, "burst"), spaced);
     let docker = one_with_message(&octet.events, " docker-like");
     assert_eq!(docker["service"]["name"], "web-1");
-    assert_eq!(docker["syslog"]["procid"], "4242");
+    assert_eq!(docker["log"]["syslog"]["procid"], "4242");
     // No MSGID = APP-NAME: not Docker's shape, so the PRI's err counts.
     assert!(docker.get("container").is_none(), "{docker}");
     assert_eq!(docker["severity_text"], "ERROR");

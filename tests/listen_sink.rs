@@ -58,18 +58,23 @@ fn listen_relays_to_rsyslog_through_a_syslog_sink() {
 /// structured data (the sender's host, facility and PROCID, and the parsed
 /// fields), MSG (the line).
 fn expected(access: &str) -> Vec<String> {
-    let text =
-        r#"[logmux@32473 format="text" host.name="web" syslog.facility="user" syslog.procid="42"]"#;
+    let text = |priority: u8| {
+        format!(
+            r#"[logmux@32473 format="text" host.name="web" log.syslog.appname="myapp" log.syslog.facility.name="user" log.syslog.hostname="web" log.syslog.priority="{priority}" log.syslog.procid="42"]"#
+        )
+    };
     let nginx = concat!(
         r#"[logmux@32473 format="nginx.access" client.address="127.0.0.1" host.name="web" "#,
         r#"http.request.method="GET" http.response.body.size="145" http.response.status_code="500" "#,
+        r#"log.syslog.appname="nginx" log.syslog.facility.name="user" log.syslog.hostname="web" "#,
+        r#"log.syslog.priority="13" log.syslog.procid="7" "#,
         r#"network.protocol.name="http" network.protocol.version="1.1" nginx.request="GET /boom/ HTTP/1.1" "#,
-        r#"syslog.facility="user" syslog.procid="7" url.original="/boom/" url.path="/boom/" "#,
+        r#"url.original="/boom/" url.path="/boom/" "#,
         r#"user_agent.original="curl/7.88.1"]"#
     );
     vec![
-        format!("158|relay|myapp|myapp|-|text|{text}|hello one"),
-        format!("155|relay|myapp|myapp|-|text|{text}|something failed"),
+        format!("158|relay|myapp|myapp|-|text|{}|hello one", text(14)),
+        format!("155|relay|myapp|myapp|-|text|{}|something failed", text(11)),
         format!("155|relay|nginx|nginx|-|nginx.access|{nginx}|{access}"),
     ]
 }

@@ -20,6 +20,10 @@ pub enum Field {
     ClientPort,
     /// `container.id`
     ContainerId,
+    /// `container.image.name`
+    ContainerImageName,
+    /// `container.image.tags`
+    ContainerImageTags,
     /// `container.name`
     ContainerName,
     /// `exception.message`
@@ -52,8 +56,22 @@ pub enum Field {
     LogFilePath,
     /// `log.iostream`
     LogIostream,
+    /// `log.logger`
+    LogLogger,
     /// `log.record.original`
     LogRecordOriginal,
+    /// `log.syslog.appname`
+    LogSyslogAppname,
+    /// `log.syslog.facility.name`
+    LogSyslogFacilityName,
+    /// `log.syslog.hostname`
+    LogSyslogHostname,
+    /// `log.syslog.msgid`
+    LogSyslogMsgid,
+    /// `log.syslog.priority`
+    LogSyslogPriority,
+    /// `log.syslog.procid`
+    LogSyslogProcid,
     /// `logmux.format`
     LogmuxFormat,
     /// `logmux.invalid_utf8`
@@ -88,16 +106,14 @@ pub enum Field {
     ServerPort,
     /// `service.name`
     ServiceName,
+    /// `span_id`
+    SpanId,
     /// `supervisord.program`
     SupervisordProgram,
-    /// `syslog.facility`
-    SyslogFacility,
-    /// `syslog.msgid`
-    SyslogMsgid,
-    /// `syslog.procid`
-    SyslogProcid,
     /// `thread.id`
     ThreadId,
+    /// `trace_id`
+    TraceId,
     /// `url.original`
     UrlOriginal,
     /// `url.path`
@@ -143,6 +159,8 @@ pub const ALL: &[Field] = &[
     Field::ClientAddress,
     Field::ClientPort,
     Field::ContainerId,
+    Field::ContainerImageName,
+    Field::ContainerImageTags,
     Field::ContainerName,
     Field::ExceptionMessage,
     Field::ExceptionStacktrace,
@@ -159,7 +177,14 @@ pub const ALL: &[Field] = &[
     Field::HttpServerRequestDuration,
     Field::LogFilePath,
     Field::LogIostream,
+    Field::LogLogger,
     Field::LogRecordOriginal,
+    Field::LogSyslogAppname,
+    Field::LogSyslogFacilityName,
+    Field::LogSyslogHostname,
+    Field::LogSyslogMsgid,
+    Field::LogSyslogPriority,
+    Field::LogSyslogProcid,
     Field::LogmuxFormat,
     Field::LogmuxInvalidUtf8,
     Field::LogmuxParseError,
@@ -177,11 +202,10 @@ pub const ALL: &[Field] = &[
     Field::ServerAddress,
     Field::ServerPort,
     Field::ServiceName,
+    Field::SpanId,
     Field::SupervisordProgram,
-    Field::SyslogFacility,
-    Field::SyslogMsgid,
-    Field::SyslogProcid,
     Field::ThreadId,
+    Field::TraceId,
     Field::UrlOriginal,
     Field::UrlPath,
     Field::UrlQuery,
@@ -210,6 +234,8 @@ impl Field {
             Field::ClientAddress => "client.address",
             Field::ClientPort => "client.port",
             Field::ContainerId => "container.id",
+            Field::ContainerImageName => "container.image.name",
+            Field::ContainerImageTags => "container.image.tags",
             Field::ContainerName => "container.name",
             Field::ExceptionMessage => "exception.message",
             Field::ExceptionStacktrace => "exception.stacktrace",
@@ -226,7 +252,14 @@ impl Field {
             Field::HttpServerRequestDuration => "http.server.request.duration",
             Field::LogFilePath => "log.file.path",
             Field::LogIostream => "log.iostream",
+            Field::LogLogger => "log.logger",
             Field::LogRecordOriginal => "log.record.original",
+            Field::LogSyslogAppname => "log.syslog.appname",
+            Field::LogSyslogFacilityName => "log.syslog.facility.name",
+            Field::LogSyslogHostname => "log.syslog.hostname",
+            Field::LogSyslogMsgid => "log.syslog.msgid",
+            Field::LogSyslogPriority => "log.syslog.priority",
+            Field::LogSyslogProcid => "log.syslog.procid",
             Field::LogmuxFormat => "logmux.format",
             Field::LogmuxInvalidUtf8 => "logmux.invalid_utf8",
             Field::LogmuxParseError => "logmux.parse_error",
@@ -244,11 +277,10 @@ impl Field {
             Field::ServerAddress => "server.address",
             Field::ServerPort => "server.port",
             Field::ServiceName => "service.name",
+            Field::SpanId => "span_id",
             Field::SupervisordProgram => "supervisord.program",
-            Field::SyslogFacility => "syslog.facility",
-            Field::SyslogMsgid => "syslog.msgid",
-            Field::SyslogProcid => "syslog.procid",
             Field::ThreadId => "thread.id",
+            Field::TraceId => "trace_id",
             Field::UrlOriginal => "url.original",
             Field::UrlPath => "url.path",
             Field::UrlQuery => "url.query",
@@ -277,6 +309,8 @@ impl Field {
             Field::ClientAddress => &["client", "address"],
             Field::ClientPort => &["client", "port"],
             Field::ContainerId => &["container", "id"],
+            Field::ContainerImageName => &["container", "image", "name"],
+            Field::ContainerImageTags => &["container", "image", "tags"],
             Field::ContainerName => &["container", "name"],
             Field::ExceptionMessage => &["exception", "message"],
             Field::ExceptionStacktrace => &["exception", "stacktrace"],
@@ -295,7 +329,14 @@ impl Field {
             Field::HttpServerRequestDuration => &["http", "server", "request", "duration"],
             Field::LogFilePath => &["log", "file", "path"],
             Field::LogIostream => &["log", "iostream"],
+            Field::LogLogger => &["log", "logger"],
             Field::LogRecordOriginal => &["log", "record", "original"],
+            Field::LogSyslogAppname => &["log", "syslog", "appname"],
+            Field::LogSyslogFacilityName => &["log", "syslog", "facility", "name"],
+            Field::LogSyslogHostname => &["log", "syslog", "hostname"],
+            Field::LogSyslogMsgid => &["log", "syslog", "msgid"],
+            Field::LogSyslogPriority => &["log", "syslog", "priority"],
+            Field::LogSyslogProcid => &["log", "syslog", "procid"],
             Field::LogmuxFormat => &["logmux", "format"],
             Field::LogmuxInvalidUtf8 => &["logmux", "invalid_utf8"],
             Field::LogmuxParseError => &["logmux", "parse_error"],
@@ -313,11 +354,10 @@ impl Field {
             Field::ServerAddress => &["server", "address"],
             Field::ServerPort => &["server", "port"],
             Field::ServiceName => &["service", "name"],
+            Field::SpanId => &["span_id"],
             Field::SupervisordProgram => &["supervisord", "program"],
-            Field::SyslogFacility => &["syslog", "facility"],
-            Field::SyslogMsgid => &["syslog", "msgid"],
-            Field::SyslogProcid => &["syslog", "procid"],
             Field::ThreadId => &["thread", "id"],
+            Field::TraceId => &["trace_id"],
             Field::UrlOriginal => &["url", "original"],
             Field::UrlPath => &["url", "path"],
             Field::UrlQuery => &["url", "query"],
@@ -360,6 +400,8 @@ pub enum Kind {
     Bool,
     /// An array of numbers.
     NumberList,
+    /// An array of strings (OTel's `string[]`).
+    StrList,
 }
 
 impl Field {
@@ -372,6 +414,7 @@ impl Field {
             | HttpResponseBodySize
             | HttpResponseSize
             | HttpResponseStatusCode
+            | LogSyslogPriority
             | NginxConnectionId
             | NginxConnectionRequests
             | ProcessPid
@@ -391,6 +434,7 @@ impl Field {
             HttpServerRequestDuration => Kind::Number,
             NginxUpstreamResponseTime => Kind::NumberList,
             LogmuxInvalidUtf8 | LogmuxParseError | LogmuxTruncated => Kind::Bool,
+            ContainerImageTags => Kind::StrList,
             _ => Kind::Str,
         }
     }
@@ -408,6 +452,7 @@ impl Field {
                 .strip_prefix('[')
                 .and_then(|r| r.strip_suffix(']'))
                 .is_some_and(|inner| inner.trim().is_empty() || inner.split(',').all(is_number)),
+            Kind::StrList => serde_json::from_str::<Vec<std::borrow::Cow<'_, str>>>(raw).is_ok(),
         }
     }
 

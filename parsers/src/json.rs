@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
 
-use crate::field::{Field, Value};
+use crate::field::Value;
+use crate::json_keys;
 use crate::record::{Format, Record};
 use crate::severity::Severity;
 use crate::time::{self, Timestamp};
@@ -32,7 +33,8 @@ const TIME_KEYS: &[&str] = &["timestamp", "time", "ts", "@timestamp"];
 /// The last second `Timestamp` can write (9999-12-31T23:59:59Z).
 const MAX_UNIX_SECS: u64 = 253_402_300_799;
 
-/// Merges a JSON object's keys into `rec.extra` as raw JSON values.
+/// Takes the well-known keys into the envelope and merges the others into
+/// `rec.extra` as raw JSON values (see [`crate::json_keys`]).
 pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
     let text = line.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
     if !(text.starts_with('{') && text.ends_with('}')) {
@@ -48,65 +50,26 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
         return true;
     }
     rec.format = Format::Json;
-    let before = entries.len();
-    entries.retain(|(k, v)| fits_schema(k, v));
-    if entries.len() < before {
-        rec.flag_parse_error();
-    }
-    if let Some(severity) = severity(&entries) {
+    let mut used = json_keys::envelope(&entries, rec);
+    if let Some((severity, word, keys)) = severity(&entries) {
         rec.severity = Some(severity);
+        rec.severity_text = Some(word);
+        used.extend(keys);
     }
-    if let Some(ts) = TIME_KEYS
+    if let Some((key, ts)) = TIME_KEYS
         .iter()
-        .find_map(|k| lookup(&entries, k).and_then(timestamp))
+        .find_map(|k| lookup(&entries, k).and_then(timestamp).map(|t| (*k, t)))
     {
         rec.timestamp = Some(ts);
+        used.push(key);
     }
+    entries.retain(|(k, _)| !used.contains(&k.as_ref()));
     rec.extra.extend(
-        entries
+        json_keys::place_all(entries)
             .into_iter()
             .map(|(k, v)| (k, Value::RawJson(Cow::Borrowed(v.get())))),
     );
     true
-}
-
-/// Whether a key may be merged without giving one of the schema's own
-/// fields another type: `"service.name":["x"]`, `"service":{"name":1}` and
-/// `"service.name.x":1` may not; `"service":"api"` (no `service.name` in
-/// it) and `"http":{"route":"/"}` may.
-fn fits_schema(key: &str, raw: &RawValue) -> bool {
-    if let Some(field) = Field::at_or_above(key) {
-        return field.name().len() == key.len() && field.fits_raw(raw.get());
-    }
-    let prefix_dot = |f: &&Field| {
-        f.name()
-            .strip_prefix(key)
-            .is_some_and(|rest| rest.starts_with('.'))
-    };
-    crate::field::ALL
-        .iter()
-        .filter(prefix_dot)
-        .all(|f| fits_below(raw, f.name().get(key.len() + 1..).unwrap_or(""), *f))
-}
-
-/// Whether the value at dotted `path` inside the JSON object `raw`, if
-/// there is one, has `field`'s type. Each step parses one level (the schema
-/// is at most four deep).
-fn fits_below(raw: &RawValue, path: &str, field: Field) -> bool {
-    let (head, rest) = path.split_once('.').unwrap_or((path, ""));
-    let Some(members) = raw
-        .get()
-        .starts_with('{')
-        .then(|| object(raw.get()))
-        .flatten()
-    else {
-        return true;
-    };
-    match lookup(&members, head) {
-        None => true,
-        Some(v) if rest.is_empty() => field.fits_raw(v.get()),
-        Some(v) => fits_below(v, rest, field),
-    }
 }
 
 /// The object's members, sorted by key, the last of duplicate keys kept
@@ -126,7 +89,11 @@ pub fn object(text: &str) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
     }
 }
 
-fn lookup<'v>(entries: &'v [(Cow<'_, str>, &RawValue)], key: &str) -> Option<&'v RawValue> {
+/// The value of `key` in sorted `entries`.
+pub(crate) fn lookup<'a>(
+    entries: &[(Cow<'_, str>, &'a RawValue)],
+    key: &str,
+) -> Option<&'a RawValue> {
     entries
         .binary_search_by(|(k, _)| k.as_ref().cmp(key))
         .ok()
@@ -135,11 +102,18 @@ fn lookup<'v>(entries: &'v [(Cow<'_, str>, &RawValue)], key: &str) -> Option<&'v
 }
 
 /// OTel's `severity_number` first (it is the finer), then a level word, or
-/// pino/bunyan's numeric `level` (10 trace … 60 fatal).
-fn severity(entries: &[(Cow<'_, str>, &RawValue)]) -> Option<Severity> {
+/// pino/bunyan's numeric `level` (10 trace … 60 fatal); with the source's
+/// word for it and the keys it came from.
+fn severity<'a>(
+    entries: &[(Cow<'_, str>, &'a RawValue)],
+) -> Option<(Severity, Cow<'a, str>, Vec<&'static str>)> {
     if let Some(n) = lookup(entries, "severity_number").and_then(|v| integer(v.get())) {
         if (1..=24).contains(&n) {
-            return Some(Severity::from_number(n as u8));
+            let s = Severity::from_number(n as u8);
+            return Some(match lookup(entries, "severity_text").and_then(string) {
+                Some(word) => (s, word, vec!["severity_number", "severity_text"]),
+                None => (s, Cow::Borrowed(s.text()), vec!["severity_number"]),
+            });
         }
     }
     for key in LEVEL_KEYS {
@@ -148,25 +122,26 @@ fn severity(entries: &[(Cow<'_, str>, &RawValue)]) -> Option<Severity> {
         };
         if let Some(word) = string(raw) {
             if let Some(s) = Severity::from_level_word(word.trim().as_bytes()) {
-                return Some(s);
+                return Some((s, word, vec![*key]));
             }
         } else if *key == "level" {
-            if let Some(s) = integer(raw.get()).and_then(pino_level) {
-                return Some(s);
+            if let Some((s, word)) = integer(raw.get()).and_then(pino_level) {
+                return Some((s, Cow::Borrowed(word), vec![*key]));
             }
         }
     }
     None
 }
 
-fn pino_level(n: u64) -> Option<Severity> {
+/// A pino/bunyan level number, with pino's label for it.
+fn pino_level(n: u64) -> Option<(Severity, &'static str)> {
     Some(match n {
-        10 => Severity::TRACE,
-        20 => Severity::DEBUG,
-        30 => Severity::INFO,
-        40 => Severity::WARN,
-        50 => Severity::ERROR,
-        60 => Severity::FATAL,
+        10 => (Severity::TRACE, "trace"),
+        20 => (Severity::DEBUG, "debug"),
+        30 => (Severity::INFO, "info"),
+        40 => (Severity::WARN, "warn"),
+        50 => (Severity::ERROR, "error"),
+        60 => (Severity::FATAL, "fatal"),
         _ => return None,
     })
 }
@@ -192,14 +167,27 @@ fn integer(s: &str) -> Option<u64> {
     })
 }
 
-/// An RFC 3339 string, or a Unix time in seconds (with or without a
+/// An RFC 3339 string, Python logging's `asctime` (`2024-05-01
+/// 12:34:56,123`, local time), or a Unix time in seconds (with or without a
 /// fraction), milliseconds, microseconds or nanoseconds, told apart by size.
 fn timestamp(raw: &RawValue) -> Option<Timestamp> {
     if let Some(s) = string(raw) {
-        let (ts, n) = time::parse_rfc3339(s.as_bytes())?;
-        return (n == s.len()).then_some(ts);
+        if let Some((ts, n)) = time::parse_rfc3339(s.as_bytes()) {
+            return (n == s.len()).then_some(ts);
+        }
+        return asctime(s.as_bytes());
     }
     unix_time(raw.get())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` with an optional `,mmm` or `.mmm`.
+fn asctime(b: &[u8]) -> Option<Timestamp> {
+    let ts = time::parse_ymd_hms(b, b'-', b' ')?;
+    match b.get(19..) {
+        Some([]) => Some(ts),
+        Some([b',' | b'.', frac @ ..]) if frac.len() <= 9 => ts.with_fraction(frac),
+        _ => None,
+    }
 }
 
 fn unix_time(s: &str) -> Option<Timestamp> {
@@ -245,6 +233,7 @@ fn unix_time(s: &str) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field::Field;
     use crate::time::Offset;
     use proptest::prelude::*;
 
@@ -273,9 +262,10 @@ mod tests {
     fn keys_are_sorted_and_values_raw() {
         let line = r#"  {"msg": "user logged in", "user": {"id": 7, "roles": ["a","b"]}, "level": "info", "n": 1.5e3, "ok": true, "none": null}  "#;
         let r = ok(line);
-        assert_eq!(keys(&r), ["level", "msg", "n", "none", "ok", "user"]);
-        assert_eq!(raw(&r, "msg"), Some(r#""user logged in""#));
-        assert_eq!(raw(&r, "user"), Some(r#"{"id": 7, "roles": ["a","b"]}"#));
+        assert_eq!(keys(&r), ["n", "none", "ok", "user.id", "user.roles"]);
+        assert_eq!(r.message.as_deref(), Some("user logged in"));
+        assert_eq!(r.severity_text.as_deref(), Some("info"));
+        assert_eq!(raw(&r, "user.roles"), Some(r#"["a","b"]"#));
         assert_eq!(raw(&r, "n"), Some("1.5e3"));
         assert_eq!(raw(&r, "ok"), Some("true"));
         assert_eq!(raw(&r, "none"), Some("null"));
@@ -283,9 +273,51 @@ mod tests {
         assert!(r
             .extra
             .iter()
-            .all(|(k, v)| matches!(k, Cow::Borrowed(_))
-                && matches!(v, Value::RawJson(Cow::Borrowed(_)))));
+            .all(|(_, v)| matches!(v, Value::RawJson(Cow::Borrowed(_)))));
         assert!(r.fields.is_empty());
+    }
+
+    #[test]
+    fn well_known_keys_go_into_the_envelope() {
+        let r = ok(
+            r#"{"event":"login","level":"warning","logger":"api","timestamp":"2024-05-01T12:00:00Z","otelTraceID":"4BF92F3577B34DA6A3CE929D0E0E4736","otelSpanID":"00f067aa0ba902b7","user_id":5}"#,
+        );
+        assert_eq!(r.message.as_deref(), Some("login"));
+        assert_eq!(r.severity, Some(Severity::WARN));
+        assert_eq!(r.severity_text.as_deref(), Some("warning"));
+        assert_eq!(r.timestamp.unwrap().to_rfc3339(0), "2024-05-01T12:00:00Z");
+        assert_eq!(r.get(Field::LogLogger), Some(&Value::str("api")));
+        assert_eq!(
+            r.get(Field::TraceId),
+            Some(&Value::str("4bf92f3577b34da6a3ce929d0e0e4736"))
+        );
+        assert_eq!(r.get(Field::SpanId), Some(&Value::str("00f067aa0ba902b7")));
+        assert_eq!(keys(&r), ["user_id"]);
+        // `message` wins over `msg`, which then stays the app's own key.
+        let r = ok(r#"{"message":"a","msg":"b","level":30,"name":"shop"}"#);
+        assert_eq!(r.message.as_deref(), Some("a"));
+        assert_eq!(r.severity_text.as_deref(), Some("info"));
+        assert_eq!(r.get(Field::LogLogger), Some(&Value::str("shop")));
+        assert_eq!(keys(&r), ["msg"]);
+        // Ids that are not W3C ids stay the app's.
+        let r = ok(r#"{"trace_id":"abc","span_id":"0000000000000000"}"#);
+        assert_eq!(r.get(Field::TraceId), None);
+        assert_eq!(keys(&r), ["span_id", "trace_id"]);
+    }
+
+    #[test]
+    fn a_python_traceback_string_gives_the_exception() {
+        let r = ok(
+            r#"{"msg":"x","exc_info":"Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\nKeyError: 'missing'"}"#,
+        );
+        assert_eq!(r.get(Field::ExceptionType), Some(&Value::str("KeyError")));
+        assert_eq!(
+            r.get(Field::ExceptionMessage),
+            Some(&Value::str("'missing'"))
+        );
+        let stack = r.get(Field::ExceptionStacktrace).and_then(|v| v.as_str());
+        assert!(stack.is_some_and(|s| s.ends_with("KeyError: 'missing'")));
+        assert!(r.extra.is_empty());
     }
 
     fn kept_as_text(line: &str) -> Record<'_> {
@@ -322,32 +354,62 @@ mod tests {
     }
 
     #[test]
-    fn keys_giving_schema_fields_another_type_are_not_merged() {
+    fn keys_giving_schema_fields_another_type_move_under_app() {
         let cases: &[(&str, &[&str])] = &[
-            (r#"{"service":{"name":["x"]},"m":1}"#, &["m"]),
-            (r#"{"service.name":5,"m":1}"#, &["m"]),
-            (r#"{"service.name.x":"y","m":1}"#, &["m"]),
+            (
+                r#"{"service":{"name":["x"]},"m":1}"#,
+                &["app.service.name", "m"],
+            ),
+            (r#"{"service.name":5,"m":1}"#, &["app.service.name", "m"]),
+            (
+                r#"{"service.name.x":"y","m":1}"#,
+                &["app.service.name.x", "m"],
+            ),
             (
                 r#"{"http":{"response":{"status_code":"200"}},"m":1}"#,
-                &["m"],
+                &["app.http.response.status_code", "m"],
             ),
-            (r#"{"process":{"pid":1.5}}"#, &[]),
+            (r#"{"process":{"pid":1.5}}"#, &["app.process.pid"]),
+            (
+                r#"{"http":200,"client":"10.0.0.1"}"#,
+                &["app.client", "app.http"],
+            ),
+            (
+                r#"{"timestamp":"yesterday","logmux":1}"#,
+                &["app.logmux", "app.timestamp"],
+            ),
+            (r#"{"app":"shop","http":{}}"#, &["app.app", "app.http"]),
+            (r#"{"app":{"v":1},"url":"/x"}"#, &["app.url", "app.v"]),
         ];
         for (line, want) in cases {
             let r = ok(line);
             assert_eq!(keys(&r), *want, "{line}");
-            assert_eq!(r.get(Field::LogmuxParseError), Some(&Value::Bool(true)));
-        }
-        for line in [
-            r#"{"service":"api"}"#,
-            r#"{"service":{"name":"x","version":2}}"#,
-            r#"{"http":{"route":"/","response":{"status_code":200}}}"#,
-            r#"{"service.name":"x","process.pid":7,"user":{"id":1}}"#,
-        ] {
-            let r = ok(line);
             assert_eq!(r.get(Field::LogmuxParseError), None, "{line}");
-            assert!(!r.extra.is_empty());
         }
+        let cases: &[(&str, &[&str])] = &[
+            (r#"{"service":"api"}"#, &["app.service"]),
+            (
+                r#"{"service":{"name":"x","version":2}}"#,
+                &["service.name", "service.version"],
+            ),
+            (
+                r#"{"http":{"route":"/","response":{"status_code":200}}}"#,
+                &["http.response.status_code", "http.route"],
+            ),
+            (
+                r#"{"service.name":"x","process.pid":7,"user":{"id":1}}"#,
+                &["process.pid", "service.name", "user.id"],
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(keys(&ok(line)), *want, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_key_merged_twice_is_written_once() {
+        let r = ok(r#"{"user":{"id":1},"user.id":2}"#);
+        assert_eq!(keys(&r), ["user.id"]);
     }
 
     #[test]
@@ -366,6 +428,21 @@ mod tests {
 
     #[test]
     fn severities() {
+        let words: &[(&str, &str)] = &[
+            (r#"{"levelname":"WARNING"}"#, "WARNING"),
+            (r#"{"level":"crit"}"#, "crit"),
+            (r#"{"level":60}"#, "fatal"),
+            (r#"{"severity_number":10}"#, "INFO"),
+            (
+                r#"{"severity_number":10,"severity_text":"notice"}"#,
+                "notice",
+            ),
+        ];
+        for (line, want) in words {
+            let r = ok(line);
+            assert_eq!(r.severity_text.as_deref(), Some(*want), "{line}");
+            assert!(r.extra.is_empty(), "{line}");
+        }
         let cases: &[(&str, Option<Severity>)] = &[
             (r#"{"level":"error"}"#, Some(Severity::ERROR)),
             (r#"{"severity":"WARNING"}"#, Some(Severity::WARN)),
@@ -422,10 +499,18 @@ mod tests {
             .timestamp
             .unwrap();
         assert_eq!(t.year, 2025);
+        let t = ok(r#"{"timestamp":"2024-05-01 12:34:56,123"}"#)
+            .timestamp
+            .unwrap();
+        assert_eq!(
+            (t.offset, t.nanos, t.second),
+            (Offset::Local, 123_000_000, 56)
+        );
         for line in [
+            r#"{"time":"2024-05-01 12:34:56,"}"#,
+            r#"{"time":"2024-05-01 12:34:56 x"}"#,
             r#"{"time":"yesterday"}"#,
             r#"{"time":"2024-05-01T12:34:56Z trailing"}"#,
-            r#"{"time":"2024-05-01 12:34:56"}"#,
             r#"{"time":-5}"#,
             r#"{"time":1e9}"#,
             r#"{"time":true}"#,

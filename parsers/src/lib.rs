@@ -10,7 +10,8 @@
 //! A tour, in the order a line meets them:
 //! - [`docker`] unwraps `docker logs -t`, `docker compose logs` and json-file lines;
 //! - [`detect`] picks the format of a line and calls its parser;
-//! - [`nginx`], [`uwsgi`], [`supervisord`], [`django`], [`json`] and [`text`] parse one line each;
+//! - [`nginx`], [`uwsgi`], [`supervisord`], [`django`], [`json`] and [`text`] parse one line each
+//!   ([`json_keys`]: the well-known keys of JSON loggers, and where an app's other keys go);
 //! - [`logmux_event`] recognises lines that already are logmux events (to merge, not wrap);
 //! - [`traceback`] decides which lines belong to one multi-line Python event;
 //! - [`syslog`] reads RFC 3164 and RFC 5424 messages and deframes RFC 6587 streams (`logmux listen`);
@@ -27,6 +28,7 @@ pub mod docker;
 pub mod field;
 pub mod ijson;
 pub mod json;
+pub mod json_keys;
 pub mod logmux_event;
 pub mod nginx;
 pub mod record;

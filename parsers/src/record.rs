@@ -70,6 +70,10 @@ pub struct Record<'a> {
     pub format: Format,
     /// The line's own severity; `None` means INFO.
     pub severity: Option<Severity>,
+    /// The source's own word for the severity (`warning`, `crit`, `E`),
+    /// written as `severity_text` as OpenTelemetry's data model defines
+    /// it; `None` writes the name of the severity's OTel range.
+    pub severity_text: Option<Cow<'a, str>>,
     /// The line's own time; `None` means the time it was read.
     pub timestamp: Option<Timestamp>,
     /// Replaces the raw line as `message` (nginx error: the text before the
@@ -135,6 +139,7 @@ impl<'a> Record<'a> {
         let (fields, extra) = (self.fields.len(), self.extra.len());
         let (format, severity, timestamp) = (self.format, self.severity, self.timestamp);
         let had_message = self.message.is_some();
+        let had_word = self.severity_text.is_some();
         let invalid = self.invalid_utf8;
         if parse(self) {
             return true;
@@ -146,6 +151,9 @@ impl<'a> Record<'a> {
         self.timestamp = timestamp;
         if !had_message {
             self.message = None;
+        }
+        if !had_word {
+            self.severity_text = None;
         }
         self.invalid_utf8 = invalid;
         false

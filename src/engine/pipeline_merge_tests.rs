@@ -25,6 +25,9 @@ fn origin() -> Origin {
         host_name: Some("dockerhost".into()),
         syslog: Some(SyslogOrigin {
             facility: "daemon",
+            priority: 30,
+            appname: Some("nginx:1.25/web-1".into()),
+            hostname: Some("dockerhost".into()),
             procid: Some("812".into()),
             msgid: Some("nginx:1.25/web-1".into()),
         }),
@@ -73,9 +76,11 @@ fn a_logmux_run_event_keeps_its_fields_and_gains_the_envelope() {
     assert_eq!(v["logmux"]["format"], "nginx.access");
     assert_eq!(v["container"]["name"], "web-1");
     assert_eq!(v["host"]["name"], "dockerhost");
-    assert_eq!(v["syslog"]["facility"], "daemon");
-    assert_eq!(v["syslog"]["procid"], "812");
-    assert_eq!(v["syslog"]["msgid"], "nginx:1.25/web-1");
+    assert_eq!(v["log"]["syslog"]["facility"]["name"], "daemon");
+    assert_eq!(v["log"]["syslog"]["procid"], "812");
+    assert_eq!(v["log"]["syslog"]["msgid"], "nginx:1.25/web-1");
+    assert_eq!(v["log"]["syslog"]["priority"], 30);
+    assert_eq!(v["log"]["syslog"]["appname"], "nginx:1.25/web-1");
 }
 
 #[test]

@@ -12,7 +12,7 @@
 use logmux_parsers::syslog::{self, Message, Protocol};
 use logmux_parsers::Severity;
 
-use crate::event::{IoStream, Origin, SyslogOrigin};
+use crate::event::{Image, IoStream, Origin, SyslogOrigin};
 
 /// Syslog severity codes Docker uses.
 const SEVERITY_ERR: u8 = 3;
@@ -133,11 +133,20 @@ impl<'a> Sender<'a> {
             Some(Container::Id(id)) => (None, Some(id.to_string())),
             None => (None, None),
         };
+        // `{{.ImageName}}/{{.Name}}`: the image before the last `/`.
+        let container_image = self
+            .tag
+            .filter(|_| self.container().is_some())
+            .and_then(|t| t.rsplit_once('/'))
+            .and_then(|(image, _)| Image::from_reference(image));
+        // A Docker sender's service is its container, not the whole tag.
+        let service = container_name.clone().or(m.app_name.map(str::to_string));
         Origin {
-            service: m.app_name.map(str::to_string),
+            service,
             iostream: self.iostream,
             container_name,
             container_id,
+            container_image,
             host_name: m.hostname.map(str::to_string),
             syslog: Some(syslog_origin(m)),
             ..Origin::default()
@@ -145,20 +154,31 @@ impl<'a> Sender<'a> {
     }
 }
 
-/// The `syslog.*` fields of a message.
+/// The `log.syslog.*` fields of a message.
 pub fn syslog_origin(m: &Message<'_>) -> SyslogOrigin {
     SyslogOrigin {
         facility: syslog::facility_name(m.facility),
+        priority: priority(m),
+        appname: m.app_name.map(str::to_string),
+        hostname: m.hostname.map(str::to_string),
         procid: m.procid.map(str::to_string),
         msgid: m.msgid.map(str::to_string),
     }
 }
 
-/// Whether `origin` already carries these `syslog.*` values (so a stream's
-/// held lines and this message share one envelope).
+/// The PRI value, facility × 8 + severity (both in range once parsed).
+fn priority(m: &Message<'_>) -> u8 {
+    m.facility.saturating_mul(8).saturating_add(m.severity)
+}
+
+/// Whether `origin` already carries these `log.syslog.*` values (so a
+/// stream's held lines and this message share one envelope).
 pub fn same_syslog(origin: &Origin, m: &Message<'_>) -> bool {
     origin.syslog.as_ref().is_some_and(|s| {
         s.facility == syslog::facility_name(m.facility)
+            && s.priority == priority(m)
+            && s.appname.as_deref() == m.app_name
+            && s.hostname.as_deref() == m.hostname
             && s.procid.as_deref() == m.procid
             && s.msgid.as_deref() == m.msgid
     })

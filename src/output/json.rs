@@ -27,9 +27,16 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     enc.write_timestamp(event, out);
     out.extend_from_slice(b"\",\"observed_timestamp\":\"");
     out.extend_from_slice(event.observed);
-    out.extend_from_slice(b"\",\"severity_text\":\"");
-    out.extend_from_slice(severity.text().as_bytes());
-    out.extend_from_slice(b"\",\"severity_number\":");
+    out.extend_from_slice(b"\",\"severity_text\":");
+    match &record.severity_text {
+        Some(word) => escape_json_str(out, word),
+        None => {
+            out.push(b'"');
+            out.extend_from_slice(severity.text().as_bytes());
+            out.push(b'"');
+        }
+    }
+    out.extend_from_slice(b",\"severity_number\":");
     out.extend_from_slice(itoa::Buffer::new().format(severity.number()).as_bytes());
     out.extend_from_slice(b",\"message\":");
     escape_json_str(out, message(event));
@@ -194,10 +201,12 @@ impl<'k> KeyWriter<'_, 'k> {
             let segments: SmallVec<[&'k str; 8]> = key.split('.').collect();
             self.path(&segments, value, true);
         } else {
-            self.out.push(b',');
-            escape_json_str(self.out, key);
-            self.out.push(b':');
-            write_value(self.out, value);
+            match value {
+                Value::RawJson(raw) if raw.starts_with('{') => {
+                    write_flattened(self.out, key, raw, &mut Vec::new());
+                }
+                _ => write_flat(self.out, key, value),
+            }
         }
     }
 
@@ -324,6 +333,38 @@ fn write_plain_key(out: &mut Vec<u8>, key: &str) {
     out.push(b'"');
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(b"\":");
+}
+
+fn write_flat(out: &mut Vec<u8>, key: &str, value: &Value<'_>) {
+    out.push(b',');
+    escape_json_str(out, key);
+    out.push(b':');
+    write_value(out, value);
+}
+
+/// With `--keys dotted`, a merged object is written as one dotted key per
+/// leaf (`"user":{"id":7}` as `"user.id":7`); an empty object stays `{}`.
+/// A dotted name that two members would both write (`{"b.c":1,"b":{"c":2}}`)
+/// is written once, the first in key order, so the line stays valid JSON.
+fn write_flattened(out: &mut Vec<u8>, key: &str, raw: &str, seen: &mut Vec<String>) {
+    let members = logmux_parsers::json::object(raw).filter(|m| !m.is_empty());
+    let Some(members) = members else {
+        if !seen.iter().any(|k| k == key) {
+            seen.push(key.to_owned());
+            write_flat(out, key, &Value::RawJson(raw.into()));
+        }
+        return;
+    };
+    for (k, v) in members {
+        let name = format!("{key}.{k}");
+        let text = v.get();
+        if text.starts_with('{') {
+            write_flattened(out, &name, text, seen);
+        } else if !seen.contains(&name) {
+            write_flat(out, &name, &Value::RawJson(text.into()));
+            seen.push(name);
+        }
+    }
 }
 
 fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
@@ -549,6 +590,39 @@ mod tests {
         let v = parse(&encode_with(enc, &mut r, "x"));
         assert_eq!(v["http.response.status_code"], 200);
         assert_eq!(v["logmux.format"], "text");
+    }
+
+    #[test]
+    fn dotted_keys_flatten_merged_objects() {
+        let line = r#"{"msg":"m","user":{"id":7,"roles":["a"],"empty":{},"x":{"b.c":1,"b":{"c":2}}},"n":1}"#;
+        let mut r = Record::default();
+        assert!(logmux_parsers::json::parse(line, &mut r));
+        let enc = Encoder {
+            keys: KeyStyle::Dotted,
+            ..Encoder::json()
+        };
+        let out = encode_with(enc, &mut r, line);
+        let v = parse(&out);
+        assert_eq!(v["user.id"], 7);
+        assert_eq!(v["user.roles"], serde_json::json!(["a"]));
+        assert_eq!(v["user.empty"], serde_json::json!({}));
+        // Members are read in key order: `b` before `b.c`.
+        assert_eq!(v["user.x.b.c"], 2);
+        assert_eq!(out.matches("\"user.x.b.c\"").count(), 1, "{out}");
+        assert_eq!(v["n"], 1);
+        assert!(v.get("user").is_none());
+    }
+
+    #[test]
+    fn severity_text_is_the_source_word() {
+        let mut r = Record {
+            severity: Some(Severity::WARN),
+            severity_text: Some(Cow::Borrowed("warn\"ing")),
+            ..Default::default()
+        };
+        let v = parse(&encode_with(Encoder::json(), &mut r, "x"));
+        assert_eq!(v["severity_text"], "warn\"ing");
+        assert_eq!(v["severity_number"], 13);
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
     rec.format = Format::NginxError;
     rec.timestamp = Some(head.timestamp);
     rec.severity = Some(head.severity);
+    rec.severity_text = Some(Cow::Borrowed(head.word));
     rec.message = Some(Cow::Borrowed(message));
     rec.push_int(Field::ProcessPid, head.pid);
     rec.push_int(Field::ThreadId, head.tid);
@@ -52,9 +53,9 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
 /// printed to stderr before the log files are open (`rest` is after `[`).
 fn startup<'a>(rest: &'a str, rec: &mut Record<'a>) -> bool {
     let mut c = Cursor::new(rest);
-    let Some(severity) = c
+    let Some((word, severity)) = c
         .until(b']')
-        .and_then(|level| Severity::from_syslog_name(level.as_bytes()))
+        .and_then(|level| Severity::from_syslog_name(level.as_bytes()).map(|s| (level, s)))
     else {
         return false;
     };
@@ -63,6 +64,7 @@ fn startup<'a>(rest: &'a str, rec: &mut Record<'a>) -> bool {
     }
     rec.format = Format::NginxError;
     rec.severity = Some(severity);
+    rec.severity_text = Some(Cow::Borrowed(word));
     rec.message = Some(Cow::Borrowed(c.rest()));
     true
 }
@@ -94,6 +96,8 @@ fn config_test<'a>(rest: &'a str, rec: &mut Record<'a>) -> bool {
 struct Header<'a> {
     timestamp: Timestamp,
     severity: Severity,
+    /// nginx's own level word (`crit`, `notice`), kept as `severity_text`.
+    word: &'a str,
     pid: i64,
     tid: i64,
     cid: Option<i64>,
@@ -107,7 +111,8 @@ fn header(line: &str) -> Option<Header<'_>> {
     if !c.eat(" [") {
         return None;
     }
-    let severity = Severity::from_syslog_name(c.until(b']')?.as_bytes())?;
+    let word = c.until(b']')?;
+    let severity = Severity::from_syslog_name(word.as_bytes())?;
     if !c.eat_byte(b' ') {
         return None;
     }
@@ -133,6 +138,7 @@ fn header(line: &str) -> Option<Header<'_>> {
     Some(Header {
         timestamp,
         severity,
+        word,
         pid,
         tid,
         cid,
@@ -290,6 +296,15 @@ mod tests {
     use proptest::prelude::*;
 
     const LINE: &str = r#"2026/11/25 18:40:02 [error] 29#29: *5 open() "/usr/share/nginx/html/favicon.ico" failed (2: No such file or directory), client: 172.17.0.1, server: localhost, request: "GET /favicon.ico HTTP/1.1", host: "localhost:8080", referrer: "http://localhost:8080/""#;
+
+    #[test]
+    fn severity_text_is_nginx_s_own_word() {
+        let r = parsed("2026/11/25 18:40:02 [crit] 29#29: disk full");
+        assert_eq!(r.severity_text.as_deref(), Some("crit"));
+        assert_eq!(r.severity.map(|s| s.number()), Some(18));
+        let r = parsed("nginx: [emerg] bind() to 0.0.0.0:80 failed");
+        assert_eq!(r.severity_text.as_deref(), Some("emerg"));
+    }
 
     fn parsed(line: &str) -> Record<'_> {
         let mut rec = Record::default();

@@ -12,8 +12,10 @@ use crate::output::{keeps_original, message, Event, LocalZone};
 
 /// The schema fields that describe the producer, not the line: they go into
 /// the OTLP resource. Everything else is a record attribute.
-pub const RESOURCE_FIELDS: [Field; 5] = [
+pub const RESOURCE_FIELDS: [Field; 7] = [
     Field::ContainerId,
+    Field::ContainerImageName,
+    Field::ContainerImageTags,
     Field::ContainerName,
     Field::HostName,
     Field::ProcessPid,
@@ -27,7 +29,8 @@ pub struct Mapped<'e> {
     pub time_unix_nano: u64,
     pub observed_unix_nano: u64,
     pub severity_number: u8,
-    pub severity_text: &'static str,
+    /// The source's own word (`warning`, `crit`), else the OTel range's name.
+    pub severity_text: &'e str,
     pub body: &'e str,
     pub attributes: SmallVec<[(&'e str, Attr<'e>); 32]>,
     pub trace_id: Option<[u8; 16]>,
@@ -62,13 +65,16 @@ pub fn map<'e, 'a: 'e>(
             .map_or(observed, |t| timestamp_nanos(&t, zone)),
         observed_unix_nano: observed,
         severity_number: severity.number(),
-        severity_text: severity.text(),
+        severity_text: record.severity_text.as_deref().unwrap_or(severity.text()),
         body: message(event),
         attributes: SmallVec::new(),
         trace_id: None,
         span_id: None,
     };
     for (field, value) in &record.fields {
+        if take_id(&mut mapped, field.name(), value) {
+            continue;
+        }
         if RESOURCE_FIELDS.contains(field) {
             mapped.resource.push((field.name(), Attr::Value(value)));
         } else {
@@ -116,8 +122,9 @@ pub fn map<'e, 'a: 'e>(
     mapped
 }
 
-/// Takes a JSON line's `trace_id`/`span_id` (hex, as W3C trace context and
-/// the OTel SDKs print them) as the record's ids; says whether it did.
+/// Takes the record's `trace_id`/`span_id` fields (which the JSON parser
+/// takes from the line's own trace context keys), or such a key merged
+/// from a logmux event, as the record's ids; says whether it did.
 fn take_id(mapped: &mut Mapped<'_>, key: &str, value: &Value<'_>) -> bool {
     let Some(text) = value.as_str() else {
         return false;
