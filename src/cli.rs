@@ -431,8 +431,13 @@ pub struct FilterArgs {
     pub files: Vec<PathBuf>,
 
     /// Parse every line as this format instead of detecting it per line.
-    #[arg(short, long, value_name = "NAME", value_parser = parse_format_arg)]
+    #[arg(long, value_name = "NAME", value_parser = parse_format_arg)]
     pub format: Option<FormatArg>,
+
+    /// Follow the FILE as `tail -F` does: read it, then the lines appended to
+    /// it, across rotation (a new file at its name) and truncation, until stopped.
+    #[arg(short, long, requires = "files")]
+    pub follow: bool,
 
     /// nginx's own log_format string for access lines, e.g.
     /// '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_time'.
@@ -574,6 +579,11 @@ impl FilterArgs {
             None => config.format.flatten(),
         };
         encoder.resource = static_fields(config.resource, &self.resource);
+        if self.follow && (self.files.len() != 1 || self.files[0].as_os_str() == "-") {
+            return Err(ResolveError::Usage(
+                "-f/--follow follows exactly one FILE (not stdin)".to_string(),
+            ));
+        }
         Ok(FilterJob {
             inputs: self.files,
             settings: Settings {
@@ -588,6 +598,7 @@ impl FilterArgs {
             idle_flush: self.idle_flush,
             stats: self.stats,
             sink,
+            follow: self.follow,
         })
     }
 
