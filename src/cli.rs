@@ -68,6 +68,67 @@ pub enum Command {
     /// turn every message into a JSON event, split by container.
     #[command(after_help = LISTEN_EXAMPLES)]
     Listen(ListenArgs),
+    /// Print the completion script of a shell (bash, zsh, fish, …) on stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the man page of logmux, or of one of its commands, as roff on stdout.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  logmux completions bash > /usr/share/bash-completion/completions/logmux
+  logmux completions zsh > /usr/share/zsh/vendor-completions/_logmux
+  logmux completions fish > /usr/share/fish/vendor_completions.d/logmux.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  logmux man | man -l -
+  logmux man filter > /usr/share/man/man1/logmux-filter.1";
+
+/// Options of `logmux completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `logmux man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command (filter, run, check, ctl, listen, …): its page, logmux-COMMAND(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+}
+
+/// Writes the completion script of `shell` for every command and flag.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "logmux", out);
+}
+
+/// Writes the man page of logmux, or of one of its commands (`logmux-filter(1)`).
+pub fn write_man(command: Option<&str>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let mut root = Cli::command();
+    root.build();
+    let page = match command {
+        None => root,
+        Some(name) => {
+            let sub = root.find_subcommand(name).cloned().ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("no command `{name}`; `logmux --help` lists them"),
+                )
+            })?;
+            // After build(), its display name is `logmux-filter`: the page
+            // is logmux-filter(1), as git's pages are git-log(1).
+            sub
+        }
+    };
+    clap_mangen::Man::new(page).render(out)
 }
 
 const LISTEN_EXAMPLES: &str = "\

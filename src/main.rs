@@ -22,6 +22,11 @@ fn main() -> ExitCode {
         Command::Check(args) => exit::check(&logmux::run::check(&args.config)),
         Command::Ctl(args) => ctl(args),
         Command::Listen(args) => listen(args),
+        Command::Completions(args) => {
+            logmux::cli::write_completions(args.shell, &mut std::io::stdout());
+            0
+        }
+        Command::Man(args) => man(args.command.as_deref()),
     };
     ExitCode::from(code)
 }
@@ -66,6 +71,22 @@ fn listen(args: ListenArgs) -> u8 {
         tracing::error!("{e:#}");
     }
     exit::listen(&result)
+}
+
+/// `logmux man [COMMAND]`: the page as roff; an unknown command is a usage error.
+fn man(command: Option<&str>) -> u8 {
+    match logmux::cli::write_man(command, &mut std::io::stdout()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("logmux man: {e}");
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                exit::EX_USAGE
+            } else {
+                exit::EX_IOERR
+            }
+        }
+    }
 }
 
 /// `logmux ctl`: one request to the control socket of a running `logmux run`.
