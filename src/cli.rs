@@ -45,6 +45,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub verbose: bool,
 
+    /// How logmux's own diagnostics look on stderr [default: text on a terminal, json otherwise].
+    #[arg(long, global = true, value_enum, env = "LOGMUX_LOG_FORMAT")]
+    pub log_format: Option<LogFormatArg>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -86,6 +90,26 @@ const MAN_EXAMPLES: &str = "\
 Examples:
   logmux man | man -l -
   logmux man filter > /usr/share/man/man1/logmux-filter.1";
+
+/// `--log-format`: logmux's own diagnostics on stderr.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    /// One JSON event per line, in the schema of every other event.
+    Json,
+    /// `logmux: error: message key=value`, for a person.
+    Text,
+}
+
+impl Cli {
+    /// The diagnostics' format on stderr.
+    pub fn log_format(&self) -> crate::diag::LogFormat {
+        match self.log_format {
+            None => crate::diag::LogFormat::Auto,
+            Some(LogFormatArg::Json) => crate::diag::LogFormat::Json,
+            Some(LogFormatArg::Text) => crate::diag::LogFormat::Text,
+        }
+    }
+}
 
 /// Options of `logmux completions`.
 #[derive(Debug, Args)]

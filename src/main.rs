@@ -11,7 +11,7 @@ use logmux::exit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logmux::diag::init(cli.verbose);
+    logmux::diag::init(cli.verbose, cli.log_format());
     let code = match cli.command {
         Command::Filter(args) => filter(args),
         Command::Run(args) => exit::run(&logmux::run::run(
