@@ -49,6 +49,10 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, env = "LOGMUX_LOG_FORMAT")]
     pub log_format: Option<LogFormatArg>,
 
+    /// Pretty output: show every time in UTC instead of the local zone.
+    #[arg(long, global = true)]
+    pub utc: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

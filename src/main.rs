@@ -12,6 +12,7 @@ use logmux::exit;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logmux::diag::init(cli.verbose, cli.log_format());
+    logmux::output::show_times_in_utc(cli.utc);
     let code = match cli.command {
         Command::Filter(args) => filter(args),
         Command::Run(args) => exit::run(&logmux::run::run(

@@ -10,6 +10,7 @@ mod json;
 mod logfmt;
 pub mod otlp;
 mod pretty;
+pub use pretty::show_times_in_utc;
 pub mod syslog;
 mod zone;
 
