@@ -439,6 +439,11 @@ pub struct RunArgs {
     /// the config's `[resource]` key of that name. Repeatable.
     #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
     pub resource: Vec<(String, String)>,
+
+    /// The output of the stdout and stderr sinks, over the config's (e.g. pretty for
+    /// `docker compose up` in development); file and syslog sinks keep theirs.
+    #[arg(short, long, value_enum, env = "LOGMUX_OUTPUT")]
+    pub output: Option<OutputFormat>,
 }
 
 /// Options of `logmux check`.

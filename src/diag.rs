@@ -66,17 +66,53 @@ impl<S: Subscriber> Layer<S> for JsonDiagnostics {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let (severity, fields) = render(event);
         match ROUTE.get() {
-            Some(route) => {
-                let mut line = Vec::with_capacity(256);
-                encode(&mut line, severity, &fields);
-                route(line)
-            }
+            Some(route) => match VIEW.get() {
+                Some(encoder) => route(encode_view(encoder, severity, &fields)),
+                None => {
+                    let mut line = Vec::with_capacity(256);
+                    encode(&mut line, severity, &fields);
+                    route(line)
+                }
+            },
             None => to_stderr(severity, &fields),
         }
     }
 }
 
 type Route = Box<dyn Fn(Vec<u8>) + Send + Sync>;
+
+/// The encoder of a routed sink that is not JSON (a pretty console): the
+/// diagnostics look like every other line there.
+static VIEW: OnceLock<crate::output::Encoder> = OnceLock::new();
+
+/// Writes every later routed diagnostic with `encoder` (a pretty sink's)
+/// instead of as a JSON event.
+pub fn route_in_view(encoder: crate::output::Encoder) {
+    let _ = VIEW.set(encoder);
+}
+
+/// One diagnostic encoded by a sink's own encoder.
+fn encode_view(encoder: &crate::output::Encoder, severity: Severity, fields: &Fields) -> Vec<u8> {
+    use logmux_parsers::{Field as SchemaField, Format, Record};
+    let stamp = Stamp::now();
+    let mut record = Record {
+        format: Format::Text,
+        severity: Some(severity),
+        ..Record::default()
+    };
+    record.push_str(SchemaField::ServiceName, "logmux");
+    let raw = format!("{}{}", fields.message, fields.text);
+    let event = crate::output::Event {
+        record: &record,
+        raw: &raw,
+        observed: stamp.observed(),
+        observed_unix: stamp.observed_unix(),
+        origin: &crate::event::Origin::default(),
+    };
+    let mut out = Vec::with_capacity(160);
+    encoder.encode(&event, &mut out);
+    out
+}
 
 /// Where diagnostics go once `logmux run` has its sinks; stderr until then.
 static ROUTE: OnceLock<Route> = OnceLock::new();

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
             args.config.as_deref(),
             args.command,
             &args.resource,
+            args.output,
         )),
         Command::Check(args) => exit::check(&logmux::run::check(&args.config)),
         Command::Ctl(args) => ctl(args),
