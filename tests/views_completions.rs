@@ -108,7 +108,10 @@ fn rendered(page: &[u8]) -> String {
 #[test]
 fn man_renders_the_pages_of_logmux_and_its_commands() {
     if !std::path::Path::new("/usr/bin/man").exists() {
-        common::skip_or_fail("man_renders_the_pages", "no man(1) (Debian's man-db)");
+        common::skip_or_fail(
+            "man_renders_the_pages_of_logmux_and_its_commands",
+            "no man(1) (Debian's man-db; tests/run-all.sh installs it)",
+        );
         return;
     }
     let top = common::run(&["man"], b"");
