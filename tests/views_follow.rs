@@ -15,7 +15,7 @@ use std::time::Duration;
 /// A `logmux filter -f` and the messages of the events it printed.
 struct Follower {
     child: Child,
-    messages: Receiver<String>,
+    events: Receiver<serde_json::Value>,
 }
 
 impl Follower {
@@ -29,34 +29,36 @@ impl Follower {
             .spawn()
             .expect("start logmux filter -f");
         let stdout = child.stdout.take().expect("stdout");
-        let (tx, messages) = channel();
+        let (tx, events) = channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let event: serde_json::Value = serde_json::from_str(&line).expect("JSON event");
-                let message = event["message"].as_str().unwrap_or("").to_string();
-                if tx.send(message).is_err() {
+                if tx.send(event).is_err() {
                     break;
                 }
             }
         });
-        Follower { child, messages }
+        Follower { child, events }
     }
 
-    /// The next `n` messages, each within a few seconds.
+    /// The next event, within a few seconds.
+    fn event(&self) -> serde_json::Value {
+        self.events
+            .recv_timeout(Duration::from_secs(5))
+            .expect("a followed line within 5s")
+    }
+
+    /// The messages of the next `n` events.
     fn next(&self, n: usize) -> Vec<String> {
         (0..n)
-            .map(|_| {
-                self.messages
-                    .recv_timeout(Duration::from_secs(5))
-                    .expect("a followed line within 5s")
-            })
+            .map(|_| self.event()["message"].as_str().unwrap_or("").to_string())
             .collect()
     }
 
     /// No further message within a second: nothing was read twice.
     fn nothing_more(&self) {
-        let extra = self.messages.recv_timeout(Duration::from_secs(1));
+        let extra = self.events.recv_timeout(Duration::from_secs(1));
         assert!(
             extra.is_err(),
             "a line came twice or from nowhere: {extra:?}"
@@ -111,6 +113,27 @@ fn follows_appends_rotation_and_truncation_with_every_line_once() {
     std::thread::sleep(Duration::from_millis(300));
     append(&log, "after truncation\n");
     assert_eq!(f.next(1), ["after truncation"]);
+    f.nothing_more();
+}
+
+#[test]
+fn a_traceback_at_the_end_of_a_followed_file_is_written_after_idle_flush() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    append(&log, "start\n");
+    let f = Follower::start(&log);
+    assert_eq!(f.next(1), ["start"]);
+    // Real Python 3.11 output; nothing follows it, so only the idle flush
+    // (1 s) can end it.
+    let python = std::process::Command::new("python3")
+        .args(["-c", "1/0"])
+        .output()
+        .expect("run python3");
+    append(&log, &String::from_utf8_lossy(&python.stderr));
+    let event = f.event();
+    assert_eq!(event["logmux"]["format"], "python.traceback");
+    assert_eq!(event["exception"]["type"], "ZeroDivisionError");
+    assert_eq!(event["exception"]["message"], "division by zero");
     f.nothing_more();
 }
 
