@@ -117,6 +117,32 @@ fn follows_appends_rotation_and_truncation_with_every_line_once() {
 }
 
 #[test]
+fn a_writer_still_holding_the_rotated_file_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    append(&log, "one\n");
+    let f = Follower::start(&log);
+    assert_eq!(f.next(1), ["one"]);
+    // As a program writes until it is told to reopen its log (logrotate's
+    // `create` with a postrotate signal).
+    let mut held = OpenOptions::new().append(true).open(&log).expect("open");
+    std::fs::rename(&log, dir.path().join("app.log.1")).expect("rotate");
+    held.write_all(b"late to the old file\n").expect("write");
+    std::thread::sleep(Duration::from_millis(300));
+    held.write_all(b"later still\n").expect("write");
+    append(&log, "first of the new file\n");
+    assert_eq!(
+        f.next(3),
+        [
+            "late to the old file",
+            "later still",
+            "first of the new file"
+        ]
+    );
+    f.nothing_more();
+}
+
+#[test]
 fn a_traceback_at_the_end_of_a_followed_file_is_written_after_idle_flush() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("app.log");

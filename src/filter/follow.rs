@@ -76,6 +76,12 @@ impl Follow {
             Err(e) => return Err(e),
         };
         if (meta.dev(), meta.ino()) != self.id {
+            // The writer may have added to the old file between the read
+            // that found its end and the rename: take that first.
+            let late = self.read_open(buf)?;
+            if late > 0 {
+                return Ok(late);
+            }
             match File::open(&self.path) {
                 Ok(file) => {
                     tracing::info!(file = %self.path.display(), "{} is a new file (rotated): following it", self.path.display());
