@@ -46,6 +46,14 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub verbose: bool,
 
+    /// How logmux's own diagnostics look on stderr [default: text on a terminal, json otherwise].
+    #[arg(long, global = true, value_enum, env = "LOGMUX_LOG_FORMAT")]
+    pub log_format: Option<LogFormatArg>,
+
+    /// Pretty output: show every time in UTC instead of the local zone.
+    #[arg(long, global = true)]
+    pub utc: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -69,6 +77,87 @@ pub enum Command {
     /// turn every message into a JSON event, split by container.
     #[command(after_help = LISTEN_EXAMPLES)]
     Listen(ListenArgs),
+    /// Print the completion script of a shell (bash, zsh, fish, …) on stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the man page of logmux, or of one of its commands, as roff on stdout.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  logmux completions bash > /usr/share/bash-completion/completions/logmux
+  logmux completions zsh > /usr/share/zsh/vendor-completions/_logmux
+  logmux completions fish > /usr/share/fish/vendor_completions.d/logmux.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  logmux man | man -l -
+  logmux man filter > /usr/share/man/man1/logmux-filter.1";
+
+/// `--log-format`: logmux's own diagnostics on stderr.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    /// One JSON event per line, in the schema of every other event.
+    Json,
+    /// `logmux: error: message key=value`, for a person.
+    Text,
+}
+
+impl Cli {
+    /// The diagnostics' format on stderr.
+    pub fn log_format(&self) -> crate::diag::LogFormat {
+        match self.log_format {
+            None => crate::diag::LogFormat::Auto,
+            Some(LogFormatArg::Json) => crate::diag::LogFormat::Json,
+            Some(LogFormatArg::Text) => crate::diag::LogFormat::Text,
+        }
+    }
+}
+
+/// Options of `logmux completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `logmux man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command (filter, run, check, ctl, listen, …): its page, logmux-COMMAND(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+}
+
+/// Writes the completion script of `shell` for every command and flag.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "logmux", out);
+}
+
+/// Writes the man page of logmux, or of one of its commands (`logmux-filter(1)`).
+pub fn write_man(command: Option<&str>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let mut root = Cli::command();
+    root.build();
+    let page = match command {
+        None => root,
+        Some(name) => {
+            let sub = root.find_subcommand(name).cloned().ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("no command `{name}`; `logmux --help` lists them"),
+                )
+            })?;
+            // After build(), its display name is `logmux-filter`: the page
+            // is logmux-filter(1), as git's pages are git-log(1).
+            sub
+        }
+    };
+    clap_mangen::Man::new(page).render(out)
 }
 
 const LISTEN_EXAMPLES: &str = "\
@@ -340,6 +429,11 @@ pub struct RunArgs {
     /// the config's `[resource]` key of that name. Repeatable.
     #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
     pub resource: Vec<(String, String)>,
+
+    /// The output of the stdout and stderr sinks, over the config's (e.g. pretty for
+    /// `docker compose up` in development); file and syslog sinks keep theirs.
+    #[arg(short, long, value_enum, env = "LOGMUX_OUTPUT")]
+    pub output: Option<OutputFormat>,
 }
 
 /// Options of `logmux check`.
@@ -421,8 +515,13 @@ pub struct FilterArgs {
     pub files: Vec<PathBuf>,
 
     /// Parse every line as this format instead of detecting it per line.
-    #[arg(short, long, value_name = "NAME", value_parser = parse_format_arg)]
+    #[arg(long, value_name = "NAME", value_parser = parse_format_arg)]
     pub format: Option<FormatArg>,
+
+    /// Follow the FILE as `tail -F` does: read it, then the lines appended to
+    /// it, across rotation (a new file at its name) and truncation, until stopped.
+    #[arg(short, long, requires = "files")]
+    pub follow: bool,
 
     /// nginx's own log_format string for access lines, e.g.
     /// '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_time'.
@@ -513,6 +612,8 @@ pub enum ResolveError {
     LogFormat(String),
     #[error("--uwsgi-logdate: {0}")]
     UwsgiLogdate(String),
+    #[error("{0}")]
+    Follow(String),
     #[error("--sink {name}: no such sink; expected one of {known} (define it as [sink.{name}] in --config)")]
     UnknownSink { name: String, known: String },
 }
@@ -589,6 +690,11 @@ impl FilterArgs {
             None => config.format.flatten(),
         };
         encoder.resource = static_fields(config.resource, &self.resource);
+        if self.follow && (self.files.len() != 1 || self.files[0].as_os_str() == "-") {
+            return Err(ResolveError::Follow(
+                "-f/--follow follows exactly one FILE (not stdin)".to_string(),
+            ));
+        }
         Ok(FilterJob {
             inputs: self.files,
             settings: Settings {
@@ -604,6 +710,7 @@ impl FilterArgs {
             idle_flush: self.idle_flush,
             stats: self.stats,
             sink,
+            follow: self.follow,
         })
     }
 

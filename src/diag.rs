@@ -3,9 +3,16 @@
 //! A small `tracing` layer writes each diagnostic to stderr in the same
 //! schema as every other event (`service.name = "logmux"`), so a pipeline
 //! reading logmux's output needs no second parser for logmux itself.
+//!
+//! A person at a terminal reads a sentence better than JSON: when stderr is
+//! a terminal (or `--log-format text` asks), what goes to stderr is
+//! `logmux: error: cannot open input x.log: … file=x.log` instead. What is
+//! routed to `logmux run`'s sinks stays an event.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use logmux_parsers::Severity;
@@ -17,8 +24,30 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::event::Stamp;
 use crate::output::escape_json_str;
 
-/// Installs the diagnostics layer; `verbose` adds DEBUG events.
-pub fn init(verbose: bool) {
+/// How diagnostics written to stderr look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Text when stderr is a terminal, JSON events otherwise.
+    #[default]
+    Auto,
+    /// One JSON event per line, in the schema of every other event.
+    Json,
+    /// `logmux: error: message key=value …`, for a person.
+    Text,
+}
+
+/// Whether stderr gets text rather than JSON events.
+static TEXT: AtomicBool = AtomicBool::new(false);
+
+/// Installs the diagnostics layer; `verbose` adds DEBUG events; `format`
+/// chooses text or JSON on stderr.
+pub fn init(verbose: bool, format: LogFormat) {
+    let text = match format {
+        LogFormat::Auto => std::io::stderr().is_terminal(),
+        LogFormat::Json => false,
+        LogFormat::Text => true,
+    };
+    TEXT.store(text, Ordering::Relaxed);
     let max = if verbose { Level::DEBUG } else { Level::INFO };
     let layer = JsonDiagnostics { max };
     // A second init (in tests) is harmless: the first subscriber stays.
@@ -35,15 +64,55 @@ impl<S: Subscriber> Layer<S> for JsonDiagnostics {
     }
 
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let line = render(event);
+        let (severity, fields) = render(event);
         match ROUTE.get() {
-            Some(route) => route(line),
-            None => write_stderr(&line),
+            Some(route) => match VIEW.get() {
+                Some(encoder) => route(encode_view(encoder, severity, &fields)),
+                None => {
+                    let mut line = Vec::with_capacity(256);
+                    encode(&mut line, severity, &fields);
+                    route(line)
+                }
+            },
+            None => to_stderr(severity, &fields),
         }
     }
 }
 
 type Route = Box<dyn Fn(Vec<u8>) + Send + Sync>;
+
+/// The encoder of a routed sink that is not JSON (a pretty console): the
+/// diagnostics look like every other line there.
+static VIEW: OnceLock<crate::output::Encoder> = OnceLock::new();
+
+/// Writes every later routed diagnostic with `encoder` (a pretty sink's)
+/// instead of as a JSON event.
+pub fn route_in_view(encoder: crate::output::Encoder) {
+    let _ = VIEW.set(encoder);
+}
+
+/// One diagnostic encoded by a sink's own encoder.
+fn encode_view(encoder: &crate::output::Encoder, severity: Severity, fields: &Fields) -> Vec<u8> {
+    use logmux_parsers::{Field as SchemaField, Format, Record};
+    let stamp = Stamp::now();
+    let mut record = Record {
+        format: Format::Text,
+        severity: Some(severity),
+        ..Record::default()
+    };
+    record.push_str(SchemaField::ServiceName, "logmux");
+    let raw = format!("{}{}", fields.message, fields.text);
+    let event = crate::output::Event {
+        record: &record,
+        raw: &raw,
+        observed: stamp.observed(),
+        observed_unix: stamp.observed_unix(),
+        origin: &crate::event::Origin::default(),
+    };
+    let mut out = Vec::with_capacity(160);
+    encoder.encode(&event, &mut out);
+    out
+}
 
 /// Where diagnostics go once `logmux run` has its sinks; stderr until then.
 static ROUTE: OnceLock<Route> = OnceLock::new();
@@ -65,11 +134,22 @@ pub enum Detail<'a> {
 /// route: for a sink reporting its own failure, or a last word after the
 /// sinks have closed.
 pub fn report_to_stderr(severity: Severity, message: &str, fields: &[(&str, Detail<'_>)]) {
-    write_stderr(&report_line(severity, message, fields));
+    to_stderr(severity, &report_fields(message, fields));
 }
 
-/// The event [`report_to_stderr`] writes, as one JSON line.
-fn report_line(severity: Severity, message: &str, fields: &[(&str, Detail<'_>)]) -> Vec<u8> {
+/// Writes one diagnostic to stderr, as text or as a JSON event.
+fn to_stderr(severity: Severity, fields: &Fields) {
+    let mut line = Vec::with_capacity(256);
+    if TEXT.load(Ordering::Relaxed) {
+        encode_text(&mut line, severity, fields);
+    } else {
+        encode(&mut line, severity, fields);
+    }
+    write_stderr(&line);
+}
+
+/// The fields of a report.
+fn report_fields(message: &str, fields: &[(&str, Detail<'_>)]) -> Fields {
     let mut f = Fields {
         message: message.to_string(),
         ..Fields::default()
@@ -84,8 +164,14 @@ fn report_line(severity: Severity, message: &str, fields: &[(&str, Detail<'_>)])
             Detail::Count(n) => f.pair(k, &n.to_string()),
         }
     }
+    f
+}
+
+/// The event [`report_to_stderr`] writes as JSON, as one line.
+#[cfg(test)]
+fn report_line(severity: Severity, message: &str, fields: &[(&str, Detail<'_>)]) -> Vec<u8> {
     let mut line = Vec::with_capacity(256);
-    encode(&mut line, severity, &f);
+    encode(&mut line, severity, &report_fields(message, fields));
     line
 }
 
@@ -94,8 +180,8 @@ pub fn write_stderr(line: &[u8]) {
     let _ = std::io::stderr().lock().write_all(line);
 }
 
-/// One diagnostic as a JSON line.
-fn render(event: &Event<'_>) -> Vec<u8> {
+/// One diagnostic's severity and fields.
+fn render(event: &Event<'_>) -> (Severity, Fields) {
     let severity = match *event.metadata().level() {
         Level::ERROR => Severity::ERROR,
         Level::WARN => Severity::WARN,
@@ -105,9 +191,23 @@ fn render(event: &Event<'_>) -> Vec<u8> {
     };
     let mut fields = Fields::default();
     event.record(&mut fields);
-    let mut out = Vec::with_capacity(256);
-    encode(&mut out, severity, &fields);
-    out
+    (severity, fields)
+}
+
+/// One diagnostic as a line for a person: `logmux: error: message key=value`.
+fn encode_text(out: &mut Vec<u8>, severity: Severity, fields: &Fields) {
+    out.extend_from_slice(b"logmux: ");
+    out.extend_from_slice(severity.text().to_ascii_lowercase().as_bytes());
+    out.extend_from_slice(b": ");
+    // Control characters (an ESC from a file name) must not drive the terminal.
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    out.extend_from_slice(clean(&fields.message).as_bytes());
+    out.extend_from_slice(clean(&fields.text).as_bytes());
+    out.push(b'\n');
 }
 
 fn encode(out: &mut Vec<u8>, severity: Severity, fields: &Fields) {
@@ -136,10 +236,21 @@ struct Fields {
     message: String,
     /// The other fields, already as `"key":value` JSON pairs.
     rest: String,
+    /// The same as ` key=value` text, values quoted where they hold spaces.
+    text: String,
 }
 
 impl Fields {
     fn pair(&mut self, name: &str, json: &str) {
+        let value = match serde_json::from_str::<String>(json) {
+            Ok(decoded) => decoded,
+            Err(_) => json.to_string(),
+        };
+        let _ = if value.is_empty() || value.contains([' ', '"', '=']) {
+            write!(self.text, " {name}={value:?}")
+        } else {
+            write!(self.text, " {name}={value}")
+        };
         if !self.rest.is_empty() {
             self.rest.push(',');
         }
@@ -216,5 +327,22 @@ mod tests {
         assert_eq!(v["logmux"]["undelivered"], serde_json::json!(3));
         assert_eq!(v["logmux"]["sink"], "out");
         assert_eq!(v["message"], "sink out: 3 events not delivered");
+    }
+
+    #[test]
+    fn text_is_a_sentence_with_its_fields() {
+        let f = report_fields(
+            "cannot open input a b.log",
+            &[
+                ("file", Detail::Text("a b.log")),
+                ("lost", Detail::Count(2)),
+            ],
+        );
+        let mut line = Vec::new();
+        encode_text(&mut line, Severity::ERROR, &f);
+        assert_eq!(
+            String::from_utf8_lossy(&line),
+            "logmux: error: cannot open input a b.log file=\"a b.log\" lost=2\n"
+        );
     }
 }

@@ -20,6 +20,8 @@ pub const REFUSED: u8 = 1;
 /// `logmux ctl status`: a long-running program is not running, as
 /// `supervisorctl status` says it (for a HEALTHCHECK).
 pub const NOT_ALL_RUNNING: u8 = 3;
+/// EX_USAGE: an argument that parses but names nothing (`logmux man NOSUCH`).
+pub const EX_USAGE: u8 = 64;
 /// EX_NOINPUT: an input file or the config cannot be read.
 pub const EX_NOINPUT: u8 = 66;
 /// EX_UNAVAILABLE: `logmux ctl` cannot reach a running `logmux run`.

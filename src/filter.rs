@@ -10,10 +10,14 @@
 //! With `--sink NAME` the same blocks of events go, one batch each, to that
 //! sink's queue instead (see [`crate::sink`]): a file with rotation,
 //! syslog, stderr or null, with the sink's `on_full` policy and counts.
+//!
+//! With `-f` the one file named is followed as `tail -F` does ([`follow`]).
+
+mod follow;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -38,6 +42,9 @@ pub struct FilterJob {
     /// Write to this sink instead of stdout (`--sink NAME`); its encoder is
     /// `settings.encoder`.
     pub sink: Option<SinkSpec>,
+    /// Follow the files as `tail -F` does (`-f`): read on at their end,
+    /// across rotation and truncation, until stopped.
+    pub follow: bool,
 }
 
 /// How a filter run ended.
@@ -103,7 +110,7 @@ fn filter_all(job: FilterJob, out: &mut Writer) -> anyhow::Result<Outcome> {
                 Origin::default(),
                 "stdin".to_string(),
             ),
-            Some(path) => match File::open(path) {
+            Some(path) => match open(path, job.follow) {
                 Ok(file) => {
                     let shown = path.display().to_string();
                     let origin = Origin {
@@ -111,7 +118,7 @@ fn filter_all(job: FilterJob, out: &mut Writer) -> anyhow::Result<Outcome> {
                         file: Some(shown.clone()),
                         ..Origin::default()
                     };
-                    (Box::new(file), origin, shown)
+                    (file, origin, shown)
                 }
                 Err(e) => {
                     tracing::error!(file = %path.display(), error = %e, "cannot open input {}: {e}", path.display());
@@ -166,16 +173,26 @@ fn finish(pipeline: &Pipeline, stats: bool, outcome: Outcome) -> Outcome {
     outcome
 }
 
-/// A readable input with a file descriptor to poll.
+/// Opens a file to read to its end, or to follow (`-f`).
+fn open(path: &std::path::Path, follow: bool) -> io::Result<Box<dyn ReadFd>> {
+    Ok(if follow {
+        Box::new(follow::Follow::open(path)?)
+    } else {
+        Box::new(File::open(path)?)
+    })
+}
+
+/// A readable input that can be waited on.
 trait ReadFd: Read {
-    fn fd(&self) -> BorrowedFd<'_>;
-    /// Pipes and terminals can stall; regular files cannot.
+    /// Waits up to `idle` for bytes to read; false when none came.
+    fn wait(&mut self, idle: Duration) -> io::Result<bool>;
+    /// Pipes, terminals and followed files can stall; regular files cannot.
     fn may_stall(&self) -> bool;
 }
 
 impl ReadFd for io::Stdin {
-    fn fd(&self) -> BorrowedFd<'_> {
-        self.as_fd()
+    fn wait(&mut self, idle: Duration) -> io::Result<bool> {
+        Ok(crate::sys::wait_readable(self.as_fd(), idle))
     }
     fn may_stall(&self) -> bool {
         !crate::sys::is_regular_file(self)
@@ -183,11 +200,20 @@ impl ReadFd for io::Stdin {
 }
 
 impl ReadFd for File {
-    fn fd(&self) -> BorrowedFd<'_> {
-        self.as_fd()
+    fn wait(&mut self, idle: Duration) -> io::Result<bool> {
+        Ok(crate::sys::wait_readable(self.as_fd(), idle))
     }
     fn may_stall(&self) -> bool {
         !crate::sys::is_regular_file(self)
+    }
+}
+
+impl ReadFd for follow::Follow {
+    fn wait(&mut self, idle: Duration) -> io::Result<bool> {
+        self.wait_for(idle)
+    }
+    fn may_stall(&self) -> bool {
+        true
     }
 }
 
@@ -204,7 +230,7 @@ fn filter_one(
     let stalls = reader.may_stall();
     let mut buf = vec![0u8; READ_SIZE];
     loop {
-        if stalls && input.is_pending() && !crate::sys::wait_readable(reader.fd(), idle) {
+        if stalls && input.is_pending() && !reader.wait(idle).map_err(StepError::Read)? {
             // Idle: nothing more is coming soon, so emit what is held back.
             input.finish(&Stamp::now(), pipeline, &mut out.buf);
             if !out.flush(pipeline.stats.events).map_err(StepError::Write)? {

@@ -11,17 +11,24 @@ use logmux::exit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logmux::diag::init(cli.verbose);
+    logmux::diag::init(cli.verbose, cli.log_format());
+    logmux::output::show_times_in_utc(cli.utc);
     let code = match cli.command {
         Command::Filter(args) => filter(args),
         Command::Run(args) => exit::run(&logmux::run::run(
             args.config.as_deref(),
             args.command,
             &args.resource,
+            args.output,
         )),
         Command::Check(args) => exit::check(&logmux::run::check(&args.config)),
         Command::Ctl(args) => ctl(args),
         Command::Listen(args) => listen(args),
+        Command::Completions(args) => {
+            logmux::cli::write_completions(args.shell, &mut std::io::stdout());
+            0
+        }
+        Command::Man(args) => man(args.command.as_deref()),
     };
     ExitCode::from(code)
 }
@@ -35,6 +42,7 @@ fn filter(args: FilterArgs) -> u8 {
                 ResolveError::Config(_) => "config",
                 ResolveError::LogFormat(_) => "log_format",
                 ResolveError::UwsgiLogdate(_) => "uwsgi_logdate",
+                ResolveError::Follow(_) => "follow",
                 ResolveError::UnknownSink { .. } => "sink",
             };
             tracing::error!(kind, "{e}");
@@ -62,6 +70,22 @@ fn listen(args: ListenArgs) -> u8 {
         tracing::error!("{e:#}");
     }
     exit::listen(&result)
+}
+
+/// `logmux man [COMMAND]`: the page as roff; an unknown command is a usage error.
+fn man(command: Option<&str>) -> u8 {
+    match logmux::cli::write_man(command, &mut std::io::stdout()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("logmux man: {e}");
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                exit::EX_USAGE
+            } else {
+                exit::EX_IOERR
+            }
+        }
+    }
 }
 
 /// `logmux ctl`: one request to the control socket of a running `logmux run`.

@@ -87,18 +87,22 @@ fn pretty_output_shows_time_program_severity_and_message() {
         .lines()
         .map(str::to_string)
         .collect();
-    // `HH:MM:SS.mmm` of the event's own time (TZ=UTC), padded to 12.
+    // The event's own time in one zone (TZ=UTC), with its date: not today.
+    // A traceback's stack follows it, indented.
     let want = [
-        "10:00:00.100 sh         INFO  hello from the child",
-        "19:39:25     sh         ERROR 500 GET /boom/ 127.0.0.1",
-        r#"10:00:02.102 sh         WARN  {"level":"warn","msg":"app json","n":3}"#,
-        "10:00:03.103 sh         INFO  tab here \"quoted\" café",
-        "10:00:04.104 logmux     INFO  spawned sh (pid 812)",
-        "10:00:05.105 logmux     INFO  sh exited: exit code 0",
-        "10:00:06.106 logmux     INFO  sh ended and its on_exit is shutdown: stopping all programs; logmux will exit with 0",
-        "10:00:07.107 sh         ERROR ZeroDivisionError: division by zero",
-        "10:00:08.108 sh         INFO  after the traceback",
-        "10:00:09.109 logmux     INFO  logmux exits with 0",
+        "2026-11-26 10:00:00.100 sh         INFO  hello from the child",
+        "2026-11-25 19:39:25.000 sh         ERROR 500 GET /boom/ 127.0.0.1",
+        r#"2026-11-26 10:00:02.102 sh         WARN  {"level":"warn","msg":"app json","n":3}"#,
+        "2026-11-26 10:00:03.103 sh         INFO  tab here \"quoted\" café",
+        "2026-11-26 10:00:04.104 logmux     INFO  spawned sh (pid 812)",
+        "2026-11-26 10:00:05.105 logmux     INFO  sh exited: exit code 0",
+        "2026-11-26 10:00:06.106 logmux     INFO  sh ended and its on_exit is shutdown: stopping all programs; logmux will exit with 0",
+        "2026-11-26 10:00:07.107 sh         ERROR ZeroDivisionError: division by zero",
+        "    Traceback (most recent call last):",
+        "      File \"/app/x.py\", line 1, in <module>",
+        "        1 / 0",
+        "2026-11-26 10:00:08.108 sh         INFO  after the traceback",
+        "2026-11-26 10:00:09.109 logmux     INFO  logmux exits with 0",
     ];
     assert_eq!(shown, want);
 }

@@ -11,7 +11,10 @@ say() { printf '\n== %s\n' "$*"; }
 # TLS driver, and openssl for the certificates, receive the syslog sink);
 # debootstrap builds the base image of the Docker tests; pebble (the ACME
 # test server), iproute2 and docker-compose are for tests/docker/e2e.sh.
-packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls pebble openssl iproute2 debootstrap docker-compose python3-venv jq tzdata)
+# Go and go-logfmt read the logfmt output back (tests/views_logfmt.rs); man-db
+# renders `logmux man` (tests/views_completions.rs); util-linux's `script`
+# gives the terminal of tests/views_diagnostics.rs.
+packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls pebble openssl iproute2 debootstrap docker-compose python3-venv jq tzdata golang-go golang-github-go-logfmt-logfmt-dev man-db)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

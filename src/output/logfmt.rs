@@ -38,12 +38,14 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
 
 fn pair(out: &mut Vec<u8>, key: &str, value: &str) {
     out.push(b' ');
-    out.extend_from_slice(key.as_bytes());
+    // A key is one bare word in logfmt: an application's JSON key with a
+    // space, `=` or `"` in it gets `_` there, so the line still parses.
+    out.extend(key.bytes().map(|b| if plain_byte(b) { b } else { b'_' }));
+    if key.is_empty() {
+        out.push(b'_');
+    }
     out.push(b'=');
-    let plain = !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b > b' ' && b != b'"' && b != b'=' && b != b'\\' && b != 0x7f);
+    let plain = !value.is_empty() && value.bytes().all(plain_byte);
     if plain {
         out.extend_from_slice(value.as_bytes());
         return;
@@ -64,6 +66,11 @@ fn pair(out: &mut Vec<u8>, key: &str, value: &str) {
         }
     }
     out.push(b'"');
+}
+
+/// A byte that needs no quotes in a logfmt key or value.
+fn plain_byte(b: u8) -> bool {
+    b > b' ' && b != b'"' && b != b'=' && b != b'\\' && b != 0x7f
 }
 
 #[cfg(test)]
@@ -92,5 +99,32 @@ mod tests {
              severity_text=INFO severity_number=9 logmux.format=nginx.access http.response.status_code=200 \
              user_agent.original=\"curl/8.0 (x)\" message=\"a \\\"b\\\"\\tc\"\n"
         );
+    }
+
+    #[test]
+    fn json_strings_are_their_text_and_keys_stay_bare_words() {
+        use std::borrow::Cow;
+        let mut r = Record {
+            format: Format::Json,
+            ..Default::default()
+        };
+        for (key, raw) in [
+            ("level", "\"info\""),
+            ("odd key=x", "1"),
+            ("obj", "{\"a\":1}"),
+        ] {
+            r.extra.push((
+                Cow::Borrowed(key),
+                logmux_parsers::Value::RawJson(raw.into()),
+            ));
+        }
+        let enc = Encoder {
+            format: OutputFormat::Logfmt,
+            ..Encoder::json()
+        };
+        let out = encode_with(enc, &mut r, "{}");
+        assert!(out.contains(" level=info "), "{out}");
+        assert!(out.contains(" odd_key_x=1 "), "{out}");
+        assert!(out.contains(" obj=\"{\\\"a\\\":1}\" "), "{out}");
     }
 }

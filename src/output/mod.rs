@@ -10,6 +10,7 @@ mod json;
 mod logfmt;
 pub mod otlp;
 mod pretty;
+pub use pretty::show_times_in_utc;
 pub mod syslog;
 mod zone;
 
@@ -175,7 +176,15 @@ fn keeps_original(event: &Event<'_, '_>) -> bool {
 fn value_text(value: &Value<'_>, out: &mut String) {
     use std::fmt::Write;
     match value {
-        Value::Str(s) | Value::RawJson(s) => out.push_str(s),
+        Value::Str(s) => out.push_str(s),
+        // A JSON line's string value is the string it holds, not its JSON
+        // text with quotes and escapes (`level=info`, not `level="\"info\""`);
+        // numbers, objects and arrays stay JSON text.
+        Value::RawJson(s) if s.starts_with('"') => match serde_json::from_str::<String>(s) {
+            Ok(decoded) => out.push_str(&decoded),
+            Err(_) => out.push_str(s),
+        },
+        Value::RawJson(s) => out.push_str(s),
         Value::Int(i) => {
             let _ = write!(out, "{i}");
         }

@@ -178,6 +178,7 @@ pub fn run(
     path: Option<&Path>,
     command: Vec<String>,
     resource: &[(String, String)],
+    console_output: Option<crate::output::OutputFormat>,
 ) -> Result<Outcome, RunError> {
     let loaded = match path {
         Some(path) => load(path),
@@ -188,6 +189,18 @@ pub fn run(
         .map_err(RunError::Config)?;
     config.resource =
         crate::config::resource::merge(std::mem::take(&mut config.resource), resource);
+    // `--output pretty` (LOGMUX_OUTPUT): the console sinks' view, for
+    // `docker compose up` in development; files and syslog keep theirs.
+    if let Some(output) = console_output {
+        for spec in &mut config.sinks {
+            if matches!(
+                spec.kind,
+                sink::spec::SinkKind::Stdout | sink::spec::SinkKind::Stderr
+            ) {
+                spec.output = output;
+            }
+        }
+    }
     // Still one thread: setting the environment is safe here.
     for (k, v) in &config.env_defaults {
         if std::env::var_os(k).is_none_or(|v| v.is_empty()) {
@@ -198,6 +211,12 @@ pub fn run(
     reap::become_subreaper();
     let (mut sinks, routes) = open_sinks(&config)?;
     route_diagnostics(&sinks, config.log_sink);
+    if let Some(spec) = config.sinks.get(config.log_sink) {
+        // A pretty log sink shows logmux's own events pretty too.
+        if spec.output == crate::output::OutputFormat::Pretty {
+            crate::diag::route_in_view(sink::encoder_for(spec));
+        }
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
