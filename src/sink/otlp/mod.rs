@@ -16,6 +16,7 @@
 pub mod messages;
 mod request;
 mod retry;
+mod retry_after;
 mod settings;
 mod transport;
 
