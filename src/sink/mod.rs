@@ -72,6 +72,11 @@ pub trait Sink: Send {
     /// once, instead of waiting and trying again inside `write`, so the
     /// spool keeps the records and hands them again after its backoff.
     fn fail_fast(&mut self) {}
+    /// After a failed delivery behind a spool: how long the receiver asked
+    /// to be left alone (an OTLP `Retry-After`), the least the spool waits.
+    fn retry_after(&mut self) -> Option<Duration> {
+        None
+    }
 }
 
 /// stdout or stderr of logmux itself (in a container: `docker logs`).

@@ -45,6 +45,11 @@ pub struct OtlpSink {
     compressed: Vec<u8>,
     /// Events given up on or rejected, for [`crate::sink::Sink::take_lost`].
     lost: u64,
+    /// A disk spool is in front ([`crate::sink::Sink::fail_fast`]): one
+    /// attempt per request, a retryable failure returned at once.
+    fail_fast: bool,
+    /// The receiver's `Retry-After` of the last failed attempt, for the spool.
+    retry_after: Option<std::time::Duration>,
 }
 
 impl OtlpSink {
@@ -58,6 +63,8 @@ impl OtlpSink {
             request: Vec::new(),
             compressed: Vec::new(),
             lost: 0,
+            fail_fast: false,
+            retry_after: None,
         })
     }
 
@@ -83,6 +90,12 @@ impl OtlpSink {
             }
             match self.send_one(chunk, events) {
                 Ok(rejected) => self.lost += rejected,
+                Err(failure) if self.fail_fast => {
+                    // The spool keeps these and hands them again: not lost.
+                    self.pending = pending;
+                    self.pending.clear();
+                    return Err(failure.0);
+                }
                 Err(failure) => {
                     undelivered += events;
                     result = Err(failure);
@@ -116,7 +129,18 @@ impl OtlpSink {
         } else {
             &self.request
         };
-        let result = deliver(&self.transport, body, &self.spec, &self.name, events);
+        let result = if self.fail_fast {
+            self.retry_after = None;
+            deliver_once(
+                &self.transport,
+                body,
+                &self.name,
+                events,
+                &mut self.retry_after,
+            )
+        } else {
+            deliver(&self.transport, body, &self.spec, &self.name, events)
+        };
         self.compressed.clear();
         result
     }
@@ -154,6 +178,11 @@ impl crate::sink::Sink for OtlpSink {
         }
         self.pending.extend_from_slice(events);
         self.pending_events += count;
+        if self.fail_fast {
+            // The spool's chunk (about 1 MiB) goes out at its flush, so
+            // that flush's answer covers all of it.
+            return Ok(());
+        }
         if self.pending_events >= self.spec.batch_max_events
             || self.pending.len() >= self.spec.batch_max_bytes
         {
@@ -169,6 +198,14 @@ impl crate::sink::Sink for OtlpSink {
 
     fn take_lost(&mut self) -> u64 {
         std::mem::take(&mut self.lost)
+    }
+
+    fn fail_fast(&mut self) {
+        self.fail_fast = true;
+    }
+
+    fn retry_after(&mut self) -> Option<std::time::Duration> {
+        self.retry_after.take()
     }
 
     /// Name lookups and TLS handshakes.
@@ -221,6 +258,43 @@ fn deliver(
                     return Err((io::Error::other(why), true));
                 }
             },
+        }
+    }
+}
+
+/// Behind a spool: posts `body` once. A refusal is final (counted lost and
+/// reported, `Ok`: the spool must move past it, sending it again cannot
+/// help); a retryable failure is an `Err` with the receiver's
+/// `Retry-After` kept in `retry_after`, and the spool tries again.
+fn deliver_once(
+    transport: &Transport,
+    body: &[u8],
+    name: &str,
+    events: usize,
+    retry_after: &mut Option<std::time::Duration>,
+) -> Result<u64, (io::Error, bool)> {
+    match transport.post(body) {
+        Outcome::Delivered { rejected, message } => {
+            if rejected > 0 {
+                report(
+                    name,
+                    &format!("the receiver rejected {rejected} of {events} records: {message}"),
+                    rejected,
+                );
+            }
+            Ok(rejected)
+        }
+        Outcome::Refused { why } => {
+            report(
+                name,
+                &format!("{why}: {events} events not delivered (not retried)"),
+                events as u64,
+            );
+            Ok(events as u64)
+        }
+        Outcome::Retry { after, why } => {
+            *retry_after = after;
+            Err((io::Error::other(why), false))
         }
     }
 }
