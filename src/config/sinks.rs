@@ -69,6 +69,8 @@ pub struct RawSink {
     /// OTLP: at most this many records, and about this many bytes, per request.
     pub batch_max_events: Option<Spanned<u64>>,
     pub batch_max_bytes: Option<Spanned<SizeValue>>,
+    /// OTLP: how long a partial batch may wait for more events.
+    pub batch_timeout: Option<Spanned<DurationValue>>,
     /// OTLP: how long a failing batch is retried before it is counted lost.
     pub retry_max_time: Option<Spanned<DurationValue>>,
     /// Network sinks: `{ type = "disk", path, max_size, when_full, sync }`.

@@ -1,8 +1,10 @@
 //! The OTLP/HTTP logs sink. Events arrive already encoded by the reader
 //! (see [`crate::output::otlp`]): one frame per event with its resource and
 //! its `LogRecord`. The sink keeps frames until a batch is full
-//! (`batch_max_events`, `batch_max_bytes`) or its queue runs empty
-//! (`flush`), then builds one export request, gzips it and posts it.
+//! (`batch_max_events`, `batch_max_bytes`) or it is flushed, then builds
+//! one export request, gzips it and posts it. The sink thread flushes when
+//! its queue runs empty, after waiting up to `batch_timeout` for more
+//! events ([`crate::sink::Sink::linger`]).
 //!
 //! Delivery follows the OTLP spec ([`transport`]): retryable failures are
 //! retried with exponential backoff and jitter, honouring `Retry-After`,
@@ -24,7 +26,7 @@ use std::io::{self, Write};
 
 pub use settings::{
     logs_url, parse_key_values, OtlpSpec, DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_EVENTS,
-    DEFAULT_ENDPOINT, DEFAULT_RETRY_MAX_TIME, DEFAULT_TIMEOUT, LOGS_PATH,
+    DEFAULT_BATCH_TIMEOUT, DEFAULT_ENDPOINT, DEFAULT_RETRY_MAX_TIME, DEFAULT_TIMEOUT, LOGS_PATH,
 };
 pub use transport::Outcome;
 
@@ -202,6 +204,14 @@ impl crate::sink::Sink for OtlpSink {
 
     fn fail_fast(&mut self) {
         self.fail_fast = true;
+    }
+
+    /// Behind a spool the spool's chunk is the batch: no waiting.
+    fn linger(&self) -> std::time::Duration {
+        if self.fail_fast || self.pending_events == 0 {
+            return std::time::Duration::ZERO;
+        }
+        self.spec.batch_timeout
     }
 
     fn retry_after(&mut self) -> Option<std::time::Duration> {
