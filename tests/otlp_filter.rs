@@ -500,12 +500,14 @@ fn config_error(table: &str, env: &[(&str, &str)]) -> String {
 fn bad_otlp_settings_are_config_errors_naming_the_key() {
     let head = "[sink.otlp]\ntype = \"otlp\"\n";
     type Case<'a> = (String, &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case<'_>; 9] = [
+    let cases: [Case<'_>; 11] = [
         (format!("{head}encoding = \"xml\"\n"), &[], ":3:12: sink.otlp.encoding: `xml`: expected protobuf or json"),
         (format!("{head}compression = \"zstd\"\n"), &[], ":3:15: sink.otlp.compression: `zstd`: expected gzip or none"),
         (format!("{head}endpoint = \"collector:4318\"\n"), &[], ":3:12: sink.otlp.endpoint: `collector:4318`: expected an http:// or https:// URL"),
         (format!("{head}address = \"udp://x:514\"\n"), &[], ":3:11: sink.otlp.address: applies to type = \"syslog\" only, not to a otlp sink"),
         (format!("{head}batch_max_events = 0\n"), &[], ":3:20: sink.otlp.batch_max_events: expected 1 to 1000000"),
+        (format!("{head}batch_timeout = \"soon\"\n"), &[], ":3:17: sink.otlp.batch_timeout: `soon` is not a duration like 500ms"),
+        ("[sink.f]\ntype = \"file\"\npath = \"/tmp/x\"\nbatch_timeout = \"1s\"\n".into(), &[], ":4:17: sink.f.batch_timeout: applies to type = \"otlp\" only, not to a file sink"),
         (format!("{head}tls_client_cert = \"/nonexistent.pem\"\n"), &[], ":3:19: sink.otlp.tls_client_cert: /nonexistent.pem: No such file or directory"),
         ("[sink.f]\ntype = \"file\"\npath = \"/tmp/x\"\nendpoint = \"http://c:4318\"\n".into(), &[], ":4:12: sink.f.endpoint: applies to type = \"otlp\" only, not to a file sink"),
         (head.to_string(), &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")], ": sink.otlp.encoding: OTEL_EXPORTER_OTLP_PROTOCOL=`grpc`: logmux sends http/protobuf or http/json (not grpc)"),

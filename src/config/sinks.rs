@@ -26,6 +26,9 @@ use crate::sink::spec::{BufferSpec, OnFull, SinkKind, SinkSpec};
 pub struct RawSink {
     #[serde(rename = "type")]
     pub kind: Option<Spanned<String>>,
+    /// `VAR` or `!VAR`: the sink is opened only when it holds; otherwise it
+    /// is a `null` sink (nothing opened, copies to it skipped).
+    pub when: Option<Spanned<String>>,
     pub path: Option<Spanned<String>>,
     /// Rotate a file sink when it would grow past this size.
     pub max_size: Option<Spanned<SizeValue>>,
@@ -69,6 +72,8 @@ pub struct RawSink {
     /// OTLP: at most this many records, and about this many bytes, per request.
     pub batch_max_events: Option<Spanned<u64>>,
     pub batch_max_bytes: Option<Spanned<SizeValue>>,
+    /// OTLP: how long a partial batch may wait for more events.
+    pub batch_timeout: Option<Spanned<DurationValue>>,
     /// OTLP: how long a failing batch is retried before it is counted lost.
     pub retry_max_time: Option<Spanned<DurationValue>>,
     /// Network sinks: `{ type = "disk", path, max_size, when_full, sync }`.
@@ -116,6 +121,27 @@ fn resolve_one(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<SinkSpec, ConfigError> {
     let key = |k: &str| format!("sink.{name}.{k}");
+    if let Some(w) = &s.when {
+        if !crate::config::template::valid_condition(w.get_ref()) {
+            return Err(loc.invalid(
+                w.span().start,
+                &key("when"),
+                format!("`{}` is not a condition: use VAR or !VAR", w.get_ref()),
+            ));
+        }
+        if !crate::config::template::condition_holds(w.get_ref(), env) {
+            // Its keys are not read: they may name the variables that are unset.
+            return Ok(SinkSpec {
+                name: name.to_string(),
+                kind: SinkKind::Null,
+                output: OutputFormat::Json,
+                keys: KeyStyle::Nested,
+                on_full: OnFull::Block,
+                queue_bytes: DEFAULT_QUEUE,
+                buffer: BufferSpec::Memory,
+            });
+        }
+    }
     let kind = kind(loc, name, s, env)?;
     let on_full = match &s.on_full {
         None => OnFull::Block,

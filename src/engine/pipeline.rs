@@ -473,6 +473,12 @@ pub trait Output {
     /// The encoder (`None`: the pipeline's own) and the buffer for the next
     /// event, whose format is `format`.
     fn target(&mut self, format: Format) -> (Option<&Encoder>, &mut Vec<u8>);
+    /// The `i`th sink every event is copied to besides its target (a
+    /// stream's `copy`), with its encoder; `None` past the last.
+    fn copy(&mut self, i: usize) -> Option<(&Encoder, &mut Vec<u8>)> {
+        let _ = i;
+        None
+    }
 }
 
 impl Output for Vec<u8> {
@@ -509,6 +515,11 @@ fn emit(
         origin,
     };
     encoder.encode(&event, buf);
+    let mut i = 0;
+    while let Some((encoder, buf)) = out.copy(i) {
+        encoder.encode(&event, buf);
+        i += 1;
+    }
 }
 
 #[cfg(test)]

@@ -75,6 +75,9 @@ pub struct StreamReader {
     pub route: Route,
     /// Formats whose events go to another sink.
     pub routes: Vec<FormatRoute>,
+    /// Sinks every event also goes to (the stream's `copy`), with their
+    /// encoders.
+    pub copies: Vec<(Encoder, Route)>,
     /// The program's `merge`: its lines that are logmux events are merged.
     pub merge: bool,
     pub exit: ExitCounts,
@@ -95,7 +98,8 @@ impl StreamReader {
         let exit = self.exit;
         let mut lines = Lines {
             framer: LineFramer::new(self.max_line),
-            split: Split::new(self.route, self.sink, self.routes, exit.clone()),
+            split: Split::new(self.route, self.sink, self.routes, exit.clone())
+                .with_copies(self.copies),
             pipeline: Pipeline::new(self.settings).for_program(self.merge),
             state: StreamState::new(self.origin),
         };
@@ -216,6 +220,8 @@ struct Split {
     /// Format → index into `routed`; none for formats that stay.
     formats: Vec<(Format, usize)>,
     routed: Vec<Pending>,
+    /// Every event also goes to these (encoder always set).
+    copies: Vec<Pending>,
     exit: ExitCounts,
 }
 
@@ -269,6 +275,7 @@ impl Split {
             own: Pending::new(None, own),
             formats: Vec::new(),
             routed: Vec::new(),
+            copies: Vec::new(),
             exit,
         };
         let mut sinks: Vec<usize> = Vec::new();
@@ -289,11 +296,19 @@ impl Split {
         split
     }
 
+    fn with_copies(mut self, copies: Vec<(Encoder, Route)>) -> Split {
+        self.copies = copies
+            .into_iter()
+            .map(|(encoder, route)| Pending::new(Some(encoder), route))
+            .collect();
+        self
+    }
+
     /// Queues each sink's batch: the stream's own first. Each sink gets its
     /// events in the order they were read; `on_full` applies per sink.
     async fn send(&mut self) {
         self.own.send(&self.exit).await;
-        for p in &mut self.routed {
+        for p in self.routed.iter_mut().chain(&mut self.copies) {
             p.send(&self.exit).await;
         }
     }
@@ -313,5 +328,12 @@ impl Output for Split {
         };
         p.events = p.events.saturating_add(1);
         (p.encoder.as_ref(), &mut p.bytes)
+    }
+
+    #[inline]
+    fn copy(&mut self, i: usize) -> Option<(&Encoder, &mut Vec<u8>)> {
+        let p = self.copies.get_mut(i)?;
+        p.events = p.events.saturating_add(1);
+        Some((p.encoder.as_ref()?, &mut p.bytes))
     }
 }

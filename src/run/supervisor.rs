@@ -769,6 +769,19 @@ impl Supervisor {
                 })
             })
             .collect();
+        // A copy to a `null` sink (a `when` that does not hold) is not encoded.
+        let copies = stream
+            .copies
+            .iter()
+            .filter(|&&to| {
+                self.config
+                    .sinks
+                    .get(to)
+                    .is_some_and(|s| !matches!(s.kind, crate::sink::spec::SinkKind::Null))
+            })
+            .filter_map(|&to| self.sinks.get(to))
+            .map(|s| (s.encoder.clone(), s.route.clone()))
+            .collect();
         StreamReader {
             program: spec.name.clone(),
             origin: Origin {
@@ -788,6 +801,7 @@ impl Supervisor {
             sink: stream.sink,
             route: sink.route.clone(),
             routes,
+            copies,
             merge: spec.merge,
             exit: self.exit.clone(),
         }

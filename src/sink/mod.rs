@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 pub use file::{warn_if_shared, FileSink};
 pub use keyed_files::{KeyedFiles, KeyedFilesSpec};
-pub use queue::{Batch, Queue};
+pub use queue::{Batch, Queue, Took};
 pub use stage::{encoder_for, report_dropped, OpenError, Route, StartedSinks};
 pub use syslog::SyslogSink;
 
@@ -72,6 +72,17 @@ pub trait Sink: Send {
     /// once, instead of waiting and trying again inside `write`, so the
     /// spool keeps the records and hands them again after its backoff.
     fn fail_fast(&mut self) {}
+    /// How long the sink thread may wait for more events before it
+    /// flushes a partial batch (an OTLP sink's `batch_timeout`, while it
+    /// holds events); zero: flush as soon as the queue is empty.
+    fn linger(&self) -> Duration {
+        Duration::ZERO
+    }
+    /// After a failed delivery behind a spool: how long the receiver asked
+    /// to be left alone (an OTLP `Retry-After`), the least the spool waits.
+    fn retry_after(&mut self) -> Option<Duration> {
+        None
+    }
 }
 
 /// stdout or stderr of logmux itself (in a container: `docker logs`).
@@ -207,7 +218,10 @@ impl SinkHandle {
     }
 }
 
-/// The sink thread: writes batches in order until the queue is closed and empty.
+/// The sink thread: writes batches in order until the queue is closed and
+/// empty. After each take it flushes, unless the sink would rather wait
+/// for more ([`Sink::linger`]): then it takes what comes within that time
+/// (or until half the queue is held unflushed) and flushes after.
 fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
     let mut failing = false;
     while let Some(taken) = queue.take() {
@@ -219,34 +233,67 @@ fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
         // Written events stay counted as queued until the flush: a sink
         // that batches (OTLP) holds them until then, and at exit what it
         // still holds must be reported undelivered.
-        let (mut held_bytes, mut held_events) = (0, 0u32);
-        for batch in &taken.batches {
-            match sink.write_keyed(batch.key.as_deref(), &batch.bytes) {
-                Ok(()) => {
-                    failing = false;
-                    held_bytes += batch.bytes.len();
-                    held_events = held_events.saturating_add(batch.events);
-                }
-                Err(e) => {
-                    queue.count_lost(u64::from(batch.events));
-                    // Report the first failure of a run of failures, not each.
-                    if !failing {
-                        eprint_diag(name, &e);
-                    }
-                    failing = true;
-                    queue.release(batch.bytes.len(), batch.events);
-                }
+        let mut held = (0, 0u32);
+        write_batches(
+            name,
+            &mut *sink,
+            queue,
+            taken.batches,
+            &mut held,
+            &mut failing,
+        );
+        let deadline = Instant::now() + sink.linger();
+        while held.0 < queue.capacity() / 2 && !sink.linger().is_zero() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
             }
-            let lost = sink.take_lost();
-            if lost > 0 {
-                queue.count_lost(lost);
+            match queue.take_within(left) {
+                Took::Work(batches) => {
+                    write_batches(name, &mut *sink, queue, batches, &mut held, &mut failing);
+                }
+                Took::Idle | Took::Closed => break,
             }
         }
         flush_and_count(&mut *sink, queue);
-        queue.release(held_bytes, held_events);
+        queue.release(held.0, held.1);
     }
     flush_and_count(&mut *sink, queue);
     queue.mark_finished();
+}
+
+/// Writes `batches`, adding what the sink took to `held` (bytes, events);
+/// a failed write counts its events lost and reports the first of a run.
+fn write_batches(
+    name: &str,
+    sink: &mut dyn Sink,
+    queue: &Queue,
+    batches: Vec<Batch>,
+    held: &mut (usize, u32),
+    failing: &mut bool,
+) {
+    for batch in &batches {
+        match sink.write_keyed(batch.key.as_deref(), &batch.bytes) {
+            Ok(()) => {
+                *failing = false;
+                held.0 += batch.bytes.len();
+                held.1 = held.1.saturating_add(batch.events);
+            }
+            Err(e) => {
+                queue.count_lost(u64::from(batch.events));
+                // Report the first failure of a run of failures, not each.
+                if !*failing {
+                    eprint_diag(name, &e);
+                }
+                *failing = true;
+                queue.release(batch.bytes.len(), batch.events);
+            }
+        }
+        let lost = sink.take_lost();
+        if lost > 0 {
+            queue.count_lost(lost);
+        }
+    }
 }
 
 /// Flushes; a sink that batches (OTLP) counts what a failed flush lost
@@ -267,4 +314,73 @@ fn eprint_diag(name: &str, e: &io::Error) {
         &format!("sink {name}: write failed: {e}; events are counted as lost until it recovers"),
         &[("sink", crate::diag::Detail::Text(name))],
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records how many events each flush pushed out, as an OTLP sink
+    /// would send them in one request.
+    struct Batching {
+        linger: Duration,
+        pending: u32,
+        flushes: Arc<Mutex<Vec<u32>>>,
+    }
+
+    impl Sink for Batching {
+        fn write(&mut self, events: &[u8]) -> io::Result<()> {
+            self.pending += events.iter().filter(|b| **b == b'\n').count() as u32;
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            if self.pending > 0 {
+                self.flushes.lock().unwrap().push(self.pending);
+            }
+            self.pending = 0;
+            Ok(())
+        }
+        fn linger(&self) -> Duration {
+            if self.pending == 0 {
+                Duration::ZERO
+            } else {
+                self.linger
+            }
+        }
+    }
+
+    fn batch(n: u32) -> Batch {
+        Batch {
+            bytes: b"e\n".repeat(n as usize),
+            events: n,
+            key: None,
+        }
+    }
+
+    /// Three pushes 50 ms apart; the flushes the sink saw.
+    fn flushes_with(linger: Duration) -> Vec<u32> {
+        let flushes = Arc::new(Mutex::new(Vec::new()));
+        let sink = Batching {
+            linger,
+            pending: 0,
+            flushes: Arc::clone(&flushes),
+        };
+        let mut handle = SinkHandle::start("t".into(), Box::new(sink), 1 << 20).unwrap();
+        for n in [1, 2, 3] {
+            handle.queue.push_blocking(batch(n));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(handle.close(Duration::from_secs(5)), (0, 0));
+        let got = flushes.lock().unwrap().clone();
+        got
+    }
+
+    #[test]
+    fn a_partial_batch_waits_batch_timeout_for_more_events() {
+        // Within the timeout the three pushes make one request.
+        assert_eq!(flushes_with(Duration::from_secs(2)), [6]);
+        // Zero: each push goes out once the queue is empty.
+        assert_eq!(flushes_with(Duration::ZERO), [1, 2, 3]);
+    }
 }

@@ -242,6 +242,11 @@ impl Queue {
         }
     }
 
+    /// The bound, in bytes.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn queued_bytes(&self) -> usize {
         self.lock().bytes
     }

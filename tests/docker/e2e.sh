@@ -23,6 +23,12 @@
 #                     nginx's webroot while nginx keeps serving, nginx reloads
 #                     (new serial served), a restart reuses the certificate;
 #                     certbot's output is tagged service.name certbot
+#   otlp              OTEL_EXPORTER_OTLP_ENDPOINT and APP_ENV set, no config
+#                     edit: tests/otlp/receiver.py (in the container's
+#                     network namespace) decodes one record per nginx.access
+#                     and uwsgi.request event of the requests, each with
+#                     deployment.environment.name = staging in its resource,
+#                     while docker logs still holds them all
 #   syslog            docker/compose.syslog.yml: the web container under
 #                     Docker's syslog driver (tag={{.Name}}, TCP) and a
 #                     `logmux listen` service; the listener's file for the
@@ -418,6 +424,51 @@ EOF
 }
 
 # A free TCP port on 127.0.0.1 (the kernel's pick; free until someone binds it).
+case_otlp() {
+    local c=$PREFIX-otlp d=$TMP/otlp; mkdir -p "$d"
+    local py=$ROOT/target/otlp-venv/bin/python
+    "$py" -c 'import opentelemetry.proto.collector.logs.v1' ||
+        die "no python with opentelemetry-proto at $py (tests/run-all.sh makes it)"
+    run_web "$c" -p 127.0.0.1::80 -e NGINX_SERVER_NAME=$SERVER_NAME -e APP_ENV=staging \
+        -e OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318
+    # The receiver listens on the container's loopback: logmux in the
+    # container reaches it as it would a Collector beside it.
+    local netpid; netpid=$(docker inspect -f '{{.State.Pid}}' "$c")
+    nsenter --net="/proc/$netpid/ns/net" "$py" "$ROOT/tests/otlp/receiver.py" --port 4318 \
+        --port-file "$d/port" --out "$d/records.jsonl" >"$d/receiver.log" 2>&1 &
+    echo $! >"$TMP/receiver.pid"
+    quiet_until 20 test -s "$d/port" || die "receiver.py did not start: $(cat "$d/receiver.log")"
+    local port; port=$(host_port "$c" 80)
+    local url=http://127.0.0.1:$port H=(-H "Host: $SERVER_NAME")
+    quiet_until 60 status_is 200 "$url/?e2e=probe" "${H[@]}" || { docker logs "$c" 2>&1 | tail -n 20; die "no 200 within 60 s"; }
+    send_requests "$url" "${H[@]}"
+    quiet_until 20 eval 'logs "$c" "$d" && logcheck "$d" count out uwsgi.request uwsgi "/boom/?e2e=500" 500 1'
+    request_checks "$d" out || die "docker logs lacks the events of the requests"
+    ok "docker logs holds every event, as without OTLP"
+    # One record per event of the requests, with the environment's name.
+    cat >"$d/check.py" <<'PY'
+import json, sys
+path, target, n_nginx, n_uwsgi = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+recs = [json.loads(l) for l in open(path)]
+def count(fmt, service):
+    return sum(1 for r in recs
+               if r["attrs"].get("logmux.format") == ["string_value", fmt]
+               and r["resource"].get("service.name") == ["string_value", service]
+               and r["attrs"].get("url.original") == ["string_value", target])
+assert all(r["resource"].get("deployment.environment.name") == ["string_value", "staging"] for r in recs), "environment"
+assert count("nginx.access", "nginx") == n_nginx and count("uwsgi.request", "uwsgi") == n_uwsgi
+PY
+    local want
+    for want in "${REQUESTS[@]}"; do
+        local n_uwsgi=1
+        case $want in */static/*) n_uwsgi=0 ;; esac
+        quiet_until 20 "$PY" "$d/check.py" "$d/records.jsonl" "${want#* }" 1 "$n_uwsgi" ||
+            die "OTLP records for ${want#* }: want 1 nginx.access and $n_uwsgi uwsgi.request with deployment.environment.name=staging ($(wc -l <"$d/records.jsonl") records in $d/records.jsonl)"
+        ok "OTLP: ${want#* }: 1 nginx.access, $n_uwsgi uwsgi.request, deployment.environment.name=staging"
+    done
+    kill "$(cat "$TMP/receiver.pid")" 2>/dev/null; rm -f "$TMP/receiver.pid"
+}
+
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # docker-compose on docker/compose.syslog.yml, as project $PREFIX-syslog,
@@ -601,7 +652,7 @@ cleanup() {
     local rc=$?
     set +e
     local p
-    for p in "$TMP/pebble.pid" "$TMP/host.pid"; do
+    for p in "$TMP/pebble.pid" "$TMP/host.pid" "$TMP/receiver.pid"; do
         [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
     done
     command -v docker >/dev/null && rm_containers
@@ -613,6 +664,7 @@ cleanup() {
 # kept in $TMP/containers/ (KEEP_TMP=1 keeps them), the containers removed.
 end_case() {
     if [ -f "$TMP/pebble.pid" ]; then kill "$(cat "$TMP/pebble.pid")" 2>/dev/null; rm -f "$TMP/pebble.pid"; fi
+    if [ -f "$TMP/receiver.pid" ]; then kill "$(cat "$TMP/receiver.pid")" 2>/dev/null; rm -f "$TMP/receiver.pid"; fi
     command -v docker >/dev/null || return 0
     local n
     for n in $(docker ps -a --filter "name=^${PREFIX}-" --format '{{.Names}}' 2>/dev/null); do
@@ -641,7 +693,7 @@ PREFIX=logmux-e2e-$$
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-DOCKER_CASES=(build http missing-variable stop https syslog)
+DOCKER_CASES=(build http missing-variable stop https otlp syslog)
 if [ $# -gt 0 ]; then
     cases=("$@")
 elif [ "${LOGMUX_E2E_HOST:-0}" = 1 ]; then

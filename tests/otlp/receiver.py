@@ -11,6 +11,9 @@ Retry-After: 1, "503" without it, "400", "partial:N" rejects N records,
 benchmark) and prints the requests, bytes and its own CPU time at SIGTERM.
 The port it listens on is written to --port-file once it is ready.
 --tls-cert/--tls-key serve https; --client-ca requires a client certificate.
+SIGUSR1 makes it go away cleanly (an outage without a torn answer): from
+then on a request gets its connection closed unanswered, the port is closed,
+and the process exits a second later, every answer already due sent.
 """
 
 import argparse
@@ -66,6 +69,7 @@ class State:
         self.requests = 0
         self.records = 0
         self.out = None if args.discard else open(args.out, "a", buffering=1)
+        self.gone = False
 
 
 def decode(state, headers, body):
@@ -127,6 +131,9 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         with state.lock:
+            if state.gone:
+                self.close_connection = True
+                return
             state.requests += 1
             n = state.requests
             script = state.answers.pop(0) if state.answers else "200"
@@ -147,6 +154,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(400, str(e).encode())
         rejected = int(arg) if code == "partial" else 0
         with state.lock:
+            if state.gone:
+                self.close_connection = True
+                return
             for rec in records_of(request, n, self.headers):
                 state.records += 1
                 if state.out:
@@ -193,6 +203,20 @@ def main():
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
+
+    def go_away(*_):
+        with server.state.lock:
+            server.state.gone = True
+
+        def close():
+            server.shutdown()
+            server.server_close()
+            threading.Event().wait(1)
+            os._exit(0)
+
+        threading.Thread(target=close, daemon=True).start()
+
+    signal.signal(signal.SIGUSR1, go_away)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(server.server_address[1]))

@@ -107,6 +107,18 @@ impl Receiver {
     }
 }
 
+impl Receiver {
+    /// Makes the receiver go away cleanly (SIGUSR1: every answer it owes
+    /// is sent, later requests are cut unanswered, the port is closed) and
+    /// waits for it to exit. Its records can still be read.
+    pub fn go_away(&mut self) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(pid, libc::SIGUSR1) };
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Receiver {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -378,6 +378,7 @@ impl Keys<'_> {
             format: None,
             sink,
             route: IndexMap::new(),
+            copy: Vec::new(),
         };
         Ok((stream(stdout.sink), stream(stderr.sink)))
     }

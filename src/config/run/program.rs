@@ -451,10 +451,23 @@ impl<'s, 'a> Program<'s, 'a> {
             };
             routes.push((format, sink_index(loc, sinks, to, &route_key)?));
         }
+        let mut copies = Vec::with_capacity(s.copy.len());
+        for to in &s.copy {
+            let i = sink_index(
+                self.scope.loc,
+                sinks,
+                to,
+                &self.key(&format!("{which}.copy")),
+            )?;
+            if i != sink && !copies.contains(&i) {
+                copies.push(i);
+            }
+        }
         Ok(StreamSpec {
             format,
             sink,
             routes,
+            copies,
         })
     }
 

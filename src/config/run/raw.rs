@@ -140,6 +140,9 @@ pub struct RawStream {
     /// Events of these formats go to these sinks instead (`"uwsgi.request" = "stdout"`).
     #[serde(default)]
     pub route: IndexMap<Spanned<String>, Spanned<String>>,
+    /// Every event also goes to these sinks (`copy = ["otel"]`).
+    #[serde(default)]
+    pub copy: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -145,12 +145,17 @@ pub struct StreamSpec {
     /// Events of a format listed here go to its sink (an index into
     /// [`RunConfig::sinks`]) instead of `sink`.
     pub routes: Vec<(Format, usize)>,
+    /// Every event also goes to these sinks (indexes), besides the one its
+    /// format picks.
+    pub copies: Vec<usize>,
 }
 
 impl StreamSpec {
     /// Every sink the stream writes to: its own first, then its routes'.
     pub fn sinks(&self) -> impl Iterator<Item = usize> + '_ {
-        std::iter::once(self.sink).chain(self.routes.iter().map(|&(_, s)| s))
+        std::iter::once(self.sink)
+            .chain(self.routes.iter().map(|&(_, s)| s))
+            .chain(self.copies.iter().copied())
     }
 }
 

@@ -17,7 +17,7 @@ use crate::config::template;
 use crate::sink::otlp::{self, OtlpSpec};
 
 /// The keys only an otlp sink has, for the check that other types do not use them.
-pub(super) fn otlp_keys(s: &RawSink) -> [(&'static str, Option<usize>); 10] {
+pub(super) fn otlp_keys(s: &RawSink) -> [(&'static str, Option<usize>); 11] {
     let at = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.span().start);
     [
         ("endpoint", at(&s.endpoint)),
@@ -38,6 +38,10 @@ pub(super) fn otlp_keys(s: &RawSink) -> [(&'static str, Option<usize>); 10] {
         (
             "retry_max_time",
             s.retry_max_time.as_ref().map(|v| v.span().start),
+        ),
+        (
+            "batch_timeout",
+            s.batch_timeout.as_ref().map(|v| v.span().start),
         ),
     ]
 }
@@ -111,6 +115,12 @@ pub(super) fn resolve(
     if let Some(v) = &s.batch_max_bytes {
         spec.batch_max_bytes = size(loc, v, &k.key("batch_max_bytes"))?;
     }
+    spec.batch_timeout = duration_or(
+        loc,
+        &s.batch_timeout,
+        &k.key("batch_timeout"),
+        otlp::DEFAULT_BATCH_TIMEOUT,
+    )?;
     spec.retry_max_time = duration_or(
         loc,
         &s.retry_max_time,

@@ -178,7 +178,7 @@ pub fn timestamp_nanos(t: &Timestamp, zone: LocalZone) -> u64 {
 }
 
 /// Days since 1970-01-01 (Howard Hinnant's days_from_civil).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -1,8 +1,10 @@
 //! The OTLP/HTTP logs sink. Events arrive already encoded by the reader
 //! (see [`crate::output::otlp`]): one frame per event with its resource and
 //! its `LogRecord`. The sink keeps frames until a batch is full
-//! (`batch_max_events`, `batch_max_bytes`) or its queue runs empty
-//! (`flush`), then builds one export request, gzips it and posts it.
+//! (`batch_max_events`, `batch_max_bytes`) or it is flushed, then builds
+//! one export request, gzips it and posts it. The sink thread flushes when
+//! its queue runs empty, after waiting up to `batch_timeout` for more
+//! events ([`crate::sink::Sink::linger`]).
 //!
 //! Delivery follows the OTLP spec ([`transport`]): retryable failures are
 //! retried with exponential backoff and jitter, honouring `Retry-After`,
@@ -16,6 +18,7 @@
 pub mod messages;
 mod request;
 mod retry;
+mod retry_after;
 mod settings;
 mod transport;
 
@@ -23,7 +26,7 @@ use std::io::{self, Write};
 
 pub use settings::{
     logs_url, parse_key_values, OtlpSpec, DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_EVENTS,
-    DEFAULT_ENDPOINT, DEFAULT_RETRY_MAX_TIME, DEFAULT_TIMEOUT, LOGS_PATH,
+    DEFAULT_BATCH_TIMEOUT, DEFAULT_ENDPOINT, DEFAULT_RETRY_MAX_TIME, DEFAULT_TIMEOUT, LOGS_PATH,
 };
 pub use transport::Outcome;
 
@@ -44,6 +47,11 @@ pub struct OtlpSink {
     compressed: Vec<u8>,
     /// Events given up on or rejected, for [`crate::sink::Sink::take_lost`].
     lost: u64,
+    /// A disk spool is in front ([`crate::sink::Sink::fail_fast`]): one
+    /// attempt per request, a retryable failure returned at once.
+    fail_fast: bool,
+    /// The receiver's `Retry-After` of the last failed attempt, for the spool.
+    retry_after: Option<std::time::Duration>,
 }
 
 impl OtlpSink {
@@ -57,6 +65,8 @@ impl OtlpSink {
             request: Vec::new(),
             compressed: Vec::new(),
             lost: 0,
+            fail_fast: false,
+            retry_after: None,
         })
     }
 
@@ -82,6 +92,12 @@ impl OtlpSink {
             }
             match self.send_one(chunk, events) {
                 Ok(rejected) => self.lost += rejected,
+                Err(failure) if self.fail_fast => {
+                    // The spool keeps these and hands them again: not lost.
+                    self.pending = pending;
+                    self.pending.clear();
+                    return Err(failure.0);
+                }
                 Err(failure) => {
                     undelivered += events;
                     result = Err(failure);
@@ -115,7 +131,18 @@ impl OtlpSink {
         } else {
             &self.request
         };
-        let result = deliver(&self.transport, body, &self.spec, &self.name, events);
+        let result = if self.fail_fast {
+            self.retry_after = None;
+            deliver_once(
+                &self.transport,
+                body,
+                &self.name,
+                events,
+                &mut self.retry_after,
+            )
+        } else {
+            deliver(&self.transport, body, &self.spec, &self.name, events)
+        };
         self.compressed.clear();
         result
     }
@@ -153,6 +180,11 @@ impl crate::sink::Sink for OtlpSink {
         }
         self.pending.extend_from_slice(events);
         self.pending_events += count;
+        if self.fail_fast {
+            // The spool's chunk (about 1 MiB) goes out at its flush, so
+            // that flush's answer covers all of it.
+            return Ok(());
+        }
         if self.pending_events >= self.spec.batch_max_events
             || self.pending.len() >= self.spec.batch_max_bytes
         {
@@ -168,6 +200,22 @@ impl crate::sink::Sink for OtlpSink {
 
     fn take_lost(&mut self) -> u64 {
         std::mem::take(&mut self.lost)
+    }
+
+    fn fail_fast(&mut self) {
+        self.fail_fast = true;
+    }
+
+    /// Behind a spool the spool's chunk is the batch: no waiting.
+    fn linger(&self) -> std::time::Duration {
+        if self.fail_fast || self.pending_events == 0 {
+            return std::time::Duration::ZERO;
+        }
+        self.spec.batch_timeout
+    }
+
+    fn retry_after(&mut self) -> Option<std::time::Duration> {
+        self.retry_after.take()
     }
 
     /// Name lookups and TLS handshakes.
@@ -220,6 +268,43 @@ fn deliver(
                     return Err((io::Error::other(why), true));
                 }
             },
+        }
+    }
+}
+
+/// Behind a spool: posts `body` once. A refusal is final (counted lost and
+/// reported, `Ok`: the spool must move past it, sending it again cannot
+/// help); a retryable failure is an `Err` with the receiver's
+/// `Retry-After` kept in `retry_after`, and the spool tries again.
+fn deliver_once(
+    transport: &Transport,
+    body: &[u8],
+    name: &str,
+    events: usize,
+    retry_after: &mut Option<std::time::Duration>,
+) -> Result<u64, (io::Error, bool)> {
+    match transport.post(body) {
+        Outcome::Delivered { rejected, message } => {
+            if rejected > 0 {
+                report(
+                    name,
+                    &format!("the receiver rejected {rejected} of {events} records: {message}"),
+                    rejected,
+                );
+            }
+            Ok(rejected)
+        }
+        Outcome::Refused { why } => {
+            report(
+                name,
+                &format!("{why}: {events} events not delivered (not retried)"),
+                events as u64,
+            );
+            Ok(events as u64)
+        }
+        Outcome::Retry { after, why } => {
+            *retry_after = after;
+            Err((io::Error::other(why), false))
         }
     }
 }

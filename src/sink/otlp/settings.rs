@@ -16,6 +16,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 8192;
 /// At most about this many encoded (uncompressed) bytes in one request.
 pub const DEFAULT_BATCH_MAX_BYTES: usize = 4 << 20;
+/// How long a partial batch may wait for more events before it is sent:
+/// long enough to fill requests at a moderate rate, short enough that an
+/// event is at the receiver well within a second.
+pub const DEFAULT_BATCH_TIMEOUT: Duration = Duration::from_millis(200);
 /// How long a batch is retried (503, 429, connection refused …) before its
 /// events are counted lost.
 pub const DEFAULT_RETRY_MAX_TIME: Duration = Duration::from_secs(60);
@@ -36,6 +40,9 @@ pub struct OtlpSpec {
     pub tls_client: Option<(PathBuf, PathBuf)>,
     pub batch_max_events: usize,
     pub batch_max_bytes: usize,
+    /// How long a partial batch may wait for more; zero: it leaves as soon
+    /// as the sink's queue is empty.
+    pub batch_timeout: Duration,
     pub retry_max_time: Duration,
     /// Resource fields every record gets unless the event has its own.
     pub resource: Vec<(String, String)>,
@@ -54,6 +61,7 @@ impl OtlpSpec {
             tls_client: None,
             batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
             batch_max_bytes: DEFAULT_BATCH_MAX_BYTES,
+            batch_timeout: DEFAULT_BATCH_TIMEOUT,
             retry_max_time: DEFAULT_RETRY_MAX_TIME,
             resource: Vec::new(),
         }

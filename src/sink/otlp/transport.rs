@@ -111,8 +111,7 @@ impl Transport {
 fn status_outcome(code: u16, response: ureq::Response) -> Outcome {
     let after = response
         .header("Retry-After")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(|v| super::retry_after::parse(v, std::time::SystemTime::now()));
     let text = String::from_utf8_lossy(&read_body(response)).into_owned();
     let why = format!("HTTP {code} {}", text.chars().take(200).collect::<String>())
         .trim_end()

@@ -6,7 +6,8 @@
 //! `acked` ([`super::ack`]): a crash between the two sends that one chunk
 //! (at most about 1 MiB) again, and the next start counts it. A failed
 //! write or flush hands the same chunk again after a backoff (100 ms
-//! doubling to 10 s, with jitter). Logmux's own events say when the sink
+//! doubling to 10 s, with jitter; longer when the receiver said so in
+//! `Retry-After`, up to a minute). Logmux's own events say when the sink
 //! goes down, how much is spooled while it is (every 10 s), and when the
 //! spool has caught up.
 
@@ -22,6 +23,9 @@ use crate::sink::{Queue, Sink};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// The longest a receiver's `Retry-After` holds the spool back, so that a
+/// wrong header cannot stop delivery for hours.
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
 /// How often a sink that stays down is reported, with what is spooled.
 const DOWN_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// How long the reader waits for new records before checking for a stop.
@@ -103,8 +107,13 @@ impl Delivery<'_> {
                 Ok(()) => break,
                 Err(e) => {
                     self.went_down(&e);
+                    let asked = self
+                        .sink
+                        .retry_after()
+                        .unwrap_or_default()
+                        .min(RETRY_AFTER_MAX);
                     let s = self.spool.lock();
-                    if self.spool.wait(s, jitter(backoff)).stop {
+                    if self.spool.wait(s, jitter(backoff).max(asked)).stop {
                         return false;
                     }
                     backoff = (backoff * 2).min(BACKOFF_MAX);
