@@ -245,9 +245,13 @@ facility = "local3"
         [
             "    leading spaces kept",
             "héllo wörld ✓ 日本",
-            r#"{"level":"warning","msg":"cache miss","key":"a]b\"c\\d"}"#
+            // Application JSON: its `msg` is the message (docs/schema.md, json).
+            "cache miss"
         ]
     );
+    let app_json = &out[2];
+    assert_eq!(app_json["severity_text"], "warning");
+    assert_eq!(app_json["key"], r#"a]b"c\d"#);
     // The stderr line is on stderr, untouched by stdout's routes.
     assert_eq!(
         messages_of(&child_events(&done.stderr), "app"),
