@@ -245,7 +245,8 @@ fn out_dir_has_one_file_per_container() {
     assert_eq!(other.len(), 1);
     assert_eq!(other[0]["message"], "not a container");
     assert!(other[0].get("container").is_none());
-    assert_eq!(events("escape.jsonl")[0]["service"]["name"], "../../escape");
+    // The container's name, not the whole tag (docs/schema.md).
+    assert_eq!(events("escape.jsonl")[0]["service"]["name"], "escape");
     // Rotated by size, the newest kept, in order, none cut.
     let web: Vec<String> = ["web-1.jsonl.2", "web-1.jsonl.1", "web-1.jsonl"]
         .iter()
@@ -342,22 +343,28 @@ fn logmux_events_in_bodies_are_merged_not_wrapped() {
         let mut want: Value = serde_json::from_str(want).unwrap();
         let w = want.as_object_mut().unwrap();
         // The envelope is added; everything else is as the container wrote it.
-        w.insert("container".into(), serde_json::json!({"name": "web-1"}));
-        w.insert("host".into(), serde_json::json!({"name": "dockerhost"}));
+        // The tag `{{.ImageName}}/{{.Name}}` gives the container and its image.
         w.insert(
-            "syslog".into(),
-            serde_json::json!({"facility": "daemon", "procid": "812", "msgid": "nginx:1.25/web-1"}),
+            "container".into(),
+            serde_json::json!({"name": "web-1", "image": {"name": "nginx", "tags": ["1.25"]}}),
         );
+        w.insert("host".into(), serde_json::json!({"name": "dockerhost"}));
         if !w.contains_key("service") {
-            w.insert(
-                "service".into(),
-                serde_json::json!({"name": "nginx:1.25/web-1"}),
-            );
+            w.insert("service".into(), serde_json::json!({"name": "web-1"}));
         }
         let log = w.entry("log").or_insert_with(|| serde_json::json!({}));
         if log.get("iostream").is_none() {
             log["iostream"] = "stdout".into();
         }
+        // ECS's log.syslog.* from the RFC 5424 header.
+        log["syslog"] = serde_json::json!({
+            "appname": "nginx:1.25/web-1",
+            "facility": {"name": "daemon"},
+            "hostname": "dockerhost",
+            "msgid": "nginx:1.25/web-1",
+            "priority": 30,
+            "procid": "812"
+        });
         assert_eq!(got, &want);
     }
     let own = complete_lines(done.stderr.as_bytes());

@@ -128,10 +128,13 @@ fn a_real_logfmt_parser_reads_back_every_field() {
 fn application_strings_carry_no_extra_quotes() {
     let out = common::run(
         &["filter", "-o", "logfmt"],
-        br#"{"level":"info","msg":"hi there","n":3}"#,
+        br#"{"level":"info","msg":"hi there","customer":"alice","note":"a b","n":3}"#,
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(" level=info "), "{text}");
-    assert!(text.contains(" msg=\"hi there\" "), "{text}");
+    // `level` and `msg` are the envelope's (the source's word kept).
+    assert!(text.contains(" severity_text=info "), "{text}");
+    assert!(text.contains(" message=\"hi there\""), "{text}");
+    assert!(text.contains(" customer=alice "), "{text}");
+    assert!(text.contains(" note=\"a b\" "), "{text}");
     assert!(text.contains(" n=3 "), "{text}");
 }

@@ -117,11 +117,17 @@ pub fn parse<'a>(text: &'a str, rec: &mut Record<'a>) -> Option<Parsed<'a>> {
             },
         }
     }
-    rec.severity = match (severity_number, severity_text) {
+    rec.severity = match (severity_number, &severity_text) {
         (Some(n), _) if (1..=24).contains(&n) => Some(Severity::from_number(n)),
         (_, Some(t)) => Severity::from_level_word(t.as_bytes()),
         _ => None,
     };
+    // The source's own word (`notice`) stays as the event wrote it.
+    if let (Some(severity), Some(word)) = (rec.severity, severity_text) {
+        if word != severity.text() {
+            rec.severity_text = Some(word);
+        }
+    }
     Some(Parsed { message, observed })
 }
 

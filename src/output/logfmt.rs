@@ -10,8 +10,14 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     enc.write_timestamp(event, out);
     out.extend_from_slice(b" observed_timestamp=");
     out.extend_from_slice(event.observed);
-    out.extend_from_slice(b" severity_text=");
-    out.extend_from_slice(severity.text().as_bytes());
+    // The source's own word, as the JSON envelope writes it.
+    match &record.severity_text {
+        Some(word) => pair(out, "severity_text", word),
+        None => {
+            out.extend_from_slice(b" severity_text=");
+            out.extend_from_slice(severity.text().as_bytes());
+        }
+    }
     out.extend_from_slice(b" severity_number=");
     out.extend_from_slice(itoa::Buffer::new().format(severity.number()).as_bytes());
     pair(out, "logmux.format", record.format.name());
