@@ -213,20 +213,33 @@ mod tests {
         assert_eq!(got.last(), Some(&1999), "the newest are kept");
     }
 
-    #[test]
-    fn block_waits_for_room_and_then_everything_arrives_in_order() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A blocking spool of 64 KiB behind a 4 KiB queue, a receiver that is
+    /// down, and a thread pushing 2,000 lines into it.
+    fn pushing_2000_into_a_small_spool(
+        dir: &std::path::Path,
+    ) -> (
+        Arc<Mutex<Receiver>>,
+        Arc<Queue>,
+        Spooled,
+        std::thread::JoinHandle<()>,
+    ) {
         let rx = Arc::new(Mutex::new(Receiver::default()));
         let queue = Arc::new(Queue::new(4096));
         let sink = Box::new(ToReceiver(Arc::clone(&rx)));
-        let mut spooled =
-            Spooled::start("s", sink, &queue, &spool(dir.path(), WhenFull::Block)).unwrap();
+        let spooled = Spooled::start("s", sink, &queue, &spool(dir, WhenFull::Block)).unwrap();
         let q = Arc::clone(&queue);
         let pusher = std::thread::spawn(move || {
             for i in 0..2000 {
                 q.push_blocking(line(i));
             }
         });
+        (rx, queue, spooled, pusher)
+    }
+
+    #[test]
+    fn block_waits_for_room_and_then_everything_arrives_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rx, queue, mut spooled, pusher) = pushing_2000_into_a_small_spool(dir.path());
         std::thread::sleep(Duration::from_millis(300));
         assert!(!pusher.is_finished(), "a full spool makes the readers wait");
         let on_disk = spooled.spool.lock().bytes();
@@ -272,17 +285,7 @@ mod tests {
     #[test]
     fn a_close_while_the_spool_is_full_counts_what_was_not_appended() {
         let dir = tempfile::tempdir().unwrap();
-        let rx = Arc::new(Mutex::new(Receiver::default()));
-        let queue = Arc::new(Queue::new(4096));
-        let sink = Box::new(ToReceiver(Arc::clone(&rx)));
-        let mut spooled =
-            Spooled::start("s", sink, &queue, &spool(dir.path(), WhenFull::Block)).unwrap();
-        let q = Arc::clone(&queue);
-        let pusher = std::thread::spawn(move || {
-            for i in 0..2000 {
-                q.push_blocking(line(i));
-            }
-        });
+        let (rx, queue, mut spooled, pusher) = pushing_2000_into_a_small_spool(dir.path());
         std::thread::sleep(Duration::from_millis(300));
         let (events, bytes) = spooled.close(&queue, Duration::from_millis(200));
         pusher.join().unwrap();
