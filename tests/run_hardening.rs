@@ -352,17 +352,17 @@ stderr = {{ sink = "stderr" }}
         })
         .map(|e| count(&e["logmux"]["not_queued"]))
         .sum();
-    // Nothing reached the full pipe, so every line should be in one count
-    // or the other. KNOWN GAP (issue 14, item 7): in two fresh-clone CI
-    // runs only 822 and 2,138 of the 5,000 were counted, with no
-    // `not_queued` report, though every local run counts all 5,000; until
-    // the cause is found this asserts the bound, not the exact sum.
+    // Nothing reached the full pipe, so every line is in one count or the
+    // other, exactly. (Issue 14, item 7: on a loaded machine the sum once
+    // fell to 822 and 2,138 of 5,000 with no `not_queued` report. The
+    // readers had counted every line, but the report saying so is one of
+    // logmux's own events, queued to the log sink after the deadline had
+    // passed; the log sink was closed with no time left and logmux exited
+    // before its thread wrote the report. The log sink now gets a short
+    // grace of its own for these last words.)
     assert!(undelivered > 0, "{text}");
-    assert!(undelivered + not_queued <= STALLED_LINES, "{text}");
-    if undelivered + not_queued != STALLED_LINES {
-        eprintln!(
-            "known gap: {} of {STALLED_LINES} undelivered events counted",
-            undelivered + not_queued
-        );
-    }
+    assert_eq!(undelivered + not_queued, STALLED_LINES, "{text}");
+    // The log sink wrote all of logmux's own words, the last one included.
+    assert_eq!(own_with(&own, "sink stderr: ").len(), 0, "{text}");
+    assert_eq!(own_with(&own, "logmux exits with 75").len(), 1, "{text}");
 }

@@ -29,6 +29,12 @@ use supervisor::{Ended, SinkRoute, Supervisor};
 use crate::shutdown::Shutdown;
 use crate::sink::{self, Batch, StartedSinks};
 
+/// How long the log sink may take, past the shutdown deadline, to write
+/// logmux's last words (what was lost, the exit code). Without it a
+/// stalled sink that used up the deadline took those reports with it: the
+/// log sink was closed with no time left and logmux exited unheard.
+const LAST_WORDS: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How a `logmux run` that got to start its programs ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -242,7 +248,11 @@ pub fn run(
     });
     let code = crate::exit::run(&outcome);
     tracing::info!(exit_code = code, "logmux exits with {code}");
-    sinks.close_one(deadline, config.log_sink);
+    // The counts of what was lost and the exit code were queued just now,
+    // often after the deadline: the log sink gets a grace of its own to
+    // write them (a stuck one costs at most that).
+    let last_words = deadline.max(std::time::Instant::now() + LAST_WORDS);
+    sinks.close_one(last_words, config.log_sink);
     drop(runtime);
     outcome
 }
