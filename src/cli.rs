@@ -382,6 +382,7 @@ Examples:
   logmux run --config /app/docker/logmux.toml            # as the container's ENTRYPOINT
   logmux run --config /etc/supervisor/conf.d/supervisor-app.conf   # a supervisord config, unchanged
   logmux run -- uwsgi --ini /app/uwsgi.ini                # one program, like tini
+  echo hi | logmux run -- cat                             # its stdin is logmux's (config programs: /dev/null)
   docker logs web | logmux filter --output pretty        # read what it wrote
 
 Signals: TERM, INT and QUIT stop every program (reverse dependency order, stopsignal,
@@ -421,7 +422,8 @@ pub struct RunArgs {
     pub config: Option<PathBuf>,
 
     /// Or one program, as with tini: `logmux run -- uwsgi --ini app.ini`.
-    /// Its output is parsed and its exit code becomes logmux's.
+    /// Its output is parsed and its exit code becomes logmux's; it reads
+    /// logmux's stdin (a config's programs read /dev/null).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 

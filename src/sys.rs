@@ -4,7 +4,7 @@
 //! (wait until readable, become a subreaper, lengthen an accept queue), so
 //! that the doors hold no `unsafe` and no `libc` structs. Only what nix
 //! cannot express stays `unsafe`, with its reason: the code a child runs
-//! between fork and exec ([`die_with_parent`]), and `recvmmsg` batches
+//! between fork and exec ([`die_with_parent`], [`foreground_on_terminal`]), and `recvmmsg` batches
 //! ([`mmsg`]), whose nix form does not fit.
 //!
 //! Failures are returned, or folded into the answer where a caller could
@@ -111,6 +111,35 @@ pub fn die_with_parent(cmd: &mut Command, parent: u32) {
                 // The parent died before the line above: too late to ask.
                 let _ = nix::sys::signal::raise(Signal::SIGKILL);
             }
+            Ok(())
+        });
+    }
+}
+
+/// For a program that reads logmux's own stdin when that is a terminal
+/// (`docker run -it IMAGE logmux run -- CMD`): as tini does, the program's
+/// process group becomes the terminal's foreground group, so that reading
+/// it does not stop the program (SIGTTIN). logmux, then in the background,
+/// ignores SIGTTOU so that writing to the terminal never stops it; the
+/// program gets the default back. Nothing changes when stdin is no terminal.
+pub fn foreground_on_terminal(cmd: &mut Command) {
+    use nix::sys::signal::{signal, SigHandler};
+    use std::io::IsTerminal;
+    if !io::stdin().is_terminal() {
+        return;
+    }
+    // SAFETY: ignoring a signal installs no handler: nothing can run at an
+    // unexpected time. The closure runs in the child between fork and exec
+    // and only makes async-signal-safe calls (tcsetpgrp, getpgrp,
+    // sigaction), allocating nothing and taking no lock.
+    unsafe {
+        let _ = signal(Signal::SIGTTOU, SigHandler::SigIgn);
+        cmd.pre_exec(|| {
+            // Its own group exists by now (std sets it before these
+            // calls); SIGTTOU, still ignored, lets a background group ask.
+            let stdin = BorrowedFd::borrow_raw(0);
+            let _ = nix::unistd::tcsetpgrp(stdin, nix::unistd::getpgrp());
+            let _ = signal(Signal::SIGTTOU, SigHandler::SigDfl);
             Ok(())
         });
     }

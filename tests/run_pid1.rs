@@ -129,3 +129,88 @@ fn programs_do_not_outlive_a_killed_logmux() {
         "the program outlived logmux"
     );
 }
+
+/// `logmux run` started by `sh -c SCRIPT` (`$0` is logmux), its output collected.
+fn run_in_sh(script: &str) -> Finished {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script])
+        .arg(env!("CARGO_BIN_EXE_logmux"))
+        .arg(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    spawn(cmd, dir).finish(30)
+}
+
+#[test]
+fn the_single_command_form_passes_stdin_to_the_program_as_tini_does() {
+    // Issue 16: `echo hi | logmux run -- cat` printed nothing (the program
+    // got /dev/null).
+    let done = run_in_sh("printf 'hi\\nthere\\n' | exec \"$0\" run -- cat");
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let out = events(&done.stdout);
+    assert_eq!(messages_of(&out, "cat"), ["hi", "there"]);
+    // The program's stdin is logmux's own: the same pipe.
+    let done = run_in_sh(
+        "echo | exec \"$0\" run -- sh -c 'readlink /proc/self/fd/0; readlink /proc/$PPID/fd/0'",
+    );
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let out = events(&done.stdout);
+    let seen = messages_of(&out, "sh");
+    assert_eq!(seen.len(), 2, "{}", done.stdout);
+    assert!(seen[0].starts_with("pipe:["), "{seen:?}");
+    assert_eq!(seen[0], seen[1], "the program's stdin is logmux's");
+}
+
+#[test]
+fn config_programs_keep_dev_null_as_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        r#"control_socket = ""
+[program.reader]
+command = ["sh", "-c", "readlink /proc/self/fd/0; cat; echo read-to-end"]
+autorestart = "never"
+"#,
+    );
+    let config = dir.path().join("logmux.toml");
+    let script = format!(
+        "printf 'not for config programs\\n' | exec \"$0\" run --config {}",
+        config.display()
+    );
+    let done = run_in_sh(&script);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let out = events(&done.stdout);
+    assert_eq!(messages_of(&out, "reader"), ["/dev/null", "read-to-end"]);
+}
+
+#[test]
+fn on_a_terminal_the_single_command_reads_it_in_the_foreground() {
+    // `docker run -it IMAGE logmux run -- CMD`: the program has a process
+    // group of its own; reading the terminal from a background group would
+    // stop it (SIGTTIN). As tini does, it is made the terminal's
+    // foreground group.
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let said = Command::new("python3")
+        .arg(format!("{WRITERS}/on-a-tty.py"))
+        .args([&out, &err])
+        .arg(env!("CARGO_BIN_EXE_logmux"))
+        .args(["run", "--", "sh", "-c", "read x; echo \"got $x\""])
+        .output()
+        .unwrap();
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    assert_eq!(
+        String::from_utf8_lossy(&said.stdout).trim(),
+        "0",
+        "{}\n{stderr}",
+        String::from_utf8_lossy(&said.stderr)
+    );
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        messages_of(&events(&stdout), "sh"),
+        ["got typed"],
+        "{stderr}"
+    );
+}

@@ -55,8 +55,12 @@ pub fn spawn(spec: &ProgramSpec, extra_env: &[(String, String)]) -> Result<Spawn
         }
     };
     let mut cmd = Command::new(program);
+    let stdin = match spec.inherit_stdin {
+        true => Stdio::inherit(),
+        false => Stdio::null(),
+    };
     cmd.args(args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own group, so that a stop reaches its workers and grandchildren.
@@ -68,6 +72,9 @@ pub fn spawn(spec: &ProgramSpec, extra_env: &[(String, String)]) -> Result<Spawn
     // must not live on as orphans: as PID 1 the kernel would end them
     // anyway, elsewhere nobody would.
     crate::sys::die_with_parent(&mut cmd, std::process::id());
+    if spec.inherit_stdin {
+        crate::sys::foreground_on_terminal(&mut cmd);
+    }
     if let Some(name) = &spec.user {
         let user = User::from_name(name)
             .map_err(|e| SpawnError::UserLookup(name.clone(), e))?

@@ -98,7 +98,13 @@ pub fn for_command(command: Vec<String>, env: Env<'_>) -> Result<RunConfig, Conf
         path: Path::new("(command line)"),
         text: "",
     };
-    resolve(&loc, raw, env)
+    let mut config = resolve(&loc, raw, env)?;
+    // The one program is the container's command: it reads logmux's stdin
+    // (`echo hi | logmux run -- cat`), as under tini.
+    for p in &mut config.programs {
+        p.inherit_stdin = true;
+    }
+    Ok(config)
 }
 
 /// Environment lookups see `[env] defaults` too.

@@ -55,6 +55,9 @@ pub struct ProgramSpec {
     /// Its lines that are logmux events are merged (a nested `logmux
     /// run`); off, they are the program's own JSON like any other.
     pub merge: bool,
+    /// It reads logmux's own stdin (`logmux run -- CMD`, as tini does);
+    /// a config's programs read /dev/null.
+    pub inherit_stdin: bool,
     /// `[stdout, stderr]`.
     pub streams: [StreamSpec; 2],
 }
@@ -99,6 +102,7 @@ impl ProgramSpec {
             stop_as_group: raw.stop_as_group.unwrap_or(true),
             kill_as_group: raw.kill_as_group.unwrap_or(true),
             merge: raw.merge.unwrap_or(false),
+            inherit_stdin: false,
             startretries: raw.startretries.unwrap_or(3),
             exitcodes: raw.exitcodes.clone().unwrap_or_else(|| vec![0]),
             priority: raw.priority.unwrap_or(999),
