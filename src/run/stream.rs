@@ -105,6 +105,10 @@ impl StreamReader {
         };
         let mut buf = vec![0u8; READ_SIZE];
         loop {
+            if exit.give_up.is_triggered() {
+                // What is left is counted, not parsed (below).
+                break;
+            }
             let read = tokio::select! {
                 // A read in progress finishes first (its batch is counted
                 // if no sink takes it).
@@ -171,23 +175,37 @@ impl Lines {
     /// so that its events are counted.
     async fn read_what_is_left(&mut self, rx: &pipe::Receiver, buf: &mut [u8], exit: &ExitCounts) {
         use std::os::fd::AsRawFd;
+        let mut left = LeftLines::default();
         for _ in 0..READS_AFTER_GIVING_UP {
             match nix::unistd::read(rx.as_raw_fd(), buf) {
-                Ok(0) => return,
+                Ok(0) => return left.count(exit),
                 // No sink takes more now: count the lines, without parsing
                 // them (a slow machine would outlast the give-up grace and
-                // the reader would be aborted before it counted).
+                // the reader would be aborted before it counted), but the
+                // one whose start is held: it becomes its event whole.
                 Ok(n) => {
-                    let lines = memchr::memchr_iter(b'\n', &buf[..n]).count();
-                    exit.not_queued.fetch_add(lines as u64, Ordering::Relaxed);
+                    let rest = self.complete_held_line(&buf[..n]);
+                    left.add(rest);
                 }
                 Err(nix::errno::Errno::EINTR) => {}
                 Err(nix::errno::Errno::EAGAIN) => break,
-                Err(_) => return,
+                Err(_) => return left.count(exit),
             }
         }
+        left.count(exit);
         // Empty for now, or still filling: some process holds it open.
         exit.held_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// With the start of a line held back, the bytes up to its newline
+    /// finish it (it is then encoded like any other); returns the rest.
+    fn complete_held_line<'b>(&mut self, bytes: &'b [u8]) -> &'b [u8] {
+        if self.framer.pending() == 0 {
+            return bytes;
+        }
+        let end = memchr::memchr(b'\n', bytes).map_or(bytes.len(), |i| i + 1);
+        self.push(&bytes[..end]);
+        &bytes[end..]
     }
 
     /// A partial line or a multi-line event is held back.
@@ -214,6 +232,31 @@ impl Lines {
         self.framer
             .finish(|line| pipeline.line(state, line.bytes, line.truncated, &stamp, split));
         pipeline.flush(state, split);
+    }
+}
+
+/// The lines of what is left in a pipe after giving up, counted unparsed:
+/// each newline ends one, and bytes after the last newline are one more
+/// (at the end of the stream, an unfinished line is an event too).
+#[derive(Default)]
+struct LeftLines {
+    lines: u64,
+    /// The last byte seen was not a newline.
+    unfinished: bool,
+}
+
+impl LeftLines {
+    fn add(&mut self, bytes: &[u8]) {
+        if let Some(&last) = bytes.last() {
+            self.lines += memchr::memchr_iter(b'\n', bytes).count() as u64;
+            self.unfinished = last != b'\n';
+        }
+    }
+
+    /// Adds the lines to the events not queued.
+    fn count(&self, exit: &ExitCounts) {
+        let lines = self.lines + u64::from(self.unfinished);
+        exit.not_queued.fetch_add(lines, Ordering::Relaxed);
     }
 }
 
@@ -338,5 +381,31 @@ impl Output for Split {
         let p = self.copies.get_mut(i)?;
         p.events = p.events.saturating_add(1);
         Some((p.encoder.as_ref()?, &mut p.bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counted(chunks: &[&[u8]]) -> u64 {
+        let exit = ExitCounts::default();
+        let mut left = LeftLines::default();
+        for c in chunks {
+            left.add(c);
+        }
+        left.count(&exit);
+        exit.not_queued.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn lines_left_in_a_pipe_count_an_unfinished_one_once() {
+        assert_eq!(counted(&[]), 0);
+        assert_eq!(counted(&[b"a\nb\n"]), 2);
+        assert_eq!(counted(&[b"a\nb"]), 2);
+        // A line cut between two reads is one line.
+        assert_eq!(counted(&[b"a\nbb", b"b\n"]), 2);
+        assert_eq!(counted(&[b"a\nbb", b"b", b""]), 2);
+        assert_eq!(counted(&[b"\n\n"]), 2);
     }
 }
