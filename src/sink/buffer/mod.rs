@@ -137,6 +137,7 @@ fn wait_thread(thread: &mut Option<JoinHandle<()>>, spool: &Spool, deadline: Ins
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Mutex;
 
     use super::*;
@@ -214,39 +215,89 @@ mod tests {
     }
 
     /// A blocking spool of 64 KiB behind a 4 KiB queue, a receiver that is
-    /// down, and a thread pushing 2,000 lines into it.
-    fn pushing_2000_into_a_small_spool(
-        dir: &std::path::Path,
-    ) -> (
-        Arc<Mutex<Receiver>>,
-        Arc<Queue>,
-        Spooled,
-        std::thread::JoinHandle<()>,
-    ) {
+    /// down, and a thread pushing 2,000 lines into it, counting each line
+    /// the queue took.
+    struct Pushing {
+        rx: Arc<Mutex<Receiver>>,
+        queue: Arc<Queue>,
+        spooled: Spooled,
+        pusher: std::thread::JoinHandle<()>,
+        pushed: Arc<AtomicU64>,
+    }
+
+    fn pushing_2000_into_a_small_spool(dir: &std::path::Path) -> Pushing {
         let rx = Arc::new(Mutex::new(Receiver::default()));
         let queue = Arc::new(Queue::new(4096));
         let sink = Box::new(ToReceiver(Arc::clone(&rx)));
         let spooled = Spooled::start("s", sink, &queue, &spool(dir, WhenFull::Block)).unwrap();
-        let q = Arc::clone(&queue);
+        let (q, pushed) = (Arc::clone(&queue), Arc::new(AtomicU64::new(0)));
+        let counter = Arc::clone(&pushed);
         let pusher = std::thread::spawn(move || {
             for i in 0..2000 {
                 q.push_blocking(line(i));
+                counter.fetch_add(1, Ordering::SeqCst);
             }
         });
-        (rx, queue, spooled, pusher)
+        Pushing {
+            rx,
+            queue,
+            spooled,
+            pusher,
+            pushed,
+        }
+    }
+
+    impl Pushing {
+        /// Waits (polling, 30 s at most) until nothing can move any more:
+        /// the spool has no room for another record, the queue none for
+        /// another line, and every line pushed is on disk or in the queue.
+        /// Returns the lines pushed: where the pusher stopped.
+        fn blocked_at_capacity(&self) -> u64 {
+            let record_len = |s: &disk::State| s.bytes().checked_div(s.events()).unwrap_or(0);
+            let line_len = line(0).bytes.len();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let (on_disk, spool_full) = {
+                    let s = self.spooled.spool.lock();
+                    let full = s.events() > 0 && s.bytes() + record_len(&s) > 64 << 10;
+                    (s.events(), full)
+                };
+                let queue_full = self.queue.queued_bytes() + line_len > self.queue.capacity();
+                let pushed = self.pushed.load(Ordering::SeqCst);
+                if spool_full && queue_full && pushed == on_disk + self.queue.queued_events() {
+                    return pushed;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "never blocked: {pushed} pushed, {on_disk} on disk"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
     }
 
     #[test]
     fn block_waits_for_room_and_then_everything_arrives_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let (rx, queue, mut spooled, pusher) = pushing_2000_into_a_small_spool(dir.path());
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(!pusher.is_finished(), "a full spool makes the readers wait");
-        let on_disk = spooled.spool.lock().bytes();
+        let p = pushing_2000_into_a_small_spool(dir.path());
+        // A full spool makes the readers wait: the pusher stopped where
+        // the spool and the queue are full, short of its 2,000 lines.
+        let stopped = p.blocked_at_capacity();
+        assert!(stopped < 2000, "{stopped}");
+        assert!(!p.pusher.is_finished());
+        assert_eq!(p.pushed.load(Ordering::SeqCst), stopped);
+        let on_disk = p.spooled.spool.lock().bytes();
         assert!(
             on_disk <= 64 << 10,
             "the spool keeps to max_size: {on_disk}"
         );
+        let Pushing {
+            rx,
+            queue,
+            mut spooled,
+            pusher,
+            ..
+        } = p;
         rx.lock().unwrap().up = true;
         pusher.join().unwrap();
         assert_eq!(spooled.close(&queue, Duration::from_secs(10)), (0, 0));
@@ -285,8 +336,16 @@ mod tests {
     #[test]
     fn a_close_while_the_spool_is_full_counts_what_was_not_appended() {
         let dir = tempfile::tempdir().unwrap();
-        let (rx, queue, mut spooled, pusher) = pushing_2000_into_a_small_spool(dir.path());
-        std::thread::sleep(Duration::from_millis(300));
+        let p = pushing_2000_into_a_small_spool(dir.path());
+        let stopped = p.blocked_at_capacity();
+        assert!(stopped < 2000, "{stopped}");
+        let Pushing {
+            rx,
+            queue,
+            mut spooled,
+            pusher,
+            ..
+        } = p;
         let (events, bytes) = spooled.close(&queue, Duration::from_millis(200));
         pusher.join().unwrap();
         assert!(events > 0 && bytes > 0, "{events} events, {bytes} bytes");
