@@ -37,12 +37,14 @@ fn a_full_disk_leaves_whole_events_and_counts_exactly_what_was_lost() {
     // Most of the disk is taken; what is left fills within the first burst.
     std::fs::write(mnt.join("ballast"), vec![b'x'; 700 * 1024]).unwrap();
     let m = mnt.display();
-    // Outside the tmpfs: the burst is over (a slow machine's shell takes
-    // seconds for it; the disk must not come back in the middle of it).
+    // Outside the tmpfs: the burst is over and logmux has read all of it
+    // from the pipe (a slow machine's shell takes seconds for it; the disk
+    // must not come back in the middle of it). The sink's queue is small,
+    // so what logmux still holds then cannot fill the disk a second time.
     let burst_done = holder.path().join("burst-done");
     let burst_done = burst_done.display();
     let script = format!(
-        "i=0; while [ $i -lt {SENT_BEFORE} ]; do echo \"before $i padding padding padding padding\"; i=$((i+1)); done; : > {burst_done}; \
+        "i=0; while [ $i -lt {SENT_BEFORE} ]; do echo \"before $i padding padding padding padding\"; i=$((i+1)); done; python3 @WRITERS@/until-read.py && : > {burst_done}; \
          while [ ! -e {m}/go ]; do sleep 0.05; done; \
          i=0; while [ $i -lt {SENT_AFTER} ]; do echo \"after $i\"; i=$((i+1)); done"
     );
@@ -52,6 +54,7 @@ log_sink = "stderr"
 [sink.disk]
 type = "file"
 path = "{m}/app.jsonl"
+queue = "4KiB"
 [program.app]
 command = ["sh", "-c", '{script}']
 autorestart = "never"
@@ -62,13 +65,12 @@ stdout = {{ sink = "disk", format = "text" }}
     run.wait_for(60, "the write failure", |_, err| {
         err.contains("write failed")
     });
-    // Wait for the child to finish its burst, and logmux to read the rest of
-    // it from the pipe (written or lost), then give the disk back.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !holder.path().join("burst-done").exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    // Wait for the child to finish its burst and logmux to read it all from
+    // the pipe (written or lost but for one read and a 4 KiB queue), then
+    // give the disk back.
+    run.wait_for(60, "the burst read", |_, _| {
+        holder.path().join("burst-done").exists()
+    });
     std::fs::remove_file(mnt.join("ballast")).unwrap();
     std::fs::write(mnt.join("go"), "").unwrap();
     let done = run.finish(60);
