@@ -2,7 +2,8 @@
 //! a NUL inside a message is kept on every transport, a `--max-connections`
 //! of 0 is refused (by clap, exit 2), slow and idle connections are closed
 //! after `--idle-timeout` and capped per peer so a real sender still gets
-//! through, refused connections are counted and reported, a stalled stdout
+//! through, refused connections are counted and reported (also one whose
+//! reader thread cannot start, under RLIMIT_NPROC), a stalled stdout
 //! exits 75, and one `--max-held` budget bounds unfinished frames and every
 //! stream's held tracebacks and Docker pieces.
 
@@ -637,4 +638,82 @@ fn marked_truncated(events: &[Value]) -> u64 {
         .iter()
         .filter(|e| e["logmux"]["truncated"] == true)
         .count() as u64
+}
+
+/// Sets the soft RLIMIT_NPROC of the running process `pid`, owned by
+/// `uid`: as that user (root here lacks CAP_SYS_RESOURCE, so only the
+/// owner may change it), with util-linux's `prlimit`.
+fn set_nproc(pid: i32, uid: u32, soft: u64) {
+    use std::os::unix::process::CommandExt;
+    let out = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &format!("--nproc={soft}:")])
+        .uid(uid)
+        .gid(uid)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "prlimit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_connection_whose_reader_thread_cannot_start_is_refused_and_counted() {
+    use std::os::unix::process::CommandExt;
+    if !nix::unistd::Uid::effective().is_root() {
+        skip_or_fail(
+            "a_connection_whose_reader_thread_cannot_start_is_refused_and_counted",
+            "needs root to run logmux as a user of its own under RLIMIT_NPROC",
+        );
+        return;
+    }
+    // A user with no other process: RLIMIT_NPROC counts its threads alone
+    // (root is never held to it).
+    let uid = 61_000 + std::process::id() % 4_000;
+    let l = start_with(&["--tcp", "127.0.0.1:0", "--output", "json"], |cmd| {
+        cmd.uid(uid).gid(uid);
+    });
+    // No thread more than it has now: a connection's reader cannot start.
+    let threads = proc_status(l.pid(), "Threads");
+    set_nproc(l.pid(), uid, threads);
+    let mut refused = TcpStream::connect(l.tcp()).unwrap();
+    refused
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // Closed at once by the listener: end of stream or a reset.
+    let mut buf = [0u8; 16];
+    match refused.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the connection without a reader is still open: {other:?}"),
+    }
+    l.wait_until(20, "the refusal's warning", |l| {
+        l.own_events()
+            .iter()
+            .any(|e| e["logmux"]["refused"] == 1 && e["severity_text"] == "WARN")
+    });
+    // Room again: the next connection is read.
+    set_nproc(l.pid(), uid, threads + 64);
+    send_tcp(l.tcp(), b"<13>Nov 25 23:29:21 vm app: read\n");
+    l.wait_for(1, 20);
+    let s = l.stop();
+    assert_eq!(s.code, Some(0), "{}", s.stderr);
+    assert_eq!(s.events.len(), 1, "{:?}", s.events);
+    assert_eq!(s.events[0]["message"], "read");
+    let warned: Vec<Value> = complete_lines(s.stderr.as_bytes())
+        .into_iter()
+        .filter(|e| e["logmux"]["refused"].is_u64())
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", s.stderr);
+    let reason = warned[0]["logmux"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("its reader cannot start: ")
+            && reason.contains("Resource temporarily unavailable"),
+        "{}",
+        warned[0]
+    );
+    let report = final_report(&s.stderr);
+    assert_eq!(report["logmux"]["refused_connections"], 1, "{report}");
+    assert_eq!(report["logmux"]["connections"], 1, "{report}");
 }
