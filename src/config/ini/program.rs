@@ -81,7 +81,7 @@ impl Reader<'_> {
         };
         let procs = self.procs(s, name, &mut names)?;
         for k in 0..procs.count {
-            names.process_num = procs.first + k;
+            names.process_num = procs.first.saturating_add(k);
             let process = self.process_name(s, name, &names, procs.count)?;
             let mut program = self.process(out, s, name, &names, global_env, k == 0)?;
             program.autostart = Some(procs.autostart);

@@ -115,7 +115,7 @@ fn processes(
             let names = Names {
                 program: name,
                 group,
-                process_num: first + k,
+                process_num: first.saturating_add(k),
                 numprocs: count,
             };
             one(loc, name, p, &pattern, &names)

@@ -229,3 +229,45 @@ impl Supervisor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn programs(text: &str) -> Vec<ProgramSpec> {
+        config::parse(Path::new("/x.toml"), text, &|_| None, &mut |_| {})
+            .unwrap()
+            .programs
+    }
+
+    /// Each program's fingerprint, by name.
+    fn prints(text: &str) -> Vec<(String, String)> {
+        let all = programs(text);
+        all.iter()
+            .map(|p| (p.name.clone(), fingerprint(p, &all)))
+            .collect()
+    }
+
+    #[test]
+    fn any_setting_changes_the_fingerprint_and_the_order_does_not() {
+        let before = prints(
+            "[program.a]\ncommand = [\"a\"]\n[program.b]\ncommand = [\"b\"]\ndepends_on = [\"a\"]\n",
+        );
+        // Another program first: b's dependency has another index, not another name.
+        let after = prints(
+            "[program.z]\ncommand = [\"z\"]\npriority = 1\n[program.a]\ncommand = [\"a\"]\n\
+             [program.b]\ncommand = [\"b\"]\ndepends_on = [\"a\"]\nstopwaitsecs = 3\n",
+        );
+        let print = |list: &[(String, String)], name: &str| {
+            list.iter().find(|(n, _)| n == name).unwrap().1.clone()
+        };
+        assert_eq!(print(&before, "a"), print(&after, "a"));
+        assert_ne!(print(&before, "b"), print(&after, "b"));
+        let same_b = prints(
+            "[program.z]\ncommand = [\"z\"]\npriority = 1\n[program.a]\ncommand = [\"a\"]\n\
+             [program.b]\ncommand = [\"b\"]\ndepends_on = [\"a\"]\n",
+        );
+        assert_eq!(print(&before, "b"), print(&same_b, "b"));
+    }
+}
