@@ -407,6 +407,8 @@ Examples:
   logmux ctl status
   logmux ctl restart uwsgi
   logmux ctl signal nginx HUP          # nginx reloads its config
+  logmux ctl restart web:*             # every process of group web
+  logmux ctl reload                    # apply the edited config file
   logmux ctl --socket /tmp/logmux.sock stop certbot-renew
 
 Exit status: 0 on success, 1 when logmux refused the request, 69 when it cannot be reached
@@ -469,14 +471,18 @@ pub struct CtlArgs {
 pub enum CtlAction {
     /// A table of every program: state, pid, uptime, restarts, last exit.
     Status,
-    /// Start a stopped program (or run a scheduled one now).
+    /// Start a stopped program (or run a scheduled one now); NAME, GROUP:NAME
+    /// or GROUP:* (every program of the group).
     Start { name: String },
-    /// Stop a program; it stays down until started.
+    /// Stop a program (NAME, GROUP:NAME, GROUP:*); it stays down until started.
     Stop { name: String },
-    /// Stop a program, then start it again.
+    /// Stop a program (NAME, GROUP:NAME, GROUP:*), then start it again.
     Restart { name: String },
     /// Send a signal (HUP, USR1, TERM, …) to a program's main process.
     Signal { name: String, signal: String },
+    /// Read the config again: start added programs, stop removed ones,
+    /// restart changed ones; a config that fails its checks changes nothing.
+    Reload,
 }
 
 impl CtlAction {
@@ -488,6 +494,7 @@ impl CtlAction {
             CtlAction::Stop { name } => format!("stop {name}"),
             CtlAction::Restart { name } => format!("restart {name}"),
             CtlAction::Signal { name, signal } => format!("signal {name} {signal}"),
+            CtlAction::Reload => "reload".into(),
         }
     }
 }

@@ -37,8 +37,9 @@ pub fn parse_request(line: &str) -> Result<ControlCommand, String> {
         ["stop", name] => Ok(ControlCommand::Stop((*name).to_string())),
         ["restart", name] => Ok(ControlCommand::Restart((*name).to_string())),
         ["signal", name, sig] => Ok(ControlCommand::Signal((*name).to_string(), parse_signal(sig)?)),
+        ["reload"] => Ok(ControlCommand::Reload),
         _ => Err(format!(
-            "unknown request `{line}`: expected status, start NAME, stop NAME, restart NAME or signal NAME SIG"
+            "unknown request `{line}`: expected status, start NAME, stop NAME, restart NAME, signal NAME SIG or reload"
         )),
     }
 }
@@ -248,7 +249,11 @@ fn interpret(answer: &str, json: bool) -> Result<Answer, ClientError> {
     let programs = value["programs"].as_array();
     let all_running = programs.is_none_or(|list| {
         list.iter().all(|p| {
-            p["kind"] != "long-running" || p["state"] == "running" || p["state"] == "disabled"
+            // `stopped`: `autostart = false`, not started yet: not down.
+            p["kind"] != "long-running"
+                || p["state"] == "running"
+                || p["state"] == "disabled"
+                || p["state"] == "stopped"
         })
     });
     let text = match (json, programs) {
@@ -345,7 +350,8 @@ mod tests {
             Ok(ControlCommand::Signal("nginx".into(), Signal::SIGHUP))
         );
         assert!(parse_request("signal nginx NOPE").is_err());
-        assert!(parse_request("reload").is_err());
+        assert_eq!(parse_request("reload"), Ok(ControlCommand::Reload));
+        assert!(parse_request("reload now").is_err());
     }
 
     #[test]

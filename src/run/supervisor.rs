@@ -28,6 +28,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
+mod commands;
+mod reload;
+
 use super::child::{self, Spawned};
 use super::reap::{self, Exit};
 use super::stream::{ExitCounts, FormatRoute, Route, StreamReader};
@@ -76,6 +79,8 @@ pub enum State {
     Fatal,
     /// An `every` program between two runs.
     Scheduled,
+    /// `autostart = false`: waits for `logmux ctl start`.
+    Stopped,
 }
 
 impl State {
@@ -90,6 +95,7 @@ impl State {
             State::Exited => "exited",
             State::Fatal => "fatal",
             State::Scheduled => "scheduled",
+            State::Stopped => "stopped",
         }
     }
 }
@@ -125,10 +131,10 @@ pub struct Program {
 
 impl Program {
     fn new(spec: ProgramSpec) -> Program {
-        let state = if spec.enabled {
-            State::Waiting
-        } else {
-            State::Disabled
+        let state = match (spec.enabled, spec.autostart) {
+            (false, _) => State::Disabled,
+            (true, true) => State::Waiting,
+            (true, false) => State::Stopped,
         };
         Program {
             spec,
@@ -139,7 +145,7 @@ impl Program {
             restarts: 0,
             ready: false,
             last_exit: None,
-            held: false,
+            held: state == State::Stopped,
             restart_after_stop: false,
             timer: None,
             killed: false,
@@ -180,6 +186,8 @@ pub enum ControlCommand {
     Stop(String),
     Restart(String),
     Signal(String, Signal),
+    /// Read the config again and apply what changed (`reload.rs`).
+    Reload,
 }
 
 /// Everything a stream needs to reach its sink.
@@ -545,6 +553,7 @@ impl Supervisor {
 
     /// Moves every program on as far as it can go at `now`.
     fn advance(&mut self, now: Instant) {
+        self.tidy(now);
         match self.phase {
             Phase::Once => self.advance_once(now),
             Phase::Running => self.advance_running(now),
@@ -556,7 +565,10 @@ impl Supervisor {
     fn advance_once(&mut self, now: Instant) {
         for i in 0..self.programs.len() {
             let p = &self.programs[i];
-            if p.spec.kind != Kind::Once || p.state == State::Disabled || p.done {
+            if p.spec.kind != Kind::Once
+                || matches!(p.state, State::Disabled | State::Stopped)
+                || p.done
+            {
                 continue;
             }
             if p.state == State::Waiting {
@@ -589,7 +601,10 @@ impl Supervisor {
                     let deps_ready = self.programs[i].spec.depends_on.iter().all(|&d| {
                         let dep = &self.programs[d];
                         // A `once` dependency counts once it has succeeded.
-                        dep.ready || dep.done || dep.state == State::Disabled
+                        // Not started with the others: it holds nobody up.
+                        dep.ready
+                            || dep.done
+                            || matches!(dep.state, State::Disabled | State::Stopped)
                     });
                     if deps_ready && !self.programs[i].held {
                         self.start(i, now);
@@ -848,64 +863,10 @@ impl Supervisor {
         };
         match command {
             ControlCommand::Status => self.status_json(now),
-            ControlCommand::Start(name) => match find(&name) {
-                None => answer(false, format!("no program named `{name}`")),
-                Some(_) if self.phase == Phase::Stopping => {
-                    answer(false, "logmux is stopping".into())
-                }
-                Some(i) => {
-                    let p = &mut self.programs[i];
-                    if p.alive() {
-                        return answer(
-                            false,
-                            format!(
-                                "{name} is already running (pid {})",
-                                p.pid.map_or(0, Pid::as_raw)
-                            ),
-                        );
-                    }
-                    p.held = false;
-                    p.retries = 0;
-                    self.start(i, now);
-                    let p = &self.programs[i];
-                    match p.pid {
-                        Some(pid) => answer(true, format!("{name} started (pid {pid})")),
-                        None => answer(false, format!("{name} could not be started")),
-                    }
-                }
-            },
-            ControlCommand::Stop(name) => match find(&name) {
-                None => answer(false, format!("no program named `{name}`")),
-                Some(i) => {
-                    self.programs[i].held = true;
-                    if self.programs[i].alive() {
-                        self.stop_one(i, now);
-                        answer(true, format!("stopping {name}"))
-                    } else {
-                        self.programs[i].state = State::Exited;
-                        self.programs[i].timer = None;
-                        answer(true, format!("{name} is not running"))
-                    }
-                }
-            },
-            ControlCommand::Restart(name) => match find(&name) {
-                None => answer(false, format!("no program named `{name}`")),
-                Some(_) if self.phase == Phase::Stopping => {
-                    answer(false, "logmux is stopping".into())
-                }
-                Some(i) => {
-                    if self.programs[i].alive() {
-                        self.programs[i].restart_after_stop = true;
-                        self.stop_one(i, now);
-                        answer(true, format!("restarting {name}"))
-                    } else {
-                        self.programs[i].held = false;
-                        self.programs[i].retries = 0;
-                        self.start(i, now);
-                        answer(true, format!("starting {name}"))
-                    }
-                }
-            },
+            ControlCommand::Start(name) => self.on_each(&name, now, Self::ctl_start),
+            ControlCommand::Stop(name) => self.on_each(&name, now, Self::ctl_stop),
+            ControlCommand::Restart(name) => self.on_each(&name, now, Self::ctl_restart),
+            ControlCommand::Reload => self.reload(now),
             ControlCommand::Signal(name, sig) => match find(&name) {
                 None => answer(false, format!("no program named `{name}`")),
                 Some(i) => match self.programs[i].pid {
@@ -919,33 +880,6 @@ impl Supervisor {
                 },
             },
         }
-    }
-
-    fn status_json(&self, now: Instant) -> String {
-        let programs: Vec<serde_json::Value> = self
-            .programs
-            .iter()
-            .map(|p| {
-                let uptime = match (p.pid, p.started) {
-                    (Some(_), Some(s)) => Some(now.duration_since(s).as_secs()),
-                    _ => None,
-                };
-                serde_json::json!({
-                    "name": p.name(),
-                    "state": p.state.name(),
-                    "kind": match p.spec.kind {
-                        Kind::LongRunning => "long-running",
-                        Kind::Once => "once",
-                        Kind::Every(_) => "every",
-                    },
-                    "pid": p.pid.map(Pid::as_raw),
-                    "uptime_secs": uptime,
-                    "restarts": p.restarts,
-                    "last_exit": p.last_exit.map(|e| e.to_string()),
-                })
-            })
-            .collect();
-        serde_json::json!({ "ok": true, "programs": programs }).to_string()
     }
 }
 

@@ -18,13 +18,13 @@ pub(super) struct Names<'a> {
     pub(super) env: &'a dyn Fn(&str) -> Option<String>,
 }
 
-pub(super) enum Named {
+pub(crate) enum Named {
     Text(String),
     Number(i64),
 }
 
 /// One `%(name)…` conversion after the name: flags, width, precision, type.
-pub(super) struct Conversion {
+pub(crate) struct Conversion {
     pub(super) left: bool,
     pub(super) zero: bool,
     pub(super) plus: bool,
@@ -39,7 +39,7 @@ const MAX_WIDTH: usize = 1024;
 
 impl Conversion {
     /// Reads `02d`, `-10s`, `s`…; returns it and the bytes it took.
-    pub(super) fn parse(s: &str) -> Result<(Conversion, usize), String> {
+    pub(crate) fn parse(s: &str) -> Result<(Conversion, usize), String> {
         let mut c = Conversion {
             left: false,
             zero: false,
@@ -92,7 +92,7 @@ impl Conversion {
         }
     }
 
-    pub(super) fn apply(&self, value: Named) -> Result<String, String> {
+    pub(crate) fn apply(&self, value: Named) -> Result<String, String> {
         let body = match (self.kind, value) {
             ('s', Named::Text(t)) => match self.precision {
                 Some(p) => t.chars().take(p).collect(),

@@ -17,7 +17,7 @@
 //! them), `interpolate` (`%(name)s`), `reader` (typed values and the
 //! shape being built), `program` (one `[program:x]` section).
 
-mod interpolate;
+pub(crate) mod interpolate;
 mod program;
 mod reader;
 mod syntax;
@@ -32,6 +32,7 @@ use indexmap::IndexMap;
 
 use super::error::{ConfigError, Locator};
 use super::run::{Env, RawFile};
+pub(crate) use program::MAX_NUMPROCS;
 use reader::{here, truth, Out, Reader};
 use syntax::{read_sections, Section};
 
@@ -92,8 +93,8 @@ pub fn parse(
             ("program", Some(name)) => reader.program(&mut out, s, name, &global_env, env)?,
             ("supervisord", None) => supervisord(&mut out, s),
             // supervisorctl's side: logmux has its own `logmux ctl` socket.
-            ("supervisorctl" | "unix_http_server", None)
-            | ("rpcinterface" | "ctlplugin", Some(_)) => {}
+            ("unix_http_server", None) => control_socket(&reader, &mut out, s, env)?,
+            ("supervisorctl", None) | ("rpcinterface" | "ctlplugin", Some(_)) => {}
             ("inet_http_server", None) => {
                 if let Some(e) = s.get("port") {
                     out.warn(
@@ -113,20 +114,93 @@ pub fn parse(
                 };
                 out.warn(s.line, s, &what);
             }
-            ("group", Some(_)) => {
-                out.warn(
-                    s.line,
-                    s,
-                    "not supported, ignored (its programs run on their own)",
-                );
-            }
+            // After every program is read: a group may come first.
+            ("group", Some(_)) => {}
             ("eventlistener" | "fcgi-program", Some(_)) => {
                 out.warn(s.line, s, "not supported, ignored");
             }
             _ => out.warn(s.line, s, "unknown section, ignored"),
         }
     }
+    for s in &sections {
+        if let Some(("group", name)) = s.name.split_once(':') {
+            group(&reader, &mut out, s, name)?;
+        }
+    }
     Ok(out.file)
+}
+
+/// `[unix_http_server] file=PATH`: where supervisorctl would talk to
+/// supervisord is where `logmux ctl` talks to logmux.
+fn control_socket(
+    reader: &Reader<'_>,
+    out: &mut Out<'_>,
+    s: &Section<'_>,
+    env: Env<'_>,
+) -> Result<(), ConfigError> {
+    let Some(e) = s.get("file") else {
+        return Ok(());
+    };
+    let names = interpolate::Names {
+        program: None,
+        process_num: 0,
+        numprocs: 1,
+        env,
+    };
+    let got = reader.expanded(e, &names, "unix_http_server.file", false)?;
+    out.file.control_socket = Some(toml::Spanned::new(got.span, reader::literal(&got.text)));
+    Ok(())
+}
+
+/// `[group:NAME] programs=a,b`: every process of those programs is in
+/// group NAME, for `logmux ctl restart NAME:*`.
+fn group(
+    reader: &Reader<'_>,
+    out: &mut Out<'_>,
+    s: &Section<'_>,
+    name: &str,
+) -> Result<(), ConfigError> {
+    let key = format!("group.{name}.programs");
+    let Some(e) = s.get("programs") else {
+        return Err(reader.loc.invalid(
+            s.span.start,
+            &key,
+            "missing: list the group's programs, e.g. programs=web,worker",
+        ));
+    };
+    let value = e.value();
+    for e in &s.entries {
+        if e.key != "programs" && e.key != "priority" {
+            let what = format!("{}: unknown key, ignored", e.key);
+            out.warn(e.line, s, &what);
+        }
+    }
+    for member in value
+        .text
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        let mut found = false;
+        for (process, program) in out.file.program.iter_mut() {
+            let section = program
+                .group
+                .as_ref()
+                .map_or(process.as_str(), |g| g.get_ref().as_str());
+            if section == member {
+                program.group = Some(toml::Spanned::new(value.span.clone(), name.to_string()));
+                found = true;
+            }
+        }
+        if !found {
+            return Err(reader.loc.invalid(
+                value.span.start,
+                &key,
+                format!("no [program:{member}] section"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `[supervisord]` keys with nothing to reproduce: logmux runs in the

@@ -56,7 +56,8 @@ const PROGRAM_KEYS: &[&str] = &[
 ];
 
 impl Reader<'_> {
-    /// Reads `[program:NAME]` into `out`, unless `autostart=false` leaves it out.
+    /// Reads `[program:NAME]` into `out`: one program per process
+    /// (`numprocs`), each named by its `process_name`.
     pub(super) fn program(
         &self,
         out: &mut Out<'_>,
@@ -78,15 +79,49 @@ impl Reader<'_> {
             numprocs: 1,
             env: &outer,
         };
-        if !self.starts(out, s, name, &mut names)? {
-            return Ok(());
+        let procs = self.procs(s, name, &mut names)?;
+        for k in 0..procs.count {
+            names.process_num = procs.first.saturating_add(k);
+            let process = self.process_name(s, name, &names, procs.count)?;
+            let mut program = self.process(out, s, name, &names, global_env, k == 0)?;
+            program.autostart = Some(procs.autostart);
+            if process != name {
+                program.group = Some(Spanned::new(s.span.clone(), name.to_string()));
+            }
+            if out.file.program.contains_key(&process) {
+                let at = s
+                    .get("process_name")
+                    .map_or(s.span.start, |e| e.value().span.start);
+                return Err(self.loc.invalid(
+                    at,
+                    &format!("program.{name}.process_name"),
+                    format!("`{process}`: two processes have this name"),
+                ));
+            }
+            out.file.program.insert(process, program);
         }
+        Ok(())
+    }
+
+    /// One process of `[program:NAME]`, its `%(process_num)d` in `names`;
+    /// `first` warns about what logmux does not reproduce (once a section).
+    fn process(
+        &self,
+        out: &mut Out<'_>,
+        s: &Section<'_>,
+        name: &str,
+        names: &Names<'_>,
+        global_env: &IndexMap<String, String>,
+        first: bool,
+    ) -> Result<RawProgram, ConfigError> {
         // The program's own variables also fill `%(ENV_X)s` in its other keys.
-        let own_env = self.own_env(s, name, &names)?;
-        let inner = |var: &str| own_env.get(var).cloned().or_else(|| outer(var));
+        let own_env = self.own_env(s, name, names)?;
+        let inner = |var: &str| own_env.get(var).cloned().or_else(|| (names.env)(var));
         let names = Names {
             env: &inner,
-            ..names
+            program: names.program,
+            process_num: names.process_num,
+            numprocs: names.numprocs,
         };
         let keys = Keys {
             reader: self,
@@ -94,7 +129,9 @@ impl Reader<'_> {
             name,
             names: &names,
         };
-        keys.warn_unreproduced(out)?;
+        if first {
+            keys.warn_unreproduced(out)?;
+        }
         let mut program = keys.settings()?;
         let (stdout, stderr) = keys.streams(out)?;
         program.stdout = Some(stdout);
@@ -107,47 +144,89 @@ impl Reader<'_> {
             environment.insert(k.clone(), literal(v));
         }
         program.environment = environment;
-        out.file.program.insert(name.to_string(), program);
-        Ok(())
+        Ok(program)
     }
 
-    /// `numprocs` (only 1), `numprocs_start` (`%(process_num)d`) and
-    /// `autostart`: whether the program is run at all.
-    fn starts(
+    /// `process_name` (default `%(program_name)s`) for one process; with
+    /// `numprocs` over 1 it must hold `%(process_num)`, as supervisord says.
+    fn process_name(
         &self,
-        out: &mut Out<'_>,
+        s: &Section<'_>,
+        name: &str,
+        names: &Names<'_>,
+        count: i64,
+    ) -> Result<String, ConfigError> {
+        let key = format!("program.{name}.process_name");
+        let Some(e) = s.get("process_name") else {
+            if count > 1 {
+                let at = s
+                    .get("numprocs")
+                    .map_or(s.span.start, |e| e.value().span.start);
+                return Err(self.loc.invalid(
+                    at,
+                    &key,
+                    "missing: with numprocs over 1, process_name must hold %(process_num) (e.g. %(program_name)s_%(process_num)02d)",
+                ));
+            }
+            return Ok(name.to_string());
+        };
+        let got = self.expanded(e, names, &key, true)?;
+        if count > 1 && !e.value().text.contains("%(process_num)") {
+            return Err(self.loc.invalid(
+                got.span.start,
+                &key,
+                "with numprocs over 1, process_name must hold %(process_num)",
+            ));
+        }
+        if got.text.is_empty()
+            || got
+                .text
+                .contains(|c: char| c.is_whitespace() || c == '/' || c == ':')
+        {
+            return Err(self.loc.invalid(
+                got.span.start,
+                &key,
+                format!(
+                    "`{}`: a process name must be non-empty, without spaces, `/` or `:`",
+                    got.text
+                ),
+            ));
+        }
+        Ok(got.text)
+    }
+
+    /// `numprocs`, `numprocs_start` (the first `%(process_num)d`) and
+    /// `autostart`.
+    fn procs(
+        &self,
         s: &Section<'_>,
         name: &str,
         names: &mut Names<'_>,
-    ) -> Result<bool, ConfigError> {
+    ) -> Result<Procs, ConfigError> {
         let key = |k: &str| format!("program.{name}.{k}");
+        let mut procs = Procs {
+            count: 1,
+            first: 0,
+            autostart: true,
+        };
         if let Some(got) = self.get(s, "numprocs", names, &key("numprocs"))? {
-            let n = self.integer(&got, &key("numprocs"))?;
-            if n != 1 {
+            procs.count = self.integer(&got, &key("numprocs"))?;
+            if !(1..=MAX_NUMPROCS).contains(&procs.count) {
                 return Err(self.loc.invalid(
                     got.span.start,
                     &key("numprocs"),
-                    format!("{n}: logmux runs one process per program; write one [program:x] section for each"),
+                    format!("{}: must be 1 to {MAX_NUMPROCS}", procs.count),
                 ));
             }
+            names.numprocs = procs.count;
         }
         if let Some(got) = self.get(s, "numprocs_start", names, &key("numprocs_start"))? {
-            names.process_num = self.integer(&got, &key("numprocs_start"))?;
+            procs.first = self.integer(&got, &key("numprocs_start"))?;
         }
         if let Some(got) = self.get(s, "autostart", names, &key("autostart"))? {
-            if !self.boolean(&got, &key("autostart"))? {
-                // logmux has no stopped-but-startable state: `logmux ctl`
-                // acts on the programs that run.
-                let line = s.get("autostart").map_or(s.line, |e| e.line);
-                out.warn(
-                    line,
-                    s,
-                    "autostart: false, so this program is left out (it cannot be started later)",
-                );
-                return Ok(false);
-            }
+            procs.autostart = self.boolean(&got, &key("autostart"))?;
         }
-        Ok(true)
+        Ok(procs)
     }
 
     /// The program's `environment`, `%(…)s` filled.
@@ -166,6 +245,17 @@ impl Reader<'_> {
             .map(|pairs| pairs.into_iter().collect())
             .map_err(|m| self.loc.invalid(got.span.start, &key, m))
     }
+}
+
+/// The most processes one section may ask for: a typo must not fork a
+/// thousand programs.
+pub(crate) const MAX_NUMPROCS: i64 = 256;
+
+/// How many processes a section runs, and whether they start with logmux.
+struct Procs {
+    count: i64,
+    first: i64,
+    autostart: bool,
 }
 
 /// The keys of one `[program:x]` section, with the names `%(…)s` may use.
@@ -197,16 +287,7 @@ impl Keys<'_> {
 
     /// Keys whose effect logmux does not reproduce, each named in a warning.
     fn warn_unreproduced(&self, out: &mut Out<'_>) -> Result<(), ConfigError> {
-        let (s, name) = (self.s, self.name);
-        if let Some(got) = self.get("process_name")? {
-            if got.text != name {
-                let what = format!(
-                    "process_name: logmux names the process `{name}` (the program), not `{}`",
-                    got.text
-                );
-                out.warn(self.line("process_name"), s, &what);
-            }
-        }
+        let s = self.s;
         if let Some(e) = s.get("umask") {
             out.warn(
                 e.line,

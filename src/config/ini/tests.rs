@@ -375,8 +375,6 @@ fn warnings_name_file_line_and_key() {
             "x.conf:10: [supervisord] frobnicate: unknown key, ignored",
             "x.conf:13: [program:a] colour: unknown key, ignored",
             "x.conf:15: [program:a] umask: not reproduced, the program inherits logmux's umask",
-            "x.conf:19: [program:b] autostart: false, so this program is left out (it cannot be started later)",
-            "x.conf:20: [group:x] not supported, ignored (its programs run on their own)",
             "x.conf:22: [eventlistener:m] not supported, ignored",
             "x.conf:24: [include] files=conf.d/*.conf more/*.ini: includes are not followed, those files are not read",
             "x.conf:27: [fcgi-program:f] not supported, ignored",
@@ -384,14 +382,78 @@ fn warnings_name_file_line_and_key() {
         ]
     );
     let c = ok("[program:a]\ncommand=/bin/a\n[program:b]\ncommand=/bin/b\nautostart=false\n");
-    assert_eq!(c.programs.len(), 1);
+    let autostart: Vec<(&str, bool)> = c
+        .programs
+        .iter()
+        .map(|p| (p.name.as_str(), p.autostart))
+        .collect();
+    assert_eq!(autostart, [("a", true), ("b", false)]);
+}
+
+#[test]
+fn numprocs_makes_one_program_per_process_and_groups_gather_them() {
+    let c = ok("[group:pool]\nprograms=web, cron\n\
+         [program:web]\ncommand=/bin/web --port 80%(process_num)02d\nprocess_name=%(program_name)s_%(process_num)d\n\
+         numprocs=3\nnumprocs_start=1\nenvironment=N=\"%(process_num)d of %(numprocs)d\"\n\
+         [program:cron]\ncommand=/bin/cron\n[program:solo]\ncommand=/bin/solo\nprocess_name=only\n");
+    let got: Vec<(&str, &str, String, String)> = c
+        .programs
+        .iter()
+        .map(|p| {
+            let n = p
+                .environment
+                .iter()
+                .find(|(k, _)| k == "N")
+                .map_or(String::new(), |(_, v)| v.clone());
+            (p.name.as_str(), p.group.as_str(), p.command.join(" "), n)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "web_1",
+                "pool",
+                "/bin/web --port 8001".to_string(),
+                "1 of 3".to_string()
+            ),
+            (
+                "web_2",
+                "pool",
+                "/bin/web --port 8002".to_string(),
+                "2 of 3".to_string()
+            ),
+            (
+                "web_3",
+                "pool",
+                "/bin/web --port 8003".to_string(),
+                "3 of 3".to_string()
+            ),
+            ("cron", "pool", "/bin/cron".to_string(), String::new()),
+            ("only", "solo", "/bin/solo".to_string(), String::new()),
+        ]
+    );
+    // Each process's events carry its own name.
+    assert_eq!(c.programs[1].service_name, "web_2");
 }
 
 #[test]
 fn errors_point_at_the_value() {
     assert_eq!(
         err("[program:a]\ncommand=/bin/a\nnumprocs = 2\n"),
-        "x.conf:3:12: program.a.numprocs: 2: logmux runs one process per program; write one [program:x] section for each"
+        "x.conf:3:12: program.a.process_name: missing: with numprocs over 1, process_name must hold %(process_num) (e.g. %(program_name)s_%(process_num)02d)"
+    );
+    assert_eq!(
+        err("[program:a]\ncommand=/bin/a\nnumprocs = 2\nprocess_name=a\n"),
+        "x.conf:4:14: program.a.process_name: with numprocs over 1, process_name must hold %(process_num)"
+    );
+    assert_eq!(
+        err("[program:a]\ncommand=/bin/a\nnumprocs = 0\n"),
+        "x.conf:3:12: program.a.numprocs: 0: must be 1 to 256"
+    );
+    assert_eq!(
+        err("[group:g]\nprograms=a,b\n[program:a]\ncommand=/bin/a\n"),
+        "x.conf:2:10: group.g.programs: no [program:b] section"
     );
     assert_eq!(
         err("[program:a]\ncommand=/bin/a\nCommand=/bin/b\n"),

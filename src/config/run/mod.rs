@@ -10,6 +10,7 @@
 //! result, [`RunConfig`] (`resolved`), is what the supervisor runs; it
 //! holds no raw text.
 
+mod numprocs;
 mod program;
 mod raw;
 mod resolved;
@@ -62,11 +63,12 @@ pub fn parse(
     warn: &mut dyn FnMut(String),
 ) -> Result<RunConfig, ConfigError> {
     let loc = Locator { path, text };
-    let raw = if super::ini::looks_like_ini(path, text) {
+    let mut raw = if super::ini::looks_like_ini(path, text) {
         super::ini::parse(&loc, env, warn)?
     } else {
         toml::from_str::<RawFile>(text).map_err(|e| loc.toml(&e, true))?
     };
+    numprocs::expand(&loc, &mut raw)?;
     resolve(&loc, raw, env)
 }
 

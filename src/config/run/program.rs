@@ -60,6 +60,10 @@ pub struct ProgramSpec {
     pub inherit_stdin: bool,
     /// `[stdout, stderr]`.
     pub streams: [StreamSpec; 2],
+    /// Started with the others; false: stopped until `logmux ctl start`.
+    pub autostart: bool,
+    /// `logmux ctl CMD GROUP:*` acts on every program of its group.
+    pub group: String,
 }
 
 impl ProgramSpec {
@@ -106,6 +110,8 @@ impl ProgramSpec {
             startretries: raw.startretries.unwrap_or(3),
             exitcodes: raw.exitcodes.clone().unwrap_or_else(|| vec![0]),
             priority: raw.priority.unwrap_or(999),
+            autostart: raw.autostart.unwrap_or(true),
+            group: p.group()?,
             name: name.to_string(),
         })
     }
@@ -168,11 +174,11 @@ impl<'s, 'a> Program<'s, 'a> {
             .as_ref()
             .map(|c| c.span().start)
             .unwrap_or_else(|| loc.table_offset("program", name));
-        if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '/') {
+        if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '/' || c == ':') {
             return Err(loc.invalid(
                 start,
                 &format!("program.{name}"),
-                "a program name must be non-empty, without spaces or `/`",
+                "a program name must be non-empty, without spaces, `/` or `:`",
             ));
         }
         let mut program = Program {
@@ -473,6 +479,25 @@ impl<'s, 'a> Program<'s, 'a> {
             routes,
             copies,
         })
+    }
+
+    /// `group`, else the program's name; the same rules as a name.
+    fn group(&self) -> Result<String, ConfigError> {
+        match &self.raw.group {
+            Some(g)
+                if g.get_ref().is_empty()
+                    || g.get_ref().contains(char::is_whitespace)
+                    || g.get_ref().contains(':') =>
+            {
+                Err(self.invalid(
+                    g.span().start,
+                    "group",
+                    "a group name must be non-empty, without spaces or `:`",
+                ))
+            }
+            Some(g) => Ok(g.get_ref().clone()),
+            None => Ok(self.name.to_string()),
+        }
     }
 
     /// `service_name`, else the program's name.

@@ -82,7 +82,7 @@ pub enum CommandValue {
     Args(Vec<String>),
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProgram {
     pub command: Option<Spanned<CommandValue>>,
@@ -130,9 +130,21 @@ pub struct RawProgram {
     pub merge: Option<bool>,
     pub stdout: Option<RawStream>,
     pub stderr: Option<RawStream>,
+    /// Start it with the others (default true); `false`: it waits, stopped,
+    /// for `logmux ctl start`.
+    pub autostart: Option<bool>,
+    /// Run this many copies, each its own program (see `numprocs.rs`).
+    pub numprocs: Option<Spanned<i64>>,
+    /// The first copy's `%(process_num)d` (default 0).
+    pub numprocs_start: Option<Spanned<i64>>,
+    /// Each copy's name (default `%(program_name)s_%(process_num)02d`).
+    pub process_name: Option<Spanned<String>>,
+    /// The group `logmux ctl CMD GROUP:*` acts on (default: the program's
+    /// own name, shared by its copies).
+    pub group: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStream {
     pub format: Option<Spanned<String>>,
@@ -145,7 +157,7 @@ pub struct RawStream {
     pub copy: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawReady {
     pub unix_socket: Option<String>,

@@ -362,3 +362,83 @@ fn a_program_may_name_its_uwsgi_logdate() {
         "{e}"
     );
 }
+
+#[test]
+fn numprocs_makes_one_program_per_process() {
+    let c = load_str(
+        r#"
+[program.web]
+command = "serve --port 80%(process_num)02d --pid %(program_name)s.pid --at +%s"
+numprocs = 2
+environment = { N = "%(process_num)d/%(numprocs)d" }
+ready = { tcp = "127.0.0.1:80%(process_num)02d" }
+[program.nginx]
+command = ["nginx"]
+depends_on = ["web"]
+group = "front"
+autostart = false
+"#,
+    )
+    .unwrap();
+    let got: Vec<(&str, &str, String, bool)> = c
+        .programs
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.group.as_str(),
+                p.command.join(" "),
+                p.autostart,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "web_00",
+                "web",
+                "serve --port 8000 --pid web.pid --at +%s".into(),
+                true
+            ),
+            (
+                "web_01",
+                "web",
+                "serve --port 8001 --pid web.pid --at +%s".into(),
+                true
+            ),
+            ("nginx", "front", "nginx".into(), false),
+        ]
+    );
+    assert_eq!(
+        c.programs[1].environment,
+        [("N".to_string(), "1/2".to_string())]
+    );
+    assert_eq!(
+        c.programs[1].ready.as_ref().map(|r| r.probe.clone()),
+        Some(ReadyProbe::Tcp("127.0.0.1:8001".into()))
+    );
+    // Depending on `web` is depending on every one of its processes.
+    assert_eq!(c.programs[2].depends_on, [0, 1]);
+    assert_eq!(c.programs[0].service_name, "web_00");
+}
+
+#[test]
+fn numprocs_errors_name_the_key() {
+    assert_eq!(
+        err("[program.a]\ncommand = [\"a\"]\nnumprocs = 0\n"),
+        "/etc/logmux.toml:3:12: program.a.numprocs: 0: must be 1 to 256"
+    );
+    assert_eq!(
+        err("[program.a]\ncommand = [\"a\"]\nnumprocs = 2\nprocess_name = \"a\"\n"),
+        "/etc/logmux.toml:4:16: program.a.process_name: with numprocs over 1, process_name must hold %(process_num)"
+    );
+    assert_eq!(
+        err("[program.a]\ncommand = [\"a %(process_num)q\"]\nnumprocs = 2\n"),
+        "/etc/logmux.toml:2:11: program.a.command: `%(process_num)`: `q` is not a conversion supervisord configs use (s or d)"
+    );
+    assert_eq!(
+        err("[program.a]\ncommand = [\"a\"]\ngroup = \"x y\"\n"),
+        "/etc/logmux.toml:3:9: program.a.group: a group name must be non-empty, without spaces or `:`"
+    );
+}
