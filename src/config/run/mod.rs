@@ -10,6 +10,7 @@
 //! result, [`RunConfig`] (`resolved`), is what the supervisor runs; it
 //! holds no raw text.
 
+mod probe;
 mod program;
 mod raw;
 mod resolved;
@@ -27,6 +28,7 @@ use crate::engine::framing::DEFAULT_MAX_LINE;
 pub use crate::sink::spec::{
     parse_syslog_address, OnFull, SinkKind, SinkSpec, SyslogAddress, SyslogSpec, TlsSpec,
 };
+pub use probe::{Check, Health};
 pub use program::{parse_signal, ProgramSpec};
 use program::{sink_index, Scope};
 pub(crate) use raw::{duration_or, size};
