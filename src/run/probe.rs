@@ -137,8 +137,13 @@ async fn http(url: String, timeout: Duration) -> Result<(), String> {
 }
 
 fn http_blocking(url: &str, timeout: Duration) -> Result<(), String> {
+    // ureq's overall timeout does not bound the connect (30 s by
+    // default): every step gets the probe's limit too.
     let agent = ureq::AgentBuilder::new()
         .timeout(timeout)
+        .timeout_connect(timeout)
+        .timeout_read(timeout)
+        .timeout_write(timeout)
         .redirects(0)
         .build();
     match agent.get(url).call() {
