@@ -324,3 +324,62 @@ async fn probe_loop(health: Health, target: Target, state: HealthState) {
         tokio::time::sleep_until(began + health.interval.max(Duration::from_millis(1))).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board_with(state: &'static str, active: bool) -> HealthState {
+        let s = HealthState::default();
+        s.board().push(Entry {
+            name: "nginx".into(),
+            must_run: true,
+            state,
+            probe: Some(ProbeStatus {
+                status: Status::Starting,
+                streak: 0,
+                last_failure: None,
+                active,
+            }),
+        });
+        s
+    }
+
+    #[test]
+    fn unhealthy_at_the_nth_failure_in_a_row_and_healthy_at_one_pass() {
+        let s = board_with("running", true);
+        assert_eq!(
+            s.report(),
+            (
+                false,
+                vec!["program nginx: no health probe has passed yet (no probe has run yet)".into()]
+            )
+        );
+        s.record("nginx", Err("answered 502".into()), 2);
+        assert_eq!(s.word("nginx"), Some("starting"));
+        s.record("nginx", Err("answered 502".into()), 2);
+        assert_eq!(s.word("nginx"), Some("unhealthy"));
+        assert_eq!(
+            s.report(),
+            (
+                false,
+                vec!["program nginx is unhealthy: answered 502 (2 failures in a row)".into()]
+            )
+        );
+        assert_eq!(s.probed(), vec![("nginx".to_string(), false)]);
+        s.record("nginx", Ok(()), 2);
+        assert_eq!(s.report(), (true, vec![]));
+        assert_eq!(s.probed(), vec![("nginx".to_string(), true)]);
+    }
+
+    #[test]
+    fn a_program_that_is_down_is_the_reason_not_its_probe() {
+        let s = board_with("backoff", false);
+        assert_eq!(
+            s.report(),
+            (false, vec!["program nginx is down (backoff)".into()])
+        );
+        assert_eq!(s.word("nginx"), None);
+        assert_eq!(s.probed(), vec![("nginx".to_string(), false)]);
+    }
+}
