@@ -405,6 +405,7 @@ Exit status: 0 when the config is valid, 78 (with file:line:column: key: message
 const CTL_EXAMPLES: &str = "\
 Examples:
   logmux ctl status
+  logmux ctl health                    # exit 1 and the reasons when unhealthy
   logmux ctl restart uwsgi
   logmux ctl signal nginx HUP          # nginx reloads its config
   logmux ctl restart web:*             # every process of group web
@@ -413,7 +414,8 @@ Examples:
 
 Exit status: 0 on success, 1 when logmux refused the request, 69 when it cannot be reached
 or does not answer within --timeout;
-`status` exits 3 when a long-running program is not running (for a HEALTHCHECK).";
+`status` exits 3 when a long-running program is not running; `health` exits 1 when a
+long-running program is down or a health probe fails (HEALTHCHECK CMD logmux ctl health).";
 
 /// Options of `logmux run`.
 #[derive(Debug, Args)]
@@ -469,8 +471,11 @@ pub struct CtlArgs {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum CtlAction {
-    /// A table of every program: state, pid, uptime, restarts, last exit.
+    /// A table of every program: state, health, pid, uptime, restarts, last exit.
     Status,
+    /// Exit 0 when every long-running program is up and every health probe
+    /// passes; else exit 1 and say why (for a HEALTHCHECK).
+    Health,
     /// Start a stopped program (or run a scheduled one now); NAME, GROUP:NAME
     /// or GROUP:* (every program of the group).
     Start { name: String },
@@ -490,6 +495,7 @@ impl CtlAction {
     pub fn request_line(&self) -> String {
         match self {
             CtlAction::Status => "status".into(),
+            CtlAction::Health => "health".into(),
             CtlAction::Start { name } => format!("start {name}"),
             CtlAction::Stop { name } => format!("stop {name}"),
             CtlAction::Restart { name } => format!("restart {name}"),

@@ -20,6 +20,8 @@ pub const REFUSED: u8 = 1;
 /// `logmux ctl status`: a long-running program is not running, as
 /// `supervisorctl status` says it (for a HEALTHCHECK).
 pub const NOT_ALL_RUNNING: u8 = 3;
+/// `logmux ctl health`: a long-running program is down or a probe fails.
+pub const UNHEALTHY: u8 = 1;
 /// EX_USAGE: an argument that parses but names nothing (`logmux man NOSUCH`).
 pub const EX_USAGE: u8 = 64;
 /// EX_NOINPUT: an input file or the config cannot be read.
@@ -109,6 +111,7 @@ pub fn config(e: &RunConfigError) -> u8 {
 /// `logmux ctl`.
 pub fn ctl(result: &Result<Answer, ClientError>) -> u8 {
     match result {
+        Ok(answer) if !answer.healthy => UNHEALTHY,
         Ok(answer) if answer.all_running => OK,
         Ok(_) => NOT_ALL_RUNNING,
         Err(ClientError::Refused(_)) => REFUSED,
@@ -205,12 +208,14 @@ mod tests {
 
     #[test]
     fn ctl_codes() {
-        let answer = |all_running| Answer {
+        let answer = |all_running, healthy| Answer {
             text: String::new(),
             all_running,
+            healthy,
         };
-        assert_eq!(ctl(&Ok(answer(true))), 0);
-        assert_eq!(ctl(&Ok(answer(false))), 3);
+        assert_eq!(ctl(&Ok(answer(true, true))), 0);
+        assert_eq!(ctl(&Ok(answer(false, true))), 3);
+        assert_eq!(ctl(&Ok(answer(true, false))), 1);
         assert_eq!(ctl(&Err(ClientError::Refused("no".into()))), 1);
         let connect = ClientError::Connect {
             path: PathBuf::from("/run/logmux.sock"),

@@ -145,6 +145,28 @@ pub fn foreground_on_terminal(cmd: &mut Command) {
     }
 }
 
+/// Gives the child `fd` as descriptor `target` (s6's notification-fd):
+/// after fork, `dup2` puts it there without close-on-exec. `fd` itself
+/// stays close-on-exec, so the child holds exactly one copy.
+pub fn give_fd(cmd: &mut Command, fd: std::os::fd::RawFd, target: std::os::fd::RawFd) {
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // makes async-signal-safe calls (dup2, fcntl), allocating nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if fd == target {
+                // dup2 would do nothing: clear close-on-exec by hand.
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, target) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Calls listen(2) on a listening socket again with `backlog`: it only
 /// changes the length of its accept queue. The kernel caps the length at
 /// `net.core.somaxconn`.

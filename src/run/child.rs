@@ -43,8 +43,27 @@ pub enum SpawnError {
 /// for logmux and fewer stalls for a child writing in bursts.
 const PIPE_SIZE: i32 = 1 << 20;
 
+/// What one run of a program gets besides its spec: readiness plumbing
+/// (see [`super::ready`]).
+#[derive(Default)]
+pub struct Extras {
+    /// Variables for this run (`NOTIFY_SOCKET`).
+    pub env: Vec<(String, String)>,
+    /// A descriptor the child gets as the given number (s6's notification-fd).
+    pub fd: Option<(OwnedFd, i32)>,
+}
+
 /// Starts `spec`; `extra_env` is set for every program (the control socket).
 pub fn spawn(spec: &ProgramSpec, extra_env: &[(String, String)]) -> Result<Spawned, SpawnError> {
+    spawn_with(spec, extra_env, &Extras::default())
+}
+
+/// [`spawn`], with this run's [`Extras`].
+pub fn spawn_with(
+    spec: &ProgramSpec,
+    extra_env: &[(String, String)],
+    extras: &Extras,
+) -> Result<Spawned, SpawnError> {
     let (program, args) = match spec.command.split_first() {
         Some(split) => split,
         None => {
@@ -87,6 +106,13 @@ pub fn spawn(spec: &ProgramSpec, extra_env: &[(String, String)]) -> Result<Spawn
     }
     for (k, v) in &spec.environment {
         cmd.env(k, v);
+    }
+    for (k, v) in &extras.env {
+        cmd.env(k, v);
+    }
+    if let Some((fd, target)) = &extras.fd {
+        use std::os::fd::AsRawFd;
+        crate::sys::give_fd(&mut cmd, fd.as_raw_fd(), *target);
     }
     if let Some(dir) = &spec.directory {
         // std reports a bad directory as the command's failure (`cannot

@@ -1,4 +1,4 @@
-//! The control socket: `logmux ctl status | start | stop | restart | signal`.
+//! The control socket: `logmux ctl status | health | start | stop | restart | signal`.
 //!
 //! A unix stream socket, mode 0600, so only the container's root (or the
 //! user logmux runs as) can steer it. One request per connection: a line of
@@ -33,13 +33,14 @@ pub fn parse_request(line: &str) -> Result<ControlCommand, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
         ["status"] => Ok(ControlCommand::Status),
+        ["health"] => Ok(ControlCommand::Health),
         ["start", name] => Ok(ControlCommand::Start((*name).to_string())),
         ["stop", name] => Ok(ControlCommand::Stop((*name).to_string())),
         ["restart", name] => Ok(ControlCommand::Restart((*name).to_string())),
         ["signal", name, sig] => Ok(ControlCommand::Signal((*name).to_string(), parse_signal(sig)?)),
         ["reload"] => Ok(ControlCommand::Reload),
         _ => Err(format!(
-            "unknown request `{line}`: expected status, start NAME, stop NAME, restart NAME, signal NAME SIG or reload"
+            "unknown request `{line}`: expected status, health, start NAME, stop NAME, restart NAME, signal NAME SIG or reload"
         )),
     }
 }
@@ -171,6 +172,9 @@ pub struct Answer {
     /// `running` (starting, backoff, stopped, fatal): `logmux ctl status`
     /// then exits 3, as `supervisorctl status` does, for a HEALTHCHECK.
     pub all_running: bool,
+    /// False when `health` found a program down or unhealthy: `logmux ctl
+    /// health` then exits 1, for the image's HEALTHCHECK.
+    pub healthy: bool,
 }
 
 /// Sends one request and returns logmux's answer, ready to print; gives
@@ -256,17 +260,38 @@ fn interpret(answer: &str, json: bool) -> Result<Answer, ClientError> {
                 || p["state"] == "stopped"
         })
     });
+    let healthy = value["healthy"].as_bool().unwrap_or(true);
     let text = match (json, programs) {
         (true, _) => answer.trim().to_string(),
         (false, Some(programs)) => status_table(programs),
+        (false, None) if value.get("healthy").is_some() => health_text(&value),
         (false, None) => value["message"].as_str().unwrap_or("").to_string(),
     };
-    Ok(Answer { text, all_running })
+    Ok(Answer {
+        text,
+        all_running,
+        healthy,
+    })
+}
+
+/// `healthy`, or `unhealthy:` and one reason a line.
+fn health_text(value: &serde_json::Value) -> String {
+    if value["healthy"].as_bool().unwrap_or(false) {
+        return "healthy".to_string();
+    }
+    let mut text = "unhealthy:".to_string();
+    for reason in value["reasons"].as_array().into_iter().flatten() {
+        text.push_str("\n  ");
+        text.push_str(reason.as_str().unwrap_or("?"));
+    }
+    text
 }
 
 /// The status as a table, like `supervisorctl status`.
 fn status_table(programs: &[serde_json::Value]) -> String {
-    let rows: Vec<[String; 6]> = programs
+    // The HEALTH column only when some program has a probe running.
+    let with_health = programs.iter().any(|p| p["health"].is_string());
+    let rows: Vec<Vec<String>> = programs
         .iter()
         .map(|p| {
             let text = |k: &str| match &p[k] {
@@ -277,18 +302,21 @@ fn status_table(programs: &[serde_json::Value]) -> String {
             let uptime = p["uptime_secs"].as_u64().map_or("-".to_string(), |s| {
                 format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
             });
-            [
-                text("name"),
-                text("state"),
-                text("pid"),
-                uptime,
-                text("restarts"),
-                text("last_exit"),
-            ]
+            let mut row = vec![text("name"), text("state")];
+            if with_health {
+                row.push(text("health"));
+            }
+            row.extend([text("pid"), uptime, text("restarts"), text("last_exit")]);
+            row
         })
         .collect();
-    let header = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT"].map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
+    let mut header: Vec<String> = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT"]
+        .map(String::from)
+        .into();
+    if with_health {
+        header.insert(2, "HEALTH".into());
+    }
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -298,8 +326,8 @@ fn status_table(programs: &[serde_json::Value]) -> String {
     for row in std::iter::once(&header).chain(rows.iter()) {
         let cells: Vec<String> = row
             .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .zip(&widths)
+            .map(|(c, &w)| format!("{c:<w$}"))
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
@@ -352,6 +380,8 @@ mod tests {
         assert!(parse_request("signal nginx NOPE").is_err());
         assert_eq!(parse_request("reload"), Ok(ControlCommand::Reload));
         assert!(parse_request("reload now").is_err());
+        assert_eq!(parse_request("health"), Ok(ControlCommand::Health));
+        assert!(parse_request("health now").is_err());
     }
 
     #[test]

@@ -13,7 +13,11 @@
 
 pub mod child;
 pub mod control;
+pub mod health;
+mod notify;
 mod preflight;
+mod probe;
+mod ready;
 pub mod reap;
 pub mod stream;
 pub mod supervisor;

@@ -32,9 +32,11 @@ mod commands;
 mod reload;
 
 use super::child::{self, Spawned};
+use super::health::{HealthState, Probes, ProgramView};
+use super::ready;
 use super::reap::{self, Exit};
 use super::stream::{ExitCounts, FormatRoute, Route, StreamReader};
-use crate::config::run::{AutoRestart, Hup, Kind, OnExit, ProgramSpec, ReadyProbe, RunConfig};
+use crate::config::run::{AutoRestart, Hup, Kind, OnExit, ProgramSpec, RunConfig};
 use crate::engine::Settings;
 use crate::event::{IoStream, Origin};
 use crate::output::Encoder;
@@ -127,6 +129,8 @@ pub struct Program {
     done: bool,
     /// Warned that a dependency ended for good (said once per wait).
     told_blocked: bool,
+    /// This run's readiness (see `ready.rs`).
+    ready_watch: Option<ready::Watch>,
 }
 
 impl Program {
@@ -151,6 +155,7 @@ impl Program {
             killed: false,
             done: false,
             told_blocked: false,
+            ready_watch: None,
         }
     }
 
@@ -188,6 +193,8 @@ pub enum ControlCommand {
     Signal(String, Signal),
     /// Read the config again and apply what changed (`reload.rs`).
     Reload,
+    /// Healthy or not, and why (see `health.rs`).
+    Health,
 }
 
 /// Everything a stream needs to reach its sink.
@@ -217,6 +224,8 @@ pub struct Supervisor {
     first_failure: Option<i32>,
     /// Why logmux is stopping: it decides the exit code.
     stop_reason: Option<StopReason>,
+    /// The health probes and the board they write.
+    probes: Probes,
 }
 
 /// Why everything is being stopped.
@@ -237,7 +246,9 @@ impl Supervisor {
         extra_env: Vec<(String, String)>,
     ) -> Supervisor {
         let programs = config.programs.iter().cloned().map(Program::new).collect();
+        let probes = Probes::new(extra_env.clone());
         Supervisor {
+            probes,
             config,
             programs,
             sinks,
@@ -251,6 +262,21 @@ impl Supervisor {
             first_failure: None,
             stop_reason: None,
         }
+    }
+
+    /// The health board, for `/healthz` and the metrics.
+    pub fn health_state(&self) -> HealthState {
+        self.probes.state().clone()
+    }
+
+    /// The health board and probes follow the programs' states.
+    fn sync_probes(&mut self) {
+        let views = self.programs.iter().map(|p| ProgramView {
+            spec: &p.spec,
+            state: p.state.name(),
+            pid: p.pid,
+        });
+        self.probes.sync(views);
     }
 
     /// Runs until every program has ended and every stream is drained
@@ -270,6 +296,7 @@ impl Supervisor {
         let mut dropped_seen = vec![0u64; self.sinks.len()];
 
         self.advance(Instant::now());
+        self.sync_probes();
         while self.phase != Phase::Done {
             let wake = self
                 .next_timer()
@@ -301,7 +328,9 @@ impl Supervisor {
                 self.on_reaped(pid, exit);
             }
             self.advance(Instant::now());
+            self.sync_probes();
         }
+        self.sync_probes();
 
         // Everything the programs left behind, then the streams' last lines.
         let groups: Vec<Pid> = self.groups.iter().copied().collect();
@@ -373,6 +402,7 @@ impl Supervisor {
     fn on_reaped(&mut self, pid: Pid, exit: Exit) {
         match self.programs.iter().position(|p| p.pid == Some(pid)) {
             Some(i) => self.ended(i, pid, exit),
+            None if super::probe::claim(pid, exit) => {}
             None => tracing::debug!(pid = pid.as_raw(), "reaped orphan {pid} ({exit})"),
         }
     }
@@ -386,6 +416,7 @@ impl Supervisor {
         p.pid = None;
         let was_ready = p.ready;
         p.ready = false;
+        p.ready_watch = None;
         p.last_exit = Some(exit);
         p.timer = None;
         let expected = match exit {
@@ -659,13 +690,15 @@ impl Supervisor {
         }
         if !p.ready {
             if let Some(ready) = &p.spec.ready {
-                if probe(&ready.probe) {
+                if p.ready_watch.as_ref().is_some_and(ready::Watch::is_ready) {
                     p.ready = true;
                     let waited_ms =
                         u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0);
                     tracing::info!(program = %p.spec.name, waited_ms, "{} is ready", p.spec.name);
                 } else if now.duration_since(started) >= ready.timeout {
-                    tracing::error!(program = %p.spec.name, "{} was not ready after {:?}: killing it", p.spec.name, ready.timeout);
+                    let why = p.ready_watch.as_ref().and_then(ready::Watch::last_failure);
+                    let why = why.map_or(String::new(), |w| format!(" (last try: {w})"));
+                    tracing::error!(program = %p.spec.name, "{} was not ready after {:?}{why}: killing it", p.spec.name, ready.timeout);
                     if let Some(pid) = p.pid {
                         let _ = reap::signal(pid, Signal::SIGKILL, true);
                     }
@@ -731,7 +764,8 @@ impl Supervisor {
 
     /// Starts program `i` and its stream readers.
     fn start(&mut self, i: usize, now: Instant) {
-        let result = child::spawn(&self.programs[i].spec, &self.extra_env);
+        let prepared = ready::prepare(&self.programs[i].spec);
+        let result = child::spawn_with(&self.programs[i].spec, &self.extra_env, &prepared.extras);
         let p = &mut self.programs[i];
         let name = p.spec.name.clone();
         match result {
@@ -746,6 +780,7 @@ impl Supervisor {
                 p.state = State::Starting;
                 p.killed = false;
                 p.ready = p.spec.ready.is_none();
+                p.ready_watch = Some(prepared.watch(&p.spec, pid, &self.extra_env));
                 p.timer = Some(now);
                 tracing::info!(program = %name, pid = pid.as_raw(), command = %p.spec.command.join(" "), "spawned {name} (pid {pid})");
                 if p.spec.kind != Kind::LongRunning {
@@ -867,6 +902,7 @@ impl Supervisor {
             ControlCommand::Stop(name) => self.on_each(&name, now, Self::ctl_stop),
             ControlCommand::Restart(name) => self.on_each(&name, now, Self::ctl_restart),
             ControlCommand::Reload => self.reload(now),
+            ControlCommand::Health => self.probes.state().answer_json(),
             ControlCommand::Signal(name, sig) => match find(&name) {
                 None => answer(false, format!("no program named `{name}`")),
                 Some(i) => match self.programs[i].pid {
@@ -887,23 +923,6 @@ impl Supervisor {
 fn backoff(base: Duration, attempt: u32) -> Duration {
     let factor = 1u32 << attempt.saturating_sub(1).min(16);
     base.saturating_mul(factor).min(MAX_BACKOFF)
-}
-
-/// Tries a readiness probe once, briefly.
-fn probe(probe: &ReadyProbe) -> bool {
-    match probe {
-        ReadyProbe::UnixSocket(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
-        ReadyProbe::File(path) => path.exists(),
-        ReadyProbe::Tcp(addr) => {
-            use std::net::ToSocketAddrs;
-            addr.to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .is_some_and(|a| {
-                    std::net::TcpStream::connect_timeout(&a, Duration::from_millis(100)).is_ok()
-                })
-        }
-    }
 }
 
 /// Reports lines dropped by `on_full = "drop"` since the last report.

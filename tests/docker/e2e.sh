@@ -11,7 +11,9 @@
 #                     uwsgi.request events, both on stdout, one merged
 #                     python.traceback on stderr, only the services nginx,
 #                     uwsgi and logmux, and nothing that is not JSON; time to
-#                     the first 200; RSS
+#                     the first 200; RSS; the HEALTHCHECK (logmux ctl
+#                     health) unhealthy after `ctl stop uwsgi` (nginx's
+#                     probe gets 502), healthy after `ctl start uwsgi`
 #   missing-variable  without NGINX_SERVER_NAME, DJANGO_SETTINGS_MODULE, or
 #                     EMAIL_ADDRESS with USE_SSL: exit 78, the last line
 #                     names the variable
@@ -167,9 +169,9 @@ case_build() {
 
     local got
     got=$(docker image inspect -f '{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.StopSignal}} {{json .Config.Healthcheck.Test}} user={{.Config.User}}' "$IMAGE")
-    [ "$got" = '["/usr/local/bin/logmux","run","--config","/app/docker/logmux.toml"] [] SIGTERM ["CMD","logmux","ctl","status"] user=' ] ||
+    [ "$got" = '["/usr/local/bin/logmux","run","--config","/app/docker/logmux.toml"] [] SIGTERM ["CMD","logmux","ctl","health"] user=' ] ||
         die "image config: $got"
-    ok "entrypoint logmux run (exec form), STOPSIGNAL SIGTERM, HEALTHCHECK logmux ctl status"
+    ok "entrypoint logmux run (exec form), STOPSIGNAL SIGTERM, HEALTHCHECK logmux ctl health"
 
     docker run --rm --entrypoint sh "$IMAGE" -c \
         'test ! -e /app/project/settings/dev && test -f /app/project/settings/base.py && test -f /app/static/demo/hello.txt && test ! -e /app/target' ||
@@ -237,6 +239,22 @@ case_http() {
 
     health() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = "$1" ]; }
     quiet_until 15 health healthy && ok "docker says healthy" || { say "  not ok health: $(docker inspect -f '{{json .State.Health}}' "$c")"; f=1; }
+    # uWSGI down: nginx answers 502, logmux's probe (every 5 s, 2 failures)
+    # makes nginx unhealthy, and the HEALTHCHECK (logmux ctl health) fails.
+    docker exec "$c" logmux ctl stop uwsgi >/dev/null
+    quiet_until 60 health unhealthy && ok "docker says unhealthy once uwsgi is stopped (logmux ctl stop uwsgi)" ||
+        { say "  not ok health: $(docker inspect -f '{{json .State.Health}}' "$c")"; f=1; }
+    local said rc=0
+    said=$(docker exec "$c" logmux ctl health) || rc=$?
+    case $said in
+        *"program uwsgi is down"*"program nginx is unhealthy: http://127.0.0.1/healthz answered 502 ("*" failures in a row)"*)
+            [ $rc = 1 ] && ok "logmux ctl health exits 1: uwsgi down, nginx answers 502" ||
+                { say "  not ok ctl health exit $rc: $said"; f=1; } ;;
+        *) say "  not ok ctl health (exit $rc): $said"; f=1 ;;
+    esac
+    docker exec "$c" logmux ctl start uwsgi >/dev/null
+    quiet_until 60 health healthy && ok "docker says healthy again after logmux ctl start uwsgi" ||
+        { say "  not ok health: $(docker inspect -f '{{json .State.Health}}' "$c")"; f=1; }
     docker exec "$c" logmux ctl stop nginx >/dev/null
     quiet_until 15 health unhealthy && ok "docker says unhealthy once nginx is stopped (logmux ctl stop nginx)" ||
         { say "  not ok health: $(docker inspect -f '{{json .State.Health}}' "$c")"; f=1; }

@@ -14,6 +14,12 @@ def index(request):
     return HttpResponse('hello from the demo app\n', content_type='text/plain')
 
 
+def healthz(request):
+    # For health probes through nginx: a 200 proves nginx reaches uWSGI
+    # and Django answers; no database, no log line of its own.
+    return HttpResponse('ok\n', content_type='text/plain')
+
+
 def _divide(a, b):
     return a / b
 

@@ -4,6 +4,7 @@ from demo import views
 
 urlpatterns = [
     path('', views.index),
+    path('healthz', views.healthz),
     path('boom/', views.boom),
     path('chain/', views.chain),
     path('cause/', views.cause),

@@ -11,6 +11,7 @@
 //! holds no raw text.
 
 mod numprocs;
+mod probe;
 mod program;
 mod raw;
 mod resolved;
@@ -28,6 +29,7 @@ use crate::engine::framing::DEFAULT_MAX_LINE;
 pub use crate::sink::spec::{
     parse_syslog_address, OnFull, SinkKind, SinkSpec, SyslogAddress, SyslogSpec, TlsSpec,
 };
+pub use probe::{Check, Health};
 pub use program::{parse_signal, ProgramSpec};
 use program::{sink_index, Scope};
 pub(crate) use raw::{duration_or, size};

@@ -12,10 +12,9 @@ use logmux_parsers::strftime::Strftime;
 use nix::sys::signal::Signal;
 use toml::Spanned;
 
-use super::raw::{
-    duration, duration_or, duration_value, CommandValue, DurationValue, RawProgram, RawStream,
-};
-use super::resolved::{anchored, AutoRestart, Hup, Kind, OnExit, Ready, ReadyProbe, StreamSpec};
+use super::probe::{Health, ProbeContext};
+use super::raw::{duration, duration_or, CommandValue, DurationValue, RawProgram, RawStream};
+use super::resolved::{anchored, AutoRestart, Hup, Kind, OnExit, Ready, StreamSpec};
 use crate::config::error::{ConfigError, Locator};
 use crate::config::filter::parse_format_name;
 use crate::config::template;
@@ -40,6 +39,8 @@ pub struct ProgramSpec {
     pub exitcodes: Vec<i32>,
     pub on_exit: OnExit,
     pub ready: Option<Ready>,
+    /// `health = { … }`: probed while the program runs.
+    pub health: Option<Health>,
     /// Indexes into [`super::RunConfig::programs`].
     pub depends_on: Vec<usize>,
     pub priority: i64,
@@ -97,6 +98,7 @@ impl ProgramSpec {
             sighup: p.word(&raw.sighup, "sighup", Hup::Forward)?,
             kind: p.schedule()?,
             ready: p.ready()?,
+            health: p.health()?,
             enabled: p.when_holds && !p.skip_for_file()?,
             depends_on: p.depends_on()?,
             nginx_log_format: p.nginx_log_format()?,
@@ -114,6 +116,28 @@ impl ProgramSpec {
             group: p.group()?,
             name: name.to_string(),
         })
+    }
+}
+
+impl ProbeContext for Program<'_, '_> {
+    fn expand(&self, text: &str, offset: usize, k: &str) -> Result<String, ConfigError> {
+        Program::expand(self, text, offset, k)
+    }
+
+    fn argv(
+        &self,
+        value: &CommandValue,
+        offset: usize,
+        k: &str,
+    ) -> Result<Vec<String>, ConfigError> {
+        match value {
+            CommandValue::Line(line) => self.command_line(line, offset, k),
+            CommandValue::Args(args) => args.iter().map(|w| self.expand(w, offset, k)).collect(),
+        }
+    }
+
+    fn invalid(&self, offset: usize, k: &str, message: String) -> ConfigError {
+        Program::invalid(self, offset, k, message)
     }
 }
 
@@ -252,7 +276,7 @@ impl<'s, 'a> Program<'s, 'a> {
         })?;
         let offset = value.span().start;
         let command: Vec<String> = match value.get_ref() {
-            CommandValue::Line(line) => self.command_line(line, offset)?,
+            CommandValue::Line(line) => self.command_line(line, offset, "command")?,
             CommandValue::Args(args) => args
                 .iter()
                 .map(|w| self.expand(w, offset, "command"))
@@ -267,7 +291,7 @@ impl<'s, 'a> Program<'s, 'a> {
     /// A command as one string: variables are filled first, each value
     /// quoted, so that a value with spaces stays one argument; then the
     /// line is split like a shell would.
-    fn command_line(&self, line: &str, offset: usize) -> Result<Vec<String>, ConfigError> {
+    fn command_line(&self, line: &str, offset: usize, k: &str) -> Result<Vec<String>, ConfigError> {
         let line = if self.when_holds {
             let env = self.scope.env;
             let quoted = |name: &str| {
@@ -277,14 +301,14 @@ impl<'s, 'a> Program<'s, 'a> {
                 })
             };
             template::render(line, &quoted)
-                .map_err(|e| self.scope.loc.template(offset, &self.key("command"), e))?
+                .map_err(|e| self.scope.loc.template(offset, &self.key(k), e))?
         } else {
             line.to_string()
         };
         shlex::split(&line).ok_or_else(|| {
             self.invalid(
                 offset,
-                "command",
+                k,
                 "unbalanced quotes (the string is split like a shell would, but no shell runs)",
             )
         })
@@ -338,32 +362,19 @@ impl<'s, 'a> Program<'s, 'a> {
 
     /// `ready`: exactly one probe, and how long to wait for it.
     fn ready(&self) -> Result<Option<Ready>, ConfigError> {
-        let Some(r) = &self.raw.ready else {
-            return Ok(None);
-        };
-        let offset = r.span().start;
-        let inner = r.get_ref();
-        let probe = match (&inner.unix_socket, &inner.tcp, &inner.file) {
-            (Some(s), None, None) => {
-                ReadyProbe::UnixSocket(PathBuf::from(self.expand(s, offset, "ready")?))
-            }
-            (None, Some(t), None) => ReadyProbe::Tcp(self.expand(t, offset, "ready")?),
-            (None, None, Some(f)) => {
-                ReadyProbe::File(PathBuf::from(self.expand(f, offset, "ready")?))
-            }
-            _ => {
-                return Err(self.invalid(
-                    offset,
-                    "ready",
-                    "give exactly one of unix_socket, tcp or file",
-                ))
-            }
-        };
-        let timeout = match &inner.timeout {
-            Some(t) => duration_value(t).map_err(|m| self.invalid(offset, "ready.timeout", m))?,
-            None => Duration::from_secs(60),
-        };
-        Ok(Some(Ready { probe, timeout }))
+        match &self.raw.ready {
+            Some(r) => super::probe::ready(self, r),
+            None => Ok(None),
+        }
+    }
+
+    /// `health`: an active probe while the program runs.
+    fn health(&self) -> Result<Option<Health>, ConfigError> {
+        self.raw
+            .health
+            .as_ref()
+            .map(|h| super::probe::health(self, h))
+            .transpose()
     }
 
     /// `unless_exists`: the file is there, so the program sits this run out.

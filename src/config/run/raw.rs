@@ -105,6 +105,8 @@ pub struct RawProgram {
     pub exitcodes: Option<Vec<i32>>,
     pub on_exit: Option<Spanned<String>>,
     pub ready: Option<Spanned<RawReady>>,
+    /// An active health probe while the program runs (TOML only).
+    pub health: Option<Spanned<RawHealth>>,
     #[serde(default)]
     pub depends_on: Vec<Spanned<String>>,
     /// Start order among programs with no dependency between them (lower first).
@@ -163,8 +165,33 @@ pub struct RawReady {
     pub unix_socket: Option<String>,
     pub tcp: Option<String>,
     pub file: Option<String>,
+    /// s6's notification-fd: the program writes a newline on this descriptor.
+    pub fd: Option<i64>,
+    /// systemd's `sd_notify`: `READY=1` on the `NOTIFY_SOCKET` datagram socket.
+    pub notify: Option<bool>,
+    /// Ready once this command exits 0.
+    pub exec: Option<CommandValue>,
+    /// Ready once this URL answers 2xx or 3xx.
+    pub http: Option<String>,
+    /// How often `exec` or `http` is tried (default 1s).
+    pub interval: Option<DurationValue>,
     /// Give up waiting after this long (default 60s): the program failed to start.
     pub timeout: Option<DurationValue>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealth {
+    /// Healthy while this URL answers 2xx or 3xx.
+    pub http: Option<String>,
+    /// Healthy while this command exits 0.
+    pub exec: Option<CommandValue>,
+    /// Time between two probes (default 10s).
+    pub interval: Option<DurationValue>,
+    /// One probe's limit (default 2s).
+    pub timeout: Option<DurationValue>,
+    /// Failures in a row before unhealthy (default 3).
+    pub failures: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -128,12 +128,20 @@ pub enum ReadyProbe {
     UnixSocket(PathBuf),
     Tcp(String),
     File(PathBuf),
+    /// s6's notification-fd: a pipe given to the program as this descriptor.
+    Fd(i32),
+    /// systemd's `sd_notify`: `READY=1` on logmux's `NOTIFY_SOCKET`.
+    Notify,
+    /// A command that exits 0, or a URL that answers 2xx/3xx.
+    Check(super::probe::Check),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ready {
     pub probe: ReadyProbe,
     pub timeout: Duration,
+    /// How often a `Check` is tried (and each try's limit).
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -442,3 +442,90 @@ fn numprocs_errors_name_the_key() {
         "/etc/logmux.toml:3:9: program.a.group: a group name must be non-empty, without spaces or `:`"
     );
 }
+
+#[test]
+fn ready_kinds_and_health_resolve() {
+    let c = load_str(
+        r#"
+[program.a]
+command = "a"
+ready = { fd = 3, timeout = "5s" }
+[program.b]
+command = "b"
+ready = { notify = true }
+[program.c]
+command = "c"
+ready = { exec = "test -e /run/c", interval = "200ms" }
+[program.d]
+command = "d"
+ready = { http = "http://127.0.0.1:8000/" }
+health = { http = "http://127.0.0.1/healthz", interval = "10s", timeout = "2s", failures = 2 }
+[program.e]
+command = "e"
+health = { exec = ["true", "x y"] }
+"#,
+    )
+    .unwrap();
+    let p = |n: &str| c.programs.iter().find(|p| p.name == n).unwrap();
+    let a = p("a").ready.clone().unwrap();
+    assert_eq!(a.probe, ReadyProbe::Fd(3));
+    assert_eq!(a.timeout, Duration::from_secs(5));
+    assert_eq!(p("b").ready.as_ref().unwrap().probe, ReadyProbe::Notify);
+    let cr = p("c").ready.clone().unwrap();
+    assert_eq!(
+        cr.probe,
+        ReadyProbe::Check(Check::Exec(vec![
+            "test".into(),
+            "-e".into(),
+            "/run/c".into()
+        ]))
+    );
+    assert_eq!(cr.interval, Duration::from_millis(200));
+    assert_eq!(cr.timeout, Duration::from_secs(60));
+    let d = p("d");
+    assert_eq!(
+        d.ready.as_ref().unwrap().probe,
+        ReadyProbe::Check(Check::Http("http://127.0.0.1:8000/".into()))
+    );
+    assert_eq!(d.ready.as_ref().unwrap().interval, Duration::from_secs(1));
+    assert_eq!(
+        d.health,
+        Some(Health {
+            check: Check::Http("http://127.0.0.1/healthz".into()),
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(2),
+            failures: 2,
+        })
+    );
+    let e = p("e").health.clone().unwrap();
+    assert_eq!(e.check, Check::Exec(vec!["true".into(), "x y".into()]));
+    assert_eq!(
+        (e.interval, e.timeout, e.failures),
+        (Duration::from_secs(10), Duration::from_secs(2), 3)
+    );
+}
+
+#[test]
+fn bad_probes_name_their_key() {
+    let bad = |t: &str| err(&format!("[program.a]\ncommand = \"x\"\n{t}\n"));
+    assert_eq!(
+        bad("ready = { fd = 1 }"),
+        "/etc/logmux.toml:3:9: program.a.ready.fd: 1 is not a notification descriptor: use 3..=255 (0-2 are stdin, stdout and stderr)"
+    );
+    assert!(
+        bad("ready = { fd = 3, notify = true }").contains("program.a.ready: give exactly one of")
+    );
+    assert!(bad("ready = { notify = false }").contains("program.a.ready.notify"));
+    assert!(bad("ready = { http = \"ftp://x\" }")
+        .contains("program.a.ready.http: `ftp://x` is not an http"));
+    assert!(bad("ready = { exec = [] }").contains("program.a.ready.exec: empty command"));
+    assert!(bad("ready = { exec = \"a 'b\" }").contains("program.a.ready.exec: unbalanced quotes"));
+    assert!(bad("health = { interval = \"1s\" }")
+        .contains("program.a.health: give exactly one of http or exec"));
+    assert!(
+        bad("health = { exec = \"true\", failures = 0 }").contains("program.a.health.failures: 0")
+    );
+    assert!(bad("health = { exec = \"true\", timeout = \"0s\" }")
+        .contains("program.a.health.timeout: must be more than 0"));
+    assert!(bad("health = { exec = \"true\", retries = 3 }").contains("unknown field `retries`"));
+}

@@ -140,6 +140,7 @@ impl Supervisor {
                     "uptime_secs": uptime,
                     "restarts": p.restarts,
                     "last_exit": p.last_exit.map(|e| e.to_string()),
+                    "health": self.probes.state().word(p.name()),
                 })
             })
             .collect();
