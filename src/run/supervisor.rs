@@ -209,6 +209,8 @@ pub struct Supervisor {
     first_failure: Option<i32>,
     /// Why logmux is stopping: it decides the exit code.
     stop_reason: Option<StopReason>,
+    /// The programs' tail rings (`logmux ctl tail`), if on.
+    tails: Option<Arc<super::ring::Rings>>,
 }
 
 /// Why everything is being stopped.
@@ -242,7 +244,14 @@ impl Supervisor {
             first_unclean: None,
             first_failure: None,
             stop_reason: None,
+            tails: None,
         }
+    }
+
+    /// Every program's events also go to its ring in `tails`.
+    pub fn with_tails(mut self, tails: Arc<super::ring::Rings>) -> Supervisor {
+        self.tails = Some(tails);
+        self
     }
 
     /// Runs until every program has ended and every stream is drained
@@ -804,6 +813,7 @@ impl Supervisor {
             copies,
             merge: spec.merge,
             exit: self.exit.clone(),
+            tail: self.tails.as_ref().and_then(|t| t.ring(&spec.name)),
         }
     }
 
