@@ -534,12 +534,13 @@ impl TailArgs {
         }
     }
 
-    /// Pretty on a terminal, JSON otherwise, unless --output says.
-    pub fn view(&self) -> crate::run::tail_client::View {
+    /// Pretty on a terminal, JSON otherwise, unless --output (or
+    /// `logmux ctl --json`) says.
+    pub fn view(&self, json: bool) -> crate::run::tail_client::View {
         let tty = std::io::stdout().is_terminal();
         let pretty = match self.output {
             Some(o) => o == TailOutput::Pretty,
-            None => tty,
+            None => tty && !json,
         };
         crate::run::tail_client::View {
             format: if pretty {

@@ -94,7 +94,7 @@ fn ctl(args: CtlArgs) -> u8 {
         let result = logmux::run::tail_client::tail(
             &args.socket,
             &tail.request(),
-            &tail.view(),
+            &tail.view(args.json),
             args.timeout,
             &mut std::io::stdout().lock(),
             &mut std::io::stderr(),
