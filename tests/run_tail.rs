@@ -430,3 +430,65 @@ command = ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1;
     let done = run.finish(30);
     assert_eq!(done.code, Some(0), "{}", done.stderr);
 }
+
+/// uWSGI-like stderr: request lines (routed to stdout) between plain ones.
+const MIXED: &str = r#"
+import sys, time
+for i in range(50):
+    sys.stderr.write(f"plain {i}\n")
+    sys.stderr.write(f"[pid: 12|app: 0|req: {i}/{i}] 127.0.0.1 () {{32 vars in 351 bytes}} [Sun Jul 12 10:00:00 2026] GET /{i} => generated 24 bytes in 30 msecs (HTTP/1.1 200) 5 headers in 158 bytes (1 switches on core 0)\n")
+sys.stderr.flush()
+print("done", flush=True)
+time.sleep(600)
+"#;
+
+/// The ring has every event in the order read, whatever sinks they went to
+/// and whatever those sinks write: a route to another sink (the batches'
+/// own JSON) and a pretty console (the ring's own JSON encoding).
+fn routed_and_pretty_events_reach_the_ring_in_order(output: &str) {
+    let run = start_with(
+        &format!(
+            r#"
+control_socket = "@DIR@/ctl.sock"
+[program.app]
+command = ["python3", "-c", '''{MIXED}''']
+stderr = {{ sink = "stderr", route = {{ "uwsgi.request" = "stdout" }} }}
+"#
+        ),
+        |cmd| {
+            cmd.args(["--output", output]);
+        },
+    );
+    let socket = run.dir.path().join("ctl.sock");
+    run.wait_for(30, "done", |out, _| out.contains("done"));
+    let (code, json, err) = ctl(&socket, &["tail", "-n", "1000", "-o", "json", "app"]);
+    assert_eq!(code, 0, "{err}");
+    let got = events(&json);
+    assert_eq!(got.len(), 101);
+    for (i, pair) in got.chunks(2).take(50).enumerate() {
+        assert_eq!(pair[0]["message"], format!("plain {i}"));
+        assert_eq!(pair[1]["logmux"]["format"], "uwsgi.request");
+        assert_eq!(pair[1]["url"]["path"], format!("/{i}"), "{}", pair[1]);
+        assert!(pair.iter().all(|e| e["log"]["iostream"] == "stderr"));
+    }
+    assert_eq!(got[100]["message"], "done");
+    if output == "json" {
+        // Byte for byte what the sinks wrote.
+        let (stdout, stderr) = (run.stdout_now(), run.stderr_now());
+        for line in json.lines() {
+            assert!(stdout.contains(line) || stderr.contains(line), "{line}");
+        }
+    }
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.finish(30).code, Some(0));
+}
+
+#[test]
+fn routed_events_reach_the_ring_in_order() {
+    routed_and_pretty_events_reach_the_ring_in_order("json");
+}
+
+#[test]
+fn a_pretty_console_still_gives_the_ring_json() {
+    routed_and_pretty_events_reach_the_ring_in_order("pretty");
+}

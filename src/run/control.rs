@@ -46,7 +46,7 @@ pub fn parse_request(line: &str) -> Result<ControlCommand, String> {
         ["restart", name] => Ok(ControlCommand::Restart((*name).to_string())),
         ["signal", name, sig] => Ok(ControlCommand::Signal((*name).to_string(), parse_signal(sig)?)),
         _ => Err(format!(
-            "unknown request `{line}`: expected status, start NAME, stop NAME, restart NAME or signal NAME SIG"
+            "unknown request `{line}`: expected status, start NAME, stop NAME, restart NAME, signal NAME SIG or tail LINES follow|once all|stdout|stderr [NAME...]"
         )),
     }
 }
