@@ -2,10 +2,15 @@
 //!
 //! Every program has one bounded ring, by count and by bytes
 //! (`tail_buffer`), of the JSON events its stream readers produced: the
-//! very bytes a JSON sink gets, one event a line, shared (`Arc`) so that a
-//! follower copies pointers, never events. A push takes one short lock per
-//! read and ticks a `watch` channel that followers wait on; a follower
-//! never holds the lock across a write, so no client can slow a reader.
+//! very bytes a JSON sink gets, one event a line. The events of one read
+//! are copied once, into one shared (`Arc`) buffer that each of their
+//! entries points into, so that a push costs one allocation per read, not
+//! per event, and a follower copies pointers, never events. (A read's
+//! buffer lives until its last event leaves the ring: the bytes bound
+//! counts events, and memory may exceed it by up to one read's events.)
+//! A push takes one short lock per read and ticks a `watch` channel that
+//! followers wait on; a follower never holds the lock across a write, so
+//! no client can slow a reader.
 //!
 //! Each event gets the program's next index (to find where a follower is,
 //! and how many it missed when the ring moved on without it) and a
@@ -31,8 +36,16 @@ pub struct Entry {
     /// The order among every program's events.
     pub seq: u64,
     pub stream: IoStream,
+    /// The read's events; this one is `range` of them.
+    batch: Arc<Vec<u8>>,
+    range: std::ops::Range<usize>,
+}
+
+impl Entry {
     /// The JSON event and its `\n`.
-    pub event: Arc<[u8]>,
+    pub fn event(&self) -> &[u8] {
+        self.batch.get(self.range.clone()).unwrap_or_default()
+    }
 }
 
 /// What a follower found in one ring since its cursor.
@@ -77,32 +90,42 @@ impl Ring {
     /// Adds the events of one read (each a line with its `\n`), dropping
     /// the oldest beyond the limits, and wakes the followers.
     pub fn push<'a>(&self, stream: IoStream, events: impl IntoIterator<Item = &'a [u8]>) {
-        let mut inner = self.lock();
-        let mut any = false;
+        let mut bytes = Vec::new();
+        let mut ranges = Vec::new();
         for event in events {
-            let seq = self.hub.seq.fetch_add(1, Ordering::Relaxed);
+            ranges.push(bytes.len()..bytes.len() + event.len());
+            bytes.extend_from_slice(event);
+        }
+        if ranges.is_empty() {
+            return;
+        }
+        let batch = Arc::new(bytes);
+        let mut inner = self.lock();
+        let first = self
+            .hub
+            .seq
+            .fetch_add(ranges.len() as u64, Ordering::Relaxed);
+        for (seq, range) in (first..).zip(ranges) {
             let index = inner.pushed;
             inner.pushed += 1;
-            inner.bytes += event.len();
+            inner.bytes += range.len();
             inner.entries.push_back(Entry {
                 index,
                 seq,
                 stream,
-                event: Arc::from(event),
+                batch: Arc::clone(&batch),
+                range,
             });
-            any = true;
         }
         while inner.entries.len() > 1
             && (inner.entries.len() > self.limits.events || inner.bytes > self.limits.bytes)
         {
             if let Some(old) = inner.entries.pop_front() {
-                inner.bytes -= old.event.len();
+                inner.bytes -= old.range.len();
             }
         }
         drop(inner);
-        if any {
-            self.hub.changed.send_replace(());
-        }
+        self.hub.changed.send_replace(());
     }
 
     /// The last `n` events (of `stream`, if given), and the index a
@@ -239,7 +262,7 @@ mod tests {
         let events = lines(0..10);
         ring.push(IoStream::Stdout, events.iter().map(Vec::as_slice));
         let (last, next) = ring.last(100, None);
-        let texts: Vec<&[u8]> = last.iter().map(|e| &*e.event).collect();
+        let texts: Vec<&[u8]> = last.iter().map(Entry::event).collect();
         assert_eq!(texts, [&events[7][..], &events[8][..], &events[9][..]]);
         assert_eq!(next, 10);
         assert_eq!(ring.held(), (3, events[7..].iter().map(Vec::len).sum()));
@@ -278,7 +301,7 @@ mod tests {
         ring.push(IoStream::Stderr, lines(2..3).iter().map(Vec::as_slice));
         let taken = ring.since(&mut cursor, None, 100);
         assert_eq!((taken.entries.len(), taken.skipped, cursor), (1, 0, 3));
-        assert_eq!(&*taken.entries[0].event, b"{\"n\":2}\n");
+        assert_eq!(taken.entries[0].event(), b"{\"n\":2}\n");
         // Seven more while the follower waits: the ring holds the last four.
         ring.push(IoStream::Stdout, lines(3..10).iter().map(Vec::as_slice));
         let taken = ring.since(&mut cursor, Some(IoStream::Stdout), 100);

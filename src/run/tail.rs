@@ -186,13 +186,13 @@ fn since(
 }
 
 fn concat(entries: &[Entry], skipped: u64) -> Vec<u8> {
-    let size = entries.iter().map(|e| e.event.len()).sum::<usize>() + 32;
+    let size = entries.iter().map(|e| e.event().len()).sum::<usize>() + 32;
     let mut out = Vec::with_capacity(size);
     if skipped > 0 {
         out.extend_from_slice(format!("!skipped {skipped}\n").as_bytes());
     }
     for e in entries {
-        out.extend_from_slice(&e.event);
+        out.extend_from_slice(e.event());
     }
     out
 }
