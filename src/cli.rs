@@ -410,6 +410,7 @@ Examples:
   logmux ctl signal nginx HUP          # nginx reloads its config
   logmux ctl restart web:*             # every process of group web
   logmux ctl reload                    # apply the edited config file
+  logmux ctl tail -f uwsgi             # its last events, then each new one
   logmux ctl --socket /tmp/logmux.sock stop certbot-renew
 
 Exit status: 0 on success, 1 when logmux refused the request, 69 when it cannot be reached
@@ -488,7 +489,95 @@ pub enum CtlAction {
     /// Read the config again: start added programs, stop removed ones,
     /// restart changed ones; a config that fails its checks changes nothing.
     Reload,
+    /// The last events of programs (all by default); with -f, then each
+    /// new one as it is read, like `supervisorctl tail -f`.
+    #[command(after_help = TAIL_EXAMPLES)]
+    Tail(TailArgs),
 }
+
+/// Options of `logmux ctl tail`.
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// Keep following: print each new event until logmux exits or Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// The programs to show (default: all), in the order their events were read.
+    #[arg(value_name = "PROGRAM")]
+    pub programs: Vec<String>,
+
+    /// Only this stream's events.
+    #[arg(long, value_enum)]
+    pub stream: Option<TailStream>,
+
+    /// How many of the last events to print first (at most what logmux
+    /// keeps: `tail_buffer`, 1,000 events or 1 MiB per program by default).
+    #[arg(short = 'n', long, value_name = "LINES", default_value_t = 10)]
+    pub lines: usize,
+
+    /// pretty (the default on a terminal) or json (the default otherwise:
+    /// each event exactly as the sinks got it).
+    #[arg(short, long, value_enum)]
+    pub output: Option<TailOutput>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TailStream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TailOutput {
+    Pretty,
+    Json,
+}
+
+impl TailArgs {
+    /// The request sent over the socket.
+    pub fn request(&self) -> crate::run::tail::TailRequest {
+        crate::run::tail::TailRequest {
+            lines: self.lines,
+            follow: self.follow,
+            stream: self.stream.map(|s| match s {
+                TailStream::Stdout => crate::event::IoStream::Stdout,
+                TailStream::Stderr => crate::event::IoStream::Stderr,
+            }),
+            programs: self.programs.clone(),
+        }
+    }
+
+    /// Pretty on a terminal, JSON otherwise, unless --output (or
+    /// `logmux ctl --json`) says.
+    pub fn view(&self, json: bool) -> crate::run::tail_client::View {
+        let tty = std::io::stdout().is_terminal();
+        let pretty = match self.output {
+            Some(o) => o == TailOutput::Pretty,
+            None => tty && !json,
+        };
+        crate::run::tail_client::View {
+            format: if pretty {
+                OutputFormat::Pretty
+            } else {
+                OutputFormat::Json
+            },
+            color: pretty && tty && !crate::output::no_color(),
+        }
+    }
+}
+
+const TAIL_EXAMPLES: &str = "\
+Examples:
+  logmux ctl tail                      # the last 10 events of every program
+  logmux ctl tail -f nginx uwsgi       # then follow them, as they are read
+  logmux ctl tail -n 200 --stream stderr uwsgi
+  logmux ctl tail -f -o json | jq -c 'select(.severity_number >= 17)'
+
+Each program's last events are kept in memory (tail_buffer, 1,000 events or 1 MiB per program
+by default). A reader that falls behind is told how many events it missed
+(\"--- N events skipped ---\"; with -o json, on stderr); logmux never waits for it.
+At most 16 tail clients at once. Exit status: 0, 1 when logmux refused (an unknown program),
+69 when it cannot be reached.";
 
 impl CtlAction {
     /// The request line sent over the socket.
@@ -501,6 +590,7 @@ impl CtlAction {
             CtlAction::Restart { name } => format!("restart {name}"),
             CtlAction::Signal { name, signal } => format!("signal {name} {signal}"),
             CtlAction::Reload => "reload".into(),
+            CtlAction::Tail(args) => args.request().line(),
         }
     }
 }

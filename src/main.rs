@@ -90,6 +90,24 @@ fn man(command: Option<&str>) -> u8 {
 
 /// `logmux ctl`: one request to the control socket of a running `logmux run`.
 fn ctl(args: CtlArgs) -> u8 {
+    if let logmux::cli::CtlAction::Tail(tail) = &args.action {
+        let result = logmux::run::tail_client::tail(
+            &args.socket,
+            &tail.request(),
+            &tail.view(args.json),
+            args.timeout,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr(),
+        );
+        if let Err(e) = &result {
+            eprintln!("logmux ctl: {e}");
+        }
+        return exit::ctl(&result.map(|()| logmux::run::control::Answer {
+            text: String::new(),
+            all_running: true,
+            healthy: true,
+        }));
+    }
     let result = logmux::run::control::request(
         &args.socket,
         &args.action.request_line(),

@@ -10,6 +10,12 @@
 //! request within [`READ_TIMEOUT`], and a failed accept (no descriptor
 //! left) waits before the next instead of spinning. `logmux ctl` gives up
 //! after its `--timeout`, trying again while logmux says it is busy.
+//!
+//! A `tail` request ([`super::tail`]) is answered here, from the rings,
+//! not by the supervisor, and may stream for as long as the client reads:
+//! it gives its connection slot back and holds one of the
+//! [`MAX_TAIL_CLIENTS`] tail slots instead, so followers never keep
+//! `ctl status` or `ctl restart` out.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -20,7 +26,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use super::ring::Rings;
 use super::supervisor::{ControlCommand, ControlRequest};
+use super::tail::{self, TailRequest};
 use crate::config::run::parse_signal;
 use crate::shutdown::Shutdown;
 
@@ -40,7 +48,7 @@ pub fn parse_request(line: &str) -> Result<ControlCommand, String> {
         ["signal", name, sig] => Ok(ControlCommand::Signal((*name).to_string(), parse_signal(sig)?)),
         ["reload"] => Ok(ControlCommand::Reload),
         _ => Err(format!(
-            "unknown request `{line}`: expected status, health, start NAME, stop NAME, restart NAME, signal NAME SIG or reload"
+            "unknown request `{line}`: expected status, health, start NAME, stop NAME, restart NAME, signal NAME SIG, reload or tail LINES follow|once all|stdout|stderr [NAME...]"
         )),
     }
 }
@@ -68,6 +76,12 @@ pub fn bind(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
 /// logmux's descriptors (its programs' pipes need them).
 pub const MAX_CONNECTIONS: usize = 16;
 
+/// `logmux ctl tail` clients served at once, besides [`MAX_CONNECTIONS`].
+pub const MAX_TAIL_CLIENTS: usize = 16;
+
+/// At logmux's exit, how long followers get to write their last events.
+const FOLLOWERS_GRACE: Duration = Duration::from_secs(1);
+
 /// A connection must send its request line within this, or it is closed.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -80,16 +94,49 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const BUSY: &[u8] =
     b"{\"ok\":false,\"busy\":true,\"message\":\"logmux is busy: too many control connections\"}\n";
 
+/// What a connection's task needs.
+#[derive(Clone)]
+struct Shared {
+    tx: mpsc::Sender<ControlRequest>,
+    rings: Arc<Rings>,
+    tail_slots: Arc<Semaphore>,
+    shutdown: Shutdown,
+}
+
 /// Serves requests until `shutdown` is triggered (logmux is exiting: the
-/// socket closes before its file is removed) or the supervisor goes away.
+/// socket closes before its file is removed) or the supervisor goes away;
+/// then gives followers [`FOLLOWERS_GRACE`] to write their last events.
 pub async fn serve(
     listener: tokio::net::UnixListener,
     tx: mpsc::Sender<ControlRequest>,
+    rings: Arc<Rings>,
     shutdown: Shutdown,
 ) {
+    let shared = Shared {
+        tx,
+        rings,
+        tail_slots: Arc::new(Semaphore::new(MAX_TAIL_CLIENTS)),
+        shutdown: shutdown.clone(),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    accept_until_shutdown(&listener, &shared, &mut tasks).await;
+    let _ = tokio::time::timeout(FOLLOWERS_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+async fn accept_until_shutdown(
+    listener: &tokio::net::UnixListener,
+    shared: &Shared,
+    tasks: &mut tokio::task::JoinSet<()>,
+) {
+    let shutdown = &shared.shutdown;
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut failing = false;
     loop {
+        // Ended tasks are let go of as we go.
+        while tasks.try_join_next().is_some() {}
         let accepted = tokio::select! {
             () = shutdown.triggered() => return,
             accepted = listener.accept() => accepted,
@@ -115,22 +162,60 @@ pub async fn serve(
             let _ = stream.try_write(BUSY);
             continue;
         };
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let _ = tokio::time::timeout(READ_TIMEOUT, answer(stream, tx)).await;
-        });
+        tasks.spawn(connection(stream, slot, shared.clone()));
     }
 }
 
-/// Reads one request line, has the supervisor answer it, writes the answer.
-async fn answer(stream: tokio::net::UnixStream, tx: mpsc::Sender<ControlRequest>) {
+/// One connection: its request line within [`READ_TIMEOUT`], then a tail,
+/// or the supervisor's answer within what is left of it.
+async fn connection(
+    stream: tokio::net::UnixStream,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    shared: Shared,
+) {
+    let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(4096));
-    if reader.read_line(&mut line).await.is_err() {
+    let read = tokio::time::timeout_at(deadline, reader.read_line(&mut line)).await;
+    if !matches!(read, Ok(Ok(_))) {
         return;
     }
+    match TailRequest::parse(line.trim()) {
+        None => {
+            let _ = tokio::time::timeout_at(deadline, answer(&line, write, shared.tx)).await;
+        }
+        Some(Err(message)) => refuse(&mut write, &message).await,
+        Some(Ok(request)) => {
+            let Ok(_tail_slot) = shared.tail_slots.try_acquire_owned() else {
+                let message = format!(
+                    "too many `logmux ctl tail` clients ({MAX_TAIL_CLIENTS}); try again later"
+                );
+                return refuse(&mut write, &message).await;
+            };
+            drop(slot);
+            let read = reader.into_inner().into_inner();
+            tail::serve(request, read, write, &shared.rings, shared.shutdown).await;
+        }
+    }
+}
+
+/// Answers `{"ok":false,"message":…}`, waiting at most [`READ_TIMEOUT`].
+async fn refuse(write: &mut tokio::net::unix::OwnedWriteHalf, message: &str) {
+    let answer = serde_json::json!({ "ok": false, "message": message });
+    let _ = tokio::time::timeout(
+        READ_TIMEOUT,
+        write.write_all(format!("{answer}\n").as_bytes()),
+    )
+    .await;
+}
+
+/// Has the supervisor answer one request line; writes the answer.
+async fn answer(
+    line: &str,
+    mut write: tokio::net::unix::OwnedWriteHalf,
+    tx: mpsc::Sender<ControlRequest>,
+) {
     let answer = match parse_request(line.trim()) {
         Err(message) => serde_json::json!({ "ok": false, "message": message }).to_string(),
         Ok(command) => {
@@ -352,7 +437,8 @@ mod tests {
             let listener = bind(&path).unwrap();
             let (tx, _rx) = mpsc::channel(1);
             let shutdown = Shutdown::new();
-            let server = tokio::spawn(serve(listener, tx, shutdown.clone()));
+            let rings = Arc::new(Rings::new(Default::default(), ["a"]));
+            let server = tokio::spawn(serve(listener, tx, rings, shutdown.clone()));
             tokio::task::yield_now().await;
             assert!(!server.is_finished());
             shutdown.trigger();

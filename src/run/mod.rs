@@ -9,7 +9,8 @@
 //! and `crate::config::ini` for supervisord files), its templates,
 //! [`child`] (starting one program),
 //! [`stream`] (one pipe's lines), [`supervisor`] (the loop), [`reap`]
-//! (zombies and the last sweep), [`control`] (the `logmux ctl` socket).
+//! (zombies and the last sweep), [`control`] (the `logmux ctl` socket),
+//! [`ring`] and [`tail`] (each program's last events, for `logmux ctl tail`).
 
 pub mod child;
 pub mod control;
@@ -19,8 +20,12 @@ mod preflight;
 mod probe;
 mod ready;
 pub mod reap;
+pub mod ring;
 pub mod stream;
 pub mod supervisor;
+pub mod tail;
+pub mod tail_client;
+mod tap;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -328,10 +333,15 @@ async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<End
     let mut extra_env = Vec::new();
     let shutdown = Shutdown::new();
     let mut control_server = None;
+    let mut tails = None;
     if let Some(path) = &config.control_socket {
         match control::bind(path) {
             Ok(listener) => {
-                control_server = Some(tokio::spawn(control::serve(listener, tx, shutdown.clone())));
+                let names = config.programs.iter().map(|p| p.name.as_str());
+                let rings = Arc::new(ring::Rings::new(config.tail_buffer, names));
+                tails = Some(Arc::clone(&rings));
+                let serve = control::serve(listener, tx, rings, shutdown.clone());
+                control_server = Some(tokio::spawn(serve));
                 extra_env.push((control::SOCKET_ENV.to_string(), path.display().to_string()));
             }
             Err(e) => tracing::warn!(
@@ -341,11 +351,15 @@ async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<End
             ),
         }
     }
-    let supervisor = Supervisor::new(config, routes, extra_env);
+    let mut supervisor = Supervisor::new(config, routes, extra_env);
+    if let Some(rings) = tails {
+        supervisor = supervisor.with_tails(rings);
+    }
     let ended = supervisor.run(rx).await;
     shutdown.trigger();
     if let Some(server) = control_server {
-        // It only waits on accept and on this loop's answers: it ends at once.
+        // It waits on accept and this loop's answers, and gives followers
+        // a moment to write the last events: it ends within a second.
         let _ = server.await;
     }
     match ended {

@@ -23,9 +23,11 @@ use logmux_parsers::Format;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 
+use super::ring::Ring;
+use super::tap::Tap;
 use crate::engine::LineFramer;
 use crate::engine::{Output, Pipeline, Settings, StreamState};
-use crate::event::{Origin, Stamp};
+use crate::event::{IoStream, Origin, Stamp};
 use crate::output::Encoder;
 use crate::shutdown::Shutdown;
 use crate::sink::Batch;
@@ -81,13 +83,16 @@ pub struct StreamReader {
     /// The program's `merge`: its lines that are logmux events are merged.
     pub merge: bool,
     pub exit: ExitCounts,
+    /// The program's tail ring (`logmux ctl tail`); `None` when off.
+    pub tail: Option<Arc<Ring>>,
 }
 
 impl StreamReader {
     /// Reads `fd` to its end. Returns the number of lines read.
     pub async fn run(self, fd: OwnedFd) -> u64 {
         let name = self.program;
-        let which = self.origin.iostream.map_or("", |s| s.name());
+        let which_stream = self.origin.iostream.unwrap_or(IoStream::Stdout);
+        let which = which_stream.name();
         let mut rx = match pipe::Receiver::from_owned_fd(fd) {
             Ok(rx) => rx,
             Err(e) => {
@@ -99,7 +104,8 @@ impl StreamReader {
         let mut lines = Lines {
             framer: LineFramer::new(self.max_line),
             split: Split::new(self.route, self.sink, self.routes, exit.clone())
-                .with_copies(self.copies),
+                .with_copies(self.copies)
+                .with_tail(self.tail, &self.settings.encoder, which_stream),
             pipeline: Pipeline::new(self.settings).for_program(self.merge),
             state: StreamState::new(self.origin),
         };
@@ -269,6 +275,8 @@ struct Split {
     /// Every event also goes to these (encoder always set).
     copies: Vec<Pending>,
     exit: ExitCounts,
+    /// The program's tail ring gets every event too.
+    tap: Option<Tap>,
 }
 
 /// A batch being filled for one sink.
@@ -323,6 +331,7 @@ impl Split {
             routed: Vec::new(),
             copies: Vec::new(),
             exit,
+            tap: None,
         };
         let mut sinks: Vec<usize> = Vec::new();
         for r in routes {
@@ -350,9 +359,24 @@ impl Split {
         self
     }
 
+    /// Every event also goes to `ring`: the JSON a target encodes when
+    /// every target is JSON (`own` is the stream's own encoder), else an
+    /// encoding of its own.
+    fn with_tail(mut self, ring: Option<Arc<Ring>>, own: &Encoder, stream: IoStream) -> Split {
+        let targets =
+            std::iter::once(own).chain(self.routed.iter().filter_map(|p| p.encoder.as_ref()));
+        let all_json = targets.clone().all(Tap::reads);
+        self.tap = ring.map(|ring| Tap::new(ring, stream, (!all_json).then_some(own)));
+        self
+    }
+
     /// Queues each sink's batch: the stream's own first. Each sink gets its
     /// events in the order they were read; `on_full` applies per sink.
     async fn send(&mut self) {
+        if let Some(tap) = &mut self.tap {
+            let routed = self.routed.iter().map(|p| &p.bytes[..]);
+            tap.take(&self.own.bytes, routed);
+        }
         self.own.send(&self.exit).await;
         for p in self.routed.iter_mut().chain(&mut self.copies) {
             p.send(&self.exit).await;
@@ -363,21 +387,27 @@ impl Split {
 impl Output for Split {
     #[inline]
     fn target(&mut self, format: Format) -> (Option<&Encoder>, &mut Vec<u8>) {
-        let to = self
+        let i = self
             .formats
             .iter()
             .find(|(f, _)| *f == format)
-            .and_then(|&(_, i)| self.routed.get_mut(i));
-        let p = match to {
-            Some(p) => p,
-            None => &mut self.own,
+            .map(|&(_, i)| i);
+        let (p, target) = match i.and_then(|i| Some((self.routed.get_mut(i)?, i + 1))) {
+            Some(found) => found,
+            None => (&mut self.own, 0),
         };
+        if let Some(tap) = &mut self.tap {
+            tap.mark(target);
+        }
         p.events = p.events.saturating_add(1);
         (p.encoder.as_ref(), &mut p.bytes)
     }
 
     #[inline]
     fn copy(&mut self, i: usize) -> Option<(&Encoder, &mut Vec<u8>)> {
+        if i == self.copies.len() {
+            return self.tap.as_mut()?.own_encoding();
+        }
         let p = self.copies.get_mut(i)?;
         p.events = p.events.saturating_add(1);
         Some((p.encoder.as_ref()?, &mut p.bytes))

@@ -226,6 +226,8 @@ pub struct Supervisor {
     stop_reason: Option<StopReason>,
     /// The health probes and the board they write.
     probes: Probes,
+    /// The programs' tail rings (`logmux ctl tail`), if on.
+    tails: Option<Arc<super::ring::Rings>>,
 }
 
 /// Why everything is being stopped.
@@ -261,6 +263,7 @@ impl Supervisor {
             first_unclean: None,
             first_failure: None,
             stop_reason: None,
+            tails: None,
         }
     }
 
@@ -277,6 +280,12 @@ impl Supervisor {
             pid: p.pid,
         });
         self.probes.sync(views);
+    }
+
+    /// Every program's events also go to its ring in `tails`.
+    pub fn with_tails(mut self, tails: Arc<super::ring::Rings>) -> Supervisor {
+        self.tails = Some(tails);
+        self
     }
 
     /// Runs until every program has ended and every stream is drained
@@ -854,6 +863,7 @@ impl Supervisor {
             copies,
             merge: spec.merge,
             exit: self.exit.clone(),
+            tail: self.tails.as_ref().and_then(|t| t.ring(&spec.name)),
         }
     }
 

@@ -38,7 +38,8 @@ pub use raw::{
     RawTemplate, SizeValue,
 };
 pub use resolved::{
-    AutoRestart, Hup, Kind, OnExit, Ready, ReadyProbe, RunConfig, StreamSpec, TemplateSpec,
+    AutoRestart, Hup, Kind, OnExit, Ready, ReadyProbe, RunConfig, StreamSpec, TailBuffer,
+    TemplateSpec,
 };
 
 /// Where the control socket lives unless the config says otherwise.
@@ -188,6 +189,7 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, C
         drop_report: settings.drop_report,
         log_sink,
         resource: crate::config::resource::resolve(loc, &raw.resource, &env_all)?,
+        tail_buffer: settings.tail_buffer,
     })
 }
 
@@ -218,6 +220,7 @@ struct Settings {
     idle_flush: Duration,
     drain_timeout: Duration,
     drop_report: Duration,
+    tail_buffer: TailBuffer,
 }
 
 impl Settings {
@@ -235,6 +238,7 @@ impl Settings {
             idle_flush: duration_or(loc, &raw.idle_flush, "idle_flush", secs(1))?,
             drain_timeout: duration_or(loc, &raw.drain_timeout, "drain_timeout", secs(5))?,
             drop_report: duration_or(loc, &raw.drop_report, "drop_report", secs(10))?,
+            tail_buffer: tail_buffer(loc, raw.tail_buffer.as_ref())?,
             control_socket: match &raw.control_socket {
                 None => Some(PathBuf::from(DEFAULT_CONTROL_SOCKET)),
                 Some(s) if s.get_ref().is_empty() => None,
@@ -245,6 +249,32 @@ impl Settings {
             },
         })
     }
+}
+
+/// `tail_buffer`: the defaults for what it does not say.
+fn tail_buffer(
+    loc: &Locator<'_>,
+    raw: Option<&raw::RawTailBuffer>,
+) -> Result<TailBuffer, ConfigError> {
+    let mut limits = TailBuffer::default();
+    let Some(raw) = raw else {
+        return Ok(limits);
+    };
+    if let Some(events) = &raw.events {
+        let n = *events.get_ref();
+        if n > TailBuffer::MAX_EVENTS {
+            return Err(loc.invalid(
+                events.span().start,
+                "tail_buffer.events",
+                format!("{n} is more than {}", TailBuffer::MAX_EVENTS),
+            ));
+        }
+        limits.events = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(bytes) = &raw.bytes {
+        limits.bytes = size(loc, bytes, "tail_buffer.bytes")?;
+    }
+    Ok(limits)
 }
 
 /// Every program, each checked on its own so that one run reports them all.

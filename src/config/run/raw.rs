@@ -33,6 +33,8 @@ pub struct RawFile {
     pub drop_report: Option<Spanned<DurationValue>>,
     /// The default custom nginx `log_format` for all programs.
     pub nginx_log_format: Option<Spanned<String>>,
+    /// Each program's last events kept for `logmux ctl tail`.
+    pub tail_buffer: Option<RawTailBuffer>,
     #[serde(default)]
     pub env: RawEnv,
     #[serde(default)]
@@ -55,6 +57,16 @@ pub struct RawEnv {
     /// Values for variables that are unset or empty.
     #[serde(default)]
     pub defaults: IndexMap<String, String>,
+}
+
+/// `tail_buffer = { events = 1000, bytes = "1MiB" }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTailBuffer {
+    /// At most this many events per program; 0 turns `ctl tail` off.
+    pub events: Option<Spanned<u64>>,
+    /// At most this many bytes of events per program.
+    pub bytes: Option<Spanned<SizeValue>>,
 }
 
 /// A size: a number of bytes, or text such as `10MiB`.

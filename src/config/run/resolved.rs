@@ -34,6 +34,31 @@ pub struct RunConfig {
     pub log_sink: usize,
     /// `[resource]`, then `--resource`.
     pub resource: Vec<(String, String)>,
+    /// Each program's ring for `logmux ctl tail`.
+    pub tail_buffer: TailBuffer,
+}
+
+/// How much of each program's output `logmux ctl tail` can show: the last
+/// `events` events, as long as they fit in `bytes` (one event alone may be
+/// more). `events = 0` keeps nothing and turns `ctl tail` off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TailBuffer {
+    pub events: usize,
+    pub bytes: usize,
+}
+
+impl TailBuffer {
+    /// The most events a ring may be asked to keep.
+    pub const MAX_EVENTS: u64 = 1_000_000;
+}
+
+impl Default for TailBuffer {
+    fn default() -> Self {
+        TailBuffer {
+            events: 1000,
+            bytes: 1 << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -529,3 +529,39 @@ fn bad_probes_name_their_key() {
         .contains("program.a.health.timeout: must be more than 0"));
     assert!(bad("health = { exec = \"true\", retries = 3 }").contains("unknown field `retries`"));
 }
+
+#[test]
+fn tail_buffer_has_defaults_and_checks_its_values() {
+    let c = load_str("[program.a]\ncommand = \"true\"\n").unwrap();
+    assert_eq!(
+        c.tail_buffer,
+        TailBuffer {
+            events: 1000,
+            bytes: 1 << 20
+        }
+    );
+    let c = load_str(
+        "tail_buffer = { events = 50, bytes = \"64KiB\" }\n[program.a]\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.tail_buffer,
+        TailBuffer {
+            events: 50,
+            bytes: 65536
+        }
+    );
+    let c = load_str("tail_buffer = { events = 0 }\n[program.a]\ncommand = \"true\"\n").unwrap();
+    assert_eq!(c.tail_buffer.events, 0);
+    assert_eq!(
+        err("tail_buffer = { events = 2000000 }\n"),
+        "/etc/logmux.toml:1:26: tail_buffer.events: 2000000 is more than 1000000"
+    );
+    let e = err("tail_buffer = { bytes = \"lots\" }\n");
+    assert!(
+        e.starts_with("/etc/logmux.toml:1:25: tail_buffer.bytes: "),
+        "{e}"
+    );
+    let e = err("tail_buffer = { lines = 5 }\n");
+    assert!(e.contains("tail_buffer") && e.contains("lines"), "{e}");
+}
