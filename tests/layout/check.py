@@ -13,7 +13,7 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DOORS = ("filter", "run", "listen")
+DOORS = ("filter", "run", "listen", "top")
 LOWER = ("engine", "sink", "output", "config", "event", "units", "sys", "diag", "shutdown")
 MAX_LINES = 120
 
