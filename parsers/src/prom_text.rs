@@ -16,7 +16,7 @@
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub name: String,
-    pub labels: Vec<(String, String)>,
+    pub labels: Labels,
     pub value: f64,
     /// The optional timestamp, in milliseconds since the Unix epoch.
     pub timestamp_ms: Option<i64>,
@@ -107,8 +107,11 @@ pub fn parse_sample(line: &str) -> Result<Sample, String> {
     })
 }
 
+/// Labels in the order written: (name, value).
+type Labels = Vec<(String, String)>;
+
 /// `a="x",b="y"}` (after the `{`): the labels and the text after the `}`.
-fn parse_labels(mut s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     loop {
         s = s.trim_start_matches([' ', '\t']);

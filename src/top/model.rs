@@ -147,13 +147,19 @@ pub struct View {
 #[derive(Debug, Default)]
 pub struct Tracker {
     prev: Option<Scrape>,
+    last: View,
     exceptions: VecDeque<ExceptionRow>,
 }
 
 impl Tracker {
     /// Takes a new scrape and returns the view of it against the last one.
+    /// A scrape no newer than the last (samples with the same timestamps,
+    /// served again) changes nothing: the last view stays.
     pub fn update(&mut self, cur: Scrape) -> View {
-        let prev = self.prev.as_ref().filter(|p| p.at_ms < cur.at_ms);
+        if self.prev.as_ref().is_some_and(|p| p.at_ms >= cur.at_ms) {
+            return self.last.clone();
+        }
+        let prev = self.prev.as_ref();
         if let Some(prev) = prev {
             for row in risen_exceptions(prev, &cur).into_iter().rev() {
                 self.exceptions.push_front(row);
@@ -168,6 +174,7 @@ impl Tracker {
             bad_lines: cur.bad_lines,
         };
         self.prev = Some(cur);
+        self.last = view.clone();
         view
     }
 }
@@ -451,6 +458,16 @@ mod tests {
                 (1_700_000_002_000, "ValueError", 1.0)
             ]
         );
+    }
+
+    #[test]
+    fn a_scrape_served_again_keeps_the_last_view() {
+        let mut t = Tracker::default();
+        t.update(Scrape::parse(FIRST, 0).unwrap());
+        let v = t.update(Scrape::parse(SECOND, 0).unwrap());
+        assert_eq!(t.update(Scrape::parse(SECOND, 0).unwrap()), v);
+        assert_eq!(t.update(Scrape::parse(FIRST, 0).unwrap()), v);
+        assert_eq!(v.services[0].requests_per_sec, Some(50.0));
     }
 
     #[test]
