@@ -73,6 +73,10 @@ pub enum Command {
     /// Steer a running `logmux run`: status, start, stop, restart, signal.
     #[command(after_help = CTL_EXAMPLES)]
     Ctl(CtlArgs),
+    /// A live terminal view of a running `logmux run` (or a metrics endpoint): programs,
+    /// request rates, 5xx share, latency and the last exceptions.
+    #[command(after_help = TOP_EXAMPLES)]
+    Top(TopArgs),
     /// Be a syslog server (for Docker's `--log-driver syslog`, logger, rsyslog) and
     /// turn every message into a JSON event, split by container.
     #[command(after_help = LISTEN_EXAMPLES)]
@@ -417,6 +421,64 @@ Exit status: 0 on success, 1 when logmux refused the request, 69 when it cannot 
 or does not answer within --timeout;
 `status` exits 3 when a long-running program is not running; `health` exits 1 when a
 long-running program is down or a health probe fails (HEALTHCHECK CMD logmux ctl health).";
+
+const TOP_EXAMPLES: &str = "\
+Examples:
+  logmux top                                          # the logmux run of this container
+  docker exec -it web logmux top                      # from the host
+  logmux top --metrics http://127.0.0.1:9145/metrics --interval 5s
+  logmux top --once                                   # one plain-text snapshot, for scripts
+
+Keys: q, Esc or Ctrl-C quit (so do TERM and HUP). Rates are over the last interval; p50/p99
+are interpolated within the latency buckets as Prometheus's histogram_quantile does.
+Needs metrics on in logmux run ([metrics] listen = ..., or --metrics-listen).
+
+Exit status: 0 when quit, 1 when logmux answers that its metrics are off, 64 without a
+terminal (use --once), 65 when the answer is not the Prometheus text format, 69 when
+nothing answers at --socket or --metrics, 74 when the terminal fails.";
+
+/// Options of `logmux top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The control socket of the running `logmux run` to ask for its metrics.
+    #[arg(long, value_name = "PATH", env = "LOGMUX_CONTROL_SOCKET", default_value = crate::config::run::DEFAULT_CONTROL_SOCKET)]
+    pub socket: PathBuf,
+
+    /// Read this metrics endpoint instead of the socket: `http://127.0.0.1:9145/metrics`.
+    #[arg(long, value_name = "URL")]
+    pub metrics: Option<String>,
+
+    /// How often to fetch; rates are over this interval: `1s`, `500ms`, `5s`.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub interval: (std::time::Duration, String),
+
+    /// Print one plain-text snapshot (two fetches, one interval apart) and exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `--interval`: a positive duration, and its text for the header.
+fn parse_interval(s: &str) -> Result<(std::time::Duration, String), String> {
+    parse_nonzero_duration(s).map(|d| (d, s.to_string()))
+}
+
+impl TopArgs {
+    /// The job of `logmux top`; `utc` is the global `--utc`.
+    pub fn into_job(self, utc: bool) -> crate::top::TopJob {
+        use crate::top::source::Source;
+        let source = match self.metrics {
+            Some(url) => Source::Url(url),
+            None => Source::Socket(self.socket),
+        };
+        crate::top::TopJob {
+            source,
+            interval: self.interval.0,
+            interval_text: self.interval.1,
+            once: self.once,
+            utc,
+        }
+    }
+}
 
 /// Options of `logmux run`.
 #[derive(Debug, Args)]

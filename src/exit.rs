@@ -12,6 +12,8 @@ use crate::filter;
 use crate::listen::{self, ListenError};
 use crate::run::control::{Answer, ClientError};
 use crate::run::{self, RunError};
+use crate::top::source::FetchError;
+use crate::top::TopError;
 
 /// Success.
 pub const OK: u8 = 0;
@@ -24,6 +26,8 @@ pub const NOT_ALL_RUNNING: u8 = 3;
 pub const UNHEALTHY: u8 = 1;
 /// EX_USAGE: an argument that parses but names nothing (`logmux man NOSUCH`).
 pub const EX_USAGE: u8 = 64;
+/// EX_DATAERR: `logmux top` got an answer that is not metrics.
+pub const EX_DATAERR: u8 = 65;
 /// EX_NOINPUT: an input file or the config cannot be read.
 pub const EX_NOINPUT: u8 = 66;
 /// EX_UNAVAILABLE: `logmux ctl` cannot reach a running `logmux run`.
@@ -119,6 +123,18 @@ pub fn ctl(result: &Result<Answer, ClientError>) -> u8 {
     }
 }
 
+/// `logmux top`: quit is 0; "metrics are off" is a refusal, as in `ctl`.
+pub fn top(result: &Result<(), TopError>) -> u8 {
+    match result {
+        Ok(()) => OK,
+        Err(TopError::Fetch(FetchError::MetricsOff { .. })) => REFUSED,
+        Err(TopError::Fetch(FetchError::NotMetrics { .. })) => EX_DATAERR,
+        Err(TopError::Fetch(FetchError::Unreachable(_))) => EX_UNAVAILABLE,
+        Err(TopError::NoTerminal) => EX_USAGE,
+        Err(TopError::Terminal(_)) => EX_IOERR,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +220,27 @@ mod tests {
         assert_eq!(run(&Err(RunError::Runtime(io_error()))), 71);
         assert_eq!(run(&Err(RunError::Signals(io_error()))), 71);
         assert_eq!(check(&Ok(())), 0);
+    }
+
+    #[test]
+    fn top_codes() {
+        let off = FetchError::MetricsOff {
+            path: "/run/logmux.sock".into(),
+            message: "no".into(),
+        };
+        let bad = FetchError::NotMetrics {
+            source_name: "x".into(),
+            message: "y".into(),
+        };
+        assert_eq!(top(&Ok(())), 0);
+        assert_eq!(top(&Err(TopError::Fetch(off))), 1);
+        assert_eq!(top(&Err(TopError::Fetch(bad))), 65);
+        assert_eq!(
+            top(&Err(TopError::Fetch(FetchError::Unreachable("z".into())))),
+            69
+        );
+        assert_eq!(top(&Err(TopError::NoTerminal)), 64);
+        assert_eq!(top(&Err(TopError::Terminal(io_error()))), 74);
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //!   durations and sizes; [`sys`]: the system calls; [`shutdown`]: how a
 //!   door tells its tasks to stop; [`exit`]: outcomes to exit codes;
 //! - the front doors: [`filter`] (`logmux filter`), [`run`] (`logmux run`,
-//!   PID 1) and [`listen`] (`logmux listen`, a syslog server);
+//!   PID 1) and [`listen`] (`logmux listen`, a syslog server); [`top`]
+//!   (`logmux top`) is a terminal view of their metrics;
 //! - [`cli`]: the flags, read only by the binary's `main`.
 
 pub mod cli;
@@ -34,4 +35,5 @@ pub mod run;
 pub mod shutdown;
 pub mod sink;
 pub mod sys;
+pub mod top;
 pub mod units;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use logmux::cli::{Cli, Command, CtlArgs, FilterArgs, ListenArgs, ResolveError};
+use logmux::cli::{Cli, Command, CtlArgs, FilterArgs, ListenArgs, ResolveError, TopArgs};
 use logmux::exit;
 
 fn main() -> ExitCode {
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Command::Check(args) => exit::check(&logmux::run::check(&args.config)),
         Command::Ctl(args) => ctl(args),
         Command::Listen(args) => listen(args),
+        Command::Top(args) => top(args, cli.utc),
         Command::Completions(args) => {
             logmux::cli::write_completions(args.shell, &mut std::io::stdout());
             0
@@ -86,6 +87,15 @@ fn man(command: Option<&str>) -> u8 {
             }
         }
     }
+}
+
+/// `logmux top`: the terminal is restored before an error is printed.
+fn top(args: TopArgs, utc: bool) -> u8 {
+    let result = logmux::top::run(args.into_job(utc));
+    if let Err(e) = &result {
+        eprintln!("logmux top: {e}");
+    }
+    exit::top(&result)
 }
 
 /// `logmux ctl`: one request to the control socket of a running `logmux run`.

@@ -17,6 +17,7 @@
 //! - [`syslog`] reads RFC 3164 and RFC 5424 messages and deframes RFC 6587 streams (`logmux listen`);
 //! - [`ijson`] checks that JSON copied into an event is I-JSON (depth, keys, numbers);
 //! - [`record`], [`field`], [`severity`] and [`time`] are the shared vocabulary;
+//! - [`prom_text`] reads the Prometheus text exposition format (`logmux top`);
 //! - [`strftime`] reads back a date printed with a user's `strftime` pattern (uWSGI's `--logdate`);
 //!
 //! Writing records out (JSON, logfmt, pretty) is the engine's job, in the `logmux` crate.
@@ -31,6 +32,7 @@ pub mod json;
 pub mod json_keys;
 pub mod logmux_event;
 pub mod nginx;
+pub mod prom_text;
 pub mod record;
 pub mod scan;
 pub mod severity;

@@ -270,6 +270,12 @@ pub fn request(
     json: bool,
     timeout: Duration,
 ) -> Result<Answer, ClientError> {
+    interpret(&request_raw(path, line, timeout)?, json)
+}
+
+/// Sends one request and returns logmux's answer as it came (`logmux top`
+/// reads the `metrics` answer itself); gives up after `timeout`.
+pub fn request_raw(path: &Path, line: &str, timeout: Duration) -> Result<String, ClientError> {
     let deadline = Instant::now() + timeout;
     let (tx, rx) = std::sync::mpsc::channel();
     let (owned_path, owned_line) = (path.to_owned(), line.to_owned());
@@ -278,13 +284,11 @@ pub fn request(
     std::thread::spawn(move || {
         let _ = tx.send(exchange_until(&owned_path, &owned_line, deadline));
     });
-    let answer = rx
-        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
         .map_err(|_| ClientError::Timeout {
             path: path.to_owned(),
             timeout,
-        })??;
-    interpret(&answer, json)
+        })?
 }
 
 /// Asks until logmux is not busy or the deadline passes; the raw answer.
