@@ -35,6 +35,17 @@
 #                     container holds the same events as the http case, each
 #                     with container.name, up to logmux's last line after
 #                     docker stop; listen reports nothing lost
+#   static            an image of nothing but the static logmux (from the
+#                     image's logmux-bin stage, or LOGMUX_STATIC_BIN), a
+#                     config, /etc/passwd and /etc/group, made by `docker
+#                     import` from a tar: `logmux run` starts programs (logmux
+#                     itself, `logmux filter` on /proc/self files) as
+#                     www-data without NSS (uid, gid, supplementary groups,
+#                     HOME) and prints their events; `logmux run -- CMD`
+#                     exits with the program's code; the binary's size
+#   up                `bash docker/up.sh` from a fresh clone (git clone of
+#                     this tree), with the bootstrapped base: the image
+#                     builds, the container answers 200 on localhost
 #
 # Without a Docker engine (`docker info` fails) it fails under CI (CI set,
 # other than 0 or false) or LOGMUX_LIVE=1. Otherwise it names the skipped
@@ -155,7 +166,7 @@ case_build() {
     cas=$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
     [ -z "$cas" ] || extra=(--build-arg "EXTRA_CA_CERTS=$cas")
     local t0; t0=$(now_ms)
-    if ! docker build --network host "${extra[@]}" -f "$ROOT/docker/Dockerfile" -t "$IMAGE" "$ROOT" \
+    if ! docker build --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" "${extra[@]}" -f "$ROOT/docker/Dockerfile" -t "$IMAGE" "$ROOT" \
         >"$TMP/build.log" 2>&1; then
         tail -n 40 "$TMP/build.log"
         die "docker build failed (log above)"
@@ -555,6 +566,95 @@ PY
     [ $f = 0 ] || die "see above"
 }
 
+# ------------------------------------------------------------------ static
+
+# static_rootfs DIR: the files of the static image: /logmux, its config, the
+# accounts (www-data in two supplementary groups), www-data's home.
+static_rootfs() {
+    local r=$1
+    mkdir -p "$r/etc" "$r/var/www" "$r/tmp"
+    chmod 1777 "$r/tmp"
+    if [ -n "${LOGMUX_STATIC_BIN:-}" ]; then
+        cp "$LOGMUX_STATIC_BIN" "$r/logmux"
+    else
+        local cid; cid=$(docker create "$IMAGE")
+        docker cp "$cid:/usr/local/bin/logmux" "$r/logmux" >/dev/null
+        docker rm "$cid" >/dev/null
+    fi
+    printf '%s\n' 'root:x:0:0:root:/root:/logmux' 'www-data:x:33:33:www-data:/var/www:/logmux' >"$r/etc/passwd"
+    printf '%s\n' 'root:x:0:' 'adm:x:4:www-data' 'www-data:x:33:' 'ssl-cert:x:110:other,www-data' >"$r/etc/group"
+    cat >"$r/etc/logmux.toml" <<'TOML'
+control_socket = ""
+[program.status]
+command = ["/logmux", "filter", "/proc/self/status"]
+user = "www-data"
+autorestart = "never"
+[program.environ]
+command = ["/logmux", "filter", "/proc/self/environ"]
+user = "www-data"
+autorestart = "never"
+TOML
+}
+
+case_static() {
+    local d=$TMP/static r=$TMP/static/rootfs img=$PREFIX-static:e2e
+    mkdir -p "$d" "$r"
+    static_rootfs "$r"
+    figure "static logmux: $(stat -c %s "$r/logmux") bytes (stripped, crt-static)"
+    if command -v readelf >/dev/null; then
+        ! readelf -lW "$r/logmux" | grep -q 'program interpreter' || die "logmux asks for a dynamic loader: not static"
+        ok "no program interpreter (readelf -l): static"
+    fi
+    tar --numeric-owner --owner=0 --group=0 -C "$r" -c . | docker import - "$img" >/dev/null
+    local got; got=$(docker run --rm --entrypoint /logmux "$img" --version 2>&1) || { docker image rm "$img" >/dev/null; die "logmux --version: $got"; }
+    ok "$got runs in an image of $(tar -tf <(tar -C "$r" -c .) | grep -vc '/$') files"
+    local f=0 rc=0
+    docker run --name "$PREFIX-static-run" "$img" /logmux run --config /etc/logmux.toml >"$d/out.jsonl" 2>"$d/err.jsonl" || rc=$?
+    if [ $rc = 0 ]; then ok "logmux run --config: exit 0"; else say "  not ok logmux run --config: exit $rc"; f=1; fi
+    logcheck "$d" json || f=1
+    logcheck "$d" message out status "Uid:	33	33	33	33" 1 || f=1
+    logcheck "$d" message out status "Gid:	33	33	33	33" 1 || f=1
+    # The kernel lists groups sorted: www-data's own 33, adm 4, ssl-cert 110.
+    logcheck "$d" message out status "Groups:	4 33 110 " 1 || f=1
+    logcheck "$d" message out environ "HOME=/var/www" 1 || f=1
+    logcheck "$d" message out environ "USER=www-data" 1 || f=1
+    logcheck "$d" services status environ logmux || f=1
+    rc=0
+    docker run --name "$PREFIX-static-one" "$img" /logmux run -- /logmux filter /nonexistent >"$d/out.jsonl" 2>"$d/err.jsonl" || rc=$?
+    if [ $rc = 66 ]; then ok "logmux run -- /logmux filter /nonexistent: exit 66, the program's"; else say "  not ok logmux run -- CMD: exit $rc, want 66"; f=1; fi
+    logcheck "$d" json || f=1
+    logcheck "$d" message err logmux "cannot open input /nonexistent" 1 || f=1
+    docker rm -f "$PREFIX-static-run" "$PREFIX-static-one" >/dev/null 2>&1 || true
+    docker image rm "$img" >/dev/null
+    [ $f = 0 ] || die "see above"
+}
+
+# ------------------------------------------------------------------ up
+
+case_up() {
+    local d=$TMP/up; mkdir -p "$d"
+    # A fresh clone: only what is committed, no target/, no local settings.
+    git clone -q "$ROOT" "$d/clone" || die "git clone $ROOT"
+    local cas port
+    cas=$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
+    port=$(free_port)
+    local t0; t0=$(now_ms)
+    if ! BASE_IMAGE=$BASE_IMAGE IMAGE=$IMAGE NAME=$PREFIX-up PORT=$port UP_FOLLOW=0 EXTRA_CA_CERTS=$cas \
+        bash "$d/clone/docker/up.sh" >"$d/up.log" 2>&1; then
+        tail -n 30 "$d/up.log"
+        die "bash docker/up.sh failed (its last lines above)"
+    fi
+    figure "bash docker/up.sh to its first 200: $(secs $(( $(now_ms) - t0 ))) s (image layers cached by the build case)"
+    expect_code 200 "http://localhost:$port/?e2e=up"
+    # nginx logs a request after answering it: wait for its line.
+    quiet_until 10 eval 'logs "$PREFIX-up" "$d" && logcheck "$d" count out nginx.access nginx "/?e2e=up" 200 1'
+    logs "$PREFIX-up" "$d"
+    local f=0
+    logcheck "$d" json || f=1
+    logcheck "$d" count out nginx.access nginx "/?e2e=up" 200 1 || f=1
+    [ $f = 0 ] || die "see above"
+}
+
 # ------------------------------------------------------------------ host
 
 # The namespace's set-up, run by sh as PID 1 of a new PID namespace with its
@@ -693,7 +793,7 @@ PREFIX=logmux-e2e-$$
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-DOCKER_CASES=(build http missing-variable stop https otlp syslog)
+DOCKER_CASES=(build http missing-variable stop https otlp syslog static up)
 if [ $# -gt 0 ]; then
     cases=("$@")
 elif [ "${LOGMUX_E2E_HOST:-0}" = 1 ]; then
