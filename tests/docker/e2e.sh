@@ -11,18 +11,21 @@
 #                     uwsgi.request events, both on stdout, one merged
 #                     python.traceback on stderr, only the services nginx,
 #                     uwsgi and logmux, and nothing that is not JSON; time to
-#                     the first 200; RSS
+#                     the first 200; RSS; a 7 KB cookie gets 200 (uWSGI's
+#                     buffer-size)
 #   missing-variable  without NGINX_SERVER_NAME, DJANGO_SETTINGS_MODULE, or
 #                     EMAIL_ADDRESS with USE_SSL: exit 78, the last line
 #                     names the variable
 #   stop              docker stop: exit code 0 (no SIGKILL), the last request's
-#                     access lines are in the logs
+#                     access lines are in the logs; UWSGI_ENABLE_THREADS=true
+#                     and UWSGI_HARAKIRI reach uWSGI
 #   https             USE_SSL against pebble: the first start gets a
 #                     certificate, HTTPS serves, HTTP redirects, a forced
 #                     renewal (`logmux ctl start certbot-renew`) goes through
 #                     nginx's webroot while nginx keeps serving, nginx reloads
 #                     (new serial served), a restart reuses the certificate;
-#                     certbot's output is tagged service.name certbot
+#                     certbot's output is tagged service.name certbot;
+#                     HSTS (max-age one year; NGINX_HSTS_MAX_AGE=0 on restart)
 #   otlp              OTEL_EXPORTER_OTLP_ENDPOINT and APP_ENV set, no config
 #                     edit: tests/otlp/receiver.py (in the container's
 #                     network namespace) decodes one record per nginx.access
@@ -206,6 +209,21 @@ case_build() {
                 docker-compose -f "$ROOT/docker/$f" config -q || die "docker-compose config: docker/$f"
         done
         ok "docker-compose config accepts docker/compose.yml, compose.https.yml and compose.syslog.yml"
+        # Two environments side by side: no fixed container name, and each
+        # its own letsencrypt folder.
+        local cfg
+        cfg=$(APP_ENV=staging NGINX_SERVER_NAME=x EMAIL_ADDRESS=x docker-compose -p e2e-staging -f "$ROOT/docker/compose.https.yml" config)
+        ! grep -q container_name <<<"$cfg" || die "compose.https.yml names its container: two environments would replace each other"
+        grep -q '/docker/letsencrypt/staging:/etc/letsencrypt' <<<"$cfg" || die "compose.https.yml: APP_ENV=staging does not get letsencrypt/staging"
+        ! grep -q container_name "$ROOT/docker/compose.yml" || die "compose.yml names its container"
+        ok "compose.yml and compose.https.yml: no container_name; APP_ENV=staging keeps letsencrypt/staging"
+    fi
+    if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+        git -C "$ROOT" check-ignore -q docker/app/project/settings/staging/secrets.json ||
+            die "an environment's secrets.json (staging) is not git-ignored"
+        ! git -C "$ROOT" check-ignore -q docker/app/project/settings/dev/secrets.json ||
+            die "the example dev secrets.json is ignored (a fresh clone could not run it)"
+        ok "every environment's secrets.json is git-ignored, the example dev one is not"
     fi
 }
 
@@ -220,6 +238,9 @@ case_http() {
     figure "docker run to the first 200 (HTTP): $(secs $(( $(now_ms) - t0 ))) s"
 
     send_requests "$url" "${H[@]}"
+    # A 7 KB cookie: over uWSGI's default 4 KB request block (a 502), under
+    # nginx's 8 KB header line; buffer-size = 32768 lets it through.
+    expect_code 200 "$url/?e2e=cookie" "${H[@]}" -H "Cookie: big=$(printf '%07000d' 0)"
 
     # Programs count as running once up for startsecs (1 s), which the
     # first 200 can beat; the HEALTHCHECK's start period covers that.
@@ -244,6 +265,9 @@ case_http() {
     request_checks "$d" out || f=1
     logcheck "$d" message err uwsgi "Not Found: /missing/" 1 || f=1
     logcheck "$d" message err logmux "uwsgi is ready" 1 || f=1
+    logcheck "$d" count out nginx.access nginx "/?e2e=cookie" 200 1 || f=1
+    # UWSGI_ENABLE_THREADS unset: false (the stop case sets it).
+    logcheck "$d" message err uwsgi "Python threads support is disabled" 1 || f=1
     logcheck "$d" services nginx uwsgi logmux || f=1
 
     health() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = "$1" ]; }
@@ -279,7 +303,7 @@ case_missing_variable() {
 
 case_stop() {
     local c=$PREFIX-stop d=$TMP/stop; mkdir -p "$d"
-    run_web "$c" -p 127.0.0.1::80 -e NGINX_SERVER_NAME=$SERVER_NAME
+    run_web "$c" -p 127.0.0.1::80 -e NGINX_SERVER_NAME=$SERVER_NAME -e UWSGI_ENABLE_THREADS=true -e UWSGI_HARAKIRI=30
     local url; url=http://127.0.0.1:$(host_port "$c" 80)
     quiet_until 60 status_is 200 "$url/?e2e=probe" -H "Host: $SERVER_NAME" || die "no 200 within 60 s"
     expect_code 200 "$url/?e2e=last" -H "Host: $SERVER_NAME"
@@ -298,6 +322,9 @@ case_stop() {
     logcheck "$d" count out nginx.access nginx "/?e2e=last" 200 1 || f=1
     logcheck "$d" count out uwsgi.request uwsgi "/?e2e=last" 200 1 || f=1
     logcheck "$d" message err logmux "logmux exits with 0" 1 || f=1
+    # UWSGI_ENABLE_THREADS=true reaches uWSGI (UWSGI_HARAKIRI=30 is accepted:
+    # strict = true would refuse a bad value).
+    logcheck "$d" message err uwsgi "python threads support enabled" 1 || f=1
     logcheck "$d" json || f=1
     [ $f = 0 ] || die "see above"
 }
@@ -349,8 +376,8 @@ EOF
 
     local p80 p443; p80=$(host_port "$net" 80); p443=$(host_port "$net" 443)
     local https=https://$SERVER_NAME:$p443 R=(--cacert "$d/pebble-root.pem" --resolve "$SERVER_NAME:$p443:127.0.0.1")
-    start_https() {
-        run_web "$web" --network "container:$net" \
+    start_https() { # start_https [DOCKER RUN ARGS...]
+        run_web "$web" --network "container:$net" "$@" \
             -e NGINX_SERVER_NAME=$SERVER_NAME -e USE_SSL=1 -e EMAIL_ADDRESS=e2e@$SERVER_NAME \
             -e CERTBOT_SERVER=https://localhost:14000/dir -e REQUESTS_CA_BUNDLE=/e2e/ca.pem \
             -v "$d/ca.pem:/e2e/ca.pem:ro" -v "$d/le:/etc/letsencrypt"
@@ -369,6 +396,11 @@ EOF
     redirect=$(curl -s -o /dev/null -m 10 -w '%{http_code} %{redirect_url}' -H "Host: $SERVER_NAME" "http://127.0.0.1:$p80/x/?y=1")
     [ "$redirect" = "301 https://$SERVER_NAME/x/?y=1" ] || die "HTTP answered: $redirect"
     ok "HTTP redirects to HTTPS: $redirect"
+    # hsts URL: the Strict-Transport-Security header HTTPS answers with.
+    hsts() { curl -s -D - -o /dev/null -m 10 "$1" "${R[@]}" | tr -d '\r' | sed -n 's/^[Ss]trict-[Tt]ransport-[Ss]ecurity: //p'; }
+    local sts; sts=$(hsts "$https/?e2e=hsts")
+    [ "$sts" = "max-age=31536000" ] || die "HTTPS Strict-Transport-Security: '$sts', want max-age=31536000"
+    ok "HTTPS sends Strict-Transport-Security: $sts"
 
     # Forced renewal through the running nginx: certbot reads cli.ini in the
     # mounted /etc/letsencrypt, so the image's command stays as it is. Off a
@@ -420,9 +452,13 @@ EOF
     logcheck "$d" json || f=1
 
     # A new container on the same volume keeps the certificate.
+    # NGINX_HSTS_MAX_AGE=0 turns HSTS off (browsers forget the host).
     docker rm -f "$web" >/dev/null
-    start_https
+    start_https -e NGINX_HSTS_MAX_AGE=0
     quiet_until 60 status_is 200 "$https/?e2e=probe" "${R[@]}" || die "no HTTPS 200 after the restart"
+    sts=$(hsts "$https/?e2e=hsts-off")
+    [ "$sts" = "max-age=0" ] && ok "NGINX_HSTS_MAX_AGE=0: Strict-Transport-Security: $sts" ||
+        { say "  not ok with NGINX_HSTS_MAX_AGE=0: Strict-Transport-Security '$sts'"; f=1; }
     local again; again=$(serial "$p443")
     [ "$again" = "$after" ] && ok "a new container serves the same certificate" ||
         { say "  not ok after the restart the serial is $again, want $after"; f=1; }
