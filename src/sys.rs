@@ -23,6 +23,7 @@ use nix::sys::socket::{self, sockopt, Backlog, MsgFlags};
 use nix::sys::stat::{fstat, SFlag};
 
 pub mod accounts;
+pub mod cpus;
 pub mod mmsg;
 
 /// Waits until `fd` is readable or `timeout` passes; true if readable.

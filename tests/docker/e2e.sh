@@ -18,7 +18,8 @@
 #                     names the variable
 #   stop              docker stop: exit code 0 (no SIGKILL), the last request's
 #                     access lines are in the logs; UWSGI_ENABLE_THREADS=true
-#                     and UWSGI_HARAKIRI reach uWSGI
+#                     and UWSGI_HARAKIRI reach uWSGI; --cpus 1: one nginx
+#                     worker (LOGMUX_CPUS; the http case: one per core)
 #   https             USE_SSL against pebble: the first start gets a
 #                     certificate, HTTPS serves, HTTP redirects, a forced
 #                     renewal (`logmux ctl start certbot-renew`) goes through
@@ -157,6 +158,9 @@ run_web() { # run_web NAME [DOCKER RUN ARGS...]: a web container, detached
         "$@" "$IMAGE" >/dev/null
 }
 
+# nginx_workers C: how many nginx worker processes run in container C.
+nginx_workers() { docker exec "$1" sh -c 'grep -l "^nginx: worker process" /proc/[0-9]*/cmdline 2>/dev/null | wc -l'; }
+
 host_port() { docker port "$1" "$2/tcp" | awk -F: 'NR == 1 { print $NF }'; }
 
 # ------------------------------------------------------------------ cases
@@ -238,6 +242,10 @@ case_http() {
     figure "docker run to the first 200 (HTTP): $(secs $(( $(now_ms) - t0 ))) s"
 
     send_requests "$url" "${H[@]}"
+    # No CPU limit: one nginx worker per core the container may use.
+    local workers want; workers=$(nginx_workers "$c"); want=$(docker exec "$c" nproc)
+    [ "$workers" = "$want" ] || die "$workers nginx workers, want $want (nproc in the container)"
+    ok "$workers nginx workers, one per core (no CPU limit)"
     # A 7 KB cookie: over uWSGI's default 4 KB request block (a 502), under
     # nginx's 8 KB header line; buffer-size = 32768 lets it through.
     expect_code 200 "$url/?e2e=cookie" "${H[@]}" -H "Cookie: big=$(printf '%07000d' 0)"
@@ -303,9 +311,13 @@ case_missing_variable() {
 
 case_stop() {
     local c=$PREFIX-stop d=$TMP/stop; mkdir -p "$d"
-    run_web "$c" -p 127.0.0.1::80 -e NGINX_SERVER_NAME=$SERVER_NAME -e UWSGI_ENABLE_THREADS=true -e UWSGI_HARAKIRI=30
+    run_web "$c" -p 127.0.0.1::80 -e NGINX_SERVER_NAME=$SERVER_NAME -e UWSGI_ENABLE_THREADS=true -e UWSGI_HARAKIRI=30 --cpus 1
     local url; url=http://127.0.0.1:$(host_port "$c" 80)
     quiet_until 60 status_is 200 "$url/?e2e=probe" -H "Host: $SERVER_NAME" || die "no 200 within 60 s"
+    # --cpus 1: one nginx worker (LOGMUX_CPUS from the cgroup), not one per host core.
+    local workers; workers=$(nginx_workers "$c")
+    [ "$workers" = 1 ] || die "--cpus 1: $workers nginx workers, want 1"
+    ok "--cpus 1: 1 nginx worker"
     expect_code 200 "$url/?e2e=last" -H "Host: $SERVER_NAME"
     local t0 ms; t0=$(now_ms)
     docker stop "$c" >/dev/null
