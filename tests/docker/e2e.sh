@@ -19,7 +19,8 @@
 #   stop              docker stop: exit code 0 (no SIGKILL), the last request's
 #                     access lines are in the logs; UWSGI_ENABLE_THREADS=true
 #                     and UWSGI_HARAKIRI reach uWSGI; --cpus 1: one nginx
-#                     worker (LOGMUX_CPUS; the http case: one per core)
+#                     worker (LOGMUX_CPUS; the http case: one per core);
+#                     DJANGO_MIGRATE=1 migrates before uWSGI starts
 #   https             USE_SSL against pebble: the first start gets a
 #                     certificate, HTTPS serves, HTTP redirects, a forced
 #                     renewal (`logmux ctl start certbot-renew`) goes through
@@ -311,7 +312,7 @@ case_missing_variable() {
 
 case_stop() {
     local c=$PREFIX-stop d=$TMP/stop; mkdir -p "$d"
-    run_web "$c" -p 127.0.0.1::80 -e NGINX_SERVER_NAME=$SERVER_NAME -e UWSGI_ENABLE_THREADS=true -e UWSGI_HARAKIRI=30 --cpus 1
+    run_web "$c" -p 127.0.0.1::80 -e NGINX_SERVER_NAME=$SERVER_NAME -e UWSGI_ENABLE_THREADS=true -e UWSGI_HARAKIRI=30 --cpus 1 -e DJANGO_MIGRATE=1
     local url; url=http://127.0.0.1:$(host_port "$c" 80)
     quiet_until 60 status_is 200 "$url/?e2e=probe" -H "Host: $SERVER_NAME" || die "no 200 within 60 s"
     # --cpus 1: one nginx worker (LOGMUX_CPUS from the cgroup), not one per host core.
@@ -337,6 +338,14 @@ case_stop() {
     # UWSGI_ENABLE_THREADS=true reaches uWSGI (UWSGI_HARAKIRI=30 is accepted:
     # strict = true would refuse a bad value).
     logcheck "$d" message err uwsgi "python threads support enabled" 1 || f=1
+    # DJANGO_MIGRATE=1: migrate ran as a once program, ended 0, before uWSGI.
+    logcheck "$d" message out migrate "Applying contenttypes.0001_initial... OK" 1 || f=1
+    logcheck "$d" message err logmux "migrate exited: exit code 0" 1 || f=1
+    local m u
+    m=$(grep -n 'migrate exited: exit code 0' "$d/err.jsonl" | head -n 1 | cut -d: -f1)
+    u=$(grep -n '"spawned uwsgi' "$d/err.jsonl" | head -n 1 | cut -d: -f1)
+    if [ -n "$m" ] && [ -n "$u" ] && [ "$m" -lt "$u" ]; then ok "migrate ended before uwsgi was spawned"
+    else say "  not ok migrate's end (line ${m:-none}) before uwsgi's spawn (line ${u:-none})"; f=1; fi
     logcheck "$d" json || f=1
     [ $f = 0 ] || die "see above"
 }
