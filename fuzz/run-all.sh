@@ -24,7 +24,7 @@ FIX="$ROOT/fixtures"
 export RUSTC_BOOTSTRAP=1
 export LC_ALL=C   # the fixtures hold raw non-UTF-8 bytes: treat lines as bytes
 
-ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode ijson_output spool_segment strftime json_keys prom_text"
+ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode ijson_output spool_segment strftime json_keys prom_text accounts"
 TARGETS="${TARGETS:-$ALL_TARGETS}"
 
 # --- seeding --------------------------------------------------------------
@@ -219,6 +219,7 @@ seed() {
         strftime)         seed_lines "$1" "$FIX"/uwsgi*.log ;;
         json_keys)        seed_lines "$1" "$FIX"/app-json.log "$FIX"/uwsgi.log ;;
         prom_text)        seed_files "$1" "$ROOT"/tests/top/*.prom ;;
+        accounts)         seed_files "$1" /etc/passwd /etc/group ;;
         *) echo "unknown target $1" >&2; return 1 ;;
     esac
 }

@@ -22,6 +22,8 @@ use nix::sys::signal::Signal;
 use nix::sys::socket::{self, sockopt, Backlog, MsgFlags};
 use nix::sys::stat::{fstat, SFlag};
 
+pub mod accounts;
+pub mod cpus;
 pub mod mmsg;
 
 /// Waits until `fd` is readable or `timeout` passes; true if readable.
@@ -160,6 +162,31 @@ pub fn give_fd(cmd: &mut Command, fd: std::os::fd::RawFd, target: std::os::fd::R
                     return Err(io::Error::last_os_error());
                 }
             } else if libc::dup2(fd, target) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Makes `cmd`'s child take `account`'s groups (primary and supplementary),
+/// gid and uid before exec. Registered before [`die_with_parent`], since a
+/// change of credentials clears the parent-death signal. As with std's
+/// `uid()`, groups are only set by root; anyone else can only become
+/// themselves (setgid/setuid fail otherwise, and so does the start).
+pub fn become_user(cmd: &mut Command, account: &accounts::Account) {
+    let (uid, gid) = (account.uid, account.gid);
+    let groups: Vec<libc::gid_t> = account.groups.clone();
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // makes async-signal-safe calls (getuid, setgroups, setgid, setuid) on memory
+    // allocated before the fork, allocating nothing and taking no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            let root = libc::getuid() == 0;
+            if (root && libc::setgroups(groups.len(), groups.as_ptr()) != 0)
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
             Ok(())

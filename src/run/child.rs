@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use nix::unistd::{Pid, User};
+use nix::unistd::Pid;
 
 use crate::config::run::ProgramSpec;
 
@@ -26,7 +26,7 @@ pub enum SpawnError {
     #[error("user `{0}` does not exist")]
     NoSuchUser(String),
     #[error("cannot look up user `{0}`: {1}")]
-    UserLookup(String, nix::Error),
+    UserLookup(String, crate::sys::accounts::LookupError),
     #[error("cannot enter directory `{}`: {source}", dir.display())]
     Directory {
         dir: std::path::PathBuf,
@@ -87,22 +87,23 @@ pub fn spawn_with(
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
+    if let Some(name) = &spec.user {
+        let account = crate::sys::accounts::lookup(name)
+            .map_err(|e| SpawnError::UserLookup(name.clone(), e))?
+            .ok_or_else(|| SpawnError::NoSuchUser(name.clone()))?;
+        // Its supplementary groups too (std's uid() would drop them all).
+        crate::sys::become_user(&mut cmd, &account);
+        cmd.env("HOME", &account.home)
+            .env("USER", name)
+            .env("LOGNAME", name);
+    }
     // If logmux itself is killed outright (SIGKILL, a crash), its programs
     // must not live on as orphans: as PID 1 the kernel would end them
-    // anyway, elsewhere nobody would.
+    // anyway, elsewhere nobody would. After become_user: a change of
+    // credentials clears the parent-death signal.
     crate::sys::die_with_parent(&mut cmd, std::process::id());
     if spec.inherit_stdin {
         crate::sys::foreground_on_terminal(&mut cmd);
-    }
-    if let Some(name) = &spec.user {
-        let user = User::from_name(name)
-            .map_err(|e| SpawnError::UserLookup(name.clone(), e))?
-            .ok_or_else(|| SpawnError::NoSuchUser(name.clone()))?;
-        // std drops supplementary groups (setgroups) when root sets a uid.
-        cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
-        cmd.env("HOME", &user.dir)
-            .env("USER", name)
-            .env("LOGNAME", name);
     }
     for (k, v) in &spec.environment {
         cmd.env(k, v);

@@ -14,8 +14,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::unistd::User;
-
 use crate::config::run::{ConfigError, Locator, ProgramSpec, RunConfig};
 
 /// Said after each finding that depends on the machine.
@@ -89,7 +87,7 @@ fn executable_problem(path: &Path) -> Option<&'static str> {
 }
 
 fn user_problem(name: &str) -> Option<String> {
-    match User::from_name(name) {
+    match crate::sys::accounts::lookup(name) {
         Ok(Some(_)) => None,
         Ok(None) => Some(format!("user `{name}` does not exist {HERE}")),
         Err(e) => Some(format!("cannot look up user `{name}`: {e} {HERE}")),

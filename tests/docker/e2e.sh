@@ -13,18 +13,23 @@
 #                     uwsgi and logmux, and nothing that is not JSON; time to
 #                     the first 200; RSS; the HEALTHCHECK (logmux ctl
 #                     health) unhealthy after `ctl stop uwsgi` (nginx's
-#                     probe gets 502), healthy after `ctl start uwsgi`
+#                     probe gets 502), healthy after `ctl start uwsgi`;
+#                     a 7 KB cookie gets 200 (uWSGI's buffer-size)
 #   missing-variable  without NGINX_SERVER_NAME, DJANGO_SETTINGS_MODULE, or
 #                     EMAIL_ADDRESS with USE_SSL: exit 78, the last line
 #                     names the variable
 #   stop              docker stop: exit code 0 (no SIGKILL), the last request's
-#                     access lines are in the logs
+#                     access lines are in the logs; UWSGI_ENABLE_THREADS=true
+#                     and UWSGI_HARAKIRI reach uWSGI; --cpus 1: one nginx
+#                     worker (LOGMUX_CPUS; the http case: one per core);
+#                     DJANGO_MIGRATE=1 migrates before uWSGI starts
 #   https             USE_SSL against pebble: the first start gets a
 #                     certificate, HTTPS serves, HTTP redirects, a forced
 #                     renewal (`logmux ctl start certbot-renew`) goes through
 #                     nginx's webroot while nginx keeps serving, nginx reloads
 #                     (new serial served), a restart reuses the certificate;
-#                     certbot's output is tagged service.name certbot
+#                     certbot's output is tagged service.name certbot;
+#                     HSTS (max-age one year; NGINX_HSTS_MAX_AGE=0 on restart)
 #   otlp              OTEL_EXPORTER_OTLP_ENDPOINT and APP_ENV set, no config
 #                     edit: tests/otlp/receiver.py (in the container's
 #                     network namespace) decodes one record per nginx.access
@@ -37,6 +42,17 @@
 #                     container holds the same events as the http case, each
 #                     with container.name, up to logmux's last line after
 #                     docker stop; listen reports nothing lost
+#   static            an image of nothing but the static logmux (from the
+#                     image's logmux-bin stage, or LOGMUX_STATIC_BIN), a
+#                     config, /etc/passwd and /etc/group, made by `docker
+#                     import` from a tar: `logmux run` starts programs (logmux
+#                     itself, `logmux filter` on /proc/self files) as
+#                     www-data without NSS (uid, gid, supplementary groups,
+#                     HOME) and prints their events; `logmux run -- CMD`
+#                     exits with the program's code; the binary's size
+#   up                `bash docker/up.sh` from a fresh clone (git clone of
+#                     this tree), with the bootstrapped base: the image
+#                     builds, the container answers 200 on localhost
 #
 # Without a Docker engine (`docker info` fails) it fails under CI (CI set,
 # other than 0 or false) or LOGMUX_LIVE=1. Otherwise it names the skipped
@@ -145,6 +161,9 @@ run_web() { # run_web NAME [DOCKER RUN ARGS...]: a web container, detached
         "$@" "$IMAGE" >/dev/null
 }
 
+# nginx_workers C: how many nginx worker processes run in container C.
+nginx_workers() { docker exec "$1" sh -c 'grep -l "^nginx: worker process" /proc/[0-9]*/cmdline 2>/dev/null | wc -l'; }
+
 host_port() { docker port "$1" "$2/tcp" | awk -F: 'NR == 1 { print $NF }'; }
 
 # ------------------------------------------------------------------ cases
@@ -157,7 +176,7 @@ case_build() {
     cas=$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
     [ -z "$cas" ] || extra=(--build-arg "EXTRA_CA_CERTS=$cas")
     local t0; t0=$(now_ms)
-    if ! docker build --network host "${extra[@]}" -f "$ROOT/docker/Dockerfile" -t "$IMAGE" "$ROOT" \
+    if ! docker build --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" "${extra[@]}" -f "$ROOT/docker/Dockerfile" -t "$IMAGE" "$ROOT" \
         >"$TMP/build.log" 2>&1; then
         tail -n 40 "$TMP/build.log"
         die "docker build failed (log above)"
@@ -197,6 +216,21 @@ case_build() {
                 docker-compose -f "$ROOT/docker/$f" config -q || die "docker-compose config: docker/$f"
         done
         ok "docker-compose config accepts docker/compose.yml, compose.https.yml and compose.syslog.yml"
+        # Two environments side by side: no fixed container name, and each
+        # its own letsencrypt folder.
+        local cfg
+        cfg=$(APP_ENV=staging NGINX_SERVER_NAME=x EMAIL_ADDRESS=x docker-compose -p e2e-staging -f "$ROOT/docker/compose.https.yml" config)
+        ! grep -q container_name <<<"$cfg" || die "compose.https.yml names its container: two environments would replace each other"
+        grep -q '/docker/letsencrypt/staging:/etc/letsencrypt' <<<"$cfg" || die "compose.https.yml: APP_ENV=staging does not get letsencrypt/staging"
+        ! grep -q container_name "$ROOT/docker/compose.yml" || die "compose.yml names its container"
+        ok "compose.yml and compose.https.yml: no container_name; APP_ENV=staging keeps letsencrypt/staging"
+    fi
+    if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+        git -C "$ROOT" check-ignore -q docker/app/project/settings/staging/secrets.json ||
+            die "an environment's secrets.json (staging) is not git-ignored"
+        ! git -C "$ROOT" check-ignore -q docker/app/project/settings/dev/secrets.json ||
+            die "the example dev secrets.json is ignored (a fresh clone could not run it)"
+        ok "every environment's secrets.json is git-ignored, the example dev one is not"
     fi
 }
 
@@ -211,6 +245,13 @@ case_http() {
     figure "docker run to the first 200 (HTTP): $(secs $(( $(now_ms) - t0 ))) s"
 
     send_requests "$url" "${H[@]}"
+    # No CPU limit: one nginx worker per core the container may use.
+    local workers want; workers=$(nginx_workers "$c"); want=$(docker exec "$c" nproc)
+    [ "$workers" = "$want" ] || die "$workers nginx workers, want $want (nproc in the container)"
+    ok "$workers nginx workers, one per core (no CPU limit)"
+    # A 7 KB cookie: over uWSGI's default 4 KB request block (a 502), under
+    # nginx's 8 KB header line; buffer-size = 32768 lets it through.
+    expect_code 200 "$url/?e2e=cookie" "${H[@]}" -H "Cookie: big=$(printf '%07000d' 0)"
 
     # Programs count as running once up for startsecs (1 s), which the
     # first 200 can beat; the HEALTHCHECK's start period covers that.
@@ -235,6 +276,9 @@ case_http() {
     request_checks "$d" out || f=1
     logcheck "$d" message err uwsgi "Not Found: /missing/" 1 || f=1
     logcheck "$d" message err logmux "uwsgi is ready" 1 || f=1
+    logcheck "$d" count out nginx.access nginx "/?e2e=cookie" 200 1 || f=1
+    # UWSGI_ENABLE_THREADS unset: false (the stop case sets it).
+    logcheck "$d" message err uwsgi "Python threads support is disabled" 1 || f=1
     logcheck "$d" services nginx uwsgi logmux || f=1
 
     health() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = "$1" ]; }
@@ -286,9 +330,13 @@ case_missing_variable() {
 
 case_stop() {
     local c=$PREFIX-stop d=$TMP/stop; mkdir -p "$d"
-    run_web "$c" -p 127.0.0.1::80 -e NGINX_SERVER_NAME=$SERVER_NAME
+    run_web "$c" -p 127.0.0.1::80 -e NGINX_SERVER_NAME=$SERVER_NAME -e UWSGI_ENABLE_THREADS=true -e UWSGI_HARAKIRI=30 --cpus 1 -e DJANGO_MIGRATE=1
     local url; url=http://127.0.0.1:$(host_port "$c" 80)
     quiet_until 60 status_is 200 "$url/?e2e=probe" -H "Host: $SERVER_NAME" || die "no 200 within 60 s"
+    # --cpus 1: one nginx worker (LOGMUX_CPUS from the cgroup), not one per host core.
+    local workers; workers=$(nginx_workers "$c")
+    [ "$workers" = 1 ] || die "--cpus 1: $workers nginx workers, want 1"
+    ok "--cpus 1: 1 nginx worker"
     expect_code 200 "$url/?e2e=last" -H "Host: $SERVER_NAME"
     local t0 ms; t0=$(now_ms)
     docker stop "$c" >/dev/null
@@ -305,6 +353,17 @@ case_stop() {
     logcheck "$d" count out nginx.access nginx "/?e2e=last" 200 1 || f=1
     logcheck "$d" count out uwsgi.request uwsgi "/?e2e=last" 200 1 || f=1
     logcheck "$d" message err logmux "logmux exits with 0" 1 || f=1
+    # UWSGI_ENABLE_THREADS=true reaches uWSGI (UWSGI_HARAKIRI=30 is accepted:
+    # strict = true would refuse a bad value).
+    logcheck "$d" message err uwsgi "python threads support enabled" 1 || f=1
+    # DJANGO_MIGRATE=1: migrate ran as a once program, ended 0, before uWSGI.
+    logcheck "$d" message out migrate "Applying contenttypes.0001_initial... OK" 1 || f=1
+    logcheck "$d" message err logmux "migrate exited: exit code 0" 1 || f=1
+    local m u
+    m=$(grep -n 'migrate exited: exit code 0' "$d/err.jsonl" | head -n 1 | cut -d: -f1)
+    u=$(grep -n '"spawned uwsgi' "$d/err.jsonl" | head -n 1 | cut -d: -f1)
+    if [ -n "$m" ] && [ -n "$u" ] && [ "$m" -lt "$u" ]; then ok "migrate ended before uwsgi was spawned"
+    else say "  not ok migrate's end (line ${m:-none}) before uwsgi's spawn (line ${u:-none})"; f=1; fi
     logcheck "$d" json || f=1
     [ $f = 0 ] || die "see above"
 }
@@ -356,8 +415,8 @@ EOF
 
     local p80 p443; p80=$(host_port "$net" 80); p443=$(host_port "$net" 443)
     local https=https://$SERVER_NAME:$p443 R=(--cacert "$d/pebble-root.pem" --resolve "$SERVER_NAME:$p443:127.0.0.1")
-    start_https() {
-        run_web "$web" --network "container:$net" \
+    start_https() { # start_https [DOCKER RUN ARGS...]
+        run_web "$web" --network "container:$net" "$@" \
             -e NGINX_SERVER_NAME=$SERVER_NAME -e USE_SSL=1 -e EMAIL_ADDRESS=e2e@$SERVER_NAME \
             -e CERTBOT_SERVER=https://localhost:14000/dir -e REQUESTS_CA_BUNDLE=/e2e/ca.pem \
             -v "$d/ca.pem:/e2e/ca.pem:ro" -v "$d/le:/etc/letsencrypt"
@@ -376,6 +435,11 @@ EOF
     redirect=$(curl -s -o /dev/null -m 10 -w '%{http_code} %{redirect_url}' -H "Host: $SERVER_NAME" "http://127.0.0.1:$p80/x/?y=1")
     [ "$redirect" = "301 https://$SERVER_NAME/x/?y=1" ] || die "HTTP answered: $redirect"
     ok "HTTP redirects to HTTPS: $redirect"
+    # hsts URL: the Strict-Transport-Security header HTTPS answers with.
+    hsts() { curl -s -D - -o /dev/null -m 10 "$1" "${R[@]}" | tr -d '\r' | sed -n 's/^[Ss]trict-[Tt]ransport-[Ss]ecurity: //p'; }
+    local sts; sts=$(hsts "$https/?e2e=hsts")
+    [ "$sts" = "max-age=31536000" ] || die "HTTPS Strict-Transport-Security: '$sts', want max-age=31536000"
+    ok "HTTPS sends Strict-Transport-Security: $sts"
 
     # Forced renewal through the running nginx: certbot reads cli.ini in the
     # mounted /etc/letsencrypt, so the image's command stays as it is. Off a
@@ -427,9 +491,13 @@ EOF
     logcheck "$d" json || f=1
 
     # A new container on the same volume keeps the certificate.
+    # NGINX_HSTS_MAX_AGE=0 turns HSTS off (browsers forget the host).
     docker rm -f "$web" >/dev/null
-    start_https
+    start_https -e NGINX_HSTS_MAX_AGE=0
     quiet_until 60 status_is 200 "$https/?e2e=probe" "${R[@]}" || die "no HTTPS 200 after the restart"
+    sts=$(hsts "$https/?e2e=hsts-off")
+    [ "$sts" = "max-age=0" ] && ok "NGINX_HSTS_MAX_AGE=0: Strict-Transport-Security: $sts" ||
+        { say "  not ok with NGINX_HSTS_MAX_AGE=0: Strict-Transport-Security '$sts'"; f=1; }
     local again; again=$(serial "$p443")
     [ "$again" = "$after" ] && ok "a new container serves the same certificate" ||
         { say "  not ok after the restart the serial is $again, want $after"; f=1; }
@@ -573,6 +641,95 @@ PY
     [ $f = 0 ] || die "see above"
 }
 
+# ------------------------------------------------------------------ static
+
+# static_rootfs DIR: the files of the static image: /logmux, its config, the
+# accounts (www-data in two supplementary groups), www-data's home.
+static_rootfs() {
+    local r=$1
+    mkdir -p "$r/etc" "$r/var/www" "$r/tmp"
+    chmod 1777 "$r/tmp"
+    if [ -n "${LOGMUX_STATIC_BIN:-}" ]; then
+        cp "$LOGMUX_STATIC_BIN" "$r/logmux"
+    else
+        local cid; cid=$(docker create "$IMAGE")
+        docker cp "$cid:/usr/local/bin/logmux" "$r/logmux" >/dev/null
+        docker rm "$cid" >/dev/null
+    fi
+    printf '%s\n' 'root:x:0:0:root:/root:/logmux' 'www-data:x:33:33:www-data:/var/www:/logmux' >"$r/etc/passwd"
+    printf '%s\n' 'root:x:0:' 'adm:x:4:www-data' 'www-data:x:33:' 'ssl-cert:x:110:other,www-data' >"$r/etc/group"
+    cat >"$r/etc/logmux.toml" <<'TOML'
+control_socket = ""
+[program.status]
+command = ["/logmux", "filter", "/proc/self/status"]
+user = "www-data"
+autorestart = "never"
+[program.environ]
+command = ["/logmux", "filter", "/proc/self/environ"]
+user = "www-data"
+autorestart = "never"
+TOML
+}
+
+case_static() {
+    local d=$TMP/static r=$TMP/static/rootfs img=$PREFIX-static:e2e
+    mkdir -p "$d" "$r"
+    static_rootfs "$r"
+    figure "static logmux: $(stat -c %s "$r/logmux") bytes (stripped, crt-static)"
+    if command -v readelf >/dev/null; then
+        ! readelf -lW "$r/logmux" | grep -q 'program interpreter' || die "logmux asks for a dynamic loader: not static"
+        ok "no program interpreter (readelf -l): static"
+    fi
+    tar --numeric-owner --owner=0 --group=0 -C "$r" -c . | docker import - "$img" >/dev/null
+    local got; got=$(docker run --rm --entrypoint /logmux "$img" --version 2>&1) || { docker image rm "$img" >/dev/null; die "logmux --version: $got"; }
+    ok "$got runs in an image of $(tar -tf <(tar -C "$r" -c .) | grep -vc '/$') files"
+    local f=0 rc=0
+    docker run --name "$PREFIX-static-run" "$img" /logmux run --config /etc/logmux.toml >"$d/out.jsonl" 2>"$d/err.jsonl" || rc=$?
+    if [ $rc = 0 ]; then ok "logmux run --config: exit 0"; else say "  not ok logmux run --config: exit $rc"; f=1; fi
+    logcheck "$d" json || f=1
+    logcheck "$d" message out status "Uid:	33	33	33	33" 1 || f=1
+    logcheck "$d" message out status "Gid:	33	33	33	33" 1 || f=1
+    # The kernel lists groups sorted: www-data's own 33, adm 4, ssl-cert 110.
+    logcheck "$d" message out status "Groups:	4 33 110 " 1 || f=1
+    logcheck "$d" message out environ "HOME=/var/www" 1 || f=1
+    logcheck "$d" message out environ "USER=www-data" 1 || f=1
+    logcheck "$d" services status environ logmux || f=1
+    rc=0
+    docker run --name "$PREFIX-static-one" "$img" /logmux run -- /logmux filter /nonexistent >"$d/out.jsonl" 2>"$d/err.jsonl" || rc=$?
+    if [ $rc = 66 ]; then ok "logmux run -- /logmux filter /nonexistent: exit 66, the program's"; else say "  not ok logmux run -- CMD: exit $rc, want 66"; f=1; fi
+    logcheck "$d" json || f=1
+    logcheck "$d" message err logmux "cannot open input /nonexistent" 1 || f=1
+    docker rm -f "$PREFIX-static-run" "$PREFIX-static-one" >/dev/null 2>&1 || true
+    docker image rm "$img" >/dev/null
+    [ $f = 0 ] || die "see above"
+}
+
+# ------------------------------------------------------------------ up
+
+case_up() {
+    local d=$TMP/up; mkdir -p "$d"
+    # A fresh clone: only what is committed, no target/, no local settings.
+    git clone -q "$ROOT" "$d/clone" || die "git clone $ROOT"
+    local cas port
+    cas=$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
+    port=$(free_port)
+    local t0; t0=$(now_ms)
+    if ! BASE_IMAGE=$BASE_IMAGE IMAGE=$IMAGE NAME=$PREFIX-up PORT=$port UP_FOLLOW=0 EXTRA_CA_CERTS=$cas \
+        bash "$d/clone/docker/up.sh" >"$d/up.log" 2>&1; then
+        tail -n 30 "$d/up.log"
+        die "bash docker/up.sh failed (its last lines above)"
+    fi
+    figure "bash docker/up.sh to its first 200: $(secs $(( $(now_ms) - t0 ))) s (image layers cached by the build case)"
+    expect_code 200 "http://localhost:$port/?e2e=up"
+    # nginx logs a request after answering it: wait for its line.
+    quiet_until 10 eval 'logs "$PREFIX-up" "$d" && logcheck "$d" count out nginx.access nginx "/?e2e=up" 200 1'
+    logs "$PREFIX-up" "$d"
+    local f=0
+    logcheck "$d" json || f=1
+    logcheck "$d" count out nginx.access nginx "/?e2e=up" 200 1 || f=1
+    [ $f = 0 ] || die "see above"
+}
+
 # ------------------------------------------------------------------ host
 
 # The namespace's set-up, run by sh as PID 1 of a new PID namespace with its
@@ -711,7 +868,7 @@ PREFIX=logmux-e2e-$$
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-DOCKER_CASES=(build http missing-variable stop https otlp syslog)
+DOCKER_CASES=(build http missing-variable stop https otlp syslog static up)
 if [ $# -gt 0 ]; then
     cases=("$@")
 elif [ "${LOGMUX_E2E_HOST:-0}" = 1 ]; then

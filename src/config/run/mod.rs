@@ -112,6 +112,10 @@ pub fn for_command(command: Vec<String>, env: Env<'_>) -> Result<RunConfig, Conf
     Ok(config)
 }
 
+/// The variable logmux sets to the CPUs it may use (cgroup limit included),
+/// unless the environment or `[env] defaults` sets it.
+pub const CPUS_VAR: &str = "LOGMUX_CPUS";
+
 /// Environment lookups see `[env] defaults` too.
 fn with_defaults<'a>(
     env: Env<'a>,
@@ -133,12 +137,18 @@ fn with_defaults<'a>(
 /// top-level settings, the sinks, every program, their start order and the
 /// templates.
 fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, ConfigError> {
-    let env_defaults: Vec<(String, String)> = raw
+    let mut env_defaults: Vec<(String, String)> = raw
         .env
         .defaults
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // The container's CPU limit, for `worker_processes ${LOGMUX_CPUS}` and
+    // the like (see crate::sys::cpus); the environment or [env] may set it.
+    if !env_defaults.iter().any(|(k, _)| k == CPUS_VAR) {
+        let cpus = crate::sys::cpus::available().to_string();
+        env_defaults.push((CPUS_VAR.to_owned(), cpus));
+    }
     let env_all = with_defaults(env, &env_defaults);
     check_required(loc, &raw, &env_all)?;
     let settings = Settings::resolve(loc, &raw, &env_all)?;

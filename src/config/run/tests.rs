@@ -565,3 +565,21 @@ fn tail_buffer_has_defaults_and_checks_its_values() {
     let e = err("tail_buffer = { lines = 5 }\n");
     assert!(e.contains("tail_buffer") && e.contains("lines"), "{e}");
 }
+
+#[test]
+fn logmux_cpus_is_the_cgroup_limited_cpu_count_unless_set() {
+    let c = load_str("[program.a]\ncommand = \"nginx -g 'worker_processes ${LOGMUX_CPUS};'\"\n")
+        .unwrap();
+    let cpus = crate::sys::cpus::available().to_string();
+    assert_eq!(
+        c.programs[0].command,
+        ["nginx", "-g", &format!("worker_processes {cpus};")]
+    );
+    assert!(c.env_defaults.contains(&("LOGMUX_CPUS".to_string(), cpus)));
+    // [env] defaults (or the environment) decide instead.
+    let c = load_str(
+        "[env]\ndefaults = { LOGMUX_CPUS = \"7\" }\n[program.a]\ncommand = \"echo ${LOGMUX_CPUS}\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.programs[0].command, ["echo", "7"]);
+}
