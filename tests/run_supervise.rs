@@ -402,3 +402,35 @@ fn a_broken_config_on_reload_changes_nothing_and_says_why() {
     let program = stop(run);
     assert_eq!(messages_of(&program, "keep"), ["keep up"]);
 }
+
+/// `ctl restart` of an `every` program in the middle of a run starts it
+/// again at once (it used to wait, `waiting`, for ever).
+#[test]
+fn ctl_restart_of_a_running_every_program_runs_it_again() {
+    let run = start(
+        r#"
+control_socket = "@DIR@/ctl.sock"
+[program.tick]
+command = ["sh", "-c", "echo tick; exec sleep 60"]
+every = "1h"
+[program.web]
+command = ["sleep", "60"]
+startsecs = 0
+"#,
+    );
+    let socket = run.dir.path().join("ctl.sock");
+    wait_status(&socket, 30, "web running", |s| all_running(s, &["web"]));
+    // The first run of an `every` program is one period after the start.
+    let (code, said, err) = ctl(&socket, &["start", "tick"]);
+    assert_eq!(code, 0, "{said} {err}");
+    run.wait_for(20, "the first tick", |out, _| {
+        out.matches("\"message\":\"tick\"").count() == 1
+    });
+    let (code, said, _) = ctl(&socket, &["restart", "tick"]);
+    assert_eq!((code, said.trim()), (0, "restarting tick"));
+    run.wait_for(20, "the second tick", |out, _| {
+        out.matches("\"message\":\"tick\"").count() == 2
+    });
+    let program = stop(run);
+    assert_eq!(messages_of(&program, "tick"), ["tick", "tick"]);
+}

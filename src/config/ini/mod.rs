@@ -78,6 +78,7 @@ pub fn parse(
         warn,
         file: RawFile::default(),
         file_sinks: HashMap::new(),
+        said: std::collections::HashSet::new(),
     };
     // `[supervisord] environment` reaches every program, wherever it sits.
     let global_env = match sections.iter().find(|s| s.name == "supervisord") {

@@ -38,13 +38,18 @@ pub(super) struct Out<'a> {
     /// Each file sink's first program and rotation, to notice a second
     /// program that asks for other rotation of the same file.
     pub(super) file_sinks: HashMap<String, (String, Option<u64>, u32)>,
+    /// Warnings given so far: each is said once, not once per process of
+    /// a `numprocs` section.
+    pub(super) said: std::collections::HashSet<String>,
 }
 
 impl Out<'_> {
     /// One line: file:line, the section and the key.
     pub(super) fn warn(&mut self, line: usize, section: &Section<'_>, what: &str) {
         let message = format!("{}:{line}: [{}] {what}", self.path.display(), section.name);
-        (self.warn)(message);
+        if self.said.insert(message.clone()) {
+            (self.warn)(message);
+        }
     }
 }
 

@@ -435,6 +435,12 @@ fn numprocs_makes_one_program_per_process_and_groups_gather_them() {
     );
     // Each process's events carry its own name.
     assert_eq!(c.programs[1].service_name, "web_2");
+    // What logmux does not reproduce is said once, not once per process.
+    let w = warnings("[program:web]\ncommand=/bin/web\nprocess_name=w%(process_num)d\nnumprocs=3\nstdout_logfile=AUTO\n");
+    assert_eq!(
+        w,
+        ["x.conf:5: [program:web] AUTO logs: logmux writes them to its own stdout and stderr, not to files in childlogdir"]
+    );
 }
 
 #[test]
