@@ -59,7 +59,8 @@
 # cases (also in $LOGMUX_SKIP_LIST when set, as tests/run-all.sh does) and
 # runs the same stack on the host instead (case host-http: docker/logmux.toml
 # in private mount, PID and network namespaces, with Debian's nginx, uWSGI
-# and Django), with the HTTP checks. LOGMUX_E2E_HOST=1 forces that.
+# and Django), with the HTTP checks, a 7 KB cookie and uWSGI's threads off
+# by default. LOGMUX_E2E_HOST=1 forces that.
 #
 # All traffic stays on this machine's loopback: the containers publish their
 # ports on 127.0.0.1 (ports Docker picks), and pebble runs in the web
@@ -807,6 +808,9 @@ case_host_http() {
             die "GET $path: not ${want%% *}"
         ok "GET $path: ${want%% *}"
     done
+    [ "$(in_ns curl -s -o /dev/null -m 10 -w '%{http_code}' "${H[@]}" -H "Cookie: big=$(printf '%07000d' 0)" "$url/?e2e=cookie")" = 200 ] ||
+        die "a 7 KB cookie: not 200 (uWSGI's buffer-size)"
+    ok "a 7 KB cookie: 200 (uWSGI's buffer-size)"
     quiet_until 10 logcheck "$d" count out uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || true
     local t1; t1=$(now_ms)
     kill -TERM "$inner"
@@ -817,6 +821,7 @@ case_host_http() {
     logcheck "$d" json || f=1
     request_checks "$d" out || f=1
     logcheck "$d" message err logmux "logmux exits with 0" 1 || f=1
+    logcheck "$d" message err uwsgi "Python threads support is disabled" 1 || f=1
     logcheck "$d" services nginx uwsgi logmux || f=1
     [ $f = 0 ] || die "see above"
 }
