@@ -50,7 +50,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, env = "LOGMUX_LOG_FORMAT")]
     pub log_format: Option<LogFormatArg>,
 
-    /// Pretty output: show every time in UTC instead of the local zone.
+    /// Pretty output and `logmux top`: show every time in UTC instead of the local zone.
     #[arg(long, global = true)]
     pub utc: bool,
 

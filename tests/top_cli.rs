@@ -29,12 +29,17 @@ const SECOND: &str = include_str!("top/scrape-2.prom");
 /// Serves FIRST to the first request and SECOND to every later one, on
 /// 127.0.0.1 at a free port; the URL and the count of requests served.
 fn metrics_server() -> (String, Arc<AtomicUsize>) {
+    metrics_server_for(usize::MAX)
+}
+
+/// As [`metrics_server`], but closes its port after `requests` requests.
+fn metrics_server_for(requests: usize) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/metrics", listener.local_addr().unwrap());
     let served = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&served);
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
+        for stream in listener.incoming().take(requests) {
             let Ok(mut stream) = stream else { continue };
             let mut request = Vec::new();
             let mut buf = [0u8; 1024];
@@ -242,6 +247,28 @@ fn top_in_tmux_resizes_and_quits_on_term() {
     let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
     let top: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
     assert_eq!(unsafe { libc::kill(top, libc::SIGTERM) }, 0);
+    let screen = tmux.wait_for(30, "the exit", |s| s.contains("Pane is dead"));
+    assert!(screen.contains("top exited 0\nicanon"), "{screen}");
+}
+
+#[test]
+fn a_failing_source_keeps_the_last_view_and_says_why() {
+    let Some(tmux) = Tmux::new("top_in_tmux_gone") else {
+        return;
+    };
+    let (url, _) = metrics_server_for(2);
+    start_in_tmux(&tmux, &format!("--metrics {url} --interval 200ms"));
+    let screen = tmux.wait_for(30, "the error", |s| {
+        s.contains(&format!("! cannot fetch {url}"))
+    });
+    assert!(
+        screen.contains("uwsgi    12.5   20.0%  375.0 ms  2.31 s"),
+        "{screen}"
+    );
+    assert!(tmux
+        .run(&["send-keys", "-t", "top", "C-c"])
+        .status
+        .success());
     let screen = tmux.wait_for(30, "the exit", |s| s.contains("Pane is dead"));
     assert!(screen.contains("top exited 0\nicanon"), "{screen}");
 }

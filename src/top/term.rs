@@ -65,13 +65,22 @@ fn show(
     let mut tracker = Tracker::default();
     let mut view = tracker.update(first);
     let mut header = job.header();
+    // Drawn again only after a scrape, a failed fetch or a terminal event
+    // (a resize): an idle view costs next to nothing.
+    let mut dirty = true;
     while !stop.load(Ordering::Relaxed) {
-        let text = render::lines(&view, &header);
-        terminal.draw(|frame| render::draw(frame, &text))?;
-        if event::poll(TICK)? && quits(&event::read()?) {
-            return Ok(());
+        if std::mem::take(&mut dirty) {
+            let text = render::lines(&view, &header);
+            terminal.draw(|frame| render::draw(frame, &text))?;
+        }
+        if event::poll(TICK)? {
+            if quits(&event::read()?) {
+                return Ok(());
+            }
+            dirty = true;
         }
         while let Ok(next) = scrapes.try_recv() {
+            dirty = true;
             match next {
                 Ok(scrape) => {
                     view = tracker.update(scrape);
