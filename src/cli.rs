@@ -18,6 +18,7 @@ use crate::engine::framing::DEFAULT_MAX_LINE;
 use crate::engine::Settings;
 use crate::filter::FilterJob;
 use crate::listen::{Endpoint, ListenJob};
+use crate::metrics::MetricsSpec;
 use crate::output::{Encoder, KeyStyle, OutputFormat};
 use crate::sink::spec::SinkSpec;
 use crate::units::{parse_buffer_size, parse_duration, parse_nonzero_duration};
@@ -296,6 +297,11 @@ pub struct ListenArgs {
     /// the config's `[resource]` key of that name. Repeatable.
     #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
     pub resource: Vec<(String, String)>,
+
+    /// Serve /metrics and /healthz on this address (over the config's [metrics] listen);
+    /// a port alone means 127.0.0.1: `9145`, `0.0.0.0:9145`, `[::1]:9145`.
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::parse_listen)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl ListenArgs {
@@ -373,6 +379,7 @@ impl ListenArgs {
                 }),
                 _ => None,
             },
+            metrics: with_listen(config.metrics, self.metrics_listen),
         })
     }
 }
@@ -434,6 +441,11 @@ pub struct RunArgs {
     /// `docker compose up` in development); file and syslog sinks keep theirs.
     #[arg(short, long, value_enum, env = "LOGMUX_OUTPUT")]
     pub output: Option<OutputFormat>,
+
+    /// Serve /metrics and /healthz on this address (over the config's [metrics] listen);
+    /// a port alone means 127.0.0.1: `9145`, `0.0.0.0:9145`, `[::1]:9145`.
+    #[arg(long, value_name = "ADDR", env = "LOGMUX_METRICS_LISTEN", value_parser = crate::metrics::parse_listen)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Options of `logmux check`.
@@ -475,6 +487,8 @@ pub enum CtlAction {
     Restart { name: String },
     /// Send a signal (HUP, USR1, TERM, …) to a program's main process.
     Signal { name: String, signal: String },
+    /// Print the metrics (the text of /metrics); needs a [metrics] table in the config.
+    Metrics,
 }
 
 impl CtlAction {
@@ -486,6 +500,7 @@ impl CtlAction {
             CtlAction::Stop { name } => format!("stop {name}"),
             CtlAction::Restart { name } => format!("restart {name}"),
             CtlAction::Signal { name, signal } => format!("signal {name} {signal}"),
+            CtlAction::Metrics => "metrics".into(),
         }
     }
 }
@@ -577,6 +592,11 @@ pub struct FilterArgs {
     /// the config's `[resource]` key of that name. Repeatable.
     #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
     pub resource: Vec<(String, String)>,
+
+    /// Serve /metrics and /healthz on this address (over the config's [metrics] listen);
+    /// a port alone means 127.0.0.1: `9145`, `0.0.0.0:9145`, `[::1]:9145`.
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::parse_listen)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// `--format` value: `auto` or a format.
@@ -632,6 +652,21 @@ pub fn find_sink(specs: &[SinkSpec], name: &str) -> Result<SinkSpec, ResolveErro
                 .collect::<Vec<_>>()
                 .join(", "),
         })
+}
+
+/// The config's `[metrics]` with `--metrics-listen` over its `listen`:
+/// either one turns metrics on.
+fn with_listen(
+    file: Option<MetricsSpec>,
+    flag: Option<std::net::SocketAddr>,
+) -> Option<MetricsSpec> {
+    match (file, flag) {
+        (file, Some(addr)) => Some(MetricsSpec {
+            listen: Some(addr),
+            ..file.unwrap_or_default()
+        }),
+        (file, None) => file,
+    }
 }
 
 /// The config's `[resource]` with `--resource` over it, for the encoder.
@@ -711,6 +746,7 @@ impl FilterArgs {
             stats: self.stats,
             sink,
             follow: self.follow,
+            metrics: with_listen(config.metrics, self.metrics_listen),
         })
     }
 

@@ -1,9 +1,13 @@
-//! The control socket: `logmux ctl status | start | stop | restart | signal`.
+//! The control socket: `logmux ctl status | start | stop | restart | signal
+//! | metrics`.
 //!
 //! A unix stream socket, mode 0600, so only the container's root (or the
 //! user logmux runs as) can steer it. One request per connection: a line of
 //! text in, one JSON line out. The server only parses and forwards; the
 //! supervisor's loop answers, so control never races with supervision.
+//! `metrics` is the exception: the server answers it from the registry,
+//! with the exposition text of `/metrics` (for `logmux top` over
+//! `docker exec`, without knowing the listener's address).
 //!
 //! Nothing a client does can starve it: at most [`MAX_CONNECTIONS`] are
 //! served at once (one more is told "busy" and closed), each must send its
@@ -22,11 +26,15 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::supervisor::{ControlCommand, ControlRequest};
 use crate::config::run::parse_signal;
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 
 /// The environment variable that tells programs (and `logmux ctl` run by
 /// them, e.g. certbot's deploy hook) where the socket is.
 pub const SOCKET_ENV: &str = "LOGMUX_CONTROL_SOCKET";
+
+/// The answer to `metrics` when the config has no `[metrics]` table.
+const METRICS_OFF: &str = "{\"ok\":false,\"message\":\"metrics are off: add a [metrics] table to the config (or --metrics-listen)\"}\n";
 
 /// Parses one request line.
 pub fn parse_request(line: &str) -> Result<ControlCommand, String> {
@@ -38,7 +46,7 @@ pub fn parse_request(line: &str) -> Result<ControlCommand, String> {
         ["restart", name] => Ok(ControlCommand::Restart((*name).to_string())),
         ["signal", name, sig] => Ok(ControlCommand::Signal((*name).to_string(), parse_signal(sig)?)),
         _ => Err(format!(
-            "unknown request `{line}`: expected status, start NAME, stop NAME, restart NAME or signal NAME SIG"
+            "unknown request `{line}`: expected status, start NAME, stop NAME, restart NAME, signal NAME SIG or metrics"
         )),
     }
 }
@@ -84,6 +92,7 @@ pub async fn serve(
     listener: tokio::net::UnixListener,
     tx: mpsc::Sender<ControlRequest>,
     shutdown: Shutdown,
+    metrics: Option<Arc<Metrics>>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut failing = false;
@@ -113,20 +122,32 @@ pub async fn serve(
             let _ = stream.try_write(BUSY);
             continue;
         };
-        let tx = tx.clone();
+        let (tx, metrics) = (tx.clone(), metrics.clone());
         tokio::spawn(async move {
             let _slot = slot;
-            let _ = tokio::time::timeout(READ_TIMEOUT, answer(stream, tx)).await;
+            let _ = tokio::time::timeout(READ_TIMEOUT, answer(stream, tx, metrics)).await;
         });
     }
 }
 
 /// Reads one request line, has the supervisor answer it, writes the answer.
-async fn answer(stream: tokio::net::UnixStream, tx: mpsc::Sender<ControlRequest>) {
+async fn answer(
+    stream: tokio::net::UnixStream,
+    tx: mpsc::Sender<ControlRequest>,
+    metrics: Option<Arc<Metrics>>,
+) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(4096));
     if reader.read_line(&mut line).await.is_err() {
+        return;
+    }
+    if line.trim() == "metrics" {
+        let text = match &metrics {
+            Some(m) => m.render(),
+            None => METRICS_OFF.to_string(),
+        };
+        let _ = write.write_all(text.as_bytes()).await;
         return;
     }
     let answer = match parse_request(line.trim()) {
@@ -235,6 +256,13 @@ fn exchange(path: &Path, line: &str, deadline: Instant) -> Result<String, Client
 
 /// logmux's JSON answer, as `logmux ctl` prints it.
 fn interpret(answer: &str, json: bool) -> Result<Answer, ClientError> {
+    // `metrics`: the exposition text, printed as it is.
+    if answer.starts_with("# ") {
+        return Ok(Answer {
+            text: answer.trim_end().to_string(),
+            all_running: true,
+        });
+    }
     let value: serde_json::Value = serde_json::from_str(answer.trim()).map_err(|e| {
         ClientError::Refused(format!("logmux sent an answer that is not JSON: {e}"))
     })?;

@@ -26,6 +26,7 @@ use tokio::net::unix::pipe;
 use crate::engine::LineFramer;
 use crate::engine::{Output, Pipeline, Settings, StreamState};
 use crate::event::{Origin, Stamp};
+use crate::metrics::{Counter, Metrics};
 use crate::output::Encoder;
 use crate::shutdown::Shutdown;
 use crate::sink::Batch;
@@ -81,6 +82,8 @@ pub struct StreamReader {
     /// The program's `merge`: its lines that are logmux events are merged.
     pub merge: bool,
     pub exit: ExitCounts,
+    /// With `[metrics]`: lines and bytes read, and every event, are counted.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl StreamReader {
@@ -100,9 +103,17 @@ impl StreamReader {
             framer: LineFramer::new(self.max_line),
             split: Split::new(self.route, self.sink, self.routes, exit.clone())
                 .with_copies(self.copies),
-            pipeline: Pipeline::new(self.settings).for_program(self.merge),
+            pipeline: Pipeline::new(self.settings)
+                .for_program(self.merge)
+                .with_metrics(self.metrics.as_ref().map(|m| Arc::clone(&m.events))),
             state: StreamState::new(self.origin),
         };
+        let input = self.metrics.as_ref().map(|m| InputCounters {
+            lines: m.input_lines.with(&[&name, which]),
+            bytes: m.input_bytes.with(&[&name, which]),
+            counted: 0,
+        });
+        let mut input = input;
         let mut buf = vec![0u8; READ_SIZE];
         loop {
             let read = tokio::select! {
@@ -123,6 +134,9 @@ impl StreamReader {
                 }
             };
             lines.push(&buf[..n]);
+            if let Some(c) = &mut input {
+                c.count(n, lines.pipeline.stats.lines);
+            }
             lines.split.send().await;
         }
         if exit.give_up.is_triggered() {
@@ -131,6 +145,22 @@ impl StreamReader {
         lines.finish();
         lines.split.send().await;
         lines.pipeline.stats.lines
+    }
+}
+
+/// A stream's `logmux_input_*` counters.
+struct InputCounters {
+    lines: Arc<Counter>,
+    bytes: Arc<Counter>,
+    /// The pipeline's line count when last counted.
+    counted: u64,
+}
+
+impl InputCounters {
+    fn count(&mut self, bytes: usize, lines: u64) {
+        self.bytes.add(bytes as u64);
+        self.lines.add(lines.saturating_sub(self.counted));
+        self.counted = lines;
     }
 }
 

@@ -34,6 +34,7 @@ use super::stream::{ExitCounts, FormatRoute, Route, StreamReader};
 use crate::config::run::{AutoRestart, Hup, Kind, OnExit, ProgramSpec, ReadyProbe, RunConfig};
 use crate::engine::Settings;
 use crate::event::{IoStream, Origin};
+use crate::metrics::{Metrics, ProgramMetrics};
 use crate::output::Encoder;
 
 /// The longest wait between two tries of a failing program.
@@ -209,6 +210,8 @@ pub struct Supervisor {
     first_failure: Option<i32>,
     /// Why logmux is stopping: it decides the exit code.
     stop_reason: Option<StopReason>,
+    /// With `[metrics]`: the registry, and its program families.
+    metrics: Option<(Arc<Metrics>, ProgramMetrics)>,
 }
 
 /// Why everything is being stopped.
@@ -242,7 +245,18 @@ impl Supervisor {
             first_unclean: None,
             first_failure: None,
             stop_reason: None,
+            metrics: None,
         }
+    }
+
+    /// Counts into `metrics` (the programs, and every stream's lines and
+    /// events) when metrics are on.
+    pub fn with_metrics(mut self, metrics: Option<Arc<Metrics>>) -> Supervisor {
+        self.metrics = metrics.map(|m| {
+            let programs = m.add_programs();
+            (m, programs)
+        });
+        self
     }
 
     /// Runs until every program has ended and every stream is drained
@@ -262,6 +276,7 @@ impl Supervisor {
         let mut dropped_seen = vec![0u64; self.sinks.len()];
 
         self.advance(Instant::now());
+        self.publish();
         while self.phase != Phase::Done {
             let wake = self
                 .next_timer()
@@ -293,6 +308,7 @@ impl Supervisor {
                 self.on_reaped(pid, exit);
             }
             self.advance(Instant::now());
+            self.publish();
         }
 
         // Everything the programs left behind, then the streams' last lines.
@@ -310,6 +326,13 @@ impl Supervisor {
             deadline,
             not_queued,
         })
+    }
+
+    /// Copies the programs' state into the metrics, when they are on.
+    fn publish(&self) {
+        if let Some((_, m)) = &self.metrics {
+            super::metrics::publish(&self.programs, m);
+        }
     }
 
     fn final_code(&self) -> i32 {
@@ -804,6 +827,7 @@ impl Supervisor {
             copies,
             merge: spec.merge,
             exit: self.exit.clone(),
+            metrics: self.metrics.as_ref().map(|(m, _)| Arc::clone(m)),
         }
     }
 

@@ -178,6 +178,10 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, C
         drop_report: settings.drop_report,
         log_sink,
         resource: crate::config::resource::resolve(loc, &raw.resource, &env_all)?,
+        metrics: match &raw.metrics {
+            Some(m) => Some(crate::config::metrics::resolve(loc, m, Some(&env_all))?),
+            None => None,
+        },
     })
 }
 

@@ -34,6 +34,8 @@ pub struct RunConfig {
     pub log_sink: usize,
     /// `[resource]`, then `--resource`.
     pub resource: Vec<(String, String)>,
+    /// `[metrics]` (or `--metrics-listen`): metrics are on.
+    pub metrics: Option<crate::metrics::MetricsSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
