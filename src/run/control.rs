@@ -347,7 +347,7 @@ mod tests {
             let listener = bind(&path).unwrap();
             let (tx, _rx) = mpsc::channel(1);
             let shutdown = Shutdown::new();
-            let server = tokio::spawn(serve(listener, tx, shutdown.clone()));
+            let server = tokio::spawn(serve(listener, tx, shutdown.clone(), None));
             tokio::task::yield_now().await;
             assert!(!server.is_finished());
             shutdown.trigger();
