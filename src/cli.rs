@@ -173,6 +173,7 @@ Examples:
   logmux listen --unix /run/logmux/log.sock --output pretty     # like /dev/log
   logmux listen --udp :5514 | jq -c 'select(.container.name == \"web-1\")'
   logger --udp -n 127.0.0.1 -P 5514 -t myapp 'hello'
+  logmux listen --tcp :5514 --metrics-listen 9145              # GET 127.0.0.1:9145/metrics
   logmux listen --tcp :5514 --config fwd.toml --sink central   # [sink.central] type = \"syslog\"
 
 Docker's four syslog formats (default, rfc3164, rfc5424, rfc5424micro) and any RFC 3164 or
@@ -389,6 +390,7 @@ Examples:
   logmux run --config /app/docker/logmux.toml            # as the container's ENTRYPOINT
   logmux run --config /etc/supervisor/conf.d/supervisor-app.conf   # a supervisord config, unchanged
   logmux run -- uwsgi --ini /app/uwsgi.ini                # one program, like tini
+  logmux run -c /app/docker/logmux.toml --metrics-listen 9145   # GET /metrics, /healthz
   docker logs web | logmux filter --output pretty        # read what it wrote
 
 Signals: TERM, INT and QUIT stop every program (reverse dependency order, stopsignal,
@@ -516,6 +518,7 @@ Examples:
   logmux filter --format nginx.access --keys dotted access.log
   logmux filter --nginx-log-format '$remote_addr [$time_local] \"$request\" $status $request_time' access.log
   logmux filter /var/lib/docker/containers/<id>/<id>-json.log
+  tail -F access.log | logmux filter --metrics-listen 9145 > /dev/null   # count only
   logmux filter --config logmux.toml --sink archive access.log   # [sink.archive] type = \"file\"
 
 Exit status: 0 on success (also when the reader closes the pipe), 66 when an input

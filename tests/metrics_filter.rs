@@ -259,3 +259,34 @@ fn the_listener_answers_two_paths_and_keeps_its_bounds() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_metrics_port_in_use_stops_each_door_at_start_with_its_reason() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("ctl.sock");
+    for (args, code) in [
+        (vec!["filter", "--metrics-listen", &addr], 74),
+        (vec!["run", "--metrics-listen", &addr, "--", "true"], 73),
+        (
+            vec!["listen", "--udp", "127.0.0.1:0", "--metrics-listen", &addr],
+            71,
+        ),
+    ] {
+        let out = common::logmux()
+            .args(&args)
+            .env("LOGMUX_CONTROL_SOCKET", &socket)
+            .stdin(Stdio::null())
+            .output()
+            .expect("logmux");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "\"message\":\"metrics: cannot listen on {addr}: Address already in use (os error 98)\""
+            )),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -220,8 +220,9 @@ pub fn run(
     render_templates(&config)?;
     reap::become_subreaper();
     let (mut sinks, routes, used) = open_sinks(&config)?;
-    route_diagnostics(&sinks, config.log_sink);
+    // Before the diagnostics go to the log sink: an error here reaches stderr.
     let metrics = metrics::start(&config, &sinks, &used)?;
+    route_diagnostics(&sinks, config.log_sink);
     if let Some(spec) = config.sinks.get(config.log_sink) {
         // A pretty log sink shows logmux's own events pretty too.
         if spec.output == crate::output::OutputFormat::Pretty {
