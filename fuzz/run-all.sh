@@ -24,7 +24,7 @@ FIX="$ROOT/fixtures"
 export RUSTC_BOOTSTRAP=1
 export LC_ALL=C   # the fixtures hold raw non-UTF-8 bytes: treat lines as bytes
 
-ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode ijson_output spool_segment strftime json_keys"
+ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode ijson_output spool_segment strftime json_keys metrics_exposition"
 TARGETS="${TARGETS:-$ALL_TARGETS}"
 
 # --- seeding --------------------------------------------------------------
@@ -218,6 +218,7 @@ seed() {
         spool_segment)    seed_spool ;;
         strftime)         seed_lines "$1" "$FIX"/uwsgi*.log ;;
         json_keys)        seed_lines "$1" "$FIX"/app-json.log "$FIX"/uwsgi.log ;;
+        metrics_exposition) seed_lines "$1" "$FIX"/mixed.log "$FIX"/nginx-access.log ;;
         *) echo "unknown target $1" >&2; return 1 ;;
     esac
 }

@@ -36,7 +36,7 @@ pub struct RawMetrics {
 pub fn resolve(
     loc: &Locator<'_>,
     raw: &RawMetrics,
-    env: Option<&dyn Fn(&str) -> Option<String>>,
+    env: Option<super::run::Env<'_>>,
 ) -> Result<MetricsSpec, ConfigError> {
     let mut spec = MetricsSpec::default();
     if let Some(l) = &raw.listen {
