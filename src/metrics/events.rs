@@ -150,9 +150,11 @@ fn status_class(status: Option<i64>) -> usize {
     }
 }
 
+/// The OTel range of the severity (as `Severity::text` names it): 1–4
+/// TRACE, 5–8 DEBUG, … 21–24 FATAL; none is INFO, as the output says.
 fn severity_index(rec: &Record<'_>) -> usize {
-    let name = rec.severity.unwrap_or_default().text();
-    SEVERITIES.iter().position(|s| *s == name).unwrap_or(2)
+    let n = rec.severity.map_or(9, |s| s.number());
+    (usize::from(n.saturating_sub(1)) / 4).min(5)
 }
 
 impl EventMetrics {

@@ -266,3 +266,39 @@ fn sinks_report_their_counts_and_a_failing_sink_is_unhealthy() {
         )
     );
 }
+
+#[test]
+fn severities_count_by_their_otel_range_and_none_is_info() {
+    let m = Metrics::new(&MetricsSpec::default());
+    let mut cache = EventCache::default();
+    for n in [
+        None,
+        Some(1),
+        Some(4),
+        Some(5),
+        Some(13),
+        Some(17),
+        Some(20),
+        Some(21),
+        Some(24),
+    ] {
+        let r = Record {
+            severity: n.map(Severity::from_number),
+            ..Record::default()
+        };
+        m.events.observe(&r, &mut cache);
+    }
+    let text = m.render();
+    let got: Vec<String> = samples(&text, "log_events_total{");
+    assert_eq!(
+        got,
+        [
+            "log_events_total{service=\"\",stream=\"\",severity=\"DEBUG\"} 1",
+            "log_events_total{service=\"\",stream=\"\",severity=\"ERROR\"} 2",
+            "log_events_total{service=\"\",stream=\"\",severity=\"FATAL\"} 2",
+            "log_events_total{service=\"\",stream=\"\",severity=\"INFO\"} 1",
+            "log_events_total{service=\"\",stream=\"\",severity=\"TRACE\"} 2",
+            "log_events_total{service=\"\",stream=\"\",severity=\"WARN\"} 1",
+        ]
+    );
+}
