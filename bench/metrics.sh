@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-1000000}
 runs=${2:-7}
-cargo build --release --quiet
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet   # NO_BUILD=1: the binary as it is
 bin=$(pwd)/target/release/logmux
 mkdir -p target/bench
 input=$(pwd)/target/bench/nginx-combined-$lines.log
