@@ -24,7 +24,7 @@ FIX="$ROOT/fixtures"
 export RUSTC_BOOTSTRAP=1
 export LC_ALL=C   # the fixtures hold raw non-UTF-8 bytes: treat lines as bytes
 
-ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode ijson_output spool_segment strftime json_keys prom_text accounts"
+ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode ijson_output spool_segment strftime json_keys prom_text accounts metrics_exposition"
 TARGETS="${TARGETS:-$ALL_TARGETS}"
 
 # --- seeding --------------------------------------------------------------
@@ -220,6 +220,7 @@ seed() {
         json_keys)        seed_lines "$1" "$FIX"/app-json.log "$FIX"/uwsgi.log ;;
         prom_text)        seed_files "$1" "$ROOT"/tests/top/*.prom ;;
         accounts)         seed_files "$1" /etc/passwd /etc/group ;;
+        metrics_exposition) seed_lines "$1" "$FIX"/mixed.log "$FIX"/nginx-access.log ;;
         *) echo "unknown target $1" >&2; return 1 ;;
     esac
 }

@@ -18,6 +18,7 @@ use crate::engine::framing::DEFAULT_MAX_LINE;
 use crate::engine::Settings;
 use crate::filter::FilterJob;
 use crate::listen::{Endpoint, ListenJob};
+use crate::metrics::MetricsSpec;
 use crate::output::{Encoder, KeyStyle, OutputFormat};
 use crate::sink::spec::SinkSpec;
 use crate::units::{parse_buffer_size, parse_duration, parse_nonzero_duration};
@@ -176,6 +177,7 @@ Examples:
   logmux listen --unix /run/logmux/log.sock --output pretty     # like /dev/log
   logmux listen --udp :5514 | jq -c 'select(.container.name == \"web-1\")'
   logger --udp -n 127.0.0.1 -P 5514 -t myapp 'hello'
+  logmux listen --tcp :5514 --metrics-listen 9145              # GET 127.0.0.1:9145/metrics
   logmux listen --tcp :5514 --config fwd.toml --sink central   # [sink.central] type = \"syslog\"
 
 Docker's four syslog formats (default, rfc3164, rfc5424, rfc5424micro) and any RFC 3164 or
@@ -300,6 +302,11 @@ pub struct ListenArgs {
     /// the config's `[resource]` key of that name. Repeatable.
     #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
     pub resource: Vec<(String, String)>,
+
+    /// Serve /metrics and /healthz on this address (over the config's [metrics] listen);
+    /// a port alone means 127.0.0.1: `9145`, `0.0.0.0:9145`, `[::1]:9145`.
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::parse_listen)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl ListenArgs {
@@ -377,6 +384,7 @@ impl ListenArgs {
                 }),
                 _ => None,
             },
+            metrics: with_listen(config.metrics, self.metrics_listen),
         })
     }
 }
@@ -387,6 +395,7 @@ Examples:
   logmux run --config /etc/supervisor/conf.d/supervisor-app.conf   # a supervisord config, unchanged
   logmux run -- uwsgi --ini /app/uwsgi.ini                # one program, like tini
   echo hi | logmux run -- cat                             # its stdin is logmux's (config programs: /dev/null)
+  logmux run -c /app/docker/logmux.toml --metrics-listen 9145   # GET /metrics, /healthz
   docker logs web | logmux filter --output pretty        # read what it wrote
 
 Signals: TERM, INT and QUIT stop every program (reverse dependency order, stopsignal,
@@ -503,6 +512,11 @@ pub struct RunArgs {
     /// `docker compose up` in development); file and syslog sinks keep theirs.
     #[arg(short, long, value_enum, env = "LOGMUX_OUTPUT")]
     pub output: Option<OutputFormat>,
+
+    /// Serve /metrics and /healthz on this address (over the config's [metrics] listen);
+    /// a port alone means 127.0.0.1: `9145`, `0.0.0.0:9145`, `[::1]:9145`.
+    #[arg(long, value_name = "ADDR", env = "LOGMUX_METRICS_LISTEN", value_parser = crate::metrics::parse_listen)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Options of `logmux check`.
@@ -555,6 +569,8 @@ pub enum CtlAction {
     /// new one as it is read, like `supervisorctl tail -f`.
     #[command(after_help = TAIL_EXAMPLES)]
     Tail(TailArgs),
+    /// Print the metrics (the text of /metrics); needs a [metrics] table in the config.
+    Metrics,
 }
 
 /// Options of `logmux ctl tail`.
@@ -653,6 +669,7 @@ impl CtlAction {
             CtlAction::Signal { name, signal } => format!("signal {name} {signal}"),
             CtlAction::Reload => "reload".into(),
             CtlAction::Tail(args) => args.request().line(),
+            CtlAction::Metrics => "metrics".into(),
         }
     }
 }
@@ -668,6 +685,7 @@ Examples:
   logmux filter --format nginx.access --keys dotted access.log
   logmux filter --nginx-log-format '$remote_addr [$time_local] \"$request\" $status $request_time' access.log
   logmux filter /var/lib/docker/containers/<id>/<id>-json.log
+  tail -F access.log | logmux filter --metrics-listen 9145 > /dev/null   # count only
   logmux filter --config logmux.toml --sink archive access.log   # [sink.archive] type = \"file\"
 
 Exit status: 0 on success (also when the reader closes the pipe), 66 when an input
@@ -744,6 +762,11 @@ pub struct FilterArgs {
     /// the config's `[resource]` key of that name. Repeatable.
     #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
     pub resource: Vec<(String, String)>,
+
+    /// Serve /metrics and /healthz on this address (over the config's [metrics] listen);
+    /// a port alone means 127.0.0.1: `9145`, `0.0.0.0:9145`, `[::1]:9145`.
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::parse_listen)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// `--format` value: `auto` or a format.
@@ -799,6 +822,21 @@ pub fn find_sink(specs: &[SinkSpec], name: &str) -> Result<SinkSpec, ResolveErro
                 .collect::<Vec<_>>()
                 .join(", "),
         })
+}
+
+/// The config's `[metrics]` with `--metrics-listen` over its `listen`:
+/// either one turns metrics on.
+fn with_listen(
+    file: Option<MetricsSpec>,
+    flag: Option<std::net::SocketAddr>,
+) -> Option<MetricsSpec> {
+    match (file, flag) {
+        (file, Some(addr)) => Some(MetricsSpec {
+            listen: Some(addr),
+            ..file.unwrap_or_default()
+        }),
+        (file, None) => file,
+    }
 }
 
 /// The config's `[resource]` with `--resource` over it, for the encoder.
@@ -878,6 +916,7 @@ impl FilterArgs {
             stats: self.stats,
             sink,
             follow: self.follow,
+            metrics: with_listen(config.metrics, self.metrics_listen),
         })
     }
 

@@ -74,7 +74,9 @@ pub fn listen_config_invalid() -> u8 {
 pub fn listen(result: &Result<listen::Outcome, ListenError>) -> u8 {
     match result {
         Ok(listen::Outcome::Stopped | listen::Outcome::OutputClosed) => OK,
-        Err(ListenError::Bind { .. } | ListenError::Runtime(_)) => EX_OSERR,
+        Err(ListenError::Bind { .. } | ListenError::Metrics { .. } | ListenError::Runtime(_)) => {
+            EX_OSERR
+        }
         Err(ListenError::OutDir { .. } | ListenError::Sink(_)) => EX_CANTCREAT,
         Err(ListenError::Output(_)) => EX_IOERR,
         // Written in part: stdout's reader stalled past --drain-timeout.
@@ -91,7 +93,9 @@ pub fn run(result: &Result<run::Outcome, RunError>) -> u8 {
         Ok(ended) => u8::try_from(ended.code.clamp(0, 255)).unwrap_or(1),
         Err(RunError::Config(e)) => config(e),
         Err(RunError::TemplateSource { .. } | RunError::TemplateRender { .. }) => EX_CONFIG,
-        Err(RunError::TemplateTarget { .. } | RunError::Sink { .. }) => EX_CANTCREAT,
+        Err(RunError::TemplateTarget { .. } | RunError::Sink { .. } | RunError::Metrics { .. }) => {
+            EX_CANTCREAT
+        }
         Err(RunError::Runtime(_) | RunError::Signals(_)) => EX_OSERR,
     }
 }

@@ -19,6 +19,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use logmux_parsers::docker;
@@ -26,6 +27,7 @@ use logmux_parsers::docker;
 use crate::engine::Input;
 use crate::engine::{Pipeline, Settings};
 use crate::event::{Origin, Stamp};
+use crate::metrics::{http, Counter, Metrics, MetricsSpec};
 use crate::sink::spec::SinkSpec;
 use crate::sink::{Batch, Route, StartedSinks};
 
@@ -45,6 +47,8 @@ pub struct FilterJob {
     /// Follow the files as `tail -F` does (`-f`): read on at their end,
     /// across rotation and truncation, until stopped.
     pub follow: bool,
+    /// `[metrics]` or `--metrics-listen`: count into `/metrics`.
+    pub metrics: Option<MetricsSpec>,
 }
 
 /// How a filter run ended.
@@ -81,7 +85,11 @@ pub fn run(mut job: FilterJob) -> anyhow::Result<Outcome> {
         None => Writer::stdout(),
         Some(spec) => Writer::sink(&spec)?,
     };
-    let result = filter_all(job, &mut out);
+    let metrics = match job.metrics.take() {
+        Some(spec) => Some(start_metrics(&spec, &out)?),
+        None => None,
+    };
+    let result = filter_all(job, &mut out, metrics.as_deref());
     let missing = out.close();
     let outcome = result?;
     if missing > 0 {
@@ -90,9 +98,32 @@ pub fn run(mut job: FilterJob) -> anyhow::Result<Outcome> {
     Ok(outcome)
 }
 
+/// The metrics of this run, with the sink (if any) and the listener.
+fn start_metrics(spec: &MetricsSpec, out: &Writer) -> anyhow::Result<Arc<Metrics>> {
+    let metrics = Metrics::new(spec);
+    if let Destination::Sink { sinks, .. } = &out.to {
+        let queues = sinks
+            .handles()
+            .iter()
+            .map(|h| (h.name.clone(), Arc::clone(&h.queue)))
+            .collect();
+        metrics.add_sinks(queues);
+    }
+    if let Some(addr) = spec.listen {
+        http::start(addr, Arc::clone(&metrics))
+            .map_err(|e| anyhow::anyhow!("metrics: cannot listen on {addr}: {e}"))?;
+    }
+    Ok(metrics)
+}
+
 /// Filters every input of `job` in order into `out`.
-fn filter_all(job: FilterJob, out: &mut Writer) -> anyhow::Result<Outcome> {
-    let mut pipeline = Pipeline::new(job.settings);
+fn filter_all(
+    job: FilterJob,
+    out: &mut Writer,
+    metrics: Option<&Metrics>,
+) -> anyhow::Result<Outcome> {
+    let mut pipeline =
+        Pipeline::new(job.settings).with_metrics(metrics.map(|m| Arc::clone(&m.events)));
     let mut failed = 0;
     let inputs: Vec<Option<PathBuf>> = if job.inputs.is_empty() {
         vec![None]
@@ -127,13 +158,17 @@ fn filter_all(job: FilterJob, out: &mut Writer) -> anyhow::Result<Outcome> {
                 }
             },
         };
+        let counters = metrics.map(|m| {
+            let labels = [name.as_str(), ""];
+            (m.input_lines.with(&labels), m.input_bytes.with(&labels))
+        });
         let step = filter_one(
             reader.as_mut(),
             origin,
-            job.max_line_bytes,
-            job.idle_flush,
+            (job.max_line_bytes, job.idle_flush),
             &mut pipeline,
             out,
+            counters,
         );
         match step {
             Ok(true) => {}
@@ -218,15 +253,17 @@ impl ReadFd for follow::Follow {
 }
 
 /// Filters one input; false when the output was closed.
+/// `counters`: the input's lines and bytes, when metrics are on.
 fn filter_one(
     reader: &mut dyn ReadFd,
     origin: Origin,
-    max_line: usize,
-    idle: Duration,
+    (max_line, idle): (usize, Duration),
     pipeline: &mut Pipeline,
     out: &mut Writer,
+    counters: Option<(Arc<Counter>, Arc<Counter>)>,
 ) -> Result<bool, StepError> {
     let mut input = Input::new(origin, max_line);
+    let mut lines_counted = pipeline.stats.lines;
     let stalls = reader.may_stall();
     let mut buf = vec![0u8; READ_SIZE];
     loop {
@@ -245,6 +282,11 @@ fn filter_one(
         };
         // One clock read per read(): every line in it was read at once.
         input.push(&buf[..n], &Stamp::now(), pipeline, &mut out.buf);
+        if let Some((lines, bytes)) = &counters {
+            bytes.add(n as u64);
+            lines.add(pipeline.stats.lines - lines_counted);
+            lines_counted = pipeline.stats.lines;
+        }
         let open = if stalls || out.buf.len() >= WRITE_SIZE {
             out.flush(pipeline.stats.events).map_err(StepError::Write)?
         } else {

@@ -14,6 +14,8 @@
 //!   syslog, null), each behind a bounded queue, with its settings type in
 //!   [`sink::spec`];
 //! - [`diag`]: logmux's own events, written through the same sinks;
+//! - [`metrics`]: `/metrics` and `/healthz`, counted from the events and
+//!   from logmux itself;
 //! - [`config`] and [`units`]: config files and the one grammar of
 //!   durations and sizes; [`sys`]: the system calls; [`shutdown`]: how a
 //!   door tells its tasks to stop; [`exit`]: outcomes to exit codes;
@@ -30,6 +32,7 @@ pub mod event;
 pub mod exit;
 pub mod filter;
 pub mod listen;
+pub mod metrics;
 pub mod output;
 pub mod run;
 pub mod shutdown;

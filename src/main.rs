@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             args.command,
             &args.resource,
             args.output,
+            args.metrics_listen,
         )),
         Command::Check(args) => exit::check(&logmux::run::check(&args.config)),
         Command::Ctl(args) => ctl(args),

@@ -1302,3 +1302,6 @@ fn stack_ships_every_event_over_otlp() {
         "traceback lines on their own: {strays:#?}"
     );
 }
+
+#[path = "stack/prometheus.rs"]
+mod prometheus;

@@ -36,6 +36,8 @@ pub struct ConfigFile {
     /// Static fields every event gets.
     #[serde(default)]
     pub resource: super::resource::RawResource,
+    /// `[metrics]`: `/metrics` and `/healthz`.
+    pub metrics: Option<super::metrics::RawMetrics>,
 }
 
 /// The settings a config file resolves to.
@@ -50,6 +52,8 @@ pub struct Config {
     pub sinks: Vec<SinkSpec>,
     /// `[resource]`.
     pub resource: Vec<(String, String)>,
+    /// `[metrics]`, when the file has the table.
+    pub metrics: Option<crate::metrics::MetricsSpec>,
 }
 
 impl Default for Config {
@@ -64,6 +68,7 @@ impl Default for Config {
             sinks: resolve_sinks(Path::new("(command line)"), "", &IndexMap::new())
                 .unwrap_or_default(),
             resource: Vec::new(),
+            metrics: None,
         }
     }
 }
@@ -100,6 +105,10 @@ impl Config {
             resource: super::resource::resolve(&loc, &file.resource, &|n: &str| {
                 std::env::var(n).ok()
             })?,
+            metrics: match &file.metrics {
+                Some(m) => Some(super::metrics::resolve(&loc, m, None)?),
+                None => None,
+            },
         };
         if let Some(fmt) = &file.nginx_log_format {
             let compiled = LogFormat::compile(fmt.get_ref())

@@ -21,6 +21,8 @@ struct ListenConfigFile {
     /// Static fields every event gets.
     #[serde(default)]
     resource: super::resource::RawResource,
+    /// `[metrics]`: `/metrics` and `/healthz`.
+    metrics: Option<super::metrics::RawMetrics>,
 }
 
 /// The sinks a listen config resolves to: the built-in ones and its own.
@@ -29,6 +31,8 @@ pub struct ListenConfig {
     pub sinks: Vec<SinkSpec>,
     /// `[resource]`.
     pub resource: Vec<(String, String)>,
+    /// `[metrics]`, when the file has the table.
+    pub metrics: Option<crate::metrics::MetricsSpec>,
 }
 
 impl ListenConfig {
@@ -51,6 +55,10 @@ impl ListenConfig {
             resource: super::resource::resolve(&loc, &file.resource, &|n: &str| {
                 std::env::var(n).ok()
             })?,
+            metrics: match &file.metrics {
+                Some(m) => Some(super::metrics::resolve(&loc, m, None)?),
+                None => None,
+            },
         })
     }
 }

@@ -7,6 +7,7 @@
 //! - [`listen`]: `logmux listen --config`, its `[sink.NAME]` tables;
 //! - [`run`]: the `logmux run` config, deserialised raw, then resolved;
 //!   each sink's settings type lives with its sink ([`crate::sink::spec`]);
+//! - [`metrics`]: the `[metrics]` table of every door's config;
 //! - [`sinks`]: `[sink.NAME]` tables, shared by every door's config;
 //! - [`ini`]: a supervisord INI file read into the same raw shape;
 //! - [`template`]: `${VAR}` rendering and `when` conditions.
@@ -15,6 +16,7 @@ pub mod error;
 pub mod filter;
 pub mod ini;
 pub mod listen;
+pub mod metrics;
 pub mod resource;
 pub mod run;
 pub mod sinks;

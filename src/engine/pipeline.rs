@@ -10,6 +10,7 @@
 //! again (see [`logmux_parsers::logmux_event`]). It does no I/O itself.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use logmux_parsers::detect::Parser;
 use logmux_parsers::nginx::log_format::LogFormat;
@@ -20,6 +21,7 @@ use logmux_parsers::{ansi, supervisord, traceback, Field, Format, Record, Value}
 use logmux_parsers::logmux_event as merge;
 
 use crate::event::{self, Origin, Stamp};
+use crate::metrics::{EventCache, EventMetrics};
 use crate::output::{sort_fields, Encoder, Event};
 
 /// What the pipeline carries along with a line's text.
@@ -67,6 +69,8 @@ pub struct StreamState {
     supervisord_seen: bool,
     /// The head of a child's line that a spliced supervisord line cut off.
     splice_head: Vec<u8>,
+    /// The metric handles of this stream's service.
+    metrics: EventCache,
 }
 
 impl StreamState {
@@ -77,6 +81,7 @@ impl StreamState {
             pending: None,
             supervisord_seen: false,
             splice_head: Vec::new(),
+            metrics: EventCache::default(),
         }
     }
 
@@ -104,6 +109,10 @@ pub struct Pipeline {
     /// An empty line is still an event (each syslog message is one).
     keep_empty: bool,
     pub stats: Stats,
+    /// Counts every event into `/metrics` when metrics are on.
+    metrics: Option<Arc<EventMetrics>>,
+    /// The metric handles of events encoded without a stream ([`Pipeline::encode`]).
+    loose: EventCache,
 }
 
 impl Pipeline {
@@ -121,7 +130,15 @@ impl Pipeline {
             origin_wins: false,
             keep_empty: false,
             stats: Stats::default(),
+            metrics: None,
+            loose: EventCache::default(),
         }
+    }
+
+    /// A pipeline that counts every event it encodes into `metrics`.
+    pub fn with_metrics(mut self, metrics: Option<Arc<EventMetrics>>) -> Pipeline {
+        self.metrics = metrics;
+        self
     }
 
     /// A pipeline for messages rather than lines: one whose text is empty
@@ -285,6 +302,7 @@ impl Pipeline {
             observed,
             &stream.origin,
             out,
+            self.metrics.as_deref().map(|m| (m, &mut stream.metrics)),
         );
         true
     }
@@ -349,6 +367,7 @@ impl Pipeline {
             None,
             &stream.origin,
             out,
+            self.metrics.as_deref().map(|m| (m, &mut stream.metrics)),
         );
     }
 
@@ -419,6 +438,7 @@ impl Pipeline {
             observed,
             origin,
             out,
+            self.metrics.as_deref().map(|m| (m, &mut self.loose)),
         );
     }
 
@@ -499,6 +519,7 @@ fn emit(
     observed: Option<&[u8]>,
     origin: &Origin,
     out: &mut dyn Output,
+    metrics: Option<(&EventMetrics, &mut EventCache)>,
 ) {
     let (own, buf) = out.target(rec.format);
     let encoder = own.unwrap_or(encoder);
@@ -507,6 +528,9 @@ fn emit(
     }
     sort_fields(rec);
     stats.events += 1;
+    if let Some((m, cache)) = metrics {
+        m.observe(rec, cache);
+    }
     let event = Event {
         record: rec,
         raw,

@@ -61,6 +61,7 @@ use outbox::Outbox;
 use stop::StopSignals;
 
 use crate::engine::{Pipeline, Settings};
+use crate::metrics::{http, Metrics, MetricsSpec};
 use crate::shutdown::Shutdown;
 use crate::sink::spec::SinkSpec;
 use crate::sink::KeyedFilesSpec;
@@ -104,6 +105,8 @@ pub struct ListenJob {
     pub drain_timeout: Duration,
     /// `--tls-cert` and co.: every TCP listener speaks TLS.
     pub tls: Option<TlsFiles>,
+    /// `[metrics]` or `--metrics-listen`: count into `/metrics`.
+    pub metrics: Option<MetricsSpec>,
 }
 
 /// How the listener ended.
@@ -132,6 +135,12 @@ pub enum ListenError {
     },
     #[error("cannot write the output: {0}")]
     Output(#[source] io::Error),
+    #[error("metrics: cannot listen on {addr}: {source}")]
+    Metrics {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: io::Error,
+    },
     /// Stopped by a signal, but stdout's reader did not take everything.
     #[error("{events} events were not written: stdout's reader did not read them within --drain-timeout {drain_timeout:?}")]
     Unwritten {
@@ -236,12 +245,30 @@ fn start(
         (None, None) => Outbox::stdout(shutdown.clone()).map_err(ListenError::Output)?,
     };
     out.set_stop(Arc::clone(&stop));
+    let metrics = match &job.metrics {
+        Some(spec) => Some(start_metrics(spec, &out)?),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(ListenError::Runtime)?;
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, serve(job, bound, out, (shutdown, stop), tls))
+    local.block_on(
+        &runtime,
+        serve(job, bound, out, (shutdown, stop), (tls, metrics)),
+    )
+}
+
+/// The metrics of this listener, with its sink (if any) and the HTTP listener.
+fn start_metrics(spec: &MetricsSpec, out: &Outbox) -> Result<Arc<Metrics>, ListenError> {
+    let metrics = Metrics::new(spec);
+    metrics.add_sinks(out.queues());
+    if let Some(addr) = spec.listen {
+        http::start(addr, Arc::clone(&metrics))
+            .map_err(|source| ListenError::Metrics { addr, source })?;
+    }
+    Ok(metrics)
 }
 
 fn remove_sockets(paths: &[PathBuf]) {
@@ -255,12 +282,14 @@ async fn serve(
     bound: Vec<(Bound, String)>,
     out: Outbox,
     (shutdown, stop): (Shutdown, Arc<StopSignals>),
-    tls: Option<Arc<rustls::ServerConfig>>,
+    (tls, metrics): (Option<Arc<rustls::ServerConfig>>, Option<Arc<Metrics>>),
 ) -> Result<Outcome, ListenError> {
     let drain_timeout = job.drain_timeout;
     let offset = job.settings.encoder.zone.minutes_now();
     let hub = Rc::new(RefCell::new(Hub::new(
-        Pipeline::new(job.settings).keeping_empty(),
+        Pipeline::new(job.settings)
+            .keeping_empty()
+            .with_metrics(metrics.map(|m| Arc::clone(&m.events))),
         out,
         HubSettings {
             max_message: job.max_message,

@@ -197,6 +197,15 @@ impl Outbox {
     }
 
     /// Hand-overs blocked by a stalled stdout give up as `stop` says.
+    /// The sink's name and queue (`--sink`, `--out-dir`), for the metrics.
+    pub fn queues(&self) -> Vec<(String, Arc<crate::sink::Queue>)> {
+        self.sink
+            .iter()
+            .flat_map(|s| s.sinks.handles())
+            .map(|h| (h.name.clone(), Arc::clone(&h.queue)))
+            .collect()
+    }
+
     pub fn set_stop(&mut self, stop: Arc<StopSignals>) {
         self.stop = Some(stop);
     }

@@ -1,9 +1,13 @@
-//! The control socket: `logmux ctl status | health | start | stop | restart | signal`.
+//! The control socket: `logmux ctl status | health | start | stop | restart
+//! | signal | reload | tail | metrics`.
 //!
 //! A unix stream socket, mode 0600, so only the container's root (or the
 //! user logmux runs as) can steer it. One request per connection: a line of
 //! text in, one JSON line out. The server only parses and forwards; the
 //! supervisor's loop answers, so control never races with supervision.
+//! `metrics` is the exception: the server answers it from the registry,
+//! with the exposition text of `/metrics` (for `logmux top` over
+//! `docker exec`, without knowing the listener's address).
 //!
 //! Nothing a client does can starve it: at most [`MAX_CONNECTIONS`] are
 //! served at once (one more is told "busy" and closed), each must send its
@@ -30,11 +34,15 @@ use super::ring::Rings;
 use super::supervisor::{ControlCommand, ControlRequest};
 use super::tail::{self, TailRequest};
 use crate::config::run::parse_signal;
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 
 /// The environment variable that tells programs (and `logmux ctl` run by
 /// them, e.g. certbot's deploy hook) where the socket is.
 pub const SOCKET_ENV: &str = "LOGMUX_CONTROL_SOCKET";
+
+/// The answer to `metrics` when the config has no `[metrics]` table.
+const METRICS_OFF: &str = "{\"ok\":false,\"message\":\"metrics are off: add a [metrics] table to the config (or --metrics-listen)\"}\n";
 
 /// Parses one request line.
 pub fn parse_request(line: &str) -> Result<ControlCommand, String> {
@@ -48,7 +56,7 @@ pub fn parse_request(line: &str) -> Result<ControlCommand, String> {
         ["signal", name, sig] => Ok(ControlCommand::Signal((*name).to_string(), parse_signal(sig)?)),
         ["reload"] => Ok(ControlCommand::Reload),
         _ => Err(format!(
-            "unknown request `{line}`: expected status, health, start NAME, stop NAME, restart NAME, signal NAME SIG, reload or tail LINES follow|once all|stdout|stderr [NAME...]"
+            "unknown request `{line}`: expected status, health, start NAME, stop NAME, restart NAME, signal NAME SIG, reload, metrics or tail LINES follow|once all|stdout|stderr [NAME...]"
         )),
     }
 }
@@ -101,6 +109,8 @@ struct Shared {
     rings: Arc<Rings>,
     tail_slots: Arc<Semaphore>,
     shutdown: Shutdown,
+    /// The registry, for `metrics`; `None` when metrics are off.
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Serves requests until `shutdown` is triggered (logmux is exiting: the
@@ -111,12 +121,14 @@ pub async fn serve(
     tx: mpsc::Sender<ControlRequest>,
     rings: Arc<Rings>,
     shutdown: Shutdown,
+    metrics: Option<Arc<Metrics>>,
 ) {
     let shared = Shared {
         tx,
         rings,
         tail_slots: Arc::new(Semaphore::new(MAX_TAIL_CLIENTS)),
         shutdown: shutdown.clone(),
+        metrics,
     };
     let mut tasks = tokio::task::JoinSet::new();
     accept_until_shutdown(&listener, &shared, &mut tasks).await;
@@ -179,6 +191,14 @@ async fn connection(
     let mut reader = BufReader::new(read.take(4096));
     let read = tokio::time::timeout_at(deadline, reader.read_line(&mut line)).await;
     if !matches!(read, Ok(Ok(_))) {
+        return;
+    }
+    if line.trim() == "metrics" {
+        let text = match &shared.metrics {
+            Some(m) => m.render(),
+            None => METRICS_OFF.to_string(),
+        };
+        let _ = tokio::time::timeout_at(deadline, write.write_all(text.as_bytes())).await;
         return;
     }
     match TailRequest::parse(line.trim()) {
@@ -329,6 +349,14 @@ fn exchange(path: &Path, line: &str, deadline: Instant) -> Result<String, Client
 
 /// logmux's JSON answer, as `logmux ctl` prints it.
 fn interpret(answer: &str, json: bool) -> Result<Answer, ClientError> {
+    // `metrics`: the exposition text, printed as it is.
+    if answer.starts_with("# ") {
+        return Ok(Answer {
+            text: answer.trim_end().to_string(),
+            all_running: true,
+            healthy: true,
+        });
+    }
     let value: serde_json::Value = serde_json::from_str(answer.trim()).map_err(|e| {
         ClientError::Refused(format!("logmux sent an answer that is not JSON: {e}"))
     })?;
@@ -442,7 +470,7 @@ mod tests {
             let (tx, _rx) = mpsc::channel(1);
             let shutdown = Shutdown::new();
             let rings = Arc::new(Rings::new(Default::default(), ["a"]));
-            let server = tokio::spawn(serve(listener, tx, rings, shutdown.clone()));
+            let server = tokio::spawn(serve(listener, tx, rings, shutdown.clone(), None));
             tokio::task::yield_now().await;
             assert!(!server.is_finished());
             shutdown.trigger();

@@ -176,12 +176,29 @@ impl HealthState {
     }
 }
 
-/// Why one program makes the whole unhealthy, if it does.
+/// The probes' side of `/healthz`: a failing probe is a reason (a
+/// program that is down is the program facts' reason already).
+pub struct ProbeReasons(pub HealthState);
+
+impl crate::metrics::HealthSource for ProbeReasons {
+    fn reasons(&self, out: &mut Vec<String>) {
+        out.extend(self.0.board().iter().filter_map(probe_reason));
+    }
+}
+
+/// Why one program makes the whole unhealthy, if it does. An
+/// `autostart = false` program not started yet (`stopped`) is not down.
 fn reason(e: &Entry) -> Option<String> {
     let name = &e.name;
-    if e.must_run && e.state != "running" {
+    if e.must_run && !matches!(e.state, "running" | "stopped") {
         return Some(format!("program {name} is down ({})", e.state));
     }
+    probe_reason(e)
+}
+
+/// Why a running program's probe makes the whole unhealthy, if it does.
+fn probe_reason(e: &Entry) -> Option<String> {
+    let name = &e.name;
     let p = e.probe.as_ref().filter(|p| p.active)?;
     let why = p.last_failure.as_deref().unwrap_or("no probe has run yet");
     match p.status {

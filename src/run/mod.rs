@@ -16,6 +16,7 @@ pub mod child;
 pub mod control;
 pub mod health;
 mod notify;
+mod metrics;
 mod preflight;
 mod probe;
 mod ready;
@@ -78,6 +79,11 @@ pub enum RunError {
     Runtime(io::Error),
     #[error("cannot handle signals: {0}")]
     Signals(io::Error),
+    #[error("metrics: cannot listen on {addr}: {source}")]
+    Metrics {
+        addr: std::net::SocketAddr,
+        source: io::Error,
+    },
 }
 
 fn process_env(name: &str) -> Option<String> {
@@ -194,6 +200,7 @@ pub fn run(
     command: Vec<String>,
     resource: &[(String, String)],
     console_output: Option<crate::output::OutputFormat>,
+    metrics_listen: Option<std::net::SocketAddr>,
 ) -> Result<Outcome, RunError> {
     let loaded = match path {
         Some(path) => load(path),
@@ -204,6 +211,9 @@ pub fn run(
         .map_err(RunError::Config)?;
     config.resource =
         crate::config::resource::merge(std::mem::take(&mut config.resource), resource);
+    if let Some(addr) = metrics_listen {
+        config.metrics.get_or_insert_with(Default::default).listen = Some(addr);
+    }
     // `--output pretty` (LOGMUX_OUTPUT): the console sinks' view, for
     // `docker compose up` in development; files and syslog keep theirs.
     if let Some(output) = console_output {
@@ -224,7 +234,9 @@ pub fn run(
     }
     render_templates(&config)?;
     reap::become_subreaper();
-    let (mut sinks, routes) = open_sinks(&config)?;
+    let (mut sinks, routes, used) = open_sinks(&config)?;
+    // Before the diagnostics go to the log sink: an error here reaches stderr.
+    let metrics = metrics::start(&config, &sinks, &used)?;
     route_diagnostics(&sinks, config.log_sink);
     if let Some(spec) = config.sinks.get(config.log_sink) {
         // A pretty log sink shows logmux's own events pretty too.
@@ -240,7 +252,7 @@ pub fn run(
             RunError::Runtime(e)
         })?;
     let config = Arc::new(config);
-    let ended = runtime.block_on(supervise(Arc::clone(&config), routes));
+    let ended = runtime.block_on(supervise(Arc::clone(&config), routes, metrics));
     if let Some(path) = &config.control_socket {
         let _ = std::fs::remove_file(path);
     }
@@ -268,7 +280,8 @@ pub fn run(
 
 /// Starts a thread for every sink something is routed to (nothing is
 /// opened for the others); returns them and the routes to them, by index.
-fn open_sinks(config: &RunConfig) -> Result<(StartedSinks, Vec<SinkRoute>), RunError> {
+#[allow(clippy::type_complexity)]
+fn open_sinks(config: &RunConfig) -> Result<(StartedSinks, Vec<SinkRoute>, Vec<bool>), RunError> {
     // Only the sinks something is routed to get a thread (and a file).
     let resource: Option<Arc<[(String, String)]>> =
         (!config.resource.is_empty()).then(|| config.resource.clone().into());
@@ -305,7 +318,7 @@ fn open_sinks(config: &RunConfig) -> Result<(StartedSinks, Vec<SinkRoute>), RunE
             })
         })
         .collect();
-    Ok((sinks, routes))
+    Ok((sinks, routes, used))
 }
 
 /// From here on, logmux's own events go through its log sink, in order
@@ -328,7 +341,11 @@ fn route_diagnostics(sinks: &StartedSinks, log_sink: usize) {
 }
 
 /// The supervisor loop, with the control socket if the config asks for one.
-async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<Ended, RunError> {
+async fn supervise(
+    config: Arc<RunConfig>,
+    routes: Vec<SinkRoute>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+) -> Result<Ended, RunError> {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let mut extra_env = Vec::new();
     let shutdown = Shutdown::new();
@@ -340,7 +357,7 @@ async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<End
                 let names = config.programs.iter().map(|p| p.name.as_str());
                 let rings = Arc::new(ring::Rings::new(config.tail_buffer, names));
                 tails = Some(Arc::clone(&rings));
-                let serve = control::serve(listener, tx, rings, shutdown.clone());
+                let serve = control::serve(listener, tx, rings, shutdown.clone(), metrics.clone());
                 control_server = Some(tokio::spawn(serve));
                 extra_env.push((control::SOCKET_ENV.to_string(), path.display().to_string()));
             }
@@ -351,7 +368,7 @@ async fn supervise(config: Arc<RunConfig>, routes: Vec<SinkRoute>) -> Result<End
             ),
         }
     }
-    let mut supervisor = Supervisor::new(config, routes, extra_env);
+    let mut supervisor = Supervisor::new(config, routes, extra_env).with_metrics(metrics);
     if let Some(rings) = tails {
         supervisor = supervisor.with_tails(rings);
     }

@@ -28,6 +28,7 @@ use super::tap::Tap;
 use crate::engine::LineFramer;
 use crate::engine::{Output, Pipeline, Settings, StreamState};
 use crate::event::{IoStream, Origin, Stamp};
+use crate::metrics::{Counter, Metrics};
 use crate::output::Encoder;
 use crate::shutdown::Shutdown;
 use crate::sink::Batch;
@@ -85,6 +86,8 @@ pub struct StreamReader {
     pub exit: ExitCounts,
     /// The program's tail ring (`logmux ctl tail`); `None` when off.
     pub tail: Option<Arc<Ring>>,
+    /// With `[metrics]`: lines and bytes read, and every event, are counted.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl StreamReader {
@@ -106,9 +109,17 @@ impl StreamReader {
             split: Split::new(self.route, self.sink, self.routes, exit.clone())
                 .with_copies(self.copies)
                 .with_tail(self.tail, &self.settings.encoder, which_stream),
-            pipeline: Pipeline::new(self.settings).for_program(self.merge),
+            pipeline: Pipeline::new(self.settings)
+                .for_program(self.merge)
+                .with_metrics(self.metrics.as_ref().map(|m| Arc::clone(&m.events))),
             state: StreamState::new(self.origin),
         };
+        let input = self.metrics.as_ref().map(|m| InputCounters {
+            lines: m.input_lines.with(&[&name, which]),
+            bytes: m.input_bytes.with(&[&name, which]),
+            counted: 0,
+        });
+        let mut input = input;
         let mut buf = vec![0u8; READ_SIZE];
         loop {
             if exit.give_up.is_triggered() {
@@ -133,6 +144,9 @@ impl StreamReader {
                 }
             };
             lines.push(&buf[..n]);
+            if let Some(c) = &mut input {
+                c.count(n, lines.pipeline.stats.lines);
+            }
             lines.split.send().await;
         }
         if exit.give_up.is_triggered() {
@@ -141,6 +155,22 @@ impl StreamReader {
         lines.finish();
         lines.split.send().await;
         lines.pipeline.stats.lines
+    }
+}
+
+/// A stream's `logmux_input_*` counters.
+struct InputCounters {
+    lines: Arc<Counter>,
+    bytes: Arc<Counter>,
+    /// The pipeline's line count when last counted.
+    counted: u64,
+}
+
+impl InputCounters {
+    fn count(&mut self, bytes: usize, lines: u64) {
+        self.bytes.add(bytes as u64);
+        self.lines.add(lines.saturating_sub(self.counted));
+        self.counted = lines;
     }
 }
 

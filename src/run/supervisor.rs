@@ -39,6 +39,7 @@ use super::stream::{ExitCounts, FormatRoute, Route, StreamReader};
 use crate::config::run::{AutoRestart, Hup, Kind, OnExit, ProgramSpec, RunConfig};
 use crate::engine::Settings;
 use crate::event::{IoStream, Origin};
+use crate::metrics::{Metrics, ProgramMetrics};
 use crate::output::Encoder;
 
 /// The longest wait between two tries of a failing program.
@@ -228,6 +229,8 @@ pub struct Supervisor {
     probes: Probes,
     /// The programs' tail rings (`logmux ctl tail`), if on.
     tails: Option<Arc<super::ring::Rings>>,
+    /// With `[metrics]`: the registry, and its program families.
+    metrics: Option<(Arc<Metrics>, ProgramMetrics)>,
 }
 
 /// Why everything is being stopped.
@@ -264,6 +267,7 @@ impl Supervisor {
             first_failure: None,
             stop_reason: None,
             tails: None,
+            metrics: None,
         }
     }
 
@@ -288,6 +292,21 @@ impl Supervisor {
         self
     }
 
+    /// Counts into `metrics` (the programs, and every stream's lines and
+    /// events) when metrics are on.
+    pub fn with_metrics(mut self, metrics: Option<Arc<Metrics>>) -> Supervisor {
+        self.metrics = metrics.map(|m| {
+            let programs = m.add_programs();
+            // /healthz also says which probes fail (the programs that are
+            // down come from the program facts).
+            m.health.add(Arc::new(super::health::ProbeReasons(
+                self.probes.state().clone(),
+            )));
+            (m, programs)
+        });
+        self
+    }
+
     /// Runs until every program has ended and every stream is drained
     /// (or the shutdown deadline passed); returns how it ended.
     pub async fn run(
@@ -306,6 +325,7 @@ impl Supervisor {
 
         self.advance(Instant::now());
         self.sync_probes();
+        self.publish();
         while self.phase != Phase::Done {
             let wake = self
                 .next_timer()
@@ -338,6 +358,7 @@ impl Supervisor {
             }
             self.advance(Instant::now());
             self.sync_probes();
+            self.publish();
         }
         self.sync_probes();
 
@@ -356,6 +377,13 @@ impl Supervisor {
             deadline,
             not_queued,
         })
+    }
+
+    /// Copies the programs' state into the metrics, when they are on.
+    fn publish(&self) {
+        if let Some((_, m)) = &self.metrics {
+            super::metrics::publish(&self.programs, self.probes.state(), m);
+        }
     }
 
     fn final_code(&self) -> i32 {
@@ -864,6 +892,7 @@ impl Supervisor {
             merge: spec.merge,
             exit: self.exit.clone(),
             tail: self.tails.as_ref().and_then(|t| t.ring(&spec.name)),
+            metrics: self.metrics.as_ref().map(|(m, _)| Arc::clone(m)),
         }
     }
 

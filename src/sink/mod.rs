@@ -255,7 +255,11 @@ fn write_loop(name: &str, mut sink: Box<dyn Sink>, queue: &Queue) {
                 Took::Idle | Took::Closed => break,
             }
         }
+        let lost_before = queue.lost();
         flush_and_count(&mut *sink, queue);
+        let lost = queue.lost().saturating_sub(lost_before);
+        queue.count_written(u64::from(held.1).saturating_sub(lost));
+        queue.set_failing(failing || lost > 0);
         queue.release(held.0, held.1);
     }
     flush_and_count(&mut *sink, queue);

@@ -7,6 +7,7 @@
 //! a `Condvar`: neither side spins.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -60,6 +61,11 @@ pub struct Queue {
     /// Wakes a reader blocked on a thread of its own (`push_blocking`).
     room_blocking: Condvar,
     capacity: usize,
+    /// For the metrics: events delivered, the last delivery failed, and
+    /// the bytes a disk spool holds (updated by the sink's threads).
+    written: AtomicU64,
+    failing: AtomicBool,
+    spool_bytes: AtomicU64,
 }
 
 impl Queue {
@@ -71,6 +77,9 @@ impl Queue {
             room: Notify::new(),
             room_blocking: Condvar::new(),
             capacity: capacity.max(1),
+            written: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
+            spool_bytes: AtomicU64::new(0),
         }
     }
 
@@ -268,6 +277,33 @@ impl Queue {
 
     pub fn count_lost(&self, events: u64) {
         self.lock().lost += events;
+    }
+
+    /// Events the destination took (`logmux_sink_events_written_total`).
+    pub fn count_written(&self, events: u64) {
+        self.written.fetch_add(events, Relaxed);
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written.load(Relaxed)
+    }
+
+    /// Whether the last delivery failed (`logmux_sink_up` 0, `/healthz`).
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Relaxed);
+    }
+
+    pub fn is_failing(&self) -> bool {
+        self.failing.load(Relaxed)
+    }
+
+    /// What the disk spool holds, in bytes (`logmux_sink_spool_bytes`).
+    pub fn set_spool_bytes(&self, bytes: u64) {
+        self.spool_bytes.store(bytes, Relaxed);
+    }
+
+    pub fn spool_bytes(&self) -> u64 {
+        self.spool_bytes.load(Relaxed)
     }
 }
 

@@ -200,6 +200,10 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, C
         log_sink,
         resource: crate::config::resource::resolve(loc, &raw.resource, &env_all)?,
         tail_buffer: settings.tail_buffer,
+        metrics: match &raw.metrics {
+            Some(m) => Some(crate::config::metrics::resolve(loc, m, Some(&env_all))?),
+            None => None,
+        },
     })
 }
 

@@ -46,6 +46,8 @@ pub struct RawFile {
     /// Static fields every event gets.
     #[serde(default)]
     pub resource: crate::config::resource::RawResource,
+    /// `[metrics]`: `/metrics`, `/healthz` and the control socket's `metrics`.
+    pub metrics: Option<crate::config::metrics::RawMetrics>,
 }
 
 #[derive(Debug, Default, Deserialize)]

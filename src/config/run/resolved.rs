@@ -36,6 +36,8 @@ pub struct RunConfig {
     pub resource: Vec<(String, String)>,
     /// Each program's ring for `logmux ctl tail`.
     pub tail_buffer: TailBuffer,
+    /// `[metrics]` (or `--metrics-listen`): metrics are on.
+    pub metrics: Option<crate::metrics::MetricsSpec>,
 }
 
 /// How much of each program's output `logmux ctl tail` can show: the last

@@ -583,3 +583,37 @@ fn logmux_cpus_is_the_cgroup_limited_cpu_count_unless_set() {
     .unwrap();
     assert_eq!(c.programs[0].command, ["echo", "7"]);
 }
+
+#[test]
+fn metrics_table_resolves_and_its_errors_name_file_line_and_key() {
+    let c = load_str(
+        "[program.a]\ncommand = \"x\"\n[metrics]\nlisten = \"9100\"\nroute_labels = 20\nduration_buckets = [0.1, 1, 10]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let m = c.metrics.expect("[metrics] turns metrics on");
+    assert_eq!(m.listen, Some("127.0.0.1:9100".parse().unwrap()));
+    assert_eq!(m.route_labels, 20);
+    assert_eq!(m.max_exception_types, 100);
+    assert_eq!(m.duration_buckets, [0.1, 1.0, 10.0]);
+    assert_eq!(m.size_buckets, crate::metrics::DEFAULT_SIZE_BUCKETS);
+    let none = load_str("[program.a]\ncommand = \"x\"\n").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(none.metrics, None);
+    let base = "[program.a]\ncommand = \"x\"\n[metrics]\n";
+    assert_eq!(
+        err(&format!("{base}size_buckets = [100, 10]\n")),
+        "/etc/logmux.toml:4:16: metrics.size_buckets: bucket bounds must increase: 10 is not above 100"
+    );
+    assert_eq!(
+        err(&format!("{base}duration_buckets = []\n")),
+        "/etc/logmux.toml:4:20: metrics.duration_buckets: needs at least one bucket bound"
+    );
+    assert_eq!(
+        err(&format!("{base}max_exception_types = 20000\n")),
+        "/etc/logmux.toml:4:23: metrics.max_exception_types: 20000 is more than 10000: each one is a series Prometheus keeps"
+    );
+    assert!(err(&format!("{base}listen = \"here\"\n")).starts_with(
+        "/etc/logmux.toml:4:10: metrics.listen: `here` is not an address to listen on"
+    ));
+    assert!(err(&format!("{base}bucket = [1]\n"))
+        .starts_with("/etc/logmux.toml:4:1: metrics.bucket: unknown field `bucket`"));
+}

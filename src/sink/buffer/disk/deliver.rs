@@ -106,6 +106,7 @@ impl Delivery<'_> {
             match result {
                 Ok(()) => break,
                 Err(e) => {
+                    self.queue.set_failing(true);
                     self.went_down(&e);
                     let asked = self
                         .sink
@@ -131,6 +132,9 @@ impl Delivery<'_> {
                 &[],
             );
         }
+        self.queue.set_failing(false);
+        self.queue.count_written(chunk.events);
+        self.queue.set_spool_bytes(self.spool.lock().bytes());
         self.acked = chunk.end;
         self.store(chunk.end);
         self.delivered_since_behind += chunk.events;

@@ -84,6 +84,7 @@ pub fn write_loop(spool: &Spool, queue: &Queue) {
             }
             queue.release(batch.bytes.len(), batch.events);
         }
+        queue.set_spool_bytes(spool.lock().bytes());
         w.sync_due(spool.spec.sync == SyncMode::Always);
     }
     w.sync_due(true);
