@@ -104,6 +104,8 @@ pub struct Stamp {
     unix: (i64, u32),
     pub wrapper_time: Option<Timestamp>,
     pub wrapper_severity: Option<Severity>,
+    /// The wrapper's own word for its severity (syslog's `notice`).
+    pub wrapper_severity_text: Option<&'static str>,
 }
 
 impl Stamp {
@@ -130,6 +132,7 @@ impl Stamp {
             unix: (secs, nanos.min(999_999_999)),
             wrapper_time: None,
             wrapper_severity: None,
+            wrapper_severity_text: None,
         }
     }
 

@@ -338,6 +338,9 @@ impl Pipeline {
         }
         if rec.severity.is_none() {
             rec.severity = meta.stamp.wrapper_severity;
+            if rec.severity_text.is_none() {
+                rec.severity_text = meta.stamp.wrapper_severity_text.map(Cow::Borrowed);
+            }
         }
         event::add_to_parsed(&stream.origin, &mut rec);
         emit(
