@@ -14,7 +14,7 @@
 //! waiting for a full sink, reads what is still in its pipe, and counts
 //! every event it could not queue, so nothing leaves uncounted.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +25,7 @@ use tokio::net::unix::pipe;
 
 use crate::engine::LineFramer;
 use crate::engine::{Output, Pipeline, Settings, StreamState};
-use crate::event::{Origin, Stamp};
+use crate::event::{Burst, BurstClock, Origin, Stamp};
 use crate::output::Encoder;
 use crate::shutdown::Shutdown;
 use crate::sink::Batch;
@@ -100,11 +100,17 @@ impl StreamReader {
             framer: LineFramer::new(self.max_line),
             split: Split::new(self.route, self.sink, self.routes, exit.clone())
                 .with_copies(self.copies),
-            pipeline: Pipeline::new(self.settings).for_program(self.merge),
+            pipeline: Pipeline::new(self.settings)
+                .for_program(self.merge)
+                .joining_bursts(),
             state: StreamState::new(self.origin),
         };
         let mut buf = vec![0u8; READ_SIZE];
+        let mut bursts = BurstClock::default();
         loop {
+            // How the read waits for its bytes tells where a burst ends.
+            let started = std::time::Instant::now();
+            let waiting = crate::sys::wait_readable(rx.as_fd(), std::time::Duration::ZERO);
             let read = tokio::select! {
                 // A read in progress finishes first (its batch is counted
                 // if no sink takes it).
@@ -122,7 +128,7 @@ impl StreamReader {
                     break;
                 }
             };
-            lines.push(&buf[..n]);
+            lines.push(&buf[..n], bursts.read_returned(started, waiting));
             lines.split.send().await;
         }
         if exit.give_up.is_triggered() {
@@ -196,13 +202,15 @@ impl Lines {
     }
 
     /// Encodes the events of one read; every line in it was read now.
-    fn push(&mut self, bytes: &[u8]) {
-        let stamp = Stamp::now();
+    /// `bursts`: how the read's first line came, and its others.
+    fn push(&mut self, bytes: &[u8], bursts: (Burst, Burst)) {
+        let mut stamp = Stamp::now();
         // JSON is 2.5 to 5 times the text: fewer regrowths.
         self.split.own.bytes.reserve(bytes.len() * 3 + 256);
         let (pipeline, state, split) = (&mut self.pipeline, &mut self.state, &mut self.split);
-        self.framer.push(bytes, |line| {
-            pipeline.line(state, line.bytes, line.truncated, &stamp, split)
+        self.framer.push_read(bytes, bursts, |line, line_burst| {
+            stamp.burst = line_burst;
+            pipeline.line(state, line.bytes, line.truncated, &stamp, split);
         });
     }
 
