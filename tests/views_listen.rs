@@ -42,7 +42,10 @@ fn own_lines(args: &[&str]) -> Vec<String> {
 /// Drops the `HH:MM:SS.mmm ` clock.
 fn without_clock(line: &str) -> &str {
     let b = line.as_bytes();
-    assert!(b.get(2) == Some(&b':') && b.get(8) == Some(&b'.'), "a clock first: {line}");
+    assert!(
+        b.get(2) == Some(&b':') && b.get(8) == Some(&b'.'),
+        "a clock first: {line}"
+    );
     line.get(13..).unwrap_or("")
 }
 
