@@ -10,6 +10,7 @@
 //!   `logmux run` inside a container) keeps its own program, stream and pid;
 //!   only the wrapper's container, host and syslog fields replace its own.
 
+pub use logmux_parsers::traceback::Burst;
 use logmux_parsers::{Field, Format, Record, Severity, Timestamp, Value};
 
 use crate::output::sort_fields;
@@ -104,6 +105,59 @@ pub struct Stamp {
     unix: (i64, u32),
     pub wrapper_time: Option<Timestamp>,
     pub wrapper_severity: Option<Severity>,
+    /// The wrapper's own word for its severity (syslog's `notice`).
+    pub wrapper_severity_text: Option<&'static str>,
+    /// How the line came next to the one before it on its stream (see
+    /// [`BurstClock`]).
+    pub burst: Burst,
+    /// For a read: how its lines after the first came.
+    pub burst_rest: Burst,
+}
+
+/// A read that returns within this time of the one before brings lines of
+/// the same burst ([`Burst::Same`]); one that waited longer than this for
+/// its bytes comes after the writer paused ([`Burst::Paused`]); one that
+/// returns later without having waited ([`Burst::Unknown`]) means the
+/// reader fell behind. A traceback's message lines and notes may follow
+/// its exception line in one burst (see `logmux_parsers::traceback`).
+pub const BURST_GAP: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Tells, read by read, how a stream's bytes came ([`Burst`]).
+///
+/// A read takes everything in the pipe. If the pipe was empty when it
+/// began (the reader was waiting), its bytes are fresh: written in one
+/// burst around its return. If they were waiting, they were written at any
+/// time since the read before returned, so they are one burst only when
+/// that was within [`BURST_GAP`].
+#[derive(Debug, Default)]
+pub struct BurstClock {
+    last_return: Option<std::time::Instant>,
+}
+
+impl BurstClock {
+    /// A read that started at `started`, with bytes already waiting or not
+    /// (`waiting`), has just returned some: how its first line came, and
+    /// how its other lines did.
+    pub fn read_returned(&mut self, started: std::time::Instant, waiting: bool) -> (Burst, Burst) {
+        let now = std::time::Instant::now();
+        let first_read = self.last_return.is_none();
+        let close = self
+            .last_return
+            .is_some_and(|t| now.saturating_duration_since(t) <= BURST_GAP);
+        self.last_return = Some(now);
+        let waited = now.saturating_duration_since(started) > BURST_GAP;
+        let first = match (waiting, close) {
+            (false, _) if waited || first_read => Burst::Paused,
+            (_, true) => Burst::Same,
+            _ => Burst::Unknown,
+        };
+        let rest = if !waiting || close {
+            Burst::Same
+        } else {
+            Burst::Unknown
+        };
+        (first, rest)
+    }
 }
 
 impl Stamp {
@@ -130,6 +184,9 @@ impl Stamp {
             unix: (secs, nanos.min(999_999_999)),
             wrapper_time: None,
             wrapper_severity: None,
+            wrapper_severity_text: None,
+            burst: Burst::Unknown,
+            burst_rest: Burst::Unknown,
         }
     }
 

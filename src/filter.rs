@@ -20,13 +20,13 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use logmux_parsers::docker;
 
 use crate::engine::Input;
 use crate::engine::{Pipeline, Settings};
-use crate::event::{Origin, Stamp};
+use crate::event::{BurstClock, Origin, Stamp};
 use crate::metrics::{http, Counter, Metrics, MetricsSpec};
 use crate::sink::spec::SinkSpec;
 use crate::sink::{Batch, Route, StartedSinks};
@@ -123,7 +123,9 @@ fn filter_all(
     metrics: Option<&Metrics>,
 ) -> anyhow::Result<Outcome> {
     let mut pipeline =
-        Pipeline::new(job.settings).with_metrics(metrics.map(|m| Arc::clone(&m.events)));
+        Pipeline::new(job.settings)
+        .joining_bursts()
+        .with_metrics(metrics.map(|m| Arc::clone(&m.events)));
     let mut failed = 0;
     let inputs: Vec<Option<PathBuf>> = if job.inputs.is_empty() {
         vec![None]
@@ -223,6 +225,10 @@ trait ReadFd: Read {
     fn wait(&mut self, idle: Duration) -> io::Result<bool>;
     /// Pipes, terminals and followed files can stall; regular files cannot.
     fn may_stall(&self) -> bool;
+    /// Whether bytes are waiting to be read right now.
+    fn ready_now(&mut self) -> bool {
+        self.wait(Duration::ZERO).unwrap_or(true)
+    }
 }
 
 impl ReadFd for io::Stdin {
@@ -262,11 +268,18 @@ fn filter_one(
     out: &mut Writer,
     counters: Option<(Arc<Counter>, Arc<Counter>)>,
 ) -> Result<bool, StepError> {
-    let mut input = Input::new(origin, max_line);
     let mut lines_counted = pipeline.stats.lines;
     let stalls = reader.may_stall();
+    let mut input = Input::new(origin, max_line);
+    if stalls {
+        input = input.live();
+    }
     let mut buf = vec![0u8; READ_SIZE];
+    let mut bursts = BurstClock::default();
     loop {
+        // How the read waits for its bytes tells where a burst ends.
+        let started = Instant::now();
+        let waiting = reader.ready_now();
         if stalls && input.is_pending() && !reader.wait(idle).map_err(StepError::Read)? {
             // Idle: nothing more is coming soon, so emit what is held back.
             input.finish(&Stamp::now(), pipeline, &mut out.buf);
@@ -281,7 +294,9 @@ fn filter_one(
             Err(e) => return Err(StepError::Read(e)),
         };
         // One clock read per read(): every line in it was read at once.
-        input.push(&buf[..n], &Stamp::now(), pipeline, &mut out.buf);
+        let mut stamp = Stamp::now();
+        (stamp.burst, stamp.burst_rest) = bursts.read_returned(started, waiting);
+        input.push(&buf[..n], &stamp, pipeline, &mut out.buf);
         if let Some((lines, bytes)) = &counters {
             bytes.add(n as u64);
             lines.add(pipeline.stats.lines - lines_counted);

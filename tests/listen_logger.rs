@@ -166,7 +166,7 @@ fn rfc3164_and_rfc5424_over_udp() {
         fields(e),
         expect(&[
             ("message", json!("plain warning")),
-            ("severity_text", json!("WARN")),
+            ("severity_text", json!("warning")),
             ("severity_number", json!(13)),
             ("service.name", json!("a:b/c")),
             ("host.name", json!(host)),
@@ -307,7 +307,7 @@ fn tcp_with_and_without_octet_counting() {
         fields(one_with_message(ev, "   three leading spaces")),
         expect(&[
             ("message", json!("   three leading spaces")),
-            ("severity_text", json!("INFO")),
+            ("severity_text", json!("notice")),
             ("severity_number", json!(10)),
             ("service.name", json!("nginx:1.25/web-1")),
             ("host.name", json!(host)),
@@ -322,7 +322,7 @@ fn tcp_with_and_without_octet_counting() {
         fields(one_with_message(ev, " one leading space")),
         expect(&[
             ("message", json!(" one leading space")),
-            ("severity_text", json!("INFO")),
+            ("severity_text", json!("notice")),
             ("severity_number", json!(10)),
             ("service.name", json!("app/x:y")),
             ("host.name", json!(host)),
@@ -418,21 +418,21 @@ fn unix_datagram_and_stream_sockets() {
     };
     assert_eq!(
         fields(one_with_message(ev, " dgram, local format")),
-        plain(" dgram, local format", ("INFO", 10, 13), "user")
+        plain(" dgram, local format", ("notice", 10, 13), "user")
     );
     assert_eq!(
         fields(one_with_message(ev, "  stream, newline")),
-        plain("  stream, newline", ("ERROR", 18, 18), "mail")
+        plain("  stream, newline", ("crit", 18, 18), "mail")
     );
     assert_eq!(
         fields(one_with_message(ev, "stream, octet-counted")),
-        plain("stream, octet-counted", ("INFO", 10, 13), "user")
+        plain("stream, octet-counted", ("notice", 10, 13), "user")
     );
     assert_eq!(
         fields(one_with_message(ev, "dgram, rfc5424")),
         expect(&[
             ("message", json!("dgram, rfc5424")),
-            ("severity_text", json!("INFO")),
+            ("severity_text", json!("notice")),
             ("severity_number", json!(10)),
             ("service.name", json!("nginx:1.25/web-1")),
             ("host.name", json!(host)),

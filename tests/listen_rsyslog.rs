@@ -143,7 +143,7 @@ fn rsyslog_forwards_octet_counted_and_newline_framed() {
     assert_eq!(docker["severity_text"], "INFO");
     let tagged = one_with_message(&lf.events, "tagged");
     assert_eq!(tagged["service"]["name"], "nginx:1.25/web-1");
-    assert_eq!(tagged["severity_text"], "WARN");
+    assert_eq!(tagged["severity_text"], "warning");
     assert_eq!(tagged["log"]["syslog"]["facility"]["name"], "local2");
 
     // rsyslog's RFC 5424 template puts its MSG (with that leading space)
@@ -156,10 +156,10 @@ fn rsyslog_forwards_octet_counted_and_newline_framed() {
     assert_eq!(docker["log"]["syslog"]["procid"], "4242");
     // No MSGID = APP-NAME: not Docker's shape, so the PRI's err counts.
     assert!(docker.get("container").is_none(), "{docker}");
-    assert_eq!(docker["severity_text"], "ERROR");
+    assert_eq!(docker["severity_text"], "err");
     let tagged = one_with_message(&octet.events, " tagged");
     assert_eq!(tagged["service"]["name"], "nginx");
-    assert_eq!(tagged["severity_text"], "WARN");
+    assert_eq!(tagged["severity_text"], "warning");
     // RFC 5424 times come with microseconds.
     let ts = tagged["timestamp"].as_str().unwrap();
     assert_eq!(ts.len(), "2026-11-25T23:43:38.696341+00:00".len(), "{ts}");

@@ -14,7 +14,7 @@ say() { printf '\n== %s\n' "$*"; }
 # Go and go-logfmt read the logfmt output back (tests/views_logfmt.rs); man-db
 # renders `logmux man` (tests/views_completions.rs); util-linux's `script`
 # gives the terminal of tests/views_diagnostics.rs.
-packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls pebble openssl iproute2 debootstrap docker-compose python3-venv jq tzdata golang-go golang-github-go-logfmt-logfmt-dev man-db tmux prometheus)
+packages=(nginx uwsgi uwsgi-plugin-python3 python3-django curl supervisor rsyslog rsyslog-gnutls pebble openssl iproute2 debootstrap docker-compose python3-venv jq tzdata golang-go golang-github-go-logfmt-logfmt-dev golang-go.uber-zap-dev golang-github-sirupsen-logrus-dev golang-golang-x-exp-dev node-bunyan node-winston man-db tmux prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

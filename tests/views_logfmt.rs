@@ -4,6 +4,8 @@
 //! carry no extra quotes (`level=info`, never `level="\"info\""`).
 
 mod common;
+#[path = "support/go.rs"]
+mod go;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,22 +17,11 @@ use serde_json::Value;
 /// Debian's Go and golang-github-go-logfmt-logfmt-dev, offline (GOPATH
 /// mode); `None` when this machine lacks them.
 fn decoder() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let gopath = Path::new("/usr/share/gocode");
-    if !gopath.join("src/github.com/go-logfmt/logfmt").exists() {
-        return None;
-    }
-    let out = root.join("target/views/logfmt-decode");
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(root.join("tests/views/logfmt_decode.go"))
-        .env("GO111MODULE", "off")
-        .env("GOPATH", gopath)
-        .env("GOCACHE", root.join("target/views/gocache"))
-        .status()
-        .is_ok_and(|s| s.success());
-    built.then_some(out)
+    go::build(
+        "tests/views/logfmt_decode.go",
+        "logfmt-decode",
+        "github.com/go-logfmt/logfmt",
+    )
 }
 
 /// Parses logfmt lines with the real decoder: one map per line.

@@ -153,9 +153,55 @@ impl<'f> Parser<'f> {
     }
 }
 
+/// Whether `line` starts something of its own: a format logmux knows, a
+/// leading level word or timestamp (a logging prefix), JSON or anything in
+/// brackets, a traceback or Django's 500 header, or a logmux event. A line
+/// that does not is plain text, which may continue an exception's message
+/// (see [`crate::traceback::Assembler::push_in`]).
+pub fn starts_something(line: &str) -> bool {
+    let b = line.trim_start_matches([' ', '\t']).as_bytes();
+    if matches!(b.first(), Some(b'{' | b'[' | b'<')) {
+        return true;
+    }
+    if text::leading_level(b).is_some() || text::leading_timestamp(b).is_some() {
+        return true;
+    }
+    let mut rec = Record::default();
+    Parser::AUTO.detect(line, &mut rec);
+    rec.format != Format::Text || traceback::starts_event(line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_starts_something_of_its_own() {
+        for line in [
+            "INFO:root:next",
+            "2026-12-03 14:34:42,884 INFO app next",
+            "ERROR something",
+            "{\"level\":\"info\"}",
+            "[INFO] x",
+            "Traceback (most recent call last):",
+            "Internal Server Error: /x",
+            "127.0.0.1 - - [25/Nov/2026:19:39:04 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"c\"",
+            "2026-11-25 19:39:40,240 WARN exited: crasher (exit status 3; not expected)",
+            "Not Found: /x",
+            "2026-12-03T10:00:00Z started",
+        ] {
+            assert!(starts_something(line), "{line}");
+        }
+        for line in [
+            "line two",
+            "note a",
+            "app line 500",
+            "to create it",
+            "hint: run with --init",
+        ] {
+            assert!(!starts_something(line), "{line}");
+        }
+    }
 
     #[test]
     fn unknown_lines_are_text() {

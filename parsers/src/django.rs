@@ -9,6 +9,8 @@
 //! so the phrase gives the status back; only the standard HTTP reason
 //! phrases are taken, which keeps `Error: /usr/bin/x not found` out.
 
+use std::borrow::Cow;
+
 use memchr::{memchr, memrchr};
 
 use crate::field::Field;
@@ -42,16 +44,20 @@ fn parse_inner<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Prefix<'a> {
     pub severity: Severity,
+    /// The level word as the formatter printed it (`WARNING`).
+    pub word: &'a str,
     pub timestamp: Option<Timestamp>,
     pub pid: Option<i64>,
     pub message: &'a str,
 }
 
-impl Prefix<'_> {
-    /// Sets format, severity, time and pid (after the message's own fields).
-    pub(crate) fn fill(&self, rec: &mut Record<'_>) {
+impl<'a> Prefix<'a> {
+    /// Sets format, severity (and its word), time and pid (after the
+    /// message's own fields).
+    pub(crate) fn fill(&self, rec: &mut Record<'a>) {
         rec.format = Format::Django;
         rec.severity = Some(self.severity);
+        rec.severity_text = Some(Cow::Borrowed(self.word));
         if self.timestamp.is_some() {
             rec.timestamp = self.timestamp;
         }
@@ -66,9 +72,10 @@ impl Prefix<'_> {
 /// with a `django` logger, and the docs' `verbose` formatter
 /// `{levelname} {asctime} {module} {process:d} {thread:d} {message}`.
 pub(crate) fn prefix(line: &str) -> Option<Prefix<'_>> {
-    if let Some((severity, message)) = basic_config(line) {
+    if let Some((severity, word, message)) = basic_config(line) {
         return Some(Prefix {
             severity,
+            word,
             timestamp: None,
             pid: None,
             message,
@@ -97,6 +104,7 @@ fn asctime_first(line: &str) -> Option<Prefix<'_>> {
     }
     Some(Prefix {
         severity,
+        word: level,
         timestamp: Some(ts),
         pid: None,
         message,
@@ -122,6 +130,7 @@ fn verbose(line: &str) -> Option<Prefix<'_>> {
     }
     Some(Prefix {
         severity,
+        word: level,
         timestamp: Some(ts),
         pid: parse_u64(pid.as_bytes()).map(|p| p as i64),
         message,
@@ -129,7 +138,7 @@ fn verbose(line: &str) -> Option<Prefix<'_>> {
 }
 
 /// `%(levelname)s:%(name)s:%(message)s` with a `django` logger.
-fn basic_config(line: &str) -> Option<(Severity, &str)> {
+fn basic_config(line: &str) -> Option<(Severity, &str, &str)> {
     let b = line.as_bytes();
     // Level names are at most 9 bytes long.
     let c1 = memchr(b':', b.get(..b.len().min(10))?)?;
@@ -141,7 +150,7 @@ fn basic_config(line: &str) -> Option<(Severity, &str)> {
     if !django || logger.contains(' ') {
         return None;
     }
-    Some((severity, rest.get(c2 + 1..)?))
+    Some((severity, line.get(..c1)?, rest.get(c2 + 1..)?))
 }
 
 /// runserver's `[DD/Mon/YYYY HH:MM:SS] "REQUEST LINE" STATUS SIZE`; also any
@@ -445,6 +454,7 @@ mod tests {
     fn basic_config_prefix() {
         let r = ok("WARNING:django.request:Not Found: /x");
         assert_eq!(r.severity, Some(Severity::WARN));
+        assert_eq!(r.severity_text.as_deref(), Some("WARNING"));
         assert_eq!(s(&r, Field::UrlPath), Some("/x"));
         assert_eq!(int(&r, Field::HttpResponseStatusCode), Some(404));
         let r = ok("ERROR:django.request:Internal Server Error: /boom");

@@ -44,8 +44,19 @@ pub const TRACE_ID_KEYS: &[&str] = &["trace_id", "traceId", "otelTraceID", "trac
 pub const SPAN_ID_KEYS: &[&str] = &["span_id", "spanId", "otelSpanID", "span.id"];
 
 /// Keys holding a formatted stack trace (python-json-logger; structlog's
-/// `format_exc_info`; logstash; ECS).
-pub const STACK_KEYS: &[&str] = &["exc_info", "exception", "stack_trace", "error.stack_trace"];
+/// `format_exc_info`; logstash; ECS; zap).
+pub const STACK_KEYS: &[&str] = &[
+    "exc_info",
+    "exception",
+    "stack_trace",
+    "error.stack_trace",
+    "stacktrace",
+];
+
+/// Keys holding an error: a string is its message (zap's and logrus's
+/// `error`, slog's `err`); an object with `message`, `name` and `stack`
+/// is bunyan's serialised `err` (and Node's `Error` in general).
+pub const ERROR_KEYS: &[&str] = &["error", "err"];
 
 /// Top-level keys logmux writes itself that are not schema fields.
 const ENVELOPE_KEYS: &[&str] = &[
@@ -65,6 +76,9 @@ pub fn envelope<'a>(entries: &[Entry<'a>], rec: &mut Record<'a>) -> Vec<&'static
     if let Some((key, msg)) = first(entries, MESSAGE_KEYS, string) {
         rec.message = Some(msg);
         used.push(key);
+    } else if let Some(msg) = tracing_message(entries) {
+        // The object stays as it is, its other members with it.
+        rec.message = Some(msg);
     }
     if let Some((key, name)) = first(entries, LOGGER_KEYS, string) {
         rec.push(Field::LogLogger, Value::Str(name));
@@ -82,7 +96,63 @@ pub fn envelope<'a>(entries: &[Entry<'a>], rec: &mut Record<'a>) -> Vec<&'static
         exception(stack, rec);
         used.push(key);
     }
+    if let Some((key, message)) = first(entries, ERROR_KEYS, string) {
+        if rec.get(Field::ExceptionMessage).is_none() {
+            rec.push(Field::ExceptionMessage, Value::Str(message));
+            used.push(key);
+        }
+    } else if let Some((key, raw)) = first(entries, ERROR_KEYS, Some) {
+        if error_object(raw, rec).is_some() {
+            used.push(key);
+        }
+    }
+    process(entries, rec, &mut used);
     used
+}
+
+/// Rust's tracing-subscriber JSON puts the message in `fields.message`.
+fn tracing_message<'a>(entries: &[Entry<'a>]) -> Option<Cow<'a, str>> {
+    let fields = members(crate::json::lookup(entries, "fields")?)?;
+    crate::json::lookup(&fields, "message").and_then(string)
+}
+
+/// bunyan's (and pino's) `pid` and `hostname` as `process.pid` and
+/// `host.name`; bunyan's format version `v` beside them is consumed too.
+fn process<'a>(entries: &[Entry<'a>], rec: &mut Record<'a>, used: &mut Vec<&'static str>) {
+    let pid = crate::json::lookup(entries, "pid").and_then(|raw| raw.get().parse::<i64>().ok());
+    if let Some(pid) = pid.filter(|p| *p > 0) {
+        rec.push(Field::ProcessPid, Value::Int(pid));
+        used.push("pid");
+    }
+    if let Some(host) = crate::json::lookup(entries, "hostname").and_then(string) {
+        rec.push(Field::HostName, Value::Str(host));
+        used.push("hostname");
+        if crate::json::lookup(entries, "v").is_some_and(|v| v.get() == "0") {
+            used.push("v");
+        }
+    }
+}
+
+/// A serialised error object (`{"message":…,"name":…,"stack":…}`, as
+/// bunyan's `err` serializer writes a Node `Error`) as `exception.*`;
+/// `None`, with nothing added, for any other value.
+fn error_object<'a>(raw: &'a RawValue, rec: &mut Record<'a>) -> Option<()> {
+    let members = members(raw)?;
+    let field = |key: &str| crate::json::lookup(&members, key).and_then(string);
+    let message = field("message")?;
+    if rec.get(Field::ExceptionMessage).is_some() {
+        return None;
+    }
+    if let Some(name) = field("name").or_else(|| field("type")) {
+        rec.push(Field::ExceptionType, Value::Str(name));
+    }
+    rec.push(Field::ExceptionMessage, Value::Str(message));
+    if let Some(stack) = field("stack") {
+        if rec.get(Field::ExceptionStacktrace).is_none() {
+            rec.push(Field::ExceptionStacktrace, Value::Str(stack));
+        }
+    }
+    Some(())
 }
 
 /// The first of `keys` present whose value `take` accepts.

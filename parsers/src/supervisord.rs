@@ -5,6 +5,8 @@
 //! when it logs while a child is mid-line, its header lands inside that
 //! line; [`find_spliced_header`] finds where, so the engine can cut there.
 
+use std::borrow::Cow;
+
 use memchr::memchr_iter;
 
 use crate::field::Field;
@@ -25,6 +27,8 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> bool {
     rec.format = Format::Supervisord;
     rec.timestamp = Some(ts);
     rec.severity = Some(severity);
+    // supervisord's own four letters (`WARN`, `CRIT`, `DEBG`).
+    rec.severity_text = line.get(24..HEADER_LEN).map(Cow::Borrowed);
     message_fields(line.get(HEADER_LEN + 1..).unwrap_or(""), rec);
     true
 }
@@ -176,6 +180,7 @@ mod tests {
         ] {
             let line = format!("2026-11-25 18:35:12,000 {level} something");
             assert_eq!(ok(&line).severity, Some(sev));
+            assert_eq!(ok(&line).severity_text.as_deref(), Some(level));
         }
         assert_eq!(
             ok("2026-11-25 18:35:12,000 INFO").severity,

@@ -136,7 +136,7 @@ fn logfmt_level(b: &[u8]) -> Option<Severity> {
 /// `+01:00`, `+0100`, ` +0000`), possibly inside `[...]`. Returns it, its
 /// length (up to, not including, a closing `]`), and whether it was opened
 /// with `[`.
-fn leading_timestamp(b: &[u8]) -> Option<(Timestamp, usize, bool)> {
+pub(crate) fn leading_timestamp(b: &[u8]) -> Option<(Timestamp, usize, bool)> {
     let bracketed = b.first() == Some(&b'[');
     let start = usize::from(bracketed);
     let s = b.get(start..)?;

@@ -8,6 +8,14 @@
 //! the final `ExceptionType: message` line and chained blocks, and gives the
 //! event back as soon as a line shows it has ended. [`parse`] then turns the
 //! assembled text into `exception.*` fields.
+//!
+//! A message over several lines, and `add_note()` notes, follow the
+//! exception line unindented, like the program's next line of plain text.
+//! They are joined only when the engine says they came in the same burst
+//! as the line before ([`Assembler::push_in`]), and only tentatively: if a
+//! line that starts something of its own ([`crate::detect::starts_something`])
+//! comes in that burst after them, they were not the exception's, and they
+//! are handed back as lines of their own ([`Action::Unjoin`]).
 
 use memchr::{memchr, memmem, memrchr};
 
@@ -26,6 +34,26 @@ const DJANGO_500: &str = "Internal Server Error: ";
 const CONTEXT: &str = "During handling of the above exception, another exception occurred:";
 const CAUSE: &str = "The above exception was the direct cause of the following exception:";
 
+/// At most this many lines continue an exception's message tentatively;
+/// more are the program's own (handed back, [`Action::Unjoin`]).
+pub const MAX_CONTINUATION_LINES: usize = 64;
+/// …and at most this many bytes.
+pub const MAX_CONTINUATION_BYTES: usize = 64 * 1024;
+
+/// How a line arrived on its stream, next to the line before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Burst {
+    /// In the same burst: the same read, or a read that returned right
+    /// after the one before.
+    Same,
+    /// After the writer paused: the reader waited for the line.
+    Paused,
+    /// Not known: a file, or a reader that fell behind (the bytes were
+    /// waiting for it, written who knows when).
+    #[default]
+    Unknown,
+}
+
 /// What to do with a line offered to the [`Assembler`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -36,6 +64,11 @@ pub enum Action {
     /// The event being assembled is complete and did not take this line:
     /// emit [`Assembler::take`], then offer the line again.
     Flush,
+    /// The lines taken tentatively after the exception line were not its
+    /// message: emit [`Assembler::take`] (the event without them), then
+    /// each line of [`Assembler::take_unjoined`] on its own, then offer
+    /// the line again.
+    Unjoin,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +82,9 @@ enum State {
     Frames,
     /// The block's exception line was seen; a chain may still follow.
     AfterException,
+    /// Unindented lines after the exception line were taken tentatively,
+    /// as the rest of its message.
+    Continuing,
     /// `During handling…` / `The above exception…` seen; a blank line is next.
     ChainHeader,
     /// The blank after the chain header is held; a `Traceback` line is next.
@@ -68,6 +104,11 @@ pub struct Assembler {
     lines: usize,
     /// `buf`'s length before a held blank line was appended to it.
     held: Option<usize>,
+    /// `buf`'s length before the first line taken tentatively, and how
+    /// many lines are.
+    tentative: Option<(usize, usize)>,
+    /// Tentative lines handed back by [`Action::Unjoin`].
+    unjoined: String,
 }
 
 impl Assembler {
@@ -75,8 +116,19 @@ impl Assembler {
         Assembler::default()
     }
 
-    /// Offers the next line of the stream (without its `\n`).
+    /// Offers the next line of the stream (without its `\n`); no line is
+    /// taken as the continuation of an exception's message.
     pub fn push(&mut self, line: &str) -> Action {
+        self.push_in(line, Burst::Unknown)
+    }
+
+    /// Offers the next line and how it came ([`Burst`]). An unindented
+    /// line in the same burst as an exception line (or as lines taken so)
+    /// is taken tentatively as the rest of its message, unless it starts
+    /// something of its own. Those lines are the exception's once the
+    /// writer pauses after them ([`Burst::Paused`], or the end or idle
+    /// flush); they are handed back when anything else comes first.
+    pub fn push_in(&mut self, line: &str, burst: Burst) -> Action {
         let l = strip_cr(line);
         match self.state {
             State::Idle => self.start(line, l),
@@ -87,14 +139,19 @@ impl Assembler {
                     Action::Flush
                 }
             }
-            State::Frames | State::AfterException if self.held.is_some() => {
+            State::Frames | State::AfterException | State::Continuing if self.held.is_some() => {
                 if l == CONTEXT || l == CAUSE {
+                    self.tentative = None;
                     self.append(line, State::ChainHeader)
+                } else if self.tentative.is_some() && burst != Burst::Paused {
+                    self.unjoin()
                 } else {
                     Action::Flush
                 }
             }
-            State::Frames | State::AfterException if is_blank(l) => self.hold(line, self.state),
+            State::Frames | State::AfterException | State::Continuing if is_blank(l) => {
+                self.hold(line, self.state)
+            }
             State::Frames => {
                 if is_indented(l) {
                     self.append(line, State::Frames)
@@ -107,15 +164,26 @@ impl Assembler {
             State::AfterException => {
                 // Indented lines after the exception line continue its
                 // message. Unindented ones (a message's later lines, notes)
-                // cannot be told from the program's next line of plain text
-                // (tests/run_routes.rs has an app do just that), so they are
-                // not taken.
+                // look like the program's next line of plain text: taken
+                // only tentatively, and only in the same burst.
                 if is_indented(l) {
                     self.append(line, State::AfterException)
+                } else if burst == Burst::Same && !crate::detect::starts_something(l) {
+                    self.tentatively(line)
                 } else {
                     Action::Flush
                 }
             }
+            State::Continuing => match burst {
+                // The burst ended with the message: it is the exception's.
+                Burst::Paused => Action::Flush,
+                Burst::Same if is_indented(l) || !crate::detect::starts_something(l) => {
+                    self.tentatively(line)
+                }
+                // Another line of its own in the burst, or a reader that
+                // cannot tell: not the exception's.
+                Burst::Same | Burst::Unknown => self.unjoin(),
+            },
             State::ChainHeader => {
                 if is_blank(l) {
                     self.hold(line, State::ChainBlank)
@@ -147,7 +215,14 @@ impl Assembler {
         }
         self.state = State::Idle;
         self.lines = 0;
+        self.tentative = None;
         Some(std::mem::take(&mut self.buf))
+    }
+
+    /// After [`Action::Unjoin`] (and [`Assembler::take`]): the lines that
+    /// were taken tentatively, joined with `\n`, to be emitted one by one.
+    pub fn take_unjoined(&mut self) -> String {
+        std::mem::take(&mut self.unjoined)
     }
 
     /// End of stream or idle timeout: whatever is buffered, as one event.
@@ -169,7 +244,10 @@ impl Assembler {
     /// it already ends with its exception line, or it is a lone Django line.
     /// The engine may use a shorter idle timeout then.
     pub fn looks_complete(&self) -> bool {
-        matches!(self.state, State::Django | State::AfterException)
+        matches!(
+            self.state,
+            State::Django | State::AfterException | State::Continuing
+        )
     }
 
     fn start(&mut self, line: &str, l: &str) -> Action {
@@ -228,6 +306,38 @@ impl Assembler {
         self.lines += 1;
         self.state = next;
         Action::Taken
+    }
+
+    /// Takes `line` as a possible continuation of the exception's message.
+    fn tentatively(&mut self, line: &str) -> Action {
+        let (at, lines) = self.tentative.unwrap_or((self.buf.len(), 0));
+        let bytes = self.buf.len() - at + 1 + line.len();
+        if lines >= MAX_CONTINUATION_LINES || bytes > MAX_CONTINUATION_BYTES {
+            return if lines > 0 {
+                self.unjoin()
+            } else {
+                Action::Flush
+            };
+        }
+        let action = self.append(line, State::Continuing);
+        if action == Action::Taken {
+            self.tentative = Some((at, lines + 1));
+        }
+        action
+    }
+
+    /// Hands the tentative lines back: they were not the exception's.
+    fn unjoin(&mut self) -> Action {
+        if let Some(at) = self.held.take() {
+            self.buf.truncate(at);
+        }
+        if let Some((at, lines)) = self.tentative.take() {
+            self.unjoined = self.buf.get(at + 1..).unwrap_or("").to_string();
+            self.buf.truncate(at);
+            self.lines = self.lines.saturating_sub(lines);
+        }
+        self.state = State::AfterException;
+        Action::Unjoin
     }
 
     /// Holds a blank line: kept only if the next line continues the event.
@@ -315,8 +425,8 @@ enum Block<'a> {
 }
 
 /// The type and message of the last top-level exception in `trace`. In a
-/// plain block, the unindented lines after the exception line (up to a blank
-/// or the next header) are the rest of its message, notes included.
+/// plain block, the lines after the exception line (up to a blank or the
+/// next header) are the rest of its message, notes included.
 fn last_exception(trace: &str) -> Option<(&str, Option<&str>)> {
     let mut block = Block::Plain("");
     let mut found: Option<(&str, Option<&str>)> = None;
@@ -342,7 +452,7 @@ fn last_exception(trace: &str) -> Option<(&str, Option<&str>)> {
             }
         }
         if let (Some(from), Some((ty, _))) = (growing, found) {
-            if indent.is_empty() && !is_blank(l) {
+            if !is_blank(l) {
                 let msg = trace.get(from..line_start + l.len());
                 found = Some((ty, msg));
                 continue;
@@ -401,6 +511,16 @@ fn is_blank(l: &str) -> bool {
 
 fn is_indented(l: &str) -> bool {
     matches!(l.as_bytes().first(), Some(b' ' | b'\t'))
+}
+
+/// Whether `line` starts a multi-line event: a traceback header, a
+/// SyntaxError's bare `File` line, or Django's `Internal Server Error`.
+pub fn starts_event(line: &str) -> bool {
+    let l = strip_cr(line);
+    is_traceback_start(l)
+        || is_syntax_error_file_line(l)
+        || l.starts_with(DJANGO_500)
+        || django_500_path(l).is_some()
 }
 
 /// `Traceback (most recent call last):`, indented or not, and the exception
@@ -470,15 +590,27 @@ mod tests {
     /// Feeds lines through an assembler the way the engine does and returns
     /// the emitted events (multi-line ones joined with `\n`).
     fn run(lines: &[&str]) -> Vec<String> {
+        let bursts: Vec<(&str, Burst)> = lines.iter().map(|l| (*l, Burst::Unknown)).collect();
+        run_bursts(&bursts)
+    }
+
+    /// [`run`], each line with how it came.
+    fn run_bursts(lines: &[(&str, Burst)]) -> Vec<String> {
         let mut a = Assembler::new();
         let mut out = Vec::new();
-        for line in lines {
+        for (line, burst) in lines {
             loop {
-                match a.push(line) {
+                match a.push_in(line, *burst) {
                     Action::Single => out.push(line.to_string()),
                     Action::Taken => {}
                     Action::Flush => {
                         out.push(a.take().expect("flush with nothing pending"));
+                        continue;
+                    }
+                    Action::Unjoin => {
+                        out.push(a.take().expect("unjoin with nothing pending"));
+                        let back = a.take_unjoined();
+                        out.extend(back.split('\n').map(str::to_string));
                         continue;
                     }
                 }
@@ -487,6 +619,144 @@ mod tests {
         }
         out.extend(a.flush());
         out
+    }
+
+    /// All lines in one burst.
+    fn burst<'a>(lines: &[&'a str]) -> Vec<(&'a str, Burst)> {
+        lines.iter().map(|l| (*l, Burst::Same)).collect()
+    }
+
+    const MULTI: [&str; 6] = [
+        "Traceback (most recent call last):",
+        "  File \"/tmp/multi.py\", line 1, in <module>",
+        "    raise ValueError(\"line one\\nline two\")",
+        "ValueError: line one",
+        "line two",
+        "note a",
+    ];
+
+    #[test]
+    fn a_burst_ending_with_plain_lines_joins_them_to_the_message() {
+        let out = run_bursts(&burst(&MULTI));
+        assert_eq!(out, vec![MULTI.join("\n")]);
+        let rec = parsed(&out[0]).unwrap();
+        assert_eq!(
+            get(&rec, Field::ExceptionMessage),
+            Some("line one\nline two\nnote a")
+        );
+        // The next line after a pause is not the exception's.
+        let mut lines = burst(&MULTI);
+        lines.push(("app goes on", Burst::Paused));
+        assert_eq!(
+            run_bursts(&lines),
+            vec![MULTI.join("\n"), "app goes on".into()]
+        );
+        // Nor is a line after a pause that would otherwise be taken.
+        let mut lines = burst(&MULTI[..4]);
+        lines.push(("line two", Burst::Paused));
+        assert_eq!(
+            run_bursts(&lines),
+            vec![MULTI[..4].join("\n"), "line two".into()]
+        );
+    }
+
+    #[test]
+    fn a_line_of_its_own_in_the_burst_hands_the_plain_lines_back() {
+        for own in [
+            "INFO:root:next",
+            "2026-12-03 14:34:42,884 INFO next",
+            "{\"msg\":\"next\"}",
+            "Traceback (most recent call last):",
+        ] {
+            let mut lines = burst(&MULTI);
+            lines.push((own, Burst::Same));
+            let out = run_bursts(&lines);
+            assert_eq!(
+                out[..3],
+                [MULTI[..4].join("\n"), "line two".into(), "note a".into()],
+                "{own}"
+            );
+            // The line itself is offered again (a traceback header starts one).
+            assert_eq!(out.len(), 4, "{own}");
+            assert_eq!(out[3], own);
+        }
+        // Straight after the exception line: a flush, as without bursts.
+        let mut lines = burst(&MULTI[..4]);
+        lines.push(("INFO:root:next", Burst::Same));
+        assert_eq!(
+            run_bursts(&lines),
+            vec![MULTI[..4].join("\n"), "INFO:root:next".into()]
+        );
+    }
+
+    #[test]
+    fn a_reader_that_fell_behind_never_joins() {
+        // The next line's bytes were waiting: the burst may not have ended.
+        let mut lines = burst(&MULTI);
+        lines.push(("app line 500", Burst::Unknown));
+        let out = run_bursts(&lines);
+        let want = [
+            MULTI[..4].join("\n"),
+            "line two".into(),
+            "note a".into(),
+            "app line 500".into(),
+        ];
+        assert_eq!(out, want);
+        // Nor is a line joined that did not come in the exception's burst.
+        let mut lines = burst(&MULTI[..4]);
+        lines.push(("line two", Burst::Unknown));
+        assert_eq!(
+            run_bursts(&lines),
+            vec![MULTI[..4].join("\n"), "line two".into()]
+        );
+    }
+
+    #[test]
+    fn a_chain_after_a_multi_line_message_keeps_it() {
+        let chained = [
+            "Traceback (most recent call last):",
+            "  File \"/tmp/chained.py\", line 2, in <module>",
+            "OSError: disk says:",
+            "no space left",
+            "",
+            CAUSE,
+            "",
+            "Traceback (most recent call last):",
+            "  File \"/tmp/chained.py\", line 4, in <module>",
+            "RuntimeError: could not save",
+            "Details",
+        ];
+        assert_eq!(run_bursts(&burst(&chained)), vec![chained.join("\n")]);
+        // A blank, then plain text in the burst: handed back, blank dropped.
+        let mut lines = burst(&MULTI);
+        lines.push(("", Burst::Same));
+        lines.push(("more", Burst::Same));
+        let out = run_bursts(&lines);
+        assert_eq!(
+            out,
+            vec![
+                MULTI[..4].join("\n"),
+                "line two".into(),
+                "note a".into(),
+                "more".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn too_many_plain_lines_are_not_a_message() {
+        let mut lines = burst(&MULTI[..4]);
+        let plain: Vec<String> = (0..=MAX_CONTINUATION_LINES)
+            .map(|i| format!("plain {i}"))
+            .collect();
+        lines.extend(plain.iter().map(|l| (l.as_str(), Burst::Same)));
+        let out = run_bursts(&lines);
+        assert_eq!(out.len(), 1 + plain.len());
+        assert_eq!(out[0], MULTI[..4].join("\n"));
+        assert_eq!(out[1..], plain[..]);
+        // Exactly the limit is still a message.
+        lines.pop();
+        assert_eq!(run_bursts(&lines).len(), 1);
     }
 
     fn parsed(event: &str) -> Option<Record<'_>> {
@@ -848,7 +1118,7 @@ django.core.exceptions.ImproperlyConfigured: x: y";
             match a.push(frame) {
                 Action::Taken => taken += 1,
                 Action::Flush => break,
-                Action::Single => panic!("single while pending"),
+                Action::Single | Action::Unjoin => panic!("single while pending"),
             }
         }
         assert_eq!(taken, MAX_EVENT_LINES);

@@ -64,6 +64,9 @@ pub fn parse_log_with<'a>(
     }
     rec.format = Format::UwsgiLog;
     rec.severity = Some(severity);
+    if let Some(word) = level_word(body) {
+        rec.severity_text = Some(Cow::Borrowed(word));
+    }
     if timestamp.is_some() {
         rec.timestamp = timestamp;
     }
@@ -505,6 +508,19 @@ fn is_uwsgi_error(b: &[u8]) -> bool {
     })
 }
 
+/// The level word a uWSGI message starts with, as in
+/// `*** WARNING: you are running uWSGI as root !!!`: a known level word
+/// followed by `:`, after optional spaces and `*** `.
+fn level_word(body: &str) -> Option<&str> {
+    let t = body.trim_start_matches(' ');
+    let t = t.strip_prefix("*** ").unwrap_or(t);
+    let n = t.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let word = t.get(..n)?;
+    let known =
+        t.as_bytes().get(n) == Some(&b':') && Severity::from_level_word(word.as_bytes()).is_some();
+    known.then_some(word)
+}
+
 /// The severity of one of uWSGI's own messages, and whether it is
 /// recognisably uWSGI's.
 fn classify(body: &str) -> (Severity, bool) {
@@ -780,6 +796,8 @@ mod tests {
             let r = log(line, true).unwrap_or_else(|| panic!("rejected: {line}"));
             assert_eq!(r.format, Format::UwsgiLog);
             assert_eq!(r.severity, Some(*sev), "{line}");
+            let word = line.contains("*** WARNING:").then_some("WARNING");
+            assert_eq!(r.severity_text.as_deref(), word, "{line}");
             assert_eq!(
                 r.get(Field::ProcessPid).and_then(Value::as_int),
                 *pid,

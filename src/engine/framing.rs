@@ -8,6 +8,8 @@
 
 use memchr::memchr;
 
+use crate::event::Burst;
+
 /// The default line limit: 1 MiB.
 pub const DEFAULT_MAX_LINE: usize = 1 << 20;
 
@@ -25,6 +27,8 @@ pub struct LineFramer {
     partial: Vec<u8>,
     /// The partial line already began as a cut piece of a longer line.
     partial_is_continuation: bool,
+    /// How the read that brought the partial line's first bytes came.
+    partial_burst: Burst,
     max_line: usize,
 }
 
@@ -34,6 +38,7 @@ impl LineFramer {
         LineFramer {
             partial: Vec::new(),
             partial_is_continuation: false,
+            partial_burst: Burst::Unknown,
             max_line: max_line.max(16),
         }
     }
@@ -89,6 +94,34 @@ impl LineFramer {
         }
     }
 
+    /// [`LineFramer::push`] for one read whose first line came as `first`
+    /// says and its others as `rest`; `emit` also gets how each line came.
+    /// A line begun in an earlier read came as that read said for it.
+    pub fn push_read(
+        &mut self,
+        data: &[u8],
+        (first, rest): (Burst, Burst),
+        mut emit: impl FnMut(Line<'_>, Burst),
+    ) {
+        let had_partial = !self.partial.is_empty();
+        let mut next = if had_partial {
+            self.partial_burst
+        } else {
+            first
+        };
+        let mut completed = false;
+        self.push(data, |line| {
+            emit(line, next);
+            next = rest;
+            completed = true;
+        });
+        self.partial_burst = match (completed, had_partial) {
+            (true, _) => rest,
+            (false, true) => self.partial_burst,
+            (false, false) => first,
+        };
+    }
+
     /// The stream ended (or went idle): emits the partial last line, if any.
     pub fn finish(&mut self, mut emit: impl FnMut(Line<'_>)) {
         if !self.partial.is_empty() {
@@ -136,6 +169,50 @@ fn cut_point(piece: &[u8], after: Option<u8>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_is_after_a_pause_when_its_start_is() {
+        let mut f = LineFramer::new(64);
+        let mut got = Vec::new();
+        let mut read = |f: &mut LineFramer, data: &[u8], burst: Burst| {
+            f.push_read(data, (burst, Burst::Same), |l, p| {
+                got.push((String::from_utf8_lossy(l.bytes).into_owned(), p))
+            });
+        };
+        read(&mut f, b"a\nb\nhalf", Burst::Paused);
+        read(&mut f, b" and half\nc\n", Burst::Same);
+        read(&mut f, b"app goes on", Burst::Paused);
+        read(&mut f, b"\n", Burst::Same);
+        read(&mut f, b"d\npart", Burst::Unknown);
+        read(&mut f, b"ial\n", Burst::Paused);
+        let want = [
+            ("a", Burst::Paused),
+            ("b", Burst::Same),
+            ("half and half", Burst::Same),
+            ("c", Burst::Same),
+            ("app goes on", Burst::Paused),
+            ("d", Burst::Unknown),
+            ("partial", Burst::Same),
+        ];
+        let want: Vec<(String, Burst)> = want.iter().map(|(l, p)| (l.to_string(), *p)).collect();
+        assert_eq!(got, want);
+        // A read whose bytes were waiting long: none of its lines is known
+        // to be in one burst.
+        let mut got = Vec::new();
+        f.push_read(b"x\ny\nz", (Burst::Unknown, Burst::Unknown), |l, p| {
+            got.push((String::from_utf8_lossy(l.bytes).into_owned(), p))
+        });
+        f.push_read(b"\n", (Burst::Same, Burst::Same), |l, p| {
+            got.push((String::from_utf8_lossy(l.bytes).into_owned(), p))
+        });
+        let want = [
+            ("x", Burst::Unknown),
+            ("y", Burst::Unknown),
+            ("z", Burst::Unknown),
+        ];
+        let want: Vec<(String, Burst)> = want.iter().map(|(l, p)| (l.to_string(), *p)).collect();
+        assert_eq!(got, want);
+    }
 
     fn frame(max: usize, chunks: &[&[u8]]) -> Vec<(String, bool)> {
         let mut f = LineFramer::new(max);

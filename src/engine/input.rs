@@ -6,7 +6,7 @@
 use super::framing::LineFramer;
 use super::pipeline::Pipeline;
 use super::unwrap::Unwrapper;
-use crate::event::{Origin, Stamp};
+use crate::event::{Burst, Origin, Stamp};
 
 /// One input on its way to the pipeline: its line framer and its Docker
 /// unwrapper. Feed it reads in any sizes; the output does not depend on them.
@@ -14,6 +14,9 @@ use crate::event::{Origin, Stamp};
 pub struct Input {
     framer: LineFramer,
     unwrapper: Unwrapper,
+    /// Reads follow a live writer (a pipe), so their timing says where a
+    /// burst of lines ends; a file's reads do not.
+    live: bool,
 }
 
 impl Input {
@@ -22,10 +25,21 @@ impl Input {
         Input {
             framer: LineFramer::new(max_line),
             unwrapper: Unwrapper::new(origin, max_line),
+            live: false,
         }
     }
 
+    /// An input read from a live writer: `stamp.burst` of a read applies to
+    /// its first line, and the read's other lines are in the same burst.
+    /// Without it, every line's burst is [`Burst::Unknown`] (a file).
+    pub fn live(mut self) -> Input {
+        self.live = true;
+        self
+    }
+
     /// Feeds the bytes of one read; complete events are appended to `out`.
+    /// `stamp.burst`, `stamp.burst_rest`: how the read's first and other
+    /// lines came (see [`Input::live`]).
     pub fn push(
         &mut self,
         bytes: &[u8],
@@ -34,17 +48,25 @@ impl Input {
         out: &mut Vec<u8>,
     ) {
         let unwrapper = &mut self.unwrapper;
-        self.framer.push(bytes, |line| {
-            unwrapper.line(line.bytes, line.truncated, stamp, pipeline, out)
-        });
+        let live = self.live;
+        let mut stamp = *stamp;
+        self.framer
+            .push_read(bytes, (stamp.burst, stamp.burst_rest), |line, burst| {
+                stamp.burst = if live { burst } else { Burst::Unknown };
+                unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, out);
+            });
     }
 
     /// The input ended or went idle: emits the partial last line and
     /// everything held back. The input can be fed again afterwards.
     pub fn finish(&mut self, stamp: &Stamp, pipeline: &mut Pipeline, out: &mut Vec<u8>) {
         let unwrapper = &mut self.unwrapper;
+        let mut stamp = *stamp;
+        if !self.live {
+            stamp.burst = Burst::Unknown;
+        }
         self.framer
-            .finish(|line| unwrapper.line(line.bytes, line.truncated, stamp, pipeline, out));
+            .finish(|line| unwrapper.line(line.bytes, line.truncated, &stamp, pipeline, out));
         self.unwrapper.flush(pipeline, out);
     }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use logmux_parsers::detect::Parser;
 use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::strftime::Strftime;
-use logmux_parsers::traceback::{Action, Assembler};
+use logmux_parsers::traceback::{Action, Assembler, Burst};
 use logmux_parsers::{ansi, supervisord, traceback, Field, Format, Record, Value};
 
 use logmux_parsers::logmux_event as merge;
@@ -108,6 +108,9 @@ pub struct Pipeline {
     origin_wins: bool,
     /// An empty line is still an event (each syslog message is one).
     keep_empty: bool,
+    /// Plain lines that follow an exception line in its burst may continue
+    /// its message (see [`Pipeline::joining_bursts`]).
+    join_bursts: bool,
     pub stats: Stats,
     /// Counts every event into `/metrics` when metrics are on.
     metrics: Option<Arc<EventMetrics>>,
@@ -129,6 +132,7 @@ impl Pipeline {
             merge_events,
             origin_wins: false,
             keep_empty: false,
+            join_bursts: false,
             stats: Stats::default(),
             metrics: None,
             loose: EventCache::default(),
@@ -145,6 +149,15 @@ impl Pipeline {
     /// (or only ANSI codes) is still an event, not a skipped blank line.
     pub fn keeping_empty(mut self) -> Pipeline {
         self.keep_empty = true;
+        self
+    }
+
+    /// A pipeline for a live stream (a pipe, not a file): plain lines that
+    /// come in the same burst as a traceback's exception line, with nothing
+    /// after them in that burst that starts a line of its own, continue the
+    /// exception's message. Each line's [`Stamp::burst`] says how it came.
+    pub fn joining_bursts(mut self) -> Pipeline {
+        self.join_bursts = true;
         self
     }
 
@@ -200,9 +213,14 @@ impl Pipeline {
             self.single(stream, text, meta, out);
             return;
         }
+        let burst = if self.join_bursts {
+            meta.stamp.burst
+        } else {
+            Burst::Unknown
+        };
         // Bounded: a Flush hands the line back at most once per held event.
         for _ in 0..3 {
-            match stream.assembler.push(text) {
+            match stream.assembler.push_in(text, burst) {
                 Action::Single => {
                     self.single(stream, text, meta, out);
                     return;
@@ -224,9 +242,23 @@ impl Pipeline {
                         self.event(stream, &event, first, true, out);
                     }
                 }
+                Action::Unjoin => self.unjoin(stream, meta, out),
             }
         }
         self.single(stream, text, meta, out);
+    }
+
+    /// Emits the held traceback without the lines it took tentatively,
+    /// then each of those lines on its own (with the traceback's time).
+    fn unjoin(&mut self, stream: &mut StreamState, meta: Meta, out: &mut dyn Output) {
+        let first = stream.pending.take().unwrap_or(meta);
+        if let Some(event) = stream.assembler.take() {
+            self.event(stream, &event, first, true, out);
+        }
+        let lines = stream.assembler.take_unjoined();
+        for line in lines.split('\n') {
+            self.single(stream, line, first, out);
+        }
     }
 
     /// The stream ended or went idle: emits whatever is held back.
@@ -356,6 +388,9 @@ impl Pipeline {
         }
         if rec.severity.is_none() {
             rec.severity = meta.stamp.wrapper_severity;
+            if rec.severity_text.is_none() {
+                rec.severity_text = meta.stamp.wrapper_severity_text.map(Cow::Borrowed);
+            }
         }
         event::add_to_parsed(&stream.origin, &mut rec);
         emit(

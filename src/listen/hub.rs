@@ -420,6 +420,7 @@ impl Hub {
         let mut stamp = clock.stamp;
         stamp.wrapper_time = msg.timestamp;
         stamp.wrapper_severity = sender.severity;
+        stamp.wrapper_severity_text = sender.severity_text;
         let Some(slot) = self.senders.at(index) else {
             return;
         };

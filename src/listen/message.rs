@@ -95,6 +95,8 @@ pub struct Sender<'a> {
     /// The severity events get when their body has none: the PRI's, except
     /// for Docker, whose PRI only says which stream a line came from.
     pub severity: Option<Severity>,
+    /// The PRI's own word for that severity (`notice`, `err`).
+    pub severity_text: Option<&'static str>,
 }
 
 impl<'a> Sender<'a> {
@@ -110,6 +112,7 @@ impl<'a> Sender<'a> {
                 }),
                 tag: m.app_name,
                 severity: None,
+                severity_text: None,
             }
         } else {
             Sender {
@@ -117,6 +120,7 @@ impl<'a> Sender<'a> {
                 iostream: None,
                 tag: None,
                 severity: Some(syslog::severity(m.severity)),
+                severity_text: Some(syslog::severity_keyword(m.severity)),
             }
         }
     }
@@ -265,6 +269,7 @@ mod tests {
         assert_eq!(s.iostream, None);
         assert_eq!(s.container(), None);
         assert_eq!(s.severity, Some(Severity::ERROR));
+        assert_eq!(s.severity_text, Some("err"));
     }
 
     #[test]

@@ -200,6 +200,12 @@ impl Bound {
 
 /// Runs the listener until TERM or INT (or until stdout's reader leaves).
 pub fn run(job: ListenJob) -> Result<Outcome, ListenError> {
+    if job.settings.encoder.format == crate::output::OutputFormat::Pretty {
+        // A pretty output shows logmux's own events pretty too (on stderr,
+        // as before, in the output's view).
+        crate::diag::route_in_view(job.settings.encoder.clone());
+        crate::diag::route_to(|line| crate::diag::write_stderr(&line));
+    }
     // A bad certificate or key fails before anything is bound.
     let tls = job.tls.as_ref().map(tls::server_config).transpose()?;
     let files = if job.out_dir.is_some() {

@@ -14,7 +14,7 @@
 //! waiting for a full sink, reads what is still in its pipe, and counts
 //! every event it could not queue, so nothing leaves uncounted.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +27,7 @@ use super::ring::Ring;
 use super::tap::Tap;
 use crate::engine::LineFramer;
 use crate::engine::{Output, Pipeline, Settings, StreamState};
-use crate::event::{IoStream, Origin, Stamp};
+use crate::event::{Burst, BurstClock, IoStream, Origin, Stamp};
 use crate::metrics::{Counter, Metrics};
 use crate::output::Encoder;
 use crate::shutdown::Shutdown;
@@ -111,6 +111,7 @@ impl StreamReader {
                 .with_tail(self.tail, &self.settings.encoder, which_stream),
             pipeline: Pipeline::new(self.settings)
                 .for_program(self.merge)
+                .joining_bursts()
                 .with_metrics(self.metrics.as_ref().map(|m| Arc::clone(&m.events))),
             state: StreamState::new(self.origin),
         };
@@ -121,11 +122,15 @@ impl StreamReader {
         });
         let mut input = input;
         let mut buf = vec![0u8; READ_SIZE];
+        let mut bursts = BurstClock::default();
         loop {
             if exit.give_up.is_triggered() {
                 // What is left is counted, not parsed (below).
                 break;
             }
+            // How the read waits for its bytes tells where a burst ends.
+            let started = std::time::Instant::now();
+            let waiting = crate::sys::wait_readable(rx.as_fd(), std::time::Duration::ZERO);
             let read = tokio::select! {
                 // A read in progress finishes first (its batch is counted
                 // if no sink takes it).
@@ -143,7 +148,7 @@ impl StreamReader {
                     break;
                 }
             };
-            lines.push(&buf[..n]);
+            lines.push(&buf[..n], bursts.read_returned(started, waiting));
             if let Some(c) = &mut input {
                 c.count(n, lines.pipeline.stats.lines);
             }
@@ -240,7 +245,8 @@ impl Lines {
             return bytes;
         }
         let end = memchr::memchr(b'\n', bytes).map_or(bytes.len(), |i| i + 1);
-        self.push(&bytes[..end]);
+        // After the deadline nothing is known of how it was written.
+        self.push(&bytes[..end], (Burst::Unknown, Burst::Unknown));
         &bytes[end..]
     }
 
@@ -250,13 +256,15 @@ impl Lines {
     }
 
     /// Encodes the events of one read; every line in it was read now.
-    fn push(&mut self, bytes: &[u8]) {
-        let stamp = Stamp::now();
+    /// `bursts`: how the read's first line came, and its others.
+    fn push(&mut self, bytes: &[u8], bursts: (Burst, Burst)) {
+        let mut stamp = Stamp::now();
         // JSON is 2.5 to 5 times the text: fewer regrowths.
         self.split.own.bytes.reserve(bytes.len() * 3 + 256);
         let (pipeline, state, split) = (&mut self.pipeline, &mut self.state, &mut self.split);
-        self.framer.push(bytes, |line| {
-            pipeline.line(state, line.bytes, line.truncated, &stamp, split)
+        self.framer.push_read(bytes, bursts, |line, line_burst| {
+            stamp.burst = line_burst;
+            pipeline.line(state, line.bytes, line.truncated, &stamp, split);
         });
     }
 

@@ -9,11 +9,12 @@ usage: uwsgi-mix.py COUNT
 For i in 0..COUNT: the app line "app line i", every 7th i Django's
 "Not Found: /missing/i", then the request line of GET /item/i (status 500
 when i % 500 == 499, 200 otherwise); after a 500, Django's traceback
-"Internal Server Error: /item/i" … "ZeroDivisionError: item i". Last:
-"app done COUNT".
+"Internal Server Error: /item/i" … "ZeroDivisionError: item i". Last,
+after a pause: "app done COUNT".
 """
 import os
 import sys
+import time
 
 count = int(sys.argv[1])
 
@@ -55,5 +56,10 @@ for i in range(count):
     while len(pending) >= 4096:
         write_all(bytes(pending[:4096]))
         del pending[:4096]
-pending += f"app done {count}\n".encode()
 write_all(bytes(pending))
+# The last request may end in a traceback: a plain line in the same burst
+# right after it, with nothing after it, would continue the exception's
+# message (docs/schema.md, python.traceback). A program that pauses first
+# (here 0.1 s, far above logmux's 20 ms burst gap) keeps it its own.
+time.sleep(0.1)
+write_all(f"app done {count}\n".encode())

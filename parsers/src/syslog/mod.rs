@@ -174,6 +174,16 @@ pub fn severity(sev: u8) -> Severity {
     Severity::from_syslog_code(sev)
 }
 
+/// The keyword for a syslog severity (0 = `emerg` … 7 = `debug`), as
+/// syslog.conf, rsyslog and `logger -p` spell it: the source's own word,
+/// kept as `severity_text`.
+pub fn severity_keyword(sev: u8) -> &'static str {
+    const WORDS: [&str; 8] = [
+        "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+    ];
+    WORDS.get(usize::from(sev)).copied().unwrap_or("debug")
+}
+
 const FACILITIES: [&str; 24] = [
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
     "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",

@@ -425,6 +425,11 @@ fn facility_names_round_trip() {
     assert_eq!(facility_from_name("bogus"), None);
     assert_eq!(severity(6), Severity::INFO);
     assert_eq!(severity(3), Severity::ERROR);
+    let words: Vec<_> = (0..8).map(severity_keyword).collect();
+    assert_eq!(
+        words,
+        ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
+    );
 }
 
 #[test]
