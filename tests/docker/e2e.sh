@@ -13,7 +13,8 @@
 #                     uwsgi and logmux, and nothing that is not JSON; time to
 #                     the first 200; RSS; the HEALTHCHECK (logmux ctl
 #                     health) unhealthy after `ctl stop uwsgi` (nginx's
-#                     probe gets 502), healthy after `ctl start uwsgi`;
+#                     probe gets 502), healthy after `ctl start uwsgi`
+#                     (host-http checks `logmux ctl health` the same way);
 #                     a 7 KB cookie gets 200 (uWSGI's buffer-size)
 #   missing-variable  without NGINX_SERVER_NAME, DJANGO_SETTINGS_MODULE, or
 #                     EMAIL_ADDRESS with USE_SSL: exit 78, the last line
@@ -764,6 +765,25 @@ mount --bind "$app" "$root/app"
 exec chroot "$root" "$logmux" run --config /app/docker/logmux.toml
 '
 
+# host_health PID LOGMUX: the image's HEALTHCHECK (logmux ctl health) in
+# the host stack's namespaces: 0, then 1 naming nginx's 502 once uWSGI is
+# stopped, then 0 again once it is started.
+host_health() {
+    local inner=$1 logmux=$2
+    in_ns_ctl() { nsenter -t "$inner" -m -n -p -r -w "$logmux" ctl "$@"; }
+    quiet_until 30 in_ns_ctl health || die "logmux ctl health: $(in_ns_ctl health)"
+    ok "logmux ctl health exits 0: nginx's probe through to Django passes"
+    in_ns_ctl stop uwsgi >/dev/null
+    quiet_until 30 eval '! in_ns_ctl health' || die "ctl health still 0 with uwsgi stopped"
+    # (pipefail: the pipeline's status would be ctl's 1.)
+    quiet_until 30 eval '{ in_ns_ctl health || true; } | grep -q "program nginx is unhealthy: http://127.0.0.1/healthz answered 502 ("' ||
+        die "ctl health: $(in_ns_ctl health)"
+    ok "logmux ctl health exits 1 once uwsgi is stopped: $({ in_ns_ctl health || true; } | tr '\n' ' ')"
+    in_ns_ctl start uwsgi >/dev/null
+    quiet_until 60 in_ns_ctl health || die "ctl health after start uwsgi: $(in_ns_ctl health)"
+    ok "logmux ctl health exits 0 again after logmux ctl start uwsgi"
+}
+
 case_host_http() {
     local d=$TMP/host; mkdir -p "$d/root" "$d/app"
     local logmux=${LOGMUX_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/logmux}
@@ -812,6 +832,7 @@ case_host_http() {
         die "a 7 KB cookie: not 200 (uWSGI's buffer-size)"
     ok "a 7 KB cookie: 200 (uWSGI's buffer-size)"
     quiet_until 10 logcheck "$d" count out uwsgi.request uwsgi "/boom/?e2e=500" 500 1 || true
+    host_health "$inner" "$logmux"
     local t1; t1=$(now_ms)
     kill -TERM "$inner"
     wait "$ns" && ok "logmux exits 0 on SIGTERM" || die "logmux exited with $?"
