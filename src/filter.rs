@@ -122,8 +122,7 @@ fn filter_all(
     out: &mut Writer,
     metrics: Option<&Metrics>,
 ) -> anyhow::Result<Outcome> {
-    let mut pipeline =
-        Pipeline::new(job.settings)
+    let mut pipeline = Pipeline::new(job.settings)
         .joining_bursts()
         .with_metrics(metrics.map(|m| Arc::clone(&m.events)));
     let mut failed = 0;

@@ -15,8 +15,8 @@
 pub mod child;
 pub mod control;
 pub mod health;
-mod notify;
 mod metrics;
+mod notify;
 mod preflight;
 mod probe;
 mod ready;
