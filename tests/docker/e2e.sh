@@ -290,7 +290,11 @@ case_http() {
     docker exec "$c" logmux ctl stop uwsgi >/dev/null
     quiet_until 60 health unhealthy && ok "docker says unhealthy once uwsgi is stopped (logmux ctl stop uwsgi)" ||
         { say "  not ok health: $(docker inspect -f '{{json .State.Health}}' "$c")"; f=1; }
+    # Docker may call it unhealthy (uwsgi is down) before nginx's probe has
+    # failed twice: wait for both reasons, up to 6 probe intervals.
     local said rc=0
+    nginx_502() { docker exec "$c" logmux ctl health | grep -q "program nginx is unhealthy: .* answered 502"; }
+    quiet_until 30 nginx_502 || true
     said=$(docker exec "$c" logmux ctl health) || rc=$?
     case $said in
         *"program uwsgi is down"*"program nginx is unhealthy: http://127.0.0.1/healthz answered 502 ("*" failures in a row)"*)
