@@ -626,6 +626,21 @@ mod tests {
         lines.iter().map(|l| (*l, Burst::Same)).collect()
     }
 
+    /// A cause with a two-line message, then the exception it caused.
+    const CHAINED: [&str; 11] = [
+        "Traceback (most recent call last):",
+        "  File \"/tmp/chained.py\", line 2, in <module>",
+        "OSError: disk says:",
+        "no space left",
+        "",
+        CAUSE,
+        "",
+        "Traceback (most recent call last):",
+        "  File \"/tmp/chained.py\", line 4, in <module>",
+        "RuntimeError: could not save",
+        "Details",
+    ];
+
     const MULTI: [&str; 6] = [
         "Traceback (most recent call last):",
         "  File \"/tmp/multi.py\", line 1, in <module>",
@@ -713,19 +728,7 @@ mod tests {
 
     #[test]
     fn a_chain_after_a_multi_line_message_keeps_it() {
-        let chained = [
-            "Traceback (most recent call last):",
-            "  File \"/tmp/chained.py\", line 2, in <module>",
-            "OSError: disk says:",
-            "no space left",
-            "",
-            CAUSE,
-            "",
-            "Traceback (most recent call last):",
-            "  File \"/tmp/chained.py\", line 4, in <module>",
-            "RuntimeError: could not save",
-            "Details",
-        ];
+        let chained = CHAINED;
         assert_eq!(run_bursts(&burst(&chained)), vec![chained.join("\n")]);
         // A blank, then plain text in the burst: handed back, blank dropped.
         let mut lines = burst(&MULTI);
@@ -1031,19 +1034,7 @@ django.core.exceptions.ImproperlyConfigured: x: y";
             Some("'key'\nwhile loading settings.toml\nhint: run with --init\nto create it")
         );
         // A chained cause with a two-line message; the last block's wins.
-        let chained = [
-            "Traceback (most recent call last):",
-            "  File \"/tmp/chained.py\", line 2, in <module>",
-            "OSError: disk says:",
-            "no space left",
-            "",
-            CAUSE,
-            "",
-            "Traceback (most recent call last):",
-            "  File \"/tmp/chained.py\", line 4, in <module>",
-            "RuntimeError: could not save",
-            "Details",
-        ];
+        let chained = CHAINED;
         let joined = chained.join("\n");
         let rec = parsed(&joined).unwrap();
         assert_eq!(get(&rec, Field::ExceptionType), Some("RuntimeError"));

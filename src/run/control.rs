@@ -296,13 +296,24 @@ pub fn request(
 /// Sends one request and returns logmux's answer as it came (`logmux top`
 /// reads the `metrics` answer itself); gives up after `timeout`.
 pub fn request_raw(path: &Path, line: &str, timeout: Duration) -> Result<String, ClientError> {
+    let (owned_path, owned_line) = (path.to_owned(), line.to_owned());
+    within(path, timeout, move |deadline| {
+        exchange_until(&owned_path, &owned_line, deadline)
+    })
+}
+
+/// Runs `talk` (given the deadline) on a thread and stops waiting for it
+/// at the deadline: a connect to a full backlog blocks without a timeout
+/// of its own. `logmux ctl` and `ctl tail` both talk this way.
+pub(crate) fn within<T: Send + 'static>(
+    path: &Path,
+    timeout: Duration,
+    talk: impl FnOnce(Instant) -> Result<T, ClientError> + Send + 'static,
+) -> Result<T, ClientError> {
     let deadline = Instant::now() + timeout;
     let (tx, rx) = std::sync::mpsc::channel();
-    let (owned_path, owned_line) = (path.to_owned(), line.to_owned());
-    // A connect to a full backlog blocks without a timeout of its own: the
-    // exchange runs on a thread, and this one stops waiting at the deadline.
     std::thread::spawn(move || {
-        let _ = tx.send(exchange_until(&owned_path, &owned_line, deadline));
+        let _ = tx.send(talk(deadline));
     });
     rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
         .map_err(|_| ClientError::Timeout {

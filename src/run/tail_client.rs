@@ -65,24 +65,16 @@ pub fn tail(
 }
 
 /// Connects and sends the request, until logmux is not busy; the stream
-/// and a reader past the first answer line, which said yes. On a thread,
-/// as a connect to a full backlog has no timeout of its own.
+/// and a reader past the first answer line, which said yes.
 fn open(
     path: &Path,
     line: &str,
     timeout: Duration,
 ) -> Result<(UnixStream, BufReader<UnixStream>), ClientError> {
-    let deadline = Instant::now() + timeout;
-    let (tx, rx) = std::sync::mpsc::channel();
     let (owned_path, owned_line) = (path.to_owned(), line.to_owned());
-    std::thread::spawn(move || {
-        let _ = tx.send(open_until(&owned_path, &owned_line, deadline));
-    });
-    rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        .map_err(|_| ClientError::Timeout {
-            path: path.to_owned(),
-            timeout,
-        })?
+    super::control::within(path, timeout, move |deadline| {
+        open_until(&owned_path, &owned_line, deadline)
+    })
 }
 
 fn open_until(
