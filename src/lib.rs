@@ -39,4 +39,5 @@ pub mod shutdown;
 pub mod sink;
 pub mod sys;
 pub mod top;
+pub mod trace;
 pub mod units;

@@ -43,6 +43,7 @@ pub mod syslog;
 mod testing;
 pub mod text;
 pub mod time;
+pub mod trace_context;
 pub mod traceback;
 pub mod uwsgi;
 
