@@ -38,8 +38,12 @@ pub enum Field {
     HttpRequestHeaderHost,
     /// `http.request.header.referer`
     HttpRequestHeaderReferer,
+    /// `http.request.header.traceparent`
+    HttpRequestHeaderTraceparent,
     /// `http.request.header.x-forwarded-for`
     HttpRequestHeaderXForwardedFor,
+    /// `http.request.id`
+    HttpRequestId,
     /// `http.request.method`
     HttpRequestMethod,
     /// `http.request.size`
@@ -168,7 +172,9 @@ pub const ALL: &[Field] = &[
     Field::HostName,
     Field::HttpRequestHeaderHost,
     Field::HttpRequestHeaderReferer,
+    Field::HttpRequestHeaderTraceparent,
     Field::HttpRequestHeaderXForwardedFor,
+    Field::HttpRequestId,
     Field::HttpRequestMethod,
     Field::HttpRequestSize,
     Field::HttpResponseBodySize,
@@ -243,7 +249,9 @@ impl Field {
             Field::HostName => "host.name",
             Field::HttpRequestHeaderHost => "http.request.header.host",
             Field::HttpRequestHeaderReferer => "http.request.header.referer",
+            Field::HttpRequestHeaderTraceparent => "http.request.header.traceparent",
             Field::HttpRequestHeaderXForwardedFor => "http.request.header.x-forwarded-for",
+            Field::HttpRequestId => "http.request.id",
             Field::HttpRequestMethod => "http.request.method",
             Field::HttpRequestSize => "http.request.size",
             Field::HttpResponseBodySize => "http.response.body.size",
@@ -318,9 +326,11 @@ impl Field {
             Field::HostName => &["host", "name"],
             Field::HttpRequestHeaderHost => &["http", "request", "header", "host"],
             Field::HttpRequestHeaderReferer => &["http", "request", "header", "referer"],
+            Field::HttpRequestHeaderTraceparent => &["http", "request", "header", "traceparent"],
             Field::HttpRequestHeaderXForwardedFor => {
                 &["http", "request", "header", "x-forwarded-for"]
             }
+            Field::HttpRequestId => &["http", "request", "id"],
             Field::HttpRequestMethod => &["http", "request", "method"],
             Field::HttpRequestSize => &["http", "request", "size"],
             Field::HttpResponseBodySize => &["http", "response", "body", "size"],

@@ -51,6 +51,9 @@ enum Target {
     Protocol,
     /// `$status`: the status code and the severity.
     Status,
+    /// `$otel_trace_id`, `$otel_span_id` (nginx's otel module): the
+    /// event's `trace_id`/`span_id` when they are valid W3C ids.
+    Id(Field, usize),
     /// Any other variable, as `nginx.NAME` (the step's `key`) in `Record::extra`.
     Extra,
 }
@@ -87,6 +90,12 @@ fn target(name: &str) -> (Target, Shape) {
         "request_time" => Float(Field::HttpServerRequestDuration),
         "http_referer" => Str(Field::HttpRequestHeaderReferer),
         "http_user_agent" => Str(Field::UserAgentOriginal),
+        // `$trace_id` is the name the image's `map` (and this project's
+        // docs) give the request's id: `$request_id` or a traceparent's.
+        "request_id" | "trace_id" => Str(Field::HttpRequestId),
+        "http_traceparent" => Str(Field::HttpRequestHeaderTraceparent),
+        "otel_trace_id" => Id(Field::TraceId, 32),
+        "otel_span_id" => Id(Field::SpanId, 16),
         "http_x_forwarded_for" => return (Str(Field::HttpRequestHeaderXForwardedFor), Shape::List),
         "http_host" => Str(Field::HttpRequestHeaderHost),
         "host" | "server_name" => Str(Field::ServerAddress),
@@ -224,6 +233,25 @@ fn parse_msec(s: &str) -> Option<Timestamp> {
     // `with_fraction` validates the digits and picks the width.
     let t = Timestamp::from_unix(secs, 0, 0).with_fraction(frac.as_bytes())?;
     Some(Timestamp::from_unix(secs, t.nanos, t.frac_digits))
+}
+
+/// A W3C trace or span id of `len` hex digits, in lower case (borrowed
+/// when it already is); anything else (nginx's empty value when the otel
+/// module has no span) is left out, and the line is still taken.
+fn put_id<'a>(rec: &mut Record<'a>, field: Field, len: usize, value: &'a str) {
+    let valid = match len {
+        32 => crate::trace_context::trace_id(value).is_some(),
+        _ => crate::trace_context::span_id(value).is_some(),
+    };
+    if !valid || rec.get(field).is_some() {
+        return;
+    }
+    let text = if value.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(value.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(value)
+    };
+    rec.push(field, Value::Str(text));
 }
 
 /// A compiled `log_format`.
@@ -493,6 +521,7 @@ impl LogFormat {
                     put.value(rec, Field::HttpResponseStatusCode, Value::Int(code));
                     status = status.or(Some(code));
                 }
+                Target::Id(field, len) => put_id(rec, field, len, value),
                 Target::Extra => {
                     let key = step.key.as_str();
                     if !value.is_empty() && !rec.extra.iter().any(|(k, _)| k == key) {
@@ -773,7 +802,7 @@ mod tests {
 
     #[test]
     fn unknown_variables_are_decoded_extras() {
-        let fmt = compile(r#"$status "$http_x_request_id" "$cookie_session" $Request_ID"#);
+        let fmt = compile(r#"$status "$http_x_request_id" "$cookie_session" $Session_ID"#);
         let r = parsed(&fmt, r#"200 "abc\x22def" "\xE9t\xE9" id-1"#);
         assert_eq!(
             extra(&r, "nginx.http_x_request_id"),
@@ -785,9 +814,69 @@ mod tests {
         );
         assert!(r.invalid_utf8);
         // Names are case-insensitive in nginx.
-        assert_eq!(extra(&r, "nginx.request_id"), Some(&Value::str("id-1")));
+        assert_eq!(extra(&r, "nginx.session_id"), Some(&Value::str("id-1")));
         // Interned keys are borrowed, not allocated per line.
         assert!(matches!(r.extra[0].0, Cow::Borrowed(_)));
+    }
+
+    /// The image's format: the request id (`$request_id`, or a traceparent's
+    /// trace id through the `map` named `$trace_id`) and the header.
+    #[test]
+    fn request_ids_and_traceparent() {
+        let fmt = compile(concat!(
+            r#"$remote_addr [$time_local] "$request" $status id=$trace_id "#,
+            r#"tp="$http_traceparent" rid=$request_id"#
+        ));
+        let line = concat!(
+            r#"127.0.0.1 [04/Dec/2026:18:00:00 +0000] "GET / HTTP/1.1" 200 "#,
+            r#"id=4bf92f3577b34da6a3ce929d0e0e4736 "#,
+            r#"tp="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" "#,
+            r#"rid=0af7651916cd43dd8448eb211c80319c"#
+        );
+        let r = parsed(&fmt, line);
+        // The first of two equal fields wins, as for any variable.
+        assert_eq!(
+            s(&r, Field::HttpRequestId),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            s(&r, Field::HttpRequestHeaderTraceparent),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        );
+        assert!(r.extra.is_empty(), "{:?}", r.extra);
+        // Absent header, absent id: the line is still taken.
+        let r = parsed(
+            &fmt,
+            r#"127.0.0.1 [04/Dec/2026:18:00:00 +0000] "GET / HTTP/1.1" 200 id=- tp="-" rid=-"#,
+        );
+        assert_eq!(r.get(Field::HttpRequestId), None);
+        assert_eq!(r.get(Field::HttpRequestHeaderTraceparent), None);
+        assert_eq!(i(&r, Field::HttpResponseStatusCode), Some(200));
+    }
+
+    /// nginx's otel module: `$otel_trace_id` and `$otel_span_id` are the
+    /// event's ids when valid; empty (no span) or damaged ones are left out.
+    #[test]
+    fn otel_module_ids() {
+        let fmt = compile("$status t=$otel_trace_id s=$otel_span_id");
+        let r = parsed(
+            &fmt,
+            "200 t=4BF92F3577B34DA6A3CE929D0E0E4736 s=00f067aa0ba902b7",
+        );
+        assert_eq!(s(&r, Field::TraceId), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(s(&r, Field::SpanId), Some("00f067aa0ba902b7"));
+        assert!(matches!(r.get(Field::SpanId), Some(Value::Str(Cow::Borrowed(_)))));
+        for line in [
+            "200 t= s=",
+            "200 t=- s=-",
+            "200 t=00000000000000000000000000000000 s=0000000000000000",
+            "200 t=4bf92f3577b34da6a3ce929d0e0e473 s=00f067aa0ba902bz",
+        ] {
+            let r = parsed(&fmt, line);
+            assert_eq!(r.get(Field::TraceId), None, "{line}");
+            assert_eq!(r.get(Field::SpanId), None, "{line}");
+            assert_eq!(i(&r, Field::HttpResponseStatusCode), Some(200), "{line}");
+        }
     }
 
     #[test]
