@@ -99,8 +99,11 @@ impl<'f> Parser<'f> {
                 let by_shape = match b.get(4) {
                     Some(b'/') => rec.attempt(|r| nginx::error::parse(line, r)),
                     // Or Python logging's asctime in front of a Django line.
+                    // The request-id format (`ASCTIME INFO [logger] …`)
+                    // before supervisord, which would take its INFO lines.
                     Some(b'-') if b.get(19) == Some(&b',') => {
-                        rec.attempt(|r| supervisord::parse(line, r))
+                        (django::is_bracketed(line) && rec.attempt(|r| django::parse(line, r)))
+                            || rec.attempt(|r| supervisord::parse(line, r))
                             || rec.attempt(|r| django::parse(line, r))
                     }
                     _ => false,

@@ -3,7 +3,10 @@
 //! `Forbidden (CSRF cookie not set.): /x`, ...), `django.security`'s
 //! `Invalid HTTP_HOST header`, runserver's `[25/Nov/2026 18:35:12] "GET /x
 //! HTTP/1.1" 404 179`, and any of these behind logging's `basicConfig`
-//! prefix `WARNING:django.request:`.
+//! prefix `WARNING:django.request:`. Also any logger's record behind the
+//! request-id format of logmux's example project (docs/django.md),
+//! `%(asctime)s %(levelname)s [%(name)s] [%(request_id)s] %(message)s`:
+//! level, logger and request id become fields.
 //!
 //! `django.request` messages are `"%s: %s" % (reason_phrase, request.path)`,
 //! so the phrase gives the status back; only the standard HTTP reason
@@ -48,29 +51,46 @@ pub(crate) struct Prefix<'a> {
     pub word: &'a str,
     pub timestamp: Option<Timestamp>,
     pub pid: Option<i64>,
+    /// The logger's name, where the format shows it for any logger.
+    pub logger: Option<&'a str>,
+    /// The request's id (`-`, no request, is `None`).
+    pub request_id: Option<&'a str>,
     pub message: &'a str,
 }
 
 impl<'a> Prefix<'a> {
-    /// Sets format, severity (and its word), time and pid (after the
-    /// message's own fields).
+    /// Sets format, severity (and its word), time, pid, logger and request
+    /// id (after the message's own fields).
     pub(crate) fn fill(&self, rec: &mut Record<'a>) {
         rec.format = Format::Django;
         rec.severity = Some(self.severity);
         rec.severity_text = Some(Cow::Borrowed(self.word));
+        self.fill_context(rec);
+    }
+
+    /// Time, pid, logger and request id: what a traceback behind this
+    /// prefix takes from it too.
+    pub(crate) fn fill_context(&self, rec: &mut Record<'a>) {
         if self.timestamp.is_some() {
             rec.timestamp = self.timestamp;
         }
         if let Some(pid) = self.pid {
             rec.push_int(Field::ProcessPid, pid);
         }
+        if let Some(logger) = self.logger {
+            rec.push_str(Field::LogLogger, logger);
+        }
+        if let Some(id) = self.request_id {
+            rec.push_str(Field::HttpRequestId, id);
+        }
     }
 }
 
 /// The formatter prefixes Django's lines come with: logging's `basicConfig`
 /// (`LEVEL:django.x:`), `%(asctime)s %(levelname)s %(name)s %(message)s`
-/// with a `django` logger, and the docs' `verbose` formatter
-/// `{levelname} {asctime} {module} {process:d} {thread:d} {message}`.
+/// with a `django` logger, the docs' `verbose` formatter
+/// `{levelname} {asctime} {module} {process:d} {thread:d} {message}`, and
+/// the request-id format with any logger.
 pub(crate) fn prefix(line: &str) -> Option<Prefix<'_>> {
     if let Some((severity, word, message)) = basic_config(line) {
         return Some(Prefix {
@@ -78,10 +98,66 @@ pub(crate) fn prefix(line: &str) -> Option<Prefix<'_>> {
             word,
             timestamp: None,
             pid: None,
+            logger: None,
+            request_id: None,
             message,
         });
     }
-    asctime_first(line).or_else(|| verbose(line))
+    bracketed(line)
+        .or_else(|| asctime_first(line))
+        .or_else(|| verbose(line))
+}
+
+/// Whether `line` has the shape of the request-id format: asctime, a level
+/// word, then `[`. Cheap, for detection to try it before supervisord's
+/// `ASCTIME INFO message`.
+pub fn is_bracketed(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.get(19) == Some(&b',')
+        && b.get(23) == Some(&b' ')
+        && b.get(24..).is_some_and(|rest| {
+            let word = rest.iter().take_while(|c| c.is_ascii_uppercase()).count();
+            (4..=8).contains(&word) && rest.get(word..word + 2) == Some(b" [")
+        })
+}
+
+/// `ASCTIME LEVEL [LOGGER] [REQUEST_ID] MESSAGE`, any logger.
+fn bracketed(line: &str) -> Option<Prefix<'_>> {
+    if !is_bracketed(line) {
+        return None;
+    }
+    let ts = asctime(line.as_bytes())?;
+    let (level, rest) = line.get(24..)?.split_once(' ')?;
+    let severity = Severity::from_level_word(level.as_bytes())?;
+    let (logger, rest) = bracketed_word(rest)?;
+    let (id, message) = bracketed_word(rest)?;
+    Some(Prefix {
+        severity,
+        word: level,
+        timestamp: Some(ts),
+        pid: None,
+        logger: Some(logger).filter(|l| !l.is_empty()),
+        request_id: Some(id).filter(|id| !id.is_empty() && *id != "-"),
+        message,
+    })
+}
+
+/// `[WORD] ` (or `[WORD]` at the end) at the start of `s`: the word (no
+/// space or `]` in it) and what follows.
+fn bracketed_word(s: &str) -> Option<(&str, &str)> {
+    let inner = s.strip_prefix('[')?;
+    let end = memchr(b']', inner.as_bytes())?;
+    let word = inner.get(..end)?;
+    if word.contains(' ') {
+        return None;
+    }
+    let rest = inner.get(end + 1..)?;
+    let rest = match rest.strip_prefix(' ') {
+        Some(r) => r,
+        None if rest.is_empty() => rest,
+        None => return None,
+    };
+    Some((word, rest))
 }
 
 /// `2026-12-03 14:34:42,884` (logging's default asctime), local time.
@@ -107,6 +183,8 @@ fn asctime_first(line: &str) -> Option<Prefix<'_>> {
         word: level,
         timestamp: Some(ts),
         pid: None,
+        logger: None,
+        request_id: None,
         message,
     })
 }
@@ -133,6 +211,8 @@ fn verbose(line: &str) -> Option<Prefix<'_>> {
         word: level,
         timestamp: Some(ts),
         pid: parse_u64(pid.as_bytes()).map(|p| p as i64),
+        logger: None,
+        request_id: None,
         message,
     })
 }
@@ -403,6 +483,48 @@ mod tests {
             "2026-12-03 14:34:42,884 INFO myapp.views Not Found: /nope/",
             &mut r
         ));
+    }
+
+    /// The example project's request-id format (docs/django.md): any
+    /// logger, its level, name and request id; `-` is no request.
+    #[test]
+    fn request_id_format() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let cases: &[(&str, Severity, &str, &str, Option<&str>, Option<i64>)] = &[
+            ("2026-12-04 18:33:46,123 WARNING [django.request] [4bf92f3577b34da6a3ce929d0e0e4736] Not Found: /nope/", Severity::WARN, "WARNING", "django.request", Some(id), Some(404)),
+            ("2026-12-04 18:33:46,123 WARNING [demo] [4bf92f3577b34da6a3ce929d0e0e4736] demo warning: disk almost full (97% used)", Severity::WARN, "WARNING", "demo", Some(id), None),
+            ("2026-12-04 18:33:46,123 INFO [demo.views] [-] started", Severity::INFO, "INFO", "demo.views", None, None),
+            ("2026-12-04 18:33:46,123 CRITICAL [x] [req-7] ", Severity::ERROR2, "CRITICAL", "x", Some("req-7"), None),
+            ("2026-12-04 18:33:46,123 DEBUG [django.db.backends] [-] (0.000) SELECT 1; args=()", Severity::DEBUG, "DEBUG", "django.db.backends", None, None),
+        ];
+        for &(line, sev, word, logger, rid, status) in cases {
+            let mut r = Record::default();
+            crate::detect::Parser::AUTO.parse(line, &mut r);
+            assert_eq!(r.format, Format::Django, "{line}");
+            assert_eq!(r.severity, Some(sev), "{line}");
+            assert_eq!(r.severity_text.as_deref(), Some(word), "{line}");
+            assert_eq!(s(&r, Field::LogLogger), Some(logger), "{line}");
+            assert_eq!(s(&r, Field::HttpRequestId), rid, "{line}");
+            assert_eq!(int(&r, Field::HttpResponseStatusCode), status, "{line}");
+            assert_eq!(
+                r.timestamp.map(|t| t.to_rfc3339(0)).as_deref(),
+                Some("2026-12-04T18:33:46.123+00:00"),
+                "{line}"
+            );
+        }
+        // Not this format: a space in the brackets, no second bracket, no level.
+        for line in [
+            "2026-12-04 18:33:46,123 INFO [a b] [-] x",
+            "2026-12-04 18:33:46,123 INFO [demo] x",
+            "2026-12-04 18:33:46,123 LOUD [demo] [-] x",
+            "2026-12-04 18:33:46,123 INFO [demo][-] x",
+        ] {
+            assert!(!parse(line, &mut Record::default()), "{line}");
+        }
+        // supervisord's own INFO lines are still supervisord's.
+        let mut r = Record::default();
+        crate::detect::Parser::AUTO.parse("2026-12-04 18:33:46,123 INFO spawned: 'x' with pid 5", &mut r);
+        assert_eq!(r.format, Format::Supervisord);
     }
 
     #[test]

@@ -383,12 +383,7 @@ pub fn parse<'a>(event: &'a str, rec: &mut Record<'a>) -> bool {
             rec.push_int(Field::HttpResponseStatusCode, 500);
         }
         if let Some(p) = crate::django::prefix(header) {
-            if p.timestamp.is_some() {
-                rec.timestamp = p.timestamp;
-            }
-            if let Some(pid) = p.pid {
-                rec.push_int(Field::ProcessPid, pid);
-            }
+            p.fill_context(rec);
         }
     }
     if let Some((ty, msg)) = exception {
@@ -1077,6 +1072,44 @@ django.core.exceptions.ImproperlyConfigured: x: y";
             if !header.starts_with("ERROR:") {
                 assert!(rec.timestamp.is_some(), "{header}");
             }
+        }
+    }
+
+    /// The example project's request-id format (docs/django.md): the
+    /// header still joins its traceback, whose event takes the header's
+    /// logger and request id (a `-` id is none).
+    #[test]
+    fn django_header_with_a_request_id_joins_its_traceback() {
+        for (header, id) in [
+            (
+                "2026-12-04 18:33:46,123 ERROR [django.request] [4bf92f3577b34da6a3ce929d0e0e4736] Internal Server Error: /boom/",
+                Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+            ),
+            (
+                "2026-12-04 18:33:46,123 ERROR [django.request] [-] Internal Server Error: /boom/",
+                None,
+            ),
+        ] {
+            let lines = [
+                header,
+                "Traceback (most recent call last):",
+                "  File \"/tmp/run.py\", line 14, in boom",
+                "    return 1 / 0",
+                "ZeroDivisionError: division by zero",
+                "2026-12-04 18:33:46,130 INFO [demo] [-] next",
+            ];
+            let out = run(&lines);
+            assert_eq!(out.len(), 2, "{header}");
+            assert_eq!(out[0], lines[..5].join("\n"));
+            let rec = parsed(&out[0]).unwrap();
+            assert_eq!(rec.format, Format::PythonTraceback);
+            assert_eq!(get(&rec, Field::UrlPath), Some("/boom/"));
+            assert_eq!(get(&rec, Field::LogLogger), Some("django.request"));
+            assert_eq!(get(&rec, Field::HttpRequestId), id);
+            assert_eq!(
+                rec.timestamp.map(|t| t.to_rfc3339(0)).as_deref(),
+                Some("2026-12-04T18:33:46.123+00:00")
+            );
         }
     }
 

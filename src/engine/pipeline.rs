@@ -392,6 +392,7 @@ impl Pipeline {
                 rec.severity_text = meta.stamp.wrapper_severity_text.map(Cow::Borrowed);
             }
         }
+        crate::trace::stamp::stamp(&mut rec);
         event::add_to_parsed(&stream.origin, &mut rec);
         emit(
             &self.settings.encoder,
