@@ -352,3 +352,93 @@ fn nginx_escape_flag_decodes_json_escapes() {
         r#"say \"hi\" \\ tab\there \u0001 caf"#
     );
 }
+
+/// Issue 18: real lines of nginx with the image's `log_format` (request id,
+/// traceparent) and of the example Django project's request-id format get
+/// the request's `trace_id`, and the `span_id` of their part of it; lines
+/// without an id (or with `-`) get none.
+#[test]
+fn request_ids_become_trace_and_span_ids() {
+    use logmux::trace::ids::{span_id, SpanRole};
+    use logmux_parsers::trace_context::{to_hex, trace_id};
+    let format = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" rt=$request_time urt="$upstream_response_time" us="$upstream_status" id=$trace_id tp="$http_traceparent""#;
+    // nginx 1.22.1 with tests/stack/nginx.conf.in (no upstream: 502), then
+    // Django 3.2 with docker/app's LOGGING, by its test client.
+    let input = concat!(
+        "127.0.0.1 - - [04/Dec/2026:18:33:46 +0000] \"GET /a?b=1 HTTP/1.1\" 502 157 \"-\" \"curl/7.88.1\" rt=0.000 urt=\"0.000\" us=\"502\" id=cf28ecd1bf142c92d1fce6a4c370b259 tp=\"-\"\n",
+        "127.0.0.1 - - [04/Dec/2026:18:33:46 +0000] \"GET /x HTTP/1.1\" 502 157 \"-\" \"curl \\x22q\\x22\" rt=0.000 urt=\"0.000\" us=\"502\" id=4bf92f3577b34da6a3ce929d0e0e4736 tp=\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"\n",
+        "127.0.0.1 - - [04/Dec/2026:18:33:46 +0000] \"GET /z HTTP/1.1\" 502 157 \"-\" \"curl/7.88.1\" rt=0.000 urt=\"0.000\" us=\"502\" id=d3808a0c5a0d0be5817fb850509c5a34 tp=\"00-00000000000000000000000000000000-00f067aa0ba902b7-01\"\n",
+        "127.0.0.1 - - [04/Dec/2026:18:33:47 +0000] \"GET / HTTP/1.1\" 200 24 \"-\" \"curl/7.88.1\"\n",
+        "2026-12-04 18:36:00,856 WARNING [django.request] [0af7651916cd43dd8448eb211c80319c] Not Found: /nope/\n",
+        "2026-12-04 18:36:00,857 ERROR [django.request] [4bf92f3577b34da6a3ce929d0e0e4736] Internal Server Error: /boom/\n",
+        "Traceback (most recent call last):\n",
+        "  File \"/usr/lib/python3/dist-packages/django/core/handlers/exception.py\", line 47, in inner\n",
+        "    response = get_response(request)\n",
+        "               ^^^^^^^^^^^^^^^^^^^^^\n",
+        "  File \"/work/wt-reqid/docker/app/demo/views.py\", line 24, in _divide\n",
+        "    return a / b\n",
+        "           ~~^~~\n",
+        "ZeroDivisionError: division by zero\n",
+        "2026-12-04 18:36:00,866 WARNING [demo] [b7ad6b7169203331b7ad6b7169203331] demo warning: disk almost full (97% used)\n",
+        "print to stdout from /warn/\n",
+        "2026-12-04 18:36:00,867 WARNING [django.request] [-] Not Found: /nope/\n",
+    );
+    let events = filter_json(&["--nginx-log-format", format], input.as_bytes());
+    let span = |t: &str, role| to_hex(&span_id(&trace_id(t).expect("trace id"), role));
+    let nginx = |t: &str| (Some(t.to_string()), Some(span(t, SpanRole::NginxServer)));
+    let uwsgi = |t: &str| (Some(t.to_string()), Some(span(t, SpanRole::Uwsgi)));
+    let none = (None, None);
+    let want = [
+        ("nginx.access", nginx("cf28ecd1bf142c92d1fce6a4c370b259")),
+        // The traceparent's trace id, and an all-zero one is no traceparent.
+        ("nginx.access", nginx("4bf92f3577b34da6a3ce929d0e0e4736")),
+        ("nginx.access", nginx("d3808a0c5a0d0be5817fb850509c5a34")),
+        ("nginx.access", none.clone()),
+        ("django", uwsgi("0af7651916cd43dd8448eb211c80319c")),
+        ("python.traceback", uwsgi("4bf92f3577b34da6a3ce929d0e0e4736")),
+        ("django", uwsgi("b7ad6b7169203331b7ad6b7169203331")),
+        ("text", none.clone()),
+        ("django", none),
+    ];
+    let got: Vec<(String, (Option<String>, Option<String>))> = events
+        .iter()
+        .map(|e| {
+            let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
+            (
+                e["logmux"]["format"].as_str().unwrap_or("").to_string(),
+                (s(&e["trace_id"]), s(&e["span_id"])),
+            )
+        })
+        .collect();
+    let want: Vec<(String, (Option<String>, Option<String>))> = want
+        .into_iter()
+        .map(|(f, ids)| (f.to_string(), ids))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        span("4bf92f3577b34da6a3ce929d0e0e4736", SpanRole::NginxServer),
+        "2a21eddbca58e1b1"
+    );
+    // The fields the ids came from, and the rest of the line as before.
+    assert_eq!(
+        events[1]["http"]["request"]["header"]["traceparent"],
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
+    assert_eq!(
+        events[1]["http"]["request"]["id"],
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(events[1]["user_agent"]["original"], "curl \"q\"");
+    assert_eq!(events[1]["nginx"]["upstream_status"], "502");
+    assert_eq!(events[1]["nginx"]["upstream_response_time"], json!([0.0]));
+    assert_eq!(events[1]["http"]["server"]["request"]["duration"], 0.0);
+    assert_eq!(events[3]["url"]["path"], "/");
+    assert!(events[3]["http"]["request"]["id"].is_null());
+    assert_eq!(events[5]["log"]["logger"], "django.request");
+    assert_eq!(events[5]["exception"]["type"], "ZeroDivisionError");
+    assert_eq!(events[6]["severity_text"], "WARNING");
+    assert_eq!(events[6]["severity_number"], 13);
+    assert_eq!(events[6]["log"]["logger"], "demo");
+    assert_eq!(events[8]["log"]["logger"], "django.request");
+    assert!(events[8]["http"]["request"]["id"].is_null());
+}

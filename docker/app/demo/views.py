@@ -59,6 +59,13 @@ def warn(request):
     return HttpResponse('warned\n', content_type='text/plain')
 
 
+def stock(request):
+    # A warning through the app's own logger and nothing else: logmux reads
+    # it as WARN with log.logger "demo.stock" and the request's trace id.
+    logging.getLogger('demo.stock').warning('stock low: %d items left', 3)
+    return HttpResponse('3 left\n', content_type='text/plain')
+
+
 def slow(request):
     time.sleep(1.2)
     return HttpResponse('slow\n' * 20000, content_type='text/plain')

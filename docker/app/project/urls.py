@@ -9,6 +9,7 @@ urlpatterns = [
     path('chain/', views.chain),
     path('cause/', views.cause),
     path('warn/', views.warn),
+    path('stock/', views.stock),
     path('slow/', views.slow),
     path('big/', views.big),
     path('json/', views.json_line),

@@ -17,6 +17,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every record of the request carries its id (project/request_id.py).
+    'project.request_id.RequestIdMiddleware',
     'django.middleware.security.SecurityMiddleware',
     'django.middleware.common.CommonMiddleware',
 ]
@@ -43,20 +45,28 @@ MEDIA_ROOT = BASE_DIR / 'media'
 
 DEFAULT_AUTO_FIELD = 'django.db.models.BigAutoField'
 
-# Everything to the console (stderr), message only, like Django's default
-# console handler.  With DEBUG = False Django's default config would send
-# django.request errors to mail_admins only; this makes 404 warnings and
-# 500 tracebacks visible in the container's output.
+# Everything to the console (stderr).  With DEBUG = False Django's default
+# config would send django.request errors to mail_admins only; this makes 404
+# warnings and 500 tracebacks visible in the container's output.  Each record
+# shows its time, level, logger and request id (nginx's X-Request-ID, see
+# project/request_id.py; `-` outside a request), the format logmux reads into
+# severity, log.logger and http.request.id (and so the request's trace_id).
 LOGGING = {
     'version': 1,
     'disable_existing_loggers': False,
+    'filters': {
+        'request_id': {'()': 'project.request_id.RequestIdFilter'},
+    },
     'formatters': {
-        'plain': {'format': '{message}', 'style': '{'},
+        'request_id': {
+            'format': '%(asctime)s %(levelname)s [%(name)s] [%(request_id)s] %(message)s',
+        },
     },
     'handlers': {
         'console': {
             'class': 'logging.StreamHandler',
-            'formatter': 'plain',
+            'filters': ['request_id'],
+            'formatter': 'request_id',
         },
     },
     'loggers': {
