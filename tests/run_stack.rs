@@ -209,6 +209,11 @@ fn status_counts(events: &[&Value]) -> BTreeMap<i64, usize> {
     counts
 }
 
+/// 32 lower-case hex digits, as nginx's `$request_id` and OTel write trace ids.
+fn is_trace_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// The stream-tagged events of one program in one format.
 fn select<'a>(events: &'a [Value], format: &str, service: &str) -> Vec<&'a Value> {
     events
@@ -233,13 +238,18 @@ struct Stopped {
 /// Waits for uWSGI's tenth request line, stops logmux with SIGTERM, and
 /// parses everything it wrote (every line must be a JSON object).
 fn stop_after_traffic(run: &mut Running, label: &str) -> Stopped {
+    stop_after_requests(run, label, 10)
+}
+
+/// [`stop_after_traffic`] after uWSGI's `n`th request line.
+fn stop_after_requests(run: &mut Running, label: &str, n: usize) -> Stopped {
     run.wait_until("the last uWSGI request line", |r| {
         r.stderr
             .snapshot()
             .iter()
             .filter(|l| l.contains("\"uwsgi.request\""))
             .count()
-            >= 10
+            >= n
     });
     let (status, took) = run.terminate();
     let (out_lines, err_lines) = run.output();
@@ -528,6 +538,38 @@ fn http_get(port: u16, path: &str) -> u16 {
         .unwrap_or_else(|| panic!("GET {path}: no HTTP status in {:?}", head.lines().next()))
 }
 
+/// One HTTP/1.0 request with `headers`; returns the status code and the
+/// response's `X-Request-ID` header.
+fn http_get_id(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: logmux-run-stack\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    s.write_all(request.as_bytes()).expect("send request");
+    let mut response = Vec::new();
+    s.read_to_end(&mut response).expect("read response");
+    let text = String::from_utf8_lossy(&response);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("GET {path}: no HTTP status in {head:?}"));
+    let id = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("x-request-id")
+                .then(|| value.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("GET {path}: no X-Request-ID in {head}"));
+    (status, id)
+}
+
 /// The requests both tests send: path, expected status, how many times.
 const TRAFFIC: [(&str, u16, usize); 3] = [("/", 200, 5), ("/nope/", 404, 3), ("/boom/", 500, 2)];
 
@@ -746,11 +788,17 @@ fn stack_serves_and_logs_every_request() {
         assert_eq!(e["url"]["path"], "/boom/", "{e}");
         assert_eq!(e["log"]["iostream"], "stderr", "{e}");
         assert_eq!(e["severity_text"], "ERROR", "{e}");
+        // Behind the example project's prefix (time, level, logger, id).
         let m = message_of(e);
-        assert!(
-            m.starts_with("Internal Server Error: /boom/\nTraceback (most recent call last):\n"),
-            "{m}"
-        );
+        let (head, _) = m
+            .split_once("] Internal Server Error: /boom/\nTraceback (most recent call last):\n")
+            .unwrap_or_else(|| panic!("{m}"));
+        let (_, id) = head
+            .rsplit_once(" ERROR [django.request] [")
+            .unwrap_or_else(|| panic!("{m}"));
+        assert_eq!(e["http"]["request"]["id"], id, "{e}");
+        assert!(is_trace_id(id), "{m}");
+        assert_eq!(e["log"]["logger"], "django.request", "{e}");
         assert!(m.ends_with("ZeroDivisionError: division by zero"), "{m}");
     }
     for e in &all {
@@ -765,7 +813,10 @@ fn stack_serves_and_logs_every_request() {
     assert_eq!(
         not_found
             .iter()
-            .filter(|e| message_of(e) == "Not Found: /nope/")
+            .filter(|e| message_of(e).ends_with("] Not Found: /nope/")
+                && message_of(e).contains(" WARNING [django.request] [")
+                && e["severity_text"] == "WARNING"
+                && e["log"]["logger"] == "django.request")
             .count(),
         3,
         "{not_found:#?}"
@@ -781,6 +832,132 @@ fn stack_serves_and_logs_every_request() {
             cmdline(pid)
         );
     }
+    assert_every_line_typed(&all);
+}
+
+/// Issue 18: one id per request, end to end. nginx makes it (or takes the
+/// client's `traceparent`), returns it as X-Request-ID, logs it and passes it
+/// to Django, whose records log it: logmux puts the same `trace_id` on
+/// nginx's access event and Django's events of the request, with the span
+/// id of each part (tracing.md: nginx's server span, uWSGI's span).
+#[test]
+fn one_request_one_trace_id() {
+    use logmux::trace::ids::{span_id, SpanRole};
+    use logmux_parsers::trace_context::{to_hex, trace_id};
+    if !live("one_request_one_trace_id") {
+        return;
+    }
+    let dir = stack_dir();
+    let (mut run, port) = start_stack(&dir, "logmux.toml", &[]);
+    let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{client_trace}-00f067aa0ba902b7-01");
+    // (path, status, headers); the static file never reaches uWSGI.
+    let requests: [(&str, u16, Vec<(&str, &str)>); 6] = [
+        ("/", 200, vec![]),
+        ("/nope/", 404, vec![]),
+        ("/boom/", 500, vec![]),
+        ("/static/demo/hello.txt", 200, vec![]),
+        ("/stock/", 200, vec![]),
+        ("/boom/", 500, vec![("traceparent", traceparent.as_str())]),
+    ];
+    let mut ids = Vec::new();
+    for (path, status, headers) in &requests {
+        let (got, id) = http_get_id(port, path, headers);
+        assert_eq!(got, *status, "GET {path}");
+        assert!(is_trace_id(&id), "GET {path}: X-Request-ID {id}");
+        ids.push(id);
+    }
+    assert_eq!(ids[5], client_trace, "the client's trace id is the request's");
+    let Stopped { status, all, .. } = stop_after_requests(&mut run, "trace ids", 5);
+    assert_eq!(status.code(), Some(0), "logmux's exit status: {status}");
+
+    let span = |t: &str, role| to_hex(&span_id(&trace_id(t).expect("trace id"), role));
+    let with_trace = |t: &str| -> Vec<&Value> {
+        all.iter()
+            .filter(|e| e["trace_id"] == t && service_of(e) != "logmux")
+            .collect()
+    };
+    // Every event that has a trace id has one of the requests'.
+    for e in all.iter().filter(|e| !e["trace_id"].is_null()) {
+        let t = e["trace_id"].as_str().unwrap_or("");
+        assert!(ids.iter().any(|id| id == t), "a trace id of no request: {e}");
+    }
+    for (i, (path, status, _)) in requests.iter().enumerate() {
+        let t = ids[i].as_str();
+        let events = with_trace(t);
+        // nginx's access line: its server span.
+        let access: Vec<&&Value> = events
+            .iter()
+            .filter(|e| format_of(e) == "nginx.access")
+            .collect();
+        assert_eq!(access.len(), 1, "GET {path}: {events:#?}");
+        let a = access[0];
+        assert_eq!(a["url"]["path"], *path, "{a}");
+        assert_eq!(a["http"]["response"]["status_code"], *status, "{a}");
+        assert_eq!(a["http"]["request"]["id"], t, "{a}");
+        assert_eq!(a["span_id"], span(t, SpanRole::NginxServer), "{a}");
+        assert!(a["http"]["server"]["request"]["duration"].is_number(), "{a}");
+        let upstream = !path.starts_with("/static/");
+        assert_eq!(a["nginx"]["upstream_status"].is_string(), upstream, "{a}");
+        assert_eq!(
+            a["nginx"]["upstream_response_time"].is_array(),
+            upstream,
+            "{a}"
+        );
+        // Django's events of the request: uWSGI's span.
+        let django: Vec<&&Value> = events
+            .iter()
+            .filter(|e| format_of(e) != "nginx.access")
+            .collect();
+        for e in &django {
+            assert_eq!(service_of(e), "uwsgi", "{e}");
+            assert_eq!(e["http"]["request"]["id"], t, "{e}");
+            assert_eq!(e["span_id"], span(t, SpanRole::Uwsgi), "{e}");
+        }
+        let shape: Vec<(&str, &str, &str)> = django
+            .iter()
+            .map(|e| {
+                (
+                    format_of(e),
+                    e["severity_text"].as_str().unwrap_or(""),
+                    e["log"]["logger"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        let want: Vec<(&str, &str, &str)> = match *path {
+            "/nope/" => vec![("django", "WARNING", "django.request")],
+            "/boom/" => vec![("python.traceback", "ERROR", "django.request")],
+            "/stock/" => vec![("django", "WARNING", "demo.stock")],
+            _ => vec![],
+        };
+        assert_eq!(shape, want, "GET {path}: {django:#?}");
+        if *path == "/stock/" {
+            let e = django[0];
+            assert_eq!(e["severity_number"], 13, "{e}");
+            assert!(
+                message_of(e).ends_with("] stock low: 3 items left"),
+                "{e}"
+            );
+        }
+        if *path == "/boom/" {
+            let e = django[0];
+            assert_eq!(e["exception"]["type"], BOOM_EXCEPTION, "{e}");
+            assert_eq!(e["url"]["path"], "/boom/", "{e}");
+        }
+    }
+    // The client's traceparent: logged as sent, its trace id everywhere.
+    let access = with_trace(client_trace)
+        .into_iter()
+        .find(|e| format_of(e) == "nginx.access")
+        .expect("the traceparent request's access event");
+    assert_eq!(
+        access["http"]["request"]["header"]["traceparent"],
+        traceparent.as_str()
+    );
+    assert!(all
+        .iter()
+        .filter(|e| format_of(e) == "nginx.access" && e["trace_id"] != client_trace)
+        .all(|e| e["http"]["request"]["header"]["traceparent"].is_null()));
     assert_every_line_typed(&all);
 }
 
@@ -1239,6 +1416,18 @@ fn stack_ships_every_event_over_otlp() {
         assert!(r["observed"].as_u64() >= r["time"].as_u64());
     }
     assert_eq!(counts, traffic_counts());
+    // Each request's id is the record's trace id (issue 18), nginx's span
+    // id derived from it.
+    let access_traces: Vec<&str> = access
+        .iter()
+        .map(|r| r["trace_id"].as_str().unwrap_or(""))
+        .collect();
+    for (r, t) in access.iter().zip(&access_traces) {
+        assert!(is_trace_id(t), "{r}");
+        let id = logmux_parsers::trace_context::trace_id(t).expect("trace id");
+        let span = logmux::trace::ids::span_id(&id, logmux::trace::ids::SpanRole::NginxServer);
+        assert_eq!(r["span_id"], logmux_parsers::trace_context::to_hex(&span), "{r}");
+    }
 
     // uWSGI's request lines: OTLP/JSON, uncompressed, typed the same way.
     let requests = of("uwsgi.request");
@@ -1281,12 +1470,19 @@ fn stack_ships_every_event_over_otlp() {
             .as_str()
             .unwrap_or("");
         assert!(
-            body.starts_with("Internal Server Error: /boom/\nTraceback (most recent call last):\n"),
+            body.contains("] Internal Server Error: /boom/\nTraceback (most recent call last):\n"),
             "{body}"
         );
         assert!(
             body.ends_with("ZeroDivisionError: division by zero"),
             "{body}"
+        );
+        // The trace of its request: the id of one of nginx's 500s.
+        let t = r["trace_id"].as_str().unwrap_or("");
+        let request = access.iter().zip(&access_traces).find(|(_, a)| *a == &t);
+        assert!(
+            request.is_some_and(|(a, _)| status(a) == Some(500)),
+            "{t}: {r}"
         );
     }
     let strays: Vec<&Value> = records

@@ -53,8 +53,8 @@ fn produced_fields() -> BTreeSet<String> {
         }
     }
     // Every variable the custom log_format maps, in one line.
-    let format = r#"$remote_addr:$remote_port $server_name:$server_port $scheme [$time_local] "$request" $status $body_bytes_sent $bytes_sent $request_length $request_time "$http_host" "$http_x_forwarded_for" $connection $connection_requests $pid ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time""#;
-    let line = r#"10.0.0.1:51234 example.org:443 https [05/Mar/2024:10:15:32 +0100] "GET /a?b=1 HTTP/2.0" 200 512 734 310 0.012 "example.org" "203.0.113.9" 7 3 42 ua="unix:/app.sock" us="200" urt="0.004, 0.010 : 0.002""#;
+    let format = r#"$remote_addr:$remote_port $server_name:$server_port $scheme [$time_local] "$request" $status $body_bytes_sent $bytes_sent $request_length $request_time "$http_host" "$http_x_forwarded_for" $connection $connection_requests $pid ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time" id=$request_id tp="$http_traceparent""#;
+    let line = r#"10.0.0.1:51234 example.org:443 https [05/Mar/2024:10:15:32 +0100] "GET /a?b=1 HTTP/2.0" 200 512 734 310 0.012 "example.org" "203.0.113.9" 7 3 42 ua="unix:/app.sock" us="200" urt="0.004, 0.010 : 0.002" id=0af7651916cd43dd8448eb211c80319c tp="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01""#;
     for e in common::filter_json(
         &["--nginx-log-format", format],
         format!("{line}\n").as_bytes(),
