@@ -395,12 +395,17 @@ fn request_ids_become_trace_and_span_ids() {
         ("nginx.access", nginx("d3808a0c5a0d0be5817fb850509c5a34")),
         ("nginx.access", none.clone()),
         ("django", uwsgi("0af7651916cd43dd8448eb211c80319c")),
-        ("python.traceback", uwsgi("4bf92f3577b34da6a3ce929d0e0e4736")),
+        (
+            "python.traceback",
+            uwsgi("4bf92f3577b34da6a3ce929d0e0e4736"),
+        ),
         ("django", uwsgi("b7ad6b7169203331b7ad6b7169203331")),
         ("text", none.clone()),
         ("django", none),
     ];
-    let got: Vec<(String, (Option<String>, Option<String>))> = events
+    // (format, (trace_id, span_id)) of each event.
+    type Ids = (String, (Option<String>, Option<String>));
+    let got: Vec<Ids> = events
         .iter()
         .map(|e| {
             let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
@@ -410,7 +415,7 @@ fn request_ids_become_trace_and_span_ids() {
             )
         })
         .collect();
-    let want: Vec<(String, (Option<String>, Option<String>))> = want
+    let want: Vec<Ids> = want
         .into_iter()
         .map(|(f, ids)| (f.to_string(), ids))
         .collect();

@@ -544,7 +544,8 @@ fn http_get_id(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String)
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    let mut request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: logmux-run-stack\r\n");
+    let mut request =
+        format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: logmux-run-stack\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -851,23 +852,27 @@ fn one_request_one_trace_id() {
     let (mut run, port) = start_stack(&dir, "logmux.toml", &[]);
     let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let traceparent = format!("00-{client_trace}-00f067aa0ba902b7-01");
-    // (path, status, headers); the static file never reaches uWSGI.
-    let requests: [(&str, u16, Vec<(&str, &str)>); 6] = [
-        ("/", 200, vec![]),
-        ("/nope/", 404, vec![]),
-        ("/boom/", 500, vec![]),
-        ("/static/demo/hello.txt", 200, vec![]),
-        ("/stock/", 200, vec![]),
-        ("/boom/", 500, vec![("traceparent", traceparent.as_str())]),
+    // (path, status, traceparent); the static file never reaches uWSGI.
+    let requests: [(&str, u16, Option<&str>); 6] = [
+        ("/", 200, None),
+        ("/nope/", 404, None),
+        ("/boom/", 500, None),
+        ("/static/demo/hello.txt", 200, None),
+        ("/stock/", 200, None),
+        ("/boom/", 500, Some(traceparent.as_str())),
     ];
     let mut ids = Vec::new();
-    for (path, status, headers) in &requests {
-        let (got, id) = http_get_id(port, path, headers);
+    for (path, status, parent) in &requests {
+        let headers: Vec<(&str, &str)> = parent.iter().map(|p| ("traceparent", *p)).collect();
+        let (got, id) = http_get_id(port, path, &headers);
         assert_eq!(got, *status, "GET {path}");
         assert!(is_trace_id(&id), "GET {path}: X-Request-ID {id}");
         ids.push(id);
     }
-    assert_eq!(ids[5], client_trace, "the client's trace id is the request's");
+    assert_eq!(
+        ids[5], client_trace,
+        "the client's trace id is the request's"
+    );
     let Stopped { status, all, .. } = stop_after_requests(&mut run, "trace ids", 5);
     assert_eq!(status.code(), Some(0), "logmux's exit status: {status}");
 
@@ -880,7 +885,10 @@ fn one_request_one_trace_id() {
     // Every event that has a trace id has one of the requests'.
     for e in all.iter().filter(|e| !e["trace_id"].is_null()) {
         let t = e["trace_id"].as_str().unwrap_or("");
-        assert!(ids.iter().any(|id| id == t), "a trace id of no request: {e}");
+        assert!(
+            ids.iter().any(|id| id == t),
+            "a trace id of no request: {e}"
+        );
     }
     for (i, (path, status, _)) in requests.iter().enumerate() {
         let t = ids[i].as_str();
@@ -896,7 +904,10 @@ fn one_request_one_trace_id() {
         assert_eq!(a["http"]["response"]["status_code"], *status, "{a}");
         assert_eq!(a["http"]["request"]["id"], t, "{a}");
         assert_eq!(a["span_id"], span(t, SpanRole::NginxServer), "{a}");
-        assert!(a["http"]["server"]["request"]["duration"].is_number(), "{a}");
+        assert!(
+            a["http"]["server"]["request"]["duration"].is_number(),
+            "{a}"
+        );
         let upstream = !path.starts_with("/static/");
         assert_eq!(a["nginx"]["upstream_status"].is_string(), upstream, "{a}");
         assert_eq!(
@@ -934,10 +945,7 @@ fn one_request_one_trace_id() {
         if *path == "/stock/" {
             let e = django[0];
             assert_eq!(e["severity_number"], 13, "{e}");
-            assert!(
-                message_of(e).ends_with("] stock low: 3 items left"),
-                "{e}"
-            );
+            assert!(message_of(e).ends_with("] stock low: 3 items left"), "{e}");
         }
         if *path == "/boom/" {
             let e = django[0];
@@ -1426,7 +1434,11 @@ fn stack_ships_every_event_over_otlp() {
         assert!(is_trace_id(t), "{r}");
         let id = logmux_parsers::trace_context::trace_id(t).expect("trace id");
         let span = logmux::trace::ids::span_id(&id, logmux::trace::ids::SpanRole::NginxServer);
-        assert_eq!(r["span_id"], logmux_parsers::trace_context::to_hex(&span), "{r}");
+        assert_eq!(
+            r["span_id"],
+            logmux_parsers::trace_context::to_hex(&span),
+            "{r}"
+        );
     }
 
     // uWSGI's request lines: OTLP/JSON, uncompressed, typed the same way.

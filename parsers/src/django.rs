@@ -490,7 +490,16 @@ mod tests {
     #[test]
     fn request_id_format() {
         let id = "4bf92f3577b34da6a3ce929d0e0e4736";
-        let cases: &[(&str, Severity, &str, &str, Option<&str>, Option<i64>)] = &[
+        // line, severity, its word, logger, request id, status
+        type Case<'c> = (
+            &'c str,
+            Severity,
+            &'c str,
+            &'c str,
+            Option<&'c str>,
+            Option<i64>,
+        );
+        let cases: &[Case] = &[
             ("2026-12-04 18:33:46,123 WARNING [django.request] [4bf92f3577b34da6a3ce929d0e0e4736] Not Found: /nope/", Severity::WARN, "WARNING", "django.request", Some(id), Some(404)),
             ("2026-12-04 18:33:46,123 WARNING [demo] [4bf92f3577b34da6a3ce929d0e0e4736] demo warning: disk almost full (97% used)", Severity::WARN, "WARNING", "demo", Some(id), None),
             ("2026-12-04 18:33:46,123 INFO [demo.views] [-] started", Severity::INFO, "INFO", "demo.views", None, None),
@@ -523,7 +532,10 @@ mod tests {
         }
         // supervisord's own INFO lines are still supervisord's.
         let mut r = Record::default();
-        crate::detect::Parser::AUTO.parse("2026-12-04 18:33:46,123 INFO spawned: 'x' with pid 5", &mut r);
+        crate::detect::Parser::AUTO.parse(
+            "2026-12-04 18:33:46,123 INFO spawned: 'x' with pid 5",
+            &mut r,
+        );
         assert_eq!(r.format, Format::Supervisord);
     }
 

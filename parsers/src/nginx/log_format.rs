@@ -863,9 +863,15 @@ mod tests {
             &fmt,
             "200 t=4BF92F3577B34DA6A3CE929D0E0E4736 s=00f067aa0ba902b7",
         );
-        assert_eq!(s(&r, Field::TraceId), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(
+            s(&r, Field::TraceId),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
         assert_eq!(s(&r, Field::SpanId), Some("00f067aa0ba902b7"));
-        assert!(matches!(r.get(Field::SpanId), Some(Value::Str(Cow::Borrowed(_)))));
+        assert!(matches!(
+            r.get(Field::SpanId),
+            Some(Value::Str(Cow::Borrowed(_)))
+        ));
         for line in [
             "200 t= s=",
             "200 t=- s=-",
