@@ -370,3 +370,45 @@ fn logmux_events_in_bodies_are_merged_not_wrapped() {
     let own = complete_lines(done.stderr.as_bytes());
     assert_eq!(own.last().unwrap()["logmux"]["merged"], inner.len());
 }
+
+/// Issue 18 under `listen`: a Django record with its request's id (the
+/// example project's format) gets the request's trace id and uWSGI's span
+/// id, as under `filter` and `run`; one with `-` gets none.
+#[test]
+fn request_ids_become_trace_ids() {
+    let l = start(&["--udp", ":0"]);
+    let t = "b7ad6b7169203331b7ad6b7169203331";
+    send_udp(
+        l.udp(),
+        &[
+            &docker_default(
+                4,
+                "web-1",
+                &format!("2026-12-04 18:36:00,866 WARNING [demo] [{t}] demo warning"),
+            ),
+            &docker_default(
+                4,
+                "web-1",
+                "2026-12-04 18:36:00,867 WARNING [demo] [-] no request",
+            ),
+        ],
+    );
+    l.wait_for(2, 20);
+    l.signal(libc::SIGINT);
+    let done = l.finish(20);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert_eq!(done.events.len(), 2, "{:#?}", done.events);
+    let e = &done.events[0];
+    assert_eq!(e["logmux"]["format"], "django", "{e}");
+    assert_eq!(e["log"]["logger"], "demo", "{e}");
+    assert_eq!(e["trace_id"], t, "{e}");
+    let id = logmux_parsers::trace_context::trace_id(t).unwrap();
+    let span = logmux::trace::ids::span_id(&id, logmux::trace::ids::SpanRole::Uwsgi);
+    assert_eq!(
+        e["span_id"],
+        logmux_parsers::trace_context::to_hex(&span),
+        "{e}"
+    );
+    assert!(done.events[1]["trace_id"].is_null(), "{}", done.events[1]);
+    assert!(done.events[1]["span_id"].is_null(), "{}", done.events[1]);
+}

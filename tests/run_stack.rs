@@ -1237,6 +1237,45 @@ fn seed_supervisord_conf_runs_unchanged() {
     assert_every_line_typed(&all);
 }
 
+/// The text between `start` and the next `'` after it in `path`.
+fn quoted_after(path: &str, start: &str) -> String {
+    let text = std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let (_, rest) = text
+        .split_once(start)
+        .unwrap_or_else(|| panic!("{path}: no `{start}`"));
+    rest.split_once('\'')
+        .map(|(inside, _)| inside.to_string())
+        .unwrap_or_else(|| panic!("{path}: `{start}` is not closed"))
+}
+
+/// nginx's `log_format logmux` (the image's and the test stack's) is the
+/// string logmux is given as `nginx_log_format`, word for word, and it
+/// logs the request id, the traceparent and the timings.
+#[test]
+fn logmux_reads_the_log_format_nginx_writes() {
+    let nginx = quoted_after("docker/nginx-http.conf", "log_format logmux '");
+    for conf in ["docker/nginx-https.conf", "tests/stack/nginx.conf.in"] {
+        assert_eq!(quoted_after(conf, "log_format logmux '"), nginx, "{conf}");
+    }
+    for toml in [
+        "docker/logmux.toml",
+        "tests/stack/logmux.toml",
+        "tests/stack/health.toml",
+        "tests/stack/otlp.toml",
+    ] {
+        assert_eq!(quoted_after(toml, "nginx_log_format = '"), nginx, "{toml}");
+    }
+    for var in [
+        "$trace_id",
+        "$http_traceparent",
+        "$request_time",
+        "$upstream_response_time",
+        "$upstream_status",
+    ] {
+        assert!(nginx.contains(var), "{var} not in {nginx}");
+    }
+}
+
 /// `logmux check` on the stack's config: fine with its variables, exit 78
 /// with one line naming the variable without them. The ok half needs
 /// nginx and uwsgi (check looks for the commands).
