@@ -394,6 +394,8 @@ Examples:
   logmux run --config /app/docker/logmux.toml            # as the container's ENTRYPOINT
   logmux run --config /etc/supervisor/conf.d/supervisor-app.conf   # a supervisord config, unchanged
   logmux run -- uwsgi --ini /app/uwsgi.ini                # one program, like tini
+  logmux run -c /app/docker/logmux.toml python3 manage.py migrate   # one-off: [env], templates,
+                                                         # prepare programs, then the command
   echo hi | logmux run -- cat                             # its stdin is logmux's (config programs: /dev/null)
   logmux run -c /app/docker/logmux.toml --metrics-listen 9145   # GET /metrics, /healthz
   docker logs web | logmux filter --output pretty        # read what it wrote
@@ -491,16 +493,18 @@ impl TopArgs {
 
 /// Options of `logmux run`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("what").required(true).args(["config", "command"]))]
+#[command(group = clap::ArgGroup::new("what").required(true).multiple(true).args(["config", "command"]))]
 pub struct RunArgs {
     /// The config: TOML, or a supervisord INI file (`[program:x]` sections).
     #[arg(short, long, value_name = "FILE", env = "LOGMUX_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// Or one program, as with tini: `logmux run -- uwsgi --ini app.ini`.
-    /// Its output is parsed and its exit code becomes logmux's; it reads
-    /// logmux's stdin (a config's programs read /dev/null).
-    #[arg(last = true, value_name = "COMMAND")]
+    /// One program, as with tini: `logmux run -- uwsgi --ini app.ini`. Its output
+    /// is parsed, its exit code becomes logmux's, and it reads logmux's stdin
+    /// (a config's programs read /dev/null). With --config, a one-off: the config's
+    /// [env] checks, templates and `prepare` programs, then this command instead
+    /// of the config's programs (`docker run IMAGE python3 manage.py migrate`).
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 
     /// Add KEY=VALUE to every event (and to the OTLP resource); replaces

@@ -24,6 +24,14 @@
 #                     and UWSGI_HARAKIRI reach uWSGI; --cpus 1: one nginx
 #                     worker (LOGMUX_CPUS; the http case: one per core);
 #                     DJANGO_MIGRATE=1 migrates before uWSGI starts
+#   oneoff            `docker run IMAGE python3 manage.py check`: exit 0,
+#                     Django's "no issues" line as an event of python3,
+#                     only the services python3 and logmux (no certbot,
+#                     uWSGI or nginx), every line JSON; `manage.py
+#                     nonexistent`: exit 1, Django's "Unknown command" on
+#                     stderr, JSON; `sh -c 'id; pwd; env'`: www-data in
+#                     /app with the container's environment and [env]
+#                     defaults; `sh -c 'exit 7'`: exit 7
 #   https             USE_SSL against pebble: the first start gets a
 #                     certificate, HTTPS serves, HTTP redirects, a forced
 #                     renewal (`logmux ctl start certbot-renew`) goes through
@@ -371,6 +379,44 @@ case_stop() {
     if [ -n "$m" ] && [ -n "$u" ] && [ "$m" -lt "$u" ]; then ok "migrate ended before uwsgi was spawned"
     else say "  not ok migrate's end (line ${m:-none}) before uwsgi's spawn (line ${u:-none})"; f=1; fi
     logcheck "$d" json || f=1
+    [ $f = 0 ] || die "see above"
+}
+
+# oneoff_run NAME DIR [DOCKER RUN ARGS... --] CMD...: a one-off container,
+# to its end; its logs in DIR, its exit code in $rc.
+oneoff_run() {
+    local c=$PREFIX-oneoff-$1 d=$2; shift 2
+    mkdir -p "$d"
+    rc=0
+    docker run --name "$c" -e DJANGO_SETTINGS_MODULE="$SETTINGS_MODULE" \
+        -v "$SETTINGS:/app/project/settings/dev:ro" -e NGINX_SERVER_NAME=$SERVER_NAME \
+        "$IMAGE" "$@" >/dev/null 2>&1 </dev/null || rc=$?
+    logs "$c" "$d"
+    docker rm -f "$c" >/dev/null
+}
+
+case_oneoff() {
+    local f=0 rc d=$TMP/oneoff
+    oneoff_run check "$d/check" python3 manage.py check
+    if [ "$rc" = 0 ]; then ok "manage.py check: exit 0"; else say "  not ok manage.py check: exit $rc, want 0"; f=1; fi
+    logcheck "$d/check" message out python3 "System check identified no issues" 1 || f=1
+    logcheck "$d/check" message err logmux "python3 exited: exit code 0" 1 || f=1
+    logcheck "$d/check" services python3 logmux || f=1
+    logcheck "$d/check" json || f=1
+
+    oneoff_run nonexistent "$d/nonexistent" python3 manage.py nonexistent
+    if [ "$rc" = 1 ]; then ok "manage.py nonexistent: exit 1"; else say "  not ok manage.py nonexistent: exit $rc, want 1"; f=1; fi
+    logcheck "$d/nonexistent" message err python3 "Unknown command: 'nonexistent'" 1 || f=1
+    logcheck "$d/nonexistent" services python3 logmux || f=1
+    logcheck "$d/nonexistent" json || f=1
+
+    # As the app runs: www-data, in /app, the container's variables and
+    # [env] defaults; the exit code passed through.
+    oneoff_run whoami "$d/whoami" sh -c 'echo "as $(id -un) in $(pwd): $NGINX_SERVER_NAME $UWSGI_PROCESSES"; exit 7'
+    if [ "$rc" = 7 ]; then ok "sh -c 'exit 7': exit 7"; else say "  not ok sh -c 'exit 7': exit $rc, want 7"; f=1; fi
+    logcheck "$d/whoami" message out sh "as www-data in /app: $SERVER_NAME 2" 1 || f=1
+    logcheck "$d/whoami" services sh logmux || f=1
+    logcheck "$d/whoami" json || f=1
     [ $f = 0 ] || die "see above"
 }
 
@@ -898,7 +944,7 @@ PREFIX=logmux-e2e-$$
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-DOCKER_CASES=(build http missing-variable stop https otlp syslog static up)
+DOCKER_CASES=(build http missing-variable oneoff stop https otlp syslog static up)
 if [ $# -gt 0 ]; then
     cases=("$@")
 elif [ "${LOGMUX_E2E_HOST:-0}" = 1 ]; then

@@ -1,0 +1,99 @@
+//! One-off mode: `logmux run --config FILE CMD ARGS…` (the image's
+//! `docker run IMAGE python3 manage.py migrate`). The config is read and
+//! checked whole, as for a normal run; then only what prepares a command is
+//! kept: `[env]` (checked and filled by resolving), the templates, and the
+//! `once` programs marked `prepare = true`. Every other program (long-running,
+//! `every`, `once` without `prepare`) is left out, and CMD becomes the one
+//! long-running program: shaped by `[oneoff]` (user, directory, environment,
+//! streams), reading logmux's stdin, its end logmux's end, its code
+//! logmux's code. No control socket and no metrics endpoint: a one-off may
+//! run beside the container's main `logmux run` (`docker exec`).
+
+use toml::Spanned;
+
+use super::program::{ProgramSpec, Scope};
+use super::raw::{CommandValue, DurationValue, RawOneoff, RawProgram};
+use super::resolved::{AutoRestart, Kind, RunConfig};
+use crate::config::error::ConfigError;
+
+/// The one-off program's name and `service.name`: the command's basename.
+pub fn command_name(command: &[String]) -> String {
+    command
+        .first()
+        .and_then(|c| std::path::Path::new(c).file_name())
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("main")
+        .to_string()
+}
+
+/// `[oneoff]` resolved as a program would be, with `command` as its
+/// command; without `command`, only checked (a placeholder stands in).
+pub(super) fn resolve(
+    scope: &Scope<'_>,
+    raw: Option<&Spanned<RawOneoff>>,
+    command: Option<&[String]>,
+) -> Result<Option<ProgramSpec>, ConfigError> {
+    if raw.is_none() && command.is_none() {
+        return Ok(None);
+    }
+    let at = raw.map_or(0, |r| r.span().start);
+    let table = raw.map(|r| r.get_ref().clone()).unwrap_or_default();
+    let name = command.map_or_else(|| "oneoff".to_string(), command_name);
+    let word = |w: &str| Some(Spanned::new(at..at, w.to_string()));
+    let program = RawProgram {
+        // The real command is set after resolving: it is the command
+        // line's, so `${VAR}` in it is not filled (a shell did that).
+        command: Some(Spanned::new(
+            at..at,
+            CommandValue::Args(vec!["oneoff".into()]),
+        )),
+        user: table.user,
+        directory: table.directory,
+        environment: table.environment,
+        stdout: table.stdout,
+        stderr: table.stderr,
+        autorestart: word(AutoRestart::Never.name()),
+        on_exit: word("shutdown"),
+        startsecs: Some(Spanned::new(at..at, DurationValue::Secs(0))),
+        ..RawProgram::default()
+    };
+    let mut spec = ProgramSpec::resolve_as(scope, "oneoff", &name, &program)?;
+    let Some(command) = command else {
+        return Ok(None);
+    };
+    spec.command = command.to_vec();
+    spec.inherit_stdin = true;
+    Ok(Some(spec))
+}
+
+/// Keeps only the `prepare` programs of `config` and adds `command`'s
+/// program after them; turns the control socket and metrics off.
+pub(super) fn keep_preparation(config: &mut RunConfig, mut command: ProgramSpec) {
+    let programs = std::mem::take(&mut config.programs);
+    let mut position = vec![None; programs.len()];
+    let mut kept = Vec::new();
+    for (old, p) in programs.into_iter().enumerate() {
+        if p.prepare && p.kind == Kind::Once {
+            position[old] = Some(kept.len());
+            kept.push(p);
+        }
+    }
+    for p in &mut kept {
+        p.depends_on = p
+            .depends_on
+            .iter()
+            .filter_map(|&d| position.get(d).copied().flatten())
+            .collect();
+    }
+    // Programs are told apart by name (`logmux ctl`, logmux's events);
+    // the service name stays the command's.
+    while kept.iter().any(|p| p.name == command.name) {
+        command.name.push_str("-oneoff");
+    }
+    command.group = command.name.clone();
+    kept.push(command);
+    config.programs = kept;
+    config.control_socket = None;
+    config.metrics = None;
+}
