@@ -204,9 +204,9 @@ pub fn run(
     metrics_listen: Option<std::net::SocketAddr>,
 ) -> Result<Outcome, RunError> {
     let loaded = match path {
-        Some(path) if !command.is_empty() => config::load_oneoff(path, &command, &process_env, &mut |w| {
-            tracing::warn!("{w}")
-        }),
+        Some(path) if !command.is_empty() => {
+            config::load_oneoff(path, &command, &process_env, &mut |w| tracing::warn!("{w}"))
+        }
         Some(path) => load(path),
         None => config::for_command(command, &process_env),
     };

@@ -64,6 +64,7 @@ pub(super) fn resolve(
     };
     spec.command = command.to_vec();
     spec.inherit_stdin = true;
+    spec.oneoff = true;
     Ok(Some(spec))
 }
 
@@ -96,4 +97,69 @@ pub(super) fn keep_preparation(config: &mut RunConfig, mut command: ProgramSpec)
     config.programs = kept;
     config.control_socket = None;
     config.metrics = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn oneoff(text: &str, command: &[&str]) -> super::RunConfig {
+        let command: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        super::super::parse_for(
+            Path::new("c.toml"),
+            text,
+            Some(&command),
+            &|_| None,
+            &mut |_| {},
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn only_prepare_programs_stay_renumbered_and_the_command_comes_last() {
+        let config = oneoff(
+            r#"
+metrics = { listen = "9145" }
+[program.web]
+command = "sleep 60"
+[program.a]
+command = "true"
+once = true
+prepare = true
+depends_on = ["web"]
+[program.b]
+command = "true"
+once = true
+[program.c]
+command = "true"
+once = true
+prepare = true
+depends_on = ["a"]
+"#,
+            &["/usr/bin/c", "${HOME}"],
+        );
+        let names: Vec<&str> = config.programs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["a", "c", "c-oneoff"]);
+        assert_eq!(config.programs[0].depends_on, Vec::<usize>::new());
+        assert_eq!(config.programs[1].depends_on, [0]);
+        let command = &config.programs[2];
+        assert_eq!(command.service_name, "c");
+        assert_eq!(command.command, ["/usr/bin/c", "${HOME}"]);
+        assert!(command.oneoff && command.inherit_stdin);
+        assert_eq!(command.kind, super::Kind::LongRunning);
+        assert!(config.control_socket.is_none() && config.metrics.is_none());
+    }
+
+    #[test]
+    fn without_a_command_the_oneoff_table_is_checked_and_adds_no_program() {
+        let text = "[oneoff]\nuser = \"nobody\"\n[program.web]\ncommand = \"true\"\n";
+        let config =
+            super::super::parse(Path::new("c.toml"), text, &|_| None, &mut |_| {}).unwrap();
+        assert_eq!(config.programs.len(), 1);
+        let bad = "[oneoff]\nenvironment = { A = \"${UNSET}\" }\n";
+        let e = super::super::parse(Path::new("c.toml"), bad, &|_| None, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.toml:1:1: oneoff.environment"), "{e}");
+    }
 }

@@ -62,6 +62,9 @@ pub struct ProgramSpec {
     /// It reads logmux's own stdin (`logmux run -- CMD`, as tini does);
     /// a config's programs read /dev/null.
     pub inherit_stdin: bool,
+    /// A one-off command (`logmux run --config FILE CMD`): how it ends is
+    /// logmux's exit code, even when a signal to logmux stopped it.
+    pub oneoff: bool,
     /// `[stdout, stderr]`.
     pub streams: [StreamSpec; 2],
     /// Started with the others; false: stopped until `logmux ctl start`.
@@ -124,6 +127,7 @@ impl ProgramSpec {
             kill_as_group: raw.kill_as_group.unwrap_or(true),
             merge: raw.merge.unwrap_or(false),
             inherit_stdin: false,
+            oneoff: false,
             startretries: raw.startretries.unwrap_or(3),
             exitcodes: raw.exitcodes.clone().unwrap_or_else(|| vec![0]),
             priority: raw.priority.unwrap_or(999),
