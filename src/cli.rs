@@ -66,7 +66,7 @@ pub enum Command {
     Filter(FilterArgs),
     /// Be the container's PID 1: run, order, restart and stop programs, and turn
     /// every line of their output into a JSON event routed to its sink.
-    #[command(after_help = RUN_EXAMPLES)]
+    #[command(after_help = RUN_EXAMPLES, override_usage = RUN_USAGE)]
     Run(RunArgs),
     /// Check a `logmux run` config (TOML or supervisord INI): its problems, each with file:line:column and key.
     #[command(after_help = CHECK_EXAMPLES)]
@@ -389,6 +389,12 @@ impl ListenArgs {
     }
 }
 
+const RUN_USAGE: &str = "\
+logmux run [OPTIONS] <--config <FILE>|COMMAND>...
+       logmux run [OPTIONS] --config <FILE>                            # the config's programs
+       logmux run [OPTIONS] [--] <COMMAND> [ARGS]...                   # one program, like tini
+       logmux run [OPTIONS] --config <FILE> [--] <COMMAND> [ARGS]...   # a one-off command";
+
 const RUN_EXAMPLES: &str = "\
 Examples:
   logmux run --config /app/docker/logmux.toml            # as the container's ENTRYPOINT
@@ -406,7 +412,8 @@ ignore); USR1 reopens file sinks.
 
 Exit status: 0 when stopped by a signal and every program stopped cleanly; the code (or
 128 + signal) of the program whose on_exit = \"shutdown\" fired or whose once run failed;
-on a natural end, 0 or the first code outside `exitcodes`; 66 when the config cannot be read;
+on a natural end, 0 or the first code outside `exitcodes`; a one-off command's code (or
+128 + signal), also when a signal stopped it; 66 when the config cannot be read;
 78 for a config error or a missing variable.";
 
 const CHECK_EXAMPLES: &str = "\
