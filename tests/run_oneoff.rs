@@ -293,6 +293,15 @@ fn prepare_needs_once_and_oneoff_keys_are_checked() {
             "[oneoff]\nstdout = { sink = \"nowhere\" }\n",
             "logmux.toml:2:19: oneoff.stdout.sink: no sink named `nowhere`",
         ),
+        // What only this machine can say, as for a program's.
+        (
+            "[oneoff]\nuser = \"no-such-user-here\"\n",
+            "logmux.toml:2:1: oneoff.user: user `no-such-user-here` does not exist (checked on this machine",
+        ),
+        (
+            "[oneoff]\nuser = \"root\"\ndirectory = \"/no/such/dir\"\n",
+            "logmux.toml:3:1: oneoff.directory: `/no/such/dir`: No such file or directory",
+        ),
     ] {
         let config = write_config(dir.path(), text);
         let out = Command::new(env!("CARGO_BIN_EXE_logmux"))

@@ -227,9 +227,12 @@ fn resolve(
             Some(m) => Some(crate::config::metrics::resolve(loc, m, Some(&env_all))?),
             None => None,
         },
+        oneoff,
     };
-    if let Some(program) = oneoff {
-        oneoff::keep_preparation(&mut config, program);
+    if command.is_some() {
+        if let Some(program) = config.oneoff.take() {
+            oneoff::keep_preparation(&mut config, program);
+        }
     }
     Ok(config)
 }

@@ -28,7 +28,7 @@ pub fn command_name(command: &[String]) -> String {
 }
 
 /// `[oneoff]` resolved as a program would be, with `command` as its
-/// command; without `command`, only checked (a placeholder stands in).
+/// command; without `command`, with a stand-in (to check the table).
 pub(super) fn resolve(
     scope: &Scope<'_>,
     raw: Option<&Spanned<RawOneoff>>,
@@ -60,7 +60,7 @@ pub(super) fn resolve(
     };
     let mut spec = ProgramSpec::resolve_as(scope, "oneoff", &name, &program)?;
     let Some(command) = command else {
-        return Ok(None);
+        return Ok(raw.map(|_| spec));
     };
     spec.command = command.to_vec();
     spec.inherit_stdin = true;
@@ -156,6 +156,8 @@ depends_on = ["a"]
         let config =
             super::super::parse(Path::new("c.toml"), text, &|_| None, &mut |_| {}).unwrap();
         assert_eq!(config.programs.len(), 1);
+        let table = config.oneoff.unwrap();
+        assert_eq!(table.user.as_deref(), Some("nobody"));
         let bad = "[oneoff]\nenvironment = { A = \"${UNSET}\" }\n";
         let e = super::super::parse(Path::new("c.toml"), bad, &|_| None, &mut |_| {})
             .unwrap_err()
