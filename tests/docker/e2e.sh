@@ -31,7 +31,9 @@
 #                     nonexistent`: exit 1, Django's "Unknown command" on
 #                     stderr, JSON; `sh -c 'id; pwd; env'`: www-data in
 #                     /app with the container's environment and [env]
-#                     defaults; `sh -c 'exit 7'`: exit 7
+#                     defaults; `sh -c 'exit 7'`: exit 7; DJANGO_MIGRATE=1:
+#                     migrate ends before the command starts; docker stop
+#                     of a one-off `sleep`: exit 143
 #   https             USE_SSL against pebble: the first start gets a
 #                     certificate, HTTPS serves, HTTP redirects, a forced
 #                     renewal (`logmux ctl start certbot-renew`) goes through
@@ -386,13 +388,27 @@ case_stop() {
 # to its end; its logs in DIR, its exit code in $rc.
 oneoff_run() {
     local c=$PREFIX-oneoff-$1 d=$2; shift 2
+    local extra=()
+    if [[ " $* " == *" -- "* ]]; then
+        while [ "$1" != -- ]; do extra+=("$1"); shift; done
+        shift
+    fi
     mkdir -p "$d"
     rc=0
     docker run --name "$c" -e DJANGO_SETTINGS_MODULE="$SETTINGS_MODULE" \
         -v "$SETTINGS:/app/project/settings/dev:ro" -e NGINX_SERVER_NAME=$SERVER_NAME \
-        "$IMAGE" "$@" >/dev/null 2>&1 </dev/null || rc=$?
+        "${extra[@]}" "$IMAGE" "$@" >/dev/null 2>&1 </dev/null || rc=$?
     logs "$c" "$d"
     docker rm -f "$c" >/dev/null
+}
+
+# before DIR FIRST SECOND: logmux's event FIRST comes before SECOND on stderr.
+before() {
+    local a b
+    a=$(grep -n "$2" "$1/err.jsonl" | head -n 1 | cut -d: -f1)
+    b=$(grep -n "$3" "$1/err.jsonl" | head -n 1 | cut -d: -f1)
+    if [ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ]; then ok "'$2' before '$3'"
+    else say "  not ok '$2' (line ${a:-none}) before '$3' (line ${b:-none})"; return 1; fi
 }
 
 case_oneoff() {
@@ -417,6 +433,27 @@ case_oneoff() {
     logcheck "$d/whoami" message out sh "as www-data in /app: $SERVER_NAME 2" 1 || f=1
     logcheck "$d/whoami" services sh logmux || f=1
     logcheck "$d/whoami" json || f=1
+
+    # DJANGO_MIGRATE=1: migrate (prepare = true) runs first, as before uWSGI.
+    oneoff_run migrate "$d/migrate" -e DJANGO_MIGRATE=1 -- python3 manage.py check
+    if [ "$rc" = 0 ]; then ok "DJANGO_MIGRATE=1 manage.py check: exit 0"; else say "  not ok DJANGO_MIGRATE=1 manage.py check: exit $rc"; f=1; fi
+    logcheck "$d/migrate" message out migrate "Applying contenttypes.0001_initial... OK" 1 || f=1
+    logcheck "$d/migrate" message out python3 "System check identified no issues" 1 || f=1
+    before "$d/migrate" "migrate exited: exit code 0" '"spawned python3' || f=1
+    logcheck "$d/migrate" services migrate python3 logmux || f=1
+
+    # docker stop: TERM reaches the command; it ended by TERM, so 143.
+    local c=$PREFIX-oneoff-stop
+    mkdir -p "$d/stop"
+    docker run -d --name "$c" -e DJANGO_SETTINGS_MODULE="$SETTINGS_MODULE" -e NGINX_SERVER_NAME=$SERVER_NAME \
+        "$IMAGE" sleep 60 >/dev/null
+    quiet_until 30 sh -c "docker logs '$c' 2>&1 | grep -q '\"spawned sleep'" || die "the one-off sleep did not start"
+    docker stop "$c" >/dev/null
+    rc=$(docker inspect -f '{{.State.ExitCode}}' "$c")
+    logs "$c" "$d/stop"
+    docker rm -f "$c" >/dev/null
+    if [ "$rc" = 143 ]; then ok "docker stop of a one-off: exit 143"; else say "  not ok docker stop of a one-off: exit $rc, want 143"; f=1; fi
+    logcheck "$d/stop" message err logmux "logmux exits with 143" 1 || f=1
     [ $f = 0 ] || die "see above"
 }
 
