@@ -66,7 +66,7 @@ pub enum Command {
     Filter(FilterArgs),
     /// Be the container's PID 1: run, order, restart and stop programs, and turn
     /// every line of their output into a JSON event routed to its sink.
-    #[command(after_help = RUN_EXAMPLES)]
+    #[command(after_help = RUN_EXAMPLES, override_usage = RUN_USAGE)]
     Run(RunArgs),
     /// Check a `logmux run` config (TOML or supervisord INI): its problems, each with file:line:column and key.
     #[command(after_help = CHECK_EXAMPLES)]
@@ -389,11 +389,19 @@ impl ListenArgs {
     }
 }
 
+const RUN_USAGE: &str = "\
+logmux run [OPTIONS] <--config <FILE>|COMMAND>...
+       logmux run [OPTIONS] --config <FILE>                            # the config's programs
+       logmux run [OPTIONS] [--] <COMMAND> [ARGS]...                   # one program, like tini
+       logmux run [OPTIONS] --config <FILE> [--] <COMMAND> [ARGS]...   # a one-off command";
+
 const RUN_EXAMPLES: &str = "\
 Examples:
   logmux run --config /app/docker/logmux.toml            # as the container's ENTRYPOINT
   logmux run --config /etc/supervisor/conf.d/supervisor-app.conf   # a supervisord config, unchanged
   logmux run -- uwsgi --ini /app/uwsgi.ini                # one program, like tini
+  logmux run -c /app/docker/logmux.toml python3 manage.py migrate   # one-off: [env], templates,
+                                                         # prepare programs, then the command
   echo hi | logmux run -- cat                             # its stdin is logmux's (config programs: /dev/null)
   logmux run -c /app/docker/logmux.toml --metrics-listen 9145   # GET /metrics, /healthz
   docker logs web | logmux filter --output pretty        # read what it wrote
@@ -404,7 +412,8 @@ ignore); USR1 reopens file sinks.
 
 Exit status: 0 when stopped by a signal and every program stopped cleanly; the code (or
 128 + signal) of the program whose on_exit = \"shutdown\" fired or whose once run failed;
-on a natural end, 0 or the first code outside `exitcodes`; 66 when the config cannot be read;
+on a natural end, 0 or the first code outside `exitcodes`; a one-off command's code (or
+128 + signal), also when a signal stopped it; 66 when the config cannot be read;
 78 for a config error or a missing variable.";
 
 const CHECK_EXAMPLES: &str = "\
@@ -491,16 +500,18 @@ impl TopArgs {
 
 /// Options of `logmux run`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("what").required(true).args(["config", "command"]))]
+#[command(group = clap::ArgGroup::new("what").required(true).multiple(true).args(["config", "command"]))]
 pub struct RunArgs {
     /// The config: TOML, or a supervisord INI file (`[program:x]` sections).
     #[arg(short, long, value_name = "FILE", env = "LOGMUX_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// Or one program, as with tini: `logmux run -- uwsgi --ini app.ini`.
-    /// Its output is parsed and its exit code becomes logmux's; it reads
-    /// logmux's stdin (a config's programs read /dev/null).
-    #[arg(last = true, value_name = "COMMAND")]
+    /// One program, as with tini: `logmux run -- uwsgi --ini app.ini`. Its output
+    /// is parsed, its exit code becomes logmux's, and it reads logmux's stdin
+    /// (a config's programs read /dev/null). With --config, a one-off: the config's
+    /// [env] checks, templates and `prepare` programs, then this command instead
+    /// of the config's programs (`docker run IMAGE python3 manage.py migrate`).
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 
     /// Add KEY=VALUE to every event (and to the OTLP resource); replaces

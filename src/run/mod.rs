@@ -194,7 +194,8 @@ fn report_config_error(e: &RunConfigError) {
 }
 
 /// `logmux run`: supervises the config's programs until they end or a
-/// signal stops them.
+/// signal stops them. With a config and a command, a one-off: the
+/// config's preparation, then the command (`crate::config::run::oneoff`).
 pub fn run(
     path: Option<&Path>,
     command: Vec<String>,
@@ -203,6 +204,9 @@ pub fn run(
     metrics_listen: Option<std::net::SocketAddr>,
 ) -> Result<Outcome, RunError> {
     let loaded = match path {
+        Some(path) if !command.is_empty() => {
+            config::load_oneoff(path, &command, &process_env, &mut |w| tracing::warn!("{w}"))
+        }
         Some(path) => load(path),
         None => config::for_command(command, &process_env),
     };

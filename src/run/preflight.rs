@@ -43,6 +43,16 @@ pub fn check(config: &RunConfig, text: &str) -> Vec<ConfigError> {
             }
         }
     }
+    if let Some(oneoff) = &config.oneoff {
+        let table = loc.text.find("[oneoff]").unwrap_or(0);
+        let at = |key: &str| key_in_table(&loc, table, key);
+        if let Some(problem) = oneoff.user.as_deref().and_then(user_problem) {
+            found.push(loc.invalid(at("user"), "oneoff.user", problem));
+        }
+        if let Some(problem) = oneoff.directory.as_deref().and_then(directory_problem) {
+            found.push(loc.invalid(at("directory"), "oneoff.directory", problem));
+        }
+    }
     found
 }
 
@@ -105,7 +115,11 @@ fn directory_problem(dir: &Path) -> Option<String> {
 /// Where `key` is set in program `name`'s table (TOML or INI), else the
 /// table's start.
 fn key_offset(loc: &Locator<'_>, name: &str, key: &str) -> usize {
-    let table = loc.table_offset("program", name);
+    key_in_table(loc, loc.table_offset("program", name), key)
+}
+
+/// Where `key` is set in the table that starts at `table`, else `table`.
+fn key_in_table(loc: &Locator<'_>, table: usize, key: &str) -> usize {
     let rest = loc.text.get(table..).unwrap_or("");
     let mut at = 0;
     for (i, line) in rest.split_inclusive('\n').enumerate() {

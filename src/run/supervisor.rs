@@ -444,6 +444,28 @@ impl Supervisor {
         }
     }
 
+    /// Program `i` ended after it was asked to stop, or while logmux stops.
+    fn ended_when_asked(&mut self, i: usize, exit: Exit, expected: bool, stopping: bool) {
+        let code = exit.code();
+        let p = &mut self.programs[i];
+        // Asked to stop: its stop signal, or a success code, is clean.
+        let clean = !p.killed && (expected || exit == Exit::Signal(p.spec.stopsignal as i32));
+        if !clean && self.first_unclean.is_none() {
+            self.first_unclean = Some(code);
+        }
+        if p.spec.oneoff {
+            // A job cut short is not a success: its code, as tini's.
+            self.exit_code = Some(code);
+        }
+        p.state = State::Exited;
+        if p.restart_after_stop && !stopping {
+            p.restart_after_stop = false;
+            p.held = false;
+            p.retries = 0;
+            p.state = State::Waiting;
+        }
+    }
+
     /// Program `i` (pid `pid`) ended: decide what comes next for it.
     fn ended(&mut self, i: usize, pid: Pid, exit: Exit) {
         let now = Instant::now();
@@ -472,18 +494,7 @@ impl Supervisor {
         }
 
         if p.state == State::Stopping || stopping {
-            // Asked to stop: its stop signal, or a success code, is clean.
-            let clean = !p.killed && (expected || exit == Exit::Signal(p.spec.stopsignal as i32));
-            if !clean && self.first_unclean.is_none() {
-                self.first_unclean = Some(code);
-            }
-            p.state = State::Exited;
-            if p.restart_after_stop && !stopping {
-                p.restart_after_stop = false;
-                p.held = false;
-                p.retries = 0;
-                p.state = State::Waiting;
-            }
+            self.ended_when_asked(i, exit, expected, stopping);
             return;
         }
         // `on_exit = "ignore"`: its end changes nothing, not even the exit code.

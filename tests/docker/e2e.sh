@@ -24,6 +24,16 @@
 #                     and UWSGI_HARAKIRI reach uWSGI; --cpus 1: one nginx
 #                     worker (LOGMUX_CPUS; the http case: one per core);
 #                     DJANGO_MIGRATE=1 migrates before uWSGI starts
+#   oneoff            `docker run IMAGE python3 manage.py check`: exit 0,
+#                     Django's "no issues" line as an event of python3,
+#                     only the services python3 and logmux (no certbot,
+#                     uWSGI or nginx), every line JSON; `manage.py
+#                     nonexistent`: exit 1, Django's "Unknown command" on
+#                     stderr, JSON; `sh -c 'id; pwd; env'`: www-data in
+#                     /app with the container's environment and [env]
+#                     defaults; `sh -c 'exit 7'`: exit 7; DJANGO_MIGRATE=1:
+#                     migrate ends before the command starts; docker stop
+#                     of a one-off `sleep`: exit 143
 #   https             USE_SSL against pebble: the first start gets a
 #                     certificate, HTTPS serves, HTTP redirects, a forced
 #                     renewal (`logmux ctl start certbot-renew`) goes through
@@ -371,6 +381,79 @@ case_stop() {
     if [ -n "$m" ] && [ -n "$u" ] && [ "$m" -lt "$u" ]; then ok "migrate ended before uwsgi was spawned"
     else say "  not ok migrate's end (line ${m:-none}) before uwsgi's spawn (line ${u:-none})"; f=1; fi
     logcheck "$d" json || f=1
+    [ $f = 0 ] || die "see above"
+}
+
+# oneoff_run NAME DIR [DOCKER RUN ARGS... --] CMD...: a one-off container,
+# to its end; its logs in DIR, its exit code in $rc.
+oneoff_run() {
+    local c=$PREFIX-oneoff-$1 d=$2; shift 2
+    local extra=()
+    if [[ " $* " == *" -- "* ]]; then
+        while [ "$1" != -- ]; do extra+=("$1"); shift; done
+        shift
+    fi
+    mkdir -p "$d"
+    rc=0
+    docker run --name "$c" -e DJANGO_SETTINGS_MODULE="$SETTINGS_MODULE" \
+        -v "$SETTINGS:/app/project/settings/dev:ro" -e NGINX_SERVER_NAME=$SERVER_NAME \
+        "${extra[@]}" "$IMAGE" "$@" >/dev/null 2>&1 </dev/null || rc=$?
+    logs "$c" "$d"
+    docker rm -f "$c" >/dev/null
+}
+
+# before DIR FIRST SECOND: logmux's event FIRST comes before SECOND on stderr.
+before() {
+    local a b
+    a=$(grep -n "$2" "$1/err.jsonl" | head -n 1 | cut -d: -f1)
+    b=$(grep -n "$3" "$1/err.jsonl" | head -n 1 | cut -d: -f1)
+    if [ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ]; then ok "'$2' before '$3'"
+    else say "  not ok '$2' (line ${a:-none}) before '$3' (line ${b:-none})"; return 1; fi
+}
+
+case_oneoff() {
+    local f=0 rc d=$TMP/oneoff
+    oneoff_run check "$d/check" python3 manage.py check
+    if [ "$rc" = 0 ]; then ok "manage.py check: exit 0"; else say "  not ok manage.py check: exit $rc, want 0"; f=1; fi
+    logcheck "$d/check" message out python3 "System check identified no issues" 1 || f=1
+    logcheck "$d/check" message err logmux "python3 exited: exit code 0" 1 || f=1
+    logcheck "$d/check" services python3 logmux || f=1
+    logcheck "$d/check" json || f=1
+
+    oneoff_run nonexistent "$d/nonexistent" python3 manage.py nonexistent
+    if [ "$rc" = 1 ]; then ok "manage.py nonexistent: exit 1"; else say "  not ok manage.py nonexistent: exit $rc, want 1"; f=1; fi
+    logcheck "$d/nonexistent" message err python3 "Unknown command: 'nonexistent'" 1 || f=1
+    logcheck "$d/nonexistent" services python3 logmux || f=1
+    logcheck "$d/nonexistent" json || f=1
+
+    # As the app runs: www-data, in /app, the container's variables and
+    # [env] defaults; the exit code passed through.
+    oneoff_run whoami "$d/whoami" sh -c 'echo "as $(id -un) in $(pwd): $NGINX_SERVER_NAME $UWSGI_PROCESSES"; exit 7'
+    if [ "$rc" = 7 ]; then ok "sh -c 'exit 7': exit 7"; else say "  not ok sh -c 'exit 7': exit $rc, want 7"; f=1; fi
+    logcheck "$d/whoami" message out sh "as www-data in /app: $SERVER_NAME 2" 1 || f=1
+    logcheck "$d/whoami" services sh logmux || f=1
+    logcheck "$d/whoami" json || f=1
+
+    # DJANGO_MIGRATE=1: migrate (prepare = true) runs first, as before uWSGI.
+    oneoff_run migrate "$d/migrate" -e DJANGO_MIGRATE=1 -- python3 manage.py check
+    if [ "$rc" = 0 ]; then ok "DJANGO_MIGRATE=1 manage.py check: exit 0"; else say "  not ok DJANGO_MIGRATE=1 manage.py check: exit $rc"; f=1; fi
+    logcheck "$d/migrate" message out migrate "Applying contenttypes.0001_initial... OK" 1 || f=1
+    logcheck "$d/migrate" message out python3 "System check identified no issues" 1 || f=1
+    before "$d/migrate" "migrate exited: exit code 0" '"spawned python3' || f=1
+    logcheck "$d/migrate" services migrate python3 logmux || f=1
+
+    # docker stop: TERM reaches the command; it ended by TERM, so 143.
+    local c=$PREFIX-oneoff-stop
+    mkdir -p "$d/stop"
+    docker run -d --name "$c" -e DJANGO_SETTINGS_MODULE="$SETTINGS_MODULE" -e NGINX_SERVER_NAME=$SERVER_NAME \
+        "$IMAGE" sleep 60 >/dev/null
+    quiet_until 30 sh -c "docker logs '$c' 2>&1 | grep -q '\"spawned sleep'" || die "the one-off sleep did not start"
+    docker stop "$c" >/dev/null
+    rc=$(docker inspect -f '{{.State.ExitCode}}' "$c")
+    logs "$c" "$d/stop"
+    docker rm -f "$c" >/dev/null
+    if [ "$rc" = 143 ]; then ok "docker stop of a one-off: exit 143"; else say "  not ok docker stop of a one-off: exit $rc, want 143"; f=1; fi
+    logcheck "$d/stop" message err logmux "logmux exits with 143" 1 || f=1
     [ $f = 0 ] || die "see above"
 }
 
@@ -898,7 +981,7 @@ PREFIX=logmux-e2e-$$
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-DOCKER_CASES=(build http missing-variable stop https otlp syslog static up)
+DOCKER_CASES=(build http missing-variable oneoff stop https otlp syslog static up)
 if [ $# -gt 0 ]; then
     cases=("$@")
 elif [ "${LOGMUX_E2E_HOST:-0}" = 1 ]; then

@@ -11,6 +11,7 @@
 //! holds no raw text.
 
 mod numprocs;
+pub mod oneoff;
 mod probe;
 mod program;
 mod raw;
@@ -65,6 +66,28 @@ pub fn parse(
     env: Env<'_>,
     warn: &mut dyn FnMut(String),
 ) -> Result<RunConfig, ConfigError> {
+    parse_for(path, text, None, env, warn)
+}
+
+/// The config of `logmux run --config FILE COMMAND ARGS…`: the file's
+/// preparation (see [`oneoff`]), then COMMAND as its one program.
+pub fn load_oneoff(
+    path: &Path,
+    command: &[String],
+    env: Env<'_>,
+    warn: &mut dyn FnMut(String),
+) -> Result<RunConfig, ConfigError> {
+    parse_for(path, &Locator::read(path)?, Some(command), env, warn)
+}
+
+/// [`parse`], in one-off mode when `command` is given.
+fn parse_for(
+    path: &Path,
+    text: &str,
+    command: Option<&[String]>,
+    env: Env<'_>,
+    warn: &mut dyn FnMut(String),
+) -> Result<RunConfig, ConfigError> {
     let loc = Locator { path, text };
     let mut raw = if super::ini::looks_like_ini(path, text) {
         super::ini::parse(&loc, env, warn)?
@@ -72,19 +95,13 @@ pub fn parse(
         toml::from_str::<RawFile>(text).map_err(|e| loc.toml(&e, true))?
     };
     numprocs::expand(&loc, &mut raw)?;
-    resolve(&loc, raw, env)
+    resolve(&loc, raw, command, env)
 }
 
 /// The config of `logmux run -- COMMAND ARGS…`: one program, named after
 /// the command, whose end is logmux's end (as with tini).
 pub fn for_command(command: Vec<String>, env: Env<'_>) -> Result<RunConfig, ConfigError> {
-    let name = command
-        .first()
-        .and_then(|c| Path::new(c).file_name())
-        .and_then(|n| n.to_str())
-        .filter(|n| !n.is_empty())
-        .unwrap_or("main")
-        .to_string();
+    let name = oneoff::command_name(&command);
     let mut raw = RawFile {
         control_socket: Some(Spanned::new(0..0, String::new())),
         ..RawFile::default()
@@ -103,7 +120,7 @@ pub fn for_command(command: Vec<String>, env: Env<'_>) -> Result<RunConfig, Conf
         path: Path::new("(command line)"),
         text: "",
     };
-    let mut config = resolve(&loc, raw, env)?;
+    let mut config = resolve(&loc, raw, None, env)?;
     // The one program is the container's command: it reads logmux's stdin
     // (`echo hi | logmux run -- cat`), as under tini.
     for p in &mut config.programs {
@@ -136,7 +153,12 @@ fn with_defaults<'a>(
 /// Gives the raw file its meaning: the environment first, then the
 /// top-level settings, the sinks, every program, their start order and the
 /// templates.
-fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, ConfigError> {
+fn resolve(
+    loc: &Locator<'_>,
+    raw: RawFile,
+    command: Option<&[String]>,
+    env: Env<'_>,
+) -> Result<RunConfig, ConfigError> {
     let mut env_defaults: Vec<(String, String)> = raw
         .env
         .defaults
@@ -185,8 +207,9 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, C
     };
     let programs = resolve_programs(&scope, &raw)?;
     let programs = start_order(loc, &raw, programs)?;
+    let oneoff = oneoff::resolve(&scope, raw.oneoff.as_ref(), command)?;
     let templates = TemplateSpec::resolve_all(loc, &raw.template, &env_all)?;
-    Ok(RunConfig {
+    let mut config = RunConfig {
         path: loc.path.to_owned(),
         programs,
         sinks,
@@ -204,7 +227,14 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, C
             Some(m) => Some(crate::config::metrics::resolve(loc, m, Some(&env_all))?),
             None => None,
         },
-    })
+        oneoff,
+    };
+    if command.is_some() {
+        if let Some(program) = config.oneoff.take() {
+            oneoff::keep_preparation(&mut config, program);
+        }
+    }
+    Ok(config)
 }
 
 /// `[env] required`: each variable must be set and non-empty.

@@ -45,6 +45,9 @@ pub struct ProgramSpec {
     pub depends_on: Vec<usize>,
     pub priority: i64,
     pub kind: Kind,
+    /// `prepare = true`: a `once` program that also runs before a one-off
+    /// command (`logmux run --config FILE CMD…`).
+    pub prepare: bool,
     /// False when `when` or `unless_exists` says the program sits this run out.
     pub enabled: bool,
     pub sighup: Hup,
@@ -59,6 +62,9 @@ pub struct ProgramSpec {
     /// It reads logmux's own stdin (`logmux run -- CMD`, as tini does);
     /// a config's programs read /dev/null.
     pub inherit_stdin: bool,
+    /// A one-off command (`logmux run --config FILE CMD`): how it ends is
+    /// logmux's exit code, even when a signal to logmux stopped it.
+    pub oneoff: bool,
     /// `[stdout, stderr]`.
     pub streams: [StreamSpec; 2],
     /// Started with the others; false: stopped until `logmux ctl start`.
@@ -82,7 +88,18 @@ impl ProgramSpec {
         name: &str,
         raw: &RawProgram,
     ) -> Result<ProgramSpec, ConfigError> {
-        let p = Program::new(scope, name, raw)?;
+        Self::resolve_as(scope, &format!("program.{name}"), name, raw)
+    }
+
+    /// As [`Self::resolve`], for a table other than `[program.NAME]`
+    /// (`[oneoff]`): `table` prefixes the keys in messages.
+    pub(super) fn resolve_as(
+        scope: &Scope<'_>,
+        table: &str,
+        name: &str,
+        raw: &RawProgram,
+    ) -> Result<ProgramSpec, ConfigError> {
+        let p = Program::new(scope, table, name, raw)?;
         // Fields in the order their keys are checked.
         Ok(ProgramSpec {
             command: p.command()?,
@@ -97,6 +114,7 @@ impl ProgramSpec {
             on_exit: p.word(&raw.on_exit, "on_exit", OnExit::Restart)?,
             sighup: p.word(&raw.sighup, "sighup", Hup::Forward)?,
             kind: p.schedule()?,
+            prepare: p.prepare()?,
             ready: p.ready()?,
             health: p.health()?,
             enabled: p.when_holds && !p.skip_for_file()?,
@@ -109,6 +127,7 @@ impl ProgramSpec {
             kill_as_group: raw.kill_as_group.unwrap_or(true),
             merge: raw.merge.unwrap_or(false),
             inherit_stdin: false,
+            oneoff: false,
             startretries: raw.startretries.unwrap_or(3),
             exitcodes: raw.exitcodes.clone().unwrap_or_else(|| vec![0]),
             priority: raw.priority.unwrap_or(999),
@@ -181,6 +200,8 @@ pub(super) fn sink_index(
 struct Program<'s, 'a> {
     scope: &'s Scope<'a>,
     name: &'s str,
+    /// `program.NAME` (or `oneoff`): the prefix of its keys in messages.
+    table: String,
     raw: &'s RawProgram,
     /// Where the program is, for keys without a place of their own.
     start: usize,
@@ -191,7 +212,12 @@ struct Program<'s, 'a> {
 
 impl<'s, 'a> Program<'s, 'a> {
     /// Checks the name and the `when` condition.
-    fn new(scope: &'s Scope<'a>, name: &'s str, raw: &'s RawProgram) -> Result<Self, ConfigError> {
+    fn new(
+        scope: &'s Scope<'a>,
+        table: &str,
+        name: &'s str,
+        raw: &'s RawProgram,
+    ) -> Result<Self, ConfigError> {
         let loc = scope.loc;
         let start = raw
             .command
@@ -208,6 +234,7 @@ impl<'s, 'a> Program<'s, 'a> {
         let mut program = Program {
             scope,
             name,
+            table: table.to_string(),
             raw,
             start,
             when_holds: true,
@@ -227,7 +254,7 @@ impl<'s, 'a> Program<'s, 'a> {
 
     /// `program.NAME.KEY`.
     fn key(&self, k: &str) -> String {
-        format!("program.{}.{k}", self.name)
+        format!("{}.{k}", self.table)
     }
 
     fn invalid(&self, offset: usize, k: &str, message: impl Into<String>) -> ConfigError {
@@ -357,6 +384,19 @@ impl<'s, 'a> Program<'s, 'a> {
             }
             (None, true) => Ok(Kind::Once),
             (None, false) => Ok(Kind::LongRunning),
+        }
+    }
+
+    /// `prepare`: only a `once` program prepares for a one-off command.
+    fn prepare(&self) -> Result<bool, ConfigError> {
+        match &self.raw.prepare {
+            Some(v) if *v.get_ref() && !self.raw.once => Err(self.invalid(
+                v.span().start,
+                "prepare",
+                "only a `once` program can prepare a one-off command; add `once = true`",
+            )),
+            Some(v) => Ok(*v.get_ref()),
+            None => Ok(false),
         }
     }
 

@@ -48,6 +48,22 @@ pub struct RawFile {
     pub resource: crate::config::resource::RawResource,
     /// `[metrics]`: `/metrics`, `/healthz` and the control socket's `metrics`.
     pub metrics: Option<crate::config::metrics::RawMetrics>,
+    /// `[oneoff]`: how `logmux run --config FILE CMD…` runs CMD.
+    pub oneoff: Option<Spanned<RawOneoff>>,
+}
+
+/// `[oneoff]`: the user, directory, environment and streams of a one-off
+/// command (`logmux run --config FILE CMD ARGS…`); the command itself
+/// comes from the command line.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOneoff {
+    pub user: Option<Spanned<String>>,
+    pub directory: Option<Spanned<String>>,
+    #[serde(default)]
+    pub environment: IndexMap<String, String>,
+    pub stdout: Option<RawStream>,
+    pub stderr: Option<RawStream>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,6 +144,8 @@ pub struct RawProgram {
     /// Run to completion, before the long-running programs.
     #[serde(default)]
     pub once: bool,
+    /// A `once` program that also runs before a one-off command.
+    pub prepare: Option<Spanned<bool>>,
     /// Run periodically (`12h`).
     pub every: Option<Spanned<DurationValue>>,
     /// Only run when this variable is set and non-empty (`!VAR`: when it is not).

@@ -38,6 +38,10 @@ pub struct RunConfig {
     pub tail_buffer: TailBuffer,
     /// `[metrics]` (or `--metrics-listen`): metrics are on.
     pub metrics: Option<crate::metrics::MetricsSpec>,
+    /// `[oneoff]` as checked, its command a stand-in, for `logmux check`'s
+    /// look at its user and directory; in one-off mode the command is the
+    /// last of `programs` instead.
+    pub oneoff: Option<ProgramSpec>,
 }
 
 /// How much of each program's output `logmux ctl tail` can show: the last
