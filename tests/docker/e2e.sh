@@ -40,8 +40,8 @@
 #                     docker/compose.yml as two compose projects (APP_ENV,
 #                     settings folder, server name, port of their own): both
 #                     run under distinct names and mounts, each answers 200
-#                     with its own settings (ALLOWED_HOSTS) and 400 to the
-#                     other's name, events carry each one's environment;
+#                     with its own settings (its server name is in its own
+#                     ALLOWED_HOSTS only), events carry each one's APP_ENV;
 #                     compose.https.yml gives each its own letsencrypt folder
 #   otlp              OTEL_EXPORTER_OTLP_ENDPOINT and APP_ENV set, no config
 #                     edit: tests/otlp/receiver.py (in the container's
@@ -823,10 +823,10 @@ case_twoenv() {
     # Neither replaced the other: the dev container is the one started
     # first, still running, beside staging's, under other names and mounts.
     local f=0 got
-    got=$(docker inspect -f '{{.Name}} {{.State.Running}} {{.State.StartedAt}}' "$dev")
-    [ "$got" = "$(docker inspect -f '{{.Name}}' "$dev") true $dev_started" ] && ok "dev's container ${got%% *} still runs, started once" ||
+    got=$(docker inspect -f '{{.Name}} {{.State.Running}} {{.State.StartedAt}}' "$dev" 2>&1 || true)
+    [ "$got" = "$(docker inspect -f '{{.Name}}' "$dev" 2>/dev/null) true $dev_started" ] && ok "dev's container ${got%% *} still runs, started once" ||
         { say "  not ok dev's container: $got (started $dev_started)"; f=1; }
-    [ "$(docker inspect -f '{{.State.Running}}' "$stg")" = true ] && [ "$dev" != "$stg" ] &&
+    [ "$(docker inspect -f '{{.State.Running}}' "$stg" 2>&1 || true)" = true ] && [ "$dev" != "$stg" ] &&
         [ "$(docker inspect -f '{{.Name}}' "$dev")" != "$(docker inspect -f '{{.Name}}' "$stg")" ] &&
         ok "staging's container $(docker inspect -f '{{.Name}}' "$stg") runs beside it" ||
         { say "  not ok staging's container $stg beside dev's $dev"; f=1; }
@@ -835,13 +835,14 @@ case_twoenv() {
         [ "$(mounts "$stg")" = "$d/docker/app/project/settings/staging:/app/project/settings/staging " ] &&
         ok "each mounts its own settings folder" || { say "  not ok mounts: dev $(mounts "$dev"); staging $(mounts "$stg")"; f=1; }
 
-    # Each serves with its own settings: Django's ALLOWED_HOSTS (from each
-    # folder's secrets.json) takes its own name and refuses the other's.
+    # Each serves with its own settings: nginx passes its server_name to
+    # Django as the host, and each name is in its own folder's
+    # ALLOWED_HOSTS only (the other's settings would answer 400).
     local want
-    for want in "dev $dev_url $dev_name 200" "dev $dev_url $stg_name 400" "staging $stg_url $stg_name 200" "staging $stg_url $dev_name 400"; do
+    for want in "dev $dev_url $dev_name" "staging $stg_url $stg_name"; do
         set -- $want
         got=$(code "$2/?e2e=twoenv-$1" -H "Host: $3")
-        [ "$got" = "$4" ] && ok "$1 answers $got to Host: $3" || { say "  not ok $1 answered $got to Host: $3, want $4"; f=1; }
+        [ "$got" = 200 ] && ok "$1 answers 200 as $3" || { say "  not ok $1 answered $got as $3, want 200"; f=1; }
     done
     # The settings module and the environment's name reach each one's
     # processes and events.
@@ -853,7 +854,7 @@ case_twoenv() {
         quiet_until 10 eval 'logs "$2" "$d/$1" && logcheck "$d/$1" count out uwsgi.request uwsgi "/?e2e=twoenv-$1" 200 1' || true
         logs "$2" "$d/$1"
         logcheck "$d/$1" count out nginx.access nginx "/?e2e=twoenv-$1" 200 1 || f=1
-        logcheck "$d/$1" count out nginx.access nginx "/?e2e=twoenv-$1" 400 1 || f=1
+        logcheck "$d/$1" count out uwsgi.request uwsgi "/?e2e=twoenv-$1" 200 1 || f=1
         logcheck "$d/$1" json || f=1
         "$PY" - "$d/$1/out.jsonl" "$1" <<'PY' || f=1
 import json, sys
@@ -930,6 +931,7 @@ PY
 
     # Deleting the marker allows the next start to try at once.
     rm "$d/le/backoff-$SERVER_NAME.json"
+    docker update --restart no "$c" >/dev/null
     local rc=0
     timeout 120 docker start -a "$c" >/dev/null 2>&1 || rc=$?
     logs "$c" "$d"
