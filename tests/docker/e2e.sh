@@ -41,6 +41,18 @@
 #                     (new serial served), a restart reuses the certificate;
 #                     certbot's output is tagged service.name certbot;
 #                     HSTS (max-age one year; NGINX_HSTS_MAX_AGE=0 on restart)
+#   backoff           USE_SSL with the ACME server's port closed, restart
+#                     policy on-failure:2: certbot runs once and fails, the
+#                     marker in /etc/letsencrypt records 1 attempt, the two
+#                     restarts exit 75 without calling certbot and say until
+#                     when; after deleting the marker a start calls it again
+#   twoenv            two environments from the one image at once:
+#                     docker/compose.yml as two compose projects (APP_ENV,
+#                     settings folder, server name, port of their own): both
+#                     run under distinct names and mounts, each answers 200
+#                     with its own settings (its server name is in its own
+#                     ALLOWED_HOSTS only), events carry each one's APP_ENV;
+#                     compose.https.yml gives each its own letsencrypt folder
 #   otlp              OTEL_EXPORTER_OTLP_ENDPOINT and APP_ENV set, no config
 #                     edit: tests/otlp/receiver.py (in the container's
 #                     network namespace) decodes one record per nginx.access
@@ -221,19 +233,19 @@ case_build() {
         die "logmux check --config /app/docker/logmux.toml"
     ok "logmux check accepts docker/logmux.toml in the image"
 
-    if command -v docker-compose >/dev/null; then
+    if have_compose; then
         local f
         for f in compose.yml compose.https.yml compose.syslog.yml; do
             NGINX_SERVER_NAME=$SERVER_NAME EMAIL_ADDRESS=e2e@$SERVER_NAME \
-                docker-compose -f "$ROOT/docker/$f" config -q || die "docker-compose config: docker/$f"
+                compose -f "$ROOT/docker/$f" config -q || die "compose config: docker/$f"
         done
-        ok "docker-compose config accepts docker/compose.yml, compose.https.yml and compose.syslog.yml"
+        ok "compose config accepts docker/compose.yml, compose.https.yml and compose.syslog.yml"
         # Two environments side by side: no fixed container name, and each
         # its own letsencrypt folder.
         local cfg
-        cfg=$(APP_ENV=staging NGINX_SERVER_NAME=x EMAIL_ADDRESS=x docker-compose -p e2e-staging -f "$ROOT/docker/compose.https.yml" config)
+        cfg=$(APP_ENV=staging NGINX_SERVER_NAME=x EMAIL_ADDRESS=x compose -p e2e-staging -f "$ROOT/docker/compose.https.yml" config)
         ! grep -q container_name <<<"$cfg" || die "compose.https.yml names its container: two environments would replace each other"
-        grep -q '/docker/letsencrypt/staging:/etc/letsencrypt' <<<"$cfg" || die "compose.https.yml: APP_ENV=staging does not get letsencrypt/staging"
+        grep -q '/docker/letsencrypt/staging\b' <<<"$cfg" || die "compose.https.yml: APP_ENV=staging does not get letsencrypt/staging"
         ! grep -q container_name "$ROOT/docker/compose.yml" || die "compose.yml names its container"
         ok "compose.yml and compose.https.yml: no container_name; APP_ENV=staging keeps letsencrypt/staging"
     fi
@@ -646,12 +658,12 @@ PY
 
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# docker-compose on docker/compose.syslog.yml, as project $PREFIX-syslog,
-# with the variables case_syslog sets.
-syslog_compose() { docker-compose -p "$PREFIX-syslog" -f "$ROOT/docker/compose.syslog.yml" "$@"; }
+# compose on docker/compose.syslog.yml, as project $PREFIX-syslog, with the
+# variables case_syslog sets.
+syslog_compose() { compose -p "$PREFIX-syslog" -f "$ROOT/docker/compose.syslog.yml" "$@"; }
 
 case_syslog() {
-    command -v docker-compose >/dev/null || die "docker-compose is not installed"
+    have_compose || die "neither docker compose nor docker-compose is installed"
     local d=$TMP/syslog; mkdir -p "$d"
     export LOGMUX_IMAGE=$IMAGE WEB_NAME=$PREFIX-syslog NGINX_SERVER_NAME=$SERVER_NAME
     export SYSLOG_PORT HTTP_PORT
@@ -667,14 +679,14 @@ case_syslog() {
         SYSLOG_PORT=$(free_port); HTTP_PORT=127.0.0.1:$(free_port)
         syslog_compose up -d --no-build >"$d/up.log" 2>&1 && break
         grep -qiE 'address already in use|port is already allocated' "$d/up.log" && [ "$attempt" -lt 3 ] ||
-            { cat "$d/up.log"; die "docker-compose up"; }
+            { cat "$d/up.log"; die "compose up"; }
         say "  a port was taken before Docker bound it: again on others"
         syslog_compose down -v >/dev/null 2>&1 || true
     done
-    ok "docker-compose -f docker/compose.syslog.yml up -d: the listener, then the web container"
+    ok "compose -f docker/compose.syslog.yml up -d: the listener, then the web container"
     local url=http://$HTTP_PORT H=(-H "Host: $SERVER_NAME")
     quiet_until 60 status_is 200 "$url/?e2e=probe" "${H[@]}" || { docker logs "$logs" 2>&1 | tail -n 20; die "no 200 within 60 s"; }
-    figure "docker-compose up to the first 200 (syslog driver): $(secs $(( $(now_ms) - t0 ))) s"
+    figure "compose up to the first 200 (syslog driver): $(secs $(( $(now_ms) - t0 ))) s"
     local driver; driver=$(docker inspect -f '{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config "tag"}} {{index .HostConfig.LogConfig.Config "syslog-address"}}' "$web")
     [ "$driver" = "syslog {{.Name}} tcp://127.0.0.1:$SYSLOG_PORT" ] || die "the web container's log driver: $driver"
     ok "the web container logs through Docker's syslog driver: $driver"
@@ -816,6 +828,201 @@ case_up() {
     local f=0
     logcheck "$d" json || f=1
     logcheck "$d" count out nginx.access nginx "/?e2e=up" 200 1 || f=1
+    [ $f = 0 ] || die "see above"
+}
+
+# ------------------------------------------------------------------ twoenv
+
+# compose ARGS...: Compose v2 (`docker compose`) when the engine has it,
+# else v1's docker-compose; the files work with both.
+compose() {
+    if docker compose version >/dev/null 2>&1; then docker compose "$@"; else docker-compose "$@"; fi
+}
+have_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }
+
+# twoenv_compose ENV ARGS...: compose on the copy of docker/compose.yml in
+# $TMP/twoenv, as the project $PREFIX-ENV (APP_ENV=ENV).
+twoenv_compose() {
+    local env=$1; shift
+    APP_ENV=$env LOGMUX_IMAGE=$IMAGE compose -p "$PREFIX-$env" -f "$TMP/twoenv/docker/compose.yml" "$@"
+}
+
+# twoenv_tree: docker/compose.yml, verbatim, beside two settings folders:
+# the example dev one and a staging one that allows only its own name.
+twoenv_tree() {
+    local t=$TMP/twoenv/docker s
+    mkdir -p "$t/app/project/settings"
+    cp "$ROOT/docker/compose.yml" "$ROOT/docker/compose.https.yml" "$t/"
+    cp -r "$SETTINGS" "$t/app/project/settings/dev"
+    s=$t/app/project/settings/staging
+    mkdir -p "$s"
+    touch "$s/__init__.py"
+    printf 'from project.settings.base import *  # noqa: F401,F403\n' >"$s/settings.py"
+    printf '{"SECRET_KEY": "e2e-staging-%s", "ALLOWED_HOSTS": ["staging.%s"]}\n' "$PREFIX" "$SERVER_NAME" >"$s/secrets.json"
+    chmod -R a+rX "$t/app"
+}
+
+# twoenv_up ENV NAME: `up -d` of environment ENV (server name NAME) on a
+# free loopback port (again on another when one was taken meanwhile); the
+# port is written to $TMP/twoenv/ENV.port.
+twoenv_up() {
+    local env=$1 name=$2 attempt port
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        HTTP_PORT=127.0.0.1:$port NGINX_SERVER_NAME=$name twoenv_compose "$env" up -d --no-build \
+            >"$TMP/twoenv/$env.up.log" 2>&1 && { echo "$port" >"$TMP/twoenv/$env.port"; return 0; }
+        grep -qiE 'address already in use|port is already allocated' "$TMP/twoenv/$env.up.log" && [ "$attempt" -lt 3 ] ||
+            { cat "$TMP/twoenv/$env.up.log"; die "compose up ($env)"; }
+        twoenv_compose "$env" down -v >/dev/null 2>&1 || true
+    done
+}
+
+# twoenv_down: both projects down (end_case calls it).
+twoenv_down() {
+    local env
+    for env in dev staging; do twoenv_compose "$env" down -v >/dev/null 2>&1 || true; done
+}
+
+case_twoenv() {
+    have_compose || die "neither docker compose nor docker-compose is installed"
+    local d=$TMP/twoenv
+    mkdir -p "$d"
+    twoenv_tree
+    touch "$TMP/compose-twoenv"                  # end_case takes both projects down
+    local dev_name=$SERVER_NAME stg_name=staging.$SERVER_NAME
+    twoenv_up dev "$dev_name"
+    local dev; dev=$(twoenv_compose dev ps -q web)
+    [ -n "$dev" ] || die "compose -p $PREFIX-dev: no web container"
+    local dev_started; dev_started=$(docker inspect -f '{{.State.StartedAt}}' "$dev")
+    twoenv_up staging "$stg_name"
+    local stg; stg=$(twoenv_compose staging ps -q web)
+    [ -n "$stg" ] || die "compose -p $PREFIX-staging: no web container"
+    ok "compose up -d of docker/compose.yml as two projects: $PREFIX-dev, then $PREFIX-staging"
+
+    local dev_url=http://127.0.0.1:$(cat "$d/dev.port") stg_url=http://127.0.0.1:$(cat "$d/staging.port")
+    quiet_until 60 status_is 200 "$dev_url/?e2e=probe" -H "Host: $dev_name" || { docker logs "$dev" 2>&1 | tail -n 20; die "dev: no 200 within 60 s"; }
+    quiet_until 60 status_is 200 "$stg_url/?e2e=probe" -H "Host: $stg_name" || { docker logs "$stg" 2>&1 | tail -n 20; die "staging: no 200 within 60 s"; }
+
+    # Neither replaced the other: the dev container is the one started
+    # first, still running, beside staging's, under other names and mounts.
+    local f=0 got
+    got=$(docker inspect -f '{{.Name}} {{.State.Running}} {{.State.StartedAt}}' "$dev" 2>&1 || true)
+    [ "$got" = "$(docker inspect -f '{{.Name}}' "$dev" 2>/dev/null) true $dev_started" ] && ok "dev's container ${got%% *} still runs, started once" ||
+        { say "  not ok dev's container: $got (started $dev_started)"; f=1; }
+    [ "$(docker inspect -f '{{.State.Running}}' "$stg" 2>&1 || true)" = true ] && [ "$dev" != "$stg" ] &&
+        [ "$(docker inspect -f '{{.Name}}' "$dev")" != "$(docker inspect -f '{{.Name}}' "$stg")" ] &&
+        ok "staging's container $(docker inspect -f '{{.Name}}' "$stg") runs beside it" ||
+        { say "  not ok staging's container $stg beside dev's $dev"; f=1; }
+    mounts() { docker inspect -f '{{range .Mounts}}{{.Source}}:{{.Destination}} {{end}}' "$1"; }
+    [ "$(mounts "$dev")" = "$d/docker/app/project/settings/dev:/app/project/settings/dev " ] &&
+        [ "$(mounts "$stg")" = "$d/docker/app/project/settings/staging:/app/project/settings/staging " ] &&
+        ok "each mounts its own settings folder" || { say "  not ok mounts: dev $(mounts "$dev"); staging $(mounts "$stg")"; f=1; }
+
+    # Each serves with its own settings: nginx passes its server_name to
+    # Django as the host, and each name is in its own folder's
+    # ALLOWED_HOSTS only (the other's settings would answer 400).
+    local want
+    for want in "dev $dev_url $dev_name" "staging $stg_url $stg_name"; do
+        set -- $want
+        got=$(code "$2/?e2e=twoenv-$1" -H "Host: $3")
+        [ "$got" = 200 ] && ok "$1 answers 200 as $3" || { say "  not ok $1 answered $got as $3, want 200"; f=1; }
+    done
+    # The settings module and the environment's name reach each one's
+    # processes and events.
+    for want in "dev $dev" "staging $stg"; do
+        set -- $want
+        got=$(docker exec "$2" sh -c 'tr "\0" "\n" </proc/1/environ | grep -E "^(DJANGO_SETTINGS_MODULE|APP_ENV)=" | sort | tr "\n" " "')
+        [ "$got" = "APP_ENV=$1 DJANGO_SETTINGS_MODULE=project.settings.$1.settings " ] && ok "$1: $got" || { say "  not ok $1's environment: $got"; f=1; }
+        mkdir -p "$d/$1"
+        quiet_until 10 eval 'logs "$2" "$d/$1" && logcheck "$d/$1" count out uwsgi.request uwsgi "/?e2e=twoenv-$1" 200 1' || true
+        logs "$2" "$d/$1"
+        logcheck "$d/$1" count out nginx.access nginx "/?e2e=twoenv-$1" 200 1 || f=1
+        logcheck "$d/$1" count out uwsgi.request uwsgi "/?e2e=twoenv-$1" 200 1 || f=1
+        logcheck "$d/$1" json || f=1
+        "$PY" - "$d/$1/out.jsonl" "$1" <<'PY' || f=1
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+names = {((e.get('deployment') or {}).get('environment') or {}).get('name') for e in evs}
+ok = evs and names == {sys.argv[2]}
+print('  %s %s: %d events on stdout, deployment.environment.name %s' % ('ok' if ok else 'not ok', sys.argv[2], len(evs), sorted(map(str, names))))
+sys.exit(0 if ok else 1)
+PY
+    done
+
+    # Over HTTPS each environment keeps its certificates in its own folder.
+    local le_dev le_stg
+    # (v1 prints volumes as SOURCE:TARGET, v2 as source: and target:.)
+    le() {
+        APP_ENV=$1 NGINX_SERVER_NAME=x EMAIL_ADDRESS=x LOGMUX_IMAGE=$IMAGE compose -p "$PREFIX-$1" -f "$d/docker/compose.https.yml" config |
+            grep -o "$d/docker/letsencrypt/[a-z]*" | tr '\n' ' ' || true
+    }
+    le_dev=$(le dev); le_stg=$(le staging)
+    [ "$le_dev" = "$d/docker/letsencrypt/dev " ] && [ "$le_stg" = "$d/docker/letsencrypt/staging " ] &&
+        ok "compose.https.yml: each environment its own letsencrypt folder (letsencrypt/dev, letsencrypt/staging)" ||
+        { say "  not ok letsencrypt mounts: dev '$le_dev', staging '$le_stg'"; f=1; }
+
+    twoenv_compose staging down -v >/dev/null 2>&1 || die "compose down ($PREFIX-staging)"
+    [ "$(docker inspect -f '{{.State.Running}}' "$dev")" = true ] && ok "dev still runs after staging's compose down" ||
+        { say "  not ok dev stopped with staging"; f=1; }
+    twoenv_down
+    rm -f "$TMP/compose-twoenv"
+    [ $f = 0 ] || die "see above"
+}
+
+# ------------------------------------------------------------------ backoff
+
+# backoff_marker DIR: the marker certbot-first.py keeps in the letsencrypt
+# folder DIR, as "ATTEMPTS NEXT_ATTEMPT", empty without one.
+backoff_marker() {
+    local m=$1/backoff-$SERVER_NAME.json
+    [ -f "$m" ] || return 0
+    "$PY" -c 'import json, sys; m = json.load(open(sys.argv[1])); print(m["attempts"], m["next_attempt"])' "$m"
+}
+
+case_backoff() {
+    local d=$TMP/backoff c=$PREFIX-backoff; mkdir -p "$d/le"
+    # A first certificate that cannot succeed: the ACME server's port is
+    # closed. Docker's restart policy starts the container 3 times in all.
+    run_web "$c" --restart on-failure:2 -v "$d/le:/etc/letsencrypt" \
+        -e NGINX_SERVER_NAME=$SERVER_NAME -e USE_SSL=1 -e EMAIL_ADDRESS=e2e@$SERVER_NAME \
+        -e CERTBOT_SERVER=https://127.0.0.1:9/directory
+    state() { [ "$(docker inspect -f '{{.State.Status}} {{.RestartCount}}' "$c")" = "$1" ]; }
+    quiet_until 120 state "exited 2" || die "not exited after 2 restarts: $(docker inspect -f '{{.State.Status}} {{.RestartCount}}' "$c")"
+    ok "three starts (on-failure:2), then exited with $(docker inspect -f '{{.State.ExitCode}}' "$c")"
+    logs "$c" "$d"
+    local f=0 marker; marker=$(backoff_marker "$d/le")
+    [ "${marker%% *}" = 1 ] && ok "the marker records 1 attempt, the next allowed at ${marker#* }" ||
+        { say "  not ok marker: '$marker'"; f=1; }
+    [ "$(docker inspect -f '{{.State.ExitCode}}' "$c")" = 75 ] && ok "the last start exited 75 (EX_TEMPFAIL)" ||
+        { say "  not ok exit code $(docker inspect -f '{{.State.ExitCode}}' "$c"), want 75"; f=1; }
+    # certbot ran once (one debug log line per run, one failure), the two
+    # restarts said when it will run instead.
+    logcheck "$d" message err certbot "Saving debug log to /var/log/letsencrypt/letsencrypt.log" 1 || f=1
+    logcheck "$d" message out certbot "first certificate: certbot failed (exit code 1), attempt 1;" 1 || f=1
+    logcheck "$d" message out certbot "first certificate: not calling certbot, 1 failed attempt" 2 || f=1
+    logcheck "$d" message err logmux "certbot-first exited: exit code 75" 2 || f=1
+    logcheck "$d" json || f=1
+    "$PY" - "$d/out.jsonl" "$SERVER_NAME" "${marker#* }" <<'PY' || f=1
+import json, sys
+path, name, due = sys.argv[1:]
+evs = [e for e in map(json.loads, open(path)) if 'not calling certbot' in e.get('message', '')]
+want = {'marker': '/etc/letsencrypt/backoff-%s.json' % name, 'attempts': 1, 'next_attempt': due}
+ok = len(evs) == 2 and all({k: e['backoff'].get(k) for k in want} == want and e['severity_text'] == 'error' for e in evs)
+print('  %s the restarts said: %s' % ('ok' if ok else 'not ok', [e.get('backoff') for e in evs]))
+sys.exit(0 if ok else 1)
+PY
+
+    # Deleting the marker allows the next start to try at once.
+    rm "$d/le/backoff-$SERVER_NAME.json"
+    docker update --restart no "$c" >/dev/null
+    local rc=0
+    timeout 120 docker start -a "$c" >/dev/null 2>&1 || rc=$?
+    logs "$c" "$d"
+    [ $rc = 1 ] && ok "after deleting the marker, a start calls certbot again (exit 1)" || { say "  not ok docker start -a: exit $rc, want 1"; f=1; }
+    logcheck "$d" message err certbot "Saving debug log to /var/log/letsencrypt/letsencrypt.log" 2 || f=1
+    marker=$(backoff_marker "$d/le")
+    [ "${marker%% *}" = 1 ] && ok "a new marker: 1 attempt" || { say "  not ok marker after the retry: '$marker'"; f=1; }
+    docker rm -f "$c" >/dev/null
     [ $f = 0 ] || die "see above"
 }
 
@@ -965,6 +1172,7 @@ end_case() {
         syslog_compose down -v >/dev/null 2>&1 || true
         rm -f "$TMP/compose-syslog"
     fi
+    if [ -f "$TMP/compose-twoenv" ]; then twoenv_down; rm -f "$TMP/compose-twoenv"; fi
 }
 
 if [ "${1:-}" = --case ]; then
@@ -981,7 +1189,7 @@ PREFIX=logmux-e2e-$$
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-DOCKER_CASES=(build http missing-variable oneoff stop https otlp syslog static up)
+DOCKER_CASES=(build http missing-variable oneoff stop https backoff twoenv otlp syslog static up)
 if [ $# -gt 0 ]; then
     cases=("$@")
 elif [ "${LOGMUX_E2E_HOST:-0}" = 1 ]; then
