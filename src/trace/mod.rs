@@ -5,3 +5,4 @@
 //! that every event can carry its span's id without waiting for the others.
 
 pub mod ids;
+pub mod infer;
