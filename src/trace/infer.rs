@@ -84,9 +84,8 @@ impl Joiner {
         let since_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let seed = mix(
-            since_epoch.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32),
-        );
+        let seed =
+            mix(since_epoch.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32));
         Joiner {
             table: Mutex::new(Table::new(nanos(window), max_pending)),
             zone,

@@ -204,6 +204,7 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, C
             Some(m) => Some(crate::config::metrics::resolve(loc, m, Some(&env_all))?),
             None => None,
         },
+        trace_join: crate::config::trace::resolve_join(loc, raw.trace.as_ref())?,
     })
 }
 

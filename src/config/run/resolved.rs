@@ -38,6 +38,8 @@ pub struct RunConfig {
     pub tail_buffer: TailBuffer,
     /// `[metrics]` (or `--metrics-listen`): metrics are on.
     pub metrics: Option<crate::metrics::MetricsSpec>,
+    /// `[trace] join` (or `--trace-join`).
+    pub trace_join: crate::trace::infer::JoinMode,
 }
 
 /// How much of each program's output `logmux ctl tail` can show: the last

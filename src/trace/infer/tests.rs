@@ -232,7 +232,10 @@ fn lines_with_ids_and_other_formats_are_left_alone() {
     let line = uwsgi("/a", 5, 3, 200);
     let mut rec = Record::default();
     assert!(Parser::AUTO.parse(&line, &mut rec));
-    rec.push(Field::TraceId, Value::str("4bf92f3577b34da6a3ce929d0e0e4736"));
+    rec.push(
+        Field::TraceId,
+        Value::str("4bf92f3577b34da6a3ce929d0e0e4736"),
+    );
     let before = rec.fields.clone();
     j.observe_at(&mut rec, 0);
     assert_eq!(rec.fields, before);
