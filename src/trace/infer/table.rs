@@ -12,20 +12,34 @@
 //! candidates join neither. Entries leave after the window, or the oldest
 //! first past the cap, so memory stays bounded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::BuildHasher;
+
+/// More lines of one key waiting on one side than this: the join cannot
+/// tell them apart anyway, so it does not look (a hot path under load
+/// costs no scan of thousands of lines).
+pub const MAX_CANDIDATES: usize = 64;
 
 /// Clock and rounding slack for durations and times: both programs print
 /// milliseconds cut, not rounded, and nginx reads a cached clock.
 pub const TOLERANCE: i64 = 2_000_000;
 
 /// Which program's line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
     /// nginx's access line: its time is the request's end.
     Nginx,
     /// uWSGI's request line: its time is the request's start.
     Uwsgi,
+}
+
+impl Side {
+    fn other(self) -> Side {
+        match self {
+            Side::Nginx => Side::Uwsgi,
+            Side::Uwsgi => Side::Nginx,
+        }
+    }
 }
 
 /// What must be equal for two lines to be one request.
@@ -51,7 +65,6 @@ pub struct Timing {
 /// One line waiting for its partner.
 struct Entry {
     id: u64,
-    side: Side,
     method: Box<str>,
     path: Box<str>,
     query: Box<str>,
@@ -71,15 +84,20 @@ impl Entry {
     }
 }
 
+/// The lines of one program whose keys hash alike, oldest first.
+type Bucket = VecDeque<Entry>;
+
 /// The pending lines of both programs.
 pub struct Table {
     window: u64,
     cap: usize,
     next: u64,
-    /// By the hash of their key; each bucket's entries are compared whole.
-    buckets: HashMap<u64, Vec<Entry>>,
+    /// By the hash of their key and their program: a line looks only at
+    /// the other program's lines (nginx's lines of static files, which
+    /// never get a partner, cost uWSGI's lines nothing).
+    buckets: HashMap<(u64, Side), Bucket>,
     /// Id (in arrival order) → bucket: the oldest is first.
-    order: BTreeMap<u64, u64>,
+    order: BTreeMap<u64, (u64, Side)>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -129,28 +147,28 @@ impl Table {
     ) -> Verdict {
         self.expire(now);
         let hash = self.hasher.hash_one(key);
+        let theirs = (hash, side.other());
         if let Some(at) = self.partner(hash, side, &key, &timing) {
-            if let Some(bucket) = self.buckets.get_mut(&hash) {
-                let e = bucket.swap_remove(at);
-                if bucket.is_empty() {
-                    self.buckets.remove(&hash);
-                }
+            if let Some(e) = self.buckets.get_mut(&theirs).and_then(|b| b.remove(at)) {
+                self.forget_if_empty(theirs);
                 self.order.remove(&e.id);
                 return Verdict::Joined(e.trace_id);
             }
         }
         let trace_id = fresh();
-        self.insert(hash, side, key, timing, now, trace_id);
+        self.insert((hash, side), key, timing, now, trace_id);
         Verdict::Waits(trace_id)
     }
 
-    /// The index in its bucket of the new line's partner, if exactly one
-    /// is best, and the new line is also its best.
+    /// The index in the other program's bucket of the new line's partner,
+    /// if exactly one is best, and the new line is also its best.
     fn partner(&self, hash: u64, side: Side, key: &Key<'_>, timing: &Timing) -> Option<usize> {
-        let bucket = self.buckets.get(&hash)?;
-        let other = |e: &Entry| e.side != side && e.has(key);
+        let theirs = self.buckets.get(&(hash, side.other()))?;
+        if theirs.len() > MAX_CANDIDATES {
+            return None;
+        }
         let mut best: Option<(usize, Judged)> = None;
-        for (i, e) in bucket.iter().enumerate().filter(|(_, e)| other(e)) {
+        for (i, e) in theirs.iter().enumerate().filter(|(_, e)| e.has(key)) {
             let Some(j) = self.judge(side, timing, &e.timing) else {
                 continue;
             };
@@ -159,23 +177,25 @@ impl Table {
             }
         }
         let (at, won) = best?;
-        let chosen = bucket.get(at)?;
+        let chosen = theirs.get(at)?;
         // Equally good: another candidate within what the lines can tell apart.
-        let rival = bucket.iter().enumerate().any(|(i, e)| {
+        let rival = theirs.iter().enumerate().any(|(i, e)| {
             i != at
-                && other(e)
+                && e.has(key)
                 && self
                     .judge(side, timing, &e.timing)
                     .is_some_and(|j| as_good(j, won, &e.timing, &chosen.timing))
         });
         // And the chosen line has no other waiting partner as good as this one.
-        let taken = bucket.iter().any(|e| {
-            e.side == side
-                && e.has(key)
-                && self
-                    .judge(side, &e.timing, &chosen.timing)
-                    .is_some_and(|j| as_good(j, won, &e.timing, timing))
-        });
+        let empty = Bucket::new();
+        let ours = self.buckets.get(&(hash, side)).unwrap_or(&empty);
+        let taken = ours.len() > MAX_CANDIDATES
+            || ours.iter().any(|e| {
+                e.has(key)
+                    && self
+                        .judge(side, &e.timing, &chosen.timing)
+                        .is_some_and(|j| as_good(j, won, &e.timing, timing))
+            });
         (!rival && !taken).then_some(at)
     }
 
@@ -193,8 +213,7 @@ impl Table {
 
     fn insert(
         &mut self,
-        hash: u64,
-        side: Side,
+        bucket: (u64, Side),
         key: Key<'_>,
         timing: Timing,
         now: u64,
@@ -205,9 +224,8 @@ impl Table {
         }
         let id = self.next;
         self.next += 1;
-        self.buckets.entry(hash).or_default().push(Entry {
+        self.buckets.entry(bucket).or_default().push_back(Entry {
             id,
-            side,
             method: key.method.into(),
             path: key.path.into(),
             query: key.query.into(),
@@ -216,16 +234,19 @@ impl Table {
             came: now,
             trace_id,
         });
-        self.order.insert(id, hash);
+        self.order.insert(id, bucket);
     }
 
     /// Forgets the lines that came more than the window before `now`.
     fn expire(&mut self, now: u64) {
-        while let Some((&id, &hash)) = self.order.first_key_value() {
+        while let Some((&id, bucket)) = self.order.first_key_value() {
+            // A bucket is in arrival order: the table's oldest line is at
+            // the front of its own.
             let came = self
                 .buckets
-                .get(&hash)
-                .and_then(|b| b.iter().find(|e| e.id == id))
+                .get(bucket)
+                .and_then(|b| b.front())
+                .filter(|e| e.id == id)
                 .map(|e| e.came);
             match came {
                 Some(c) if now.saturating_sub(c) <= self.window => break,
@@ -235,14 +256,22 @@ impl Table {
     }
 
     fn drop_oldest(&mut self) {
-        let Some((id, hash)) = self.order.pop_first() else {
+        let Some((id, bucket)) = self.order.pop_first() else {
             return;
         };
-        if let Some(bucket) = self.buckets.get_mut(&hash) {
-            bucket.retain(|e| e.id != id);
-            if bucket.is_empty() {
-                self.buckets.remove(&hash);
+        if let Some(b) = self.buckets.get_mut(&bucket) {
+            if b.front().is_some_and(|e| e.id == id) {
+                b.pop_front();
+            } else {
+                b.retain(|e| e.id != id);
             }
+        }
+        self.forget_if_empty(bucket);
+    }
+
+    fn forget_if_empty(&mut self, bucket: (u64, Side)) {
+        if self.buckets.get(&bucket).is_some_and(VecDeque::is_empty) {
+            self.buckets.remove(&bucket);
         }
     }
 }

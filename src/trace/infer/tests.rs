@@ -256,3 +256,27 @@ fn fresh_ids_are_distinct_and_valid() {
         assert!(seen.insert(id));
     }
 }
+
+#[test]
+fn past_max_candidates_of_one_key_nothing_is_scanned_or_joined() {
+    let j = Joiner::new(Duration::from_secs(3600), 1_000, LocalZone::Fixed(0));
+    let f = LogFormat::compile(TIMED).expect("format");
+    // 65 lines of one path whose durations all differ: each alone would be
+    // told apart by nginx's $request_time.
+    for i in 0..=table::MAX_CANDIDATES as u32 {
+        offer(&j, &uwsgi("/hot", 5, 10 * i + 5, 200), None, u64::from(i));
+    }
+    let n = offer(&j, &nginx_timed("/hot", 5, 200, "0.016"), Some(&f), 100);
+    assert!(!n.joined);
+    // One fewer, and the 15 ms line is found.
+    let j = Joiner::new(Duration::from_secs(3600), 1_000, LocalZone::Fixed(0));
+    let mut fifteen = None;
+    for i in 0..table::MAX_CANDIDATES as u32 {
+        let u = offer(&j, &uwsgi("/hot", 5, 10 * i + 5, 200), None, u64::from(i));
+        if i == 1 {
+            fifteen = u.trace;
+        }
+    }
+    let n = offer(&j, &nginx_timed("/hot", 5, 200, "0.016"), Some(&f), 100);
+    assert_eq!((n.trace, n.joined), (fifteen, true));
+}
