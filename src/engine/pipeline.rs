@@ -404,6 +404,8 @@ impl Pipeline {
             }
         }
         event::add_to_parsed(&stream.origin, &mut rec);
+        // After the ids the line logs are stamped: only lines left without
+        // a trace id are joined.
         if let Some(join) = &self.join {
             join.observe(&mut rec);
         }

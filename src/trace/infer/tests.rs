@@ -280,3 +280,56 @@ fn past_max_candidates_of_one_key_nothing_is_scanned_or_joined() {
     let n = offer(&j, &nginx_timed("/hot", 5, 200, "0.016"), Some(&f), 100);
     assert_eq!((n.trace, n.joined), (fifteen, true));
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::table::{Key, Side, Table, Timing, Verdict};
+
+    const PATHS: [&str; 3] = ["/a", "/b", "/a/"];
+    const STATUSES: [i64; 2] = [200, 404];
+
+    /// One line: side, path, status, time (ms), duration (ms, or none).
+    fn line() -> impl Strategy<Value = (bool, usize, usize, i64, Option<i64>)> {
+        (
+            any::<bool>(),
+            0..PATHS.len(),
+            0..STATUSES.len(),
+            0i64..4_000,
+            prop::option::of(0i64..50),
+        )
+    }
+
+    proptest! {
+        /// Whatever the times, a join ties lines of one key, one of each
+        /// program, and the table never holds more than its cap.
+        #[test]
+        fn joins_only_equal_keys_of_the_two_programs(lines in prop::collection::vec(line(), 1..200)) {
+            let mut table = Table::new(2_000_000_000, 16);
+            let mut owner = std::collections::HashMap::new();
+            for (n, (nginx, p, st, ms, dur)) in lines.into_iter().enumerate() {
+                let side = if nginx { Side::Nginx } else { Side::Uwsgi };
+                let key = Key { method: "GET", path: PATHS[p], query: "", status: STATUSES[st] };
+                let timing = Timing {
+                    at: ms / 1000 * 1_000_000_000,
+                    res: 1_000_000_000,
+                    dur: if nginx { dur.map(|d| d * 1_000_000) } else { Some(dur.unwrap_or(1) * 1_000_000) },
+                };
+                let mut id = [0u8; 16];
+                id[..8].copy_from_slice(&(n as u64 + 1).to_be_bytes());
+                match table.offer(side, key, timing, n as u64 * 10_000_000, || id) {
+                    Verdict::Waits(t) => {
+                        prop_assert_eq!(t, id);
+                        owner.insert(t, (side, p, st));
+                    }
+                    Verdict::Joined(t) => {
+                        let (first, fp, fst) = owner.remove(&t).expect("joined to a line that waited");
+                        prop_assert_ne!(first, side);
+                        prop_assert_eq!((fp, fst), (p, st));
+                    }
+                }
+                prop_assert!(table.len() <= 16);
+            }
+        }
+    }
+}
