@@ -407,7 +407,7 @@ impl Pipeline {
         // After the ids the line logs are stamped: only lines left without
         // a trace id are joined.
         if let Some(join) = &self.join {
-            join.observe(&mut rec);
+            join.observe(&mut rec, meta.stamp.observed_unix());
         }
         emit(
             &self.settings.encoder,

@@ -21,9 +21,8 @@ pub mod table;
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use logmux_parsers::trace_context::to_hex;
 use logmux_parsers::{Field, Format, Record, Value};
 
 use super::ids::{span_id, SpanRole};
@@ -65,7 +64,6 @@ impl std::str::FromStr for JoinMode {
 pub struct Joiner {
     table: Mutex<Table>,
     zone: LocalZone,
-    started: Instant,
     /// Seeds and counts the fresh trace ids.
     seed: u64,
     count: AtomicU64,
@@ -89,7 +87,6 @@ impl Joiner {
         Joiner {
             table: Mutex::new(Table::new(nanos(window), max_pending)),
             zone,
-            started: Instant::now(),
             seed,
             count: AtomicU64::new(0),
         }
@@ -105,13 +102,20 @@ impl Joiner {
         self.table.lock().map(|t| t.len()).unwrap_or(0)
     }
 
-    /// Gives `rec` a trace id when it is a request line without one:
-    /// its partner's, or a fresh one.
-    pub fn observe(&self, rec: &mut Record<'_>) {
-        self.observe_at(rec, nanos(self.started.elapsed()));
+    /// Gives `rec`, read at `read` (seconds and nanoseconds since the
+    /// epoch: the line's stamp, so no clock is read per line), a trace id
+    /// when it is a request line without one: its partner's, or a fresh one.
+    pub fn observe(&self, rec: &mut Record<'_>, read: (i64, u32)) {
+        let now = u64::try_from(read.0)
+            .unwrap_or(0)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(read.1));
+        self.observe_at(rec, now);
     }
 
-    /// [`Joiner::observe`] at `now` (ns on the joiner's clock).
+    /// [`Joiner::observe`] at `now`, in nanoseconds: the window is
+    /// measured on this clock (one that steps back only delays expiry;
+    /// the cap still bounds memory).
     pub fn observe_at(&self, rec: &mut Record<'_>, now: u64) {
         let side = match rec.format {
             Format::NginxAccess => Side::Nginx,
@@ -134,10 +138,10 @@ impl Joiner {
             Side::Uwsgi => SpanRole::Uwsgi,
         };
         let span = span_id(&trace_id, role);
-        rec.push(Field::TraceId, Value::Str(Cow::Owned(to_hex(&trace_id))));
-        rec.push(Field::SpanId, Value::Str(Cow::Owned(to_hex(&span))));
+        put(rec, Field::TraceId, Value::Str(Cow::Owned(hex(&trace_id))));
+        put(rec, Field::SpanId, Value::Str(Cow::Owned(hex(&span))));
         if joined {
-            rec.push(Field::LogmuxTraceJoin, Value::str(INFERRED));
+            put(rec, Field::LogmuxTraceJoin, Value::str(INFERRED));
         }
     }
 
@@ -188,6 +192,28 @@ impl Joiner {
         }
         id
     }
+}
+
+/// Adds a field in its place among the record's sorted fields (the
+/// pipeline sorted them), so that the writer's sort finds them in order.
+fn put<'a>(rec: &mut Record<'a>, field: Field, value: Value<'a>) {
+    let at = rec.fields.partition_point(|(f, _)| *f < field);
+    rec.fields.insert(at, (field, value));
+}
+
+/// Lower-case hex, as [`logmux_parsers::trace_context::to_hex`] writes it, in one copy (this runs for
+/// every request line).
+fn hex<const N: usize>(bytes: &[u8; N]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
+    let used = out.get(..N * 2).unwrap_or(&out);
+    std::str::from_utf8(used)
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
 /// SplitMix64's finalizer: a bijection of u64 that scatters its bits.

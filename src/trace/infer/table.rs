@@ -95,7 +95,7 @@ pub struct Table {
     /// By the hash of their key and their program: a line looks only at
     /// the other program's lines (nginx's lines of static files, which
     /// never get a partner, cost uWSGI's lines nothing).
-    buckets: HashMap<(u64, Side), Bucket>,
+    buckets: HashMap<(u64, Side), Bucket, foldhash::fast::FixedState>,
     /// Id (in arrival order) → bucket: the oldest is first.
     order: BTreeMap<u64, (u64, Side)>,
     hasher: foldhash::fast::FixedState,
@@ -119,7 +119,7 @@ impl Table {
             window,
             cap: cap.max(1),
             next: 0,
-            buckets: HashMap::new(),
+            buckets: HashMap::default(),
             order: BTreeMap::new(),
             hasher: foldhash::fast::FixedState::default(),
         }

@@ -247,6 +247,27 @@ fn lines_with_ids_and_other_formats_are_left_alone() {
 }
 
 #[test]
+fn hex_is_to_hex() {
+    let id = [
+        0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47,
+        0x36,
+    ];
+    assert_eq!(hex(&id), to_hex(&id));
+    assert_eq!(hex(&[0u8, 255, 16, 1, 2, 3, 4, 5]), "00ff100102030405");
+}
+
+#[test]
+fn the_fields_go_in_their_sorted_places() {
+    let j = joiner();
+    let line = uwsgi("/a", 5, 3, 200);
+    let mut rec = Record::default();
+    assert!(Parser::AUTO.parse(&line, &mut rec));
+    crate::output::sort_fields(&mut rec);
+    j.observe_at(&mut rec, 0);
+    assert!(rec.fields.windows(2).all(|w| w[0].0 < w[1].0));
+}
+
+#[test]
 fn fresh_ids_are_distinct_and_valid() {
     let j = joiner();
     let mut seen = std::collections::HashSet::new();
