@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::trace::infer::JoinMode;
 use logmux_parsers::nginx::log_format::{Escape, LogFormat};
 use logmux_parsers::strftime::Strftime;
 use logmux_parsers::Format;
@@ -528,6 +530,12 @@ pub struct RunArgs {
     /// a port alone means 127.0.0.1: `9145`, `0.0.0.0:9145`, `[::1]:9145`.
     #[arg(long, value_name = "ADDR", env = "LOGMUX_METRICS_LISTEN", value_parser = crate::metrics::parse_listen)]
     pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// How request lines get trace ids, over the config's [trace] join: `ids` (only the
+    /// ids they log) or `infer` (also join nginx's and uWSGI's lines that log none, by
+    /// method, URI, status and times; the joined one says `logmux.trace_join: inferred`).
+    #[arg(long, value_name = "ids|infer", env = "LOGMUX_TRACE_JOIN", value_parser = parse_join)]
+    pub trace_join: Option<JoinMode>,
 }
 
 /// Options of `logmux check`.
@@ -769,6 +777,11 @@ pub struct FilterArgs {
     #[arg(long)]
     pub stats: bool,
 
+    /// `infer`: join nginx's access lines and uWSGI's request lines that log no id, by
+    /// method, URI, status and times (the joined one says `logmux.trace_join: inferred`).
+    #[arg(long, value_name = "ids|infer", value_parser = parse_join, default_value = "ids")]
+    pub trace_join: JoinMode,
+
     /// Add KEY=VALUE to every event (and to the OTLP resource); replaces
     /// the config's `[resource]` key of that name. Repeatable.
     #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
@@ -778,6 +791,11 @@ pub struct FilterArgs {
     /// a port alone means 127.0.0.1: `9145`, `0.0.0.0:9145`, `[::1]:9145`.
     #[arg(long, value_name = "ADDR", value_parser = crate::metrics::parse_listen)]
     pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+/// `--trace-join` value.
+fn parse_join(s: &str) -> Result<JoinMode, String> {
+    s.parse()
 }
 
 /// `--format` value: `auto` or a format.
@@ -928,6 +946,7 @@ impl FilterArgs {
             sink,
             follow: self.follow,
             metrics: with_listen(config.metrics, self.metrics_listen),
+            trace_join: self.trace_join,
         })
     }
 

@@ -49,6 +49,8 @@ pub struct FilterJob {
     pub follow: bool,
     /// `[metrics]` or `--metrics-listen`: count into `/metrics`.
     pub metrics: Option<MetricsSpec>,
+    /// `--trace-join infer`: join request lines that log no id.
+    pub trace_join: crate::trace::infer::JoinMode,
 }
 
 /// How a filter run ended.
@@ -124,7 +126,11 @@ fn filter_all(
 ) -> anyhow::Result<Outcome> {
     let mut pipeline = Pipeline::new(job.settings)
         .joining_bursts()
-        .with_metrics(metrics.map(|m| Arc::clone(&m.events)));
+        .with_metrics(metrics.map(|m| Arc::clone(&m.events)))
+        .with_join(
+            (job.trace_join == crate::trace::infer::JoinMode::Infer)
+                .then(|| Arc::new(crate::trace::infer::Joiner::with_defaults())),
+        );
     let mut failed = 0;
     let inputs: Vec<Option<PathBuf>> = if job.inputs.is_empty() {
         vec![None]

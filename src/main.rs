@@ -21,6 +21,7 @@ fn main() -> ExitCode {
             &args.resource,
             args.output,
             args.metrics_listen,
+            args.trace_join,
         )),
         Command::Check(args) => exit::check(&logmux::run::check(&args.config)),
         Command::Ctl(args) => ctl(args),

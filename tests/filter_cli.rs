@@ -232,6 +232,48 @@ fn help_has_examples() {
     );
 }
 
+/// `--trace-join infer` (issue 18): uWSGI's line and nginx's `combined` line
+/// of one request share a trace id, the later one marked; a line of
+/// another status gets its own. Without the flag, no trace ids.
+#[test]
+fn trace_join_infer_joins_a_request_s_two_lines() {
+    let input = b"[pid: 8|app: 0|req: 1/1] 127.0.0.1 () {34 vars in 412 bytes} [Fri Dec  4 10:00:05 2026] GET /hello/?name=x => generated 12 bytes in 3 msecs (HTTP/1.1 200) 2 headers in 79 bytes (1 switches on core 0)
+127.0.0.1 - - [04/Dec/2026:10:00:05 +0000] \"GET /hello/?name=x HTTP/1.1\" 200 12 \"-\" \"curl/8\"
+127.0.0.1 - - [04/Dec/2026:10:00:05 +0000] \"GET /hello/?name=x HTTP/1.1\" 404 12 \"-\" \"curl/8\"
+";
+    let out = logmux()
+        .args(["filter", "--output", "json", "--trace-join", "infer"])
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().expect("stdin").write_all(input)?;
+            c.wait_with_output()
+        })
+        .expect("run logmux filter");
+    assert!(out.status.success());
+    let events = common::json_lines(&out.stdout);
+    let formats: Vec<&str> = events
+        .iter()
+        .map(|e| e["logmux"]["format"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(formats, ["uwsgi.request", "nginx.access", "nginx.access"]);
+    let trace = |i: usize| events[i]["trace_id"].as_str().expect("a trace id");
+    assert_eq!(trace(0), trace(1));
+    assert_ne!(trace(2), trace(0));
+    assert_eq!(events[0]["logmux"].get("trace_join"), None);
+    assert_eq!(events[1]["logmux"]["trace_join"], "inferred");
+    assert_eq!(events[2]["logmux"].get("trace_join"), None);
+    assert_ne!(events[0]["span_id"], events[1]["span_id"]);
+
+    let plain = filter_json(&[], input);
+    assert!(plain.iter().all(|e| e.get("trace_id").is_none()));
+    let bad = run(&["filter", "--trace-join", "guess"], b"");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`guess` is not a join"));
+}
+
 #[test]
 fn a_full_disk_is_an_io_error_not_a_success() {
     // /dev/full fails every write with ENOSPC.

@@ -79,6 +79,14 @@ fn produced_fields() -> BTreeSet<String> {
     for e in common::filter_json(&["--format", "supervisord"], b"not supervisord\n") {
         leaves("", &e, &mut seen);
     }
+    // A request's two lines joined by the heuristic (logmux.trace_join).
+    let pair = concat!(
+        "[pid: 8|app: 0|req: 1/1] 127.0.0.1 () {34 vars in 412 bytes} [Fri Dec  4 10:00:05 2026] GET / => generated 12 bytes in 3 msecs (HTTP/1.1 200) 2 headers in 79 bytes (1 switches on core 0)\n",
+        "127.0.0.1 - - [04/Dec/2026:10:00:05 +0000] \"GET / HTTP/1.1\" 200 12 \"-\" \"curl/8\"\n",
+    );
+    for e in common::filter_json(&["--trace-join", "infer"], pair.as_bytes()) {
+        leaves("", &e, &mut seen);
+    }
     let json_file = format!(
         r#"{{"log":"x\n","stream":"stdout","time":"2024-05-01T12:34:56.1Z"}}{}"#,
         "\n"

@@ -82,6 +82,8 @@ pub enum Field {
     LogmuxInvalidUtf8,
     /// `logmux.parse_error`
     LogmuxParseError,
+    /// `logmux.trace_join`
+    LogmuxTraceJoin,
     /// `logmux.truncated`
     LogmuxTruncated,
     /// `network.protocol.name`
@@ -194,6 +196,7 @@ pub const ALL: &[Field] = &[
     Field::LogmuxFormat,
     Field::LogmuxInvalidUtf8,
     Field::LogmuxParseError,
+    Field::LogmuxTraceJoin,
     Field::LogmuxTruncated,
     Field::NetworkProtocolName,
     Field::NetworkProtocolVersion,
@@ -271,6 +274,7 @@ impl Field {
             Field::LogmuxFormat => "logmux.format",
             Field::LogmuxInvalidUtf8 => "logmux.invalid_utf8",
             Field::LogmuxParseError => "logmux.parse_error",
+            Field::LogmuxTraceJoin => "logmux.trace_join",
             Field::LogmuxTruncated => "logmux.truncated",
             Field::NetworkProtocolName => "network.protocol.name",
             Field::NetworkProtocolVersion => "network.protocol.version",
@@ -350,6 +354,7 @@ impl Field {
             Field::LogmuxFormat => &["logmux", "format"],
             Field::LogmuxInvalidUtf8 => &["logmux", "invalid_utf8"],
             Field::LogmuxParseError => &["logmux", "parse_error"],
+            Field::LogmuxTraceJoin => &["logmux", "trace_join"],
             Field::LogmuxTruncated => &["logmux", "truncated"],
             Field::NetworkProtocolName => &["network", "protocol", "name"],
             Field::NetworkProtocolVersion => &["network", "protocol", "version"],

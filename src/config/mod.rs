@@ -10,7 +10,8 @@
 //! - [`metrics`]: the `[metrics]` table of every door's config;
 //! - [`sinks`]: `[sink.NAME]` tables, shared by every door's config;
 //! - [`ini`]: a supervisord INI file read into the same raw shape;
-//! - [`template`]: `${VAR}` rendering and `when` conditions.
+//! - [`template`]: `${VAR}` rendering and `when` conditions;
+//! - [`trace`]: the `[trace]` table of `logmux run`.
 
 pub mod error;
 pub mod filter;
@@ -22,6 +23,7 @@ pub mod run;
 pub mod sinks;
 pub mod template;
 mod toml_words;
+pub mod trace;
 
 pub use error::{line_col, ConfigError, Locator};
 pub use filter::{parse_format_name, Config, ConfigFile};

@@ -23,6 +23,7 @@ use logmux_parsers::logmux_event as merge;
 use crate::event::{self, Origin, Stamp};
 use crate::metrics::{EventCache, EventMetrics};
 use crate::output::{sort_fields, Encoder, Event};
+use crate::trace::infer::Joiner;
 
 /// What the pipeline carries along with a line's text.
 #[derive(Debug, Clone, Copy)]
@@ -116,6 +117,8 @@ pub struct Pipeline {
     metrics: Option<Arc<EventMetrics>>,
     /// The metric handles of events encoded without a stream ([`Pipeline::encode`]).
     loose: EventCache,
+    /// `[trace] join = "infer"`: the join table shared across programs.
+    join: Option<Arc<Joiner>>,
 }
 
 impl Pipeline {
@@ -136,12 +139,20 @@ impl Pipeline {
             stats: Stats::default(),
             metrics: None,
             loose: EventCache::default(),
+            join: None,
         }
     }
 
     /// A pipeline that counts every event it encodes into `metrics`.
     pub fn with_metrics(mut self, metrics: Option<Arc<EventMetrics>>) -> Pipeline {
         self.metrics = metrics;
+        self
+    }
+
+    /// A pipeline whose request lines without ids are joined by `join`
+    /// (the heuristic of [`crate::trace::infer`]).
+    pub fn with_join(mut self, join: Option<Arc<Joiner>>) -> Pipeline {
+        self.join = join;
         self
     }
 
@@ -394,6 +405,11 @@ impl Pipeline {
         }
         crate::trace::stamp::stamp(&mut rec);
         event::add_to_parsed(&stream.origin, &mut rec);
+        // After the ids the line logs are stamped: only lines left without
+        // a trace id are joined.
+        if let Some(join) = &self.join {
+            join.observe(&mut rec, meta.stamp.observed_unix());
+        }
         emit(
             &self.settings.encoder,
             &mut self.stats,

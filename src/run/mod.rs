@@ -202,6 +202,7 @@ pub fn run(
     resource: &[(String, String)],
     console_output: Option<crate::output::OutputFormat>,
     metrics_listen: Option<std::net::SocketAddr>,
+    trace_join: Option<crate::trace::infer::JoinMode>,
 ) -> Result<Outcome, RunError> {
     let loaded = match path {
         Some(path) if !command.is_empty() => {
@@ -217,6 +218,9 @@ pub fn run(
         crate::config::resource::merge(std::mem::take(&mut config.resource), resource);
     if let Some(addr) = metrics_listen {
         config.metrics.get_or_insert_with(Default::default).listen = Some(addr);
+    }
+    if let Some(join) = trace_join {
+        config.trace_join = join;
     }
     // `--output pretty` (LOGMUX_OUTPUT): the console sinks' view, for
     // `docker compose up` in development; files and syslog keep theirs.

@@ -33,6 +33,7 @@ use crate::output::Encoder;
 use crate::shutdown::Shutdown;
 use crate::sink::Batch;
 pub use crate::sink::Route;
+use crate::trace::infer::Joiner;
 
 /// Read size: large reads keep the per-line cost low under load.
 const READ_SIZE: usize = 64 * 1024;
@@ -88,6 +89,8 @@ pub struct StreamReader {
     pub tail: Option<Arc<Ring>>,
     /// With `[metrics]`: lines and bytes read, and every event, are counted.
     pub metrics: Option<Arc<Metrics>>,
+    /// `[trace] join = "infer"`: the join table shared by every stream.
+    pub join: Option<Arc<Joiner>>,
 }
 
 impl StreamReader {
@@ -112,7 +115,8 @@ impl StreamReader {
             pipeline: Pipeline::new(self.settings)
                 .for_program(self.merge)
                 .joining_bursts()
-                .with_metrics(self.metrics.as_ref().map(|m| Arc::clone(&m.events))),
+                .with_metrics(self.metrics.as_ref().map(|m| Arc::clone(&m.events)))
+                .with_join(self.join),
             state: StreamState::new(self.origin),
         };
         let input = self.metrics.as_ref().map(|m| InputCounters {

@@ -41,6 +41,7 @@ use crate::engine::Settings;
 use crate::event::{IoStream, Origin};
 use crate::metrics::{Metrics, ProgramMetrics};
 use crate::output::Encoder;
+use crate::trace::infer::{JoinMode, Joiner};
 
 /// The longest wait between two tries of a failing program.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -231,6 +232,8 @@ pub struct Supervisor {
     tails: Option<Arc<super::ring::Rings>>,
     /// With `[metrics]`: the registry, and its program families.
     metrics: Option<(Arc<Metrics>, ProgramMetrics)>,
+    /// `[trace] join = "infer"`: one join table for every program's lines.
+    join: Option<Arc<Joiner>>,
 }
 
 /// Why everything is being stopped.
@@ -252,6 +255,8 @@ impl Supervisor {
     ) -> Supervisor {
         let programs = config.programs.iter().cloned().map(Program::new).collect();
         let probes = Probes::new(extra_env.clone());
+        let join =
+            (config.trace_join == JoinMode::Infer).then(|| Arc::new(Joiner::with_defaults()));
         Supervisor {
             probes,
             config,
@@ -268,6 +273,7 @@ impl Supervisor {
             stop_reason: None,
             tails: None,
             metrics: None,
+            join,
         }
     }
 
@@ -904,6 +910,7 @@ impl Supervisor {
             exit: self.exit.clone(),
             tail: self.tails.as_ref().and_then(|t| t.ring(&spec.name)),
             metrics: self.metrics.as_ref().map(|(m, _)| Arc::clone(m)),
+            join: self.join.clone(),
         }
     }
 

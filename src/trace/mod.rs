@@ -6,4 +6,5 @@
 //! that every event can carry its span's id without waiting for the others.
 
 pub mod ids;
+pub mod infer;
 pub mod stamp;

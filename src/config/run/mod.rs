@@ -228,6 +228,7 @@ fn resolve(
             None => None,
         },
         oneoff,
+        trace_join: crate::config::trace::resolve_join(loc, raw.trace.as_ref())?,
     };
     if command.is_some() {
         if let Some(program) = config.oneoff.take() {

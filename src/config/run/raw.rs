@@ -50,6 +50,8 @@ pub struct RawFile {
     pub metrics: Option<crate::config::metrics::RawMetrics>,
     /// `[oneoff]`: how `logmux run --config FILE CMD…` runs CMD.
     pub oneoff: Option<Spanned<RawOneoff>>,
+    /// `[trace]`: how request lines are joined.
+    pub trace: Option<crate::config::trace::RawTrace>,
 }
 
 /// `[oneoff]`: the user, directory, environment and streams of a one-off

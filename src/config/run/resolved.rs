@@ -42,6 +42,8 @@ pub struct RunConfig {
     /// look at its user and directory; in one-off mode the command is the
     /// last of `programs` instead.
     pub oneoff: Option<ProgramSpec>,
+    /// `[trace] join` (or `--trace-join`).
+    pub trace_join: crate::trace::infer::JoinMode,
 }
 
 /// How much of each program's output `logmux ctl tail` can show: the last
