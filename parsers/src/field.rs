@@ -40,6 +40,8 @@ pub enum Field {
     HttpRequestHeaderReferer,
     /// `http.request.header.x-forwarded-for`
     HttpRequestHeaderXForwardedFor,
+    /// `http.request.id`
+    HttpRequestId,
     /// `http.request.method`
     HttpRequestMethod,
     /// `http.request.size`
@@ -169,6 +171,7 @@ pub const ALL: &[Field] = &[
     Field::HttpRequestHeaderHost,
     Field::HttpRequestHeaderReferer,
     Field::HttpRequestHeaderXForwardedFor,
+    Field::HttpRequestId,
     Field::HttpRequestMethod,
     Field::HttpRequestSize,
     Field::HttpResponseBodySize,
@@ -244,6 +247,7 @@ impl Field {
             Field::HttpRequestHeaderHost => "http.request.header.host",
             Field::HttpRequestHeaderReferer => "http.request.header.referer",
             Field::HttpRequestHeaderXForwardedFor => "http.request.header.x-forwarded-for",
+            Field::HttpRequestId => "http.request.id",
             Field::HttpRequestMethod => "http.request.method",
             Field::HttpRequestSize => "http.request.size",
             Field::HttpResponseBodySize => "http.response.body.size",
@@ -321,6 +325,7 @@ impl Field {
             Field::HttpRequestHeaderXForwardedFor => {
                 &["http", "request", "header", "x-forwarded-for"]
             }
+            Field::HttpRequestId => &["http", "request", "id"],
             Field::HttpRequestMethod => &["http", "request", "method"],
             Field::HttpRequestSize => &["http", "request", "size"],
             Field::HttpResponseBodySize => &["http", "response", "body", "size"],
