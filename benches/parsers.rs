@@ -137,6 +137,7 @@ fn pipeline(c: &mut Criterion) {
             forced,
             nginx_format: None,
             uwsgi_logdate: None,
+            uwsgi_format: None,
             encoder: encoder.clone(),
         });
         // The syslog header names the program and its pid.

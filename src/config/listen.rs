@@ -16,6 +16,8 @@ use crate::sink::spec::SinkSpec;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListenConfigFile {
+    /// uWSGI's own `log-format` string for request lines.
+    uwsgi_log_format: Option<toml::Spanned<String>>,
     #[serde(default)]
     sink: IndexMap<String, RawSink>,
     /// Static fields every event gets.
@@ -28,6 +30,8 @@ struct ListenConfigFile {
 /// The sinks a listen config resolves to: the built-in ones and its own.
 #[derive(Debug)]
 pub struct ListenConfig {
+    /// `uwsgi_log_format`, compiled.
+    pub uwsgi_format: Option<logmux_parsers::uwsgi::log_format::LogFormat>,
     pub sinks: Vec<SinkSpec>,
     /// `[resource]`.
     pub resource: Vec<(String, String)>,
@@ -51,6 +55,7 @@ impl ListenConfig {
         let loc = Locator { path, text };
         let file: ListenConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, true))?;
         Ok(ListenConfig {
+            uwsgi_format: super::filter::uwsgi_format(&loc, file.uwsgi_log_format.as_ref())?,
             sinks: resolve_sinks(path, text, &file.sink)?,
             resource: super::resource::resolve(&loc, &file.resource, &|n: &str| {
                 std::env::var(n).ok()
