@@ -390,8 +390,12 @@ impl Step {
         let b = value.as_bytes();
         let clock = match self.target {
             Target::Time(clock) => clock,
-            // `logformat-strftime` makes it the `--logdate` pattern: kept as text.
-            Target::Ftime if value.len() == TIME_LOCAL_LEN => Clock::Local,
+            // Under `logformat-strftime` it has the `--logdate` pattern:
+            // then it is kept as text.
+            Target::Ftime => {
+                let ts = parse_time_local(b).filter(|_| b.len() == TIME_LOCAL_LEN);
+                return Some(ts.map(|ts| (Clock::Local, ts)));
+            }
             _ => return Some(None),
         };
         let ts = match clock {

@@ -220,6 +220,12 @@ fn times_of_every_kind() {
         extra(&r, "uwsgi.ftime"),
         Some(&Value::str("2026-12-04 18:33:49"))
     );
+    let r = parsed(&f, "Fri, 04 Dec 2026 18:33:49 GMT | 200");
+    assert_eq!(r.timestamp, None);
+    assert_eq!(
+        extra(&r, "uwsgi.ftime"),
+        Some(&Value::str("Fri, 04 Dec 2026 18:33:49 GMT"))
+    );
     for (f, line) in [
         ("%(tmicros) %(status)", "99999999999999999999 200"),
         ("%(tmicros) %(status)", "253402300800000000 200"),
