@@ -695,6 +695,7 @@ Examples:
   docker compose logs | logmux filter | jq -c 'select(.severity_number >= 17)'
   logmux filter --format nginx.access --keys dotted access.log
   logmux filter --nginx-log-format '$remote_addr [$time_local] \"$request\" $status $request_time' access.log
+  logmux filter --uwsgi-log-format '%(addr) [%(ctime)] %(method) %(uri) %(status) %(msecs) id=%(var.HTTP_X_REQUEST_ID)' uwsgi.log
   logmux filter /var/lib/docker/containers/<id>/<id>-json.log
   tail -F access.log | logmux filter --metrics-listen 9145 > /dev/null   # count only
   logmux filter --config logmux.toml --sink archive access.log   # [sink.archive] type = \"file\"
