@@ -17,6 +17,9 @@ use logmux_parsers::{docker, json, nginx, supervisord, uwsgi, Format, Record};
 const ACCESS: &str = r#"203.0.113.7 - - [05/Mar/2024:10:15:32 +0100] "GET /blog/2024/03/hello-world/?page=2&sort=desc HTTP/1.1" 200 5123 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0""#;
 const ERROR: &str = r#"2026/11/25 19:39:10 [error] 4242#4242: *57 connect() to unix:/tmp/app.sock failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: localhost, request: "GET /boom/ HTTP/1.1", upstream: "uwsgi://unix:/tmp/app.sock:", host: "127.0.0.1:18080""#;
 const UWSGI_REQ: &str = "[pid: 4243|app: 0|req: 12/30] 127.0.0.1 () {34 vars in 512 bytes} [Wed Nov 25 19:39:04 2026] GET /missing/?q=1 => generated 179 bytes in 3 msecs (HTTP/1.1 404) 5 headers in 158 bytes (1 switches on core 0)";
+// The log-format docker/uwsgi.ini uses, and a line real uWSGI wrote with it.
+const UWSGI_FORMAT: &str = "[pid: %(pid)|wid: %(wid)] %(addr) (%(user)) {%(vars) vars in %(pktsize) bytes} [%(ctime)] %(method) %(uri) => generated %(rsize) bytes in %(micros) micros (%(proto) %(status)) %(headers) headers in %(hsize) bytes (%(switches) switches on core %(core)) request_id=%(var.HTTP_X_REQUEST_ID) start=%(tmicros)";
+const UWSGI_FORMAT_LINE: &str = "[pid: 5862|wid: 1] 127.0.0.1 (-) {26 vars in 344 bytes} [Fri Dec  4 18:33:49 2026] GET /orders?id=7&tenant=acme => generated 4 bytes in 186 micros (HTTP/1.1 200) 2 headers in 53 bytes (1 switches on core 0) request_id=4bf92f3577b34da6a3ce929d0e0e4736 start=1796409229594854";
 const UWSGI_LOG: &str =
     "DAMN ! worker 1 (pid: 4244) died, killed by signal 9 :( trying respawn ...";
 const SUPERVISORD: &str = "2026-11-25 19:39:32,587 INFO success: web entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)";
@@ -56,6 +59,12 @@ fn parsers(c: &mut Criterion) {
         Err(e) => eprintln!("cannot compile combined: {e}"),
     }
     one(c, "uwsgi.request", UWSGI_REQ, uwsgi::parse_request);
+    match uwsgi::log_format::LogFormat::compile(UWSGI_FORMAT) {
+        Ok(custom) => one(c, "uwsgi.log_format(image)", UWSGI_FORMAT_LINE, |l, r| {
+            custom.parse(l, r)
+        }),
+        Err(e) => eprintln!("cannot compile the uWSGI log-format: {e}"),
+    }
     one(c, "uwsgi.log", UWSGI_LOG, |l, r| {
         uwsgi::parse_log(l, r, true)
     });
@@ -137,6 +146,7 @@ fn pipeline(c: &mut Criterion) {
             forced,
             nginx_format: None,
             uwsgi_logdate: None,
+            uwsgi_format: None,
             encoder: encoder.clone(),
         });
         // The syslog header names the program and its pid.

@@ -24,7 +24,7 @@ FIX="$ROOT/fixtures"
 export RUSTC_BOOTSTRAP=1
 export LC_ALL=C   # the fixtures hold raw non-UTF-8 bytes: treat lines as bytes
 
-ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode ijson_output spool_segment strftime json_keys prom_text accounts metrics_exposition"
+ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi uwsgi_log_format trace_context supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode ijson_output spool_segment strftime json_keys prom_text accounts metrics_exposition"
 TARGETS="${TARGETS:-$ALL_TARGETS}"
 
 # --- seeding --------------------------------------------------------------
@@ -119,6 +119,37 @@ seed_log_format() {
     done < "$FIX/nginx-access.log"
 }
 
+# seed_uwsgi_log_format: first line a uWSGI log-format, second a line it
+# wrote (the real samples of fixtures/generate/uwsgi-log-format.sh).
+seed_uwsgi_log_format() {
+    local dir="$FUZZ_DIR/corpus/uwsgi_log_format"
+    mkdir -p "$dir"
+    local k=0 name fmt line
+    for name in uwsgi-log-format uwsgi-log-format-combined uwsgi-log-format-json; do
+        fmt="$(head -n 1 "$FIX/$name.uwsgi-format")"
+        while IFS= read -r line; do
+            printf '%s\n%s' "$fmt" "$line" > "$(printf '%s/seed-%03d' "$dir" "$k")"
+            k=$(( k + 1 ))
+        done < <(grep -v '^[A-Za-z*]' "$FIX/$name.log" | head -n $(( PER_TARGET / 3 )))
+    done
+}
+
+# seed_trace_context: traceparent headers and ids, valid and not.
+seed_trace_context() {
+    local dir="$FUZZ_DIR/corpus/trace_context"
+    mkdir -p "$dir"
+    local k=0 v
+    for v in '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' \
+        '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' \
+        '01-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-03-extra' \
+        'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' \
+        '00-00000000000000000000000000000000-00f067aa0ba902b7-01' \
+        '4bf92f3577b34da6a3ce929d0e0e4736' '00f067aa0ba902b7' 'req-7f3a'; do
+        printf '%s' "$v" > "$(printf '%s/seed-%03d' "$dir" "$k")"
+        k=$(( k + 1 ))
+    done
+}
+
 # Syslog messages as real senders put them on the wire: Docker's four
 # formats, util-linux logger (recorded from 2.38.1) and rsyslog's forwarding.
 SYSLOG_SAMPLES=(
@@ -199,6 +230,8 @@ seed() {
         nginx_access)     seed_lines "$1" "$FIX/nginx-access.log" "$FIX/nginx-access-custom.log" ;;
         nginx_error)      seed_lines "$1" "$FIX/nginx-error.log" ;;
         nginx_log_format) seed_log_format ;;
+        uwsgi_log_format) seed_uwsgi_log_format ;;
+        trace_context)    seed_trace_context ;;
         uwsgi)            seed_lines "$1" "$FIX/uwsgi.log" "$FIX/uwsgi-logdate.log" ;;
         supervisord)      seed_lines "$1" "$FIX/supervisord.log" "$FIX/supervisord-devnull.log" ;;
         traceback)        seed_tracebacks "$1" "$FIX/uwsgi.log" "$FIX/uwsgi-logdate.log" "$FIX/mixed.log" ;;

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::trace::infer::JoinMode;
 use logmux_parsers::nginx::log_format::{Escape, LogFormat};
 use logmux_parsers::strftime::Strftime;
+use logmux_parsers::uwsgi::log_format::LogFormat as UwsgiFormat;
 use logmux_parsers::Format;
 
 use crate::config::listen::ListenConfig;
@@ -229,9 +230,14 @@ pub struct ListenArgs {
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
 
-    /// A TOML file of [sink.NAME] tables (as in `logmux run`), for --sink.
+    /// A TOML file of [sink.NAME] tables (as in `logmux run`), for --sink, and uwsgi_log_format.
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// uWSGI's own log-format string for the request lines in messages, e.g.
+    /// '%(addr) [%(ctime)] %(method) %(uri) %(status) %(msecs) id=%(var.HTTP_X_REQUEST_ID)'.
+    #[arg(long, value_name = "LOG_FORMAT")]
+    pub uwsgi_log_format: Option<String>,
 
     /// Write to this sink instead of stdout: a [sink.NAME] of --config (syslog, a file with
     /// rotation, …) or a built-in one (stdout, stderr, syslog, null). Its output and keys apply
@@ -357,12 +363,17 @@ impl ListenArgs {
             },
         };
         encoder.resource = static_fields(config.resource, &self.resource);
+        let uwsgi_format = match &self.uwsgi_log_format {
+            Some(f) => Some(compile_uwsgi_format(f)?),
+            None => config.uwsgi_format,
+        };
         Ok(ListenJob {
             endpoints,
             settings: Settings {
                 forced: None,
                 nginx_format: None,
                 uwsgi_logdate: None,
+                uwsgi_format,
                 encoder,
             },
             sink,
@@ -703,6 +714,7 @@ Examples:
   docker compose logs | logmux filter | jq -c 'select(.severity_number >= 17)'
   logmux filter --format nginx.access --keys dotted access.log
   logmux filter --nginx-log-format '$remote_addr [$time_local] \"$request\" $status $request_time' access.log
+  logmux filter --uwsgi-log-format '%(addr) [%(ctime)] %(method) %(uri) %(status) %(msecs) id=%(var.HTTP_X_REQUEST_ID)' uwsgi.log
   logmux filter /var/lib/docker/containers/<id>/<id>-json.log
   tail -F access.log | logmux filter --metrics-listen 9145 > /dev/null   # count only
   logmux filter --config logmux.toml --sink archive access.log   # [sink.archive] type = \"file\"
@@ -742,7 +754,12 @@ pub struct FilterArgs {
     #[arg(long, value_name = "FORMAT")]
     pub uwsgi_logdate: Option<String>,
 
-    /// A TOML config file (keys: format, nginx_log_format, output, keys, max_line_bytes;
+    /// uWSGI's own log-format string for request lines (its `log-format` option), e.g.
+    /// '%(addr) [%(ctime)] %(method) %(uri) %(status) %(msecs) id=%(var.HTTP_X_REQUEST_ID)'.
+    #[arg(long, value_name = "LOG_FORMAT")]
+    pub uwsgi_log_format: Option<String>,
+
+    /// A TOML config file (keys: format, nginx_log_format, uwsgi_log_format, output, keys, max_line_bytes;
     /// [sink.NAME] tables as in `logmux run`).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -831,6 +848,8 @@ pub enum ResolveError {
     LogFormat(String),
     #[error("--uwsgi-logdate: {0}")]
     UwsgiLogdate(String),
+    #[error("--uwsgi-log-format: {0}")]
+    UwsgiLogFormat(String),
     #[error("{0}")]
     Follow(String),
     #[error("--sink {name}: no such sink; expected one of {known} (define it as [sink.{name}] in --config)")]
@@ -877,6 +896,11 @@ fn static_fields(
     (!fields.is_empty()).then(|| fields.into())
 }
 
+/// `--uwsgi-log-format`, compiled.
+fn compile_uwsgi_format(format: &str) -> Result<UwsgiFormat, ResolveError> {
+    UwsgiFormat::compile(format).map_err(|e| ResolveError::UwsgiLogFormat(e.to_string()))
+}
+
 /// `--nginx-escape json|default|none`.
 fn parse_escape_arg(s: &str) -> Result<Escape, String> {
     Escape::from_name(s).ok_or_else(|| format!("'{s}': expected json, default or none"))
@@ -905,6 +929,10 @@ impl FilterArgs {
                 Some(Strftime::compile(f).map_err(|e| ResolveError::UwsgiLogdate(e.to_string()))?)
             }
             None => None,
+        };
+        let uwsgi_format = match &self.uwsgi_log_format {
+            Some(f) => Some(compile_uwsgi_format(f)?),
+            None => config.uwsgi_format,
         };
         let sink = match &self.sink {
             Some(name) => Some(find_sink(&config.sinks, name)?),
@@ -935,6 +963,7 @@ impl FilterArgs {
                 forced,
                 nginx_format,
                 uwsgi_logdate,
+                uwsgi_format,
                 encoder,
             },
             max_line_bytes: self

@@ -45,6 +45,7 @@ fn filter(args: FilterArgs) -> u8 {
                 ResolveError::Config(_) => "config",
                 ResolveError::LogFormat(_) => "log_format",
                 ResolveError::UwsgiLogdate(_) => "uwsgi_logdate",
+                ResolveError::UwsgiLogFormat(_) => "uwsgi_log_format",
                 ResolveError::Follow(_) => "follow",
                 ResolveError::UnknownSink { .. } => "sink",
             };

@@ -196,3 +196,24 @@ fn filter_and_listen_config_errors_name_their_key() {
         "CONFIG:3:8: sink.s.path: expected a string, found integer 5"
     );
 }
+
+/// `uwsgi_log_format`, top level and per program: a format that cannot be
+/// compiled names the file, line, column, key and the byte of the format.
+#[test]
+fn a_bad_uwsgi_log_format_names_the_key_and_the_byte() {
+    check_says(
+        "uwsgi_log_format = \"%(addr) [%(ctime)] %(status\"\n[program.a]\ncommand = \"x\"\n",
+        "CONFIG:1:20: uwsgi_log_format: `%(` at byte 19 has no closing `)`",
+    );
+    check_says(
+        "[program.app]\ncommand = \"uwsgi\"\nuwsgi_log_format = \"%(method)%(uri) %(status)\"\n",
+        "CONFIG:3:20: program.app.uwsgi_log_format: `%(method)` (byte 0) is directly followed by \
+         `%(uri)` (byte 9): with no literal text between them their values cannot be told apart",
+    );
+    let (code, message, stderr) = check(
+        "c.toml",
+        b"uwsgi_log_format = \"%(addr) %(status) id=%(var.HTTP_X_REQUEST_ID)\"\n[program.a]\ncommand = \"true\"\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(message, "", "{stderr}");
+}

@@ -489,3 +489,70 @@ fn request_ids_become_trace_and_span_ids() {
     assert_eq!(events[8]["log"]["logger"], "django.request");
     assert!(events[8]["http"]["request"]["id"].is_null());
 }
+
+/// `--uwsgi-log-format` on a line real uWSGI 2.0.21 wrote with the image's
+/// `log-format` (fixtures/uwsgi-log-format.log): exact fields and JSON
+/// types; other lines still come out; a bad format exits 78 naming the byte.
+#[test]
+fn uwsgi_log_format_flag_types_every_field() {
+    let format = "[pid: %(pid)|wid: %(wid)] %(addr) (%(user)) {%(vars) vars in %(pktsize) bytes} [%(ctime)] %(method) %(uri) => generated %(rsize) bytes in %(micros) micros (%(proto) %(status)) %(headers) headers in %(hsize) bytes (%(switches) switches on core %(core)) request_id=%(var.HTTP_X_REQUEST_ID) start=%(tmicros)";
+    let line = "[pid: 5862|wid: 1] 127.0.0.1 (-) {28 vars in 359 bytes} [Fri Dec  4 18:33:49 2026] GET /missing?x=1 => generated 3 bytes in 158 micros (HTTP/1.1 404) 1 headers in 52 bytes (1 switches on core 0) request_id=req-7f3a start=1796409229602530";
+    let input = format!("{line}\nspawned uWSGI worker 1 (pid: 5862, cores: 1)\nhello\n");
+    let events = filter_json(
+        &["--uwsgi-log-format", format, "--keys", "dotted"],
+        input.as_bytes(),
+    );
+    assert_eq!(events.len(), 3);
+    let e = events[0].as_object().expect("an object");
+    let mut keys: Vec<&str> = e.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let want = json!({
+        "timestamp": "2026-12-04T18:33:49.602530Z",
+        "severity_text": "WARN",
+        "severity_number": 13,
+        "message": line,
+        "logmux.format": "uwsgi.request",
+        "process.pid": 5862,
+        "uwsgi.wid": 1,
+        "client.address": "127.0.0.1",
+        "uwsgi.request.vars.count": 28,
+        "uwsgi.request.vars.size": 359,
+        "http.request.method": "GET",
+        "url.original": "/missing?x=1",
+        "url.path": "/missing",
+        "url.query": "x=1",
+        "http.response.body.size": 3,
+        "http.server.request.duration": 0.000158,
+        "network.protocol.name": "http",
+        "network.protocol.version": "1.1",
+        "http.response.status_code": 404,
+        "uwsgi.response.headers.count": 1,
+        "uwsgi.response.headers.size": 52,
+        "uwsgi.switches": 1,
+        "uwsgi.core": 0,
+        "http.request.id": "req-7f3a",
+    });
+    for (k, v) in want.as_object().expect("an object") {
+        assert_eq!(e.get(k), Some(v), "{k}");
+    }
+    let mut expected: Vec<&str> = want
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    expected.extend(["observed_timestamp", "service.name"]);
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+    assert_eq!(events[1]["logmux.format"], "uwsgi.log");
+    assert_eq!(events[2]["logmux.format"], "text");
+
+    let out = run(
+        &["filter", "--uwsgi-log-format", "%(status) %(msecs"],
+        b"x\n",
+    );
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--uwsgi-log-format: `%(` at byte 10 has no closing `)`"),
+        "{stderr}"
+    );
+}

@@ -18,13 +18,17 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
-/// Filters one sample; `NAME.format` beside it holds an nginx log_format.
+/// Filters one sample; `NAME.format` beside it holds an nginx log_format,
+/// `NAME.uwsgi-format` a uWSGI log-format.
 fn filter_sample(name: &str) -> Vec<Value> {
     let dir = fixtures();
     let mut cmd = common::logmux();
     cmd.current_dir(&dir).args(["filter", "--output", "json"]);
     if let Ok(format) = std::fs::read_to_string(dir.join(format!("{name}.format"))) {
         cmd.args(["--nginx-log-format", format.trim_end()]);
+    }
+    if let Ok(format) = std::fs::read_to_string(dir.join(format!("{name}.uwsgi-format"))) {
+        cmd.args(["--uwsgi-log-format", format.trim_end_matches('\n')]);
     }
     let out = cmd.arg(format!("{name}.log")).output().expect("run logmux");
     assert!(
@@ -176,6 +180,9 @@ fn no_sample_is_left_out() {
         "python-exceptions",
         "django-formats",
         "app-json",
+        "uwsgi-log-format",
+        "uwsgi-log-format-combined",
+        "uwsgi-log-format-json",
     ];
     for entry in std::fs::read_dir(fixtures())
         .expect("fixtures dir")
@@ -216,4 +223,24 @@ fn python_multi_line_messages_and_notes() {
 #[test]
 fn django_asctime_and_verbose_formats() {
     check("django-formats");
+}
+
+/// Real uWSGI 2.0.21 output with `--log-format` (fixtures/generate/uwsgi-log-format.sh):
+/// the default line's fields plus the request id and the start in microseconds.
+#[test]
+fn uwsgi_log_format_of_the_image() {
+    check("uwsgi-log-format");
+}
+
+/// Apache's combined shape: `%(ltime)`, an X-Forwarded-For list, quotes in a
+/// User-Agent, a user logvar.
+#[test]
+fn uwsgi_log_format_combined() {
+    check("uwsgi-log-format-combined");
+}
+
+/// A JSON-looking format: `%(tmsecs)`, `%(secs)`, `%(host)`, `%(epoch)`.
+#[test]
+fn uwsgi_log_format_json() {
+    check("uwsgi-log-format-json");
 }

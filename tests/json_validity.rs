@@ -203,6 +203,7 @@ fn through_pipeline(input: &[u8], keys: KeyStyle) -> Vec<u8> {
         forced: None,
         nginx_format: None,
         uwsgi_logdate: None,
+        uwsgi_format: None,
         encoder: Encoder {
             keys,
             ..Encoder::json()

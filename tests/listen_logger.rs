@@ -447,3 +447,39 @@ fn unix_datagram_and_stream_sockets() {
     assert!(!exists(&done.dir.path().join("dgram.sock")));
     assert!(!exists(&done.dir.path().join("stream.sock")));
 }
+
+/// `--uwsgi-log-format` on `logmux listen`: a request line uWSGI 2.0.21
+/// wrote with a `log-format` (fixtures/uwsgi-log-format-combined.log), sent
+/// as the body of an RFC 3164 datagram, is a `uwsgi.request` event with the
+/// request id; a body that is not the format's stays text.
+#[test]
+fn a_uwsgi_log_format_reads_request_lines_in_messages() {
+    let format = r#"%(addr) - %(user) [%(ltime)] "%(method) %(uri) %(proto)" %(status) %(size) "%(referer)" "%(uagent)" rt=%(msecs) cl=%(cl) wid=%(wid) tenant=%(tenant) rid=%(var.HTTP_X_REQUEST_ID)"#;
+    let l = start(&["--udp", ":0", "--uwsgi-log-format", format]);
+    let lines: [&[u8]; 2] = [
+        br#"<14>Dec  4 18:33:51 vm uwsgi[5862]: 127.0.0.1 - - [04/Dec/2026:18:33:51 +0000] "POST /echo HTTP/1.1" 200 64 "-" "curl/7.88.1" rt=3 cl=7 wid=1 tenant=- rid=0af7651916cd43dd8448eb211c80319c"#,
+        b"<14>Dec  4 18:33:52 vm uwsgi[5862]: plain words",
+    ];
+    send_udp(l.udp(), &lines);
+    l.wait_for(2, 20);
+    let done = l.stop();
+    assert_eq!(done.events.len(), 2);
+    let e = fields(&done.events[0]);
+    assert_eq!(e["logmux.format"], json!("uwsgi.request"));
+    assert_eq!(
+        e["http.request.id"],
+        json!("0af7651916cd43dd8448eb211c80319c")
+    );
+    assert_eq!(e["http.request.method"], json!("POST"));
+    assert_eq!(e["url.path"], json!("/echo"));
+    assert_eq!(e["http.response.status_code"], json!(200));
+    assert_eq!(e["http.response.size"], json!(64));
+    assert_eq!(e["http.server.request.duration"], json!(0.003));
+    assert_eq!(e["uwsgi.cl"], json!(7));
+    assert_eq!(e["service.name"], json!("uwsgi"));
+    assert_eq!(
+        done.events[0]["timestamp"],
+        json!("2026-12-04T18:33:51+00:00")
+    );
+    assert_eq!(done.events[1]["logmux"]["format"], json!("text"));
+}

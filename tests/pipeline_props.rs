@@ -17,6 +17,7 @@ fn filter(input: &[u8], cuts: &[usize], forced: Option<Format>, max_line: usize)
         forced,
         nginx_format: None,
         uwsgi_logdate: None,
+        uwsgi_format: None,
         encoder: Encoder::json(),
     });
     let mut reader = Input::new(Origin::default(), max_line);

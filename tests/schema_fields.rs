@@ -47,6 +47,10 @@ fn produced_fields() -> BTreeSet<String> {
             if let Some(f) = &format {
                 args.extend(["--nginx-log-format", f.trim_end()]);
             }
+            let uwsgi = std::fs::read_to_string(path.with_extension("uwsgi-format")).ok();
+            if let Some(f) = &uwsgi {
+                args.extend(["--uwsgi-log-format", f.trim_end_matches('\n')]);
+            }
             for e in common::filter_json(&args, b"") {
                 leaves("", &e, &mut seen);
             }

@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         forced: None,
         nginx_format: None,
         uwsgi_logdate: None,
+        uwsgi_format: None,
         encoder: Encoder { keys, ..Encoder::json() },
     });
     let mut reader = Input::new(Origin::default(), 4096);

@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         forced: None,
         nginx_format: None,
         uwsgi_logdate: None,
+        uwsgi_format: None,
         encoder: Encoder::json(),
     });
     let mut input = Input::new(Origin::default(), 256);

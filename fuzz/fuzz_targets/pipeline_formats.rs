@@ -64,6 +64,7 @@ fuzz_target!(|data: &[u8]| {
         forced,
         nginx_format,
         uwsgi_logdate: None,
+        uwsgi_format: None,
         encoder,
     });
     let max = if sel2 & 0x80 != 0 { 64 } else { 256 };

@@ -43,6 +43,7 @@ fuzz_target!(|data: &[u8]| {
         forced: None,
         nginx_format: None,
         uwsgi_logdate: None,
+        uwsgi_format: None,
         encoder,
     });
     let origin = Origin {

@@ -9,6 +9,7 @@
 use crate::nginx::log_format::LogFormat;
 use crate::record::{Format, Record};
 use crate::strftime::Strftime;
+use crate::uwsgi::log_format::LogFormat as UwsgiFormat;
 use crate::{django, json, nginx, supervisord, text, traceback, uwsgi};
 
 /// How lines are parsed.
@@ -20,6 +21,8 @@ pub struct Parser<'f> {
     pub nginx_format: Option<&'f LogFormat>,
     /// uWSGI's `--logdate=FORMAT`, tried before the usual date prefixes.
     pub uwsgi_logdate: Option<&'f Strftime>,
+    /// A user's uWSGI `log-format`, tried before the default request line.
+    pub uwsgi_format: Option<&'f UwsgiFormat>,
 }
 
 impl<'f> Parser<'f> {
@@ -28,6 +31,7 @@ impl<'f> Parser<'f> {
         forced: None,
         nginx_format: None,
         uwsgi_logdate: None,
+        uwsgi_format: None,
     };
 
     /// Parses one line (or one assembled multi-line event) into `rec`.
@@ -65,9 +69,9 @@ impl<'f> Parser<'f> {
                 None => nginx::access::parse(line, rec),
             },
             Format::NginxError => nginx::error::parse(line, rec),
-            Format::UwsgiRequest => uwsgi::parse_request(line, rec),
+            Format::UwsgiRequest => self.uwsgi_request(line, rec),
             Format::UwsgiLog => {
-                rec.attempt(|r| uwsgi::parse_request(line, r))
+                rec.attempt(|r| self.uwsgi_request(line, r))
                     || uwsgi::parse_log_with(line, rec, false, self.uwsgi_logdate)
             }
             Format::Supervisord => supervisord::parse(line, rec),
@@ -80,12 +84,30 @@ impl<'f> Parser<'f> {
         }
     }
 
+    /// A uWSGI request line: the user's `log-format`, then the default line.
+    fn uwsgi_request<'a>(&self, line: &'a str, rec: &mut Record<'a>) -> bool
+    where
+        'f: 'a,
+    {
+        match self.uwsgi_format {
+            Some(custom) => {
+                custom.parse(line, rec) || rec.attempt(|r| uwsgi::parse_request(line, r))
+            }
+            None => uwsgi::parse_request(line, rec),
+        }
+    }
+
     /// Tries the parsers that fit the line's first bytes; falls back to text.
     fn detect<'a>(&self, line: &'a str, rec: &mut Record<'a>)
     where
         'f: 'a,
     {
         if let Some(custom) = self.nginx_format {
+            if rec.attempt(|r| custom.parse(line, r)) {
+                return;
+            }
+        }
+        if let Some(custom) = self.uwsgi_format {
             if rec.attempt(|r| custom.parse(line, r)) {
                 return;
             }
@@ -282,6 +304,7 @@ mod tests {
             forced: Some(Format::Supervisord),
             nginx_format: None,
             uwsgi_logdate: None,
+            uwsgi_format: None,
         };
         assert!(!p.parse("hello world", &mut rec));
         assert_eq!(rec.format, Format::Text);

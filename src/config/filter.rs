@@ -10,6 +10,7 @@ use std::path::Path;
 
 use indexmap::IndexMap;
 use logmux_parsers::nginx::log_format::LogFormat;
+use logmux_parsers::uwsgi::log_format::LogFormat as UwsgiFormat;
 use logmux_parsers::Format;
 use serde::Deserialize;
 use toml::Spanned;
@@ -25,6 +26,8 @@ use crate::sink::spec::SinkSpec;
 pub struct ConfigFile {
     /// nginx's own `log_format` string for access lines.
     pub nginx_log_format: Option<Spanned<String>>,
+    /// uWSGI's own `log-format` string for request lines.
+    pub uwsgi_log_format: Option<Spanned<String>>,
     /// A format name, or `auto`.
     pub format: Option<Spanned<String>>,
     pub output: Option<OutputFormat>,
@@ -44,6 +47,7 @@ pub struct ConfigFile {
 #[derive(Debug)]
 pub struct Config {
     pub nginx_format: Option<LogFormat>,
+    pub uwsgi_format: Option<UwsgiFormat>,
     pub format: Option<Option<Format>>,
     pub output: Option<OutputFormat>,
     pub keys: Option<KeyStyle>,
@@ -61,6 +65,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             nginx_format: None,
+            uwsgi_format: None,
             format: None,
             output: None,
             keys: None,
@@ -97,6 +102,7 @@ impl Config {
         let file: ConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, true))?;
         let mut config = Config {
             nginx_format: None,
+            uwsgi_format: uwsgi_format(&loc, file.uwsgi_log_format.as_ref())?,
             format: None,
             output: file.output,
             keys: file.keys,
@@ -133,6 +139,20 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// A config's `uwsgi_log_format`, compiled; an error names the file, line,
+/// key and the byte of the format that is wrong.
+pub fn uwsgi_format(
+    loc: &Locator<'_>,
+    format: Option<&Spanned<String>>,
+) -> Result<Option<UwsgiFormat>, ConfigError> {
+    format
+        .map(|f| {
+            UwsgiFormat::compile(f.get_ref())
+                .map_err(|e| loc.invalid(f.span().start, "uwsgi_log_format", e.to_string()))
+        })
+        .transpose()
 }
 
 /// `auto` or one of the format names.
@@ -183,6 +203,29 @@ mod tests {
         );
         let e = err("max_line_bytes = 3\n");
         assert!(e.contains("1:18: max_line_bytes: 3 is outside"), "{e}");
+    }
+
+    #[test]
+    fn uwsgi_log_format_is_compiled_and_checked() {
+        let c = Config::parse(
+            Path::new("x"),
+            "uwsgi_log_format = \"%(addr) %(status) %(var.HTTP_X_REQUEST_ID)\"\n",
+        );
+        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        let vars: Vec<&str> = c
+            .uwsgi_format
+            .as_ref()
+            .expect("compiled")
+            .variables()
+            .collect();
+        assert_eq!(vars, ["addr", "status", "var.HTTP_X_REQUEST_ID"]);
+        let e = err("output = \"json\"\nuwsgi_log_format = \"%(addr)%(status)\"\n");
+        assert_eq!(
+            e,
+            "logmux.toml:2:20: uwsgi_log_format: `%(addr)` (byte 0) is directly followed by \
+             `%(status)` (byte 7): with no literal text between them their values cannot be \
+             told apart"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `logmux listen --config FILE`: a TOML file of `[sink.NAME]` tables (see
-//! [`super::sinks`]), the sinks `--sink NAME` can name. Every other setting
-//! of `listen` is a flag; unknown keys are errors, as in every config.
+//! [`super::sinks`]), the sinks `--sink NAME` can name, `[resource]`,
+//! `[metrics]` and `uwsgi_log_format`. Every other setting of `listen` is a
+//! flag; unknown keys are errors, as in every config.
 
 use std::path::Path;
 
@@ -16,6 +17,8 @@ use crate::sink::spec::SinkSpec;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListenConfigFile {
+    /// uWSGI's own `log-format` string for request lines.
+    uwsgi_log_format: Option<toml::Spanned<String>>,
     #[serde(default)]
     sink: IndexMap<String, RawSink>,
     /// Static fields every event gets.
@@ -28,6 +31,8 @@ struct ListenConfigFile {
 /// The sinks a listen config resolves to: the built-in ones and its own.
 #[derive(Debug)]
 pub struct ListenConfig {
+    /// `uwsgi_log_format`, compiled.
+    pub uwsgi_format: Option<logmux_parsers::uwsgi::log_format::LogFormat>,
     pub sinks: Vec<SinkSpec>,
     /// `[resource]`.
     pub resource: Vec<(String, String)>,
@@ -51,6 +56,7 @@ impl ListenConfig {
         let loc = Locator { path, text };
         let file: ListenConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, true))?;
         Ok(ListenConfig {
+            uwsgi_format: super::filter::uwsgi_format(&loc, file.uwsgi_log_format.as_ref())?,
             sinks: resolve_sinks(path, text, &file.sink)?,
             resource: super::resource::resolve(&loc, &file.resource, &|n: &str| {
                 std::env::var(n).ok()
@@ -83,6 +89,34 @@ mod tests {
         assert!(
             e.starts_with("l.toml:1:1: output: unknown field `output`"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn uwsgi_log_format_is_compiled_or_named_with_its_byte() {
+        let c = ListenConfig::parse(
+            Path::new("l.toml"),
+            "uwsgi_log_format = \"%(addr) %(status)\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let vars: Vec<&str> = c
+            .uwsgi_format
+            .as_ref()
+            .expect("compiled")
+            .variables()
+            .collect();
+        assert_eq!(vars, ["addr", "status"]);
+        assert!(ListenConfig::builtin()
+            .expect("builtin")
+            .uwsgi_format
+            .is_none());
+        let e = ListenConfig::parse(Path::new("l.toml"), "uwsgi_log_format = \"%()\"\n")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "l.toml:1:20: uwsgi_log_format: `%()` at byte 0 names no variable"
         );
     }
 }

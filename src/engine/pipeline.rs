@@ -16,6 +16,7 @@ use logmux_parsers::detect::Parser;
 use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::strftime::Strftime;
 use logmux_parsers::traceback::{Action, Assembler, Burst};
+use logmux_parsers::uwsgi::log_format::LogFormat as UwsgiFormat;
 use logmux_parsers::{ansi, supervisord, traceback, Field, Format, Record, Value};
 
 use logmux_parsers::logmux_event as merge;
@@ -55,6 +56,8 @@ pub struct Settings {
     pub nginx_format: Option<LogFormat>,
     /// uWSGI's `--logdate=FORMAT` (`--uwsgi-logdate`), when the usual ones do not fit.
     pub uwsgi_logdate: Option<Strftime>,
+    /// A user's uWSGI `log-format` (`--uwsgi-log-format`, `uwsgi_log_format`).
+    pub uwsgi_format: Option<UwsgiFormat>,
     pub encoder: Encoder,
 }
 
@@ -371,6 +374,7 @@ impl Pipeline {
             forced: self.settings.forced,
             nginx_format: self.settings.nginx_format.as_ref(),
             uwsgi_logdate: self.settings.uwsgi_logdate.as_ref(),
+            uwsgi_format: self.settings.uwsgi_format.as_ref(),
         };
         let mut rec = Record {
             invalid_utf8: meta.invalid,

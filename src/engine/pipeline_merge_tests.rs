@@ -13,6 +13,7 @@ fn pipeline() -> Pipeline {
         forced: None,
         nginx_format: None,
         uwsgi_logdate: None,
+        uwsgi_format: None,
         encoder: Encoder::json(),
     })
 }

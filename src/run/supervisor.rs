@@ -898,6 +898,7 @@ impl Supervisor {
                 forced: stream.format,
                 nginx_format: spec.nginx_log_format.clone(),
                 uwsgi_logdate: spec.uwsgi_logdate.clone(),
+                uwsgi_format: spec.uwsgi_log_format.clone(),
                 encoder: sink.encoder.clone(),
             },
             max_line: self.config.max_line_bytes,

@@ -136,6 +136,7 @@ impl Printer {
                 forced: None,
                 nginx_format: None,
                 uwsgi_logdate: None,
+                uwsgi_format: None,
                 encoder,
             };
             (Pipeline::new(settings), StreamState::new(Origin::default()))

@@ -204,6 +204,10 @@ fn resolve(
             ),
             None => None,
         },
+        default_uwsgi_format: crate::config::filter::uwsgi_format(
+            loc,
+            raw.uwsgi_log_format.as_ref(),
+        )?,
     };
     let programs = resolve_programs(&scope, &raw)?;
     let programs = start_order(loc, &raw, programs)?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use logmux_parsers::nginx::log_format::LogFormat;
 use logmux_parsers::strftime::Strftime;
+use logmux_parsers::uwsgi::log_format::LogFormat as UwsgiFormat;
 use nix::sys::signal::Signal;
 use toml::Spanned;
 
@@ -54,6 +55,8 @@ pub struct ProgramSpec {
     pub nginx_log_format: Option<LogFormat>,
     /// uWSGI's `--logdate=FORMAT`, when the program sets one.
     pub uwsgi_logdate: Option<Strftime>,
+    /// uWSGI's `log-format`: the program's own, else the top-level one.
+    pub uwsgi_log_format: Option<UwsgiFormat>,
     /// `service.name` of its events: `service_name`, else `name`.
     pub service_name: String,
     /// Its lines that are logmux events are merged (a nested `logmux
@@ -121,6 +124,7 @@ impl ProgramSpec {
             depends_on: p.depends_on()?,
             nginx_log_format: p.nginx_log_format()?,
             uwsgi_logdate: p.uwsgi_logdate()?,
+            uwsgi_log_format: p.uwsgi_log_format()?,
             streams: p.streams()?,
             service_name: p.service_name()?,
             stop_as_group: raw.stop_as_group.unwrap_or(true),
@@ -170,6 +174,8 @@ pub(super) struct Scope<'a> {
     pub names: Vec<&'a str>,
     /// The top-level `nginx_log_format`, which a program's own replaces.
     pub default_log_format: Option<LogFormat>,
+    /// The top-level `uwsgi_log_format`, which a program's own replaces.
+    pub default_uwsgi_format: Option<UwsgiFormat>,
 }
 
 /// The index of the sink a config names, or an error that lists the known ones.
@@ -457,6 +463,15 @@ impl<'s, 'a> Program<'s, 'a> {
                 .map(Some)
                 .map_err(|e| self.invalid(f.span().start, "uwsgi_logdate", e)),
             None => Ok(None),
+        }
+    }
+
+    fn uwsgi_log_format(&self) -> Result<Option<UwsgiFormat>, ConfigError> {
+        match &self.raw.uwsgi_log_format {
+            Some(f) => UwsgiFormat::compile(f.get_ref())
+                .map(Some)
+                .map_err(|e| self.invalid(f.span().start, "uwsgi_log_format", e.to_string())),
+            None => Ok(self.scope.default_uwsgi_format.clone()),
         }
     }
 

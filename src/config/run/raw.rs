@@ -33,6 +33,8 @@ pub struct RawFile {
     pub drop_report: Option<Spanned<DurationValue>>,
     /// The default custom nginx `log_format` for all programs.
     pub nginx_log_format: Option<Spanned<String>>,
+    /// The default uWSGI `log-format` for all programs.
+    pub uwsgi_log_format: Option<Spanned<String>>,
     /// Each program's last events kept for `logmux ctl tail`.
     pub tail_buffer: Option<RawTailBuffer>,
     #[serde(default)]
@@ -157,6 +159,8 @@ pub struct RawProgram {
     /// What SIGHUP to logmux does to this program: forward, restart or ignore.
     pub sighup: Option<Spanned<String>>,
     pub nginx_log_format: Option<Spanned<String>>,
+    /// The program's uWSGI `log-format`.
+    pub uwsgi_log_format: Option<Spanned<String>>,
     /// The program's uWSGI `--logdate=FORMAT` (a strftime pattern).
     pub uwsgi_logdate: Option<Spanned<String>>,
     /// `service.name` of the program's events (default: the program's name).

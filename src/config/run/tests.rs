@@ -617,3 +617,24 @@ fn metrics_table_resolves_and_its_errors_name_file_line_and_key() {
     assert!(err(&format!("{base}bucket = [1]\n"))
         .starts_with("/etc/logmux.toml:4:1: metrics.bucket: unknown field `bucket`"));
 }
+
+#[test]
+fn uwsgi_log_format_top_level_is_every_programs_unless_one_has_its_own() {
+    let c = load_str(
+        "uwsgi_log_format = \"%(addr) %(status)\"\n\
+         [program.a]\ncommand = \"uwsgi\"\n\
+         [program.b]\ncommand = \"uwsgi\"\nuwsgi_log_format = \"%(method) %(uri) %(var.HTTP_X_REQUEST_ID)\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let vars = |i: usize| -> Vec<String> {
+        c.programs[i]
+            .uwsgi_log_format
+            .as_ref()
+            .map(|f| f.variables().map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(vars(0), ["addr", "status"]);
+    assert_eq!(vars(1), ["method", "uri", "var.HTTP_X_REQUEST_ID"]);
+    let c = load_str("[program.a]\ncommand = \"uwsgi\"\n").unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.programs[0].uwsgi_log_format.is_none());
+}

@@ -335,7 +335,7 @@ mod props {
                 hostname: (sel & 8 == 0).then(|| "host".to_string()),
             };
             let encoder = Encoder { syslog: Some(Arc::new(syslog)), ..Encoder::json() };
-            let mut pipeline = Pipeline::new(Settings { forced: None, nginx_format: None, uwsgi_logdate: None, encoder });
+            let mut pipeline = Pipeline::new(Settings { forced: None, nginx_format: None, uwsgi_logdate: None, uwsgi_format: None, encoder });
             let mut input = Input::new(origin(), 64);
             let stamp = Stamp::now();
             let mut out = Vec::new();

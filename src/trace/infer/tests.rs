@@ -40,6 +40,7 @@ fn offer(j: &Joiner, line: &str, format: Option<&LogFormat>, now: u64) -> Given 
         forced: None,
         nginx_format: format,
         uwsgi_logdate: None,
+        uwsgi_format: None,
     };
     let mut rec = Record::default();
     assert!(parser.parse(line, &mut rec), "not parsed: {line}");

@@ -7,6 +7,8 @@
 //! hold spaces: the URI ends at the *last* ` => generated `, and ADDR/USER
 //! end at the first `) {` followed by `N vars in B bytes} [`.
 
+pub mod log_format;
+
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
