@@ -915,10 +915,31 @@ fn one_request_one_trace_id() {
             upstream,
             "{a}"
         );
+        // uWSGI's request line (the image's log-format logs the id): one
+        // per request that reached uWSGI, in uWSGI's span.
+        let requests_line: Vec<&&Value> = events
+            .iter()
+            .filter(|e| format_of(e) == "uwsgi.request")
+            .collect();
+        assert_eq!(
+            requests_line.len(),
+            usize::from(upstream),
+            "GET {path}: {events:#?}"
+        );
+        for u in &requests_line {
+            assert_eq!(u["url"]["path"], *path, "{u}");
+            assert_eq!(u["http"]["response"]["status_code"], *status, "{u}");
+            assert_eq!(u["http"]["request"]["id"], t, "{u}");
+            assert_eq!(u["span_id"], span(t, SpanRole::Uwsgi), "{u}");
+            assert!(
+                u["http"]["server"]["request"]["duration"].is_number(),
+                "{u}"
+            );
+        }
         // Django's events of the request: uWSGI's span.
         let django: Vec<&&Value> = events
             .iter()
-            .filter(|e| format_of(e) != "nginx.access")
+            .filter(|e| !matches!(format_of(e), "nginx.access" | "uwsgi.request"))
             .collect();
         for e in &django {
             assert_eq!(service_of(e), "uwsgi", "{e}");
@@ -1255,6 +1276,15 @@ fn seed_supervisord_conf_runs_unchanged() {
     assert_every_line_typed(&all);
 }
 
+/// The rest of the line after `start` in `path`.
+fn line_after(path: &str, start: &str) -> String {
+    let text = std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let (_, rest) = text
+        .split_once(start)
+        .unwrap_or_else(|| panic!("{path}: no `{start}`"));
+    rest.lines().next().unwrap_or("").to_string()
+}
+
 /// The text between `start` and the next `'` after it in `path`.
 fn quoted_after(path: &str, start: &str) -> String {
     let text = std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -1283,6 +1313,21 @@ fn logmux_reads_the_log_format_nginx_writes() {
     ] {
         assert_eq!(quoted_after(toml, "nginx_log_format = '"), nginx, "{toml}");
     }
+    // uWSGI's log-format, likewise: the uWSGI configs' line is logmux's.
+    let uwsgi = line_after("docker/uwsgi.ini", "log-format = ");
+    assert_eq!(
+        line_after("tests/stack/uwsgi.ini.in", "log-format = "),
+        uwsgi
+    );
+    for toml in [
+        "docker/logmux.toml",
+        "tests/stack/logmux.toml",
+        "tests/stack/health.toml",
+        "tests/stack/otlp.toml",
+    ] {
+        assert_eq!(quoted_after(toml, "uwsgi_log_format = '"), uwsgi, "{toml}");
+    }
+    assert!(uwsgi.contains("%(var.HTTP_X_REQUEST_ID)"), "{uwsgi}");
     for var in [
         "$trace_id",
         "$http_traceparent",
