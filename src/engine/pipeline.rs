@@ -23,6 +23,7 @@ use logmux_parsers::logmux_event as merge;
 use crate::event::{self, Origin, Stamp};
 use crate::metrics::{EventCache, EventMetrics};
 use crate::output::{sort_fields, Encoder, Event};
+use crate::trace::Tracer;
 
 /// What the pipeline carries along with a line's text.
 #[derive(Debug, Clone, Copy)]
@@ -116,6 +117,8 @@ pub struct Pipeline {
     metrics: Option<Arc<EventMetrics>>,
     /// The metric handles of events encoded without a stream ([`Pipeline::encode`]).
     loose: EventCache,
+    /// The span builder every finished event is shown to, when a sink sends traces.
+    spans: Option<Arc<Tracer>>,
 }
 
 impl Pipeline {
@@ -136,12 +139,19 @@ impl Pipeline {
             stats: Stats::default(),
             metrics: None,
             loose: EventCache::default(),
+            spans: None,
         }
     }
 
     /// A pipeline that counts every event it encodes into `metrics`.
     pub fn with_metrics(mut self, metrics: Option<Arc<EventMetrics>>) -> Pipeline {
         self.metrics = metrics;
+        self
+    }
+
+    /// A pipeline that shows every finished event to the span builder.
+    pub fn with_spans(mut self, spans: Option<Arc<Tracer>>) -> Pipeline {
+        self.spans = spans;
         self
     }
 
@@ -335,6 +345,7 @@ impl Pipeline {
             &stream.origin,
             out,
             self.metrics.as_deref().map(|m| (m, &mut stream.metrics)),
+            self.spans.as_deref(),
         );
         true
     }
@@ -403,6 +414,7 @@ impl Pipeline {
             &stream.origin,
             out,
             self.metrics.as_deref().map(|m| (m, &mut stream.metrics)),
+            self.spans.as_deref(),
         );
     }
 
@@ -474,6 +486,7 @@ impl Pipeline {
             origin,
             out,
             self.metrics.as_deref().map(|m| (m, &mut self.loose)),
+            self.spans.as_deref(),
         );
     }
 
@@ -555,6 +568,7 @@ fn emit(
     origin: &Origin,
     out: &mut dyn Output,
     metrics: Option<(&EventMetrics, &mut EventCache)>,
+    spans: Option<&Tracer>,
 ) {
     let (own, buf) = out.target(rec.format);
     let encoder = own.unwrap_or(encoder);
@@ -565,6 +579,11 @@ fn emit(
     stats.events += 1;
     if let Some((m, cache)) = metrics {
         m.observe(rec, cache);
+    }
+    if let Some(t) = spans {
+        let (secs, nanos) = stamp.observed_unix();
+        let observed = u64::try_from(secs).unwrap_or(0) * 1_000_000_000 + u64::from(nanos);
+        t.observe(rec, observed);
     }
     let event = Event {
         record: rec,

@@ -88,6 +88,8 @@ pub struct StreamReader {
     pub tail: Option<Arc<Ring>>,
     /// With `[metrics]`: lines and bytes read, and every event, are counted.
     pub metrics: Option<Arc<Metrics>>,
+    /// The span builder every event is shown to, when a sink sends traces.
+    pub spans: Option<Arc<crate::trace::Tracer>>,
 }
 
 impl StreamReader {
@@ -112,7 +114,8 @@ impl StreamReader {
             pipeline: Pipeline::new(self.settings)
                 .for_program(self.merge)
                 .joining_bursts()
-                .with_metrics(self.metrics.as_ref().map(|m| Arc::clone(&m.events))),
+                .with_metrics(self.metrics.as_ref().map(|m| Arc::clone(&m.events)))
+                .with_spans(self.spans),
             state: StreamState::new(self.origin),
         };
         let input = self.metrics.as_ref().map(|m| InputCounters {

@@ -231,6 +231,8 @@ pub struct Supervisor {
     tails: Option<Arc<super::ring::Rings>>,
     /// With `[metrics]`: the registry, and its program families.
     metrics: Option<(Arc<Metrics>, ProgramMetrics)>,
+    /// The span builder, when a sink sends traces.
+    spans: Option<Arc<crate::trace::Tracer>>,
 }
 
 /// Why everything is being stopped.
@@ -268,6 +270,7 @@ impl Supervisor {
             stop_reason: None,
             tails: None,
             metrics: None,
+            spans: None,
         }
     }
 
@@ -289,6 +292,12 @@ impl Supervisor {
     /// Every program's events also go to its ring in `tails`.
     pub fn with_tails(mut self, tails: Arc<super::ring::Rings>) -> Supervisor {
         self.tails = Some(tails);
+        self
+    }
+
+    /// Every stream's events are shown to the span builder `spans`.
+    pub fn with_spans(mut self, spans: Option<Arc<crate::trace::Tracer>>) -> Supervisor {
+        self.spans = spans;
         self
     }
 
@@ -893,6 +902,7 @@ impl Supervisor {
             exit: self.exit.clone(),
             tail: self.tails.as_ref().and_then(|t| t.ring(&spec.name)),
             metrics: self.metrics.as_ref().map(|(m, _)| Arc::clone(m)),
+            spans: self.spans.clone(),
         }
     }
 

@@ -204,6 +204,10 @@ fn resolve(loc: &Locator<'_>, raw: RawFile, env: Env<'_>) -> Result<RunConfig, C
             Some(m) => Some(crate::config::metrics::resolve(loc, m, Some(&env_all))?),
             None => None,
         },
+        trace: match &raw.trace {
+            Some(t) => crate::config::trace::resolve(loc, t)?,
+            None => Default::default(),
+        },
     })
 }
 

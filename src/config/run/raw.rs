@@ -48,6 +48,8 @@ pub struct RawFile {
     pub resource: crate::config::resource::RawResource,
     /// `[metrics]`: `/metrics`, `/healthz` and the control socket's `metrics`.
     pub metrics: Option<crate::config::metrics::RawMetrics>,
+    /// `[trace]`: the span builder's window and memory bound.
+    pub trace: Option<crate::config::trace::RawTrace>,
 }
 
 #[derive(Debug, Default, Deserialize)]

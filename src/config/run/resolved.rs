@@ -38,6 +38,8 @@ pub struct RunConfig {
     pub tail_buffer: TailBuffer,
     /// `[metrics]` (or `--metrics-listen`): metrics are on.
     pub metrics: Option<crate::metrics::MetricsSpec>,
+    /// `[trace]`: the span builder's settings (used when a sink sends traces).
+    pub trace: crate::trace::TraceSpec,
 }
 
 /// How much of each program's output `logmux ctl tail` can show: the last
