@@ -89,8 +89,21 @@ pub fn run(mut job: FilterJob) -> anyhow::Result<Outcome> {
         Some(spec) => Some(start_metrics(&spec, &out)?),
         None => None,
     };
-    let result = filter_all(job, &mut out, metrics.as_deref());
-    let missing = out.close();
+    let tracer = match &out.to {
+        Destination::Sink { spec, .. } => {
+            let statics = job.settings.encoder.resource.as_deref().unwrap_or(&[]);
+            let zone = job.settings.encoder.zone;
+            let trace = crate::trace::TraceSpec::default();
+            crate::trace::Tracer::start(std::slice::from_ref(spec), &trace, statics, zone)?
+        }
+        Destination::Stdout(_) => None,
+    };
+    let result = filter_all(job, &mut out, metrics.as_deref(), tracer.clone());
+    // The traces still waiting are sent before the sink closes.
+    let spans_missing = tracer.map_or(0, |t| {
+        t.close(std::time::Instant::now() + SINK_DRAIN_TIMEOUT)
+    });
+    let missing = out.close() + spans_missing;
     let outcome = result?;
     if missing > 0 {
         anyhow::bail!("{missing} events were not written to the sink");
@@ -121,10 +134,12 @@ fn filter_all(
     job: FilterJob,
     out: &mut Writer,
     metrics: Option<&Metrics>,
+    spans: Option<Arc<crate::trace::Tracer>>,
 ) -> anyhow::Result<Outcome> {
     let mut pipeline = Pipeline::new(job.settings)
         .joining_bursts()
-        .with_metrics(metrics.map(|m| Arc::clone(&m.events)));
+        .with_metrics(metrics.map(|m| Arc::clone(&m.events)))
+        .with_spans(spans);
     let mut failed = 0;
     let inputs: Vec<Option<PathBuf>> = if job.inputs.is_empty() {
         vec![None]
@@ -326,7 +341,11 @@ struct Writer {
 
 enum Destination {
     Stdout(io::Stdout),
-    Sink { sinks: StartedSinks, route: Route },
+    Sink {
+        sinks: StartedSinks,
+        route: Route,
+        spec: Box<SinkSpec>,
+    },
 }
 
 impl Writer {
@@ -346,7 +365,11 @@ impl Writer {
             .ok_or_else(|| anyhow::anyhow!("sink {} did not start", spec.name))?;
         Ok(Writer {
             buf: Vec::with_capacity(WRITE_SIZE * 2),
-            to: Destination::Sink { sinks, route },
+            to: Destination::Sink {
+                sinks,
+                route,
+                spec: Box::new(spec.clone()),
+            },
             events_flushed: 0,
         })
     }

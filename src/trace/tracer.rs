@@ -189,6 +189,14 @@ impl Tracer {
                 let _ = thread.join();
             }
         }
+        let c = &self.shared.counts;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (complete, expired, evicted) = (n(&c.complete), n(&c.expired), n(&c.evicted));
+        let (spanless, sampled, spans) = (n(&c.spanless), n(&c.sampled_out), n(&c.spans_queued));
+        tracing::info!(
+            complete, expired, evicted, spanless, sampled_out = sampled, spans,
+            "traces: {complete} complete, {expired} sent after the window or at the end, {evicted} sent early (max_pending), {spanless} without a span; {sampled} left out by sampling; {spans} spans queued"
+        );
         self.sinks
             .lock()
             .map_or(0, |mut s| s.close_all_but(deadline, None))
