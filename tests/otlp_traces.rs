@@ -47,6 +47,7 @@ fn nginx_line(r: &Request, second: usize) -> String {
         "severity_text": "INFO",
         "message": "GET /x",
         "logmux": {"format": "nginx.access"},
+        "service": {"name": "nginx"},
         "trace_id": r.id,
         "http": {"request": {"method": "GET"}, "response": {"status_code": r.status},
                  "server": {"request": {"duration": r.rt}}},
@@ -69,7 +70,8 @@ fn uwsgi_lines(r: &Request, second: usize) -> Vec<String> {
     if r.traceback {
         out.push(
             json!({"timestamp": time, "severity_text": "ERROR", "message": "Traceback ...",
-               "logmux": {"format": "python.traceback"}, "trace_id": r.id,
+               "logmux": {"format": "python.traceback"}, "service": {"name": "uwsgi"},
+               "trace_id": r.id,
                "exception": {"type": "ZeroDivisionError", "message": "division by zero",
                              "stacktrace": "Traceback (most recent call last):\n  File \"v.py\", line 3\nZeroDivisionError: division by zero"}})
             .to_string(),
@@ -78,7 +80,8 @@ fn uwsgi_lines(r: &Request, second: usize) -> Vec<String> {
     if let Some(d) = r.uwsgi {
         out.push(
             json!({"timestamp": time, "severity_text": "INFO", "message": "GET /x",
-               "logmux": {"format": "uwsgi.request"}, "trace_id": r.id,
+               "logmux": {"format": "uwsgi.request"}, "service": {"name": "uwsgi"},
+               "trace_id": r.id,
                "http": {"request": {"method": "GET"}, "response": {"status_code": r.status},
                         "server": {"request": {"duration": d}}},
                "url": {"path": "/x", "query": "q=1"}})
@@ -383,4 +386,162 @@ fn ten_thousand_traces_in_flight_stay_within_max_pending_and_none_is_lost() {
         "{}",
         done.stderr
     );
+}
+
+#[test]
+fn filter_to_an_otlp_sink_with_traces_builds_the_same_spans() {
+    let Some(py) = otlp::python() else {
+        skip_or_fail("otlp_traces", "no python with opentelemetry-proto");
+        return;
+    };
+    let rx = Receiver::start(&py, "", 0);
+    let files = tempfile::tempdir().unwrap();
+    let requests = five_requests();
+    write_programs(files.path(), &requests);
+    let config = files.path().join("logmux.toml");
+    std::fs::write(&config, sink(&rx, "encoding = \"json\"")).unwrap();
+    // One input: nginx's and uWSGI's events, one stream as from a file.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logmux"))
+        .args(["filter", "--config"])
+        .arg(&config)
+        .args(["--sink", "otel"])
+        .arg(files.path().join("uwsgi.jsonl"))
+        .arg(files.path().join("nginx.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let spans = rx.wait_for_spans(11, 10);
+    assert_eq!(spans.len(), 11);
+    check_five(&spans, &requests);
+}
+
+#[test]
+fn bad_traces_settings_are_config_errors_naming_the_key() {
+    let head = "[sink.otel]\ntype = \"otlp\"\n";
+    let cases = [
+        (
+            format!("{head}signals = []\n"),
+            ":3:11: sink.otel.signals: is empty: expected \"logs\", \"traces\" or both",
+        ),
+        (
+            format!("{head}signals = [\"metrics\"]\n"),
+            ":3:11: sink.otel.signals: `metrics`: expected \"logs\" or \"traces\"",
+        ),
+        (
+            format!("{head}signals = [\"logs\", \"logs\"]\n"),
+            ":3:11: sink.otel.signals: `logs` is listed twice",
+        ),
+        (
+            format!("{head}trace_sample_ratio = 0.5\n"),
+            ":3:22: sink.otel.trace_sample_ratio: applies only when signals holds \"traces\"",
+        ),
+        (
+            format!("{head}signals = [\"traces\"]\ntrace_sample_ratio = 1.5\n"),
+            ":4:22: sink.otel.trace_sample_ratio: 1.5 is not between 0 and 1",
+        ),
+        (
+            format!("{head}signals = [\"traces\"]\ntraces_endpoint = \"c:4318\"\n"),
+            ":4:19: sink.otel.traces_endpoint: `c:4318`: expected an http:// or https:// URL",
+        ),
+        (
+            "[sink.f]\ntype = \"file\"\npath = \"/tmp/x\"\nsignals = [\"traces\"]\n".to_string(),
+            ":4:11: sink.f.signals: applies to type = \"otlp\" only, not to a file sink",
+        ),
+        (
+            "[trace]\nwindow = \"0s\"\n".to_string(),
+            ":2:10: trace.window: must be more than 0",
+        ),
+        (
+            "[trace]\nmax_pending = 0\n".to_string(),
+            ":2:15: trace.max_pending: 0: expected 1 to 10000000",
+        ),
+        (
+            "[trace]\nspan = 1\n".to_string(),
+            ":2:1: trace.span: unknown field `span`",
+        ),
+    ];
+    for (table, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{table}[program.a]\ncommand = [\"true\"]\n");
+        let path = dir.path().join("logmux.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_logmux"))
+            .args(["check", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err: String = events(&String::from_utf8_lossy(&out.stderr))
+            .iter()
+            .map(|e| e["message"].as_str().unwrap_or("").to_string())
+            .collect();
+        assert_eq!(out.status.code(), Some(78), "{table}\n{err}");
+        assert!(err.contains(want), "{table}\n{err}\nwants {want}");
+    }
+}
+
+#[test]
+fn the_traces_url_follows_the_endpoint_or_its_own_variable() {
+    let spec = |table: &str, env: &[(&str, &str)]| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logmux.toml");
+        std::fs::write(&path, format!("{table}[program.a]\ncommand = [\"true\"]\n")).unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let c = logmux::config::run::load(&path, &lookup, &mut |_| {}).unwrap();
+        let s = c.sinks.iter().find(|s| s.name == "otel").unwrap().clone();
+        match s.kind {
+            logmux::sink::spec::SinkKind::Otlp(o) => (o.url.clone(), o.traces.map(|t| t.url)),
+            _ => unreachable!(),
+        }
+    };
+    let head = "[sink.otel]\ntype = \"otlp\"\nsignals = [\"logs\", \"traces\"]\n";
+    assert_eq!(
+        spec(&format!("{head}endpoint = \"http://c:4318\"\n"), &[]),
+        (
+            "http://c:4318/v1/logs".into(),
+            Some("http://c:4318/v1/traces".into())
+        )
+    );
+    assert_eq!(
+        spec(head, &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://e:4318")]),
+        (
+            "http://e:4318/v1/logs".into(),
+            Some("http://e:4318/v1/traces".into())
+        )
+    );
+    assert_eq!(
+        spec(
+            head,
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://e:4318"),
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "https://t.example/in/spans"
+                )
+            ]
+        ),
+        (
+            "http://e:4318/v1/logs".into(),
+            Some("https://t.example/in/spans".into())
+        )
+    );
+    assert_eq!(
+        spec(
+            &format!("{head}traces_endpoint = \"https://t.example/x\"\n"),
+            &[]
+        ),
+        (
+            "http://localhost:4318/v1/logs".into(),
+            Some("https://t.example/x".into())
+        )
+    );
+    assert_eq!(spec("[sink.otel]\ntype = \"otlp\"\n", &[]).1, None);
 }
