@@ -582,7 +582,10 @@ fn emit(
     }
     if let Some(t) = spans {
         let (secs, nanos) = stamp.observed_unix();
-        let observed = u64::try_from(secs).unwrap_or(0) * 1_000_000_000 + u64::from(nanos);
+        let observed = u64::try_from(secs)
+            .unwrap_or(0)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(nanos));
         t.observe(rec, observed);
     }
     let event = Event {

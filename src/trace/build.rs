@@ -93,7 +93,7 @@ fn nginx_span(t: [u8; 16], n: &Nginx, r: &Resource) -> Span {
     let mut s = base(t, SpanRole::NginxServer, &n.http, SpanKind::Server, r);
     s.parent_span_id = n.parent;
     s.end_unix_nano = n.end;
-    s.start_unix_nano = n.end.saturating_sub(n.duration_us * 1000);
+    s.start_unix_nano = n.end.saturating_sub(n.duration_us.saturating_mul(1000));
     s
 }
 
@@ -123,7 +123,7 @@ fn try_spans(t: [u8; 16], n: &Nginx, r: &Resource) -> Vec<Span> {
             parent_span_id: Some(server),
             name: n.http.method.clone().unwrap_or_else(|| "HTTP".to_string()),
             kind: SpanKind::Client,
-            start_unix_nano: end.saturating_sub(us * 1000),
+            start_unix_nano: end.saturating_sub(us.saturating_mul(1000)),
             end_unix_nano: end,
             attributes: attrs,
             events: Vec::new(),
@@ -134,7 +134,7 @@ fn try_spans(t: [u8; 16], n: &Nginx, r: &Resource) -> Vec<Span> {
             status_message: String::new(),
             resource: r.clone(),
         });
-        end = end.saturating_sub(us * 1000);
+        end = end.saturating_sub(us.saturating_mul(1000));
     }
     out.reverse();
     out
@@ -150,7 +150,7 @@ fn uwsgi_span(
 ) -> Span {
     let mut s = base(t, SpanRole::Uwsgi, &u.http, SpanKind::Server, r);
     s.parent_span_id = parent;
-    let d = u.duration_us * 1000;
+    let d = u.duration_us.saturating_mul(1000);
     (s.start_unix_nano, s.end_unix_nano) = match end {
         Some(end) => (end.saturating_sub(d), end),
         None => (u.time, u.time.saturating_add(d)),

@@ -92,7 +92,13 @@ pub fn part_of(
     ) {
         return None;
     }
-    let trace_id = trace_context::trace_id(named(rec, "trace_id")?.as_str()?)?;
+    let id = rec.get(Field::TraceId).or_else(|| {
+        rec.extra
+            .iter()
+            .find(|(k, _)| k == "trace_id")
+            .map(|(_, v)| v)
+    })?;
+    let trace_id = trace_context::trace_id(id.as_str()?)?;
     let time = rec
         .timestamp
         .map_or(observed, |t| timestamp_nanos(&t, zone));

@@ -278,3 +278,99 @@ fn past_max_pending_the_oldest_traces_go_first_and_none_is_lost() {
     assert_eq!((out.len(), b.counts.complete, b.len()), (10_000, 10_000, 0));
     assert!(b.order.len() <= 2 * 10 + 64);
 }
+
+mod props {
+    use super::*;
+    use crate::trace::parts::{Http, Nginx, Uwsgi};
+    use proptest::prelude::*;
+
+    fn part() -> impl Strategy<Value = (u8, Part)> {
+        let nginx = (
+            any::<u64>(),
+            any::<u64>(),
+            proptest::collection::vec(any::<u64>(), 0..4),
+            proptest::collection::vec(proptest::option::of(any::<i64>()), 0..4),
+            proptest::option::of(any::<i64>()),
+        )
+            .prop_map(|(end, duration_us, tries_us, try_status, status)| {
+                Part::Nginx(
+                    Nginx {
+                        end,
+                        duration_us,
+                        tries_us,
+                        try_status,
+                        try_addr: Vec::new(),
+                        parent: None,
+                        http: Http {
+                            method: None,
+                            status,
+                            attrs: Vec::new(),
+                        },
+                    },
+                    Arc::new(Vec::new()),
+                )
+            });
+        let uwsgi = (
+            any::<u64>(),
+            any::<u64>(),
+            proptest::option::of(any::<i64>()),
+        )
+            .prop_map(|(time, duration_us, status)| {
+                Part::Uwsgi(
+                    Uwsgi {
+                        time,
+                        duration_us,
+                        http: Http {
+                            status,
+                            ..Http::default()
+                        },
+                    },
+                    Arc::new(Vec::new()),
+                )
+            });
+        let exc = any::<u64>().prop_map(|time| {
+            Part::Exception(Exception {
+                time,
+                kind: "E".into(),
+                message: String::new(),
+                stacktrace: String::new(),
+            })
+        });
+        (0u8..20, prop_oneof![nginx, uwsgi, exc])
+    }
+
+    proptest! {
+        /// Any parts, in any order, at any bound: no panic, every trace
+        /// handed out exactly once by the end, and spans never end before
+        /// they start.
+        #[test]
+        fn the_builder_never_panics_or_loses_a_trace(
+            parts in proptest::collection::vec(part(), 0..60),
+            max in 1usize..8,
+        ) {
+            let mut b = Builder::new(Duration::from_millis(10), max);
+            let mut out = Vec::new();
+            let t0 = Instant::now();
+            let mut handed = 0;
+            for (i, (id, p)) in parts.into_iter().enumerate() {
+                let mut t = [1u8; 16];
+                t[15] = id;
+                b.add(t, p, t0 + Duration::from_millis(i as u64), &mut out);
+                prop_assert!(b.len() <= max);
+                b.expire(t0 + Duration::from_millis(i as u64), &mut out);
+                for c in out.drain(..) {
+                    handed += 1;
+                    for s in spans(&c) {
+                        prop_assert!(s.start_unix_nano <= s.end_unix_nano);
+                    }
+                }
+            }
+            let waiting = b.len();
+            b.drain(&mut out);
+            prop_assert_eq!(out.len(), waiting);
+            prop_assert!(b.is_empty());
+            let c = b.counts;
+            prop_assert_eq!(c.complete + c.expired + c.evicted, handed + waiting as u64);
+        }
+    }
+}
