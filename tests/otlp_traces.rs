@@ -545,3 +545,56 @@ fn the_traces_url_follows_the_endpoint_or_its_own_variable() {
     );
     assert_eq!(spec("[sink.otel]\ntype = \"otlp\"\n", &[]).1, None);
 }
+
+/// `GET /metrics` from the listener on `port`; `None` until it answers.
+fn metrics_text(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+#[test]
+fn the_traces_twin_is_counted_as_a_sink_in_the_metrics() {
+    let Some(py) = otlp::python() else {
+        skip_or_fail("otlp_traces", "no python with opentelemetry-proto");
+        return;
+    };
+    let rx = Receiver::start(&py, "", 0);
+    let files = tempfile::tempdir().unwrap();
+    let requests = five_requests();
+    write_programs(files.path(), &requests);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics = format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
+    // The programs stay up after their lines, so the metrics can be read.
+    let text = config(files.path(), &sink(&rx, ""), "otel", &metrics).replace(
+        "command = [\"cat\", ",
+        "command = [\"sh\", \"-c\", \"cat $0; exec sleep 60\", ",
+    );
+    let run = start(&text);
+    rx.wait_for_spans(11, 20);
+    let want = "logmux_sink_events_written_total{sink=\"otel.traces\"} 11";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let got = metrics_text(port).unwrap_or_default();
+        if got.contains(want) {
+            assert!(
+                got.contains("logmux_sink_events_written_total{sink=\"otel\"} 10"),
+                "{got}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{got}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    run.signal(libc::SIGTERM);
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+}
