@@ -917,6 +917,7 @@ impl FilterArgs {
             sink,
             follow: self.follow,
             metrics: with_listen(config.metrics, self.metrics_listen),
+            trace: config.trace,
         })
     }
 

@@ -49,6 +49,8 @@ pub struct FilterJob {
     pub follow: bool,
     /// `[metrics]` or `--metrics-listen`: count into `/metrics`.
     pub metrics: Option<MetricsSpec>,
+    /// `[trace]`: the span builder's settings, when the sink sends traces.
+    pub trace: crate::trace::TraceSpec,
 }
 
 /// How a filter run ended.
@@ -93,8 +95,7 @@ pub fn run(mut job: FilterJob) -> anyhow::Result<Outcome> {
         Destination::Sink { spec, .. } => {
             let statics = job.settings.encoder.resource.as_deref().unwrap_or(&[]);
             let zone = job.settings.encoder.zone;
-            let trace = crate::trace::TraceSpec::default();
-            crate::trace::Tracer::start(std::slice::from_ref(spec), &trace, statics, zone)?
+            crate::trace::Tracer::start(std::slice::from_ref(spec), &job.trace, statics, zone)?
         }
         Destination::Stdout(_) => None,
     };

@@ -399,7 +399,11 @@ fn filter_to_an_otlp_sink_with_traces_builds_the_same_spans() {
     let requests = five_requests();
     write_programs(files.path(), &requests);
     let config = files.path().join("logmux.toml");
-    std::fs::write(&config, sink(&rx, "encoding = \"json\"")).unwrap();
+    let table = format!(
+        "[trace]\nwindow = \"2s\"\n{}",
+        sink(&rx, "encoding = \"json\"")
+    );
+    std::fs::write(&config, table).unwrap();
     // One input: nginx's and uWSGI's events, one stream as from a file.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_logmux"))
         .args(["filter", "--config"])
