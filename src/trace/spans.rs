@@ -72,6 +72,10 @@ impl Builder {
         }
     }
 
+    pub fn max_pending(&self) -> usize {
+        self.max_pending
+    }
+
     /// Traces waiting for more parts.
     pub fn len(&self) -> usize {
         self.pending.len()

@@ -44,7 +44,14 @@ pub struct TraceCounts {
     /// Spans queued, over all sinks; traces left out by sampling.
     pub spans_queued: AtomicU64,
     pub sampled_out: AtomicU64,
+    /// Traces dropped while the sinks did not take spans fast enough.
+    pub dropped: AtomicU64,
 }
+
+/// How often the thread hands out what is ready, at most this late.
+const TICK: Duration = Duration::from_millis(100);
+/// Or as soon as this many traces are ready.
+const WAKE_AT: usize = 1024;
 
 struct State {
     builder: Builder,
@@ -148,11 +155,18 @@ impl Tracer {
             return;
         };
         let state = &mut *state;
-        let before = state.ready.len();
         state
             .builder
             .add(id, part, Instant::now(), &mut state.ready);
-        if state.ready.len() > before {
+        let cap = state.builder.max_pending().max(8 * WAKE_AT);
+        if state.ready.len() > cap {
+            // The thread is held by a full sink (`on_full = "block"`):
+            // the readers never wait for spans, and memory stays bounded.
+            let over = state.ready.len() - cap;
+            state.ready.drain(..over);
+            s.counts.dropped.fetch_add(over as u64, Ordering::Relaxed);
+        }
+        if state.ready.len() == WAKE_AT {
             s.wake.notify_one();
         }
     }
@@ -193,9 +207,10 @@ impl Tracer {
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let (complete, expired, evicted) = (n(&c.complete), n(&c.expired), n(&c.evicted));
         let (spanless, sampled, spans) = (n(&c.spanless), n(&c.sampled_out), n(&c.spans_queued));
+        let dropped = n(&c.dropped);
         tracing::info!(
-            complete, expired, evicted, spanless, sampled_out = sampled, spans,
-            "traces: {complete} complete, {expired} sent after the window or at the end, {evicted} sent early (max_pending), {spanless} without a span; {sampled} left out by sampling; {spans} spans queued"
+            complete, expired, evicted, spanless, sampled_out = sampled, spans, dropped,
+            "traces: {complete} complete, {expired} sent after the window or at the end, {evicted} sent early (max_pending), {spanless} without a span; {sampled} left out by sampling; {spans} spans queued; {dropped} dropped (the sinks were full)"
         );
         self.sinks
             .lock()
@@ -213,13 +228,12 @@ impl Shared {
                 let Ok(mut state) = self.state.lock() else {
                     return;
                 };
-                if state.ready.is_empty() && !state.closing {
-                    let wait = state
-                        .builder
-                        .next_deadline()
-                        .map_or(Duration::from_secs(1), |d| {
-                            d.saturating_duration_since(Instant::now())
-                        });
+                if state.ready.len() < WAKE_AT && !state.closing {
+                    // Traces ready wait for the tick: one wake-up per
+                    // batch, not per request.
+                    let wait = state.builder.next_deadline().map_or(TICK, |d| {
+                        d.saturating_duration_since(Instant::now()).min(TICK)
+                    });
                     state = match self
                         .wake
                         .wait_timeout(state, wait.max(Duration::from_millis(1)))
