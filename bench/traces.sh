@@ -28,12 +28,13 @@ for signals in '"logs"' '"logs", "traces"'; do
     while [ ! -s "$tmp/port" ]; do sleep 0.05; done
     printf '[sink.otlp]\ntype = "otlp"\nendpoint = "http://127.0.0.1:%s"\nsignals = [%s]\n' \
       "$(cat "$tmp/port")" "$signals" >"$tmp/logmux.toml"
-    out=$( { /usr/bin/time -f '%e %M %U %S' "$bin" filter --config "$tmp/logmux.toml" --sink otlp "$input" 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "$tmp/time" -f '%e %M %U %S' "$bin" filter --config "$tmp/logmux.toml" --sink otlp "$input" 2>"$tmp/stderr"
+    out=$(tail -1 "$tmp/time")
     kill -TERM "$receiver"; wait "$receiver" || true
     read -r elapsed rss user sys <<<"$out"
     cpu=$(python3 -c "print(round($user + $sys, 2))")
     cpus+=("$cpu")
-    echo "signals [$signals] run $run: CPU $cpu s, ${elapsed} s, peak RSS $((rss / 1024)) MiB"
+    echo "signals [$signals] run $run: CPU $cpu s, ${elapsed} s, peak RSS $((rss / 1024)) MiB; $(grep -o 'traces: [^"]*' "$tmp/stderr" || true)"
   done
   echo "signals [$signals]: median CPU $(printf '%s\n' "${cpus[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p") s"
 done

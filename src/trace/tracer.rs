@@ -50,6 +50,8 @@ pub struct TraceCounts {
 
 /// How often the thread hands out what is ready, at most this late.
 const TICK: Duration = Duration::from_millis(100);
+/// How often an idle thread looks (nothing ready, nothing waiting).
+const IDLE_TICK: Duration = Duration::from_secs(1);
 /// Or as soon as this many traces are ready.
 const WAKE_AT: usize = 1024;
 
@@ -231,9 +233,12 @@ impl Shared {
                 if state.ready.len() < WAKE_AT && !state.closing {
                     // Traces ready wait for the tick: one wake-up per
                     // batch, not per request.
-                    let wait = state.builder.next_deadline().map_or(TICK, |d| {
-                        d.saturating_duration_since(Instant::now()).min(TICK)
-                    });
+                    let wait = match state.builder.next_deadline() {
+                        Some(d) => d.saturating_duration_since(Instant::now()).min(TICK),
+                        // Nothing waits: an idle logmux wakes once a second.
+                        None if state.ready.is_empty() => IDLE_TICK,
+                        None => TICK,
+                    };
                     state = match self
                         .wake
                         .wait_timeout(state, wait.max(Duration::from_millis(1)))
