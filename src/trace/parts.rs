@@ -5,7 +5,9 @@
 //! by name, so a field a later version adds to the schema (the traceparent
 //! header) is found whether it is a schema field or a merged key.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use smallvec::SmallVec;
 
 use logmux_parsers::trace_context;
 use logmux_parsers::{Field, Format, Record, Value};
@@ -77,6 +79,14 @@ const HTTP_FIELDS: [Field; 7] = [
     Field::UserAgentOriginal,
 ];
 
+/// Whether `rec` is of a kind a trace is made of (the cheap test first).
+pub fn may_have_part(rec: &Record<'_>) -> bool {
+    matches!(
+        rec.format,
+        Format::NginxAccess | Format::UwsgiRequest | Format::PythonTraceback
+    )
+}
+
 /// The trace id and part of `rec`, when it has a trace id and is one of
 /// the three kinds; `observed` (Unix nanoseconds) stands in for a line
 /// without a time of its own; `statics` are the `[resource]` keys.
@@ -85,11 +95,9 @@ pub fn part_of(
     observed: u64,
     zone: LocalZone,
     statics: &[(String, String)],
+    cache: &mut Vec<Resource>,
 ) -> Option<([u8; 16], Part)> {
-    if !matches!(
-        rec.format,
-        Format::NginxAccess | Format::UwsgiRequest | Format::PythonTraceback
-    ) {
+    if !may_have_part(rec) {
         return None;
     }
     let id = rec.get(Field::TraceId).or_else(|| {
@@ -103,14 +111,14 @@ pub fn part_of(
         .timestamp
         .map_or(observed, |t| timestamp_nanos(&t, zone));
     let part = match rec.format {
-        Format::NginxAccess => Part::Nginx(nginx(rec, time), resource(rec, statics)),
+        Format::NginxAccess => Part::Nginx(nginx(rec, time), resource(rec, statics, cache)),
         Format::UwsgiRequest => Part::Uwsgi(
             Uwsgi {
                 time,
                 duration_us: micros(rec.get(Field::HttpServerRequestDuration))?,
                 http: http(rec),
             },
-            resource(rec, statics),
+            resource(rec, statics, cache),
         ),
         _ => Part::Exception(Exception {
             time,
@@ -136,7 +144,7 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
             .map(|t| t.split(',').map(|s| s.trim().to_string()).collect())
             .unwrap_or_default()
     };
-    let parent = named(rec, "http.request.header.traceparent")
+    let parent = traceparent(rec)
         .and_then(Value::as_str)
         .and_then(trace_context::traceparent)
         .map(|tp| tp.parent_id);
@@ -148,12 +156,21 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
     Nginx {
         end,
         duration_us: micros(rec.get(Field::HttpServerRequestDuration)).unwrap_or(0),
+        // Only tries of their own (two or more) use them.
+        try_status: if tries_us.len() < 2 {
+            Vec::new()
+        } else {
+            list(Field::NginxUpstreamStatus)
+                .iter()
+                .map(|s| s.parse().ok())
+                .collect()
+        },
+        try_addr: if tries_us.len() < 2 {
+            Vec::new()
+        } else {
+            list(Field::NginxUpstreamAddr)
+        },
         tries_us,
-        try_status: list(Field::NginxUpstreamStatus)
-            .iter()
-            .map(|s| s.parse().ok())
-            .collect(),
-        try_addr: list(Field::NginxUpstreamAddr),
         parent,
         http,
     }
@@ -178,24 +195,58 @@ fn http(rec: &Record<'_>) -> Http {
 }
 
 /// The program's resource: the event's resource fields (`service.name` …)
-/// and the `[resource]` keys the pipeline added to it.
-fn resource(rec: &Record<'_>, statics: &[(String, String)]) -> Resource {
-    let mut out = Vec::new();
+/// and the `[resource]` keys the pipeline added to it. The few resources
+/// of a door are kept in `cache` and shared: a program's events find
+/// theirs without allocating.
+fn resource(rec: &Record<'_>, statics: &[(String, String)], cache: &mut Vec<Resource>) -> Resource {
+    let mut pairs: SmallVec<[(&str, &Value<'_>); 8]> = SmallVec::new();
     for (field, value) in &rec.fields {
-        if RESOURCE_FIELDS.contains(field) {
-            if let Some(v) = owned(value) {
-                out.push((field.name().to_string(), v));
-            }
+        if RESOURCE_FIELDS.contains(field) && owned_kind(value) {
+            pairs.push((field.name(), value));
         }
     }
     for (key, value) in &rec.extra {
-        if statics.iter().any(|(k, _)| k == key) && !out.iter().any(|(k, _)| k == key) {
-            if let Some(v) = owned(value) {
-                out.push((key.to_string(), v));
-            }
+        let key: &str = key;
+        if statics.iter().any(|(k, _)| k == key)
+            && !pairs.iter().any(|(k, _)| *k == key)
+            && owned_kind(value)
+        {
+            pairs.push((key, value));
         }
     }
-    Arc::new(out)
+    let same = |r: &Resource| {
+        r.len() == pairs.len()
+            && r.iter().zip(&pairs).all(|((k, v), (pk, pv))| {
+                k == pk
+                    && match (v, pv) {
+                        (AttrValue::Str(a), Value::Str(b)) => a == b,
+                        (AttrValue::Int(a), Value::Int(b)) => a == b,
+                        (AttrValue::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+                        _ => false,
+                    }
+            })
+    };
+    if let Some(r) = cache.iter().find(|r| same(r)) {
+        return Arc::clone(r);
+    }
+    let r: Resource = Arc::new(
+        pairs
+            .iter()
+            .filter_map(|(k, v)| owned(v).map(|v| (k.to_string(), v)))
+            .collect(),
+    );
+    if cache.len() >= MAX_CACHED_RESOURCES {
+        cache.remove(0);
+    }
+    cache.push(Arc::clone(&r));
+    r
+}
+
+/// Resources kept for sharing (a door has one per program or container).
+const MAX_CACHED_RESOURCES: usize = 64;
+
+fn owned_kind(value: &Value<'_>) -> bool {
+    matches!(value, Value::Str(_) | Value::Int(_) | Value::Float(_))
 }
 
 fn owned(value: &Value<'_>) -> Option<AttrValue> {
@@ -207,13 +258,15 @@ fn owned(value: &Value<'_>) -> Option<AttrValue> {
     }
 }
 
-/// A field or merged key by its dotted name.
-fn named<'r>(rec: &'r Record<'_>, name: &str) -> Option<&'r Value<'r>> {
-    rec.fields
-        .iter()
-        .find(|(f, _)| f.name() == name)
-        .map(|(_, v)| v)
-        .or_else(|| rec.extra.iter().find(|(k, _)| k == name).map(|(_, v)| v))
+/// The client's traceparent header: a schema field once the schema has
+/// it (looked up by name once), else a merged key of that name.
+fn traceparent<'r>(rec: &'r Record<'_>) -> Option<&'r Value<'r>> {
+    const NAME: &str = "http.request.header.traceparent";
+    static FIELD: OnceLock<Option<Field>> = OnceLock::new();
+    let field = *FIELD.get_or_init(|| Field::from_name(NAME));
+    field
+        .and_then(|f| rec.get(f))
+        .or_else(|| rec.extra.iter().find(|(k, _)| k == NAME).map(|(_, v)| v))
 }
 
 fn text(rec: &Record<'_>, field: Field) -> Option<String> {

@@ -29,14 +29,18 @@ fn nginx_part(line: &str) -> Part {
     assert!(fmt.parse(line, &mut rec), "{line}");
     rec.format = Format::NginxAccess;
     stamp(&mut rec, "nginx");
-    part_of(&rec, 0, LocalZone::Fixed(0), &[]).unwrap().1
+    part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new())
+        .unwrap()
+        .1
 }
 
 fn uwsgi_part(line: &str) -> Part {
     let mut rec = Record::default();
     assert!(uwsgi::parse_request(line, &mut rec), "{line}");
     stamp(&mut rec, "uwsgi");
-    part_of(&rec, 0, LocalZone::Fixed(0), &[]).unwrap().1
+    part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new())
+        .unwrap()
+        .1
 }
 
 fn stamp<'a>(rec: &mut Record<'a>, service: &'a str) {
@@ -171,7 +175,14 @@ fn the_client_traceparent_is_the_server_spans_parent() {
         "http.request.header.traceparent".into(),
         Value::str("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
     ));
-    let (_, part) = part_of(&rec, 5_000_000_000, LocalZone::Fixed(0), &[]).unwrap();
+    let (_, part) = part_of(
+        &rec,
+        5_000_000_000,
+        LocalZone::Fixed(0),
+        &[],
+        &mut Vec::new(),
+    )
+    .unwrap();
     let (_, out) = collect(vec![part]);
     let s = spans(&out[0]);
     assert_eq!(
@@ -189,18 +200,18 @@ fn events_without_a_trace_id_or_of_other_formats_are_not_kept() {
         format: Format::NginxAccess,
         ..Record::default()
     };
-    assert!(part_of(&rec, 0, LocalZone::Fixed(0), &[]).is_none());
+    assert!(part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new()).is_none());
     rec.push(
         Field::TraceId,
         Value::str("00000000000000000000000000000000"),
     );
-    assert!(part_of(&rec, 0, LocalZone::Fixed(0), &[]).is_none());
+    assert!(part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new()).is_none());
     let mut django = Record {
         format: Format::Json,
         ..Record::default()
     };
     django.push(Field::TraceId, Value::str(TID));
-    assert!(part_of(&django, 0, LocalZone::Fixed(0), &[]).is_none());
+    assert!(part_of(&django, 0, LocalZone::Fixed(0), &[], &mut Vec::new()).is_none());
 }
 
 #[test]
@@ -373,4 +384,31 @@ mod props {
             prop_assert_eq!(c.complete + c.expired + c.evicted, handed + waiting as u64);
         }
     }
+}
+
+#[test]
+fn a_programs_events_share_one_resource() {
+    let mut cache = Vec::new();
+    let mut part = |service: &'static str| {
+        let mut rec = Record::default();
+        assert!(uwsgi::parse_request(UWSGI_500, &mut rec));
+        stamp(&mut rec, service);
+        match part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut cache)
+            .unwrap()
+            .1
+        {
+            Part::Uwsgi(_, r) => r,
+            _ => unreachable!(),
+        }
+    };
+    let (a, b, c) = (part("uwsgi"), part("uwsgi"), part("app"));
+    assert!(Arc::ptr_eq(&a, &b));
+    assert!(!Arc::ptr_eq(&a, &c));
+    assert_eq!(
+        c.as_slice(),
+        [
+            ("process.pid".to_string(), AttrValue::Int(8)),
+            ("service.name".to_string(), AttrValue::Str("app".into()))
+        ]
+    );
 }

@@ -57,6 +57,8 @@ const WAKE_AT: usize = 1024;
 
 struct State {
     builder: Builder,
+    /// The resources of the programs seen, shared by their spans.
+    resources: Vec<super::span::Resource>,
     ready: Vec<Collected>,
     closing: bool,
 }
@@ -122,6 +124,7 @@ impl Tracer {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 builder: Builder::new(spec.window, spec.max_pending),
+                resources: Vec::new(),
                 ready: Vec::new(),
                 closing: false,
             }),
@@ -150,13 +153,17 @@ impl Tracer {
     /// nanoseconds), for a line without a time of its own.
     pub fn observe(&self, rec: &Record<'_>, observed: u64) {
         let s = &self.shared;
-        let Some((id, part)) = part_of(rec, observed, s.zone, &s.statics) else {
+        if !super::parts::may_have_part(rec) {
             return;
-        };
+        }
         let Ok(mut state) = s.state.lock() else {
             return;
         };
         let state = &mut *state;
+        let Some((id, part)) = part_of(rec, observed, s.zone, &s.statics, &mut state.resources)
+        else {
+            return;
+        };
         state
             .builder
             .add(id, part, Instant::now(), &mut state.ready);
