@@ -57,6 +57,24 @@ pub fn spans(c: &Collected) -> Vec<Span> {
     out
 }
 
+/// Whether the spans of `c` will hold an error (as [`is_error`] says of
+/// them), without building them: a trace sampled out is never built.
+pub fn has_error(c: &Collected) -> bool {
+    let server_error = |s: Option<i64>| server_status(s) == StatusCode::Error;
+    let try_error = |n: &Nginx| {
+        n.tries_us.len() >= 2
+            && (0..n.tries_us.len())
+                .any(|i| !matches!(n.try_status.get(i), Some(Some(s)) if *s < 400))
+    };
+    !c.exceptions.is_empty()
+        || c.nginx
+            .as_ref()
+            .is_some_and(|(n, _)| server_error(n.http.status) || try_error(n))
+        || c.uwsgi
+            .as_ref()
+            .is_some_and(|(u, _)| server_error(u.http.status))
+}
+
 /// Whether a trace is an error one, kept whatever the sample ratio.
 pub fn is_error(spans: &[Span]) -> bool {
     spans

@@ -371,9 +371,15 @@ mod props {
                 b.expire(t0 + Duration::from_millis(i as u64), &mut out);
                 for c in out.drain(..) {
                     handed += 1;
-                    for s in spans(&c) {
+                    let built = spans(&c);
+                    for s in &built {
                         prop_assert!(s.start_unix_nano <= s.end_unix_nano);
                     }
+                    // The sampler's shortcut agrees with the spans.
+                    prop_assert_eq!(
+                        crate::trace::build::has_error(&c),
+                        is_error(&built) || (built.is_empty() && !c.exceptions.is_empty())
+                    );
                 }
             }
             let waiting = b.len();

@@ -280,6 +280,13 @@ impl Shared {
         }
         let mut bufs: Vec<(Vec<u8>, u32)> = self.outputs.iter().map(|_| (Vec::new(), 0)).collect();
         for c in traces.drain(..) {
+            let kept_by_id = |o: &Output| super::sample::keeps(o.sample_below, &c.trace_id);
+            if !self.outputs.iter().any(kept_by_id) && !build::has_error(&c) {
+                // Sampled out everywhere: no span is built.
+                let n = self.outputs.len() as u64;
+                self.counts.sampled_out.fetch_add(n, Ordering::Relaxed);
+                continue;
+            }
             let spans = build::spans(&c);
             if spans.is_empty() {
                 self.counts.spanless.fetch_add(1, Ordering::Relaxed);
