@@ -24,7 +24,7 @@ FIX="$ROOT/fixtures"
 export RUSTC_BOOTSTRAP=1
 export LC_ALL=C   # the fixtures hold raw non-UTF-8 bytes: treat lines as bytes
 
-ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi uwsgi_log_format trace_context supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode ijson_output spool_segment strftime json_keys prom_text accounts metrics_exposition"
+ALL_TARGETS="nginx_access nginx_error nginx_log_format uwsgi uwsgi_log_format trace_context supervisord traceback docker json detect pipeline pipeline_formats run_config supervisord_ini template syslog syslog_frame syslog_encode otlp_encode trace_spans ijson_output spool_segment strftime json_keys prom_text accounts metrics_exposition"
 TARGETS="${TARGETS:-$ALL_TARGETS}"
 
 # --- seeding --------------------------------------------------------------
@@ -242,6 +242,7 @@ seed() {
         pipeline_formats) seed_chunks "$1" 10 "$FIX"/*.log ;;
         syslog_encode)    seed_chunks "$1" 10 "$FIX"/*.log ;;
         otlp_encode)      seed_chunks "$1" 10 "$FIX"/*.log ;;
+        trace_spans)      seed_chunks "$1" 10 "$FIX"/*.log ;;
         ijson_output)     seed_chunks "$1" 10 "$FIX"/*.log ;;
         run_config)       seed_files "$1" "$ROOT"/docs/run.md "$ROOT"/tests/stack/*.toml* ;;
         supervisord_ini)  seed_files "$1" "$FIX"/supervisord/*.conf "$FIX"/generate/supervisord.conf.in ;;

@@ -976,6 +976,7 @@ impl FilterArgs {
             follow: self.follow,
             metrics: with_listen(config.metrics, self.metrics_listen),
             trace_join: self.trace_join,
+            trace: config.trace,
         })
     }
 

@@ -51,6 +51,8 @@ pub struct FilterJob {
     pub metrics: Option<MetricsSpec>,
     /// `--trace-join infer`: join request lines that log no id.
     pub trace_join: crate::trace::infer::JoinMode,
+    /// `[trace]`: the span builder's settings, when the sink sends traces.
+    pub trace: crate::trace::TraceSpec,
 }
 
 /// How a filter run ended.
@@ -91,8 +93,20 @@ pub fn run(mut job: FilterJob) -> anyhow::Result<Outcome> {
         Some(spec) => Some(start_metrics(&spec, &out)?),
         None => None,
     };
-    let result = filter_all(job, &mut out, metrics.as_deref());
-    let missing = out.close();
+    let tracer = match &out.to {
+        Destination::Sink { spec, .. } => {
+            let statics = job.settings.encoder.resource.as_deref().unwrap_or(&[]);
+            let zone = job.settings.encoder.zone;
+            crate::trace::Tracer::start(std::slice::from_ref(spec), &job.trace, statics, zone)?
+        }
+        Destination::Stdout(_) => None,
+    };
+    let result = filter_all(job, &mut out, metrics.as_deref(), tracer.clone());
+    // The traces still waiting are sent before the sink closes.
+    let spans_missing = tracer.map_or(0, |t| {
+        t.close(std::time::Instant::now() + SINK_DRAIN_TIMEOUT)
+    });
+    let missing = out.close() + spans_missing;
     let outcome = result?;
     if missing > 0 {
         anyhow::bail!("{missing} events were not written to the sink");
@@ -123,6 +137,7 @@ fn filter_all(
     job: FilterJob,
     out: &mut Writer,
     metrics: Option<&Metrics>,
+    spans: Option<Arc<crate::trace::Tracer>>,
 ) -> anyhow::Result<Outcome> {
     let mut pipeline = Pipeline::new(job.settings)
         .joining_bursts()
@@ -130,7 +145,8 @@ fn filter_all(
         .with_join(
             (job.trace_join == crate::trace::infer::JoinMode::Infer)
                 .then(|| Arc::new(crate::trace::infer::Joiner::with_defaults())),
-        );
+        )
+        .with_spans(spans);
     let mut failed = 0;
     let inputs: Vec<Option<PathBuf>> = if job.inputs.is_empty() {
         vec![None]
@@ -332,7 +348,11 @@ struct Writer {
 
 enum Destination {
     Stdout(io::Stdout),
-    Sink { sinks: StartedSinks, route: Route },
+    Sink {
+        sinks: StartedSinks,
+        route: Route,
+        spec: Box<SinkSpec>,
+    },
 }
 
 impl Writer {
@@ -352,7 +372,11 @@ impl Writer {
             .ok_or_else(|| anyhow::anyhow!("sink {} did not start", spec.name))?;
         Ok(Writer {
             buf: Vec::with_capacity(WRITE_SIZE * 2),
-            to: Destination::Sink { sinks, route },
+            to: Destination::Sink {
+                sinks,
+                route,
+                spec: Box::new(spec.clone()),
+            },
             events_flushed: 0,
         })
     }

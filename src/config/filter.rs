@@ -41,6 +41,8 @@ pub struct ConfigFile {
     pub resource: super::resource::RawResource,
     /// `[metrics]`: `/metrics` and `/healthz`.
     pub metrics: Option<super::metrics::RawMetrics>,
+    /// `[trace]`: the span builder's window and bound (a sink with traces).
+    pub trace: Option<super::trace::RawTrace>,
 }
 
 /// The settings a config file resolves to.
@@ -58,6 +60,8 @@ pub struct Config {
     pub resource: Vec<(String, String)>,
     /// `[metrics]`, when the file has the table.
     pub metrics: Option<crate::metrics::MetricsSpec>,
+    /// `[trace]`, or its defaults.
+    pub trace: crate::trace::TraceSpec,
 }
 
 impl Default for Config {
@@ -74,6 +78,7 @@ impl Default for Config {
                 .unwrap_or_default(),
             resource: Vec::new(),
             metrics: None,
+            trace: Default::default(),
         }
     }
 }
@@ -114,6 +119,10 @@ impl Config {
             metrics: match &file.metrics {
                 Some(m) => Some(super::metrics::resolve(&loc, m, None)?),
                 None => None,
+            },
+            trace: match &file.trace {
+                Some(t) => super::trace::resolve(&loc, t)?,
+                None => Default::default(),
             },
         };
         if let Some(fmt) = &file.nginx_log_format {

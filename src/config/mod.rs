@@ -8,6 +8,7 @@
 //! - [`run`]: the `logmux run` config, deserialised raw, then resolved;
 //!   each sink's settings type lives with its sink ([`crate::sink::spec`]);
 //! - [`metrics`]: the `[metrics]` table of every door's config;
+//! - [`trace`]: the `[trace]` table (the span builder's window and bound);
 //! - [`sinks`]: `[sink.NAME]` tables, shared by every door's config;
 //! - [`ini`]: a supervisord INI file read into the same raw shape;
 //! - [`template`]: `${VAR}` rendering and `when` conditions;

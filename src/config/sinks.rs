@@ -76,6 +76,13 @@ pub struct RawSink {
     pub batch_timeout: Option<Spanned<DurationValue>>,
     /// OTLP: how long a failing batch is retried before it is counted lost.
     pub retry_max_time: Option<Spanned<DurationValue>>,
+    /// OTLP: `["logs"]` (default), `["logs", "traces"]` or `["traces"]`.
+    pub signals: Option<Spanned<Vec<String>>>,
+    /// OTLP with traces: the full URL spans go to (default: the
+    /// endpoint's base with `/v1/traces`).
+    pub traces_endpoint: Option<Spanned<String>>,
+    /// OTLP with traces: the share of traces kept, 0 to 1 (errors always).
+    pub trace_sample_ratio: Option<Spanned<f64>>,
     /// Network sinks: `{ type = "disk", path, max_size, when_full, sync }`.
     pub buffer: Option<buffer::RawBuffer>,
 }

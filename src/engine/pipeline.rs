@@ -25,6 +25,7 @@ use crate::event::{self, Origin, Stamp};
 use crate::metrics::{EventCache, EventMetrics};
 use crate::output::{sort_fields, Encoder, Event};
 use crate::trace::infer::Joiner;
+use crate::trace::Tracer;
 
 /// What the pipeline carries along with a line's text.
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +123,8 @@ pub struct Pipeline {
     loose: EventCache,
     /// `[trace] join = "infer"`: the join table shared across programs.
     join: Option<Arc<Joiner>>,
+    /// The span builder every finished event is shown to, when a sink sends traces.
+    spans: Option<Arc<Tracer>>,
 }
 
 impl Pipeline {
@@ -143,6 +146,7 @@ impl Pipeline {
             metrics: None,
             loose: EventCache::default(),
             join: None,
+            spans: None,
         }
     }
 
@@ -156,6 +160,12 @@ impl Pipeline {
     /// (the heuristic of [`crate::trace::infer`]).
     pub fn with_join(mut self, join: Option<Arc<Joiner>>) -> Pipeline {
         self.join = join;
+        self
+    }
+
+    /// A pipeline that shows every finished event to the span builder.
+    pub fn with_spans(mut self, spans: Option<Arc<Tracer>>) -> Pipeline {
+        self.spans = spans;
         self
     }
 
@@ -349,6 +359,7 @@ impl Pipeline {
             &stream.origin,
             out,
             self.metrics.as_deref().map(|m| (m, &mut stream.metrics)),
+            self.spans.as_deref(),
         );
         true
     }
@@ -424,6 +435,7 @@ impl Pipeline {
             &stream.origin,
             out,
             self.metrics.as_deref().map(|m| (m, &mut stream.metrics)),
+            self.spans.as_deref(),
         );
     }
 
@@ -495,6 +507,7 @@ impl Pipeline {
             origin,
             out,
             self.metrics.as_deref().map(|m| (m, &mut self.loose)),
+            self.spans.as_deref(),
         );
     }
 
@@ -576,6 +589,7 @@ fn emit(
     origin: &Origin,
     out: &mut dyn Output,
     metrics: Option<(&EventMetrics, &mut EventCache)>,
+    spans: Option<&Tracer>,
 ) {
     let (own, buf) = out.target(rec.format);
     let encoder = own.unwrap_or(encoder);
@@ -586,6 +600,14 @@ fn emit(
     stats.events += 1;
     if let Some((m, cache)) = metrics {
         m.observe(rec, cache);
+    }
+    if let Some(t) = spans {
+        let (secs, nanos) = stamp.observed_unix();
+        let observed = u64::try_from(secs)
+            .unwrap_or(0)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(nanos));
+        t.observe(rec, observed);
     }
     let event = Event {
         record: rec,

@@ -24,18 +24,21 @@ pub fn start(
     config: &RunConfig,
     sinks: &StartedSinks,
     used: &[bool],
+    tracer: Option<&crate::trace::Tracer>,
 ) -> Result<Option<Arc<Metrics>>, RunError> {
     let Some(spec) = &config.metrics else {
         return Ok(None);
     };
     let metrics = Metrics::new(spec);
-    let queues = sinks
+    let mut queues: Vec<_> = sinks
         .handles()
         .iter()
         .zip(used)
         .filter(|(_, used)| **used)
         .map(|(h, _)| (h.name.clone(), Arc::clone(&h.queue)))
         .collect();
+    // The traces twins count as sinks of their own (`NAME.traces`).
+    queues.extend(tracer.map(|t| t.queues()).unwrap_or_default());
     metrics.add_sinks(queues);
     if let Some(addr) = spec.listen {
         listen(addr, &metrics)?;

@@ -243,8 +243,9 @@ pub fn run(
     render_templates(&config)?;
     reap::become_subreaper();
     let (mut sinks, routes, used) = open_sinks(&config)?;
+    let tracer = start_tracer(&config)?;
     // Before the diagnostics go to the log sink: an error here reaches stderr.
-    let metrics = metrics::start(&config, &sinks, &used)?;
+    let metrics = metrics::start(&config, &sinks, &used, tracer.as_deref())?;
     route_diagnostics(&sinks, config.log_sink);
     if let Some(spec) = config.sinks.get(config.log_sink) {
         // A pretty log sink shows logmux's own events pretty too.
@@ -260,7 +261,12 @@ pub fn run(
             RunError::Runtime(e)
         })?;
     let config = Arc::new(config);
-    let ended = runtime.block_on(supervise(Arc::clone(&config), routes, metrics));
+    let ended = runtime.block_on(supervise(
+        Arc::clone(&config),
+        routes,
+        metrics,
+        tracer.clone(),
+    ));
     if let Some(path) = &config.control_socket {
         let _ = std::fs::remove_file(path);
     }
@@ -269,8 +275,10 @@ pub fn run(
         Ok(e) => e.deadline,
         Err(_) => std::time::Instant::now() + config.drain_timeout,
     };
+    // The traces waiting are sent first: the readers have ended.
+    let spans_undelivered = tracer.map_or(0, |t| t.close(deadline));
     // The log sink last, so that the other sinks' reports reach it.
-    let undelivered = sinks.close_all_but(deadline, Some(config.log_sink));
+    let undelivered = sinks.close_all_but(deadline, Some(config.log_sink)) + spans_undelivered;
     let outcome = ended.map(|e| Outcome {
         code: e.code,
         events_lost: e.not_queued + undelivered,
@@ -284,6 +292,24 @@ pub fn run(
     sinks.close_one(last_words, config.log_sink);
     drop(runtime);
     outcome
+}
+
+/// The span builder and the traces twins of the OTLP sinks that send
+/// traces; `None` when none does.
+fn start_tracer(config: &RunConfig) -> Result<Option<Arc<crate::trace::Tracer>>, RunError> {
+    crate::trace::Tracer::start(
+        &config.sinks,
+        &config.trace,
+        &config.resource,
+        crate::output::LocalZone::System,
+    )
+    .map_err(|e| {
+        tracing::error!(sink = %e.name, "{e}");
+        RunError::Sink {
+            name: e.name,
+            source: e.source,
+        }
+    })
 }
 
 /// Starts a thread for every sink something is routed to (nothing is
@@ -353,6 +379,7 @@ async fn supervise(
     config: Arc<RunConfig>,
     routes: Vec<SinkRoute>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    tracer: Option<Arc<crate::trace::Tracer>>,
 ) -> Result<Ended, RunError> {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let mut extra_env = Vec::new();
@@ -376,7 +403,9 @@ async fn supervise(
             ),
         }
     }
-    let mut supervisor = Supervisor::new(config, routes, extra_env).with_metrics(metrics);
+    let mut supervisor = Supervisor::new(config, routes, extra_env)
+        .with_metrics(metrics)
+        .with_spans(tracer);
     if let Some(rings) = tails {
         supervisor = supervisor.with_tails(rings);
     }

@@ -91,6 +91,8 @@ pub struct StreamReader {
     pub metrics: Option<Arc<Metrics>>,
     /// `[trace] join = "infer"`: the join table shared by every stream.
     pub join: Option<Arc<Joiner>>,
+    /// The span builder every event is shown to, when a sink sends traces.
+    pub spans: Option<Arc<crate::trace::Tracer>>,
 }
 
 impl StreamReader {
@@ -116,7 +118,8 @@ impl StreamReader {
                 .for_program(self.merge)
                 .joining_bursts()
                 .with_metrics(self.metrics.as_ref().map(|m| Arc::clone(&m.events)))
-                .with_join(self.join),
+                .with_join(self.join)
+                .with_spans(self.spans),
             state: StreamState::new(self.origin),
         };
         let input = self.metrics.as_ref().map(|m| InputCounters {

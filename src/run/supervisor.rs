@@ -234,6 +234,8 @@ pub struct Supervisor {
     metrics: Option<(Arc<Metrics>, ProgramMetrics)>,
     /// `[trace] join = "infer"`: one join table for every program's lines.
     join: Option<Arc<Joiner>>,
+    /// The span builder, when a sink sends traces.
+    spans: Option<Arc<crate::trace::Tracer>>,
 }
 
 /// Why everything is being stopped.
@@ -274,6 +276,7 @@ impl Supervisor {
             tails: None,
             metrics: None,
             join,
+            spans: None,
         }
     }
 
@@ -295,6 +298,12 @@ impl Supervisor {
     /// Every program's events also go to its ring in `tails`.
     pub fn with_tails(mut self, tails: Arc<super::ring::Rings>) -> Supervisor {
         self.tails = Some(tails);
+        self
+    }
+
+    /// Every stream's events are shown to the span builder `spans`.
+    pub fn with_spans(mut self, spans: Option<Arc<crate::trace::Tracer>>) -> Supervisor {
+        self.spans = spans;
         self
     }
 
@@ -912,6 +921,7 @@ impl Supervisor {
             tail: self.tails.as_ref().and_then(|t| t.ring(&spec.name)),
             metrics: self.metrics.as_ref().map(|(m, _)| Arc::clone(m)),
             join: self.join.clone(),
+            spans: self.spans.clone(),
         }
     }
 

@@ -135,6 +135,17 @@ impl StartedSinks {
         }
     }
 
+    /// Sinks started by the door itself, each with its `on_full`.
+    pub fn adopt_all(handles: Vec<(SinkHandle, OnFull)>) -> StartedSinks {
+        let n = handles.len();
+        let (handles, on_full) = handles.into_iter().unzip();
+        StartedSinks {
+            handles,
+            on_full,
+            dropped_seen: vec![0; n],
+        }
+    }
+
     pub fn handles(&self) -> &[SinkHandle] {
         &self.handles
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An OTLP/HTTP logs receiver for logmux's tests and benchmark.
+"""An OTLP/HTTP logs and traces receiver for logmux's tests and benchmark.
 
 It decodes every request with the official OpenTelemetry definitions
 (PyPI's opentelemetry-proto; OTLP/JSON through protobuf's json_format, with
@@ -9,7 +9,9 @@ assert on. --answers scripts its first answers ("503:1" is 503 with
 Retry-After: 1, "503" without it, "400", "partial:N" rejects N records,
 "200"); after them it accepts. --discard accepts without decoding (the
 benchmark) and prints the requests, bytes and its own CPU time at SIGTERM.
-The port it listens on is written to --port-file once it is ready.
+Spans (a POST to /v1/traces) are written one JSON line each, with
+"signal": "traces". The port it listens on is written to --port-file once
+it is ready.
 --tls-cert/--tls-key serve https; --client-ca requires a client certificate.
 SIGUSR1 makes it go away cleanly (an outage without a torn answer): from
 then on a request gets its connection closed unanswered, the port is closed,
@@ -29,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as svc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as tsvc
 
 
 def typed(v):
@@ -52,7 +55,7 @@ def hex_ids_to_base64(obj):
     """OTLP/JSON writes trace and span ids in hex; json_format wants base64."""
     if isinstance(obj, dict):
         for k, v in obj.items():
-            if k in ("traceId", "spanId") and isinstance(v, str):
+            if k in ("traceId", "spanId", "parentSpanId") and isinstance(v, str):
                 obj[k] = base64.b64encode(bytes.fromhex(v)).decode()
             else:
                 hex_ids_to_base64(v)
@@ -72,10 +75,10 @@ class State:
         self.gone = False
 
 
-def decode(state, headers, body):
+def decode(state, headers, body, traces=False):
     if headers.get("Content-Encoding", "") == "gzip":
         body = gzip.decompress(body)
-    request = svc.ExportLogsServiceRequest()
+    request = tsvc.ExportTraceServiceRequest() if traces else svc.ExportLogsServiceRequest()
     ctype = headers.get("Content-Type", "")
     if ctype == "application/json":
         obj = json.loads(body)
@@ -109,6 +112,31 @@ def records_of(request, n, headers):
                     "attrs": attrs(r.attributes),
                     "trace_id": r.trace_id.hex(),
                     "span_id": r.span_id.hex(),
+                }
+
+
+def spans_of(request, n, headers):
+    for rs in request.resource_spans:
+        res = attrs(rs.resource.attributes)
+        for ss in rs.scope_spans:
+            for s in ss.spans:
+                yield {
+                    "signal": "traces",
+                    "request": n,
+                    "content_type": headers.get("Content-Type"),
+                    "resource": res,
+                    "scope": [ss.scope.name, ss.scope.version],
+                    "trace_id": s.trace_id.hex(),
+                    "span_id": s.span_id.hex(),
+                    "parent_span_id": s.parent_span_id.hex(),
+                    "name": s.name,
+                    "kind": s.kind,
+                    "start": s.start_time_unix_nano,
+                    "end": s.end_time_unix_nano,
+                    "attrs": attrs(s.attributes),
+                    "events": [{"time": e.time_unix_nano, "name": e.name,
+                                "attrs": attrs(e.attributes)} for e in s.events],
+                    "status": [s.status.code, s.status.message],
                 }
 
 
@@ -147,8 +175,9 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 state.records += len(body)
             return self.answer(200, b"", [("Content-Type", self.headers.get("Content-Type"))])
+        traces = self.path.rstrip("/").endswith("/v1/traces")
         try:
-            request = decode(state, self.headers, body)
+            request = decode(state, self.headers, body, traces)
         except Exception as e:  # a bad request is the test's finding
             sys.stderr.write(f"receiver: request {n}: {e}\n")
             return self.answer(400, str(e).encode())
@@ -157,12 +186,16 @@ class Handler(BaseHTTPRequestHandler):
             if state.gone:
                 self.close_connection = True
                 return
-            for rec in records_of(request, n, self.headers):
+            items = spans_of if traces else records_of
+            for rec in items(request, n, self.headers):
                 state.records += 1
                 if state.out:
                     state.out.write(json.dumps(rec) + "\n")
-        response = svc.ExportLogsServiceResponse()
-        if rejected:
+        response = tsvc.ExportTraceServiceResponse() if traces else svc.ExportLogsServiceResponse()
+        if rejected and traces:
+            response.partial_success.rejected_spans = rejected
+            response.partial_success.error_message = "rejected by the test"
+        elif rejected:
             response.partial_success.rejected_log_records = rejected
             response.partial_success.error_message = "rejected by the test"
         if self.headers.get("Content-Type") == "application/json":

@@ -81,12 +81,44 @@ impl Receiver {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The records decoded so far, in the order received.
+    /// The log records decoded so far, in the order received.
     pub fn records(&self) -> Vec<Value> {
+        self.decoded()
+            .into_iter()
+            .filter(|v| v["signal"] != "traces")
+            .collect()
+    }
+
+    /// The spans decoded so far (posts to `/v1/traces`), in the order received.
+    pub fn spans(&self) -> Vec<Value> {
+        self.decoded()
+            .into_iter()
+            .filter(|v| v["signal"] == "traces")
+            .collect()
+    }
+
+    fn decoded(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(&self.out).unwrap_or_default();
         text.lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
+    }
+
+    /// Waits until `n` spans arrived; panics after `secs`.
+    pub fn wait_for_spans(&self, n: usize, secs: u64) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let got = self.spans();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} spans in {secs} s",
+                got.len()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Waits until `n` records arrived; panics after `secs`.

@@ -232,6 +232,10 @@ fn resolve(
             None => None,
         },
         oneoff,
+        trace: match &raw.trace {
+            Some(t) => crate::config::trace::resolve(loc, t)?,
+            None => Default::default(),
+        },
         trace_join: crate::config::trace::resolve_join(loc, raw.trace.as_ref())?,
     };
     if command.is_some() {

@@ -52,7 +52,8 @@ pub struct RawFile {
     pub metrics: Option<crate::config::metrics::RawMetrics>,
     /// `[oneoff]`: how `logmux run --config FILE CMD…` runs CMD.
     pub oneoff: Option<Spanned<RawOneoff>>,
-    /// `[trace]`: how request lines are joined.
+    /// `[trace]`: how request lines are joined, the span builder's window
+    /// and memory bound.
     pub trace: Option<crate::config::trace::RawTrace>,
 }
 

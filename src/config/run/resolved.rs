@@ -44,6 +44,8 @@ pub struct RunConfig {
     pub oneoff: Option<ProgramSpec>,
     /// `[trace] join` (or `--trace-join`).
     pub trace_join: crate::trace::infer::JoinMode,
+    /// `[trace]`: the span builder's settings (used when a sink sends traces).
+    pub trace: crate::trace::TraceSpec,
 }
 
 /// How much of each program's output `logmux ctl tail` can show: the last

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+mod traces;
+
 use super::RawSink;
 use crate::config::error::{ConfigError, Locator};
 use crate::config::run::{duration_or, size};
@@ -17,7 +19,7 @@ use crate::config::template;
 use crate::sink::otlp::{self, OtlpSpec};
 
 /// The keys only an otlp sink has, for the check that other types do not use them.
-pub(super) fn otlp_keys(s: &RawSink) -> [(&'static str, Option<usize>); 11] {
+pub(super) fn otlp_keys(s: &RawSink) -> [(&'static str, Option<usize>); 14] {
     let at = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.span().start);
     [
         ("endpoint", at(&s.endpoint)),
@@ -42,6 +44,12 @@ pub(super) fn otlp_keys(s: &RawSink) -> [(&'static str, Option<usize>); 11] {
         (
             "batch_timeout",
             s.batch_timeout.as_ref().map(|v| v.span().start),
+        ),
+        ("signals", s.signals.as_ref().map(|v| v.span().start)),
+        ("traces_endpoint", at(&s.traces_endpoint)),
+        (
+            "trace_sample_ratio",
+            s.trace_sample_ratio.as_ref().map(|v| v.span().start),
         ),
     ]
 }
@@ -128,6 +136,7 @@ pub(super) fn resolve(
         otlp::DEFAULT_RETRY_MAX_TIME,
     )?;
     spec.resource = k.resource()?;
+    (spec.logs, spec.traces) = k.signals(s)?;
     Ok(spec)
 }
 

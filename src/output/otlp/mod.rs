@@ -10,6 +10,7 @@
 pub mod json;
 pub mod mapping;
 pub mod proto;
+pub mod spans;
 
 use super::{Event, LocalZone};
 

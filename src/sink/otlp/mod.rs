@@ -25,8 +25,9 @@ mod transport;
 use std::io::{self, Write};
 
 pub use settings::{
-    logs_url, parse_key_values, OtlpSpec, DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_EVENTS,
-    DEFAULT_BATCH_TIMEOUT, DEFAULT_ENDPOINT, DEFAULT_RETRY_MAX_TIME, DEFAULT_TIMEOUT, LOGS_PATH,
+    logs_url, parse_key_values, signal_url, OtlpSpec, Signal, TracesSpec, DEFAULT_BATCH_MAX_BYTES,
+    DEFAULT_BATCH_MAX_EVENTS, DEFAULT_BATCH_TIMEOUT, DEFAULT_ENDPOINT, DEFAULT_RETRY_MAX_TIME,
+    DEFAULT_TIMEOUT, LOGS_PATH, TRACES_PATH,
 };
 pub use transport::Outcome;
 
@@ -119,7 +120,7 @@ impl OtlpSink {
     /// Builds, compresses and delivers one request of `events` frames.
     fn send_one(&mut self, frames: &[u8], events: usize) -> Result<u64, (io::Error, bool)> {
         self.request.clear();
-        request::build(frames, self.spec.json, &mut self.request);
+        request::build(frames, self.spec.json, self.spec.signal, &mut self.request);
         let body = if self.spec.gzip {
             let mut gz = flate2::write::GzEncoder::new(
                 std::mem::take(&mut self.compressed),

@@ -1,11 +1,14 @@
 //! An export request from encoded frames: one `ResourceLogs` per distinct
 //! resource (in the order they first appear), each with one `ScopeLogs`
 //! (scope `logmux` and its version) holding its records in order. The
-//! frames are already protobuf or OTLP/JSON; this only wraps them.
+//! frames are already protobuf or OTLP/JSON; this only wraps them. Spans
+//! are wrapped alike (`ResourceSpans`, `ScopeSpans`): the traces messages
+//! have the logs messages' field numbers, only the JSON names differ.
 
 use indexmap::IndexMap;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
+use super::Signal;
 use crate::output::otlp::{frames, Frame};
 
 const SCOPE_NAME: &str = "logmux";
@@ -13,7 +16,7 @@ const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Appends the request for `bytes` (whole frames) to `out`; returns the
 /// number of records in it.
-pub fn build(bytes: &[u8], json: bool, out: &mut Vec<u8>) -> usize {
+pub fn build(bytes: &[u8], json: bool, signal: Signal, out: &mut Vec<u8>) -> usize {
     let mut groups: IndexMap<&[u8], Vec<&[u8]>, foldhash::fast::RandomState> = IndexMap::default();
     let mut records = 0;
     for Frame { resource, record } in frames(bytes).flatten() {
@@ -21,7 +24,7 @@ pub fn build(bytes: &[u8], json: bool, out: &mut Vec<u8>) -> usize {
         records += 1;
     }
     if json {
-        json_request(&groups, out);
+        json_request(&groups, names(signal), out);
     } else {
         proto_request(&groups, out);
     }
@@ -62,19 +65,33 @@ fn header(tag: u32, len: usize, out: &mut Vec<u8>) {
     encode_varint(len as u64, out);
 }
 
-fn json_request(groups: &Groups<'_>, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"resourceLogs\":[");
+/// The OTLP/JSON names of the request's list, the scope's and the items.
+fn names(signal: Signal) -> [&'static [u8]; 3] {
+    match signal {
+        Signal::Logs => [b"resourceLogs", b"scopeLogs", b"logRecords"],
+        Signal::Traces => [b"resourceSpans", b"scopeSpans", b"spans"],
+    }
+}
+
+fn json_request(groups: &Groups<'_>, [list, scopes, items]: [&[u8]; 3], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(list);
+    out.extend_from_slice(b"\":[");
     for (i, (resource, records)) in groups.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"resource\":");
         out.extend_from_slice(resource);
-        out.extend_from_slice(b",\"scopeLogs\":[{\"scope\":{\"name\":\"");
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(scopes);
+        out.extend_from_slice(b"\":[{\"scope\":{\"name\":\"");
         out.extend_from_slice(SCOPE_NAME.as_bytes());
         out.extend_from_slice(b"\",\"version\":\"");
         out.extend_from_slice(SCOPE_VERSION.as_bytes());
-        out.extend_from_slice(b"\"},\"logRecords\":[");
+        out.extend_from_slice(b"\"},\"");
+        out.extend_from_slice(items);
+        out.extend_from_slice(b"\":[");
         for (j, r) in records.iter().enumerate() {
             if j > 0 {
                 out.push(b',');
@@ -90,7 +107,7 @@ fn json_request(groups: &Groups<'_>, out: &mut Vec<u8>) {
 mod tests {
     use prost::Message;
 
-    use super::build;
+    use super::{build, Signal};
     use crate::sink::otlp::messages::{any_value, ExportLogsServiceRequest};
 
     /// A frame of `resource` (a protobuf Resource body) and a record that
@@ -127,7 +144,7 @@ mod tests {
         ]
         .concat();
         let mut out = Vec::new();
-        assert_eq!(build(&bytes, false, &mut out), 5);
+        assert_eq!(build(&bytes, false, Signal::Logs, &mut out), 5);
         let request = ExportLogsServiceRequest::decode(out.as_slice()).unwrap();
         let got: Vec<(String, Vec<i32>)> = request
             .resource_logs
@@ -176,7 +193,7 @@ mod tests {
             f
         };
         let bytes = [jf("{\"attributes\":[]}", 1), jf("{\"attributes\":[]}", 2)].concat();
-        assert_eq!(build(&bytes, true, &mut json), 2);
+        assert_eq!(build(&bytes, true, Signal::Logs, &mut json), 2);
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(v["resourceLogs"].as_array().unwrap().len(), 1);
         assert_eq!(

@@ -9,6 +9,7 @@ use std::time::Duration;
 /// The OTLP/HTTP port, and the logs path the spec appends to a base endpoint.
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
 pub const LOGS_PATH: &str = "/v1/logs";
+pub const TRACES_PATH: &str = "/v1/traces";
 
 /// How long one request may take (the OTel SDKs' default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +47,31 @@ pub struct OtlpSpec {
     pub retry_max_time: Duration,
     /// Resource fields every record gets unless the event has its own.
     pub resource: Vec<(String, String)>,
+    /// What this sink's requests carry: log records (the sink the events
+    /// are routed to) or spans (its twin the span builder feeds).
+    pub signal: Signal,
+    /// `signals` holds `logs`: events routed here are sent.
+    pub logs: bool,
+    /// `signals` holds `traces`: where spans go and which are kept.
+    pub traces: Option<TracesSpec>,
+}
+
+/// The two OTLP signals logmux sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Signal {
+    #[default]
+    Logs,
+    Traces,
+}
+
+/// The traces part of an OTLP sink (`signals = ["logs", "traces"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracesSpec {
+    /// The full URL spans are posted to (`…/v1/traces`).
+    pub url: String,
+    /// `trace_sample_ratio` as a bound on the trace id's low 64 bits
+    /// (see [`crate::trace::sample`]); `None`: every trace is kept.
+    pub sample_below: Option<u64>,
 }
 
 impl OtlpSpec {
@@ -64,7 +90,22 @@ impl OtlpSpec {
             batch_timeout: DEFAULT_BATCH_TIMEOUT,
             retry_max_time: DEFAULT_RETRY_MAX_TIME,
             resource: Vec::new(),
+            signal: Signal::Logs,
+            logs: true,
+            traces: None,
         }
+    }
+
+    /// The spec of the twin sink that posts this sink's spans, if it has
+    /// the traces signal: same transport settings, the traces URL.
+    pub fn for_traces(&self) -> Option<OtlpSpec> {
+        let traces = self.traces.as_ref()?;
+        Some(OtlpSpec {
+            url: traces.url.clone(),
+            signal: Signal::Traces,
+            logs: false,
+            ..self.clone()
+        })
     }
 }
 
@@ -73,6 +114,11 @@ impl OtlpSpec {
 /// appended; `full` (the form of `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`) is
 /// used as is. Only http and https are accepted.
 pub fn logs_url(endpoint: &str, full: bool) -> Result<String, String> {
+    signal_url(endpoint, full, LOGS_PATH)
+}
+
+/// As [`logs_url`], for the signal whose path is `signal_path`.
+pub fn signal_url(endpoint: &str, full: bool, signal_path: &str) -> Result<String, String> {
     let rest = endpoint
         .strip_prefix("http://")
         .or_else(|| endpoint.strip_prefix("https://"))
@@ -86,7 +132,7 @@ pub fn logs_url(endpoint: &str, full: bool) -> Result<String, String> {
     if full && has_path {
         return Ok(endpoint.to_string());
     }
-    Ok(format!("{}{LOGS_PATH}", endpoint.trim_end_matches('/')))
+    Ok(format!("{}{signal_path}", endpoint.trim_end_matches('/')))
 }
 
 /// `key1=value1,key2=value2` (the form of `OTEL_EXPORTER_OTLP_HEADERS` and

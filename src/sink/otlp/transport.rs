@@ -131,13 +131,18 @@ fn read_body(response: ureq::Response) -> Vec<u8> {
 }
 
 /// `{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"…"}}`
+/// (`rejectedSpans` in a traces answer)
 /// (the count is an int64: a string in OTLP/JSON, a number from some receivers).
 fn json_partial_success(body: &[u8]) -> (u64, String) {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
         return (0, String::new());
     };
     let p = &v["partialSuccess"];
-    let rejected = match &p["rejectedLogRecords"] {
+    let count = match &p["rejectedLogRecords"] {
+        serde_json::Value::Null => &p["rejectedSpans"],
+        n => n,
+    };
+    let rejected = match count {
         serde_json::Value::String(s) => s.parse().unwrap_or(0),
         n => n.as_u64().unwrap_or(0),
     };

@@ -1,0 +1,151 @@
+//! The span encoder against prost types copied from opentelemetry-proto's
+//! `trace/v1/trace.proto` (the receiver test decodes with the official
+//! Python ones).
+
+use std::sync::Arc;
+
+use prost::Message;
+
+use super::encode;
+use crate::output::otlp::frames;
+use crate::sink::otlp::messages::{any_value, KeyValue, Resource};
+use crate::trace::span::{AttrValue, Span, SpanEvent, SpanKind, StatusCode};
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct PSpan {
+    #[prost(bytes = "vec", tag = "1")]
+    trace_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    span_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "4")]
+    parent_span_id: Vec<u8>,
+    #[prost(string, tag = "5")]
+    name: String,
+    #[prost(int32, tag = "6")]
+    kind: i32,
+    #[prost(fixed64, tag = "7")]
+    start: u64,
+    #[prost(fixed64, tag = "8")]
+    end: u64,
+    #[prost(message, repeated, tag = "9")]
+    attributes: Vec<KeyValue>,
+    #[prost(message, repeated, tag = "11")]
+    events: Vec<PEvent>,
+    #[prost(message, optional, tag = "15")]
+    status: Option<PStatus>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct PEvent {
+    #[prost(fixed64, tag = "1")]
+    time: u64,
+    #[prost(string, tag = "2")]
+    name: String,
+    #[prost(message, repeated, tag = "3")]
+    attributes: Vec<KeyValue>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct PStatus {
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(int32, tag = "3")]
+    code: i32,
+}
+
+fn sample() -> Span {
+    Span {
+        trace_id: [0x4b; 16],
+        span_id: [1, 2, 3, 4, 5, 6, 7, 8],
+        parent_span_id: Some([9; 8]),
+        name: "GET".into(),
+        kind: SpanKind::Server,
+        start_unix_nano: 1_700_000_000_000_000_000,
+        end_unix_nano: 1_700_000_000_012_000_000,
+        attributes: vec![
+            ("http.request.method", AttrValue::Str("GET".into())),
+            ("http.response.status_code", AttrValue::Int(500)),
+            ("x.float", AttrValue::Float(0.5)),
+        ],
+        events: vec![SpanEvent {
+            time_unix_nano: 1_700_000_000_010_000_000,
+            name: "exception",
+            attributes: vec![("exception.type", AttrValue::Str("KeyError".into()))],
+        }],
+        status: StatusCode::Error,
+        status_message: String::new(),
+        resource: Arc::new(vec![(
+            "service.name".into(),
+            AttrValue::Str("nginx".into()),
+        )]),
+    }
+}
+
+fn string(kv: &KeyValue) -> (&str, any_value::Value) {
+    (
+        kv.key.as_str(),
+        kv.value.as_ref().unwrap().value.clone().unwrap(),
+    )
+}
+
+#[test]
+fn a_span_frame_decodes_with_the_trace_proto_field_numbers() {
+    let mut out = Vec::new();
+    let defaults = vec![("deployment.environment".to_string(), "prod".to_string())];
+    encode(&sample(), false, &defaults, &mut out);
+    let frame = frames(&out).next().unwrap().unwrap();
+    let resource = Resource::decode(frame.resource).unwrap();
+    let keys: Vec<_> = resource.attributes.iter().map(string).collect();
+    assert_eq!(
+        keys,
+        [
+            (
+                "service.name",
+                any_value::Value::StringValue("nginx".into())
+            ),
+            (
+                "deployment.environment",
+                any_value::Value::StringValue("prod".into())
+            )
+        ]
+    );
+    let span = PSpan::decode(frame.record).unwrap();
+    assert_eq!(span.trace_id, vec![0x4b; 16]);
+    assert_eq!(span.span_id, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(span.parent_span_id, vec![9; 8]);
+    assert_eq!((span.name.as_str(), span.kind), ("GET", 2));
+    assert_eq!(span.end - span.start, 12_000_000);
+    assert_eq!(
+        string(&span.attributes[1]),
+        ("http.response.status_code", any_value::Value::IntValue(500))
+    );
+    assert_eq!(
+        string(&span.attributes[2]),
+        ("x.float", any_value::Value::DoubleValue(0.5))
+    );
+    assert_eq!(span.events.len(), 1);
+    assert_eq!(span.events[0].name, "exception");
+    assert_eq!(span.events[0].time, 1_700_000_000_010_000_000);
+    assert_eq!(span.status.unwrap().code, 2);
+}
+
+#[test]
+fn a_span_in_otlp_json_has_hex_ids_and_string_nanoseconds() {
+    let mut out = Vec::new();
+    let mut span = sample();
+    span.status = StatusCode::Unset;
+    span.parent_span_id = None;
+    encode(&span, true, &[], &mut out);
+    let frame = frames(&out).next().unwrap().unwrap();
+    let r: serde_json::Value = serde_json::from_slice(frame.resource).unwrap();
+    assert_eq!(r["attributes"][0]["value"]["stringValue"], "nginx");
+    let s: serde_json::Value = serde_json::from_slice(frame.record).unwrap();
+    assert_eq!(s["traceId"], "4b".repeat(16));
+    assert_eq!(s["spanId"], "0102030405060708");
+    assert!(s.get("parentSpanId").is_none());
+    assert_eq!(s["kind"], 2);
+    assert_eq!(s["startTimeUnixNano"], "1700000000000000000");
+    assert_eq!(s["attributes"][1]["value"]["intValue"], "500");
+    assert_eq!(s["events"][0]["name"], "exception");
+    assert_eq!(s["status"]["code"], 0);
+}

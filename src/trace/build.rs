@@ -1,0 +1,193 @@
+//! A request's spans from its collected parts (docs/schema.md, "Traces"):
+//! - nginx's SERVER span: ends at the line's time, starts `$request_time`
+//!   before; its parent is the client's traceparent's span, if any;
+//! - with two or more upstream tries, one CLIENT span per try, laid end to
+//!   end so that the last ends with nginx's span (nginx logs no try's start;
+//!   its response goes out right after the last try's);
+//! - uWSGI's SERVER span, under the last try (or nginx's span), ending with
+//!   it and lasting uWSGI's own time; without nginx's line it starts at its
+//!   line's time (uWSGI's line has the request's start) and is a root;
+//! - each traceback an `exception` event on uWSGI's span (nginx's without it).
+//!
+//! Status: ERROR for a 5xx answer (server spans), for a 4xx or 5xx or no
+//! answer from a try (client spans); UNSET otherwise.
+
+use super::ids::{span_id, SpanRole};
+use super::parts::{Exception, Http, Nginx, Uwsgi};
+use super::span::{AttrValue, Attrs, Resource, Span, SpanEvent, SpanKind, StatusCode};
+use super::spans::Collected;
+
+/// The spans of `c`, parents first; none for a trace of tracebacks alone.
+pub fn spans(c: &Collected) -> Vec<Span> {
+    let t = c.trace_id;
+    let mut out = Vec::new();
+    let mut uwsgi_parent = None;
+    let mut uwsgi_end = None;
+    if let Some((n, r)) = &c.nginx {
+        let server = nginx_span(t, n, r);
+        uwsgi_parent = Some(server.span_id);
+        uwsgi_end = Some(n.end);
+        out.push(server);
+        if n.tries_us.len() >= 2 {
+            let tries = try_spans(t, n, r);
+            uwsgi_parent = tries.last().map(|s| s.span_id);
+            out.extend(tries);
+        }
+    }
+    let events: Vec<SpanEvent> = c.exceptions.iter().map(exception_event).collect();
+    match &c.uwsgi {
+        Some((u, r)) => {
+            out.push(uwsgi_span(t, u, r, uwsgi_parent, uwsgi_end, events));
+        }
+        None => {
+            if let Some(first) = out.first_mut() {
+                first.events = events;
+            }
+        }
+    }
+    if let Some(s) = out.iter_mut().find(|s| !s.events.is_empty()) {
+        if s.status == StatusCode::Error {
+            s.status_message = c
+                .exceptions
+                .last()
+                .map(|e| format!("{}: {}", e.kind, e.message))
+                .unwrap_or_default();
+        }
+    }
+    out
+}
+
+/// Whether the spans of `c` will hold an error (as [`is_error`] says of
+/// them), without building them: a trace sampled out is never built.
+pub fn has_error(c: &Collected) -> bool {
+    let server_error = |s: Option<i64>| server_status(s) == StatusCode::Error;
+    let try_error = |n: &Nginx| {
+        n.tries_us.len() >= 2
+            && (0..n.tries_us.len())
+                .any(|i| !matches!(n.try_status.get(i), Some(Some(s)) if *s < 400))
+    };
+    !c.exceptions.is_empty()
+        || c.nginx
+            .as_ref()
+            .is_some_and(|(n, _)| server_error(n.http.status) || try_error(n))
+        || c.uwsgi
+            .as_ref()
+            .is_some_and(|(u, _)| server_error(u.http.status))
+}
+
+/// Whether a trace is an error one, kept whatever the sample ratio.
+pub fn is_error(spans: &[Span]) -> bool {
+    spans
+        .iter()
+        .any(|s| s.status == StatusCode::Error || !s.events.is_empty())
+}
+
+fn base(t: [u8; 16], role: SpanRole, http: &Http, kind: SpanKind, r: &Resource) -> Span {
+    Span {
+        trace_id: t,
+        span_id: span_id(&t, role),
+        parent_span_id: None,
+        // HTTP semconv: `{method}` (`{method} {route}` needs a route), `HTTP` unknown.
+        name: http.method.clone().unwrap_or_else(|| "HTTP".to_string()),
+        kind,
+        start_unix_nano: 0,
+        end_unix_nano: 0,
+        attributes: http.attrs.clone(),
+        events: Vec::new(),
+        status: server_status(http.status),
+        status_message: String::new(),
+        resource: r.clone(),
+    }
+}
+
+fn server_status(status: Option<i64>) -> StatusCode {
+    match status {
+        Some(s) if s >= 500 => StatusCode::Error,
+        _ => StatusCode::Unset,
+    }
+}
+
+fn nginx_span(t: [u8; 16], n: &Nginx, r: &Resource) -> Span {
+    let mut s = base(t, SpanRole::NginxServer, &n.http, SpanKind::Server, r);
+    s.parent_span_id = n.parent;
+    s.end_unix_nano = n.end;
+    s.start_unix_nano = n.end.saturating_sub(n.duration_us.saturating_mul(1000));
+    s
+}
+
+fn try_spans(t: [u8; 16], n: &Nginx, r: &Resource) -> Vec<Span> {
+    let server = span_id(&t, SpanRole::NginxServer);
+    let mut end = n.end;
+    let mut out = Vec::with_capacity(n.tries_us.len());
+    for (i, us) in n.tries_us.iter().enumerate().rev() {
+        let status = n.try_status.get(i).copied().flatten();
+        let mut attrs: Attrs = Vec::new();
+        if let Some(m) = &n.http.method {
+            attrs.push(("http.request.method", AttrValue::Str(m.clone())));
+        }
+        if let Some(code) = status {
+            attrs.push(("http.response.status_code", AttrValue::Int(code)));
+        }
+        if let Some(addr) = n.try_addr.get(i).filter(|a| !a.is_empty() && *a != "-") {
+            attrs.push(("server.address", AttrValue::Str(addr.clone())));
+        }
+        if i > 0 {
+            attrs.push(("http.request.resend_count", AttrValue::Int(i as i64)));
+        }
+        let role = SpanRole::UpstreamTry(u16::try_from(i).unwrap_or(u16::MAX));
+        out.push(Span {
+            trace_id: t,
+            span_id: span_id(&t, role),
+            parent_span_id: Some(server),
+            name: n.http.method.clone().unwrap_or_else(|| "HTTP".to_string()),
+            kind: SpanKind::Client,
+            start_unix_nano: end.saturating_sub(us.saturating_mul(1000)),
+            end_unix_nano: end,
+            attributes: attrs,
+            events: Vec::new(),
+            status: match status {
+                Some(s) if s < 400 => StatusCode::Unset,
+                _ => StatusCode::Error,
+            },
+            status_message: String::new(),
+            resource: r.clone(),
+        });
+        end = end.saturating_sub(us.saturating_mul(1000));
+    }
+    out.reverse();
+    out
+}
+
+fn uwsgi_span(
+    t: [u8; 16],
+    u: &Uwsgi,
+    r: &Resource,
+    parent: Option<[u8; 8]>,
+    end: Option<u64>,
+    events: Vec<SpanEvent>,
+) -> Span {
+    let mut s = base(t, SpanRole::Uwsgi, &u.http, SpanKind::Server, r);
+    s.parent_span_id = parent;
+    let d = u.duration_us.saturating_mul(1000);
+    (s.start_unix_nano, s.end_unix_nano) = match end {
+        Some(end) => (end.saturating_sub(d), end),
+        None => (u.time, u.time.saturating_add(d)),
+    };
+    s.events = events;
+    s
+}
+
+fn exception_event(e: &Exception) -> SpanEvent {
+    let mut attributes: Attrs = vec![("exception.type", AttrValue::Str(e.kind.clone()))];
+    if !e.message.is_empty() {
+        attributes.push(("exception.message", AttrValue::Str(e.message.clone())));
+    }
+    if !e.stacktrace.is_empty() {
+        attributes.push(("exception.stacktrace", AttrValue::Str(e.stacktrace.clone())));
+    }
+    SpanEvent {
+        time_unix_nano: e.time,
+        name: "exception",
+        attributes,
+    }
+}

@@ -1,0 +1,292 @@
+//! What the span builder keeps of an event: the few fields a span needs,
+//! owned (the event's buffers are reused as soon as it is encoded), for
+//! the three kinds of event a request's trace is made of: nginx's access
+//! line, uWSGI's request line and a Python traceback. Fields are looked up
+//! by name, so a field a later version adds to the schema (the traceparent
+//! header) is found whether it is a schema field or a merged key.
+
+use std::sync::{Arc, OnceLock};
+
+use smallvec::SmallVec;
+
+use logmux_parsers::trace_context;
+use logmux_parsers::{Field, Format, Record, Value};
+
+use super::span::{AttrValue, Resource};
+use crate::output::otlp::mapping::{timestamp_nanos, RESOURCE_FIELDS};
+use crate::output::LocalZone;
+
+/// nginx's access line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nginx {
+    /// The line's time: when nginx finished the request.
+    pub end: u64,
+    /// `$request_time`, in microseconds.
+    pub duration_us: u64,
+    /// `$upstream_response_time`'s entries, in microseconds.
+    pub tries_us: Vec<u64>,
+    /// `$upstream_status`'s entries (`None` for `-`).
+    pub try_status: Vec<Option<i64>>,
+    /// `$upstream_addr`'s entries.
+    pub try_addr: Vec<String>,
+    /// The client's traceparent's parent span id.
+    pub parent: Option<[u8; 8]>,
+    pub http: Http,
+}
+
+/// uWSGI's request line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Uwsgi {
+    /// The line's time: uWSGI's default line has the request's start.
+    pub time: u64,
+    pub duration_us: u64,
+    pub http: Http,
+}
+
+/// A traceback: the `exception` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exception {
+    pub time: u64,
+    pub kind: String,
+    pub message: String,
+    pub stacktrace: String,
+}
+
+/// The HTTP attributes a request line has, in the order spans write them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Http {
+    pub method: Option<String>,
+    pub status: Option<i64>,
+    pub attrs: Vec<(&'static str, AttrValue)>,
+}
+
+/// One event's part of a trace.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Nginx(Nginx, Resource),
+    Uwsgi(Uwsgi, Resource),
+    Exception(Exception),
+}
+
+/// The attributes copied from a request line to its span.
+const HTTP_FIELDS: [Field; 7] = [
+    Field::HttpRequestMethod,
+    Field::UrlPath,
+    Field::UrlQuery,
+    Field::HttpResponseStatusCode,
+    Field::ServerAddress,
+    Field::ClientAddress,
+    Field::UserAgentOriginal,
+];
+
+/// Whether `rec` is of a kind a trace is made of (the cheap test first).
+pub fn may_have_part(rec: &Record<'_>) -> bool {
+    matches!(
+        rec.format,
+        Format::NginxAccess | Format::UwsgiRequest | Format::PythonTraceback
+    )
+}
+
+/// The trace id and part of `rec`, when it has a trace id and is one of
+/// the three kinds; `observed` (Unix nanoseconds) stands in for a line
+/// without a time of its own; `statics` are the `[resource]` keys.
+pub fn part_of(
+    rec: &Record<'_>,
+    observed: u64,
+    zone: LocalZone,
+    statics: &[(String, String)],
+    cache: &mut Vec<Resource>,
+) -> Option<([u8; 16], Part)> {
+    if !may_have_part(rec) {
+        return None;
+    }
+    let id = rec.get(Field::TraceId).or_else(|| {
+        rec.extra
+            .iter()
+            .find(|(k, _)| k == "trace_id")
+            .map(|(_, v)| v)
+    })?;
+    let trace_id = trace_context::trace_id(id.as_str()?)?;
+    let time = rec
+        .timestamp
+        .map_or(observed, |t| timestamp_nanos(&t, zone));
+    let part = match rec.format {
+        Format::NginxAccess => Part::Nginx(nginx(rec, time), resource(rec, statics, cache)),
+        Format::UwsgiRequest => Part::Uwsgi(
+            Uwsgi {
+                time,
+                duration_us: micros(rec.get(Field::HttpServerRequestDuration))?,
+                http: http(rec),
+            },
+            resource(rec, statics, cache),
+        ),
+        _ => Part::Exception(Exception {
+            time,
+            kind: text(rec, Field::ExceptionType).unwrap_or_default(),
+            message: text(rec, Field::ExceptionMessage).unwrap_or_default(),
+            stacktrace: text(rec, Field::ExceptionStacktrace).unwrap_or_default(),
+        }),
+    };
+    Some((trace_id, part))
+}
+
+fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
+    let tries_us = match rec.get(Field::NginxUpstreamResponseTime) {
+        Some(Value::FloatList(list)) => list.iter().map(|s| seconds_to_us(*s)).collect(),
+        Some(Value::Float(s)) => vec![seconds_to_us(*s)],
+        Some(Value::RawJson(raw)) => serde_json::from_str::<Vec<f64>>(raw)
+            .map(|l| l.into_iter().map(seconds_to_us).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let list = |f: Field| -> Vec<String> {
+        text(rec, f)
+            .map(|t| t.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default()
+    };
+    let parent = traceparent(rec)
+        .and_then(Value::as_str)
+        .and_then(trace_context::traceparent)
+        .map(|tp| tp.parent_id);
+    let mut http = http(rec);
+    if let Some(v) = text(rec, Field::NetworkProtocolVersion) {
+        http.attrs
+            .push(("network.protocol.version", AttrValue::Str(v)));
+    }
+    Nginx {
+        end,
+        duration_us: micros(rec.get(Field::HttpServerRequestDuration)).unwrap_or(0),
+        // Only tries of their own (two or more) use them.
+        try_status: if tries_us.len() < 2 {
+            Vec::new()
+        } else {
+            list(Field::NginxUpstreamStatus)
+                .iter()
+                .map(|s| s.parse().ok())
+                .collect()
+        },
+        try_addr: if tries_us.len() < 2 {
+            Vec::new()
+        } else {
+            list(Field::NginxUpstreamAddr)
+        },
+        tries_us,
+        parent,
+        http,
+    }
+}
+
+fn http(rec: &Record<'_>) -> Http {
+    let mut http = Http::default();
+    for field in HTTP_FIELDS {
+        let value = match rec.get(field) {
+            Some(Value::Str(s)) => AttrValue::Str(s.to_string()),
+            Some(Value::Int(i)) => AttrValue::Int(*i),
+            _ => continue,
+        };
+        match (&value, field) {
+            (AttrValue::Str(m), Field::HttpRequestMethod) => http.method = Some(m.clone()),
+            (AttrValue::Int(s), Field::HttpResponseStatusCode) => http.status = Some(*s),
+            _ => {}
+        }
+        http.attrs.push((field.name(), value));
+    }
+    http
+}
+
+/// The program's resource: the event's resource fields (`service.name` …)
+/// and the `[resource]` keys the pipeline added to it. The few resources
+/// of a door are kept in `cache` and shared: a program's events find
+/// theirs without allocating.
+fn resource(rec: &Record<'_>, statics: &[(String, String)], cache: &mut Vec<Resource>) -> Resource {
+    let mut pairs: SmallVec<[(&str, &Value<'_>); 8]> = SmallVec::new();
+    for (field, value) in &rec.fields {
+        if RESOURCE_FIELDS.contains(field) && owned_kind(value) {
+            pairs.push((field.name(), value));
+        }
+    }
+    for (key, value) in &rec.extra {
+        let key: &str = key;
+        if statics.iter().any(|(k, _)| k == key)
+            && !pairs.iter().any(|(k, _)| *k == key)
+            && owned_kind(value)
+        {
+            pairs.push((key, value));
+        }
+    }
+    let same = |r: &Resource| {
+        r.len() == pairs.len()
+            && r.iter().zip(&pairs).all(|((k, v), (pk, pv))| {
+                k == pk
+                    && match (v, pv) {
+                        (AttrValue::Str(a), Value::Str(b)) => a == b,
+                        (AttrValue::Int(a), Value::Int(b)) => a == b,
+                        (AttrValue::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+                        _ => false,
+                    }
+            })
+    };
+    if let Some(r) = cache.iter().find(|r| same(r)) {
+        return Arc::clone(r);
+    }
+    let r: Resource = Arc::new(
+        pairs
+            .iter()
+            .filter_map(|(k, v)| owned(v).map(|v| (k.to_string(), v)))
+            .collect(),
+    );
+    if cache.len() >= MAX_CACHED_RESOURCES {
+        cache.remove(0);
+    }
+    cache.push(Arc::clone(&r));
+    r
+}
+
+/// Resources kept for sharing (a door has one per program or container).
+const MAX_CACHED_RESOURCES: usize = 64;
+
+fn owned_kind(value: &Value<'_>) -> bool {
+    matches!(value, Value::Str(_) | Value::Int(_) | Value::Float(_))
+}
+
+fn owned(value: &Value<'_>) -> Option<AttrValue> {
+    match value {
+        Value::Str(s) => Some(AttrValue::Str(s.to_string())),
+        Value::Int(i) => Some(AttrValue::Int(*i)),
+        Value::Float(f) => Some(AttrValue::Float(*f)),
+        _ => None,
+    }
+}
+
+/// The client's traceparent header: a schema field once the schema has
+/// it (looked up by name once), else a merged key of that name.
+fn traceparent<'r>(rec: &'r Record<'_>) -> Option<&'r Value<'r>> {
+    const NAME: &str = "http.request.header.traceparent";
+    static FIELD: OnceLock<Option<Field>> = OnceLock::new();
+    let field = *FIELD.get_or_init(|| Field::from_name(NAME));
+    field
+        .and_then(|f| rec.get(f))
+        .or_else(|| rec.extra.iter().find(|(k, _)| k == NAME).map(|(_, v)| v))
+}
+
+fn text(rec: &Record<'_>, field: Field) -> Option<String> {
+    rec.get(field).and_then(Value::as_str).map(str::to_string)
+}
+
+/// A duration field (seconds) in whole microseconds: nginx's milliseconds
+/// and uWSGI's microseconds come back exactly.
+fn micros(v: Option<&Value<'_>>) -> Option<u64> {
+    match v? {
+        Value::Float(s) => Some(seconds_to_us(*s)),
+        Value::Int(s) => Some(seconds_to_us(*s as f64)),
+        _ => None,
+    }
+}
+
+fn seconds_to_us(s: f64) -> u64 {
+    if s.is_finite() && s > 0.0 {
+        (s * 1e6).round() as u64
+    } else {
+        0
+    }
+}

@@ -1,0 +1,333 @@
+//! The span builder at work, shared by every stream of a door (under
+//! `run`, nginx's and uWSGI's readers feed the same one): the pipelines
+//! hand it each finished event ([`Tracer::observe`]: a lock and a map
+//! insert for the few events that have a trace id, nothing for the
+//! others); a thread of its own builds the spans of the traces handed out,
+//! samples them per sink and queues them to each OTLP sink's traces twin,
+//! so that a slow receiver never holds a reader. At the end
+//! ([`Tracer::close`]) the traces still waiting are sent, then the twins
+//! are closed within the door's deadline.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use logmux_parsers::Record;
+
+use super::build;
+use super::parts::part_of;
+use super::spans::{Builder, Collected};
+use super::TraceSpec;
+use crate::output::LocalZone;
+use crate::sink::spec::{SinkKind, SinkSpec};
+use crate::sink::{Batch, OpenError, Route, SinkHandle, StartedSinks};
+
+/// One OTLP sink's traces twin.
+struct Output {
+    json: bool,
+    defaults: Vec<(String, String)>,
+    sample_below: Option<u64>,
+    route: Route,
+}
+
+/// What the tracer did, for `logmux`'s own report and the tests.
+#[derive(Debug, Default)]
+pub struct TraceCounts {
+    /// Traces handed out complete, after the window, pushed out by
+    /// `max_pending`.
+    pub complete: AtomicU64,
+    pub expired: AtomicU64,
+    pub evicted: AtomicU64,
+    /// Traces with no span to make (tracebacks alone).
+    pub spanless: AtomicU64,
+    /// Spans queued, over all sinks; traces left out by sampling.
+    pub spans_queued: AtomicU64,
+    pub sampled_out: AtomicU64,
+    /// Traces dropped while the sinks did not take spans fast enough.
+    pub dropped: AtomicU64,
+}
+
+/// How often the thread hands out what is ready, at most this late.
+const TICK: Duration = Duration::from_millis(100);
+/// How often an idle thread looks (nothing ready, nothing waiting).
+const IDLE_TICK: Duration = Duration::from_secs(1);
+/// Or as soon as this many traces are ready.
+const WAKE_AT: usize = 1024;
+
+struct State {
+    builder: Builder,
+    /// The resources of the programs seen, shared by their spans.
+    resources: Vec<super::span::Resource>,
+    ready: Vec<Collected>,
+    closing: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    outputs: Vec<Output>,
+    counts: TraceCounts,
+    statics: Vec<(String, String)>,
+    zone: LocalZone,
+}
+
+pub struct Tracer {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    sinks: Mutex<StartedSinks>,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer").finish_non_exhaustive()
+    }
+}
+
+impl Tracer {
+    /// Starts the traces twin of every OTLP sink whose `signals` hold
+    /// `traces`, and the builder's thread; `None` when no sink wants spans
+    /// (then nothing is collected). `statics` are the `[resource]` fields.
+    pub fn start(
+        specs: &[SinkSpec],
+        spec: &TraceSpec,
+        statics: &[(String, String)],
+        zone: LocalZone,
+    ) -> Result<Option<Arc<Tracer>>, OpenError> {
+        let mut handles = Vec::new();
+        let mut outputs = Vec::new();
+        for s in specs {
+            let SinkKind::Otlp(otlp) = &s.kind else {
+                continue;
+            };
+            let (Some(twin), Some(traces)) = (otlp.for_traces(), &otlp.traces) else {
+                continue;
+            };
+            let name = format!("{}.traces", s.name);
+            let handle = crate::sink::otlp::OtlpSink::open(&name, &twin)
+                .and_then(|sink| SinkHandle::start(name.clone(), Box::new(sink), s.queue_bytes))
+                .map_err(|source| OpenError { name, source })?;
+            outputs.push(Output {
+                json: otlp.json,
+                defaults: otlp.resource.clone(),
+                sample_below: traces.sample_below,
+                route: Route {
+                    queue: Arc::clone(&handle.queue),
+                    on_full: s.on_full,
+                },
+            });
+            handles.push((handle, s.on_full));
+        }
+        if outputs.is_empty() {
+            return Ok(None);
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                builder: Builder::new(spec.window, spec.max_pending),
+                resources: Vec::new(),
+                ready: Vec::new(),
+                closing: false,
+            }),
+            wake: Condvar::new(),
+            outputs,
+            counts: TraceCounts::default(),
+            statics: statics.to_vec(),
+            zone,
+        });
+        let run = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("trace-spans".into())
+            .spawn(move || run.work())
+            .map_err(|source| OpenError {
+                name: "traces".into(),
+                source,
+            })?;
+        Ok(Some(Arc::new(Tracer {
+            shared,
+            thread: Mutex::new(Some(thread)),
+            sinks: Mutex::new(StartedSinks::adopt_all(handles)),
+        })))
+    }
+
+    /// Takes in one finished event; `observed` is its read time (Unix
+    /// nanoseconds), for a line without a time of its own.
+    pub fn observe(&self, rec: &Record<'_>, observed: u64) {
+        let s = &self.shared;
+        if !super::parts::may_have_part(rec) {
+            return;
+        }
+        let Ok(mut state) = s.state.lock() else {
+            return;
+        };
+        let state = &mut *state;
+        let Some((id, part)) = part_of(rec, observed, s.zone, &s.statics, &mut state.resources)
+        else {
+            return;
+        };
+        state
+            .builder
+            .add(id, part, Instant::now(), &mut state.ready);
+        let cap = state.builder.max_pending().max(8 * WAKE_AT);
+        if state.ready.len() > cap {
+            // The thread is held by a full sink (`on_full = "block"`):
+            // the readers never wait for spans, and memory stays bounded.
+            let over = state.ready.len() - cap;
+            state.ready.drain(..over);
+            s.counts.dropped.fetch_add(over as u64, Ordering::Relaxed);
+        }
+        if state.ready.len() == WAKE_AT {
+            s.wake.notify_one();
+        }
+    }
+
+    pub fn counts(&self) -> &TraceCounts {
+        &self.shared.counts
+    }
+
+    /// The traces twins' queues, named `SINK.traces`, for the metrics.
+    pub fn queues(&self) -> Vec<(String, Arc<crate::sink::Queue>)> {
+        self.sinks.lock().map_or_else(
+            |_| Vec::new(),
+            |s| {
+                s.handles()
+                    .iter()
+                    .map(|h| (h.name.clone(), Arc::clone(&h.queue)))
+                    .collect()
+            },
+        )
+    }
+
+    /// Sends every trace still waiting, then closes the twins by
+    /// `deadline`; returns the spans not delivered.
+    pub fn close(&self, deadline: Instant) -> u64 {
+        if let Ok(mut state) = self.shared.state.lock() {
+            state.closing = true;
+        }
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+        let c = &self.shared.counts;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (complete, expired, evicted) = (n(&c.complete), n(&c.expired), n(&c.evicted));
+        let (spanless, sampled, spans) = (n(&c.spanless), n(&c.sampled_out), n(&c.spans_queued));
+        let dropped = n(&c.dropped);
+        tracing::info!(
+            complete, expired, evicted, spanless, sampled_out = sampled, spans, dropped,
+            "traces: {complete} complete, {expired} sent after the window or at the end, {evicted} sent early (max_pending), {spanless} without a span; {sampled} left out by sampling; {spans} spans queued; {dropped} dropped (the sinks were full)"
+        );
+        self.sinks
+            .lock()
+            .map_or(0, |mut s| s.close_all_but(deadline, None))
+    }
+}
+
+impl Shared {
+    /// The builder's thread: hands out what is complete or expired, until
+    /// told to close; then everything.
+    fn work(&self) {
+        let mut taken = Vec::new();
+        loop {
+            let closing = {
+                let Ok(mut state) = self.state.lock() else {
+                    return;
+                };
+                if state.ready.len() < WAKE_AT && !state.closing {
+                    // Traces ready wait for the tick: one wake-up per
+                    // batch, not per request.
+                    let wait = match state.builder.next_deadline() {
+                        Some(d) => d.saturating_duration_since(Instant::now()).min(TICK),
+                        // Nothing waits: an idle logmux wakes once a second.
+                        None if state.ready.is_empty() => IDLE_TICK,
+                        None => TICK,
+                    };
+                    state = match self
+                        .wake
+                        .wait_timeout(state, wait.max(Duration::from_millis(1)))
+                    {
+                        Ok((s, _)) => s,
+                        Err(_) => return,
+                    };
+                }
+                let state = &mut *state;
+                taken.append(&mut state.ready);
+                state.builder.expire(Instant::now(), &mut taken);
+                if state.closing {
+                    state.builder.drain(&mut taken);
+                }
+                let c = state.builder.counts;
+                self.counts.complete.store(c.complete, Ordering::Relaxed);
+                self.counts.expired.store(c.expired, Ordering::Relaxed);
+                self.counts.evicted.store(c.evicted, Ordering::Relaxed);
+                state.closing
+            };
+            self.send(&mut taken);
+            if closing {
+                return;
+            }
+        }
+    }
+
+    /// Builds, samples, encodes and queues the spans of `traces`.
+    fn send(&self, traces: &mut Vec<Collected>) {
+        if traces.is_empty() {
+            return;
+        }
+        let mut bufs: Vec<(Vec<u8>, u32)> = self.outputs.iter().map(|_| (Vec::new(), 0)).collect();
+        for c in traces.drain(..) {
+            let kept_by_id = |o: &Output| super::sample::keeps(o.sample_below, &c.trace_id);
+            if !self.outputs.iter().any(kept_by_id) && !build::has_error(&c) {
+                // Sampled out everywhere: no span is built.
+                let n = self.outputs.len() as u64;
+                self.counts.sampled_out.fetch_add(n, Ordering::Relaxed);
+                continue;
+            }
+            let spans = build::spans(&c);
+            if spans.is_empty() {
+                self.counts.spanless.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let error = build::is_error(&spans);
+            for (o, (buf, n)) in self.outputs.iter().zip(bufs.iter_mut()) {
+                if !error && !super::sample::keeps(o.sample_below, &c.trace_id) {
+                    self.counts.sampled_out.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                for s in &spans {
+                    crate::output::otlp::spans::encode(s, o.json, &o.defaults, buf);
+                    *n += 1;
+                }
+                if buf.len() >= BATCH_BYTES {
+                    self.queue(o, buf, n);
+                }
+            }
+        }
+        for (o, (buf, n)) in self.outputs.iter().zip(bufs.iter_mut()) {
+            self.queue(o, buf, n);
+        }
+    }
+
+    /// Queues the spans encoded in `buf` to `o`'s twin.
+    fn queue(&self, o: &Output, buf: &mut Vec<u8>, n: &mut u32) {
+        if *n == 0 {
+            return;
+        }
+        self.counts
+            .spans_queued
+            .fetch_add(u64::from(*n), Ordering::Relaxed);
+        o.route.send_blocking(Batch {
+            bytes: std::mem::take(buf),
+            events: std::mem::take(n),
+            key: None,
+        });
+    }
+}
+
+/// Spans are queued in batches of about this size (a burst at the end,
+/// or of evictions, must not make one batch larger than a sink's queue).
+const BATCH_BYTES: usize = 256 << 10;
