@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         forced: None,
         nginx_format: None,
         uwsgi_logdate: None,
+        uwsgi_format: None,
     };
     let mut builder = Builder::new(Duration::from_millis(1), 3);
     let mut cache = Vec::new();
