@@ -1842,5 +1842,296 @@ fn stack_ships_every_event_over_otlp() {
     );
 }
 
+// ---------------------------------------------------- issue 18: traces
+
+/// One request of the traces test: path, status, the client's traceparent.
+struct Traced {
+    path: &'static str,
+    status: i64,
+    traceparent: Option<String>,
+    /// The trace id nginx answered with (X-Request-ID).
+    id: String,
+}
+
+/// The client's trace context of the traceparent request.
+const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CLIENT_SPAN: &str = "00f067aa0ba902b7";
+
+/// Sends 200, 404, 500, a static file, a retried upstream and a request
+/// with the client's traceparent; each answer's status and id checked.
+fn send_traced(port: u16) -> Vec<Traced> {
+    let traceparent = format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01");
+    let wanted: [(&str, i64, Option<String>); 6] = [
+        ("/", 200, None),
+        ("/nope/", 404, None),
+        ("/boom/", 500, None),
+        ("/static/demo/hello.txt", 200, None),
+        ("/retry/", 200, None),
+        ("/", 200, Some(traceparent)),
+    ];
+    wanted
+        .into_iter()
+        .map(|(path, status, traceparent)| {
+            let headers: Vec<(&str, &str)> = traceparent
+                .iter()
+                .map(|p| ("traceparent", p.as_str()))
+                .collect();
+            let (got, id) = http_get_id(port, path, &headers);
+            assert_eq!(i64::from(got), status, "GET {path}");
+            assert!(is_trace_id(&id), "GET {path}: X-Request-ID {id}");
+            Traced {
+                path,
+                status,
+                traceparent,
+                id,
+            }
+        })
+        .collect()
+}
+
+/// The span id of `role` in trace `t`, in hex.
+fn role_span(t: &str, role: logmux::trace::ids::SpanRole) -> String {
+    use logmux_parsers::trace_context::{to_hex, trace_id};
+    to_hex(&logmux::trace::ids::span_id(
+        &trace_id(t).expect("trace id"),
+        role,
+    ))
+}
+
+/// Seconds (nginx's milliseconds, uWSGI's microseconds) as nanoseconds,
+/// through whole microseconds as the span builder counts them.
+fn secs_to_nanos(s: f64) -> u64 {
+    (s * 1e6).round() as u64 * 1000
+}
+
+fn span_duration(s: &Value) -> u64 {
+    let (start, end) = (s["start"].as_u64(), s["end"].as_u64());
+    end.expect("end") - start.expect("start")
+}
+
+fn record_duration(r: &Value) -> f64 {
+    otlp::typed(&r["attrs"]["http.server.request.duration"], "double_value")
+        .as_f64()
+        .unwrap_or_else(|| panic!("no duration: {r}"))
+}
+
+/// The one span of `spans` with id `id`.
+fn span_with_id<'s>(spans: &[&'s Value], id: &str) -> &'s Value {
+    let found: Vec<&&Value> = spans.iter().filter(|s| s["span_id"] == id).collect();
+    assert_eq!(found.len(), 1, "span {id} in {spans:#?}");
+    found[0]
+}
+
+/// The one log record of trace `t` in `format`, if any (never two).
+fn record_of<'r>(records: &'r [Value], t: &str, format: &str) -> Option<&'r Value> {
+    let found: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["trace_id"] == t && r["attrs"]["logmux.format"][1] == format)
+        .collect();
+    assert!(found.len() <= 1, "{format} of {t}: {found:#?}");
+    found.first().copied()
+}
+
+/// A server span's common shape: name, kind, program, HTTP attributes.
+fn assert_server_span(s: &Value, r: &Traced, service: &str) {
+    assert_eq!(s["name"], "GET", "{s}");
+    assert_eq!(s["kind"], 2, "SERVER: {s}");
+    assert_eq!(s["scope"][0], "logmux", "{s}");
+    let res = &s["resource"];
+    assert_eq!(otlp::typed(&res["service.name"], "string_value"), service);
+    assert_eq!(
+        otlp::typed(&res["deployment.environment.name"], "string_value"),
+        "stack-test"
+    );
+    assert_eq!(
+        otlp::typed(&s["attrs"]["http.response.status_code"], "int_value"),
+        r.status,
+        "{s}"
+    );
+    assert_eq!(
+        otlp::typed(&s["attrs"]["url.path"], "string_value"),
+        r.path,
+        "{s}"
+    );
+    assert_eq!(
+        otlp::typed(&s["attrs"]["http.request.method"], "string_value"),
+        "GET"
+    );
+    // ERROR for a 5xx answer (the server span rule), UNSET otherwise.
+    let error = r.status >= 500;
+    assert_eq!(s["status"][0], if error { 2 } else { 0 }, "{s}");
+}
+
+/// The retried request: two CLIENT spans under nginx's, laid end to end
+/// and ending with it, durations and statuses from nginx's lists.
+fn assert_tries(spans: &[&Value], nginx: &Value, access: &Value) -> String {
+    use logmux::trace::ids::SpanRole;
+    let t = nginx["trace_id"].as_str().expect("trace id");
+    let urt: Vec<f64> = otlp::typed(
+        &access["attrs"]["nginx.upstream_response_time"],
+        "array_value",
+    )
+    .as_array()
+    .expect("list")
+    .iter()
+    .map(|v| otlp::typed(v, "double_value").as_f64().expect("seconds"))
+    .collect();
+    assert_eq!(urt.len(), 2, "{access}");
+    assert_eq!(
+        otlp::typed(&access["attrs"]["nginx.upstream_status"], "string_value"),
+        "502, 200"
+    );
+    let t0 = span_with_id(spans, &role_span(t, SpanRole::UpstreamTry(0)));
+    let t1 = span_with_id(spans, &role_span(t, SpanRole::UpstreamTry(1)));
+    for (i, s) in [t0, t1].iter().enumerate() {
+        assert_eq!(s["kind"], 3, "CLIENT: {s}");
+        assert_eq!(s["parent_span_id"], nginx["span_id"], "{s}");
+        assert_eq!(span_duration(s), secs_to_nanos(urt[i]), "{s}");
+        let (code, status) = if i == 0 { (502, 2) } else { (200, 0) };
+        assert_eq!(
+            otlp::typed(&s["attrs"]["http.response.status_code"], "int_value"),
+            code
+        );
+        assert_eq!(s["status"][0], status, "{s}");
+    }
+    assert_eq!(
+        otlp::typed(&t1["attrs"]["http.request.resend_count"], "int_value"),
+        1
+    );
+    assert_eq!(t0["end"], t1["start"]);
+    assert_eq!(t1["end"], nginx["end"]);
+    t1["span_id"].as_str().expect("id").to_string()
+}
+
+/// The 500's uWSGI span holds Django's traceback as its exception event.
+fn assert_exception_event(u: &Value) {
+    let events = u["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{u}");
+    let e = &events[0];
+    assert_eq!(e["name"], "exception");
+    let attr = |k: &str| {
+        otlp::typed(&e["attrs"][k], "string_value")
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(attr("exception.type"), BOOM_EXCEPTION);
+    assert_eq!(attr("exception.message"), "division by zero");
+    let stack = attr("exception.stacktrace");
+    assert!(
+        stack.contains("Traceback (most recent call last):\n"),
+        "{stack}"
+    );
+    assert!(
+        stack.ends_with("ZeroDivisionError: division by zero"),
+        "{stack}"
+    );
+    assert_eq!(u["status"][1], "ZeroDivisionError: division by zero");
+}
+
+/// Issue 18, end to end: the real nginx + uWSGI + Django stack under
+/// `logmux run`, its spans to the receiver built on the official
+/// OpenTelemetry protobuf definitions. One trace per request, its id the
+/// X-Request-ID nginx answered; nginx's SERVER span (under the client's
+/// span when it sent a traceparent), uWSGI's under it (under the last try
+/// when nginx retried), nginx alone for a static file; every duration the
+/// lines' to the microsecond; the 500's traceback on uWSGI's span.
+#[test]
+fn stack_sends_one_trace_per_request() {
+    use logmux::trace::ids::SpanRole;
+    if !live("stack_sends_one_trace_per_request") {
+        return;
+    }
+    let Some(py) = otlp::python() else {
+        common::skip_or_fail(
+            "stack_sends_one_trace_per_request",
+            "no Python with opentelemetry-proto (tests/run-all.sh makes target/otlp-venv)",
+        );
+        return;
+    };
+    let receiver = otlp::Receiver::start(&py, "", 0);
+    let dir = stack_dir();
+    let endpoint = receiver.endpoint();
+    let (mut run, port) = start_stack(&dir, "otlp.toml", &[("OTLP_ENDPOINT", &endpoint)]);
+    let requests = send_traced(port);
+    assert_eq!(
+        requests[5].id, CLIENT_TRACE,
+        "the client's trace id is kept"
+    );
+    // nginx + uWSGI each; the static file nginx alone; the retry two tries more.
+    let want_spans = [2, 2, 2, 1, 4, 2];
+    let uwsgi_requests = || {
+        receiver
+            .records()
+            .iter()
+            .filter(|r| r["attrs"]["logmux.format"][1] == "uwsgi.request")
+            .count()
+    };
+    run.wait_until("every span and uWSGI request record", |_| {
+        receiver.spans().len() >= want_spans.iter().sum() && uwsgi_requests() >= 5
+    });
+    let (status, _) = run.terminate();
+    let (_, err_lines) = run.output();
+    assert_eq!(status.code(), Some(0), "logmux's exit: {err_lines:#?}");
+    let spans = receiver.spans();
+    let records = receiver.records();
+
+    // Exactly one trace per request: no other trace id, no span more.
+    let ids: Vec<&str> = requests.iter().map(|r| r.id.as_str()).collect();
+    for s in &spans {
+        assert!(ids.contains(&s["trace_id"].as_str().unwrap_or("")), "{s}");
+    }
+    assert_eq!(spans.len(), want_spans.iter().sum::<usize>(), "{spans:#?}");
+    // Every log record of the stack's programs with a trace id is of a request.
+    for r in records.iter().filter(|r| r["trace_id"] != "") {
+        assert!(ids.contains(&r["trace_id"].as_str().unwrap_or("")), "{r}");
+    }
+
+    for (r, want) in requests.iter().zip(want_spans) {
+        let t = r.id.as_str();
+        let mine: Vec<&Value> = spans.iter().filter(|s| s["trace_id"] == t).collect();
+        assert_eq!(mine.len(), want, "GET {}: {mine:#?}", r.path);
+        // nginx's SERVER span: the access line's id and $request_time.
+        let access = record_of(&records, t, "nginx.access").expect("access record");
+        let n = span_with_id(&mine, &role_span(t, SpanRole::NginxServer));
+        assert_eq!(
+            access["span_id"], n["span_id"],
+            "the log's span is the span"
+        );
+        assert_server_span(n, r, "nginx");
+        let parent = if r.traceparent.is_some() {
+            CLIENT_SPAN
+        } else {
+            ""
+        };
+        assert_eq!(n["parent_span_id"], parent, "{n}");
+        assert_eq!(span_duration(n), secs_to_nanos(record_duration(access)));
+        assert_eq!(n["events"], serde_json::json!([]), "{n}");
+        let request_line = record_of(&records, t, "uwsgi.request");
+        if r.path.starts_with("/static/") {
+            assert!(request_line.is_none(), "{request_line:?}");
+            continue;
+        }
+        // uWSGI's SERVER span: its request line's id and micros.
+        let line = request_line.expect("uWSGI's request record");
+        let u = span_with_id(&mine, &role_span(t, SpanRole::Uwsgi));
+        assert_eq!(line["span_id"], u["span_id"], "the log's span is the span");
+        assert_server_span(u, r, "uwsgi");
+        assert_eq!(span_duration(u), secs_to_nanos(record_duration(line)));
+        assert_eq!(u["end"], n["end"], "{u}");
+        let parent = if r.path == "/retry/" {
+            assert_tries(&mine, n, access)
+        } else {
+            n["span_id"].as_str().expect("id").to_string()
+        };
+        assert_eq!(u["parent_span_id"], parent.as_str(), "{u}");
+        if r.status == 500 {
+            assert_exception_event(u);
+        } else {
+            assert_eq!(u["events"], serde_json::json!([]), "{u}");
+        }
+    }
+}
+
 #[path = "stack/prometheus.rs"]
 mod prometheus;
