@@ -5,8 +5,11 @@
 //!   end so that the last ends with nginx's span (nginx logs no try's start;
 //!   its response goes out right after the last try's);
 //! - uWSGI's SERVER span, under the last try (or nginx's span), ending with
-//!   it and lasting uWSGI's own time; without nginx's line it starts at its
-//!   line's time (uWSGI's line has the request's start) and is a root;
+//!   it and lasting uWSGI's own time; when that is longer than its parent
+//!   (uWSGI counts its work after nginx had the whole answer) it starts
+//!   with the parent instead, never before it; without nginx's line it
+//!   starts at its line's time (uWSGI's line has the request's start) and
+//!   is a root;
 //! - each traceback an `exception` event on uWSGI's span (nginx's without it).
 //!
 //! Status: ERROR for a 5xx answer (server spans), for a 4xx or 5xx or no
@@ -21,23 +24,22 @@ use super::spans::Collected;
 pub fn spans(c: &Collected) -> Vec<Span> {
     let t = c.trace_id;
     let mut out = Vec::new();
+    // The uWSGI span's parent: its id, start and end.
     let mut uwsgi_parent = None;
-    let mut uwsgi_end = None;
     if let Some((n, r)) = &c.nginx {
         let server = nginx_span(t, n, r);
-        uwsgi_parent = Some(server.span_id);
-        uwsgi_end = Some(n.end);
+        uwsgi_parent = Some(placed(&server));
         out.push(server);
         if n.tries_us.len() >= 2 {
             let tries = try_spans(t, n, r);
-            uwsgi_parent = tries.last().map(|s| s.span_id);
+            uwsgi_parent = tries.last().map(placed).or(uwsgi_parent);
             out.extend(tries);
         }
     }
     let events: Vec<SpanEvent> = c.exceptions.iter().map(exception_event).collect();
     match &c.uwsgi {
         Some((u, r)) => {
-            out.push(uwsgi_span(t, u, r, uwsgi_parent, uwsgi_end, events));
+            out.push(uwsgi_span(t, u, r, uwsgi_parent, events));
         }
         None => {
             if let Some(first) = out.first_mut() {
@@ -158,19 +160,26 @@ fn try_spans(t: [u8; 16], n: &Nginx, r: &Resource) -> Vec<Span> {
     out
 }
 
+/// A span's id, start and end: where a child is placed.
+fn placed(s: &Span) -> ([u8; 8], u64, u64) {
+    (s.span_id, s.start_unix_nano, s.end_unix_nano)
+}
+
 fn uwsgi_span(
     t: [u8; 16],
     u: &Uwsgi,
     r: &Resource,
-    parent: Option<[u8; 8]>,
-    end: Option<u64>,
+    parent: Option<([u8; 8], u64, u64)>,
     events: Vec<SpanEvent>,
 ) -> Span {
     let mut s = base(t, SpanRole::Uwsgi, &u.http, SpanKind::Server, r);
-    s.parent_span_id = parent;
+    s.parent_span_id = parent.map(|(id, _, _)| id);
     let d = u.duration_us.saturating_mul(1000);
-    (s.start_unix_nano, s.end_unix_nano) = match end {
-        Some(end) => (end.saturating_sub(d), end),
+    (s.start_unix_nano, s.end_unix_nano) = match parent {
+        // Ends with its parent; a longer uWSGI time starts with it instead
+        // (a child never starts before its parent) and ends after it.
+        Some((_, start, end)) if end.saturating_sub(start) < d => (start, start.saturating_add(d)),
+        Some((_, _, end)) => (end.saturating_sub(d), end),
         None => (u.time, u.time.saturating_add(d)),
     };
     s.events = events;

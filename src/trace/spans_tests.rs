@@ -115,6 +115,31 @@ fn a_500_makes_nginx_and_uwsgi_spans_with_the_exception_on_uwsgi() {
     assert!(is_error(&s));
 }
 
+/// uWSGI's `micros` can exceed nginx's `$request_time` (nginx is done as
+/// soon as it has the whole answer; uWSGI counts its work after that, as
+/// the real stack shows): its span then starts with its parent, never
+/// before it, and keeps its own duration, ending after the parent.
+#[test]
+fn a_uwsgi_span_longer_than_its_parent_starts_with_it() {
+    let nginx = NGINX_500.replace("rt=0.013 urt=0.012", "rt=0.005 urt=0.005");
+    let (_, out) = collect(vec![uwsgi_part(UWSGI_500), nginx_part(&nginx)]);
+    let s = spans(&out[0]);
+    let (n, u) = (&s[0], &s[1]);
+    assert_eq!(n.end_unix_nano - n.start_unix_nano, 5_000_000);
+    assert_eq!(u.parent_span_id, Some(n.span_id));
+    assert_eq!(u.start_unix_nano, n.start_unix_nano);
+    assert_eq!(u.end_unix_nano - u.start_unix_nano, 11_873_000);
+    // Under the last of two tries: the same, with the try as the parent.
+    let retried = NGINX_500.replace("urt=0.012 us=500", "urt=0.000, 0.004 us=502, 500");
+    let (_, out) = collect(vec![uwsgi_part(UWSGI_500), nginx_part(&retried)]);
+    let s = spans(&out[0]);
+    let (t1, u) = (&s[2], &s[3]);
+    assert_eq!(u.parent_span_id, Some(t1.span_id));
+    assert_eq!(t1.end_unix_nano - t1.start_unix_nano, 4_000_000);
+    assert_eq!(u.start_unix_nano, t1.start_unix_nano);
+    assert_eq!(u.end_unix_nano - u.start_unix_nano, 11_873_000);
+}
+
 #[test]
 fn a_static_file_is_complete_with_nginx_alone() {
     let line = r#"127.0.0.1 - - [25/Nov/2026:18:35:12 +0000] "GET /static/app.css HTTP/1.1" 200 10 "-" "curl/8.5.0" rt=0.000 urt=- us=- ua=-"#;
@@ -352,8 +377,8 @@ mod props {
 
     proptest! {
         /// Any parts, in any order, at any bound: no panic, every trace
-        /// handed out exactly once by the end, and spans never end before
-        /// they start.
+        /// handed out exactly once by the end, spans never end before
+        /// they start, uWSGI's never before its parent.
         #[test]
         fn the_builder_never_panics_or_loses_a_trace(
             parts in proptest::collection::vec(part(), 0..60),
@@ -374,6 +399,11 @@ mod props {
                     let built = spans(&c);
                     for s in &built {
                         prop_assert!(s.start_unix_nano <= s.end_unix_nano);
+                        // uWSGI's span never starts before its parent.
+                        let parent = built.iter().find(|p| Some(p.span_id) == s.parent_span_id);
+                        if let (Some(p), SpanKind::Server) = (parent, s.kind) {
+                            prop_assert!(s.start_unix_nano >= p.start_unix_nano);
+                        }
                     }
                     // The sampler's shortcut agrees with the spans.
                     prop_assert_eq!(
