@@ -1654,7 +1654,19 @@ fn nginx_time_nanos(line: &str) -> u64 {
         .unwrap_or_else(|| panic!("no [time] in {line}"));
     let t = chrono::DateTime::parse_from_str(inside, "%d/%b/%Y:%H:%M:%S %z")
         .unwrap_or_else(|e| panic!("{inside}: {e}"));
-    t.timestamp_nanos_opt().expect("in range") as u64
+    let whole = t.timestamp_nanos_opt().expect("in range") as u64;
+    // The stack's format ends in ` t=$msec`: the same second, with its
+    // milliseconds, which logmux takes over `$time_local`'s whole second.
+    match line.rsplit_once(" t=") {
+        Some((_, msec)) => {
+            let (secs, millis) = msec.split_once('.').expect("t=$msec has a fraction");
+            let secs: u64 = secs.parse().expect("t=$msec's seconds");
+            let millis: u64 = millis.parse().expect("t=$msec's milliseconds");
+            assert_eq!(secs * 1_000_000_000, whole, "t= and [time] in {line}");
+            whole + millis * 1_000_000
+        }
+        None => whole,
+    }
 }
 
 #[test]

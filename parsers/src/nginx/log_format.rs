@@ -512,7 +512,9 @@ impl LogFormat {
                     }
                     timestamp = timestamp.or(Some(ts));
                 }
-                Target::Msec => timestamp = timestamp.or(Some(parse_msec(value)?)),
+                // `$msec` has milliseconds, `$time_local` and
+                // `$time_iso8601` whole seconds: the precise one wins.
+                Target::Msec => timestamp = Some(parse_msec(value)?),
                 Target::Request => request = request.or(Some(value)),
                 Target::RequestUri => request_uri = request_uri.or(Some(value)),
                 Target::Protocol => protocol = protocol.or(http_version(value)),
@@ -755,6 +757,23 @@ mod tests {
         let r = parsed(&fmt, "05/Mar/2024:10:15:32 +0100 10.0.0.1 200");
         assert_eq!(r.timestamp.unwrap().offset, Offset::Minutes(60));
         assert_eq!(s(&r, Field::ClientAddress), Some("10.0.0.1"));
+    }
+
+    #[test]
+    fn msec_wins_over_whole_second_times_wherever_it_is() {
+        for format in [
+            "[$time_local] $status t=$msec",
+            "t=$msec [$time_local] $status",
+        ] {
+            let fmt = compile(format);
+            let line = if format.starts_with('[') {
+                "[05/Mar/2024:10:15:32 +0000] 200 t=1709633732.987"
+            } else {
+                "t=1709633732.987 [05/Mar/2024:10:15:32 +0000] 200"
+            };
+            let ts = parsed(&fmt, line).timestamp.unwrap();
+            assert_eq!(ts.to_rfc3339(0), "2024-03-05T10:15:32.987Z", "{format}");
+        }
     }
 
     #[test]
