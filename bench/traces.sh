@@ -1,40 +1,142 @@
 #!/usr/bin/env bash
-# Benchmark: what span building costs `logmux filter --sink otlp`. The same
-# input goes to an otlp sink with signals = ["logs"] and with
-# signals = ["logs", "traces"], to a local receiver that accepts without
-# decoding (tests/otlp/receiver.py --discard); logmux's CPU time (user +
-# system) is compared, median of RUNS.
+# Benchmark: what trace ids and span building cost (issue 18).
 #
-# Usage: bash bench/traces.sh INPUT [RUNS]   (default 3 runs)
-# INPUT: lines logmux reads (nginx and uWSGI events with a trace_id for the
-# builder's cost; plain nginx lines for the cost of events without an id).
-# Needs: a release build, the receiver's venv (target/otlp-venv).
+#   bash bench/traces.sh run [REQUESTS] [RUNS]   (defaults: 200000, 5)
+#   bash bench/traces.sh INPUT [RUNS]            (default 3 runs)
+#
+# `run` (the issue's measure): `logmux run` supervising two programs that
+# replay the image's lines (bench/gen_traced_mix.py): nginx's access lines
+# in the image's log_format (stdout, nginx.access) and uWSGI's request lines
+# in its log-format (stdout, auto), both formats read word for word from
+# docker/logmux.toml, both to one otlp sink posting to a local receiver that
+# accepts without decoding (tests/otlp/receiver.py --discard). The two
+# programs write at full speed in step (bench/lockstep_writer.py), so a
+# request's two lines arrive close together as in a live stack. Three configs run
+# back to back RUNS times, so the machine's load changes them alike:
+#   ids, logs        every request has a trace id, signals = ["logs"]
+#   ids, traces      the same, signals = ["logs", "traces"] (span building)
+#   no ids, logs     the same lines with `-` for the ids (no stamping)
+# Reported per config: median wall time (start to exit: every record and
+# span delivered), throughput (lines over that), logmux's own CPU (all its
+# threads, bench/measure.py) and peak RSS; then the traces config against
+# the logs one.
+#
+# INPUT: `logmux filter --sink otlp` on the given lines, signals ["logs"]
+# against ["logs", "traces"], logmux's CPU time (user + system).
+#
+# Needs: the receiver's venv (target/otlp-venv; LOGMUX_OTLP_PYTHON to use
+# another python with opentelemetry-proto). NO_BUILD=1: the release binary
+# as it is; LOGMUX_BIN: another binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-input=$1
-runs=${2:-3}
+root=$(pwd)
 py=${LOGMUX_OTLP_PYTHON:-target/otlp-venv/bin/python}
-cargo build --release --quiet
-bin=target/release/logmux
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
+bin=${LOGMUX_BIN:-$root/target/release/logmux}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-echo "input: $input ($(wc -l <"$input") lines); machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-for signals in '"logs"' '"logs", "traces"'; do
-  cpus=()
-  for run in $(seq "$runs"); do
-    rm -f "$tmp/port"
-    "$py" tests/otlp/receiver.py --discard --port-file "$tmp/port" >"$tmp/receiver.out" &
-    receiver=$!
-    while [ ! -s "$tmp/port" ]; do sleep 0.05; done
-    printf '[sink.otlp]\ntype = "otlp"\nendpoint = "http://127.0.0.1:%s"\nsignals = [%s]\n' \
-      "$(cat "$tmp/port")" "$signals" >"$tmp/logmux.toml"
-    /usr/bin/time -o "$tmp/time" -f '%e %M %U %S' "$bin" filter --config "$tmp/logmux.toml" --sink otlp "$input" 2>"$tmp/stderr"
-    out=$(tail -1 "$tmp/time")
-    kill -TERM "$receiver"; wait "$receiver" || true
-    read -r elapsed rss user sys <<<"$out"
-    cpu=$(python3 -c "print(round($user + $sys, 2))")
-    cpus+=("$cpu")
-    echo "signals [$signals] run $run: CPU $cpu s, ${elapsed} s, peak RSS $((rss / 1024)) MiB; $(grep -o 'traces: [^"]*' "$tmp/stderr" || true)"
+receiver=
+trap '[ -z "$receiver" ] || kill -TERM "$receiver" 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
+
+start_receiver() {
+  rm -f "$tmp/port"
+  "$py" tests/otlp/receiver.py --discard --port-file "$tmp/port" >"$tmp/receiver.out" &
+  receiver=$!
+  while [ ! -s "$tmp/port" ]; do sleep 0.05; done
+}
+stop_receiver() {
+  kill -TERM "$receiver"
+  wait "$receiver" || true
+  receiver=
+}
+median() { local v; v=$(sort -n); sed -n "$(( ($(wc -l <<<"$v") + 1) / 2 ))p" <<<"$v"; }
+
+filter_mode() { # INPUT RUNS
+  local input=$1 runs=$2
+  echo "input: $input ($(wc -l <"$input") lines); machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  for signals in '"logs"' '"logs", "traces"'; do
+    cpus=()
+    for run in $(seq "$runs"); do
+      start_receiver
+      printf '[sink.otlp]\ntype = "otlp"\nendpoint = "http://127.0.0.1:%s"\nsignals = [%s]\n' \
+        "$(cat "$tmp/port")" "$signals" >"$tmp/logmux.toml"
+      /usr/bin/time -o "$tmp/time" -f '%e %M %U %S' "$bin" filter --config "$tmp/logmux.toml" --sink otlp "$input" 2>"$tmp/stderr"
+      out=$(tail -1 "$tmp/time")
+      stop_receiver
+      read -r elapsed rss user sys <<<"$out"
+      cpu=$(python3 -c "print(round($user + $sys, 2))")
+      cpus+=("$cpu")
+      echo "signals [$signals] run $run: CPU $cpu s, ${elapsed} s, peak RSS $((rss / 1024)) MiB; $(grep -o 'traces: [^"]*' "$tmp/stderr" || true)"
+    done
+    echo "signals [$signals]: median CPU $(printf '%s\n' "${cpus[@]}" | median) s"
   done
-  echo "signals [$signals]: median CPU $(printf '%s\n' "${cpus[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p") s"
-done
+}
+
+# The `run` config: FILE SIGNALS INPUT-PREFIX.
+run_config() {
+  python3 - "$@" "$(cat "$tmp/port")" "$root" <<'PY'
+import json, sys, tomllib
+file, signals, prefix, port, root = sys.argv[1:]
+image = tomllib.load(open(f"{root}/docker/logmux.toml", "rb"))["program"]
+py = sys.executable
+with open(file, "w") as f:
+    f.write('control_socket = ""\n\n[sink.otlp]\ntype = "otlp"\n')
+    f.write(f'endpoint = "http://127.0.0.1:{port}"\nsignals = [{signals}]\n')
+    for slot, (name, fmt, key) in enumerate([("nginx", "nginx.access", "nginx_log_format"),
+                                             ("uwsgi", "auto", "uwsgi_log_format")]):
+        shm = f"{file}.step"
+        command = [py, f"{root}/bench/lockstep_writer.py", f"{prefix}.{name}", shm, str(slot)]
+        f.write(f"\n[program.{name}]\ncommand = {json.dumps(command)}\n")
+        f.write('autorestart = "never"\n')
+        f.write(f'stdout = {{ format = "{fmt}", sink = "otlp" }}\n')
+        f.write(f"{key} = {json.dumps(image[name][key])}\n")
+PY
+}
+
+run_mode() { # REQUESTS RUNS
+  local requests=$1 runs=$2 lines=$(($1 * 2))
+  mkdir -p target/bench
+  local mix=$root/target/bench/traced-mix-$requests bare=$root/target/bench/untraced-mix-$requests
+  [ -s "$mix.uwsgi" ] || python3 bench/gen_traced_mix.py "$requests" "$mix"
+  [ -s "$bare.uwsgi" ] || python3 bench/gen_traced_mix.py --no-ids "$requests" "$bare"
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "input: $requests requests ($lines lines: nginx $(stat -c %s "$mix.nginx") bytes, uWSGI $(stat -c %s "$mix.uwsgi") bytes), $runs runs"
+  start_receiver
+  run_config "$tmp/logs.toml" '"logs"' "$mix"
+  run_config "$tmp/traces.toml" '"logs", "traces"' "$mix"
+  run_config "$tmp/bare.toml" '"logs"' "$bare"
+  local run config
+  for run in $(seq "$runs"); do
+    for config in logs traces bare; do
+      head -c 16 /dev/zero >"$tmp/$config.toml.step"
+      python3 bench/measure.py time 1 --poll -- "$bin" run --config "$tmp/$config.toml" \
+        | python3 -c 'import json, sys; r = json.load(sys.stdin)["runs"][0]; print(r["wall"], r["cpu"], r["hwm_kib"], r["exit"])' \
+        >>"$tmp/$config.runs"
+      echo "run $run, $config: $(tail -1 "$tmp/$config.runs") (wall s, CPU s, peak KiB, exit)"
+    done
+  done
+  head -c 16 /dev/zero >"$tmp/traces.toml.step"
+  echo "spans of one more traces run: $("$bin" run --config "$tmp/traces.toml" 2>&1 >/dev/null | grep -o 'traces: [^"]*' | head -1)"
+  stop_receiver
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  python3 - "$tmp" "$lines" <<'PY'
+import statistics, sys
+tmp, lines = sys.argv[1], int(sys.argv[2])
+m = {}
+for config, label in [("bare", "no ids, logs"), ("logs", "ids, logs"), ("traces", "ids, logs + traces")]:
+    runs = [tuple(float(x) for x in l.split()) for l in open(f"{tmp}/{config}.runs")]
+    if any(r[3] != 0 for r in runs):
+        print(f"warning: {label}: a run exited non-zero (undelivered records?)")
+    wall, cpu, hwm = (statistics.median(r[i] for r in runs) for i in range(3))
+    m[config] = (wall, cpu)
+    print(f"| {label} | {lines / wall:,.0f} lines/s ({wall:.3f} s) | {cpu:.2f} s | {hwm / 1024:.0f} MiB |")
+(lw, lc), (tw, tc), (bw, bc) = m["logs"], m["traces"], m["bare"]
+print(f"span building: throughput -{(1 - lw / tw) * 100:.1f}%, CPU +{(tc / lc - 1) * 100:.1f}% (traces against logs)")
+print(f"stamping ids: throughput -{(1 - bw / lw) * 100:.1f}%, CPU +{(lc / bc - 1) * 100:.1f}% (ids against no ids)")
+PY
+}
+
+if [ "${1:-}" = run ]; then
+  run_mode "${2:-200000}" "${3:-5}"
+else
+  filter_mode "$1" "${2:-3}"
+fi
