@@ -1669,22 +1669,35 @@ fn nginx_time_nanos(line: &str) -> u64 {
     }
 }
 
-#[test]
-fn stack_ships_every_event_over_otlp() {
-    if !live("stack_ships_every_event_over_otlp") {
-        return;
+/// The stack of tests/stack/otlp.toml shipping to a fresh receiver built on
+/// the official protobuf definitions: the receiver, the stack's directory
+/// (kept while it runs), logmux and nginx's port. `None` (skipped, or a
+/// failure under CI) without the stack's programs or the Python venv.
+fn start_otlp_stack(test: &str) -> Option<(otlp::Receiver, tempfile::TempDir, Running, u16)> {
+    if !live(test) {
+        return None;
     }
     let Some(py) = otlp::python() else {
         common::skip_or_fail(
-            "stack_ships_every_event_over_otlp",
+            test,
             "no Python with opentelemetry-proto (tests/run-all.sh makes target/otlp-venv)",
         );
-        return;
+        return None;
     };
     let receiver = otlp::Receiver::start(&py, "", 0);
     let dir = stack_dir();
     let endpoint = receiver.endpoint();
-    let (mut run, port) = start_stack(&dir, "otlp.toml", &[("OTLP_ENDPOINT", &endpoint)]);
+    let (run, port) = start_stack(&dir, "otlp.toml", &[("OTLP_ENDPOINT", &endpoint)]);
+    Some((receiver, dir, run, port))
+}
+
+#[test]
+fn stack_ships_every_event_over_otlp() {
+    let Some((receiver, _dir, mut run, port)) =
+        start_otlp_stack("stack_ships_every_event_over_otlp")
+    else {
+        return;
+    };
     send_traffic(port);
     // uWSGI writes its request line after the response: wait for the last.
     let uwsgi_requests = || {
@@ -2063,20 +2076,11 @@ fn assert_exception_event(u: &Value) {
 #[test]
 fn stack_sends_one_trace_per_request() {
     use logmux::trace::ids::SpanRole;
-    if !live("stack_sends_one_trace_per_request") {
-        return;
-    }
-    let Some(py) = otlp::python() else {
-        common::skip_or_fail(
-            "stack_sends_one_trace_per_request",
-            "no Python with opentelemetry-proto (tests/run-all.sh makes target/otlp-venv)",
-        );
+    let Some((receiver, _dir, mut run, port)) =
+        start_otlp_stack("stack_sends_one_trace_per_request")
+    else {
         return;
     };
-    let receiver = otlp::Receiver::start(&py, "", 0);
-    let dir = stack_dir();
-    let endpoint = receiver.endpoint();
-    let (mut run, port) = start_stack(&dir, "otlp.toml", &[("OTLP_ENDPOINT", &endpoint)]);
     let requests = send_traced(port);
     assert_eq!(
         requests[5].id, CLIENT_TRACE,
