@@ -144,7 +144,7 @@ fn filter_all(
         .with_metrics(metrics.map(|m| Arc::clone(&m.events)))
         .with_join(
             (job.trace_join == crate::trace::infer::JoinMode::Infer)
-                .then(|| Arc::new(crate::trace::infer::Joiner::with_defaults())),
+                .then(|| Arc::new(crate::trace::infer::Joiner::from_spec(&job.trace))),
         )
         .with_spans(spans);
     let mut failed = 0;

@@ -274,6 +274,50 @@ fn trace_join_infer_joins_a_request_s_two_lines() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("`guess` is not a join"));
 }
 
+/// `[trace] max_pending` bounds the heuristic join's waiting lines too (it
+/// was fixed at 10,000): with 1, the second request's uWSGI line pushes
+/// out the first's, so the first's nginx line finds no partner.
+#[test]
+fn trace_join_infer_keeps_at_most_max_pending_lines() {
+    let uwsgi = |path: &str| {
+        format!("[pid: 8|app: 0|req: 1/1] 127.0.0.1 () {{34 vars in 412 bytes}} [Fri Dec  4 10:00:05 2026] GET {path} => generated 12 bytes in 3 msecs (HTTP/1.1 200) 2 headers in 79 bytes (1 switches on core 0)\n")
+    };
+    let nginx =
+        "127.0.0.1 - - [04/Dec/2026:10:00:05 +0000] \"GET /a HTTP/1.1\" 200 12 \"-\" \"curl/8\"\n";
+    let input = format!("{}{}{nginx}", uwsgi("/a"), uwsgi("/b"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let joined = |trace: &str| {
+        let path = dir.path().join("logmux.toml");
+        std::fs::write(&path, format!("[trace]\n{trace}")).expect("write config");
+        let out = logmux()
+            .args([
+                "filter",
+                "--output",
+                "json",
+                "--trace-join",
+                "infer",
+                "--config",
+            ])
+            .arg(&path)
+            .env("TZ", "UTC")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin.take().expect("stdin").write_all(input.as_bytes())?;
+                c.wait_with_output()
+            })
+            .expect("run logmux filter");
+        assert!(out.status.success());
+        let events = common::json_lines(&out.stdout);
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[2]["logmux"]["format"], "nginx.access");
+        events[2]["logmux"].get("trace_join").cloned()
+    };
+    assert_eq!(joined("max_pending = 2\n"), Some(json!("inferred")));
+    assert_eq!(joined("max_pending = 1\n"), None);
+}
+
 #[test]
 fn a_full_disk_is_an_io_error_not_a_success() {
     // /dev/full fails every write with ENOSPC.

@@ -257,8 +257,8 @@ impl Supervisor {
     ) -> Supervisor {
         let programs = config.programs.iter().cloned().map(Program::new).collect();
         let probes = Probes::new(extra_env.clone());
-        let join =
-            (config.trace_join == JoinMode::Infer).then(|| Arc::new(Joiner::with_defaults()));
+        let join = (config.trace_join == JoinMode::Infer)
+            .then(|| Arc::new(Joiner::from_spec(&config.trace)));
         Supervisor {
             probes,
             config,

@@ -32,10 +32,6 @@ use table::{Key, Side, Table, Timing, Verdict};
 
 /// The value of `logmux.trace_join` on the partner that was joined.
 pub const INFERRED: &str = "inferred";
-/// How long a line waits for its partner, by default.
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(5);
-/// How many lines wait at most, by default (the oldest leave first).
-pub const DEFAULT_MAX_PENDING: usize = 10_000;
 
 /// How request lines get their trace ids: `[trace] join`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,9 +88,9 @@ impl Joiner {
         }
     }
 
-    /// The default window and cap, in the system's zone.
-    pub fn with_defaults() -> Joiner {
-        Joiner::new(DEFAULT_WINDOW, DEFAULT_MAX_PENDING, LocalZone::System)
+    /// The `[trace]` table's window and cap, in the system's zone.
+    pub fn from_spec(spec: &super::TraceSpec) -> Joiner {
+        Joiner::new(spec.window, spec.max_pending, LocalZone::System)
     }
 
     /// Lines waiting for their partner.
