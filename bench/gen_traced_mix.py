@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes N requests as the image logs them (docker/logmux.toml), for
 bench/traces.sh's `run` mix: nginx's access lines in the image's
-`log_format logmux` (request id, traceparent, timings) to OUT.nginx, and
+`log_format logmux` (request id, traceparent, timings, $msec) to OUT.nginx, and
 uWSGI's request lines in the image's `log-format` (docker/uwsgi.ini: the
 default line's fields, micros, the request id, tmicros) to OUT.uwsgi.
 20 paths in turn, 500 requests a second, uWSGI taking 1-30 ms of nginx's
@@ -48,4 +48,4 @@ with open(out + '.nginx', 'w') as ng, open(out + '.uwsgi', 'w') as uw:
             urt, us, rt = '0.004, %.3f' % took, '502, %d' % code, took + 0.005
         ended = time.strftime('%d/%b/%Y:%H:%M:%S +0000', time.gmtime(start + rt))
         ng.write('%s - - [%s] "GET %s HTTP/1.1" %d 12 "-" "bench/1" rt=%.3f urt="%s" us="%s" '
-                 'id=%s tp="%s"\n' % (ip, ended, path, code, rt, urt, us, rid, tp))
+                 'id=%s tp="%s" t=%.3f\n' % (ip, ended, path, code, rt, urt, us, rid, tp, start + rt))
