@@ -304,6 +304,7 @@ fn filter_one(
         if stalls && input.is_pending() && !reader.wait(idle).map_err(StepError::Read)? {
             // Idle: nothing more is coming soon, so emit what is held back.
             input.finish(&Stamp::now(), pipeline, &mut out.buf);
+            pipeline.hand_spans();
             if !out.flush(pipeline.stats.events).map_err(StepError::Write)? {
                 return Ok(false);
             }
@@ -318,6 +319,7 @@ fn filter_one(
         let mut stamp = Stamp::now();
         (stamp.burst, stamp.burst_rest) = bursts.read_returned(started, waiting);
         input.push(&buf[..n], &stamp, pipeline, &mut out.buf);
+        pipeline.hand_spans();
         if let Some((lines, bytes)) = &counters {
             bytes.add(n as u64);
             lines.add(pipeline.stats.lines - lines_counted);
@@ -333,6 +335,7 @@ fn filter_one(
         }
     }
     input.finish(&Stamp::now(), pipeline, &mut out.buf);
+    pipeline.hand_spans();
     out.flush(pipeline.stats.events).map_err(StepError::Write)
 }
 

@@ -25,7 +25,7 @@ use crate::event::{self, Origin, Stamp};
 use crate::metrics::{EventCache, EventMetrics};
 use crate::output::{sort_fields, Encoder, Event};
 use crate::trace::infer::Joiner;
-use crate::trace::Tracer;
+use crate::trace::{SpanFeed, Tracer};
 
 /// What the pipeline carries along with a line's text.
 #[derive(Debug, Clone, Copy)]
@@ -124,7 +124,7 @@ pub struct Pipeline {
     /// `[trace] join = "infer"`: the join table shared across programs.
     join: Option<Arc<Joiner>>,
     /// The span builder every finished event is shown to, when a sink sends traces.
-    spans: Option<Arc<Tracer>>,
+    spans: Option<SpanFeed>,
 }
 
 impl Pipeline {
@@ -165,8 +165,16 @@ impl Pipeline {
 
     /// A pipeline that shows every finished event to the span builder.
     pub fn with_spans(mut self, spans: Option<Arc<Tracer>>) -> Pipeline {
-        self.spans = spans;
+        self.spans = spans.map(SpanFeed::new);
         self
+    }
+
+    /// Hands the span builder the parts of the events finished since the
+    /// last call: once per read, after its lines.
+    pub fn hand_spans(&mut self) {
+        if let Some(feed) = &mut self.spans {
+            feed.hand();
+        }
     }
 
     /// A pipeline for messages rather than lines: one whose text is empty
@@ -359,7 +367,7 @@ impl Pipeline {
             &stream.origin,
             out,
             self.metrics.as_deref().map(|m| (m, &mut stream.metrics)),
-            self.spans.as_deref(),
+            self.spans.as_mut(),
         );
         true
     }
@@ -435,7 +443,7 @@ impl Pipeline {
             &stream.origin,
             out,
             self.metrics.as_deref().map(|m| (m, &mut stream.metrics)),
-            self.spans.as_deref(),
+            self.spans.as_mut(),
         );
     }
 
@@ -507,7 +515,7 @@ impl Pipeline {
             origin,
             out,
             self.metrics.as_deref().map(|m| (m, &mut self.loose)),
-            self.spans.as_deref(),
+            self.spans.as_mut(),
         );
     }
 
@@ -589,7 +597,7 @@ fn emit(
     origin: &Origin,
     out: &mut dyn Output,
     metrics: Option<(&EventMetrics, &mut EventCache)>,
-    spans: Option<&Tracer>,
+    spans: Option<&mut SpanFeed>,
 ) {
     let (own, buf) = out.target(rec.format);
     let encoder = own.unwrap_or(encoder);

@@ -273,6 +273,7 @@ impl Lines {
             stamp.burst = line_burst;
             pipeline.line(state, line.bytes, line.truncated, &stamp, split);
         });
+        pipeline.hand_spans();
     }
 
     /// Encodes the partial last line and whatever multi-line event is held:
@@ -283,6 +284,7 @@ impl Lines {
         self.framer
             .finish(|line| pipeline.line(state, line.bytes, line.truncated, &stamp, split));
         pipeline.flush(state, split);
+        pipeline.hand_spans();
     }
 }
 

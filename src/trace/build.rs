@@ -90,7 +90,7 @@ fn base(t: [u8; 16], role: SpanRole, http: &Http, kind: SpanKind, r: &Resource) 
         span_id: span_id(&t, role),
         parent_span_id: None,
         // HTTP semconv: `{method}` (`{method} {route}` needs a route), `HTTP` unknown.
-        name: http.method.clone().unwrap_or_else(|| "HTTP".to_string()),
+        name: http.method.clone().unwrap_or_else(|| "HTTP".into()),
         kind,
         start_unix_nano: 0,
         end_unix_nano: 0,
@@ -130,7 +130,7 @@ fn try_spans(t: [u8; 16], n: &Nginx, r: &Resource) -> Vec<Span> {
         if let Some(code) = status {
             attrs.push(("http.response.status_code", AttrValue::Int(code)));
         }
-        if let Some(addr) = n.try_addr.get(i).filter(|a| !a.is_empty() && *a != "-") {
+        if let Some(addr) = n.try_addr.get(i).filter(|a| !a.is_empty() && &***a != "-") {
             attrs.push(("server.address", AttrValue::Str(addr.clone())));
         }
         if i > 0 {
@@ -141,7 +141,7 @@ fn try_spans(t: [u8; 16], n: &Nginx, r: &Resource) -> Vec<Span> {
             trace_id: t,
             span_id: span_id(&t, role),
             parent_span_id: Some(server),
-            name: n.http.method.clone().unwrap_or_else(|| "HTTP".to_string()),
+            name: n.http.method.clone().unwrap_or_else(|| "HTTP".into()),
             kind: SpanKind::Client,
             start_unix_nano: end.saturating_sub(us.saturating_mul(1000)),
             end_unix_nano: end,

@@ -9,6 +9,7 @@
 //! that every event can carry its span's id without waiting for the others.
 
 pub mod build;
+pub mod feed;
 pub mod ids;
 pub mod infer;
 pub mod parts;
@@ -18,6 +19,7 @@ pub mod spans;
 pub mod stamp;
 pub mod tracer;
 
+pub use feed::SpanFeed;
 pub use tracer::Tracer;
 
 use std::time::Duration;

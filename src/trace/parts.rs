@@ -28,7 +28,7 @@ pub struct Nginx {
     /// `$upstream_status`'s entries (`None` for `-`).
     pub try_status: Vec<Option<i64>>,
     /// `$upstream_addr`'s entries.
-    pub try_addr: Vec<String>,
+    pub try_addr: Vec<Arc<str>>,
     /// The client's traceparent's parent span id.
     pub parent: Option<[u8; 8]>,
     pub http: Http,
@@ -47,15 +47,15 @@ pub struct Uwsgi {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exception {
     pub time: u64,
-    pub kind: String,
-    pub message: String,
-    pub stacktrace: String,
+    pub kind: Arc<str>,
+    pub message: Arc<str>,
+    pub stacktrace: Arc<str>,
 }
 
 /// The HTTP attributes a request line has, in the order spans write them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Http {
-    pub method: Option<String>,
+    pub method: Option<Arc<str>>,
     pub status: Option<i64>,
     pub attrs: Vec<(&'static str, AttrValue)>,
 }
@@ -169,6 +169,9 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
             Vec::new()
         } else {
             list(Field::NginxUpstreamAddr)
+                .into_iter()
+                .map(Arc::from)
+                .collect()
         },
         tries_us,
         parent,
@@ -180,7 +183,7 @@ fn http(rec: &Record<'_>) -> Http {
     let mut http = Http::default();
     for field in HTTP_FIELDS {
         let value = match rec.get(field) {
-            Some(Value::Str(s)) => AttrValue::Str(s.to_string()),
+            Some(Value::Str(s)) => AttrValue::Str(s.as_ref().into()),
             Some(Value::Int(i)) => AttrValue::Int(*i),
             _ => continue,
         };
@@ -219,7 +222,7 @@ fn resource(rec: &Record<'_>, statics: &[(String, String)], cache: &mut Vec<Reso
             && r.iter().zip(&pairs).all(|((k, v), (pk, pv))| {
                 k == pk
                     && match (v, pv) {
-                        (AttrValue::Str(a), Value::Str(b)) => a == b,
+                        (AttrValue::Str(a), Value::Str(b)) => **a == **b,
                         (AttrValue::Int(a), Value::Int(b)) => a == b,
                         (AttrValue::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
                         _ => false,
@@ -251,7 +254,7 @@ fn owned_kind(value: &Value<'_>) -> bool {
 
 fn owned(value: &Value<'_>) -> Option<AttrValue> {
     match value {
-        Value::Str(s) => Some(AttrValue::Str(s.to_string())),
+        Value::Str(s) => Some(AttrValue::Str(s.as_ref().into())),
         Value::Int(i) => Some(AttrValue::Int(*i)),
         Value::Float(f) => Some(AttrValue::Float(*f)),
         _ => None,
@@ -269,8 +272,8 @@ fn traceparent<'r>(rec: &'r Record<'_>) -> Option<&'r Value<'r>> {
         .or_else(|| rec.extra.iter().find(|(k, _)| k == NAME).map(|(_, v)| v))
 }
 
-fn text(rec: &Record<'_>, field: Field) -> Option<String> {
-    rec.get(field).and_then(Value::as_str).map(str::to_string)
+fn text(rec: &Record<'_>, field: Field) -> Option<Arc<str>> {
+    rec.get(field).and_then(Value::as_str).map(Arc::from)
 }
 
 /// A duration field (seconds) in whole microseconds: nginx's milliseconds

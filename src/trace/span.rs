@@ -18,10 +18,11 @@ pub enum StatusCode {
     Error = 2,
 }
 
-/// An attribute's value.
+/// An attribute's value. Text is shared: a request line's values go to
+/// each of its spans (and each sink) without a copy.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttrValue {
-    Str(String),
+    Str(Arc<str>),
     Int(i64),
     Float(f64),
 }
@@ -45,7 +46,7 @@ pub struct Span {
     pub trace_id: [u8; 16],
     pub span_id: [u8; 8],
     pub parent_span_id: Option<[u8; 8]>,
-    pub name: String,
+    pub name: Arc<str>,
     pub kind: SpanKind,
     pub start_unix_nano: u64,
     pub end_unix_nano: u64,

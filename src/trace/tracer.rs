@@ -1,8 +1,8 @@
 //! The span builder at work, shared by every stream of a door (under
 //! `run`, nginx's and uWSGI's readers feed the same one): the pipelines
-//! hand it each finished event ([`Tracer::observe`]: a lock and a map
-//! insert for the few events that have a trace id, nothing for the
-//! others); a thread of its own builds the spans of the traces handed out,
+//! hand it the parts of their events once per read ([`super::feed`]: a
+//! lock and a map insert per part, for the few events that have a trace
+//! id, nothing for the others); a thread of its own builds the spans of the traces handed out,
 //! samples them per sink and queues them to each OTLP sink's traces twin,
 //! so that a slow receiver never holds a reader. At the end
 //! ([`Tracer::close`]) the traces still waiting are sent, then the twins
@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use logmux_parsers::Record;
 
 use super::build;
-use super::parts::part_of;
+use super::parts::{part_of, Part};
+use super::span::Resource;
 use super::spans::{Builder, Collected};
 use super::TraceSpec;
 use crate::output::LocalZone;
@@ -57,8 +58,6 @@ const WAKE_AT: usize = 1024;
 
 struct State {
     builder: Builder,
-    /// The resources of the programs seen, shared by their spans.
-    resources: Vec<super::span::Resource>,
     ready: Vec<Collected>,
     closing: bool,
 }
@@ -124,7 +123,6 @@ impl Tracer {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 builder: Builder::new(spec.window, spec.max_pending),
-                resources: Vec::new(),
                 ready: Vec::new(),
                 closing: false,
             }),
@@ -149,24 +147,31 @@ impl Tracer {
         })))
     }
 
-    /// Takes in one finished event; `observed` is its read time (Unix
-    /// nanoseconds), for a line without a time of its own.
-    pub fn observe(&self, rec: &Record<'_>, observed: u64) {
+    /// The trace id and part of one finished event, if it has them
+    /// (no lock: the caller keeps its own `resources`).
+    pub fn part_of(
+        &self,
+        rec: &Record<'_>,
+        observed: u64,
+        resources: &mut Vec<super::span::Resource>,
+    ) -> Option<([u8; 16], Part)> {
         let s = &self.shared;
-        if !super::parts::may_have_part(rec) {
-            return;
-        }
+        part_of(rec, observed, s.zone, &s.statics, resources)
+    }
+
+    /// Takes in the parts of a stream's events, in their order: one lock
+    /// for all of them.
+    pub fn take(&self, parts: &mut Vec<([u8; 16], Part)>) {
+        let s = &self.shared;
         let Ok(mut state) = s.state.lock() else {
+            parts.clear();
             return;
         };
         let state = &mut *state;
-        let Some((id, part)) = part_of(rec, observed, s.zone, &s.statics, &mut state.resources)
-        else {
-            return;
-        };
-        state
-            .builder
-            .add(id, part, Instant::now(), &mut state.ready);
+        let now = Instant::now();
+        for (id, part) in parts.drain(..) {
+            state.builder.add(id, part, now, &mut state.ready);
+        }
         let cap = state.builder.max_pending().max(8 * WAKE_AT);
         if state.ready.len() > cap {
             // The thread is held by a full sink (`on_full = "block"`):
@@ -175,7 +180,7 @@ impl Tracer {
             state.ready.drain(..over);
             s.counts.dropped.fetch_add(over as u64, Ordering::Relaxed);
         }
-        if state.ready.len() == WAKE_AT {
+        if state.ready.len() >= WAKE_AT {
             s.wake.notify_one();
         }
     }
@@ -232,6 +237,7 @@ impl Shared {
     /// told to close; then everything.
     fn work(&self) {
         let mut taken = Vec::new();
+        let mut resources = EncodedResources::default();
         loop {
             let closing = {
                 let Ok(mut state) = self.state.lock() else {
@@ -266,7 +272,7 @@ impl Shared {
                 self.counts.evicted.store(c.evicted, Ordering::Relaxed);
                 state.closing
             };
-            self.send(&mut taken);
+            self.send(&mut taken, &mut resources);
             if closing {
                 return;
             }
@@ -274,7 +280,7 @@ impl Shared {
     }
 
     /// Builds, samples, encodes and queues the spans of `traces`.
-    fn send(&self, traces: &mut Vec<Collected>) {
+    fn send(&self, traces: &mut Vec<Collected>, resources: &mut EncodedResources) {
         if traces.is_empty() {
             return;
         }
@@ -293,13 +299,14 @@ impl Shared {
                 continue;
             }
             let error = build::is_error(&spans);
-            for (o, (buf, n)) in self.outputs.iter().zip(bufs.iter_mut()) {
+            for (i, (o, (buf, n))) in self.outputs.iter().zip(bufs.iter_mut()).enumerate() {
                 if !error && !super::sample::keeps(o.sample_below, &c.trace_id) {
                     self.counts.sampled_out.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 for s in &spans {
-                    crate::output::otlp::spans::encode(s, o.json, &o.defaults, buf);
+                    let resource = resources.get(i, o, &s.resource);
+                    crate::output::otlp::spans::encode_with(resource, s, o.json, buf);
                     *n += 1;
                 }
                 if buf.len() >= BATCH_BYTES {
@@ -331,3 +338,37 @@ impl Shared {
 /// Spans are queued in batches of about this size (a burst at the end,
 /// or of evictions, must not make one batch larger than a sink's queue).
 const BATCH_BYTES: usize = 256 << 10;
+
+/// Each resource encoded once per sink: a program's spans all share its
+/// resource (one `Arc`), so the encoding is found by pointer.
+#[derive(Default)]
+struct EncodedResources {
+    known: Vec<(Resource, usize, Vec<u8>)>,
+}
+
+impl EncodedResources {
+    /// `resource` as output `sink`, `o`, writes it.
+    fn get(&mut self, sink: usize, o: &Output, resource: &Resource) -> &[u8] {
+        let at = match self
+            .known
+            .iter()
+            .position(|(r, s, _)| *s == sink && Arc::ptr_eq(r, resource))
+        {
+            Some(at) => at,
+            None => {
+                if self.known.len() >= MAX_ENCODED_RESOURCES {
+                    self.known.remove(0);
+                }
+                let mut bytes = Vec::new();
+                let (json, defaults) = (o.json, &o.defaults);
+                crate::output::otlp::spans::encode_resource(resource, json, defaults, &mut bytes);
+                self.known.push((Arc::clone(resource), sink, bytes));
+                self.known.len() - 1
+            }
+        };
+        self.known.get(at).map_or(&[], |(_, _, b)| b.as_slice())
+    }
+}
+
+/// Encoded resources kept (a door has one per program and sink).
+const MAX_ENCODED_RESOURCES: usize = 64;

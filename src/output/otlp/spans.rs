@@ -16,36 +16,53 @@ use crate::trace::span::{AttrValue, Span, SpanEvent, StatusCode};
 /// Appends one frame for `span`; `defaults` are the sink's resource
 /// fields (`OTEL_RESOURCE_ATTRIBUTES`) for a resource that lacks them.
 pub fn encode(span: &Span, json: bool, defaults: &[(String, String)], out: &mut Vec<u8>) {
-    let mut resource: Vec<(&str, AttrValue)> = span
-        .resource
+    let mut resource = Vec::new();
+    encode_resource(&span.resource, json, defaults, &mut resource);
+    encode_with(&resource, span, json, out);
+}
+
+/// Appends the body of a span's resource, as [`encode_with`] takes it: the
+/// same for every span of a program, so the builder encodes it once.
+pub fn encode_resource(
+    resource: &[(String, AttrValue)],
+    json: bool,
+    defaults: &[(String, String)],
+    out: &mut Vec<u8>,
+) {
+    let mut all: Vec<(&str, AttrValue)> = resource
         .iter()
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
     for (k, v) in defaults {
-        if !resource.iter().any(|(r, _)| r == k) {
-            resource.push((k, AttrValue::Str(v.clone())));
+        if !all.iter().any(|(r, _)| r == k) {
+            all.push((k, AttrValue::Str(v.as_str().into())));
         }
     }
-    if !resource.iter().any(|(k, _)| *k == "service.name") {
-        resource.push(("service.name", AttrValue::Str("unknown_service".into())));
+    if !all.iter().any(|(k, _)| *k == "service.name") {
+        all.push(("service.name", AttrValue::Str("unknown_service".into())));
     }
-    let start = out.len();
-    out.extend_from_slice(&[0u8; 8]);
     if json {
-        json_resource(&resource, out);
+        json_resource(&all, out);
     } else {
-        for (k, v) in &resource {
+        for (k, v) in &all {
             proto_kv(1, k, v, out);
         }
     }
-    let resource_len = out.len() - start - 8;
+}
+
+/// Appends one frame for `span` whose resource [`encode_resource`] wrote
+/// as `resource`.
+pub fn encode_with(resource: &[u8], span: &Span, json: bool, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 8]);
+    out.extend_from_slice(resource);
     if json {
         json_span(span, out);
     } else {
         proto_span(span, out);
     }
-    let span_len = out.len() - start - 8 - resource_len;
-    put_len(out, start, resource_len);
+    let span_len = out.len() - start - 8 - resource.len();
+    put_len(out, start, resource.len());
     put_len(out, start + 4, span_len);
 }
 
