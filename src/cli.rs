@@ -230,9 +230,22 @@ pub struct ListenArgs {
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
 
-    /// A TOML file of [sink.NAME] tables (as in `logmux run`), for --sink, and uwsgi_log_format.
+    /// A TOML file of [sink.NAME] tables (as in `logmux run`), for --sink, and [resource],
+    /// [metrics], [trace], nginx_log_format, uwsgi_log_format.
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// nginx's own log_format string for the access lines in messages (over the config's
+    /// nginx_log_format), e.g. '$remote_addr - $remote_user [$time_local] "$request" $status
+    /// $body_bytes_sent "$http_referer" "$http_user_agent" rt=$request_time id=$request_id'.
+    #[arg(long, value_name = "LOG_FORMAT")]
+    pub nginx_log_format: Option<String>,
+
+    /// How request lines get trace ids, over the config's [trace] join: `ids` (only the
+    /// ids they log) or `infer` (also join nginx's and uWSGI's lines that log none, by
+    /// method, URI, status and times; the joined one says `logmux.trace_join: inferred`).
+    #[arg(long, value_name = "ids|infer", value_parser = parse_join)]
+    pub trace_join: Option<JoinMode>,
 
     /// uWSGI's own log-format string for the request lines in messages, e.g.
     /// '%(addr) [%(ctime)] %(method) %(uri) %(status) %(msecs) id=%(var.HTTP_X_REQUEST_ID)'.
@@ -367,11 +380,17 @@ impl ListenArgs {
             Some(f) => Some(compile_uwsgi_format(f)?),
             None => config.uwsgi_format,
         };
+        let nginx_format = match &self.nginx_log_format {
+            Some(f) => {
+                Some(LogFormat::compile(f).map_err(|e| ResolveError::LogFormat(e.to_string()))?)
+            }
+            None => config.nginx_format,
+        };
         Ok(ListenJob {
             endpoints,
             settings: Settings {
                 forced: None,
-                nginx_format: None,
+                nginx_format,
                 uwsgi_logdate: None,
                 uwsgi_format,
                 encoder,
@@ -398,6 +417,8 @@ impl ListenArgs {
                 _ => None,
             },
             metrics: with_listen(config.metrics, self.metrics_listen),
+            trace_join: self.trace_join.unwrap_or(config.trace_join),
+            trace: config.trace,
         })
     }
 }

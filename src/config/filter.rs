@@ -125,11 +125,7 @@ impl Config {
                 None => Default::default(),
             },
         };
-        if let Some(fmt) = &file.nginx_log_format {
-            let compiled = LogFormat::compile(fmt.get_ref())
-                .map_err(|e| loc.invalid(fmt.span().start, "nginx_log_format", e.to_string()))?;
-            config.nginx_format = Some(compiled);
-        }
+        config.nginx_format = nginx_format(&loc, file.nginx_log_format.as_ref())?;
         if let Some(name) = &file.format {
             let format = parse_format_name(name.get_ref())
                 .map_err(|e| loc.invalid(name.span().start, "format", e))?;
@@ -148,6 +144,19 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// `nginx_log_format`, compiled; an error names its byte.
+pub fn nginx_format(
+    loc: &Locator<'_>,
+    format: Option<&Spanned<String>>,
+) -> Result<Option<LogFormat>, ConfigError> {
+    format
+        .map(|f| {
+            LogFormat::compile(f.get_ref())
+                .map_err(|e| loc.invalid(f.span().start, "nginx_log_format", e.to_string()))
+        })
+        .transpose()
 }
 
 /// A config's `uwsgi_log_format`, compiled; an error names the file, line,

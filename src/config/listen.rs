@@ -1,7 +1,8 @@
 //! `logmux listen --config FILE`: a TOML file of `[sink.NAME]` tables (see
 //! [`super::sinks`]), the sinks `--sink NAME` can name, `[resource]`,
-//! `[metrics]` and `uwsgi_log_format`. Every other setting of `listen` is a
-//! flag; unknown keys are errors, as in every config.
+//! `[metrics]`, `[trace]` (the join and the span builder of an OTLP sink
+//! with traces), `nginx_log_format` and `uwsgi_log_format`. Every other
+//! setting of `listen` is a flag; unknown keys are errors, as in every config.
 
 use std::path::Path;
 
@@ -17,6 +18,8 @@ use crate::sink::spec::SinkSpec;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListenConfigFile {
+    /// nginx's own `log_format` string for access lines.
+    nginx_log_format: Option<toml::Spanned<String>>,
     /// uWSGI's own `log-format` string for request lines.
     uwsgi_log_format: Option<toml::Spanned<String>>,
     #[serde(default)]
@@ -26,11 +29,15 @@ struct ListenConfigFile {
     resource: super::resource::RawResource,
     /// `[metrics]`: `/metrics` and `/healthz`.
     metrics: Option<super::metrics::RawMetrics>,
+    /// `[trace]`: `join`, and the span builder's window and bound.
+    trace: Option<super::trace::RawTrace>,
 }
 
 /// The sinks a listen config resolves to: the built-in ones and its own.
 #[derive(Debug)]
 pub struct ListenConfig {
+    /// `nginx_log_format`, compiled.
+    pub nginx_format: Option<logmux_parsers::nginx::log_format::LogFormat>,
     /// `uwsgi_log_format`, compiled.
     pub uwsgi_format: Option<logmux_parsers::uwsgi::log_format::LogFormat>,
     pub sinks: Vec<SinkSpec>,
@@ -38,6 +45,10 @@ pub struct ListenConfig {
     pub resource: Vec<(String, String)>,
     /// `[metrics]`, when the file has the table.
     pub metrics: Option<crate::metrics::MetricsSpec>,
+    /// `[trace] join`: `ids` unless the table says `infer`.
+    pub trace_join: crate::trace::infer::JoinMode,
+    /// `[trace]`, or its defaults.
+    pub trace: crate::trace::TraceSpec,
 }
 
 impl ListenConfig {
@@ -56,6 +67,7 @@ impl ListenConfig {
         let loc = Locator { path, text };
         let file: ListenConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, true))?;
         Ok(ListenConfig {
+            nginx_format: super::filter::nginx_format(&loc, file.nginx_log_format.as_ref())?,
             uwsgi_format: super::filter::uwsgi_format(&loc, file.uwsgi_log_format.as_ref())?,
             sinks: resolve_sinks(path, text, &file.sink)?,
             resource: super::resource::resolve(&loc, &file.resource, &|n: &str| {
@@ -64,6 +76,11 @@ impl ListenConfig {
             metrics: match &file.metrics {
                 Some(m) => Some(super::metrics::resolve(&loc, m, None)?),
                 None => None,
+            },
+            trace_join: super::trace::resolve_join(&loc, file.trace.as_ref())?,
+            trace: match &file.trace {
+                Some(t) => super::trace::resolve(&loc, t)?,
+                None => Default::default(),
             },
         })
     }
