@@ -352,3 +352,85 @@ fn listen_builds_one_trace_per_request_from_two_containers() {
         stopped.stderr
     );
 }
+
+/// The seed's original formats, no ids: uWSGI's default request line and
+/// nginx's `combined`, for request `i` of `path` answered with `status`.
+fn seed_lines(i: usize, path: &str, status: u16, msecs: u64) -> (String, String) {
+    let uwsgi = format!(
+        "[pid: 9|app: 0|req: {n}/{n}] 172.18.0.1 () {{38 vars in 512 bytes}} [Fri Dec  4 21:01:{i:02} 2026] GET {path} => generated 12 bytes in {msecs} msecs (HTTP/1.1 {status}) 2 headers in 80 bytes (1 switches on core 0)",
+        n = i + 1
+    );
+    let nginx = format!(
+        "172.18.0.1 - - [04/Dec/2026:21:01:{i:02} +0000] \"GET {path} HTTP/1.1\" {status} 12 \"-\" \"curl/8.5\""
+    );
+    (uwsgi, nginx)
+}
+
+#[test]
+fn trace_join_infer_joins_two_containers_lines_without_ids_into_one_trace() {
+    let Some(py) = python() else { return };
+    let rx = Receiver::start(&py, "", 0);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &rx, "");
+    let l = start(&[
+        "--tcp",
+        "127.0.0.1:0",
+        "--config",
+        &config,
+        "--sink",
+        "otel",
+        "--trace-join",
+        "infer",
+    ]);
+    // Three requests; nginx's third line answers another status than
+    // uWSGI's: it must join nothing.
+    let lines = [
+        seed_lines(1, "/a/", 200, 3),
+        seed_lines(2, "/b/?x=1", 404, 7),
+        seed_lines(3, "/c/", 200, 5),
+    ];
+    let app: Vec<String> = lines.iter().map(|(u, _)| u.clone()).collect();
+    let mut nginx: Vec<String> = lines.iter().map(|(_, n)| n.clone()).collect();
+    nginx[2] = nginx[2].replace(" 200 12 ", " 502 12 ");
+    // uWSGI logs before nginx: its lines are in first.
+    wait(docker_logger(l.tcp(), "web-app", 813, true, &app));
+    rx.wait_for(3, 20);
+    wait(docker_logger(l.tcp(), "web-nginx", 812, false, &nginx));
+    let records = rx.wait_for(6, 20);
+    let stopped = l.stop();
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let (app_recs, nginx_recs): (Vec<&Value>, Vec<&Value>) = records
+        .iter()
+        .partition(|r| text(&r["resource"], "container.name") == "web-app");
+    assert_eq!((app_recs.len(), nginx_recs.len()), (3, 3));
+    for (i, (a, n)) in app_recs.iter().zip(&nginx_recs).enumerate() {
+        let joined = i < 2;
+        assert_eq!(a["trace_id"].as_str().unwrap().len(), 32, "{a}");
+        assert_eq!(a["attrs"].get("logmux.trace_join"), None, "{a}");
+        assert_eq!(a["trace_id"] == n["trace_id"], joined, "{a}\n{n}");
+        if joined {
+            assert_eq!(text(&n["attrs"], "logmux.trace_join"), "inferred");
+        } else {
+            assert_eq!(n["attrs"].get("logmux.trace_join"), None, "{n}");
+        }
+    }
+    // The spans: the two joined requests one trace each, nginx's span the
+    // parent of uWSGI's; the lone lines a trace each.
+    let spans = rx.spans();
+    let traces = by_trace(&spans);
+    assert_eq!(spans.len(), 6, "{spans:?}");
+    assert_eq!(traces.len(), 4, "{spans:?}");
+    for (i, a) in app_recs.iter().take(2).enumerate() {
+        let id = a["trace_id"].as_str().unwrap();
+        let s = &traces[id];
+        assert_eq!(s.len(), 2, "{s:?}");
+        let n = find(s, &hex_span(id, SpanRole::NginxServer));
+        let u = find(s, &hex_span(id, SpanRole::Uwsgi));
+        assert_eq!(n["parent_span_id"], "");
+        assert_eq!(u["parent_span_id"], n["span_id"]);
+        assert_eq!(text(&n["resource"], "container.name"), "web-nginx");
+        assert_eq!(text(&u["resource"], "container.name"), "web-app");
+        // uWSGI's msecs, to the millisecond its line carries.
+        assert_eq!(duration(u), [3, 7][i] * 1_000_000, "{u}");
+    }
+}
