@@ -110,6 +110,37 @@ mod tests {
     }
 
     #[test]
+    fn trace_and_nginx_log_format_are_read_or_named_with_their_place() {
+        use crate::trace::infer::JoinMode;
+        let c = ListenConfig::parse(
+            Path::new("l.toml"),
+            "nginx_log_format = '$remote_addr $status rt=$request_time'\n[trace]\njoin = \"infer\"\nwindow = \"2s\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.nginx_format.is_some());
+        assert_eq!(c.trace_join, JoinMode::Infer);
+        assert_eq!(c.trace.window, std::time::Duration::from_secs(2));
+        let builtin = ListenConfig::builtin().expect("builtin");
+        assert_eq!(builtin.trace_join, JoinMode::Ids);
+        assert!(builtin.nginx_format.is_none());
+        let err = |text: &str| {
+            ListenConfig::parse(Path::new("l.toml"), text)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("[trace]\njoin = \"guess\"\n"),
+            "l.toml:2:8: trace.join: `guess` is not a join: expected \"ids\" or \"infer\""
+        );
+        assert!(
+            err("nginx_log_format = '$'\n").starts_with("l.toml:1:20: nginx_log_format: "),
+            "{}",
+            err("nginx_log_format = '$'\n")
+        );
+    }
+
+    #[test]
     fn uwsgi_log_format_is_compiled_or_named_with_its_byte() {
         let c = ListenConfig::parse(
             Path::new("l.toml"),
