@@ -182,6 +182,7 @@ Examples:
   logger --udp -n 127.0.0.1 -P 5514 -t myapp 'hello'
   logmux listen --tcp :5514 --metrics-listen 9145              # GET 127.0.0.1:9145/metrics
   logmux listen --tcp :5514 --config fwd.toml --sink central   # [sink.central] type = \"syslog\"
+  logmux listen --tcp :5514 --config otel.toml --sink otel      # signals = [\"logs\", \"traces\"]: spans too
 
 Docker's four syslog formats (default, rfc3164, rfc5424, rfc5424micro) and any RFC 3164 or
 RFC 5424 sender are read; TCP frames may be octet-counted or end in a newline.
@@ -189,7 +190,7 @@ RFC 5424 sender are read; TCP frames may be octet-counted or end in a newline.
 Exit status: 0 when stopped by TERM or INT (everything held is written first) or when the
 reader of stdout goes away; 2 for bad flags (--max-connections 0 included); 71 when an
 address cannot be bound; 73 when --out-dir or the --sink cannot be created; 74 when stdout
-cannot be written or the --sink could not deliver everything at the end; 75 when stdout did
+cannot be written or the --sink could not deliver everything (spans included) at the end; 75 when stdout did
 not take every event within --drain-timeout after TERM (events lost, counted); 78 for a bad
 --config, --sink name, or --tls-cert/--tls-key/--tls-client-ca file.";
 

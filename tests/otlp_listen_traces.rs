@@ -371,7 +371,8 @@ fn trace_join_infer_joins_two_containers_lines_without_ids_into_one_trace() {
     let Some(py) = python() else { return };
     let rx = Receiver::start(&py, "", 0);
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &rx, "");
+    // A lone line's trace waits to the end, however loaded the machine.
+    let config = config(dir.path(), &rx, "[trace]\nwindow = \"60s\"");
     let l = start(&[
         "--tcp",
         "127.0.0.1:0",
