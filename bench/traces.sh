@@ -2,6 +2,7 @@
 # Benchmark: what trace ids and span building cost (issue 18).
 #
 #   bash bench/traces.sh run [REQUESTS] [RUNS]   (defaults: 200000, 5)
+#   bash bench/traces.sh listen [REQUESTS] [RUNS] (defaults: 200000, 5)
 #   bash bench/traces.sh INPUT [RUNS]            (default 3 runs)
 #
 # `run` (the issue's measure): `logmux run` supervising two programs that
@@ -20,6 +21,14 @@
 # span delivered), throughput (lines over that), logmux's own CPU (all its
 # threads, bench/measure.py) and peak RSS; then the traces config against
 # the logs one.
+#
+# `listen`: the same mix as Docker's syslog driver sends it (rfc5424micro,
+# octet-counted; nginx's lines from container web-nginx, uWSGI's from
+# web-app) over two TCP connections at once (bench/syslog_send.py), into
+# `logmux listen --sink otlp` with the image's two formats in its config;
+# signals ["logs"] against ["logs", "traces"], interleaved, RUNS times each:
+# logmux's CPU time (user + system, from its start to its exit after TERM,
+# every record and span delivered) and peak RSS, medians.
 #
 # INPUT: `logmux filter --sink otlp` on the given lines, signals ["logs"]
 # against ["logs", "traces"], logmux's CPU time (user + system).
@@ -135,8 +144,89 @@ print(f"stamping ids: throughput -{(1 - bw / lw) * 100:.1f}%, CPU +{(lc / bc - 1
 PY
 }
 
+# The `listen` config: FILE SIGNALS.
+listen_config() {
+  python3 - "$@" "$(cat "$tmp/port")" "$root" <<'PY'
+import json, sys, tomllib
+file, signals, port, root = sys.argv[1:]
+image = tomllib.load(open(f"{root}/docker/logmux.toml", "rb"))["program"]
+with open(file, "w") as f:
+    for name, key in [("nginx", "nginx_log_format"), ("uwsgi", "uwsgi_log_format")]:
+        f.write(f"{key} = {json.dumps(image[name][key])}\n")
+    f.write(f'[sink.otlp]\ntype = "otlp"\nendpoint = "http://127.0.0.1:{port}"\nsignals = [{signals}]\n')
+PY
+}
+
+# Frames each line of the mix as Docker's driver sends it: MIX.nginx.octet, MIX.uwsgi.octet.
+frame_mix() { # MIX
+  python3 - "$1" <<'PY'
+import sys
+mix = sys.argv[1]
+for part, name, pri in [("nginx", b"web-nginx", 30), ("uwsgi", b"web-app", 27)]:
+    with open(f"{mix}.{part}", "rb") as src, open(f"{mix}.{part}.octet", "wb") as out:
+        for i, line in enumerate(src):
+            msg = b"<%d>1 2026-12-04T10:00:00.%06d+00:00 dockerhost %s 4242 %s - %s\n" % (
+                pri, i % 1000000, name, name, line.rstrip(b"\n"))
+            out.write(b"%d " % len(msg) + msg)
+PY
+}
+
+listen_once() { # CONFIG MIX: prints "CPU-seconds peak-KiB exit traces-line"
+  local config=$1 mix=$2 tpid pid port sender
+  /usr/bin/time -o "$tmp/time" -f '%M %U %S %x' "$bin" listen --tcp 127.0.0.1:0 \
+    --config "$config" --sink otlp >/dev/null 2>"$tmp/listen.err" &
+  tpid=$!
+  until pid=$(pgrep -P "$tpid") && grep -q 'listening on tcp://' "$tmp/listen.err" 2>/dev/null; do sleep 0.05; done
+  port=$(grep -o 'listening on tcp://127.0.0.1:[0-9]*' "$tmp/listen.err" | grep -o '[0-9]*$')
+  python3 bench/syslog_send.py tcp 127.0.0.1 "$port" "$mix.nginx.octet" 2>/dev/null &
+  sender=$!
+  python3 bench/syslog_send.py tcp 127.0.0.1 "$port" "$mix.uwsgi.octet" 2>/dev/null
+  wait "$sender"
+  kill -TERM "$pid"
+  wait "$tpid" || true
+  read -r rss user sys code <"$tmp/time"
+  echo "$(python3 -c "print(round($user + $sys, 2))") $rss $code $(grep -o 'traces: [^"]*' "$tmp/listen.err" | head -1)"
+}
+
+listen_mode() { # REQUESTS RUNS
+  local requests=$1 runs=$2 run config
+  mkdir -p target/bench
+  local mix=$root/target/bench/traced-mix-$requests
+  [ -s "$mix.uwsgi" ] || python3 bench/gen_traced_mix.py "$requests" "$mix"
+  [ -s "$mix.uwsgi.octet" ] || frame_mix "$mix"
+  echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "input: $requests requests ($((requests * 2)) messages over 2 TCP connections), $runs runs"
+  start_receiver
+  listen_config "$tmp/logs.toml" '"logs"'
+  listen_config "$tmp/traces.toml" '"logs", "traces"'
+  for run in $(seq "$runs"); do
+    for config in logs traces; do
+      listen_once "$tmp/$config.toml" "$mix" >"$tmp/once"
+      cut -d' ' -f1-3 "$tmp/once" >>"$tmp/$config.runs"
+      echo "run $run, $config: $(cat "$tmp/once") (CPU s, peak KiB, exit)"
+    done
+  done
+  stop_receiver
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  python3 - "$tmp" <<'PY'
+import statistics, sys
+tmp = sys.argv[1]
+m = {}
+for config in ["logs", "traces"]:
+    runs = [tuple(float(x) for x in l.split()) for l in open(f"{tmp}/{config}.runs")]
+    if any(r[2] != 0 for r in runs):
+        print(f"warning: {config}: a run exited non-zero")
+    cpu, hwm = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    m[config] = cpu
+    print(f"| {config} | {cpu:.2f} s CPU | {hwm / 1024:.0f} MiB |")
+print(f"span building under listen: CPU +{(m['traces'] / m['logs'] - 1) * 100:.1f}% (traces against logs)")
+PY
+}
+
 if [ "${1:-}" = run ]; then
   run_mode "${2:-200000}" "${3:-5}"
+elif [ "${1:-}" = listen ]; then
+  listen_mode "${2:-200000}" "${3:-5}"
 else
   filter_mode "$1" "${2:-3}"
 fi
