@@ -24,9 +24,11 @@
 #
 # `listen`: the same mix as Docker's syslog driver sends it (rfc5424micro,
 # octet-counted; nginx's lines from container web-nginx, uWSGI's from
-# web-app) over two TCP connections at once (bench/syslog_send.py), into
+# web-app) over two TCP connections in step (send_mix), into
 # `logmux listen --sink otlp` with the image's two formats in its config;
-# signals ["logs"] against ["logs", "traces"], interleaved, RUNS times each:
+# `[trace] max_pending = 200000` (the two connections drift apart by up to
+# their socket buffers at full speed; a live stack's do not), signals
+# ["logs"] against ["logs", "traces"], interleaved, RUNS times each:
 # logmux's CPU time (user + system, from its start to its exit after TERM,
 # every record and span delivered) and peak RSS, medians.
 #
@@ -153,35 +155,51 @@ image = tomllib.load(open(f"{root}/docker/logmux.toml", "rb"))["program"]
 with open(file, "w") as f:
     for name, key in [("nginx", "nginx_log_format"), ("uwsgi", "uwsgi_log_format")]:
         f.write(f"{key} = {json.dumps(image[name][key])}\n")
+    # The two connections drift apart by up to their socket buffers (tens
+    # of thousands of requests at full speed): room for every trace to wait.
+    f.write('[trace]\nmax_pending = 200000\n')
     f.write(f'[sink.otlp]\ntype = "otlp"\nendpoint = "http://127.0.0.1:{port}"\nsignals = [{signals}]\n')
 PY
 }
 
-# Frames each line of the mix as Docker's driver sends it: MIX.nginx.octet, MIX.uwsgi.octet.
-frame_mix() { # MIX
-  python3 - "$1" <<'PY'
-import sys
-mix = sys.argv[1]
-for part, name, pri in [("nginx", b"web-nginx", 30), ("uwsgi", b"web-app", 27)]:
-    with open(f"{mix}.{part}", "rb") as src, open(f"{mix}.{part}.octet", "wb") as out:
+# Sends the mix as Docker's driver does (rfc5424micro, octet-counted):
+# uWSGI's lines from container web-app, nginx's from web-nginx, over two TCP
+# connections, in step (1,000 requests at a time on each, uWSGI's first), as
+# a live stack's two containers send them; waits until listen has read all.
+send_mix() { # PORT MIX
+  python3 - "$1" "$2" <<'PY'
+import socket, sys
+port, mix = int(sys.argv[1]), sys.argv[2]
+def frames(part, name, pri):
+    out = []
+    with open(f"{mix}.{part}", "rb") as src:
         for i, line in enumerate(src):
             msg = b"<%d>1 2026-12-04T10:00:00.%06d+00:00 dockerhost %s 4242 %s - %s\n" % (
                 pri, i % 1000000, name, name, line.rstrip(b"\n"))
-            out.write(b"%d " % len(msg) + msg)
+            out.append(b"%d " % len(msg) + msg)
+    return out
+parts = [frames("uwsgi", b"web-app", 27), frames("nginx", b"web-nginx", 30)]
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in parts]
+for i in range(0, max(map(len, parts)), 1000):
+    for s, p in zip(socks, parts):
+        s.sendall(b"".join(p[i:i + 1000]))
+for s in socks:
+    s.shutdown(socket.SHUT_WR)
+for s in socks:
+    s.settimeout(600)
+    while s.recv(4096):
+        pass
 PY
 }
 
 listen_once() { # CONFIG MIX: prints "CPU-seconds peak-KiB exit traces-line"
-  local config=$1 mix=$2 tpid pid port sender
+  local config=$1 mix=$2 tpid pid port
   /usr/bin/time -o "$tmp/time" -f '%M %U %S %x' "$bin" listen --tcp 127.0.0.1:0 \
     --config "$config" --sink otlp >/dev/null 2>"$tmp/listen.err" &
   tpid=$!
   until pid=$(pgrep -P "$tpid") && grep -q 'listening on tcp://' "$tmp/listen.err" 2>/dev/null; do sleep 0.05; done
   port=$(grep -o 'listening on tcp://127.0.0.1:[0-9]*' "$tmp/listen.err" | grep -o '[0-9]*$')
-  python3 bench/syslog_send.py tcp 127.0.0.1 "$port" "$mix.nginx.octet" 2>/dev/null &
-  sender=$!
-  python3 bench/syslog_send.py tcp 127.0.0.1 "$port" "$mix.uwsgi.octet" 2>/dev/null
-  wait "$sender"
+  send_mix "$port" "$mix"
   kill -TERM "$pid"
   wait "$tpid" || true
   read -r rss user sys code <"$tmp/time"
@@ -193,7 +211,6 @@ listen_mode() { # REQUESTS RUNS
   mkdir -p target/bench
   local mix=$root/target/bench/traced-mix-$requests
   [ -s "$mix.uwsgi" ] || python3 bench/gen_traced_mix.py "$requests" "$mix"
-  [ -s "$mix.uwsgi.octet" ] || frame_mix "$mix"
   echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "input: $requests requests ($((requests * 2)) messages over 2 TCP connections), $runs runs"
   start_receiver
