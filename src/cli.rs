@@ -782,7 +782,7 @@ pub struct FilterArgs {
     pub uwsgi_log_format: Option<String>,
 
     /// A TOML config file (keys: format, nginx_log_format, uwsgi_log_format, output, keys, max_line_bytes;
-    /// [sink.NAME] tables as in `logmux run`).
+    /// [sink.NAME] tables as in `logmux run`; [resource], [metrics], [trace]).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -817,9 +817,10 @@ pub struct FilterArgs {
     pub stats: bool,
 
     /// `infer`: join nginx's access lines and uWSGI's request lines that log no id, by
-    /// method, URI, status and times (the joined one says `logmux.trace_join: inferred`).
-    #[arg(long, value_name = "ids|infer", value_parser = parse_join, default_value = "ids")]
-    pub trace_join: JoinMode,
+    /// method, URI, status and times (the joined one says `logmux.trace_join: inferred`);
+    /// over the config's [trace] join [default: ids].
+    #[arg(long, value_name = "ids|infer", value_parser = parse_join)]
+    pub trace_join: Option<JoinMode>,
 
     /// Add KEY=VALUE to every event (and to the OTLP resource); replaces
     /// the config's `[resource]` key of that name. Repeatable.
@@ -997,7 +998,7 @@ impl FilterArgs {
             sink,
             follow: self.follow,
             metrics: with_listen(config.metrics, self.metrics_listen),
-            trace_join: self.trace_join,
+            trace_join: self.trace_join.unwrap_or(config.trace_join),
             trace: config.trace,
         })
     }

@@ -62,6 +62,8 @@ pub struct Config {
     pub metrics: Option<crate::metrics::MetricsSpec>,
     /// `[trace]`, or its defaults.
     pub trace: crate::trace::TraceSpec,
+    /// `[trace] join`: `ids` unless the table says `infer`.
+    pub trace_join: crate::trace::infer::JoinMode,
 }
 
 impl Default for Config {
@@ -79,6 +81,7 @@ impl Default for Config {
             resource: Vec::new(),
             metrics: None,
             trace: Default::default(),
+            trace_join: Default::default(),
         }
     }
 }
@@ -124,6 +127,7 @@ impl Config {
                 Some(t) => super::trace::resolve(&loc, t)?,
                 None => Default::default(),
             },
+            trace_join: super::trace::resolve_join(&loc, file.trace.as_ref())?,
         };
         config.nginx_format = nginx_format(&loc, file.nginx_log_format.as_ref())?;
         if let Some(name) = &file.format {
