@@ -47,5 +47,7 @@ with open(out + '.nginx', 'w') as ng, open(out + '.uwsgi', 'w') as uw:
         if i % 100 == 77:
             urt, us, rt = '0.004, %.3f' % took, '502, %d' % code, took + 0.005
         ended = time.strftime('%d/%b/%Y:%H:%M:%S +0000', time.gmtime(start + rt))
+        # The image's format ends in t=$msec: without it a line does not
+        # match the format and is read as `combined` (no id, no timings).
         ng.write('%s - - [%s] "GET %s HTTP/1.1" %d 12 "-" "bench/1" rt=%.3f urt="%s" us="%s" '
                  'id=%s tp="%s" t=%.3f\n' % (ip, ended, path, code, rt, urt, us, rid, tp, start + rt))

@@ -2,6 +2,7 @@
 # Benchmark: what trace ids and span building cost (issue 18).
 #
 #   bash bench/traces.sh run [REQUESTS] [RUNS]   (defaults: 200000, 5)
+#   bash bench/traces.sh listen [REQUESTS] [RUNS] (defaults: 200000, 5)
 #   bash bench/traces.sh INPUT [RUNS]            (default 3 runs)
 #
 # `run` (the issue's measure): `logmux run` supervising two programs that
@@ -20,6 +21,16 @@
 # span delivered), throughput (lines over that), logmux's own CPU (all its
 # threads, bench/measure.py) and peak RSS; then the traces config against
 # the logs one.
+#
+# `listen`: the same mix as Docker's syslog driver sends it (rfc5424micro,
+# octet-counted; nginx's lines from container web-nginx, uWSGI's from
+# web-app) over two TCP connections in step (send_mix), into
+# `logmux listen --sink otlp` with the image's two formats in its config;
+# `[trace] max_pending = 200000` (the two connections drift apart by up to
+# their socket buffers at full speed; a live stack's do not), signals
+# ["logs"] against ["logs", "traces"], interleaved, RUNS times each:
+# logmux's CPU time (user + system, from its start to its exit after TERM,
+# every record and span delivered) and peak RSS, medians.
 #
 # INPUT: `logmux filter --sink otlp` on the given lines, signals ["logs"]
 # against ["logs", "traces"], logmux's CPU time (user + system).
@@ -135,8 +146,104 @@ print(f"stamping ids: throughput -{(1 - bw / lw) * 100:.1f}%, CPU +{(lc / bc - 1
 PY
 }
 
+# The `listen` config: FILE SIGNALS.
+listen_config() {
+  python3 - "$@" "$(cat "$tmp/port")" "$root" <<'PY'
+import json, sys, tomllib
+file, signals, port, root = sys.argv[1:]
+image = tomllib.load(open(f"{root}/docker/logmux.toml", "rb"))["program"]
+with open(file, "w") as f:
+    for name, key in [("nginx", "nginx_log_format"), ("uwsgi", "uwsgi_log_format")]:
+        f.write(f"{key} = {json.dumps(image[name][key])}\n")
+    # The two connections drift apart by up to their socket buffers (tens
+    # of thousands of requests at full speed): room for every trace to wait.
+    f.write('[trace]\nmax_pending = 200000\n')
+    f.write(f'[sink.otlp]\ntype = "otlp"\nendpoint = "http://127.0.0.1:{port}"\nsignals = [{signals}]\n')
+PY
+}
+
+# Sends the mix as Docker's driver does (rfc5424micro, octet-counted):
+# uWSGI's lines from container web-app, nginx's from web-nginx, over two TCP
+# connections, in step (1,000 requests at a time on each, uWSGI's first), as
+# a live stack's two containers send them; waits until listen has read all.
+send_mix() { # PORT MIX
+  python3 - "$1" "$2" <<'PY'
+import socket, sys
+port, mix = int(sys.argv[1]), sys.argv[2]
+def frames(part, name, pri):
+    out = []
+    with open(f"{mix}.{part}", "rb") as src:
+        for i, line in enumerate(src):
+            msg = b"<%d>1 2026-12-04T10:00:00.%06d+00:00 dockerhost %s 4242 %s - %s\n" % (
+                pri, i % 1000000, name, name, line.rstrip(b"\n"))
+            out.append(b"%d " % len(msg) + msg)
+    return out
+parts = [frames("uwsgi", b"web-app", 27), frames("nginx", b"web-nginx", 30)]
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in parts]
+for i in range(0, max(map(len, parts)), 1000):
+    for s, p in zip(socks, parts):
+        s.sendall(b"".join(p[i:i + 1000]))
+for s in socks:
+    s.shutdown(socket.SHUT_WR)
+for s in socks:
+    s.settimeout(600)
+    while s.recv(4096):
+        pass
+PY
+}
+
+listen_once() { # CONFIG MIX: prints "CPU-seconds peak-KiB exit traces-line"
+  local config=$1 mix=$2 tpid pid port
+  /usr/bin/time -o "$tmp/time" -f '%M %U %S %x' "$bin" listen --tcp 127.0.0.1:0 \
+    --config "$config" --sink otlp >/dev/null 2>"$tmp/listen.err" &
+  tpid=$!
+  until pid=$(pgrep -P "$tpid") && grep -q 'listening on tcp://' "$tmp/listen.err" 2>/dev/null; do sleep 0.05; done
+  port=$(grep -o 'listening on tcp://127.0.0.1:[0-9]*' "$tmp/listen.err" | grep -o '[0-9]*$')
+  send_mix "$port" "$mix"
+  kill -TERM "$pid"
+  wait "$tpid" || true
+  read -r rss user sys code <"$tmp/time"
+  echo "$(python3 -c "print(round($user + $sys, 2))") $rss $code $(grep -o 'traces: [^"]*' "$tmp/listen.err" | head -1)"
+}
+
+listen_mode() { # REQUESTS RUNS
+  local requests=$1 runs=$2 run config
+  mkdir -p target/bench
+  local mix=$root/target/bench/traced-mix-$requests
+  [ -s "$mix.uwsgi" ] || python3 bench/gen_traced_mix.py "$requests" "$mix"
+  echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "input: $requests requests ($((requests * 2)) messages over 2 TCP connections), $runs runs"
+  start_receiver
+  listen_config "$tmp/logs.toml" '"logs"'
+  listen_config "$tmp/traces.toml" '"logs", "traces"'
+  for run in $(seq "$runs"); do
+    for config in logs traces; do
+      listen_once "$tmp/$config.toml" "$mix" >"$tmp/once"
+      cut -d' ' -f1-3 "$tmp/once" >>"$tmp/$config.runs"
+      echo "run $run, $config: $(cat "$tmp/once") (CPU s, peak KiB, exit)"
+    done
+  done
+  stop_receiver
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  python3 - "$tmp" <<'PY'
+import statistics, sys
+tmp = sys.argv[1]
+m = {}
+for config in ["logs", "traces"]:
+    runs = [tuple(float(x) for x in l.split()) for l in open(f"{tmp}/{config}.runs")]
+    if any(r[2] != 0 for r in runs):
+        print(f"warning: {config}: a run exited non-zero")
+    cpu, hwm = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    m[config] = cpu
+    print(f"| {config} | {cpu:.2f} s CPU | {hwm / 1024:.0f} MiB |")
+print(f"span building under listen: CPU +{(m['traces'] / m['logs'] - 1) * 100:.1f}% (traces against logs)")
+PY
+}
+
 if [ "${1:-}" = run ]; then
   run_mode "${2:-200000}" "${3:-5}"
+elif [ "${1:-}" = listen ]; then
+  listen_mode "${2:-200000}" "${3:-5}"
 else
   filter_mode "$1" "${2:-3}"
 fi

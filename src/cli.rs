@@ -182,6 +182,7 @@ Examples:
   logger --udp -n 127.0.0.1 -P 5514 -t myapp 'hello'
   logmux listen --tcp :5514 --metrics-listen 9145              # GET 127.0.0.1:9145/metrics
   logmux listen --tcp :5514 --config fwd.toml --sink central   # [sink.central] type = \"syslog\"
+  logmux listen --tcp :5514 --config otel.toml --sink otel      # signals = [\"logs\", \"traces\"]: spans too
 
 Docker's four syslog formats (default, rfc3164, rfc5424, rfc5424micro) and any RFC 3164 or
 RFC 5424 sender are read; TCP frames may be octet-counted or end in a newline.
@@ -189,7 +190,7 @@ RFC 5424 sender are read; TCP frames may be octet-counted or end in a newline.
 Exit status: 0 when stopped by TERM or INT (everything held is written first) or when the
 reader of stdout goes away; 2 for bad flags (--max-connections 0 included); 71 when an
 address cannot be bound; 73 when --out-dir or the --sink cannot be created; 74 when stdout
-cannot be written or the --sink could not deliver everything at the end; 75 when stdout did
+cannot be written or the --sink could not deliver everything (spans included) at the end; 75 when stdout did
 not take every event within --drain-timeout after TERM (events lost, counted); 78 for a bad
 --config, --sink name, or --tls-cert/--tls-key/--tls-client-ca file.";
 
@@ -230,9 +231,22 @@ pub struct ListenArgs {
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
 
-    /// A TOML file of [sink.NAME] tables (as in `logmux run`), for --sink, and uwsgi_log_format.
+    /// A TOML file of [sink.NAME] tables (as in `logmux run`), for --sink, and [resource],
+    /// [metrics], [trace], nginx_log_format, uwsgi_log_format.
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// nginx's own log_format string for the access lines in messages (over the config's
+    /// nginx_log_format), e.g. '$remote_addr - $remote_user [$time_local] "$request" $status
+    /// $body_bytes_sent "$http_referer" "$http_user_agent" rt=$request_time id=$request_id'.
+    #[arg(long, value_name = "LOG_FORMAT")]
+    pub nginx_log_format: Option<String>,
+
+    /// How request lines get trace ids, over the config's [trace] join: `ids` (only the
+    /// ids they log) or `infer` (also join nginx's and uWSGI's lines that log none, by
+    /// method, URI, status and times; the joined one says `logmux.trace_join: inferred`).
+    #[arg(long, value_name = "ids|infer", value_parser = parse_join)]
+    pub trace_join: Option<JoinMode>,
 
     /// uWSGI's own log-format string for the request lines in messages, e.g.
     /// '%(addr) [%(ctime)] %(method) %(uri) %(status) %(msecs) id=%(var.HTTP_X_REQUEST_ID)'.
@@ -367,11 +381,17 @@ impl ListenArgs {
             Some(f) => Some(compile_uwsgi_format(f)?),
             None => config.uwsgi_format,
         };
+        let nginx_format = match &self.nginx_log_format {
+            Some(f) => {
+                Some(LogFormat::compile(f).map_err(|e| ResolveError::LogFormat(e.to_string()))?)
+            }
+            None => config.nginx_format,
+        };
         Ok(ListenJob {
             endpoints,
             settings: Settings {
                 forced: None,
-                nginx_format: None,
+                nginx_format,
                 uwsgi_logdate: None,
                 uwsgi_format,
                 encoder,
@@ -398,6 +418,8 @@ impl ListenArgs {
                 _ => None,
             },
             metrics: with_listen(config.metrics, self.metrics_listen),
+            trace_join: self.trace_join.unwrap_or(config.trace_join),
+            trace: config.trace,
         })
     }
 }
@@ -760,7 +782,7 @@ pub struct FilterArgs {
     pub uwsgi_log_format: Option<String>,
 
     /// A TOML config file (keys: format, nginx_log_format, uwsgi_log_format, output, keys, max_line_bytes;
-    /// [sink.NAME] tables as in `logmux run`).
+    /// [sink.NAME] tables as in `logmux run`; [resource], [metrics], [trace]).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -795,9 +817,10 @@ pub struct FilterArgs {
     pub stats: bool,
 
     /// `infer`: join nginx's access lines and uWSGI's request lines that log no id, by
-    /// method, URI, status and times (the joined one says `logmux.trace_join: inferred`).
-    #[arg(long, value_name = "ids|infer", value_parser = parse_join, default_value = "ids")]
-    pub trace_join: JoinMode,
+    /// method, URI, status and times (the joined one says `logmux.trace_join: inferred`);
+    /// over the config's [trace] join [default: ids].
+    #[arg(long, value_name = "ids|infer", value_parser = parse_join)]
+    pub trace_join: Option<JoinMode>,
 
     /// Add KEY=VALUE to every event (and to the OTLP resource); replaces
     /// the config's `[resource]` key of that name. Repeatable.
@@ -975,7 +998,7 @@ impl FilterArgs {
             sink,
             follow: self.follow,
             metrics: with_listen(config.metrics, self.metrics_listen),
-            trace_join: self.trace_join,
+            trace_join: self.trace_join.unwrap_or(config.trace_join),
             trace: config.trace,
         })
     }

@@ -318,6 +318,25 @@ fn trace_join_infer_keeps_at_most_max_pending_lines() {
     assert_eq!(joined("max_pending = 1\n"), None);
 }
 
+/// The config's `[trace] join = "infer"` joins as the flag does; the flag
+/// wins over it.
+#[test]
+fn the_config_s_trace_join_is_honoured_and_the_flag_wins() {
+    let input = b"[pid: 8|app: 0|req: 1/1] 127.0.0.1 () {34 vars in 412 bytes} [Fri Dec  4 10:00:05 2026] GET /hello/ => generated 12 bytes in 3 msecs (HTTP/1.1 200) 2 headers in 79 bytes (1 switches on core 0)
+127.0.0.1 - - [04/Dec/2026:10:00:05 +0000] \"GET /hello/ HTTP/1.1\" 200 12 \"-\" \"curl/8\"
+";
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("logmux.toml");
+    std::fs::write(&config, "[trace]\njoin = \"infer\"\n").unwrap();
+    let config = config.to_str().unwrap();
+    let joined = filter_json(&["--config", config], input);
+    assert_eq!(joined.len(), 2);
+    assert_eq!(joined[0]["trace_id"], joined[1]["trace_id"]);
+    assert_eq!(joined[1]["logmux"]["trace_join"], "inferred");
+    let ids = filter_json(&["--config", config, "--trace-join", "ids"], input);
+    assert!(ids.iter().all(|e| e.get("trace_id").is_none()), "{ids:?}");
+}
+
 #[test]
 fn a_full_disk_is_an_io_error_not_a_success() {
     // /dev/full fails every write with ENOSPC.

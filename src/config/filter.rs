@@ -62,6 +62,8 @@ pub struct Config {
     pub metrics: Option<crate::metrics::MetricsSpec>,
     /// `[trace]`, or its defaults.
     pub trace: crate::trace::TraceSpec,
+    /// `[trace] join`: `ids` unless the table says `infer`.
+    pub trace_join: crate::trace::infer::JoinMode,
 }
 
 impl Default for Config {
@@ -79,6 +81,7 @@ impl Default for Config {
             resource: Vec::new(),
             metrics: None,
             trace: Default::default(),
+            trace_join: Default::default(),
         }
     }
 }
@@ -124,12 +127,9 @@ impl Config {
                 Some(t) => super::trace::resolve(&loc, t)?,
                 None => Default::default(),
             },
+            trace_join: super::trace::resolve_join(&loc, file.trace.as_ref())?,
         };
-        if let Some(fmt) = &file.nginx_log_format {
-            let compiled = LogFormat::compile(fmt.get_ref())
-                .map_err(|e| loc.invalid(fmt.span().start, "nginx_log_format", e.to_string()))?;
-            config.nginx_format = Some(compiled);
-        }
+        config.nginx_format = nginx_format(&loc, file.nginx_log_format.as_ref())?;
         if let Some(name) = &file.format {
             let format = parse_format_name(name.get_ref())
                 .map_err(|e| loc.invalid(name.span().start, "format", e))?;
@@ -148,6 +148,19 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// `nginx_log_format`, compiled; an error names its byte.
+pub fn nginx_format(
+    loc: &Locator<'_>,
+    format: Option<&Spanned<String>>,
+) -> Result<Option<LogFormat>, ConfigError> {
+    format
+        .map(|f| {
+            LogFormat::compile(f.get_ref())
+                .map_err(|e| loc.invalid(f.span().start, "nginx_log_format", e.to_string()))
+        })
+        .transpose()
 }
 
 /// A config's `uwsgi_log_format`, compiled; an error names the file, line,

@@ -1,7 +1,8 @@
 //! `logmux listen --config FILE`: a TOML file of `[sink.NAME]` tables (see
 //! [`super::sinks`]), the sinks `--sink NAME` can name, `[resource]`,
-//! `[metrics]` and `uwsgi_log_format`. Every other setting of `listen` is a
-//! flag; unknown keys are errors, as in every config.
+//! `[metrics]`, `[trace]` (the join and the span builder of an OTLP sink
+//! with traces), `nginx_log_format` and `uwsgi_log_format`. Every other
+//! setting of `listen` is a flag; unknown keys are errors, as in every config.
 
 use std::path::Path;
 
@@ -17,6 +18,8 @@ use crate::sink::spec::SinkSpec;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListenConfigFile {
+    /// nginx's own `log_format` string for access lines.
+    nginx_log_format: Option<toml::Spanned<String>>,
     /// uWSGI's own `log-format` string for request lines.
     uwsgi_log_format: Option<toml::Spanned<String>>,
     #[serde(default)]
@@ -26,11 +29,15 @@ struct ListenConfigFile {
     resource: super::resource::RawResource,
     /// `[metrics]`: `/metrics` and `/healthz`.
     metrics: Option<super::metrics::RawMetrics>,
+    /// `[trace]`: `join`, and the span builder's window and bound.
+    trace: Option<super::trace::RawTrace>,
 }
 
 /// The sinks a listen config resolves to: the built-in ones and its own.
 #[derive(Debug)]
 pub struct ListenConfig {
+    /// `nginx_log_format`, compiled.
+    pub nginx_format: Option<logmux_parsers::nginx::log_format::LogFormat>,
     /// `uwsgi_log_format`, compiled.
     pub uwsgi_format: Option<logmux_parsers::uwsgi::log_format::LogFormat>,
     pub sinks: Vec<SinkSpec>,
@@ -38,6 +45,10 @@ pub struct ListenConfig {
     pub resource: Vec<(String, String)>,
     /// `[metrics]`, when the file has the table.
     pub metrics: Option<crate::metrics::MetricsSpec>,
+    /// `[trace] join`: `ids` unless the table says `infer`.
+    pub trace_join: crate::trace::infer::JoinMode,
+    /// `[trace]`, or its defaults.
+    pub trace: crate::trace::TraceSpec,
 }
 
 impl ListenConfig {
@@ -56,6 +67,7 @@ impl ListenConfig {
         let loc = Locator { path, text };
         let file: ListenConfigFile = toml::from_str(text).map_err(|e| loc.toml(&e, true))?;
         Ok(ListenConfig {
+            nginx_format: super::filter::nginx_format(&loc, file.nginx_log_format.as_ref())?,
             uwsgi_format: super::filter::uwsgi_format(&loc, file.uwsgi_log_format.as_ref())?,
             sinks: resolve_sinks(path, text, &file.sink)?,
             resource: super::resource::resolve(&loc, &file.resource, &|n: &str| {
@@ -64,6 +76,11 @@ impl ListenConfig {
             metrics: match &file.metrics {
                 Some(m) => Some(super::metrics::resolve(&loc, m, None)?),
                 None => None,
+            },
+            trace_join: super::trace::resolve_join(&loc, file.trace.as_ref())?,
+            trace: match &file.trace {
+                Some(t) => super::trace::resolve(&loc, t)?,
+                None => Default::default(),
             },
         })
     }
@@ -89,6 +106,37 @@ mod tests {
         assert!(
             e.starts_with("l.toml:1:1: output: unknown field `output`"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn trace_and_nginx_log_format_are_read_or_named_with_their_place() {
+        use crate::trace::infer::JoinMode;
+        let c = ListenConfig::parse(
+            Path::new("l.toml"),
+            "nginx_log_format = '$remote_addr $status rt=$request_time'\n[trace]\njoin = \"infer\"\nwindow = \"2s\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.nginx_format.is_some());
+        assert_eq!(c.trace_join, JoinMode::Infer);
+        assert_eq!(c.trace.window, std::time::Duration::from_secs(2));
+        let builtin = ListenConfig::builtin().expect("builtin");
+        assert_eq!(builtin.trace_join, JoinMode::Ids);
+        assert!(builtin.nginx_format.is_none());
+        let err = |text: &str| {
+            ListenConfig::parse(Path::new("l.toml"), text)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("[trace]\njoin = \"guess\"\n"),
+            "l.toml:2:8: trace.join: `guess` is not a join: expected \"ids\" or \"infer\""
+        );
+        assert!(
+            err("nginx_log_format = '$'\n").starts_with("l.toml:1:20: nginx_log_format: "),
+            "{}",
+            err("nginx_log_format = '$'\n")
         );
     }
 

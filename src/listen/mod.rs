@@ -19,6 +19,11 @@
 //! - [`join`] rejoins Docker's 16 KiB pieces (bodies that are logmux events are merged by the pipeline: [`logmux_parsers::logmux_event`]);
 //! - [`outbox`] and [`out_dir`] write the events (or hand them to the sink).
 //!
+//! With a `--sink` that is an OTLP sink whose `signals` hold `traces`, one
+//! span builder ([`crate::trace::Tracer`]) is shared by every connection:
+//! nginx's and uWSGI's lines of one request come from two containers. So is
+//! the heuristic join of `--trace-join infer` / `[trace] join = "infer"`.
+//!
 //! The runtime is tokio's single-threaded one: parsing and encoding are
 //! cheap next to the system calls, and one thread needs no locks. Writing
 //! the output (copying it into the kernel) runs on a thread of its own, and
@@ -65,6 +70,8 @@ use crate::metrics::{http, Metrics, MetricsSpec};
 use crate::shutdown::Shutdown;
 use crate::sink::spec::SinkSpec;
 use crate::sink::KeyedFilesSpec;
+use crate::trace::infer::{JoinMode, Joiner};
+use crate::trace::Tracer;
 
 /// Senders (sender, host, tag, stdout/stderr) kept at most.
 pub const MAX_STREAMS: usize = 4096;
@@ -107,6 +114,10 @@ pub struct ListenJob {
     pub tls: Option<TlsFiles>,
     /// `[metrics]` or `--metrics-listen`: count into `/metrics`.
     pub metrics: Option<MetricsSpec>,
+    /// `--trace-join` or `[trace] join`: also join request lines that log no id.
+    pub trace_join: crate::trace::infer::JoinMode,
+    /// `[trace]`: the span builder's settings, when the `--sink` sends traces.
+    pub trace: crate::trace::TraceSpec,
 }
 
 /// How the listener ended.
@@ -251,8 +262,9 @@ fn start(
         (None, None) => Outbox::stdout(shutdown.clone()).map_err(ListenError::Output)?,
     };
     out.set_stop(Arc::clone(&stop));
+    let tracer = start_tracer(&job)?;
     let metrics = match &job.metrics {
-        Some(spec) => Some(start_metrics(spec, &out)?),
+        Some(spec) => Some(start_metrics(spec, &out, tracer.as_deref())?),
         None => None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -262,14 +274,56 @@ fn start(
     let local = tokio::task::LocalSet::new();
     local.block_on(
         &runtime,
-        serve(job, bound, out, (shutdown, stop), (tls, metrics)),
+        serve(
+            job,
+            bound,
+            out,
+            (shutdown, stop),
+            Extras {
+                tls,
+                metrics,
+                tracer,
+            },
+        ),
     )
 }
 
-/// The metrics of this listener, with its sink (if any) and the HTTP listener.
-fn start_metrics(spec: &MetricsSpec, out: &Outbox) -> Result<Arc<Metrics>, ListenError> {
+/// What the listener may have besides its sockets and output.
+struct Extras {
+    /// `--tls-cert`: every TCP listener speaks TLS.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    metrics: Option<Arc<Metrics>>,
+    /// The span builder, when the `--sink` sends traces.
+    tracer: Option<Arc<Tracer>>,
+}
+
+/// The span builder and the traces twin of the `--sink`, when it is an
+/// OTLP sink whose `signals` hold `traces`; shared by every connection,
+/// since nginx's and uWSGI's lines of one request come from two containers.
+fn start_tracer(job: &ListenJob) -> Result<Option<Arc<Tracer>>, ListenError> {
+    let Some(spec) = &job.sink else {
+        return Ok(None);
+    };
+    let encoder = &job.settings.encoder;
+    let statics = encoder.resource.as_deref().unwrap_or(&[]);
+    Ok(Tracer::start(
+        std::slice::from_ref(spec),
+        &job.trace,
+        statics,
+        encoder.zone,
+    )?)
+}
+
+/// The metrics of this listener, with its sinks (if any) and the HTTP listener.
+fn start_metrics(
+    spec: &MetricsSpec,
+    out: &Outbox,
+    tracer: Option<&Tracer>,
+) -> Result<Arc<Metrics>, ListenError> {
     let metrics = Metrics::new(spec);
-    metrics.add_sinks(out.queues());
+    let mut queues = out.queues();
+    queues.extend(tracer.map(Tracer::queues).unwrap_or_default());
+    metrics.add_sinks(queues);
     if let Some(addr) = spec.listen {
         http::start(addr, Arc::clone(&metrics))
             .map_err(|source| ListenError::Metrics { addr, source })?;
@@ -288,14 +342,21 @@ async fn serve(
     bound: Vec<(Bound, String)>,
     out: Outbox,
     (shutdown, stop): (Shutdown, Arc<StopSignals>),
-    (tls, metrics): (Option<Arc<rustls::ServerConfig>>, Option<Arc<Metrics>>),
+    Extras {
+        tls,
+        metrics,
+        tracer,
+    }: Extras,
 ) -> Result<Outcome, ListenError> {
     let drain_timeout = job.drain_timeout;
     let offset = job.settings.encoder.zone.minutes_now();
+    let join = (job.trace_join == JoinMode::Infer).then(|| Arc::new(Joiner::with_defaults()));
     let hub = Rc::new(RefCell::new(Hub::new(
         Pipeline::new(job.settings)
             .keeping_empty()
-            .with_metrics(metrics.map(|m| Arc::clone(&m.events))),
+            .with_metrics(metrics.map(|m| Arc::clone(&m.events)))
+            .with_join(join)
+            .with_spans(tracer.clone()),
         out,
         HubSettings {
             max_message: job.max_message,
@@ -373,6 +434,9 @@ async fn serve(
     }
     let mut h = hub.borrow_mut();
     h.flush_all();
+    // The traces still waiting are sent (the last lines are in) before
+    // the output closes.
+    let spans_missing = tracer.map_or(0, |t| t.close(Instant::now() + drain_timeout));
     h.finish_output(drain_timeout);
     let unwritten = report(&h);
     match h.end.take() {
@@ -380,6 +444,9 @@ async fn serve(
             events: unwritten,
             drain_timeout,
         }),
+        None if spans_missing > 0 => Err(ListenError::Output(io::Error::other(format!(
+            "{spans_missing} spans were not delivered to the sink"
+        )))),
         None => Ok(Outcome::Stopped),
         Some(End::OutputClosed) => Ok(Outcome::OutputClosed),
         Some(End::OutputFailed(e)) => Err(ListenError::Output(e)),

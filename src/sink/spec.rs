@@ -48,6 +48,24 @@ pub enum BufferSpec {
     Disk(DiskSpec),
 }
 
+impl BufferSpec {
+    /// The buffer of an OTLP sink's traces twin (`NAME.traces`): the same
+    /// kind and limits, its spool in `traces` inside the sink's directory
+    /// (a spool directory belongs to one sink; the logs' spool ignores it).
+    pub fn for_traces(&self) -> BufferSpec {
+        match self {
+            BufferSpec::Memory => BufferSpec::Memory,
+            BufferSpec::Disk(d) => BufferSpec::Disk(DiskSpec {
+                path: d.path.join(TRACES_SPOOL),
+                ..d.clone()
+            }),
+        }
+    }
+}
+
+/// The traces twin's spool directory, inside its sink's.
+pub const TRACES_SPOOL: &str = "traces";
+
 /// `buffer = { type = "disk", path, max_size, when_full, sync }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskSpec {

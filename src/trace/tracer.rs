@@ -103,8 +103,11 @@ impl Tracer {
                 continue;
             };
             let name = format!("{}.traces", s.name);
+            let buffer = s.buffer.for_traces();
             let handle = crate::sink::otlp::OtlpSink::open(&name, &twin)
-                .and_then(|sink| SinkHandle::start(name.clone(), Box::new(sink), s.queue_bytes))
+                .and_then(|sink| {
+                    SinkHandle::start_buffered(name.clone(), Box::new(sink), s.queue_bytes, &buffer)
+                })
                 .map_err(|source| OpenError { name, source })?;
             outputs.push(Output {
                 json: otlp.json,
