@@ -350,7 +350,7 @@ async fn serve(
 ) -> Result<Outcome, ListenError> {
     let drain_timeout = job.drain_timeout;
     let offset = job.settings.encoder.zone.minutes_now();
-    let join = (job.trace_join == JoinMode::Infer).then(|| Arc::new(Joiner::with_defaults()));
+    let join = (job.trace_join == JoinMode::Infer).then(|| Arc::new(Joiner::from_spec(&job.trace)));
     let hub = Rc::new(RefCell::new(Hub::new(
         Pipeline::new(job.settings)
             .keeping_empty()
