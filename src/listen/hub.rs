@@ -528,11 +528,15 @@ impl Hub {
             self.retire(slot);
         }
         self.pending = false;
+        self.pipeline.hand_spans();
     }
 
     /// After a batch of reads: hands full buffers to the writer, and has
     /// the rest handed over once the listener is idle.
     pub fn finish_batch(&mut self) {
+        // The parts of this batch's events go to the span builder in one
+        // hand-off (the tracer's lock once per batch).
+        self.pipeline.hand_spans();
         self.out.count_events(self.pipeline.stats.events);
         self.out.write_full();
         self.check(self.out.state());
