@@ -39,7 +39,7 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"severity_number\":");
     out.extend_from_slice(itoa::Buffer::new().format(severity.number()).as_bytes());
     out.extend_from_slice(b",\"message\":");
-    escape_json_str(out, message(event));
+    write_str(out, message(event));
 
     let mut writer = KeyWriter {
         out,
@@ -423,7 +423,7 @@ fn write_flattened(out: &mut Vec<u8>, key: &str, raw: &str, seen: &mut Vec<Strin
 
 fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
     match value {
-        Value::Str(s) => escape_json_str(out, s),
+        Value::Str(s) => write_str(out, s),
         Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
         Value::Float(f) => write_float(out, *f),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
@@ -457,6 +457,13 @@ fn write_float(out: &mut Vec<u8>, f: f64) {
 /// store, no `memcpy` call per run of plain bytes); the length then stops at
 /// the first byte to escape.
 pub fn escape_json_str(out: &mut Vec<u8>, s: &str) {
+    write_str(out, s);
+}
+
+/// [`escape_json_str`], inlined where events are encoded: the call's own
+/// cost was a third of a short value's.
+#[inline(always)]
+fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // The quotes, and the block stored whole past the last byte.
     out.reserve(bytes.len() + 18);
