@@ -338,10 +338,10 @@ fn write_transition(out: &mut Vec<u8>, prev: Option<Field>, field: Field) {
     };
     out.reserve(padded.len());
     let at = out.len();
-    // SAFETY: `reserve` made room for the padded bytes, all of which are
-    // stored; the length grows by `len`, at most their number.
     // Most transitions fit in the first 32 bytes: one fixed-size copy.
     let (head, tail) = padded.split_at(32.min(padded.len()));
+    // SAFETY: `reserve` made room for the padded bytes (32 at least), all
+    // of which are stored; the length grows by `len`, at most their number.
     unsafe {
         let dst = out.as_mut_ptr().add(at);
         if let Ok(head) = <&[u8; 32]>::try_from(head) {
