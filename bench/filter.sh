@@ -2,7 +2,7 @@
 # Benchmark: `logmux filter` throughput and peak memory on a 1,000,000-line
 # nginx combined log, pinned to one core, JSON to /dev/null.
 #
-# Usage: bench/filter.sh [LINES] [RUNS]     (defaults: 1000000 lines, 5 runs)
+# Usage: [LOGMUX_BIN=path] bench/filter.sh [LINES] [RUNS]   (defaults: 1000000 lines, 5 runs)
 # Prints lines/s (median of RUNS) and peak RSS for the forced and the
 # auto-detect mode. Needs python3 and GNU time (`apt-get install time`).
 set -euo pipefail
@@ -11,8 +11,10 @@ lines=${1:-1000000}
 runs=${2:-5}
 
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
-cargo build --release --quiet
-bin=target/release/logmux
+# LOGMUX_BIN: another build to measure (e.g. main's, for a before/after in
+# one run); without it, the release build of this tree.
+bin=${LOGMUX_BIN:-target/release/logmux}
+[ -n "${LOGMUX_BIN:-}" ] || cargo build --release --quiet
 mkdir -p target/bench
 input=target/bench/nginx-combined-$lines.log
 [ -s "$input" ] || python3 bench/gen_nginx_log.py "$lines" "$input"

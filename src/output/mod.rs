@@ -148,15 +148,18 @@ pub fn add_static_fields(record: &mut Record<'_>, fields: &[(String, String)]) {
 /// and keeps one of each key. Parsers push fields mostly in order already,
 /// so this is nearly free.
 pub fn sort_fields(record: &mut Record<'_>) {
-    if !record.fields.windows(2).all(|w| w[0].0 <= w[1].0) {
-        record.fields.sort_by_key(|(f, _)| *f);
+    let fields = record.fields.as_mut_slice();
+    // Strictly increasing: sorted, and no key twice (one pass, the usual case).
+    let unique = fields.windows(2).all(|w| w[0].0 < w[1].0);
+    if !unique && !fields.windows(2).all(|w| w[0].0 <= w[1].0) {
+        fields.sort_by_key(|(f, _)| *f);
     }
     if record.extra.len() > 1 {
         record.extra.sort_by(|a, b| a.0.cmp(&b.0));
         // A key written twice is invalid I-JSON: the first pushed stays.
         record.extra.dedup_by(|later, first| later.0 == first.0);
     }
-    if record.fields.len() > 1 {
+    if !unique {
         record.fields.dedup_by_key(|(f, _)| *f);
     }
 }
