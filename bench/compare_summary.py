@@ -18,7 +18,7 @@ count, lines = int(env["count"]), int(env["lines"])
 rows = []
 
 
-def row(door, program, workload, n, secs, cpu, rss_mib, nbytes, lost="0"):
+def row(door, program, workload, n, secs, cpu, rss_mib, nbytes, lost="-"):
     rate = n / secs if secs > 0 else 0
     rows.append((door, program, workload, f"{rate:,.0f}", f"{rate * nbytes / n / 1e6:.0f}" if n else "-",
                  f"{cpu / max(n, 1) * 1e6:.2f}", f"{rss_mib:.1f}", lost))
