@@ -6,6 +6,7 @@
 #   COUNT=200000    syslog messages for `listen` (bench/listen.sh's COUNT)
 #   LINES=500000    nginx lines for `run` and `filter`
 #   SKIP_HONCHO=1   leave honcho out
+#   LOGMUX=PATH     the logmux binary measured (default: build the release one)
 # With the defaults it takes about 5 minutes on 2 cores.
 #
 # What it runs (release build; each peer started fresh for each run):
@@ -38,8 +39,11 @@ rm -f "$out"/*.json
 
 source bench/run_lib.sh
 find_supervisors
-cargo build --release --quiet
-bin=${CARGO_TARGET_DIR:-$root/target}/release/logmux
+bin=${LOGMUX:-}
+if [ -z "$bin" ]; then
+  cargo build --release --quiet
+  bin=${CARGO_TARGET_DIR:-$root/target}/release/logmux
+fi
 measure="python3 $root/bench/measure.py"
 py=$(python3 -c 'import sys; print(sys.executable)')
 
@@ -62,7 +66,7 @@ echo "machine: $cpu_model, $(nproc) cores, load average $load"
 
 # ------------------------------------------------------------------ listen
 echo "== listen: $count messages, $runs runs (bench/listen.sh)"
-COUNT=$count CONNECTIONS=1 BASELINE= KINDS="logmux rsyslog-text rsyslog-json" \
+LOGMUX=$bin COUNT=$count CONNECTIONS=1 BASELINE= KINDS="logmux rsyslog-text rsyslog-json" \
   bash bench/listen.sh "$runs" > "$out/listen.log"
 cp target/bench/listen/results.tsv "$out/listen.tsv"
 awk '{s+=length($0)+1} END {printf "%d\n", s/NR}' "target/bench/listen/wl-$count.lines" > "$out/listen.avg"

@@ -5,6 +5,7 @@
 #   COUNT=1000000     messages per run
 #   CONNECTIONS=1     TCP connections the messages are spread over (sent at once)
 #   PROTOS="tcp udp"  transports measured
+#   LOGMUX=PATH       the logmux binary measured (default: build the release one)
 #   BASELINE=PATH     another logmux binary (say, main's), measured in the
 #                     same runs as `logmux-base`, interleaved with this one
 #   KINDS="…"         receivers measured (default: logmux [logmux-base]
@@ -55,8 +56,11 @@ command -v rsyslogd >/dev/null || {
   apt-get install -y -qq --no-install-recommends rsyslog >/dev/null 2>&1 ||
     { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends rsyslog >/dev/null; }
 }
-cargo build --release -q
-logmux=${CARGO_TARGET_DIR:-$root/target}/release/logmux
+logmux=${LOGMUX:-}
+if [ -z "$logmux" ]; then
+  cargo build --release -q
+  logmux=${CARGO_TARGET_DIR:-$root/target}/release/logmux
+fi
 
 if [ ! -s "$out/wl-$count.octet" ] || [ bench/syslog_send.py -nt "$out/wl-$count.octet" ]; then
   python3 bench/gen_nginx_log.py 20000 "$out/nginx.log"

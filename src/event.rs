@@ -219,17 +219,32 @@ pub fn add_to_parsed<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
     }
     // Stable: the origin's fields keep their order among equals.
     env.sort_by_key(|(f, _)| *f);
-    let own = std::mem::take(&mut rec.fields);
-    let mut merged = SmallVec::with_capacity(own.len() + env.len());
-    let mut own = own.into_iter().peekable();
-    for e in env {
-        while let Some(o) = own.next_if(|(f, _)| *f <= e.0) {
-            merged.push(o);
+    merge_from_back(rec, &mut env);
+}
+
+/// Merges the sorted `env` into the record's sorted fields in place, from the back:
+/// each field moves at most once, and none before the first place an `env`
+/// field goes. `fields` first grows by `env`'s length (copies of `env`, each
+/// overwritten).
+fn merge_from_back<'a>(rec: &mut Record<'a>, env: &mut [(Field, Value<'a>)]) {
+    let fields = &mut rec.fields;
+    let (mut own, mut rest) = (fields.len(), env.len());
+    fields.extend(env.iter().cloned());
+    let mut at = fields.len();
+    while rest > 0 {
+        at -= 1;
+        let takes_own =
+            own > 0 && fields.get(own - 1).map(|o| o.0) > env.get(rest - 1).map(|e| e.0);
+        if takes_own {
+            own -= 1;
+            fields.swap(own, at);
+        } else {
+            rest -= 1;
+            if let (Some(slot), Some(e)) = (fields.get_mut(at), env.get_mut(rest)) {
+                std::mem::swap(slot, e);
+            }
         }
-        merged.push(e);
     }
-    merged.extend(own);
-    rec.fields = merged;
 }
 
 /// Origin fields at most inserted one by one.
