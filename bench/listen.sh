@@ -3,6 +3,13 @@
 #
 # Usage: bash bench/listen.sh [RUNS]        (default 3 runs; the median is kept)
 #   COUNT=1000000     messages per run
+#   CONNECTIONS=1     TCP connections the messages are spread over (sent at once)
+#   PROTOS="tcp udp"  transports measured
+#   LOGMUX=PATH       the logmux binary measured (default: build the release one)
+#   BASELINE=PATH     another logmux binary (say, main's), measured in the
+#                     same runs as `logmux-base`, interleaved with this one
+#   KINDS="…"         receivers measured (default: logmux [logmux-base]
+#                     rsyslog-text rsyslog-json)
 #
 # Workload: COUNT messages in Docker's rfc5424micro format (what
 # `--log-driver syslog --log-opt syslog-format=rfc5424micro --log-opt
@@ -21,13 +28,15 @@
 #    JSON, the body as one string). rsyslog gets the same UDP receive buffer
 #    logmux asks for (rcvbufSize, which rsyslog forces as root).
 #
-# TCP: one connection; bench/syslog_send.py sends the octet-counted stream
-# with sendfile(2). UDP: one datagram per message, sent as fast as one Python
-# process can (which is slower than either receiver can drain: check
-# `send s`). The clock runs from the start of sending until the receiver's
-# output file holds every message (TCP), or until it has stopped growing for
-# 3 s (UDP; the last growth counts). CPU is the receiver's own (utime+stime
-# of all its threads, /proc/PID/stat); RSS peak is VmHWM.
+# TCP: one connection (or CONNECTIONS, each a slice of the stream cut at
+# message ends, sent at once by threads of one process); bench/syslog_send.py
+# sends the octet-counted stream with sendfile(2). UDP: one datagram per
+# message, sent as fast as one Python process can (which is slower than
+# either receiver can drain: check `send s`). The clock runs from the start
+# of sending until the receiver's output file holds every message (TCP), or
+# until it has stopped growing for 3 s (UDP; the last growth counts). CPU is
+# the receiver's own (utime+stime of all its threads, /proc/PID/stat), and
+# `cores busy` is CPU over wall time; RSS peak is VmHWM.
 #
 # Results: a markdown table on stdout and in target/bench/listen-summary.md.
 set -euo pipefail
@@ -38,13 +47,20 @@ count=${COUNT:-1000000}
 out=$root/target/bench/listen
 mkdir -p "$out"
 rcvbuf=$((8 * 1024 * 1024))
+connections=${CONNECTIONS:-1}
+protos=${PROTOS:-tcp udp}
+baseline=${BASELINE:-}
+kinds=${KINDS:-logmux ${baseline:+logmux-base} rsyslog-text rsyslog-json}
 
 command -v rsyslogd >/dev/null || {
   apt-get install -y -qq --no-install-recommends rsyslog >/dev/null 2>&1 ||
     { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends rsyslog >/dev/null; }
 }
-cargo build --release -q
-logmux=${CARGO_TARGET_DIR:-$root/target}/release/logmux
+logmux=${LOGMUX:-}
+if [ -z "$logmux" ]; then
+  cargo build --release -q
+  logmux=${CARGO_TARGET_DIR:-$root/target}/release/logmux
+fi
 
 if [ ! -s "$out/wl-$count.octet" ] || [ bench/syslog_send.py -nt "$out/wl-$count.octet" ]; then
   python3 bench/gen_nginx_log.py 20000 "$out/nginx.log"
@@ -82,8 +98,10 @@ start_receiver() { # kind proto port file: starts it, sets $pid
   local kind=$1 proto=$2 port=$3 file=$4
   rm -f "$file"
   case $kind in
-    logmux)
-      "$logmux" listen "--$proto" "127.0.0.1:$port" >"$file" 2>"$out/logmux.err" &
+    logmux|logmux-base)
+      local exe=$logmux
+      [ "$kind" = logmux-base ] && exe=$baseline
+      "$exe" listen "--$proto" "127.0.0.1:$port" >"$file" 2>"$out/$kind.err" &
       pid=$!
       ;;
     rsyslog-text|rsyslog-json)
@@ -112,14 +130,14 @@ start_receiver() { # kind proto port file: starts it, sets $pid
 results=$out/results.tsv
 : >"$results"
 for run in $(seq "$runs"); do
-  for proto in tcp udp; do
-    for kind in logmux rsyslog-text rsyslog-json; do
+  for proto in $protos; do
+    for kind in $kinds; do
       port=$(free_port)
       file=$out/out-$kind-$proto.log
       start_receiver "$kind" "$proto" "$port" "$file"
       start=$(python3 -c 'import time; print(time.time())')
       if [ "$proto" = tcp ]; then
-        python3 bench/syslog_send.py tcp 127.0.0.1 "$port" "$out/wl-$count.octet" 2>"$out/send.time" &
+        python3 bench/syslog_send.py tcp 127.0.0.1 "$port" "$out/wl-$count.octet" "$connections" 2>"$out/send.time" &
         quiet=30
       else
         python3 bench/syslog_send.py udp 127.0.0.1 "$port" "$out/wl-$count.lines" 2>"$out/send.time" &
@@ -134,26 +152,27 @@ for run in $(seq "$runs"); do
       send=$(cat "$out/send.time")
       rate=$(awk -v n="$got" -v s="$secs" 'BEGIN {printf "%d", n/s}')
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$proto" "$kind" "$got" "$secs" "$rate" "$cpu" "$hwm" >>"$results"
-      printf 'run %s %-4s %-13s %8s msgs in %7ss = %8s msg/s, cpu %6ss, rss %6s MiB, send %ss\n' \
-        "$run" "$proto" "$kind" "$got" "$secs" "$rate" "$cpu" "$hwm" "$send"
+      printf 'run %s %-4s %-13s %8s msgs in %7ss = %8s msg/s, cpu %6ss (%s cores), rss %6s MiB, send %ss\n' \
+        "$run" "$proto" "$kind" "$got" "$secs" "$rate" "$cpu" "$(awk -v c="$cpu" -v s="$secs" 'BEGIN {printf "%.2f", c/s}')" "$hwm" "$send"
     done
   done
 done
 
-python3 - "$results" "$count" "$avg" <<'PY' | tee "$root/target/bench/listen-summary.md"
+python3 - "$results" "$count" "$avg" "$connections" <<'PY' | tee "$root/target/bench/listen-summary.md"
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-count, avg = int(sys.argv[2]), sys.argv[3]
-print(f"{count:,} messages of ~{avg} B (Docker rfc5424micro, nginx bodies); median of {len(set(r[0] for r in rows))} runs\n")
-print("| transport | receiver | received | lost | msg/s | CPU s | CPU µs/msg | peak RSS MiB |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+count, avg, conns = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+print(f"{count:,} messages of ~{avg} B (Docker rfc5424micro, nginx bodies), TCP over {conns} connection(s); median of {len(set(r[0] for r in rows))} runs\n")
+print("| transport | receiver | received | lost | msg/s | CPU s | CPU µs/msg | cores busy | peak RSS MiB |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 for proto in ("tcp", "udp"):
-    for kind in ("logmux", "rsyslog-text", "rsyslog-json"):
+    for kind in ("logmux", "logmux-base", "rsyslog-text", "rsyslog-json"):
         sel = [r for r in rows if r[1] == proto and r[2] == kind]
         if not sel:
             continue
         med = lambda i, f=float: statistics.median(f(r[i]) for r in sel)
         got = int(med(3))
         cpu = med(6)
-        print(f"| {proto.upper()} | {kind} | {got:,} | {count - got:,} | {int(med(5)):,} | {cpu:.2f} | {cpu / max(got, 1) * 1e6:.2f} | {med(7):.1f} |")
+        busy = statistics.median(float(r[6]) / max(float(r[4]), 1e-9) for r in sel)
+        print(f"| {proto.upper()} | {kind} | {got:,} | {count - got:,} | {int(med(5)):,} | {cpu:.2f} | {cpu / max(got, 1) * 1e6:.2f} | {busy:.2f} | {med(7):.1f} |")
 PY

@@ -9,13 +9,18 @@ Usage:
       `--log-opt tag={{.Name}}`), bodies taken from NGINX_LOG in turn. Each
       message is about 200 bytes with its header (bodies of up to 140 bytes
       are picked from the log).
-  syslog_send.py tcp HOST PORT FILE     sends FILE over one TCP connection (sendfile)
+  syslog_send.py tcp HOST PORT FILE [CONNECTIONS]
+      sends FILE over one TCP connection (sendfile), or over CONNECTIONS at
+      once, each a slice of FILE cut at message ends (every message ends in
+      a newline, which bodies never hold), sent by a thread of its own
   syslog_send.py udp HOST PORT FILE     sends each line of FILE as one datagram
 
 Prints the send time in seconds on stderr.
 """
+import os
 import socket
 import sys
+import threading
 import time
 
 
@@ -35,15 +40,38 @@ def gen(count, nginx_log, prefix):
             lines.write(msg)
 
 
-def tcp(host, port, path):
-    start = time.monotonic()
+def slices(path, n):
+    """(offset, count) of n slices of path, each ending at a message's end."""
+    size = os.path.getsize(path)
+    cuts = [0]
+    with open(path, "rb") as f:
+        for i in range(1, n):
+            f.seek(max(size * i // n, cuts[-1]))
+            rest = f.read(1 << 16)
+            nl = rest.find(b"\n")
+            cuts.append(size if nl < 0 else f.tell() - len(rest) + nl + 1)
+    cuts.append(size)
+    return [(a, b - a) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def send_slice(host, port, path, offset, count):
     with socket.create_connection((host, port)) as s, open(path, "rb") as f:
-        s.sendfile(f)
+        s.sendfile(f, offset, count)
         s.shutdown(socket.SHUT_WR)
         # Wait for the receiver to close, so every byte has been read.
         s.settimeout(600)
         while s.recv(4096):
             pass
+
+
+def tcp(host, port, path, connections=1):
+    parts = slices(path, connections)
+    start = time.monotonic()
+    threads = [threading.Thread(target=send_slice, args=(host, port, path, o, c)) for o, c in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     print(f"{time.monotonic() - start:.3f}", file=sys.stderr)
 
 
@@ -65,7 +93,7 @@ if __name__ == "__main__":
     if mode == "gen":
         gen(int(sys.argv[2]), sys.argv[3], sys.argv[4])
     elif mode == "tcp":
-        tcp(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        tcp(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 1)
     elif mode == "udp":
         udp(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:
