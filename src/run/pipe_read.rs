@@ -11,7 +11,7 @@
 //! once, instead of a timer armed and cancelled around every 4 KiB read.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -36,6 +36,8 @@ pub struct PipeReader {
     timer: Pin<Box<Sleep>>,
     /// When the silence being waited out reaches `idle`.
     due: Instant,
+    /// No read yet: the first waits for the runtime (below).
+    fresh: bool,
 }
 
 impl PipeReader {
@@ -46,6 +48,7 @@ impl PipeReader {
             idle,
             timer: Box::pin(tokio::time::sleep_until(due)),
             due,
+            fresh: true,
         }
     }
 
@@ -56,6 +59,19 @@ impl PipeReader {
     /// The next read into `buf`; with `watch_idle`, [`Read::Idle`] after
     /// `idle_flush` of silence.
     pub async fn read(&mut self, buf: &mut [u8], watch_idle: bool) -> Read {
+        if self.fresh {
+            // A new program's first bytes wait for the runtime's next look
+            // at every pipe, as before: read at once, they would overtake
+            // those another program wrote earlier and the runtime has not
+            // yet reported (a `once` program's last lines, then the next
+            // program's first: tests/run_lines.rs, service_name_tags_…).
+            self.fresh = false;
+            let waiting = crate::sys::wait_readable(self.rx.as_fd(), Duration::ZERO);
+            return match self.wait_and_read(buf, watch_idle).await {
+                Read::Bytes(n, _) => Read::Bytes(n, waiting),
+                other => other,
+            };
+        }
         loop {
             match nix::unistd::read(self.rx.as_raw_fd(), buf) {
                 Ok(n) => return Read::Bytes(n, true),
@@ -70,6 +86,12 @@ impl PipeReader {
         let _ = self
             .rx
             .try_io(|| Err::<(), _>(io::ErrorKind::WouldBlock.into()));
+        self.wait_and_read(buf, watch_idle).await
+    }
+
+    /// Waits until the runtime reports the pipe readable (or `idle_flush`
+    /// passes), then reads.
+    async fn wait_and_read(&mut self, buf: &mut [u8], watch_idle: bool) -> Read {
         if watch_idle {
             self.due = Instant::now() + self.idle;
         }
