@@ -173,6 +173,32 @@ command = ["sh", "-c", "printf 'waiting for input> '; sleep 30"]
 }
 
 #[test]
+fn a_line_written_in_pieces_for_longer_than_the_idle_timeout_comes_out_whole() {
+    // Pieces every 0.5 s for 3 s with a 2 s idle timeout: the silence never
+    // reaches it until the last piece, held alone, is emitted by it. One
+    // timer serves the whole stream; armed at the first piece, it must not
+    // cut the line when it fires 2 s later.
+    let run = start(
+        r#"
+control_socket = ""
+idle_flush = "2s"
+[program.slow]
+command = ["sh", "-c", "for p in a b c d e f; do printf \"$p\"; sleep 0.5; done; printf '\\n'; printf 'tail'; sleep 30"]
+"#,
+    );
+    run.wait_for(20, "the idle flush of the last piece", |out, _| {
+        out.contains("\"tail\"")
+    });
+    run.signal(libc::SIGTERM);
+    let done = run.finish(20);
+    assert_eq!(done.code, Some(0));
+    assert_eq!(
+        messages_of(&events(&done.stdout), "slow"),
+        ["abcdef", "tail"]
+    );
+}
+
+#[test]
 fn service_name_tags_the_events_of_programs_that_share_one() {
     let run = start(
         r#"

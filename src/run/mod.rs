@@ -17,6 +17,7 @@ pub mod control;
 pub mod health;
 mod metrics;
 mod notify;
+mod pipe_read;
 mod preflight;
 mod probe;
 mod ready;

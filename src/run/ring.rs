@@ -70,6 +70,10 @@ struct Inner {
     bytes: usize,
     /// Events ever pushed: the next one's index.
     pushed: u64,
+    /// The buffer of a read whose last event has left the ring, for the
+    /// next read's events: a new one per read (a few hundred KiB at full
+    /// speed) cost page faults every time.
+    spare: Vec<u8>,
 }
 
 /// What every ring of one run shares.
@@ -90,13 +94,15 @@ impl Ring {
     /// Adds the events of one read (each a line with its `\n`), dropping
     /// the oldest beyond the limits, and wakes the followers.
     pub fn push<'a>(&self, stream: IoStream, events: impl IntoIterator<Item = &'a [u8]>) {
-        let mut bytes = Vec::new();
+        let mut bytes = std::mem::take(&mut self.lock().spare);
+        bytes.clear();
         let mut ranges = Vec::new();
         for event in events {
             ranges.push(bytes.len()..bytes.len() + event.len());
             bytes.extend_from_slice(event);
         }
         if ranges.is_empty() {
+            self.lock().spare = bytes;
             return;
         }
         let batch = Arc::new(bytes);
@@ -122,6 +128,12 @@ impl Ring {
         {
             if let Some(old) = inner.entries.pop_front() {
                 inner.bytes -= old.range.len();
+                // Its read's last event, and no follower holds it.
+                if let Ok(spare) = Arc::try_unwrap(old.batch) {
+                    if spare.capacity() <= self.limits.bytes.saturating_mul(2) {
+                        inner.spare = spare;
+                    }
+                }
             }
         }
         drop(inner);
@@ -284,6 +296,33 @@ mod tests {
         let big = [b'x'; 100];
         ring.push(IoStream::Stdout, [&big[..]]);
         assert_eq!(ring.held(), (1, 100));
+    }
+
+    #[test]
+    fn a_read_whose_events_all_left_lends_its_buffer_to_the_next_unless_followed() {
+        let rings = Rings::new(
+            Limits {
+                events: 2,
+                bytes: 1 << 20,
+            },
+            ["a"],
+        );
+        let ring = rings.ring("a").unwrap();
+        ring.push(IoStream::Stdout, lines(0..2).iter().map(Vec::as_slice));
+        // A follower holds the first read's events: its buffer stays theirs.
+        let (held, _) = ring.last(2, None);
+        ring.push(IoStream::Stdout, lines(2..4).iter().map(Vec::as_slice));
+        assert_eq!(ring.lock().spare.capacity(), 0);
+        drop(held);
+        // Nobody holds the second read's: the third gets its buffer, and
+        // the ring's events are the newest, whole.
+        ring.push(IoStream::Stdout, lines(4..6).iter().map(Vec::as_slice));
+        assert!(ring.lock().spare.capacity() >= 16);
+        ring.push(IoStream::Stdout, lines(6..8).iter().map(Vec::as_slice));
+        let (last, next) = ring.last(10, None);
+        let texts: Vec<&[u8]> = last.iter().map(Entry::event).collect();
+        assert_eq!(texts, [&b"{\"n\":6}\n"[..], &b"{\"n\":7}\n"[..]]);
+        assert_eq!(next, 8);
     }
 
     #[test]

@@ -14,15 +14,15 @@
 //! waiting for a full sink, reads what is still in its pipe, and counts
 //! every event it could not queue, so nothing leaves uncounted.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use logmux_parsers::Format;
-use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 
+use super::pipe_read::{PipeReader, Read};
 use super::ring::Ring;
 use super::tap::Tap;
 use crate::engine::LineFramer;
@@ -102,7 +102,7 @@ impl StreamReader {
         let which_stream = self.origin.iostream.unwrap_or(IoStream::Stdout);
         let which = which_stream.name();
         let mut rx = match pipe::Receiver::from_owned_fd(fd) {
-            Ok(rx) => rx,
+            Ok(rx) => PipeReader::new(rx, self.idle_flush),
             Err(e) => {
                 tracing::error!(program = %name, stream = which, error = %e, "cannot read {name}'s {which}: {e}");
                 return 0;
@@ -130,6 +130,9 @@ impl StreamReader {
         let mut input = input;
         let mut buf = vec![0u8; READ_SIZE];
         let mut bursts = BurstClock::default();
+        // One waiter for the whole stream, not one made and dropped per read.
+        let give_up = exit.give_up.triggered();
+        tokio::pin!(give_up);
         loop {
             if exit.give_up.is_triggered() {
                 // What is left is counted, not parsed (below).
@@ -137,19 +140,17 @@ impl StreamReader {
             }
             // How the read waits for its bytes tells where a burst ends.
             let started = std::time::Instant::now();
-            let waiting = crate::sys::wait_readable(rx.as_fd(), std::time::Duration::ZERO);
             let read = tokio::select! {
                 // A read in progress finishes first (its batch is counted
                 // if no sink takes it).
                 biased;
-                read = lines.read(&mut rx, &mut buf, self.idle_flush) => read,
-                () = exit.give_up.triggered() => break,
+                read = lines.read(&mut rx, &mut buf) => read,
+                () = &mut give_up => break,
             };
-            let n = match read {
+            let (n, waiting) = match read {
                 None => continue,
-                Some(Ok(0)) => break,
-                Some(Ok(n)) => n,
-                Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Some(Ok((0, _))) => break,
+                Some(Ok(read)) => read,
                 Some(Err(e)) => {
                     tracing::error!(program = %name, stream = which, error = %e, "reading {name}'s {which} failed: {e}");
                     break;
@@ -197,20 +198,18 @@ struct Lines {
 }
 
 impl Lines {
-    /// The next read; `None` after `idle_flush` of silence with something
-    /// held back (which is then emitted).
+    /// The next read (its length, and whether its bytes were waiting);
+    /// `None` after `idle_flush` of silence with something held back (which
+    /// is then emitted).
     async fn read(
         &mut self,
-        rx: &mut pipe::Receiver,
+        rx: &mut PipeReader,
         buf: &mut [u8],
-        idle_flush: Duration,
-    ) -> Option<std::io::Result<usize>> {
-        if !self.is_pending() {
-            return Some(rx.read(buf).await);
-        }
-        match tokio::time::timeout(idle_flush, rx.read(buf)).await {
-            Ok(r) => Some(r),
-            Err(_idle) => {
+    ) -> Option<std::io::Result<(usize, bool)>> {
+        match rx.read(buf, self.is_pending()).await {
+            Read::Bytes(n, waiting) => Some(Ok((n, waiting))),
+            Read::Failed(e) => Some(Err(e)),
+            Read::Idle => {
                 self.finish();
                 self.split.send().await;
                 None
@@ -221,11 +220,11 @@ impl Lines {
     /// After giving up: reads what is in the pipe now, without waiting
     /// (straight from the descriptor, not the runtime's idea of readiness),
     /// so that its events are counted.
-    async fn read_what_is_left(&mut self, rx: &pipe::Receiver, buf: &mut [u8], exit: &ExitCounts) {
+    async fn read_what_is_left(&mut self, rx: &PipeReader, buf: &mut [u8], exit: &ExitCounts) {
         use std::os::fd::AsRawFd;
         let mut left = LeftLines::default();
         for _ in 0..READS_AFTER_GIVING_UP {
-            match nix::unistd::read(rx.as_raw_fd(), buf) {
+            match nix::unistd::read(rx.receiver().as_raw_fd(), buf) {
                 Ok(0) => return left.count(exit),
                 // No sink takes more now: count the lines, without parsing
                 // them (a slow machine would outlast the give-up grace and
@@ -266,8 +265,12 @@ impl Lines {
     /// `bursts`: how the read's first line came, and its others.
     fn push(&mut self, bytes: &[u8], bursts: (Burst, Burst)) {
         let mut stamp = Stamp::now();
+        let own = &mut self.split.own;
+        if own.bytes.capacity() == 0 {
+            own.bytes = own.route.queue.spare();
+        }
         // JSON is 2.5 to 5 times the text: fewer regrowths.
-        self.split.own.bytes.reserve(bytes.len() * 3 + 256);
+        own.bytes.reserve(bytes.len() * 3 + 256);
         let (pipeline, state, split) = (&mut self.pipeline, &mut self.state, &mut self.split);
         self.framer.push_read(bytes, bursts, |line, line_burst| {
             stamp.burst = line_burst;

@@ -300,6 +300,7 @@ fn write_batches(
             queue.count_lost(lost);
         }
     }
+    queue.recycle(batches);
 }
 
 /// Flushes; a sink that batches (OTLP) counts what a failed flush lost

@@ -48,6 +48,13 @@ struct State {
     reopen: bool,
     dropped: u64,
     lost: u64,
+    /// Threads waiting on `work` and on `room_blocking`: a wake-up is a
+    /// system call, made only when someone waits (one per batch before).
+    takers_waiting: u32,
+    pushers_waiting: u32,
+    /// Written batches' buffers, emptied, for the next batch (see
+    /// [`Queue::spare`]).
+    spare: Vec<Vec<u8>>,
 }
 
 pub struct Queue {
@@ -66,7 +73,15 @@ pub struct Queue {
     written: AtomicU64,
     failing: AtomicBool,
     spool_bytes: AtomicU64,
+    /// A reader takes spare buffers: written ones are kept for it.
+    recycling: AtomicBool,
 }
+
+/// At most this many spare buffers are kept, each of at most
+/// [`SPARE_BYTES`]: enough for a reader filling one while the sink writes
+/// others, and a bound on the memory they hold.
+const SPARES: usize = 4;
+const SPARE_BYTES: usize = 1 << 20;
 
 impl Queue {
     pub fn new(capacity: usize) -> Queue {
@@ -80,6 +95,7 @@ impl Queue {
             written: AtomicU64::new(0),
             failing: AtomicBool::new(false),
             spool_bytes: AtomicU64::new(0),
+            recycling: AtomicBool::new(false),
         }
     }
 
@@ -118,10 +134,12 @@ impl Queue {
         }
         let mut s = self.lock();
         while !(s.bytes == 0 || s.bytes + batch.bytes.len() <= self.capacity || s.closed) {
+            s.pushers_waiting += 1;
             s = self
                 .room_blocking
                 .wait(s)
                 .unwrap_or_else(|e| e.into_inner());
+            s.pushers_waiting -= 1;
         }
         self.put(&mut s, batch);
     }
@@ -158,7 +176,9 @@ impl Queue {
         s.bytes += batch.bytes.len();
         s.events += u64::from(batch.events);
         s.batches.push_back(batch);
-        self.work.notify_one();
+        if s.takers_waiting > 0 {
+            self.work.notify_one();
+        }
     }
 
     /// For the sink thread: waits for work; `None` once closed and empty.
@@ -175,7 +195,9 @@ impl Queue {
             if s.closed {
                 return None;
             }
+            s.takers_waiting += 1;
             s = self.work.wait(s).unwrap_or_else(|e| e.into_inner());
+            s.takers_waiting -= 1;
         }
     }
 
@@ -184,10 +206,12 @@ impl Queue {
     pub fn take_within(&self, timeout: Duration) -> Took {
         let mut s = self.lock();
         if s.batches.is_empty() && !s.closed {
+            s.takers_waiting += 1;
             s = match self.work.wait_timeout(s, timeout) {
                 Ok((s, _)) => s,
                 Err(e) => e.into_inner().0,
             };
+            s.takers_waiting -= 1;
         }
         if !s.batches.is_empty() {
             s.reopen = false;
@@ -209,13 +233,16 @@ impl Queue {
     /// For the sink thread: a batch of `bytes` and `events` was written
     /// (or given up); make room.
     pub fn release(&self, bytes: usize, events: u32) {
-        {
+        let blocked = {
             let mut s = self.lock();
             s.bytes = s.bytes.saturating_sub(bytes);
             s.events = s.events.saturating_sub(u64::from(events));
-        }
+            s.pushers_waiting > 0
+        };
         self.room.notify_waiters();
-        self.room_blocking.notify_all();
+        if blocked {
+            self.room_blocking.notify_all();
+        }
     }
 
     pub fn request_reopen(&self) {
@@ -280,6 +307,37 @@ impl Queue {
     }
 
     /// Events the destination took (`logmux_sink_events_written_total`).
+    /// An empty buffer for the next batch: one the sink has written, when
+    /// there is one. A batch of a few hundred KiB allocated per read and
+    /// freed on the sink's thread costs page faults each time (the
+    /// allocator hands its pages back); a reused one is already mapped.
+    pub fn spare(&self) -> Vec<u8> {
+        self.recycling.store(true, Relaxed);
+        self.lock().spare.pop().unwrap_or_default()
+    }
+
+    /// Keeps the buffers of written batches for [`Queue::spare`], when a
+    /// reader takes them, up to the bound.
+    pub fn recycle(&self, batches: Vec<Batch>) {
+        if !self.recycling.load(Relaxed) {
+            return;
+        }
+        let mut kept: Vec<Vec<u8>> = batches
+            .into_iter()
+            .map(|b| b.bytes)
+            .filter(|b| b.capacity() <= SPARE_BYTES)
+            .take(SPARES)
+            .collect();
+        let mut s = self.lock();
+        while s.spare.len() < SPARES {
+            let Some(mut bytes) = kept.pop() else { break };
+            bytes.clear();
+            s.spare.push(bytes);
+        }
+        drop(s);
+        // The rest are freed after the lock.
+    }
+
     pub fn count_written(&self, events: u64) {
         self.written.fetch_add(events, Relaxed);
     }
@@ -319,6 +377,28 @@ mod tests {
             events: 1,
             key: None,
         }
+    }
+
+    #[test]
+    fn written_buffers_come_back_empty_only_to_a_reader_that_takes_them() {
+        let q = Queue::new(1 << 20);
+        // Nobody has asked: nothing is kept.
+        q.recycle(vec![batch(100)]);
+        assert_eq!(q.spare().capacity(), 0);
+        // Now a reader takes spares: at most SPARES, none too large.
+        let big = Batch {
+            bytes: Vec::with_capacity(SPARE_BYTES + 1),
+            ..Batch::default()
+        };
+        q.recycle((0..SPARES + 2).map(|_| batch(100)).chain([big]).collect());
+        let spares: Vec<Vec<u8>> = (0..SPARES + 1).map(|_| q.spare()).collect();
+        let kept: Vec<(usize, bool)> = spares
+            .iter()
+            .map(|b| (b.len(), b.capacity() >= 100))
+            .collect();
+        let mut expected = vec![(0, true); SPARES];
+        expected.push((0, false));
+        assert_eq!(kept, expected);
     }
 
     #[test]
