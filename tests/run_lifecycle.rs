@@ -486,3 +486,45 @@ fn a_missing_directory_is_named_as_such() {
         done.stderr
     );
 }
+
+/// logmux's own CPU time so far (user + system, in clock ticks of 10 ms).
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command's closing parenthesis: utime is the
+    // 12th, stime the 13th.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// While a `once` or `every` program runs, logmux waits for it instead of
+/// polling: its start left a timer in the past, so the loop spun on
+/// `wait4` (88,445 calls in 7 s, a whole core). Two seconds of `sleep`
+/// under a spinning logmux cost it well over a second of CPU; waiting
+/// costs a few ticks.
+#[test]
+fn logmux_sleeps_while_a_once_or_every_program_runs() {
+    for kind in ["every = \"1s\"", "once = true"] {
+        let run = start(&format!(
+            r#"
+control_socket = ""
+[program.setup]
+command = ["sleep", "2"]
+{kind}
+[program.web]
+command = ["sleep", "60"]
+"#
+        ));
+        std::thread::sleep(Duration::from_millis(300));
+        let before = cpu_ticks(run.pid());
+        std::thread::sleep(Duration::from_millis(1500));
+        let spent = cpu_ticks(run.pid()) - before;
+        run.signal(15);
+        let done = run.finish(30);
+        assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+        assert!(
+            spent < 30,
+            "{kind}: logmux used {spent} ticks of CPU in 1.5 s while waiting"
+        );
+    }
+}

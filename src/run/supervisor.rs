@@ -844,7 +844,10 @@ impl Supervisor {
                 p.killed = false;
                 p.ready = p.spec.ready.is_none();
                 p.ready_watch = Some(prepared.watch(&p.spec, pid, &self.extra_env));
-                p.timer = Some(now);
+                // Only a long-running program is checked while it starts
+                // (startsecs, ready); a timer left in the past by a `once`
+                // or `every` run would make the loop spin until it ends.
+                p.timer = (p.spec.kind == Kind::LongRunning).then_some(now);
                 tracing::info!(program = %name, pid = pid.as_raw(), command = %p.spec.command.join(" "), "spawned {name} (pid {pid})");
                 if p.spec.kind != Kind::LongRunning {
                     p.ready = true;
