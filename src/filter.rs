@@ -12,8 +12,13 @@
 //! syslog, stderr or null, with the sink's `on_full` policy and counts.
 //!
 //! With `-f` the one file named is followed as `tail -F` does ([`follow`]).
+//!
+//! A regular file is parsed on `--threads` workers ([`parallel`]) unless
+//! something must see every event in order on one thread: `-f`, metrics,
+//! `--trace-join infer`, a sink that builds spans.
 
 mod follow;
+mod parallel;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -53,6 +58,8 @@ pub struct FilterJob {
     pub trace_join: crate::trace::infer::JoinMode,
     /// `[trace]`: the span builder's settings, when the sink sends traces.
     pub trace: crate::trace::TraceSpec,
+    /// Threads that parse a regular file (`--threads`; 1: the reading one).
+    pub threads: usize,
 }
 
 /// How a filter run ended.
@@ -139,6 +146,18 @@ fn filter_all(
     metrics: Option<&Metrics>,
     spans: Option<Arc<crate::trace::Tracer>>,
 ) -> anyhow::Result<Outcome> {
+    // Metrics, the join and spans see events as they are parsed: in order
+    // only on one thread.
+    let threads = if job.follow
+        || metrics.is_some()
+        || spans.is_some()
+        || job.trace_join == crate::trace::infer::JoinMode::Infer
+    {
+        1
+    } else {
+        job.threads
+    };
+    let settings = job.settings.clone();
     let mut pipeline = Pipeline::new(job.settings)
         .joining_bursts()
         .with_metrics(metrics.map(|m| Arc::clone(&m.events)))
@@ -185,14 +204,27 @@ fn filter_all(
             let labels = [name.as_str(), ""];
             (m.input_lines.with(&labels), m.input_bytes.with(&labels))
         });
-        let step = filter_one(
-            reader.as_mut(),
-            origin,
-            (job.max_line_bytes, job.idle_flush),
-            &mut pipeline,
-            out,
-            counters,
-        );
+        let step = if threads > 1 && !reader.may_stall() {
+            let sizes = (job.max_line_bytes, threads);
+            parallel::filter_file(
+                &mut reader.as_mut(),
+                &origin,
+                sizes,
+                &settings,
+                &mut pipeline,
+                out,
+            )
+        } else {
+            let limits = (job.max_line_bytes, job.idle_flush);
+            filter_one(
+                reader.as_mut(),
+                origin,
+                limits,
+                &mut pipeline,
+                out,
+                counters,
+            )
+        };
         match step {
             Ok(true) => {}
             Ok(false) => return Ok(finish(&pipeline, job.stats, Outcome::OutputClosed)),
