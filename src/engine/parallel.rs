@@ -86,7 +86,7 @@ impl Sequencer {
 
     /// The next chunk in input order: appends its events to `out`, counted
     /// in `pipeline`'s stats, parsing it again with `pipeline` when its
-    /// guess did not hold. Gives back the chunk and the worker's buffer.
+    /// guess did not hold. Gives back the chunk and a buffer for a worker.
     pub fn next(
         &mut self,
         parsed: Parsed,
@@ -95,13 +95,18 @@ impl Sequencer {
     ) -> (Chunk, Vec<u8>) {
         let Parsed {
             chunk,
-            out: events,
+            out: mut events,
             input,
             stats,
         } = parsed;
         let holds = self.input.carry().is_some_and(|real| real == chunk.carry);
         if holds && self.input.adopt(input) {
-            out.extend_from_slice(&events);
+            // Mostly `out` was just written: take the events without a copy.
+            if out.is_empty() {
+                std::mem::swap(out, &mut events);
+            } else {
+                out.extend_from_slice(&events);
+            }
             add(&mut pipeline.stats, &stats);
         } else {
             self.reparsed += 1;
@@ -116,13 +121,23 @@ impl Sequencer {
     }
 }
 
-/// Adds a chunk's counts to the run's.
+/// Adds a chunk's counts to the run's (every field: a new one must be
+/// added here, or this does not compile).
 fn add(to: &mut Stats, chunk: &Stats) {
-    to.lines += chunk.lines;
-    to.events += chunk.events;
-    to.empty_lines += chunk.empty_lines;
-    to.truncated_pieces += chunk.truncated_pieces;
-    to.invalid_utf8 += chunk.invalid_utf8;
-    to.parse_errors += chunk.parse_errors;
-    to.merged += chunk.merged;
+    let Stats {
+        lines,
+        events,
+        empty_lines,
+        truncated_pieces,
+        invalid_utf8,
+        parse_errors,
+        merged,
+    } = *chunk;
+    to.lines += lines;
+    to.events += events;
+    to.empty_lines += empty_lines;
+    to.truncated_pieces += truncated_pieces;
+    to.invalid_utf8 += invalid_utf8;
+    to.parse_errors += parse_errors;
+    to.merged += merged;
 }

@@ -41,11 +41,20 @@ pub(super) fn filter_file(
     let jobs_rx = Mutex::new(jobs_rx);
     let (done_tx, done_rx) = mpsc::channel::<(u64, Parsed)>();
     std::thread::scope(|scope| {
+        let mut started = 0;
         for _ in 0..threads {
             let done = done_tx.clone();
             let jobs = &jobs_rx;
             let mut worker = Pipeline::new(settings.clone()).joining_bursts();
-            scope.spawn(move || work(jobs, &done, &mut worker, origin, max_line));
+            let thread = std::thread::Builder::new().name("logmux-parse".into());
+            match thread.spawn_scoped(scope, move || {
+                work(jobs, &done, &mut worker, origin, max_line)
+            }) {
+                Ok(_) => started += 1,
+                Err(e) if started == 0 => return Err(StepError::Read(e)),
+                // Fewer workers do the same work.
+                Err(_) => break,
+            }
         }
         drop(done_tx);
         let mut feed = Feed {
