@@ -74,6 +74,11 @@ pub(super) fn filter_file(
             threads,
             (&mut seq, pipeline, out),
         );
+        // Stopped early (the reader went away): the chunks still queued
+        // are not parsed for nothing.
+        if let Ok(queued) = jobs_rx.lock() {
+            queued.try_iter().for_each(drop);
+        }
         if seq.reparsed > 0 {
             tracing::debug!(
                 chunks = seq.reparsed,
