@@ -167,6 +167,8 @@ fn filter_all(
         )
         .with_spans(spans);
     let mut failed = 0;
+    // Chunks whose guess did not hold, parsed again (`--stats`).
+    let mut reparsed = 0;
     let inputs: Vec<Option<PathBuf>> = if job.inputs.is_empty() {
         vec![None]
     } else {
@@ -213,6 +215,7 @@ fn filter_all(
                 &settings,
                 &mut pipeline,
                 out,
+                &mut reparsed,
             )
         } else {
             let limits = (job.max_line_bytes, job.idle_flush);
@@ -227,7 +230,14 @@ fn filter_all(
         };
         match step {
             Ok(true) => {}
-            Ok(false) => return Ok(finish(&pipeline, job.stats, Outcome::OutputClosed)),
+            Ok(false) => {
+                return Ok(finish(
+                    &pipeline,
+                    job.stats,
+                    Outcome::OutputClosed,
+                    reparsed,
+                ))
+            }
             Err(StepError::Read(e)) => {
                 tracing::error!(file = %name, error = %e, "cannot read {name}: {e}");
                 failed += 1;
@@ -240,14 +250,16 @@ fn filter_all(
     } else {
         Outcome::Done
     };
-    Ok(finish(&pipeline, job.stats, outcome))
+    Ok(finish(&pipeline, job.stats, outcome, reparsed))
 }
 
-fn finish(pipeline: &Pipeline, stats: bool, outcome: Outcome) -> Outcome {
+/// `reparsed`: chunks parsed again on the reading thread (`--threads`).
+fn finish(pipeline: &Pipeline, stats: bool, outcome: Outcome, reparsed: u64) -> Outcome {
     let s = pipeline.stats;
     if stats {
         tracing::info!(
             lines = s.lines,
+            chunks_reparsed = reparsed,
             events = s.events,
             empty_lines = s.empty_lines,
             truncated_pieces = s.truncated_pieces,

@@ -68,6 +68,15 @@ fn counts(stderr: &[u8]) -> serde_json::Value {
     event["logmux"].take()
 }
 
+/// The counts but the chunks parsed again, which only threads have.
+fn event_counts(stderr: &[u8]) -> serde_json::Value {
+    let mut c = counts(stderr);
+    if let Some(o) = c.as_object_mut() {
+        o.remove("chunks_reparsed");
+    }
+    c
+}
+
 /// `--threads 1` and `--threads 3` give the same events and counts;
 /// returns the number of events.
 fn same_as_one_thread(path: &Path, extra: &[&str]) -> usize {
@@ -84,8 +93,8 @@ fn same_as_one_thread(path: &Path, extra: &[&str]) -> usize {
         panic!("{}: event {i} differs:\n{}\n{}", path.display(), a[i], b[i]);
     }
     assert_eq!(
-        counts(&one.stderr),
-        counts(&many.stderr),
+        event_counts(&one.stderr),
+        event_counts(&many.stderr),
         "{}",
         path.display()
     );
@@ -131,17 +140,21 @@ fn every_fixture_two_chunks_long_comes_out_as_on_one_thread() {
 const ACCESS: &str = "127.0.0.1 - - [25/Nov/2026:19:39:04 +0000] \"GET /boom/ HTTP/1.1\" 500 145 \"-\" \"curl/7.88.1\"\n";
 const TRACEBACK: &str = "Internal Server Error: /boom/\nTraceback (most recent call last):\n  File \"/app/views.py\", line 3, in boom\n    1 / 0\n    ~~^~~\nZeroDivisionError: division by zero\n";
 
+/// Tracebacks in a row around each cut.
+const TRACEBACKS: usize = 500;
+
 /// nginx lines with a traceback astride each of the first chunk cuts (the
 /// cuts move back by less than a line per chunk), supervisord's lines, and
 /// one spliced into an access line after the first chunk.
 fn mix_across_cuts() -> String {
     let mut text = String::from("2026-11-25 19:39:31,268 INFO supervisord started with pid 1\n");
     for cut in 1..4 {
-        while text.len() + TRACEBACK.len() / 2 < cut * CHUNK - 600 {
+        while text.len() + TRACEBACKS * TRACEBACK.len() / 2 < cut * CHUNK {
             text.push_str(ACCESS);
         }
-        // Several in a row, so one straddles the cut wherever it falls.
-        for _ in 0..12 {
+        // More than the 64 KiB the cut looks back for a line at rest, so
+        // that one straddles it.
+        for _ in 0..TRACEBACKS {
             text.push_str(TRACEBACK);
         }
         if cut == 2 {
@@ -161,13 +174,16 @@ fn tracebacks_across_chunk_cuts_come_out_whole_and_in_order() {
     let access = text.matches(ACCESS).count();
     // Every traceback one event; the spliced supervisord line one, the
     // access line's head it cut off rejoined with the next line.
-    assert_eq!(events, 1 + access + 3 * 12 + 1);
+    assert_eq!(events, 1 + access + 3 * TRACEBACKS + 1);
     let out = filter("2", &[path.as_os_str()]);
+    // Each cut falls inside a run of tracebacks: the chunk after it is
+    // parsed again from the real state.
+    assert_eq!(counts(&out.stderr)["chunks_reparsed"], 3);
     let tracebacks = without_read_time(&out.stdout)
         .iter()
         .filter(|e| e.contains("\"exception\"") && e.contains("ZeroDivisionError"))
         .count();
-    assert_eq!(tracebacks, 3 * 12);
+    assert_eq!(tracebacks, 3 * TRACEBACKS);
 }
 
 #[test]
@@ -224,7 +240,7 @@ fn stdin_from_a_file_and_a_file_sink_come_out_as_on_one_thread() {
     let (one, many) = (sink("1"), sink("2"));
     assert_eq!(
         one.len(),
-        1 + mix_across_cuts().matches(ACCESS).count() + 3 * 12 + 1
+        1 + mix_across_cuts().matches(ACCESS).count() + 3 * TRACEBACKS + 1
     );
     assert!(one == many, "the sink's events differ");
 }

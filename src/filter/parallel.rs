@@ -28,7 +28,8 @@ const IN_FLIGHT: usize = 2;
 type Job = (u64, Chunk, Vec<u8>);
 
 /// Filters one regular file on `threads` workers into `out`, counting in
-/// `pipeline`; false when the output was closed.
+/// `pipeline` and the chunks parsed again in `reparsed`; false when the
+/// output was closed.
 pub(super) fn filter_file(
     reader: &mut dyn Read,
     origin: &Origin,
@@ -36,6 +37,7 @@ pub(super) fn filter_file(
     settings: &Settings,
     pipeline: &mut Pipeline,
     out: &mut Writer,
+    reparsed: &mut u64,
 ) -> Result<bool, StepError> {
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
     let jobs_rx = Mutex::new(jobs_rx);
@@ -79,12 +81,7 @@ pub(super) fn filter_file(
         if let Ok(queued) = jobs_rx.lock() {
             queued.try_iter().for_each(drop);
         }
-        if seq.reparsed > 0 {
-            tracing::debug!(
-                chunks = seq.reparsed,
-                "chunks parsed again on the reading thread"
-            );
-        }
+        *reparsed += seq.reparsed;
         result
     })
 }
@@ -204,9 +201,9 @@ impl Feed<'_> {
         match read {
             Ok(n) if n < want => self.eof = true,
             Ok(_) => {
-                if let Some(end) = memchr::memrchr(b'\n', &bytes) {
-                    self.tail.extend_from_slice(&bytes[end + 1..]);
-                    bytes.truncate(end + 1);
+                if let Some(end) = cut(&bytes) {
+                    self.tail.extend_from_slice(&bytes[end..]);
+                    bytes.truncate(end);
                 }
             }
             Err(e) => {
@@ -224,5 +221,62 @@ impl Feed<'_> {
             stamp,
             carry,
         })
+    }
+}
+
+/// How far back [`cut`] looks for a line that ends any traceback.
+const CUT_SEARCH: usize = 64 * 1024;
+
+/// Where a full chunk ends: between two lines near its end that start
+/// with a digit, `[` or `{` (timestamped or JSON lines, but not Python
+/// logging's) and follow another such line, so that the state there is at
+/// rest (the first of the three ended any traceback) and the next chunk's
+/// guess holds; else after its last line end. `None` when no line ends in
+/// it.
+fn cut(bytes: &[u8]) -> Option<usize> {
+    let last = memchr::memrchr(b'\n', bytes)? + 1;
+    let floor = bytes.len().saturating_sub(CUT_SEARCH);
+    // Not Python logging's `2026-11-25 19:39:34,022 …`: supervisord's
+    // lines are written so, and their splices hold a line's head.
+    let at_rest = |at: usize| {
+        matches!(bytes.get(at), Some(b'0'..=b'9' | b'[' | b'{'))
+            && bytes.get(at + 19) != Some(&b',')
+    };
+    // `end`: the newline ending the line looked at; `run`: how many lines
+    // from it on start at rest; `second`: where the line after it starts.
+    let (mut end, mut run, mut second) = (last - 1, 0, last);
+    while end > floor {
+        let start = memchr::memrchr(b'\n', &bytes[..end]).map_or(0, |i| i + 1);
+        run = if at_rest(start) { run + 1 } else { 0 };
+        if run >= 3 {
+            return Some(second);
+        }
+        if start == 0 {
+            break;
+        }
+        second = end + 1;
+        end = start - 1;
+    }
+    Some(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut;
+
+    #[test]
+    fn a_chunk_is_cut_between_lines_at_rest_before_a_traceback() {
+        let chunk = b"1 a\n2 b\n3 c\n4 d\nTraceback (most recent call last):\n  File \"x\"\nValueError: x\nno end";
+        // Between `3 c` and `4 d`: three lines at rest from `2 b` on.
+        assert_eq!(cut(chunk), Some(12));
+    }
+
+    #[test]
+    fn without_lines_at_rest_it_is_cut_after_the_last_line_end() {
+        let chunk = b"2026-11-25 19:39:34,022 INFO a\n2026-11-25 19:39:34,022 INFO b\n2026-11-25 19:39:34,022 INFO c\nplain\npart";
+        assert_eq!(cut(chunk), Some(chunk.len() - 4));
+        assert_eq!(cut(b"no line end"), None);
+        // Three lines at rest: between the second and the third.
+        assert_eq!(cut(b"1\n2\n3\n"), Some(4));
     }
 }
