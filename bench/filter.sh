@@ -4,7 +4,10 @@
 #
 # Usage: [LOGMUX_BIN=path] bench/filter.sh [LINES] [RUNS]   (defaults: 1000000 lines, 5 runs)
 # Prints lines/s (median of RUNS) and peak RSS for the forced and the
-# auto-detect mode. Needs python3 and GNU time (`apt-get install time`).
+# auto-detect mode (one core: `taskset -c 0` leaves one thread), then
+# `--threads 1` against `--threads 2` on every core, interleaved
+# (bench/filter_threads.py: wall time, CPU time, the busiest thread's CPU
+# time, peak RSS). Needs python3 and GNU time (`apt-get install time`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-1000000}
@@ -38,3 +41,7 @@ measure() { # label, args...
 
 measure "--format nginx.access" --format nginx.access
 measure "auto-detect" 
+
+echo
+echo "--threads 1 and 2, every core (no taskset), auto-detect:"
+python3 bench/filter_threads.py "$bin" "$input" "$lines" "$runs" 1 2

@@ -816,6 +816,13 @@ pub struct FilterArgs {
     #[arg(long)]
     pub stats: bool,
 
+    /// Threads that parse a regular file (stdin redirected from one too), cut at line ends; the
+    /// output is the same, in the same order [default: the CPUs logmux may use]. 1 parses on the
+    /// reading thread. A pipe, -f, metrics (--metrics-listen, [metrics]), --trace-join infer and
+    /// a sink that sends traces always use one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+
     /// `infer`: join nginx's access lines and uWSGI's request lines that log no id, by
     /// method, URI, status and times (the joined one says `logmux.trace_join: inferred`);
     /// over the config's [trace] join [default: ids].
@@ -1000,6 +1007,10 @@ impl FilterArgs {
             metrics: with_listen(config.metrics, self.metrics_listen),
             trace_join: self.trace_join.unwrap_or(config.trace_join),
             trace: config.trace,
+            threads: self.threads.map_or_else(
+                || usize::try_from(crate::sys::cpus::available()).unwrap_or(1),
+                usize::from,
+            ),
         })
     }
 

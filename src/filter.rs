@@ -12,8 +12,13 @@
 //! syslog, stderr or null, with the sink's `on_full` policy and counts.
 //!
 //! With `-f` the one file named is followed as `tail -F` does ([`follow`]).
+//!
+//! A regular file is parsed on `--threads` workers ([`parallel`]) unless
+//! something must see every event in order on one thread: `-f`, metrics,
+//! `--trace-join infer`, a sink that builds spans.
 
 mod follow;
+mod parallel;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -53,6 +58,8 @@ pub struct FilterJob {
     pub trace_join: crate::trace::infer::JoinMode,
     /// `[trace]`: the span builder's settings, when the sink sends traces.
     pub trace: crate::trace::TraceSpec,
+    /// Threads that parse a regular file (`--threads`; 1: the reading one).
+    pub threads: usize,
 }
 
 /// How a filter run ended.
@@ -139,6 +146,18 @@ fn filter_all(
     metrics: Option<&Metrics>,
     spans: Option<Arc<crate::trace::Tracer>>,
 ) -> anyhow::Result<Outcome> {
+    // Metrics, the join and spans see events as they are parsed: in order
+    // only on one thread.
+    let threads = if job.follow
+        || metrics.is_some()
+        || spans.is_some()
+        || job.trace_join == crate::trace::infer::JoinMode::Infer
+    {
+        1
+    } else {
+        job.threads
+    };
+    let settings = job.settings.clone();
     let mut pipeline = Pipeline::new(job.settings)
         .joining_bursts()
         .with_metrics(metrics.map(|m| Arc::clone(&m.events)))
@@ -148,6 +167,8 @@ fn filter_all(
         )
         .with_spans(spans);
     let mut failed = 0;
+    // Chunks whose guess did not hold, parsed again (`--stats`).
+    let mut reparsed = 0;
     let inputs: Vec<Option<PathBuf>> = if job.inputs.is_empty() {
         vec![None]
     } else {
@@ -185,17 +206,38 @@ fn filter_all(
             let labels = [name.as_str(), ""];
             (m.input_lines.with(&labels), m.input_bytes.with(&labels))
         });
-        let step = filter_one(
-            reader.as_mut(),
-            origin,
-            (job.max_line_bytes, job.idle_flush),
-            &mut pipeline,
-            out,
-            counters,
-        );
+        let step = if threads > 1 && !reader.may_stall() {
+            let sizes = (job.max_line_bytes, threads);
+            parallel::filter_file(
+                &mut reader.as_mut(),
+                &origin,
+                sizes,
+                &settings,
+                &mut pipeline,
+                out,
+                &mut reparsed,
+            )
+        } else {
+            let limits = (job.max_line_bytes, job.idle_flush);
+            filter_one(
+                reader.as_mut(),
+                origin,
+                limits,
+                &mut pipeline,
+                out,
+                counters,
+            )
+        };
         match step {
             Ok(true) => {}
-            Ok(false) => return Ok(finish(&pipeline, job.stats, Outcome::OutputClosed)),
+            Ok(false) => {
+                return Ok(finish(
+                    &pipeline,
+                    job.stats,
+                    Outcome::OutputClosed,
+                    reparsed,
+                ))
+            }
             Err(StepError::Read(e)) => {
                 tracing::error!(file = %name, error = %e, "cannot read {name}: {e}");
                 failed += 1;
@@ -208,14 +250,16 @@ fn filter_all(
     } else {
         Outcome::Done
     };
-    Ok(finish(&pipeline, job.stats, outcome))
+    Ok(finish(&pipeline, job.stats, outcome, reparsed))
 }
 
-fn finish(pipeline: &Pipeline, stats: bool, outcome: Outcome) -> Outcome {
+/// `reparsed`: chunks parsed again on the reading thread (`--threads`).
+fn finish(pipeline: &Pipeline, stats: bool, outcome: Outcome, reparsed: u64) -> Outcome {
     let s = pipeline.stats;
     if stats {
         tracing::info!(
             lines = s.lines,
+            chunks_reparsed = reparsed,
             events = s.events,
             empty_lines = s.empty_lines,
             truncated_pieces = s.truncated_pieces,

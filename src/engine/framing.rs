@@ -48,6 +48,12 @@ impl LineFramer {
         self.partial.len()
     }
 
+    /// At a line's start, with nothing held: a fresh framer would frame
+    /// what follows the same way.
+    pub fn is_clean(&self) -> bool {
+        self.partial.is_empty() && !self.partial_is_continuation
+    }
+
     /// Feeds the next bytes of the stream; calls `emit` for every complete
     /// line (and every cut piece) in order.
     pub fn push(&mut self, mut data: &[u8], mut emit: impl FnMut(Line<'_>)) {

@@ -5,7 +5,7 @@
 
 use super::framing::LineFramer;
 use super::pipeline::Pipeline;
-use super::unwrap::Unwrapper;
+use super::unwrap::{Carry, Unwrapper};
 use crate::event::{Burst, Origin, Stamp};
 
 /// One input on its way to the pipeline: its line framer and its Docker
@@ -73,5 +73,39 @@ impl Input {
     /// Whether a partial line or a multi-line event is held back.
     pub fn is_pending(&self) -> bool {
         self.framer.pending() > 0 || self.unwrapper.is_pending()
+    }
+}
+
+/// For the parallel filter: an input split at line boundaries into
+/// chunks, each parsed from a guessed [`Carry`] and checked in order.
+impl Input {
+    /// The carry at a line boundary with nothing held back; `None`
+    /// otherwise (a partial line, a traceback, a json-file piece).
+    pub fn carry(&self) -> Option<Carry> {
+        if !self.framer.is_clean() {
+            return None;
+        }
+        self.unwrapper.carry()
+    }
+
+    /// An input for the bytes that follow one whose carry was `carry` (read
+    /// from a file: see [`Input::live`]).
+    pub fn resume(origin: Origin, max_line: usize, carry: &Carry) -> Input {
+        Input {
+            framer: LineFramer::new(max_line),
+            unwrapper: Unwrapper::resume(origin, max_line, carry),
+            live: false,
+        }
+    }
+
+    /// Takes over the state of `later`, resumed from this one's carry and
+    /// fed the bytes that follow; false, with nothing changed, when it
+    /// cannot stand for this one (see [`Unwrapper::adopt`]).
+    pub fn adopt(&mut self, later: Input) -> bool {
+        if later.live != self.live || !self.unwrapper.adopt(later.unwrapper) {
+            return false;
+        }
+        self.framer = later.framer;
+        true
     }
 }

@@ -5,12 +5,15 @@
 //! - [`unwrap`] undoes Docker's wrappers (`docker logs -t`, compose, json-file);
 //! - [`pipeline`] assembles multi-line events, parses them, merges lines that
 //!   already are logmux events, and adds the envelope;
-//! - [`input`] puts the three together for a door that reads a byte stream.
+//! - [`input`] puts the three together for a door that reads a byte stream;
+//! - [`parallel`] parses one input's chunks on several threads, with the
+//!   output of one.
 //!
 //! Nothing here does I/O: the doors read, and the sinks write.
 
 pub mod framing;
 pub mod input;
+pub mod parallel;
 pub mod pipeline;
 pub mod unwrap;
 

@@ -95,6 +95,24 @@ impl StreamState {
         self.pending.is_some() || !self.splice_head.is_empty()
     }
 
+    /// Nothing held, and nothing of earlier lines carries over to the next
+    /// but [`StreamState::supervisord_seen`]: a fresh stream with that flag
+    /// would handle what follows the same way (the parallel filter's test).
+    pub fn is_idle(&self) -> bool {
+        !self.is_pending() && !self.assembler.is_pending()
+    }
+
+    /// A supervisord line has been seen on this stream.
+    pub fn supervisord_seen(&self) -> bool {
+        self.supervisord_seen
+    }
+
+    /// A stream resumed where one with this flag left off.
+    pub fn with_supervisord_seen(mut self, seen: bool) -> StreamState {
+        self.supervisord_seen = seen;
+        self
+    }
+
     /// Bytes held back waiting for more lines (for a memory budget).
     pub fn held_bytes(&self) -> usize {
         self.assembler.held_bytes() + self.splice_head.len()

@@ -16,6 +16,9 @@ use logmux_parsers::docker::{self, Stream, PIECE_SIZE as DOCKER_PIECE};
 use super::pipeline::{Pipeline, StreamState};
 use crate::event::{IoStream, Origin, Stamp};
 
+mod carry;
+pub use carry::Carry;
+
 /// At most this many compose containers get a stream of their own; memory
 /// stays bounded whatever the input. Lines of further names still come out,
 /// through one shared stream.
@@ -156,11 +159,7 @@ impl Unwrapper {
             Cow::Borrowed(inner)
         };
         if !self.containers.contains_key(container) {
-            let origin = Origin {
-                service: Some(docker::compose_service(container).to_string()),
-                container_name: Some(container.to_string()),
-                ..self.base.clone()
-            };
+            let origin = self.container_origin(container);
             if self.containers.len() < MAX_CONTAINERS {
                 self.containers
                     .insert(container.to_string(), StreamState::new(origin));
@@ -223,6 +222,15 @@ impl Unwrapper {
             out,
         );
         true
+    }
+
+    /// The envelope of a compose container's stream.
+    fn container_origin(&self, container: &str) -> Origin {
+        Origin {
+            service: Some(docker::compose_service(container).to_string()),
+            container_name: Some(container.to_string()),
+            ..self.base.clone()
+        }
     }
 
     /// The input ended or went idle: emits everything held back.

@@ -1,0 +1,282 @@
+//! `filter --threads N` on a regular file: the reading thread cuts the file
+//! into chunks at line ends, N workers parse them, and the reading thread
+//! writes their events in input order ([`crate::engine::parallel`] keeps
+//! the output byte for byte that of one thread). At most [`IN_FLIGHT`]
+//! chunks per worker are read ahead, so memory stays bounded.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Mutex;
+
+use crate::engine::parallel::{self, Chunk, Parsed, Sequencer};
+use crate::engine::unwrap::Carry;
+use crate::engine::{Pipeline, Settings};
+use crate::event::{Origin, Stamp};
+
+use super::{StepError, Writer, WRITE_SIZE};
+
+/// Bytes per chunk: large enough that handing one over costs nothing next
+/// to parsing it, small enough that parsing one again (a traceback across
+/// the cut) costs little.
+const CHUNK: usize = 1 << 20;
+
+/// Chunks read ahead per worker (and one more for the reading thread).
+const IN_FLIGHT: usize = 2;
+
+/// A chunk to parse: its place in the input, and a buffer for its events.
+type Job = (u64, Chunk, Vec<u8>);
+
+/// Filters one regular file on `threads` workers into `out`, counting in
+/// `pipeline` and the chunks parsed again in `reparsed`; false when the
+/// output was closed.
+pub(super) fn filter_file(
+    reader: &mut dyn Read,
+    origin: &Origin,
+    (max_line, threads): (usize, usize),
+    settings: &Settings,
+    pipeline: &mut Pipeline,
+    out: &mut Writer,
+    reparsed: &mut u64,
+) -> Result<bool, StepError> {
+    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+    let jobs_rx = Mutex::new(jobs_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Parsed)>();
+    std::thread::scope(|scope| {
+        let mut started = 0;
+        for _ in 0..threads {
+            let done = done_tx.clone();
+            let jobs = &jobs_rx;
+            let mut worker = Pipeline::new(settings.clone()).joining_bursts();
+            let thread = std::thread::Builder::new().name("logmux-parse".into());
+            match thread.spawn_scoped(scope, move || {
+                work(jobs, &done, &mut worker, origin, max_line)
+            }) {
+                Ok(_) => started += 1,
+                Err(e) if started == 0 => return Err(StepError::Read(e)),
+                // Fewer workers do the same work.
+                Err(_) => break,
+            }
+        }
+        drop(done_tx);
+        let mut feed = Feed {
+            reader,
+            tail: Vec::new(),
+            eof: false,
+            error: None,
+            guess: Carry::default(),
+            chunks: Vec::new(),
+            outs: Vec::new(),
+        };
+        let mut seq = Sequencer::new(origin.clone(), max_line);
+        let result = sequence(
+            &mut feed,
+            jobs_tx,
+            &done_rx,
+            threads,
+            (&mut seq, pipeline, out),
+        );
+        // Stopped early (the reader went away): the chunks still queued
+        // are not parsed for nothing.
+        if let Ok(queued) = jobs_rx.lock() {
+            queued.try_iter().for_each(drop);
+        }
+        *reparsed += seq.reparsed;
+        result
+    })
+}
+
+/// A worker: parses chunks until the reading thread stops sending them.
+fn work(
+    jobs: &Mutex<Receiver<Job>>,
+    done: &Sender<(u64, Parsed)>,
+    pipeline: &mut Pipeline,
+    origin: &Origin,
+    max_line: usize,
+) {
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok((i, chunk, buf)) = job else { return };
+        let parsed = parallel::parse(pipeline, origin, max_line, chunk, buf);
+        if done.send((i, parsed)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads chunks ahead and sends them out, and writes their events in
+/// input order as they come back; false when the output was closed.
+fn sequence(
+    feed: &mut Feed<'_>,
+    jobs: Sender<Job>,
+    done: &Receiver<(u64, Parsed)>,
+    threads: usize,
+    (seq, pipeline, out): (&mut Sequencer, &mut Pipeline, &mut Writer),
+) -> Result<bool, StepError> {
+    let ahead = (threads * IN_FLIGHT + 1) as u64;
+    let mut parsed = BTreeMap::new();
+    let (mut sent, mut next) = (0u64, 0u64);
+    loop {
+        while !feed.eof && sent - next < ahead {
+            let Some(chunk) = feed.next_chunk() else {
+                break;
+            };
+            let buf = feed.outs.pop().unwrap_or_default();
+            if jobs.send((sent, chunk, buf)).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        if next == sent {
+            break;
+        }
+        let Ok((i, p)) = done.recv() else { break };
+        parsed.insert(i, p);
+        while let Some(p) = parsed.remove(&next) {
+            next += 1;
+            let (chunk, buf) = seq.next(p, pipeline, &mut out.buf);
+            if let Some(real) = seq.carry() {
+                feed.guess.catch_up(&real);
+            }
+            feed.chunks.push(chunk.bytes);
+            feed.outs.push(buf);
+            if out.buf.len() >= WRITE_SIZE && !flush(out, pipeline)? {
+                return Ok(false);
+            }
+        }
+    }
+    drop(jobs);
+    if let Some(e) = feed.error.take() {
+        // As on one thread: what was read is written, nothing is finished.
+        flush(out, pipeline)?;
+        return Err(StepError::Read(e));
+    }
+    if next != sent {
+        return Err(StepError::Read(io::Error::other(
+            "a parsing thread stopped",
+        )));
+    }
+    seq.finish(&Stamp::now(), pipeline, &mut out.buf);
+    flush(out, pipeline)
+}
+
+/// Writes the events so far; false when the output was closed.
+fn flush(out: &mut Writer, pipeline: &Pipeline) -> Result<bool, StepError> {
+    out.flush(pipeline.stats.events).map_err(StepError::Write)
+}
+
+/// The reading side: cuts the file into chunks at line ends.
+struct Feed<'r> {
+    reader: &'r mut dyn Read,
+    /// The start of a line the last chunk read but did not end.
+    tail: Vec<u8>,
+    eof: bool,
+    /// The read error that ended the input early.
+    error: Option<io::Error>,
+    /// The input's state at the next chunk's start, as far as known.
+    guess: Carry,
+    /// Buffers given back, for chunks and for events.
+    chunks: Vec<Vec<u8>>,
+    outs: Vec<Vec<u8>>,
+}
+
+impl Feed<'_> {
+    /// The next chunk: up to [`CHUNK`] bytes, to its last line end unless
+    /// the file ends there or no line ends in it (a line longer than a
+    /// chunk, then cut: the sequencer carries it over). `None` at the end.
+    /// A read error ends the input: the bytes read before it still count.
+    fn next_chunk(&mut self) -> Option<Chunk> {
+        let mut bytes = self.chunks.pop().unwrap_or_default();
+        bytes.clear();
+        bytes.append(&mut self.tail);
+        let want = CHUNK.saturating_sub(bytes.len());
+        bytes.reserve(want);
+        let read = (&mut *self.reader)
+            .take(want as u64)
+            .read_to_end(&mut bytes);
+        let stamp = Stamp::now();
+        match read {
+            Ok(n) if n < want => self.eof = true,
+            Ok(_) => {
+                if let Some(end) = cut(&bytes) {
+                    self.tail.extend_from_slice(&bytes[end..]);
+                    bytes.truncate(end);
+                }
+            }
+            Err(e) => {
+                self.eof = true;
+                self.error = Some(e);
+            }
+        }
+        if bytes.is_empty() {
+            return None;
+        }
+        let carry = self.guess.clone();
+        self.guess = std::mem::take(&mut self.guess).sniffed(&bytes);
+        Some(Chunk {
+            bytes,
+            stamp,
+            carry,
+        })
+    }
+}
+
+/// How far back [`cut`] looks for a line that ends any traceback.
+const CUT_SEARCH: usize = 64 * 1024;
+
+/// Where a full chunk ends: between two lines near its end that start
+/// with a digit, `[` or `{` (timestamped or JSON lines, but not Python
+/// logging's) and follow another such line, so that the state there is at
+/// rest (the first of the three ended any traceback) and the next chunk's
+/// guess holds; else after its last line end. `None` when no line ends in
+/// it.
+fn cut(bytes: &[u8]) -> Option<usize> {
+    let last = memchr::memrchr(b'\n', bytes)? + 1;
+    let floor = bytes.len().saturating_sub(CUT_SEARCH);
+    // Not Python logging's `2026-11-25 19:39:34,022 …`: supervisord's
+    // lines are written so, and their splices hold a line's head.
+    let at_rest = |at: usize| {
+        matches!(bytes.get(at), Some(b'0'..=b'9' | b'[' | b'{'))
+            && bytes.get(at + 19) != Some(&b',')
+    };
+    // `end`: the newline ending the line looked at; `run`: how many lines
+    // from it on start at rest; `second`: where the line after it starts.
+    let (mut end, mut run, mut second) = (last - 1, 0, last);
+    while end > floor {
+        let start = memchr::memrchr(b'\n', &bytes[..end]).map_or(0, |i| i + 1);
+        run = if at_rest(start) { run + 1 } else { 0 };
+        if run >= 3 {
+            return Some(second);
+        }
+        if start == 0 {
+            break;
+        }
+        second = end + 1;
+        end = start - 1;
+    }
+    Some(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut;
+
+    #[test]
+    fn a_chunk_is_cut_between_lines_at_rest_before_a_traceback() {
+        let chunk = b"1 a\n2 b\n3 c\n4 d\nTraceback (most recent call last):\n  File \"x\"\nValueError: x\nno end";
+        // Between `3 c` and `4 d`: three lines at rest from `2 b` on.
+        assert_eq!(cut(chunk), Some(12));
+    }
+
+    #[test]
+    fn without_lines_at_rest_it_is_cut_after_the_last_line_end() {
+        let chunk = b"2026-11-25 19:39:34,022 INFO a\n2026-11-25 19:39:34,022 INFO b\n2026-11-25 19:39:34,022 INFO c\nplain\npart";
+        assert_eq!(cut(chunk), Some(chunk.len() - 4));
+        assert_eq!(cut(b"no line end"), None);
+        // Three lines at rest: between the second and the third.
+        assert_eq!(cut(b"1\n2\n3\n"), Some(4));
+    }
+}

@@ -1,0 +1,235 @@
+//! Property tests of the parallel filter's engine ([`logmux::engine::parallel`]):
+//! an input cut into chunks anywhere, each parsed from the guessed state the
+//! door would give it and taken back in order with any lag, comes out byte
+//! for byte as one thread makes it, with the same counts. The inputs mix
+//! every wrapper (`docker logs -t`, compose, json-file with pieces) with
+//! tracebacks, supervisord lines (and one spliced into another line, found
+//! only once supervisord was seen), long lines and a partial last line.
+
+use std::collections::VecDeque;
+
+use logmux::engine::parallel::{self, Chunk, Sequencer};
+use logmux::engine::unwrap::Carry;
+use logmux::engine::{Input, Pipeline, Settings, Stats};
+use logmux::event::{Origin, Stamp};
+use logmux::output::Encoder;
+use proptest::prelude::*;
+
+fn pipeline() -> Pipeline {
+    Pipeline::new(Settings {
+        forced: None,
+        nginx_format: None,
+        uwsgi_logdate: None,
+        uwsgi_format: None,
+        encoder: Encoder::json(),
+    })
+    .joining_bursts()
+}
+
+/// Each chunk is read at its own time, as the door stamps them.
+fn stamp(i: usize) -> Stamp {
+    Stamp::at_unix(1_700_000_000 + i as i64, 0)
+}
+
+/// The chunks of `input` cut at `cuts`.
+fn chunks(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(input.len());
+    let mut at = 0;
+    let mut out = Vec::new();
+    for p in points {
+        if p > at {
+            out.push(input[at..p].to_vec());
+            at = p;
+        }
+    }
+    out
+}
+
+/// One thread: the chunks as reads of one input.
+fn one_thread(parts: &[Vec<u8>], max_line: usize) -> (Vec<u8>, Stats) {
+    let mut pipeline = pipeline();
+    let mut input = Input::new(Origin::default(), max_line);
+    let mut out = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        input.push(part, &stamp(i), &mut pipeline, &mut out);
+    }
+    input.finish(&stamp(parts.len()), &mut pipeline, &mut out);
+    (out, pipeline.stats)
+}
+
+/// As the door does it: each chunk parsed from the guess at its dispatch,
+/// taken back `lag` chunks later, the guess caught up with the real state.
+fn parallel(parts: &[Vec<u8>], max_line: usize, lag: usize) -> (Vec<u8>, Stats, u64) {
+    let mut main = pipeline();
+    let mut worker = pipeline();
+    let origin = Origin::default();
+    let mut seq = Sequencer::new(origin.clone(), max_line);
+    let mut guess = Carry::default();
+    let mut queue = VecDeque::new();
+    let mut out = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let carry = guess.clone();
+        guess = guess.sniffed(part);
+        let chunk = Chunk {
+            bytes: part.clone(),
+            stamp: stamp(i),
+            carry,
+        };
+        queue.push_back(parallel::parse(
+            &mut worker,
+            &origin,
+            max_line,
+            chunk,
+            Vec::new(),
+        ));
+        while queue.len() > lag {
+            let Some(p) = queue.pop_front() else { break };
+            seq.next(p, &mut main, &mut out);
+            if let Some(real) = seq.carry() {
+                guess.catch_up(&real);
+            }
+        }
+    }
+    for p in queue {
+        seq.next(p, &mut main, &mut out);
+    }
+    seq.finish(&stamp(parts.len()), &mut main, &mut out);
+    (out, main.stats, seq.reparsed)
+}
+
+/// The output with the times the engine reads from the clock (a spliced
+/// line's head emitted at the end) as `<now>`: every other time is a
+/// chunk's fixed stamp, with no nanoseconds.
+fn without_now(out: &[u8]) -> String {
+    let text = String::from_utf8_lossy(out);
+    let mut kept = String::with_capacity(text.len());
+    let mut rest = &*text;
+    // `"YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"`: the stamp's RFC 3339 form.
+    while let Some(at) = rest.find("\"20") {
+        kept.push_str(&rest[..at]);
+        let candidate = rest.get(at..at + 32).unwrap_or("");
+        let b = candidate.as_bytes();
+        let stamp = b.len() == 32 && b[11] == b'T' && b[20] == b'.' && b[30] == b'Z';
+        if stamp && &candidate[21..30] != "000000000" {
+            kept.push_str("\"<now>\"");
+            rest = &rest[at + 32..];
+        } else {
+            kept.push('"');
+            rest = &rest[at + 1..];
+        }
+    }
+    kept.push_str(rest);
+    kept
+}
+
+fn line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(r#"127.0.0.1 - - [25/Nov/2026:19:39:04 +0000] "GET /boom/ HTTP/1.1" 500 145 "-" "curl/7.88.1""#.to_string()),
+        Just("2026/11/25 19:39:18 [error] 1#1: *78 connect() failed, client: 127.0.0.1".to_string()),
+        Just("[pid: 12|app: 0|req: 1/1] 127.0.0.1 () {32 vars in 351 bytes} [Wed Nov 25 19:39:19 2026] GET / => generated 24 bytes in 30 msecs (HTTP/1.1 200) 5 headers in 158 bytes (1 switches on core 0)".to_string()),
+        Just("Internal Server Error: /boom/".to_string()),
+        Just("Traceback (most recent call last):".to_string()),
+        Just("  File \"/app/views.py\", line 3, in boom".to_string()),
+        Just("    1 / 0".to_string()),
+        Just("ZeroDivisionError: division by zero".to_string()),
+        Just("During handling of the above exception, another exception occurred:".to_string()),
+        Just(String::new()),
+        Just("2026-11-25 19:39:40,240 WARN exited: crasher (exit status 3; not expected)".to_string()),
+        Just("127.0.0.1 - - [25/Nov/2026:18:35:12 +0000] \"GET / HT2026-11-25 18:35:12,345 INFO success: web entered RUNNING state".to_string()),
+        Just("{\"level\":\"error\",\"msg\":\"x\"}".to_string()),
+        Just("{\"timestamp\":\"2026-11-25T19:39:04Z\",\"message\":\"an event\",\"service\":{\"name\":\"app\"}}".to_string()),
+        "[ -~]{0,100}",
+    ]
+}
+
+/// A line in the wrapper `w` chooses: 0 none, 1 `docker logs -t`,
+/// 2 compose (three containers), 3 json-file (some lines in two pieces).
+fn wrap(w: u8, i: usize, line: &str) -> String {
+    match w {
+        1 => format!("2026-11-25T19:44:35.{i:09}Z {line}"),
+        2 => format!("{}   | {line}", ["web_1", "worker_1", "worker_2"][i % 3]),
+        3 => {
+            let stream = if i % 4 == 0 { "stderr" } else { "stdout" };
+            let piece = |s: &str, end: &str| {
+                let log = serde_json::to_string(&format!("{s}{end}")).unwrap_or_default();
+                format!(
+                    "{{\"log\":{log},\"stream\":\"{stream}\",\"time\":\"2026-11-25T19:44:35.1Z\"}}"
+                )
+            };
+            match line.len() / 2 {
+                half if i % 5 == 0 && line.is_char_boundary(half) => {
+                    format!(
+                        "{}\n{}",
+                        piece(&line[..half], ""),
+                        piece(&line[half..], "\n")
+                    )
+                }
+                _ => piece(line, "\n"),
+            }
+        }
+        _ => line.to_string(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(768))]
+
+    #[test]
+    fn chunks_in_parallel_give_what_one_thread_gives(
+        lines in proptest::collection::vec(line(), 0..80),
+        wrapper in 0u8..4,
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        at_line_ends in any::<bool>(),
+        lag in 0usize..4,
+        max_line in prop_oneof![Just(1usize << 20), 16usize..200],
+        end in prop_oneof![Just("\n"), Just("")],
+    ) {
+        let text: Vec<String> = lines.iter().enumerate().map(|(i, l)| wrap(wrapper, i, l)).collect();
+        let input = format!("{}{end}", text.join("\n")).into_bytes();
+        // The door cuts at line ends; the engine must hold wherever a cut falls.
+        let cuts: Vec<usize> = if at_line_ends {
+            let ends: Vec<usize> = memchr::memchr_iter(b'\n', &input).map(|i| i + 1).collect();
+            cuts.iter().filter_map(|c| ends.get(c % ends.len().max(1)).copied()).collect()
+        } else {
+            cuts
+        };
+        let parts = chunks(&input, &cuts);
+        let (one, one_stats) = one_thread(&parts, max_line);
+        let (many, many_stats, _) = parallel(&parts, max_line, lag);
+        prop_assert_eq!(without_now(&many), without_now(&one));
+        prop_assert_eq!(many_stats, one_stats);
+    }
+}
+
+/// A traceback across every cut is parsed again from the real state, and
+/// its event is whole; chunks that start at rest are kept.
+#[test]
+fn a_traceback_across_a_cut_is_parsed_again_whole() {
+    let traceback = "Traceback (most recent call last):\n  File \"/app/views.py\", line 3, in boom\n    1 / 0\nZeroDivisionError: division by zero\n";
+    let access =
+        "127.0.0.1 - - [25/Nov/2026:19:39:04 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"curl\"\n";
+    let input = format!("{access}{traceback}{access}{access}{traceback}{access}");
+    let at = |n: usize, within: usize| {
+        input
+            .match_indices("Traceback")
+            .nth(n)
+            .map_or(0, |(i, _)| i + within)
+    };
+    // Cut inside the first traceback, and just before the second.
+    let parts = chunks(input.as_bytes(), &[at(0, 40), at(1, 0)]);
+    assert_eq!(parts.len(), 3);
+    let (one, one_stats) = one_thread(&parts, 1 << 20);
+    let (many, many_stats, reparsed) = parallel(&parts, 1 << 20, 2);
+    assert_eq!(
+        String::from_utf8_lossy(&many),
+        String::from_utf8_lossy(&one)
+    );
+    assert_eq!(many_stats, one_stats);
+    assert_eq!(many_stats.events, 6, "{}", String::from_utf8_lossy(&many));
+    assert_eq!(
+        reparsed, 1,
+        "only the chunk after the cut inside the traceback"
+    );
+}
