@@ -52,13 +52,6 @@ fn seqs(records: &[Value]) -> Vec<u64> {
         .collect()
 }
 
-fn field(e: &Value, k: &str) -> u64 {
-    let v = &e["logmux"][k];
-    v.as_u64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or_else(|| panic!("{k} in {e}"))
-}
-
 fn python() -> Option<std::path::PathBuf> {
     let found = otlp::python();
     if found.is_none() {
@@ -175,8 +168,8 @@ fn kill_9_during_an_outage_then_a_restart_delivers_every_line() {
     let own = events(&done.stderr);
     let found = own_with(&own, "sink o: the spool holds ");
     assert_eq!(found.len(), 1, "{}", done.stderr);
-    let spooled = field(found[0], "spooled");
-    let redelivered = field(found[0], "redelivered");
+    let spooled = logmux_count(found[0], "spooled");
+    let redelivered = logmux_count(found[0], "redelivered");
     // Everything the spool held came in the second run, and only that.
     assert_eq!(after.len() as u64, spooled, "{}", done.stderr);
     // The bound: one delivery chunk (1 MiB of records) was in flight.

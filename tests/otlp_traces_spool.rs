@@ -72,13 +72,6 @@ fn expected(requests: u64) -> Vec<(u64, u8)> {
     (0..requests).flat_map(|i| [(i, 0), (i, 1)]).collect()
 }
 
-fn field(e: &Value, k: &str) -> u64 {
-    let v = &e["logmux"][k];
-    v.as_u64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or_else(|| panic!("{k} in {e}"))
-}
-
 fn python() -> Option<std::path::PathBuf> {
     let found = otlp::python();
     if found.is_none() {
@@ -191,8 +184,8 @@ fn kill_9_during_an_outage_then_a_restart_delivers_every_span() {
     let own = events(&done.stderr);
     let found = own_with(&own, "sink o.traces: the spool holds ");
     assert_eq!(found.len(), 1, "{}", done.stderr);
-    let spooled = field(found[0], "spooled");
-    let redelivered = field(found[0], "redelivered");
+    let spooled = logmux_count(found[0], "spooled");
+    let redelivered = logmux_count(found[0], "redelivered");
     // What the spool held came in the second run, and only that.
     assert_eq!(after.len() as u64, spooled, "{}", done.stderr);
     assert!(

@@ -14,16 +14,6 @@ use std::time::Duration;
 
 use support::*;
 
-/// User plus system CPU time of `pid` so far, in clock ticks (1/100 s).
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name (which may hold spaces) in parentheses.
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after.split(' ').collect();
-    // utime and stime are fields 14 and 15 of the whole line.
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
 #[test]
 fn idle_connections_cannot_starve_the_control_socket() {
     let dir = tempfile::tempdir().unwrap();

@@ -487,16 +487,6 @@ fn a_missing_directory_is_named_as_such() {
     );
 }
 
-/// logmux's own CPU time so far (user + system, in clock ticks of 10 ms).
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // The fields after the command's closing parenthesis: utime is the
-    // 12th, stime the 13th.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
 /// While a `once` or `every` program runs, logmux waits for it instead of
 /// polling: its start left a timer in the past, so the loop spun on
 /// `wait4` (88,445 calls in 7 s, a whole core). Two seconds of `sleep`

@@ -211,3 +211,22 @@ pub fn pid_of(status: &str, name: &str) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// User plus system CPU time of `pid` so far, in clock ticks (1/100 s).
+pub fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// `logmux.KEY` of a logmux event as a number (a count may be written as
+/// a string).
+pub fn logmux_count(e: &serde_json::Value, k: &str) -> u64 {
+    let v = &e["logmux"][k];
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("{k} in {e}"))
+}
