@@ -287,7 +287,17 @@ impl Shared {
         if traces.is_empty() {
             return;
         }
-        let mut bufs: Vec<(Vec<u8>, u32)> = self.outputs.iter().map(|_| (Vec::new(), 0)).collect();
+        // Sized for the spans to come (about 2 of ~300 bytes a trace), so
+        // a batch is not copied again and again as it grows.
+        let want = traces
+            .len()
+            .saturating_mul(BYTES_PER_TRACE)
+            .min(BATCH_BYTES + (BATCH_BYTES >> 3));
+        let mut bufs: Vec<(Vec<u8>, u32)> = self
+            .outputs
+            .iter()
+            .map(|_| (Vec::with_capacity(want), 0))
+            .collect();
         for c in traces.drain(..) {
             let kept_by_id = |o: &Output| super::sample::keeps(o.sample_below, &c.trace_id);
             if !self.outputs.iter().any(kept_by_id) && !build::has_error(&c) {
@@ -314,6 +324,7 @@ impl Shared {
                 }
                 if buf.len() >= BATCH_BYTES {
                     self.queue(o, buf, n);
+                    buf.reserve(want);
                 }
             }
         }
@@ -341,6 +352,10 @@ impl Shared {
 /// Spans are queued in batches of about this size (a burst at the end,
 /// or of evictions, must not make one batch larger than a sink's queue).
 const BATCH_BYTES: usize = 256 << 10;
+
+/// About what one trace's spans take encoded (nginx's and uWSGI's, with
+/// their resource): a first guess at a batch's size.
+const BYTES_PER_TRACE: usize = 640;
 
 /// Each resource encoded once per sink: a program's spans all share its
 /// resource (one `Arc`), so the encoding is found by pointer.
