@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 
 use logmux::trace::ids::{span_id, SpanRole};
 use logmux_parsers::trace_context::{to_hex, trace_id};
-use otlp::{typed, Receiver};
+use otlp::{find_span, span_duration, typed, Receiver};
 use serde_json::Value;
 use support::{hostname, start};
 
@@ -199,6 +199,13 @@ fn config(dir: &std::path::Path, rx: &Receiver, head: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// `logmux listen` on a TCP port with `config`, its `otel` sink, and `extra`.
+fn listen_to(config: &str, extra: &[&str]) -> support::Listener {
+    let mut args = vec!["--tcp", "127.0.0.1:0", "--config", config, "--sink", "otel"];
+    args.extend_from_slice(extra);
+    start(&args)
+}
+
 fn by_trace(spans: &[Value]) -> BTreeMap<String, Vec<Value>> {
     let mut m: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for s in spans {
@@ -210,17 +217,6 @@ fn by_trace(spans: &[Value]) -> BTreeMap<String, Vec<Value>> {
 
 fn hex_span(t: &str, role: SpanRole) -> String {
     to_hex(&span_id(&trace_id(t).unwrap(), role))
-}
-
-fn find<'s>(spans: &'s [Value], id: &str) -> &'s Value {
-    spans
-        .iter()
-        .find(|s| s["span_id"] == id)
-        .unwrap_or_else(|| panic!("no span {id} in {spans:?}"))
-}
-
-fn duration(s: &Value) -> u64 {
-    s["end"].as_u64().unwrap() - s["start"].as_u64().unwrap()
 }
 
 fn text<'v>(v: &'v Value, key: &str) -> &'v str {
@@ -246,14 +242,7 @@ fn listen_builds_one_trace_per_request_from_two_containers() {
     let (nginx_format, uwsgi_format) = image_formats();
     let head = format!("nginx_log_format = '{nginx_format}'\nuwsgi_log_format = '{uwsgi_format}'\n[trace]\nwindow = \"30s\"");
     let config = config(dir.path(), &rx, &head);
-    let l = start(&[
-        "--tcp",
-        "127.0.0.1:0",
-        "--config",
-        &config,
-        "--sink",
-        "otel",
-    ]);
+    let l = listen_to(&config, &[]);
     let requests = requests();
     let nginx: Vec<String> = (requests.iter().enumerate())
         .map(|(i, r)| nginx_line(r, i))
@@ -278,12 +267,12 @@ fn listen_builds_one_trace_per_request_from_two_containers() {
     let host = hostname();
     for (i, r) in requests.iter().enumerate() {
         let s = &traces[&r.id];
-        let n = find(s, &hex_span(&r.id, SpanRole::NginxServer));
+        let n = find_span(s, &hex_span(&r.id, SpanRole::NginxServer));
         assert_eq!(n["name"], "GET", "{n}");
         assert_eq!(n["parent_span_id"], r.client_parent.unwrap_or(""), "{n}");
         // nginx's span ends at $msec and lasts $request_time.
         assert_eq!(n["end"], Request::end_ms(i) * 1_000_000, "{n}");
-        assert_eq!(duration(n), r.rt_us() * 1000, "{n}");
+        assert_eq!(span_duration(n), r.rt_us() * 1000, "{n}");
         assert_eq!(text(&n["resource"], "container.name"), "web-nginx");
         // Under listen a container's service is its name, as for its logs.
         assert_eq!(text(&n["resource"], "service.name"), "web-nginx");
@@ -297,11 +286,11 @@ fn listen_builds_one_trace_per_request_from_two_containers() {
             assert_eq!(s.len(), 1, "a static file: nginx's span alone");
             continue;
         };
-        let u = find(s, &hex_span(&r.id, SpanRole::Uwsgi));
+        let u = find_span(s, &hex_span(&r.id, SpanRole::Uwsgi));
         assert_eq!(text(&u["resource"], "container.name"), "web-app");
         assert_eq!(text(&u["resource"], "service.name"), "web-app");
         // To the microsecond of uWSGI's line, ending with its parent.
-        assert_eq!(duration(u), micros * 1000, "{u}");
+        assert_eq!(span_duration(u), micros * 1000, "{u}");
         assert_eq!(u["end"], n["end"], "{u}");
         let parent = if r.urt.contains(',') {
             hex_span(&r.id, SpanRole::UpstreamTry(1))
@@ -325,14 +314,14 @@ fn listen_builds_one_trace_per_request_from_two_containers() {
     // The retried request: two tries end to end under nginx's span.
     let r = &requests[4];
     let s = &traces[&r.id];
-    let t0 = find(s, &hex_span(&r.id, SpanRole::UpstreamTry(0)));
-    let t1 = find(s, &hex_span(&r.id, SpanRole::UpstreamTry(1)));
+    let t0 = find_span(s, &hex_span(&r.id, SpanRole::UpstreamTry(0)));
+    let t1 = find_span(s, &hex_span(&r.id, SpanRole::UpstreamTry(1)));
     let n = hex_span(&r.id, SpanRole::NginxServer);
     assert_eq!(
         (t0["parent_span_id"].as_str(), t1["parent_span_id"].as_str()),
         (Some(n.as_str()), Some(n.as_str()))
     );
-    assert_eq!((duration(t0), duration(t1)), (0, 12_000_000));
+    assert_eq!((span_duration(t0), span_duration(t1)), (0, 12_000_000));
     assert_eq!(
         (t0["status"][0].as_i64(), t1["status"][0].as_i64()),
         (Some(2), Some(0))
@@ -373,16 +362,7 @@ fn trace_join_infer_joins_two_containers_lines_without_ids_into_one_trace() {
     let dir = tempfile::tempdir().unwrap();
     // A lone line's trace waits to the end, however loaded the machine.
     let config = config(dir.path(), &rx, "[trace]\nwindow = \"60s\"");
-    let l = start(&[
-        "--tcp",
-        "127.0.0.1:0",
-        "--config",
-        &config,
-        "--sink",
-        "otel",
-        "--trace-join",
-        "infer",
-    ]);
+    let l = listen_to(&config, &["--trace-join", "infer"]);
     // Three requests; nginx's third line answers another status than
     // uWSGI's: it must join nothing.
     let lines = [
@@ -425,13 +405,13 @@ fn trace_join_infer_joins_two_containers_lines_without_ids_into_one_trace() {
         let id = a["trace_id"].as_str().unwrap();
         let s = &traces[id];
         assert_eq!(s.len(), 2, "{s:?}");
-        let n = find(s, &hex_span(id, SpanRole::NginxServer));
-        let u = find(s, &hex_span(id, SpanRole::Uwsgi));
+        let n = find_span(s, &hex_span(id, SpanRole::NginxServer));
+        let u = find_span(s, &hex_span(id, SpanRole::Uwsgi));
         assert_eq!(n["parent_span_id"], "");
         assert_eq!(u["parent_span_id"], n["span_id"]);
         assert_eq!(text(&n["resource"], "container.name"), "web-nginx");
         assert_eq!(text(&u["resource"], "container.name"), "web-app");
         // uWSGI's msecs, to the millisecond its line carries.
-        assert_eq!(duration(u), [3, 7][i] * 1_000_000, "{u}");
+        assert_eq!(span_duration(u), [3, 7][i] * 1_000_000, "{u}");
     }
 }

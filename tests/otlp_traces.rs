@@ -15,7 +15,7 @@ use std::path::Path;
 
 use logmux::trace::ids::{span_id, SpanRole};
 use logmux_parsers::trace_context::{to_hex, trace_id};
-use otlp::{typed, Receiver};
+use otlp::{find_span, span_duration, typed, Receiver};
 use serde_json::{json, Value};
 use support::*;
 
@@ -167,17 +167,6 @@ fn by_trace(spans: &[Value]) -> BTreeMap<String, Vec<Value>> {
     m
 }
 
-fn find<'s>(spans: &'s [Value], id: &str) -> &'s Value {
-    spans
-        .iter()
-        .find(|s| s["span_id"] == id)
-        .unwrap_or_else(|| panic!("no span {id} in {spans:?}"))
-}
-
-fn duration(s: &Value) -> u64 {
-    s["end"].as_u64().unwrap() - s["start"].as_u64().unwrap()
-}
-
 fn five_requests() -> Vec<Request> {
     let t = |n: u8| format!("{n:02x}{}", "a1".repeat(15));
     let mut boom = req(t(3), 500, 0.013, &[0.012], "500", Some(0.011873));
@@ -200,13 +189,13 @@ fn check_five(spans: &[Value], requests: &[Request]) {
     assert_eq!(counts, [2, 2, 2, 1, 4]);
     for r in requests {
         let s = &traces[&r.id];
-        let n = find(s, &hex_span(&r.id, SpanRole::NginxServer));
+        let n = find_span(s, &hex_span(&r.id, SpanRole::NginxServer));
         assert_eq!(
             (n["name"].as_str(), n["kind"].as_i64()),
             (Some("GET"), Some(2))
         );
         assert_eq!(n["parent_span_id"], "");
-        assert_eq!(duration(n), (r.rt * 1e9).round() as u64, "{n}");
+        assert_eq!(span_duration(n), (r.rt * 1e9).round() as u64, "{n}");
         assert_eq!(
             typed(&n["resource"]["service.name"], "string_value"),
             "nginx"
@@ -220,13 +209,13 @@ fn check_five(spans: &[Value], requests: &[Request]) {
         let want_status = if r.status >= 500 { 2 } else { 0 };
         assert_eq!(n["status"][0], want_status);
         let Some(d) = r.uwsgi else { continue };
-        let u = find(s, &hex_span(&r.id, SpanRole::Uwsgi));
+        let u = find_span(s, &hex_span(&r.id, SpanRole::Uwsgi));
         assert_eq!(
             typed(&u["resource"]["service.name"], "string_value"),
             "uwsgi"
         );
         // To the microsecond: 11873 micros is 11,873,000 ns.
-        assert_eq!(duration(u), (d * 1e6).round() as u64 * 1000, "{u}");
+        assert_eq!(span_duration(u), (d * 1e6).round() as u64 * 1000, "{u}");
         assert_eq!(u["end"], n["end"]);
         assert_eq!(u["status"][0], want_status);
         let parent = if r.urt.len() >= 2 {
@@ -261,8 +250,8 @@ fn check_five(spans: &[Value], requests: &[Request]) {
     // The retried request: two client spans end to end under nginx's.
     let e = &requests[4];
     let s = &traces[&e.id];
-    let t0 = find(s, &hex_span(&e.id, SpanRole::UpstreamTry(0)));
-    let t1 = find(s, &hex_span(&e.id, SpanRole::UpstreamTry(1)));
+    let t0 = find_span(s, &hex_span(&e.id, SpanRole::UpstreamTry(0)));
+    let t1 = find_span(s, &hex_span(&e.id, SpanRole::UpstreamTry(1)));
     let n = hex_span(&e.id, SpanRole::NginxServer);
     assert_eq!(
         (t0["kind"].as_i64(), t1["kind"].as_i64()),
@@ -272,7 +261,7 @@ fn check_five(spans: &[Value], requests: &[Request]) {
         (t0["parent_span_id"].as_str(), t1["parent_span_id"].as_str()),
         (Some(n.as_str()), Some(n.as_str()))
     );
-    assert_eq!((duration(t0), duration(t1)), (0, 12_000_000));
+    assert_eq!((span_duration(t0), span_duration(t1)), (0, 12_000_000));
     assert_eq!(t0["end"], t1["start"]);
     assert_eq!(
         (t0["status"][0].as_i64(), t1["status"][0].as_i64()),

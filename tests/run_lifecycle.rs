@@ -505,7 +505,7 @@ command = ["sleep", "2"]
 command = ["sleep", "60"]
 "#
         ));
-        std::thread::sleep(Duration::from_millis(300));
+        run.wait_for(10, "setup spawned", |_, err| err.contains("spawned setup"));
         let before = cpu_ticks(run.pid());
         std::thread::sleep(Duration::from_millis(1500));
         let spent = cpu_ticks(run.pid()) - before;

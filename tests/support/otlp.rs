@@ -163,3 +163,16 @@ pub fn typed<'v>(v: &'v Value, kind: &str) -> &'v Value {
     assert_eq!(v[0], kind, "{v}");
     &v[1]
 }
+
+/// The span with this hex `span_id` among the receiver's spans.
+pub fn find_span<'s>(spans: &'s [Value], id: &str) -> &'s Value {
+    spans
+        .iter()
+        .find(|s| s["span_id"] == id)
+        .unwrap_or_else(|| panic!("no span {id} in {spans:?}"))
+}
+
+/// A span's duration, in nanoseconds.
+pub fn span_duration(s: &Value) -> u64 {
+    s["end"].as_u64().unwrap() - s["start"].as_u64().unwrap()
+}
