@@ -109,7 +109,12 @@ pub fn for_command(command: Vec<String>, env: Env<'_>) -> Result<RunConfig, Conf
     raw.program.insert(
         name,
         RawProgram {
-            command: Some(Spanned::new(0..0, CommandValue::Args(command))),
+            // The real command is set after resolving: a shell has filled
+            // the command line's `${VAR}`s already (as under tini).
+            command: Some(Spanned::new(
+                0..0,
+                CommandValue::Args(vec!["command".into()]),
+            )),
             autorestart: Some(Spanned::new(0..0, AutoRestart::Never.name().into())),
             on_exit: Some(Spanned::new(0..0, "shutdown".into())),
             startsecs: Some(Spanned::new(0..0, DurationValue::Secs(0))),
@@ -124,6 +129,7 @@ pub fn for_command(command: Vec<String>, env: Env<'_>) -> Result<RunConfig, Conf
     // The one program is the container's command: it reads logmux's stdin
     // (`echo hi | logmux run -- cat`), as under tini.
     for p in &mut config.programs {
+        p.command.clone_from(&command);
         p.inherit_stdin = true;
     }
     Ok(config)

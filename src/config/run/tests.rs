@@ -638,3 +638,15 @@ fn uwsgi_log_format_top_level_is_every_programs_unless_one_has_its_own() {
     let c = load_str("[program.a]\ncommand = \"uwsgi\"\n").unwrap_or_else(|e| panic!("{e}"));
     assert!(c.programs[0].uwsgi_log_format.is_none());
 }
+
+#[test]
+fn a_command_lines_words_are_run_as_given_not_filled_again() {
+    // The shell that ran `logmux run -- …` has filled what it meant to
+    // fill: a `${VAR}` left in a word is the program's (as under tini).
+    let words = ["sh", "-c", "echo ${NGINX_SERVER_NAME} $${X} %(ENV_HOME)s"];
+    let config = for_command(words.iter().map(|w| w.to_string()).collect(), &env)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.programs.len(), 1);
+    assert_eq!(config.programs[0].command, words);
+    assert_eq!(config.programs[0].name, "sh");
+}
