@@ -92,6 +92,26 @@ pub fn set_pipe_size(pipe: impl AsFd, bytes: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// How much lower a background thread's priority is (as `nice -n 10`):
+/// it gets about a tenth of a core that a normal thread also wants, and
+/// every cycle nobody else wants.
+const BACKGROUND_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority by [`BACKGROUND_NICE`]
+/// (at most to 19), for work that may lag behind the readers and the log
+/// sinks (spans, which are derived from the logs): it takes the CPU they
+/// leave. On Linux the nice value belongs to each thread, so the rest of
+/// the process keeps its own.
+pub fn become_background_thread() -> io::Result<()> {
+    Errno::clear();
+    // nix has no nice(); it only takes a number. -1 is also a valid nice
+    // value: errno tells a failure.
+    if unsafe { libc::nice(BACKGROUND_NICE) } == -1 && Errno::last_raw() != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Asks the kernel to re-parent orphaned descendants to this process
 /// (PR_SET_CHILD_SUBREAPER), as it does to PID 1.
 pub fn become_subreaper() -> io::Result<()> {
@@ -226,6 +246,26 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::os::unix::net::UnixStream;
+
+    /// The nice value of the calling thread (/proc's stat, field 19).
+    fn thread_nice() -> i64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_background_thread_is_lowered_and_its_process_is_not() {
+        let before = thread_nice();
+        let lowered = std::thread::spawn(|| {
+            become_background_thread().unwrap();
+            thread_nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, (before + i64::from(BACKGROUND_NICE)).min(19));
+        assert_eq!(thread_nice(), before);
+    }
 
     #[test]
     fn wait_readable_sees_data_and_times_out_without() {

@@ -371,7 +371,7 @@ fn ten_thousand_traces_in_flight_stay_within_max_pending_and_none_is_lost() {
     // No log record: signals = ["traces"] sends spans only.
     assert!(rx.records().is_empty());
     assert!(
-        done.stderr.contains("traces: 0 complete, 100 sent after the window or at the end, 9900 sent early (max_pending), 0 without a span; 0 left out by sampling; 10000 spans queued; 0 dropped"),
+        done.stderr.contains("traces: 0 complete, 100 sent after the window or at the end, 9900 sent early (max_pending), 0 without a span; 0 left out by sampling; 10000 spans queued; 0 parts dropped"),
         "{}",
         done.stderr
     );
@@ -548,6 +548,50 @@ fn metrics_text(port: u16) -> Option<String> {
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     Some(text)
+}
+
+/// Each thread of `pid`: its name and nice value (/proc's stat, field 19).
+fn threads_nice(pid: i32) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let stat = std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap();
+        let (open, close) = (stat.find('(').unwrap(), stat.rfind(')').unwrap());
+        let nice = stat[close + 2..]
+            .split(' ')
+            .nth(16)
+            .unwrap()
+            .parse()
+            .unwrap();
+        out.insert(stat[open + 1..close].to_string(), nice);
+    }
+    out
+}
+
+#[test]
+fn spans_are_built_and_sent_on_background_threads_and_logs_are_not() {
+    let Some(py) = otlp::python() else {
+        skip_or_fail("otlp_traces", "no python with opentelemetry-proto");
+        return;
+    };
+    let rx = Receiver::start(&py, "", 0);
+    let files = tempfile::tempdir().unwrap();
+    write_programs(files.path(), &five_requests());
+    let text = config(files.path(), &sink(&rx, ""), "otel", "").replace(
+        "command = [\"cat\", ",
+        "command = [\"sh\", \"-c\", \"cat $0; exec sleep 60\", ",
+    );
+    let run = start(&text);
+    rx.wait_for_spans(11, 20);
+    let nice = threads_nice(run.pid());
+    // The span builder and the traces twin's sink at nice 10; the readers
+    // (logmux's main thread) and the logs' sink as logmux itself.
+    assert_eq!(nice.get("trace-spans"), Some(&10), "{nice:?}");
+    assert_eq!(nice.get("sink-otel.trace"), Some(&10), "{nice:?}");
+    assert_eq!(nice.get("sink-otel"), Some(&0), "{nice:?}");
+    assert_eq!(nice.get("logmux"), Some(&0), "{nice:?}");
+    run.signal(libc::SIGTERM);
+    let done = run.finish(30);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
 }
 
 #[test]

@@ -72,6 +72,11 @@ pub trait Sink: Send {
     /// once, instead of waiting and trying again inside `write`, so the
     /// spool keeps the records and hands them again after its backoff.
     fn fail_fast(&mut self) {}
+    /// What it carries may lag behind the logs (spans): its threads run
+    /// at a lower priority, on the CPU the readers and log sinks leave.
+    fn background(&self) -> bool {
+        false
+    }
     /// How long the sink thread may wait for more events before it
     /// flushes a partial batch (an OTLP sink's `batch_timeout`, while it
     /// holds events); zero: flush as soon as the queue is empty.
@@ -150,10 +155,16 @@ impl SinkHandle {
         let q = Arc::clone(&queue);
         let thread_name = format!("sink-{name}");
         let label = name.clone();
+        let background = sink.background();
         let thread = std::thread::Builder::new()
             .name(thread_name)
             .stack_size(sink.stack_size())
-            .spawn(move || write_loop(&label, sink, &q))?;
+            .spawn(move || {
+                if background {
+                    lower_priority(&label);
+                }
+                write_loop(&label, sink, &q)
+            })?;
         Ok(SinkHandle {
             name,
             queue,
@@ -321,6 +332,14 @@ fn eprint_diag(name: &str, e: &io::Error) {
         &format!("sink {name}: write failed: {e}; events are counted as lost until it recovers"),
         &[("sink", crate::diag::Detail::Text(name))],
     );
+}
+
+/// Makes the calling thread a background one ([`Sink::background`]); a
+/// failure only costs speed, so it is reported and work goes on.
+pub(crate) fn lower_priority(label: &str) {
+    if let Err(e) = crate::sys::become_background_thread() {
+        tracing::debug!("{label}: could not lower the thread's priority: {e}");
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! The span builder at work, shared by every stream of a door (under
 //! `run`, nginx's and uWSGI's readers feed the same one): the pipelines
-//! hand it the parts of their events once per read ([`super::feed`]: a
-//! lock and a map insert per part, for the few events that have a trace
-//! id, nothing for the others); a thread of its own builds the spans of the traces handed out,
-//! samples them per sink and queues them to each OTLP sink's traces twin,
-//! so that a slow receiver never holds a reader. At the end
+//! hand it the parts of their events once per read ([`super::feed`]: one
+//! lock and an append, for the few events that have a trace id, nothing
+//! for the others). A thread of its own, at a lower priority than the
+//! readers, collects the parts per trace, builds the spans of the traces
+//! complete or expired, samples them per sink and queues them to each
+//! OTLP sink's traces twin, so that neither span building nor a slow
+//! receiver ever holds a reader. At the end
 //! ([`Tracer::close`]) the traces still waiting are sent, then the twins
 //! are closed within the door's deadline.
 
@@ -45,7 +47,8 @@ pub struct TraceCounts {
     /// Spans queued, over all sinks; traces left out by sampling.
     pub spans_queued: AtomicU64,
     pub sampled_out: AtomicU64,
-    /// Traces dropped while the sinks did not take spans fast enough.
+    /// Parts of traces dropped while the span builder (held by a full
+    /// sink, or outrun by the readers) did not take them fast enough.
     pub dropped: AtomicU64,
 }
 
@@ -53,12 +56,15 @@ pub struct TraceCounts {
 const TICK: Duration = Duration::from_millis(100);
 /// How often an idle thread looks (nothing ready, nothing waiting).
 const IDLE_TICK: Duration = Duration::from_secs(1);
-/// Or as soon as this many traces are ready.
+/// Or as soon as this many parts wait.
 const WAKE_AT: usize = 1024;
 
 struct State {
-    builder: Builder,
-    ready: Vec<Collected>,
+    /// Parts handed in, not yet collected by the thread.
+    incoming: Vec<([u8; 16], Part)>,
+    /// At most this many wait (more are dropped, and counted): the thread
+    /// may be held by a full sink, or outrun by the readers.
+    max_incoming: usize,
     closing: bool,
 }
 
@@ -125,8 +131,8 @@ impl Tracer {
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                builder: Builder::new(spec.window, spec.max_pending),
-                ready: Vec::new(),
+                incoming: Vec::new(),
+                max_incoming: 4 * spec.max_pending.max(8 * WAKE_AT),
                 closing: false,
             }),
             wake: Condvar::new(),
@@ -136,9 +142,10 @@ impl Tracer {
             zone,
         });
         let run = Arc::clone(&shared);
+        let builder = Builder::new(spec.window, spec.max_pending);
         let thread = std::thread::Builder::new()
             .name("trace-spans".into())
-            .spawn(move || run.work())
+            .spawn(move || run.work(builder))
             .map_err(|source| OpenError {
                 name: "traces".into(),
                 source,
@@ -163,27 +170,28 @@ impl Tracer {
     }
 
     /// Takes in the parts of a stream's events, in their order: one lock
-    /// for all of them.
+    /// and one append for all of them.
     pub fn take(&self, parts: &mut Vec<([u8; 16], Part)>) {
         let s = &self.shared;
         let Ok(mut state) = s.state.lock() else {
             parts.clear();
             return;
         };
-        let state = &mut *state;
-        let now = Instant::now();
-        for (id, part) in parts.drain(..) {
-            state.builder.add(id, part, now, &mut state.ready);
+        if state.incoming.is_empty() {
+            // Swapped: the reader keeps the thread's emptied buffer.
+            std::mem::swap(&mut state.incoming, parts);
+        } else {
+            state.incoming.append(parts);
         }
-        let cap = state.builder.max_pending().max(8 * WAKE_AT);
-        if state.ready.len() > cap {
-            // The thread is held by a full sink (`on_full = "block"`):
-            // the readers never wait for spans, and memory stays bounded.
-            let over = state.ready.len() - cap;
-            state.ready.drain(..over);
+        if state.incoming.len() > state.max_incoming {
+            // The thread is held by a full sink (`on_full = "block"`) or
+            // outrun: the readers never wait for spans, and memory stays
+            // bounded.
+            let over = state.incoming.len() - state.max_incoming;
+            state.incoming.drain(..over);
             s.counts.dropped.fetch_add(over as u64, Ordering::Relaxed);
         }
-        if state.ready.len() >= WAKE_AT {
+        if state.incoming.len() >= WAKE_AT {
             s.wake.notify_one();
         }
     }
@@ -227,7 +235,7 @@ impl Tracer {
         let dropped = n(&c.dropped);
         tracing::info!(
             complete, expired, evicted, spanless, sampled_out = sampled, spans, dropped,
-            "traces: {complete} complete, {expired} sent after the window or at the end, {evicted} sent early (max_pending), {spanless} without a span; {sampled} left out by sampling; {spans} spans queued; {dropped} dropped (the sinks were full)"
+            "traces: {complete} complete, {expired} sent after the window or at the end, {evicted} sent early (max_pending), {spanless} without a span; {sampled} left out by sampling; {spans} spans queued; {dropped} parts dropped (span building fell behind: a full sink or too fast readers)"
         );
         self.sinks
             .lock()
@@ -236,50 +244,57 @@ impl Tracer {
 }
 
 impl Shared {
-    /// The builder's thread: hands out what is complete or expired, until
-    /// told to close; then everything.
-    fn work(&self) {
-        let mut taken = Vec::new();
+    /// The builder's thread: collects the parts handed in, hands out
+    /// what is complete or expired, until told to close; then everything.
+    fn work(&self, mut builder: Builder) {
+        // Spans may lag behind the logs they come from: the readers and
+        // the log sinks go first.
+        crate::sink::lower_priority("trace-spans");
+        let (mut parts, mut taken) = (Vec::new(), Vec::new());
         let mut resources = EncodedResources::default();
         loop {
-            let closing = {
-                let Ok(mut state) = self.state.lock() else {
-                    return;
-                };
-                if state.ready.len() < WAKE_AT && !state.closing {
-                    // Traces ready wait for the tick: one wake-up per
-                    // batch, not per request.
-                    let wait = match state.builder.next_deadline() {
-                        Some(d) => d.saturating_duration_since(Instant::now()).min(TICK),
-                        // Nothing waits: an idle logmux wakes once a second.
-                        None if state.ready.is_empty() => IDLE_TICK,
-                        None => TICK,
-                    };
-                    state = match self
-                        .wake
-                        .wait_timeout(state, wait.max(Duration::from_millis(1)))
-                    {
-                        Ok((s, _)) => s,
-                        Err(_) => return,
-                    };
-                }
-                let state = &mut *state;
-                taken.append(&mut state.ready);
-                state.builder.expire(Instant::now(), &mut taken);
-                if state.closing {
-                    state.builder.drain(&mut taken);
-                }
-                let c = state.builder.counts;
-                self.counts.complete.store(c.complete, Ordering::Relaxed);
-                self.counts.expired.store(c.expired, Ordering::Relaxed);
-                self.counts.evicted.store(c.evicted, Ordering::Relaxed);
-                state.closing
+            let Some(closing) = self.wait_for_parts(&builder, &mut parts) else {
+                return;
             };
+            let now = Instant::now();
+            for (id, part) in parts.drain(..) {
+                builder.add(id, part, now, &mut taken);
+            }
+            builder.expire(now, &mut taken);
+            if closing {
+                builder.drain(&mut taken);
+            }
+            let c = builder.counts;
+            self.counts.complete.store(c.complete, Ordering::Relaxed);
+            self.counts.expired.store(c.expired, Ordering::Relaxed);
+            self.counts.evicted.store(c.evicted, Ordering::Relaxed);
             self.send(&mut taken, &mut resources);
             if closing {
                 return;
             }
         }
+    }
+
+    /// Waits until enough parts came in, a trace's window ends or a tick
+    /// passes (one wake-up per batch, not per request), then moves the
+    /// parts to `parts`; whether the tracer is closing (`None`: poisoned).
+    fn wait_for_parts(&self, builder: &Builder, parts: &mut Vec<([u8; 16], Part)>) -> Option<bool> {
+        let mut state = self.state.lock().ok()?;
+        if state.incoming.len() < WAKE_AT && !state.closing {
+            let wait = match builder.next_deadline() {
+                Some(d) => d.saturating_duration_since(Instant::now()).min(TICK),
+                // Nothing waits: an idle logmux wakes once a second.
+                None if state.incoming.is_empty() => IDLE_TICK,
+                None => TICK,
+            };
+            state = self
+                .wake
+                .wait_timeout(state, wait.max(Duration::from_millis(1)))
+                .ok()?
+                .0;
+        }
+        std::mem::swap(&mut state.incoming, parts);
+        Some(state.closing)
     }
 
     /// Builds, samples, encodes and queues the spans of `traces`.

@@ -41,15 +41,28 @@ impl Spooled {
         let spool = Arc::new(spool);
         sink.fail_fast();
         let (s, q) = (Arc::clone(&spool), Arc::clone(queue));
+        let background = sink.background();
+        let writer_label = name.to_string();
         let writer = std::thread::Builder::new()
             .name(format!("spool-{name}"))
-            .spawn(move || disk::write_loop(&s, &q))?;
+            .spawn(move || {
+                if background {
+                    super::lower_priority(&writer_label);
+                }
+                disk::write_loop(&s, &q)
+            })?;
         let (s, q) = (Arc::clone(&spool), Arc::clone(queue));
         let backlog = recovered.pending_events() > 0;
+        let delivery_label = name.to_string();
         let delivery = std::thread::Builder::new()
             .name(format!("sink-{name}"))
             .stack_size(sink.stack_size())
-            .spawn(move || disk::deliver_loop(&s, sink.as_mut(), &q, recovered.acked, backlog))?;
+            .spawn(move || {
+                if sink.background() {
+                    super::lower_priority(&delivery_label);
+                }
+                disk::deliver_loop(&s, sink.as_mut(), &q, recovered.acked, backlog)
+            })?;
         Ok(Spooled {
             spool,
             writer: Some(writer),

@@ -207,6 +207,11 @@ impl crate::sink::Sink for OtlpSink {
         self.fail_fast = true;
     }
 
+    /// A traces twin: spans wait while the logs go first.
+    fn background(&self) -> bool {
+        self.spec.signal == Signal::Traces
+    }
+
     /// Behind a spool the spool's chunk is the batch: no waiting.
     fn linger(&self) -> std::time::Duration {
         if self.fail_fast || self.pending_events == 0 {
