@@ -15,13 +15,15 @@
 //! Status: ERROR for a 5xx answer (server spans), for a 4xx or 5xx or no
 //! answer from a try (client spans); UNSET otherwise.
 
+use std::borrow::Cow;
+
 use super::ids::{span_id, SpanRole};
 use super::parts::{Exception, Http, Nginx, Uwsgi};
 use super::span::{AttrValue, Attrs, Resource, Span, SpanEvent, SpanKind, StatusCode};
 use super::spans::Collected;
 
 /// The spans of `c`, parents first; none for a trace of tracebacks alone.
-pub fn spans(c: &Collected) -> Vec<Span> {
+pub fn spans(c: &Collected) -> Vec<Span<'_>> {
     let t = c.trace_id;
     let mut out = Vec::new();
     // The uWSGI span's parent: its id, start and end.
@@ -78,28 +80,33 @@ pub fn has_error(c: &Collected) -> bool {
 }
 
 /// Whether a trace is an error one, kept whatever the sample ratio.
-pub fn is_error(spans: &[Span]) -> bool {
+pub fn is_error(spans: &[Span<'_>]) -> bool {
     spans
         .iter()
         .any(|s| s.status == StatusCode::Error || !s.events.is_empty())
 }
 
-fn base(t: [u8; 16], role: SpanRole, http: &Http, kind: SpanKind, r: &Resource) -> Span {
+fn base<'a>(t: [u8; 16], role: SpanRole, http: &'a Http, kind: SpanKind, r: &Resource) -> Span<'a> {
     Span {
         trace_id: t,
         span_id: span_id(&t, role),
         parent_span_id: None,
-        // HTTP semconv: `{method}` (`{method} {route}` needs a route), `HTTP` unknown.
-        name: http.method.clone().unwrap_or_else(|| "HTTP".into()),
+        name: span_name(http),
         kind,
         start_unix_nano: 0,
         end_unix_nano: 0,
-        attributes: http.attrs.clone(),
+        attributes: http.attrs().collect(),
         events: Vec::new(),
         status: server_status(http.status),
         status_message: String::new(),
         resource: r.clone(),
     }
+}
+
+/// HTTP semconv: `{method}` (`{method} {route}` needs a route), `HTTP`
+/// when unknown.
+fn span_name(http: &Http) -> Cow<'_, str> {
+    Cow::Borrowed(http.method().unwrap_or("HTTP"))
 }
 
 fn server_status(status: Option<i64>) -> StatusCode {
@@ -109,7 +116,7 @@ fn server_status(status: Option<i64>) -> StatusCode {
     }
 }
 
-fn nginx_span(t: [u8; 16], n: &Nginx, r: &Resource) -> Span {
+fn nginx_span<'a>(t: [u8; 16], n: &'a Nginx, r: &Resource) -> Span<'a> {
     let mut s = base(t, SpanRole::NginxServer, &n.http, SpanKind::Server, r);
     s.parent_span_id = n.parent;
     s.end_unix_nano = n.end;
@@ -117,21 +124,21 @@ fn nginx_span(t: [u8; 16], n: &Nginx, r: &Resource) -> Span {
     s
 }
 
-fn try_spans(t: [u8; 16], n: &Nginx, r: &Resource) -> Vec<Span> {
+fn try_spans<'a>(t: [u8; 16], n: &'a Nginx, r: &Resource) -> Vec<Span<'a>> {
     let server = span_id(&t, SpanRole::NginxServer);
     let mut end = n.end;
     let mut out = Vec::with_capacity(n.tries_us.len());
     for (i, us) in n.tries_us.iter().enumerate().rev() {
         let status = n.try_status.get(i).copied().flatten();
-        let mut attrs: Attrs = Vec::new();
-        if let Some(m) = &n.http.method {
-            attrs.push(("http.request.method", AttrValue::Str(m.clone())));
+        let mut attrs: Attrs<'a> = Vec::new();
+        if let Some(m) = n.http.method() {
+            attrs.push(("http.request.method", AttrValue::Str(Cow::Borrowed(m))));
         }
         if let Some(code) = status {
             attrs.push(("http.response.status_code", AttrValue::Int(code)));
         }
-        if let Some(addr) = n.try_addr.get(i).filter(|a| !a.is_empty() && &***a != "-") {
-            attrs.push(("server.address", AttrValue::Str(addr.clone())));
+        if let Some(addr) = n.try_addr.get(i).filter(|a| !a.is_empty() && *a != "-") {
+            attrs.push(("server.address", AttrValue::Str(Cow::Borrowed(addr))));
         }
         if i > 0 {
             attrs.push(("http.request.resend_count", AttrValue::Int(i as i64)));
@@ -141,7 +148,7 @@ fn try_spans(t: [u8; 16], n: &Nginx, r: &Resource) -> Vec<Span> {
             trace_id: t,
             span_id: span_id(&t, role),
             parent_span_id: Some(server),
-            name: n.http.method.clone().unwrap_or_else(|| "HTTP".into()),
+            name: span_name(&n.http),
             kind: SpanKind::Client,
             start_unix_nano: end.saturating_sub(us.saturating_mul(1000)),
             end_unix_nano: end,
@@ -161,17 +168,17 @@ fn try_spans(t: [u8; 16], n: &Nginx, r: &Resource) -> Vec<Span> {
 }
 
 /// A span's id, start and end: where a child is placed.
-fn placed(s: &Span) -> ([u8; 8], u64, u64) {
+fn placed(s: &Span<'_>) -> ([u8; 8], u64, u64) {
     (s.span_id, s.start_unix_nano, s.end_unix_nano)
 }
 
-fn uwsgi_span(
+fn uwsgi_span<'a>(
     t: [u8; 16],
-    u: &Uwsgi,
+    u: &'a Uwsgi,
     r: &Resource,
     parent: Option<([u8; 8], u64, u64)>,
-    events: Vec<SpanEvent>,
-) -> Span {
+    events: Vec<SpanEvent<'a>>,
+) -> Span<'a> {
     let mut s = base(t, SpanRole::Uwsgi, &u.http, SpanKind::Server, r);
     s.parent_span_id = parent.map(|(id, _, _)| id);
     let d = u.duration_us.saturating_mul(1000);
@@ -186,13 +193,16 @@ fn uwsgi_span(
     s
 }
 
-fn exception_event(e: &Exception) -> SpanEvent {
-    let mut attributes: Attrs = vec![("exception.type", AttrValue::Str(e.kind.clone()))];
+fn exception_event(e: &Exception) -> SpanEvent<'_> {
+    fn text(t: &str) -> AttrValue<'_> {
+        AttrValue::Str(Cow::Borrowed(t))
+    }
+    let mut attributes: Attrs<'_> = vec![("exception.type", text(&e.kind))];
     if !e.message.is_empty() {
-        attributes.push(("exception.message", AttrValue::Str(e.message.clone())));
+        attributes.push(("exception.message", text(&e.message)));
     }
     if !e.stacktrace.is_empty() {
-        attributes.push(("exception.stacktrace", AttrValue::Str(e.stacktrace.clone())));
+        attributes.push(("exception.stacktrace", text(&e.stacktrace)));
     }
     SpanEvent {
         time_unix_nano: e.time,

@@ -1,10 +1,13 @@
 //! What the span builder keeps of an event: the few fields a span needs,
-//! owned (the event's buffers are reused as soon as it is encoded), for
+//! owned (the event's buffers are reused as soon as it is encoded), a
+//! request line's text in one allocation (parts are made on the readers'
+//! threads and dropped on the builder's, where each free costs), for
 //! the three kinds of event a request's trace is made of: nginx's access
 //! line, uWSGI's request line and a Python traceback. Fields are looked up
 //! by name, so a field a later version adds to the schema (the traceparent
 //! header) is found whether it is a schema field or a merged key.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use smallvec::SmallVec;
@@ -23,12 +26,13 @@ pub struct Nginx {
     pub end: u64,
     /// `$request_time`, in microseconds.
     pub duration_us: u64,
-    /// `$upstream_response_time`'s entries, in microseconds.
-    pub tries_us: Vec<u64>,
+    /// `$upstream_response_time`'s entries, in microseconds (one, but
+    /// for a retried request).
+    pub tries_us: SmallVec<[u64; 2]>,
     /// `$upstream_status`'s entries (`None` for `-`).
     pub try_status: Vec<Option<i64>>,
     /// `$upstream_addr`'s entries.
-    pub try_addr: Vec<Arc<str>>,
+    pub try_addr: Vec<String>,
     /// The client's traceparent's parent span id.
     pub parent: Option<[u8; 8]>,
     pub http: Http,
@@ -47,17 +51,71 @@ pub struct Uwsgi {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exception {
     pub time: u64,
-    pub kind: Arc<str>,
-    pub message: Arc<str>,
-    pub stacktrace: Arc<str>,
+    pub kind: String,
+    pub message: String,
+    pub stacktrace: String,
 }
 
 /// The HTTP attributes a request line has, in the order spans write them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Http {
-    pub method: Option<Arc<str>>,
     pub status: Option<i64>,
-    pub attrs: Vec<(&'static str, AttrValue)>,
+    /// Every text value, one after another.
+    text: String,
+    attrs: Vec<(&'static str, Slot)>,
+    /// Where in `attrs` the method is.
+    method: Option<usize>,
+}
+
+/// An attribute's value in [`Http`]: text as its range in `text`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slot {
+    Str(u32, u32),
+    Int(i64),
+}
+
+impl Http {
+    /// No attributes, only a status (`None`: no answer).
+    pub fn with_status(status: Option<i64>) -> Http {
+        Http {
+            status,
+            ..Http::default()
+        }
+    }
+
+    pub fn push_str(&mut self, key: &'static str, value: &str) {
+        let start = self.text.len();
+        self.text.push_str(value);
+        let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(self.text.len())) else {
+            self.text.truncate(start);
+            return;
+        };
+        self.attrs.push((key, Slot::Str(a, b)));
+    }
+
+    pub fn push_int(&mut self, key: &'static str, value: i64) {
+        self.attrs.push((key, Slot::Int(value)));
+    }
+
+    pub fn method(&self) -> Option<&str> {
+        match self.attrs.get(self.method?)?.1 {
+            Slot::Str(a, b) => self.text.get(a as usize..b as usize),
+            Slot::Int(_) => None,
+        }
+    }
+
+    /// The attributes, in order, their text borrowed.
+    pub fn attrs(&self) -> impl Iterator<Item = (&'static str, AttrValue<'_>)> + '_ {
+        self.attrs.iter().map(|(k, slot)| {
+            let value = match *slot {
+                Slot::Str(a, b) => AttrValue::Str(Cow::Borrowed(
+                    self.text.get(a as usize..b as usize).unwrap_or_default(),
+                )),
+                Slot::Int(i) => AttrValue::Int(i),
+            };
+            (*k, value)
+        })
+    }
 }
 
 /// One event's part of a trace.
@@ -122,22 +180,26 @@ pub fn part_of(
         ),
         _ => Part::Exception(Exception {
             time,
-            kind: text(rec, Field::ExceptionType).unwrap_or_default(),
-            message: text(rec, Field::ExceptionMessage).unwrap_or_default(),
-            stacktrace: text(rec, Field::ExceptionStacktrace).unwrap_or_default(),
+            kind: text(rec, Field::ExceptionType).unwrap_or_default().into(),
+            message: text(rec, Field::ExceptionMessage)
+                .unwrap_or_default()
+                .into(),
+            stacktrace: text(rec, Field::ExceptionStacktrace)
+                .unwrap_or_default()
+                .into(),
         }),
     };
     Some((trace_id, part))
 }
 
 fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
-    let tries_us = match rec.get(Field::NginxUpstreamResponseTime) {
+    let tries_us: SmallVec<[u64; 2]> = match rec.get(Field::NginxUpstreamResponseTime) {
         Some(Value::FloatList(list)) => list.iter().map(|s| seconds_to_us(*s)).collect(),
-        Some(Value::Float(s)) => vec![seconds_to_us(*s)],
+        Some(Value::Float(s)) => smallvec::smallvec![seconds_to_us(*s)],
         Some(Value::RawJson(raw)) => serde_json::from_str::<Vec<f64>>(raw)
             .map(|l| l.into_iter().map(seconds_to_us).collect())
             .unwrap_or_default(),
-        _ => Vec::new(),
+        _ => SmallVec::new(),
     };
     let list = |f: Field| -> Vec<String> {
         text(rec, f)
@@ -150,8 +212,7 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
         .map(|tp| tp.parent_id);
     let mut http = http(rec);
     if let Some(v) = text(rec, Field::NetworkProtocolVersion) {
-        http.attrs
-            .push(("network.protocol.version", AttrValue::Str(v)));
+        http.push_str("network.protocol.version", v);
     }
     Nginx {
         end,
@@ -169,9 +230,6 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
             Vec::new()
         } else {
             list(Field::NginxUpstreamAddr)
-                .into_iter()
-                .map(Arc::from)
-                .collect()
         },
         tries_us,
         parent,
@@ -180,19 +238,27 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
 }
 
 fn http(rec: &Record<'_>) -> Http {
-    let mut http = Http::default();
+    let mut http = Http {
+        text: String::with_capacity(256),
+        attrs: Vec::with_capacity(HTTP_FIELDS.len() + 1),
+        ..Http::default()
+    };
     for field in HTTP_FIELDS {
-        let value = match rec.get(field) {
-            Some(Value::Str(s)) => AttrValue::Str(s.as_ref().into()),
-            Some(Value::Int(i)) => AttrValue::Int(*i),
-            _ => continue,
-        };
-        match (&value, field) {
-            (AttrValue::Str(m), Field::HttpRequestMethod) => http.method = Some(m.clone()),
-            (AttrValue::Int(s), Field::HttpResponseStatusCode) => http.status = Some(*s),
+        match (rec.get(field), field) {
+            (Some(Value::Str(s)), _) => {
+                if field == Field::HttpRequestMethod {
+                    http.method = Some(http.attrs.len());
+                }
+                http.push_str(field.name(), s);
+            }
+            (Some(Value::Int(i)), _) => {
+                if field == Field::HttpResponseStatusCode {
+                    http.status = Some(*i);
+                }
+                http.push_int(field.name(), *i);
+            }
             _ => {}
         }
-        http.attrs.push((field.name(), value));
     }
     http
 }
@@ -222,7 +288,7 @@ fn resource(rec: &Record<'_>, statics: &[(String, String)], cache: &mut Vec<Reso
             && r.iter().zip(&pairs).all(|((k, v), (pk, pv))| {
                 k == pk
                     && match (v, pv) {
-                        (AttrValue::Str(a), Value::Str(b)) => **a == **b,
+                        (AttrValue::Str(a), Value::Str(b)) => a.as_ref() == b.as_ref(),
                         (AttrValue::Int(a), Value::Int(b)) => a == b,
                         (AttrValue::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
                         _ => false,
@@ -252,9 +318,9 @@ fn owned_kind(value: &Value<'_>) -> bool {
     matches!(value, Value::Str(_) | Value::Int(_) | Value::Float(_))
 }
 
-fn owned(value: &Value<'_>) -> Option<AttrValue> {
+fn owned(value: &Value<'_>) -> Option<AttrValue<'static>> {
     match value {
-        Value::Str(s) => Some(AttrValue::Str(s.as_ref().into())),
+        Value::Str(s) => Some(AttrValue::Str(Cow::Owned(s.to_string()))),
         Value::Int(i) => Some(AttrValue::Int(*i)),
         Value::Float(f) => Some(AttrValue::Float(*f)),
         _ => None,
@@ -272,8 +338,8 @@ fn traceparent<'r>(rec: &'r Record<'_>) -> Option<&'r Value<'r>> {
         .or_else(|| rec.extra.iter().find(|(k, _)| k == NAME).map(|(_, v)| v))
 }
 
-fn text(rec: &Record<'_>, field: Field) -> Option<Arc<str>> {
-    rec.get(field).and_then(Value::as_str).map(Arc::from)
+fn text<'r>(rec: &'r Record<'_>, field: Field) -> Option<&'r str> {
+    rec.get(field).and_then(Value::as_str)
 }
 
 /// A duration field (seconds) in whole microseconds: nginx's milliseconds

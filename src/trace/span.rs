@@ -1,7 +1,9 @@
 //! A span as the span builder makes it and the OTLP encoder writes it
-//! ([`crate::output::otlp::spans`]): owned values, since a trace's parts
-//! come from lines read at different times by different streams.
+//! ([`crate::output::otlp::spans`]): built from a trace's collected parts
+//! and encoded at once, so its text is borrowed from them; only a
+//! resource (a program's, shared by all its spans) owns its values.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// `Span.SpanKind` of opentelemetry-proto (`trace/v1/trace.proto`).
@@ -18,40 +20,52 @@ pub enum StatusCode {
     Error = 2,
 }
 
-/// An attribute's value. Text is shared: a request line's values go to
-/// each of its spans (and each sink) without a copy.
+/// An attribute's value. A span's text is borrowed from its trace's
+/// parts: a request line's values go to each of its spans (and each sink)
+/// without a copy.
 #[derive(Debug, Clone, PartialEq)]
-pub enum AttrValue {
-    Str(Arc<str>),
+pub enum AttrValue<'a> {
+    Str(Cow<'a, str>),
     Int(i64),
     Float(f64),
 }
 
+impl AttrValue<'_> {
+    /// The same value, its text borrowed.
+    pub fn borrowed(&self) -> AttrValue<'_> {
+        match self {
+            AttrValue::Str(s) => AttrValue::Str(Cow::Borrowed(s)),
+            AttrValue::Int(i) => AttrValue::Int(*i),
+            AttrValue::Float(f) => AttrValue::Float(*f),
+        }
+    }
+}
+
 /// Attributes, in the order they are written.
-pub type Attrs = Vec<(&'static str, AttrValue)>;
+pub type Attrs<'a> = Vec<(&'static str, AttrValue<'a>)>;
 
 /// A resource: the program's (`service.name` …), shared by its spans.
-pub type Resource = Arc<Vec<(String, AttrValue)>>;
+pub type Resource = Arc<Vec<(String, AttrValue<'static>)>>;
 
 /// A span event (the `exception` event of a traceback).
 #[derive(Debug, Clone, PartialEq)]
-pub struct SpanEvent {
+pub struct SpanEvent<'a> {
     pub time_unix_nano: u64,
     pub name: &'static str,
-    pub attributes: Attrs,
+    pub attributes: Attrs<'a>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Span {
+pub struct Span<'a> {
     pub trace_id: [u8; 16],
     pub span_id: [u8; 8],
     pub parent_span_id: Option<[u8; 8]>,
-    pub name: Arc<str>,
+    pub name: Cow<'a, str>,
     pub kind: SpanKind,
     pub start_unix_nano: u64,
     pub end_unix_nano: u64,
-    pub attributes: Attrs,
-    pub events: Vec<SpanEvent>,
+    pub attributes: Attrs<'a>,
+    pub events: Vec<SpanEvent<'a>>,
     pub status: StatusCode,
     pub status_message: String,
     pub resource: Resource,

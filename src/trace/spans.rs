@@ -34,7 +34,9 @@ impl Collected {
 }
 
 struct Pending {
-    parts: Collected,
+    /// Boxed: the map's entries stay small (a trace's parts are ~300
+    /// bytes, and most of the table is cold by a request's second line).
+    parts: Box<Collected>,
     since: Instant,
     seq: u64,
 }
@@ -93,10 +95,10 @@ impl Builder {
             self.next_seq += 1;
             self.order.push_back((trace_id, seq));
             Pending {
-                parts: Collected {
+                parts: Box::new(Collected {
                     trace_id,
                     ..Collected::default()
-                },
+                }),
                 since: now,
                 seq,
             }
@@ -110,7 +112,7 @@ impl Builder {
         if parts.complete() {
             if let Some(done) = self.pending.remove(&trace_id) {
                 self.counts.complete += 1;
-                out.push(done.parts);
+                out.push(*done.parts);
             }
         }
         while self.pending.len() > self.max_pending {
@@ -139,7 +141,7 @@ impl Builder {
                         self.counts.expired += 1;
                         out.push(Collected {
                             incomplete: true,
-                            ..p.parts
+                            ..*p.parts
                         });
                     }
                     self.order.pop_front();
@@ -165,7 +167,7 @@ impl Builder {
             if self.pending.get(&id).is_some_and(|p| p.seq == seq) {
                 return self.pending.remove(&id).map(|p| Collected {
                     incomplete: true,
-                    ..p.parts
+                    ..*p.parts
                 });
             }
         }

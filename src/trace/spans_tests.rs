@@ -333,15 +333,11 @@ mod props {
                     Nginx {
                         end,
                         duration_us,
-                        tries_us,
+                        tries_us: tries_us.into(),
                         try_status,
                         try_addr: Vec::new(),
                         parent: None,
-                        http: Http {
-                            method: None,
-                            status,
-                            attrs: Vec::new(),
-                        },
+                        http: Http::with_status(status),
                     },
                     Arc::new(Vec::new()),
                 )
@@ -356,10 +352,7 @@ mod props {
                     Uwsgi {
                         time,
                         duration_us,
-                        http: Http {
-                            status,
-                            ..Http::default()
-                        },
+                        http: Http::with_status(status),
                     },
                     Arc::new(Vec::new()),
                 )

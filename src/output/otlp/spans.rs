@@ -15,7 +15,7 @@ use crate::trace::span::{AttrValue, Span, SpanEvent, StatusCode};
 
 /// Appends one frame for `span`; `defaults` are the sink's resource
 /// fields (`OTEL_RESOURCE_ATTRIBUTES`) for a resource that lacks them.
-pub fn encode(span: &Span, json: bool, defaults: &[(String, String)], out: &mut Vec<u8>) {
+pub fn encode(span: &Span<'_>, json: bool, defaults: &[(String, String)], out: &mut Vec<u8>) {
     let mut resource = Vec::new();
     encode_resource(&span.resource, json, defaults, &mut resource);
     encode_with(&resource, span, json, out);
@@ -24,14 +24,14 @@ pub fn encode(span: &Span, json: bool, defaults: &[(String, String)], out: &mut 
 /// Appends the body of a span's resource, as [`encode_with`] takes it: the
 /// same for every span of a program, so the builder encodes it once.
 pub fn encode_resource(
-    resource: &[(String, AttrValue)],
+    resource: &[(String, AttrValue<'_>)],
     json: bool,
     defaults: &[(String, String)],
     out: &mut Vec<u8>,
 ) {
-    let mut all: Vec<(&str, AttrValue)> = resource
+    let mut all: Vec<(&str, AttrValue<'_>)> = resource
         .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
+        .map(|(k, v)| (k.as_str(), v.borrowed()))
         .collect();
     for (k, v) in defaults {
         if !all.iter().any(|(r, _)| r == k) {
@@ -52,7 +52,7 @@ pub fn encode_resource(
 
 /// Appends one frame for `span` whose resource [`encode_resource`] wrote
 /// as `resource`.
-pub fn encode_with(resource: &[u8], span: &Span, json: bool, out: &mut Vec<u8>) {
+pub fn encode_with(resource: &[u8], span: &Span<'_>, json: bool, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0u8; 8]);
     out.extend_from_slice(resource);
@@ -73,7 +73,7 @@ fn put_len(out: &mut [u8], at: usize, v: usize) {
     }
 }
 
-fn proto_span(span: &Span, out: &mut Vec<u8>) {
+fn proto_span(span: &Span<'_>, out: &mut Vec<u8>) {
     bytes(1, &span.trace_id, out);
     bytes(2, &span.span_id, out);
     if let Some(parent) = &span.parent_span_id {
@@ -101,7 +101,7 @@ fn proto_span(span: &Span, out: &mut Vec<u8>) {
     }
 }
 
-fn proto_event(event: &SpanEvent, out: &mut Vec<u8>) {
+fn proto_event(event: &SpanEvent<'_>, out: &mut Vec<u8>) {
     fixed64(1, event.time_unix_nano, out);
     bytes(2, event.name.as_bytes(), out);
     for (k, v) in &event.attributes {
@@ -110,7 +110,7 @@ fn proto_event(event: &SpanEvent, out: &mut Vec<u8>) {
 }
 
 /// A `KeyValue` as field `tag`; AnyValue: string 1, int 3, double 4.
-fn proto_kv(tag: u32, key: &str, value: &AttrValue, out: &mut Vec<u8>) {
+fn proto_kv(tag: u32, key: &str, value: &AttrValue<'_>, out: &mut Vec<u8>) {
     nested(tag, out, |out| {
         bytes(1, key.as_bytes(), out);
         nested(2, out, |out| match value {
@@ -138,13 +138,13 @@ fn bytes(tag: u32, b: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b);
 }
 
-fn json_resource(resource: &[(&str, AttrValue)], out: &mut Vec<u8>) {
+fn json_resource(resource: &[(&str, AttrValue<'_>)], out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"attributes\":");
     json_attrs(resource.iter().map(|(k, v)| (*k, v)), out);
     out.push(b'}');
 }
 
-fn json_span(span: &Span, out: &mut Vec<u8>) {
+fn json_span(span: &Span<'_>, out: &mut Vec<u8>) {
     let mut n = itoa::Buffer::new();
     out.extend_from_slice(b"{\"traceId\":");
     hex(&span.trace_id, out);
@@ -186,7 +186,10 @@ fn json_span(span: &Span, out: &mut Vec<u8>) {
     out.extend_from_slice(b"}}");
 }
 
-fn json_attrs<'a>(list: impl Iterator<Item = (&'a str, &'a AttrValue)>, out: &mut Vec<u8>) {
+fn json_attrs<'a, 'v: 'a>(
+    list: impl Iterator<Item = (&'a str, &'a AttrValue<'v>)>,
+    out: &mut Vec<u8>,
+) {
     out.push(b'[');
     for (i, (k, v)) in list.enumerate() {
         if i > 0 {

@@ -53,7 +53,7 @@ struct PStatus {
     code: i32,
 }
 
-fn sample() -> Span {
+fn sample() -> Span<'static> {
     Span {
         trace_id: [0x4b; 16],
         span_id: [1, 2, 3, 4, 5, 6, 7, 8],
