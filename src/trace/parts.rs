@@ -174,7 +174,7 @@ pub fn part_of(
             Uwsgi {
                 time,
                 duration_us: micros(rec.get(Field::HttpServerRequestDuration))?,
-                http: http(rec),
+                http: http(rec, false),
             },
             resource(rec, statics, cache),
         ),
@@ -210,10 +210,7 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
         .and_then(Value::as_str)
         .and_then(trace_context::traceparent)
         .map(|tp| tp.parent_id);
-    let mut http = http(rec);
-    if let Some(v) = text(rec, Field::NetworkProtocolVersion) {
-        http.push_str("network.protocol.version", v);
-    }
+    let http = http(rec, true);
     Nginx {
         end,
         duration_us: micros(rec.get(Field::HttpServerRequestDuration)).unwrap_or(0),
@@ -237,21 +234,35 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
     }
 }
 
-fn http(rec: &Record<'_>) -> Http {
+/// The request line's HTTP attributes (and nginx's protocol version,
+/// with `protocol`), allocated at their exact size: parts may wait in
+/// their thousands.
+fn http(rec: &Record<'_>, protocol: bool) -> Http {
+    let fields = HTTP_FIELDS
+        .iter()
+        .chain(protocol.then_some(&Field::NetworkProtocolVersion));
+    let found: SmallVec<[(Field, &Value<'_>); 8]> = fields
+        .filter_map(|f| rec.get(*f).map(|v| (*f, v)))
+        .filter(|(_, v)| matches!(v, Value::Str(_) | Value::Int(_)))
+        .collect();
+    let text_len = found
+        .iter()
+        .map(|(_, v)| v.as_str().map_or(0, str::len))
+        .sum();
     let mut http = Http {
-        text: String::with_capacity(256),
-        attrs: Vec::with_capacity(HTTP_FIELDS.len() + 1),
+        text: String::with_capacity(text_len),
+        attrs: Vec::with_capacity(found.len()),
         ..Http::default()
     };
-    for field in HTTP_FIELDS {
-        match (rec.get(field), field) {
-            (Some(Value::Str(s)), _) => {
+    for (field, value) in found {
+        match value {
+            Value::Str(s) => {
                 if field == Field::HttpRequestMethod {
                     http.method = Some(http.attrs.len());
                 }
                 http.push_str(field.name(), s);
             }
-            (Some(Value::Int(i)), _) => {
+            Value::Int(i) => {
                 if field == Field::HttpResponseStatusCode {
                     http.status = Some(*i);
                 }
