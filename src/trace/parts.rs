@@ -126,16 +126,25 @@ pub enum Part {
     Exception(Exception),
 }
 
-/// The attributes copied from a request line to its span.
-const HTTP_FIELDS: [Field; 7] = [
-    Field::HttpRequestMethod,
-    Field::UrlPath,
-    Field::UrlQuery,
-    Field::HttpResponseStatusCode,
-    Field::ServerAddress,
-    Field::ClientAddress,
-    Field::UserAgentOriginal,
-];
+/// Where a field copied from a request line to its span goes among the
+/// span's attributes (their order), if it is one: the HTTP fields, then
+/// nginx's protocol version.
+fn http_slot(field: Field) -> Option<usize> {
+    Some(match field {
+        Field::HttpRequestMethod => 0,
+        Field::UrlPath => 1,
+        Field::UrlQuery => 2,
+        Field::HttpResponseStatusCode => 3,
+        Field::ServerAddress => 4,
+        Field::ClientAddress => 5,
+        Field::UserAgentOriginal => 6,
+        Field::NetworkProtocolVersion => 7,
+        _ => return None,
+    })
+}
+
+/// The slot of nginx's protocol version, which uWSGI's spans leave out.
+const PROTOCOL_SLOT: usize = 7;
 
 /// Whether `rec` is of a kind a trace is made of (the cheap test first).
 pub fn may_have_part(rec: &Record<'_>) -> bool {
@@ -238,11 +247,19 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
 /// with `protocol`), allocated at their exact size: parts may wait in
 /// their thousands.
 fn http(rec: &Record<'_>, protocol: bool) -> Http {
-    let fields = HTTP_FIELDS
-        .iter()
-        .chain(protocol.then_some(&Field::NetworkProtocolVersion));
-    let found: SmallVec<[(Field, &Value<'_>); 8]> = fields
-        .filter_map(|f| rec.get(*f).map(|v| (*f, v)))
+    // One pass over the fields; the first of a name counts, as `get` finds.
+    let mut slots: [Option<(Field, &Value<'_>)>; PROTOCOL_SLOT + 1] = [None; PROTOCOL_SLOT + 1];
+    for (field, value) in &rec.fields {
+        if let Some(slot) = http_slot(*field).and_then(|i| slots.get_mut(i)) {
+            slot.get_or_insert((*field, value));
+        }
+    }
+    if !protocol {
+        slots[PROTOCOL_SLOT] = None;
+    }
+    let found: SmallVec<[(Field, &Value<'_>); 8]> = slots
+        .into_iter()
+        .flatten()
         .filter(|(_, v)| matches!(v, Value::Str(_) | Value::Int(_)))
         .collect();
     let text_len = found
