@@ -550,6 +550,19 @@ fn metrics_text(port: u16) -> Option<String> {
     Some(text)
 }
 
+/// `logmux run` on the five requests into `rx`, with `extra` in its
+/// config; the programs stay up after their lines, so that logmux can be
+/// looked at while it runs.
+fn five_requests_staying_up(rx: &Receiver, extra: &str) -> (tempfile::TempDir, Running) {
+    let files = tempfile::tempdir().unwrap();
+    write_programs(files.path(), &five_requests());
+    let text = config(files.path(), &sink(rx, ""), "otel", extra).replace(
+        "command = [\"cat\", ",
+        "command = [\"sh\", \"-c\", \"cat $0; exec sleep 60\", ",
+    );
+    (files, start(&text))
+}
+
 /// Each thread of `pid`: its name and nice value (/proc's stat, field 19).
 fn threads_nice(pid: i32) -> BTreeMap<String, i64> {
     let mut out = BTreeMap::new();
@@ -574,13 +587,7 @@ fn spans_are_built_and_sent_on_background_threads_and_logs_are_not() {
         return;
     };
     let rx = Receiver::start(&py, "", 0);
-    let files = tempfile::tempdir().unwrap();
-    write_programs(files.path(), &five_requests());
-    let text = config(files.path(), &sink(&rx, ""), "otel", "").replace(
-        "command = [\"cat\", ",
-        "command = [\"sh\", \"-c\", \"cat $0; exec sleep 60\", ",
-    );
-    let run = start(&text);
+    let (_files, run) = five_requests_staying_up(&rx, "");
     rx.wait_for_spans(11, 20);
     let nice = threads_nice(run.pid());
     // The span builder and the traces twin's sink at nice 10; the readers
@@ -601,21 +608,13 @@ fn the_traces_twin_is_counted_as_a_sink_in_the_metrics() {
         return;
     };
     let rx = Receiver::start(&py, "", 0);
-    let files = tempfile::tempdir().unwrap();
-    let requests = five_requests();
-    write_programs(files.path(), &requests);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let metrics = format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
-    // The programs stay up after their lines, so the metrics can be read.
-    let text = config(files.path(), &sink(&rx, ""), "otel", &metrics).replace(
-        "command = [\"cat\", ",
-        "command = [\"sh\", \"-c\", \"cat $0; exec sleep 60\", ",
-    );
-    let run = start(&text);
+    let (_files, run) = five_requests_staying_up(&rx, &metrics);
     rx.wait_for_spans(11, 20);
     let want = "logmux_sink_events_written_total{sink=\"otel.traces\"} 11";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
