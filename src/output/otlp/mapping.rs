@@ -5,7 +5,7 @@
 //! kept. Both wire encodings (protobuf and OTLP/JSON) walk this one view.
 
 use logmux_parsers::time::Offset;
-use logmux_parsers::{Field, Record, Timestamp, Value};
+use logmux_parsers::{trace_context, Field, Record, Timestamp, Value};
 use smallvec::SmallVec;
 
 use crate::output::{keeps_original, message, Event, LocalZone};
@@ -72,7 +72,11 @@ pub fn map<'e, 'a: 'e>(
         span_id: None,
     };
     for (field, value) in &record.fields {
-        if take_id(&mut mapped, field.name(), value) {
+        // Of the schema's fields only these two can be ids: no name match
+        // for the others.
+        if matches!(field, Field::TraceId | Field::SpanId)
+            && take_id(&mut mapped, field.name(), value)
+        {
             continue;
         }
         if RESOURCE_FIELDS.contains(field) {
@@ -130,29 +134,14 @@ fn take_id(mapped: &mut Mapped<'_>, key: &str, value: &Value<'_>) -> bool {
         return false;
     };
     match key {
-        "trace_id" | "trace.id" | "traceId" => {
-            hex_id(text).map(|id| mapped.trace_id = Some(id)).is_some()
-        }
-        "span_id" | "span.id" | "spanId" => {
-            hex_id(text).map(|id| mapped.span_id = Some(id)).is_some()
-        }
+        "trace_id" | "trace.id" | "traceId" => trace_context::trace_id(text)
+            .map(|id| mapped.trace_id = Some(id))
+            .is_some(),
+        "span_id" | "span.id" | "spanId" => trace_context::span_id(text)
+            .map(|id| mapped.span_id = Some(id))
+            .is_some(),
         _ => false,
     }
-}
-
-/// `N` bytes from `2N` hex digits; all zeros is no id (as W3C says).
-fn hex_id<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let b = text.as_bytes();
-    if b.len() != 2 * N {
-        return None;
-    }
-    let mut id = [0u8; N];
-    for (i, pair) in b.chunks_exact(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        id[i] = (hi * 16 + lo) as u8;
-    }
-    (id != [0u8; N]).then_some(id)
 }
 
 fn unix_nanos(secs: i64, nanos: u32) -> u64 {
@@ -221,16 +210,5 @@ mod tests {
             timestamp_nanos(&leap, LocalZone::Fixed(0)),
             951_782_400_000_000_000
         );
-    }
-
-    #[test]
-    fn ids_are_hex_of_the_right_length_and_not_zero() {
-        assert_eq!(
-            hex_id::<8>("00f067aa0ba902b7"),
-            Some([0, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7])
-        );
-        assert_eq!(hex_id::<8>("00f067aa0ba902b"), None);
-        assert_eq!(hex_id::<8>("00f067aa0ba902bz"), None);
-        assert_eq!(hex_id::<8>("0000000000000000"), None);
     }
 }
