@@ -183,14 +183,12 @@ impl Tracer {
         } else {
             state.incoming.append(parts);
         }
-        if state.incoming.len() > state.max_incoming {
-            // The thread is held by a full sink (`on_full = "block"`) or
-            // outrun: the readers never wait for spans, and memory stays
-            // bounded.
-            let over = state.incoming.len() - state.max_incoming;
-            state.incoming.drain(..over);
-            s.counts.dropped.fetch_add(over as u64, Ordering::Relaxed);
-        }
+        // The thread is held by a full sink (`on_full = "block"`) or
+        // outrun: the readers never wait for spans, and memory stays
+        // bounded.
+        let max = state.max_incoming;
+        let over = keep_newest(&mut state.incoming, max);
+        s.counts.dropped.fetch_add(over, Ordering::Relaxed);
         if state.incoming.len() >= WAKE_AT {
             s.wake.notify_one();
         }
@@ -364,6 +362,13 @@ impl Shared {
     }
 }
 
+/// Drops the oldest of `parts` beyond `max`; returns how many.
+fn keep_newest<T>(parts: &mut Vec<T>, max: usize) -> u64 {
+    let over = parts.len().saturating_sub(max);
+    parts.drain(..over);
+    over as u64
+}
+
 /// Spans are queued in batches of about this size (a burst at the end,
 /// or of evictions, must not make one batch larger than a sink's queue).
 const BATCH_BYTES: usize = 256 << 10;
@@ -405,3 +410,19 @@ impl EncodedResources {
 
 /// Encoded resources kept (a door has one per program and sink).
 const MAX_ENCODED_RESOURCES: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::keep_newest;
+
+    #[test]
+    fn parts_past_the_bound_are_dropped_oldest_first_and_counted() {
+        let mut parts: Vec<u32> = (0..10).collect();
+        assert_eq!(keep_newest(&mut parts, 10), 0);
+        assert_eq!(parts.len(), 10);
+        assert_eq!(keep_newest(&mut parts, 4), 6);
+        assert_eq!(parts, [6, 7, 8, 9]);
+        assert_eq!(keep_newest(&mut parts, 0), 4);
+        assert!(parts.is_empty());
+    }
+}
