@@ -377,6 +377,63 @@ fn ten_thousand_traces_in_flight_stay_within_max_pending_and_none_is_lost() {
     );
 }
 
+/// The number before `what` in logmux's `traces:` report.
+fn reported(stderr: &str, what: &str) -> Option<u64> {
+    let line = stderr.lines().find(|l| l.contains("traces: "))?;
+    let at = line.find(what)?;
+    line[..at]
+        .split([' ', ';', ','])
+        .rev()
+        .find(|w| !w.is_empty())?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_held_traces_sink_never_holds_the_logs_and_the_parts_waiting_stay_bounded() {
+    // A receiver that takes connections and never answers: the traces
+    // twin's sink waits on its first request, its queue fills, and the
+    // span thread waits on the queue.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", held.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let kept: Vec<_> = held.incoming().map_while(Result::ok).collect();
+        drop(kept);
+    });
+    let files = tempfile::tempdir().unwrap();
+    // nginx's lines of static files (no upstream): each trace is complete
+    // with its one line, one span each.
+    let n = 60_000;
+    let requests: Vec<Request> = (0..n)
+        .map(|i| req(spread_id(i, n), 200, 0.001, &[], "", None))
+        .collect();
+    write_programs(files.path(), &requests);
+    let sink = format!(
+        "[sink.otel]\ntype = \"otlp\"\nendpoint = \"{endpoint}\"\nsignals = [\"traces\"]\nqueue = \"1MiB\"\n"
+    );
+    let run = start(&config(
+        files.path(),
+        &sink,
+        "stdout",
+        "[trace]\nmax_pending = 100\n",
+    ));
+    // Every log line comes out: the readers never wait for spans.
+    run.wait_for(120, "every nginx line on stdout", |out, _| {
+        out.matches("\"nginx.access\"").count() == n as usize
+    });
+    run.signal(libc::SIGTERM);
+    let done = run.finish(60);
+    // Parts beyond four times max(max_pending, 8192) were dropped and
+    // counted: at least the 60,000 less the bound and what the span thread
+    // took before its sink held it (its 1 MiB queue, ~4,000 spans, and
+    // the sink's first requests), at most the 60,000 less the bound.
+    let dropped =
+        reported(&done.stderr, " parts dropped").unwrap_or_else(|| panic!("{}", done.stderr));
+    let bound = 4 * 8192;
+    assert!(dropped > 0, "{}", done.stderr);
+    assert!(dropped <= n as u64 - bound, "{dropped}: {}", done.stderr);
+}
+
 #[test]
 fn filter_to_an_otlp_sink_with_traces_builds_the_same_spans() {
     let Some(py) = otlp::python() else {
