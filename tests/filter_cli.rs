@@ -619,3 +619,29 @@ fn uwsgi_log_format_flag_types_every_field() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_logged_exception_is_one_event_on_its_request() {
+    // `logger.exception()` in a view, in the image's request-id format:
+    // the record and its traceback, then an error record without one.
+    let input = b"2026-12-05 04:00:00,123 ERROR [demo] [4bf92f3577b34da6a3ce929d0e0e4736] boom
+Traceback (most recent call last):
+  File \"/app/demo/views.py\", line 9, in cause
+ZeroDivisionError: division by zero
+2026-12-05 04:00:00,124 ERROR [demo] [4bf92f3577b34da6a3ce929d0e0e4736] no traceback
+";
+    let events = filter_json(&[], input);
+    assert_eq!(events.len(), 2, "{events:?}");
+    let first = &events[0];
+    assert_eq!(first["logmux"]["format"], "python.traceback");
+    assert_eq!(first["exception"]["type"], "ZeroDivisionError");
+    assert_eq!(first["log"]["logger"], "demo");
+    assert_eq!(first["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(events[1]["logmux"]["format"], "django");
+    assert_eq!(
+        events[1]["message"]
+            .as_str()
+            .map(|m| m.ends_with("no traceback")),
+        Some(true)
+    );
+}

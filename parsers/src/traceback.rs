@@ -78,6 +78,9 @@ enum State {
     Idle,
     /// Only Django's `Internal Server Error: /path` line; a traceback must follow.
     Django,
+    /// Only a logged record at ERROR or above (`logger.exception()`): the
+    /// traceback of its `exc_info` may follow, written with it.
+    Record,
     /// Inside a traceback block, before its exception line.
     Frames,
     /// The block's exception line was seen; a chain may still follow.
@@ -134,6 +137,15 @@ impl Assembler {
             State::Idle => self.start(line, l),
             State::Django => {
                 if is_traceback_start(l) {
+                    self.append(line, State::Frames)
+                } else {
+                    Action::Flush
+                }
+            }
+            // Python's logging writes a record and its traceback at once:
+            // one after a pause was written on its own.
+            State::Record => {
+                if is_traceback_start(l) && burst != Burst::Paused {
                     self.append(line, State::Frames)
                 } else {
                     Action::Flush
@@ -246,7 +258,7 @@ impl Assembler {
     pub fn looks_complete(&self) -> bool {
         matches!(
             self.state,
-            State::Django | State::AfterException | State::Continuing
+            State::Django | State::Record | State::AfterException | State::Continuing
         )
     }
 
@@ -259,12 +271,10 @@ impl Assembler {
             // Behind a formatter's prefix: asctime first (`2026-12-03
             // 14:34:42,885 …`, checked by its comma so that nginx access
             // lines pay one byte compare) or the level first.
-            Some(b'0'..=b'9')
-                if l.as_bytes().get(19) == Some(&b',') && django_500_path(l).is_some() =>
-            {
-                return self.start_django(line)
+            Some(b'0'..=b'9') if l.as_bytes().get(19) == Some(&b',') => {
+                return self.start_prefixed(line, l)
             }
-            Some(b'A'..=b'Z') if django_500_path(l).is_some() => return self.start_django(line),
+            Some(b'A'..=b'Z') => return self.start_prefixed(line, l),
             _ => false,
         };
         if !starts || line.len() > MAX_EVENT_BYTES {
@@ -278,12 +288,36 @@ impl Assembler {
 
     /// Django's `Internal Server Error: /path` line: a traceback must follow.
     fn start_django(&mut self, line: &str) -> Action {
+        self.hold_first(line, State::Django)
+    }
+
+    /// A record behind a logging formatter's prefix: Django's 500 line, or
+    /// one at ERROR or above, whose traceback may follow; else alone.
+    fn start_prefixed(&mut self, line: &str, l: &str) -> Action {
+        let Some(p) = crate::django::prefix(l) else {
+            return Action::Single;
+        };
+        let is_500 = p
+            .message
+            .strip_prefix(DJANGO_500)
+            .is_some_and(|path| path.trim().starts_with('/'));
+        if is_500 {
+            self.start_django(line)
+        } else if p.severity >= Severity::ERROR {
+            self.hold_first(line, State::Record)
+        } else {
+            Action::Single
+        }
+    }
+
+    /// Takes `line` as an event's first, in `state`.
+    fn hold_first(&mut self, line: &str, state: State) -> Action {
         if line.len() > MAX_EVENT_BYTES {
             return Action::Single;
         }
         self.buf.push_str(line);
         self.lines = 1;
-        self.state = State::Django;
+        self.state = state;
         Action::Taken
     }
 
@@ -867,6 +901,61 @@ ZeroDivisionError: division by zero";
             out,
             vec!["Traceback (most recent call last):\nValueError: x"]
         );
+    }
+
+    /// `logger.exception()` in a view: the record line, then its exc_info,
+    /// written by Python's logging in one write.
+    const LOGGED: [&str; 4] = [
+        "2026-12-05 04:00:00,123 ERROR [demo] [4bf92f3577b34da6a3ce929d0e0e4736] boom",
+        "Traceback (most recent call last):",
+        "  File \"/app/demo/views.py\", line 9, in cause",
+        "ZeroDivisionError: division by zero",
+    ];
+
+    #[test]
+    fn an_error_record_and_the_traceback_it_logged_are_one_event() {
+        for how in [Burst::Same, Burst::Unknown] {
+            let lines: Vec<_> = LOGGED.iter().map(|l| (*l, how)).collect();
+            let out = run_bursts(&lines);
+            assert_eq!(out, vec![LOGGED.join("\n")], "{how:?}");
+        }
+        let event = LOGGED.join("\n");
+        let mut rec = Record::default();
+        assert!(parse(&event, &mut rec));
+        assert_eq!(rec.format, Format::PythonTraceback);
+        assert_eq!(
+            rec.get(Field::ExceptionType).and_then(|v| v.as_str()),
+            Some("ZeroDivisionError")
+        );
+        assert_eq!(
+            rec.get(Field::HttpRequestId).and_then(|v| v.as_str()),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+    }
+
+    #[test]
+    fn a_record_and_a_traceback_apart_or_below_error_stay_two() {
+        // The traceback came after the writer paused: written on its own.
+        let mut paused: Vec<_> = LOGGED.iter().map(|l| (*l, Burst::Same)).collect();
+        paused[1].1 = Burst::Paused;
+        assert_eq!(run_bursts(&paused).len(), 2);
+        // An INFO record is not held for a traceback.
+        let info = LOGGED[0].replace(" ERROR ", " INFO ");
+        let mut lines = vec![info.as_str()];
+        lines.extend(&LOGGED[1..]);
+        assert_eq!(run(&lines), vec![info.clone(), LOGGED[1..].join("\n")]);
+        // An error record followed by a line of its own: both alone.
+        let out = run(&[LOGGED[0], "2026-12-05 04:00:01,000 INFO [demo] [-] next"]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], LOGGED[0]);
+        // The basic format (`logging.basicConfig`, a Django logger) too.
+        let basic = [
+            "ERROR:django.template:boom",
+            LOGGED[1],
+            LOGGED[2],
+            LOGGED[3],
+        ];
+        assert_eq!(run(&basic), vec![basic.join("\n")]);
     }
 
     #[test]
