@@ -153,6 +153,17 @@ fn req(
     }
 }
 
+/// A receiver built on the official definitions, answering 200; `None`
+/// without a Python that has opentelemetry-proto (a skip, under CI a
+/// failure).
+fn receiver() -> Option<Receiver> {
+    let Some(py) = otlp::python() else {
+        skip_or_fail("otlp_traces", "no python with opentelemetry-proto");
+        return None;
+    };
+    Some(Receiver::start(&py, "", 0))
+}
+
 fn hex_span(t: &str, role: SpanRole) -> String {
     to_hex(&span_id(&trace_id(t).unwrap(), role))
 }
@@ -271,12 +282,10 @@ fn check_five(spans: &[Value], requests: &[Request]) {
 
 #[test]
 fn run_builds_one_trace_per_request_with_its_structure_and_exact_durations() {
-    let Some(py) = otlp::python() else {
-        skip_or_fail("otlp_traces", "no python with opentelemetry-proto");
-        return;
-    };
     for encoding in ["protobuf", "json"] {
-        let rx = Receiver::start(&py, "", 0);
+        let Some(rx) = receiver() else {
+            return;
+        };
         let files = tempfile::tempdir().unwrap();
         let requests = five_requests();
         write_programs(files.path(), &requests);
@@ -302,11 +311,9 @@ fn run_builds_one_trace_per_request_with_its_structure_and_exact_durations() {
 
 #[test]
 fn sampling_keeps_every_error_and_the_ratio_of_the_rest_by_trace_id() {
-    let Some(py) = otlp::python() else {
-        skip_or_fail("otlp_traces", "no python with opentelemetry-proto");
+    let Some(rx) = receiver() else {
         return;
     };
-    let rx = Receiver::start(&py, "", 0);
     let files = tempfile::tempdir().unwrap();
     // 100 requests spread evenly over the ids; every tenth (7, 17 … 97) a 500.
     let requests: Vec<Request> = (0..100)
@@ -345,11 +352,9 @@ fn sampling_keeps_every_error_and_the_ratio_of_the_rest_by_trace_id() {
 
 #[test]
 fn ten_thousand_traces_in_flight_stay_within_max_pending_and_none_is_lost() {
-    let Some(py) = otlp::python() else {
-        skip_or_fail("otlp_traces", "no python with opentelemetry-proto");
+    let Some(rx) = receiver() else {
         return;
     };
-    let rx = Receiver::start(&py, "", 0);
     let files = tempfile::tempdir().unwrap();
     // nginx's lines only, each with an upstream: every trace waits for a
     // uWSGI line that never comes.
@@ -436,11 +441,9 @@ fn a_held_traces_sink_never_holds_the_logs_and_the_parts_waiting_stay_bounded() 
 
 #[test]
 fn filter_to_an_otlp_sink_with_traces_builds_the_same_spans() {
-    let Some(py) = otlp::python() else {
-        skip_or_fail("otlp_traces", "no python with opentelemetry-proto");
+    let Some(rx) = receiver() else {
         return;
     };
-    let rx = Receiver::start(&py, "", 0);
     let files = tempfile::tempdir().unwrap();
     let requests = five_requests();
     write_programs(files.path(), &requests);
@@ -639,11 +642,9 @@ fn threads_nice(pid: i32) -> BTreeMap<String, i64> {
 
 #[test]
 fn spans_are_built_and_sent_on_background_threads_and_logs_are_not() {
-    let Some(py) = otlp::python() else {
-        skip_or_fail("otlp_traces", "no python with opentelemetry-proto");
+    let Some(rx) = receiver() else {
         return;
     };
-    let rx = Receiver::start(&py, "", 0);
     let (_files, run) = five_requests_staying_up(&rx, "");
     rx.wait_for_spans(11, 20);
     let nice = threads_nice(run.pid());
@@ -660,11 +661,9 @@ fn spans_are_built_and_sent_on_background_threads_and_logs_are_not() {
 
 #[test]
 fn the_traces_twin_is_counted_as_a_sink_in_the_metrics() {
-    let Some(py) = otlp::python() else {
-        skip_or_fail("otlp_traces", "no python with opentelemetry-proto");
+    let Some(rx) = receiver() else {
         return;
     };
-    let rx = Receiver::start(&py, "", 0);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

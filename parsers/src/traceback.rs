@@ -297,11 +297,7 @@ impl Assembler {
         let Some(p) = crate::django::prefix(l) else {
             return Action::Single;
         };
-        let is_500 = p
-            .message
-            .strip_prefix(DJANGO_500)
-            .is_some_and(|path| path.trim().starts_with('/'));
-        if is_500 {
+        if path_of_500(p.message).is_some() {
             self.start_django(line)
         } else if p.severity >= Severity::ERROR {
             self.hold_first(line, State::Record)
@@ -519,6 +515,11 @@ fn django_500_path(line: &str) -> Option<&str> {
         Some(_) => line,
         None => crate::django::prefix(line)?.message,
     };
+    path_of_500(message)
+}
+
+/// The path of a log message `Internal Server Error: /path`.
+fn path_of_500(message: &str) -> Option<&str> {
     let path = message.strip_prefix(DJANGO_500)?.trim();
     path.starts_with('/').then_some(path)
 }

@@ -74,10 +74,6 @@ impl Builder {
         }
     }
 
-    pub fn max_pending(&self) -> usize {
-        self.max_pending
-    }
-
     /// Traces waiting for more parts.
     pub fn len(&self) -> usize {
         self.pending.len()
