@@ -364,6 +364,10 @@ fn filter_one(
         (stamp.burst, stamp.burst_rest) = bursts.read_returned(started, waiting);
         input.push(&buf[..n], &stamp, pipeline, &mut out.buf);
         pipeline.hand_spans();
+        if let Some(tracer) = pipeline.spans_behind() {
+            // The span builder is behind: wait for it, nothing dropped.
+            tracer.wait_for_room();
+        }
         if let Some((lines, bytes)) = &counters {
             bytes.add(n as u64);
             lines.add(pipeline.stats.lines - lines_counted);

@@ -691,3 +691,109 @@ fn the_traces_twin_is_counted_as_a_sink_in_the_metrics() {
     let done = run.finish(30);
     assert_eq!(done.code, Some(0), "{}", done.stderr);
 }
+
+/// An OTLP endpoint that answers 200 to every request without decoding it
+/// (in Rust: a test of volume needs no Python); returns its URL.
+fn accept_all() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || {
+                let mut reply = conn.try_clone().unwrap();
+                let mut conn = BufReader::new(conn);
+                loop {
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if conn.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    conn.read_exact(&mut body).unwrap();
+                    reply
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .unwrap();
+                }
+            });
+        }
+    });
+    endpoint
+}
+
+/// Stops the CPU hogs it holds when dropped.
+struct Hogs(Vec<std::process::Child>);
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for hog in &mut self.0 {
+            let _ = hog.kill();
+            let _ = hog.wait();
+        }
+    }
+}
+
+/// The image's nginx `log_format` (docker/logmux.toml): nginx's lines in
+/// it go through the hand-written parser, as fast as logmux reads.
+const IMAGE_NGINX_FORMAT: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" rt=$request_time urt="$upstream_response_time" us="$upstream_status" id=$trace_id tp="$http_traceparent" t=$msec"#;
+
+#[test]
+fn a_span_builder_starved_of_cpu_makes_the_program_wait_and_drops_no_part() {
+    // Every core busy at normal priority: the span thread (nice +10) gets
+    // a tenth of the reader's CPU, and the reader would outrun it by far
+    // more than the 32,768 parts that may wait.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hogs = Hogs(
+        (0..cores)
+            .map(|_| {
+                std::process::Command::new("yes")
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect(),
+    );
+    let files = tempfile::tempdir().unwrap();
+    // Static files (no upstream): each trace is complete with its nginx
+    // line, one span each.
+    let n = 300_000;
+    let lines: String = (0..n)
+        .map(|i| format!("10.0.0.1 - - [04/Dec/2026:10:00:00 +0000] \"GET /static/{i}.css HTTP/1.1\" 200 12 \"-\" \"test/1\" rt=0.001 urt=\"-\" us=\"-\" id={} tp=\"-\" t=1796378400.{:03}\n", spread_id(i, n), i % 1000))
+        .collect();
+    std::fs::write(files.path().join("nginx.log"), lines).unwrap();
+    let config = format!(
+        r#"control_socket = ""
+drain_timeout = "120s"
+[sink.otel]
+type = "otlp"
+endpoint = "{}"
+signals = ["traces"]
+[program.nginx]
+command = ["cat", "{}/nginx.log"]
+autorestart = "never"
+stdout = {{ format = "nginx.access", sink = "otel" }}
+nginx_log_format = '{IMAGE_NGINX_FORMAT}'
+"#,
+        accept_all(),
+        files.path().display()
+    );
+    let run = start(&config);
+    // The reading is over (but for what is left in the pipe): the spans
+    // still waiting are built and sent on a machine at rest.
+    run.wait_for(300, "nginx's exit", |_, err| err.contains("nginx exited"));
+    drop(hogs);
+    let done = run.finish(300);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    // Not one part dropped: every request is one complete trace.
+    let report = format!("traces: {n} complete, 0 sent after the window or at the end, 0 sent early (max_pending), 0 without a span; 0 left out by sampling; {n} spans queued; 0 parts dropped");
+    assert!(done.stderr.contains(&report), "{}", done.stderr);
+}

@@ -195,6 +195,15 @@ impl Pipeline {
         }
     }
 
+    /// The span builder, when it is behind this door's readers: a door
+    /// that can wait ([`Tracer::room`]) does so before it reads more.
+    pub fn spans_behind(&self) -> Option<&Arc<Tracer>> {
+        self.spans
+            .as_ref()
+            .map(SpanFeed::tracer)
+            .filter(|t| t.is_behind())
+    }
+
     /// A pipeline for messages rather than lines: one whose text is empty
     /// (or only ANSI codes) is still an event, not a skipped blank line.
     pub fn keeping_empty(mut self) -> Pipeline {

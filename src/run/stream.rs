@@ -161,6 +161,16 @@ impl StreamReader {
                 c.count(n, lines.pipeline.stats.lines);
             }
             lines.split.send().await;
+            if let Some(tracer) = lines.pipeline.spans_behind() {
+                // The span builder is behind (not held by a full sink):
+                // the program waits, as for a full log sink, and no part
+                // of a trace is dropped.
+                tokio::select! {
+                    biased;
+                    () = tracer.room() => {}
+                    () = &mut give_up => break,
+                }
+            }
         }
         if exit.give_up.is_triggered() {
             lines.read_what_is_left(&rx, &mut buf, &exit).await;

@@ -129,11 +129,23 @@ impl Queue {
     /// Queues a batch, blocking the calling thread until there is room
     /// (`on_full = "block"` for a door without a runtime: `filter`).
     pub fn push_blocking(&self, batch: Batch) {
+        self.push_blocking_noting(batch, |_| {});
+    }
+
+    /// [`Queue::push_blocking`], telling `waiting` when the caller starts
+    /// to wait for room (`true`, before it waits) and when it stops.
+    pub fn push_blocking_noting(&self, batch: Batch, waiting: impl Fn(bool)) {
         if batch.bytes.is_empty() {
             return;
         }
         let mut s = self.lock();
-        while !(s.bytes == 0 || s.bytes + batch.bytes.len() <= self.capacity || s.closed) {
+        let full =
+            |s: &State| !(s.bytes == 0 || s.bytes + batch.bytes.len() <= self.capacity || s.closed);
+        let waited = full(&s);
+        if waited {
+            waiting(true);
+        }
+        while full(&s) {
             s.pushers_waiting += 1;
             s = self
                 .room_blocking
@@ -142,6 +154,9 @@ impl Queue {
             s.pushers_waiting -= 1;
         }
         self.put(&mut s, batch);
+        if waited {
+            waiting(false);
+        }
     }
 
     /// Queues a batch if there is room (`on_full = "drop"`); otherwise

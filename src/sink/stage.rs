@@ -37,8 +37,14 @@ impl Route {
     /// Queues a batch as the sink's policy says, blocking the calling
     /// thread while the queue is full under `on_full = "block"`.
     pub fn send_blocking(&self, batch: Batch) {
+        self.send_blocking_noting(batch, |_| {});
+    }
+
+    /// [`Route::send_blocking`], telling `waiting` when the caller starts
+    /// and stops waiting for room ([`Queue::push_blocking_noting`]).
+    pub fn send_blocking_noting(&self, batch: Batch, waiting: impl Fn(bool)) {
         match self.on_full {
-            OnFull::Block => self.queue.push_blocking(batch),
+            OnFull::Block => self.queue.push_blocking_noting(batch, waiting),
             OnFull::Drop => {
                 self.queue.try_push(batch);
             }

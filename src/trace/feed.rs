@@ -47,6 +47,10 @@ impl SpanFeed {
         }
     }
 
+    pub fn tracer(&self) -> &Arc<Tracer> {
+        &self.tracer
+    }
+
     /// Hands the parts held to the span builder.
     pub fn hand(&mut self) {
         if !self.held.is_empty() {

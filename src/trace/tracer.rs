@@ -62,15 +62,48 @@ const WAKE_AT: usize = 1024;
 struct State {
     /// Parts handed in, not yet collected by the thread.
     incoming: Vec<([u8; 16], Part)>,
-    /// At most this many wait (more are dropped, and counted): the thread
-    /// may be held by a full sink, or outrun by the readers.
+    /// At most this many wait while the thread is held by a full sink
+    /// (more are dropped, and counted). While it is only behind (outrun by
+    /// the readers, or given little CPU), the doors that can wait for it
+    /// do ([`Tracer::room`]), and nothing is dropped below twice this.
     max_incoming: usize,
+    /// Since when the thread waits for room in a full twin queue
+    /// (`on_full = "block"`), if it does.
+    sink_full_since: Option<Instant>,
     closing: bool,
 }
+
+impl State {
+    /// Whether the thread is held by its sink: a twin queue that took
+    /// nothing for [`HELD_AFTER`] (its destination is down or hangs, not
+    /// merely slow).
+    fn held(&self) -> bool {
+        self.sink_full_since
+            .is_some_and(|since| since.elapsed() >= HELD_AFTER)
+    }
+
+    /// Whether a reader should wait before it reads more: the thread is
+    /// behind, not held by its sink, and not closing.
+    fn behind(&self) -> bool {
+        self.incoming.len() >= self.max_incoming && !self.closing && !self.held()
+    }
+}
+
+/// A twin queue full for this long holds the span builder: the readers
+/// stop waiting for it and parts past the bound are dropped, so that the
+/// logs go on.
+const HELD_AFTER: Duration = Duration::from_secs(5);
+
+/// How often a waiting reader looks whether the thread is held.
+const RECHECK: Duration = Duration::from_millis(250);
 
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// Wakes the readers waiting for the thread to take their parts (for
+    /// tasks, and for threads).
+    room: tokio::sync::Notify,
+    room_blocking: Condvar,
     outputs: Vec<Output>,
     counts: TraceCounts,
     statics: Vec<(String, String)>,
@@ -133,9 +166,12 @@ impl Tracer {
             state: Mutex::new(State {
                 incoming: Vec::new(),
                 max_incoming: 4 * spec.max_pending.max(8 * WAKE_AT),
+                sink_full_since: None,
                 closing: false,
             }),
             wake: Condvar::new(),
+            room: tokio::sync::Notify::new(),
+            room_blocking: Condvar::new(),
             outputs,
             counts: TraceCounts::default(),
             statics: statics.to_vec(),
@@ -183,10 +219,15 @@ impl Tracer {
         } else {
             state.incoming.append(parts);
         }
-        // The thread is held by a full sink (`on_full = "block"`) or
-        // outrun: the readers never wait for spans, and memory stays
-        // bounded.
-        let max = state.max_incoming;
+        // Held by a full sink (`on_full = "block"`): the readers never
+        // wait for spans, and memory stays bounded. Only behind: the
+        // readers wait before their next read (`room`), so this bound is
+        // met only by a door that cannot wait (`listen`).
+        let max = if state.held() {
+            state.max_incoming
+        } else {
+            2 * state.max_incoming
+        };
         let over = keep_newest(&mut state.incoming, max);
         s.counts.dropped.fetch_add(over, Ordering::Relaxed);
         if state.incoming.len() >= WAKE_AT {
@@ -196,6 +237,45 @@ impl Tracer {
 
     pub fn counts(&self) -> &TraceCounts {
         &self.shared.counts
+    }
+
+    /// Whether the span builder is behind its readers (and not held by a
+    /// full sink): a reader should wait for [`Tracer::room`] before it
+    /// reads more, so that no part is dropped.
+    pub fn is_behind(&self) -> bool {
+        self.shared.state.lock().is_ok_and(|s| s.behind())
+    }
+
+    /// Waits until the span builder has taken the parts waiting (or is
+    /// held by its sink, or closing): a reader's back-pressure, as a full
+    /// log sink's queue gives it.
+    pub async fn room(&self) {
+        let s = &self.shared;
+        loop {
+            let notified = s.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.is_behind() {
+                return;
+            }
+            // Woken when the parts are taken; else looks again, to notice
+            // a sink that holds the thread.
+            let _ = tokio::time::timeout(RECHECK, notified).await;
+        }
+    }
+
+    /// [`Tracer::room`] for a thread (`filter`).
+    pub fn wait_for_room(&self) {
+        let s = &self.shared;
+        let Ok(mut state) = s.state.lock() else {
+            return;
+        };
+        while state.behind() {
+            state = match s.room_blocking.wait_timeout(state, RECHECK) {
+                Ok((state, _)) => state,
+                Err(_) => return,
+            };
+        }
     }
 
     /// The traces twins' queues, named `SINK.traces`, for the metrics.
@@ -218,6 +298,7 @@ impl Tracer {
             state.closing = true;
         }
         self.shared.wake.notify_one();
+        self.shared.wake_readers();
         if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             while !thread.is_finished() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
@@ -292,7 +373,25 @@ impl Shared {
                 .0;
         }
         std::mem::swap(&mut state.incoming, parts);
-        Some(state.closing)
+        let closing = state.closing;
+        drop(state);
+        self.wake_readers();
+        Some(closing)
+    }
+
+    /// Wakes the readers waiting for room: the parts were taken, the
+    /// thread is held by a full sink, or the tracer closes.
+    fn wake_readers(&self) {
+        self.room.notify_waiters();
+        self.room_blocking.notify_all();
+    }
+
+    /// Notes that the thread waits for room in a full twin queue (or no
+    /// longer does).
+    fn note_sink_full(&self, full: bool) {
+        if let Ok(mut state) = self.state.lock() {
+            state.sink_full_since = full.then(Instant::now);
+        }
     }
 
     /// Builds, samples, encodes and queues the spans of `traces`.
@@ -354,11 +453,13 @@ impl Shared {
         self.counts
             .spans_queued
             .fetch_add(u64::from(*n), Ordering::Relaxed);
-        o.route.send_blocking(Batch {
+        let batch = Batch {
             bytes: std::mem::take(buf),
             events: std::mem::take(n),
             key: None,
-        });
+        };
+        o.route
+            .send_blocking_noting(batch, |full| self.note_sink_full(full));
     }
 }
 
