@@ -245,7 +245,14 @@ async fn read(conn: Conn, opened: Opened, ctx: ReadCtx) {
             (true, true) => Some(Instant::now()),
             (true, false) => frame_began.or(Some(Instant::now())),
         };
-        if parsed == CHUNKS_PER_WAKE {
+        let behind = hub.borrow().spans_behind();
+        if let Some(tracer) = behind {
+            // No part is dropped: this connection waits (its reader thread
+            // stops once the pool is spent, and the sender's window fills).
+            tracer.room().await;
+            // The wait was logmux's, not the sender's.
+            frame_began = frame_began.map(|_| Instant::now());
+        } else if parsed == CHUNKS_PER_WAKE {
             tokio::task::yield_now().await;
         }
     }

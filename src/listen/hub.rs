@@ -522,6 +522,13 @@ impl Hub {
         }
     }
 
+    /// The span builder, when it is behind: a stream connection waits for
+    /// it before it parses more (its sender's window fills); datagrams
+    /// never wait.
+    pub fn spans_behind(&self) -> Option<std::sync::Arc<crate::trace::Tracer>> {
+        self.pipeline.spans_behind().cloned()
+    }
+
     /// Emits everything held back (the listener stops).
     pub fn flush_all(&mut self) {
         for slot in self.senders.drain() {

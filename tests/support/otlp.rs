@@ -176,3 +176,83 @@ pub fn find_span<'s>(spans: &'s [Value], id: &str) -> &'s Value {
 pub fn span_duration(s: &Value) -> u64 {
     s["end"].as_u64().unwrap() - s["start"].as_u64().unwrap()
 }
+
+/// An OTLP endpoint that answers 200 to every request without decoding it
+/// (in Rust: a test of volume needs no Python); returns its URL.
+pub fn accept_all() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || {
+                let mut reply = conn.try_clone().unwrap();
+                let mut conn = BufReader::new(conn);
+                loop {
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if conn.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    conn.read_exact(&mut body).unwrap();
+                    reply
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .unwrap();
+                }
+            });
+        }
+    });
+    endpoint
+}
+
+/// Busy processes at normal priority, one per core (`yes`): the span
+/// thread (nice +10) gets little CPU. Stopped when dropped.
+pub struct Hogs(Vec<Child>);
+
+impl Hogs {
+    pub fn on_every_core() -> Hogs {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Hogs(
+            (0..cores)
+                .map(|_| Command::new("yes").stdout(Stdio::null()).spawn().unwrap())
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for hog in &mut self.0 {
+            let _ = hog.kill();
+            let _ = hog.wait();
+        }
+    }
+}
+
+/// The image's nginx `log_format` and uWSGI `log-format`, read from
+/// docker/logmux.toml.
+/// The image's `nginx_log_format` and `uwsgi_log_format` (docker/logmux.toml).
+pub fn image_formats() -> (String, String) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/logmux.toml");
+    let config: toml::Value = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let of = |program: &str, key: &str| {
+        config["program"][program][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("program.{program}.{key} in docker/logmux.toml"))
+            .to_string()
+    };
+    (
+        of("nginx", "nginx_log_format"),
+        of("uwsgi", "uwsgi_log_format"),
+    )
+}
