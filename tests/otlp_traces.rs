@@ -15,7 +15,7 @@ use std::path::Path;
 
 use logmux::trace::ids::{span_id, SpanRole};
 use logmux_parsers::trace_context::{to_hex, trace_id};
-use otlp::{accept_all, find_span, image_formats, span_duration, typed, Hogs, Receiver};
+use otlp::{find_span, span_duration, typed, Receiver};
 use serde_json::{json, Value};
 use support::*;
 
@@ -690,98 +690,4 @@ fn the_traces_twin_is_counted_as_a_sink_in_the_metrics() {
     run.signal(libc::SIGTERM);
     let done = run.finish(30);
     assert_eq!(done.code, Some(0), "{}", done.stderr);
-}
-
-/// Requests enough for a starved span thread to fall behind by far more
-/// than the 32,768 parts that may wait for it (before waiting was added:
-/// 134,539 to 160,260 dropped).
-const STARVED_REQUESTS: u128 = 300_000;
-
-/// nginx's lines of `n` static files in the image's format: no upstream,
-/// so each trace is complete with its one line, one span each.
-fn static_requests(n: u128) -> String {
-    (0..n)
-        .map(|i| format!("10.0.0.1 - - [04/Dec/2026:10:00:00 +0000] \"GET /static/{i}.css HTTP/1.1\" 200 12 \"-\" \"test/1\" rt=0.001 urt=\"-\" us=\"-\" id={} tp=\"-\" t=1796378400.{:03}\n", spread_id(i, n), i % 1000))
-        .collect()
-}
-
-/// logmux's report of a run in which every one of `n` requests became one
-/// complete trace of one span, and no part was dropped.
-fn every_trace_whole(n: u128) -> String {
-    format!("traces: {n} complete, 0 sent after the window or at the end, 0 sent early (max_pending), 0 without a span; 0 left out by sampling; {n} spans queued; 0 parts dropped")
-}
-
-#[test]
-fn a_span_builder_starved_of_cpu_makes_the_program_wait_and_drops_no_part() {
-    // Every core busy at normal priority: the span thread (nice +10) gets
-    // a tenth of the reader's CPU, and the reader would outrun it by far
-    // more than the 32,768 parts that may wait.
-    let hogs = Hogs::on_every_core();
-    let files = tempfile::tempdir().unwrap();
-    let (nginx_format, _) = image_formats();
-    let n = STARVED_REQUESTS;
-    std::fs::write(files.path().join("nginx.log"), static_requests(n)).unwrap();
-    let config = format!(
-        r#"control_socket = ""
-drain_timeout = "120s"
-[sink.otel]
-type = "otlp"
-endpoint = "{}"
-signals = ["traces"]
-[program.nginx]
-command = ["cat", "{}/nginx.log"]
-autorestart = "never"
-stdout = {{ format = "nginx.access", sink = "otel" }}
-nginx_log_format = '{nginx_format}'
-"#,
-        accept_all(),
-        files.path().display()
-    );
-    let run = start(&config);
-    // The reading is over (but for what is left in the pipe): the spans
-    // still waiting are built and sent on a machine at rest.
-    run.wait_for(300, "nginx's exit", |_, err| err.contains("nginx exited"));
-    drop(hogs);
-    let done = run.finish(300);
-    assert_eq!(done.code, Some(0), "{}", done.stderr);
-    // Not one part dropped: every request is one complete trace.
-    assert!(
-        done.stderr.contains(&every_trace_whole(n)),
-        "{}",
-        done.stderr
-    );
-}
-
-#[test]
-fn a_span_builder_starved_of_cpu_makes_filter_wait_and_drops_no_part() {
-    use std::io::Write;
-    let hogs = Hogs::on_every_core();
-    let files = tempfile::tempdir().unwrap();
-    let (nginx_format, _) = image_formats();
-    let config = files.path().join("logmux.toml");
-    let text = format!(
-        "nginx_log_format = '{nginx_format}'\n[sink.otel]\ntype = \"otlp\"\nendpoint = \"{}\"\nsignals = [\"traces\"]\n",
-        accept_all()
-    );
-    std::fs::write(&config, text).unwrap();
-    let mut filter = std::process::Command::new(env!("CARGO_BIN_EXE_logmux"))
-        .args(["filter", "--format", "nginx.access", "--config"])
-        .arg(&config)
-        .args(["--sink", "otel"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let n = STARVED_REQUESTS;
-    let mut stdin = filter.stdin.take().unwrap();
-    stdin.write_all(static_requests(n).as_bytes()).unwrap();
-    // Written (in the pipe at most): the spans still waiting are built
-    // and sent on a machine at rest.
-    drop(hogs);
-    drop(stdin);
-    let out = filter.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains(&every_trace_whole(n)), "{stderr}");
 }
