@@ -36,6 +36,19 @@ fn every_trace_whole(n: u128) -> String {
     format!("traces: {n} complete, 0 sent after the window or at the end, 0 sent early (max_pending), 0 without a span; 0 left out by sampling; {n} spans queued; 0 parts dropped")
 }
 
+/// The config of `filter` and `listen`: the image's nginx format, and a
+/// traces-only OTLP sink `otel` to an endpoint that takes everything.
+fn door_config(dir: &std::path::Path) -> String {
+    let (nginx_format, _) = image_formats();
+    let path = dir.join("logmux.toml");
+    let text = format!(
+        "nginx_log_format = '{nginx_format}'\n[sink.otel]\ntype = \"otlp\"\nendpoint = \"{}\"\nsignals = [\"traces\"]\n",
+        accept_all()
+    );
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
 #[test]
 fn a_span_builder_starved_of_cpu_makes_the_program_wait_and_drops_no_part() {
     // Every core busy at normal priority: the span thread (nice +10) gets
@@ -95,13 +108,7 @@ fn a_span_builder_starved_of_cpu_makes_filter_wait_and_drops_no_part() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let hogs = Hogs::on_every_core();
     let files = tempfile::tempdir().unwrap();
-    let (nginx_format, _) = image_formats();
-    let config = files.path().join("logmux.toml");
-    let text = format!(
-        "nginx_log_format = '{nginx_format}'\n[sink.otel]\ntype = \"otlp\"\nendpoint = \"{}\"\nsignals = [\"traces\"]\n",
-        accept_all()
-    );
-    std::fs::write(&config, text).unwrap();
+    let config = door_config(files.path());
     let mut filter = std::process::Command::new(env!("CARGO_BIN_EXE_logmux"))
         .args(["filter", "--format", "nginx.access", "--config"])
         .arg(&config)
@@ -132,28 +139,21 @@ fn a_span_builder_starved_of_cpu_makes_a_tcp_sender_wait_and_drops_no_part() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let hogs = Hogs::on_every_core();
     let files = tempfile::tempdir().unwrap();
-    let (nginx_format, _) = image_formats();
-    let config = files.path().join("listen.toml");
-    let text = format!(
-        "nginx_log_format = '{nginx_format}'\n[sink.otel]\ntype = \"otlp\"\nendpoint = \"{}\"\nsignals = [\"traces\"]\n",
-        accept_all()
-    );
-    std::fs::write(&config, text).unwrap();
-    let listener = listen::start(&[
+    let config = door_config(files.path());
+    let args = [
         "--tcp",
         "127.0.0.1:0",
         "--config",
-        config.to_str().unwrap(),
+        &config,
         "--sink",
         "otel",
-    ]);
-    // Static files (no upstream): each trace is complete with its nginx
-    // line, one span each; sent as Docker's driver sends them
-    // (rfc5424micro, octet-counted), as fast as the connection takes them.
+    ];
+    let listener = listen::start(&args);
+    // Sent as Docker's driver sends them (rfc5424micro, octet-counted), as
+    // fast as the connection takes them.
     let n = STARVED_REQUESTS;
     let mut bytes = Vec::new();
-    for i in 0..n {
-        let line = format!("10.0.0.1 - - [04/Dec/2026:10:00:00 +0000] \"GET /static/{i}.css HTTP/1.1\" 200 12 \"-\" \"test/1\" rt=0.001 urt=\"-\" us=\"-\" id={:032x} tp=\"-\" t=1796378400.{:03}", 0x5eed_0000_u128 << 96 | i, i % 1000);
+    for (i, line) in static_requests(n).lines().enumerate() {
         let msg = format!(
             "<30>1 2026-12-04T10:00:00.{:06}+00:00 dockerhost web-nginx 4242 web-nginx - {line}\n",
             i % 1_000_000

@@ -222,7 +222,7 @@ impl Tracer {
         // Held by a full sink (`on_full = "block"`): the readers never
         // wait for spans, and memory stays bounded. Only behind: the
         // readers wait before their next read (`room`), so this bound is
-        // met only by a door that cannot wait (`listen`).
+        // met only where nothing can wait (`listen`'s datagrams).
         let max = if state.held() {
             state.max_incoming
         } else {
@@ -379,8 +379,9 @@ impl Shared {
         Some(closing)
     }
 
-    /// Wakes the readers waiting for room: the parts were taken, the
-    /// thread is held by a full sink, or the tracer closes.
+    /// Wakes the readers waiting for room: the parts were taken, or the
+    /// tracer closes. (A sink that holds the thread is noticed by their
+    /// own look every [`RECHECK`].)
     fn wake_readers(&self) {
         self.room.notify_waiters();
         self.room_blocking.notify_all();
@@ -514,7 +515,43 @@ const MAX_ENCODED_RESOURCES: usize = 64;
 
 #[cfg(test)]
 mod tests {
-    use super::keep_newest;
+    use std::time::{Duration, Instant};
+
+    use super::{keep_newest, State, HELD_AFTER};
+    use crate::trace::parts::{Exception, Part};
+
+    fn waiting(parts: usize, max: usize, full_for: Option<Duration>) -> State {
+        let part = Part::Exception(Exception {
+            time: 0,
+            kind: String::new(),
+            message: String::new(),
+            stacktrace: String::new(),
+        });
+        State {
+            incoming: vec![([0; 16], part); parts],
+            max_incoming: max,
+            sink_full_since: full_for.and_then(|d| Instant::now().checked_sub(d)),
+            closing: false,
+        }
+    }
+
+    #[test]
+    fn readers_wait_for_a_thread_behind_but_not_for_one_its_sink_holds() {
+        // Below the bound: nobody waits.
+        assert!(!waiting(3, 4, None).behind());
+        // At the bound, the thread only behind (or its sink full for less
+        // than HELD_AFTER, a slow destination): the readers wait.
+        assert!(waiting(4, 4, None).behind());
+        let slow = waiting(4, 4, Some(Duration::from_millis(10)));
+        assert!(!slow.held() && slow.behind());
+        // Full for HELD_AFTER: held, the readers go on (and parts drop).
+        let held = waiting(4, 4, Some(HELD_AFTER + Duration::from_millis(10)));
+        assert!(held.held() && !held.behind());
+        // Closing: nobody waits.
+        let mut closing = waiting(4, 4, None);
+        closing.closing = true;
+        assert!(!closing.behind());
+    }
 
     #[test]
     fn parts_past_the_bound_are_dropped_oldest_first_and_counted() {
