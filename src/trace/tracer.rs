@@ -70,6 +70,11 @@ struct State {
     /// Since when the thread waits for room in a full twin queue
     /// (`on_full = "block"`), if it does.
     sink_full_since: Option<Instant>,
+    /// The thread sleeps on `wake` (a wake-up is a system call: only
+    /// then is it made).
+    thread_sleeps: bool,
+    /// Threads (`filter`) sleeping on `room_blocking`.
+    readers_sleeping: u32,
     closing: bool,
 }
 
@@ -167,6 +172,8 @@ impl Tracer {
                 incoming: Vec::new(),
                 max_incoming: 4 * spec.max_pending.max(8 * WAKE_AT),
                 sink_full_since: None,
+                thread_sleeps: false,
+                readers_sleeping: 0,
                 closing: false,
             }),
             wake: Condvar::new(),
@@ -230,7 +237,8 @@ impl Tracer {
         };
         let over = keep_newest(&mut state.incoming, max);
         s.counts.dropped.fetch_add(over, Ordering::Relaxed);
-        if state.incoming.len() >= WAKE_AT {
+        if state.incoming.len() >= WAKE_AT && state.thread_sleeps {
+            state.thread_sleeps = false;
             s.wake.notify_one();
         }
     }
@@ -271,10 +279,12 @@ impl Tracer {
             return;
         };
         while state.behind() {
+            state.readers_sleeping += 1;
             state = match s.room_blocking.wait_timeout(state, RECHECK) {
                 Ok((state, _)) => state,
                 Err(_) => return,
             };
+            state.readers_sleeping -= 1;
         }
     }
 
@@ -296,6 +306,7 @@ impl Tracer {
     pub fn close(&self, deadline: Instant) -> u64 {
         if let Ok(mut state) = self.shared.state.lock() {
             state.closing = true;
+            state.thread_sleeps = false;
         }
         self.shared.wake.notify_one();
         self.shared.wake_readers();
@@ -366,22 +377,28 @@ impl Shared {
                 None if state.incoming.is_empty() => IDLE_TICK,
                 None => TICK,
             };
+            state.thread_sleeps = true;
             state = self
                 .wake
                 .wait_timeout(state, wait.max(Duration::from_millis(1)))
                 .ok()?
                 .0;
+            state.thread_sleeps = false;
         }
         std::mem::swap(&mut state.incoming, parts);
         let closing = state.closing;
+        let threads = state.readers_sleeping > 0;
         drop(state);
-        self.wake_readers();
+        self.room.notify_waiters();
+        if threads {
+            self.room_blocking.notify_all();
+        }
         Some(closing)
     }
 
-    /// Wakes the readers waiting for room: the parts were taken, or the
-    /// tracer closes. (A sink that holds the thread is noticed by their
-    /// own look every [`RECHECK`].)
+    /// Wakes the readers waiting for room: the tracer closes. (The thread
+    /// wakes them when it takes the parts; a sink that holds it is noticed
+    /// by their own look every [`RECHECK`].)
     fn wake_readers(&self) {
         self.room.notify_waiters();
         self.room_blocking.notify_all();
@@ -531,6 +548,8 @@ mod tests {
             incoming: vec![([0; 16], part); parts],
             max_incoming: max,
             sink_full_since: full_for.and_then(|d| Instant::now().checked_sub(d)),
+            thread_sleeps: false,
+            readers_sleeping: 0,
             closing: false,
         }
     }
