@@ -47,8 +47,8 @@ pub struct TraceCounts {
     /// Spans queued, over all sinks; traces left out by sampling.
     pub spans_queued: AtomicU64,
     pub sampled_out: AtomicU64,
-    /// Parts of traces dropped while the span builder (held by a full
-    /// sink, or outrun by the readers) did not take them fast enough.
+    /// Parts of traces dropped while the span builder was held by a full
+    /// sink (or, under `listen`, outrun by datagrams, which never wait).
     pub dropped: AtomicU64,
 }
 
@@ -325,7 +325,7 @@ impl Tracer {
         let dropped = n(&c.dropped);
         tracing::info!(
             complete, expired, evicted, spanless, sampled_out = sampled, spans, dropped,
-            "traces: {complete} complete, {expired} sent after the window or at the end, {evicted} sent early (max_pending), {spanless} without a span; {sampled} left out by sampling; {spans} spans queued; {dropped} parts dropped (span building fell behind: a full sink or too fast readers)"
+            "traces: {complete} complete, {expired} sent after the window or at the end, {evicted} sent early (max_pending), {spanless} without a span; {sampled} left out by sampling; {spans} spans queued; {dropped} parts dropped (a traces sink that took nothing for 5 s, or datagrams faster than span building)"
         );
         self.sinks
             .lock()
