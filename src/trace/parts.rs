@@ -62,9 +62,11 @@ pub struct Http {
     pub status: Option<i64>,
     /// Every text value, one after another.
     text: String,
-    attrs: Vec<(&'static str, Slot)>,
-    /// Where in `attrs` the method is.
-    method: Option<usize>,
+    /// Each attribute's value by its place ([`SLOT_FIELDS`]), if the line
+    /// had it: kept inline, so that a part costs one allocation (parts are
+    /// made on the readers' threads and freed on the span thread's, where
+    /// each free contends for the reader's malloc arena).
+    slots: [Option<Slot>; SLOTS],
 }
 
 /// An attribute's value in [`Http`]: text as its range in `text`.
@@ -73,6 +75,20 @@ enum Slot {
     Str(u32, u32),
     Int(i64),
 }
+
+/// The fields copied from a request line to its spans, in the order spans
+/// write them: the HTTP fields, then nginx's protocol version.
+const SLOT_FIELDS: [Field; SLOTS] = [
+    Field::HttpRequestMethod,
+    Field::UrlPath,
+    Field::UrlQuery,
+    Field::HttpResponseStatusCode,
+    Field::ServerAddress,
+    Field::ClientAddress,
+    Field::UserAgentOriginal,
+    Field::NetworkProtocolVersion,
+];
+const SLOTS: usize = 8;
 
 impl Http {
     /// No attributes, only a status (`None`: no answer).
@@ -83,38 +99,41 @@ impl Http {
         }
     }
 
-    pub fn push_str(&mut self, key: &'static str, value: &str) {
+    fn put_str(&mut self, slot: usize, value: &str) {
         let start = self.text.len();
         self.text.push_str(value);
         let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(self.text.len())) else {
             self.text.truncate(start);
             return;
         };
-        self.attrs.push((key, Slot::Str(a, b)));
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = Some(Slot::Str(a, b));
+        }
     }
 
-    pub fn push_int(&mut self, key: &'static str, value: i64) {
-        self.attrs.push((key, Slot::Int(value)));
+    fn str_at(&self, a: u32, b: u32) -> &str {
+        self.text.get(a as usize..b as usize).unwrap_or_default()
     }
 
     pub fn method(&self) -> Option<&str> {
-        match self.attrs.get(self.method?)?.1 {
-            Slot::Str(a, b) => self.text.get(a as usize..b as usize),
+        match self.slots.first().copied().flatten()? {
+            Slot::Str(a, b) => Some(self.str_at(a, b)),
             Slot::Int(_) => None,
         }
     }
 
     /// The attributes, in order, their text borrowed.
     pub fn attrs(&self) -> impl Iterator<Item = (&'static str, AttrValue<'_>)> + '_ {
-        self.attrs.iter().map(|(k, slot)| {
-            let value = match *slot {
-                Slot::Str(a, b) => AttrValue::Str(Cow::Borrowed(
-                    self.text.get(a as usize..b as usize).unwrap_or_default(),
-                )),
-                Slot::Int(i) => AttrValue::Int(i),
-            };
-            (*k, value)
-        })
+        SLOT_FIELDS
+            .iter()
+            .zip(&self.slots)
+            .filter_map(|(field, slot)| {
+                let value = match (*slot)? {
+                    Slot::Str(a, b) => AttrValue::Str(Cow::Borrowed(self.str_at(a, b))),
+                    Slot::Int(i) => AttrValue::Int(i),
+                };
+                Some((field.name(), value))
+            })
     }
 }
 
@@ -126,10 +145,11 @@ pub enum Part {
     Exception(Exception),
 }
 
-/// Where a field copied from a request line to its span goes among the
-/// span's attributes (their order), if it is one: the HTTP fields, then
-/// nginx's protocol version.
+/// Where a field copied from a request line to its spans goes among the
+/// spans' attributes ([`SLOT_FIELDS`]), if it is one.
 fn http_slot(field: Field) -> Option<usize> {
+    // A match, not a search of SLOT_FIELDS: it runs for every field of
+    // every request line (the unit test below keeps the two in step).
     Some(match field {
         Field::HttpRequestMethod => 0,
         Field::UrlPath => 1,
@@ -244,46 +264,38 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
 }
 
 /// The request line's HTTP attributes (and nginx's protocol version,
-/// with `protocol`), allocated at their exact size: parts may wait in
-/// their thousands.
+/// with `protocol`), their text in one allocation of its exact size:
+/// parts may wait in their thousands.
 fn http(rec: &Record<'_>, protocol: bool) -> Http {
     // One pass over the fields; the first of a name counts, as `get` finds.
-    let mut slots: [Option<(Field, &Value<'_>)>; PROTOCOL_SLOT + 1] = [None; PROTOCOL_SLOT + 1];
+    let mut found: [Option<&Value<'_>>; SLOTS] = [None; SLOTS];
     for (field, value) in &rec.fields {
-        if let Some(slot) = http_slot(*field).and_then(|i| slots.get_mut(i)) {
-            slot.get_or_insert((*field, value));
+        if let Some(slot) = http_slot(*field).and_then(|i| found.get_mut(i)) {
+            slot.get_or_insert(value);
         }
     }
     if !protocol {
-        slots[PROTOCOL_SLOT] = None;
+        found[PROTOCOL_SLOT] = None;
     }
-    let found: SmallVec<[(Field, &Value<'_>); 8]> = slots
-        .into_iter()
-        .flatten()
-        .filter(|(_, v)| matches!(v, Value::Str(_) | Value::Int(_)))
-        .collect();
     let text_len = found
         .iter()
-        .map(|(_, v)| v.as_str().map_or(0, str::len))
+        .flatten()
+        .map(|v| v.as_str().map_or(0, str::len))
         .sum();
     let mut http = Http {
         text: String::with_capacity(text_len),
-        attrs: Vec::with_capacity(found.len()),
         ..Http::default()
     };
-    for (field, value) in found {
+    for (slot, value) in found.iter().enumerate() {
         match value {
-            Value::Str(s) => {
-                if field == Field::HttpRequestMethod {
-                    http.method = Some(http.attrs.len());
-                }
-                http.push_str(field.name(), s);
-            }
-            Value::Int(i) => {
-                if field == Field::HttpResponseStatusCode {
+            Some(Value::Str(s)) => http.put_str(slot, s),
+            Some(Value::Int(i)) => {
+                if SLOT_FIELDS[slot] == Field::HttpResponseStatusCode {
                     http.status = Some(*i);
                 }
-                http.push_int(field.name(), *i);
+                if let Some(s) = http.slots.get_mut(slot) {
+                    *s = Some(Slot::Int(*i));
+                }
             }
             _ => {}
         }
@@ -385,5 +397,18 @@ fn seconds_to_us(s: f64) -> u64 {
         (s * 1e6).round() as u64
     } else {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{http_slot, SLOT_FIELDS};
+
+    #[test]
+    fn each_slot_field_has_its_own_place() {
+        for (i, field) in SLOT_FIELDS.iter().enumerate() {
+            assert_eq!(http_slot(*field), Some(i), "{field:?}");
+        }
+        assert_eq!(http_slot(logmux_parsers::Field::TraceId), None);
     }
 }
