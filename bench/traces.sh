@@ -4,6 +4,12 @@
 #   bash bench/traces.sh run [REQUESTS] [RUNS]   (defaults: 200000, 5)
 #   bash bench/traces.sh listen [REQUESTS] [RUNS] (defaults: 200000, 5)
 #   bash bench/traces.sh INPUT [RUNS]            (default 3 runs)
+#   bash bench/traces.sh ab REQUESTS RUNS BIN_A BIN_B
+#
+# `ab`: the `run` mode's "ids, logs" and "ids, logs + traces" configs
+# for two builds, interleaved run by run (each run: A's two, then B's),
+# so that the machine's drift moves both alike; medians and span
+# building's cost per build.
 #
 # `run` (the issue's measure): `logmux run` supervising two programs that
 # replay the image's lines (bench/gen_traced_mix.py): nginx's access lines
@@ -245,7 +251,51 @@ print(f"span building under listen: CPU +{(m['traces'] / m['logs'] - 1) * 100:.1
 PY
 }
 
-if [ "${1:-}" = run ]; then
+# Two builds, interleaved: REQUESTS RUNS BIN_A BIN_B.
+ab_mode() {
+  local requests=$1 runs=$2 lines=$(($1 * 2)) a=$3 b=$4
+  mkdir -p target/bench
+  local mix=$root/target/bench/traced-mix-$requests
+  [ -s "$mix.uwsgi" ] || python3 bench/gen_traced_mix.py "$requests" "$mix"
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  start_receiver
+  run_config "$tmp/logs.toml" '"logs"' "$mix"
+  run_config "$tmp/traces.toml" '"logs", "traces"' "$mix"
+  local run which build config
+  for run in $(seq "$runs"); do
+    for which in a b; do
+      build=$a
+      [ "$which" = a ] || build=$b
+      for config in logs traces; do
+        head -c 16 /dev/zero >"$tmp/$config.toml.step"
+        python3 bench/measure.py time 1 --poll -- "$build" run --config "$tmp/$config.toml" \
+          | python3 -c 'import json, sys; r = json.load(sys.stdin)["runs"][0]; print(r["wall"], r["cpu"], r["hwm_kib"], r["exit"])' \
+          >>"$tmp/$which.$config.runs"
+        echo "run $run, $which, $config: $(tail -1 "$tmp/$which.$config.runs") (wall s, CPU s, peak KiB, exit)"
+      done
+    done
+  done
+  stop_receiver
+  python3 - "$tmp" "$lines" "$a" "$b" <<'PY'
+import statistics, sys
+tmp, lines, names = sys.argv[1], int(sys.argv[2]), {"a": sys.argv[3], "b": sys.argv[4]}
+for which, name in names.items():
+    m = {}
+    for config in ("logs", "traces"):
+        runs = [tuple(float(x) for x in l.split()) for l in open(f"{tmp}/{which}.{config}.runs")]
+        if any(r[3] != 0 for r in runs):
+            print(f"warning: {name} {config}: a run exited non-zero")
+        m[config] = tuple(statistics.median(r[i] for r in runs) for i in range(3))
+    (lw, lc, _), (tw, tc, th) = m["logs"], m["traces"]
+    print(f"{which} {name}: ids, logs {lines / lw:,.0f} lines/s, {lc:.2f} s CPU; "
+          f"+ traces {lines / tw:,.0f} lines/s, {tc:.2f} s CPU, {th / 1024:.0f} MiB; "
+          f"span building: throughput -{(1 - lw / tw) * 100:.1f}%, CPU +{(tc / lc - 1) * 100:.1f}%")
+PY
+}
+
+if [ "${1:-}" = ab ]; then
+  ab_mode "$2" "$3" "$4" "$5"
+elif [ "${1:-}" = run ]; then
   run_mode "${2:-200000}" "${3:-5}"
 elif [ "${1:-}" = listen ]; then
   listen_mode "${2:-200000}" "${3:-5}"
