@@ -195,13 +195,11 @@ impl Pipeline {
         }
     }
 
-    /// The span builder, when it is behind this door's readers: a door
-    /// that can wait ([`Tracer::room`]) does so before it reads more.
+    /// The span builder, when it was behind at the last hand-off
+    /// ([`Pipeline::hand_spans`]): a door that can wait ([`Tracer::room`])
+    /// does so before it reads more.
     pub fn spans_behind(&self) -> Option<&Arc<Tracer>> {
-        self.spans
-            .as_ref()
-            .map(SpanFeed::tracer)
-            .filter(|t| t.is_behind())
+        self.spans.as_ref().and_then(SpanFeed::behind)
     }
 
     /// A pipeline for messages rather than lines: one whose text is empty

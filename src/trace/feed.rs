@@ -22,6 +22,8 @@ pub struct SpanFeed {
     /// The resources of this stream's events, shared by their parts.
     resources: Vec<Resource>,
     held: Vec<([u8; 16], Part)>,
+    /// The span builder was behind at the last hand-off.
+    behind: bool,
 }
 
 impl SpanFeed {
@@ -30,6 +32,7 @@ impl SpanFeed {
             tracer,
             resources: Vec::new(),
             held: Vec::new(),
+            behind: false,
         }
     }
 
@@ -47,14 +50,18 @@ impl SpanFeed {
         }
     }
 
-    pub fn tracer(&self) -> &Arc<Tracer> {
-        &self.tracer
+    /// The span builder, when it was behind at the last hand-off: a
+    /// reader should wait for [`Tracer::room`] before it reads more, so
+    /// that no part is dropped.
+    pub fn behind(&self) -> Option<&Arc<Tracer>> {
+        self.behind.then_some(&self.tracer)
     }
 
     /// Hands the parts held to the span builder.
     pub fn hand(&mut self) {
+        // Without parts the flag stays: [`Tracer::room`] looks again.
         if !self.held.is_empty() {
-            self.tracer.take(&mut self.held);
+            self.behind = self.tracer.take(&mut self.held);
         }
     }
 }

@@ -111,6 +111,12 @@ impl Http {
         }
     }
 
+    fn put_int(&mut self, slot: usize, value: i64) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = Some(Slot::Int(value));
+        }
+    }
+
     fn str_at(&self, a: u32, b: u32) -> &str {
         self.text.get(a as usize..b as usize).unwrap_or_default()
     }
@@ -290,12 +296,10 @@ fn http(rec: &Record<'_>, protocol: bool) -> Http {
         match value {
             Some(Value::Str(s)) => http.put_str(slot, s),
             Some(Value::Int(i)) => {
-                if SLOT_FIELDS[slot] == Field::HttpResponseStatusCode {
+                if SLOT_FIELDS.get(slot) == Some(&Field::HttpResponseStatusCode) {
                     http.status = Some(*i);
                 }
-                if let Some(s) = http.slots.get_mut(slot) {
-                    *s = Some(Slot::Int(*i));
-                }
+                http.put_int(slot, *i);
             }
             _ => {}
         }

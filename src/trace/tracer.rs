@@ -213,12 +213,13 @@ impl Tracer {
     }
 
     /// Takes in the parts of a stream's events, in their order: one lock
-    /// and one append for all of them.
-    pub fn take(&self, parts: &mut Vec<([u8; 16], Part)>) {
+    /// and one append for all of them. Returns whether the thread is now
+    /// behind ([`Tracer::room`]), read under the same lock.
+    pub fn take(&self, parts: &mut Vec<([u8; 16], Part)>) -> bool {
         let s = &self.shared;
         let Ok(mut state) = s.state.lock() else {
             parts.clear();
-            return;
+            return false;
         };
         if state.incoming.is_empty() {
             // Swapped: the reader keeps the thread's emptied buffer.
@@ -241,6 +242,7 @@ impl Tracer {
             state.thread_sleeps = false;
             s.wake.notify_one();
         }
+        state.behind()
     }
 
     pub fn counts(&self) -> &TraceCounts {
@@ -248,9 +250,8 @@ impl Tracer {
     }
 
     /// Whether the span builder is behind its readers (and not held by a
-    /// full sink): a reader should wait for [`Tracer::room`] before it
-    /// reads more, so that no part is dropped.
-    pub fn is_behind(&self) -> bool {
+    /// full sink).
+    fn is_behind(&self) -> bool {
         self.shared.state.lock().is_ok_and(|s| s.behind())
     }
 
