@@ -31,7 +31,7 @@ pub use settings::{
 };
 pub use transport::Outcome;
 
-use crate::output::otlp::frames;
+use crate::output::otlp::{frames, Frame};
 use retry::Backoff;
 use transport::Transport;
 
@@ -40,9 +40,11 @@ pub struct OtlpSink {
     name: String,
     spec: OtlpSpec,
     transport: Transport,
-    /// Frames not yet sent, and how many.
+    /// Frames not yet sent, and where each lies in them (found once, as
+    /// they are copied in: a second walk would miss the cache on every
+    /// frame's header).
     pending: Vec<u8>,
-    pending_events: usize,
+    index: Vec<FrameAt>,
     /// Reused buffers: the request and its compressed form.
     request: Vec<u8>,
     compressed: Vec<u8>,
@@ -62,7 +64,7 @@ impl OtlpSink {
             spec: spec.clone(),
             transport: Transport::new(spec)?,
             pending: Vec::new(),
-            pending_events: 0,
+            index: Vec::new(),
             request: Vec::new(),
             compressed: Vec::new(),
             lost: 0,
@@ -77,26 +79,27 @@ impl OtlpSink {
     /// `write`'s caller counts that one).
     fn send_pending(&mut self, counted_by_caller: usize) -> io::Result<()> {
         let pending = std::mem::take(&mut self.pending);
-        let total = std::mem::take(&mut self.pending_events);
+        let index = std::mem::take(&mut self.index);
+        let total = index.len();
         let mut result = Ok(());
         let mut undelivered = 0;
-        for (chunk, events) in chunks(
-            &pending,
+        for chunk in chunks(
+            &index,
             self.spec.batch_max_events,
             self.spec.batch_max_bytes,
         ) {
+            let events = chunk.len();
             if matches!(&result, Err((_, true))) {
                 // The receiver stayed down for retry_max_time: the rest
                 // would wait as long again; they are lost with this one.
                 undelivered += events;
                 continue;
             }
-            match self.send_one(chunk, events) {
+            match self.send_one(&pending, chunk) {
                 Ok(rejected) => self.lost += rejected,
                 Err(failure) if self.fail_fast => {
                     // The spool keeps these and hands them again: not lost.
-                    self.pending = pending;
-                    self.pending.clear();
+                    self.reuse(pending, index);
                     return Err(failure.0);
                 }
                 Err(failure) => {
@@ -105,8 +108,7 @@ impl OtlpSink {
                 }
             }
         }
-        self.pending = pending;
-        self.pending.clear();
+        self.reuse(pending, index);
         debug_assert!(undelivered <= total);
         match result {
             Ok(()) => Ok(()),
@@ -117,9 +119,20 @@ impl OtlpSink {
         }
     }
 
-    /// Builds, compresses and delivers one request of `events` frames.
-    fn send_one(&mut self, frames: &[u8], events: usize) -> Result<u64, (io::Error, bool)> {
+    /// Keeps the buffers, emptied, for the next batch.
+    fn reuse(&mut self, mut pending: Vec<u8>, mut index: Vec<FrameAt>) {
+        pending.clear();
+        index.clear();
+        self.pending = pending;
+        self.index = index;
+    }
+
+    /// Builds, compresses and delivers one request of the frames of
+    /// `pending` that `chunk` points at.
+    fn send_one(&mut self, pending: &[u8], chunk: &[FrameAt]) -> Result<u64, (io::Error, bool)> {
+        let events = chunk.len();
         self.request.clear();
+        let frames = chunk.iter().map(|f| f.frame(pending));
         request::build(frames, self.spec.json, self.spec.signal, &mut self.request);
         let body = if self.spec.gzip {
             let mut gz = flate2::write::GzEncoder::new(
@@ -149,44 +162,87 @@ impl OtlpSink {
     }
 }
 
-/// Cuts whole frames into requests of at most `max_events` frames and
-/// about `max_bytes` (a single larger frame goes alone).
-fn chunks(bytes: &[u8], max_events: usize, max_bytes: usize) -> Vec<(&[u8], usize)> {
-    let mut out = Vec::new();
-    let (mut start, mut at, mut events) = (0, 0, 0);
-    for frame in frames(bytes).flatten() {
-        let len = 8 + frame.resource.len() + frame.record.len();
-        if events > 0 && (events == max_events || at - start + len > max_bytes) {
-            out.push((&bytes[start..at], events));
-            (start, events) = (at, 0);
-        }
-        at += len;
-        events += 1;
+/// Where one frame lies in the pending bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FrameAt {
+    at: usize,
+    resource: usize,
+    record: usize,
+}
+
+impl FrameAt {
+    fn len(&self) -> usize {
+        8 + self.resource + self.record
     }
-    if events > 0 {
-        out.push((&bytes[start..at], events));
+
+    fn frame<'b>(&self, bytes: &'b [u8]) -> Frame<'b> {
+        let resource = self.at + 8;
+        let record = resource + self.resource;
+        Frame {
+            resource: bytes.get(resource..record).unwrap_or_default(),
+            record: bytes.get(record..record + self.record).unwrap_or_default(),
+        }
+    }
+}
+
+/// Appends the whole frames of `events` to `pending` and `index`: copied
+/// first, then walked (the copy streams the frames into the cache, where
+/// the walk finds each header). A torn tail is left out, so that it never
+/// reaches a request nor hides the frames appended after it. Returns the
+/// frames appended and whether a tail was torn.
+fn append(pending: &mut Vec<u8>, index: &mut Vec<FrameAt>, events: &[u8]) -> (usize, bool) {
+    let base = pending.len();
+    pending.extend_from_slice(events);
+    let (mut whole, mut count, mut torn) = (base, 0, false);
+    for frame in frames(pending.get(base..).unwrap_or_default()) {
+        let Ok(Frame { resource, record }) = frame else {
+            torn = true;
+            break;
+        };
+        let f = FrameAt {
+            at: whole,
+            resource: resource.len(),
+            record: record.len(),
+        };
+        index.push(f);
+        whole += f.len();
+        count += 1;
+    }
+    pending.truncate(whole);
+    (count, torn)
+}
+
+/// Cuts the frames into requests of at most `max_events` frames and
+/// about `max_bytes` (a single larger frame goes alone).
+fn chunks(index: &[FrameAt], max_events: usize, max_bytes: usize) -> Vec<&[FrameAt]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, frame) in index.iter().enumerate() {
+        let events = i - start;
+        if events > 0 && (events == max_events || bytes + frame.len() > max_bytes) {
+            out.push(&index[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += frame.len();
+    }
+    if start < index.len() {
+        out.push(&index[start..]);
     }
     out
 }
 
 impl crate::sink::Sink for OtlpSink {
     fn write(&mut self, events: &[u8]) -> io::Result<()> {
-        let mut count = 0usize;
-        for frame in frames(events) {
-            if frame.is_err() {
-                tracing::error!(sink = %self.name, "sink {}: a torn OTLP frame was skipped", self.name);
-                break;
-            }
-            count += 1;
+        let (count, torn) = append(&mut self.pending, &mut self.index, events);
+        if torn {
+            tracing::error!(sink = %self.name, "sink {}: a torn OTLP frame was skipped", self.name);
         }
-        self.pending.extend_from_slice(events);
-        self.pending_events += count;
         if self.fail_fast {
             // The spool's chunk (about 1 MiB) goes out at its flush, so
             // that flush's answer covers all of it.
             return Ok(());
         }
-        if self.pending_events >= self.spec.batch_max_events
+        if self.index.len() >= self.spec.batch_max_events
             || self.pending.len() >= self.spec.batch_max_bytes
         {
             // Only whole requests now; the rest waits for more or a flush.
@@ -214,7 +270,7 @@ impl crate::sink::Sink for OtlpSink {
 
     /// Behind a spool the spool's chunk is the batch: no waiting.
     fn linger(&self) -> std::time::Duration {
-        if self.fail_fast || self.pending_events == 0 {
+        if self.fail_fast || self.index.is_empty() {
             return std::time::Duration::ZERO;
         }
         self.spec.batch_timeout
@@ -327,31 +383,67 @@ fn report(name: &str, message: &str, lost: u64) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::chunks;
+mod sink_tests;
 
-    /// A frame with an empty resource and a record of `len` bytes.
-    fn frame(len: usize) -> Vec<u8> {
-        let mut f = vec![0, 0, 0, 0];
-        f.extend_from_slice(&(len as u32).to_le_bytes());
-        f.extend(std::iter::repeat_n(b'r', len));
+#[cfg(test)]
+mod tests {
+    use super::{append, chunks, FrameAt};
+
+    /// Frames with an empty resource and records of these lengths, one
+    /// after another.
+    fn index(records: &[usize]) -> Vec<FrameAt> {
+        let mut at = 0;
+        records
+            .iter()
+            .map(|&record| {
+                let f = FrameAt {
+                    at,
+                    resource: 0,
+                    record,
+                };
+                at += f.len();
+                f
+            })
+            .collect()
+    }
+
+    /// A frame of `resource` and `record` bytes.
+    fn frame(resource: &[u8], record: &[u8]) -> Vec<u8> {
+        let mut f = (resource.len() as u32).to_le_bytes().to_vec();
+        f.extend_from_slice(&(record.len() as u32).to_le_bytes());
+        f.extend_from_slice(resource);
+        f.extend_from_slice(record);
         f
     }
 
     #[test]
+    fn a_torn_tail_is_left_out_and_the_frames_after_it_still_go() {
+        let (mut pending, mut index) = (Vec::new(), Vec::new());
+        let mut first = [frame(b"r", b"one"), frame(b"r", b"two")].concat();
+        first.extend_from_slice(&frame(b"r", b"three")[..7]);
+        assert_eq!(append(&mut pending, &mut index, &first), (2, true));
+        let second = frame(b"rr", b"four");
+        assert_eq!(append(&mut pending, &mut index, &second), (1, false));
+        let records: Vec<&[u8]> = index.iter().map(|f| f.frame(&pending).record).collect();
+        assert_eq!(records, [&b"one"[..], b"two", b"four"]);
+        assert_eq!(index[2].frame(&pending).resource, b"rr");
+        assert_eq!(pending.len(), 2 * 12 + 14);
+    }
+
+    fn sizes(chunks: &[&[FrameAt]]) -> Vec<usize> {
+        chunks.iter().map(|c| c.len()).collect()
+    }
+
+    #[test]
     fn requests_are_cut_at_whole_frames_by_count_and_size() {
-        let bytes: Vec<u8> = (0..5).flat_map(|_| frame(12)).collect();
-        let by_count: Vec<usize> = chunks(&bytes, 2, 1 << 20).iter().map(|c| c.1).collect();
-        assert_eq!(by_count, [2, 2, 1]);
+        let five = index(&[12; 5]);
+        assert_eq!(sizes(&chunks(&five, 2, 1 << 20)), [2, 2, 1]);
         // 20 bytes a frame: 45 bytes hold two.
-        let by_size = chunks(&bytes, 100, 45);
-        assert_eq!(by_size.iter().map(|c| c.1).collect::<Vec<_>>(), [2, 2, 1]);
-        assert_eq!(by_size[0].0.len(), 40);
+        let by_size = chunks(&five, 100, 45);
+        assert_eq!(sizes(&by_size), [2, 2, 1]);
+        assert_eq!(by_size[1][0].at, 40);
         // A frame larger than the limit goes alone.
-        let big = frame(100);
-        assert_eq!(
-            chunks(&big, 10, 45).iter().map(|c| c.1).collect::<Vec<_>>(),
-            [1]
-        );
+        assert_eq!(sizes(&chunks(&index(&[100]), 10, 45)), [1]);
+        assert_eq!(sizes(&chunks(&index(&[12, 100, 12]), 10, 45)), [1, 1, 1]);
     }
 }

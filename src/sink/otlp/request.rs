@@ -9,17 +9,22 @@ use indexmap::IndexMap;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
 use super::Signal;
-use crate::output::otlp::{frames, Frame};
+use crate::output::otlp::Frame;
 
 const SCOPE_NAME: &str = "logmux";
 const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Appends the request for `bytes` (whole frames) to `out`; returns the
-/// number of records in it.
-pub fn build(bytes: &[u8], json: bool, signal: Signal, out: &mut Vec<u8>) -> usize {
-    let mut groups: IndexMap<&[u8], Vec<&[u8]>, foldhash::fast::RandomState> = IndexMap::default();
+/// Appends the request for `frames` to `out`; returns the number of
+/// records in it.
+pub fn build<'b>(
+    frames: impl Iterator<Item = Frame<'b>>,
+    json: bool,
+    signal: Signal,
+    out: &mut Vec<u8>,
+) -> usize {
+    let mut groups: Groups<'b> = IndexMap::default();
     let mut records = 0;
-    for Frame { resource, record } in frames(bytes).flatten() {
+    for Frame { resource, record } in frames {
         groups.entry(resource).or_default().push(record);
         records += 1;
     }
@@ -107,8 +112,13 @@ fn json_request(groups: &Groups<'_>, [list, scopes, items]: [&[u8]; 3], out: &mu
 mod tests {
     use prost::Message;
 
-    use super::{build, Signal};
+    use super::Signal;
+    use crate::output::otlp::frames;
     use crate::sink::otlp::messages::{any_value, ExportLogsServiceRequest};
+
+    fn build(bytes: &[u8], json: bool, signal: Signal, out: &mut Vec<u8>) -> usize {
+        super::build(frames(bytes).flatten(), json, signal, out)
+    }
 
     /// A frame of `resource` (a protobuf Resource body) and a record that
     /// holds only its severity number.
