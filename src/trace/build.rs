@@ -95,7 +95,7 @@ fn base<'a>(t: [u8; 16], role: SpanRole, http: &'a Http, kind: SpanKind, r: &Res
         kind,
         start_unix_nano: 0,
         end_unix_nano: 0,
-        attributes: http.attrs().collect(),
+        attributes: http.attrs_vec(),
         events: Vec::new(),
         status: server_status(http.status),
         status_message: String::new(),
