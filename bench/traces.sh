@@ -5,11 +5,24 @@
 #   bash bench/traces.sh listen [REQUESTS] [RUNS] (defaults: 200000, 5)
 #   bash bench/traces.sh INPUT [RUNS]            (default 3 runs)
 #   bash bench/traces.sh ab REQUESTS RUNS BIN_A BIN_B
+#   bash bench/traces.sh count [REQUESTS]       (default 50000)
 #
 # `ab`: the `run` mode's "ids, logs" and "ids, logs + traces" configs
 # for two builds, interleaved run by run (each run: A's two, then B's),
 # so that the machine's drift moves both alike; medians and span
 # building's cost per build.
+#
+# `count`: the `run` mode's "ids, logs" and "ids, logs + traces" configs
+# once each under callgrind (valgrind), which counts instructions, not
+# seconds: the same for the same binary and input whatever else the VM is
+# doing, where the wall-clock figures move by 20 % and more. Prints each
+# thread's instructions (readers: the main thread; the span thread: the
+# one that builds spans; the log sink and the traces sink: the first and
+# the second thread running the OTLP sink), gzip's part, and span
+# building's cost as the instructions the traces config adds. Threads are
+# told apart by their functions: use a build with symbols
+# (CARGO_PROFILE_RELEASE_STRIP=false
+# CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release).
 #
 # `run` (the issue's measure): `logmux run` supervising two programs that
 # replay the image's lines (bench/gen_traced_mix.py): nginx's access lines
@@ -293,7 +306,68 @@ for which, name in names.items():
 PY
 }
 
-if [ "${1:-}" = ab ]; then
+count_mode() { # REQUESTS
+  local requests=$1 config
+  mkdir -p target/bench
+  local mix=$root/target/bench/traced-mix-$requests
+  [ -s "$mix.uwsgi" ] || python3 bench/gen_traced_mix.py "$requests" "$mix"
+  echo "input: $requests requests; $bin"
+  start_receiver
+  run_config "$tmp/logs.toml" '"logs"' "$mix"
+  run_config "$tmp/traces.toml" '"logs", "traces"' "$mix"
+  for config in logs traces; do
+    head -c 16 /dev/zero >"$tmp/$config.toml.step"
+    valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$tmp/$config.cg" \
+      "$bin" run --config "$tmp/$config.toml" >/dev/null 2>"$tmp/$config.err"
+    for f in "$tmp/$config.cg"-*; do
+      callgrind_annotate --inclusive=yes "$f" >"$f.txt" 2>/dev/null || true
+    done
+  done
+  stop_receiver
+  grep -o 'traces: [^"]*' "$tmp/traces.err" | head -1
+  python3 - "$tmp" "$requests" <<'PY'
+import glob, re, sys
+tmp, requests = sys.argv[1], int(sys.argv[2])
+GZIP = re.compile(r"^\s*([\d,]+) \(.*?\)\s+\S*zio\.rs:<flate2::mem::Compress as flate2::zio::Ops>::run_vec \[", re.M)
+
+def threads(config):
+    out, sinks = {}, 0
+    for f in sorted(glob.glob(f"{tmp}/{config}.cg-*[0-9]")):
+        text = open(f"{f}.txt").read()
+        total = int(re.search(r"^summary: (\d+)", open(f).read(), re.M).group(1))
+        gz = [int(m.group(1).replace(",", "")) for m in GZIP.finditer(text)]
+        if f.endswith("-01"):
+            name = "readers"
+        elif "trace::build::" in text:
+            name = "span thread"
+        elif "OtlpSink" in text:
+            sinks += 1
+            name = "log sink" if sinks == 1 else "traces sink"
+        else:
+            name = "other"
+        prev = out.get(name, (0, 0))
+        out[name] = (prev[0] + total, prev[1] + (max(gz) if gz else 0))
+    return out
+
+logs, traces = threads("logs"), threads("traces")
+m = lambda v: f"{round(v / 1e6):,}"  # millions, no "-0"
+d = lambda v: f"{round(v / 1e6):+,}"
+print("| thread | ids, logs | ids, logs + traces | added | of it gzip |")
+print("|---|---:|---:|---:|---:|")
+for name in ["readers", "log sink", "span thread", "traces sink", "other"]:
+    (l, lg), (t, tg) = logs.get(name, (0, 0)), traces.get(name, (0, 0))
+    print(f"| {name} | {m(l)} M | {m(t)} M | {d(t - l)} M | {m(tg - lg)} M |")
+L, T = (sum(v[0] for v in d.values()) for d in (logs, traces))
+LG, TG = (sum(v[1] for v in d.values()) for d in (logs, traces))
+print(f"| all | {m(L)} M | {m(T)} M | {d(T - L)} M | {m(TG - LG)} M |")
+print(f"span building: +{(T / L - 1) * 100:.1f}% instructions, {(T - L) / requests:,.0f} a request; "
+      f"gzip of the spans {(TG - LG) / (T - L) * 100:.0f}% of it")
+PY
+}
+
+if [ "${1:-}" = count ]; then
+  count_mode "${2:-50000}"
+elif [ "${1:-}" = ab ]; then
   ab_mode "$2" "$3" "$4" "$5"
 elif [ "${1:-}" = run ]; then
   run_mode "${2:-200000}" "${3:-5}"
