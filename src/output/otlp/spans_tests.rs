@@ -149,3 +149,64 @@ fn a_span_in_otlp_json_has_hex_ids_and_string_nanoseconds() {
     assert_eq!(s["events"][0]["name"], "exception");
     assert_eq!(s["status"]["code"], 0);
 }
+
+mod short_kv {
+    use proptest::prelude::*;
+
+    use super::super::{nested_kv, proto_kv};
+    use crate::trace::span::AttrValue;
+
+    fn general(tag: u32, key: &str, value: &AttrValue<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        nested_kv(tag, key, value, &mut out);
+        out
+    }
+
+    fn fast(tag: u32, key: &str, value: &AttrValue<'_>) -> Vec<u8> {
+        let mut out = vec![0xee];
+        proto_kv(tag, key, value, &mut out);
+        out.remove(0);
+        out
+    }
+
+    #[test]
+    fn lengths_at_the_edge_of_one_byte_are_written_as_the_general_encoder_does() {
+        for len in 100..140 {
+            let text = "x".repeat(len);
+            for value in [AttrValue::Str(text.as_str().into()), AttrValue::Int(-1)] {
+                for key in ["url.path", text.as_str()] {
+                    assert_eq!(fast(9, key, &value), general(9, key, &value), "{len}");
+                }
+            }
+        }
+        for i in [0, 1, 127, 128, 200, 16_383, 16_384, i64::MAX, i64::MIN, -1] {
+            let value = AttrValue::Int(i);
+            assert_eq!(
+                fast(9, "http.response.status_code", &value),
+                general(9, "http.response.status_code", &value)
+            );
+        }
+        let value = AttrValue::Float(0.25);
+        assert_eq!(fast(3, "f", &value), general(3, "f", &value));
+        assert_eq!(
+            fast(16, "k", &AttrValue::Int(1)),
+            general(16, "k", &AttrValue::Int(1))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn every_attribute_is_written_as_the_general_encoder_does(
+            tag in 1u32..20,
+            key in ".{0,140}",
+            text in proptest::option::of(".{0,140}"),
+            int in any::<i64>(),
+        ) {
+            let value = match &text {
+                Some(t) => AttrValue::Str(t.as_str().into()),
+                None => AttrValue::Int(int),
+            };
+            prop_assert_eq!(fast(tag, &key, &value), general(tag, &key, &value));
+        }
+    }
+}
