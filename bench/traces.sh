@@ -16,9 +16,9 @@
 # once each under callgrind (valgrind), which counts instructions, not
 # seconds: the same for the same binary and input whatever else the VM is
 # doing, where the wall-clock figures move by 20 % and more. Prints each
-# thread's instructions (readers: the main thread; the span thread: the
-# one that builds spans; the log sink and the traces sink: the first and
-# the second thread running the OTLP sink), gzip's part, and span
+# thread's instructions (readers: the main thread; the log sink and the
+# traces sink: the first and the second thread running the OTLP sink; the
+# span thread: the other one running logmux's trace code), gzip's part, and span
 # building's cost as the instructions the traces config adds. Threads are
 # told apart by their functions: use a build with symbols
 # (CARGO_PROFILE_RELEASE_STRIP=false
@@ -338,11 +338,11 @@ def threads(config):
         gz = [int(m.group(1).replace(",", "")) for m in GZIP.finditer(text)]
         if f.endswith("-01"):
             name = "readers"
-        elif "trace::build::" in text:
-            name = "span thread"
         elif "OtlpSink" in text:
             sinks += 1
             name = "log sink" if sinks == 1 else "traces sink"
+        elif "src/trace/" in text:
+            name = "span thread"
         else:
             name = "other"
         prev = out.get(name, (0, 0))

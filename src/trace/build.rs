@@ -95,7 +95,8 @@ fn base<'a>(t: [u8; 16], role: SpanRole, http: &'a Http, kind: SpanKind, r: &Res
         kind,
         start_unix_nano: 0,
         end_unix_nano: 0,
-        attributes: http.attrs_vec(),
+        http: Some(http),
+        attributes: Vec::new(),
         events: Vec::new(),
         status: server_status(http.status),
         status_message: String::new(),
@@ -152,6 +153,7 @@ fn try_spans<'a>(t: [u8; 16], n: &'a Nginx, r: &Resource) -> Vec<Span<'a>> {
             kind: SpanKind::Client,
             start_unix_nano: end.saturating_sub(us.saturating_mul(1000)),
             end_unix_nano: end,
+            http: None,
             attributes: attrs,
             events: Vec::new(),
             status: match status {

@@ -128,14 +128,6 @@ impl Http {
         }
     }
 
-    /// [`Http::attrs`] in a vector sized for all of them at once (a
-    /// filtered iterator's would grow, and move, twice).
-    pub fn attrs_vec(&self) -> Vec<(&'static str, AttrValue<'_>)> {
-        let mut attrs = Vec::with_capacity(SLOTS);
-        attrs.extend(self.attrs());
-        attrs
-    }
-
     /// The attributes, in order, their text borrowed.
     pub fn attrs(&self) -> impl Iterator<Item = (&'static str, AttrValue<'_>)> + '_ {
         SLOT_FIELDS

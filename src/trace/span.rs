@@ -6,6 +6,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use super::parts::Http;
+
 /// `Span.SpanKind` of opentelemetry-proto (`trace/v1/trace.proto`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpanKind {
@@ -64,9 +66,21 @@ pub struct Span<'a> {
     pub kind: SpanKind,
     pub start_unix_nano: u64,
     pub end_unix_nano: u64,
+    /// The request line's HTTP attributes, written first: read from its
+    /// part where they lie, not gathered into a list per span.
+    pub http: Option<&'a Http>,
+    /// The attributes after them.
     pub attributes: Attrs<'a>,
     pub events: Vec<SpanEvent<'a>>,
     pub status: StatusCode,
     pub status_message: String,
     pub resource: Resource,
+}
+
+impl Span<'_> {
+    /// Every attribute, in the order they are written.
+    pub fn attrs(&self) -> impl Iterator<Item = (&'static str, AttrValue<'_>)> + '_ {
+        let http = self.http.into_iter().flat_map(Http::attrs);
+        http.chain(self.attributes.iter().map(|(k, v)| (*k, v.borrowed())))
+    }
 }

@@ -84,8 +84,8 @@ fn proto_span(span: &Span<'_>, out: &mut Vec<u8>) {
     encode_varint(span.kind as u64, out);
     fixed64(7, span.start_unix_nano, out);
     fixed64(8, span.end_unix_nano, out);
-    for (k, v) in &span.attributes {
-        proto_kv(9, k, v, out);
+    for (k, v) in span.attrs() {
+        proto_kv(9, k, &v, out);
     }
     for event in &span.events {
         nested(11, out, |out| proto_event(event, out));
@@ -188,7 +188,7 @@ fn bytes(tag: u32, b: &[u8], out: &mut Vec<u8>) {
 
 fn json_resource(resource: &[(&str, AttrValue<'_>)], out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"attributes\":");
-    json_attrs(resource.iter().map(|(k, v)| (*k, v)), out);
+    json_attrs(resource.iter().map(|(k, v)| (*k, v.borrowed())), out);
     out.push(b'}');
 }
 
@@ -211,7 +211,7 @@ fn json_span(span: &Span<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\",\"endTimeUnixNano\":\"");
     out.extend_from_slice(n.format(span.end_unix_nano).as_bytes());
     out.extend_from_slice(b"\",\"attributes\":");
-    json_attrs(span.attributes.iter().map(|(k, v)| (*k, v)), out);
+    json_attrs(span.attrs(), out);
     out.extend_from_slice(b",\"events\":[");
     for (i, e) in span.events.iter().enumerate() {
         if i > 0 {
@@ -222,7 +222,7 @@ fn json_span(span: &Span<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(b"\",\"name\":");
         escape_json_str(out, e.name);
         out.extend_from_slice(b",\"attributes\":");
-        json_attrs(e.attributes.iter().map(|(k, v)| (*k, v)), out);
+        json_attrs(e.attributes.iter().map(|(k, v)| (*k, v.borrowed())), out);
         out.push(b'}');
     }
     out.extend_from_slice(b"],\"status\":{\"code\":");
@@ -234,10 +234,7 @@ fn json_span(span: &Span<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"}}");
 }
 
-fn json_attrs<'a, 'v: 'a>(
-    list: impl Iterator<Item = (&'a str, &'a AttrValue<'v>)>,
-    out: &mut Vec<u8>,
-) {
+fn json_attrs<'k, 'v>(list: impl Iterator<Item = (&'k str, AttrValue<'v>)>, out: &mut Vec<u8>) {
     out.push(b'[');
     for (i, (k, v)) in list.enumerate() {
         if i > 0 {
@@ -249,17 +246,17 @@ fn json_attrs<'a, 'v: 'a>(
         match v {
             AttrValue::Str(s) => {
                 out.extend_from_slice(b"{\"stringValue\":");
-                escape_json_str(out, s);
+                escape_json_str(out, &s);
                 out.push(b'}');
             }
             AttrValue::Int(i) => {
                 out.extend_from_slice(b"{\"intValue\":\"");
-                out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+                out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
                 out.extend_from_slice(b"\"}");
             }
             AttrValue::Float(f) if f.is_finite() => {
                 out.extend_from_slice(b"{\"doubleValue\":");
-                out.extend_from_slice(ryu::Buffer::new().format_finite(*f).as_bytes());
+                out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
                 out.push(b'}');
             }
             AttrValue::Float(_) => out.extend_from_slice(b"{\"doubleValue\":\"NaN\"}"),

@@ -62,6 +62,7 @@ fn sample() -> Span<'static> {
         kind: SpanKind::Server,
         start_unix_nano: 1_700_000_000_000_000_000,
         end_unix_nano: 1_700_000_000_012_000_000,
+        http: None,
         attributes: vec![
             ("http.request.method", AttrValue::Str("GET".into())),
             ("http.response.status_code", AttrValue::Int(500)),
