@@ -8,7 +8,7 @@
 //! header) is found whether it is a schema field or a merged key.
 
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use smallvec::SmallVec;
 
@@ -16,7 +16,7 @@ use logmux_parsers::trace_context;
 use logmux_parsers::{Field, Format, Record, Value};
 
 use super::span::{AttrValue, Resource};
-use crate::output::otlp::mapping::{timestamp_nanos, RESOURCE_FIELDS};
+use crate::output::otlp::mapping::timestamp_nanos;
 use crate::output::LocalZone;
 
 /// nginx's access line.
@@ -193,7 +193,8 @@ pub fn part_of(
     if !may_have_part(rec) {
         return None;
     }
-    let id = rec.get(Field::TraceId).or_else(|| {
+    let found = Found::gather(rec);
+    let id = found.trace_id.or_else(|| {
         rec.extra
             .iter()
             .find(|(k, _)| k == "trace_id")
@@ -204,14 +205,17 @@ pub fn part_of(
         .timestamp
         .map_or(observed, |t| timestamp_nanos(&t, zone));
     let part = match rec.format {
-        Format::NginxAccess => Part::Nginx(nginx(rec, time), resource(rec, statics, cache)),
+        Format::NginxAccess => Part::Nginx(
+            nginx(rec, &found, time),
+            resource(rec, &found, statics, cache),
+        ),
         Format::UwsgiRequest => Part::Uwsgi(
             Uwsgi {
                 time,
-                duration_us: micros(rec.get(Field::HttpServerRequestDuration))?,
-                http: http(rec, false),
+                duration_us: micros(found.duration)?,
+                http: http(&found, false),
             },
-            resource(rec, statics, cache),
+            resource(rec, &found, statics, cache),
         ),
         _ => Part::Exception(Exception {
             time,
@@ -227,8 +231,69 @@ pub fn part_of(
     Some((trace_id, part))
 }
 
-fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
-    let tries_us: SmallVec<[u64; 2]> = match rec.get(Field::NginxUpstreamResponseTime) {
+/// The fields a request line's part is made of, found in one pass over
+/// the record's (the first of a name counts, as [`Record::get`] finds).
+struct Found<'r, 'a> {
+    trace_id: Option<&'r Value<'a>>,
+    duration: Option<&'r Value<'a>>,
+    upstream_time: Option<&'r Value<'a>>,
+    traceparent: Option<&'r Value<'a>>,
+    /// By their place among the spans' attributes ([`SLOT_FIELDS`]).
+    http: [Option<&'r Value<'a>>; SLOTS],
+    /// The resource's fields, in the record's order.
+    resource: SmallVec<[(&'r str, &'r Value<'a>); 8]>,
+}
+
+impl<'r, 'a> Found<'r, 'a> {
+    fn gather(rec: &'r Record<'a>) -> Found<'r, 'a> {
+        let mut f = Found {
+            trace_id: None,
+            duration: None,
+            upstream_time: None,
+            traceparent: None,
+            http: [None; SLOTS],
+            resource: SmallVec::new(),
+        };
+        for (field, value) in &rec.fields {
+            let first = match field {
+                Field::TraceId => &mut f.trace_id,
+                Field::HttpServerRequestDuration => &mut f.duration,
+                Field::NginxUpstreamResponseTime => &mut f.upstream_time,
+                Field::HttpRequestHeaderTraceparent => &mut f.traceparent,
+                _ => match http_slot(*field) {
+                    Some(slot) => &mut f.http[slot],
+                    None => {
+                        if is_resource(*field) && owned_kind(value) {
+                            f.resource.push((field.name(), value));
+                        }
+                        continue;
+                    }
+                },
+            };
+            first.get_or_insert(value);
+        }
+        f
+    }
+}
+
+/// Whether `field` is one of [`RESOURCE_FIELDS`] (a match, not a search:
+/// it runs for every field of every request line; a unit test keeps the
+/// two in step).
+fn is_resource(field: Field) -> bool {
+    matches!(
+        field,
+        Field::ContainerId
+            | Field::ContainerImageName
+            | Field::ContainerImageTags
+            | Field::ContainerName
+            | Field::HostName
+            | Field::ProcessPid
+            | Field::ServiceName
+    )
+}
+
+fn nginx<'r, 'a>(rec: &'r Record<'a>, found: &Found<'r, 'a>, end: u64) -> Nginx {
+    let tries_us: SmallVec<[u64; 2]> = match found.upstream_time {
         Some(Value::FloatList(list)) => list.iter().map(|s| seconds_to_us(*s)).collect(),
         Some(Value::Float(s)) => smallvec::smallvec![seconds_to_us(*s)],
         Some(Value::RawJson(raw)) => serde_json::from_str::<Vec<f64>>(raw)
@@ -241,14 +306,14 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
             .map(|t| t.split(',').map(|s| s.trim().to_string()).collect())
             .unwrap_or_default()
     };
-    let parent = traceparent(rec)
+    let parent = traceparent(rec, found)
         .and_then(Value::as_str)
         .and_then(trace_context::traceparent)
         .map(|tp| tp.parent_id);
-    let http = http(rec, true);
+    let http = http(found, true);
     Nginx {
         end,
-        duration_us: micros(rec.get(Field::HttpServerRequestDuration)).unwrap_or(0),
+        duration_us: micros(found.duration).unwrap_or(0),
         // Only tries of their own (two or more) use them.
         try_status: if tries_us.len() < 2 {
             Vec::new()
@@ -272,14 +337,8 @@ fn nginx(rec: &Record<'_>, end: u64) -> Nginx {
 /// The request line's HTTP attributes (and nginx's protocol version,
 /// with `protocol`), their text in one allocation of its exact size:
 /// parts may wait in their thousands.
-fn http(rec: &Record<'_>, protocol: bool) -> Http {
-    // One pass over the fields; the first of a name counts, as `get` finds.
-    let mut found: [Option<&Value<'_>>; SLOTS] = [None; SLOTS];
-    for (field, value) in &rec.fields {
-        if let Some(slot) = http_slot(*field).and_then(|i| found.get_mut(i)) {
-            slot.get_or_insert(value);
-        }
-    }
+fn http(found: &Found<'_, '_>, protocol: bool) -> Http {
+    let mut found = found.http;
     if !protocol {
         found[PROTOCOL_SLOT] = None;
     }
@@ -311,13 +370,13 @@ fn http(rec: &Record<'_>, protocol: bool) -> Http {
 /// and the `[resource]` keys the pipeline added to it. The few resources
 /// of a door are kept in `cache` and shared: a program's events find
 /// theirs without allocating.
-fn resource(rec: &Record<'_>, statics: &[(String, String)], cache: &mut Vec<Resource>) -> Resource {
-    let mut pairs: SmallVec<[(&str, &Value<'_>); 8]> = SmallVec::new();
-    for (field, value) in &rec.fields {
-        if RESOURCE_FIELDS.contains(field) && owned_kind(value) {
-            pairs.push((field.name(), value));
-        }
-    }
+fn resource<'r, 'a>(
+    rec: &'r Record<'a>,
+    found: &Found<'r, 'a>,
+    statics: &[(String, String)],
+    cache: &mut Vec<Resource>,
+) -> Resource {
+    let mut pairs = found.resource.clone();
     for (key, value) in &rec.extra {
         let key: &str = key;
         if statics.iter().any(|(k, _)| k == key)
@@ -371,14 +430,12 @@ fn owned(value: &Value<'_>) -> Option<AttrValue<'static>> {
     }
 }
 
-/// The client's traceparent header: a schema field once the schema has
-/// it (looked up by name once), else a merged key of that name.
-fn traceparent<'r>(rec: &'r Record<'_>) -> Option<&'r Value<'r>> {
+/// The client's traceparent header: its schema field, else a merged key
+/// of that name (a JSON line's own).
+fn traceparent<'r, 'a>(rec: &'r Record<'a>, found: &Found<'r, 'a>) -> Option<&'r Value<'a>> {
     const NAME: &str = "http.request.header.traceparent";
-    static FIELD: OnceLock<Option<Field>> = OnceLock::new();
-    let field = *FIELD.get_or_init(|| Field::from_name(NAME));
-    field
-        .and_then(|f| rec.get(f))
+    found
+        .traceparent
         .or_else(|| rec.extra.iter().find(|(k, _)| k == NAME).map(|(_, v)| v))
 }
 
@@ -407,6 +464,18 @@ fn seconds_to_us(s: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::{http_slot, SLOT_FIELDS};
+
+    #[test]
+    fn the_resource_match_is_the_resource_list() {
+        use crate::output::otlp::mapping::RESOURCE_FIELDS;
+        for field in logmux_parsers::field::ALL {
+            assert_eq!(
+                super::is_resource(*field),
+                RESOURCE_FIELDS.contains(field),
+                "{field:?}"
+            );
+        }
+    }
 
     #[test]
     fn each_slot_field_has_its_own_place() {
