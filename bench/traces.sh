@@ -265,15 +265,21 @@ PY
 }
 
 # Two builds, interleaved: REQUESTS RUNS BIN_A BIN_B.
-ab_mode() {
-  local requests=$1 runs=$2 lines=$(($1 * 2)) a=$3 b=$4
+# The mix of REQUESTS requests (made once), the receiver started, and the
+# run mode's "ids, logs" and "ids, logs + traces" configs in $tmp.
+logs_and_traces_configs() { # REQUESTS
   mkdir -p target/bench
-  local mix=$root/target/bench/traced-mix-$requests
-  [ -s "$mix.uwsgi" ] || python3 bench/gen_traced_mix.py "$requests" "$mix"
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  local mix=$root/target/bench/traced-mix-$1
+  [ -s "$mix.uwsgi" ] || python3 bench/gen_traced_mix.py "$1" "$mix"
   start_receiver
   run_config "$tmp/logs.toml" '"logs"' "$mix"
   run_config "$tmp/traces.toml" '"logs", "traces"' "$mix"
+}
+
+ab_mode() {
+  local requests=$1 runs=$2 lines=$(($1 * 2)) a=$3 b=$4
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  logs_and_traces_configs "$requests"
   local run which build config
   for run in $(seq "$runs"); do
     for which in a b; do
@@ -308,13 +314,8 @@ PY
 
 count_mode() { # REQUESTS
   local requests=$1 config
-  mkdir -p target/bench
-  local mix=$root/target/bench/traced-mix-$requests
-  [ -s "$mix.uwsgi" ] || python3 bench/gen_traced_mix.py "$requests" "$mix"
   echo "input: $requests requests; $bin"
-  start_receiver
-  run_config "$tmp/logs.toml" '"logs"' "$mix"
-  run_config "$tmp/traces.toml" '"logs", "traces"' "$mix"
+  logs_and_traces_configs "$requests"
   for config in logs traces; do
     head -c 16 /dev/zero >"$tmp/$config.toml.step"
     valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$tmp/$config.cg" \
