@@ -54,7 +54,10 @@ pub fn record(mapped: &Mapped<'_>, out: &mut Vec<u8>) {
 /// A `KeyValue` as field `tag`. Strings, integers and booleans (nearly
 /// every attribute) have their lengths computed up front; other values
 /// go through [`nested`].
-fn key_value(tag: u32, key: &str, value: Attr<'_>, out: &mut Vec<u8>) {
+pub fn key_value(tag: u32, key: &str, value: Attr<'_>, out: &mut Vec<u8>) {
+    if short_key_value(tag, key, value, out) {
+        return;
+    }
     let Some(any_len) = scalar_len(value) else {
         return nested(tag, out, |out| {
             string(1, key, out);
@@ -68,6 +71,40 @@ fn key_value(tag: u32, key: &str, value: Attr<'_>, out: &mut Vec<u8>) {
     encode_key(2, WireType::LengthDelimited, out);
     encode_varint(any_len as u64, out);
     any_value(value, out);
+}
+
+/// [`key_value`] for the common attribute: a small field number, a text
+/// or integer value and every length under 128, so that each length is
+/// one byte known before the bytes, and the whole is written in a few
+/// copies instead of a call per key and length. Byte for byte what the
+/// general path writes; false, having written nothing, otherwise.
+fn short_key_value(tag: u32, key: &str, value: Attr<'_>, out: &mut Vec<u8>) -> bool {
+    let mut int = [0u8; 10];
+    // AnyValue's one field: its key, whether a length follows, its bytes.
+    let (field, text, value): (u8, bool, &[u8]) = match value {
+        Attr::Str(s) => (0x0a, true, s.as_bytes()), // string_value, 1
+        Attr::Value(Value::Str(s)) => (0x0a, true, s.as_bytes()),
+        Attr::Value(Value::Int(i)) => {
+            let len = encoded_len_varint(*i as u64);
+            encode_varint(*i as u64, &mut &mut int[..]);
+            (0x18, false, &int[..len]) // int_value, 3
+        }
+        _ => return false,
+    };
+    let any_len = 1 + usize::from(text) + value.len();
+    let kv_len = 2 + key.len() + 2 + any_len;
+    if tag >= 16 || kv_len >= 128 {
+        return false;
+    }
+    out.reserve(2 + kv_len);
+    out.extend_from_slice(&[((tag << 3) | 2) as u8, kv_len as u8, 0x0a, key.len() as u8]);
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(&[0x12, any_len as u8, field]);
+    if text {
+        out.push(value.len() as u8);
+    }
+    out.extend_from_slice(value);
+    true
 }
 
 /// The length of a string, integer or boolean `AnyValue`'s body.

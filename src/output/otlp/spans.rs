@@ -9,7 +9,10 @@
 
 use prost::encoding::{encode_key, encode_varint, WireType};
 
-use super::proto::nested;
+use logmux_parsers::Value;
+
+use super::mapping::Attr;
+use super::proto::{key_value, nested};
 use crate::output::escape_json_str;
 use crate::trace::span::{AttrValue, Span, SpanEvent, StatusCode};
 
@@ -109,70 +112,13 @@ fn proto_event(event: &SpanEvent<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// A `KeyValue` as field `tag`; AnyValue: string 1, int 3, double 4.
+/// A `KeyValue` as field `tag`, written as a log record's attributes are.
 fn proto_kv(tag: u32, key: &str, value: &AttrValue<'_>, out: &mut Vec<u8>) {
-    if !short_kv(tag, key, value, out) {
-        nested_kv(tag, key, value, out);
+    match value {
+        AttrValue::Str(s) => key_value(tag, key, Attr::Str(s), out),
+        AttrValue::Int(i) => key_value(tag, key, Attr::Value(&Value::Int(*i)), out),
+        AttrValue::Float(f) => key_value(tag, key, Attr::Value(&Value::Float(*f)), out),
     }
-}
-
-/// [`proto_kv`] for the common attribute: a small field number, a text or
-/// integer value and every length under 128, so that each length is one
-/// byte known before the bytes are written (the general encoder writes a
-/// placeholder and moves the bytes when a length takes two). Byte for byte
-/// what [`nested_kv`] writes; false, having written nothing, otherwise.
-fn short_kv(tag: u32, key: &str, value: &AttrValue<'_>, out: &mut Vec<u8>) -> bool {
-    let mut int = [0u8; 10];
-    // AnyValue's one field: its key, whether a length follows, its bytes.
-    let (field, text, value): (u8, bool, &[u8]) = match value {
-        AttrValue::Str(s) => (0x0a, true, s.as_bytes()), // string_value, 1
-        AttrValue::Int(i) => (0x18, false, varint(*i as u64, &mut int)), // int_value, 3
-        AttrValue::Float(_) => return false,
-    };
-    let any_len = 1 + usize::from(text) + value.len();
-    let kv_len = 2 + key.len() + 2 + any_len;
-    if tag >= 16 || kv_len >= 128 {
-        return false;
-    }
-    out.reserve(2 + kv_len);
-    out.extend_from_slice(&[((tag << 3) | 2) as u8, kv_len as u8, 0x0a, key.len() as u8]);
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(&[0x12, any_len as u8, field]);
-    if text {
-        out.push(value.len() as u8);
-    }
-    out.extend_from_slice(value);
-    true
-}
-
-/// `v` as a protobuf varint, written into `buf`.
-fn varint(mut v: u64, buf: &mut [u8; 10]) -> &[u8] {
-    let mut n = 0;
-    while v >= 0x80 && n < 9 {
-        buf[n] = (v as u8) | 0x80;
-        v >>= 7;
-        n += 1;
-    }
-    buf[n] = v as u8;
-    &buf[..=n]
-}
-
-/// [`proto_kv`] for any attribute, lengths found after the fact.
-fn nested_kv(tag: u32, key: &str, value: &AttrValue<'_>, out: &mut Vec<u8>) {
-    nested(tag, out, |out| {
-        bytes(1, key.as_bytes(), out);
-        nested(2, out, |out| match value {
-            AttrValue::Str(s) => bytes(1, s.as_bytes(), out),
-            AttrValue::Int(i) => {
-                encode_key(3, WireType::Varint, out);
-                encode_varint(*i as u64, out);
-            }
-            AttrValue::Float(f) => {
-                encode_key(4, WireType::SixtyFourBit, out);
-                out.extend_from_slice(&f.to_le_bytes());
-            }
-        });
-    });
 }
 
 fn fixed64(tag: u32, v: u64, out: &mut Vec<u8>) {

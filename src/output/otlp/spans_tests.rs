@@ -154,8 +154,35 @@ fn a_span_in_otlp_json_has_hex_ids_and_string_nanoseconds() {
 mod short_kv {
     use proptest::prelude::*;
 
-    use super::super::{nested_kv, proto_kv};
+    use prost::encoding::{encode_key, encode_varint, WireType};
+
+    use super::super::proto_kv;
+    use crate::output::otlp::proto::nested;
     use crate::trace::span::AttrValue;
+
+    /// The reference: every length found after the fact.
+    fn nested_kv(tag: u32, key: &str, value: &AttrValue<'_>, out: &mut Vec<u8>) {
+        nested(tag, out, |out| {
+            encode_key(1, WireType::LengthDelimited, out);
+            encode_varint(key.len() as u64, out);
+            out.extend_from_slice(key.as_bytes());
+            nested(2, out, |out| match value {
+                AttrValue::Str(s) => {
+                    encode_key(1, WireType::LengthDelimited, out);
+                    encode_varint(s.len() as u64, out);
+                    out.extend_from_slice(s.as_bytes());
+                }
+                AttrValue::Int(i) => {
+                    encode_key(3, WireType::Varint, out);
+                    encode_varint(*i as u64, out);
+                }
+                AttrValue::Float(f) => {
+                    encode_key(4, WireType::SixtyFourBit, out);
+                    out.extend_from_slice(&f.to_le_bytes());
+                }
+            });
+        });
+    }
 
     fn general(tag: u32, key: &str, value: &AttrValue<'_>) -> Vec<u8> {
         let mut out = Vec::new();
