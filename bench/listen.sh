@@ -8,6 +8,8 @@
 #   LOGMUX=PATH       the logmux binary measured (default: build the release one)
 #   BASELINE=PATH     another logmux binary (say, main's), measured in the
 #                     same runs as `logmux-base`, interleaved with this one
+#   LOGMUX_ARGS="…"   more arguments for logmux (say, `--threads 1`)
+#   BASELINE_ARGS="…" more arguments for the baseline
 #   KINDS="…"         receivers measured (default: logmux [logmux-base]
 #                     rsyslog-text rsyslog-json)
 #
@@ -36,7 +38,11 @@
 # of sending until the receiver's output file holds every message (TCP), or
 # until it has stopped growing for 3 s (UDP; the last growth counts). CPU is
 # the receiver's own (utime+stime of all its threads, /proc/PID/stat), and
-# `cores busy` is CPU over wall time; RSS peak is VmHWM.
+# `cores busy` is CPU over wall time; RSS peak is VmHWM. The busiest thread
+# (/proc/PID/task/*/stat, read when the last message is out) bounds the rate
+# each receiver would reach with a core per thread: `msg/s on idle cores` is
+# messages over its CPU time (on 2 cores shared with the sender, wall time
+# cannot show what more cores would give).
 #
 # Results: a markdown table on stdout and in target/bench/listen-summary.md.
 set -euo pipefail
@@ -92,6 +98,15 @@ wait_port() {
 cpu_secs() { # pid: utime+stime of the whole process, in seconds
   awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15)/hz}' "/proc/$1/stat"
 }
+busiest_thread() { # pid: the CPU seconds and name of its busiest thread now
+  local hz best=0 name=- t secs
+  hz=$(getconf CLK_TCK)
+  for t in /proc/"$1"/task/*; do
+    secs=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "$t/stat" 2>/dev/null) || continue
+    if [ "${secs:-0}" -gt "$best" ]; then best=$secs name=$(cat "$t/comm" 2>/dev/null || echo -); fi
+  done
+  awk -v t="$best" -v hz="$hz" -v n="$name" 'BEGIN {printf "%.2f\t%s", t/hz, n}'
+}
 hwm_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
 start_receiver() { # kind proto port file: starts it, sets $pid
@@ -99,9 +114,10 @@ start_receiver() { # kind proto port file: starts it, sets $pid
   rm -f "$file"
   case $kind in
     logmux|logmux-base)
-      local exe=$logmux
-      [ "$kind" = logmux-base ] && exe=$baseline
-      "$exe" listen "--$proto" "127.0.0.1:$port" >"$file" 2>"$out/$kind.err" &
+      local exe=$logmux extra=${LOGMUX_ARGS:-}
+      [ "$kind" = logmux-base ] && exe=$baseline extra=${BASELINE_ARGS:-}
+      # shellcheck disable=SC2086 # extra arguments split on purpose
+      "$exe" listen "--$proto" "127.0.0.1:$port" $extra >"$file" 2>"$out/$kind.err" &
       pid=$!
       ;;
     rsyslog-text|rsyslog-json)
@@ -145,15 +161,15 @@ for run in $(seq "$runs"); do
       fi
       sender=$!
       read -r got secs < <(python3 bench/wait_lines.py "$file" "$count" "$quiet" "$start")
-      cpu=$(cpu_secs "$pid"); hwm=$(hwm_mib "$pid")
+      cpu=$(cpu_secs "$pid"); hwm=$(hwm_mib "$pid"); busiest=$(busiest_thread "$pid")
       wait "$sender" || true
       kill "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
       send=$(cat "$out/send.time")
       rate=$(awk -v n="$got" -v s="$secs" 'BEGIN {printf "%d", n/s}')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$proto" "$kind" "$got" "$secs" "$rate" "$cpu" "$hwm" >>"$results"
-      printf 'run %s %-4s %-13s %8s msgs in %7ss = %8s msg/s, cpu %6ss (%s cores), rss %6s MiB, send %ss\n' \
-        "$run" "$proto" "$kind" "$got" "$secs" "$rate" "$cpu" "$(awk -v c="$cpu" -v s="$secs" 'BEGIN {printf "%.2f", c/s}')" "$hwm" "$send"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$proto" "$kind" "$got" "$secs" "$rate" "$cpu" "$hwm" "$busiest" >>"$results"
+      printf 'run %s %-4s %-13s %8s msgs in %7ss = %8s msg/s, cpu %6ss (%s cores), rss %6s MiB, send %ss, busiest thread %ss (%s)\n' \
+        "$run" "$proto" "$kind" "$got" "$secs" "$rate" "$cpu" "$(awk -v c="$cpu" -v s="$secs" 'BEGIN {printf "%.2f", c/s}')" "$hwm" "$send" "${busiest%%$'\t'*}" "${busiest#*$'\t'}"
     done
   done
 done
@@ -163,8 +179,8 @@ import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 count, avg, conns = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 print(f"{count:,} messages of ~{avg} B (Docker rfc5424micro, nginx bodies), TCP over {conns} connection(s); median of {len(set(r[0] for r in rows))} runs\n")
-print("| transport | receiver | received | lost | msg/s | CPU s | CPU µs/msg | cores busy | peak RSS MiB |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| transport | receiver | received | lost | msg/s | CPU s | CPU µs/msg | cores busy | busiest thread, CPU s | msg/s on idle cores | peak RSS MiB |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for proto in ("tcp", "udp"):
     for kind in ("logmux", "logmux-base", "rsyslog-text", "rsyslog-json"):
         sel = [r for r in rows if r[1] == proto and r[2] == kind]
@@ -174,5 +190,7 @@ for proto in ("tcp", "udp"):
         got = int(med(3))
         cpu = med(6)
         busy = statistics.median(float(r[6]) / max(float(r[4]), 1e-9) for r in sel)
-        print(f"| {proto.upper()} | {kind} | {got:,} | {count - got:,} | {int(med(5)):,} | {cpu:.2f} | {cpu / max(got, 1) * 1e6:.2f} | {busy:.2f} | {med(7):.1f} |")
+        top = med(8)
+        names = "/".join(sorted(set(r[9] for r in sel)))
+        print(f"| {proto.upper()} | {kind} | {got:,} | {count - got:,} | {int(med(5)):,} | {cpu:.2f} | {cpu / max(got, 1) * 1e6:.2f} | {busy:.2f} | {top:.2f} ({names}) | {int(got / max(top, 1e-9)):,} | {med(7):.1f} |")
 PY

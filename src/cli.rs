@@ -320,6 +320,13 @@ pub struct ListenArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
 
+    /// Threads that parse stream connections (TCP, unix stream) [default: one less than the
+    /// CPUs logmux may use, at least 1; the output's writer and the connections' readers need
+    /// the rest]. Each connection is parsed by one of them from start to end, so its messages
+    /// keep their order; datagram sockets are parsed on the first.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+
     /// Add KEY=VALUE to every event (and to the OTLP resource); replaces
     /// the config's `[resource]` key of that name. Repeatable.
     #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::resource::parse_flag)]
@@ -409,6 +416,15 @@ impl ListenArgs {
             idle_timeout: self.idle_timeout,
             idle_flush: self.idle_flush,
             drain_timeout: self.drain_timeout,
+            threads: self.threads.map_or_else(
+                // Parsing is about two thirds of listen's CPU; the writer
+                // and the readers take the rest (bench/listen.sh by thread).
+                || {
+                    let cpus = usize::try_from(crate::sys::cpus::available()).unwrap_or(1);
+                    cpus.saturating_sub(1).max(1)
+                },
+                usize::from,
+            ),
             tls: match (self.tls_cert, self.tls_key) {
                 (Some(cert), Some(key)) => Some(crate::listen::TlsFiles {
                     cert,

@@ -583,6 +583,10 @@ fn a_held_traceback_goes_out_before_a_connections_frame_is_cut() {
         "1h",
         "--max-held",
         "64KiB",
+        // The two connections on two shards: the held lines are the other
+        // shard's, and still go out first.
+        "--threads",
+        "2",
     ]);
     // One connection leaves a traceback open: 40 KiB held by its stream.
     let frame = |n: usize| {

@@ -50,6 +50,19 @@ pub struct Stats {
     pub merged: u64,
 }
 
+impl std::ops::AddAssign for Stats {
+    /// Another pipeline's counts (a door that parses on several threads).
+    fn add_assign(&mut self, o: Stats) {
+        self.lines += o.lines;
+        self.events += o.events;
+        self.empty_lines += o.empty_lines;
+        self.truncated_pieces += o.truncated_pieces;
+        self.invalid_utf8 += o.invalid_utf8;
+        self.parse_errors += o.parse_errors;
+        self.merged += o.merged;
+    }
+}
+
 /// How lines are parsed and events encoded.
 #[derive(Debug, Clone)]
 pub struct Settings {

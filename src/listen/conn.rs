@@ -29,12 +29,13 @@ use logmux_parsers::syslog::Deframer;
 use rustls::ServerConfig;
 use tokio::sync::mpsc;
 
+use super::common::Common;
 use super::conn_reader::{self, Chunk, Ended, Pool, Reader};
-use super::hub::{Hub, Refusal};
+use super::hub::Hub;
 use super::senders::Peer;
+use super::shard::Dispatch;
 use super::throttle::Throttle;
 use super::tls::TlsStream;
-use super::Tasks;
 use crate::shutdown::Shutdown;
 
 /// Chunks parsed per wake-up of one connection before yielding to other sockets.
@@ -94,27 +95,28 @@ pub struct Limits {
     pub tls: Option<Arc<ServerConfig>>,
 }
 
-/// Accepts connections until the listener stops.
+/// Accepts connections until the listener stops, and hands each, its
+/// reader started, to the shard with the fewest open ([`Dispatch`]).
 pub async fn serve(
     listener: Listener,
     name: String,
-    hub: Rc<RefCell<Hub>>,
+    common: Arc<Common>,
     shutdown: Shutdown,
     limits: Limits,
-    tasks: Tasks,
+    dispatch: Dispatch,
 ) {
     let pool = Pool::default();
     let mut accept_errors = Throttle::every(ACCEPT_REPORT_EVERY);
     let mut last_error = String::new();
-    let name: Rc<str> = name.into();
+    let name: Arc<str> = name.into();
     loop {
-        let pending = hub.borrow().reports_pending();
+        let pending = common.reports_pending();
         let accepted = tokio::select! {
             biased;
             () = shutdown.triggered() => break,
             accepted = listener.accept() => accepted,
             () = tokio::time::sleep(REPORT_TICK), if pending => {
-                hub.borrow_mut().report_due(&name, false);
+                common.report_due(&name, false);
                 continue;
             }
         };
@@ -138,32 +140,31 @@ pub async fn serve(
         if let Some(errors) = accept_errors.due(Instant::now()) {
             report_unreported(&name, errors, &last_error);
         }
-        let admitted = hub.borrow_mut().admit(ip);
-        let peer = match admitted {
+        let peer = match common.admit(ip) {
             Ok(peer) => peer,
             Err(why) => {
-                hub.borrow_mut().refuse(&name, &why);
+                common.refuse(&name, &why);
                 continue;
             }
         };
         let opened = Opened {
             peer,
             ip,
-            socket: Rc::clone(&name),
+            socket: Arc::clone(&name),
         };
-        let hub = Rc::clone(&hub);
-        let ctx = ReadCtx {
-            hub,
-            shutdown: shutdown.clone(),
-            pool: pool.clone(),
-            limits: limits.clone(),
-        };
-        tasks.spawn(read(conn, opened, ctx));
+        if let Some(reader) = start_reader(conn, &opened, &pool, &limits, &shutdown, &common) {
+            dispatch.send(Accepted {
+                reader,
+                opened,
+                pool: pool.clone(),
+                idle_timeout: limits.idle_timeout,
+            });
+        }
     }
     if let Some(errors) = accept_errors.rest() {
         report_unreported(&name, errors, &last_error);
     }
-    hub.borrow_mut().report_due(&name, true);
+    common.report_due(&name, true);
 }
 
 /// Failed accepts not yet in a report, once a report is due.
@@ -172,33 +173,39 @@ fn report_unreported(name: &str, errors: u64, last_error: &str) {
 }
 
 /// An accepted connection.
-struct Opened {
+pub struct Opened {
     peer: Peer,
     ip: Option<IpAddr>,
-    socket: Rc<str>,
+    socket: Arc<str>,
 }
 
-/// What reading a connection shares with the listener.
-struct ReadCtx {
-    hub: Rc<RefCell<Hub>>,
-    shutdown: Shutdown,
+/// A connection accepted and its reader started, for a shard to parse.
+pub struct Accepted {
+    reader: Reader,
+    opened: Opened,
+    /// Where its chunks go back once parsed.
     pool: Pool,
-    limits: Limits,
+    idle_timeout: Duration,
 }
 
 /// Starts the reader thread of a connection; `None` (counted as refused)
 /// when it cannot.
-fn start_reader(conn: Conn, opened: &Opened, ctx: &ReadCtx) -> Option<Reader> {
-    let idle = ctx.limits.idle_timeout;
+fn start_reader(
+    conn: Conn,
+    opened: &Opened,
+    pool: &Pool,
+    limits: &Limits,
+    shutdown: &Shutdown,
+    common: &Common,
+) -> Option<Reader> {
+    let idle = limits.idle_timeout;
     let started = conn
-        .into_std(ctx.limits.tls.as_ref())
-        .and_then(|c| Reader::start(c, ctx.pool.clone(), ctx.shutdown.clone(), idle));
+        .into_std(limits.tls.as_ref())
+        .and_then(|c| Reader::start(c, pool.clone(), shutdown.clone(), idle));
     match started {
         Ok(r) => Some(r),
         Err(e) => {
-            let mut h = ctx.hub.borrow_mut();
-            h.refuse(&opened.socket, &Refusal::NoReader(e.to_string()));
-            h.counters.connections = h.counters.connections.saturating_sub(1);
+            common.no_reader(&opened.socket, opened.ip, e.to_string());
             None
         }
     }
@@ -207,11 +214,16 @@ fn start_reader(conn: Conn, opened: &Opened, ctx: &ReadCtx) -> Option<Reader> {
 /// Parses one connection's chunks, as its reader thread hands them over,
 /// to the end of the connection (or until the listener stops, or its frame
 /// stays unfinished for `--idle-timeout`).
-async fn read(conn: Conn, opened: Opened, ctx: ReadCtx) {
-    let ReadCtx { hub, pool, .. } = &ctx;
+pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>) {
+    let Accepted {
+        reader,
+        opened,
+        pool,
+        idle_timeout: idle,
+    } = accepted;
+    let (hub, pool) = (&hub, &pool);
     // Once the listener stops, the reader reads what has arrived, then ends.
-    let mut reader = start_reader(conn, &opened, &ctx);
-    let idle = ctx.limits.idle_timeout;
+    let mut reader = Some(reader);
     let mut deframer = Deframer::new(hub.borrow().max_message());
     // When the frame now unfinished began.
     let mut frame_began: Option<Instant> = None;
@@ -227,13 +239,13 @@ async fn read(conn: Conn, opened: Opened, ctx: ReadCtx) {
         let Some(next) = next else {
             // Dropping the reader (below) closes its channel: its thread
             // ends and closes the socket.
-            hub.borrow_mut().idle_closed(&opened.socket, idle);
+            hub.borrow().common.idle_closed(&opened.socket, idle);
             break;
         };
         let Some(chunk) = next else {
             if let Some(r) = reader.take() {
                 if let Ended::TlsFailed(why) = r.join() {
-                    hub.borrow_mut().tls_failed(&opened.socket, &why);
+                    hub.borrow().common.tls_failed(&opened.socket, &why);
                 }
             }
             break;

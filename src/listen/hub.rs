@@ -1,26 +1,27 @@
-//! The listener's shared state: every socket task hands its messages here.
+//! One parsing thread's state: every socket task of the thread (a shard,
+//! [`super::shard`]) hands its messages here.
 //!
-//! The runtime has one thread, so the hub lives in an `Rc<RefCell<_>>` and
-//! each task borrows it for one batch of reads, never across an `.await`.
+//! A shard's runtime has one thread, so the hub lives in an `Rc<RefCell<_>>`
+//! and each task borrows it for one batch of reads, never across an `.await`.
 //! For each message it parses the syslog header, finds the sender's stream,
 //! rejoins Docker's 16 KiB pieces, and runs every body through the same
 //! [`Pipeline`] as `logmux filter` (which also merges bodies that are logmux
 //! events), into the output's buffers.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logmux_parsers::syslog;
 use logmux_parsers::Timestamp;
 use tokio::sync::Notify;
 
+use super::common::{Common, Held};
 use super::message::{same_syslog, syslog_origin, Sender};
 use super::outbox::Outbox;
 use super::senders::{KeyRef, Peer, Senders, Slot};
-use super::throttle::Throttle;
 use crate::engine::{Pipeline, StreamState};
 use crate::event::{Origin, Stamp};
 use crate::shutdown::Shutdown;
@@ -67,15 +68,6 @@ pub struct Counters {
     pub empty: u64,
     /// Senders retired because the table was full.
     pub evicted_streams: u64,
-    pub connections: u64,
-    /// Connections closed at once: `--max-connections` or
-    /// `--max-connections-per-peer` were open, or no reader could start.
-    pub refused_connections: u64,
-    /// Connections closed because a frame stayed unfinished for `--idle-timeout`.
-    pub idle_closed: u64,
-    /// TLS handshakes that failed (no or a bad client certificate, not TLS,
-    /// too slow).
-    pub tls_failures: u64,
     /// Unfinished TCP frames cut because `--max-held` was reached.
     pub held_cuts: u64,
     /// Held tracebacks and Docker pieces emitted early (marked truncated)
@@ -83,6 +75,20 @@ pub struct Counters {
     pub held_flushes: u64,
     /// Bytes of over-long stream frames skipped after the cut.
     pub discarded_bytes: u64,
+}
+
+impl std::ops::AddAssign for Counters {
+    /// Another shard's counts.
+    fn add_assign(&mut self, o: Counters) {
+        self.messages += o.messages;
+        self.malformed += o.malformed;
+        self.truncated += o.truncated;
+        self.empty += o.empty;
+        self.evicted_streams += o.evicted_streams;
+        self.held_cuts += o.held_cuts;
+        self.held_flushes += o.held_flushes;
+        self.discarded_bytes += o.discarded_bytes;
+    }
 }
 
 /// Why the listener must stop on its own.
@@ -101,38 +107,6 @@ pub struct HubSettings {
     pub idle_flush: Duration,
     pub max_streams: usize,
     pub local_offset_minutes: i16,
-    pub max_connections: usize,
-    pub max_per_peer: usize,
-    /// `--max-held`: bytes of unfinished frames held over all connections
-    /// and of lines held per stream, together.
-    pub max_held: usize,
-}
-
-/// Refused connections and failed handshakes are reported at most this often.
-const REPORT_EVERY: Duration = Duration::from_secs(1);
-
-/// Why a connection was closed as soon as it was accepted.
-#[derive(Debug)]
-pub enum Refusal {
-    /// `--max-connections` are open.
-    Full(usize),
-    /// `--max-connections-per-peer` are open from this address.
-    PeerFull(IpAddr, usize),
-    /// Its reader could not start (a thread or descriptor limit).
-    NoReader(String),
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refusal::Full(n) => write!(f, "{n} connections are open (--max-connections)"),
-            Refusal::PeerFull(ip, n) => write!(
-                f,
-                "{n} connections are open from {ip} (--max-connections-per-peer)"
-            ),
-            Refusal::NoReader(e) => write!(f, "its reader cannot start: {e}"),
-        }
-    }
 }
 
 pub struct Hub {
@@ -151,23 +125,25 @@ pub struct Hub {
     /// Why the listener ends on its own (`shutdown` is triggered with it).
     pub end: Option<End>,
     shutdown: Shutdown,
-    next_conn: u64,
-    /// Open connections.
-    pub connections: usize,
-    /// Open TCP connections per peer address.
-    per_peer: HashMap<IpAddr, usize>,
-    /// Bytes of unfinished frames held by all connections.
+    /// What every shard shares: limits, connection counts, the held budget.
+    pub common: Arc<Common>,
+    /// Bytes of unfinished frames held by this shard's connections.
     held: usize,
-    /// Bytes of tracebacks and Docker pieces held by all streams.
+    /// Bytes of tracebacks and Docker pieces held by this shard's streams.
     stream_held: usize,
-    refusals: Throttle,
-    idle_closes: Throttle,
-    tls_failures: Throttle,
+    /// `held` and `stream_held` as the shared budget last counted them.
+    published: Held,
 }
 
 impl Hub {
     /// `shutdown` is triggered when the output ends (by the writer, or here).
-    pub fn new(pipeline: Pipeline, out: Outbox, settings: HubSettings, shutdown: Shutdown) -> Hub {
+    pub fn new(
+        pipeline: Pipeline,
+        out: Outbox,
+        settings: HubSettings,
+        shutdown: Shutdown,
+        common: Arc<Common>,
+    ) -> Hub {
         Hub {
             pipeline,
             senders: Senders::new(settings.max_streams),
@@ -180,14 +156,10 @@ impl Hub {
             flush_scheduled: false,
             end: None,
             shutdown,
-            next_conn: 0,
-            connections: 0,
-            per_peer: HashMap::new(),
+            common,
             held: 0,
             stream_held: 0,
-            refusals: Throttle::every(REPORT_EVERY),
-            idle_closes: Throttle::every(REPORT_EVERY),
-            tls_failures: Throttle::every(REPORT_EVERY),
+            published: Held::default(),
         }
     }
 
@@ -200,38 +172,45 @@ impl Hub {
         Clock::now(self.settings.local_offset_minutes)
     }
 
-    /// A peer for a new connection from `ip` (none for unix sockets), or
-    /// why it must be closed at once.
-    pub fn admit(&mut self, ip: Option<IpAddr>) -> Result<Peer, Refusal> {
-        let max = self.settings.max_connections;
-        if self.connections >= max {
-            return Err(Refusal::Full(max));
-        }
-        if let Some(ip) = ip {
-            let open = self.per_peer.entry(ip).or_insert(0);
-            let cap = self.settings.max_per_peer;
-            if *open >= cap {
-                return Err(Refusal::PeerFull(ip, cap));
-            }
-            *open += 1;
-        }
-        self.next_conn += 1;
-        self.connections += 1;
-        self.counters.connections += 1;
-        Ok(Peer::Conn(self.next_conn))
-    }
-
     /// A connection now holds `now` bytes of an unfinished frame, where it
     /// held `before`: whether all that is held is over `--max-held` even
     /// after the streams' held lines were emitted (the frame must be cut).
     pub fn hold(&mut self, before: usize, now: usize) -> bool {
         self.held = self.held.saturating_sub(before).saturating_add(now);
         self.shed();
-        self.over_budget()
+        if !self.over_budget() {
+            return false;
+        }
+        // This shard holds no lines now (it emitted them): other shards'
+        // held lines go first, and the frame is cut only when none are.
+        if self.common.lines_held() {
+            self.common.ask_to_shed();
+            return false;
+        }
+        true
     }
 
-    fn over_budget(&self) -> bool {
-        self.held.saturating_add(self.stream_held) > self.settings.max_held
+    /// Emits held lines while every shard together is over `--max-held`
+    /// (another shard asked).
+    pub fn shed_over_budget(&mut self) {
+        self.shed();
+    }
+
+    /// Whether what every shard holds is over `--max-held`, with this
+    /// shard's count brought up to date first.
+    fn over_budget(&mut self) -> bool {
+        self.sync_budget();
+        self.common.over_budget()
+    }
+
+    /// Tells the shared budget what this shard holds now.
+    fn sync_budget(&mut self) {
+        let now = Held {
+            frames: self.held,
+            lines: self.stream_held,
+        };
+        self.common.hold(self.published, now);
+        self.published = now;
     }
 
     /// While over `--max-held`, emits the lines held by the stream touched
@@ -254,84 +233,6 @@ impl Hub {
             slot.recount(&mut self.stream_held);
             self.counters.held_flushes += 1;
         }
-    }
-
-    /// Counts a refused connection; warns at most once a [`REPORT_EVERY`].
-    pub fn refuse(&mut self, socket: &str, why: &Refusal) {
-        self.counters.refused_connections += 1;
-        let total = self.counters.refused_connections;
-        if let Some(n) = self.refusals.hit(Instant::now()) {
-            tracing::warn!(socket, refused = n, refused_total = total, reason = %why, "{socket}: refused {n} connection(s) since the last report, {total} in all; the last because {why}");
-        }
-    }
-
-    /// Counts a connection closed by `--idle-timeout`.
-    pub fn idle_closed(&mut self, socket: &str, timeout: Duration) {
-        self.counters.idle_closed += 1;
-        let total = self.counters.idle_closed;
-        if let Some(n) = self.idle_closes.hit(Instant::now()) {
-            tracing::warn!(socket, closed = n, closed_total = total, "{socket}: closed {n} connection(s) whose message stayed unfinished for --idle-timeout {timeout:?} since the last report, {total} in all");
-        }
-    }
-
-    /// Counts a failed TLS handshake.
-    pub fn tls_failed(&mut self, socket: &str, why: &str) {
-        self.counters.tls_failures += 1;
-        let total = self.counters.tls_failures;
-        if let Some(n) = self.tls_failures.hit(Instant::now()) {
-            tracing::warn!(socket, failed = n, failed_total = total, reason = why, "{socket}: {n} TLS handshake(s) failed since the last report, {total} in all; the last: {why}");
-        }
-    }
-
-    /// Whether reports wait for their period to pass.
-    pub fn reports_pending(&self) -> bool {
-        self.refusals.is_pending()
-            || self.idle_closes.is_pending()
-            || self.tls_failures.is_pending()
-    }
-
-    /// Writes the reports that are due (`all`: every one, at the end).
-    pub fn report_due(&mut self, socket: &str, all: bool) {
-        let now = Instant::now();
-        let take = |t: &mut Throttle| if all { t.rest() } else { t.due(now) };
-        // tracing's field names are fixed at compile time, hence a macro.
-        macro_rules! report {
-            ($throttle:ident, $total:ident, $count_field:ident, $total_field:ident, $msg:literal) => {
-                if let Some(n) = take(&mut self.$throttle) {
-                    let total = self.counters.$total;
-                    tracing::warn!(
-                        socket,
-                        $count_field = n,
-                        $total_field = total,
-                        $msg,
-                        socket = socket,
-                        n = n,
-                        total = total
-                    );
-                }
-            };
-        }
-        report!(
-            refusals,
-            refused_connections,
-            refused,
-            refused_total,
-            "{socket}: refused {n} more connection(s), {total} in all"
-        );
-        report!(
-            idle_closes,
-            idle_closed,
-            closed,
-            closed_total,
-            "{socket}: closed {n} more connection(s) for --idle-timeout, {total} in all"
-        );
-        report!(
-            tls_failures,
-            tls_failures,
-            failed,
-            failed_total,
-            "{socket}: {n} more TLS handshake(s) failed, {total} in all"
-        );
     }
 
     /// Whether some stream holds lines back.
@@ -477,15 +378,8 @@ impl Hub {
         for slot in self.senders.remove_where(|k, _| k.peer == *peer) {
             self.retire(slot);
         }
-        self.connections = self.connections.saturating_sub(1);
-        if let Some(ip) = ip {
-            if let Some(open) = self.per_peer.get_mut(&ip) {
-                *open = open.saturating_sub(1);
-                if *open == 0 {
-                    self.per_peer.remove(&ip);
-                }
-            }
-        }
+        self.common.release(ip);
+        self.sync_budget();
     }
 
     /// Emits held Docker pieces whose window has passed and tracebacks idle
@@ -520,6 +414,7 @@ impl Hub {
         for slot in forgotten {
             self.stream_held = self.stream_held.saturating_sub(slot.counted);
         }
+        self.sync_budget();
     }
 
     /// The span builder, when it is behind: a stream connection waits for
@@ -536,6 +431,7 @@ impl Hub {
         }
         self.pending = false;
         self.pipeline.hand_spans();
+        self.sync_budget();
     }
 
     /// After a batch of reads: hands full buffers to the writer, and has

@@ -13,7 +13,8 @@
 //! - [`stop`] watches TERM and INT on a thread of its own (stopping works with a stalled stdout);
 //! - [`throttle`] keeps reports of refused connections to one a second;
 //! - [`dgram`] reads UDP and unix datagrams on threads of their own (many per call: [`crate::sys::mmsg`]), [`conn`] TCP and unix stream connections, each read on a thread of its own ([`conn_reader`]);
-//! - [`hub`] is the shared state every message goes through;
+//! - [`shard`] spreads stream connections over `--threads` parsing threads, each with a [`hub`]; [`common`] is what they share (connection limits and counts, the `--max-held` budget);
+//! - [`hub`] is one parsing thread's state, which every message goes through;
 //! - [`message`] reads the sender from the header (Docker or not, container, stream);
 //! - [`senders`] keeps one pipeline stream per sender, tag and stdout/stderr;
 //! - [`join`] rejoins Docker's 16 KiB pieces (bodies that are logmux events are merged by the pipeline: [`logmux_parsers::logmux_event`]);
@@ -24,8 +25,9 @@
 //! nginx's and uWSGI's lines of one request come from two containers. So is
 //! the heuristic join of `--trace-join infer` / `[trace] join = "infer"`.
 //!
-//! The runtime is tokio's single-threaded one: parsing and encoding are
-//! cheap next to the system calls, and one thread needs no locks. Writing
+//! Each parsing thread runs tokio's single-threaded runtime: a connection
+//! stays on one thread, so its hub needs no locks, and many connections use
+//! every core ([`shard`]). Writing
 //! the output (copying it into the kernel) runs on a thread of its own, and
 //! so does draining each datagram socket, so that a burst of datagrams
 //! waits in memory instead of being dropped by a full kernel buffer, and
@@ -33,6 +35,7 @@
 //! leaves the parsing thread.
 
 mod bind;
+mod common;
 mod conn;
 mod conn_reader;
 mod dgram;
@@ -43,26 +46,26 @@ mod message;
 mod out_dir;
 mod outbox;
 mod senders;
+mod shard;
 mod stop;
 mod throttle;
 mod tls;
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
+use std::cell::RefCell;
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
-
 pub use bind::{parse_inet, Endpoint};
 pub use message::{is_container_name, Container};
 pub use tls::{TlsError, TlsFiles};
 
-use hub::{End, Hub, HubSettings};
+use common::{Common, ConnCounts};
+use hub::{Counters, End, Hub, HubSettings};
 use outbox::Outbox;
+use shard::{Dispatch, Intake, ShardEnd, Tasks};
 use stop::StopSignals;
 
 use crate::engine::{Pipeline, Settings};
@@ -73,20 +76,8 @@ use crate::sink::KeyedFilesSpec;
 use crate::trace::infer::{JoinMode, Joiner};
 use crate::trace::Tracer;
 
-/// Senders (sender, host, tag, stdout/stderr) kept at most.
+/// Senders (sender, host, tag, stdout/stderr) kept at most, per shard.
 pub const MAX_STREAMS: usize = 4096;
-
-/// While lines are held back, the housekeeper looks this often.
-const TICK: Duration = Duration::from_millis(50);
-
-/// Otherwise it looks this often (to forget idle streams).
-const IDLE_TICK: Duration = Duration::from_secs(30);
-
-/// Buffered events are written at most this long after the first of them.
-const FLUSH_DELAY: Duration = Duration::from_millis(1);
-
-/// While stopping, how often the listener looks for a reason to give up.
-const GIVE_UP_TICK: Duration = Duration::from_millis(50);
 
 /// Everything `listen` needs, resolved from flags.
 #[derive(Debug)]
@@ -118,6 +109,8 @@ pub struct ListenJob {
     pub trace_join: crate::trace::infer::JoinMode,
     /// `[trace]`: the span builder's settings, when the `--sink` sends traces.
     pub trace: crate::trace::TraceSpec,
+    /// `--threads`: shards that parse stream connections (at least 1).
+    pub threads: usize,
 }
 
 /// How the listener ended.
@@ -349,72 +342,36 @@ async fn serve(
     }: Extras,
 ) -> Result<Outcome, ListenError> {
     let drain_timeout = job.drain_timeout;
-    let offset = job.settings.encoder.zone.minutes_now();
-    let join = (job.trace_join == JoinMode::Infer).then(|| Arc::new(Joiner::from_spec(&job.trace)));
-    let hub = Rc::new(RefCell::new(Hub::new(
-        Pipeline::new(job.settings)
-            .keeping_empty()
-            .with_metrics(metrics.map(|m| Arc::clone(&m.events)))
-            .with_join(join)
-            .with_spans(tracer.clone()),
-        out,
-        HubSettings {
-            max_message: job.max_message,
-            idle_flush: job.idle_flush,
-            max_streams: MAX_STREAMS,
-            local_offset_minutes: offset,
-            max_connections: job.max_connections,
-            max_per_peer: job.max_per_peer,
-            max_held: job.max_held,
-        },
-        shutdown.clone(),
-    )));
-    let tasks = Tasks::default();
+    let common = Arc::new(Common::new(
+        job.max_connections,
+        job.max_per_peer,
+        job.max_held,
+    ));
     let limits = conn::Limits {
         idle_timeout: job.idle_timeout,
         tls,
     };
-    for (i, (b, name)) in bound.into_iter().enumerate() {
-        let listener = u16::try_from(i).unwrap_or(u16::MAX);
-        // Datagram sockets are read by threads of their own.
-        let datagrams = |socket| {
-            tasks.spawn(dgram::serve(
-                socket,
-                listener,
-                name.clone(),
-                Rc::clone(&hub),
-                shutdown.clone(),
-            ));
-            Ok(())
-        };
-        // Stream listeners accept connections on a task each.
-        let connections = |l: conn::Listener| {
-            tasks.spawn(conn::serve(
-                l,
-                name.clone(),
-                Rc::clone(&hub),
-                shutdown.clone(),
-                limits.clone(),
-                tasks.clone(),
-            ));
-        };
-        let registered =
-            match b {
-                Bound::Udp(s) => datagrams(dgram::DgramSocket::Udp(s)),
-                Bound::UnixDgram(s, _) => datagrams(dgram::DgramSocket::Unix(s)),
-                Bound::Tcp(l) => tokio::net::TcpListener::from_std(l)
-                    .map(|l| connections(conn::Listener::Tcp(l))),
-                Bound::UnixStream(l, _) => tokio::net::UnixListener::from_std(l)
-                    .map(|l| connections(conn::Listener::Unix(l))),
-            };
-        registered.map_err(|source| ListenError::Bind {
-            what: name.clone(),
-            source,
-        })?;
-        tracing::info!(address = %name, "listening on {name}");
+    let threads = job.threads;
+    let parts = HubParts::new(job, metrics, tracer.clone(), &shutdown, &common);
+    let (dispatch, mut intakes) = Dispatch::new(threads);
+    let own_intake = intakes.remove(0);
+    let signals = (shutdown.clone(), Arc::clone(&stop));
+    let shards = start_shards(intakes, &parts, &out, &signals, drain_timeout)?;
+    let hub = Rc::new(RefCell::new(parts.hub(out)));
+    let tasks = Tasks::default();
+    tasks.spawn(shard::intake(own_intake, Rc::clone(&hub), tasks.clone()));
+    let sockets = Sockets {
+        hub: &hub,
+        common: &common,
+        shutdown: &shutdown,
+        limits: &limits,
+        tasks: &tasks,
+    };
+    if let Err(e) = sockets.open(bound, dispatch) {
+        shutdown.trigger();
+        return Err(e);
     }
-    tokio::task::spawn_local(housekeeper(Rc::clone(&hub), shutdown.clone()));
-    tokio::task::spawn_local(flusher(Rc::clone(&hub), shutdown.clone()));
+    shard::keep(&hub, &shutdown);
 
     tokio::select! {
         () = stop.requested.triggered() => {}
@@ -424,22 +381,26 @@ async fn serve(
     tracing::debug!(reason = why, "stopping: {why}");
     // Stop accepting and reading; each socket first reads what has arrived.
     shutdown.trigger();
-    let drained = tokio::select! {
-        () = tasks.all_done() => true,
-        () = tokio::time::sleep(drain_timeout) => false,
-        () = given_up(&stop) => false,
-    };
-    if !drained {
+    if !shard::drain(&tasks, drain_timeout, &stop).await {
         tracing::warn!("stopping: some sockets were still being read after {drain_timeout:?}");
     }
     let mut h = hub.borrow_mut();
     h.flush_all();
+    // Every shard has handed its buffers and its spans over.
+    let mut totals = Totals::of(&mut h);
+    for shard in shards {
+        match shard.join() {
+            Ok(end) => totals.add(end),
+            Err(_) => tracing::error!("a listener shard ended abnormally; its counts are missing"),
+        }
+    }
     // The traces still waiting are sent (the last lines are in) before
     // the output closes.
     let spans_missing = tracer.map_or(0, |t| t.close(Instant::now() + drain_timeout));
     h.finish_output(drain_timeout);
-    let unwritten = report(&h);
-    match h.end.take() {
+    totals.end = totals.end.or(h.end.take());
+    let unwritten = report(&h, &totals, common.counts());
+    match totals.end {
         None if unwritten > 0 => Err(ListenError::Unwritten {
             events: unwritten,
             drain_timeout,
@@ -453,19 +414,162 @@ async fn serve(
     }
 }
 
-/// Ends once stopping may give up waiting (a second signal, or
-/// `--drain-timeout` after the first).
-async fn given_up(stop: &StopSignals) {
-    while !stop.give_up() {
-        tokio::time::sleep(GIVE_UP_TICK).await;
+/// What every shard's hub is made of.
+#[derive(Clone)]
+struct HubParts {
+    settings: Settings,
+    metrics: Option<Arc<crate::metrics::EventMetrics>>,
+    join: Option<Arc<Joiner>>,
+    tracer: Option<Arc<Tracer>>,
+    hub: HubSettings,
+    shutdown: Shutdown,
+    common: Arc<Common>,
+}
+
+impl HubParts {
+    fn new(
+        job: ListenJob,
+        metrics: Option<Arc<Metrics>>,
+        tracer: Option<Arc<Tracer>>,
+        shutdown: &Shutdown,
+        common: &Arc<Common>,
+    ) -> HubParts {
+        let join =
+            (job.trace_join == JoinMode::Infer).then(|| Arc::new(Joiner::from_spec(&job.trace)));
+        HubParts {
+            hub: HubSettings {
+                max_message: job.max_message,
+                idle_flush: job.idle_flush,
+                max_streams: MAX_STREAMS,
+                local_offset_minutes: job.settings.encoder.zone.minutes_now(),
+            },
+            settings: job.settings,
+            metrics: metrics.map(|m| Arc::clone(&m.events)),
+            join,
+            tracer,
+            shutdown: shutdown.clone(),
+            common: Arc::clone(common),
+        }
+    }
+
+    fn hub(self, out: Outbox) -> Hub {
+        let pipeline = Pipeline::new(self.settings)
+            .keeping_empty()
+            .with_metrics(self.metrics)
+            .with_join(self.join)
+            .with_spans(self.tracer);
+        Hub::new(pipeline, out, self.hub, self.shutdown, self.common)
+    }
+}
+
+/// Starts the shards past the first (the listener's own thread), each
+/// with an outbox of its own on the same writer.
+fn start_shards(
+    intakes: Vec<Intake>,
+    parts: &HubParts,
+    out: &Outbox,
+    (shutdown, stop): &(Shutdown, Arc<StopSignals>),
+    drain_timeout: Duration,
+) -> Result<Vec<std::thread::JoinHandle<ShardEnd>>, ListenError> {
+    let mut shards = Vec::with_capacity(intakes.len());
+    for (i, intake) in intakes.into_iter().enumerate() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ListenError::Runtime)?;
+        let parts = parts.clone();
+        let sibling = out.sibling();
+        let signals = (shutdown.clone(), Arc::clone(stop));
+        let make = move || parts.hub(sibling);
+        let started = shard::start(i + 1, runtime, make, intake, signals, drain_timeout);
+        shards.push(started.map_err(ListenError::Runtime)?);
+    }
+    Ok(shards)
+}
+
+/// What opening the sockets on the listener's thread needs.
+struct Sockets<'a> {
+    hub: &'a Rc<RefCell<Hub>>,
+    common: &'a Arc<Common>,
+    shutdown: &'a Shutdown,
+    limits: &'a conn::Limits,
+    tasks: &'a Tasks,
+}
+
+impl Sockets<'_> {
+    /// Starts reading every bound socket: datagram sockets on this shard,
+    /// stream listeners' connections on the shard `dispatch` picks.
+    fn open(&self, bound: Vec<(Bound, String)>, dispatch: Dispatch) -> Result<(), ListenError> {
+        for (i, (b, name)) in bound.into_iter().enumerate() {
+            let listener = u16::try_from(i).unwrap_or(u16::MAX);
+            // Datagram sockets are read by threads of their own.
+            let datagrams = |socket| {
+                self.tasks.spawn(dgram::serve(
+                    socket,
+                    listener,
+                    name.clone(),
+                    Rc::clone(self.hub),
+                    self.shutdown.clone(),
+                ));
+                Ok(())
+            };
+            // Stream listeners accept connections on a task each.
+            let connections = |l: conn::Listener| {
+                self.tasks.spawn(conn::serve(
+                    l,
+                    name.clone(),
+                    Arc::clone(self.common),
+                    self.shutdown.clone(),
+                    self.limits.clone(),
+                    dispatch.clone(),
+                ));
+            };
+            let registered = match b {
+                Bound::Udp(s) => datagrams(dgram::DgramSocket::Udp(s)),
+                Bound::UnixDgram(s, _) => datagrams(dgram::DgramSocket::Unix(s)),
+                Bound::Tcp(l) => tokio::net::TcpListener::from_std(l)
+                    .map(|l| connections(conn::Listener::Tcp(l))),
+                Bound::UnixStream(l, _) => tokio::net::UnixListener::from_std(l)
+                    .map(|l| connections(conn::Listener::Unix(l))),
+            };
+            registered.map_err(|source| ListenError::Bind {
+                what: name.clone(),
+                source,
+            })?;
+            tracing::info!(address = %name, "listening on {name}");
+        }
+        Ok(())
+    }
+}
+
+/// The counts of every shard, summed.
+struct Totals {
+    counters: Counters,
+    stats: crate::engine::Stats,
+    end: Option<End>,
+}
+
+impl Totals {
+    fn of(h: &mut Hub) -> Totals {
+        Totals {
+            counters: h.counters,
+            stats: h.pipeline_stats(),
+            end: None,
+        }
+    }
+
+    fn add(&mut self, shard: ShardEnd) {
+        self.counters += shard.counters;
+        self.stats += shard.stats;
+        self.end = self.end.take().or(shard.end);
     }
 }
 
 /// The counts, as one logmux event; returns the events not written to
 /// stdout (its reader stalled).
-fn report(h: &Hub) -> u64 {
-    let c = h.counters;
-    let s = h.pipeline_stats();
+fn report(h: &Hub, totals: &Totals, conns: ConnCounts) -> u64 {
+    let c = totals.counters;
+    let s = totals.stats;
     let lost_bytes = h.lost_bytes();
     let unwritten = h.unwritten();
     // JSON and logfmt write one line an event.
@@ -482,10 +586,10 @@ fn report(h: &Hub) -> u64 {
         empty = c.empty,
         merged = s.merged,
         invalid_utf8 = s.invalid_utf8,
-        connections = c.connections,
-        refused_connections = c.refused_connections,
-        idle_closed = c.idle_closed,
-        tls_failures = c.tls_failures,
+        connections = conns.connections,
+        refused_connections = conns.refused_connections,
+        idle_closed = conns.idle_closed,
+        tls_failures = conns.tls_failures,
         held_cuts = c.held_cuts,
         held_flushes = c.held_flushes,
         evicted_streams = c.evicted_streams,
@@ -497,85 +601,9 @@ fn report(h: &Hub) -> u64 {
         c.messages,
         s.events,
         c.malformed,
-        c.refused_connections,
+        conns.refused_connections,
         lost_bytes,
         unwritten_events,
     );
     unwritten_events
-}
-
-/// Emits held lines when their time has come: Docker pieces after the
-/// join window, tracebacks after `--idle-flush`.
-async fn housekeeper(hub: Rc<RefCell<Hub>>, shutdown: Shutdown) {
-    let wake = Rc::clone(&hub.borrow().housekeeper);
-    loop {
-        let pending = hub.borrow().is_pending();
-        let nap = if pending { TICK } else { IDLE_TICK };
-        tokio::select! {
-            biased;
-            () = shutdown.triggered() => return,
-            _ = wake.notified(), if !pending => {}
-            _ = tokio::time::sleep(nap) => {}
-        }
-        let mut h = hub.borrow_mut();
-        h.expire(Instant::now());
-        h.finish_batch();
-    }
-}
-
-/// Writes buffered events [`FLUSH_DELAY`] after the first of them: a
-/// message shows up within a few milliseconds, and the messages of a steady
-/// stream (datagrams that arrive one per wake-up) share one write and one
-/// wake-up of the writer thread instead of paying for one each, which
-/// costs more than parsing them.
-async fn flusher(hub: Rc<RefCell<Hub>>, shutdown: Shutdown) {
-    let wake = Rc::clone(&hub.borrow().flusher);
-    loop {
-        tokio::select! {
-            biased;
-            () = shutdown.triggered() => return,
-            _ = wake.notified() => {}
-        }
-        tokio::select! {
-            biased;
-            // Stopping writes everything anyway.
-            () = shutdown.triggered() => return,
-            _ = tokio::time::sleep(FLUSH_DELAY) => {}
-        }
-        hub.borrow_mut().flush_output();
-    }
-}
-
-/// The socket tasks, counted so that stopping can wait for them.
-#[derive(Clone, Default)]
-pub struct Tasks {
-    live: Rc<Cell<usize>>,
-    done: Rc<Notify>,
-}
-
-impl Tasks {
-    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
-        self.live.set(self.live.get() + 1);
-        let guard = TaskGuard(self.clone());
-        tokio::task::spawn_local(async move {
-            let _guard = guard;
-            task.await;
-        });
-    }
-
-    async fn all_done(&self) {
-        while self.live.get() > 0 {
-            self.done.notified().await;
-        }
-    }
-}
-
-struct TaskGuard(Tasks);
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        let live = &self.0.live;
-        live.set(live.get().saturating_sub(1));
-        self.0.done.notify_waiters();
-    }
 }

@@ -65,6 +65,9 @@ struct Shared {
     error: Mutex<Option<io::Error>>,
     /// Bytes of `--out-dir` events that could not be written.
     lost_bytes: Arc<AtomicU64>,
+    /// Bytes handed to stdout's writer, or let go because it was stuck
+    /// (a sink and `--out-dir` count their own losses), by every shard.
+    handed_bytes: AtomicU64,
     /// Bytes and lines stdout's writer has written.
     written_bytes: AtomicU64,
     written_lines: AtomicU64,
@@ -81,6 +84,8 @@ pub struct Unwritten {
 /// One buffer of whole events for stdout's writer.
 struct Chunk {
     bytes: Vec<u8>,
+    /// Where the emptied buffer goes back to (the shard that filled it).
+    back: SyncSender<Vec<u8>>,
 }
 
 enum Buffers {
@@ -91,7 +96,8 @@ enum Buffers {
 
 /// A `--sink` or `--out-dir`: its thread, and the route to its queue.
 struct SinkOut {
-    sinks: StartedSinks,
+    /// The sink's thread; a sibling ([`Outbox::sibling`]) has only the route.
+    sinks: Option<StartedSinks>,
     route: Route,
     /// `--sink`: events it could not deliver make the listener's exit fail.
     strict: bool,
@@ -109,11 +115,10 @@ pub struct Outbox {
     tx: Option<SyncSender<Chunk>>,
     /// Emptied buffers coming back from the writer, to be reused.
     free: Receiver<Vec<u8>>,
+    free_tx: SyncSender<Vec<u8>>,
     shared: Arc<Shared>,
+    /// The writer thread, held by the first outbox, not its siblings.
     thread: Option<JoinHandle<()>>,
-    /// Bytes handed to stdout's writer, or let go because it was stuck
-    /// (a sink and `--out-dir` count their own losses).
-    handed_bytes: u64,
     /// TERM and INT: when a blocked hand-over gives up.
     stop: Option<Arc<StopSignals>>,
 }
@@ -157,11 +162,11 @@ impl Outbox {
     /// not deliver make an error at the end.
     fn to_sink(sinks: StartedSinks, buffers: Buffers, strict: bool, shared: Shared) -> Outbox {
         let route = sinks.route(0);
-        let (_, free) = mpsc::sync_channel(1);
+        let (free_tx, free) = mpsc::sync_channel(1);
         Outbox {
             buffers,
             sink: route.map(|route| SinkOut {
-                sinks,
+                sinks: Some(sinks),
                 route,
                 strict,
                 events_handed: 0,
@@ -169,9 +174,9 @@ impl Outbox {
             }),
             tx: None,
             free,
+            free_tx,
             shared: Arc::new(shared),
             thread: None,
-            handed_bytes: 0,
             stop: None,
         }
     }
@@ -183,17 +188,46 @@ impl Outbox {
         let state = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("listen-writer".into())
-            .spawn(move || write_loop(&rx, &free_tx, file, &state, &shutdown))?;
+            .spawn(move || write_loop(&rx, file, &state, &shutdown))?;
         Ok(Outbox {
             buffers: Buffers::One(Vec::new()),
             sink: None,
             tx: Some(tx),
             free,
+            free_tx,
             shared,
             thread: Some(thread),
-            handed_bytes: 0,
             stop: None,
         })
+    }
+
+    /// An outbox of its own for another shard, with buffers of its own,
+    /// handing them to the same writer or sink queue. Events of one
+    /// connection stay in one shard, so their order holds; two shards'
+    /// buffers interleave whole. The first outbox's [`Outbox::finish`]
+    /// waits for the writer once every sibling is dropped.
+    pub fn sibling(&self) -> Outbox {
+        let (free_tx, free) = mpsc::sync_channel(IN_FLIGHT);
+        let buffers = match &self.buffers {
+            Buffers::One(_) => Buffers::One(Vec::new()),
+            Buffers::Files(_) => Buffers::Files(IndexMap::new()),
+        };
+        Outbox {
+            buffers,
+            sink: self.sink.as_ref().map(|s| SinkOut {
+                sinks: None,
+                route: s.route.clone(),
+                strict: s.strict,
+                events_handed: 0,
+                events: 0,
+            }),
+            tx: self.tx.clone(),
+            free,
+            free_tx,
+            shared: Arc::clone(&self.shared),
+            thread: None,
+            stop: self.stop.clone(),
+        }
     }
 
     /// Hand-overs blocked by a stalled stdout give up as `stop` says.
@@ -201,7 +235,8 @@ impl Outbox {
     pub fn queues(&self) -> Vec<(String, Arc<crate::sink::Queue>)> {
         self.sink
             .iter()
-            .flat_map(|s| s.sinks.handles())
+            .filter_map(|s| s.sinks.as_ref())
+            .flat_map(StartedSinks::handles)
             .map(|h| (h.name.clone(), Arc::clone(&h.queue)))
             .collect()
     }
@@ -225,13 +260,12 @@ impl Outbox {
                     // and start the table again.
                     let all: Vec<(Box<str>, Vec<u8>)> = files.drain(..).collect();
                     for (stem, bytes) in all {
-                        hand_over(
-                            self.tx.as_ref(),
-                            self.sink.as_mut(),
-                            Some(stem),
-                            bytes,
-                            None,
-                        );
+                        let to = To {
+                            tx: self.tx.as_ref(),
+                            back: &self.free_tx,
+                            stop: None,
+                        };
+                        hand_over(&to, self.sink.as_mut(), Some(stem), bytes);
                     }
                 }
                 files.insert_full(Box::from(stem), Vec::new()).0
@@ -269,10 +303,15 @@ impl Outbox {
                     let bytes = take(buf, &self.free);
                     // Only stdout's writer counts what it wrote.
                     if self.tx.is_some() {
-                        self.handed_bytes += bytes.len() as u64;
+                        let n = bytes.len() as u64;
+                        self.shared.handed_bytes.fetch_add(n, Ordering::SeqCst);
                     }
-                    let stop = self.stop.as_deref();
-                    hand_over(self.tx.as_ref(), self.sink.as_mut(), None, bytes, stop);
+                    let to = To {
+                        tx: self.tx.as_ref(),
+                        back: &self.free_tx,
+                        stop: self.stop.as_deref(),
+                    };
+                    hand_over(&to, self.sink.as_mut(), None, bytes);
                 }
             }
             Buffers::Files(files) => {
@@ -280,7 +319,12 @@ impl Outbox {
                     if buf.len() >= min {
                         let bytes = std::mem::take(buf);
                         let key = Some(stem.clone());
-                        hand_over(self.tx.as_ref(), self.sink.as_mut(), key, bytes, None);
+                        let to = To {
+                            tx: self.tx.as_ref(),
+                            back: &self.free_tx,
+                            stop: None,
+                        };
+                        hand_over(&to, self.sink.as_mut(), key, bytes);
                     }
                 }
             }
@@ -328,10 +372,14 @@ impl Outbox {
                 let _ = t.join();
             }
         }
-        if let Some(sink) = &mut self.sink {
-            sink.sinks.report_dropped();
-            let missing = sink.sinks.close(timeout, None);
-            if missing > 0 && sink.strict {
+        let started = self
+            .sink
+            .as_mut()
+            .and_then(|s| s.sinks.as_mut().map(|x| (x, s.strict)));
+        if let Some((sinks, strict)) = started {
+            sinks.report_dropped();
+            let missing = sinks.close(timeout, None);
+            if missing > 0 && strict {
                 return Err(io::Error::other(format!(
                     "{missing} events were not delivered to the sink"
                 )));
@@ -349,7 +397,11 @@ impl Outbox {
     pub fn unwritten(&self) -> Unwritten {
         let written = self.shared.written_bytes.load(Ordering::SeqCst);
         Unwritten {
-            bytes: self.handed_bytes.saturating_sub(written),
+            bytes: self
+                .shared
+                .handed_bytes
+                .load(Ordering::SeqCst)
+                .saturating_sub(written),
             written_lines: self.shared.written_lines.load(Ordering::SeqCst),
         }
     }
@@ -363,18 +415,21 @@ fn take(buf: &mut Vec<u8>, free: &Receiver<Vec<u8>>) -> Vec<u8> {
     std::mem::replace(buf, fresh)
 }
 
+/// stdout's writer, as one hand-over sees it.
+struct To<'a> {
+    tx: Option<&'a SyncSender<Chunk>>,
+    /// Where the writer returns the emptied buffer.
+    back: &'a SyncSender<Vec<u8>>,
+    /// When a blocked hand-over gives up.
+    stop: Option<&'a StopSignals>,
+}
+
 /// Hands a buffer over: to the sink's queue (as its `on_full` says; `key`
 /// names an `--out-dir` file), or to stdout's writer thread.
-fn hand_over(
-    tx: Option<&SyncSender<Chunk>>,
-    sink: Option<&mut SinkOut>,
-    key: Option<Box<str>>,
-    bytes: Vec<u8>,
-    stop: Option<&StopSignals>,
-) {
+fn hand_over(to: &To<'_>, sink: Option<&mut SinkOut>, key: Option<Box<str>>, bytes: Vec<u8>) {
     match sink {
         Some(s) => s.send(key, bytes),
-        None => send(tx, bytes, stop),
+        None => send(to, bytes),
     }
 }
 
@@ -401,11 +456,14 @@ impl SinkOut {
 /// pending, unless `stop` says to give up (then the bytes are let go, and
 /// counted as unwritten at the end). If the writer is gone (it only ends
 /// once `tx` is dropped), the bytes go with it.
-fn send(tx: Option<&SyncSender<Chunk>>, bytes: Vec<u8>, stop: Option<&StopSignals>) {
-    let Some(tx) = tx else {
+fn send(to: &To<'_>, bytes: Vec<u8>) {
+    let (Some(tx), stop) = (to.tx, to.stop) else {
         return;
     };
-    let mut chunk = Chunk { bytes };
+    let mut chunk = Chunk {
+        bytes,
+        back: to.back.clone(),
+    };
     loop {
         match tx.try_send(chunk) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => return,
@@ -445,13 +503,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The writer thread: writes chunks in order until the listener lets go.
-fn write_loop(
-    rx: &Receiver<Chunk>,
-    free: &SyncSender<Vec<u8>>,
-    mut file: std::fs::File,
-    shared: &Shared,
-    shutdown: &Shutdown,
-) {
+fn write_loop(rx: &Receiver<Chunk>, mut file: std::fs::File, shared: &Shared, shutdown: &Shutdown) {
     let mut done = false;
     while let Ok(mut chunk) = rx.recv() {
         if !done {
@@ -467,6 +519,6 @@ fn write_loop(
             }
         }
         chunk.bytes.clear();
-        let _ = free.try_send(chunk.bytes);
+        let _ = chunk.back.try_send(chunk.bytes);
     }
 }
