@@ -84,6 +84,9 @@ pub struct Unwritten {
 /// One buffer of whole events for stdout's writer.
 struct Chunk {
     bytes: Vec<u8>,
+    /// Events in it, so that the writer counts what it wrote without
+    /// counting lines (JSON and logfmt write one line an event).
+    events: u64,
     /// Where the emptied buffer goes back to (the shard that filled it).
     back: SyncSender<Vec<u8>>,
 }
@@ -119,6 +122,9 @@ pub struct Outbox {
     shared: Arc<Shared>,
     /// The writer thread, held by the first outbox, not its siblings.
     thread: Option<JoinHandle<()>>,
+    /// The pipeline's event count now, and at the last hand-over to stdout's writer.
+    events: u64,
+    events_handed: u64,
     /// TERM and INT: when a blocked hand-over gives up.
     stop: Option<Arc<StopSignals>>,
 }
@@ -177,6 +183,8 @@ impl Outbox {
             free_tx,
             shared: Arc::new(shared),
             thread: None,
+            events: 0,
+            events_handed: 0,
             stop: None,
         }
     }
@@ -197,6 +205,8 @@ impl Outbox {
             free_tx,
             shared,
             thread: Some(thread),
+            events: 0,
+            events_handed: 0,
             stop: None,
         })
     }
@@ -226,6 +236,8 @@ impl Outbox {
             free_tx,
             shared: Arc::clone(&self.shared),
             thread: None,
+            events: 0,
+            events_handed: 0,
             stop: self.stop.clone(),
         }
     }
@@ -264,6 +276,7 @@ impl Outbox {
                             tx: self.tx.as_ref(),
                             back: &self.free_tx,
                             stop: None,
+                            events: 0,
                         };
                         hand_over(&to, self.sink.as_mut(), Some(stem), bytes);
                     }
@@ -306,10 +319,13 @@ impl Outbox {
                         let n = bytes.len() as u64;
                         self.shared.handed_bytes.fetch_add(n, Ordering::SeqCst);
                     }
+                    let events = self.events.saturating_sub(self.events_handed);
+                    self.events_handed = self.events;
                     let to = To {
                         tx: self.tx.as_ref(),
                         back: &self.free_tx,
                         stop: self.stop.as_deref(),
+                        events,
                     };
                     hand_over(&to, self.sink.as_mut(), None, bytes);
                 }
@@ -323,6 +339,7 @@ impl Outbox {
                             tx: self.tx.as_ref(),
                             back: &self.free_tx,
                             stop: None,
+                            events: 0,
                         };
                         hand_over(&to, self.sink.as_mut(), key, bytes);
                     }
@@ -351,6 +368,7 @@ impl Outbox {
     /// The pipeline has encoded `events` events so far: a batch handed to
     /// a sink counts the ones since the last (for its drop and loss counts).
     pub fn count_events(&mut self, events: u64) {
+        self.events = events;
         if let Some(sink) = &mut self.sink {
             sink.events = events;
         }
@@ -422,6 +440,8 @@ struct To<'a> {
     back: &'a SyncSender<Vec<u8>>,
     /// When a blocked hand-over gives up.
     stop: Option<&'a StopSignals>,
+    /// Events in the buffer handed over.
+    events: u64,
 }
 
 /// Hands a buffer over: to the sink's queue (as its `on_full` says; `key`
@@ -462,6 +482,7 @@ fn send(to: &To<'_>, bytes: Vec<u8>) {
     };
     let mut chunk = Chunk {
         bytes,
+        events: to.events,
         back: to.back.clone(),
     };
     loop {
@@ -479,14 +500,20 @@ fn send(to: &To<'_>, bytes: Vec<u8>) {
 }
 
 /// `write_all`, counting the bytes and lines written as they go, so that
-/// what a stuck write leaves is known.
-fn write_counted(file: &mut std::fs::File, mut bytes: &[u8], shared: &Shared) -> io::Result<()> {
+/// what a stuck write leaves is known. A chunk written in one go counts its
+/// events as its lines; only one written in pieces has its lines counted.
+fn write_counted(file: &mut std::fs::File, chunk: &Chunk, shared: &Shared) -> io::Result<()> {
+    let mut bytes = &chunk.bytes[..];
     while !bytes.is_empty() {
         match file.write(bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 let (done, rest) = bytes.split_at(n);
-                let lines = memchr::memchr_iter(b'\n', done).count() as u64;
+                let lines = if done.len() == chunk.bytes.len() {
+                    chunk.events
+                } else {
+                    memchr::memchr_iter(b'\n', done).count() as u64
+                };
                 shared.written_bytes.fetch_add(n as u64, Ordering::SeqCst);
                 shared.written_lines.fetch_add(lines, Ordering::SeqCst);
                 bytes = rest;
@@ -507,7 +534,7 @@ fn write_loop(rx: &Receiver<Chunk>, mut file: std::fs::File, shared: &Shared, sh
     let mut done = false;
     while let Ok(mut chunk) = rx.recv() {
         if !done {
-            if let Err(e) = write_counted(&mut file, &chunk.bytes, shared) {
+            if let Err(e) = write_counted(&mut file, &chunk, shared) {
                 // Nothing more can be written; the rest is let go.
                 done = true;
                 if e.kind() == io::ErrorKind::BrokenPipe {
