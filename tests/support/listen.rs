@@ -52,9 +52,14 @@ pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Listener 
         .filter(|a| matches!(a.as_str(), "--udp" | "--tcp" | "--unix" | "--unix-stream"))
         .count();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_logmux"));
-    cmd.arg("listen")
-        .args(&args)
-        .env("TZ", "UTC")
+    cmd.arg("listen").args(&args);
+    // Two parsing threads unless a test says otherwise, whatever the
+    // machine's CPUs: every test with two or more connections then has
+    // them on two shards.
+    if !args.iter().any(|a| a == "--threads") {
+        cmd.args(["--threads", "2"]);
+    }
+    cmd.env("TZ", "UTC")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
