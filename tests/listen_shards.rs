@@ -106,12 +106,15 @@ fn thread_ticks(pid: i32, name: &str) -> Option<u64> {
 #[test]
 fn the_second_connection_is_parsed_on_the_second_shard() {
     let l = start(&["--tcp", ":0", "--output", "json", "--threads", "2"]);
-    let before = thread_ticks(l.pid(), "listen-shard-1").expect("no second shard's thread");
+    // A thread takes its name once it runs: wait for it.
+    let shard = |l: &Listener| thread_ticks(l.pid(), "listen-shard-1");
+    l.wait_until(20, "the second shard's thread", |l| shard(l).is_some());
+    let before = shard(&l).unwrap();
     // 2 connections: one per shard; 200,000 messages take the second
     // shard's thread well past one clock tick (10 ms).
     send_all(&l, 2, 100_000);
     l.wait_for(200_000, 60);
-    let ticks = thread_ticks(l.pid(), "listen-shard-1").unwrap();
+    let ticks = shard(&l).unwrap();
     assert!(ticks > before, "the second shard did not parse");
     let s = l.stop();
     assert_eq!(s.code, Some(0), "{}", s.stderr);
