@@ -83,6 +83,13 @@ pub trait Sink: Send {
     fn linger(&self) -> Duration {
         Duration::ZERO
     }
+    /// Each `write` that returns `Ok` has sent its events (a syslog socket
+    /// took them), none wait for `flush`: behind a spool, a chunk that fails
+    /// part way is then handed again from the record that failed, not from
+    /// its first (whose events would arrive twice).
+    fn sends_each_write(&self) -> bool {
+        false
+    }
     /// After a failed delivery behind a spool: how long the receiver asked
     /// to be left alone (an OTLP `Retry-After`), the least the spool waits.
     fn retry_after(&mut self) -> Option<Duration> {

@@ -177,6 +177,50 @@ mod tests {
         }
     }
 
+    /// A receiver that takes each write as it comes (a syslog socket), and
+    /// refuses the write numbered `fail_at` (counting from 0) once.
+    struct Flaky {
+        got: Arc<Mutex<Vec<u8>>>,
+        writes: u32,
+        fail_at: u32,
+    }
+
+    impl Sink for Flaky {
+        fn write(&mut self, events: &[u8]) -> io::Result<()> {
+            let n = self.writes;
+            self.writes += 1;
+            if n == self.fail_at {
+                return Err(io::ErrorKind::ConnectionReset.into());
+            }
+            self.got.lock().unwrap().extend_from_slice(events);
+            Ok(())
+        }
+
+        fn sends_each_write(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_chunk_that_fails_part_way_resumes_at_the_record_that_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let queue = Arc::new(Queue::new(1 << 20));
+        // The 4th write fails: the 3 records before it were taken.
+        let sink = Box::new(Flaky {
+            got: Arc::clone(&got),
+            writes: 0,
+            fail_at: 3,
+        });
+        for i in 0..50 {
+            queue.push_blocking(line(i));
+        }
+        let mut spooled =
+            Spooled::start("s", sink, &queue, &spool(dir.path(), WhenFull::Block)).unwrap();
+        assert_eq!(spooled.close(&queue, Duration::from_secs(10)), (0, 0));
+        assert_eq!(numbers(&got.lock().unwrap()), (0..50).collect::<Vec<_>>());
+    }
+
     fn spool(dir: &std::path::Path, when_full: WhenFull) -> DiskSpec {
         DiskSpec {
             path: dir.join("spool"),

@@ -275,6 +275,11 @@ impl Sink for SyslogSink {
         self.fail_fast = true;
     }
 
+    /// Every write goes to the socket at once; `flush` has nothing to do.
+    fn sends_each_write(&self) -> bool {
+        true
+    }
+
     fn write(&mut self, events: &[u8]) -> io::Result<()> {
         if self.fail_fast {
             return self.write_once(events);

@@ -97,8 +97,10 @@ impl Delivery<'_> {
     fn deliver(&mut self, chunk: &Chunk) -> bool {
         self.store(chunk.end);
         let mut backoff = BACKOFF_MIN;
+        // Records of the chunk a sink that sends each write has taken.
+        let mut taken = 0;
         loop {
-            let result = self.hand(chunk);
+            let result = self.hand(chunk, &mut taken);
             let lost = self.sink.take_lost();
             if lost > 0 {
                 self.queue.count_lost(lost);
@@ -142,9 +144,16 @@ impl Delivery<'_> {
         true
     }
 
-    fn hand(&mut self, chunk: &Chunk) -> std::io::Result<()> {
-        for r in &chunk.records {
+    /// Hands the chunk's records from `taken` on; a sink that sends each
+    /// write counts the ones it took, so that a retry does not send them
+    /// twice (others are handed the whole chunk again).
+    fn hand(&mut self, chunk: &Chunk, taken: &mut usize) -> std::io::Result<()> {
+        let counts = self.sink.sends_each_write();
+        for r in chunk.records.iter().skip(*taken) {
             self.sink.write_keyed(r.key.as_deref(), &r.bytes)?;
+            if counts {
+                *taken += 1;
+            }
         }
         self.sink.flush()
     }
