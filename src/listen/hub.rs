@@ -190,12 +190,6 @@ impl Hub {
         true
     }
 
-    /// Emits held lines while every shard together is over `--max-held`
-    /// (another shard asked).
-    pub fn shed_over_budget(&mut self) {
-        self.shed();
-    }
-
     /// Whether what every shard holds is over `--max-held`, with this
     /// shard's count brought up to date first.
     fn over_budget(&mut self) -> bool {
@@ -209,13 +203,18 @@ impl Hub {
             frames: self.held,
             lines: self.stream_held,
         };
+        // Nearly every message holds nothing: no write to the shared counts.
+        if now == self.published {
+            return;
+        }
         self.common.hold(self.published, now);
         self.published = now;
     }
 
     /// While over `--max-held`, emits the lines held by the stream touched
     /// least recently, marked truncated and counted.
-    fn shed(&mut self) {
+    /// (Also when another shard asks: every shard together is over.)
+    pub fn shed(&mut self) {
         while self.over_budget() {
             let Some(slot) = self.senders.oldest_holding() else {
                 return;

@@ -387,7 +387,7 @@ async fn serve(
     let mut h = hub.borrow_mut();
     h.flush_all();
     // Every shard has handed its buffers and its spans over.
-    let mut totals = Totals::of(&mut h);
+    let mut totals = Totals::of(&h);
     for shard in shards {
         match shard.join() {
             Ok(end) => totals.add(end),
@@ -550,7 +550,7 @@ struct Totals {
 }
 
 impl Totals {
-    fn of(h: &mut Hub) -> Totals {
+    fn of(h: &Hub) -> Totals {
         Totals {
             counters: h.counters,
             stats: h.pipeline_stats(),

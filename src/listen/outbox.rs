@@ -104,10 +104,6 @@ struct SinkOut {
     route: Route,
     /// `--sink`: events it could not deliver make the listener's exit fail.
     strict: bool,
-    /// The pipeline's event count at the last hand-over.
-    events_handed: u64,
-    /// The pipeline's event count now.
-    events: u64,
 }
 
 /// The buffers of encoded events, and the writer they are handed to.
@@ -122,7 +118,8 @@ pub struct Outbox {
     shared: Arc<Shared>,
     /// The writer thread, held by the first outbox, not its siblings.
     thread: Option<JoinHandle<()>>,
-    /// The pipeline's event count now, and at the last hand-over to stdout's writer.
+    /// The pipeline's event count now, and at the last hand-over of the
+    /// one buffer (stdout's or the sink's).
     events: u64,
     events_handed: u64,
     /// TERM and INT: when a blocked hand-over gives up.
@@ -175,8 +172,6 @@ impl Outbox {
                 sinks: Some(sinks),
                 route,
                 strict,
-                events_handed: 0,
-                events: 0,
             }),
             tx: None,
             free,
@@ -228,8 +223,6 @@ impl Outbox {
                 sinks: None,
                 route: s.route.clone(),
                 strict: s.strict,
-                events_handed: 0,
-                events: 0,
             }),
             tx: self.tx.clone(),
             free,
@@ -369,9 +362,6 @@ impl Outbox {
     /// a sink counts the ones since the last (for its drop and loss counts).
     pub fn count_events(&mut self, events: u64) {
         self.events = events;
-        if let Some(sink) = &mut self.sink {
-            sink.events = events;
-        }
     }
 
     /// Hands over what is buffered and waits until the writer has written
@@ -440,7 +430,8 @@ struct To<'a> {
     back: &'a SyncSender<Vec<u8>>,
     /// When a blocked hand-over gives up.
     stop: Option<&'a StopSignals>,
-    /// Events in the buffer handed over.
+    /// Events in the buffer handed over (the one buffer's; an
+    /// `--out-dir` file's are counted from its lines).
     events: u64,
 }
 
@@ -448,22 +439,19 @@ struct To<'a> {
 /// names an `--out-dir` file), or to stdout's writer thread.
 fn hand_over(to: &To<'_>, sink: Option<&mut SinkOut>, key: Option<Box<str>>, bytes: Vec<u8>) {
     match sink {
-        Some(s) => s.send(key, bytes),
+        Some(s) => s.send(key, bytes, to.events),
         None => send(to, bytes),
     }
 }
 
 impl SinkOut {
-    fn send(&mut self, key: Option<Box<str>>, bytes: Vec<u8>) {
+    /// `events`: the one buffer's events since the last hand-over.
+    fn send(&mut self, key: Option<Box<str>>, bytes: Vec<u8>, events: u64) {
         let events = match key {
             // One of several files' buffers: its events are its lines.
             Some(_) => bytes.iter().filter(|&&b| b == b'\n').count() as u64,
-            // The one buffer: every event since the last hand-over.
-            None => self.events.saturating_sub(self.events_handed),
+            None => events,
         };
-        if key.is_none() {
-            self.events_handed = self.events;
-        }
         self.route.send_blocking(Batch {
             bytes,
             events: u32::try_from(events).unwrap_or(u32::MAX),

@@ -201,7 +201,7 @@ async fn housekeeper(hub: Rc<RefCell<Hub>>, shutdown: Shutdown) {
         }
         let mut h = hub.borrow_mut();
         h.expire(std::time::Instant::now());
-        h.shed_over_budget();
+        h.shed();
         h.finish_batch();
     }
 }
