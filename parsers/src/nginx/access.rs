@@ -10,10 +10,10 @@
 
 use memchr::memchr;
 
-use super::{parse_time_local, split_request, split_uri, status_severity, Put, TIME_LOCAL_LEN};
+use super::{parse_time_local, split_request, status_severity, Put, TIME_LOCAL_LEN};
 use crate::field::{Field, Value};
 use crate::record::{Format, Record};
-use crate::scan::{parse_u64, Cursor};
+use crate::scan::{find_byte, parse_u64, Cursor};
 
 /// Field values of one line, before they are pushed.
 struct Line<'a> {
@@ -55,7 +55,7 @@ fn push_sorted<'a>(rec: &mut Record<'a>, put: Put, l: &Line<'a>) {
     // `-`: no request started; `""`: the client sent only CRLF.
     let request = Some(l.request).filter(|r| r.as_bytes() != b"-");
     let parts = request.and_then(split_request);
-    let uri = parts.and_then(|p| split_uri(p.uri));
+    let uri = parts.and_then(|p| p.parts);
     rec.push_str(Field::ClientAddress, l.addr);
     if let Some(r) = l.referer {
         put.text_unless_dash(rec, Field::HttpRequestHeaderReferer, r);
@@ -122,7 +122,7 @@ fn split(line: &str) -> Option<(Line<'_>, crate::time::Timestamp)> {
     let rest = c.rest();
     let mut from = 0;
     let (user, ts) = loop {
-        let at = from + memchr(b'[', rest.as_bytes().get(from..)?)?;
+        let at = from + find_byte(b'[', rest.as_bytes().get(from..)?)?;
         let user = at
             .checked_sub(1)
             .and_then(|end| (rest.as_bytes().get(end) == Some(&b' ')).then(|| rest.get(..end))?);

@@ -17,6 +17,7 @@ use memchr::{memchr, memchr2, memrchr};
 
 use crate::field::{Field, Value};
 use crate::record::Record;
+use crate::scan::{find_byte, rfind_byte};
 use crate::severity::Severity;
 use crate::time::{four_digits, parse_numeric_offset, two_digits, Offset, Timestamp};
 
@@ -86,6 +87,8 @@ pub struct RequestLine<'a> {
     pub uri: &'a str,
     /// `1.1` from `HTTP/1.1`; `None` for an HTTP/0.9 request.
     pub version: Option<&'a str>,
+    /// The target's parts ([`split_uri`]); `None` for CONNECT's `host:port`.
+    pub parts: Option<UriParts<'a>>,
 }
 
 /// Splits `METHOD SP URI [SP HTTP/x.y]`.
@@ -97,7 +100,7 @@ pub struct RequestLine<'a> {
 /// nginx logs and answers 400) keeps its spaces; without a protocol the URI
 /// may not contain spaces.
 pub fn split_request(req: &str) -> Option<RequestLine<'_>> {
-    let sp = memchr(b' ', req.as_bytes())?;
+    let sp = find_byte(b' ', req.as_bytes())?;
     let method = req.get(..sp)?;
     if method.is_empty()
         || !method
@@ -107,23 +110,26 @@ pub fn split_request(req: &str) -> Option<RequestLine<'_>> {
         return None;
     }
     let target = req.get(sp + 1..)?;
-    let (uri, version) = match memrchr(b' ', target.as_bytes()) {
+    let (uri, version) = match rfind_byte(b' ', target.as_bytes()) {
         Some(at) => match target.get(at + 1..).and_then(http_version) {
             Some(v) => (target.get(..at)?, Some(v)),
             None => (target, None),
         },
         None => (target, None),
     };
-    if version.is_none() && memchr(b' ', uri.as_bytes()).is_some() {
+    if version.is_none() && find_byte(b' ', uri.as_bytes()).is_some() {
         return None;
     }
-    if !(method == "CONNECT" && is_authority(uri)) {
-        split_uri(uri)?;
-    }
+    let parts = if method == "CONNECT" && is_authority(uri) {
+        None
+    } else {
+        Some(split_uri(uri)?)
+    };
     Some(RequestLine {
         method,
         uri,
         version,
+        parts,
     })
 }
 
@@ -151,7 +157,7 @@ pub fn http_version(proto: &str) -> Option<&str> {
         [b'H', b'T', b'T', b'P', b'/', ..] => proto.get(5..)?,
         _ => return None,
     };
-    let (major, minor) = match memchr(b'.', v.as_bytes()) {
+    let (major, minor) = match find_byte(b'.', v.as_bytes()) {
         Some(dot) => (v.get(..dot)?, v.get(dot + 1..)?),
         None => (v, "1"),
     };
@@ -179,7 +185,7 @@ pub fn split_uri(uri: &str) -> Option<UriParts<'_>> {
     let (scheme, rest) = if uri.starts_with('/') {
         (None, uri)
     } else {
-        let colon = memchr(b':', uri.as_bytes())?;
+        let colon = find_byte(b':', uri.as_bytes())?;
         let scheme = uri.get(..colon)?;
         let mut bytes = scheme.bytes();
         let valid = bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
@@ -192,7 +198,7 @@ pub fn split_uri(uri: &str) -> Option<UriParts<'_>> {
         let at = memchr2(b'/', b'?', after.as_bytes()).unwrap_or(after.len());
         (Some(scheme), after.get(at..)?)
     };
-    let (path, query) = match memchr(b'?', rest.as_bytes()) {
+    let (path, query) = match find_byte(b'?', rest.as_bytes()) {
         Some(q) => (rest.get(..q)?, rest.get(q + 1..)),
         None => (rest, None),
     };
@@ -260,7 +266,10 @@ impl Put {
         self.text(rec, Field::NginxRequest, req);
         if let Some(line) = split_request(req) {
             self.value(rec, Field::HttpRequestMethod, Value::str(line.method));
-            self.uri(rec, line.uri);
+            self.text_unless_dash(rec, Field::UrlOriginal, line.uri);
+            if let Some(parts) = line.parts {
+                self.uri_parts(rec, parts);
+            }
             if let Some(v) = line.version {
                 self.protocol(rec, v);
             }
@@ -271,15 +280,20 @@ impl Put {
     fn uri<'a>(self, rec: &mut Record<'a>, uri: &'a str) {
         self.text_unless_dash(rec, Field::UrlOriginal, uri);
         if let Some(parts) = split_uri(uri) {
-            if let Some(s) = parts.scheme {
-                self.text(rec, Field::UrlScheme, s);
-            }
-            if let Some(p) = parts.path {
-                self.text(rec, Field::UrlPath, p);
-            }
-            if let Some(q) = parts.query {
-                self.text(rec, Field::UrlQuery, q);
-            }
+            self.uri_parts(rec, parts);
+        }
+    }
+
+    /// Adds `url.scheme`, `url.path` and `url.query`, those there are.
+    fn uri_parts<'a>(self, rec: &mut Record<'a>, parts: UriParts<'a>) {
+        if let Some(s) = parts.scheme {
+            self.text(rec, Field::UrlScheme, s);
+        }
+        if let Some(p) = parts.path {
+            self.text(rec, Field::UrlPath, p);
+        }
+        if let Some(q) = parts.query {
+            self.text(rec, Field::UrlQuery, q);
         }
     }
 
