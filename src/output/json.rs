@@ -37,7 +37,7 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(b",\"severity_number\":");
-    out.extend_from_slice(itoa::Buffer::new().format(severity.number()).as_bytes());
+    write_int(out, i64::from(severity.number()));
     out.extend_from_slice(b",\"message\":");
     write_str(out, message(event));
 
@@ -77,20 +77,69 @@ fn write_with_derived(
     fields: &[(Field, Value<'_>)],
     derived: &[(Field, &Value<'_>)],
 ) {
-    let mut derived = derived.iter().peekable();
-    let mut fields = fields.iter().peekable();
-    // One loop and one call: the field writer is inlined here, where its
-    // call (saving and restoring registers) was a tenth of a field's cost.
-    loop {
-        let next = match (fields.peek(), derived.peek()) {
-            (Some((field, _)), Some((f, _))) if f < field => derived.next().map(|(f, v)| (*f, *v)),
-            (Some(_), _) => fields.next().map(|(f, v)| (*f, v)),
-            (None, _) => derived.next().map(|(f, v)| (*f, *v)),
-        };
-        let Some((field, value)) = next else {
-            break;
-        };
-        writer.schema_field(field, value);
+    let fields = InOrder::new(fields, derived);
+    match (writer.nested, writer.after) {
+        // Nested keys, after the envelope or a schema field (always, here):
+        // each field is the bytes from the one before and its value, in a
+        // loop of their own (inlined, no call per field).
+        (true, Some(mut prev)) => {
+            for (field, value) in fields {
+                write_transition(writer.out, writer.transitions, prev, field);
+                write_value(writer.out, value);
+                prev = Some(field);
+            }
+            writer.after = Some(prev);
+        }
+        _ => {
+            for (field, value) in fields {
+                writer.static_field(field, value);
+            }
+        }
+    }
+}
+
+/// A record's sorted fields and the derived ones merged in schema order
+/// (a derived field after a record field of the same name).
+struct InOrder<'s, 'v, 'd> {
+    fields: std::slice::Iter<'s, (Field, Value<'v>)>,
+    derived: std::slice::Iter<'s, (Field, &'d Value<'d>)>,
+    next_field: Option<&'s (Field, Value<'v>)>,
+    next_derived: Option<&'s (Field, &'d Value<'d>)>,
+}
+
+impl<'s, 'v, 'd> InOrder<'s, 'v, 'd> {
+    fn new(fields: &'s [(Field, Value<'v>)], derived: &'s [(Field, &'d Value<'d>)]) -> Self {
+        let (mut fields, mut derived) = (fields.iter(), derived.iter());
+        let (next_field, next_derived) = (fields.next(), derived.next());
+        InOrder {
+            fields,
+            derived,
+            next_field,
+            next_derived,
+        }
+    }
+}
+
+impl<'s> Iterator for InOrder<'s, '_, '_> {
+    type Item = (Field, &'s Value<'s>);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        match (self.next_field, self.next_derived) {
+            (Some((field, _)), Some((f, v))) if f < field => {
+                self.next_derived = self.derived.next();
+                Some((*f, *v))
+            }
+            (Some((field, value)), _) => {
+                self.next_field = self.fields.next();
+                Some((*field, value))
+            }
+            (None, Some((f, v))) => {
+                self.next_derived = self.derived.next();
+                Some((*f, *v))
+            }
+            (None, None) => None,
+        }
     }
 }
 
@@ -214,12 +263,6 @@ struct KeyWriter<'o, 'k> {
 
 impl<'k> KeyWriter<'_, 'k> {
     fn static_field(&mut self, field: Field, value: &Value<'_>) {
-        self.schema_field(field, value);
-    }
-
-    /// [`KeyWriter::static_field`], inlined where most fields are written.
-    #[inline(always)]
-    fn schema_field(&mut self, field: Field, value: &Value<'_>) {
         if self.nested {
             match self.after {
                 // Schema field after schema field: the bytes between them
@@ -452,7 +495,7 @@ fn write_flattened(out: &mut Vec<u8>, key: &str, raw: &str, seen: &mut Vec<Strin
 fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
     match value {
         Value::Str(s) => write_str(out, s),
-        Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Value::Int(i) => write_int(out, *i),
         Value::Float(f) => write_float(out, *f),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::RawJson(raw) => out.extend_from_slice(raw.as_bytes()),
@@ -466,6 +509,20 @@ fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
             }
             out.push(b']');
         }
+    }
+}
+
+/// An integer in decimal. Up to three digits (a status code, a severity
+/// number) as bytes of a known count; itoa's text, whose length the
+/// compiler cannot know, was a `memcpy` call.
+#[inline(always)]
+fn write_int(out: &mut Vec<u8>, i: i64) {
+    let digit = |d: i64| b'0' + (d % 10) as u8;
+    match i {
+        0..=9 => out.push(digit(i)),
+        10..=99 => out.extend_from_slice(&[digit(i / 10), digit(i)]),
+        100..=999 => out.extend_from_slice(&[digit(i / 100), digit(i / 10), digit(i)]),
+        _ => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
     }
 }
 
@@ -654,6 +711,32 @@ mod tests {
 
     fn parse(s: &str) -> serde_json::Value {
         serde_json::from_str(s).unwrap_or_else(|e| panic!("invalid JSON {e}: {s}"))
+    }
+
+    #[test]
+    fn integers_are_written_as_their_decimal_text() {
+        for i in [
+            i64::MIN,
+            -1000,
+            -999,
+            -1,
+            0,
+            1,
+            9,
+            10,
+            42,
+            99,
+            100,
+            404,
+            999,
+            1000,
+            123_456,
+            i64::MAX,
+        ] {
+            let mut out = b"x".to_vec();
+            write_int(&mut out, i);
+            assert_eq!(out, format!("x{i}").into_bytes(), "{i}");
+        }
     }
 
     #[test]
