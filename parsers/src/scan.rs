@@ -141,20 +141,27 @@ pub fn rfind_byte(needle: u8, hay: &[u8]) -> Option<usize> {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn rfind_in_tail(needle: u8, tail: &[u8]) -> Option<usize> {
+    let found = short_matches(needle, tail);
+    (found != 0).then(|| 31 - found.leading_zeros() as usize)
+}
+
+/// A bit for each byte of `hay` (under 17 bytes) that is `needle`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn short_matches(needle: u8, hay: &[u8]) -> u32 {
     use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
-    let len = tail.len();
-    let block = if len == 16 {
-        <[u8; 16]>::try_from(tail).unwrap_or_default()
-    } else {
-        padded(tail)
+    let len = hay.len();
+    let block = match <[u8; 16]>::try_from(hay) {
+        Ok(whole) => whole,
+        Err(_) => padded(hay),
     };
     // SAFETY: SSE2 is part of every x86_64 CPU; the load reads the local
     // block and needs no alignment.
     let found = unsafe {
         let v = _mm_loadu_si128(block.as_ptr().cast());
         _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(needle as i8))) as u32
-    } & ((1 << len) - 1);
-    (found != 0).then(|| 31 - found.leading_zeros() as usize)
+    };
+    found & ((1 << len.min(16)) - 1)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -173,14 +180,13 @@ fn find_in_head(needle: u8, hay: &[u8]) -> Option<usize> {
     };
     let len = hay.len();
     // SAFETY: SSE2 is part of every x86_64 CPU. Each load reads 16 bytes
-    // at `i` or at `len - 16` with `len >= 16`, so within `hay`; the short
-    // case loads a local block. No load needs alignment.
+    // at `i` or at `len - 16` with `len >= 16`, so within `hay`, and needs
+    // no alignment.
     unsafe {
         let wanted = _mm_set1_epi8(needle as i8);
         let mask = |v: __m128i| _mm_movemask_epi8(_mm_cmpeq_epi8(v, wanted)) as u32;
         if len < 16 {
-            let block = padded(hay);
-            let found = mask(_mm_loadu_si128(block.as_ptr().cast())) & ((1 << len) - 1);
+            let found = short_matches(needle, hay);
             return (found != 0).then(|| found.trailing_zeros() as usize);
         }
         let mut i = 0;
