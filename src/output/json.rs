@@ -41,12 +41,14 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"message\":");
     write_str(out, message(event));
 
+    let nested = enc.keys == KeyStyle::Nested;
     let mut writer = KeyWriter {
         out,
         open: SmallVec::new(),
-        nested: enc.keys == KeyStyle::Nested,
+        nested,
         after: Some(None),
-        transitions: transitions(),
+        // Built at the first nested event only: dotted keys never use it.
+        transitions: if nested { transitions() } else { &[] },
     };
     let original = keeps_original(event).then(|| Value::str(event.raw));
     let invalid = record.invalid_utf8.then_some(Value::Bool(true));
