@@ -151,10 +151,7 @@ fn rfind_in_tail(needle: u8, tail: &[u8]) -> Option<usize> {
 fn short_matches(needle: u8, hay: &[u8]) -> u32 {
     use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
     let len = hay.len();
-    let block = match <[u8; 16]>::try_from(hay) {
-        Ok(whole) => whole,
-        Err(_) => padded(hay),
-    };
+    let block = load_block(hay);
     // SAFETY: SSE2 is part of every x86_64 CPU; the load reads the local
     // block and needs no alignment.
     let found = unsafe {
@@ -214,25 +211,30 @@ fn find_in_head(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
 }
 
-/// The bytes of `hay` (under 16) in a 16-byte block, copied as two
-/// overlapping words rather than by a `memcpy` call; the rest is zero.
-#[cfg(target_arch = "x86_64")]
+/// The first 16 bytes of `bytes`; a shorter `bytes` is padded with spaces
+/// (which JSON need not escape; a search masks them off). Short copies are
+/// done as two overlapping fixed-size ones, not a `memcpy` call.
 #[inline(always)]
-fn padded(hay: &[u8]) -> [u8; 16] {
-    let word = |at: usize, n: usize| -> u128 {
-        let mut w = [0u8; 8];
-        if let (Some(d), Some(s)) = (w.get_mut(..n), hay.get(at..at + n)) {
-            d.copy_from_slice(s);
+pub fn load_block(bytes: &[u8]) -> [u8; 16] {
+    let mut block = [b' '; 16];
+    let take = bytes.len().min(16);
+    match take {
+        16 => block.copy_from_slice(&bytes[..16]),
+        8..=15 => {
+            block[..8].copy_from_slice(&bytes[..8]);
+            block[take - 8..take].copy_from_slice(&bytes[take - 8..take]);
         }
-        u128::from(u64::from_le_bytes(w)) << (8 * at)
-    };
-    let len = hay.len();
-    let bits = match len {
-        8..=15 => word(0, 8) | word(len - 8, 8),
-        4..=7 => word(0, 4) | word(len - 4, 4),
-        _ => word(0, len.min(3)),
-    };
-    bits.to_le_bytes()
+        4..=7 => {
+            block[..4].copy_from_slice(&bytes[..4]);
+            block[take - 4..take].copy_from_slice(&bytes[take - 4..take]);
+        }
+        _ => {
+            for (d, s) in block.iter_mut().zip(bytes) {
+                *d = *s;
+            }
+        }
+    }
+    block
 }
 
 /// Parses 1 to 18 ASCII digits.

@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 
 use logmux_parsers::field::ALL;
+use logmux_parsers::scan::load_block;
 use logmux_parsers::{Field, Value};
 use smallvec::SmallVec;
 
@@ -608,32 +609,6 @@ fn copy_plain(out: &mut Vec<u8>, bytes: &[u8]) -> usize {
         out.set_len(len + n);
     }
     n
-}
-
-/// The first 16 bytes of `bytes`; a shorter `bytes` is padded with spaces
-/// (which need no escape). Short copies are done as two overlapping
-/// fixed-size ones, not a `memcpy` call.
-#[inline(always)]
-fn load_block(bytes: &[u8]) -> [u8; 16] {
-    let mut block = [b' '; 16];
-    let take = bytes.len().min(16);
-    match take {
-        16 => block.copy_from_slice(&bytes[..16]),
-        8..=15 => {
-            block[..8].copy_from_slice(&bytes[..8]);
-            block[take - 8..take].copy_from_slice(&bytes[take - 8..take]);
-        }
-        4..=7 => {
-            block[..4].copy_from_slice(&bytes[..4]);
-            block[take - 4..take].copy_from_slice(&bytes[take - 4..take]);
-        }
-        _ => {
-            for (d, s) in block.iter_mut().zip(bytes) {
-                *d = *s;
-            }
-        }
-    }
-    block
 }
 
 /// The index of the first byte of `block` that JSON must escape, or 16.
