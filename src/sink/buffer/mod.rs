@@ -178,21 +178,27 @@ mod tests {
     }
 
     /// A receiver that takes each write as it comes (a syslog socket), and
-    /// refuses the write numbered `fail_at` (counting from 0) once.
+    /// refuses once the first write that follows another of the same chunk
+    /// (the spool flushes after each chunk): the chunk fails part way,
+    /// however the spool cut its chunks.
     struct Flaky {
         got: Arc<Mutex<Vec<u8>>>,
-        writes: u32,
-        fail_at: u32,
+        since_flush: u32,
+        failed: Arc<AtomicU64>,
     }
 
     impl Sink for Flaky {
         fn write(&mut self, events: &[u8]) -> io::Result<()> {
-            let n = self.writes;
-            self.writes += 1;
-            if n == self.fail_at {
+            self.since_flush += 1;
+            if self.since_flush == 2 && self.failed.fetch_add(1, Ordering::SeqCst) == 0 {
                 return Err(io::ErrorKind::ConnectionReset.into());
             }
             self.got.lock().unwrap().extend_from_slice(events);
+            Ok(())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            self.since_flush = 0;
             Ok(())
         }
 
@@ -205,12 +211,12 @@ mod tests {
     fn a_chunk_that_fails_part_way_resumes_at_the_record_that_failed() {
         let dir = tempfile::tempdir().unwrap();
         let got = Arc::new(Mutex::new(Vec::new()));
+        let failed = Arc::new(AtomicU64::new(0));
         let queue = Arc::new(Queue::new(1 << 20));
-        // The 4th write fails: the 3 records before it were taken.
         let sink = Box::new(Flaky {
             got: Arc::clone(&got),
-            writes: 0,
-            fail_at: 3,
+            since_flush: 0,
+            failed: Arc::clone(&failed),
         });
         for i in 0..50 {
             queue.push_blocking(line(i));
@@ -218,6 +224,11 @@ mod tests {
         let mut spooled =
             Spooled::start("s", sink, &queue, &spool(dir.path(), WhenFull::Block)).unwrap();
         assert_eq!(spooled.close(&queue, Duration::from_secs(10)), (0, 0));
+        // A chunk of two or more records came, and its second write failed.
+        assert!(
+            failed.load(Ordering::SeqCst) >= 1,
+            "no chunk failed part way"
+        );
         assert_eq!(numbers(&got.lock().unwrap()), (0..50).collect::<Vec<_>>());
     }
 
