@@ -5,7 +5,8 @@
 # Usage: [LOGMUX_BIN=path] bench/filter.sh [LINES] [RUNS]   (defaults: 1000000 lines, 5 runs)
 # Prints lines/s (median of RUNS) and peak RSS for the forced and the
 # auto-detect mode (one core: `taskset -c 0` leaves one thread), then
-# `--threads 1` against `--threads 2` on every core, interleaved
+# `--threads 1` against `--threads 2` on every core, interleaved, from the
+# file and through a pipe
 # (bench/filter_threads.py: wall time, CPU time, the busiest thread's CPU
 # time, peak RSS). Needs python3 and GNU time (`apt-get install time`).
 set -euo pipefail
@@ -45,3 +46,6 @@ measure "auto-detect"
 echo
 echo "--threads 1 and 2, every core (no taskset), auto-detect:"
 python3 bench/filter_threads.py "$bin" "$input" "$lines" "$runs" 1 2
+echo
+echo "the same through a pipe (cat FILE | logmux filter):"
+PIPE=1 python3 bench/filter_threads.py "$bin" "$input" "$lines" "$runs" 1 2

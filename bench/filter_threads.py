@@ -10,7 +10,11 @@ little: the busiest thread's CPU time is the wall time the run would take
 on idle cores (the lower bound with enough of them), so `lines/s idle` is
 lines over it. The load average is printed before and after.
 
-Usage: bench/filter_threads.py BIN INPUT LINES RUNS THREADS...
+With PIPE=1 logmux reads the file through a pipe (`cat INPUT | logmux
+filter`, as `docker logs web 2>&1 | logmux filter` does); cat's CPU is not
+counted, but it shares the machine.
+
+Usage: [PIPE=1] bench/filter_threads.py BIN INPUT LINES RUNS THREADS...
 """
 import os
 import statistics
@@ -50,14 +54,32 @@ def peak_rss(pid):
     return 0
 
 
-def run(cmd):
-    """Wall s, CPU s, busiest thread's CPU s, peak RSS KiB of one run."""
+def cat_into_pipe(path):
+    """Starts `cat path` writing into a pipe; its pid and the read end."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(write_end, 1)
+        os.close(read_end)
+        os.execv("/bin/cat", ["cat", path])
+    os.close(write_end)
+    return pid, read_end
+
+
+def run(cmd, pipe_from=None):
+    """Wall s, CPU s, busiest thread's CPU s, peak RSS KiB of one run;
+    with `pipe_from`, logmux reads that file through a pipe."""
     start = time.monotonic()
     devnull = os.open(os.devnull, os.O_WRONLY)
+    cat, stdin = cat_into_pipe(pipe_from) if pipe_from else (None, None)
     pid = os.fork()
     if pid == 0:
         os.dup2(devnull, 1)
+        if stdin is not None:
+            os.dup2(stdin, 0)
         os.execv(cmd[0], cmd)
+    if stdin is not None:
+        os.close(stdin)
     seen = {}
     rss = 0
     while True:
@@ -69,6 +91,8 @@ def run(cmd):
         time.sleep(0.01)
     wall = time.monotonic() - start
     os.close(devnull)
+    if cat is not None:
+        os.waitpid(cat, 0)
     if status != 0:
         sys.exit(f"{' '.join(cmd)}: exit status {status}")
     cpu = usage.ru_utime + usage.ru_stime
@@ -80,10 +104,12 @@ def main():
     counts = sys.argv[5:] or ["1", "2"]
     print(f"load average before: {open('/proc/loadavg').read().split()[:3]}")
     results = {n: [] for n in counts}
+    piped = os.environ.get("PIPE") == "1"
+    print("input: " + ("a pipe from cat" if piped else "the file"))
     for _ in range(runs):
         for n in counts:
-            cmd = [binary, "filter", "--output", "json", "--threads", n, path]
-            results[n].append(run(cmd))
+            cmd = [binary, "filter", "--output", "json", "--threads", n]
+            results[n].append(run(cmd, path) if piped else run(cmd + [path]))
     print(f"load average after:  {open('/proc/loadavg').read().split()[:3]}")
     print(f"{'threads':>7} {'wall s':>7} {'lines/s':>11} {'CPU s':>6} {'µs/line':>7} "
           f"{'busiest s':>9} {'lines/s idle':>12} {'peak RSS':>9}   (medians of {runs}, interleaved)")

@@ -832,10 +832,10 @@ pub struct FilterArgs {
     #[arg(long)]
     pub stats: bool,
 
-    /// Threads that parse a regular file (stdin redirected from one too), cut at line ends; the
-    /// output is the same, in the same order [default: the CPUs logmux may use]. 1 parses on the
-    /// reading thread. A pipe, -f, metrics (--metrics-listen, [metrics]), --trace-join infer and
-    /// a sink that sends traces always use one.
+    /// Threads that parse a regular file or a pipe (stdin too), cut at line ends; the output is
+    /// the same, in the same order [default: the CPUs logmux may use]. 1 parses on the reading
+    /// thread. A terminal, -f, metrics (--metrics-listen, [metrics]), --trace-join infer and a
+    /// sink that sends traces always use one.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
 

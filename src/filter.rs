@@ -13,12 +13,14 @@
 //!
 //! With `-f` the one file named is followed as `tail -F` does ([`follow`]).
 //!
-//! A regular file is parsed on `--threads` workers ([`parallel`]) unless
-//! something must see every event in order on one thread: `-f`, metrics,
-//! `--trace-join infer`, a sink that builds spans.
+//! A regular file ([`parallel`]) or a pipe ([`pipe`]) is parsed on
+//! `--threads` workers unless something must see every event in order on
+//! one thread: `-f`, metrics, `--trace-join infer`, a sink that builds
+//! spans; a terminal is read on one thread too.
 
 mod follow;
 mod parallel;
+mod pipe;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -58,7 +60,7 @@ pub struct FilterJob {
     pub trace_join: crate::trace::infer::JoinMode,
     /// `[trace]`: the span builder's settings, when the sink sends traces.
     pub trace: crate::trace::TraceSpec,
-    /// Threads that parse a regular file (`--threads`; 1: the reading one).
+    /// Threads that parse a regular file or a pipe (`--threads`; 1: the reading one).
     pub threads: usize,
 }
 
@@ -206,28 +208,9 @@ fn filter_all(
             let labels = [name.as_str(), ""];
             (m.input_lines.with(&labels), m.input_bytes.with(&labels))
         });
-        let step = if threads > 1 && !reader.may_stall() {
-            let sizes = (job.max_line_bytes, threads);
-            parallel::filter_file(
-                &mut reader.as_mut(),
-                &origin,
-                sizes,
-                &settings,
-                &mut pipeline,
-                out,
-                &mut reparsed,
-            )
-        } else {
-            let limits = (job.max_line_bytes, job.idle_flush);
-            filter_one(
-                reader.as_mut(),
-                origin,
-                limits,
-                &mut pipeline,
-                out,
-                counters,
-            )
-        };
+        let limits = (job.max_line_bytes, threads, job.idle_flush);
+        let ends = (&settings, &mut pipeline, &mut *out, &mut reparsed);
+        let step = filter_input(reader.as_mut(), origin, limits, ends, counters);
         match step {
             Ok(true) => {}
             Ok(false) => {
@@ -251,6 +234,26 @@ fn filter_all(
         Outcome::Done
     };
     Ok(finish(&pipeline, job.stats, outcome, reparsed))
+}
+
+/// Filters one input on `threads` workers where it can be cut (a regular
+/// file, a pipe), else on this thread; false when the output was closed.
+fn filter_input(
+    reader: &mut dyn ReadFd,
+    origin: Origin,
+    (max_line, threads, idle): (usize, usize, Duration),
+    (settings, pipeline, out, reparsed): (&Settings, &mut Pipeline, &mut Writer, &mut u64),
+    counters: Option<(Arc<Counter>, Arc<Counter>)>,
+) -> Result<bool, StepError> {
+    if threads > 1 && !reader.may_stall() {
+        let sizes = (max_line, threads);
+        return parallel::filter_file(reader, &origin, sizes, settings, pipeline, out, reparsed);
+    }
+    if let Some(pipe) = (threads > 1).then(|| reader.pipe()).flatten() {
+        let sizes = (max_line, threads, idle);
+        return pipe::filter_pipe(pipe, &origin, sizes, settings, pipeline, out, reparsed);
+    }
+    filter_one(reader, origin, (max_line, idle), pipeline, out, counters)
 }
 
 /// `reparsed`: chunks parsed again on the reading thread (`--threads`).
@@ -294,6 +297,20 @@ trait ReadFd: Read {
     fn ready_now(&mut self) -> bool {
         self.wait(Duration::ZERO).unwrap_or(true)
     }
+    /// A pipe (or socket) to read on a thread of its own for `--threads`:
+    /// not a terminal (typed lines gain nothing), not a followed file.
+    fn pipe(&self) -> Option<File> {
+        None
+    }
+}
+
+/// The descriptor again, unless it is a terminal.
+fn pipe_of(fd: std::os::fd::BorrowedFd<'_>) -> Option<File> {
+    use std::io::IsTerminal;
+    if fd.is_terminal() {
+        return None;
+    }
+    fd.try_clone_to_owned().ok().map(File::from)
 }
 
 impl ReadFd for io::Stdin {
@@ -303,6 +320,9 @@ impl ReadFd for io::Stdin {
     fn may_stall(&self) -> bool {
         !crate::sys::is_regular_file(self)
     }
+    fn pipe(&self) -> Option<File> {
+        pipe_of(self.as_fd())
+    }
 }
 
 impl ReadFd for File {
@@ -311,6 +331,9 @@ impl ReadFd for File {
     }
     fn may_stall(&self) -> bool {
         !crate::sys::is_regular_file(self)
+    }
+    fn pipe(&self) -> Option<File> {
+        pipe_of(self.as_fd())
     }
 }
 

@@ -5,13 +5,15 @@
 //! every wrapper (`docker logs -t`, compose, json-file with pieces) with
 //! tracebacks, supervisord lines (and one spliced into another line, found
 //! only once supervisord was seen), long lines and a partial last line.
+//! A live input's (a pipe's) reads, gathered and cut into chunks anywhere
+//! at line ends ([`Reads`]), keep the read time and burst of every line.
 
 use std::collections::VecDeque;
 
-use logmux::engine::parallel::{self, Chunk, Sequencer};
+use logmux::engine::parallel::{self, Chunk, Reads, Sequencer};
 use logmux::engine::unwrap::Carry;
 use logmux::engine::{Input, Pipeline, Settings, Stats};
-use logmux::event::{Origin, Stamp};
+use logmux::event::{Burst, Origin, Stamp};
 use logmux::output::Encoder;
 use proptest::prelude::*;
 
@@ -72,11 +74,7 @@ fn parallel(parts: &[Vec<u8>], max_line: usize, lag: usize) -> (Vec<u8>, Stats, 
     for (i, part) in parts.iter().enumerate() {
         let carry = guess.clone();
         guess = guess.sniffed(part);
-        let chunk = Chunk {
-            bytes: part.clone(),
-            stamp: stamp(i),
-            carry,
-        };
+        let chunk = Chunk::read_at(part.clone(), stamp(i), carry);
         queue.push_back(parallel::parse(
             &mut worker,
             &origin,
@@ -232,4 +230,143 @@ fn a_traceback_across_a_cut_is_parsed_again_whole() {
         reparsed, 1,
         "only the chunk after the cut inside the traceback"
     );
+}
+
+/// A pipe's read `i`: its own time, and how its first and other lines came.
+fn live_stamp(i: usize, (first, rest): (Burst, Burst)) -> Stamp {
+    let mut s = stamp(i);
+    s.burst = first;
+    s.burst_rest = rest;
+    s
+}
+
+/// One thread: the reads of one live input, each with its stamp.
+fn one_thread_live(reads: &[(Vec<u8>, Stamp)], max_line: usize) -> (Vec<u8>, Stats) {
+    let mut pipeline = pipeline();
+    let mut input = Input::new(Origin::default(), max_line).live();
+    let mut out = Vec::new();
+    for (bytes, stamp) in reads {
+        input.push(bytes, stamp, &mut pipeline, &mut out);
+    }
+    input.finish(&stamp(reads.len()), &mut pipeline, &mut out);
+    (out, pipeline.stats)
+}
+
+/// As the pipe door does it: reads gathered; after read `i`, when
+/// `takes[i]` says so, a chunk taken at one of the line ends so far (or
+/// at the end: a long line, the pipe's end), parsed from the guess and
+/// taken back `lag` chunks later.
+fn parallel_live(
+    reads: &[(Vec<u8>, Stamp)],
+    takes: &[Option<usize>],
+    max_line: usize,
+    lag: usize,
+) -> (Vec<u8>, Stats) {
+    let (mut main, mut worker) = (pipeline(), pipeline());
+    let origin = Origin::default();
+    let mut seq = Sequencer::new(origin.clone(), max_line).live();
+    let mut gathered = Reads::default();
+    let (mut guess, mut queue, mut out) = (Carry::default(), VecDeque::new(), Vec::new());
+    let last = reads.len().saturating_sub(1);
+    for (i, (bytes, stamp)) in reads.iter().enumerate() {
+        gathered.push(bytes, *stamp);
+        let mut ends: Vec<usize> = memchr::memchr_iter(b'\n', gathered.bytes())
+            .map(|e| e + 1)
+            .collect();
+        ends.push(gathered.bytes().len());
+        let at = match takes.get(i % takes.len().max(1)).copied().flatten() {
+            _ if i == last => Some(gathered.bytes().len()),
+            Some(x) => ends.get(x % ends.len()).copied(),
+            None => None,
+        };
+        let Some(chunk) = at.and_then(|at| gathered.take(at, guess.clone())) else {
+            continue;
+        };
+        guess = guess.sniffed(&chunk.bytes);
+        queue.push_back(parallel::parse(
+            &mut worker,
+            &origin,
+            max_line,
+            chunk,
+            Vec::new(),
+        ));
+        while queue.len() > lag {
+            let Some(p) = queue.pop_front() else { break };
+            seq.next(p, &mut main, &mut out);
+            if let Some(real) = seq.carry() {
+                guess.catch_up(&real);
+            }
+        }
+    }
+    for p in queue {
+        seq.next(p, &mut main, &mut out);
+    }
+    seq.finish(&stamp(reads.len()), &mut main, &mut out);
+    (out, main.stats)
+}
+
+/// The lines above, and whole tracebacks whose message goes on over plain
+/// lines: whether those continue it depends on the bursts they came in.
+fn live_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => line(),
+        1 => Just("Traceback (most recent call last):\n  File \"/app/views.py\", line 3, in boom\n    1 / 0\nValueError: bad value\nit went on here\nand here".to_string()),
+    ]
+}
+
+fn burst() -> impl Strategy<Value = Burst> {
+    prop_oneof![Just(Burst::Same), Just(Burst::Paused), Just(Burst::Unknown)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(768))]
+
+    #[test]
+    fn a_pipes_reads_in_chunks_give_what_one_thread_gives(
+        lines in proptest::collection::vec(live_line(), 0..60),
+        wrapper in 0u8..4,
+        cuts in proptest::collection::vec(any::<usize>(), 0..16),
+        bursts in proptest::collection::vec((burst(), burst()), 1..8),
+        takes in proptest::collection::vec(proptest::option::of(any::<usize>()), 1..8),
+        lag in 0usize..4,
+        max_line in prop_oneof![Just(1usize << 20), 16usize..200],
+        end in prop_oneof![Just("\n"), Just("")],
+    ) {
+        let text: Vec<String> = lines.iter().enumerate().map(|(i, l)| wrap(wrapper, i, l)).collect();
+        let input = format!("{}{end}", text.join("\n")).into_bytes();
+        let reads: Vec<(Vec<u8>, Stamp)> = chunks(&input, &cuts)
+            .into_iter()
+            .enumerate()
+            .map(|(i, bytes)| (bytes, live_stamp(i, bursts[i % bursts.len()])))
+            .collect();
+        let (one, one_stats) = one_thread_live(&reads, max_line);
+        let (many, many_stats) = parallel_live(&reads, &takes, max_line, lag);
+        prop_assert_eq!(without_now(&many), without_now(&one));
+        prop_assert_eq!(many_stats, one_stats);
+    }
+}
+
+/// A chunk taken inside a read keeps that read's stamp on both sides, and
+/// the rest's first line comes as the read's later lines did.
+#[test]
+fn a_read_cut_by_a_chunk_keeps_its_stamp_and_bursts() {
+    let mut reads = Reads::default();
+    reads.push(b"a\nb", live_stamp(0, (Burst::Paused, Burst::Same)));
+    reads.push(b"c\nd\ne", live_stamp(1, (Burst::Unknown, Burst::Same)));
+    // Inside the second read, after `c` and `d`.
+    let chunk = reads.take(7, Carry::default()).expect("a chunk");
+    assert_eq!(chunk.bytes, b"a\nbc\nd\n");
+    assert_eq!(chunk.reads.len(), 1);
+    assert_eq!(chunk.reads[0].0, 3);
+    assert_eq!(chunk.reads[0].1.burst, Burst::Paused);
+    assert_eq!(chunk.stamp.observed_unix(), (1_700_000_001, 0));
+    assert_eq!(chunk.stamp.burst, Burst::Unknown);
+    assert!(chunk.live);
+    let rest = reads.take(1, Carry::default()).expect("the rest");
+    assert_eq!(rest.bytes, b"e");
+    assert!(rest.reads.is_empty());
+    assert_eq!(rest.stamp.observed_unix(), (1_700_000_001, 0));
+    assert_eq!(rest.stamp.burst, Burst::Same, "a later line of its read");
+    assert!(reads.take(1, Carry::default()).is_none());
+    assert!(reads.bytes().is_empty());
 }

@@ -11,6 +11,10 @@
 //! across the cut, a guess gone wrong) it parses the chunk again itself,
 //! from the real state. Either way each event comes out as the one-thread
 //! engine makes it, in its place. Nothing here starts threads or does I/O.
+//!
+//! A live input (a pipe) keeps its reads apart inside a chunk ([`Reads`]),
+//! each with its own stamp, so that every line comes with the read time and
+//! the burst (see [`crate::event::BurstClock`]) it has on one thread.
 
 use super::input::Input;
 use super::pipeline::{Pipeline, Stats};
@@ -22,10 +26,93 @@ use crate::event::{Origin, Stamp};
 #[derive(Debug)]
 pub struct Chunk {
     pub bytes: Vec<u8>,
-    /// When it was read.
+    /// When the bytes after the last of `reads` were read (a file's chunk:
+    /// all of them).
     pub stamp: Stamp,
+    /// A live input's earlier reads in this chunk: where each ends in
+    /// `bytes`, and its stamp. Empty for a file.
+    pub reads: Vec<(usize, Stamp)>,
     /// The guessed state of the input at its start.
     pub carry: Carry,
+    /// Read from a live writer: see [`Input::live`].
+    pub live: bool,
+}
+
+impl Chunk {
+    /// A file's chunk: one stamp for all its bytes.
+    pub fn read_at(bytes: Vec<u8>, stamp: Stamp, carry: Carry) -> Chunk {
+        Chunk {
+            bytes,
+            stamp,
+            reads: Vec::new(),
+            carry,
+            live: false,
+        }
+    }
+
+    /// Feeds its reads to `input`, each with its own stamp.
+    fn feed(&self, input: &mut Input, pipeline: &mut Pipeline, out: &mut Vec<u8>) {
+        let mut at = 0;
+        for (end, stamp) in &self.reads {
+            let read = self.bytes.get(at..*end).unwrap_or_default();
+            input.push(read, stamp, pipeline, out);
+            at = *end;
+        }
+        let last = self.bytes.get(at..).unwrap_or_default();
+        input.push(last, &self.stamp, pipeline, out);
+    }
+}
+
+/// A live input's reads, gathered until the door makes a chunk of them.
+#[derive(Debug, Default)]
+pub struct Reads {
+    bytes: Vec<u8>,
+    /// Where each read ends in `bytes`, and its stamp.
+    reads: Vec<(usize, Stamp)>,
+}
+
+impl Reads {
+    /// Adds the bytes of one read.
+    pub fn push(&mut self, bytes: &[u8], stamp: Stamp) {
+        if !bytes.is_empty() {
+            self.bytes.extend_from_slice(bytes);
+            self.reads.push((self.bytes.len(), stamp));
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The reads up to byte `at` (a line end, or the end) as a live chunk
+    /// parsed from `carry`; `None` when `at` is 0. A read cut at `at` keeps
+    /// its rest here, whose first line comes as the read's lines after the
+    /// first (`burst_rest`), as it does on one thread.
+    pub fn take(&mut self, at: usize, carry: Carry) -> Option<Chunk> {
+        let at = at.min(self.bytes.len());
+        if at == 0 {
+            return None;
+        }
+        let whole = self.reads.partition_point(|(end, _)| *end <= at);
+        let mut pieces: Vec<(usize, Stamp)> = self.reads.drain(..whole).collect();
+        let start = pieces.last().map_or(0, |(end, _)| *end);
+        if let Some((_, across)) = self.reads.first_mut().filter(|_| start < at) {
+            pieces.push((at, *across));
+            across.burst = across.burst_rest;
+        }
+        let (_, stamp) = pieces.pop()?;
+        for (end, _) in &mut self.reads {
+            *end -= at;
+        }
+        let rest = self.bytes.split_off(at);
+        Some(Chunk {
+            bytes: std::mem::replace(&mut self.bytes, rest),
+            stamp,
+            reads: pieces,
+            carry,
+            live: true,
+        })
+    }
 }
 
 /// A chunk parsed from its guess.
@@ -51,7 +138,10 @@ pub fn parse(
     out.clear();
     pipeline.stats = Stats::default();
     let mut input = Input::resume(origin.clone(), max_line, &chunk.carry);
-    input.push(&chunk.bytes, &chunk.stamp, pipeline, &mut out);
+    if chunk.live {
+        input = input.live();
+    }
+    chunk.feed(&mut input, pipeline, &mut out);
     Parsed {
         chunk,
         out,
@@ -76,6 +166,12 @@ impl Sequencer {
             input: Input::new(origin, max_line),
             reparsed: 0,
         }
+    }
+
+    /// For a live input's chunks (see [`Chunk::live`]).
+    pub fn live(mut self) -> Sequencer {
+        self.input = self.input.live();
+        self
     }
 
     /// The real carry after the chunks so far; `None` while something is
@@ -110,9 +206,20 @@ impl Sequencer {
             add(&mut pipeline.stats, &stats);
         } else {
             self.reparsed += 1;
-            self.input.push(&chunk.bytes, &chunk.stamp, pipeline, out);
+            chunk.feed(&mut self.input, pipeline, out);
         }
         (chunk, events)
+    }
+
+    /// Parses `chunk` here, in its place (a live input gone idle: nothing
+    /// is in flight, and what is held back is about to be emitted).
+    pub fn parse_here(&mut self, chunk: &Chunk, pipeline: &mut Pipeline, out: &mut Vec<u8>) {
+        chunk.feed(&mut self.input, pipeline, out);
+    }
+
+    /// Whether a partial line or a multi-line event is held back.
+    pub fn is_pending(&self) -> bool {
+        self.input.is_pending()
     }
 
     /// The input ended: emits the partial last line and what is held back.

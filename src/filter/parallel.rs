@@ -19,13 +19,13 @@ use super::{StepError, Writer, WRITE_SIZE};
 /// Bytes per chunk: large enough that handing one over costs nothing next
 /// to parsing it, small enough that parsing one again (a traceback across
 /// the cut) costs little.
-const CHUNK: usize = 1 << 20;
+pub(super) const CHUNK: usize = 1 << 20;
 
 /// Chunks read ahead per worker (and one more for the reading thread).
-const IN_FLIGHT: usize = 2;
+pub(super) const IN_FLIGHT: usize = 2;
 
 /// A chunk to parse: its place in the input, and a buffer for its events.
-type Job = (u64, Chunk, Vec<u8>);
+pub(super) type Job = (u64, Chunk, Vec<u8>);
 
 /// Filters one regular file on `threads` workers into `out`, counting in
 /// `pipeline` and the chunks parsed again in `reparsed`; false when the
@@ -43,21 +43,9 @@ pub(super) fn filter_file(
     let jobs_rx = Mutex::new(jobs_rx);
     let (done_tx, done_rx) = mpsc::channel::<(u64, Parsed)>();
     std::thread::scope(|scope| {
-        let mut started = 0;
-        for _ in 0..threads {
-            let done = done_tx.clone();
-            let jobs = &jobs_rx;
-            let mut worker = Pipeline::new(settings.clone()).joining_bursts();
-            let thread = std::thread::Builder::new().name("logmux-parse".into());
-            match thread.spawn_scoped(scope, move || {
-                work(jobs, &done, &mut worker, origin, max_line)
-            }) {
-                Ok(_) => started += 1,
-                Err(e) if started == 0 => return Err(StepError::Read(e)),
-                // Fewer workers do the same work.
-                Err(_) => break,
-            }
-        }
+        let workers = (threads, settings, origin, max_line);
+        start_workers(scope, workers, &jobs_rx, &done_tx, |i, p| (i, p))
+            .map_err(StepError::Read)?;
         drop(done_tx);
         let mut feed = Feed {
             reader,
@@ -86,13 +74,40 @@ pub(super) fn filter_file(
     })
 }
 
+/// Starts up to `threads` workers in `scope` (fewer do the same work), each
+/// with its own pipeline; each parsed chunk goes to `done` as `wrap` makes
+/// it. An error only when none started.
+pub(super) fn start_workers<'scope, 'env, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    (threads, settings, origin, max_line): (usize, &Settings, &'scope Origin, usize),
+    jobs: &'scope Mutex<Receiver<Job>>,
+    done: &Sender<T>,
+    wrap: fn(u64, Parsed) -> T,
+) -> io::Result<()> {
+    for n in 0..threads {
+        let done = done.clone();
+        let mut worker = Pipeline::new(settings.clone()).joining_bursts();
+        let thread = std::thread::Builder::new().name("logmux-parse".into());
+        let started = thread.spawn_scoped(scope, move || {
+            work(jobs, &done, &mut worker, origin, max_line, wrap)
+        });
+        match started {
+            Ok(_) => {}
+            Err(e) if n == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
 /// A worker: parses chunks until the reading thread stops sending them.
-fn work(
+fn work<T>(
     jobs: &Mutex<Receiver<Job>>,
-    done: &Sender<(u64, Parsed)>,
+    done: &Sender<T>,
     pipeline: &mut Pipeline,
     origin: &Origin,
     max_line: usize,
+    wrap: fn(u64, Parsed) -> T,
 ) {
     loop {
         let job = match jobs.lock() {
@@ -101,7 +116,7 @@ fn work(
         };
         let Ok((i, chunk, buf)) = job else { return };
         let parsed = parallel::parse(pipeline, origin, max_line, chunk, buf);
-        if done.send((i, parsed)).is_err() {
+        if done.send(wrap(i, parsed)).is_err() {
             return;
         }
     }
@@ -164,7 +179,7 @@ fn sequence(
 }
 
 /// Writes the events so far; false when the output was closed.
-fn flush(out: &mut Writer, pipeline: &Pipeline) -> Result<bool, StepError> {
+pub(super) fn flush(out: &mut Writer, pipeline: &Pipeline) -> Result<bool, StepError> {
     out.flush(pipeline.stats.events).map_err(StepError::Write)
 }
 
@@ -216,11 +231,7 @@ impl Feed<'_> {
         }
         let carry = self.guess.clone();
         self.guess = std::mem::take(&mut self.guess).sniffed(&bytes);
-        Some(Chunk {
-            bytes,
-            stamp,
-            carry,
-        })
+        Some(Chunk::read_at(bytes, stamp, carry))
     }
 }
 
@@ -233,7 +244,7 @@ const CUT_SEARCH: usize = 64 * 1024;
 /// rest (the first of the three ended any traceback) and the next chunk's
 /// guess holds; else after its last line end. `None` when no line ends in
 /// it.
-fn cut(bytes: &[u8]) -> Option<usize> {
+pub(super) fn cut(bytes: &[u8]) -> Option<usize> {
     let last = memchr::memrchr(b'\n', bytes)? + 1;
     let floor = bytes.len().saturating_sub(CUT_SEARCH);
     // Not Python logging's `2026-11-25 19:39:34,022 …`: supervisord's

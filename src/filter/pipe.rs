@@ -1,0 +1,328 @@
+//! `filter --threads N` on a pipe (`docker logs web 2>&1 | logmux filter`).
+//!
+//! A reading thread takes the pipe's reads as they come, each stamped as on
+//! one thread (read time, burst). The filtering thread gathers them
+//! ([`Reads`]) into chunks cut at line ends, N workers parse the chunks, and
+//! the filtering thread writes their events in input order
+//! ([`crate::engine::parallel`]: what one thread makes of the same reads).
+//! A chunk is a full 1 MiB while the writer is ahead of the workers, and
+//! whatever whole lines have come as soon as a worker is free, so a slow
+//! pipe's lines come out as soon as one thread's would. When nothing comes
+//! for `idle_flush` while something is held back, it is emitted, as on one
+//! thread. The reads not yet made into chunks are bounded ([`READ_AHEAD`]).
+//!
+//! The reading thread is not joined: a pipe whose output has closed may
+//! never end, and `filter` exits without waiting for it.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::engine::parallel::{Parsed, Reads, Sequencer};
+use crate::engine::unwrap::Carry;
+use crate::engine::{Pipeline, Settings};
+use crate::event::{BurstClock, Origin, Stamp};
+
+use super::parallel::{cut, flush, start_workers, Job, CHUNK, IN_FLIGHT};
+use super::{StepError, Writer, READ_SIZE, WRITE_SIZE};
+
+/// Bytes read but not yet handed to a worker, at most (about).
+const READ_AHEAD: usize = 2 * CHUNK;
+
+/// What the filtering thread waits for.
+enum Msg {
+    /// One read of the pipe.
+    Read(Vec<u8>, Stamp),
+    /// The pipe ended (`None`) or failed.
+    End(Option<io::Error>),
+    /// A worker's chunk (boxed: its parsing state is large).
+    Parsed(u64, Box<Parsed>),
+}
+
+/// Filters one pipe on `threads` workers into `out`; `idle`: emit what is
+/// held back after this long without a byte. False when the output was
+/// closed.
+pub(super) fn filter_pipe(
+    pipe: File,
+    origin: &Origin,
+    (max_line, threads, idle): (usize, usize, Duration),
+    settings: &Settings,
+    pipeline: &mut Pipeline,
+    out: &mut Writer,
+    reparsed: &mut u64,
+) -> Result<bool, StepError> {
+    let (msg_tx, msg_rx) = mpsc::channel::<Msg>();
+    let backlog = Arc::new(Backlog::default());
+    let reading = std::thread::Builder::new()
+        .name("logmux-read".into())
+        .spawn({
+            let (to, backlog) = (msg_tx.clone(), Arc::clone(&backlog));
+            move || read_pipe(pipe, &backlog, &to)
+        });
+    reading.map_err(StepError::Read)?;
+    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+    let jobs_rx = Mutex::new(jobs_rx);
+    std::thread::scope(|scope| {
+        let workers = (threads, settings, origin, max_line);
+        start_workers(scope, workers, &jobs_rx, &msg_tx, |i, p| {
+            Msg::Parsed(i, Box::new(p))
+        })
+        .map_err(StepError::Read)?;
+        drop(msg_tx);
+        let mut flow = Flow {
+            reads: Reads::default(),
+            guess: Carry::default(),
+            parsed: BTreeMap::new(),
+            sent: 0,
+            next: 0,
+            ended: None,
+            outs: Vec::new(),
+            threads,
+            jobs: jobs_tx,
+            backlog: &backlog,
+        };
+        let mut seq = Sequencer::new(origin.clone(), max_line).live();
+        let result = flow.run(&msg_rx, idle, (&mut seq, pipeline, out));
+        *reparsed += seq.reparsed;
+        drop(flow);
+        // Stopped early: the chunks still queued are not parsed for nothing.
+        if let Ok(queued) = jobs_rx.lock() {
+            queued.try_iter().for_each(drop);
+        }
+        result
+    })
+}
+
+/// The reading thread: every read of the pipe, stamped, until it ends, it
+/// fails, or the filtering thread has gone.
+fn read_pipe(mut pipe: File, backlog: &Backlog, to: &Sender<Msg>) {
+    let mut bursts = BurstClock::default();
+    let mut buf = vec![0u8; READ_SIZE];
+    loop {
+        backlog.wait_for_room();
+        // How the read waits for its bytes tells where a burst ends.
+        let started = Instant::now();
+        let waiting = crate::sys::wait_readable(pipe.as_fd(), Duration::ZERO);
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => {
+                let _ = to.send(Msg::End(None));
+                return;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = to.send(Msg::End(Some(e)));
+                return;
+            }
+        };
+        let mut stamp = Stamp::now();
+        (stamp.burst, stamp.burst_rest) = bursts.read_returned(started, waiting);
+        let bytes = buf.get(..n).unwrap_or_default().to_vec();
+        backlog.add(bytes.len());
+        if to.send(Msg::Read(bytes, stamp)).is_err() {
+            return;
+        }
+    }
+}
+
+/// The bytes read and not yet handed to a worker: the reading thread waits
+/// while there are [`READ_AHEAD`] of them.
+#[derive(Default)]
+struct Backlog {
+    bytes: Mutex<usize>,
+    room: Condvar,
+}
+
+impl Backlog {
+    fn wait_for_room(&self) {
+        let Ok(mut bytes) = self.bytes.lock() else {
+            return;
+        };
+        while *bytes >= READ_AHEAD {
+            match self.room.wait(bytes) {
+                Ok(b) => bytes = b,
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn add(&self, n: usize) {
+        if let Ok(mut bytes) = self.bytes.lock() {
+            *bytes += n;
+        }
+    }
+
+    fn sub(&self, n: usize) {
+        if let Ok(mut bytes) = self.bytes.lock() {
+            *bytes = bytes.saturating_sub(n);
+        }
+        self.room.notify_one();
+    }
+}
+
+/// The filtering thread's state: reads gathered, chunks out and back.
+struct Flow<'b> {
+    reads: Reads,
+    /// The input's state at the next chunk's start, as far as known.
+    guess: Carry,
+    /// Chunks back from the workers ahead of their turn.
+    parsed: BTreeMap<u64, Box<Parsed>>,
+    /// Chunks sent out, and the next to write.
+    sent: u64,
+    next: u64,
+    /// The pipe ended: with the read error, if that is how.
+    ended: Option<Option<io::Error>>,
+    /// Event buffers given back, for the next chunks.
+    outs: Vec<Vec<u8>>,
+    threads: usize,
+    jobs: Sender<Job>,
+    backlog: &'b Backlog,
+}
+
+type Ends<'a> = (&'a mut Sequencer, &'a mut Pipeline, &'a mut Writer);
+
+impl Flow<'_> {
+    /// Until the pipe has ended and every chunk is written; false when the
+    /// output was closed.
+    fn run(
+        &mut self,
+        rx: &Receiver<Msg>,
+        idle: Duration,
+        (seq, pipeline, out): Ends<'_>,
+    ) -> Result<bool, StepError> {
+        loop {
+            let in_flight = self.sent - self.next;
+            let held = !self.reads.bytes().is_empty() || seq.is_pending();
+            let msg = if self.ended.is_some() && in_flight == 0 {
+                break;
+            } else if self.ended.is_none() && in_flight == 0 && held {
+                match rx.recv_timeout(idle) {
+                    Err(RecvTimeoutError::Timeout) => {
+                        if !self.idle(seq, pipeline, out)? {
+                            return Ok(false);
+                        }
+                        continue;
+                    }
+                    msg => msg.ok(),
+                }
+            } else {
+                rx.recv().ok()
+            };
+            let Some(msg) = msg else {
+                return Err(StepError::Read(io::Error::other(
+                    "the reading or a parsing thread stopped",
+                )));
+            };
+            if !self.take_in(msg, (seq, pipeline, out))? {
+                return Ok(false);
+            }
+            // What else has come meanwhile, before deciding what to send.
+            while let Ok(msg) = rx.try_recv() {
+                if !self.take_in(msg, (seq, pipeline, out))? {
+                    return Ok(false);
+                }
+            }
+            self.send(true)?;
+            if self.sent == self.next && !flush(out, pipeline)? {
+                return Ok(false);
+            }
+        }
+        if let Some(Some(e)) = self.ended.take() {
+            // As on one thread: what was read is written, nothing is finished.
+            flush(out, pipeline)?;
+            return Err(StepError::Read(e));
+        }
+        seq.finish(&Stamp::now(), pipeline, &mut out.buf);
+        flush(out, pipeline)
+    }
+
+    /// One message; false when the output was closed.
+    fn take_in(&mut self, msg: Msg, (seq, pipeline, out): Ends<'_>) -> Result<bool, StepError> {
+        match msg {
+            Msg::Read(bytes, stamp) => {
+                self.reads.push(&bytes, stamp);
+                self.send(false)?;
+            }
+            Msg::End(error) => {
+                self.ended = Some(error);
+                self.send(false)?;
+            }
+            Msg::Parsed(i, parsed) => {
+                self.parsed.insert(i, parsed);
+                while let Some(p) = self.parsed.remove(&self.next) {
+                    self.next += 1;
+                    let (_, buf) = seq.next(*p, pipeline, &mut out.buf);
+                    if let Some(real) = seq.carry() {
+                        self.guess.catch_up(&real);
+                    }
+                    self.outs.push(buf);
+                    if out.buf.len() >= WRITE_SIZE && !flush(out, pipeline)? {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Sends out the chunks there are room for: full ones, all that is
+    /// left once the pipe has ended, and, when nothing more is waiting
+    /// (`drained`) and a worker is free, the whole lines read so far.
+    fn send(&mut self, drained: bool) -> Result<(), StepError> {
+        let ahead = (self.threads * IN_FLIGHT + 1) as u64;
+        while self.sent - self.next < ahead {
+            let bytes = self.reads.bytes();
+            let at = if bytes.len() >= CHUNK {
+                let full = bytes.get(..CHUNK).unwrap_or_default();
+                // No line end in a whole chunk: a long line, cut (the
+                // sequencer carries it over).
+                cut(full).unwrap_or(CHUNK)
+            } else if self.ended.is_some() {
+                bytes.len()
+            } else if drained && self.sent - self.next < self.threads as u64 {
+                memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1)
+            } else {
+                0
+            };
+            let Some(chunk) = self.reads.take(at, self.guess.clone()) else {
+                return Ok(());
+            };
+            self.backlog.sub(chunk.bytes.len());
+            self.guess = std::mem::take(&mut self.guess).sniffed(&chunk.bytes);
+            let buf = self.outs.pop().unwrap_or_default();
+            if self.jobs.send((self.sent, chunk, buf)).is_err() {
+                return Err(StepError::Read(io::Error::other(
+                    "the parsing threads stopped",
+                )));
+            }
+            self.sent += 1;
+        }
+        Ok(())
+    }
+
+    /// Nothing came for `idle_flush`, nothing is in flight, and something
+    /// is held back: the whole lines and the partial last one are parsed
+    /// here, and everything held back is emitted. False when the output
+    /// was closed.
+    fn idle(
+        &mut self,
+        seq: &mut Sequencer,
+        pipeline: &mut Pipeline,
+        out: &mut Writer,
+    ) -> Result<bool, StepError> {
+        let len = self.reads.bytes().len();
+        if let Some(chunk) = self.reads.take(len, self.guess.clone()) {
+            self.backlog.sub(chunk.bytes.len());
+            seq.parse_here(&chunk, pipeline, &mut out.buf);
+        }
+        seq.finish(&Stamp::now(), pipeline, &mut out.buf);
+        if let Some(real) = seq.carry() {
+            self.guess = real;
+        }
+        flush(out, pipeline)
+    }
+}
