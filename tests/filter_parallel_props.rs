@@ -292,7 +292,8 @@ fn parallel_live(
         ));
         while queue.len() > lag {
             let Some(p) = queue.pop_front() else { break };
-            seq.next(p, &mut main, &mut out);
+            // Its buffer comes back for the bytes after a later cut.
+            gathered.recycle(seq.next(p, &mut main, &mut out).0.bytes);
             if let Some(real) = seq.carry() {
                 guess.catch_up(&real);
             }

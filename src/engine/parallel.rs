@@ -69,6 +69,8 @@ pub struct Reads {
     bytes: Vec<u8>,
     /// Where each read ends in `bytes`, and its stamp.
     reads: Vec<(usize, Stamp)>,
+    /// Chunk buffers given back, for the bytes after the next cut.
+    spare: Vec<Vec<u8>>,
 }
 
 impl Reads {
@@ -82,6 +84,12 @@ impl Reads {
 
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// A chunk's buffer, done with: it takes the bytes after a later cut
+    /// (a chunk's buffer is large, and growing a new one costs page faults).
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.spare.push(buf);
     }
 
     /// The reads up to byte `at` (a line end, or the end) as a live chunk
@@ -104,7 +112,10 @@ impl Reads {
         for (end, _) in &mut self.reads {
             *end -= at;
         }
-        let rest = self.bytes.split_off(at);
+        let mut rest = self.spare.pop().unwrap_or_default();
+        rest.clear();
+        rest.extend_from_slice(self.bytes.get(at..).unwrap_or_default());
+        self.bytes.truncate(at);
         Some(Chunk {
             bytes: std::mem::replace(&mut self.bytes, rest),
             stamp,
