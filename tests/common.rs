@@ -94,3 +94,30 @@ pub fn access_status(line: &str) -> i64 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(-1)
 }
+
+/// Each event line with its read time (every occurrence: `timestamp` may
+/// fall back to it) as `<observed>`; otherwise the bytes as they came.
+pub fn without_read_time(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            match event["observed_timestamp"].as_str() {
+                Some(t) => line.replace(t, "<observed>"),
+                None => line.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// The counts of `filter --stats`'s event on stderr.
+pub fn stats_counts(stderr: &[u8]) -> serde_json::Value {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text
+        .lines()
+        .find(|l| l.contains("filter done"))
+        .unwrap_or_else(|| panic!("no stats event: {text}"));
+    let mut event: serde_json::Value = serde_json::from_str(line).expect("stats JSON");
+    event["logmux"].take()
+}

@@ -61,40 +61,74 @@ fn one_thread(parts: &[Vec<u8>], max_line: usize) -> (Vec<u8>, Stats) {
     (out, pipeline.stats)
 }
 
-/// As the door does it: each chunk parsed from the guess at its dispatch,
+/// The door's side: each chunk parsed from the guess at its dispatch,
 /// taken back `lag` chunks later, the guess caught up with the real state.
-fn parallel(parts: &[Vec<u8>], max_line: usize, lag: usize) -> (Vec<u8>, Stats, u64) {
-    let mut main = pipeline();
-    let mut worker = pipeline();
-    let origin = Origin::default();
-    let mut seq = Sequencer::new(origin.clone(), max_line);
-    let mut guess = Carry::default();
-    let mut queue = VecDeque::new();
-    let mut out = Vec::new();
-    for (i, part) in parts.iter().enumerate() {
-        let carry = guess.clone();
-        guess = guess.sniffed(part);
-        let chunk = Chunk::read_at(part.clone(), stamp(i), carry);
-        queue.push_back(parallel::parse(
-            &mut worker,
-            &origin,
+struct Door {
+    main: Pipeline,
+    worker: Pipeline,
+    origin: Origin,
+    seq: Sequencer,
+    guess: Carry,
+    queue: VecDeque<parallel::Parsed>,
+    out: Vec<u8>,
+    lag: usize,
+    max_line: usize,
+}
+
+impl Door {
+    fn new(max_line: usize, lag: usize, live: bool) -> Door {
+        let seq = Sequencer::new(Origin::default(), max_line);
+        Door {
+            main: pipeline(),
+            worker: pipeline(),
+            origin: Origin::default(),
+            seq: if live { seq.live() } else { seq },
+            guess: Carry::default(),
+            queue: VecDeque::new(),
+            out: Vec::new(),
+            lag,
             max_line,
-            chunk,
-            Vec::new(),
-        ));
-        while queue.len() > lag {
-            let Some(p) = queue.pop_front() else { break };
-            seq.next(p, &mut main, &mut out);
-            if let Some(real) = seq.carry() {
-                guess.catch_up(&real);
-            }
         }
     }
-    for p in queue {
-        seq.next(p, &mut main, &mut out);
+
+    /// Parses `chunk` and takes back what is `lag` behind; the buffers of
+    /// the chunks taken back.
+    fn send(&mut self, chunk: Chunk) -> Vec<Vec<u8>> {
+        self.guess = std::mem::take(&mut self.guess).sniffed(&chunk.bytes);
+        let (origin, max_line) = (&self.origin, self.max_line);
+        let parsed = parallel::parse(&mut self.worker, origin, max_line, chunk, Vec::new());
+        self.queue.push_back(parsed);
+        let mut back = Vec::new();
+        while self.queue.len() > self.lag {
+            let Some(p) = self.queue.pop_front() else {
+                break;
+            };
+            back.push(self.seq.next(p, &mut self.main, &mut self.out).0.bytes);
+            if let Some(real) = self.seq.carry() {
+                self.guess.catch_up(&real);
+            }
+        }
+        back
     }
-    seq.finish(&stamp(parts.len()), &mut main, &mut out);
-    (out, main.stats, seq.reparsed)
+
+    /// The rest taken back, and the input finished at `stamp`.
+    fn finish(mut self, stamp: &Stamp) -> (Vec<u8>, Stats, u64) {
+        for p in std::mem::take(&mut self.queue) {
+            self.seq.next(p, &mut self.main, &mut self.out);
+        }
+        self.seq.finish(stamp, &mut self.main, &mut self.out);
+        (self.out, self.main.stats, self.seq.reparsed)
+    }
+}
+
+/// As the file door does it: every part a chunk.
+fn parallel(parts: &[Vec<u8>], max_line: usize, lag: usize) -> (Vec<u8>, Stats, u64) {
+    let mut door = Door::new(max_line, lag, false);
+    for (i, part) in parts.iter().enumerate() {
+        let chunk = Chunk::read_at(part.clone(), stamp(i), door.guess.clone());
+        door.send(chunk);
+    }
+    door.finish(&stamp(parts.len()))
 }
 
 /// The output with the times the engine reads from the clock (a spliced
@@ -254,19 +288,16 @@ fn one_thread_live(reads: &[(Vec<u8>, Stamp)], max_line: usize) -> (Vec<u8>, Sta
 
 /// As the pipe door does it: reads gathered; after read `i`, when
 /// `takes[i]` says so, a chunk taken at one of the line ends so far (or
-/// at the end: a long line, the pipe's end), parsed from the guess and
-/// taken back `lag` chunks later.
+/// at the end: a long line, the pipe's end), its buffer given back once
+/// the chunk is taken back.
 fn parallel_live(
     reads: &[(Vec<u8>, Stamp)],
     takes: &[Option<usize>],
     max_line: usize,
     lag: usize,
 ) -> (Vec<u8>, Stats) {
-    let (mut main, mut worker) = (pipeline(), pipeline());
-    let origin = Origin::default();
-    let mut seq = Sequencer::new(origin.clone(), max_line).live();
+    let mut door = Door::new(max_line, lag, true);
     let mut gathered = Reads::default();
-    let (mut guess, mut queue, mut out) = (Carry::default(), VecDeque::new(), Vec::new());
     let last = reads.len().saturating_sub(1);
     for (i, (bytes, stamp)) in reads.iter().enumerate() {
         gathered.push(bytes, *stamp);
@@ -279,31 +310,14 @@ fn parallel_live(
             Some(x) => ends.get(x % ends.len()).copied(),
             None => None,
         };
-        let Some(chunk) = at.and_then(|at| gathered.take(at, guess.clone())) else {
-            continue;
-        };
-        guess = guess.sniffed(&chunk.bytes);
-        queue.push_back(parallel::parse(
-            &mut worker,
-            &origin,
-            max_line,
-            chunk,
-            Vec::new(),
-        ));
-        while queue.len() > lag {
-            let Some(p) = queue.pop_front() else { break };
-            // Its buffer comes back for the bytes after a later cut.
-            gathered.recycle(seq.next(p, &mut main, &mut out).0.bytes);
-            if let Some(real) = seq.carry() {
-                guess.catch_up(&real);
-            }
+        if let Some(chunk) = at.and_then(|at| gathered.take(at, door.guess.clone())) {
+            door.send(chunk)
+                .into_iter()
+                .for_each(|b| gathered.recycle(b));
         }
     }
-    for p in queue {
-        seq.next(p, &mut main, &mut out);
-    }
-    seq.finish(&stamp(reads.len()), &mut main, &mut out);
-    (out, main.stats)
+    let (out, stats, _) = door.finish(&stamp(reads.len()));
+    (out, stats)
 }
 
 /// The lines above, and whole tracebacks whose message goes on over plain

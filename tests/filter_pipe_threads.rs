@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::logmux;
+use common::{logmux, stats_counts as counts, without_read_time};
 
 const ACCESS: &str = "127.0.0.1 - - [25/Nov/2026:19:39:04 +0000] \"GET /boom/ HTTP/1.1\" 500 145 \"-\" \"curl/7.88.1\"\n";
 const TRACEBACK: &str = "Internal Server Error: /boom/\nTraceback (most recent call last):\n  File \"/app/views.py\", line 3, in boom\n    1 / 0\n    ~~^~~\nZeroDivisionError: division by zero\n";
@@ -52,33 +52,6 @@ fn through_pipe(threads: &str, input: &[u8], piece: usize) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// Each event with its read time (which may also be its `timestamp`) as
-/// `<observed>`.
-fn without_read_time(stdout: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|line| {
-            let event: serde_json::Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            match event["observed_timestamp"].as_str() {
-                Some(t) => line.replace(t, "<observed>"),
-                None => line.to_string(),
-            }
-        })
-        .collect()
-}
-
-/// The counts of the `--stats` event.
-fn counts(stderr: &[u8]) -> serde_json::Value {
-    let text = String::from_utf8_lossy(stderr);
-    let line = text
-        .lines()
-        .find(|l| l.contains("filter done"))
-        .unwrap_or_else(|| panic!("no stats event: {text}"));
-    let mut event: serde_json::Value = serde_json::from_str(line).expect("stats JSON");
-    event["logmux"].take()
 }
 
 /// Access lines and tracebacks, several MiB: many chunks.

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use common::logmux;
+use common::{logmux, stats_counts as counts, without_read_time};
 
 /// A chunk, as `src/filter/parallel.rs` cuts them.
 const CHUNK: usize = 1 << 20;
@@ -39,33 +39,6 @@ fn filter(threads: &str, args: &[&std::ffi::OsStr]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// Each event line with its read time (every occurrence: `timestamp` may
-/// fall back to it) as `<observed>`; otherwise the bytes as they came.
-fn without_read_time(stdout: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|line| {
-            let event: serde_json::Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            match event["observed_timestamp"].as_str() {
-                Some(t) => line.replace(t, "<observed>"),
-                None => line.to_string(),
-            }
-        })
-        .collect()
-}
-
-/// The counts of the `--stats` event on stderr.
-fn counts(stderr: &[u8]) -> serde_json::Value {
-    let text = String::from_utf8_lossy(stderr);
-    let line = text
-        .lines()
-        .find(|l| l.contains("filter done"))
-        .unwrap_or_else(|| panic!("no stats event: {text}"));
-    let mut event: serde_json::Value = serde_json::from_str(line).expect("stats JSON");
-    event["logmux"].take()
 }
 
 /// The counts but the chunks parsed again, which only threads have.
