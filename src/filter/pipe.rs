@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -106,10 +106,7 @@ pub(super) fn filter_pipe(
 fn read_pipe(mut pipe: File, backlog: &Backlog, to: &Sender<Msg>) {
     // A larger pipe: fewer, larger reads, and a writer that blocks less.
     // Not a pipe, or over /proc/sys/fs/pipe-max-size: left as it is.
-    let _ = nix::fcntl::fcntl(
-        pipe.as_raw_fd(),
-        nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE),
-    );
+    let _ = crate::sys::set_pipe_size(&pipe, PIPE_SIZE);
     let mut bursts = BurstClock::default();
     let mut buf = vec![0u8; READ_SIZE];
     loop {
