@@ -56,7 +56,8 @@
 #
 # Needs: the receiver's venv (target/otlp-venv; LOGMUX_OTLP_PYTHON to use
 # another python with opentelemetry-proto). NO_BUILD=1: the release binary
-# as it is; LOGMUX_BIN: another binary.
+# as it is; LOGMUX_BIN: another binary. COMPRESSION=none (`run`, `ab`,
+# `count`): the sink's `compression` for both configs (default gzip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -104,13 +105,15 @@ filter_mode() { # INPUT RUNS
 # The `run` config: FILE SIGNALS INPUT-PREFIX.
 run_config() {
   python3 - "$@" "$(cat "$tmp/port")" "$root" <<'PY'
-import json, sys, tomllib
+import json, os, sys, tomllib
 file, signals, prefix, port, root = sys.argv[1:]
 image = tomllib.load(open(f"{root}/docker/logmux.toml", "rb"))["program"]
 py = sys.executable
 with open(file, "w") as f:
     f.write('control_socket = ""\n\n[sink.otlp]\ntype = "otlp"\n')
     f.write(f'endpoint = "http://127.0.0.1:{port}"\nsignals = [{signals}]\n')
+    if os.environ.get("COMPRESSION"):
+        f.write(f'compression = "{os.environ["COMPRESSION"]}"\n')
     for slot, (name, fmt, key) in enumerate([("nginx", "nginx.access", "nginx_log_format"),
                                              ("uwsgi", "auto", "uwsgi_log_format")]):
         shm = f"{file}.step"
@@ -329,7 +332,8 @@ count_mode() { # REQUESTS
   python3 - "$tmp" "$requests" <<'PY'
 import glob, re, sys
 tmp, requests = sys.argv[1], int(sys.argv[2])
-GZIP = re.compile(r"^\s*([\d,]+) \(.*?\)\s+\S*zio\.rs:<flate2::mem::Compress as flate2::zio::Ops>::run_vec \[", re.M)
+# Deflate's entry, inclusive: flate2's own before zlib-rs 0.6, zlib-rs's since.
+GZIP = re.compile(r"^\s*([\d,]+) \(.*?\)\s+\S*(?:zio\.rs:<flate2::mem::Compress as flate2::zio::Ops>::run_vec|deflate\.rs:zlib_rs::deflate::deflate) \[", re.M)
 
 def threads(config):
     out, sinks = {}, 0
