@@ -111,6 +111,18 @@ pub fn without_read_time(stdout: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// `filter --output json --stats --threads N`: compared with `--threads 1`.
+pub fn filter_stats_args(threads: &str) -> [&str; 6] {
+    [
+        "filter",
+        "--output",
+        "json",
+        "--stats",
+        "--threads",
+        threads,
+    ]
+}
+
 /// The counts of `filter --stats`'s event on stderr.
 pub fn stats_counts(stderr: &[u8]) -> serde_json::Value {
     let text = String::from_utf8_lossy(stderr);

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{logmux, stats_counts as counts, without_read_time};
+use common::{filter_stats_args, logmux, stats_counts as counts, without_read_time};
 
 const ACCESS: &str = "127.0.0.1 - - [25/Nov/2026:19:39:04 +0000] \"GET /boom/ HTTP/1.1\" 500 145 \"-\" \"curl/7.88.1\"\n";
 const TRACEBACK: &str = "Internal Server Error: /boom/\nTraceback (most recent call last):\n  File \"/app/views.py\", line 3, in boom\n    1 / 0\n    ~~^~~\nZeroDivisionError: division by zero\n";
@@ -18,14 +18,7 @@ const TRACEBACK: &str = "Internal Server Error: /boom/\nTraceback (most recent c
 /// `filter --output json --stats --threads N ARGS…` reading a pipe.
 fn spawn(threads: &str, args: &[&str]) -> Child {
     logmux()
-        .args([
-            "filter",
-            "--output",
-            "json",
-            "--stats",
-            "--threads",
-            threads,
-        ])
+        .args(filter_stats_args(threads))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use common::{logmux, stats_counts as counts, without_read_time};
+use common::{filter_stats_args, logmux, stats_counts as counts, without_read_time};
 
 /// A chunk, as `src/filter/parallel.rs` cuts them.
 const CHUNK: usize = 1 << 20;
@@ -22,14 +22,7 @@ fn fixtures() -> PathBuf {
 /// Runs `filter --output json --stats --threads N ARGS…`.
 fn filter(threads: &str, args: &[&std::ffi::OsStr]) -> Output {
     let out = logmux()
-        .args([
-            "filter",
-            "--output",
-            "json",
-            "--stats",
-            "--threads",
-            threads,
-        ])
+        .args(filter_stats_args(threads))
         .args(args)
         .output()
         .expect("run logmux");
