@@ -168,7 +168,8 @@ impl Timestamp {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    fn format_rfc3339(&self, buf: &mut [u8; 35], local_offset_minutes: i16) -> usize {
+    /// Writes RFC 3339 into `buf`; returns its length.
+    pub fn format_rfc3339(&self, buf: &mut [u8; 35], local_offset_minutes: i16) -> usize {
         fn put2(buf: &mut [u8], at: usize, v: u8) {
             buf[at] = b'0' + v / 10 % 10;
             buf[at + 1] = b'0' + v % 10;

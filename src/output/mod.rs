@@ -16,7 +16,7 @@ mod zone;
 
 use std::sync::Arc;
 
-use logmux_parsers::{Field, Record, Value};
+use logmux_parsers::{Field, Record, Timestamp, Value};
 
 pub use json::escape_json_str;
 pub use zone::LocalZone;
@@ -124,11 +124,37 @@ impl Encoder {
                     logmux_parsers::Offset::Local => self.zone.minutes_at(ts),
                     _ => 0,
                 };
-                ts.write_rfc3339(out, local)
+                write_rfc3339_again(ts, local, out);
             }
             None => out.extend_from_slice(event.observed),
         }
     }
+}
+
+/// A time as RFC 3339 text, kept for the next event.
+type LastTime = Option<(Timestamp, i16, [u8; 35], u8)>;
+
+thread_local! {
+    /// The last event time this thread wrote: lines in the same second
+    /// (nginx's `$time_local`) repeat it, and copying it is cheaper than
+    /// writing it anew. Per thread, so encoders stay `Sync`.
+    static LAST_TIME: std::cell::Cell<LastTime> = const { std::cell::Cell::new(None) };
+}
+
+/// [`Timestamp::write_rfc3339`], copied from the last time written when
+/// it is the same.
+fn write_rfc3339_again(ts: &Timestamp, local: i16, out: &mut Vec<u8>) {
+    let last = LAST_TIME.with(std::cell::Cell::get);
+    if let Some((t, l, text, n)) = last {
+        if t == *ts && l == local {
+            out.extend_from_slice(text.get(..usize::from(n)).unwrap_or_default());
+            return;
+        }
+    }
+    let mut text = [0u8; 35];
+    let n = ts.format_rfc3339(&mut text, local);
+    out.extend_from_slice(text.get(..n).unwrap_or_default());
+    LAST_TIME.with(|c| c.set(Some((*ts, local, text, n as u8))));
 }
 
 /// Adds the static fields (`[resource]`) to a record as its own keys,
@@ -234,5 +260,66 @@ pub(crate) mod test_support {
         };
         encoder.encode(&event, &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use logmux_parsers::{Offset, Timestamp};
+
+    use super::write_rfc3339_again;
+
+    /// What the kept text must equal: the time written anew.
+    fn fresh(ts: &Timestamp, local: i16) -> String {
+        let mut out = Vec::new();
+        ts.write_rfc3339(&mut out, local);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn again(ts: &Timestamp, local: i16) -> String {
+        let mut out = b"before ".to_vec();
+        write_rfc3339_again(ts, local, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_time_written_again_is_the_time_written_anew() {
+        let ts = Timestamp {
+            year: 2026,
+            month: 11,
+            day: 25,
+            hour: 19,
+            minute: 39,
+            second: 4,
+            nanos: 0,
+            frac_digits: 0,
+            offset: Offset::Local,
+        };
+        let later = Timestamp { second: 5, ..ts };
+        let finer = Timestamp {
+            nanos: 123_000_000,
+            frac_digits: 3,
+            ..ts
+        };
+        let utc = Timestamp {
+            offset: Offset::Minutes(0),
+            ..ts
+        };
+        // Each in turn, and each again right after itself: the kept text
+        // is used only for the same time printed in the same zone.
+        for (t, local) in [
+            (ts, 60),
+            (ts, 60),
+            (ts, -90),
+            (later, -90),
+            (finer, -90),
+            (utc, -90),
+            (utc, 0),
+            (ts, 60),
+        ] {
+            let want = format!("before {}", fresh(&t, local));
+            assert_eq!(again(&t, local), want, "{t:?} at {local}");
+        }
+        assert_eq!(again(&ts, 60), "before 2026-11-25T19:39:04+01:00");
     }
 }
