@@ -150,17 +150,20 @@ fn sequence(
         }
         let Ok((i, p)) = done.recv() else { break };
         parsed.insert(i, p);
-        while let Some(p) = parsed.remove(&next) {
-            next += 1;
-            let (chunk, buf) = seq.next(p, pipeline, &mut out.buf);
-            if let Some(real) = seq.carry() {
-                feed.guess.catch_up(&real);
-            }
-            feed.chunks.push(chunk.bytes);
-            feed.outs.push(buf);
-            if out.buf.len() >= WRITE_SIZE && !flush(out, pipeline)? {
-                return Ok(false);
-            }
+        let ends = (&mut *seq, &mut *pipeline, &mut *out);
+        let (chunks, outs) = (&mut feed.chunks, &mut feed.outs);
+        let open = write_in_order(
+            &mut parsed,
+            &mut next,
+            &mut feed.guess,
+            ends,
+            |chunk, buf| {
+                chunks.push(chunk);
+                outs.push(buf);
+            },
+        )?;
+        if !open {
+            return Ok(false);
         }
     }
     drop(jobs);
@@ -176,6 +179,31 @@ fn sequence(
     }
     seq.finish(&Stamp::now(), pipeline, &mut out.buf);
     flush(out, pipeline)
+}
+
+/// Writes the parsed chunks that come next in input order (from `next`
+/// on), catching `guess` up with the real state; each chunk's buffers
+/// (its bytes, its events') go to `give_back`. False when the output was
+/// closed.
+pub(super) fn write_in_order(
+    parsed: &mut BTreeMap<u64, Parsed>,
+    next: &mut u64,
+    guess: &mut Carry,
+    (seq, pipeline, out): (&mut Sequencer, &mut Pipeline, &mut Writer),
+    mut give_back: impl FnMut(Vec<u8>, Vec<u8>),
+) -> Result<bool, StepError> {
+    while let Some(p) = parsed.remove(next) {
+        *next += 1;
+        let (chunk, buf) = seq.next(p, pipeline, &mut out.buf);
+        if let Some(real) = seq.carry() {
+            guess.catch_up(&real);
+        }
+        give_back(chunk.bytes, buf);
+        if out.buf.len() >= WRITE_SIZE && !flush(out, pipeline)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Writes the events so far; false when the output was closed.

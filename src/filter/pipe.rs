@@ -27,8 +27,8 @@ use crate::engine::unwrap::Carry;
 use crate::engine::{Pipeline, Settings};
 use crate::event::{BurstClock, Origin, Stamp};
 
-use super::parallel::{cut, flush, start_workers, Job, CHUNK, IN_FLIGHT};
-use super::{StepError, Writer, READ_SIZE, WRITE_SIZE};
+use super::parallel::{cut, flush, start_workers, write_in_order, Job, CHUNK, IN_FLIGHT};
+use super::{StepError, Writer, READ_SIZE};
 
 /// The pipe's buffer asked for (Linux's default is 64 KiB; an unprivileged
 /// process may ask for up to `pipe-max-size`, 1 MiB by default).
@@ -177,7 +177,7 @@ struct Flow<'b> {
     /// The input's state at the next chunk's start, as far as known.
     guess: Carry,
     /// Chunks back from the workers ahead of their turn.
-    parsed: BTreeMap<u64, Box<Parsed>>,
+    parsed: BTreeMap<u64, Parsed>,
     /// Chunks sent out, and the next to write.
     sent: u64,
     next: u64,
@@ -259,19 +259,19 @@ impl Flow<'_> {
                 self.send(false)?;
             }
             Msg::Parsed(i, parsed) => {
-                self.parsed.insert(i, parsed);
-                while let Some(p) = self.parsed.remove(&self.next) {
-                    self.next += 1;
-                    let (chunk, buf) = seq.next(*p, pipeline, &mut out.buf);
-                    self.reads.recycle(chunk.bytes);
-                    if let Some(real) = seq.carry() {
-                        self.guess.catch_up(&real);
-                    }
-                    self.outs.push(buf);
-                    if out.buf.len() >= WRITE_SIZE && !flush(out, pipeline)? {
-                        return Ok(false);
-                    }
-                }
+                self.parsed.insert(i, *parsed);
+                let (reads, outs) = (&mut self.reads, &mut self.outs);
+                let ends = (seq, pipeline, out);
+                return write_in_order(
+                    &mut self.parsed,
+                    &mut self.next,
+                    &mut self.guess,
+                    ends,
+                    |chunk, buf| {
+                        reads.recycle(chunk);
+                        outs.push(buf);
+                    },
+                );
             }
         }
         Ok(true)
@@ -326,6 +326,7 @@ impl Flow<'_> {
         if let Some(chunk) = self.reads.take(len, self.guess.clone()) {
             self.backlog.sub(chunk.bytes.len());
             seq.parse_here(&chunk, pipeline, &mut out.buf);
+            self.reads.recycle(chunk.bytes);
         }
         seq.finish(&Stamp::now(), pipeline, &mut out.buf);
         if let Some(real) = seq.carry() {
