@@ -11,7 +11,7 @@
 //!   only the wrapper's container, host and syslog fields replace its own.
 
 pub use logmux_parsers::traceback::Burst;
-use logmux_parsers::{Field, Format, Record, Severity, Timestamp, Value};
+use logmux_parsers::{Added, Field, Format, Record, Severity, Timestamp, Value};
 
 use crate::output::sort_fields;
 
@@ -201,11 +201,70 @@ impl Stamp {
 }
 
 /// Adds the fields that say where the event came from, each in its place
-/// among the sorted fields (cheaper than sorting them in afterwards, and
-/// than merging: measured).
+/// among the sorted fields, moved in together ([`Record::merge_sorted`]).
+/// They are put in the schema's order, so they need no sort.
 pub fn add_to_parsed<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
     sort_fields(rec);
-    let service = origin.service.as_deref().or(match rec.format {
+    let mut added = Added::new();
+    let mut put = |field: Field, value: Value<'a>| added.push((field, value));
+    if let Some(c) = &origin.container_id {
+        put(Field::ContainerId, Value::str(c));
+    }
+    if let Some(image) = &origin.container_image {
+        put(Field::ContainerImageName, Value::str(&image.name));
+        if let Some(tags) = &image.tags_json {
+            put(Field::ContainerImageTags, Value::RawJson(tags.into()));
+        }
+    }
+    if let Some(c) = &origin.container_name {
+        put(Field::ContainerName, Value::str(c));
+    }
+    if let Some(h) = &origin.host_name {
+        put(Field::HostName, Value::str(h));
+    }
+    if let Some(f) = &origin.file {
+        put(Field::LogFilePath, Value::str(f));
+    }
+    if let Some(s) = origin.iostream {
+        put(Field::LogIostream, Value::str(s.name()));
+    }
+    if let Some(s) = &origin.syslog {
+        let text = |v: &'a Option<String>| v.as_deref().map(Value::str);
+        let syslog = [
+            (Field::LogSyslogAppname, text(&s.appname)),
+            (Field::LogSyslogFacilityName, Some(Value::str(s.facility))),
+            (Field::LogSyslogHostname, text(&s.hostname)),
+            (Field::LogSyslogMsgid, text(&s.msgid)),
+            (
+                Field::LogSyslogPriority,
+                Some(Value::Int(i64::from(s.priority))),
+            ),
+            (Field::LogSyslogProcid, text(&s.procid)),
+        ];
+        for (field, value) in syslog {
+            if let Some(v) = value {
+                put(field, v);
+            }
+        }
+    }
+    if let Some(pid) = origin.pid {
+        if rec.get(Field::ProcessPid).is_none() {
+            put(Field::ProcessPid, Value::Int(i64::from(pid)));
+        }
+    }
+    if let Some(s) = service_name(origin, rec) {
+        put(Field::ServiceName, Value::str(s));
+    }
+    debug_assert!(
+        added.is_sorted_by_key(|(f, _)| *f),
+        "put in the schema's order"
+    );
+    rec.merge_sorted(&mut added);
+}
+
+/// The program that wrote the line: the origin's, else its format's.
+fn service_name<'a>(origin: &'a Origin, rec: &Record<'_>) -> Option<&'a str> {
+    origin.service.as_deref().or(match rec.format {
         // Without a supervisor or wrapper to say which program wrote a
         // line, its format does.
         Format::NginxAccess | Format::NginxError => Some("nginx"),
@@ -215,61 +274,7 @@ pub fn add_to_parsed<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
         // Django's `Internal Server Error: /path` leads the traceback.
         Format::PythonTraceback if rec.get(Field::UrlPath).is_some() => Some("django"),
         _ => None,
-    });
-    if let Some(s) = service {
-        put(rec, Field::ServiceName, Value::str(s));
-    }
-    if let Some(s) = origin.iostream {
-        put(rec, Field::LogIostream, Value::str(s.name()));
-    }
-    if let Some(pid) = origin.pid {
-        if rec.get(Field::ProcessPid).is_none() {
-            put(rec, Field::ProcessPid, Value::Int(i64::from(pid)));
-        }
-    }
-    if let Some(c) = &origin.container_name {
-        put(rec, Field::ContainerName, Value::str(c));
-    }
-    if let Some(c) = &origin.container_id {
-        put(rec, Field::ContainerId, Value::str(c));
-    }
-    if let Some(image) = &origin.container_image {
-        put(rec, Field::ContainerImageName, Value::str(&image.name));
-        if let Some(tags) = &image.tags_json {
-            put(rec, Field::ContainerImageTags, Value::RawJson(tags.into()));
-        }
-    }
-    if let Some(f) = &origin.file {
-        put(rec, Field::LogFilePath, Value::str(f));
-    }
-    if let Some(h) = &origin.host_name {
-        put(rec, Field::HostName, Value::str(h));
-    }
-    if let Some(s) = &origin.syslog {
-        put(rec, Field::LogSyslogFacilityName, Value::str(s.facility));
-        put(
-            rec,
-            Field::LogSyslogPriority,
-            Value::Int(i64::from(s.priority)),
-        );
-        let optional = [
-            (Field::LogSyslogAppname, &s.appname),
-            (Field::LogSyslogHostname, &s.hostname),
-            (Field::LogSyslogProcid, &s.procid),
-            (Field::LogSyslogMsgid, &s.msgid),
-        ];
-        for (field, value) in optional {
-            if let Some(v) = value {
-                put(rec, field, Value::str(v));
-            }
-        }
-    }
-}
-
-/// Inserts a field after those that sort before it or equal it.
-fn put<'a>(rec: &mut Record<'a>, field: Field, value: Value<'a>) {
-    let at = rec.fields.partition_point(|(f, _)| *f <= field);
-    rec.fields.insert(at, (field, value));
+    })
 }
 
 /// Under `logmux run`, for a program that merges (`merge = true`): the

@@ -48,6 +48,6 @@ pub mod traceback;
 pub mod uwsgi;
 
 pub use field::{Field, Value};
-pub use record::{Format, Record};
+pub use record::{Added, Format, Record};
 pub use severity::Severity;
 pub use time::{Offset, Timestamp};

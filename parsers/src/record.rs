@@ -63,6 +63,10 @@ impl Format {
     }
 }
 
+/// Fields to add to a record's sorted ones with [`Record::merge_sorted`]:
+/// room for every envelope field without a heap allocation.
+pub type Added<'a> = SmallVec<[(Field, Value<'a>); 16]>;
+
 /// One parsed event. The raw line itself is not stored here: the engine
 /// keeps it and writes it as `message`, unless a parser set [`Record::message`].
 #[derive(Debug, Clone, Default)]
@@ -134,6 +138,50 @@ impl<'a> Record<'a> {
         self.fields.retain(|(f, _)| *f != field);
     }
 
+    /// Moves `added` into [`Record::fields`], which must be sorted, each
+    /// after the fields that sort before it or equal it: what inserting
+    /// them one by one in the order given makes, but in one merge from the
+    /// back that moves each field once. (One insert each, every one moving
+    /// the fields after it, was an eighth of `listen`'s instructions: ten
+    /// envelope fields a message.) `added` is left empty.
+    pub fn merge_sorted(&mut self, added: &mut Added<'a>) {
+        // Stable: added fields of one key keep their order.
+        if !added.is_sorted_by_key(|(f, _)| *f) {
+            added.sort_by_key(|(f, _)| *f);
+        }
+        let (n, k) = (self.fields.len(), added.len());
+        self.fields.reserve(k);
+        // SAFETY: `added`'s length is set to 0 first, so the fields read out
+        // of it below are owned by `self.fields` alone. `reserve` made room
+        // for `n + k` fields. With old fields `[0, i)` and added ones
+        // `[0, j)` left, the next place from the back is `i + j - 1`: the
+        // greater of the last old field (strictly: an equal added field
+        // goes after it) and the last added one moves there, one field at a
+        // time. An old field moves from `i - 1` to `i - 1 + j` with `j >= 1`,
+        // so source and destination never overlap, and a place is written
+        // only once the field in it has moved. When `j` is 0, the old
+        // fields left are in place; `[0, n + k)` then holds each field
+        // exactly once. Nothing in the loop can panic (comparing two
+        // `Field`s), so no field is ever dropped twice.
+        unsafe {
+            let src = added.as_ptr();
+            added.set_len(0);
+            let dst = self.fields.as_mut_ptr();
+            let (mut i, mut j) = (n, k);
+            while j > 0 {
+                let last_added = src.add(j - 1);
+                if i > 0 && (*dst.add(i - 1)).0 > (*last_added).0 {
+                    i -= 1;
+                    std::ptr::copy_nonoverlapping(dst.add(i), dst.add(i + j), 1);
+                } else {
+                    j -= 1;
+                    std::ptr::copy_nonoverlapping(last_added, dst.add(i + j), 1);
+                }
+            }
+            self.fields.set_len(n + k);
+        }
+    }
+
     /// Runs a parser, rolling back whatever it added if it rejects the line.
     pub fn attempt(&mut self, parse: impl FnOnce(&mut Record<'a>) -> bool) -> bool {
         let (fields, extra) = (self.fields.len(), self.extra.len());
@@ -186,6 +234,45 @@ mod tests {
         assert_eq!(r.fields.len(), 1);
         assert_eq!(r.format, Format::Text);
         assert_eq!(r.severity, None);
+    }
+
+    /// What [`Record::merge_sorted`] must equal: each added field inserted
+    /// after the fields that sort before it or equal it.
+    fn insert_one_by_one<'a>(fields: &mut Vec<(Field, Value<'a>)>, added: &[(Field, Value<'a>)]) {
+        for (field, value) in added {
+            let at = fields.partition_point(|(f, _)| f <= field);
+            fields.insert(at, (*field, value.clone()));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn merging_sorted_fields_is_inserting_them_one_by_one(
+            old in proptest::collection::vec(0..crate::field::ALL.len(), 0..30),
+            added in proptest::collection::vec(0..crate::field::ALL.len(), 0..20),
+        ) {
+            // Values tell equal keys apart: the order among them is checked too.
+            let field = |i: usize| crate::field::ALL[i];
+            let mut old: Vec<(Field, Value<'static>)> = old
+                .into_iter()
+                .enumerate()
+                .map(|(n, i)| (field(i), Value::Str(Cow::Owned(format!("old {n}")))))
+                .collect();
+            old.sort_by_key(|(f, _)| *f);
+            let added: Vec<(Field, Value<'static>)> = added
+                .into_iter()
+                .enumerate()
+                .map(|(n, i)| (field(i), Value::Str(Cow::Owned(format!("added {n}")))))
+                .collect();
+            let mut want = old.clone();
+            insert_one_by_one(&mut want, &added);
+            let mut r = Record::default();
+            r.fields.extend(old);
+            let mut added: Added<'static> = added.into_iter().collect();
+            r.merge_sorted(&mut added);
+            proptest::prop_assert!(added.is_empty());
+            proptest::prop_assert_eq!(r.fields.into_vec(), want);
+        }
     }
 
     #[test]
