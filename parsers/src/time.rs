@@ -109,14 +109,31 @@ impl Timestamp {
 
     /// Adds a fraction of a second given as its digits (`"123"` is 123 ms).
     pub fn with_fraction(mut self, digits: &[u8]) -> Option<Timestamp> {
-        if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
+        // Nanoseconds per unit of the last digit, by the number of digits.
+        const SCALE: [u32; 10] = [
+            0,
+            100_000_000,
+            10_000_000,
+            1_000_000,
+            100_000,
+            10_000,
+            1_000,
+            100,
+            10,
+            1,
+        ];
+        let scale = *SCALE.get(digits.len()).filter(|s| **s != 0)?;
+        // One pass: each byte checked and added (a syslog header's time is
+        // parsed once a message).
         let mut n = 0u32;
         for d in digits {
-            n = n * 10 + u32::from(d - b'0');
+            let digit = d.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            n = n * 10 + u32::from(digit);
         }
-        self.nanos = n * 10u32.pow(9 - digits.len() as u32);
+        self.nanos = n * scale;
         self.frac_digits = match digits.len() {
             1..=3 => 3,
             4..=6 => 6,
@@ -336,6 +353,21 @@ mod tests {
         assert_eq!(t.to_rfc3339(120), "2024-03-05T10:15:32+02:00");
         let t = t.with_fraction(b"5").unwrap();
         assert_eq!(t.to_rfc3339(0), "2024-03-05T10:15:32.500+00:00");
+    }
+
+    #[test]
+    fn a_fraction_is_one_to_nine_digits() {
+        let t = Timestamp::new(2024, 3, 5, 10, 15, 32, Offset::Utc).unwrap();
+        let nanos = |d: &[u8]| t.with_fraction(d).map(|t| (t.nanos, t.frac_digits));
+        assert_eq!(nanos(b"5"), Some((500_000_000, 3)));
+        assert_eq!(nanos(b"000001"), Some((1_000, 6)));
+        assert_eq!(nanos(b"123456789"), Some((123_456_789, 9)));
+        assert_eq!(nanos(b"1234"), Some((123_400_000, 6)));
+        assert_eq!(nanos(b""), None);
+        assert_eq!(nanos(b"1234567890"), None);
+        assert_eq!(nanos(b"12a"), None);
+        assert_eq!(nanos(b"1/"), None);
+        assert_eq!(nanos(b":"), None);
     }
 
     #[test]
