@@ -9,6 +9,7 @@ use logmux_parsers::scan::load_block;
 use logmux_parsers::{Field, Value};
 use smallvec::SmallVec;
 
+use super::cursor::Cursor;
 use super::{keeps_original, message, Encoder, Event, KeyStyle};
 
 /// Top-level keys the envelope always writes; a JSON line's own keys with
@@ -23,34 +24,11 @@ const ENVELOPE_KEYS: [&str; 5] = [
 
 pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     let record = event.record;
-    let severity = record.severity.unwrap_or_default();
     out.extend_from_slice(b"{\"timestamp\":\"");
     enc.write_timestamp(event, out);
-    out.extend_from_slice(b"\",\"observed_timestamp\":\"");
-    out.extend_from_slice(event.observed);
-    out.extend_from_slice(b"\",\"severity_text\":");
-    match &record.severity_text {
-        Some(word) => escape_json_str(out, word),
-        None => {
-            out.push(b'"');
-            out.extend_from_slice(severity.text().as_bytes());
-            out.push(b'"');
-        }
-    }
-    out.extend_from_slice(b",\"severity_number\":");
-    write_int(out, i64::from(severity.number()));
-    out.extend_from_slice(b",\"message\":");
-    write_str(out, message(event));
+    let mut c = Cursor::new(out);
+    write_envelope_rest(&mut c, event);
 
-    let nested = enc.keys == KeyStyle::Nested;
-    let mut writer = KeyWriter {
-        out,
-        open: SmallVec::new(),
-        nested,
-        after: Some(None),
-        // Built at the first nested event only: dotted keys never use it.
-        transitions: if nested { transitions() } else { &[] },
-    };
     let original = keeps_original(event).then(|| Value::str(event.raw));
     let invalid = record.invalid_utf8.then_some(Value::Bool(true));
     let format = Value::str(record.format.name());
@@ -64,40 +42,77 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     if let Some(v) = &invalid {
         derived.push((Field::LogmuxInvalidUtf8, v));
     }
-    if record.extra.is_empty() {
-        write_with_derived(&mut writer, &record.fields, &derived);
+    let nested = enc.keys == KeyStyle::Nested;
+    if nested && record.extra.is_empty() {
+        write_nested(&mut c, InOrder::new(&record.fields, &derived));
     } else {
-        write_with_extra(&mut writer, record, derived);
-    }
-    writer.close_all();
-    out.extend_from_slice(b"}\n");
-}
-
-/// The record's fields with the derived ones in their sorted places: all
-/// are schema fields, whose order is their discriminant's (no name compared).
-fn write_with_derived(
-    writer: &mut KeyWriter<'_, '_>,
-    fields: &[(Field, Value<'_>)],
-    derived: &[(Field, &Value<'_>)],
-) {
-    let fields = InOrder::new(fields, derived);
-    match (writer.nested, writer.after) {
-        // Nested keys, after the envelope or a schema field (always, here):
-        // each field is the bytes from the one before and its value, in a
-        // loop of their own (inlined, no call per field).
-        (true, Some(mut prev)) => {
-            for (field, value) in fields {
-                write_transition(writer.out, writer.transitions, prev, field);
-                write_value(writer.out, value);
-                prev = Some(field);
-            }
-            writer.after = Some(prev);
-        }
-        _ => {
-            for (field, value) in fields {
+        let mut writer = KeyWriter {
+            c: &mut c,
+            open: SmallVec::new(),
+            nested,
+            after: Some(None),
+            // Built at the first nested event only: dotted keys never use it.
+            transitions: if nested { transitions() } else { &[] },
+        };
+        if record.extra.is_empty() {
+            for (field, value) in InOrder::new(&record.fields, &derived) {
                 writer.static_field(field, value);
             }
+        } else {
+            write_with_extra(&mut writer, record, derived);
         }
+        writer.close_all();
+    }
+    c.room(2);
+    c.put_slice(b"}\n");
+    c.finish();
+}
+
+/// The envelope after its time: `observed_timestamp`, the severity and
+/// `message`.
+#[inline(always)]
+fn write_envelope_rest(c: &mut Cursor<'_>, event: &Event<'_, '_>) {
+    let record = event.record;
+    let severity = record.severity.unwrap_or_default();
+    c.room(event.observed.len() + 64);
+    c.put_slice(b"\",\"observed_timestamp\":\"");
+    c.put_slice(event.observed);
+    c.put_slice(b"\",\"severity_text\":");
+    match &record.severity_text {
+        Some(word) => write_str(c, word),
+        None => {
+            let text = severity.text().as_bytes();
+            c.room(text.len() + 2);
+            c.put(b'"');
+            c.put_slice(text);
+            c.put(b'"');
+        }
+    }
+    c.room(20);
+    c.put_slice(b",\"severity_number\":");
+    write_int(c, i64::from(severity.number()));
+    c.room(11);
+    c.put_slice(b",\"message\":");
+    write_str(c, message(event));
+}
+
+/// Schema fields with nested keys after the envelope (the usual event):
+/// each field is the bytes from the one before and its value, in a loop
+/// of their own (inlined, no call per field); then the last field's
+/// objects are closed.
+#[inline(always)]
+fn write_nested<'f>(c: &mut Cursor<'_>, fields: impl Iterator<Item = (Field, &'f Value<'f>)>) {
+    let table = transitions();
+    let mut prev = None;
+    for (field, value) in fields {
+        write_transition(c, table, prev, field);
+        write_value(c, value);
+        prev = Some(field);
+    }
+    let open = prev.map_or(0, |f| parents_of(f).len());
+    c.room(open);
+    for _ in 0..open {
+        c.put(b'}');
     }
 }
 
@@ -148,7 +163,7 @@ impl<'s> Iterator for InOrder<'s, '_, '_> {
 
 /// The record's fields, the derived ones and the merged keys, in byte order.
 fn write_with_extra<'k, 'v: 'k, 'd>(
-    writer: &mut KeyWriter<'_, 'k>,
+    writer: &mut KeyWriter<'_, '_, 'k>,
     record: &'k logmux_parsers::Record<'v>,
     derived: SmallVec<[(Field, &'d Value<'d>); 3]>,
 ) {
@@ -170,7 +185,7 @@ fn write_with_extra<'k, 'v: 'k, 'd>(
 /// (all of them for `None`), the two interleaved in byte order so that
 /// each nested object is written once.
 fn write_merged<'k, 'v: 'k, 'd>(
-    writer: &mut KeyWriter<'_, 'k>,
+    writer: &mut KeyWriter<'_, '_, 'k>,
     derived: &mut std::iter::Peekable<impl Iterator<Item = (Field, &'d Value<'d>)>>,
     extra: &mut std::iter::Peekable<
         impl Iterator<Item = &'k (std::borrow::Cow<'v, str>, Value<'v>)>,
@@ -251,8 +266,8 @@ fn nests(a: &str, b: &str) -> bool {
 
 /// Writes `"key":value` pairs, opening and closing nested objects as the
 /// dotted prefixes change. Relies on keys arriving in byte order.
-struct KeyWriter<'o, 'k> {
-    out: &'o mut Vec<u8>,
+struct KeyWriter<'w, 'o, 'k> {
+    c: &'w mut Cursor<'o>,
     /// The objects open (when `after` is `None`).
     open: SmallVec<[&'k str; 6]>,
     nested: bool,
@@ -264,13 +279,13 @@ struct KeyWriter<'o, 'k> {
     transitions: &'static [(Box<[u8]>, usize)],
 }
 
-impl<'k> KeyWriter<'_, 'k> {
+impl<'k> KeyWriter<'_, '_, 'k> {
     fn static_field(&mut self, field: Field, value: &Value<'_>) {
         if self.nested {
             match self.after {
                 // Schema field after schema field: the bytes between them
                 // are always the same, so they are looked up, not built.
-                Some(prev) => write_transition(self.out, self.transitions, prev, field),
+                Some(prev) => write_transition(self.c, self.transitions, prev, field),
                 None => {
                     let Some((leaf, parents)) = field.path().split_last() else {
                         return;
@@ -280,11 +295,12 @@ impl<'k> KeyWriter<'_, 'k> {
                 }
             }
             self.after = Some(Some(field));
-            write_value(self.out, value);
+            write_value(self.c, value);
         } else {
-            self.out.push(b',');
-            write_plain_key(self.out, field.name());
-            write_value(self.out, value);
+            self.c.room(1);
+            self.c.put(b',');
+            write_plain_key(self.c, field.name());
+            write_value(self.c, value);
         }
     }
 
@@ -295,9 +311,9 @@ impl<'k> KeyWriter<'_, 'k> {
         } else {
             match value {
                 Value::RawJson(raw) if raw.starts_with('{') => {
-                    write_flattened(self.out, key, raw, &mut Vec::new());
+                    write_flattened(self.c, key, raw, &mut Vec::new());
                 }
-                _ => write_flat(self.out, key, value),
+                _ => write_flat(self.c, key, value),
             }
         }
     }
@@ -313,7 +329,7 @@ impl<'k> KeyWriter<'_, 'k> {
         }
         self.open_parents(parents, escape);
         self.key(leaf, escape);
-        write_value(self.out, value);
+        write_value(self.c, value);
     }
 
     /// Closes the objects not in `parents` and opens the missing ones.
@@ -326,12 +342,14 @@ impl<'k> KeyWriter<'_, 'k> {
             .count();
         while self.open.len() > common {
             self.open.pop();
-            self.out.push(b'}');
+            self.c.room(1);
+            self.c.put(b'}');
         }
         for seg in &parents[common..] {
             self.key(seg, escape);
             // The NUL marks "no key yet" so the first key takes no comma.
-            self.out.extend_from_slice(b"{\x00");
+            self.c.room(2);
+            self.c.put_slice(b"{\x00");
             self.open.push(seg);
         }
     }
@@ -339,16 +357,18 @@ impl<'k> KeyWriter<'_, 'k> {
     fn key(&mut self, key: &str, escape: bool) {
         // A NUL placeholder marks "first key of an object": replace it
         // rather than tracking a flag per depth.
-        if self.out.last() == Some(&0) {
-            self.out.pop();
+        if self.c.last() == Some(0) {
+            self.c.pop();
         } else {
-            self.out.push(b',');
+            self.c.room(1);
+            self.c.put(b',');
         }
         if escape {
-            escape_json_str(self.out, key);
-            self.out.push(b':');
+            write_str(self.c, key);
+            self.c.room(1);
+            self.c.put(b':');
         } else {
-            write_plain_key(self.out, key);
+            write_plain_key(self.c, key);
         }
     }
 
@@ -359,7 +379,8 @@ impl<'k> KeyWriter<'_, 'k> {
                 .unwrap_or_default();
         }
         while self.open.pop().is_some() {
-            self.out.push(b'}');
+            self.c.room(1);
+            self.c.put(b'}');
         }
     }
 }
@@ -397,8 +418,9 @@ fn transitions() -> &'static [(Box<[u8]>, usize)] {
 /// Built once for every pair of fields (about 60 × 60, a few tens of KiB),
 /// each padded to whole 16-byte blocks (32 bytes at least) so that it is
 /// copied in a few stores rather than a `memcpy` call.
+#[inline(always)]
 fn write_transition(
-    out: &mut Vec<u8>,
+    c: &mut Cursor<'_>,
     table: &[(Box<[u8]>, usize)],
     prev: Option<Field>,
     field: Field,
@@ -407,14 +429,13 @@ fn write_transition(
     let Some((padded, len)) = table.get(row * ALL.len() + field as usize) else {
         return;
     };
-    out.reserve(padded.len());
-    let at = out.len();
+    c.room(padded.len());
     // Most transitions fit in the first 32 bytes: one fixed-size copy.
     let (head, tail) = padded.split_at(32.min(padded.len()));
-    // SAFETY: `reserve` made room for the padded bytes (32 at least), all
-    // of which are stored; the length grows by `len`, at most their number.
+    // SAFETY: `room` made room for the padded bytes (32 at least), all of
+    // which are stored; the length grows by `len`, at most their number.
     unsafe {
-        let dst = out.as_mut_ptr().add(at);
+        let dst = c.spare();
         if let Ok(head) = <&[u8; 32]>::try_from(head) {
             std::ptr::write_unaligned(dst.cast::<[u8; 32]>(), *head);
         }
@@ -422,7 +443,7 @@ fn write_transition(
             let block: [u8; 16] = std::ptr::read_unaligned(chunk.as_ptr().cast());
             std::ptr::write_unaligned(dst.add(32 + k * 16).cast::<[u8; 16]>(), block);
         }
-        out.set_len(at + len);
+        c.advance(*len);
     }
 }
 
@@ -438,10 +459,10 @@ fn build_transition(prev: Option<Field>, field: Field) -> Box<[u8]> {
     // The object at depth `common` already has a member: prev's, or the envelope's.
     out.push(b',');
     for seg in &parents[common..] {
-        write_plain_key(&mut out, seg);
+        push_plain_key(&mut out, seg);
         out.push(b'{');
     }
-    write_plain_key(&mut out, leaf);
+    push_plain_key(&mut out, leaf);
     out.into_boxed_slice()
 }
 
@@ -454,29 +475,39 @@ fn same(a: &str, b: &str) -> bool {
 
 /// `"key":` for a schema name, which never needs escaping.
 #[inline]
-fn write_plain_key(out: &mut Vec<u8>, key: &str) {
-    out.push(b'"');
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
+fn write_plain_key(c: &mut Cursor<'_>, key: &str) {
+    c.room(key.len() + 3);
+    c.put(b'"');
+    c.put_slice(key.as_bytes());
+    c.put_slice(b"\":");
 }
 
-fn write_flat(out: &mut Vec<u8>, key: &str, value: &Value<'_>) {
-    out.push(b',');
-    escape_json_str(out, key);
-    out.push(b':');
-    write_value(out, value);
+/// `,"key":` for a `build_transition` table entry, written to a vector.
+fn push_plain_key(out: &mut Vec<u8>, key: &str) {
+    let mut c = Cursor::new(out);
+    write_plain_key(&mut c, key);
+    c.finish();
+}
+
+fn write_flat(c: &mut Cursor<'_>, key: &str, value: &Value<'_>) {
+    c.room(1);
+    c.put(b',');
+    write_str(c, key);
+    c.room(1);
+    c.put(b':');
+    write_value(c, value);
 }
 
 /// With `--keys dotted`, a merged object is written as one dotted key per
 /// leaf (`"user":{"id":7}` as `"user.id":7`); an empty object stays `{}`.
 /// A dotted name that two members would both write (`{"b.c":1,"b":{"c":2}}`)
 /// is written once, the first in key order, so the line stays valid JSON.
-fn write_flattened(out: &mut Vec<u8>, key: &str, raw: &str, seen: &mut Vec<String>) {
+fn write_flattened(c: &mut Cursor<'_>, key: &str, raw: &str, seen: &mut Vec<String>) {
     let members = logmux_parsers::json::object(raw).filter(|m| !m.is_empty());
     let Some(members) = members else {
         if !seen.iter().any(|k| k == key) {
             seen.push(key.to_owned());
-            write_flat(out, key, &Value::RawJson(raw.into()));
+            write_flat(c, key, &Value::RawJson(raw.into()));
         }
         return;
     };
@@ -484,9 +515,9 @@ fn write_flattened(out: &mut Vec<u8>, key: &str, raw: &str, seen: &mut Vec<Strin
         let name = format!("{key}.{k}");
         let text = v.get();
         if text.starts_with('{') {
-            write_flattened(out, &name, text, seen);
+            write_flattened(c, &name, text, seen);
         } else if !seen.contains(&name) {
-            write_flat(out, &name, &Value::RawJson(text.into()));
+            write_flat(c, &name, &Value::RawJson(text.into()));
             seen.push(name);
         }
     }
@@ -495,22 +526,31 @@ fn write_flattened(out: &mut Vec<u8>, key: &str, raw: &str, seen: &mut Vec<Strin
 /// Inlined: called once a field, its call's own cost (saving and restoring
 /// registers) was a fifth of a short value's (callgrind).
 #[inline(always)]
-fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
+fn write_value(c: &mut Cursor<'_>, value: &Value<'_>) {
     match value {
-        Value::Str(s) => write_str(out, s),
-        Value::Int(i) => write_int(out, *i),
-        Value::Float(f) => write_float(out, *f),
-        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::RawJson(raw) => out.extend_from_slice(raw.as_bytes()),
+        Value::Str(s) => write_str(c, s),
+        Value::Int(i) => write_int(c, *i),
+        Value::Float(f) => write_float(c, *f),
+        Value::Bool(b) => {
+            c.room(5);
+            c.put_slice(if *b { b"true" } else { b"false" });
+        }
+        Value::RawJson(raw) => {
+            c.room(raw.len());
+            c.put_slice(raw.as_bytes());
+        }
         Value::FloatList(list) => {
-            out.push(b'[');
+            c.room(1);
+            c.put(b'[');
             for (i, f) in list.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    c.room(1);
+                    c.put(b',');
                 }
-                write_float(out, *f);
+                write_float(c, *f);
             }
-            out.push(b']');
+            c.room(1);
+            c.put(b']');
         }
     }
 }
@@ -519,21 +559,25 @@ fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
 /// number) as bytes of a known count; itoa's text, whose length the
 /// compiler cannot know, was a `memcpy` call.
 #[inline(always)]
-fn write_int(out: &mut Vec<u8>, i: i64) {
+fn write_int(c: &mut Cursor<'_>, i: i64) {
     let digit = |d: i64| b'0' + (d % 10) as u8;
+    // i64's longest text, `-9223372036854775808`, is 20 bytes.
+    c.room(20);
     match i {
-        0..=9 => out.push(digit(i)),
-        10..=99 => out.extend_from_slice(&[digit(i / 10), digit(i)]),
-        100..=999 => out.extend_from_slice(&[digit(i / 100), digit(i / 10), digit(i)]),
-        _ => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+        0..=9 => c.put(digit(i)),
+        10..=99 => c.put_slice(&[digit(i / 10), digit(i)]),
+        100..=999 => c.put_slice(&[digit(i / 100), digit(i / 10), digit(i)]),
+        _ => c.put_slice(itoa::Buffer::new().format(i).as_bytes()),
     }
 }
 
-fn write_float(out: &mut Vec<u8>, f: f64) {
+fn write_float(c: &mut Cursor<'_>, f: f64) {
+    // ryu's longest text, `-1.7976931348623157e308`, is 24 bytes at most.
+    c.room(24);
     if f.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
+        c.put_slice(ryu::Buffer::new().format_finite(f).as_bytes());
     } else {
-        out.extend_from_slice(b"null");
+        c.put_slice(b"null");
     }
 }
 
@@ -545,57 +589,65 @@ fn write_float(out: &mut Vec<u8>, f: f64) {
 /// store, no `memcpy` call per run of plain bytes); the length then stops at
 /// the first byte to escape.
 pub fn escape_json_str(out: &mut Vec<u8>, s: &str) {
-    write_str(out, s);
+    let mut c = Cursor::new(out);
+    write_str(&mut c, s);
+    c.finish();
 }
 
 /// [`escape_json_str`], inlined where events are encoded: the call's own
-/// cost was a third of a short value's.
+/// cost was a third of a short value's. Room is made once a run of plain
+/// bytes (one check, then stores with none), for the run, its last block
+/// stored whole, the escape after it and the closing quote: never more
+/// than the string's length and a few bytes, so a long line grows the
+/// buffer once, to its size.
 #[inline(always)]
-fn write_str(out: &mut Vec<u8>, s: &str) {
+fn write_str(c: &mut Cursor<'_>, s: &str) {
     let bytes = s.as_bytes();
-    // The quotes, and the block stored whole past the last byte.
-    out.reserve(bytes.len() + 18);
-    out.push(b'"');
+    c.room(1);
+    c.put(b'"');
     let mut i = 0;
     loop {
-        i += copy_plain(out, bytes.get(i..).unwrap_or(&[]));
+        let rest = bytes.get(i..).unwrap_or(&[]);
+        // `copy_plain`'s run and its block stored whole (16), one escape
+        // (6 at most) and the closing quote.
+        c.room(rest.len() + 16 + 6 + 1);
+        i += copy_plain(c, rest);
         match bytes.get(i) {
             // `"` and `\\` (most escapes, in quoted log lines) inline.
             Some(&b @ (b'"' | b'\\')) => {
-                out.extend_from_slice(&[b'\\', b]);
+                c.put_slice(&[b'\\', b]);
                 i += 1;
             }
             Some(&b) => {
-                write_escape(out, b);
+                write_escape(c, b);
                 i += 1;
             }
             None => break,
         }
     }
-    out.push(b'"');
+    c.put(b'"');
 }
 
 /// Appends the longest start of `bytes` that needs no escaping and returns
 /// its length. Whole blocks are read straight from `bytes`; only the last,
-/// short one is padded.
+/// short one is padded. The caller made room for `bytes.len() + 16`.
 #[inline(always)]
-fn copy_plain(out: &mut Vec<u8>, bytes: &[u8]) -> usize {
-    out.reserve(bytes.len() + 16);
-    let len = out.len();
+fn copy_plain(c: &mut Cursor<'_>, bytes: &[u8]) -> usize {
     let mut n = 0;
-    // SAFETY: `reserve` made room for `bytes.len() + 16` more bytes. Whole
-    // blocks are read at `n + 16 <= bytes.len()` and stored within that
-    // room; the padded last block is stored at `n < bytes.len()`, ending
-    // before `bytes.len() + 16`. The length grows only by the `n` bytes
-    // (at most `bytes.len()`) that were written and need no escape.
+    // SAFETY: the caller made room for `bytes.len() + 16` more bytes. Whole
+    // blocks are read at
+    // `n + 16 <= bytes.len()` and stored within that room; the padded last
+    // block is stored at `n < bytes.len()`, ending before `bytes.len() + 16`.
+    // The length grows only by the `n` bytes (at most `bytes.len()`) that
+    // were written and need no escape.
     unsafe {
-        let dst = out.as_mut_ptr().add(len);
+        let dst = c.spare();
         while n + 16 <= bytes.len() {
             let block: [u8; 16] = std::ptr::read_unaligned(bytes.as_ptr().add(n).cast());
             std::ptr::write_unaligned(dst.add(n).cast::<[u8; 16]>(), block);
             let at = first_escape(&block);
             if at < 16 {
-                out.set_len(len + n + at);
+                c.advance(n + at);
                 return n + at;
             }
             n += 16;
@@ -606,7 +658,7 @@ fn copy_plain(out: &mut Vec<u8>, bytes: &[u8]) -> usize {
             std::ptr::write_unaligned(dst.add(n).cast::<[u8; 16]>(), block);
             n += first_escape(&block).min(rest.len());
         }
-        out.set_len(len + n);
+        c.advance(n);
     }
     n
 }
@@ -661,18 +713,19 @@ fn escape_mask(w: u64) -> u64 {
     below_space | has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')))
 }
 
-fn write_escape(out: &mut Vec<u8>, b: u8) {
+/// One escaped byte, six at most; the caller made room.
+fn write_escape(c: &mut Cursor<'_>, b: u8) {
     match b {
-        b'"' => out.extend_from_slice(b"\\\""),
-        b'\\' => out.extend_from_slice(b"\\\\"),
-        b'\n' => out.extend_from_slice(b"\\n"),
-        b'\r' => out.extend_from_slice(b"\\r"),
-        b'\t' => out.extend_from_slice(b"\\t"),
+        b'"' => c.put_slice(b"\\\""),
+        b'\\' => c.put_slice(b"\\\\"),
+        b'\n' => c.put_slice(b"\\n"),
+        b'\r' => c.put_slice(b"\\r"),
+        b'\t' => c.put_slice(b"\\t"),
         _ => {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xF)]);
+            c.put_slice(b"\\u00");
+            c.put(HEX[usize::from(b >> 4)]);
+            c.put(HEX[usize::from(b & 0xF)]);
         }
     }
 }
@@ -711,7 +764,9 @@ mod tests {
             i64::MAX,
         ] {
             let mut out = b"x".to_vec();
-            write_int(&mut out, i);
+            let mut c = Cursor::new(&mut out);
+            write_int(&mut c, i);
+            c.finish();
             assert_eq!(out, format!("x{i}").into_bytes(), "{i}");
         }
     }

@@ -6,6 +6,7 @@
 //! syslog message), to a byte buffer. Sinks write whole buffers, so an event
 //! is never split across writes and two events never share a line.
 
+mod cursor;
 mod json;
 mod logfmt;
 pub mod otlp;
