@@ -4,8 +4,9 @@
 //! (wait until readable, become a subreaper, lengthen an accept queue), so
 //! that the doors hold no `unsafe` and no `libc` structs. Only what nix
 //! cannot express stays `unsafe`, with its reason: the code a child runs
-//! between fork and exec ([`die_with_parent`], [`foreground_on_terminal`]), and `recvmmsg` batches
-//! ([`mmsg`]), whose nix form does not fit.
+//! between fork and exec ([`die_with_parent`], [`foreground_on_terminal`]), `recvmmsg` batches
+//! ([`mmsg`]), whose nix form does not fit, and `MADV_PAGEOUT`
+//! ([`code_pages`]), which nix does not name.
 //!
 //! Failures are returned, or folded into the answer where a caller could
 //! only guess anyway (a descriptor whose type cannot be read may stall).
@@ -23,6 +24,7 @@ use nix::sys::socket::{self, sockopt, Backlog, MsgFlags};
 use nix::sys::stat::{fstat, SFlag};
 
 pub mod accounts;
+pub mod code_pages;
 pub mod cpus;
 pub mod mmsg;
 

@@ -236,6 +236,8 @@ pub struct Supervisor {
     join: Option<Arc<Joiner>>,
     /// The span builder, when a sink sends traces.
     spans: Option<Arc<crate::trace::Tracer>>,
+    /// Start-up is over and its code was paged out ([`Supervisor::after_start_up`]).
+    started_up: bool,
 }
 
 /// Why everything is being stopped.
@@ -277,6 +279,7 @@ impl Supervisor {
             metrics: None,
             join,
             spans: None,
+            started_up: false,
         }
     }
 
@@ -374,6 +377,7 @@ impl Supervisor {
             self.advance(Instant::now());
             self.sync_probes();
             self.publish();
+            self.after_start_up();
         }
         self.sync_probes();
 
@@ -392,6 +396,23 @@ impl Supervisor {
             deadline,
             not_queued,
         })
+    }
+
+    /// Once every program that starts by itself has started (none waits for
+    /// its turn or is still starting): gives back the code pages start-up
+    /// read, which an idle supervisor does not run (`sys::code_pages`;
+    /// idle RSS 5.3 MB before). Once a run.
+    fn after_start_up(&mut self) {
+        let starting = |p: &Program| matches!(p.state, State::Waiting | State::Starting) && !p.held;
+        if self.started_up || self.phase != Phase::Running || self.programs.iter().any(starting) {
+            return;
+        }
+        self.started_up = true;
+        match crate::sys::code_pages::page_out_code() {
+            Ok(bytes) => tracing::debug!(bytes, "start-up over: its code paged out"),
+            // Before Linux 5.4, or refused: the pages stay, nothing else changes.
+            Err(e) => tracing::debug!("start-up over; code not paged out: {e}"),
+        }
     }
 
     /// Copies the programs' state into the metrics, when they are on.
