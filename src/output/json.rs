@@ -26,8 +26,6 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     let record = event.record;
     out.extend_from_slice(b"{\"timestamp\":\"");
     enc.write_timestamp(event, out);
-    let mut c = Cursor::new(out);
-    write_envelope_rest(&mut c, event);
 
     let original = keeps_original(event).then(|| Value::str(event.raw));
     let invalid = record.invalid_utf8.then_some(Value::Bool(true));
@@ -44,25 +42,46 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     }
     let nested = enc.keys == KeyStyle::Nested;
     if nested && record.extra.is_empty() {
+        let mut c = Cursor::new(out);
+        write_envelope_rest(&mut c, event);
         write_nested(&mut c, InOrder::new(&record.fields, &derived));
+        c.room(2);
+        c.put_slice(b"}\n");
+        c.finish();
     } else {
-        let mut writer = KeyWriter {
-            c: &mut c,
-            open: SmallVec::new(),
-            nested,
-            after: Some(None),
-            // Built at the first nested event only: dotted keys never use it.
-            transitions: if nested { transitions() } else { &[] },
-        };
-        if record.extra.is_empty() {
-            for (field, value) in InOrder::new(&record.fields, &derived) {
-                writer.static_field(field, value);
-            }
-        } else {
-            write_with_extra(&mut writer, record, derived);
-        }
-        writer.close_all();
+        encode_keyed(event, out, derived, nested);
     }
+}
+
+/// [`encode`] for dotted keys or merged keys: the key writer's way. Out of
+/// line, so that the usual event's cursor never has its address taken and
+/// stays in registers.
+#[inline(never)]
+fn encode_keyed<'d>(
+    event: &Event<'_, '_>,
+    out: &mut Vec<u8>,
+    derived: SmallVec<[(Field, &'d Value<'d>); 3]>,
+    nested: bool,
+) {
+    let record = event.record;
+    let mut c = Cursor::new(out);
+    write_envelope_rest(&mut c, event);
+    let mut writer = KeyWriter {
+        c: &mut c,
+        open: SmallVec::new(),
+        nested,
+        after: Some(None),
+        // Built at the first nested event only: dotted keys never use it.
+        transitions: if nested { transitions() } else { &[] },
+    };
+    if record.extra.is_empty() {
+        for (field, value) in InOrder::new(&record.fields, &derived) {
+            writer.static_field(field, value);
+        }
+    } else {
+        write_with_extra(&mut writer, record, derived);
+    }
+    writer.close_all();
     c.room(2);
     c.put_slice(b"}\n");
     c.finish();
@@ -571,6 +590,7 @@ fn write_int(c: &mut Cursor<'_>, i: i64) {
     }
 }
 
+#[inline(always)]
 fn write_float(c: &mut Cursor<'_>, f: f64) {
     // ryu's longest text, `-1.7976931348623157e308`, is 24 bytes at most.
     c.room(24);
@@ -602,16 +622,16 @@ pub fn escape_json_str(out: &mut Vec<u8>, s: &str) {
 /// buffer once, to its size.
 #[inline(always)]
 fn write_str(c: &mut Cursor<'_>, s: &str) {
+    // Before each run: room for it, its last block stored whole (16), one
+    // escape (6 at most) and the closing quote. The first time, the
+    // opening quote too: a string with nothing to escape is one check.
+    const AFTER_RUN: usize = 16 + 6 + 1;
     let bytes = s.as_bytes();
-    c.room(1);
+    c.room(bytes.len() + AFTER_RUN + 1);
     c.put(b'"');
     let mut i = 0;
     loop {
-        let rest = bytes.get(i..).unwrap_or(&[]);
-        // `copy_plain`'s run and its block stored whole (16), one escape
-        // (6 at most) and the closing quote.
-        c.room(rest.len() + 16 + 6 + 1);
-        i += copy_plain(c, rest);
+        i += copy_plain(c, bytes.get(i..).unwrap_or(&[]));
         match bytes.get(i) {
             // `"` and `\\` (most escapes, in quoted log lines) inline.
             Some(&b @ (b'"' | b'\\')) => {
@@ -624,6 +644,7 @@ fn write_str(c: &mut Cursor<'_>, s: &str) {
             }
             None => break,
         }
+        c.room(bytes.len().saturating_sub(i) + AFTER_RUN);
     }
     c.put(b'"');
 }
@@ -713,7 +734,9 @@ fn escape_mask(w: u64) -> u64 {
     below_space | has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')))
 }
 
-/// One escaped byte, six at most; the caller made room.
+/// One escaped byte, six at most; the caller made room. Inlined: a call
+/// would take the cursor's address and keep it out of registers.
+#[inline(always)]
 fn write_escape(c: &mut Cursor<'_>, b: u8) {
     match b {
         b'"' => c.put_slice(b"\\\""),
