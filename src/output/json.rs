@@ -45,9 +45,7 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
         let mut c = Cursor::new(out);
         write_envelope_rest(&mut c, event);
         write_nested(&mut c, InOrder::new(&record.fields, &derived));
-        c.room(2);
-        c.put_slice(b"}\n");
-        c.finish();
+        end_event(c);
     } else {
         encode_keyed(event, out, derived, nested);
     }
@@ -82,6 +80,12 @@ fn encode_keyed<'d>(
         write_with_extra(&mut writer, record, derived);
     }
     writer.close_all();
+    end_event(c);
+}
+
+/// Closes the event's object and its line, and sets the buffer's length.
+#[inline(always)]
+fn end_event(mut c: Cursor<'_>) {
     c.room(2);
     c.put_slice(b"}\n");
     c.finish();
