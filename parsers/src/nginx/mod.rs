@@ -12,6 +12,7 @@ pub mod escape;
 pub mod log_format;
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use memchr::{memchr, memchr2, memrchr};
 
@@ -19,7 +20,9 @@ use crate::field::{Field, Value};
 use crate::record::Record;
 use crate::scan::{find_byte, rfind_byte};
 use crate::severity::Severity;
-use crate::time::{four_digits, parse_numeric_offset, two_digits, Offset, Timestamp};
+use crate::time::{
+    four_digits, parse_numeric_offset, remembered, two_digits, LastParsed, Offset, Timestamp,
+};
 
 /// The width of `$time_local`, e.g. `05/Mar/2024:10:15:32 +0100`.
 pub const TIME_LOCAL_LEN: usize = 26;
@@ -28,7 +31,17 @@ pub const TIME_LOCAL_LEN: usize = 26;
 /// [`TIME_LOCAL_LEN`] bytes of `b`.
 #[inline]
 pub fn parse_time_local(b: &[u8]) -> Option<Timestamp> {
-    match b.get(..TIME_LOCAL_LEN)? {
+    thread_local! {
+        static LAST: LastParsed<TIME_LOCAL_LEN> = const { Cell::new(([0; TIME_LOCAL_LEN], None)) };
+    }
+    let text: &[u8; TIME_LOCAL_LEN] = b.get(..TIME_LOCAL_LEN)?.try_into().ok()?;
+    remembered(&LAST, text, || time_local_fields(text))
+}
+
+/// [`parse_time_local`] without the last time remembered.
+#[inline]
+fn time_local_fields(text: &[u8; TIME_LOCAL_LEN]) -> Option<Timestamp> {
+    match text {
         [d1, d2, b'/', m1, m2, m3, b'/', y1, y2, y3, y4, b':', h1, h2, b':', i1, i2, b':', s1, s2, b' ', zone @ ..] =>
         {
             let offset = parse_numeric_offset(zone)?;
@@ -479,6 +492,31 @@ mod tests {
                 // The parts are always slices of the request, in order.
                 prop_assert!(s.starts_with(r.method));
                 prop_assert!(split_uri(r.uri).is_some());
+            }
+        }
+
+        /// The time remembered from the line before is the time the text
+        /// gives: over runs of repeated, changed and broken texts, each
+        /// result is the fields' own.
+        #[test]
+        fn a_remembered_time_local_is_the_texts_own(
+            picks in proptest::collection::vec((0usize..6, 0usize..26, any::<u8>()), 1..40),
+        ) {
+            let pool: [&[u8; TIME_LOCAL_LEN]; 6] = [
+                b"05/Mar/2024:10:15:32 +0100",
+                b"05/Mar/2024:10:15:33 +0100",
+                b"05/Mar/2024:10:15:32 -0530",
+                b"29/Feb/2024:23:59:60 +0000",
+                b"29/Feb/2023:23:59:59 +0000",
+                b"31/Dec/1999:00:00:00 +1400",
+            ];
+            for (pick, at, byte) in picks {
+                let mut text = *pool[pick];
+                // Every third text has one byte changed, most often broken.
+                if byte % 3 == 0 {
+                    text[at] = byte;
+                }
+                prop_assert_eq!(parse_time_local(&text), time_local_fields(&text));
             }
         }
 
