@@ -19,5 +19,5 @@ pub mod unwrap;
 
 pub use framing::LineFramer;
 pub use input::Input;
-pub use pipeline::{Output, Pipeline, Settings, Stats, StreamState};
+pub use pipeline::{LineBytes, Output, Pipeline, Settings, Stats, StreamState};
 pub use unwrap::Unwrapper;

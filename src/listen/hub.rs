@@ -22,7 +22,7 @@ use super::common::{Common, Held};
 use super::message::{same_syslog, syslog_origin, Sender};
 use super::outbox::Outbox;
 use super::senders::{KeyRef, Peer, Senders, Slot};
-use crate::engine::{Pipeline, StreamState};
+use crate::engine::{LineBytes, Pipeline, StreamState};
 use crate::event::{Origin, Stamp};
 use crate::shutdown::Shutdown;
 
@@ -227,7 +227,9 @@ impl Hub {
             } = &mut *slot;
             let out = self.out.buffer(target.as_deref());
             let pipeline = &mut self.pipeline;
-            joiner.flush_early(|b, t, s| deliver(pipeline, state, b, t, s, out));
+            joiner.flush_early(|b, t, s| {
+                deliver(pipeline, state, LineBytes::Unchecked(b), t, s, out)
+            });
             pipeline.flush_early(state, out);
             slot.recount(&mut self.stream_held);
             self.counters.held_flushes += 1;
@@ -292,6 +294,8 @@ impl Hub {
         // A December time read in January is last year's.
         syslog::fix_year_rollover(&mut msg, clock.month);
         let body = body_bytes(bytes, text, msg.body);
+        // The whole frame was checked: its body need not be checked again.
+        let checked = (text.len() == bytes.len()).then_some(msg.body);
         let sender = Sender::of(&msg);
         let key = KeyRef {
             peer,
@@ -337,17 +341,24 @@ impl Hub {
         if !same_syslog(&state.origin, &msg) {
             // Another process (or message id) on this stream: what is held
             // belongs to the one before.
-            joiner.flush(|b, t, s| deliver(pipeline, state, b, t, s, out));
+            joiner.flush(|b, t, s| deliver(pipeline, state, LineBytes::Unchecked(b), t, s, out));
             pipeline.flush(state, out);
             state.origin.syslog = Some(syslog_origin(&msg));
         }
         if sender.docker {
             let max = self.settings.max_message;
             joiner.offer(body, truncated, &stamp, clock.now, max, |b, t, s| {
-                deliver(pipeline, state, b, t, s, out)
+                deliver(pipeline, state, as_checked(b, checked), t, s, out)
             });
         } else {
-            deliver(pipeline, state, body, truncated, &stamp, out);
+            deliver(
+                pipeline,
+                state,
+                as_checked(body, checked),
+                truncated,
+                &stamp,
+                out,
+            );
         }
         if (state.is_pending() || joiner.is_holding()) && !self.pending {
             self.pending = true;
@@ -399,7 +410,9 @@ impl Hub {
             } = &mut *slot;
             let out = self.out.buffer(target.as_deref());
             let pipeline = &mut self.pipeline;
-            joiner.expire(now, |b, t, s| deliver(pipeline, state, b, t, s, out));
+            joiner.expire(now, |b, t, s| {
+                deliver(pipeline, state, LineBytes::Unchecked(b), t, s, out)
+            });
             if state.is_pending() && now.saturating_duration_since(*last) >= idle {
                 pipeline.flush(state, out);
             }
@@ -483,28 +496,38 @@ impl Hub {
     }
 }
 
+/// `bytes` as the text already checked, when they are that text itself
+/// (the joiner hands back a Docker body as it came when it holds nothing).
+fn as_checked<'b>(bytes: &'b [u8], checked: Option<&'b str>) -> LineBytes<'b> {
+    match checked {
+        Some(text) if std::ptr::eq(bytes, text.as_bytes()) => LineBytes::Checked(text),
+        _ => LineBytes::Unchecked(bytes),
+    }
+}
+
 /// One finished body into the stream: parsed as a line (tracebacks are
 /// assembled across messages), or as one event if it holds several lines
 /// or none; either way merged if it is a logmux event.
 fn deliver(
     pipeline: &mut Pipeline,
     state: &mut StreamState,
-    body: &[u8],
+    body: LineBytes<'_>,
     truncated: bool,
     stamp: &Stamp,
     out: &mut Vec<u8>,
 ) {
-    if body.is_empty() || memchr::memchr(b'\n', body).is_some() {
+    let bytes = body.bytes();
+    if bytes.is_empty() || memchr::memchr(b'\n', bytes).is_some() {
         pipeline.whole(state, body, truncated, stamp, out);
     } else {
-        pipeline.line(state, body, truncated, stamp, out);
+        pipeline.line_of(state, body, truncated, stamp, out);
     }
 }
 
 /// Emits a stream's held piece and held lines.
 fn flush_slot(pipeline: &mut Pipeline, slot: &mut Slot, out: &mut Vec<u8>) {
     let Slot { state, joiner, .. } = slot;
-    joiner.flush(|b, t, s| deliver(pipeline, state, b, t, s, out));
+    joiner.flush(|b, t, s| deliver(pipeline, state, LineBytes::Unchecked(b), t, s, out));
     pipeline.flush(state, out);
 }
 

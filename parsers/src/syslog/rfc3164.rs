@@ -8,9 +8,10 @@
 //! A tag may itself hold `:` (`nginx:1.25/web-1[7]:`), so it ends at its
 //! last `[PID]:` or its final `:`, never at the first colon.
 
-use memchr::{memchr, memmem, memrchr};
+use memchr::{memmem, memrchr};
 
 use super::{body, err, Message, ParseError, Pri, Protocol};
+use crate::scan::find_byte;
 use crate::time::{self, Offset, Timestamp};
 
 /// Parses from `from` (after the PRI) to `end` (before the final newline).
@@ -58,7 +59,7 @@ pub(super) fn parse(
 /// Where the token starting at `pos` ends: the next space or the end.
 fn token_end(b: &[u8], pos: usize) -> usize {
     let rest = b.get(pos..).unwrap_or_default();
-    memchr(b' ', rest).map_or(b.len(), |i| pos + i)
+    find_byte(b' ', rest).map_or(b.len(), |i| pos + i)
 }
 
 /// A TAG found in the header, as byte ranges of the input.

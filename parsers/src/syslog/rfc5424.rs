@@ -4,9 +4,8 @@
 //! character sets are not enforced: Docker writes its tag, which may be
 //! longer than 48 bytes, as APP-NAME and MSGID.
 
-use memchr::memchr;
-
 use super::{body, err, sd, unless_nil, Message, ParseError, Pri, Protocol};
+use crate::scan::find_byte;
 use crate::time;
 
 /// Parses from `from` (at VERSION `1`) to `end` (before the final newline).
@@ -90,7 +89,7 @@ fn field<'a>(
 ) -> Result<Option<&'a str>, ParseError> {
     let start = *pos;
     let rest = b.get(start..).unwrap_or_default();
-    let stop = memchr(b' ', rest).map_or(b.len(), |i| start + i);
+    let stop = find_byte(b' ', rest).map_or(b.len(), |i| start + i);
     if stop == start {
         return err(empty, start);
     }
