@@ -279,6 +279,52 @@ pub fn parse_decimal(s: &[u8]) -> Option<f64> {
     Some(whole as f64 + f as f64 / 10f64.powi(frac.len() as i32))
 }
 
+/// `bytes` as text when every byte is ASCII and none is `byte`: one pass,
+/// 16 bytes at a time, that answers both of a line's usual questions (is
+/// it UTF-8, does it hold an ANSI escape) for the common line, where a
+/// UTF-8 check and a `memchr` were two passes and two calls.
+#[inline]
+pub fn ascii_without(bytes: &[u8], byte: u8) -> Option<&str> {
+    if !blocks_ascii_without(bytes, byte) {
+        return None;
+    }
+    // SAFETY: every byte is ASCII, and ASCII is valid UTF-8.
+    Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn blocks_ascii_without(bytes: &[u8], byte: u8) -> bool {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    let mut blocks = bytes.chunks_exact(16);
+    // SAFETY: SSE2 is part of every x86_64 CPU; each load reads one
+    // 16-byte chunk (or the local padded block) and needs no alignment.
+    unsafe {
+        let wanted = _mm_set1_epi8(byte as i8);
+        // The high bit of a byte that is not ASCII, or of a byte equal to `byte`.
+        let bad = |v: __m128i| _mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, wanted))) != 0;
+        for block in blocks.by_ref() {
+            if bad(_mm_loadu_si128(block.as_ptr().cast())) {
+                return false;
+            }
+        }
+        let rest = blocks.remainder();
+        if rest.is_empty() || byte == b' ' {
+            return rest.iter().all(|&b| b.is_ascii() && b != byte);
+        }
+        // The padding is spaces: ASCII, and not `byte`.
+        !bad(_mm_loadu_si128(load_block(rest).as_ptr().cast()))
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn blocks_ascii_without(bytes: &[u8], byte: u8) -> bool {
+    bytes.iter().all(|&b| b.is_ascii() && b != byte)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -293,6 +339,21 @@ mod tests {
         ) {
             prop_assert_eq!(find_byte(needle, &hay), memchr(needle, &hay));
             prop_assert_eq!(rfind_byte(needle, &hay), memrchr(needle, &hay));
+        }
+
+        /// `ascii_without` is text exactly when the bytes are ASCII and hold
+        /// no `byte`, at every length around the 16-byte edges.
+        #[test]
+        fn ascii_without_is_ascii_and_no_such_byte(
+            hay in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b' '), Just(0x1b), Just(0x80), any::<u8>()], 0..70),
+            byte in prop_oneof![Just(0x1b), Just(b' '), any::<u8>()],
+        ) {
+            let expected = hay.iter().all(|&b| b.is_ascii() && b != byte);
+            let got = ascii_without(&hay, byte);
+            prop_assert_eq!(got.is_some(), expected);
+            if let Some(text) = got {
+                prop_assert_eq!(text.as_bytes(), &hay[..]);
+            }
         }
     }
 

@@ -593,6 +593,12 @@ impl Pipeline {
     /// UTF-8 text of `bytes` (invalid bytes replaced, and counted), ANSI
     /// colour codes removed.
     fn decode<'b>(&mut self, input: LineBytes<'b>) -> (Cow<'b, str>, bool) {
+        // The usual line: plain ASCII, no colour. One pass says so.
+        if let LineBytes::Unchecked(bytes) = input {
+            if let Some(text) = logmux_parsers::scan::ascii_without(bytes, ESC) {
+                return (Cow::Borrowed(text), false);
+            }
+        }
         let (text, invalid) = match input {
             LineBytes::Checked(s) => (Cow::Borrowed(s), false),
             LineBytes::Unchecked(bytes) => match simdutf8::basic::from_utf8(bytes) {
@@ -603,7 +609,7 @@ impl Pipeline {
         if invalid {
             self.stats.invalid_utf8 += 1;
         }
-        let text = if memchr::memchr(0x1b, text.as_bytes()).is_some() {
+        let text = if memchr::memchr(ESC, text.as_bytes()).is_some() {
             Cow::Owned(ansi::strip(&text).into_owned())
         } else {
             text
@@ -611,6 +617,9 @@ impl Pipeline {
         (text, invalid)
     }
 }
+
+/// The byte that starts an ANSI escape sequence.
+const ESC: u8 = 0x1b;
 
 /// A line or message as it reaches the pipeline: bytes, or text a
 /// listener already checked as part of its whole frame (it is not checked
