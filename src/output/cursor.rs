@@ -63,6 +63,44 @@ impl<'o> Cursor<'o> {
     /// # Safety
     /// The caller stores within the room it made with [`Cursor::room`] and
     /// then calls [`Cursor::advance`] with no more than it wrote.
+    /// [`Cursor::put_slice`] for bytes of a length known only at run time
+    /// and usually short (a severity word, the observed time, a number's
+    /// digits): up to 32 bytes as two overlapping fixed-size copies, where
+    /// `copy_nonoverlapping` of an unknown length is a `memcpy` call.
+    #[inline(always)]
+    pub(super) fn put_short(&mut self, bytes: &[u8]) {
+        debug_assert!(self.cap - self.len >= bytes.len(), "no room made");
+        let (n, src) = (bytes.len(), bytes.as_ptr());
+        // SAFETY: every copy reads within `bytes` (each starts at 0 or at
+        // `n - k` with `n >= k`) and writes the same offsets past `len`,
+        // within the room made for `n` bytes.
+        unsafe {
+            let dst = self.base.add(self.len);
+            match n {
+                16..=32 => {
+                    copy_fixed::<16>(src, dst);
+                    copy_fixed::<16>(src.add(n - 16), dst.add(n - 16));
+                }
+                8..=15 => {
+                    copy_fixed::<8>(src, dst);
+                    copy_fixed::<8>(src.add(n - 8), dst.add(n - 8));
+                }
+                4..=7 => {
+                    copy_fixed::<4>(src, dst);
+                    copy_fixed::<4>(src.add(n - 4), dst.add(n - 4));
+                }
+                1..=3 => {
+                    dst.write(src.read());
+                    dst.add(n / 2).write(src.add(n / 2).read());
+                    dst.add(n - 1).write(src.add(n - 1).read());
+                }
+                0 => {}
+                _ => std::ptr::copy_nonoverlapping(src, dst, n),
+            }
+        }
+        self.len += n;
+    }
+
     #[inline(always)]
     pub(super) unsafe fn spare(&mut self) -> *mut u8 {
         // SAFETY: `len <= cap`, so this is inside the buffer or one past it.
@@ -102,6 +140,18 @@ impl<'o> Cursor<'o> {
 
 /// Grows `out`, whose first `len` bytes are written, to hold `n` more:
 /// out of line, so that the cursor's fields stay in registers.
+/// Copies `K` bytes, as one unaligned load and store.
+///
+/// # Safety
+/// `src` must be readable and `dst` writable for `K` bytes.
+#[inline(always)]
+unsafe fn copy_fixed<const K: usize>(src: *const u8, dst: *mut u8) {
+    unsafe {
+        dst.cast::<[u8; K]>()
+            .write_unaligned(src.cast::<[u8; K]>().read_unaligned())
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn grow(out: &mut Vec<u8>, len: usize, n: usize) -> (*mut u8, usize) {
@@ -134,5 +184,22 @@ mod tests {
         assert_eq!(out.len(), 2 + 3000 - 1 + 5 + 1);
         assert!(out.starts_with(b"abx0;x1;x2;"));
         assert!(out.ends_with(b"x8;x9|vec|!"));
+    }
+
+    #[test]
+    fn short_bytes_are_put_whole_at_every_length() {
+        let source: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..=40 {
+            let mut out = b"<".to_vec();
+            let mut c = Cursor::new(&mut out);
+            c.room(n + 1);
+            c.put_short(&source[..n]);
+            c.put(b'>');
+            c.finish();
+            let mut expected = b"<".to_vec();
+            expected.extend_from_slice(&source[..n]);
+            expected.push(b'>');
+            assert_eq!(out, expected, "length {n}");
+        }
     }
 }
