@@ -302,7 +302,7 @@ struct KeyWriter<'w, 'o, 'k> {
     /// kept up to date; `None`: `open` says what is open.
     after: Option<Option<Field>>,
     /// [`transitions`], looked up once an event rather than once a field.
-    transitions: &'static [(Box<[u8]>, usize)],
+    transitions: &'static [Transition],
 }
 
 impl<'k> KeyWriter<'_, '_, 'k> {
@@ -419,19 +419,34 @@ fn parents_of(field: Field) -> &'static [&'static str] {
         .map_or(&[], |(_, parents)| parents)
 }
 
+/// The bytes between two schema fields' values (see [`write_transition`]):
+/// the first 32, padded, stored in place so that they are copied with two
+/// fixed-size stores and no pointer to follow; the rare longer ones
+/// (deep keys after deep keys) whole in `long`.
+struct Transition {
+    head: [u8; 32],
+    len: u8,
+    long: Option<Box<[u8]>>,
+}
+
 /// The table [`write_transition`] reads: for every pair of schema fields
-/// (the first may be `None`, the envelope), the bytes between their values,
-/// padded, and their length.
-fn transitions() -> &'static [(Box<[u8]>, usize)] {
-    static TABLE: OnceLock<Vec<(Box<[u8]>, usize)>> = OnceLock::new();
+/// (the first may be `None`, the envelope), the bytes between their values.
+fn transitions() -> &'static [Transition] {
+    static TABLE: OnceLock<Vec<Transition>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut table = Vec::with_capacity((ALL.len() + 1) * ALL.len());
         for prev in std::iter::once(None).chain(ALL.iter().copied().map(Some)) {
             for &field in ALL {
-                let mut bytes = build_transition(prev, field).into_vec();
-                let len = bytes.len();
-                bytes.resize(len.next_multiple_of(16).max(32), 0);
-                table.push((bytes.into_boxed_slice(), len));
+                let bytes = build_transition(prev, field);
+                let mut head = [0u8; 32];
+                let (len, long) = match u8::try_from(bytes.len()) {
+                    Ok(len) if bytes.len() <= head.len() => {
+                        head[..bytes.len()].copy_from_slice(&bytes);
+                        (len, None)
+                    }
+                    _ => (u8::MAX, Some(bytes)),
+                };
+                table.push(Transition { head, len, long });
             }
         }
         table
@@ -441,35 +456,28 @@ fn transitions() -> &'static [(Box<[u8]>, usize)] {
 /// The bytes between schema field `prev`'s value (`None`: the envelope's
 /// last value) and `field`'s value, with nested keys: the objects to close,
 /// a comma, the objects to open and the key, e.g. `},"response":{"status_code":`.
-/// Built once for every pair of fields (about 60 × 60, a few tens of KiB),
-/// each padded to whole 16-byte blocks (32 bytes at least) so that it is
-/// copied in a few stores rather than a `memcpy` call.
+/// Built once for every pair of fields (73 × 72 entries, about 290 KiB:
+/// less than the boxed bytes and their index were).
 #[inline(always)]
-fn write_transition(
-    c: &mut Cursor<'_>,
-    table: &[(Box<[u8]>, usize)],
-    prev: Option<Field>,
-    field: Field,
-) {
+fn write_transition(c: &mut Cursor<'_>, table: &[Transition], prev: Option<Field>, field: Field) {
     let row = prev.map_or(0, |p| p as usize + 1);
-    let Some((padded, len)) = table.get(row * ALL.len() + field as usize) else {
+    let Some(t) = table.get(row * ALL.len() + field as usize) else {
         return;
     };
-    c.room(padded.len());
-    // Most transitions fit in the first 32 bytes: one fixed-size copy.
-    let (head, tail) = padded.split_at(32.min(padded.len()));
-    // SAFETY: `room` made room for the padded bytes (32 at least), all of
-    // which are stored; the length grows by `len`, at most their number.
-    unsafe {
-        let dst = c.spare();
-        if let Ok(head) = <&[u8; 32]>::try_from(head) {
-            std::ptr::write_unaligned(dst.cast::<[u8; 32]>(), *head);
+    match &t.long {
+        None => {
+            c.room(t.head.len());
+            // SAFETY: `room` made room for the 32 bytes stored; the length
+            // grows by `len`, at most 32.
+            unsafe {
+                std::ptr::write_unaligned(c.spare().cast::<[u8; 32]>(), t.head);
+                c.advance(usize::from(t.len));
+            }
         }
-        for (k, chunk) in tail.chunks_exact(16).enumerate() {
-            let block: [u8; 16] = std::ptr::read_unaligned(chunk.as_ptr().cast());
-            std::ptr::write_unaligned(dst.add(32 + k * 16).cast::<[u8; 16]>(), block);
+        Some(long) => {
+            c.room(long.len());
+            c.put_slice(long);
         }
-        c.advance(*len);
     }
 }
 
