@@ -44,7 +44,7 @@ pub(super) fn encode(enc: &Encoder, event: &Event<'_, '_>, out: &mut Vec<u8>) {
     if nested && record.extra.is_empty() {
         let mut c = Cursor::new(out);
         write_envelope_rest(&mut c, event);
-        write_nested(&mut c, InOrder::new(&record.fields, &derived));
+        write_nested(&mut c, &record.fields, &derived);
         end_event(c);
     } else {
         encode_keyed(event, out, derived, nested);
@@ -120,18 +120,29 @@ fn write_envelope_rest(c: &mut Cursor<'_>, event: &Event<'_, '_>) {
 }
 
 /// Schema fields with nested keys after the envelope (the usual event):
-/// each field is the bytes from the one before and its value, in a loop
-/// of their own (inlined, no call per field); then the last field's
-/// objects are closed.
+/// each field is the bytes from the one before and its value. The
+/// record's fields run in loops of their own (inlined, no call per field)
+/// between the derived ones, each of which goes after the record's fields
+/// that sort before it or equal it; then the last field's objects are
+/// closed. Merging the two lists field by field cost a tenth of the event.
 #[inline(always)]
-fn write_nested<'f>(c: &mut Cursor<'_>, fields: impl Iterator<Item = (Field, &'f Value<'f>)>) {
+fn write_nested(
+    c: &mut Cursor<'_>,
+    fields: &[(Field, Value<'_>)],
+    derived: &[(Field, &Value<'_>)],
+) {
     let table = transitions();
     let mut prev = None;
-    for (field, value) in fields {
+    let mut rest = fields;
+    for &(field, value) in derived {
+        let (before, after) = rest.split_at(rest.partition_point(|(f, _)| *f <= field));
+        prev = write_run(c, table, prev, before);
         write_transition(c, table, prev, field);
         write_value(c, value);
         prev = Some(field);
+        rest = after;
     }
+    prev = write_run(c, table, prev, rest);
     let open = prev.map_or(0, |f| parents_of(f).len());
     c.room(open);
     // A slice of a row of braces: a loop of `put` was a `memset` call.
@@ -140,6 +151,22 @@ fn write_nested<'f>(c: &mut Cursor<'_>, fields: impl Iterator<Item = (Field, &'f
         Some(braces) => c.put_short(braces),
         None => (0..open).for_each(|_| c.put(b'}')),
     }
+}
+
+/// Sorted schema fields after `prev`, with nested keys; the last one's name.
+#[inline(always)]
+fn write_run(
+    c: &mut Cursor<'_>,
+    table: &[Transition],
+    mut prev: Option<Field>,
+    fields: &[(Field, Value<'_>)],
+) -> Option<Field> {
+    for (field, value) in fields {
+        write_transition(c, table, prev, *field);
+        write_value(c, value);
+        prev = Some(*field);
+    }
+    prev
 }
 
 /// A record's sorted fields and the derived ones merged in schema order
