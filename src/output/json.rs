@@ -670,6 +670,24 @@ fn write_str(c: &mut Cursor<'_>, s: &str) {
     const AFTER_RUN: usize = 16 + 6 + 1;
     let bytes = s.as_bytes();
     c.room(bytes.len() + AFTER_RUN + 1);
+    // Most values are short and plain (an address, a method, a name):
+    // one padded block, checked and stored whole between the quotes.
+    if bytes.len() < 16 {
+        let block = load_block(bytes);
+        if first_escape(&block) >= bytes.len() {
+            // SAFETY: room was made for `len + 24` bytes; the quote, the
+            // 16-byte block and the closing quote (at `1 + len <= 16`) end
+            // within 17 bytes. The length grows by the `len + 2` written.
+            unsafe {
+                let dst = c.spare();
+                dst.write(b'"');
+                std::ptr::write_unaligned(dst.add(1).cast::<[u8; 16]>(), block);
+                dst.add(1 + bytes.len()).write(b'"');
+                c.advance(bytes.len() + 2);
+            }
+            return;
+        }
+    }
     c.put(b'"');
     let mut i = 0;
     loop {
