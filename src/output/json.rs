@@ -710,15 +710,18 @@ fn write_str(c: &mut Cursor<'_>, s: &str) {
 }
 
 /// Appends the longest start of `bytes` that needs no escaping and returns
-/// its length. Whole blocks are read straight from `bytes`; only the last,
-/// short one is padded. The caller made room for `bytes.len() + 16`.
+/// its length. Whole blocks are read straight from `bytes`; the last,
+/// partial one is the last 16 bytes (their start already checked) or,
+/// under 16 bytes in all, a padded block. The caller made room for
+/// `bytes.len() + 16`.
 #[inline(always)]
 fn copy_plain(c: &mut Cursor<'_>, bytes: &[u8]) -> usize {
     let mut n = 0;
     // SAFETY: the caller made room for `bytes.len() + 16` more bytes. Whole
-    // blocks are read at
-    // `n + 16 <= bytes.len()` and stored within that room; the padded last
-    // block is stored at `n < bytes.len()`, ending before `bytes.len() + 16`.
+    // blocks are read at `n + 16 <= bytes.len()` and stored within that
+    // room; the last 16 bytes are read at `bytes.len() - 16` and stored
+    // there, ending at `bytes.len()`; the padded block of a short `bytes`
+    // is stored at `n < bytes.len()`, ending before `bytes.len() + 16`.
     // The length grows only by the `n` bytes (at most `bytes.len()`) that
     // were written and need no escape.
     unsafe {
@@ -735,9 +738,17 @@ fn copy_plain(c: &mut Cursor<'_>, bytes: &[u8]) -> usize {
         }
         let rest = bytes.get(n..).unwrap_or(&[]);
         if !rest.is_empty() {
-            let block = load_block(rest);
-            std::ptr::write_unaligned(dst.add(n).cast::<[u8; 16]>(), block);
-            n += first_escape(&block).min(rest.len());
+            if let Some(from) = bytes.len().checked_sub(16) {
+                // The loop checked `[from, n)` as part of a whole block: the
+                // first escape here, if any, is at `n` or after.
+                let block: [u8; 16] = std::ptr::read_unaligned(bytes.as_ptr().add(from).cast());
+                std::ptr::write_unaligned(dst.add(from).cast::<[u8; 16]>(), block);
+                n = from + first_escape(&block);
+            } else {
+                let block = load_block(rest);
+                std::ptr::write_unaligned(dst.add(n).cast::<[u8; 16]>(), block);
+                n += first_escape(&block).min(rest.len());
+            }
         }
         c.advance(n);
     }
