@@ -240,6 +240,41 @@ fn rfc3164_and_rfc5424_over_udp() {
 
 const TRACEBACK: &str = "Traceback (most recent call last):\n  File \"/app/demo/views.py\", line 12, in boom\n    return 1 / 0\nZeroDivisionError: division by zero";
 
+/// A message whose body holds several lines (an octet-counted frame may
+/// carry newlines) is one event, parsed whole: here a whole traceback in
+/// one message, between plain one-line messages and one with ANSI colour,
+/// over one connection. The indented line after it is an event of its own,
+/// not a continuation of the traceback.
+#[test]
+fn a_body_of_several_lines_is_one_event_parsed_whole() {
+    let l = start(&["--tcp", ":0"]);
+    let frame = |body: &str| {
+        let msg =
+            format!("<27>1 2026-11-25T23:29:21.123456+00:00 dockerhost web-1 812 web-1 - {body}");
+        format!("{} {msg}", msg.len()).into_bytes()
+    };
+    let mut bytes = frame("plain before");
+    bytes.extend(frame(TRACEBACK));
+    bytes.extend(frame("    indented after"));
+    bytes.extend(frame("\x1b[31mred\x1b[0m after"));
+    send_tcp(l.tcp(), &bytes);
+    l.wait_for(4, 20);
+    let done = l.stop();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let ev = &done.events;
+    assert_eq!(ev.len(), 4, "{ev:#?}");
+    assert_eq!(ev[0]["message"], json!("plain before"));
+    assert_eq!(ev[0]["logmux"]["format"], json!("text"));
+    let traceback = fields(&ev[1]);
+    assert_eq!(traceback["message"], json!(TRACEBACK));
+    assert_eq!(traceback["logmux.format"], json!("python.traceback"));
+    assert_eq!(traceback["exception.type"], json!("ZeroDivisionError"));
+    assert_eq!(traceback["exception.message"], json!("division by zero"));
+    assert_eq!(ev[2]["message"], json!("    indented after"));
+    // The colour codes are taken out of the text.
+    assert_eq!(ev[3]["message"], json!("red after"));
+}
+
 #[test]
 fn tcp_with_and_without_octet_counting() {
     let l = start(&["--tcp", ":0"]);

@@ -288,7 +288,14 @@ pub fn parse_decimal(s: &[u8]) -> Option<f64> {
 /// UTF-8 check and a `memchr` were two passes and two calls.
 #[inline]
 pub fn ascii_without(bytes: &[u8], byte: u8) -> Option<&str> {
-    if !blocks_ascii_without(bytes, byte) {
+    ascii_without_either(bytes, byte, byte)
+}
+
+/// [`ascii_without`] for two bytes at once (a listener's frame: no ANSI
+/// escape, and no newline that would make it several lines).
+#[inline]
+pub fn ascii_without_either(bytes: &[u8], a: u8, b: u8) -> Option<&str> {
+    if !blocks_ascii_without(bytes, a, b) {
         return None;
     }
     // SAFETY: every byte is ASCII, and ASCII is valid UTF-8.
@@ -297,7 +304,7 @@ pub fn ascii_without(bytes: &[u8], byte: u8) -> Option<&str> {
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn blocks_ascii_without(bytes: &[u8], byte: u8) -> bool {
+fn blocks_ascii_without(bytes: &[u8], a: u8, b: u8) -> bool {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
@@ -305,27 +312,30 @@ fn blocks_ascii_without(bytes: &[u8], byte: u8) -> bool {
     // SAFETY: SSE2 is part of every x86_64 CPU; each load reads one
     // 16-byte chunk (or the local padded block) and needs no alignment.
     unsafe {
-        let wanted = _mm_set1_epi8(byte as i8);
-        // The high bit of a byte that is not ASCII, or of a byte equal to `byte`.
-        let bad = |v: __m128i| _mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, wanted))) != 0;
+        let (wanted_a, wanted_b) = (_mm_set1_epi8(a as i8), _mm_set1_epi8(b as i8));
+        // The high bit of a byte that is not ASCII, or that is `a` or `b`.
+        let bad = |v: __m128i| {
+            let either = _mm_or_si128(_mm_cmpeq_epi8(v, wanted_a), _mm_cmpeq_epi8(v, wanted_b));
+            _mm_movemask_epi8(_mm_or_si128(v, either)) != 0
+        };
         for block in blocks.by_ref() {
             if bad(_mm_loadu_si128(block.as_ptr().cast())) {
                 return false;
             }
         }
         let rest = blocks.remainder();
-        if rest.is_empty() || byte == b' ' {
-            return rest.iter().all(|&b| b.is_ascii() && b != byte);
+        if rest.is_empty() || a == b' ' || b == b' ' {
+            return rest.iter().all(|&c| c.is_ascii() && c != a && c != b);
         }
-        // The padding is spaces: ASCII, and not `byte`.
+        // The padding is spaces: ASCII, and neither `a` nor `b`.
         !bad(_mm_loadu_si128(load_block(rest).as_ptr().cast()))
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn blocks_ascii_without(bytes: &[u8], byte: u8) -> bool {
-    bytes.iter().all(|&b| b.is_ascii() && b != byte)
+fn blocks_ascii_without(bytes: &[u8], a: u8, b: u8) -> bool {
+    bytes.iter().all(|&c| c.is_ascii() && c != a && c != b)
 }
 
 #[cfg(test)]
@@ -357,6 +367,18 @@ mod tests {
             if let Some(text) = got {
                 prop_assert_eq!(text.as_bytes(), &hay[..]);
             }
+        }
+
+        /// The same for two bytes: neither may appear.
+        #[test]
+        fn ascii_without_either_is_ascii_and_neither_byte(
+            hay in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'\n'), Just(0x1b), Just(0x80), any::<u8>()], 0..70),
+            a in prop_oneof![Just(0x1b), Just(b' '), any::<u8>()],
+            b in prop_oneof![Just(b'\n'), any::<u8>()],
+        ) {
+            let expected = hay.iter().all(|&c| c.is_ascii() && c != a && c != b);
+            let got = ascii_without_either(&hay, a, b);
+            prop_assert_eq!(got.is_some(), expected);
         }
     }
 

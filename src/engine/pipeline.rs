@@ -600,6 +600,7 @@ impl Pipeline {
             }
         }
         let (text, invalid) = match input {
+            LineBytes::Plain(s) => return (Cow::Borrowed(s), false),
             LineBytes::Checked(s) => (Cow::Borrowed(s), false),
             LineBytes::Unchecked(bytes) => match simdutf8::basic::from_utf8(bytes) {
                 Ok(s) => (Cow::Borrowed(s), false),
@@ -627,14 +628,17 @@ const ESC: u8 = 0x1b;
 #[derive(Clone, Copy)]
 pub enum LineBytes<'b> {
     Unchecked(&'b [u8]),
+    /// Valid UTF-8.
     Checked(&'b str),
+    /// ASCII, with no ANSI escape and no newline: one line, as it is.
+    Plain(&'b str),
 }
 
 impl<'b> LineBytes<'b> {
     pub fn bytes(self) -> &'b [u8] {
         match self {
             LineBytes::Unchecked(b) => b,
-            LineBytes::Checked(s) => s.as_bytes(),
+            LineBytes::Checked(s) | LineBytes::Plain(s) => s.as_bytes(),
         }
     }
 }

@@ -14,8 +14,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use logmux_parsers::syslog;
 use logmux_parsers::Timestamp;
+use logmux_parsers::{scan, syslog};
 use tokio::sync::Notify;
 
 use super::common::{Common, Held};
@@ -279,10 +279,13 @@ impl Hub {
         }
         // The header must be UTF-8; a body need not be, and its bytes go to
         // the pipeline as they are, to be replaced and flagged there.
-        let text = match simdutf8::basic::from_utf8(bytes) {
-            Ok(s) => s,
+        // The usual frame is plain ASCII on one line: one pass says so, and
+        // its body is then not looked at again for UTF-8, colour or lines.
+        let plain = scan::ascii_without_either(bytes, ESC, b'\n');
+        let text = match plain.map_or_else(|| simdutf8::basic::from_utf8(bytes).ok(), Some) {
+            Some(s) => s,
             // The rare invalid frame: std says where the valid part ends.
-            Err(_) => match std::str::from_utf8(bytes) {
+            None => match std::str::from_utf8(bytes) {
                 Ok(s) => s,
                 Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
             },
@@ -295,7 +298,10 @@ impl Hub {
         syslog::fix_year_rollover(&mut msg, clock.month);
         let body = body_bytes(bytes, text, msg.body);
         // The whole frame was checked: its body need not be checked again.
-        let checked = (text.len() == bytes.len()).then_some(msg.body);
+        let checked = (text.len() == bytes.len()).then_some(Checked {
+            body: msg.body,
+            plain: plain.is_some(),
+        });
         let sender = Sender::of(&msg);
         let key = KeyRef {
             peer,
@@ -496,11 +502,23 @@ impl Hub {
     }
 }
 
+/// The byte that starts an ANSI escape sequence.
+const ESC: u8 = 0x1b;
+
+/// A body whose frame was checked as UTF-8, and whether the frame was
+/// plain (ASCII, no escape, no newline).
+#[derive(Clone, Copy)]
+struct Checked<'b> {
+    body: &'b str,
+    plain: bool,
+}
+
 /// `bytes` as the text already checked, when they are that text itself
 /// (the joiner hands back a Docker body as it came when it holds nothing).
-fn as_checked<'b>(bytes: &'b [u8], checked: Option<&'b str>) -> LineBytes<'b> {
+fn as_checked<'b>(bytes: &'b [u8], checked: Option<Checked<'b>>) -> LineBytes<'b> {
     match checked {
-        Some(text) if std::ptr::eq(bytes, text.as_bytes()) => LineBytes::Checked(text),
+        Some(c) if std::ptr::eq(bytes, c.body.as_bytes()) && c.plain => LineBytes::Plain(c.body),
+        Some(c) if std::ptr::eq(bytes, c.body.as_bytes()) => LineBytes::Checked(c.body),
         _ => LineBytes::Unchecked(bytes),
     }
 }
@@ -517,7 +535,11 @@ fn deliver(
     out: &mut Vec<u8>,
 ) {
     let bytes = body.bytes();
-    if bytes.is_empty() || memchr::memchr(b'\n', bytes).is_some() {
+    let multiline = match body {
+        LineBytes::Plain(_) => false,
+        _ => memchr::memchr(b'\n', bytes).is_some(),
+    };
+    if bytes.is_empty() || multiline {
         pipeline.whole(state, body, truncated, stamp, out);
     } else {
         pipeline.line_of(state, body, truncated, stamp, out);
