@@ -15,7 +15,8 @@ use std::borrow::Cow;
 
 use memchr::memchr;
 
-const ESC: u8 = 0x1b;
+/// The byte that starts every escape sequence.
+pub const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
 
 /// Removes ANSI escape sequences (colours, cursor moves).

@@ -593,24 +593,24 @@ impl Pipeline {
     /// UTF-8 text of `bytes` (invalid bytes replaced, and counted), ANSI
     /// colour codes removed.
     fn decode<'b>(&mut self, input: LineBytes<'b>) -> (Cow<'b, str>, bool) {
-        // The usual line: plain ASCII, no colour. One pass says so.
-        if let LineBytes::Unchecked(bytes) = input {
-            if let Some(text) = logmux_parsers::scan::ascii_without(bytes, ESC) {
-                return (Cow::Borrowed(text), false);
-            }
-        }
         let (text, invalid) = match input {
             LineBytes::Plain(s) => return (Cow::Borrowed(s), false),
             LineBytes::Checked(s) => (Cow::Borrowed(s), false),
-            LineBytes::Unchecked(bytes) => match simdutf8::basic::from_utf8(bytes) {
-                Ok(s) => (Cow::Borrowed(s), false),
-                Err(_) => (String::from_utf8_lossy(bytes), true),
-            },
+            LineBytes::Unchecked(bytes) => {
+                // The usual line: plain ASCII, no colour. One pass says so.
+                if let Some(text) = logmux_parsers::scan::ascii_without(bytes, ansi::ESC) {
+                    return (Cow::Borrowed(text), false);
+                }
+                match simdutf8::basic::from_utf8(bytes) {
+                    Ok(s) => (Cow::Borrowed(s), false),
+                    Err(_) => (String::from_utf8_lossy(bytes), true),
+                }
+            }
         };
         if invalid {
             self.stats.invalid_utf8 += 1;
         }
-        let text = if memchr::memchr(ESC, text.as_bytes()).is_some() {
+        let text = if memchr::memchr(ansi::ESC, text.as_bytes()).is_some() {
             Cow::Owned(ansi::strip(&text).into_owned())
         } else {
             text
@@ -619,14 +619,12 @@ impl Pipeline {
     }
 }
 
-/// The byte that starts an ANSI escape sequence.
-const ESC: u8 = 0x1b;
-
 /// A line or message as it reaches the pipeline: bytes, or text a
 /// listener already checked as part of its whole frame (it is not checked
 /// again: the body's second UTF-8 pass was about 1 % of `listen`).
 #[derive(Clone, Copy)]
 pub enum LineBytes<'b> {
+    /// Bytes not yet looked at.
     Unchecked(&'b [u8]),
     /// Valid UTF-8.
     Checked(&'b str),

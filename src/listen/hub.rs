@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logmux_parsers::Timestamp;
-use logmux_parsers::{scan, syslog};
+use logmux_parsers::{ansi, scan, syslog};
 use tokio::sync::Notify;
 
 use super::common::{Common, Held};
@@ -281,7 +281,7 @@ impl Hub {
         // the pipeline as they are, to be replaced and flagged there.
         // The usual frame is plain ASCII on one line: one pass says so, and
         // its body is then not looked at again for UTF-8, colour or lines.
-        let plain = scan::ascii_without_either(bytes, ESC, b'\n');
+        let plain = scan::ascii_without_either(bytes, ansi::ESC, b'\n');
         let text = match plain.map_or_else(|| simdutf8::basic::from_utf8(bytes).ok(), Some) {
             Some(s) => s,
             // The rare invalid frame: std says where the valid part ends.
@@ -501,9 +501,6 @@ impl Hub {
         }
     }
 }
-
-/// The byte that starts an ANSI escape sequence.
-const ESC: u8 = 0x1b;
 
 /// A body whose frame was checked as UTF-8, and whether the frame was
 /// plain (ASCII, no escape, no newline).
