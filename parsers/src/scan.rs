@@ -355,12 +355,16 @@ mod tests {
         }
 
         /// `ascii_without` is text exactly when the bytes are ASCII and hold
-        /// no `byte`, at every length around the 16-byte edges.
+        /// no `byte`: plain ASCII of every length around the 16-byte edges,
+        /// with one byte put at any place (the one looked for, a space, a
+        /// byte that is not ASCII, any byte), or none.
         #[test]
         fn ascii_without_is_ascii_and_no_such_byte(
-            hay in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b' '), Just(0x1b), Just(0x80), any::<u8>()], 0..70),
+            len in 0usize..70,
+            put in proptest::option::of((0usize..70, prop_oneof![Just(0x1b), Just(b' '), Just(0x80), any::<u8>()])),
             byte in prop_oneof![Just(0x1b), Just(b' '), any::<u8>()],
         ) {
+            let hay = plain_with(len, put);
             let expected = hay.iter().all(|&b| b.is_ascii() && b != byte);
             let got = ascii_without(&hay, byte);
             prop_assert_eq!(got.is_some(), expected);
@@ -372,14 +376,27 @@ mod tests {
         /// The same for two bytes: neither may appear.
         #[test]
         fn ascii_without_either_is_ascii_and_neither_byte(
-            hay in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'\n'), Just(0x1b), Just(0x80), any::<u8>()], 0..70),
+            len in 0usize..70,
+            put in proptest::option::of((0usize..70, prop_oneof![Just(0x1b), Just(b'\n'), Just(0x80), any::<u8>()])),
             a in prop_oneof![Just(0x1b), Just(b' '), any::<u8>()],
             b in prop_oneof![Just(b'\n'), any::<u8>()],
         ) {
+            let hay = plain_with(len, put);
             let expected = hay.iter().all(|&c| c.is_ascii() && c != a && c != b);
-            let got = ascii_without_either(&hay, a, b);
-            prop_assert_eq!(got.is_some(), expected);
+            prop_assert_eq!(ascii_without_either(&hay, a, b).is_some(), expected);
         }
+    }
+
+    /// `len` bytes of plain ASCII text, with `put`'s byte at its place
+    /// (when the place is within them).
+    fn plain_with(len: usize, put: Option<(usize, u8)>) -> Vec<u8> {
+        let mut hay: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        if let Some((at, byte)) = put {
+            if let Some(slot) = hay.get_mut(at) {
+                *slot = byte;
+            }
+        }
+        hay
     }
 
     #[test]
