@@ -446,14 +446,13 @@ fn parents_of(field: Field) -> &'static [&'static str] {
         .map_or(&[], |(_, parents)| parents)
 }
 
-/// The bytes between two schema fields' values (see [`write_transition`]):
-/// the first 32, padded, stored in place so that they are copied with two
-/// fixed-size stores and no pointer to follow; the rare longer ones
-/// (deep keys after deep keys) whole in `long`.
-struct Transition {
-    head: [u8; 32],
-    len: u8,
-    long: Option<Box<[u8]>>,
+/// The bytes between two schema fields' values (see [`write_transition`]).
+enum Transition {
+    /// Up to 32 bytes, padded and stored in place: copied with two
+    /// fixed-size stores and no pointer to follow.
+    Short { padded: [u8; 32], len: u8 },
+    /// The rare longer ones (deep keys after deep keys).
+    Long(Box<[u8]>),
 }
 
 /// The table [`write_transition`] reads: for every pair of schema fields
@@ -465,15 +464,16 @@ fn transitions() -> &'static [Transition] {
         for prev in std::iter::once(None).chain(ALL.iter().copied().map(Some)) {
             for &field in ALL {
                 let bytes = build_transition(prev, field);
-                let mut head = [0u8; 32];
-                let (len, long) = match u8::try_from(bytes.len()) {
-                    Ok(len) if bytes.len() <= head.len() => {
-                        head[..bytes.len()].copy_from_slice(&bytes);
-                        (len, None)
+                let mut padded = [0u8; 32];
+                table.push(match padded.get_mut(..bytes.len()) {
+                    Some(start) => {
+                        start.copy_from_slice(&bytes);
+                        // At most 32: the slice fitted.
+                        let len = bytes.len() as u8;
+                        Transition::Short { padded, len }
                     }
-                    _ => (u8::MAX, Some(bytes)),
-                };
-                table.push(Transition { head, len, long });
+                    None => Transition::Long(bytes),
+                });
             }
         }
         table
@@ -483,27 +483,27 @@ fn transitions() -> &'static [Transition] {
 /// The bytes between schema field `prev`'s value (`None`: the envelope's
 /// last value) and `field`'s value, with nested keys: the objects to close,
 /// a comma, the objects to open and the key, e.g. `},"response":{"status_code":`.
-/// Built once for every pair of fields (73 × 72 entries, about 290 KiB:
-/// less than the boxed bytes and their index were).
+/// Built once for every pair of fields (73 × 72 entries of 40 bytes,
+/// about 205 KiB: less than the boxed bytes and their index were).
 #[inline(always)]
 fn write_transition(c: &mut Cursor<'_>, table: &[Transition], prev: Option<Field>, field: Field) {
     let row = prev.map_or(0, |p| p as usize + 1);
     let Some(t) = table.get(row * ALL.len() + field as usize) else {
         return;
     };
-    match &t.long {
-        None => {
-            c.room(t.head.len());
+    match t {
+        Transition::Short { padded, len } => {
+            c.room(padded.len());
             // SAFETY: `room` made room for the 32 bytes stored; the length
             // grows by `len`, at most 32.
             unsafe {
-                std::ptr::write_unaligned(c.spare().cast::<[u8; 32]>(), t.head);
-                c.advance(usize::from(t.len));
+                std::ptr::write_unaligned(c.spare().cast::<[u8; 32]>(), *padded);
+                c.advance(usize::from(*len));
             }
         }
-        Some(long) => {
-            c.room(long.len());
-            c.put_slice(long);
+        Transition::Long(bytes) => {
+            c.room(bytes.len());
+            c.put_slice(bytes);
         }
     }
 }
