@@ -25,6 +25,7 @@ use crate::event::{self, Origin, Stamp};
 use crate::metrics::{EventCache, EventMetrics};
 use crate::output::{sort_fields, Encoder, Event};
 use crate::trace::infer::Joiner;
+use crate::trace::stamp::stamp_sorted;
 use crate::trace::{SpanFeed, Tracer};
 
 /// What the pipeline carries along with a line's text.
@@ -411,6 +412,7 @@ impl Pipeline {
             &self.settings.encoder,
             &mut self.stats,
             &mut rec,
+            false,
             &parsed.message,
             &meta.stamp,
             observed,
@@ -457,10 +459,6 @@ impl Pipeline {
         if !parsed {
             rec.flag_parse_error();
         }
-        // Also a JSON line kept as text because it is not I-JSON.
-        if rec.get(Field::LogmuxParseError).is_some() {
-            self.stats.parse_errors += 1;
-        }
         if rec.format == Format::Supervisord {
             stream.supervisord_seen = true;
         }
@@ -476,17 +474,23 @@ impl Pipeline {
                 rec.severity_text = meta.stamp.wrapper_severity_text.map(Cow::Borrowed);
             }
         }
-        crate::trace::stamp::stamp(&mut rec);
-        event::add_to_parsed(&stream.origin, &mut rec);
+        event::add_to_parsed(&stream.origin, &mut rec, stamp_sorted);
+        // Also a JSON line kept as text because it is not I-JSON.
+        if rec.get_sorted(Field::LogmuxParseError).is_some() {
+            self.stats.parse_errors += 1;
+        }
         // After the ids the line logs are stamped: only lines left without
-        // a trace id are joined.
+        // a trace id are joined. A join adds fields out of order.
+        let mut sorted = true;
         if let Some(join) = &self.join {
             join.observe(&mut rec, meta.stamp.observed_unix());
+            sorted = false;
         }
         emit(
             &self.settings.encoder,
             &mut self.stats,
             &mut rec,
+            sorted,
             text,
             &meta.stamp,
             None,
@@ -539,7 +543,7 @@ impl Pipeline {
         if truncated {
             rec.push(Field::LogmuxTruncated, Value::Bool(true));
         }
-        event::add_to_parsed(origin, &mut rec);
+        event::add_to_parsed(origin, &mut rec, |_, _| {});
         self.encode(&mut rec, &text, stamp, None, origin, out);
     }
 
@@ -559,6 +563,7 @@ impl Pipeline {
             &self.settings.encoder,
             &mut self.stats,
             rec,
+            false,
             raw,
             stamp,
             observed,
@@ -667,12 +672,14 @@ impl Output for Vec<u8> {
     }
 }
 
-/// Sorts, counts and encodes one finished record.
+/// Sorts (unless `sorted`: its fields are in order, as `add_to_parsed`
+/// left them), counts and encodes one finished record.
 #[allow(clippy::too_many_arguments)]
 fn emit(
     encoder: &Encoder,
     stats: &mut Stats,
     rec: &mut Record<'_>,
+    sorted: bool,
     raw: &str,
     stamp: &Stamp,
     observed: Option<&[u8]>,
@@ -685,8 +692,10 @@ fn emit(
     let encoder = own.unwrap_or(encoder);
     if let Some(fields) = &encoder.resource {
         crate::output::add_static_fields(rec, fields);
+        sort_fields(rec);
+    } else if !sorted {
+        sort_fields(rec);
     }
-    sort_fields(rec);
     stats.events += 1;
     if let Some((m, cache)) = metrics {
         m.observe(rec, cache);
