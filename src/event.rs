@@ -200,16 +200,10 @@ impl Stamp {
     }
 }
 
-/// Sorts the record's fields and adds the ones that say where the event
-/// came from, each in its place, moved in together
-/// ([`Record::merge_sorted`]). They are put in the schema's order, so they
-/// need no sort; `more` may put fields that sort after them all (the trace
-/// ids), looking the record's up in its sorted fields.
-pub fn add_to_parsed<'a>(
-    origin: &'a Origin,
-    rec: &mut Record<'a>,
-    more: impl FnOnce(&Record<'a>, &mut Added<'a>),
-) {
+/// Adds the fields that say where the event came from, each in its place
+/// among the sorted fields, moved in together ([`Record::merge_sorted`]).
+/// They are put in the schema's order, so they need no sort.
+pub fn add_to_parsed<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
     sort_fields(rec);
     let mut added = Added::new();
     let mut put = |field: Field, value: Value<'a>| added.push((field, value));
@@ -254,14 +248,13 @@ pub fn add_to_parsed<'a>(
         }
     }
     if let Some(pid) = origin.pid {
-        if rec.get_sorted(Field::ProcessPid).is_none() {
+        if rec.get(Field::ProcessPid).is_none() {
             put(Field::ProcessPid, Value::Int(i64::from(pid)));
         }
     }
     if let Some(s) = service_name(origin, rec) {
         put(Field::ServiceName, Value::str(s));
     }
-    more(rec, &mut added);
     debug_assert!(
         added.is_sorted_by_key(|(f, _)| *f),
         "put in the schema's order"
@@ -270,7 +263,6 @@ pub fn add_to_parsed<'a>(
 }
 
 /// The program that wrote the line: the origin's, else its format's.
-/// `rec`'s fields are sorted.
 fn service_name<'a>(origin: &'a Origin, rec: &Record<'_>) -> Option<&'a str> {
     origin.service.as_deref().or(match rec.format {
         // Without a supervisor or wrapper to say which program wrote a
@@ -280,7 +272,7 @@ fn service_name<'a>(origin: &'a Origin, rec: &Record<'_>) -> Option<&'a str> {
         Format::Supervisord => Some("supervisord"),
         Format::Django => Some("django"),
         // Django's `Internal Server Error: /path` leads the traceback.
-        Format::PythonTraceback if rec.get_sorted(Field::UrlPath).is_some() => Some("django"),
+        Format::PythonTraceback if rec.get(Field::UrlPath).is_some() => Some("django"),
         _ => None,
     })
 }
@@ -376,42 +368,5 @@ mod tests {
         assert_eq!(image("nginx:"), some("nginx", None));
         assert_eq!(image(""), None);
         assert_eq!(image(":1"), None);
-    }
-
-    /// What the line gave stays; the envelope's field of the same key
-    /// (bunyan's `hostname` beside the syslog host's) is not written too,
-    /// and the fields are left in order with no key twice, so `emit` need
-    /// not sort them again.
-    #[test]
-    fn the_lines_own_field_wins_and_no_key_is_written_twice() {
-        let origin = Origin {
-            service: Some("web-1".into()),
-            host_name: Some("dockerhost".into()),
-            iostream: Some(IoStream::Stdout),
-            pid: Some(812),
-            ..Origin::default()
-        };
-        let mut rec = Record {
-            format: Format::Json,
-            ..Record::default()
-        };
-        rec.push_int(Field::ProcessPid, 9);
-        rec.push_str(Field::HostName, "apphost");
-        rec.push_str(Field::LogLogger, "app");
-        add_to_parsed(&origin, &mut rec, |_, added| {
-            added.push((Field::TraceId, Value::str("t")));
-        });
-        let fields: Vec<(Field, Value<'_>)> = rec.fields.into_vec();
-        assert_eq!(
-            fields,
-            vec![
-                (Field::HostName, Value::str("apphost")),
-                (Field::LogIostream, Value::str("stdout")),
-                (Field::LogLogger, Value::str("app")),
-                (Field::ProcessPid, Value::Int(9)),
-                (Field::ServiceName, Value::str("web-1")),
-                (Field::TraceId, Value::str("t")),
-            ]
-        );
     }
 }

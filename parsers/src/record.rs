@@ -126,16 +126,6 @@ impl<'a> Record<'a> {
             .map(|(_, v)| v)
     }
 
-    /// [`Record::get`] for fields sorted by key (equal keys in the order
-    /// pushed, as a stable sort leaves them): a binary search.
-    pub fn get_sorted(&self, field: Field) -> Option<&Value<'a>> {
-        let at = self.fields.partition_point(|(f, _)| *f < field);
-        match self.fields.get(at) {
-            Some((f, value)) if *f == field => Some(value),
-            _ => None,
-        }
-    }
-
     /// Sets `logmux.parse_error`, once.
     pub fn flag_parse_error(&mut self) {
         if self.get(Field::LogmuxParseError).is_none() {
@@ -149,61 +139,46 @@ impl<'a> Record<'a> {
     }
 
     /// Moves `added` into [`Record::fields`], which must be sorted, each
-    /// after the fields that sort before it: what inserting them one by
-    /// one makes, but in one merge from the back that moves each field
-    /// once. (One insert each, every one moving the fields after it, was an
-    /// eighth of `listen`'s instructions: ten envelope fields a message.)
-    /// An added field whose key the record has already is dropped: the
-    /// record's own stays, as [`Record::get`] would find it first. `added`
-    /// must not hold a key twice; it is left empty. Fields sorted with no
-    /// key twice stay so, and need no sort to be written.
+    /// after the fields that sort before it or equal it: what inserting
+    /// them one by one in the order given makes, but in one merge from the
+    /// back that moves each field once. (One insert each, every one moving
+    /// the fields after it, was an eighth of `listen`'s instructions: ten
+    /// envelope fields a message.) `added` is left empty.
     pub fn merge_sorted(&mut self, added: &mut Added<'a>) {
+        // Stable: added fields of one key keep their order.
         if !added.is_sorted_by_key(|(f, _)| *f) {
             added.sort_by_key(|(f, _)| *f);
         }
-        debug_assert!(added.windows(2).all(|w| w[0].0 != w[1].0), "a key twice");
         let (n, k) = (self.fields.len(), added.len());
         self.fields.reserve(k);
-        // SAFETY: both lengths are set to 0 first: the fields read out of
-        // `added` are owned by `self.fields` alone, and were dropping one
-        // to panic, every field would be leaked, none dropped twice.
-        // `reserve` made room for `n + k` fields. With old fields `[0, i)`
-        // and added ones `[0, j)` left, the places from `i + shift` on are
-        // filled, and `shift` is `j` plus the added fields dropped so far.
-        // The old fields greater than the last added one move up by
-        // `shift`, from the back; then that added field goes below them
-        // (`shift` one less), or is dropped if the old field left below is
-        // of its key. An old field moves from `i - 1` to `i - 1 + shift`
-        // with `shift >= 1` (it counts the added field being placed), so
-        // source and destination never overlap,
-        // and a place is written only once the field in it has moved. When
-        // `j` is 0, the old fields left are in place and the filled ones
-        // start `shift` places after them: `copy` closes that gap
-        // (overlapping), and `[0, n + k - shift)` holds each field once.
+        // SAFETY: `added`'s length is set to 0 first, so the fields read out
+        // of it below are owned by `self.fields` alone. `reserve` made room
+        // for `n + k` fields. With old fields `[0, i)` and added ones
+        // `[0, j)` left, the next place from the back is `i + j - 1`: the
+        // greater of the last old field (strictly: an equal added field
+        // goes after it) and the last added one moves there, one field at a
+        // time. An old field moves from `i - 1` to `i - 1 + j` with `j >= 1`,
+        // so source and destination never overlap, and a place is written
+        // only once the field in it has moved. When `j` is 0, the old
+        // fields left are in place; `[0, n + k)` then holds each field
+        // exactly once. Nothing in the loop can panic (comparing two
+        // `Field`s), so no field is ever dropped twice.
         unsafe {
             let src = added.as_ptr();
             added.set_len(0);
-            self.fields.set_len(0);
             let dst = self.fields.as_mut_ptr();
-            let (mut i, mut j, mut shift) = (n, k, k);
+            let (mut i, mut j) = (n, k);
             while j > 0 {
-                j -= 1;
-                let key = (*src.add(j)).0;
-                while i > 0 && (*dst.add(i - 1)).0 > key {
+                let last_added = src.add(j - 1);
+                if i > 0 && (*dst.add(i - 1)).0 > (*last_added).0 {
                     i -= 1;
-                    std::ptr::copy_nonoverlapping(dst.add(i), dst.add(i + shift), 1);
-                }
-                if i > 0 && (*dst.add(i - 1)).0 == key {
-                    std::ptr::drop_in_place(src.add(j).cast_mut());
+                    std::ptr::copy_nonoverlapping(dst.add(i), dst.add(i + j), 1);
                 } else {
-                    shift -= 1;
-                    std::ptr::copy_nonoverlapping(src.add(j), dst.add(i + shift), 1);
+                    j -= 1;
+                    std::ptr::copy_nonoverlapping(last_added, dst.add(i + j), 1);
                 }
             }
-            if shift > 0 {
-                std::ptr::copy(dst.add(i + shift), dst.add(i), n + k - i - shift);
-            }
-            self.fields.set_len(n + k - shift);
+            self.fields.set_len(n + k);
         }
     }
 
@@ -262,13 +237,11 @@ mod tests {
     }
 
     /// What [`Record::merge_sorted`] must equal: each added field inserted
-    /// after the fields that sort before it, unless its key is there.
+    /// after the fields that sort before it or equal it.
     fn insert_one_by_one<'a>(fields: &mut Vec<(Field, Value<'a>)>, added: &[(Field, Value<'a>)]) {
         for (field, value) in added {
-            if fields.iter().all(|(f, _)| f != field) {
-                let at = fields.partition_point(|(f, _)| f < field);
-                fields.insert(at, (*field, value.clone()));
-            }
+            let at = fields.partition_point(|(f, _)| f <= field);
+            fields.insert(at, (*field, value.clone()));
         }
     }
 
@@ -286,11 +259,8 @@ mod tests {
                 .map(|(n, i)| (field(i), Value::Str(Cow::Owned(format!("old {n}")))))
                 .collect();
             old.sort_by_key(|(f, _)| *f);
-            // No key twice among the added ones, in any order.
-            let mut seen = std::collections::HashSet::new();
             let added: Vec<(Field, Value<'static>)> = added
                 .into_iter()
-                .filter(|i| seen.insert(*i))
                 .enumerate()
                 .map(|(n, i)| (field(i), Value::Str(Cow::Owned(format!("added {n}")))))
                 .collect();
@@ -302,23 +272,6 @@ mod tests {
             r.merge_sorted(&mut added);
             proptest::prop_assert!(added.is_empty());
             proptest::prop_assert_eq!(r.fields.into_vec(), want);
-        }
-
-        /// On fields sorted stably by key, the binary search finds what the
-        /// scan finds: the first pushed of a key, or nothing.
-        #[test]
-        fn a_sorted_lookup_is_the_first_pushed(
-            keys in proptest::collection::vec(0..crate::field::ALL.len(), 0..30),
-            wanted in 0..crate::field::ALL.len(),
-        ) {
-            let field = |i: usize| crate::field::ALL[i];
-            let mut r = Record::default();
-            for (n, i) in keys.into_iter().enumerate() {
-                r.push(field(i), Value::Int(n as i64));
-            }
-            r.fields.sort_by_key(|(f, _)| *f);
-            let wanted = field(wanted);
-            proptest::prop_assert_eq!(r.get_sorted(wanted), r.get(wanted));
         }
     }
 

@@ -25,7 +25,6 @@ use crate::event::{self, Origin, Stamp};
 use crate::metrics::{EventCache, EventMetrics};
 use crate::output::{sort_fields, Encoder, Event};
 use crate::trace::infer::Joiner;
-use crate::trace::stamp::stamp_sorted;
 use crate::trace::{SpanFeed, Tracer};
 
 /// What the pipeline carries along with a line's text.
@@ -412,7 +411,6 @@ impl Pipeline {
             &self.settings.encoder,
             &mut self.stats,
             &mut rec,
-            false,
             &parsed.message,
             &meta.stamp,
             observed,
@@ -459,6 +457,10 @@ impl Pipeline {
         if !parsed {
             rec.flag_parse_error();
         }
+        // Also a JSON line kept as text because it is not I-JSON.
+        if rec.get(Field::LogmuxParseError).is_some() {
+            self.stats.parse_errors += 1;
+        }
         if rec.format == Format::Supervisord {
             stream.supervisord_seen = true;
         }
@@ -474,23 +476,17 @@ impl Pipeline {
                 rec.severity_text = meta.stamp.wrapper_severity_text.map(Cow::Borrowed);
             }
         }
-        event::add_to_parsed(&stream.origin, &mut rec, stamp_sorted);
-        // Also a JSON line kept as text because it is not I-JSON.
-        if rec.get_sorted(Field::LogmuxParseError).is_some() {
-            self.stats.parse_errors += 1;
-        }
+        crate::trace::stamp::stamp(&mut rec);
+        event::add_to_parsed(&stream.origin, &mut rec);
         // After the ids the line logs are stamped: only lines left without
-        // a trace id are joined. A join adds fields out of order.
-        let mut sorted = true;
+        // a trace id are joined.
         if let Some(join) = &self.join {
             join.observe(&mut rec, meta.stamp.observed_unix());
-            sorted = false;
         }
         emit(
             &self.settings.encoder,
             &mut self.stats,
             &mut rec,
-            sorted,
             text,
             &meta.stamp,
             None,
@@ -543,7 +539,7 @@ impl Pipeline {
         if truncated {
             rec.push(Field::LogmuxTruncated, Value::Bool(true));
         }
-        event::add_to_parsed(origin, &mut rec, |_, _| {});
+        event::add_to_parsed(origin, &mut rec);
         self.encode(&mut rec, &text, stamp, None, origin, out);
     }
 
@@ -563,7 +559,6 @@ impl Pipeline {
             &self.settings.encoder,
             &mut self.stats,
             rec,
-            false,
             raw,
             stamp,
             observed,
@@ -672,14 +667,12 @@ impl Output for Vec<u8> {
     }
 }
 
-/// Sorts (unless `sorted`: its fields are in order, as `add_to_parsed`
-/// left them), counts and encodes one finished record.
+/// Sorts, counts and encodes one finished record.
 #[allow(clippy::too_many_arguments)]
 fn emit(
     encoder: &Encoder,
     stats: &mut Stats,
     rec: &mut Record<'_>,
-    sorted: bool,
     raw: &str,
     stamp: &Stamp,
     observed: Option<&[u8]>,
@@ -692,10 +685,8 @@ fn emit(
     let encoder = own.unwrap_or(encoder);
     if let Some(fields) = &encoder.resource {
         crate::output::add_static_fields(rec, fields);
-        sort_fields(rec);
-    } else if !sorted {
-        sort_fields(rec);
     }
+    sort_fields(rec);
     stats.events += 1;
     if let Some((m, cache)) = metrics {
         m.observe(rec, cache);

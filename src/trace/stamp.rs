@@ -8,54 +8,36 @@
 use std::borrow::Cow;
 
 use logmux_parsers::trace_context::{self, to_hex};
-use logmux_parsers::{Added, Field, Format, Record, Value};
+use logmux_parsers::{Field, Format, Record, Value};
 
 use super::ids::{span_id, SpanRole};
 
-/// Puts `trace_id` and `span_id` in `added` when `rec` carries a request's
-/// id. `rec`'s fields must be sorted by key (equal keys in the order pushed,
-/// as a stable sort leaves them): the two keys that may carry an id are
-/// next to each other there, so a record without one costs one binary
-/// search and no allocation.
-pub fn stamp_sorted<'a>(rec: &Record<'a>, added: &mut Added<'a>) {
-    const _: () = assert!((HEADER as u8) < (REQUEST_ID as u8));
-    let from = rec.fields.partition_point(|(f, _)| *f < HEADER);
-    let (mut header, mut request_id) = (None, None);
-    let near = rec.fields.get(from..).unwrap_or_default();
-    for (field, value) in near.iter().take_while(|(f, _)| *f <= REQUEST_ID) {
-        match *field {
-            HEADER => header = header.or(Some(value)),
-            REQUEST_ID => request_id = request_id.or(Some(value)),
+/// Adds `trace_id` and `span_id` to `rec` when it carries a request's id.
+/// A record without one costs one pass over its fields and no allocation.
+pub fn stamp(rec: &mut Record<'_>) {
+    let mut header = None;
+    let mut request_id = None;
+    for (i, (field, _)) in rec.fields.iter().enumerate() {
+        match field {
+            Field::TraceId => return,
+            Field::HttpRequestHeaderTraceparent => header = header.or(Some(i)),
+            Field::HttpRequestId => request_id = request_id.or(Some(i)),
             _ => {}
         }
     }
-    if header.is_none() && request_id.is_none() || rec.get_sorted(Field::TraceId).is_some() {
-        return;
-    }
     let Some((trace, text)) = header
-        .and_then(from_traceparent)
-        .or_else(|| request_id.and_then(from_request_id))
+        .and_then(|i| from_traceparent(rec, i))
+        .or_else(|| request_id.and_then(|i| from_request_id(rec, i)))
     else {
         return;
     };
-    added.push((Field::TraceId, Value::Str(text)));
+    rec.push(Field::TraceId, Value::Str(text));
     if let Some(role) = role(rec.format) {
-        let span = to_hex(&span_id(&trace, role));
-        added.push((Field::SpanId, Value::Str(Cow::Owned(span))));
+        rec.push(
+            Field::SpanId,
+            Value::Str(Cow::Owned(to_hex(&span_id(&trace, role)))),
+        );
     }
-}
-
-/// The fields that may name a request: its `traceparent` header, its id.
-const HEADER: Field = Field::HttpRequestHeaderTraceparent;
-const REQUEST_ID: Field = Field::HttpRequestId;
-
-/// [`stamp_sorted`] on a record in any order: it is sorted first.
-#[cfg(test)]
-pub fn stamp(rec: &mut Record<'_>) {
-    rec.fields.sort_by_key(|(f, _)| *f);
-    let mut added = Added::new();
-    stamp_sorted(rec, &mut added);
-    rec.merge_sorted(&mut added);
 }
 
 /// Which span an event of `format` belongs to: nginx's access line is its
@@ -71,9 +53,9 @@ fn role(format: Format) -> Option<SpanRole> {
     }
 }
 
-/// The trace id of a traceparent header.
-fn from_traceparent<'a>(value: &Value<'a>) -> Option<([u8; 16], Cow<'a, str>)> {
-    let Value::Str(value) = value else {
+/// The trace id of the traceparent header in field `i`.
+fn from_traceparent<'a>(rec: &Record<'a>, i: usize) -> Option<([u8; 16], Cow<'a, str>)> {
+    let (_, Value::Str(value)) = rec.fields.get(i)? else {
         return None;
     };
     let parsed = trace_context::traceparent(value)?;
@@ -81,9 +63,9 @@ fn from_traceparent<'a>(value: &Value<'a>) -> Option<([u8; 16], Cow<'a, str>)> {
     Some((parsed.trace_id, lower_slice(value, start, &parsed.trace_id)))
 }
 
-/// A request id, when it is a valid trace id.
-fn from_request_id<'a>(value: &Value<'a>) -> Option<([u8; 16], Cow<'a, str>)> {
-    let Value::Str(value) = value else {
+/// The request id in field `i`, when it is a valid trace id.
+fn from_request_id<'a>(rec: &Record<'a>, i: usize) -> Option<([u8; 16], Cow<'a, str>)> {
+    let (_, Value::Str(value)) = rec.fields.get(i)? else {
         return None;
     };
     let id = trace_context::trace_id(value)?;
@@ -156,13 +138,7 @@ mod tests {
     #[test]
     fn the_request_id_when_there_is_no_valid_traceparent() {
         for header in [None, Some("00-xyz"), Some("-")] {
-            // Other fields around and between the two.
-            let mut fields = vec![
-                (Field::UrlPath, "/"),
-                (Field::HttpRequestId, R),
-                (Field::HttpRequestHeaderXForwardedFor, "10.0.0.1"),
-                (Field::HostName, "web"),
-            ];
+            let mut fields = vec![(Field::HttpRequestId, R)];
             fields.extend(header.map(|h| (Field::HttpRequestHeaderTraceparent, h)));
             let mut rec = record(Format::NginxAccess, &fields);
             stamp(&mut rec);
