@@ -298,9 +298,9 @@ impl Hub {
         syslog::fix_year_rollover(&mut msg, clock.month);
         let body = body_bytes(bytes, text, msg.body);
         // The whole frame was checked: its body need not be checked again.
-        let checked = (text.len() == bytes.len()).then_some(Checked {
-            body: msg.body,
-            plain: plain.is_some(),
+        let checked = (text.len() == bytes.len()).then_some(match plain {
+            Some(_) => LineBytes::Plain(msg.body),
+            None => LineBytes::Checked(msg.body),
         });
         let sender = Sender::of(&msg);
         let key = KeyRef {
@@ -502,20 +502,12 @@ impl Hub {
     }
 }
 
-/// A body whose frame was checked as UTF-8, and whether the frame was
-/// plain (ASCII, no escape, no newline).
-#[derive(Clone, Copy)]
-struct Checked<'b> {
-    body: &'b str,
-    plain: bool,
-}
-
-/// `bytes` as the text already checked, when they are that text itself
-/// (the joiner hands back a Docker body as it came when it holds nothing).
-fn as_checked<'b>(bytes: &'b [u8], checked: Option<Checked<'b>>) -> LineBytes<'b> {
+/// `bytes` as the body already checked with its frame (`Checked`, or
+/// `Plain`), when they are that body itself (the joiner hands back a
+/// Docker body as it came when it holds nothing).
+fn as_checked<'b>(bytes: &'b [u8], checked: Option<LineBytes<'b>>) -> LineBytes<'b> {
     match checked {
-        Some(c) if std::ptr::eq(bytes, c.body.as_bytes()) && c.plain => LineBytes::Plain(c.body),
-        Some(c) if std::ptr::eq(bytes, c.body.as_bytes()) => LineBytes::Checked(c.body),
+        Some(body) if std::ptr::eq(bytes, body.bytes()) => body,
         _ => LineBytes::Unchecked(bytes),
     }
 }
