@@ -32,6 +32,9 @@ pub const EX_DATAERR: u8 = 65;
 pub const EX_NOINPUT: u8 = 66;
 /// EX_UNAVAILABLE: `logmux ctl` cannot reach a running `logmux run`.
 pub const EX_UNAVAILABLE: u8 = 69;
+/// EX_SOFTWARE: a bug in logmux stopped it (a parsing thread panicked, in
+/// a build that unwinds; release builds abort on a panic).
+pub const EX_SOFTWARE: u8 = 70;
 /// EX_OSERR: the system refused something logmux needs (a listen address,
 /// the runtime, signal handling).
 pub const EX_OSERR: u8 = 71;
@@ -56,6 +59,7 @@ pub fn filter(result: &anyhow::Result<filter::Outcome>) -> u8 {
     match result {
         Ok(filter::Outcome::Done | filter::Outcome::OutputClosed) => OK,
         Ok(filter::Outcome::InputErrors(_)) => EX_NOINPUT,
+        Err(e) if e.is::<filter::ParseThreadPanicked>() => EX_SOFTWARE,
         Err(_) => EX_IOERR,
     }
 }
@@ -155,6 +159,8 @@ mod tests {
         assert_eq!(filter(&Ok(filter::Outcome::OutputClosed)), 0);
         assert_eq!(filter(&Ok(filter::Outcome::InputErrors(2))), 66);
         assert_eq!(filter(&Err(anyhow::anyhow!("write"))), 74);
+        let bug = filter::ParseThreadPanicked::from_payload(Box::new("a bug"));
+        assert_eq!(filter(&Err(bug.into())), 70);
         assert_eq!(filter_config_invalid(), 78);
     }
 

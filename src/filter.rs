@@ -22,6 +22,8 @@ mod follow;
 mod parallel;
 mod pipe;
 
+pub use parallel::ParseThreadPanicked;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
@@ -90,6 +92,9 @@ enum StepError {
     /// Writing the output failed (not a closed reader): stop.
     #[error("cannot write the output")]
     Write(#[source] io::Error),
+    /// A parsing thread panicked: stop.
+    #[error(transparent)]
+    Bug(#[from] ParseThreadPanicked),
 }
 
 /// Runs a filter job to the end of its inputs.
@@ -226,6 +231,8 @@ fn filter_all(
                 failed += 1;
             }
             Err(e @ StepError::Write(_)) => return Err(e.into()),
+            // Kept as itself: its exit code tells it apart.
+            Err(StepError::Bug(bug)) => return Err(bug.into()),
         }
     }
     let outcome = if failed > 0 {

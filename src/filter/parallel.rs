@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Mutex;
 
@@ -41,7 +42,7 @@ pub(super) fn filter_file(
 ) -> Result<bool, StepError> {
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
     let jobs_rx = Mutex::new(jobs_rx);
-    let (done_tx, done_rx) = mpsc::channel::<(u64, Parsed)>();
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Answer)>();
     std::thread::scope(|scope| {
         let workers = (threads, settings, origin, max_line);
         start_workers(scope, workers, &jobs_rx, &done_tx, |i, p| (i, p))
@@ -82,7 +83,7 @@ pub(super) fn start_workers<'scope, 'env, T: Send + 'scope>(
     (threads, settings, origin, max_line): (usize, &Settings, &'scope Origin, usize),
     jobs: &'scope Mutex<Receiver<Job>>,
     done: &Sender<T>,
-    wrap: fn(u64, Parsed) -> T,
+    wrap: fn(u64, Answer) -> T,
 ) -> io::Result<()> {
     for n in 0..threads {
         let done = done.clone();
@@ -101,13 +102,17 @@ pub(super) fn start_workers<'scope, 'env, T: Send + 'scope>(
 }
 
 /// A worker: parses chunks until the reading thread stops sending them.
+/// A panic (a bug) is caught and sent on as the chunk's answer, and the
+/// worker ends: the reading thread, which waits for every chunk in turn,
+/// would otherwise wait for that one forever. (Release builds abort on a
+/// panic, `panic = "abort"`; this serves builds that unwind, the tests'.)
 fn work<T>(
     jobs: &Mutex<Receiver<Job>>,
     done: &Sender<T>,
     pipeline: &mut Pipeline,
     origin: &Origin,
     max_line: usize,
-    wrap: fn(u64, Parsed) -> T,
+    wrap: fn(u64, Answer) -> T,
 ) {
     loop {
         let job = match jobs.lock() {
@@ -115,11 +120,50 @@ fn work<T>(
             Err(_) => return,
         };
         let Ok((i, chunk, buf)) = job else { return };
-        let parsed = parallel::parse(pipeline, origin, max_line, chunk, buf);
-        if done.send(wrap(i, parsed)).is_err() {
+        let parsing = AssertUnwindSafe(|| parse_chunk(pipeline, origin, max_line, chunk, buf));
+        let answer = panic::catch_unwind(parsing).map_err(ParseThreadPanicked::from_payload);
+        let panicked = answer.is_err();
+        if done.send(wrap(i, answer)).is_err() || panicked {
             return;
         }
     }
+}
+
+/// A worker's answer for one chunk: its events, or the panic that stopped it.
+pub(super) type Answer = Result<Parsed, ParseThreadPanicked>;
+
+/// A parsing thread panicked: a bug in logmux, not in the input.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "a parsing thread panicked ({0}); this is a bug in logmux, please report it with the input"
+)]
+pub struct ParseThreadPanicked(String);
+
+impl ParseThreadPanicked {
+    pub(crate) fn from_payload(payload: Box<dyn std::any::Any + Send>) -> ParseThreadPanicked {
+        let message = match payload.downcast::<String>() {
+            Ok(text) => *text,
+            Err(payload) => payload
+                .downcast_ref::<&str>()
+                .map_or("no message", |text| text)
+                .to_string(),
+        };
+        ParseThreadPanicked(message)
+    }
+}
+
+/// Parses one chunk. In the unit tests, a chunk that starts with
+/// [`tests::PANIC`] panics instead, as a bug in a parser would.
+fn parse_chunk(
+    pipeline: &mut Pipeline,
+    origin: &Origin,
+    max_line: usize,
+    chunk: Chunk,
+    buf: Vec<u8>,
+) -> Parsed {
+    #[cfg(test)]
+    tests::panic_if_asked(&chunk.bytes);
+    parallel::parse(pipeline, origin, max_line, chunk, buf)
 }
 
 /// Reads chunks ahead and sends them out, and writes their events in
@@ -127,7 +171,7 @@ fn work<T>(
 fn sequence(
     feed: &mut Feed<'_>,
     jobs: Sender<Job>,
-    done: &Receiver<(u64, Parsed)>,
+    done: &Receiver<(u64, Answer)>,
     threads: usize,
     (seq, pipeline, out): (&mut Sequencer, &mut Pipeline, &mut Writer),
 ) -> Result<bool, StepError> {
@@ -148,7 +192,8 @@ fn sequence(
         if next == sent {
             break;
         }
-        let Ok((i, p)) = done.recv() else { break };
+        let Ok((i, answer)) = done.recv() else { break };
+        let p = answer.map_err(|bug| stopped_by(bug, out, pipeline))?;
         parsed.insert(i, p);
         let ends = (&mut *seq, &mut *pipeline, &mut *out);
         let (chunks, outs) = (&mut feed.chunks, &mut feed.outs);
@@ -204,6 +249,17 @@ pub(super) fn write_in_order(
         }
     }
     Ok(true)
+}
+
+/// Ends the input on a parsing thread's panic; the events already written
+/// in order go out first (a write error then is not what went wrong).
+pub(super) fn stopped_by(
+    bug: ParseThreadPanicked,
+    out: &mut Writer,
+    pipeline: &Pipeline,
+) -> StepError {
+    let _ = flush(out, pipeline);
+    StepError::Bug(bug)
 }
 
 /// Writes the events so far; false when the output was closed.
@@ -300,8 +356,74 @@ pub(super) fn cut(bytes: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::cut;
+pub(super) mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::{cut, filter_file, Writer};
+    use crate::engine::{Pipeline, Settings};
+    use crate::event::Origin;
+    use crate::output::Encoder;
+
+    /// A chunk that starts with this makes its worker panic.
+    pub(in crate::filter) const PANIC: &[u8] = b"\0logmux test: panic here\0";
+
+    pub(in crate::filter) fn panic_if_asked(chunk: &[u8]) {
+        if chunk.starts_with(PANIC) {
+            panic!("a test asked this parsing thread to panic");
+        }
+    }
+
+    pub(in crate::filter) fn settings() -> Settings {
+        Settings {
+            forced: None,
+            nginx_format: None,
+            uwsgi_logdate: None,
+            uwsgi_format: None,
+            encoder: Encoder::json(),
+        }
+    }
+
+    /// Runs `job` on its own thread: its result, or `None` when it has not
+    /// ended within 60 s (hung).
+    pub(in crate::filter) fn ends_within_a_minute<R: Send + 'static>(
+        job: impl FnOnce() -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(job());
+        });
+        rx.recv_timeout(Duration::from_secs(60)).ok()
+    }
+
+    #[test]
+    fn a_parsing_thread_that_panics_ends_the_file_with_an_error_not_a_hang() {
+        let mut input = PANIC.to_vec();
+        input.extend_from_slice(b" a line\n");
+        let result = ends_within_a_minute(move || {
+            let mut pipeline = Pipeline::new(settings());
+            let mut out = Writer::stdout();
+            let mut reparsed = 0;
+            let result = filter_file(
+                &mut input.as_slice(),
+                &Origin::default(),
+                (1 << 20, 2),
+                &settings(),
+                &mut pipeline,
+                &mut out,
+                &mut reparsed,
+            );
+            (result.map_err(|e| e.to_string()), out.buf)
+        });
+        let Some((result, written)) = result else {
+            panic!("filter_file hung after a parsing thread panicked");
+        };
+        assert!(
+            matches!(&result, Err(e) if e.contains("a parsing thread panicked")),
+            "{result:?}"
+        );
+        assert!(written.is_empty(), "{}", String::from_utf8_lossy(&written));
+    }
 
     #[test]
     fn a_chunk_is_cut_between_lines_at_rest_before_a_traceback() {

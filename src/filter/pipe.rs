@@ -27,7 +27,10 @@ use crate::engine::unwrap::Carry;
 use crate::engine::{Pipeline, Settings};
 use crate::event::{BurstClock, Origin, Stamp};
 
-use super::parallel::{cut, flush, start_workers, write_in_order, Job, CHUNK, IN_FLIGHT};
+use super::parallel::{
+    cut, flush, start_workers, stopped_by, write_in_order, Job, ParseThreadPanicked, CHUNK,
+    IN_FLIGHT,
+};
 use super::{StepError, Writer, READ_SIZE};
 
 /// The pipe's buffer asked for (Linux's default is 64 KiB; an unprivileged
@@ -43,8 +46,8 @@ enum Msg {
     Read(Vec<u8>, Stamp),
     /// The pipe ended (`None`) or failed.
     End(Option<io::Error>),
-    /// A worker's chunk (boxed: its parsing state is large).
-    Parsed(u64, Box<Parsed>),
+    /// A worker's chunk (boxed: its parsing state is large), or its panic.
+    Parsed(u64, Result<Box<Parsed>, ParseThreadPanicked>),
 }
 
 /// Filters one pipe on `threads` workers into `out`; `idle`: emit what is
@@ -73,7 +76,7 @@ pub(super) fn filter_pipe(
     std::thread::scope(|scope| {
         let workers = (threads, settings, origin, max_line);
         start_workers(scope, workers, &jobs_rx, &msg_tx, |i, p| {
-            Msg::Parsed(i, Box::new(p))
+            Msg::Parsed(i, p.map(Box::new))
         })
         .map_err(StepError::Read)?;
         drop(msg_tx);
@@ -258,7 +261,8 @@ impl Flow<'_> {
                 self.ended = Some(error);
                 self.send(false)?;
             }
-            Msg::Parsed(i, parsed) => {
+            Msg::Parsed(i, answer) => {
+                let parsed = answer.map_err(|bug| stopped_by(bug, out, pipeline))?;
                 self.parsed.insert(i, *parsed);
                 let (reads, outs) = (&mut self.reads, &mut self.outs);
                 let ends = (seq, pipeline, out);
@@ -333,5 +337,49 @@ impl Flow<'_> {
             self.guess = real;
         }
         flush(out, pipeline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+    use std::io::Write;
+    use std::os::fd::OwnedFd;
+    use std::time::Duration;
+
+    use super::filter_pipe;
+    use crate::engine::Pipeline;
+    use crate::event::Origin;
+    use crate::filter::parallel::tests::{ends_within_a_minute, settings, PANIC};
+    use crate::filter::Writer;
+
+    #[test]
+    fn a_parsing_thread_that_panics_ends_the_pipe_with_an_error_not_a_hang() {
+        let result = ends_within_a_minute(|| {
+            let (reader, mut writer) = std::io::pipe()?;
+            writer.write_all(PANIC)?;
+            writer.write_all(b" a line\n")?;
+            drop(writer);
+            let mut pipeline = Pipeline::new(settings());
+            let mut out = Writer::stdout();
+            let result = filter_pipe(
+                File::from(OwnedFd::from(reader)),
+                &Origin::default(),
+                (1 << 20, 2, Duration::from_millis(100)),
+                &settings(),
+                &mut pipeline,
+                &mut out,
+                &mut 0,
+            );
+            Ok::<_, std::io::Error>((result.map_err(|e| e.to_string()), out.buf))
+        });
+        let Some(Ok((result, written))) = result else {
+            panic!("filter_pipe hung after a parsing thread panicked, or no pipe: {result:?}");
+        };
+        assert!(
+            matches!(&result, Err(e) if e.contains("a parsing thread panicked")),
+            "{result:?}"
+        );
+        assert!(written.is_empty(), "{}", String::from_utf8_lossy(&written));
     }
 }
