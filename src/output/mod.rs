@@ -7,6 +7,7 @@
 //! is never split across writes and two events never share a line.
 
 mod cursor;
+mod float_text;
 mod json;
 mod logfmt;
 pub mod otlp;
