@@ -4,7 +4,7 @@
 //! nginx's `$request_time` and `$upstream_response_time` (`0.005`) and
 //! uWSGI's durations (`5000` micros → `0.005`) have at most six decimals.
 //! For such a number ryu's general method (128-bit products and tables)
-//! cost about 540 instructions, a tenth of an nginx line with two of them;
+//! cost about 540 instructions, 8 % of an image nginx line with two of them;
 //! its decimal digits are found here with one multiplication and a check.
 //! The text is byte for byte ryu's: the tests hold the two together.
 
@@ -15,9 +15,9 @@ pub const MAX_LEN: usize = 18;
 /// most six places whose size is in [1e-5, 4e9); its length, or `None`
 /// for any other number (ryu's turn).
 ///
-/// Why these bounds: below 2^32 two doubles are less than 1e-6 apart, so
-/// the one decimal of at most six places that reads back as `f` is also
-/// the shortest (ryu's); from 1e-5 up ryu writes no exponent.
+/// Why these bounds: below 2^32 neighbouring doubles are less than 1e-6
+/// apart, so the one decimal of at most six places that reads back as `f`
+/// is also the shortest (ryu's); from 1e-5 up ryu writes no exponent.
 pub fn few_decimals(f: f64, buf: &mut [u8; MAX_LEN]) -> Option<usize> {
     let size = f.abs();
     if !(1e-5..4e9).contains(&size) {
