@@ -94,7 +94,7 @@ enum StepError {
     Write(#[source] io::Error),
     /// A parsing thread panicked: stop.
     #[error(transparent)]
-    Bug(#[from] ParseThreadPanicked),
+    Bug(ParseThreadPanicked),
 }
 
 /// Runs a filter job to the end of its inputs.

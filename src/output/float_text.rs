@@ -11,14 +11,14 @@
 /// The longest text written: a sign, ten digits, a point, six decimals.
 pub const MAX_LEN: usize = 18;
 
-/// Writes `f` (finite) as ryu would into `buf` when it is a decimal of at
-/// most six places whose size is in [1e-5, 4e9); its length, or `None`
-/// for any other number (ryu's turn).
+/// Writes `f` (finite) as ryu would into `buf` (at least [`MAX_LEN`]
+/// bytes) when it is a decimal of at most six places whose size is in
+/// [1e-5, 4e9); its length, or `None` for any other number (ryu's turn).
 ///
 /// Why these bounds: below 2^32 neighbouring doubles are less than 1e-6
 /// apart, so the one decimal of at most six places that reads back as `f`
 /// is also the shortest (ryu's); from 1e-5 up ryu writes no exponent.
-pub fn few_decimals(f: f64, buf: &mut [u8; MAX_LEN]) -> Option<usize> {
+pub fn few_decimals(f: f64, buf: &mut [u8]) -> Option<usize> {
     let size = f.abs();
     if !(1e-5..4e9).contains(&size) {
         return None;
@@ -43,7 +43,7 @@ pub fn few_decimals(f: f64, buf: &mut [u8; MAX_LEN]) -> Option<usize> {
     }
     let mut at = 0;
     if f.is_sign_negative() {
-        buf[0] = b'-';
+        *buf.first_mut()? = b'-';
         at = 1;
     }
     let mut digits = itoa::Buffer::new();

@@ -643,6 +643,8 @@ fn write_float(c: &mut Cursor<'_>, f: f64) {
 
 /// ryu's longest text, `-1.7976931348623157e308`, is 24 bytes.
 const FLOAT_TEXT: usize = 24;
+// The short way's text fits too.
+const _: () = assert!(float_text::MAX_LEN <= FLOAT_TEXT);
 
 /// `f` as JSON into `text` (`null` when not finite); its length. Out of
 /// line, cold and given no cursor: a cursor whose address is taken leaves
@@ -651,15 +653,14 @@ const FLOAT_TEXT: usize = 24;
 #[cold]
 #[inline(never)]
 fn float_json(f: f64, text: &mut [u8; FLOAT_TEXT]) -> usize {
-    let mut short = [0u8; float_text::MAX_LEN];
-    let written: &[u8] = if let Some(n) = float_text::few_decimals(f, &mut short) {
-        short.get(..n).unwrap_or_default()
-    } else if f.is_finite() {
-        return copy_into(ryu::Buffer::new().format_finite(f).as_bytes(), text);
+    if let Some(n) = float_text::few_decimals(f, text) {
+        return n;
+    }
+    if f.is_finite() {
+        copy_into(ryu::Buffer::new().format_finite(f).as_bytes(), text)
     } else {
-        b"null"
-    };
-    copy_into(written, text)
+        copy_into(b"null", text)
+    }
 }
 
 /// Copies `from` to the start of `to` (as much as fits); its length.
