@@ -194,13 +194,19 @@ pub fn part_of(
         return None;
     }
     let found = Found::gather(rec);
-    let id = found.trace_id.or_else(|| {
-        rec.extra
-            .iter()
-            .find(|(k, _)| k == "trace_id")
-            .map(|(_, v)| v)
-    })?;
-    let trace_id = trace_context::trace_id(id.as_str()?)?;
+    let trace_id = match rec.trace_id_bytes {
+        // The stamp's: the field holds these bytes' hex.
+        Some(bytes) if found.trace_id.is_some() => bytes,
+        _ => {
+            let id = found.trace_id.or_else(|| {
+                rec.extra
+                    .iter()
+                    .find(|(k, _)| k == "trace_id")
+                    .map(|(_, v)| v)
+            })?;
+            trace_context::trace_id(id.as_str()?)?
+        }
+    };
     let time = rec
         .timestamp
         .map_or(observed, |t| timestamp_nanos(&t, zone));

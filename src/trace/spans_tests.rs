@@ -438,3 +438,16 @@ fn a_programs_events_share_one_resource() {
         ]
     );
 }
+
+#[test]
+fn a_part_has_the_trace_id_the_stamp_gave_its_event() {
+    // The stamp keeps the id's bytes with the record; the part takes them.
+    let upper = "0AF7651916CD43DD8448EB211C80319C";
+    let mut rec = Record::default();
+    assert!(uwsgi::parse_request(UWSGI_500, &mut rec));
+    rec.push(Field::HttpRequestId, Value::str(upper));
+    crate::trace::stamp::stamp(&mut rec);
+    let (id, _) = part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new()).unwrap();
+    let want = logmux_parsers::trace_context::trace_id("0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(Some(id), want);
+}

@@ -32,6 +32,7 @@ pub fn stamp(rec: &mut Record<'_>) {
         return;
     };
     rec.push(Field::TraceId, Value::Str(text));
+    rec.trace_id_bytes = Some(trace);
     if let Some(role) = role(rec.format) {
         rec.push(
             Field::SpanId,
@@ -164,6 +165,33 @@ mod tests {
             let mut rec = record(format, &[(Field::HttpRequestId, R)]);
             stamp(&mut rec);
             assert_eq!(ids(&rec), (Some(R.into()), span_id), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn the_ids_bytes_are_kept_with_the_record() {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let bytes = |t| trace_context::trace_id(t);
+        for (fields, want) in [
+            (vec![(Field::HttpRequestId, R)], bytes(R)),
+            (
+                vec![(Field::HttpRequestId, "0AF7651916CD43DD8448EB211C80319C")],
+                bytes(R),
+            ),
+            (
+                vec![
+                    (Field::HttpRequestId, R),
+                    (Field::HttpRequestHeaderTraceparent, tp),
+                ],
+                bytes(T),
+            ),
+            (vec![(Field::HttpRequestId, "req-42")], None),
+            // A line's own trace id is kept, and not decoded here.
+            (vec![(Field::HttpRequestId, R), (Field::TraceId, T)], None),
+        ] {
+            let mut rec = record(Format::NginxAccess, &fields);
+            stamp(&mut rec);
+            assert_eq!(rec.trace_id_bytes, want, "{fields:?}");
         }
     }
 

@@ -74,6 +74,11 @@ pub fn map<'e, 'a: 'e>(
     for (field, value) in &record.fields {
         // Of the schema's fields only these two can be ids: no name match
         // for the others.
+        if *field == Field::TraceId && record.trace_id_bytes.is_some() {
+            // The stamp's: the field holds these bytes' hex.
+            mapped.trace_id = record.trace_id_bytes;
+            continue;
+        }
         if matches!(field, Field::TraceId | Field::SpanId)
             && take_id(&mut mapped, field.name(), value)
         {

@@ -205,3 +205,44 @@ fn a_torn_frame_is_reported_not_read() {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+#[test]
+fn a_stamped_records_ids_are_its_request_ids() {
+    // The stamp keeps the id's bytes on the record for this writer: they
+    // must be the bytes of the id it wrote, however the line spelled it.
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    for (fields, trace) in [
+        (
+            vec![(Field::HttpRequestId, "0AF7651916CD43DD8448EB211C80319C")],
+            "0af7651916cd43dd8448eb211c80319c",
+        ),
+        (
+            vec![
+                (Field::HttpRequestId, "0af7651916cd43dd8448eb211c80319c"),
+                (Field::HttpRequestHeaderTraceparent, tp),
+            ],
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+        ),
+    ] {
+        let mut rec = Record {
+            format: Format::UwsgiRequest,
+            ..Record::default()
+        };
+        for (f, v) in fields {
+            rec.push_str(f, v);
+        }
+        crate::trace::stamp::stamp(&mut rec);
+        let otlp = Otlp {
+            json: false,
+            resource: Vec::new(),
+        };
+        let bytes = encode(&otlp, &mut rec, "line");
+        let frame = frames(&bytes).next().unwrap().unwrap();
+        let r = LogRecord::decode(frame.record).unwrap();
+        assert_eq!(hex(&r.trace_id), trace);
+        let t = logmux_parsers::trace_context::trace_id(trace).unwrap();
+        let uwsgi = crate::trace::ids::span_id(&t, crate::trace::ids::SpanRole::Uwsgi);
+        assert_eq!(r.span_id, uwsgi);
+        assert!(attr(&r.attributes, "trace_id").is_none());
+    }
+}
