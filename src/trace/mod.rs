@@ -8,6 +8,7 @@
 //! of the spans logmux builds for it are derived from that trace id, so
 //! that every event can carry its span's id without waiting for the others.
 
+pub mod batches;
 pub mod build;
 pub mod feed;
 pub mod ids;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use logmux_parsers::Record;
 
+use super::batches::Batches;
 use super::build;
 use super::parts::{part_of, Part};
 use super::span::Resource;
@@ -61,7 +62,7 @@ const WAKE_AT: usize = 1024;
 
 struct State {
     /// Parts handed in, not yet collected by the thread.
-    incoming: Vec<([u8; 16], Part)>,
+    incoming: Batches<([u8; 16], Part)>,
     /// At most this many wait while the thread is held by a full sink
     /// (more are dropped, and counted). While it is only behind (outrun by
     /// the readers, or given little CPU), the doors that can wait for it
@@ -169,7 +170,7 @@ impl Tracer {
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                incoming: Vec::new(),
+                incoming: Batches::default(),
                 max_incoming: 4 * spec.max_pending.max(8 * WAKE_AT),
                 sink_full_since: None,
                 thread_sleeps: false,
@@ -213,7 +214,7 @@ impl Tracer {
     }
 
     /// Takes in the parts of a stream's events, in their order: one lock
-    /// and one append for all of them. Returns whether the thread is now
+    /// and one batch moved for all of them. Returns whether the thread is now
     /// behind ([`Tracer::room`]), read under the same lock.
     pub fn take(&self, parts: &mut Vec<([u8; 16], Part)>) -> bool {
         let s = &self.shared;
@@ -221,12 +222,7 @@ impl Tracer {
             parts.clear();
             return false;
         };
-        if state.incoming.is_empty() {
-            // Swapped: the reader keeps the thread's emptied buffer.
-            std::mem::swap(&mut state.incoming, parts);
-        } else {
-            state.incoming.append(parts);
-        }
+        state.incoming.push(parts);
         // Held by a full sink (`on_full = "block"`): the readers never
         // wait for spans, and memory stays bounded. Only behind: the
         // readers wait before their next read (`room`), so this bound is
@@ -236,7 +232,7 @@ impl Tracer {
         } else {
             2 * state.max_incoming
         };
-        let over = keep_newest(&mut state.incoming, max);
+        let over = state.incoming.keep_newest(max);
         s.counts.dropped.fetch_add(over, Ordering::Relaxed);
         if state.incoming.len() >= WAKE_AT && state.thread_sleeps {
             state.thread_sleeps = false;
@@ -341,15 +337,17 @@ impl Shared {
         // Spans may lag behind the logs they come from: the readers and
         // the log sinks go first.
         crate::sink::lower_priority("trace-spans");
-        let (mut parts, mut taken) = (Vec::new(), Vec::new());
+        let (mut batches, mut taken) = (Vec::new(), Vec::new());
         let mut resources = EncodedResources::default();
         loop {
-            let Some(closing) = self.wait_for_parts(&builder, &mut parts) else {
+            let Some(closing) = self.wait_for_parts(&builder, &mut batches) else {
                 return;
             };
             let now = Instant::now();
-            for (id, part) in parts.drain(..) {
-                builder.add(id, part, now, &mut taken);
+            for batch in &mut batches {
+                for (id, part) in batch.drain(..) {
+                    builder.add(id, part, now, &mut taken);
+                }
             }
             builder.expire(now, &mut taken);
             if closing {
@@ -368,9 +366,17 @@ impl Shared {
 
     /// Waits until enough parts came in, a trace's window ends or a tick
     /// passes (one wake-up per batch, not per request), then moves the
-    /// parts to `parts`; whether the tracer is closing (`None`: poisoned).
-    fn wait_for_parts(&self, builder: &Builder, parts: &mut Vec<([u8; 16], Part)>) -> Option<bool> {
+    /// batches of parts to `batches` (whose emptied ones go back to the
+    /// readers first); whether the tracer is closing (`None`: poisoned).
+    fn wait_for_parts(
+        &self,
+        builder: &Builder,
+        batches: &mut Vec<Vec<([u8; 16], Part)>>,
+    ) -> Option<bool> {
         let mut state = self.state.lock().ok()?;
+        for emptied in batches.drain(..) {
+            state.incoming.recycle(emptied);
+        }
         if state.incoming.len() < WAKE_AT && !state.closing {
             let wait = match builder.next_deadline() {
                 Some(d) => d.saturating_duration_since(Instant::now()).min(TICK),
@@ -386,7 +392,7 @@ impl Shared {
                 .0;
             state.thread_sleeps = false;
         }
-        std::mem::swap(&mut state.incoming, parts);
+        state.incoming.take_all(batches);
         let closing = state.closing;
         let threads = state.readers_sleeping > 0;
         drop(state);
@@ -482,13 +488,6 @@ impl Shared {
     }
 }
 
-/// Drops the oldest of `parts` beyond `max`; returns how many.
-fn keep_newest<T>(parts: &mut Vec<T>, max: usize) -> u64 {
-    let over = parts.len().saturating_sub(max);
-    parts.drain(..over);
-    over as u64
-}
-
 /// Spans are queued in batches of about this size (a burst at the end,
 /// or of evictions, must not make one batch larger than a sink's queue).
 const BATCH_BYTES: usize = 256 << 10;
@@ -535,7 +534,7 @@ const MAX_ENCODED_RESOURCES: usize = 64;
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::{keep_newest, State, HELD_AFTER};
+    use super::{Batches, State, HELD_AFTER};
     use crate::trace::parts::{Exception, Part};
 
     fn waiting(parts: usize, max: usize, full_for: Option<Duration>) -> State {
@@ -545,8 +544,10 @@ mod tests {
             message: String::new(),
             stacktrace: String::new(),
         });
+        let mut incoming = Batches::default();
+        incoming.push(&mut vec![([0; 16], part); parts]);
         State {
-            incoming: vec![([0; 16], part); parts],
+            incoming,
             max_incoming: max,
             sink_full_since: full_for.and_then(|d| Instant::now().checked_sub(d)),
             thread_sleeps: false,
@@ -571,16 +572,5 @@ mod tests {
         let mut closing = waiting(4, 4, None);
         closing.closing = true;
         assert!(!closing.behind());
-    }
-
-    #[test]
-    fn parts_past_the_bound_are_dropped_oldest_first_and_counted() {
-        let mut parts: Vec<u32> = (0..10).collect();
-        assert_eq!(keep_newest(&mut parts, 10), 0);
-        assert_eq!(parts.len(), 10);
-        assert_eq!(keep_newest(&mut parts, 4), 6);
-        assert_eq!(parts, [6, 7, 8, 9]);
-        assert_eq!(keep_newest(&mut parts, 0), 4);
-        assert!(parts.is_empty());
     }
 }
