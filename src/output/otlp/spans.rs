@@ -87,8 +87,15 @@ fn proto_span(span: &Span<'_>, out: &mut Vec<u8>) {
     encode_varint(span.kind as u64, out);
     fixed64(7, span.start_unix_nano, out);
     fixed64(8, span.end_unix_nano, out);
-    for (k, v) in span.attrs() {
-        proto_kv(9, k, &v, out);
+    // The two lists one after the other, as `Span::attrs` chains them:
+    // a chained, flattened iterator cost a tenth of a span's encoding.
+    if let Some(http) = span.http {
+        for (k, v) in http.attrs() {
+            proto_kv(9, k, &v, out);
+        }
+    }
+    for (k, v) in &span.attributes {
+        proto_kv(9, k, v, out);
     }
     for event in &span.events {
         nested(11, out, |out| proto_event(event, out));
