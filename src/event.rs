@@ -13,7 +13,7 @@
 pub use logmux_parsers::traceback::Burst;
 use logmux_parsers::{Added, Field, Format, Record, Severity, Timestamp, Value};
 
-use crate::output::sort_fields;
+use crate::output::{sort_fields_with, FieldOrders};
 
 /// Which of a program's streams a line came from (`log.iostream`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -203,8 +203,8 @@ impl Stamp {
 /// Adds the fields that say where the event came from, each in its place
 /// among the sorted fields, moved in together ([`Record::merge_sorted`]).
 /// They are put in the schema's order, so they need no sort.
-pub fn add_to_parsed<'a>(origin: &'a Origin, rec: &mut Record<'a>) {
-    sort_fields(rec);
+pub fn add_to_parsed<'a>(origin: &'a Origin, rec: &mut Record<'a>, orders: &mut FieldOrders) {
+    sort_fields_with(rec, Some(orders));
     let mut added = Added::new();
     let mut put = |field: Field, value: Value<'a>| added.push((field, value));
     if let Some(c) = &origin.container_id {

@@ -23,7 +23,7 @@ use logmux_parsers::logmux_event as merge;
 
 use crate::event::{self, Origin, Stamp};
 use crate::metrics::{EventCache, EventMetrics};
-use crate::output::{sort_fields, Encoder, Event};
+use crate::output::{sort_fields, Encoder, Event, FieldOrders};
 use crate::trace::infer::Joiner;
 use crate::trace::{SpanFeed, Tracer};
 
@@ -156,6 +156,8 @@ pub struct Pipeline {
     join: Option<Arc<Joiner>>,
     /// The span builder every finished event is shown to, when a sink sends traces.
     spans: Option<SpanFeed>,
+    /// How the fields of the formats seen so far are sorted.
+    field_orders: FieldOrders,
 }
 
 impl Pipeline {
@@ -178,6 +180,7 @@ impl Pipeline {
             loose: EventCache::default(),
             join: None,
             spans: None,
+            field_orders: FieldOrders::default(),
         }
     }
 
@@ -477,7 +480,7 @@ impl Pipeline {
             }
         }
         crate::trace::stamp::stamp(&mut rec);
-        event::add_to_parsed(&stream.origin, &mut rec);
+        event::add_to_parsed(&stream.origin, &mut rec, &mut self.field_orders);
         // After the ids the line logs are stamped: only lines left without
         // a trace id are joined.
         if let Some(join) = &self.join {
@@ -539,7 +542,7 @@ impl Pipeline {
         if truncated {
             rec.push(Field::LogmuxTruncated, Value::Bool(true));
         }
-        event::add_to_parsed(origin, &mut rec);
+        event::add_to_parsed(origin, &mut rec, &mut self.field_orders);
         self.encode(&mut rec, &text, stamp, None, origin, out);
     }
 

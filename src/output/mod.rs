@@ -7,6 +7,7 @@
 //! is never split across writes and two events never share a line.
 
 mod cursor;
+mod field_order;
 mod float_text;
 mod json;
 mod logfmt;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use logmux_parsers::{Field, Record, Timestamp, Value};
 
+pub use field_order::FieldOrders;
 pub use json::escape_json_str;
 pub use zone::LocalZone;
 
@@ -176,18 +178,30 @@ pub fn add_static_fields(record: &mut Record<'_>, fields: &[(String, String)]) {
 /// and keeps one of each key. Parsers push fields mostly in order already,
 /// so this is nearly free.
 pub fn sort_fields(record: &mut Record<'_>) {
+    sort_fields_with(record, None);
+}
+
+/// [`sort_fields`], replaying the sorts of the field sequences `orders`
+/// has seen (a custom format's lines, whose fields come in its order).
+pub fn sort_fields_with(record: &mut Record<'_>, orders: Option<&mut FieldOrders>) {
     let fields = record.fields.as_mut_slice();
     // Strictly increasing: sorted, and no key twice (one pass, the usual case).
-    let unique = fields.windows(2).all(|w| w[0].0 < w[1].0);
-    if !unique && !fields.windows(2).all(|w| w[0].0 <= w[1].0) {
-        fields.sort_by_key(|(f, _)| *f);
+    let mut repeats = !fields.windows(2).all(|w| w[0].0 < w[1].0);
+    if repeats && !fields.windows(2).all(|w| w[0].0 <= w[1].0) {
+        repeats = match orders {
+            Some(orders) => orders.sort(fields),
+            None => {
+                fields.sort_by_key(|(f, _)| *f);
+                true
+            }
+        };
     }
     if record.extra.len() > 1 {
         record.extra.sort_by(|a, b| a.0.cmp(&b.0));
         // A key written twice is invalid I-JSON: the first pushed stays.
         record.extra.dedup_by(|later, first| later.0 == first.0);
     }
-    if !unique {
+    if repeats {
         record.fields.dedup_by_key(|(f, _)| *f);
     }
 }
