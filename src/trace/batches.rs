@@ -7,9 +7,11 @@
 use std::collections::VecDeque;
 
 /// Emptied batches kept for the readers, at most.
-const MAX_SPARE: usize = 16;
-/// A spare batch larger than this is freed, not kept (a burst's).
-const MAX_SPARE_CAPACITY: usize = 1024;
+const MAX_SPARE: usize = 8;
+/// A spare batch larger than this is freed, not kept (a burst's): a
+/// reader hands its parts on at 256 ([`super::feed`]), so about 600 kB
+/// of spares at most.
+const MAX_SPARE_CAPACITY: usize = 512;
 
 #[derive(Debug)]
 pub struct Batches<T> {
