@@ -54,12 +54,10 @@ impl FieldOrders {
     /// returns where.
     fn learn(&mut self, fields: &[(Field, Value<'_>)]) -> usize {
         let keys: SmallVec<[Field; 24]> = fields.iter().map(|(f, _)| *f).collect();
-        let swaps = swaps_to_sort(&keys);
-        let mut sorted = keys.clone();
-        sorted.sort();
+        let (swaps, repeats) = swaps_to_sort(&keys);
         let known = Known {
             swaps,
-            repeats: sorted.windows(2).any(|w| w[0] == w[1]),
+            repeats,
             keys,
         };
         if self.known.len() < KEPT {
@@ -79,12 +77,15 @@ fn same_keys(keys: &[Field], fields: &[(Field, Value<'_>)]) -> bool {
     keys.len() == fields.len() && keys.iter().zip(fields).all(|(k, (f, _))| k == f)
 }
 
-/// The swaps that put `keys` in order, stably (at most 64 keys).
-fn swaps_to_sort(keys: &[Field]) -> SmallVec<[(u8, u8); 24]> {
+/// The swaps that put `keys` in order, stably (at most 64 keys), and
+/// whether a key comes twice.
+fn swaps_to_sort(keys: &[Field]) -> (SmallVec<[(u8, u8); 24]>, bool) {
     let n = keys.len().min(MAX_FIELDS) as u8;
+    let key = |i: u8| keys.get(usize::from(i)).copied();
     // order[i]: the key (by its first place) that goes to place i.
     let mut order: SmallVec<[u8; 24]> = (0..n).collect();
-    order.sort_by_key(|&i| keys.get(usize::from(i)).copied());
+    order.sort_by_key(|&i| key(i));
+    let repeats = order.windows(2).any(|w| key(w[0]) == key(w[1]));
     // at[p]: the key now at place p; place[k]: where key k now is.
     let mut at: SmallVec<[u8; 24]> = (0..n).collect();
     let mut place: SmallVec<[u8; 24]> = (0..n).collect();
@@ -99,7 +100,7 @@ fn swaps_to_sort(keys: &[Field]) -> SmallVec<[(u8, u8); 24]> {
             (place[usize::from(want)], place[usize::from(here)]) = (i, j);
         }
     }
-    swaps
+    (swaps, repeats)
 }
 
 #[cfg(test)]
