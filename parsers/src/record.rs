@@ -131,6 +131,20 @@ impl<'a> Record<'a> {
             .map(|(_, v)| v)
     }
 
+    /// [`Record::get`] for fields already in schema order, each key once
+    /// (as the engine leaves them): a binary search, not a pass.
+    pub fn get_sorted(&self, field: Field) -> Option<&Value<'a>> {
+        let at = self.fields.binary_search_by(|(f, _)| f.cmp(&field)).ok()?;
+        self.fields.get(at).map(|(_, v)| v)
+    }
+
+    /// Adds a field in its place among fields already in schema order,
+    /// after any of the same key, so they stay in order.
+    pub fn insert_sorted(&mut self, field: Field, value: Value<'a>) {
+        let at = self.fields.partition_point(|(f, _)| *f <= field);
+        self.fields.insert(at, (field, value));
+    }
+
     /// Sets `logmux.parse_error`, once.
     pub fn flag_parse_error(&mut self) {
         if self.get(Field::LogmuxParseError).is_none() {
@@ -278,6 +292,36 @@ mod tests {
             proptest::prop_assert!(added.is_empty());
             proptest::prop_assert_eq!(r.fields.into_vec(), want);
         }
+    }
+
+    #[test]
+    fn sorted_fields_are_found_and_kept_in_order() {
+        let mut r = Record::default();
+        r.push_str(Field::ClientAddress, "a");
+        r.push_str(Field::UrlPath, "p");
+        r.insert_sorted(Field::TraceId, Value::str("t"));
+        r.insert_sorted(Field::UrlPath, Value::str("second"));
+        r.insert_sorted(Field::ClientAddress, Value::str("b"));
+        let order: Vec<(Field, &str)> = r
+            .fields
+            .iter()
+            .map(|(f, v)| (*f, v.as_str().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (Field::ClientAddress, "a"),
+                (Field::ClientAddress, "b"),
+                (Field::TraceId, "t"),
+                (Field::UrlPath, "p"),
+                (Field::UrlPath, "second"),
+            ]
+        );
+        r.fields.dedup_by_key(|(f, _)| *f);
+        assert_eq!(r.get_sorted(Field::TraceId), Some(&Value::str("t")));
+        assert_eq!(r.get_sorted(Field::UrlPath), Some(&Value::str("p")));
+        assert_eq!(r.get_sorted(Field::SpanId), None);
+        assert_eq!(r.get_sorted(Field::UserAgentOriginal), None);
     }
 
     #[test]

@@ -196,13 +196,18 @@ pub fn sort_fields_with(record: &mut Record<'_>, orders: Option<&mut FieldOrders
             }
         };
     }
+    sort_extra(record);
+    if repeats {
+        record.fields.dedup_by_key(|(f, _)| *f);
+    }
+}
+
+/// Puts a record's merged keys in byte order, one of each.
+pub fn sort_extra(record: &mut Record<'_>) {
     if record.extra.len() > 1 {
         record.extra.sort_by(|a, b| a.0.cmp(&b.0));
         // A key written twice is invalid I-JSON: the first pushed stays.
         record.extra.dedup_by(|later, first| later.0 == first.0);
-    }
-    if repeats {
-        record.fields.dedup_by_key(|(f, _)| *f);
     }
 }
 

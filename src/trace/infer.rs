@@ -134,10 +134,10 @@ impl Joiner {
             Side::Uwsgi => SpanRole::Uwsgi,
         };
         let span = span_id(&trace_id, role);
-        put(rec, Field::TraceId, Value::Str(Cow::Owned(hex(&trace_id))));
-        put(rec, Field::SpanId, Value::Str(Cow::Owned(hex(&span))));
+        rec.insert_sorted(Field::TraceId, Value::Str(Cow::Owned(hex(&trace_id))));
+        rec.insert_sorted(Field::SpanId, Value::Str(Cow::Owned(hex(&span))));
         if joined {
-            put(rec, Field::LogmuxTraceJoin, Value::str(INFERRED));
+            rec.insert_sorted(Field::LogmuxTraceJoin, Value::str(INFERRED));
         }
     }
 
@@ -188,13 +188,6 @@ impl Joiner {
         }
         id
     }
-}
-
-/// Adds a field in its place among the record's sorted fields (the
-/// pipeline sorted them), so that the writer's sort finds them in order.
-fn put<'a>(rec: &mut Record<'a>, field: Field, value: Value<'a>) {
-    let at = rec.fields.partition_point(|(f, _)| *f < field);
-    rec.fields.insert(at, (field, value));
 }
 
 /// Lower-case hex, as [`logmux_parsers::trace_context::to_hex`] writes it, in one copy (this runs for

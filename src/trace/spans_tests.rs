@@ -446,6 +446,7 @@ fn a_part_has_the_trace_id_the_stamp_gave_its_event() {
     let mut rec = Record::default();
     assert!(uwsgi::parse_request(UWSGI_500, &mut rec));
     rec.push(Field::HttpRequestId, Value::str(upper));
+    crate::output::sort_fields(&mut rec);
     crate::trace::stamp::stamp(&mut rec);
     let (id, _) = part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new()).unwrap();
     let want = logmux_parsers::trace_context::trace_id("0af7651916cd43dd8448eb211c80319c");

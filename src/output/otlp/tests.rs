@@ -231,6 +231,7 @@ fn a_stamped_records_ids_are_its_request_ids() {
         for (f, v) in fields {
             rec.push_str(f, v);
         }
+        sort_fields(&mut rec);
         crate::trace::stamp::stamp(&mut rec);
         let otlp = Otlp {
             json: false,
