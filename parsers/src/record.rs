@@ -83,7 +83,8 @@ pub struct Record<'a> {
     /// Replaces the raw line as `message` (nginx error: the text before the
     /// context). The engine then keeps the raw line in `log.record.original`.
     pub message: Option<Cow<'a, str>>,
-    /// Schema fields, in any order; writers sort them.
+    /// Schema fields, in any order as parsers push them; the engine sorts
+    /// them, one of each key, before the writers see them.
     pub fields: SmallVec<[(Field, Value<'a>); 24]>,
     /// Keys the schema does not know, such as a JSON line's own keys.
     pub extra: Vec<(Cow<'a, str>, Value<'a>)>,
