@@ -645,3 +645,30 @@ ZeroDivisionError: division by zero
         Some(true)
     );
 }
+
+#[test]
+fn a_lines_own_span_id_is_written_once_beside_the_stamped_trace_id() {
+    // `$request_id` becomes the trace id; the line's own `$otel_span_id`
+    // stays its span id, and the key is written once (a JSON object with
+    // a key twice is not I-JSON, and readers disagree on which wins).
+    let format = r#"$remote_addr $request_id $otel_span_id "$request" $status"#;
+    let line =
+        b"10.0.0.1 0af7651916cd43dd8448eb211c80319c 00f067aa0ba902b7 \"GET / HTTP/1.1\" 200\n";
+    let args = [
+        "filter",
+        "--output",
+        "json",
+        "--format",
+        "nginx.access",
+        "--nginx-log-format",
+        format,
+    ];
+    let out = run(&args, line);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("\"span_id\":").count(), 1, "{text}");
+    assert_eq!(text.matches("\"trace_id\":").count(), 1, "{text}");
+    let events = common::json_lines(&out.stdout);
+    assert_eq!(events[0]["span_id"], "00f067aa0ba902b7");
+    assert_eq!(events[0]["trace_id"], "0af7651916cd43dd8448eb211c80319c");
+}

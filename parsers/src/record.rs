@@ -140,10 +140,25 @@ impl<'a> Record<'a> {
     }
 
     /// Adds a field in its place among fields already in schema order,
-    /// after any of the same key, so they stay in order.
+    /// each key once, unless the record has that key: its own value stays
+    /// (what the sort's dedup did when added fields were sorted in).
     pub fn insert_sorted(&mut self, field: Field, value: Value<'a>) {
-        let at = self.fields.partition_point(|(f, _)| *f <= field);
-        self.fields.insert(at, (field, value));
+        if let Err(at) = self.fields.binary_search_by(|(f, _)| f.cmp(&field)) {
+            self.fields.insert(at, (field, value));
+        }
+    }
+
+    /// [`Record::insert_sorted`], but a value the record has for that key
+    /// is replaced.
+    pub fn set_sorted(&mut self, field: Field, value: Value<'a>) {
+        match self.fields.binary_search_by(|(f, _)| f.cmp(&field)) {
+            Ok(at) => {
+                if let Some(slot) = self.fields.get_mut(at) {
+                    slot.1 = value;
+                }
+            }
+            Err(at) => self.fields.insert(at, (field, value)),
+        }
     }
 
     /// Sets `logmux.parse_error`, once.
@@ -303,26 +318,29 @@ mod tests {
         r.insert_sorted(Field::TraceId, Value::str("t"));
         r.insert_sorted(Field::UrlPath, Value::str("second"));
         r.insert_sorted(Field::ClientAddress, Value::str("b"));
+        r.insert_sorted(Field::UserAgentOriginal, Value::str("u"));
+        r.set_sorted(Field::UserAgentOriginal, Value::str("set"));
+        r.set_sorted(Field::HttpRequestId, Value::str("id"));
         let order: Vec<(Field, &str)> = r
             .fields
             .iter()
             .map(|(f, v)| (*f, v.as_str().unwrap_or("")))
             .collect();
+        // The record's own values stay for `insert_sorted`, not `set_sorted`.
         assert_eq!(
             order,
             [
                 (Field::ClientAddress, "a"),
-                (Field::ClientAddress, "b"),
+                (Field::HttpRequestId, "id"),
                 (Field::TraceId, "t"),
                 (Field::UrlPath, "p"),
-                (Field::UrlPath, "second"),
+                (Field::UserAgentOriginal, "set"),
             ]
         );
-        r.fields.dedup_by_key(|(f, _)| *f);
         assert_eq!(r.get_sorted(Field::TraceId), Some(&Value::str("t")));
         assert_eq!(r.get_sorted(Field::UrlPath), Some(&Value::str("p")));
         assert_eq!(r.get_sorted(Field::SpanId), None);
-        assert_eq!(r.get_sorted(Field::UserAgentOriginal), None);
+        assert_eq!(r.get_sorted(Field::LogmuxFormat), None);
     }
 
     #[test]

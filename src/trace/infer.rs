@@ -134,10 +134,10 @@ impl Joiner {
             Side::Uwsgi => SpanRole::Uwsgi,
         };
         let span = span_id(&trace_id, role);
-        rec.insert_sorted(Field::TraceId, Value::Str(Cow::Owned(hex(&trace_id))));
-        rec.insert_sorted(Field::SpanId, Value::Str(Cow::Owned(hex(&span))));
+        rec.set_sorted(Field::TraceId, Value::Str(Cow::Owned(hex(&trace_id))));
+        rec.set_sorted(Field::SpanId, Value::Str(Cow::Owned(hex(&span))));
         if joined {
-            rec.insert_sorted(Field::LogmuxTraceJoin, Value::str(INFERRED));
+            rec.set_sorted(Field::LogmuxTraceJoin, Value::str(INFERRED));
         }
     }
 

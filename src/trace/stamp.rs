@@ -262,6 +262,21 @@ mod tests {
     }
 
     #[test]
+    fn a_lines_own_span_id_is_kept_and_written_once() {
+        // A span id without a trace id (a JSON line's `span_id`): the
+        // line's own stays, and the key is not added a second time.
+        let own = "00f067aa0ba902b7";
+        let mut rec = record(
+            Format::NginxAccess,
+            &[(Field::HttpRequestId, R), (Field::SpanId, own)],
+        );
+        stamp(&mut rec);
+        let order: Vec<Field> = rec.fields.iter().map(|(f, _)| *f).collect();
+        assert_eq!(order, [Field::HttpRequestId, Field::SpanId, Field::TraceId]);
+        assert_eq!(ids(&rec), (Some(R.into()), Some(own.into())));
+    }
+
+    #[test]
     fn an_existing_trace_id_is_kept() {
         // Fields on either side of it, as a parsed line has them.
         let mut rec = record(

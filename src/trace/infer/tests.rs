@@ -269,6 +269,24 @@ fn the_fields_go_in_their_sorted_places() {
 }
 
 #[test]
+fn a_lines_own_span_id_gives_way_to_the_joins_once() {
+    // A span id without a trace id (a custom format's `$otel_span_id`):
+    // the join's span id replaces it, and the key is written once.
+    let j = joiner();
+    let line = uwsgi("/a", 5, 3, 200);
+    let mut rec = Record::default();
+    assert!(Parser::AUTO.parse(&line, &mut rec));
+    rec.push(Field::SpanId, Value::str("00f067aa0ba902b7"));
+    crate::output::sort_fields(&mut rec);
+    j.observe_at(&mut rec, 0);
+    assert!(rec.fields.windows(2).all(|w| w[0].0 < w[1].0));
+    let trace = rec.get(Field::TraceId).and_then(Value::as_str).unwrap();
+    let trace = logmux_parsers::trace_context::trace_id(trace).unwrap();
+    let span = to_hex(&span_id(&trace, SpanRole::Uwsgi));
+    assert_eq!(rec.get(Field::SpanId), Some(&Value::str(&span)));
+}
+
+#[test]
 fn fresh_ids_are_distinct_and_valid() {
     let j = joiner();
     let mut seen = std::collections::HashSet::new();
