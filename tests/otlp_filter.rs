@@ -624,10 +624,8 @@ fn a_receiver_that_is_not_up_yet_gets_every_event_once_it_is() {
     let Some(py) = python("a_receiver_that_is_not_up_yet_gets_every_event_once_it_is") else {
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
+    // Down for 1.5 s: a port no one else is handed meanwhile.
+    let port = otlp::port_outside_the_ephemeral_range();
     let table = format!("[sink.otlp]\ntype = \"otlp\"\nendpoint = \"http://127.0.0.1:{port}\"\n");
     let filter = std::thread::spawn(move || filter_to(&table, &numbered(500), &[]));
     // Connection refused meanwhile: retried with backoff.

@@ -71,7 +71,7 @@ fn a_503_then_a_20s_outage_at_5000_lines_a_second_loses_nothing_and_the_child_ne
     let total = u64::from(RATE * SECONDS);
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
-    let mut first = Receiver::start(&py, "503:1,503:1", 0);
+    let mut first = Receiver::start(&py, "503:1,503:1", otlp::port_outside_the_ephemeral_range());
     let port = first.port;
     let run = start(&spool_config(
         port,
@@ -130,7 +130,7 @@ fn kill_9_during_an_outage_then_a_restart_delivers_every_line() {
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
     let spool = spool.to_str().unwrap();
-    let mut first = Receiver::start(&py, "", 0);
+    let mut first = Receiver::start(&py, "", otlp::port_outside_the_ephemeral_range());
     let port = first.port;
     let run = start(&spool_config(
         port,

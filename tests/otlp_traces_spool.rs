@@ -91,7 +91,7 @@ fn spans_survive_503s_and_an_outage_every_one_exactly_once_in_order() {
     let requests = u64::from(RATE * SECONDS);
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
-    let mut first = Receiver::start(&py, "503:1,503:1", 0);
+    let mut first = Receiver::start(&py, "503:1,503:1", otlp::port_outside_the_ephemeral_range());
     let port = first.port;
     let run = start(&config(
         port,
@@ -148,7 +148,7 @@ fn kill_9_during_an_outage_then_a_restart_delivers_every_span() {
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
     let spool = spool.to_str().unwrap();
-    let mut first = Receiver::start(&py, "", 0);
+    let mut first = Receiver::start(&py, "", otlp::port_outside_the_ephemeral_range());
     let port = first.port;
     let run = start(&config(port, spool, &writer(RATE, SECONDS)));
     first.wait_for_spans(2000, 30);

@@ -11,6 +11,29 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// A free port for a receiver that is down for a while (started late, or
+/// stopped and started again): below the kernel's ephemeral range, which
+/// `bind(0)` and outgoing connections draw from, so that no other test or
+/// connection is handed it meanwhile. (A port from `bind(0)` once was: the
+/// late receiver then failed with "Address already in use".)
+#[allow(dead_code)]
+pub fn port_outside_the_ephemeral_range() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let span = low.saturating_sub(1024).clamp(1, 8192);
+    // Spread by process, so that test binaries run at once differ.
+    let offset = (std::process::id() % u32::from(span)) as u16;
+    (0..span)
+        .map(|_| NEXT.fetch_add(1, Ordering::Relaxed))
+        .map(|n| low - 1 - (offset.wrapping_add(n) % span))
+        .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port below the ephemeral range")
+}
+
 /// The Python with opentelemetry-proto, if this machine has one.
 pub fn python() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
