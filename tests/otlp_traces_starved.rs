@@ -170,7 +170,10 @@ fn a_span_builder_starved_of_cpu_makes_a_tcp_sender_wait_and_drops_no_part() {
     // Sent (in the kernel's buffers at most): the spans still waiting are
     // built and sent on a machine at rest.
     drop(hogs);
-    let stopped = listener.stop();
+    // Up to the drain timeout above to read and send the rest (a CI run
+    // took longer than `stop()`'s 20 s on a slow machine).
+    listener.signal(libc::SIGTERM);
+    let stopped = listener.finish(180);
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     assert!(
         stopped.stderr.contains(&every_trace_whole(n)),
