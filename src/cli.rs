@@ -191,7 +191,8 @@ Exit status: 0 when stopped by TERM or INT (everything held is written first) or
 reader of stdout goes away; 2 for bad flags (--max-connections 0 included); 71 when an
 address cannot be bound; 73 when --out-dir or the --sink cannot be created; 74 when stdout
 cannot be written or the --sink could not deliver everything (spans included) at the end; 75 when stdout did
-not take every event within --drain-timeout after TERM (events lost, counted); 78 for a bad
+not take every event, or the connections were not read to their end, within --drain-timeout
+after TERM (events lost, counted: unwritten_events, unread_bytes); 78 for a bad
 --config, --sink name, or --tls-cert/--tls-key/--tls-client-ca file.";
 
 /// Options of `logmux listen`.
@@ -315,8 +316,8 @@ pub struct ListenArgs {
     pub idle_flush: Duration,
 
     /// At TERM or INT, read what has arrived and write it out for at most this long (a
-    /// stalled stdout included); a second signal stops at once. Events not written are
-    /// counted, and the exit status is then 75.
+    /// stalled stdout included); a second signal stops at once. Events not written and bytes
+    /// left unread are counted, and the exit status is then 75.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
 

@@ -47,7 +47,8 @@ pub const EX_IOERR: u8 = 74;
 /// lost on the way: left in a queue or a pipe at the shutdown deadline, or
 /// lost to write errors (the final report counts them). `logmux listen`
 /// stopped by a signal whose stdout did not take every event within
-/// `--drain-timeout`. Not a sysexits
+/// `--drain-timeout`, or that gave up reading its connections (the bytes
+/// left are counted). Not a sysexits
 /// code's meaning; its number (EX_TEMPFAIL's) is free in logmux's table.
 pub const EVENTS_LOST: u8 = 75;
 /// EX_CONFIG: a config error, a missing variable, a template that cannot
@@ -83,8 +84,9 @@ pub fn listen(result: &Result<listen::Outcome, ListenError>) -> u8 {
         }
         Err(ListenError::OutDir { .. } | ListenError::Sink(_)) => EX_CANTCREAT,
         Err(ListenError::Output(_)) => EX_IOERR,
-        // Written in part: stdout's reader stalled past --drain-timeout.
-        Err(ListenError::Unwritten { .. }) => EVENTS_LOST,
+        // Written in part: stdout's reader stalled past --drain-timeout;
+        // or read in part: stopping gave up reading the connections.
+        Err(ListenError::Unwritten { .. } | ListenError::Unread { .. }) => EVENTS_LOST,
         // A certificate, key or client CA that cannot be used.
         Err(ListenError::Tls(_)) => EX_CONFIG,
     }
@@ -183,6 +185,11 @@ mod tests {
             drain_timeout: std::time::Duration::from_secs(5),
         };
         assert_eq!(listen(&Err(stalled)), 75);
+        let unread = ListenError::Unread {
+            bytes: 3,
+            drain_timeout: std::time::Duration::from_secs(5),
+        };
+        assert_eq!(listen(&Err(unread)), 75);
         assert_eq!(listen(&Err(ListenError::Output(io_error()))), 74);
     }
 

@@ -5,8 +5,9 @@
 //! that the doors hold no `unsafe` and no `libc` structs. Only what nix
 //! cannot express stays `unsafe`, with its reason: the code a child runs
 //! between fork and exec ([`die_with_parent`], [`foreground_on_terminal`]), `recvmmsg` batches
-//! ([`mmsg`]), whose nix form does not fit, and `MADV_PAGEOUT`
-//! ([`code_pages`]), which nix does not name.
+//! ([`mmsg`]), whose nix form does not fit, `MADV_PAGEOUT`
+//! ([`code_pages`]), which nix does not name, and `FIONREAD`
+//! ([`unread_bytes`]), whose nix form needs a feature for one call.
 //!
 //! Failures are returned, or folded into the answer where a caller could
 //! only guess anyway (a descriptor whose type cannot be read may stall).
@@ -243,11 +244,35 @@ pub fn recv_buffer(sock: &impl AsFd) -> io::Result<usize> {
     Ok(socket::getsockopt(sock, sockopt::RcvBuf)?)
 }
 
+/// Bytes a stream socket has received and not yet been read (FIONREAD):
+/// for TCP and unix stream sockets, everything in the receive queue.
+pub fn unread_bytes(sock: impl AsFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which points
+    // at `n`; the descriptor is borrowed, so it stays open for the call.
+    let rc = unsafe { libc::ioctl(sock.as_fd().as_raw_fd(), libc::FIONREAD, &mut n) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
     use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn unread_bytes_counts_what_was_sent_and_not_read() {
+        use std::io::Read;
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        assert_eq!(unread_bytes(&b).unwrap(), 0);
+        a.write_all(&[7; 1000]).unwrap();
+        assert_eq!(unread_bytes(&b).unwrap(), 1000);
+        b.read_exact(&mut [0; 400]).unwrap();
+        assert_eq!(unread_bytes(&b).unwrap(), 600);
+    }
 
     /// The nice value of the calling thread (/proc's stat, field 19).
     fn thread_nice() -> i64 {

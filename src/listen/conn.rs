@@ -213,8 +213,9 @@ fn start_reader(
 
 /// Parses one connection's chunks, as its reader thread hands them over,
 /// to the end of the connection (or until the listener stops, or its frame
-/// stays unfinished for `--idle-timeout`).
-pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>) {
+/// stays unfinished for `--idle-timeout`). Once stopping gives up
+/// (`given_up`), it parses no more and counts what it leaves.
+pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>, given_up: Shutdown) {
     let Accepted {
         reader,
         opened,
@@ -229,12 +230,15 @@ pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>) {
     let mut frame_began: Option<Instant> = None;
     // Bytes of it held, as the hub counts them.
     let mut held = 0;
+    let mut abandoned = false;
     while let Some(r) = reader.as_mut() {
-        let next = match frame_began {
-            None => Some(r.chunks.recv().await),
-            Some(at) => tokio::time::timeout_at((at + idle).into(), r.chunks.recv())
-                .await
-                .ok(),
+        let next = tokio::select! {
+            biased;
+            () = given_up.triggered() => {
+                abandoned = true;
+                break;
+            }
+            next = next_chunk(r, frame_began, idle) => next,
         };
         let Some(next) = next else {
             // Dropping the reader (below) closes its channel: its thread
@@ -244,9 +248,7 @@ pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>) {
         };
         let Some(chunk) = next else {
             if let Some(r) = reader.take() {
-                if let Ended::TlsFailed(why) = r.join() {
-                    hub.borrow().common.tls_failed(&opened.socket, &why);
-                }
+                ended(r.join(), &opened, hub);
             }
             break;
         };
@@ -261,21 +263,80 @@ pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>) {
         if let Some(tracer) = behind {
             // No part is dropped: this connection waits (its reader thread
             // stops once the pool is spent, and the sender's window fills).
-            tracer.room().await;
+            tokio::select! {
+                biased;
+                () = given_up.triggered() => {
+                    abandoned = true;
+                    break;
+                }
+                () = tracer.room() => {}
+            }
             // The wait was logmux's, not the sender's.
             frame_began = frame_began.map(|_| Instant::now());
         } else if parsed == CHUNKS_PER_WAKE {
             tokio::task::yield_now().await;
         }
     }
+    if abandoned {
+        // What it held of an unfinished frame is left too, not cut.
+        let left = leave(reader.take(), pool).await + deframer.buffered() as u64;
+        hub.borrow_mut().counters.unread_bytes += left;
+    }
     let mut h = hub.borrow_mut();
     h.hold(held, 0);
-    let clock = h.clock();
-    let peer = &opened.peer;
-    deframer.finish(|f| h.frame(peer, f.bytes, f.truncated, f.malformed, &clock));
+    if !abandoned {
+        let clock = h.clock();
+        let peer = &opened.peer;
+        deframer.finish(|f| h.frame(peer, f.bytes, f.truncated, f.malformed, &clock));
+    }
     h.counters.discarded_bytes += deframer.discarded();
-    h.close_peer(peer, opened.ip);
+    h.close_peer(&opened.peer, opened.ip);
     h.finish_batch();
+}
+
+/// The reader's next chunk: `None` when the frame begun at `frame_began`
+/// stayed unfinished for `idle`; `Some(None)` at the reader's end.
+async fn next_chunk(
+    r: &mut Reader,
+    frame_began: Option<Instant>,
+    idle: Duration,
+) -> Option<Option<Chunk>> {
+    match frame_began {
+        None => Some(r.chunks.recv().await),
+        Some(at) => tokio::time::timeout_at((at + idle).into(), r.chunks.recv())
+            .await
+            .ok(),
+    }
+}
+
+/// Counts how a connection's reader thread ended.
+fn ended(how: Ended, opened: &Opened, hub: &Rc<RefCell<Hub>>) {
+    match how {
+        Ended::TlsFailed(why) => hub.borrow().common.tls_failed(&opened.socket, &why),
+        // The reader's bound on reading while stopping was reached.
+        Ended::LeftUnread(bytes) => hub.borrow_mut().counters.unread_bytes += bytes,
+        Ended::Closed => {}
+    }
+}
+
+/// Takes no more of `reader`'s chunks; returns the bytes it leaves: those
+/// of chunks read and not parsed, of a chunk its thread could not hand
+/// over, and those still in the socket.
+async fn leave(reader: Option<Reader>, pool: &Pool) -> u64 {
+    let Some(mut r) = reader else {
+        return 0;
+    };
+    r.chunks.close();
+    let mut left = 0;
+    // Ends once the thread has ended (its sender is dropped).
+    while let Some(chunk) = r.chunks.recv().await {
+        left += chunk.bytes().len() as u64;
+        pool.give(chunk);
+    }
+    match r.join() {
+        Ended::LeftUnread(bytes) => left + bytes,
+        Ended::Closed | Ended::TlsFailed(_) => left,
+    }
 }
 
 /// Counts what `deframer` holds now (`held` before) toward `--max-held`;

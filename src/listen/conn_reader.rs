@@ -9,7 +9,10 @@
 //! and TCP's flow control holds the senders back (nothing is lost). A
 //! connection's chunks are parsed in the order they were read. When the
 //! listener stops, each reader reads what has already arrived (bounded, in
-//! case the sender keeps sending), then ends.
+//! case the sender keeps sending), then ends. A reader that ends before
+//! the connection's end (that bound, or the listener gave up waiting and
+//! took no more chunks) says how many bytes it left: those still in the
+//! socket, and those of a chunk it could not hand over.
 
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -71,6 +74,9 @@ pub enum Ended {
     Closed,
     /// The TLS handshake failed (why) or did not finish in time.
     TlsFailed(String),
+    /// Reading stopped before the connection's end: these bytes were left
+    /// (for TLS, encrypted bytes of the socket).
+    LeftUnread(u64),
 }
 
 /// Bytes read from a connection.
@@ -203,7 +209,7 @@ fn read_loop(
     loop {
         if tx.is_closed() {
             // The listener's thread is gone, or closed this connection.
-            return Ended::Closed;
+            return left_unread(conn, 0);
         }
         if conn.is_handshaking() && Instant::now() >= handshake_deadline {
             return Ended::TlsFailed("the handshake did not finish within --idle-timeout".into());
@@ -212,7 +218,7 @@ fn read_loop(
         if stop {
             drained_chunks += 1;
             if drained_chunks > DRAIN_CHUNKS {
-                return Ended::Closed;
+                return left_unread(conn, 0);
             }
         } else if !full && !crate::sys::wait_readable(conn.fd(), POLL) {
             continue;
@@ -222,9 +228,11 @@ fn read_loop(
         };
         let fill = fill(conn, &mut chunk);
         if chunk.len > 0 {
-            // Err: the listener's thread is gone.
-            if tx.send(chunk).is_err() {
-                return Ended::Closed;
+            // Err: the listener's thread is gone, or takes no more.
+            if let Err(mpsc::error::SendError(chunk)) = tx.send(chunk) {
+                let unsent = chunk.len as u64;
+                pool.give(chunk);
+                return left_unread(conn, unsent);
             }
         } else {
             pool.give(chunk);
@@ -235,6 +243,18 @@ fn read_loop(
             Fill::Full => full = true,
             Fill::Drained => full = false,
         }
+    }
+}
+
+/// How a reader that stops before the connection's end ended: the bytes
+/// still in the socket, and `unsent` read and not handed over.
+fn left_unread(conn: &Conn, unsent: u64) -> Ended {
+    // A socket whose count cannot be read (closed by the peer's reset, say)
+    // holds nothing that could still be read.
+    let in_socket = crate::sys::unread_bytes(conn.fd()).unwrap_or(0) as u64;
+    match unsent + in_socket {
+        0 => Ended::Closed,
+        n => Ended::LeftUnread(n),
     }
 }
 

@@ -75,6 +75,9 @@ pub struct Counters {
     pub held_flushes: u64,
     /// Bytes of over-long stream frames skipped after the cut.
     pub discarded_bytes: u64,
+    /// Bytes stream connections left when stopping gave up reading them:
+    /// still in the socket, read and not parsed, or of an unfinished frame.
+    pub unread_bytes: u64,
 }
 
 impl std::ops::AddAssign for Counters {
@@ -88,6 +91,7 @@ impl std::ops::AddAssign for Counters {
         self.held_cuts += o.held_cuts;
         self.held_flushes += o.held_flushes;
         self.discarded_bytes += o.discarded_bytes;
+        self.unread_bytes += o.unread_bytes;
     }
 }
 

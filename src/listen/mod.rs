@@ -151,6 +151,9 @@ pub enum ListenError {
         events: u64,
         drain_timeout: Duration,
     },
+    /// Stopped by a signal, but the sockets were not read to their end.
+    #[error("{bytes} bytes received were left unread: stopping gave up reading the connections (--drain-timeout {drain_timeout:?}, or a second signal)")]
+    Unread { bytes: u64, drain_timeout: Duration },
     #[error(transparent)]
     Sink(#[from] crate::sink::OpenError),
     #[error("cannot start the listener: {0}")]
@@ -382,7 +385,7 @@ async fn serve(
     // Stop accepting and reading; each socket first reads what has arrived.
     shutdown.trigger();
     if !shard::drain(&tasks, drain_timeout, &stop).await {
-        tracing::warn!("stopping: some sockets were still being read after {drain_timeout:?}");
+        tracing::warn!("stopping: some sockets were still being read after {drain_timeout:?}; what they held is counted (unread_bytes)");
     }
     let mut h = hub.borrow_mut();
     h.flush_all();
@@ -403,6 +406,10 @@ async fn serve(
     match totals.end {
         None if unwritten > 0 => Err(ListenError::Unwritten {
             events: unwritten,
+            drain_timeout,
+        }),
+        None if totals.counters.unread_bytes > 0 => Err(ListenError::Unread {
+            bytes: totals.counters.unread_bytes,
             drain_timeout,
         }),
         None if spans_missing > 0 => Err(ListenError::Output(io::Error::other(format!(
@@ -595,13 +602,15 @@ fn report(h: &Hub, totals: &Totals, conns: ConnCounts) -> u64 {
         evicted_streams = c.evicted_streams,
         discarded_bytes = c.discarded_bytes,
         lost_bytes,
+        unread_bytes = c.unread_bytes,
         unwritten_events,
         unwritten_bytes = unwritten.bytes,
-        "listen stopped: {} messages in, {} events out, {} not syslog, {} connections refused, {} bytes lost, {} events not written",
+        "listen stopped: {} messages in, {} events out, {} not syslog, {} connections refused, {} bytes left unread, {} bytes lost, {} events not written",
         c.messages,
         s.events,
         c.malformed,
         conns.refused_connections,
+        c.unread_bytes,
         lost_bytes,
         unwritten_events,
     );

@@ -40,6 +40,10 @@ const FLUSH_DELAY: Duration = Duration::from_millis(1);
 /// While stopping, how often a shard looks for a reason to give up.
 const GIVE_UP_TICK: Duration = Duration::from_millis(50);
 
+/// Once a shard gives up, how long its connections have to count what
+/// they leave (each reader thread ends within its poll, 100 ms).
+const COUNT_LEFT: Duration = Duration::from_secs(2);
+
 /// A shard's stack: parsing needs little.
 const STACK: usize = 2 << 20;
 
@@ -110,8 +114,9 @@ pub async fn intake(mut intake: Intake, hub: Rc<RefCell<Hub>>, tasks: Tasks) {
     while let Some(accepted) = intake.rx.recv().await {
         let hub = Rc::clone(&hub);
         let open = Arc::clone(&intake.open);
+        let given_up = tasks.given_up.clone();
         tasks.spawn(async move {
-            conn::read(accepted, hub).await;
+            conn::read(accepted, hub, given_up).await;
             open.fetch_sub(1, Ordering::Relaxed);
         });
     }
@@ -166,12 +171,19 @@ pub fn keep(hub: &Rc<RefCell<Hub>>, shutdown: &Shutdown) {
 
 /// After the listener stops: waits for `tasks` to read what has arrived,
 /// up to `drain_timeout` (or a second signal); whether they all ended.
+/// When they did not, the connections stop parsing and count the bytes
+/// they leave (`unread_bytes`), for up to [`COUNT_LEFT`].
 pub async fn drain(tasks: &Tasks, drain_timeout: Duration, stop: &StopSignals) -> bool {
-    tokio::select! {
+    let done = tokio::select! {
         () = tasks.all_done() => true,
         () = tokio::time::sleep(drain_timeout) => false,
         () = given_up(stop) => false,
+    };
+    if !done {
+        tasks.given_up.trigger();
+        let _ = tokio::time::timeout(COUNT_LEFT, tasks.all_done()).await;
     }
+    done
 }
 
 /// Ends once stopping may give up waiting (a second signal, or
@@ -234,6 +246,8 @@ async fn flusher(hub: Rc<RefCell<Hub>>, shutdown: Shutdown) {
 pub struct Tasks {
     live: Rc<Cell<usize>>,
     done: Rc<Notify>,
+    /// Triggered when stopping gives up waiting for them.
+    given_up: Shutdown,
 }
 
 impl Tasks {
