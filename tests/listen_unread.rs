@@ -84,14 +84,19 @@ fn giving_up_at_a_second_term_counts_every_byte_left_unread() {
             cmd.stdout(Stdio::from(given));
         },
     );
-    let conn = UnixStream::connect(l.path("log.sock")).unwrap();
+    // Three connections on the two parsing threads (`start_with`'s
+    // `--threads 2`; each goes to the one with the fewest open): both
+    // give up, and both count.
     let sent = Arc::new(AtomicU64::new(0));
-    let sender = {
-        let sent = Arc::clone(&sent);
-        std::thread::spawn(move || send_until_blocked(conn, &sent))
-    };
-    // The sender stops once stdout, logmux's buffers and the socket are full.
-    let conn = sender.join().unwrap();
+    let senders: Vec<_> = (0..3)
+        .map(|_| {
+            let conn = UnixStream::connect(l.path("log.sock")).unwrap();
+            let sent = Arc::clone(&sent);
+            std::thread::spawn(move || send_until_blocked(conn, &sent))
+        })
+        .collect();
+    // Each sender stops once stdout, logmux's buffers and its socket are full.
+    let conns: Vec<UnixStream> = senders.into_iter().map(|s| s.join().unwrap()).collect();
     let sent = sent.load(Ordering::SeqCst);
     assert!(sent > 1 << 20, "only {sent} bytes went in before the stall");
 
@@ -102,7 +107,7 @@ fn giving_up_at_a_second_term_counts_every_byte_left_unread() {
     l.signal(libc::SIGTERM);
     let stopped = l.finish(20);
     let took = second.elapsed();
-    drop((conn, held));
+    drop((conns, held));
 
     let report = final_report(&stopped.stderr);
     let messages = report["logmux"]["messages"].as_u64().unwrap();
