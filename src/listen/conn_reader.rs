@@ -306,6 +306,24 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_that_is_given_up_on_counts_what_its_socket_still_holds() {
+        use std::io::Write;
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        a.write_all(&[b'x'; 1000]).unwrap();
+        // Every chunk taken: the reader cannot read before it is given up on.
+        let pool = Pool::default();
+        let taken: Vec<Chunk> = (0..POOL_CHUNKS).map(|_| pool.take(POLL).unwrap()).collect();
+        let stopping = Shutdown::new();
+        stopping.trigger();
+        let mut reader = Reader::start(Conn::Unix(b), pool.clone(), stopping, POLL).unwrap();
+        reader.chunks.close();
+        assert!(reader.chunks.blocking_recv().is_none());
+        assert_eq!(reader.join(), Ended::LeftUnread(1000));
+        drop(taken);
+    }
+
+    #[test]
     fn a_reader_hands_over_every_byte_in_order_and_ends_at_eof() {
         use std::io::Write;
         let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();

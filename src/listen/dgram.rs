@@ -9,7 +9,10 @@
 //! [`BATCH_BYTES`], so memory stays bounded) instead of overflowing the
 //! kernel's buffer; past that, the reader waits and the kernel drops, as
 //! before. A datagram longer than `--max-message` is cut there and marked.
-//! When the listener stops, the datagrams already received are still read.
+//! When the listener stops, the datagrams already received are still read;
+//! if stopping gives up first, the bytes of those received and not parsed
+//! are counted (`unread_bytes`). What the kernel still holds then is not:
+//! a datagram socket tells only the size of its next datagram.
 
 use std::cell::RefCell;
 use std::io;
@@ -102,13 +105,14 @@ impl Datagrams {
     }
 }
 
-/// Reads `sock` until the listener stops (and then what has arrived).
+/// Reads `sock` until the listener stops (and then what has arrived, or
+/// until stopping gives up: `given_up`).
 pub async fn serve(
     sock: DgramSocket,
     listener: u16,
     name: String,
     hub: Rc<RefCell<Hub>>,
-    shutdown: Shutdown,
+    (shutdown, given_up): (Shutdown, Shutdown),
 ) {
     let size = hub.borrow().max_message().min(MAX_DATAGRAM);
     let (tx, mut rx) = mpsc::channel::<Datagrams>(QUEUE);
@@ -129,12 +133,29 @@ pub async fn serve(
             return;
         }
     };
-    while let Some(mut batch) = rx.recv().await {
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = given_up.triggered() => break,
+            next = rx.recv() => next,
+        };
+        let Some(mut batch) = next else {
+            let _ = reader.join();
+            return;
+        };
         deliver(&batch, listener, &hub);
         batch.clear();
         let _ = free_tx.send(batch);
     }
-    let _ = reader.join();
+    // Given up: the batches waiting, and the one the reader could not hand
+    // over once the queue closed, are left.
+    rx.close();
+    let mut left = 0;
+    while let Some(batch) = rx.recv().await {
+        left += batch.bytes.len() as u64;
+    }
+    left += reader.join().unwrap_or(0);
+    hub.borrow_mut().counters.unread_bytes += left;
 }
 
 /// Hands one batch's datagrams to the hub.
@@ -161,7 +182,8 @@ fn deliver(batch: &Datagrams, listener: u16, hub: &Rc<RefCell<Hub>>) {
 /// System calls and wake-ups of the listener's thread cost more than the
 /// datagrams themselves, so a batch gathers for up to [`LINGER`], and after
 /// a call that found only a few datagrams the reader naps for [`GATHER`]
-/// to let more arrive for the next call.
+/// to let more arrive for the next call. Returns the bytes of datagrams it
+/// could not hand over (the listener took no more).
 fn read_loop(
     sock: &DgramSocket,
     size: usize,
@@ -169,16 +191,17 @@ fn read_loop(
     free: &std::sync::mpsc::Receiver<Datagrams>,
     shutdown: &Shutdown,
     name: &str,
-) {
+) -> u64 {
     let fd = sock.fd();
     let mut m = MultiRecv::new(size);
     let mut batch = Datagrams::new();
     let mut started = Instant::now();
     let mut drain_calls = 0;
+    // Err: the listener's thread is gone or takes no more: the bytes left.
     let hand_over = |batch: &mut Datagrams| {
         let next = free.try_recv().unwrap_or_else(|_| Datagrams::new());
-        // Err: the listener's thread is gone.
-        tx.blocking_send(std::mem::replace(batch, next)).is_ok()
+        tx.blocking_send(std::mem::replace(batch, next))
+            .map_err(|e| e.0.bytes.len() as u64)
     };
     loop {
         let stop = shutdown.is_triggered();
@@ -195,8 +218,8 @@ fn read_loop(
         } else {
             let left = LINGER.saturating_sub(started.elapsed());
             if left.is_zero() || !crate::sys::wait_readable(fd, left) {
-                if !hand_over(&mut batch) {
-                    return;
+                if let Err(left) = hand_over(&mut batch) {
+                    return left;
                 }
                 continue;
             }
@@ -221,14 +244,18 @@ fn read_loop(
                 false
             }
         };
-        if batch.bytes.len() >= BATCH_BYTES && !hand_over(&mut batch) {
-            return;
+        if batch.bytes.len() >= BATCH_BYTES {
+            if let Err(left) = hand_over(&mut batch) {
+                return left;
+            }
         }
         if stop && drained {
             break;
         }
     }
-    if !batch.items.is_empty() {
-        let _ = tx.blocking_send(batch);
+    if batch.items.is_empty() {
+        return 0;
     }
+    tx.blocking_send(batch)
+        .map_or_else(|e| e.0.bytes.len() as u64, |()| 0)
 }

@@ -75,8 +75,9 @@ pub struct Counters {
     pub held_flushes: u64,
     /// Bytes of over-long stream frames skipped after the cut.
     pub discarded_bytes: u64,
-    /// Bytes stream connections left when stopping gave up reading them:
-    /// still in the socket, read and not parsed, or of an unfinished frame.
+    /// Bytes left when stopping gave up reading: a stream connection's
+    /// still in its socket, read and not parsed, or of an unfinished frame;
+    /// datagrams received and not parsed.
     pub unread_bytes: u64,
 }
 

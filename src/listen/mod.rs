@@ -516,7 +516,7 @@ impl Sockets<'_> {
                     listener,
                     name.clone(),
                     Rc::clone(self.hub),
-                    self.shutdown.clone(),
+                    (self.shutdown.clone(), self.tasks.given_up()),
                 ));
                 Ok(())
             };

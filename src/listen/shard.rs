@@ -114,7 +114,7 @@ pub async fn intake(mut intake: Intake, hub: Rc<RefCell<Hub>>, tasks: Tasks) {
     while let Some(accepted) = intake.rx.recv().await {
         let hub = Rc::clone(&hub);
         let open = Arc::clone(&intake.open);
-        let given_up = tasks.given_up.clone();
+        let given_up = tasks.given_up();
         tasks.spawn(async move {
             conn::read(accepted, hub, given_up).await;
             open.fetch_sub(1, Ordering::Relaxed);
@@ -258,6 +258,12 @@ impl Tasks {
             let _guard = guard;
             task.await;
         });
+    }
+
+    /// Triggered when stopping gives up waiting for the tasks: they stop
+    /// parsing and count what they leave.
+    pub fn given_up(&self) -> Shutdown {
+        self.given_up.clone()
     }
 
     async fn all_done(&self) {
