@@ -758,9 +758,13 @@ Examples:
   tail -F access.log | logmux filter --metrics-listen 9145 > /dev/null   # count only
   logmux filter --config logmux.toml --sink archive access.log   # [sink.archive] type = \"file\"
 
-Exit status: 0 on success (also when the reader closes the pipe), 66 when an input
-cannot be opened, 74 on another I/O error (also a sink that cannot be opened, or events
-it could not write), 78 for a bad config file, log format or sink name.";
+Signals: TERM or INT (Ctrl-C) end the input where it was read to, at a line's end: held
+tracebacks and lines are written, a --sink delivers what it holds (up to 10 s), and the
+exit status is 0. A second TERM or INT ends logmux at once, by that signal.
+
+Exit status: 0 on success (also when the reader closes the pipe, or after TERM or INT), 66
+when an input cannot be opened, 74 on another I/O error (also a sink that cannot be opened,
+or events it could not write), 78 for a bad config file, log format or sink name.";
 
 /// Options of `logmux filter`.
 #[derive(Debug, Args)]

@@ -17,6 +17,12 @@
 //! `--threads` workers unless something must see every event in order on
 //! one thread: `-f`, metrics, `--trace-join infer`, a sink that builds
 //! spans; a terminal is read on one thread too.
+//!
+//! TERM or INT (Ctrl-C) end the input as its end would: what was read is
+//! parsed, held tracebacks and lines are emitted, and the sink delivers
+//! what it holds (within [`SINK_DRAIN_TIMEOUT`]) before `filter` exits 0;
+//! a second signal ends it at once, by that signal. `-f` and `docker logs
+//! -f` have no other end.
 
 mod follow;
 mod parallel;
@@ -37,6 +43,8 @@ use crate::engine::Input;
 use crate::engine::{Pipeline, Settings};
 use crate::event::{BurstClock, Origin, Stamp};
 use crate::metrics::{http, Counter, Metrics, MetricsSpec};
+use crate::shutdown::signals::{AtSecond, StopSignals};
+use crate::shutdown::Shutdown;
 use crate::sink::spec::SinkSpec;
 use crate::sink::{Batch, Route, StartedSinks};
 
@@ -83,6 +91,10 @@ const WRITE_SIZE: usize = 128 * 1024;
 /// How long the end of a run waits for a sink to write what it holds.
 const SINK_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// An input that may stall is waited on this long at a time, so that a
+/// stop (TERM, INT) is seen while nothing comes.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
 /// Why one input stopped early.
 #[derive(Debug, thiserror::Error)]
 enum StepError {
@@ -99,6 +111,8 @@ enum StepError {
 
 /// Runs a filter job to the end of its inputs.
 pub fn run(mut job: FilterJob) -> anyhow::Result<Outcome> {
+    let signals = StopSignals::start(SINK_DRAIN_TIMEOUT, AtSecond::Die)
+        .map_err(|e| anyhow::anyhow!("cannot watch TERM and INT: {e}"))?;
     let mut out = match job.sink.take() {
         None => Writer::stdout(),
         Some(spec) => Writer::sink(&spec)?,
@@ -115,7 +129,8 @@ pub fn run(mut job: FilterJob) -> anyhow::Result<Outcome> {
         }
         Destination::Stdout(_) => None,
     };
-    let result = filter_all(job, &mut out, metrics.as_deref(), tracer.clone());
+    let stop = &signals.requested;
+    let result = filter_all(job, &mut out, metrics.as_deref(), tracer.clone(), stop);
     // The traces still waiting are sent before the sink closes.
     let spans_missing = tracer.map_or(0, |t| {
         t.close(std::time::Instant::now() + SINK_DRAIN_TIMEOUT)
@@ -152,6 +167,7 @@ fn filter_all(
     out: &mut Writer,
     metrics: Option<&Metrics>,
     spans: Option<Arc<crate::trace::Tracer>>,
+    stop: &Shutdown,
 ) -> anyhow::Result<Outcome> {
     // Metrics, the join and spans see events as they are parsed: in order
     // only on one thread.
@@ -186,6 +202,9 @@ fn filter_all(
             .collect()
     };
     for input in inputs {
+        if stop.is_triggered() {
+            break;
+        }
         let (mut reader, origin, name): (Box<dyn ReadFd>, Origin, String) = match &input {
             None => (
                 Box::new(io::stdin()),
@@ -213,7 +232,7 @@ fn filter_all(
             let labels = [name.as_str(), ""];
             (m.input_lines.with(&labels), m.input_bytes.with(&labels))
         });
-        let limits = (job.max_line_bytes, threads, job.idle_flush);
+        let limits = (job.max_line_bytes, threads, job.idle_flush, stop);
         let ends = (&settings, &mut pipeline, &mut *out, &mut reparsed);
         let step = filter_input(reader.as_mut(), origin, limits, ends, counters);
         match step {
@@ -248,19 +267,22 @@ fn filter_all(
 fn filter_input(
     reader: &mut dyn ReadFd,
     origin: Origin,
-    (max_line, threads, idle): (usize, usize, Duration),
+    (max_line, threads, idle, stop): (usize, usize, Duration, &Shutdown),
     (settings, pipeline, out, reparsed): (&Settings, &mut Pipeline, &mut Writer, &mut u64),
     counters: Option<(Arc<Counter>, Arc<Counter>)>,
 ) -> Result<bool, StepError> {
     if threads > 1 && !reader.may_stall() {
         let sizes = (max_line, threads);
-        return parallel::filter_file(reader, &origin, sizes, settings, pipeline, out, reparsed);
+        let ends = (settings, pipeline, out, reparsed);
+        return parallel::filter_file(reader, &origin, sizes, stop, ends);
     }
     if let Some(pipe) = (threads > 1).then(|| reader.pipe()).flatten() {
         let sizes = (max_line, threads, idle);
-        return pipe::filter_pipe(pipe, &origin, sizes, settings, pipeline, out, reparsed);
+        let ends = (settings, pipeline, out, reparsed);
+        return pipe::filter_pipe(pipe, &origin, sizes, stop, ends);
     }
-    filter_one(reader, origin, (max_line, idle), pipeline, out, counters)
+    let limits = (max_line, idle, stop);
+    filter_one(reader, origin, limits, pipeline, out, counters)
 }
 
 /// `reparsed`: chunks parsed again on the reading thread (`--threads`).
@@ -283,6 +305,75 @@ fn finish(pipeline: &Pipeline, stats: bool, outcome: Outcome, reparsed: u64) -> 
         );
     }
     outcome
+}
+
+/// Waits up to `idle` for bytes, in slices that look at `stop`; false when
+/// none came or the input stops.
+fn wait(reader: &mut dyn ReadFd, idle: Duration, stop: &Shutdown) -> io::Result<bool> {
+    let deadline = Instant::now() + idle;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if stop.is_triggered() || left.is_zero() {
+            return Ok(false);
+        }
+        if reader.wait(left.min(STOP_POLL))? {
+            return Ok(true);
+        }
+    }
+}
+
+/// The next read; `None` once `stop` is triggered. An input that may stall
+/// is read only once it is readable, so that a stop is seen while it is
+/// silent.
+fn read_unless_stopped(
+    reader: &mut dyn ReadFd,
+    buf: &mut [u8],
+    stalls: bool,
+    stop: &Shutdown,
+) -> io::Result<Option<usize>> {
+    loop {
+        if stop.is_triggered() {
+            return Ok(None);
+        }
+        if stalls && !reader.wait(STOP_POLL)? {
+            continue;
+        }
+        match reader.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// At a stop inside a line: the rest of it, read in small pieces while
+/// `ready` says a read would not wait, up to its newline (kept; what the
+/// last piece holds after it is not) or `max` bytes or the end. So a stop
+/// cuts no line that could be read whole.
+pub(crate) fn rest_of_line<R: Read + ?Sized>(
+    reader: &mut R,
+    mut ready: impl FnMut(&mut R) -> bool,
+    max: usize,
+) -> Vec<u8> {
+    let mut line = Vec::new();
+    let mut piece = [0u8; 512];
+    while line.len() < max && ready(reader) {
+        let n = match reader.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let got = piece.get(..n).unwrap_or_default();
+        match memchr::memchr(b'\n', got) {
+            Some(end) => {
+                line.extend_from_slice(got.get(..=end).unwrap_or_default());
+                break;
+            }
+            None => line.extend_from_slice(got),
+        }
+    }
+    line
 }
 
 /// Opens a file to read to its end, or to follow (`-f`).
@@ -358,7 +449,7 @@ impl ReadFd for follow::Follow {
 fn filter_one(
     reader: &mut dyn ReadFd,
     origin: Origin,
-    (max_line, idle): (usize, Duration),
+    (max_line, idle, stop): (usize, Duration, &Shutdown),
     pipeline: &mut Pipeline,
     out: &mut Writer,
     counters: Option<(Arc<Counter>, Arc<Counter>)>,
@@ -371,11 +462,13 @@ fn filter_one(
     }
     let mut buf = vec![0u8; READ_SIZE];
     let mut bursts = BurstClock::default();
+    // The last read ended a line: a stop there cuts none.
+    let mut ends_line = true;
     loop {
         // How the read waits for its bytes tells where a burst ends.
         let started = Instant::now();
         let waiting = reader.ready_now();
-        if stalls && input.is_pending() && !reader.wait(idle).map_err(StepError::Read)? {
+        if stalls && input.is_pending() && !wait(reader, idle, stop).map_err(StepError::Read)? {
             // Idle: nothing more is coming soon, so emit what is held back.
             input.finish(&Stamp::now(), pipeline, &mut out.buf);
             pipeline.hand_spans();
@@ -383,12 +476,19 @@ fn filter_one(
                 return Ok(false);
             }
         }
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+        let n = match read_unless_stopped(reader, &mut buf, stalls, stop) {
+            Ok(Some(0)) => break,
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                if !ends_line {
+                    let rest = rest_of_line(reader, |r| !stalls || r.ready_now(), max_line);
+                    input.push(&rest, &Stamp::now(), pipeline, &mut out.buf);
+                }
+                break;
+            }
             Err(e) => return Err(StepError::Read(e)),
         };
+        ends_line = buf.get(n.wrapping_sub(1)) == Some(&b'\n');
         // One clock read per read(): every line in it was read at once.
         let mut stamp = Stamp::now();
         (stamp.burst, stamp.burst_rest) = bursts.read_returned(started, waiting);
@@ -502,5 +602,33 @@ impl Writer {
                 sinks.close(SINK_DRAIN_TIMEOUT, None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rest_of_line;
+
+    #[test]
+    fn the_rest_of_a_line_ends_at_its_newline_and_leaves_the_next() {
+        let text = format!("{} end\nnext line\n", "a".repeat(700));
+        let mut reader = text.as_bytes();
+        let rest = rest_of_line(&mut reader, |_| true, 1 << 20);
+        assert_eq!(rest, format!("{} end\n", "a".repeat(700)).as_bytes());
+    }
+
+    #[test]
+    fn the_rest_of_a_line_stops_when_nothing_is_at_hand_or_at_the_bound() {
+        let mut reader = "no newline yet".as_bytes();
+        assert_eq!(
+            rest_of_line(&mut reader, |_| true, 1 << 20),
+            b"no newline yet"
+        );
+        let mut reader = "waiting\n".as_bytes();
+        assert!(rest_of_line(&mut reader, |_| false, 1 << 20).is_empty());
+        let long = "b".repeat(2000);
+        let mut reader = long.as_bytes();
+        // Pieces of 512 bytes: the bound is passed by less than one.
+        assert_eq!(rest_of_line(&mut reader, |_| true, 1000).len(), 1024);
     }
 }

@@ -9,6 +9,8 @@
 //! triggered, it stays so. Why the door stopped is the door's business, not
 //! this type's.
 
+pub mod signals;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 

@@ -6,8 +6,9 @@
 //! cannot express stays `unsafe`, with its reason: the code a child runs
 //! between fork and exec ([`die_with_parent`], [`foreground_on_terminal`]), `recvmmsg` batches
 //! ([`mmsg`]), whose nix form does not fit, `MADV_PAGEOUT`
-//! ([`code_pages`]), which nix does not name, and `FIONREAD`
-//! ([`unread_bytes`]), whose nix form needs a feature for one call.
+//! ([`code_pages`]), which nix does not name, `FIONREAD`
+//! ([`unread_bytes`]), whose nix form needs a feature for one call, and
+//! putting back a signal's default action ([`die_by`]).
 //!
 //! Failures are returned, or folded into the answer where a caller could
 //! only guess anyway (a descriptor whose type cannot be read may stall).
@@ -242,6 +243,21 @@ pub fn set_recv_buffer(sock: &impl AsFd, bytes: usize) -> io::Result<()> {
 /// the size granted, its bookkeeping share included).
 pub fn recv_buffer(sock: &impl AsFd) -> io::Result<usize> {
     Ok(socket::getsockopt(sock, sockopt::RcvBuf)?)
+}
+
+/// Ends the process by `name`'s signal (TERM, INT), as if it had not been
+/// caught: the default action is put back, then the signal is raised.
+pub fn die_by(name: &str) -> ! {
+    let signal = match name {
+        "INT" => Signal::SIGINT,
+        _ => Signal::SIGTERM,
+    };
+    // SAFETY: putting back the default action installs no handler of ours;
+    // no other code runs on this thread in between.
+    let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl) };
+    let _ = nix::sys::signal::raise(signal);
+    // The signal is blocked on this thread (a runtime's mask): end the same way.
+    std::process::exit(128 + signal as i32)
 }
 
 /// Bytes a stream socket has received and not yet been read (FIONREAD):

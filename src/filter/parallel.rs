@@ -14,6 +14,7 @@ use crate::engine::parallel::{self, Chunk, Parsed, Sequencer};
 use crate::engine::unwrap::Carry;
 use crate::engine::{Pipeline, Settings};
 use crate::event::{Origin, Stamp};
+use crate::shutdown::Shutdown;
 
 use super::{StepError, Writer, WRITE_SIZE};
 
@@ -31,14 +32,13 @@ pub(super) type Job = (u64, Chunk, Vec<u8>);
 /// Filters one regular file on `threads` workers into `out`, counting in
 /// `pipeline` and the chunks parsed again in `reparsed`; false when the
 /// output was closed.
+/// Stops reading once `stop` is triggered, as at the file's end.
 pub(super) fn filter_file(
     reader: &mut dyn Read,
     origin: &Origin,
     (max_line, threads): (usize, usize),
-    settings: &Settings,
-    pipeline: &mut Pipeline,
-    out: &mut Writer,
-    reparsed: &mut u64,
+    stop: &Shutdown,
+    (settings, pipeline, out, reparsed): (&Settings, &mut Pipeline, &mut Writer, &mut u64),
 ) -> Result<bool, StepError> {
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
     let jobs_rx = Mutex::new(jobs_rx);
@@ -50,6 +50,7 @@ pub(super) fn filter_file(
         drop(done_tx);
         let mut feed = Feed {
             reader,
+            stop,
             tail: Vec::new(),
             eof: false,
             error: None,
@@ -270,6 +271,8 @@ pub(super) fn flush(out: &mut Writer, pipeline: &Pipeline) -> Result<bool, StepE
 /// The reading side: cuts the file into chunks at line ends.
 struct Feed<'r> {
     reader: &'r mut dyn Read,
+    /// Once triggered, the file ends where it was read to.
+    stop: &'r Shutdown,
     /// The start of a line the last chunk read but did not end.
     tail: Vec<u8>,
     eof: bool,
@@ -292,13 +295,23 @@ impl Feed<'_> {
         bytes.clear();
         bytes.append(&mut self.tail);
         let want = CHUNK.saturating_sub(bytes.len());
-        bytes.reserve(want);
-        let read = (&mut *self.reader)
-            .take(want as u64)
-            .read_to_end(&mut bytes);
+        let stopped = self.stop.is_triggered();
+        let read = if stopped {
+            // The line begun (in the tail) is read to its end: none is cut.
+            if !bytes.is_empty() {
+                let rest = super::rest_of_line(&mut *self.reader, |_| true, CHUNK);
+                bytes.extend_from_slice(&rest);
+            }
+            Ok(0)
+        } else {
+            bytes.reserve(want);
+            (&mut *self.reader)
+                .take(want as u64)
+                .read_to_end(&mut bytes)
+        };
         let stamp = Stamp::now();
         match read {
-            Ok(n) if n < want => self.eof = true,
+            Ok(n) if stopped || n < want => self.eof = true,
             Ok(_) => {
                 if let Some(end) = cut(&bytes) {
                     self.tail.extend_from_slice(&bytes[end..]);
@@ -364,6 +377,7 @@ pub(super) mod tests {
     use crate::engine::{Pipeline, Settings};
     use crate::event::Origin;
     use crate::output::Encoder;
+    use crate::shutdown::Shutdown;
 
     /// A chunk that starts with this makes its worker panic.
     pub(in crate::filter) const PANIC: &[u8] = b"\0logmux test: panic here\0";
@@ -408,10 +422,8 @@ pub(super) mod tests {
                 &mut input.as_slice(),
                 &Origin::default(),
                 (1 << 20, 2),
-                &settings(),
-                &mut pipeline,
-                &mut out,
-                &mut reparsed,
+                &Shutdown::new(),
+                (&settings(), &mut pipeline, &mut out, &mut reparsed),
             );
             (result.map_err(|e| e.to_string()), out.buf)
         });

@@ -31,7 +31,8 @@ use super::parallel::{
     cut, flush, start_workers, stopped_by, write_in_order, Job, ParseThreadPanicked, CHUNK,
     IN_FLIGHT,
 };
-use super::{StepError, Writer, READ_SIZE};
+use super::{StepError, Writer, READ_SIZE, STOP_POLL};
+use crate::shutdown::Shutdown;
 
 /// The pipe's buffer asked for (Linux's default is 64 KiB; an unprivileged
 /// process may ask for up to `pipe-max-size`, 1 MiB by default).
@@ -53,22 +54,21 @@ enum Msg {
 /// Filters one pipe on `threads` workers into `out`; `idle`: emit what is
 /// held back after this long without a byte. False when the output was
 /// closed.
+/// Once `stop` is triggered, the pipe ends where it was read to.
 pub(super) fn filter_pipe(
     pipe: File,
     origin: &Origin,
     (max_line, threads, idle): (usize, usize, Duration),
-    settings: &Settings,
-    pipeline: &mut Pipeline,
-    out: &mut Writer,
-    reparsed: &mut u64,
+    stop: &Shutdown,
+    (settings, pipeline, out, reparsed): (&Settings, &mut Pipeline, &mut Writer, &mut u64),
 ) -> Result<bool, StepError> {
     let (msg_tx, msg_rx) = mpsc::channel::<Msg>();
     let backlog = Arc::new(Backlog::default());
     let reading = std::thread::Builder::new()
         .name("logmux-read".into())
         .spawn({
-            let (to, backlog) = (msg_tx.clone(), Arc::clone(&backlog));
-            move || read_pipe(pipe, &backlog, &to)
+            let (to, backlog, stop) = (msg_tx.clone(), Arc::clone(&backlog), stop.clone());
+            move || read_pipe(pipe, &backlog, &to, &stop)
         });
     reading.map_err(StepError::Read)?;
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
@@ -105,18 +105,40 @@ pub(super) fn filter_pipe(
 }
 
 /// The reading thread: every read of the pipe, stamped, until it ends, it
-/// fails, or the filtering thread has gone.
-fn read_pipe(mut pipe: File, backlog: &Backlog, to: &Sender<Msg>) {
+/// fails, the filtering thread has gone, or `stop` (then as if it ended).
+fn read_pipe(mut pipe: File, backlog: &Backlog, to: &Sender<Msg>, stop: &Shutdown) {
     // A larger pipe: fewer, larger reads, and a writer that blocks less.
     // Not a pipe, or over /proc/sys/fs/pipe-max-size: left as it is.
     let _ = crate::sys::set_pipe_size(&pipe, PIPE_SIZE);
     let mut bursts = BurstClock::default();
     let mut buf = vec![0u8; READ_SIZE];
+    // The last read ended a line: a stop there cuts none.
+    let mut ends_line = true;
     loop {
         backlog.wait_for_room();
         // How the read waits for its bytes tells where a burst ends.
         let started = Instant::now();
         let waiting = crate::sys::wait_readable(pipe.as_fd(), Duration::ZERO);
+        // A silent pipe is waited on in slices, so that a stop is seen.
+        while !waiting && !stop.is_triggered() {
+            if crate::sys::wait_readable(pipe.as_fd(), STOP_POLL) {
+                break;
+            }
+        }
+        if stop.is_triggered() {
+            // The rest of a line begun, if it is in the pipe already.
+            let rest = if ends_line {
+                Vec::new()
+            } else {
+                let ready = |p: &mut File| crate::sys::wait_readable(p.as_fd(), Duration::ZERO);
+                super::rest_of_line(&mut pipe, ready, CHUNK)
+            };
+            if !rest.is_empty() {
+                let _ = to.send(Msg::Read(rest, Stamp::now()));
+            }
+            let _ = to.send(Msg::End(None));
+            return;
+        }
         let n = match pipe.read(&mut buf) {
             Ok(0) => {
                 let _ = to.send(Msg::End(None));
@@ -132,6 +154,7 @@ fn read_pipe(mut pipe: File, backlog: &Backlog, to: &Sender<Msg>) {
         let mut stamp = Stamp::now();
         (stamp.burst, stamp.burst_rest) = bursts.read_returned(started, waiting);
         let bytes = buf.get(..n).unwrap_or_default().to_vec();
+        ends_line = bytes.last() == Some(&b'\n');
         backlog.add(bytes.len());
         if to.send(Msg::Read(bytes, stamp)).is_err() {
             return;
@@ -352,6 +375,7 @@ mod tests {
     use crate::event::Origin;
     use crate::filter::parallel::tests::{ends_within_a_minute, settings, PANIC};
     use crate::filter::Writer;
+    use crate::shutdown::Shutdown;
 
     #[test]
     fn a_parsing_thread_that_panics_ends_the_pipe_with_an_error_not_a_hang() {
@@ -366,10 +390,8 @@ mod tests {
                 File::from(OwnedFd::from(reader)),
                 &Origin::default(),
                 (1 << 20, 2, Duration::from_millis(100)),
-                &settings(),
-                &mut pipeline,
-                &mut out,
-                &mut 0,
+                &Shutdown::new(),
+                (&settings(), &mut pipeline, &mut out, &mut 0),
             );
             Ok::<_, std::io::Error>((result.map_err(|e| e.to_string()), out.buf))
         });

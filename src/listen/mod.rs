@@ -47,7 +47,6 @@ mod out_dir;
 mod outbox;
 mod senders;
 mod shard;
-mod stop;
 mod throttle;
 mod tls;
 
@@ -62,11 +61,11 @@ pub use bind::{parse_inet, Endpoint};
 pub use message::{is_container_name, Container};
 pub use tls::{TlsError, TlsFiles};
 
+use crate::shutdown::signals::{AtSecond, StopSignals};
 use common::{Common, ConnCounts};
 use hub::{Counters, End, Hub, HubSettings};
 use outbox::Outbox;
 use shard::{Dispatch, Intake, ShardEnd, Tasks};
-use stop::StopSignals;
 
 use crate::engine::{Pipeline, Settings};
 use crate::metrics::{http, Metrics, MetricsSpec};
@@ -248,7 +247,8 @@ fn start(
 ) -> Result<Outcome, ListenError> {
     // TERM, INT, or an output that ends: every task and thread stops.
     let shutdown = Shutdown::new();
-    let stop = StopSignals::start(job.drain_timeout).map_err(ListenError::Runtime)?;
+    let stop =
+        StopSignals::start(job.drain_timeout, AtSecond::GiveUp).map_err(ListenError::Runtime)?;
     let mut out = match (&job.out_dir, &job.sink) {
         (Some(spec), _) => Outbox::dir(spec.clone()).map_err(|source| ListenError::OutDir {
             dir: spec.dir.display().to_string(),

@@ -26,7 +26,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use super::out_dir;
-use super::stop::StopSignals;
+use crate::shutdown::signals::StopSignals;
 use crate::shutdown::Shutdown;
 use crate::sink::spec::{OnFull, SinkSpec};
 use crate::sink::{Batch, KeyedFiles, KeyedFilesSpec, Route, SinkHandle, StartedSinks};

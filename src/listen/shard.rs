@@ -24,8 +24,8 @@ use tokio::sync::{mpsc, Notify};
 
 use super::conn::{self, Accepted};
 use super::hub::{Counters, End, Hub};
-use super::stop::StopSignals;
 use crate::engine::Stats;
+use crate::shutdown::signals::StopSignals;
 use crate::shutdown::Shutdown;
 
 /// While lines are held back, the housekeeper looks this often.

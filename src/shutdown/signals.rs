@@ -1,12 +1,13 @@
-//! TERM and INT for `listen`, watched on a thread of their own.
+//! TERM and INT for `listen` and `filter`, watched on a thread of their own.
 //!
-//! The listener's thread may be blocked handing events to a stdout whose
-//! reader stalled (that wait is what slows TCP senders down instead of
-//! growing memory), so it cannot be the one to notice a signal. A small
-//! runtime on its own thread counts TERM and INT: the first asks the
-//! listener to stop, and from then on a blocked hand-over waits at most
-//! `--drain-timeout`; a second gives up at once (as `logmux run` does).
-//! What was not written is then counted in the final report.
+//! The door's thread may be blocked (`listen` handing events to a stdout
+//! whose reader stalled, which is what slows TCP senders down instead of
+//! growing memory; `filter` reading a pipe), so it cannot be the one to
+//! notice a signal. A small runtime on its own thread counts TERM and INT:
+//! the first asks the door to stop, and from then on a blocked hand-over
+//! waits at most the drain timeout; a second gives up at once (as `logmux
+//! run` does), or, for a door that has nothing to count, ends the process
+//! by that signal, as if it had not been caught ([`AtSecond::Die`]).
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +17,16 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::shutdown::Shutdown;
+
+/// What a second signal does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtSecond {
+    /// [`StopSignals::give_up`] turns true: the door stops waiting and
+    /// counts what it leaves.
+    GiveUp,
+    /// The process ends by the signal at once.
+    Die,
+}
 
 /// What the signal thread has seen.
 #[derive(Debug)]
@@ -27,16 +38,18 @@ pub struct StopSignals {
     /// Triggered by the first.
     pub requested: Shutdown,
     drain_timeout: Duration,
+    at_second: AtSecond,
 }
 
 impl StopSignals {
     /// Starts watching TERM and INT; returns once both are watched.
-    pub fn start(drain_timeout: Duration) -> io::Result<Arc<StopSignals>> {
+    pub fn start(drain_timeout: Duration, at_second: AtSecond) -> io::Result<Arc<StopSignals>> {
         let stop = Arc::new(StopSignals {
             count: AtomicUsize::new(0),
             first: Mutex::new(None),
             requested: Shutdown::new(),
             drain_timeout,
+            at_second,
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -79,6 +92,8 @@ impl StopSignals {
             *first = Some((Instant::now(), name));
             drop(first);
             self.requested.trigger();
+        } else if n == 2 && self.at_second == AtSecond::Die {
+            crate::sys::die_by(name);
         } else if n == 2 {
             tracing::warn!(
                 signal = name,
