@@ -280,19 +280,8 @@ fn check_unwritten(s: &StalledStop) {
 // does not see that through the loops and panics).
 #[allow(clippy::zombie_processes)]
 fn stop_with_stalled_stdout(drain: &str, second_term: bool) -> StalledStop {
-    // stdout is a fifo that nobody reads (opened read-write here, so that
-    // opening it does not wait, and never read).
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("out");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo with a NUL-terminated path we own.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let held = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&fifo)
-        .unwrap();
-    let stdout = held.try_clone().unwrap();
+    let (held, stdout) = stalled_stdout(dir.path());
     let mut child = Command::new(env!("CARGO_BIN_EXE_logmux"))
         .args([
             "listen",

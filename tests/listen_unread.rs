@@ -27,23 +27,6 @@ fn message(i: u32) -> String {
 }
 const MESSAGE_LEN: u64 = 48;
 
-/// A stdout nobody reads: a fifo opened read-write here (so that opening it
-/// does not wait) and never read. Returns the end to keep open, and the
-/// one to give logmux.
-fn stalled_stdout(dir: &std::path::Path) -> (std::fs::File, std::fs::File) {
-    let fifo = dir.join("out");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo with a NUL-terminated path we own.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let held = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&fifo)
-        .unwrap();
-    let given = held.try_clone().unwrap();
-    (held, given)
-}
-
 /// Writes messages, a thousand a write, until the socket takes no more
 /// for a second (the listener has stopped reading); returns the socket and
 /// the bytes the kernel took (the last message may be cut: a write that

@@ -216,6 +216,23 @@ impl Listener {
     }
 }
 
+/// A stdout nobody reads: a fifo opened read-write here (so that opening it
+/// does not wait) and never read. Returns the end to keep open, and the
+/// one to give logmux.
+pub fn stalled_stdout(dir: &std::path::Path) -> (std::fs::File, std::fs::File) {
+    let fifo = dir.join("out");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    let given = held.try_clone().unwrap();
+    (held, given)
+}
+
 /// Every complete line as a JSON object; panics on a line that is not one.
 pub fn complete_lines(b: &[u8]) -> Vec<Value> {
     let end = b.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
