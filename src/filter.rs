@@ -323,21 +323,22 @@ fn wait(reader: &mut dyn ReadFd, idle: Duration, stop: &Shutdown) -> io::Result<
 }
 
 /// The next read; `None` once `stop` is triggered. An input that may stall
-/// is read only once it is readable, so that a stop is seen while it is
-/// silent.
+/// is read only once it is readable (`ready`: it was just now), so that a
+/// stop is seen while it is silent.
 fn read_unless_stopped(
     reader: &mut dyn ReadFd,
     buf: &mut [u8],
-    stalls: bool,
+    (stalls, mut ready): (bool, bool),
     stop: &Shutdown,
 ) -> io::Result<Option<usize>> {
     loop {
         if stop.is_triggered() {
             return Ok(None);
         }
-        if stalls && !reader.wait(STOP_POLL)? {
+        if stalls && !ready && !reader.wait(STOP_POLL)? {
             continue;
         }
+        ready = false;
         match reader.read(buf) {
             Ok(n) => return Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -476,7 +477,7 @@ fn filter_one(
                 return Ok(false);
             }
         }
-        let n = match read_unless_stopped(reader, &mut buf, stalls, stop) {
+        let n = match read_unless_stopped(reader, &mut buf, (stalls, waiting), stop) {
             Ok(Some(0)) => break,
             Ok(Some(n)) => n,
             Ok(None) => {
