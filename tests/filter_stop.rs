@@ -6,95 +6,50 @@
 mod common;
 #[path = "support/otlp.rs"]
 mod otlp;
+#[path = "support/process.rs"]
+mod process;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{logmux, skip_or_fail};
+use common::{json_lines, logmux, skip_or_fail};
 use otlp::Receiver;
+use process::Process;
 use serde_json::Value;
 
 /// Three lines, then a traceback whose end has not come: it is held.
 const INPUT: &str = "plain line one\nplain line two\nplain line three\n\
 Traceback (most recent call last):\n  File \"/app/views.py\", line 7, in index\n";
 
-/// A running filter and the JSON lines it has written so far.
-struct Filter {
-    child: Child,
-    lines: Arc<Mutex<Vec<Value>>>,
-    reader: std::thread::JoinHandle<()>,
+/// `logmux filter ARGS` reading `stdin`, its stdout collected.
+fn start(args: &[&str], stdin: Stdio) -> Process {
+    let mut cmd = logmux();
+    cmd.arg("filter")
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Process::spawn(cmd, Duration::ZERO)
 }
 
-impl Filter {
-    fn start(args: &[&str], stdin: Stdio) -> Filter {
-        let mut child = logmux()
-            .arg("filter")
-            .args(args)
-            .stdin(stdin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let reader = {
-            let lines = Arc::clone(&lines);
-            std::thread::spawn(move || {
-                for l in BufReader::new(out).lines().map_while(Result::ok) {
-                    lines
-                        .lock()
-                        .unwrap()
-                        .push(serde_json::from_str(&l).unwrap());
-                }
-            })
-        };
-        Filter {
-            child,
-            lines,
-            reader,
-        }
-    }
-
-    /// Waits until `n` events are out; panics after 20 s.
-    fn wait_for(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.lines.lock().unwrap().len() < n {
-            assert!(Instant::now() < deadline, "fewer than {n} events in 20 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill with the pid of the child we started.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    /// Waits for the exit (panics after 20 s): its status and every event.
-    fn finish(mut self) -> (ExitStatus, Vec<Value>) {
-        let status = wait_exit(&mut self.child, 20);
-        self.reader.join().unwrap();
-        let lines = self.lines.lock().unwrap().clone();
-        (status, lines)
-    }
-}
-
-fn wait_exit(child: &mut Child, secs: u64) -> ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("logmux filter did not exit within {secs} s");
-        }
+/// Waits until `n` events are out; panics after 20 s.
+fn wait_for_events(p: &Process, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while p.stdout_lines() < n {
+        assert!(Instant::now() < deadline, "fewer than {n} events in 20 s");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Waits for the exit (panics after 20 s): its status and every event.
+fn finish(mut p: Process) -> (ExitStatus, Vec<Value>) {
+    let status = p.wait_exit(20, "logmux filter");
+    let events = json_lines(&p.stdout.lock().unwrap());
+    (status, events)
 }
 
 /// The held traceback came out whole, after the three lines.
@@ -120,10 +75,10 @@ fn term_on_a_followed_file_emits_the_held_traceback_and_exits_0() {
     let file = dir.path().join("app.log");
     std::fs::write(&file, INPUT).unwrap();
     let path = file.to_str().unwrap();
-    let f = Filter::start(&["-f", path, "--idle-flush", "60s"], Stdio::null());
-    f.wait_for(3);
+    let f = start(&["-f", path, "--idle-flush", "60s"], Stdio::null());
+    wait_for_events(&f, 3);
     f.signal(libc::SIGTERM);
-    let (status, events) = f.finish();
+    let (status, events) = finish(f);
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_all_out(&events);
 }
@@ -131,22 +86,22 @@ fn term_on_a_followed_file_emits_the_held_traceback_and_exits_0() {
 #[test]
 fn int_on_a_pipe_read_by_two_threads_emits_what_was_read_and_exits_0() {
     let (reader, mut writer) = std::io::pipe().unwrap();
-    let f = Filter::start(
+    let f = start(
         &["--threads", "2", "--idle-flush", "60s", "--output", "json"],
         Stdio::from(std::os::fd::OwnedFd::from(reader)),
     );
     writer.write_all(INPUT.as_bytes()).unwrap();
-    f.wait_for(3);
+    wait_for_events(&f, 3);
     // The pipe stays open, as `docker logs -f`'s does.
     f.signal(libc::SIGINT);
-    let (status, events) = f.finish();
+    let (status, events) = finish(f);
     drop(writer);
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_all_out(&events);
 }
 
 /// Where the followed file `path` has been read to, from /proc/PID/fdinfo.
-fn read_to(pid: u32, path: &Path) -> u64 {
+fn read_to(pid: i32, path: &Path) -> u64 {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap();
     for fd in fds.map_while(Result::ok) {
         if std::fs::read_link(fd.path()).ok().as_deref() != Some(path) {
@@ -161,8 +116,8 @@ fn read_to(pid: u32, path: &Path) -> u64 {
 }
 
 /// `filter -f FILE --sink otlp` whose sink holds a partial batch (for up
-/// to a minute); with a receiver at `endpoint`.
-fn follow_to_sink(endpoint: &str, lines: usize) -> (Child, tempfile::TempDir) {
+/// to a minute), to `endpoint`; returned once the file is read to its end.
+fn follow_to_sink(endpoint: &str, lines: usize) -> (Process, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("logmux.toml");
     std::fs::write(
@@ -175,22 +130,21 @@ fn follow_to_sink(endpoint: &str, lines: usize) -> (Child, tempfile::TempDir) {
     let file = dir.path().join("app.log");
     let text: String = (0..lines).map(|i| format!("line {i}\n")).collect();
     std::fs::write(&file, &text).unwrap();
-    let child = logmux()
-        .args(["filter", "--config"])
+    let mut cmd = logmux();
+    cmd.args(["filter", "--config"])
         .arg(&config)
         .args(["--sink", "otlp", "-f"])
         .arg(&file)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    let filter = Process::spawn(cmd, Duration::ZERO);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while read_to(child.id(), &file) < text.len() as u64 {
+    while read_to(filter.pid(), &file) < text.len() as u64 {
         assert!(Instant::now() < deadline, "the file was not read in 20 s");
         std::thread::sleep(Duration::from_millis(20));
     }
-    (child, dir)
+    (filter, dir)
 }
 
 #[test]
@@ -203,13 +157,11 @@ fn term_delivers_the_batch_a_sink_holds_and_exits_0() {
         );
     };
     let receiver = Receiver::start(&py, "", 0);
-    let (mut child, _dir) = follow_to_sink(&receiver.endpoint(), 25);
-    // Read, and waiting in the sink's batch: nothing was sent yet.
-    std::thread::sleep(Duration::from_millis(300));
+    let (mut filter, _dir) = follow_to_sink(&receiver.endpoint(), 25);
+    // Read, and waiting in the sink's batch (60 s): nothing was sent yet.
     assert_eq!(receiver.records().len(), 0);
-    // SAFETY: kill with the pid of the child we started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = wait_exit(&mut child, 20);
+    filter.signal(libc::SIGTERM);
+    let status = filter.wait_exit(20, "logmux filter");
     assert_eq!(status.code(), Some(0), "{status:?}");
     let records = receiver.wait_for(25, 10);
     let bodies: Vec<&str> = records
@@ -220,28 +172,40 @@ fn term_delivers_the_batch_a_sink_holds_and_exits_0() {
     assert_eq!(bodies, expected);
 }
 
+/// Waits until a request's first byte arrives at `listener`, which never
+/// answers; panics after 20 s. The connection is returned, to stay open.
+fn first_request(listener: &TcpListener) -> TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "no request in 20 s");
+        if let Ok((mut conn, _)) = listener.accept() {
+            conn.set_nonblocking(false).unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let mut byte = [0u8; 1];
+            assert_eq!(conn.read(&mut byte).unwrap(), 1, "no request on it");
+            return conn;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_second_term_ends_a_filter_waiting_for_its_sink_at_once() {
-    // Nothing listens at the endpoint: the sink retries for 10 s at the end.
-    let port = otlp::port_outside_the_ephemeral_range();
-    let (mut child, _dir) = follow_to_sink(&format!("http://127.0.0.1:{port}"), 5);
-    // SAFETY: kill with the pid of the child we started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "it did not wait for its sink"
-    );
-    let second = Instant::now();
-    // SAFETY: as above.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = wait_exit(&mut child, 20);
+    // An endpoint that takes the request and never answers: after the
+    // first TERM the held batch is posted there, and waited for (10 s).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (mut filter, _dir) = follow_to_sink(&endpoint, 5);
+    filter.signal(libc::SIGTERM);
+    // The batch is held for 60 s: its request means the TERM was seen.
+    let _request = first_request(&listener);
+    assert!(filter.is_running(), "it did not wait for its sink");
+    filter.signal(libc::SIGTERM);
+    // Ended by the signal itself, not by an exit after the sink's wait.
+    let status = filter.wait_exit(20, "logmux filter");
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
-    assert!(
-        second.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        second.elapsed()
-    );
 }
 
 #[test]
@@ -263,19 +227,17 @@ fn stops_a_long_file_early_with_a_whole_prefix(threads: &str) {
     let pad = "x".repeat(88);
     let text: String = (0..lines).map(|i| format!("{i:08} {pad}\n")).collect();
     std::fs::write(&file, text).unwrap();
-    let f = Filter::start(
-        &[
-            "--threads",
-            threads,
-            "--output",
-            "json",
-            file.to_str().unwrap(),
-        ],
-        Stdio::null(),
-    );
-    f.wait_for(1000);
+    let args = [
+        "--threads",
+        threads,
+        "--output",
+        "json",
+        file.to_str().unwrap(),
+    ];
+    let f = start(&args, Stdio::null());
+    wait_for_events(&f, 1000);
     f.signal(libc::SIGTERM);
-    let (status, events) = f.finish();
+    let (status, events) = finish(f);
     assert_eq!(status.code(), Some(0), "{status:?}");
     // Stopped before the end, and what came out is the file's start, whole
     // and in order: the line being read at the signal was read to its end.

@@ -17,7 +17,7 @@ use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::*;
 
@@ -89,7 +89,7 @@ fn adds_up(sent: &[u64], messages: u64, unread: u64) -> bool {
 }
 
 #[test]
-fn giving_up_at_a_second_term_counts_every_byte_left_unread() {
+fn giving_up_after_the_drain_timeout_counts_every_byte_left_unread() {
     let fifo_dir = tempfile::tempdir().unwrap();
     let (held, given) = stalled_stdout(fifo_dir.path());
     let l = start_with(
@@ -99,7 +99,7 @@ fn giving_up_at_a_second_term_counts_every_byte_left_unread() {
             "--output",
             "json",
             "--drain-timeout",
-            "60s",
+            "1s",
         ],
         |cmd| {
             cmd.stdout(Stdio::from(given));
@@ -123,13 +123,9 @@ fn giving_up_at_a_second_term_counts_every_byte_left_unread() {
         "only {total} bytes went in before the stall"
     );
 
-    // The first TERM waits for stdout (60 s); the second gives up at once.
-    l.signal(libc::SIGTERM);
-    std::thread::sleep(Duration::from_millis(300));
-    let second = Instant::now();
-    l.signal(libc::SIGTERM);
-    let stopped = l.finish(20);
-    let took = second.elapsed();
+    // TERM: stdout is waited for up to --drain-timeout (1 s), then
+    // stopping gives up.
+    let stopped = l.stop();
     drop((conns, held));
 
     let report = final_report(&stopped.stderr);
@@ -147,7 +143,6 @@ fn giving_up_at_a_second_term_counts_every_byte_left_unread() {
         "{}",
         stopped.stderr
     );
-    assert!(took < Duration::from_secs(10), "{took:?}");
 }
 
 /// Datagrams the kernel dropped on the listener's UDP sockets (the last
