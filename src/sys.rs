@@ -245,13 +245,9 @@ pub fn recv_buffer(sock: &impl AsFd) -> io::Result<usize> {
     Ok(socket::getsockopt(sock, sockopt::RcvBuf)?)
 }
 
-/// Ends the process by `name`'s signal (TERM, INT), as if it had not been
+/// Ends the process by `signal` (TERM, INT), as if it had not been
 /// caught: the default action is put back, then the signal is raised.
-pub fn die_by(name: &str) -> ! {
-    let signal = match name {
-        "INT" => Signal::SIGINT,
-        _ => Signal::SIGTERM,
-    };
+pub fn die_by(signal: Signal) -> ! {
     // SAFETY: putting back the default action installs no handler of ours;
     // no other code runs on this thread in between.
     let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl) };

@@ -145,15 +145,6 @@ fn giving_up_after_the_drain_timeout_counts_every_byte_left_unread() {
     );
 }
 
-/// Datagrams the kernel dropped on the listener's UDP sockets (the last
-/// column of /proc/net/udp).
-fn udp_drops(l: &Listener) -> u64 {
-    let rows = sockets_of(l.pid(), &["udp", "udp6"]);
-    rows.iter()
-        .filter_map(|r| r.last()?.parse::<u64>().ok())
-        .sum()
-}
-
 /// One datagram of `DATAGRAM_LEN` bytes.
 fn datagram(i: u32) -> Vec<u8> {
     let mut d = message(i).into_bytes();
@@ -201,7 +192,7 @@ fn giving_up_under_a_flood_of_datagrams_counts_those_received_and_not_parsed() {
     // The kernel holds or drops datagrams: the listener is behind, its
     // queue full.
     l.wait_until(10, "the listener to fall behind", |l| {
-        l.udp_unread() > 0 || udp_drops(l) > 0
+        l.udp_unread() > 0 || l.udp_drops() > 0
     });
     let stopped = l.stop();
     flooding.store(false, Ordering::Relaxed);

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::shutdown::Shutdown;
@@ -85,7 +86,7 @@ impl StopSignals {
         first.is_some_and(|(at, _)| at.elapsed() >= self.drain_timeout)
     }
 
-    fn seen(&self, name: &'static str) {
+    fn seen(&self, (name, signal): (&'static str, Signal)) {
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         if n == 1 {
             let mut first = self.first.lock().unwrap_or_else(PoisonError::into_inner);
@@ -93,7 +94,7 @@ impl StopSignals {
             drop(first);
             self.requested.trigger();
         } else if n == 2 && self.at_second == AtSecond::Die {
-            crate::sys::die_by(name);
+            crate::sys::die_by(signal);
         } else if n == 2 {
             tracing::warn!(
                 signal = name,
@@ -110,11 +111,11 @@ async fn watch(
 ) {
     loop {
         let name = tokio::select! {
-            got = term.recv() => got.map(|()| "TERM"),
-            got = int.recv() => got.map(|()| "INT"),
+            got = term.recv() => got.map(|()| ("TERM", Signal::SIGTERM)),
+            got = int.recv() => got.map(|()| ("INT", Signal::SIGINT)),
         };
         match name {
-            Some(name) => stop.seen(name),
+            Some(seen) => stop.seen(seen),
             None => return,
         }
     }

@@ -147,6 +147,15 @@ impl Listener {
         rows.iter().map(|r| rx(r).unwrap_or(0)).sum()
     }
 
+    /// Datagrams the kernel dropped on the listener's UDP sockets (the
+    /// last column of /proc/net/udp).
+    pub fn udp_drops(&self) -> u64 {
+        let rows = sockets_of(self.pid(), &["udp", "udp6"]);
+        rows.iter()
+            .filter_map(|r| r.last()?.parse::<u64>().ok())
+            .sum()
+    }
+
     /// Waits until `cond` holds (a condition, where a sleep would guess);
     /// panics after `secs`, naming `what`.
     pub fn wait_until(&self, secs: u64, what: &str, cond: impl Fn(&Listener) -> bool) {

@@ -35,6 +35,13 @@ fn nginx_timed(uri: &str, sec: u32, status: u16, took: &str) -> String {
 }
 
 /// What the joiner gave one line (parsed with `format` when given) at `now`.
+/// `line` parsed as `logmux filter` would, auto-detected.
+fn parsed(line: &str) -> Record<'_> {
+    let mut rec = Record::default();
+    assert!(Parser::AUTO.parse(line, &mut rec), "not parsed: {line}");
+    rec
+}
+
 fn offer(j: &Joiner, line: &str, format: Option<&LogFormat>, now: u64) -> Given {
     let parser = Parser {
         forced: None,
@@ -231,8 +238,7 @@ fn memory_is_bounded_by_the_cap() {
 fn lines_with_ids_and_other_formats_are_left_alone() {
     let j = joiner();
     let line = uwsgi("/a", 5, 3, 200);
-    let mut rec = Record::default();
-    assert!(Parser::AUTO.parse(&line, &mut rec));
+    let mut rec = parsed(&line);
     rec.push(
         Field::TraceId,
         Value::str("4bf92f3577b34da6a3ce929d0e0e4736"),
@@ -240,8 +246,7 @@ fn lines_with_ids_and_other_formats_are_left_alone() {
     let before = rec.fields.clone();
     j.observe_at(&mut rec, 0);
     assert_eq!(rec.fields, before);
-    let mut text = Record::default();
-    assert!(Parser::AUTO.parse("GET /a 200", &mut text));
+    let mut text = parsed("GET /a 200");
     j.observe_at(&mut text, 0);
     assert_eq!(text.get(Field::TraceId), None);
     assert_eq!(j.pending(), 0);
@@ -261,8 +266,7 @@ fn hex_is_to_hex() {
 fn the_fields_go_in_their_sorted_places() {
     let j = joiner();
     let line = uwsgi("/a", 5, 3, 200);
-    let mut rec = Record::default();
-    assert!(Parser::AUTO.parse(&line, &mut rec));
+    let mut rec = parsed(&line);
     crate::output::sort_fields(&mut rec);
     j.observe_at(&mut rec, 0);
     assert!(rec.fields.windows(2).all(|w| w[0].0 < w[1].0));
@@ -274,8 +278,7 @@ fn a_lines_own_span_id_gives_way_to_the_joins_once() {
     // the join's span id replaces it, and the key is written once.
     let j = joiner();
     let line = uwsgi("/a", 5, 3, 200);
-    let mut rec = Record::default();
-    assert!(Parser::AUTO.parse(&line, &mut rec));
+    let mut rec = parsed(&line);
     rec.push(Field::SpanId, Value::str("00f067aa0ba902b7"));
     crate::output::sort_fields(&mut rec);
     j.observe_at(&mut rec, 0);
