@@ -209,3 +209,41 @@ fn giving_up_under_a_flood_of_datagrams_counts_those_received_and_not_parsed() {
         "{report}"
     );
 }
+
+/// An idle listener stopped with `--drain-timeout 0s` gives up at once, but
+/// leaves nothing: it says nothing alarming (no warning), reports 0 bytes
+/// left unread and exits 0. Only what was left makes a stop an error.
+#[test]
+fn giving_up_on_idle_sockets_leaves_nothing_and_warns_of_nothing() {
+    let l = start(&[
+        "--udp",
+        "127.0.0.1:0",
+        "--tcp",
+        "127.0.0.1:0",
+        "--output",
+        "json",
+        "--drain-timeout",
+        "0s",
+    ]);
+    // One connection open and idle, as Docker's driver keeps its own.
+    let idle = std::net::TcpStream::connect(l.tcp()).unwrap();
+    l.wait_until(10, "the connection to be accepted", |l| {
+        l.established() == 1
+    });
+    let stopped = l.stop();
+    drop(idle);
+
+    let warnings: Vec<&str> = stopped
+        .stderr
+        .lines()
+        .filter(|line| line.contains(r#""severity_text":"WARN""#))
+        .collect();
+    assert_eq!(warnings, Vec::<&str>::new(), "{}", stopped.stderr);
+    let report = final_report(&stopped.stderr);
+    assert_eq!(
+        report["logmux"]["unread_bytes"].as_u64(),
+        Some(0),
+        "{report}"
+    );
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+}

@@ -170,20 +170,30 @@ pub fn keep(hub: &Rc<RefCell<Hub>>, shutdown: &Shutdown) {
 }
 
 /// After the listener stops: waits for `tasks` to read what has arrived,
-/// up to `drain_timeout` (or a second signal); whether they all ended.
-/// When they did not, the connections stop parsing and count the bytes
-/// they leave (`unread_bytes`), for up to [`COUNT_LEFT`].
-pub async fn drain(tasks: &Tasks, drain_timeout: Duration, stop: &StopSignals) -> bool {
+/// up to `drain_timeout` (or a second signal). When they did not all end,
+/// the connections stop parsing and count the bytes they leave
+/// (`unread_bytes`, which the final report and the exit status tell), for
+/// up to [`COUNT_LEFT`]: only sockets that did not count by then are
+/// warned of. Giving up on sockets that held nothing (an idle UDP reader
+/// looks for the stop only every 100 ms) is no news.
+pub async fn drain(tasks: &Tasks, drain_timeout: Duration, stop: &StopSignals) {
     let done = tokio::select! {
         () = tasks.all_done() => true,
         () = tokio::time::sleep(drain_timeout) => false,
         () = given_up(stop) => false,
     };
-    if !done {
-        tasks.given_up.trigger();
-        let _ = tokio::time::timeout(COUNT_LEFT, tasks.all_done()).await;
+    if done {
+        return;
     }
-    done
+    tasks.given_up.trigger();
+    if tokio::time::timeout(COUNT_LEFT, tasks.all_done())
+        .await
+        .is_ok()
+    {
+        tracing::debug!("stopping: gave up waiting for the sockets after {drain_timeout:?}; each counted what it left (unread_bytes)");
+    } else {
+        tracing::warn!("stopping: some sockets were still being read {COUNT_LEFT:?} after giving up (--drain-timeout {drain_timeout:?}); what they held is missing from unread_bytes");
+    }
 }
 
 /// Ends once stopping may give up waiting (a second signal, or
