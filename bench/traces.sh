@@ -58,11 +58,17 @@
 # another python with opentelemetry-proto). NO_BUILD=1: the release binary
 # as it is; LOGMUX_BIN: another binary. COMPRESSION=none (`run`, `ab`,
 # `count`): the sink's `compression` for both configs (default gzip).
+# WRITER=native (`run`, `ab`, `count`): the two writers are
+# bench/lockstep_writer.rs (built as an example), which write the same
+# chunks in the same step as the Python ones for a third of their CPU (most
+# of it the kernel's pipe writes): logmux's threads have the machine nearly
+# to themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 py=${LOGMUX_OTLP_PYTHON:-target/otlp-venv/bin/python}
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
+[ "${WRITER:-}" != native ] || cargo build --release --quiet --example lockstep_writer
 bin=${LOGMUX_BIN:-$root/target/release/logmux}
 tmp=$(mktemp -d)
 receiver=
@@ -117,7 +123,10 @@ with open(file, "w") as f:
     for slot, (name, fmt, key) in enumerate([("nginx", "nginx.access", "nginx_log_format"),
                                              ("uwsgi", "auto", "uwsgi_log_format")]):
         shm = f"{file}.step"
-        command = [py, f"{root}/bench/lockstep_writer.py", f"{prefix}.{name}", shm, str(slot)]
+        writer = [py, f"{root}/bench/lockstep_writer.py"]
+        if os.environ.get("WRITER") == "native":
+            writer = [f"{root}/target/release/examples/lockstep_writer"]
+        command = writer + [f"{prefix}.{name}", shm, str(slot)]
         f.write(f"\n[program.{name}]\ncommand = {json.dumps(command)}\n")
         f.write('autorestart = "never"\n')
         f.write(f'stdout = {{ format = "{fmt}", sink = "otlp" }}\n')
@@ -132,7 +141,7 @@ run_mode() { # REQUESTS RUNS
   [ -s "$mix.uwsgi" ] || python3 bench/gen_traced_mix.py "$requests" "$mix"
   [ -s "$bare.uwsgi" ] || python3 bench/gen_traced_mix.py --no-ids "$requests" "$bare"
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "input: $requests requests ($lines lines: nginx $(stat -c %s "$mix.nginx") bytes, uWSGI $(stat -c %s "$mix.uwsgi") bytes), $runs runs"
+  echo "input: $requests requests ($lines lines: nginx $(stat -c %s "$mix.nginx") bytes, uWSGI $(stat -c %s "$mix.uwsgi") bytes), $runs runs; writers: ${WRITER:-python}"
   start_receiver
   run_config "$tmp/logs.toml" '"logs"' "$mix"
   run_config "$tmp/traces.toml" '"logs", "traces"' "$mix"
