@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 /// How often a file with nothing new is looked at again.
 const POLL: Duration = Duration::from_millis(100);
 
+/// Bytes [`Follow::wait_for`] reads at most at once.
+const WAIT_READ: usize = 64 * 1024;
+
 /// A file followed by name; its `read` returns only when there are bytes.
 pub(super) struct Follow {
     path: PathBuf,
@@ -47,11 +50,15 @@ impl Follow {
     /// Waits up to `idle` for something to read; false when nothing came.
     pub(super) fn wait_for(&mut self, idle: Duration) -> io::Result<bool> {
         let deadline = Instant::now() + idle;
-        let mut buf = vec![0u8; 64 * 1024];
         while self.pending.is_empty() {
-            let n = self.read_now(&mut buf)?;
-            self.pending.extend_from_slice(&buf[..n]);
-            if n == 0 {
+            // Read straight into `pending`: its room is kept from one call
+            // to the next (called once per read of a followed file).
+            let mut room = std::mem::take(&mut self.pending);
+            room.resize(WAIT_READ, 0);
+            let n = self.read_now(&mut room);
+            room.truncate(*n.as_ref().unwrap_or(&0));
+            self.pending = room;
+            if n? == 0 {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Ok(false);
