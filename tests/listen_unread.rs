@@ -220,8 +220,6 @@ fn giving_up_on_idle_sockets_leaves_nothing_and_warns_of_nothing() {
         "127.0.0.1:0",
         "--tcp",
         "127.0.0.1:0",
-        "--output",
-        "json",
         "--drain-timeout",
         "0s",
     ]);
