@@ -307,16 +307,23 @@ fn finish(pipeline: &Pipeline, stats: bool, outcome: Outcome, reparsed: u64) -> 
     outcome
 }
 
-/// Waits up to `idle` for bytes, in slices that look at `stop`; false when
-/// none came or the input stops.
-fn wait(reader: &mut dyn ReadFd, idle: Duration, stop: &Shutdown) -> io::Result<bool> {
-    let deadline = Instant::now() + idle;
+/// Waits for `ready` (asked with how long it may wait) in slices of
+/// [`STOP_POLL`], so that a stop is seen while nothing comes, for up to
+/// `limit` (`None`: until ready or stopped); false when the limit passed
+/// or the input stops.
+fn wait_unless_stopped(
+    stop: &Shutdown,
+    limit: Option<Duration>,
+    mut ready: impl FnMut(Duration) -> io::Result<bool>,
+) -> io::Result<bool> {
+    // A limit past what the clock can hold is none.
+    let deadline = limit.and_then(|l| Instant::now().checked_add(l));
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.map_or(STOP_POLL, |d| d.saturating_duration_since(Instant::now()));
         if stop.is_triggered() || left.is_zero() {
             return Ok(false);
         }
-        if reader.wait(left.min(STOP_POLL))? {
+        if ready(left.min(STOP_POLL))? {
             return Ok(true);
         }
     }
@@ -332,11 +339,9 @@ fn read_unless_stopped(
     stop: &Shutdown,
 ) -> io::Result<Option<usize>> {
     loop {
-        if stop.is_triggered() {
+        let readable = ready || !stalls || wait_unless_stopped(stop, None, |t| reader.wait(t))?;
+        if !readable || stop.is_triggered() {
             return Ok(None);
-        }
-        if stalls && !ready && !reader.wait(STOP_POLL)? {
-            continue;
         }
         ready = false;
         match reader.read(buf) {
@@ -469,7 +474,11 @@ fn filter_one(
         // How the read waits for its bytes tells where a burst ends.
         let started = Instant::now();
         let waiting = reader.ready_now();
-        if stalls && input.is_pending() && !wait(reader, idle, stop).map_err(StepError::Read)? {
+        if stalls
+            && input.is_pending()
+            && !wait_unless_stopped(stop, Some(idle), |t| reader.wait(t))
+                .map_err(StepError::Read)?
+        {
             // Idle: nothing more is coming soon, so emit what is held back.
             input.finish(&Stamp::now(), pipeline, &mut out.buf);
             pipeline.hand_spans();

@@ -31,7 +31,7 @@ use super::parallel::{
     cut, flush, start_workers, stopped_by, write_in_order, Job, ParseThreadPanicked, CHUNK,
     IN_FLIGHT,
 };
-use super::{StepError, Writer, READ_SIZE, STOP_POLL};
+use super::{StepError, Writer, READ_SIZE};
 use crate::shutdown::Shutdown;
 
 /// The pipe's buffer asked for (Linux's default is 64 KiB; an unprivileged
@@ -119,11 +119,10 @@ fn read_pipe(mut pipe: File, backlog: &Backlog, to: &Sender<Msg>, stop: &Shutdow
         // How the read waits for its bytes tells where a burst ends.
         let started = Instant::now();
         let waiting = crate::sys::wait_readable(pipe.as_fd(), Duration::ZERO);
-        // A silent pipe is waited on in slices, so that a stop is seen.
-        while !waiting && !stop.is_triggered() {
-            if crate::sys::wait_readable(pipe.as_fd(), STOP_POLL) {
-                break;
-            }
+        if !waiting {
+            // Waited on in slices, so that a stop is seen (looked at below).
+            let ready = |t| Ok(crate::sys::wait_readable(pipe.as_fd(), t));
+            let _ = super::wait_unless_stopped(stop, None, ready);
         }
         if stop.is_triggered() {
             // The rest of a line begun, if it is in the pipe already.

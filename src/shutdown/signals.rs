@@ -64,7 +64,7 @@ impl StopSignals {
         })?;
         let watched = Arc::clone(&stop);
         std::thread::Builder::new()
-            .name("listen-signals".into())
+            .name("logmux-signals".into())
             .stack_size(64 * 1024)
             .spawn(move || runtime.block_on(watch(term, int, &watched)))?;
         Ok(stop)

@@ -34,7 +34,6 @@ fn nginx_timed(uri: &str, sec: u32, status: u16, took: &str) -> String {
     format!("{} {took}", nginx("GET", uri, sec, status))
 }
 
-/// What the joiner gave one line (parsed with `format` when given) at `now`.
 /// `line` parsed as `logmux filter` would, auto-detected.
 fn parsed(line: &str) -> Record<'_> {
     let mut rec = Record::default();
@@ -42,6 +41,7 @@ fn parsed(line: &str) -> Record<'_> {
     rec
 }
 
+/// What the joiner gave one line (parsed with `format` when given) at `now`.
 fn offer(j: &Joiner, line: &str, format: Option<&LogFormat>, now: u64) -> Given {
     let parser = Parser {
         forced: None,
