@@ -1,8 +1,10 @@
-//! `logmux listen` that gives up reading at a stop accounts for every byte
-//! a connection sent: each one was either parsed into a message or is
-//! counted in the final report's `unread_bytes` (still in the socket, read
-//! and not parsed, or held as an unfinished frame), and the exit status is
-//! 75, events lost, as for `run`.
+//! `logmux listen` accounts at a stop for every byte a connection sent.
+//! A stop that gives up reading: each byte was either parsed into a message
+//! or is counted in the final report's `unread_bytes` (still in the
+//! socket, read and not parsed, or held as an unfinished frame), and the
+//! exit status is 75, events lost, as for `run`. A stop that does not
+//! give up, while senders are still writing: every byte the listener's
+//! kernel accepted was parsed, and the exit status is 0.
 //!
 //! A unix stream socket, because its sender's bytes go straight into the
 //! listener's receive queue: what the kernel took from the sender is
@@ -15,7 +17,7 @@ mod support;
 use std::io::{ErrorKind, Write};
 use std::os::unix::net::UnixStream;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -244,4 +246,153 @@ fn giving_up_on_idle_sockets_leaves_nothing_and_warns_of_nothing() {
         "{report}"
     );
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+}
+
+/// Writes one message a write until the listener refuses (its end is shut
+/// or closed); returns the bytes the kernel took: every write either took
+/// its whole message or failed. `going` counts the messages of all senders.
+fn send_until_refused(mut s: UnixStream, going: &AtomicU64) -> u64 {
+    s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut sent = 0;
+    for i in 0.. {
+        match s.write(message(i).as_bytes()) {
+            Ok(n) => {
+                assert_eq!(n as u64, MESSAGE_LEN, "a short write");
+                sent += MESSAGE_LEN;
+                going.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // EPIPE or ECONNRESET: the listener stopped reading this socket.
+            Err(_) => return sent,
+        }
+    }
+    unreachable!()
+}
+
+/// A stop that does not give up parses every byte its sockets accepted,
+/// while senders are still writing: each connection is shut before its
+/// last read, so the kernel accepts nothing the reader will not read (a
+/// write after that fails, and the sender knows), and connections still
+/// waiting to be accepted are accepted and read too. Before, a reader that
+/// found its socket empty closed it, and a message that arrived between
+/// that read and the close was accepted and dropped, uncounted; so were
+/// the messages of connections the listener had not accepted yet. Such a
+/// loss takes a write landing within microseconds: four stops, sixteen
+/// senders each.
+#[test]
+fn a_stop_parses_every_byte_accepted_from_senders_still_writing() {
+    for round in 0..4 {
+        let l = start_with(
+            &["--unix-stream", "@DIR@/log.sock", "--output", "json"],
+            |cmd| {
+                cmd.stdout(Stdio::null());
+            },
+        );
+        let going = Arc::new(AtomicU64::new(0));
+        let senders: Vec<_> = (0..16)
+            .map(|_| {
+                let conn = UnixStream::connect(l.path("log.sock")).unwrap();
+                let going = Arc::clone(&going);
+                std::thread::spawn(move || send_until_refused(conn, &going))
+            })
+            .collect();
+        l.wait_until(20, "50,000 messages to be sent", |_| {
+            going.load(Ordering::Relaxed) >= 50_000
+        });
+        let stopped = l.stop();
+        let sent: Vec<u64> = senders.into_iter().map(|s| s.join().unwrap()).collect();
+
+        let total: u64 = sent.iter().sum();
+        let report = final_report(&stopped.stderr);
+        let messages = report["logmux"]["messages"].as_u64().unwrap();
+        let unread = report["logmux"]["unread_bytes"].as_u64().unwrap_or(0);
+        assert_eq!(
+            (messages * MESSAGE_LEN, unread),
+            (total, 0),
+            "stop {round}: {sent:?} bytes sent: {report}"
+        );
+        assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    }
+}
+
+/// Writes messages over TCP until the listener refuses (a reset), or the
+/// socket takes nothing for 3 s; returns the bytes of messages the
+/// listener's kernel acknowledged (`TCP_INFO`'s `tcpi_bytes_acked`, less
+/// the SYN's one): what the sender's kernel still held, or lost in the
+/// reset, is not the listener's.
+fn send_over_tcp_until_refused(mut s: std::net::TcpStream, going: &AtomicU64) -> u64 {
+    // A sender whose window stayed shut learns of the reset only from a
+    // later probe: the timeout ends its wait (what was acknowledged is
+    // known either way).
+    s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+    let text: String = (0..100).map(message).collect();
+    while s.write_all(text.as_bytes()).is_ok() {
+        going.fetch_add(100, Ordering::Relaxed);
+    }
+    // SAFETY: tcp_info is plain integers, for which all zeroes are valid.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt on a socket we own, into a tcp_info of `len` bytes.
+    let got = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(got, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+    info.tcpi_bytes_acked - 1
+}
+
+/// The same over TCP, where the sender's kernel keeps sending whatever its
+/// thread does: each message the listener's kernel acknowledged was
+/// parsed (a connection's last one may be cut, and is parsed short), and
+/// nothing more; unacknowledged bytes are the sender's to resend. (The
+/// receive buffers grow to megabytes: a long `--drain-timeout` lets a
+/// debug build parse them.) Before, the readers went on reading what the
+/// senders went on sending, up to 256 MiB a connection, and the listener
+/// did not stop within 20 s.
+#[test]
+fn a_stop_parses_every_byte_acknowledged_over_tcp() {
+    for round in 0..2 {
+        let args = [
+            "--tcp",
+            "127.0.0.1:0",
+            "--output",
+            "json",
+            "--drain-timeout",
+            "120s",
+        ];
+        let l = start_with(&args, |cmd| {
+            cmd.stdout(Stdio::null());
+        });
+        let going = Arc::new(AtomicU64::new(0));
+        let senders: Vec<_> = (0..4)
+            .map(|_| {
+                let conn = std::net::TcpStream::connect(l.tcp()).unwrap();
+                let going = Arc::clone(&going);
+                std::thread::spawn(move || send_over_tcp_until_refused(conn, &going))
+            })
+            .collect();
+        l.wait_until(20, "50,000 messages to be sent", |_| {
+            going.load(Ordering::Relaxed) >= 50_000
+        });
+        // Up to 120 s: a debug build parses what the buffers hold slowly.
+        l.signal(libc::SIGTERM);
+        let stopped = l.finish(120);
+        let acked: Vec<u64> = senders.into_iter().map(|s| s.join().unwrap()).collect();
+
+        let expected: u64 = acked.iter().map(|a| a.div_ceil(MESSAGE_LEN)).sum();
+        let report = final_report(&stopped.stderr);
+        let messages = report["logmux"]["messages"].as_u64().unwrap();
+        let unread = report["logmux"]["unread_bytes"].as_u64().unwrap_or(0);
+        assert_eq!(
+            (messages, unread),
+            (expected, 0),
+            "stop {round}: {acked:?} bytes acknowledged: {report}"
+        );
+        assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    }
 }

@@ -15,8 +15,10 @@
 //! `--tls-cert`, TCP connections are read through TLS ([`super::tls`]). A failing
 //! accept() (out of file descriptors, say) is retried every 100 ms and
 //! reported at most every 10 s, with a count. When a connection closes, its
-//! held lines are emitted. When the listener stops, it stops accepting, and
-//! every connection reads what has already arrived before it ends.
+//! held lines are emitted. When the listener stops, it accepts the
+//! connections still waiting in the kernel's queue (their senders' bytes
+//! were acknowledged too) and stops accepting; every connection's reader
+//! shuts its socket and reads what the kernel had accepted, to the end.
 
 use std::cell::RefCell;
 use std::io;
@@ -55,21 +57,23 @@ pub enum Listener {
     Unix(tokio::net::UnixListener),
 }
 
+/// An accepted connection's socket, off the runtime: its reader thread
+/// reads it (still non-blocking).
 enum Conn {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
 }
 
 impl Conn {
-    /// The socket, off the runtime, for its reader thread (still
-    /// non-blocking); a TCP one inside a TLS session with `tls`.
-    fn into_std(self, tls: Option<&Arc<ServerConfig>>) -> io::Result<conn_reader::Conn> {
+    /// The socket for its reader thread; a TCP one inside a TLS session
+    /// with `tls`.
+    fn into_reader_conn(self, tls: Option<&Arc<ServerConfig>>) -> io::Result<conn_reader::Conn> {
         Ok(match (self, tls) {
             (Conn::Tcp(s), Some(config)) => {
-                conn_reader::Conn::Tls(Box::new(TlsStream::new(Arc::clone(config), s.into_std()?)?))
+                conn_reader::Conn::Tls(Box::new(TlsStream::new(Arc::clone(config), s)?))
             }
-            (Conn::Tcp(s), None) => conn_reader::Conn::Tcp(s.into_std()?),
-            (Conn::Unix(s), _) => conn_reader::Conn::Unix(s.into_std()?),
+            (Conn::Tcp(s), None) => conn_reader::Conn::Tcp(s),
+            (Conn::Unix(s), _) => conn_reader::Conn::Unix(s),
         })
     }
 }
@@ -78,12 +82,34 @@ impl Listener {
     /// A connection and its peer's address (none for unix sockets).
     async fn accept(&self) -> io::Result<(Conn, Option<IpAddr>)> {
         match self {
-            Listener::Tcp(l) => l
-                .accept()
-                .await
-                .map(|(s, a)| (Conn::Tcp(s), Some(a.ip().to_canonical()))),
-            Listener::Unix(l) => l.accept().await.map(|(s, _)| (Conn::Unix(s), None)),
+            Listener::Tcp(l) => {
+                let (s, a) = l.accept().await?;
+                Ok((Conn::Tcp(s.into_std()?), Some(a.ip().to_canonical())))
+            }
+            Listener::Unix(l) => Ok((Conn::Unix(l.accept().await?.0.into_std()?), None)),
         }
+    }
+
+    /// The connections the kernel completed and no one accepted yet, once
+    /// the listener stops: their senders' bytes were acknowledged too. An
+    /// error ends the list (what it leaves is the kernel's, as at a close).
+    fn waiting(self) -> Vec<(Conn, Option<IpAddr>)> {
+        let mut waiting = Vec::new();
+        match self {
+            Listener::Tcp(l) => {
+                let Ok(l) = l.into_std() else { return waiting };
+                while let Ok((s, a)) = l.accept() {
+                    waiting.push((Conn::Tcp(s), Some(a.ip().to_canonical())));
+                }
+            }
+            Listener::Unix(l) => {
+                let Ok(l) = l.into_std() else { return waiting };
+                while let Ok((s, _)) = l.accept() {
+                    waiting.push((Conn::Unix(s), None));
+                }
+            }
+        }
+        waiting
     }
 }
 
@@ -96,7 +122,9 @@ pub struct Limits {
 }
 
 /// Accepts connections until the listener stops, and hands each, its
-/// reader started, to the shard with the fewest open ([`Dispatch`]).
+/// reader started, to the shard with the fewest open ([`Dispatch`]). At
+/// the stop, the connections still waiting to be accepted are handed over
+/// too (their readers shut them and read what they hold).
 pub async fn serve(
     listener: Listener,
     name: String,
@@ -105,18 +133,25 @@ pub async fn serve(
     limits: Limits,
     dispatch: Dispatch,
 ) {
-    let pool = Pool::default();
+    let door = Door {
+        name: name.into(),
+        common,
+        shutdown,
+        limits,
+        dispatch,
+        pool: Pool::default(),
+    };
     let mut accept_errors = Throttle::every(ACCEPT_REPORT_EVERY);
     let mut last_error = String::new();
-    let name: Arc<str> = name.into();
+    let name = &door.name;
     loop {
-        let pending = common.reports_pending();
+        let pending = door.common.reports_pending();
         let accepted = tokio::select! {
             biased;
-            () = shutdown.triggered() => break,
+            () = door.shutdown.triggered() => break,
             accepted = listener.accept() => accepted,
             () = tokio::time::sleep(REPORT_TICK), if pending => {
-                common.report_due(&name, false);
+                door.common.report_due(name, false);
                 continue;
             }
         };
@@ -138,33 +173,72 @@ pub async fn serve(
             }
         };
         if let Some(errors) = accept_errors.due(Instant::now()) {
-            report_unreported(&name, errors, &last_error);
+            report_unreported(name, errors, &last_error);
         }
-        let peer = match common.admit(ip) {
+        door.hand_over(conn, ip);
+    }
+    for (conn, ip) in listener.waiting() {
+        door.hand_over(conn, ip);
+    }
+    if let Some(errors) = accept_errors.rest() {
+        report_unreported(name, errors, &last_error);
+    }
+    door.common.report_due(name, true);
+}
+
+/// What a listener needs to hand its accepted connections over.
+struct Door {
+    name: Arc<str>,
+    common: Arc<Common>,
+    shutdown: Shutdown,
+    limits: Limits,
+    dispatch: Dispatch,
+    /// The chunks its connections' readers share.
+    pool: Pool,
+}
+
+impl Door {
+    /// Admits the connection (or refuses it, counted), starts its reader
+    /// and gives it to a shard.
+    fn hand_over(&self, conn: Conn, ip: Option<IpAddr>) {
+        let peer = match self.common.admit(ip) {
             Ok(peer) => peer,
             Err(why) => {
-                common.refuse(&name, &why);
-                continue;
+                self.common.refuse(&self.name, &why);
+                return;
             }
         };
         let opened = Opened {
             peer,
             ip,
-            socket: Arc::clone(&name),
+            socket: Arc::clone(&self.name),
         };
-        if let Some(reader) = start_reader(conn, &opened, &pool, &limits, &shutdown, &common) {
-            dispatch.send(Accepted {
+        if let Some(reader) = self.start_reader(conn, &opened) {
+            self.dispatch.send(Accepted {
                 reader,
                 opened,
-                pool: pool.clone(),
-                idle_timeout: limits.idle_timeout,
+                pool: self.pool.clone(),
+                idle_timeout: self.limits.idle_timeout,
             });
         }
     }
-    if let Some(errors) = accept_errors.rest() {
-        report_unreported(&name, errors, &last_error);
+
+    /// Starts the reader thread of a connection; `None` (counted as
+    /// refused) when it cannot.
+    fn start_reader(&self, conn: Conn, opened: &Opened) -> Option<Reader> {
+        let idle = self.limits.idle_timeout;
+        let started = conn
+            .into_reader_conn(self.limits.tls.as_ref())
+            .and_then(|c| Reader::start(c, self.pool.clone(), self.shutdown.clone(), idle));
+        match started {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.common
+                    .no_reader(&opened.socket, opened.ip, e.to_string());
+                None
+            }
+        }
     }
-    common.report_due(&name, true);
 }
 
 /// Failed accepts not yet in a report, once a report is due.
@@ -188,29 +262,6 @@ pub struct Accepted {
     idle_timeout: Duration,
 }
 
-/// Starts the reader thread of a connection; `None` (counted as refused)
-/// when it cannot.
-fn start_reader(
-    conn: Conn,
-    opened: &Opened,
-    pool: &Pool,
-    limits: &Limits,
-    shutdown: &Shutdown,
-    common: &Common,
-) -> Option<Reader> {
-    let idle = limits.idle_timeout;
-    let started = conn
-        .into_std(limits.tls.as_ref())
-        .and_then(|c| Reader::start(c, pool.clone(), shutdown.clone(), idle));
-    match started {
-        Ok(r) => Some(r),
-        Err(e) => {
-            common.no_reader(&opened.socket, opened.ip, e.to_string());
-            None
-        }
-    }
-}
-
 /// Parses one connection's chunks, as its reader thread hands them over,
 /// to the end of the connection (or until the listener stops, or its frame
 /// stays unfinished for `--idle-timeout`). Once stopping gives up
@@ -223,7 +274,8 @@ pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>, given_up: Shutdown)
         idle_timeout: idle,
     } = accepted;
     let (hub, pool) = (&hub, &pool);
-    // Once the listener stops, the reader reads what has arrived, then ends.
+    // Once the listener stops, the reader shuts the socket, reads what the
+    // kernel had accepted, then ends.
     let mut reader = Some(reader);
     let mut deframer = Deframer::new(hub.borrow().max_message());
     // When the frame now unfinished began.
@@ -393,4 +445,61 @@ fn parse(
     let frames = h.counters.messages - before;
     h.finish_batch();
     (parsed, frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::net::{UnixListener, UnixStream};
+
+    use super::*;
+
+    /// Connections still in the kernel's queue when the listener stops are
+    /// accepted and handed over, and their readers read what their senders
+    /// wrote (before, the listener closed with them in its queue, and their
+    /// bytes, acknowledged to the senders, were dropped uncounted).
+    #[test]
+    fn a_stopping_listener_hands_over_the_connections_still_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let mut senders: Vec<UnixStream> = (0..3)
+            .map(|_| UnixStream::connect(&path).unwrap())
+            .collect();
+        for (i, s) in senders.iter_mut().enumerate() {
+            writeln!(s, "<13>message {i}").unwrap();
+        }
+        let (dispatch, mut intakes) = super::super::shard::Dispatch::new(1);
+        let shutdown = Shutdown::new();
+        shutdown.trigger();
+        let limits = Limits {
+            idle_timeout: Duration::from_secs(5),
+            tls: None,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = Listener::Unix(tokio::net::UnixListener::from_std(listener).unwrap());
+            let common = Arc::new(Common::new(16, 16, 1 << 20));
+            serve(listener, "test".into(), common, shutdown, limits, dispatch).await;
+        });
+
+        let mut read = Vec::new();
+        while let Some(mut accepted) = intakes[0].try_take() {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = accepted.reader.chunks.blocking_recv() {
+                bytes.extend_from_slice(chunk.bytes());
+                accepted.pool.give(chunk);
+            }
+            assert_eq!(accepted.reader.join(), Ended::Closed);
+            read.push(String::from_utf8(bytes).unwrap());
+        }
+        assert_eq!(
+            read,
+            ["<13>message 0\n", "<13>message 1\n", "<13>message 2\n"]
+        );
+    }
 }

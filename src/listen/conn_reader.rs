@@ -8,11 +8,15 @@
 //! stays bounded; when all are waiting to be parsed, readers stop reading
 //! and TCP's flow control holds the senders back (nothing is lost). A
 //! connection's chunks are parsed in the order they were read. When the
-//! listener stops, each reader reads what has already arrived (bounded, in
-//! case the sender keeps sending), then ends. A reader that ends before
-//! the connection's end (that bound, or the listener gave up waiting and
-//! took no more chunks) says how many bytes it left: those still in the
-//! socket, and those of a chunk it could not hand over.
+//! listener stops, each reader first shuts its socket both ways, then reads
+//! what the kernel had accepted, to the end: once shut, the kernel takes
+//! nothing more (a sender's next write fails, or TCP answers it with a
+//! reset), so no byte is acknowledged that the reader will not read. (A
+//! reader that found its socket empty and closed it dropped whatever
+//! arrived in between, acknowledged and uncounted.) A reader that ends
+//! before the connection's end (the listener gave up waiting and took no
+//! more chunks) shuts it too, and says how many bytes it left: those
+//! still in the socket, and those of a chunk it could not hand over.
 
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -33,7 +37,9 @@ const POOL_CHUNKS: usize = 16;
 /// A reader looks this often whether the listener is stopping.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Chunks a reader fills at most once the listener stops.
+/// Chunks a reader fills at most once the listener stops: a bound the
+/// shut socket makes moot (it holds at most its receive buffer), kept in
+/// case a socket could not be shut.
 const DRAIN_CHUNKS: usize = 1024;
 
 /// A connection, in blocking-free mode.
@@ -57,6 +63,22 @@ impl Conn {
             Conn::Tcp(s) => (&*s).read(buf),
             Conn::Unix(s) => (&*s).read(buf),
             Conn::Tls(s) => s.read(buf),
+        }
+    }
+
+    /// Shuts the socket both ways: from now on the kernel accepts nothing
+    /// more from the peer, and what it accepted stays readable, then 0.
+    /// (Over TCP, data after our FIN is answered with a reset, not
+    /// acknowledged: RFC 1122 4.2.2.13, as Linux does.)
+    fn shut(&mut self) {
+        let done = match self {
+            Conn::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            Conn::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+            Conn::Tls(s) => s.shut(),
+        };
+        // Not connected any more (the peer reset it): nothing arrives.
+        if let Err(e) = done {
+            tracing::debug!(error = %e, "shutting a connection that is already gone");
         }
     }
 
@@ -156,8 +178,9 @@ const TLS_STACK: usize = 256 * 1024;
 
 impl Reader {
     /// Starts reading `conn`; once `shutdown` is triggered, the reader
-    /// reads what has arrived, then ends. A TLS handshake not finished
-    /// within `handshake_timeout` ends the connection.
+    /// shuts the socket, reads what the kernel had accepted, then ends. A
+    /// TLS handshake not finished within `handshake_timeout` ends the
+    /// connection.
     pub fn start(
         mut conn: Conn,
         pool: Pool,
@@ -206,6 +229,7 @@ fn read_loop(
     let mut drained_chunks = 0;
     // After a full chunk more is likely waiting: read again without polling.
     let mut full = false;
+    let mut shut = false;
     loop {
         if tx.is_closed() {
             // The listener's thread is gone, or closed this connection.
@@ -215,6 +239,10 @@ fn read_loop(
             return Ended::TlsFailed("the handshake did not finish within --idle-timeout".into());
         }
         let stop = shutdown.is_triggered();
+        if stop && !shut {
+            conn.shut();
+            shut = true;
+        }
         if stop {
             drained_chunks += 1;
             if drained_chunks > DRAIN_CHUNKS {
@@ -239,7 +267,9 @@ fn read_loop(
         }
         match fill {
             Fill::End => return ended(conn),
-            Fill::Drained if stop => return Ended::Closed,
+            // A shut socket reads 0 at its end; one that could not be shut
+            // may still take bytes: they are counted, not dropped.
+            Fill::Drained if stop => return left_unread(conn, 0),
             Fill::Full => full = true,
             Fill::Drained => full = false,
         }
@@ -247,8 +277,10 @@ fn read_loop(
 }
 
 /// How a reader that stops before the connection's end ended: the bytes
-/// still in the socket, and `unsent` read and not handed over.
-fn left_unread(conn: &Conn, unsent: u64) -> Ended {
+/// still in the socket, and `unsent` read and not handed over. The socket
+/// is shut first, so that nothing arrives after it was counted.
+fn left_unread(conn: &mut Conn, unsent: u64) -> Ended {
+    conn.shut();
     // A socket whose count cannot be read (closed by the peer's reset, say)
     // holds nothing that could still be read.
     let in_socket = crate::sys::unread_bytes(conn.fd()).unwrap_or(0) as u64;

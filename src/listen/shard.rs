@@ -107,6 +107,14 @@ impl Dispatch {
     }
 }
 
+#[cfg(test)]
+impl Intake {
+    /// A connection given to this shard, if one waits.
+    pub fn try_take(&mut self) -> Option<Accepted> {
+        self.rx.try_recv().ok()
+    }
+}
+
 /// Parses the connections given to this shard, each in a task of its own,
 /// until every acceptor has ended (so none given at the last moment is
 /// left unread).

@@ -141,6 +141,8 @@ pub struct TlsStream {
     sock: TcpStream,
     /// Why the session failed (a handshake refused, a bad record).
     failure: Option<String>,
+    /// The socket was shut ([`TlsStream::shut`]): nothing more is written.
+    shut: bool,
 }
 
 impl TlsStream {
@@ -152,6 +154,7 @@ impl TlsStream {
             session,
             sock,
             failure: None,
+            shut: false,
         })
     }
 
@@ -161,6 +164,14 @@ impl TlsStream {
 
     pub fn is_handshaking(&self) -> bool {
         self.session.is_handshaking()
+    }
+
+    /// Shuts the socket both ways (the listener is stopping): the records
+    /// the kernel accepted can still be read and decrypted; nothing more
+    /// is written, since a write would fail and end the reading early.
+    pub fn shut(&mut self) -> io::Result<()> {
+        self.shut = true;
+        self.sock.shutdown(std::net::Shutdown::Both)
     }
 
     /// Why the session failed, if it did.
@@ -179,7 +190,9 @@ impl TlsStream {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
                 Err(e) => return Err(e),
             }
-            self.flush()?;
+            if !self.shut {
+                self.flush()?;
+            }
             match self.session.read_tls(&mut self.sock) {
                 Ok(0) => return Ok(0),
                 Ok(_) => {}
