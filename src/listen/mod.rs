@@ -518,24 +518,24 @@ impl Sockets<'_> {
                 ));
                 Ok(())
             };
-            // Stream listeners accept connections on a task each.
-            let connections = |l: conn::Listener| {
-                self.tasks.spawn(conn::serve(
+            // Stream listeners accept connections on a thread each; the
+            // shard's tasks include it, so stopping waits for its end.
+            let connections = |l: conn::StdListener| {
+                let acceptor = conn::accept_on_own_thread(
                     l,
                     name.clone(),
                     Arc::clone(self.common),
                     self.shutdown.clone(),
-                    self.limits.clone(),
-                    dispatch.clone(),
-                ));
+                    (self.limits.clone(), dispatch.clone()),
+                )?;
+                self.tasks.spawn(acceptor);
+                Ok(())
             };
             let registered = match b {
                 Bound::Udp(s) => datagrams(dgram::DgramSocket::Udp(s)),
                 Bound::UnixDgram(s, _) => datagrams(dgram::DgramSocket::Unix(s)),
-                Bound::Tcp(l) => tokio::net::TcpListener::from_std(l)
-                    .map(|l| connections(conn::Listener::Tcp(l))),
-                Bound::UnixStream(l, _) => tokio::net::UnixListener::from_std(l)
-                    .map(|l| connections(conn::Listener::Unix(l))),
+                Bound::Tcp(l) => connections(conn::StdListener::Tcp(l)),
+                Bound::UnixStream(l, _) => connections(conn::StdListener::Unix(l)),
             };
             registered.map_err(|source| ListenError::Bind {
                 what: name.clone(),

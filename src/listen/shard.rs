@@ -6,7 +6,9 @@
 //! stream connection is parsed by one shard from accept to close, so its
 //! messages keep their order; the acceptor gives each new connection to
 //! the shard with the fewest open ([`Dispatch`]). Shard 0 is the listener's
-//! own thread, which also accepts and reads the datagram sockets. What holds
+//! own thread; each stream listener accepts on a thread of its own
+//! ([`conn::accept_on_own_thread`]), so that a busy shard never holds a new
+//! connection waiting. What holds
 //! over every shard (connection limits and counts, the `--max-held` budget)
 //! is [`super::common::Common`]; the span builder, the join table and the
 //! metrics are shared as in `run`; the output's writer or sink is one
