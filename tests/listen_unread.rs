@@ -396,3 +396,61 @@ fn a_stop_parses_every_byte_acknowledged_over_tcp() {
         assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     }
 }
+
+/// Sends one message a datagram to a unix datagram socket until the
+/// listener refuses; returns the datagrams it took (a unix datagram sender
+/// is told, and waits when the receiver's queue is full: nothing is
+/// dropped on the way).
+fn send_datagrams_until_refused(to: &std::path::Path, going: &AtomicU64) -> u64 {
+    let s = std::os::unix::net::UnixDatagram::unbound().unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut sent = 0;
+    for i in 0.. {
+        match s.send_to(message(i).as_bytes(), to) {
+            Ok(_) => {
+                sent += 1;
+                going.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // EPIPE (shut), ECONNREFUSED or ENOENT (closed, removed).
+            Err(_) => return sent,
+        }
+    }
+    unreachable!()
+}
+
+/// The same for a unix datagram socket (`--unix`, as /dev/log): the
+/// socket is shut for reading before its last reads, so a sender is
+/// refused (EPIPE) instead of having a datagram taken and dropped at the
+/// close. Four stops, eight senders each.
+#[test]
+fn a_stop_parses_every_datagram_a_unix_socket_took() {
+    for round in 0..4 {
+        let l = start_with(&["--unix", "@DIR@/dev-log", "--output", "json"], |cmd| {
+            cmd.stdout(Stdio::null());
+        });
+        let going = Arc::new(AtomicU64::new(0));
+        let senders: Vec<_> = (0..8)
+            .map(|_| {
+                let to = l.path("dev-log");
+                let going = Arc::clone(&going);
+                std::thread::spawn(move || send_datagrams_until_refused(&to, &going))
+            })
+            .collect();
+        l.wait_until(20, "20,000 datagrams to be sent", |_| {
+            going.load(Ordering::Relaxed) >= 20_000
+        });
+        let stopped = l.stop();
+        let sent: u64 = senders.into_iter().map(|s| s.join().unwrap()).sum();
+
+        let report = final_report(&stopped.stderr);
+        let messages = report["logmux"]["messages"].as_u64().unwrap();
+        let unread = report["logmux"]["unread_bytes"].as_u64().unwrap_or(0);
+        assert_eq!(
+            (messages, unread),
+            (sent, 0),
+            "stop {round}: {sent} datagrams sent: {report}"
+        );
+        assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    }
+}

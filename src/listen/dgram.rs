@@ -9,8 +9,9 @@
 //! [`BATCH_BYTES`], so memory stays bounded) instead of overflowing the
 //! kernel's buffer; past that, the reader waits and the kernel drops, as
 //! before. A datagram longer than `--max-message` is cut there and marked.
-//! When the listener stops, the datagrams already received are still read;
-//! if stopping gives up first, the bytes of those received and not parsed
+//! When the listener stops, the datagrams already received are still read
+//! (a unix socket is shut for reading first, so that it takes none it
+//! would drop); if stopping gives up first, the bytes of those received and not parsed
 //! are counted (`unread_bytes`). What the kernel still holds then is not:
 //! a datagram socket tells only the size of its next datagram.
 
@@ -66,6 +67,19 @@ impl DgramSocket {
         match self {
             DgramSocket::Udp(s) => s.as_fd(),
             DgramSocket::Unix(s) => s.as_fd(),
+        }
+    }
+
+    /// At the stop: a unix datagram socket shut for reading takes no more
+    /// (a sender is refused with EPIPE, where it had been told its
+    /// datagram was taken and then lost it at the close); what it took
+    /// stays readable. UDP has no such refusal: its senders are never
+    /// told anyway.
+    fn shut_for_reading(&self) {
+        if let DgramSocket::Unix(s) = self {
+            if let Err(e) = s.shutdown(std::net::Shutdown::Read) {
+                tracing::debug!(error = %e, "shutting a unix datagram socket: {e}");
+            }
         }
     }
 }
@@ -205,6 +219,9 @@ fn read_loop(
     };
     loop {
         let stop = shutdown.is_triggered();
+        if stop && drain_calls == 0 {
+            sock.shut_for_reading();
+        }
         if stop {
             drain_calls += 1;
             if drain_calls > DRAIN_CALLS {
