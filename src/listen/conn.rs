@@ -93,19 +93,25 @@ impl Listener {
     /// The connections the kernel completed and no one accepted yet, once
     /// the listener stops: their senders' bytes were acknowledged too. An
     /// error ends the list (what it leaves is the kernel's, as at a close).
+    /// Each is non-blocking, as its reader needs (accept does not pass the
+    /// listener's mode on).
     fn waiting(self) -> Vec<(Conn, Option<IpAddr>)> {
         let mut waiting = Vec::new();
         match self {
             Listener::Tcp(l) => {
                 let Ok(l) = l.into_std() else { return waiting };
                 while let Ok((s, a)) = l.accept() {
-                    waiting.push((Conn::Tcp(s), Some(a.ip().to_canonical())));
+                    if s.set_nonblocking(true).is_ok() {
+                        waiting.push((Conn::Tcp(s), Some(a.ip().to_canonical())));
+                    }
                 }
             }
             Listener::Unix(l) => {
                 let Ok(l) = l.into_std() else { return waiting };
                 while let Ok((s, _)) = l.accept() {
-                    waiting.push((Conn::Unix(s), None));
+                    if s.set_nonblocking(true).is_ok() {
+                        waiting.push((Conn::Unix(s), None));
+                    }
                 }
             }
         }

@@ -8,12 +8,14 @@
 //! stays bounded; when all are waiting to be parsed, readers stop reading
 //! and TCP's flow control holds the senders back (nothing is lost). A
 //! connection's chunks are parsed in the order they were read. When the
-//! listener stops, each reader first shuts its socket both ways, then reads
-//! what the kernel had accepted, to the end: once shut, the kernel takes
-//! nothing more (a sender's next write fails, or TCP answers it with a
-//! reset), so no byte is acknowledged that the reader will not read. (A
-//! reader that found its socket empty and closed it dropped whatever
-//! arrived in between, acknowledged and uncounted.) A reader that ends
+//! listener stops, each reader reads on while bytes keep coming (up to what
+//! its socket held then and a sender's send buffer more: [`Stopping`]),
+//! then shuts its socket both ways and reads what the kernel had accepted,
+//! to the end: once shut, the kernel takes nothing more (a sender's next
+//! write fails, or TCP answers it with a reset), so no byte is
+//! acknowledged that the reader will not read. (A reader that found its
+//! socket empty and closed it dropped whatever arrived in between,
+//! acknowledged and uncounted.) A reader that ends
 //! before the connection's end (the listener gave up waiting and took no
 //! more chunks) shuts it too, and says how many bytes it left: those
 //! still in the socket, and those of a chunk it could not hand over.
@@ -36,11 +38,6 @@ const POOL_CHUNKS: usize = 16;
 
 /// A reader looks this often whether the listener is stopping.
 const POLL: Duration = Duration::from_millis(100);
-
-/// Chunks a reader fills at most once the listener stops: a bound the
-/// shut socket makes moot (it holds at most its receive buffer), kept in
-/// case a socket could not be shut.
-const DRAIN_CHUNKS: usize = 1024;
 
 /// A connection, in blocking-free mode.
 pub enum Conn {
@@ -226,10 +223,9 @@ fn read_loop(
     shutdown: &Shutdown,
     handshake_deadline: Instant,
 ) -> Ended {
-    let mut drained_chunks = 0;
     // After a full chunk more is likely waiting: read again without polling.
     let mut full = false;
-    let mut shut = false;
+    let mut stopping: Option<Stopping> = None;
     loop {
         if tx.is_closed() {
             // The listener's thread is gone, or closed this connection.
@@ -238,24 +234,18 @@ fn read_loop(
         if conn.is_handshaking() && Instant::now() >= handshake_deadline {
             return Ended::TlsFailed("the handshake did not finish within --idle-timeout".into());
         }
-        let stop = shutdown.is_triggered();
-        if stop && !shut {
-            conn.shut();
-            shut = true;
+        if stopping.is_none() && shutdown.is_triggered() {
+            stopping = Some(Stopping::begin(conn));
         }
-        if stop {
-            drained_chunks += 1;
-            if drained_chunks > DRAIN_CHUNKS {
-                return left_unread(conn, 0);
-            }
-        } else if !full && !crate::sys::wait_readable(conn.fd(), POLL) {
+        if stopping.is_none() && !full && !crate::sys::wait_readable(conn.fd(), POLL) {
             continue;
         }
         let Some(mut chunk) = pool.take(POLL) else {
             continue;
         };
         let fill = fill(conn, &mut chunk);
-        if chunk.len > 0 {
+        let read = chunk.len as u64;
+        if read > 0 {
             // Err: the listener's thread is gone, or takes no more.
             if let Err(mpsc::error::SendError(chunk)) = tx.send(chunk) {
                 let unsent = chunk.len as u64;
@@ -265,14 +255,59 @@ fn read_loop(
         } else {
             pool.give(chunk);
         }
-        match fill {
+        let drained = match fill {
             Fill::End => return ended(conn),
+            Fill::Full => false,
+            Fill::Drained => true,
+        };
+        full = !drained;
+        if let Some(s) = &mut stopping {
+            if let Some(ended) = s.after_read(conn, read, drained) {
+                return ended;
+            }
+        }
+    }
+}
+
+/// Bytes a reader still reads after the stop beyond what its socket held
+/// then, before it shuts the socket: a TCP sender's own send buffer at
+/// the stop (Linux's default `tcp_wmem` maximum), written before the stop
+/// and not yet sent. Past it, what comes was written after the stop.
+const IN_FLIGHT: u64 = 4 << 20;
+
+/// A reader once the listener stops. It reads on while bytes keep coming,
+/// up to what the socket held at the stop and [`IN_FLIGHT`] more, so that
+/// what a sender wrote before the stop is read. Then it shuts the socket
+/// both ways and reads what the kernel had accepted, to its end: the
+/// kernel takes nothing more, so every byte acknowledged is read.
+struct Stopping {
+    budget: u64,
+    shut: bool,
+}
+
+impl Stopping {
+    fn begin(conn: &Conn) -> Stopping {
+        let held = crate::sys::unread_bytes(conn.fd()).unwrap_or(0) as u64;
+        Stopping {
+            budget: held + IN_FLIGHT,
+            shut: false,
+        }
+    }
+
+    /// After a read of `read` bytes that emptied the socket (`drained`) or
+    /// not: `Some` when the reader ends.
+    fn after_read(&mut self, conn: &mut Conn, read: u64, drained: bool) -> Option<Ended> {
+        self.budget = self.budget.saturating_sub(read);
+        if self.shut {
             // A shut socket reads 0 at its end; one that could not be shut
             // may still take bytes: they are counted, not dropped.
-            Fill::Drained if stop => return left_unread(conn, 0),
-            Fill::Full => full = true,
-            Fill::Drained => full = false,
+            return drained.then(|| left_unread(conn, 0));
         }
+        if drained || self.budget == 0 {
+            conn.shut();
+            self.shut = true;
+        }
+        None
     }
 }
 
