@@ -18,7 +18,8 @@
 //! held lines are emitted. When the listener stops, it accepts the
 //! connections still waiting in the kernel's queue (their senders' bytes
 //! were acknowledged too) and stops accepting; every connection's reader
-//! shuts its socket and reads what the kernel had accepted, to the end.
+//! reads on while bytes come (bounded), then shuts its socket and reads
+//! what the kernel had accepted, to the end ([`conn_reader`]).
 
 use std::cell::RefCell;
 use std::io;
@@ -326,8 +327,9 @@ pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>, given_up: Shutdown)
         idle_timeout: idle,
     } = accepted;
     let (hub, pool) = (&hub, &pool);
-    // Once the listener stops, the reader shuts the socket, reads what the
-    // kernel had accepted, then ends.
+    // Once the listener stops, the reader reads on while bytes come
+    // (bounded), shuts the socket, reads what the kernel had accepted, then
+    // ends.
     let mut reader = Some(reader);
     let mut deframer = Deframer::new(hub.borrow().max_message());
     // When the frame now unfinished began.

@@ -175,9 +175,9 @@ const TLS_STACK: usize = 256 * 1024;
 
 impl Reader {
     /// Starts reading `conn`; once `shutdown` is triggered, the reader
-    /// shuts the socket, reads what the kernel had accepted, then ends. A
-    /// TLS handshake not finished within `handshake_timeout` ends the
-    /// connection.
+    /// reads on while bytes come ([`Stopping`]), shuts the socket, reads
+    /// what the kernel had accepted, then ends. A TLS handshake not
+    /// finished within `handshake_timeout` ends the connection.
     pub fn start(
         mut conn: Conn,
         pool: Pool,
