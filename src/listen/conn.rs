@@ -53,7 +53,7 @@ const ACCEPT_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// While reports wait for their period, the listener looks this often.
 const REPORT_TICK: Duration = Duration::from_millis(250);
 
-pub enum Listener {
+enum Listener {
     Tcp(tokio::net::TcpListener),
     Unix(tokio::net::UnixListener),
 }
@@ -178,7 +178,7 @@ pub fn accept_on_own_thread(
 /// reader started, to the shard with the fewest open ([`Dispatch`]). At
 /// the stop, the connections still waiting to be accepted are handed over
 /// too (their readers shut them and read what they hold).
-pub async fn serve(
+async fn serve(
     listener: Listener,
     name: String,
     common: Arc<Common>,

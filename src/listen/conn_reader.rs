@@ -15,10 +15,10 @@
 //! write fails, or TCP answers it with a reset), so no byte is
 //! acknowledged that the reader will not read. (A reader that found its
 //! socket empty and closed it dropped whatever arrived in between,
-//! acknowledged and uncounted.) A reader that ends
-//! before the connection's end (the listener gave up waiting and took no
-//! more chunks) shuts it too, and says how many bytes it left: those
-//! still in the socket, and those of a chunk it could not hand over.
+//! acknowledged and uncounted.) A reader that ends before the
+//! connection's end (the listener gave up waiting and took no more chunks)
+//! shuts it too, and says how many bytes it left: those still in the
+//! socket, and those of a chunk it could not hand over.
 
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
