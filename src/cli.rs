@@ -758,7 +758,8 @@ Examples:
   tail -F access.log | logmux filter --metrics-listen 9145 > /dev/null   # count only
   logmux filter --config logmux.toml --sink archive access.log   # [sink.archive] type = \"file\"
 
-Signals: TERM or INT (Ctrl-C) end the input where it was read to, at a line's end: held
+Signals: TERM or INT (Ctrl-C) end the input where it was read to (a pipe's with what the
+pipe held at the signal), at a line's end: held
 tracebacks and lines are written, a --sink delivers what it holds (up to 10 s), and the
 exit status is 0. A second TERM or INT ends logmux at once, by that signal.
 

@@ -18,7 +18,8 @@
 //! one thread: `-f`, metrics, `--trace-join infer`, a sink that builds
 //! spans; a terminal is read on one thread too.
 //!
-//! TERM or INT (Ctrl-C) end the input as its end would: what was read is
+//! TERM or INT (Ctrl-C) end the input as its end would: what was read,
+//! and what a pipe held at the stop (its writer wrote it before), is
 //! parsed, held tracebacks and lines are emitted, and the sink delivers
 //! what it holds (within [`SINK_DRAIN_TIMEOUT`]) before `filter` exits 0;
 //! a second signal ends it at once, by that signal. `-f` and `docker logs
@@ -352,6 +353,24 @@ fn read_unless_stopped(
     }
 }
 
+/// At a stop: the `held` bytes a pipe held (see [`crate::sys::bytes_held`]),
+/// fewer if it ends or fails first. Reads of no more than were there never
+/// wait, and a writer that goes on writing does not hold the stop up.
+pub(crate) fn read_held<R: Read + ?Sized>(reader: &mut R, held: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; held];
+    let mut got = 0;
+    while let Some(into) = bytes.get_mut(got..).filter(|b| !b.is_empty()) {
+        match reader.read(into) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    bytes.truncate(got);
+    bytes
+}
+
 /// At a stop inside a line: the rest of it, read in small pieces while
 /// `ready` says a read would not wait, up to its newline (kept; what the
 /// last piece holds after it is not) or `max` bytes or the end. So a stop
@@ -397,6 +416,10 @@ trait ReadFd: Read {
     fn wait(&mut self, idle: Duration) -> io::Result<bool>;
     /// Pipes, terminals and followed files can stall; regular files cannot.
     fn may_stall(&self) -> bool;
+    /// Bytes a pipe or socket holds for its reader (0 for files).
+    fn bytes_held(&self) -> usize {
+        0
+    }
     /// Whether bytes are waiting to be read right now.
     fn ready_now(&mut self) -> bool {
         self.wait(Duration::ZERO).unwrap_or(true)
@@ -424,6 +447,9 @@ impl ReadFd for io::Stdin {
     fn may_stall(&self) -> bool {
         !crate::sys::is_regular_file(self)
     }
+    fn bytes_held(&self) -> usize {
+        crate::sys::bytes_held(self)
+    }
     fn pipe(&self) -> Option<File> {
         pipe_of(self.as_fd())
     }
@@ -435,6 +461,9 @@ impl ReadFd for File {
     }
     fn may_stall(&self) -> bool {
         !crate::sys::is_regular_file(self)
+    }
+    fn bytes_held(&self) -> usize {
+        crate::sys::bytes_held(self)
     }
     fn pipe(&self) -> Option<File> {
         pipe_of(self.as_fd())
@@ -490,10 +519,14 @@ fn filter_one(
             Ok(Some(0)) => break,
             Ok(Some(n)) => n,
             Ok(None) => {
+                // What a pipe held at the stop was written before it.
+                let held = reader.bytes_held();
+                let mut rest = read_held(reader, held);
+                ends_line = rest.last().map_or(ends_line, |&b| b == b'\n');
                 if !ends_line {
-                    let rest = rest_of_line(reader, |r| !stalls || r.ready_now(), max_line);
-                    input.push(&rest, &Stamp::now(), pipeline, &mut out.buf);
+                    rest.extend(rest_of_line(reader, |r| !stalls || r.ready_now(), max_line));
                 }
+                input.push(&rest, &Stamp::now(), pipeline, &mut out.buf);
                 break;
             }
             Err(e) => return Err(StepError::Read(e)),

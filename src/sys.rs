@@ -77,6 +77,21 @@ pub fn is_regular_file(fd: impl AsFd) -> bool {
     })
 }
 
+/// Bytes a pipe or stream socket holds for its reader right now
+/// ([`unread_bytes`]); 0 for anything else (a regular file's FIONREAD is
+/// what is left of the file, which a stop does not read).
+pub fn bytes_held(fd: impl AsFd) -> usize {
+    let piped = fstat(fd.as_fd().as_raw_fd()).is_ok_and(|st| {
+        let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+        kind == SFlag::S_IFIFO || kind == SFlag::S_IFSOCK
+    });
+    if piped {
+        unread_bytes(fd).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
 /// Whether a connected socket's peer has closed it: a peek (without
 /// waiting) finds the end of the stream, or an error other than "nothing
 /// to read yet".
@@ -257,7 +272,8 @@ pub fn die_by(signal: Signal) -> ! {
 }
 
 /// Bytes a stream socket has received and not yet been read (FIONREAD):
-/// for TCP and unix stream sockets, everything in the receive queue.
+/// for TCP and unix stream sockets, everything in the receive queue; for
+/// a pipe, what its writers wrote and no one has read.
 pub fn unread_bytes(sock: impl AsFd) -> io::Result<usize> {
     let mut n: libc::c_int = 0;
     // SAFETY: FIONREAD writes one c_int through the pointer, which points
@@ -284,6 +300,18 @@ mod tests {
         assert_eq!(unread_bytes(&b).unwrap(), 1000);
         b.read_exact(&mut [0; 400]).unwrap();
         assert_eq!(unread_bytes(&b).unwrap(), 600);
+    }
+
+    #[test]
+    fn bytes_held_counts_a_pipe_and_not_a_regular_file() {
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        writer.write_all(&[7; 300]).unwrap();
+        assert_eq!(bytes_held(&reader), 300);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&[7; 300]).unwrap();
+        use std::io::Seek;
+        file.rewind().unwrap();
+        assert_eq!(bytes_held(&file), 0);
     }
 
     /// The nice value of the calling thread (/proc's stat, field 19).

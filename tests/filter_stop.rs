@@ -246,3 +246,94 @@ fn stops_a_long_file_early_with_a_whole_prefix(threads: &str) {
         assert_eq!(e["message"], format!("{i:08} {pad}"));
     }
 }
+
+#[test]
+fn term_on_a_pipe_read_by_one_thread_emits_every_line_the_pipe_held() {
+    emits_every_line_the_pipe_held("1");
+}
+
+#[test]
+fn term_on_a_pipe_read_by_two_threads_emits_every_line_the_pipe_held() {
+    emits_every_line_the_pipe_held("2");
+}
+
+/// Line `i` of [`fill_pipe`]'s input: 64 bytes with its newline.
+fn held_line(i: usize) -> String {
+    format!("held line {i:08} {}", "x".repeat(44))
+}
+
+/// Writes [`held_line`]s to `pipe` without blocking, 64 at a time (4096
+/// bytes: a pipe takes such a write whole or not at all), until the pipe
+/// has taken nothing for a second: the lines the pipe took.
+fn fill_pipe(pipe: &mut std::fs::File) -> usize {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_SETFL on a descriptor this test owns.
+    unsafe {
+        let fd = pipe.as_raw_fd();
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        assert_eq!(libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK), 0);
+    }
+    let mut taken = 0;
+    let mut last_taken = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while last_taken.elapsed() < Duration::from_secs(1) {
+        assert!(Instant::now() < deadline, "the pipe never filled");
+        let block: String = (taken..taken + 64).map(|i| held_line(i) + "\n").collect();
+        assert_eq!(block.len(), 4096);
+        match pipe.write(block.as_bytes()) {
+            Ok(n) => {
+                assert_eq!(n, 4096, "a write of PIPE_BUF bytes was cut");
+                taken += 64;
+                last_taken = Instant::now();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("writing the pipe: {e}"),
+        }
+    }
+    taken
+}
+
+/// A filter whose stdout is not read stops reading its stdin pipe, which
+/// fills. TERM comes while the pipe holds lines and stays open (as
+/// `docker logs -f`'s does); then stdout is read. Every line the pipe
+/// took was written there before the stop: each comes out, whole, in
+/// order, and the exit status is 0.
+fn emits_every_line_the_pipe_held(threads: &str) {
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    let mut writer = std::fs::File::from(writer);
+    let mut cmd = logmux();
+    cmd.args(["filter", "--threads", threads, "--output", "json"])
+        .stdin(Stdio::from(reader))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let taken = fill_pipe(&mut writer);
+    // SAFETY: kill(2) on the child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let mut stdout = child.stdout.take().unwrap();
+    let reading = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        stdout.read_to_end(&mut out).unwrap();
+        out
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("logmux filter did not exit within 60 s of TERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let events = json_lines(&reading.join().unwrap());
+    drop(writer);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(events.len(), taken, "events out, lines the pipe took");
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["message"], held_line(i), "event {i}");
+    }
+}

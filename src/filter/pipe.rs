@@ -54,7 +54,7 @@ enum Msg {
 /// Filters one pipe on `threads` workers into `out`; `idle`: emit what is
 /// held back after this long without a byte. False when the output was
 /// closed.
-/// Once `stop` is triggered, the pipe ends where it was read to.
+/// Once `stop` is triggered, the pipe ends after what it held then.
 pub(super) fn filter_pipe(
     pipe: File,
     origin: &Origin,
@@ -125,15 +125,18 @@ fn read_pipe(mut pipe: File, backlog: &Backlog, to: &Sender<Msg>, stop: &Shutdow
             let _ = super::wait_unless_stopped(stop, None, ready);
         }
         if stop.is_triggered() {
-            // The rest of a line begun, if it is in the pipe already.
-            let rest = if ends_line {
-                Vec::new()
-            } else {
+            // What the pipe held at the stop was written before it; then
+            // the rest of a line begun, if it is in the pipe already.
+            let held = crate::sys::bytes_held(&pipe);
+            let mut rest = super::read_held(&mut pipe, held);
+            ends_line = rest.last().map_or(ends_line, |&b| b == b'\n');
+            if !ends_line {
                 let ready = |p: &mut File| crate::sys::wait_readable(p.as_fd(), Duration::ZERO);
-                super::rest_of_line(&mut pipe, ready, CHUNK)
-            };
-            if !rest.is_empty() {
-                let _ = to.send(Msg::Read(rest, Stamp::now()));
+                rest.extend(super::rest_of_line(&mut pipe, ready, CHUNK));
+            }
+            for piece in rest.chunks(READ_SIZE) {
+                backlog.add(piece.len());
+                let _ = to.send(Msg::Read(piece.to_vec(), Stamp::now()));
             }
             let _ = to.send(Msg::End(None));
             return;
