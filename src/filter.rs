@@ -354,12 +354,20 @@ fn read_unless_stopped(
 }
 
 /// At a stop: the `held` bytes a pipe held (see [`crate::sys::bytes_held`]),
-/// fewer if it ends or fails first. Reads of no more than were there never
-/// wait, and a writer that goes on writing does not hold the stop up.
-pub(crate) fn read_held<R: Read + ?Sized>(reader: &mut R, held: usize) -> Vec<u8> {
+/// fewer if it ends or fails first, or if `ready` says a read would wait
+/// (another reader of the same pipe took them). A writer that goes on
+/// writing does not hold the stop up: no more than was there is read.
+pub(crate) fn read_held<R: Read + ?Sized>(
+    reader: &mut R,
+    mut ready: impl FnMut(&mut R) -> bool,
+    held: usize,
+) -> Vec<u8> {
     let mut bytes = vec![0u8; held];
     let mut got = 0;
-    while let Some(into) = bytes.get_mut(got..).filter(|b| !b.is_empty()) {
+    while got < held && ready(reader) {
+        let Some(into) = bytes.get_mut(got..) else {
+            break;
+        };
         match reader.read(into) {
             Ok(0) => break,
             Ok(n) => got += n,
@@ -521,7 +529,7 @@ fn filter_one(
             Ok(None) => {
                 // What a pipe held at the stop was written before it.
                 let held = reader.bytes_held();
-                let mut rest = read_held(reader, held);
+                let mut rest = read_held(reader, |r| r.ready_now(), held);
                 ends_line = rest.last().map_or(ends_line, |&b| b == b'\n');
                 if !ends_line {
                     rest.extend(rest_of_line(reader, |r| !stalls || r.ready_now(), max_line));
@@ -650,7 +658,8 @@ impl Writer {
 
 #[cfg(test)]
 mod tests {
-    use super::rest_of_line;
+    use super::{read_held, rest_of_line};
+    use std::time::Duration;
 
     #[test]
     fn the_rest_of_a_line_ends_at_its_newline_and_leaves_the_next() {
@@ -673,5 +682,25 @@ mod tests {
         let mut reader = long.as_bytes();
         // Pieces of 512 bytes: the bound is passed by less than one.
         assert_eq!(rest_of_line(&mut reader, |_| true, 1000).len(), 1024);
+    }
+
+    #[test]
+    fn what_a_pipe_held_is_read_and_no_more() {
+        use std::fs::File;
+        use std::io::Write;
+        use std::os::fd::AsFd;
+        let (reader, writer) = nix::unistd::pipe().unwrap();
+        let mut reader = File::from(reader);
+        let mut writer = File::from(writer);
+        writer.write_all(b"one\ntwo\nthr").unwrap();
+        let held = crate::sys::bytes_held(&reader);
+        assert_eq!(held, 11);
+        // Written after the stop: not read.
+        writer.write_all(b"ee\nfour\n").unwrap();
+        let ready = |r: &mut File| crate::sys::wait_readable(r.as_fd(), Duration::ZERO);
+        assert_eq!(read_held(&mut reader, ready, held), b"one\ntwo\nthr");
+        // A read that would wait (another reader took the bytes) is not made.
+        assert!(read_held(&mut reader, |_| false, 5).is_empty());
+        assert_eq!(crate::sys::bytes_held(&reader), 8);
     }
 }

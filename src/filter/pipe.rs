@@ -127,11 +127,11 @@ fn read_pipe(mut pipe: File, backlog: &Backlog, to: &Sender<Msg>, stop: &Shutdow
         if stop.is_triggered() {
             // What the pipe held at the stop was written before it; then
             // the rest of a line begun, if it is in the pipe already.
+            let ready = |p: &mut File| crate::sys::wait_readable(p.as_fd(), Duration::ZERO);
             let held = crate::sys::bytes_held(&pipe);
-            let mut rest = super::read_held(&mut pipe, held);
+            let mut rest = super::read_held(&mut pipe, ready, held);
             ends_line = rest.last().map_or(ends_line, |&b| b == b'\n');
             if !ends_line {
-                let ready = |p: &mut File| crate::sys::wait_readable(p.as_fd(), Duration::ZERO);
                 rest.extend(super::rest_of_line(&mut pipe, ready, CHUNK));
             }
             for piece in rest.chunks(READ_SIZE) {
