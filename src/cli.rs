@@ -759,7 +759,7 @@ Examples:
   logmux filter --config logmux.toml --sink archive access.log   # [sink.archive] type = \"file\"
 
 Signals: TERM or INT (Ctrl-C) end the input where it was read to (a pipe's with what the
-pipe held at the signal), at a line's end: held
+pipe held at the signal; then it is closed, and its writer gets EPIPE), at a line's end: held
 tracebacks and lines are written, a --sink delivers what it holds (up to 10 s), and the
 exit status is 0. A second TERM or INT ends logmux at once, by that signal.
 

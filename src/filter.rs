@@ -20,10 +20,11 @@
 //!
 //! TERM or INT (Ctrl-C) end the input as its end would: what was read,
 //! and what a pipe held at the stop (its writer wrote it before), is
-//! parsed, held tracebacks and lines are emitted, and the sink delivers
-//! what it holds (within [`SINK_DRAIN_TIMEOUT`]) before `filter` exits 0;
-//! a second signal ends it at once, by that signal. `-f` and `docker logs
-//! -f` have no other end.
+//! parsed; the input is let go (its writer gets EPIPE from then on); held
+//! tracebacks and lines are emitted, and the sink delivers what it holds
+//! (within [`SINK_DRAIN_TIMEOUT`]) before `filter` exits 0; a second
+//! signal ends it at once, by that signal. `-f` and `docker logs -f` have
+//! no other end.
 
 mod follow;
 mod parallel;
@@ -236,6 +237,9 @@ fn filter_all(
         let limits = (job.max_line_bytes, threads, job.idle_flush, stop);
         let ends = (&settings, &mut pipeline, &mut *out, &mut reparsed);
         let step = filter_input(reader.as_mut(), origin, limits, ends, counters);
+        if stop.is_triggered() {
+            let_go(reader, &name, input.is_none());
+        }
         match step {
             Ok(true) => {}
             Ok(false) => {
@@ -261,6 +265,25 @@ fn filter_all(
         Outcome::Done
     };
     Ok(finish(&pipeline, job.stats, outcome, reparsed))
+}
+
+/// After a stop, the input is let go at once (stdin pointed at
+/// `/dev/null`; a file closed), before a sink's last delivery, which may
+/// take seconds: a pipe's writers then get EPIPE instead of writing into a
+/// pipe that is dropped unread at the exit. What came into the pipe after
+/// what the stop read is warned of: a floor, as a write can still land in
+/// the moment before the close.
+fn let_go(reader: Box<dyn ReadFd>, name: &str, stdin: bool) {
+    let left = reader.bytes_held();
+    if left > 0 {
+        tracing::warn!(input = %name, unread_bytes = left, "{left} bytes came into {name} after the stop and were not read");
+    }
+    drop(reader);
+    if stdin {
+        if let Err(e) = crate::sys::stdin_to_dev_null() {
+            tracing::warn!(error = %e, "cannot close stdin after the stop: {e}");
+        }
+    }
 }
 
 /// Filters one input on `threads` workers where it can be cut (a regular
@@ -689,7 +712,7 @@ mod tests {
         use std::fs::File;
         use std::io::Write;
         use std::os::fd::AsFd;
-        let (reader, writer) = nix::unistd::pipe().unwrap();
+        let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
         let mut reader = File::from(reader);
         let mut writer = File::from(writer);
         writer.write_all(b"one\ntwo\nthr").unwrap();

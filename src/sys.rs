@@ -92,6 +92,15 @@ pub fn bytes_held(fd: impl AsFd) -> usize {
     }
 }
 
+/// Points fd 0 at `/dev/null`, closing what it was: once no other process
+/// holds a pipe's read end, its writers get EPIPE instead of writing into
+/// a pipe that no one will read.
+pub fn stdin_to_dev_null() -> io::Result<()> {
+    let null = std::fs::File::open("/dev/null")?;
+    nix::unistd::dup2(null.as_raw_fd(), 0)?;
+    Ok(())
+}
+
 /// Whether a connected socket's peer has closed it: a peek (without
 /// waiting) finds the end of the stream, or an error other than "nothing
 /// to read yet".

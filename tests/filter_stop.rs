@@ -301,7 +301,7 @@ fn fill_pipe(pipe: &mut std::fs::File) -> usize {
 /// took was written there before the stop: each comes out, whole, in
 /// order, and the exit status is 0.
 fn emits_every_line_the_pipe_held(threads: &str) {
-    let (reader, writer) = nix::unistd::pipe().unwrap();
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let mut writer = std::fs::File::from(writer);
     let mut cmd = logmux();
     cmd.args(["filter", "--threads", threads, "--output", "json"])
@@ -336,4 +336,75 @@ fn emits_every_line_the_pipe_held(threads: &str) {
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e["message"], held_line(i), "event {i}");
     }
+}
+
+#[test]
+fn after_term_a_pipe_writer_on_one_thread_is_refused_while_the_sink_delivers() {
+    a_pipe_writer_is_refused_while_the_sink_delivers("1");
+}
+
+#[test]
+fn after_term_a_pipe_writer_on_two_threads_is_refused_while_the_sink_delivers() {
+    a_pipe_writer_is_refused_while_the_sink_delivers("2");
+}
+
+/// Bytes in a pipe, read through either end (FIONREAD).
+fn in_pipe(end: &std::fs::File) -> i32 {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, to `n`.
+    assert_eq!(
+        unsafe { libc::ioctl(end.as_raw_fd(), libc::FIONREAD, &mut n) },
+        0
+    );
+    n
+}
+
+/// After TERM, once the pipe's bytes are read, filter stops taking more:
+/// a writer's next write fails with EPIPE at once, while filter still
+/// waits for its sink, instead of going into a pipe that is dropped
+/// unread when filter exits.
+fn a_pipe_writer_is_refused_while_the_sink_delivers(threads: &str) {
+    // An endpoint that takes the request and never answers: after the
+    // stop, filter posts its batch there and waits (10 s).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("logmux.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sink.otlp]\ntype = \"otlp\"\nendpoint = \"{endpoint}\"\nbatch_timeout = \"60s\"\n"
+        ),
+    )
+    .unwrap();
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let mut writer = std::fs::File::from(writer);
+    let mut cmd = logmux();
+    cmd.args(["filter", "--threads", threads, "--config"])
+        .arg(&config)
+        .args(["--sink", "otlp"])
+        .stdin(Stdio::from(reader))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut filter = Process::spawn(cmd, Duration::ZERO);
+    writer.write_all(b"line one\nline two\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while in_pipe(&writer) > 0 {
+        assert!(Instant::now() < deadline, "the lines were not read in 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    filter.signal(libc::SIGTERM);
+    // The batch's request: the input has ended, and filter waits for it.
+    let _request = first_request(&listener);
+    let refused = writer.write(b"line three\n");
+    assert!(filter.is_running(), "filter did not wait for its sink");
+    assert_eq!(
+        refused.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::BrokenPipe),
+        "a write after the stop was taken by a pipe no one will read"
+    );
+    filter.signal(libc::SIGTERM);
+    let status = filter.wait_exit(20, "logmux filter");
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
 }
