@@ -408,3 +408,56 @@ fn a_pipe_writer_is_refused_while_the_sink_delivers(threads: &str) {
     let status = filter.wait_exit(20, "logmux filter");
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
 }
+
+/// What comes into the pipe after the stop read what it held, and before
+/// filter lets it go, is counted in a warning. Filter is held between the
+/// two by its stalled stdout: the test stops reading it once the pipe is
+/// empty (the stop's read is done), writes 64 lines more, then reads on.
+#[test]
+fn bytes_that_came_after_the_stop_are_counted() {
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let mut writer = std::fs::File::from(writer);
+    let mut cmd = logmux();
+    cmd.args(["filter", "--threads", "1", "--output", "json"])
+        .stdin(Stdio::from(reader))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let taken = fill_pipe(&mut writer);
+    // SAFETY: kill(2) on the child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let mut stdout = child.stdout.take().unwrap();
+    let mut out = Vec::new();
+    let mut piece = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while in_pipe(&writer) > 0 {
+        assert!(Instant::now() < deadline, "the pipe was not read in 60 s");
+        let n = stdout.read(&mut piece).unwrap();
+        assert!(n > 0, "filter ended before reading its pipe");
+        out.extend_from_slice(&piece[..n]);
+    }
+    let late: String = (taken..taken + 64).map(|i| held_line(i) + "\n").collect();
+    writer.write_all(late.as_bytes()).unwrap();
+    stdout.read_to_end(&mut out).unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(
+        json_lines(&out).len(),
+        taken,
+        "events out, lines before the stop"
+    );
+    let warning = json_lines(stderr.as_bytes())
+        .into_iter()
+        .find(|e| e["logmux"]["unread_bytes"].is_u64())
+        .unwrap_or_else(|| panic!("no count of the bytes left: {stderr}"));
+    assert_eq!(warning["logmux"]["unread_bytes"], 4096, "{warning}");
+    assert_eq!(warning["logmux"]["input"], "stdin", "{warning}");
+    assert_eq!(warning["severity_text"], "WARN", "{warning}");
+}
