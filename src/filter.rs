@@ -376,11 +376,27 @@ fn read_unless_stopped(
     }
 }
 
+/// What a stop reads of an input: the `held` bytes its pipe held then
+/// (written before the stop), and, if they or the reads before them
+/// (`ends_line`: they ended a line) stop inside a line, the rest of it.
+pub(crate) fn read_at_stop<R: Read + ?Sized>(
+    reader: &mut R,
+    (held, ends_line): (usize, bool),
+    mut ready: impl FnMut(&mut R) -> bool,
+    max_line: usize,
+) -> Vec<u8> {
+    let mut bytes = read_held(reader, &mut ready, held);
+    if !bytes.last().map_or(ends_line, |&b| b == b'\n') {
+        bytes.extend(rest_of_line(reader, ready, max_line));
+    }
+    bytes
+}
+
 /// At a stop: the `held` bytes a pipe held (see [`crate::sys::bytes_held`]),
 /// fewer if it ends or fails first, or if `ready` says a read would wait
 /// (another reader of the same pipe took them). A writer that goes on
 /// writing does not hold the stop up: no more than was there is read.
-pub(crate) fn read_held<R: Read + ?Sized>(
+fn read_held<R: Read + ?Sized>(
     reader: &mut R,
     mut ready: impl FnMut(&mut R) -> bool,
     held: usize,
@@ -550,13 +566,9 @@ fn filter_one(
             Ok(Some(0)) => break,
             Ok(Some(n)) => n,
             Ok(None) => {
-                // What a pipe held at the stop was written before it.
                 let held = reader.bytes_held();
-                let mut rest = read_held(reader, |r| r.ready_now(), held);
-                ends_line = rest.last().map_or(ends_line, |&b| b == b'\n');
-                if !ends_line {
-                    rest.extend(rest_of_line(reader, |r| !stalls || r.ready_now(), max_line));
-                }
+                let stop_at = (held, ends_line);
+                let rest = read_at_stop(reader, stop_at, |r| !stalls || r.ready_now(), max_line);
                 input.push(&rest, &Stamp::now(), pipeline, &mut out.buf);
                 break;
             }

@@ -72,20 +72,20 @@ pub fn wait_writable(fd: BorrowedFd<'_>, timeout: Duration) -> bool {
 /// Whether `fd` is a regular file (reads never wait for a writer); false
 /// when its type cannot be read.
 pub fn is_regular_file(fd: impl AsFd) -> bool {
-    fstat(fd.as_fd().as_raw_fd()).is_ok_and(|st| {
-        SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFREG
-    })
+    file_type(fd) == Some(SFlag::S_IFREG)
+}
+
+/// The type bits of `fd`'s mode (`S_IFREG`, `S_IFIFO` …), if it can be read.
+fn file_type(fd: impl AsFd) -> Option<SFlag> {
+    let st = fstat(fd.as_fd().as_raw_fd()).ok()?;
+    Some(SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()))
 }
 
 /// Bytes a pipe or stream socket holds for its reader right now
 /// ([`unread_bytes`]); 0 for anything else (a regular file's FIONREAD is
 /// what is left of the file, which a stop does not read).
 pub fn bytes_held(fd: impl AsFd) -> usize {
-    let piped = fstat(fd.as_fd().as_raw_fd()).is_ok_and(|st| {
-        let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
-        kind == SFlag::S_IFIFO || kind == SFlag::S_IFSOCK
-    });
-    if piped {
+    if matches!(file_type(&fd), Some(SFlag::S_IFIFO | SFlag::S_IFSOCK)) {
         unread_bytes(fd).unwrap_or(0)
     } else {
         0

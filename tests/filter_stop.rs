@@ -115,11 +115,10 @@ fn read_to(pid: i32, path: &Path) -> u64 {
     0
 }
 
-/// `filter -f FILE --sink otlp` whose sink holds a partial batch (for up
-/// to a minute), to `endpoint`; returned once the file is read to its end.
-fn follow_to_sink(endpoint: &str, lines: usize) -> (Process, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("logmux.toml");
+/// A config in `dir` whose sink `otlp` posts to `endpoint` and holds a
+/// partial batch for up to a minute.
+fn sink_config(dir: &Path, endpoint: &str) -> std::path::PathBuf {
+    let config = dir.join("logmux.toml");
     std::fs::write(
         &config,
         format!(
@@ -127,6 +126,14 @@ fn follow_to_sink(endpoint: &str, lines: usize) -> (Process, tempfile::TempDir) 
         ),
     )
     .unwrap();
+    config
+}
+
+/// `filter -f FILE --sink otlp` whose sink holds a partial batch (for up
+/// to a minute), to `endpoint`; returned once the file is read to its end.
+fn follow_to_sink(endpoint: &str, lines: usize) -> (Process, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sink_config(dir.path(), endpoint);
     let file = dir.path().join("app.log");
     let text: String = (0..lines).map(|i| format!("line {i}\n")).collect();
     std::fs::write(&file, &text).unwrap();
@@ -257,6 +264,78 @@ fn term_on_a_pipe_read_by_two_threads_emits_every_line_the_pipe_held() {
     emits_every_line_the_pipe_held("2");
 }
 
+/// A pipe made close-on-exec (so that no other test's child holds it
+/// open): its read end, for a child's stdin, and its write end.
+fn new_pipe() -> (std::os::fd::OwnedFd, std::fs::File) {
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    (reader, std::fs::File::from(writer))
+}
+
+/// `logmux filter --threads THREADS --output json` reading a fresh pipe,
+/// its stdout not read yet.
+struct OnPipe {
+    child: std::process::Child,
+    stdout: std::process::ChildStdout,
+    /// Set once the child is reaped: the watchdog then leaves it alone.
+    reaped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The filter and the pipe's write end. A watchdog kills the filter 60 s
+/// on, so that a hang ends the test's blocking reads and fails it.
+fn filter_on_pipe(threads: &str, stderr: Stdio) -> (OnPipe, std::fs::File) {
+    use std::sync::atomic::Ordering;
+    let (reader, writer) = new_pipe();
+    let mut cmd = logmux();
+    cmd.args(["filter", "--threads", threads, "--output", "json"])
+        .stdin(Stdio::from(reader))
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reaped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (pid, done) = (child.id() as i32, std::sync::Arc::clone(&reaped));
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done.load(Ordering::SeqCst) {
+            if Instant::now() >= deadline {
+                // SAFETY: kill(2) on the test's child, not yet reaped but
+                // in the instant between `wait` and `done` being set.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let filter = OnPipe {
+        child,
+        stdout,
+        reaped,
+    };
+    (filter, writer)
+}
+
+impl OnPipe {
+    fn term(&self) {
+        // SAFETY: kill(2) on the child this test started and has not reaped.
+        assert_eq!(
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) },
+            0
+        );
+    }
+
+    /// Its exit; a kill by the watchdog fails the test.
+    fn wait(&mut self) -> ExitStatus {
+        let status = self.child.wait().unwrap();
+        self.reaped.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_ne!(
+            status.signal(),
+            Some(libc::SIGKILL),
+            "filter hung: killed after 60 s"
+        );
+        status
+    }
+}
+
 /// Line `i` of [`fill_pipe`]'s input: 64 bytes with its newline.
 fn held_line(i: usize) -> String {
     format!("held line {i:08} {}", "x".repeat(44))
@@ -301,35 +380,13 @@ fn fill_pipe(pipe: &mut std::fs::File) -> usize {
 /// took was written there before the stop: each comes out, whole, in
 /// order, and the exit status is 0.
 fn emits_every_line_the_pipe_held(threads: &str) {
-    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-    let mut writer = std::fs::File::from(writer);
-    let mut cmd = logmux();
-    cmd.args(["filter", "--threads", threads, "--output", "json"])
-        .stdin(Stdio::from(reader))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
+    let (mut filter, mut writer) = filter_on_pipe(threads, Stdio::null());
     let taken = fill_pipe(&mut writer);
-    // SAFETY: kill(2) on the child this test started and has not reaped.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let mut stdout = child.stdout.take().unwrap();
-    let reading = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        stdout.read_to_end(&mut out).unwrap();
-        out
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("logmux filter did not exit within 60 s of TERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let events = json_lines(&reading.join().unwrap());
+    filter.term();
+    let mut out = Vec::new();
+    filter.stdout.read_to_end(&mut out).unwrap();
+    let status = filter.wait();
+    let events = json_lines(&out);
     drop(writer);
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(events.len(), taken, "events out, lines the pipe took");
@@ -370,16 +427,8 @@ fn a_pipe_writer_is_refused_while_the_sink_delivers(threads: &str) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("logmux.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[sink.otlp]\ntype = \"otlp\"\nendpoint = \"{endpoint}\"\nbatch_timeout = \"60s\"\n"
-        ),
-    )
-    .unwrap();
-    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-    let mut writer = std::fs::File::from(writer);
+    let config = sink_config(dir.path(), &endpoint);
+    let (reader, mut writer) = new_pipe();
     let mut cmd = logmux();
     cmd.args(["filter", "--threads", threads, "--config"])
         .arg(&config)
@@ -415,18 +464,10 @@ fn a_pipe_writer_is_refused_while_the_sink_delivers(threads: &str) {
 /// empty (the stop's read is done), writes 64 lines more, then reads on.
 #[test]
 fn bytes_that_came_after_the_stop_are_counted() {
-    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-    let mut writer = std::fs::File::from(writer);
-    let mut cmd = logmux();
-    cmd.args(["filter", "--threads", "1", "--output", "json"])
-        .stdin(Stdio::from(reader))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
+    let (mut filter, mut writer) = filter_on_pipe("1", Stdio::piped());
     let taken = fill_pipe(&mut writer);
-    // SAFETY: kill(2) on the child this test started and has not reaped.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let mut stdout = child.stdout.take().unwrap();
+    filter.term();
+    let stdout = &mut filter.stdout;
     let mut out = Vec::new();
     let mut piece = [0u8; 4096];
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -440,13 +481,9 @@ fn bytes_that_came_after_the_stop_are_counted() {
     writer.write_all(late.as_bytes()).unwrap();
     stdout.read_to_end(&mut out).unwrap();
     let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = child.wait().unwrap();
+    let err = filter.child.stderr.take();
+    err.unwrap().read_to_string(&mut stderr).unwrap();
+    let status = filter.wait();
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(
         json_lines(&out).len(),

@@ -129,11 +129,7 @@ fn read_pipe(mut pipe: File, backlog: &Backlog, to: &Sender<Msg>, stop: &Shutdow
             // the rest of a line begun, if it is in the pipe already.
             let ready = |p: &mut File| crate::sys::wait_readable(p.as_fd(), Duration::ZERO);
             let held = crate::sys::bytes_held(&pipe);
-            let mut rest = super::read_held(&mut pipe, ready, held);
-            ends_line = rest.last().map_or(ends_line, |&b| b == b'\n');
-            if !ends_line {
-                rest.extend(super::rest_of_line(&mut pipe, ready, CHUNK));
-            }
+            let rest = super::read_at_stop(&mut pipe, (held, ends_line), ready, CHUNK);
             for piece in rest.chunks(READ_SIZE) {
                 backlog.add(piece.len());
                 let _ = to.send(Msg::Read(piece.to_vec(), Stamp::now()));
