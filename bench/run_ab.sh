@@ -9,6 +9,10 @@
 # Usage: bash bench/run_ab.sh RUNS BINARY...
 #   LINES=2000000   lines of the log (made once by bench/gen_nginx_log.py)
 #   FORMAT=nginx.access   the stream's format (`auto`: detected)
+#   WRITER=cat   the child is `cat LOG` (128 KiB writes, a few hundredths of
+#                a CPU-second) instead of bench/blockwriter.py (4 KiB
+#                writes, a third of a CPU-second): the second core is then
+#                nearly free for logmux (`threads`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -21,12 +25,17 @@ mkdir -p "$out"
 log=$root/target/bench/nginx-combined-$lines-w200.log
 [ -s "$log" ] || python3 bench/gen_nginx_log.py "$lines" "$log" 200
 py=$(python3 -c 'import sys; print(sys.executable)')
-config=$out/logmux-$format.toml
+config=$out/logmux-$format-${WRITER:-python}.toml
+if [ "${WRITER:-}" = cat ]; then
+  writer="[\"cat\", \"$log\"]"
+else
+  writer="[\"$py\", \"$root/bench/blockwriter.py\", \"--file\", \"$log\"]"
+fi
 cat > "$config" <<TOML
 control_socket = ""
 
 [program.writer]
-command = ["$py", "$root/bench/blockwriter.py", "--file", "$log"]
+command = $writer
 autorestart = "never"
 stdout = { format = "$format", sink = "stdout" }
 TOML

@@ -586,6 +586,12 @@ pub struct RunArgs {
     /// method, URI, status and times; the joined one says `logmux.trace_join: inferred`).
     #[arg(long, value_name = "ids|infer", env = "LOGMUX_TRACE_JOIN", value_parser = parse_join)]
     pub trace_join: Option<JoinMode>,
+
+    /// Threads that parse, over the config's `threads` [default: the CPUs logmux may use].
+    /// A program that writes faster than one thread parses has each large read parsed half
+    /// on a second thread, its events still in order; 1 keeps every stream on one thread.
+    #[arg(long, value_name = "N", env = "LOGMUX_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
 }
 
 /// Options of `logmux check`.

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
             args.output,
             args.metrics_listen,
             args.trace_join,
+            args.threads,
         )),
         Command::Check(args) => exit::check(&logmux::run::check(&args.config)),
         Command::Ctl(args) => ctl(args),

@@ -66,6 +66,18 @@ fn a_number_too_large_names_its_key_and_the_limit() {
 }
 
 #[test]
+fn threads_out_of_range_names_its_key_and_the_range() {
+    check_says(
+        "threads = 0\n[program.a]\ncommand = \"x\"\n",
+        "CONFIG:1:11: threads: 0 is outside 1..=1024",
+    );
+    check_says(
+        "threads = \"two\"\n[program.a]\ncommand = \"x\"\n",
+        "CONFIG:1:11: threads: expected a whole number, found string \"two\"",
+    );
+}
+
+#[test]
 fn a_duplicate_table_or_key_is_named() {
     check_says(
         "[program.a]\ncommand = \"x\"\n[program.a]\ncommand = \"y\"\n",

@@ -126,6 +126,26 @@ impl StreamState {
         self
     }
 
+    /// Puts this stream at rest, as a fresh one with `supervisord_seen`
+    /// (a helper's stream before the lines that follow one at rest), its
+    /// metric handles kept.
+    pub fn rest(&mut self, supervisord_seen: bool) {
+        self.assembler = Assembler::new();
+        self.pending = None;
+        self.supervisord_seen = supervisord_seen;
+        self.splice_head.clear();
+    }
+
+    /// Takes over what `later` holds back and knows, `later` having been
+    /// fed the lines that follow this stream's (from its state, at rest);
+    /// this stream keeps its own origin and metric handles.
+    pub fn take_over(&mut self, later: &mut StreamState) {
+        std::mem::swap(&mut self.assembler, &mut later.assembler);
+        std::mem::swap(&mut self.splice_head, &mut later.splice_head);
+        self.pending = later.pending.take();
+        self.supervisord_seen = later.supervisord_seen;
+    }
+
     /// Bytes held back waiting for more lines (for a memory budget).
     pub fn held_bytes(&self) -> usize {
         self.assembler.held_bytes() + self.splice_head.len()

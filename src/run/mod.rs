@@ -15,6 +15,7 @@
 pub mod child;
 pub mod control;
 pub mod health;
+mod helpers;
 mod metrics;
 mod notify;
 mod pipe_read;
@@ -204,6 +205,7 @@ pub fn run(
     console_output: Option<crate::output::OutputFormat>,
     metrics_listen: Option<std::net::SocketAddr>,
     trace_join: Option<crate::trace::infer::JoinMode>,
+    threads: Option<u16>,
 ) -> Result<Outcome, RunError> {
     let loaded = match path {
         Some(path) if !command.is_empty() => {
@@ -222,6 +224,9 @@ pub fn run(
     }
     if let Some(join) = trace_join {
         config.trace_join = join;
+    }
+    if let Some(n) = threads {
+        config.threads = usize::from(n);
     }
     // `--output pretty` (LOGMUX_OUTPUT): the console sinks' view, for
     // `docker compose up` in development; files and syslog keep theirs.

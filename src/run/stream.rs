@@ -14,7 +14,7 @@
 //! waiting for a full sink, reads what is still in its pipe, and counts
 //! every event it could not queue, so nothing leaves uncounted.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,7 @@ use std::time::Duration;
 use logmux_parsers::Format;
 use tokio::net::unix::pipe;
 
+use super::helpers::{Halves, Helpers};
 use super::pipe_read::{PipeReader, Read};
 use super::ring::Ring;
 use super::tap::Tap;
@@ -37,6 +38,10 @@ use crate::trace::infer::Joiner;
 
 /// Read size: large reads keep the per-line cost low under load.
 const READ_SIZE: usize = 64 * 1024;
+
+/// Read size of a stream whose reads fill [`READ_SIZE`], when helpers can
+/// parse half of each (see [`super::helpers`]).
+const BUSY_READ_SIZE: usize = 256 * 1024;
 
 /// Reads of what is left in a pipe after giving up: a pipe holds 64 KiB
 /// by default, so this reads it to the end unless something still writes.
@@ -93,6 +98,8 @@ pub struct StreamReader {
     pub join: Option<Arc<Joiner>>,
     /// The span builder every event is shown to, when a sink sends traces.
     pub spans: Option<Arc<crate::trace::Tracer>>,
+    /// The run's parsing helpers, if it has any (`threads`).
+    pub helpers: Option<Arc<Helpers>>,
 }
 
 impl StreamReader {
@@ -109,18 +116,31 @@ impl StreamReader {
             }
         };
         let exit = self.exit;
-        let mut lines = Lines {
-            framer: LineFramer::new(self.max_line),
-            split: Split::new(self.route, self.sink, self.routes, exit.clone())
-                .with_copies(self.copies)
-                .with_tail(self.tail, &self.settings.encoder, which_stream),
-            pipeline: Pipeline::new(self.settings)
+        let split = Split::new(self.route, self.sink, self.routes, exit.clone())
+            .with_copies(self.copies)
+            .with_tail(self.tail, &self.settings.encoder, which_stream);
+        let events = self.metrics.as_ref().map(|m| Arc::clone(&m.events));
+        let pipeline = || {
+            Pipeline::new(self.settings.clone())
                 .for_program(self.merge)
                 .joining_bursts()
-                .with_metrics(self.metrics.as_ref().map(|m| Arc::clone(&m.events)))
-                .with_join(self.join)
-                .with_spans(self.spans),
+                .with_metrics(events.clone())
+        };
+        // The join table and the span builder see events in the order
+        // they come: their streams are parsed on one thread.
+        let halves = self
+            .helpers
+            .filter(|_| split.is_one_way() && self.join.is_none() && self.spans.is_none())
+            .map(|helpers| {
+                let state = StreamState::new(self.origin.clone());
+                Halves::new(helpers, pipeline(), state, self.max_line)
+            });
+        let mut lines = Lines {
+            framer: LineFramer::new(self.max_line),
+            split,
+            pipeline: pipeline().with_join(self.join).with_spans(self.spans),
             state: StreamState::new(self.origin),
+            halves,
         };
         let input = self.metrics.as_ref().map(|m| InputCounters {
             lines: m.input_lines.with(&[&name, which]),
@@ -137,6 +157,12 @@ impl StreamReader {
             if exit.give_up.is_triggered() {
                 // What is left is counted, not parsed (below).
                 break;
+            }
+            if lines.has_lent() && crate::sys::unread_bytes(rx.receiver().as_fd()).unwrap_or(0) == 0
+            {
+                // The next read would wait: the lent half's events go first.
+                lines.settle();
+                lines.split.send().await;
             }
             // How the read waits for its bytes tells where a burst ends.
             let started = std::time::Instant::now();
@@ -157,6 +183,11 @@ impl StreamReader {
                 }
             };
             lines.push(&buf[..n], bursts.read_returned(started, waiting));
+            if n == buf.len() && buf.len() < BUSY_READ_SIZE && lines.halves.is_some() {
+                // The program writes faster than one thread parses: reads
+                // large enough to be cut in two.
+                buf.resize(BUSY_READ_SIZE, 0);
+            }
             if let Some(c) = &mut input {
                 c.count(n, lines.pipeline.stats.lines);
             }
@@ -177,6 +208,19 @@ impl StreamReader {
         }
         lines.finish();
         lines.split.send().await;
+        if let Some(h) = lines.halves.as_ref().filter(|h| h.lent > 0) {
+            tracing::debug!(
+                program = %name,
+                stream = which,
+                halves_lent = h.lent,
+                halves_taken_back = h.taken_back,
+                halves_parsed_again = h.parsed_again,
+                "{name}'s {which}: {} reads parsed half on a helper ({} taken back before a helper began them, {} parsed again after a wrong guess)",
+                h.lent,
+                h.taken_back,
+                h.parsed_again - h.taken_back.min(h.parsed_again)
+            );
+        }
         lines.pipeline.stats.lines
     }
 }
@@ -205,6 +249,9 @@ struct Lines {
     split: Split,
     pipeline: Pipeline,
     state: StreamState,
+    /// With helpers, and a stream whose events all go one way: large
+    /// reads are parsed half on a helper.
+    halves: Option<Halves>,
 }
 
 impl Lines {
@@ -272,27 +319,95 @@ impl Lines {
     }
 
     /// Encodes the events of one read; every line in it was read now.
-    /// `bursts`: how the read's first line came, and its others.
+    /// `bursts`: how the read's first line came, and its others. A large
+    /// read is parsed half here and half on a helper when one is free.
     fn push(&mut self, bytes: &[u8], bursts: (Burst, Burst)) {
-        let mut stamp = Stamp::now();
+        self.push_at(bytes, bursts, Stamp::now());
+    }
+
+    /// [`Lines::push`] of a read made at `stamp`. A half lent to a helper
+    /// comes back at the next read, or before the stream waits or ends
+    /// ([`Lines::settle`]).
+    fn push_at(&mut self, bytes: &[u8], bursts: (Burst, Burst), stamp: Stamp) {
+        self.settle();
         let own = &mut self.split.own;
         if own.bytes.capacity() == 0 {
             own.bytes = own.route.queue.spare();
         }
         // JSON is 2.5 to 5 times the text: fewer regrowths.
         own.bytes.reserve(bytes.len() * 3 + 256);
+        let seen = self.state.supervisord_seen();
+        let lent = match &mut self.halves {
+            Some(halves) => halves.lend(bytes, (&stamp, bursts), seen),
+            None => None,
+        };
+        let Some(cut) = lent else {
+            self.parse(bytes, bursts, &stamp);
+            self.pipeline.hand_spans();
+            return;
+        };
+        self.parse(cut.first, bursts, &stamp);
+        let pending = self.framer.pending();
+        if let Some(halves) = &mut self.halves {
+            halves.first_done(self.framer.is_clean());
+            if halves.rest_may_emit(pending, cut.rest.len()) {
+                // A piece of a long line: after the lent half's events.
+                self.settle();
+            }
+        }
+        self.parse(cut.rest, (bursts.1, bursts.1), &stamp);
+        self.pipeline.hand_spans();
+    }
+
+    /// Takes back the half lent to a helper, if any: its events follow
+    /// those so far when its guess held, else it is parsed here.
+    fn settle(&mut self) {
+        let Some(halves) = &mut self.halves else {
+            return;
+        };
+        let Some(mut job) = halves.take_back() else {
+            return;
+        };
+        let held = job.held(&self.state);
+        if held {
+            let fresh = self.split.own.route.queue.spare();
+            let (events, stats, state) = job.results(fresh);
+            let (pipeline, split) = (&mut self.pipeline, &mut self.split);
+            let spare = split.follow_with(events, stats.events);
+            pipeline.stats += stats;
+            self.state.take_over(state);
+            // Empty: the batch before was sent, or went ahead of these.
+            drop(spare);
+        } else {
+            job.parse_here(&mut self.pipeline, &mut self.state, &mut self.split);
+        }
+        halves.home(job, !held);
+    }
+
+    /// A half is out with a helper.
+    fn has_lent(&self) -> bool {
+        self.halves.as_ref().is_some_and(Halves::is_lent)
+    }
+
+    /// Parses `bytes` here, in order.
+    fn parse(&mut self, bytes: &[u8], bursts: (Burst, Burst), stamp: &Stamp) {
+        let mut stamp = *stamp;
         let (pipeline, state, split) = (&mut self.pipeline, &mut self.state, &mut self.split);
         self.framer.push_read(bytes, bursts, |line, line_burst| {
             stamp.burst = line_burst;
             pipeline.line(state, line.bytes, line.truncated, &stamp, split);
         });
-        pipeline.hand_spans();
     }
 
     /// Encodes the partial last line and whatever multi-line event is held:
     /// at the end of the stream, or after `idle_flush` of silence.
     fn finish(&mut self) {
-        let stamp = Stamp::now();
+        self.finish_at(Stamp::now());
+    }
+
+    /// [`Lines::finish`] at `stamp`.
+    fn finish_at(&mut self, stamp: Stamp) {
+        self.settle();
         let (pipeline, state, split) = (&mut self.pipeline, &mut self.state, &mut self.split);
         self.framer
             .finish(|line| pipeline.line(state, line.bytes, line.truncated, &stamp, split));
@@ -344,6 +459,8 @@ struct Pending {
     /// `None`: the pipeline's (the stream's own sink's) encoder.
     encoder: Option<Encoder>,
     route: Route,
+    /// Full batches that go before `bytes` (a helper's half of a read).
+    ready: Vec<Batch>,
     bytes: Vec<u8>,
     events: u32,
 }
@@ -353,23 +470,47 @@ impl Pending {
         Pending {
             encoder,
             route,
+            ready: Vec::new(),
             bytes: Vec::new(),
             events: 0,
         }
     }
 
-    /// Queues what was encoded since the last send, if anything; once told
-    /// to give up, a batch the sink does not take at once is counted.
+    /// Ends the batch being filled; the next events go into `bytes`, which
+    /// holds `events` already (encoded elsewhere).
+    fn start_with(&mut self, bytes: Vec<u8>, events: u32) -> Vec<u8> {
+        let full = Batch {
+            bytes: std::mem::replace(&mut self.bytes, bytes),
+            events: std::mem::replace(&mut self.events, events),
+            key: None,
+        };
+        if full.bytes.is_empty() {
+            return full.bytes;
+        }
+        self.ready.push(full);
+        Vec::new()
+    }
+
+    /// Queues what was encoded since the last send, if anything, in order.
     async fn send(&mut self, exit: &ExitCounts) {
+        for batch in std::mem::take(&mut self.ready) {
+            self.queue(batch, exit).await;
+        }
         if self.bytes.is_empty() {
             return;
         }
-        let events = self.events;
         let batch = Batch {
             bytes: std::mem::take(&mut self.bytes),
             events: std::mem::take(&mut self.events),
             key: None,
         };
+        self.queue(batch, exit).await;
+    }
+
+    /// Queues one batch; once told to give up, a batch the sink does not
+    /// take at once is counted.
+    async fn queue(&self, batch: Batch, exit: &ExitCounts) {
+        let events = batch.events;
         tokio::select! {
             // A push either puts the batch in the queue within one poll or
             // waits: dropped while waiting, it was not queued.
@@ -430,10 +571,32 @@ impl Split {
         self
     }
 
+    /// Only the stream's own sink gets its events, and the tail ring, if
+    /// any, reads them there: events encoded elsewhere can be appended.
+    fn is_one_way(&self) -> bool {
+        self.routed.is_empty()
+            && self.copies.is_empty()
+            && self.tap.as_ref().is_none_or(|t| !t.encodes())
+    }
+
+    /// `events` events encoded elsewhere for the stream's own sink follow
+    /// those so far: `bytes` becomes the batch being filled. Gives back the
+    /// buffer it replaced, when that was empty.
+    fn follow_with(&mut self, bytes: Vec<u8>, events: u64) -> Vec<u8> {
+        let events = u32::try_from(events).unwrap_or(u32::MAX);
+        if let Some(tap) = &mut self.tap {
+            tap.mark_many(0, events);
+        }
+        self.own.start_with(bytes, events)
+    }
+
     /// Queues each sink's batch: the stream's own first. Each sink gets its
     /// events in the order they were read; `on_full` applies per sink.
     async fn send(&mut self) {
         if let Some(tap) = &mut self.tap {
+            // Batches before `own.bytes` come of a one-way stream only.
+            let own = self.own.ready.iter().map(|b| &b.bytes[..]);
+            tap.take_own(own.chain([&self.own.bytes[..]]));
             let routed = self.routed.iter().map(|p| &p.bytes[..]);
             tap.take(&self.own.bytes, routed);
         }
@@ -473,6 +636,10 @@ impl Output for Split {
         Some((p.encoder.as_ref()?, &mut p.bytes))
     }
 }
+
+#[cfg(test)]
+#[path = "stream_halves_tests.rs"]
+mod halves_tests;
 
 #[cfg(test)]
 mod tests {

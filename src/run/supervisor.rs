@@ -238,6 +238,8 @@ pub struct Supervisor {
     spans: Option<Arc<crate::trace::Tracer>>,
     /// Start-up is over and its code was paged out ([`Supervisor::after_start_up`]).
     started_up: bool,
+    /// Threads that parse half of a busy stream's large reads (`threads`).
+    helpers: Option<Arc<super::helpers::Helpers>>,
 }
 
 /// Why everything is being stopped.
@@ -261,6 +263,7 @@ impl Supervisor {
         let probes = Probes::new(extra_env.clone());
         let join = (config.trace_join == JoinMode::Infer)
             .then(|| Arc::new(Joiner::from_spec(&config.trace)));
+        let helpers = super::helpers::Helpers::new(config.threads.saturating_sub(1));
         Supervisor {
             probes,
             config,
@@ -280,6 +283,7 @@ impl Supervisor {
             join,
             spans: None,
             started_up: false,
+            helpers,
         }
     }
 
@@ -946,6 +950,7 @@ impl Supervisor {
             metrics: self.metrics.as_ref().map(|(m, _)| Arc::clone(m)),
             join: self.join.clone(),
             spans: self.spans.clone(),
+            helpers: self.helpers.clone(),
         }
     }
 

@@ -229,6 +229,7 @@ fn resolve(
         max_line_bytes: settings.max_line_bytes,
         idle_flush: settings.idle_flush,
         drain_timeout: settings.drain_timeout,
+        threads: settings.threads,
         drop_report: settings.drop_report,
         log_sink,
         resource: crate::config::resource::resolve(loc, &raw.resource, &env_all)?,
@@ -278,6 +279,7 @@ struct Settings {
     max_line_bytes: usize,
     idle_flush: Duration,
     drain_timeout: Duration,
+    threads: usize,
     drop_report: Duration,
     tail_buffer: TailBuffer,
 }
@@ -296,6 +298,7 @@ impl Settings {
             },
             idle_flush: duration_or(loc, &raw.idle_flush, "idle_flush", secs(1))?,
             drain_timeout: duration_or(loc, &raw.drain_timeout, "drain_timeout", secs(5))?,
+            threads: threads(loc, raw.threads.as_ref())?,
             drop_report: duration_or(loc, &raw.drop_report, "drop_report", secs(10))?,
             tail_buffer: tail_buffer(loc, raw.tail_buffer.as_ref())?,
             control_socket: match &raw.control_socket {
@@ -307,6 +310,21 @@ impl Settings {
                 )),
             },
         })
+    }
+}
+
+/// `threads`: 1 to 1024; by default the CPUs logmux may use.
+fn threads(loc: &Locator<'_>, raw: Option<&Spanned<i64>>) -> Result<usize, ConfigError> {
+    let Some(v) = raw else {
+        return Ok(usize::try_from(crate::sys::cpus::available()).unwrap_or(1));
+    };
+    match usize::try_from(*v.get_ref()) {
+        Ok(n @ 1..=1024) => Ok(n),
+        _ => Err(loc.invalid(
+            v.span().start,
+            "threads",
+            format!("{} is outside 1..=1024", v.get_ref()),
+        )),
     }
 }
 

@@ -27,6 +27,8 @@ pub struct RawFile {
     pub idle_flush: Option<Spanned<DurationValue>>,
     /// At shutdown, how long to keep reading pipes after the programs ended.
     pub drain_timeout: Option<Spanned<DurationValue>>,
+    /// Threads that parse a busy stream (default: the CPUs logmux may use).
+    pub threads: Option<Spanned<i64>>,
     /// Where logmux's own events go (a sink name; default `stderr`).
     pub log_sink: Option<Spanned<String>>,
     /// Every `drop_report` interval, report lines dropped by `on_full = "drop"`.

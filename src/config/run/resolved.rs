@@ -29,6 +29,9 @@ pub struct RunConfig {
     pub max_line_bytes: usize,
     pub idle_flush: Duration,
     pub drain_timeout: Duration,
+    /// Threads that parse: a busy stream's large reads are parsed half on
+    /// each of two (1: every stream on the one thread).
+    pub threads: usize,
     pub drop_report: Duration,
     /// Index in `sinks` of logmux's own events.
     pub log_sink: usize,

@@ -1,0 +1,248 @@
+//! A busy stream's reads cut in two, the second half parsed on a helper
+//! ([`super::super::helpers`]), give byte for byte the events and counts
+//! one thread gives the same reads: any read sizes and bursts, tracebacks
+//! (whose message goes on over plain lines of the same burst), supervisord
+//! lines (and one spliced into another line, found only once supervisord
+//! was seen), long lines cut at `max_line`, empty lines, a partial last line.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::engine::Settings;
+use crate::output::Encoder;
+use crate::sink::spec::OnFull;
+use crate::sink::Queue;
+
+/// A stream's lines; with `helpers`, its reads lent in halves, which a
+/// helper always parses when `wait`.
+fn lines(helpers: Option<Arc<Helpers>>, max_line: usize, wait: bool) -> Lines {
+    let route = Route {
+        queue: Arc::new(Queue::new(1 << 30)),
+        on_full: OnFull::Block,
+    };
+    let origin = Origin {
+        service: Some("app".into()),
+        iostream: Some(IoStream::Stdout),
+        pid: Some(42),
+        ..Origin::default()
+    };
+    let pipeline = || {
+        Pipeline::new(Settings {
+            forced: None,
+            nginx_format: None,
+            uwsgi_logdate: None,
+            uwsgi_format: None,
+            encoder: Encoder::json(),
+        })
+        .for_program(false)
+        .joining_bursts()
+    };
+    Lines {
+        framer: LineFramer::new(max_line),
+        split: Split::new(route, 0, Vec::new(), ExitCounts::default()),
+        pipeline: pipeline(),
+        state: StreamState::new(origin.clone()),
+        halves: helpers.map(|h| {
+            let halves = Halves::new(h, pipeline(), StreamState::new(origin), max_line)
+                .splitting_at_least(1);
+            if wait {
+                halves.waiting_for_helper()
+            } else {
+                halves
+            }
+        }),
+    }
+}
+
+/// Each read at its own time, with no nanoseconds.
+fn stamp(i: usize) -> Stamp {
+    Stamp::at_unix(1_700_000_000 + i as i64, 0)
+}
+
+/// `reads` pushed with their bursts, then the end: the events, counts,
+/// and the halves lent and parsed again.
+fn feed(
+    mut lines: Lines,
+    reads: &[(Vec<u8>, (Burst, Burst))],
+) -> (Vec<u8>, u32, crate::engine::Stats, (u64, u64)) {
+    for (i, (bytes, bursts)) in reads.iter().enumerate() {
+        lines.push_at(bytes, *bursts, stamp(i));
+    }
+    lines.finish_at(stamp(reads.len()));
+    let halves = lines
+        .halves
+        .as_ref()
+        .map_or((0, 0), |h| (h.lent, h.parsed_again));
+    let own = &lines.split.own;
+    let mut bytes: Vec<u8> = own.ready.iter().flat_map(|b| b.bytes.clone()).collect();
+    bytes.extend_from_slice(&own.bytes);
+    let events = own.ready.iter().map(|b| b.events).sum::<u32>() + own.events;
+    (bytes, events, lines.pipeline.stats, halves)
+}
+
+/// The output with the times the engine reads from the clock (a spliced
+/// line's head emitted at the end) as `<now>`: every other time is a
+/// read's fixed stamp, with no nanoseconds.
+fn without_now(out: &[u8]) -> String {
+    let text = String::from_utf8_lossy(out);
+    let mut kept = String::with_capacity(text.len());
+    let mut rest = &*text;
+    // `"YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"`: the stamp's RFC 3339 form.
+    while let Some(at) = rest.find("\"20") {
+        kept.push_str(&rest[..at]);
+        let candidate = rest.get(at..at + 32).unwrap_or("");
+        let b = candidate.as_bytes();
+        let stamp = b.len() == 32 && b[11] == b'T' && b[20] == b'.' && b[30] == b'Z';
+        if stamp && &candidate[21..30] != "000000000" {
+            kept.push_str("\"<now>\"");
+            rest = &rest[at + 32..];
+        } else {
+            kept.push('"');
+            rest = &rest[at + 1..];
+        }
+    }
+    kept.push_str(rest);
+    kept
+}
+
+fn line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(r#"127.0.0.1 - - [25/Nov/2026:19:39:04 +0000] "GET /boom/ HTTP/1.1" 500 145 "-" "curl/7.88.1""#.to_string()),
+        Just("2026/11/25 19:39:18 [error] 1#1: *78 connect() failed, client: 127.0.0.1".to_string()),
+        Just("[pid: 12|app: 0|req: 1/1] 127.0.0.1 () {32 vars in 351 bytes} [Wed Nov 25 19:39:19 2026] GET / => generated 24 bytes in 30 msecs (HTTP/1.1 200) 5 headers in 158 bytes (1 switches on core 0)".to_string()),
+        Just("Internal Server Error: /boom/".to_string()),
+        Just("Traceback (most recent call last):".to_string()),
+        Just("  File \"/app/views.py\", line 3, in boom".to_string()),
+        Just("ZeroDivisionError: division by zero".to_string()),
+        Just("Traceback (most recent call last):\n  File \"/app/views.py\", line 3, in boom\n    1 / 0\nValueError: bad value\nit went on here\nand here".to_string()),
+        Just(String::new()),
+        Just("2026-11-25 19:39:40,240 WARN exited: crasher (exit status 3; not expected)".to_string()),
+        Just("127.0.0.1 - - [25/Nov/2026:18:35:12 +0000] \"GET / HT2026-11-25 18:35:12,345 INFO success: web entered RUNNING state".to_string()),
+        Just("{\"level\":\"error\",\"msg\":\"x\"}".to_string()),
+        "[ -~]{0,100}",
+    ]
+}
+
+fn burst() -> impl Strategy<Value = Burst> {
+    prop_oneof![Just(Burst::Same), Just(Burst::Paused), Just(Burst::Unknown)]
+}
+
+/// `input` cut at `cuts` into reads, each with bursts from `bursts` in turn.
+fn reads(
+    input: &[u8],
+    cuts: &[usize],
+    bursts: &[(Burst, Burst)],
+) -> Vec<(Vec<u8>, (Burst, Burst))> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(input.len());
+    let mut at = 0;
+    let mut out = Vec::new();
+    for p in points {
+        if p > at {
+            let b = bursts[out.len() % bursts.len()];
+            out.push((input[at..p].to_vec(), b));
+            at = p;
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn reads_parsed_in_halves_give_what_one_thread_gives(
+        picked in proptest::collection::vec(line(), 0..60),
+        cuts in proptest::collection::vec(any::<usize>(), 0..10),
+        bursts in proptest::collection::vec((burst(), burst()), 1..6),
+        max_line in prop_oneof![Just(1usize << 20), 16usize..200],
+        ends_line in any::<bool>(),
+        wait in any::<bool>(),
+    ) {
+        let mut input = picked.join("\n");
+        if ends_line {
+            input.push('\n');
+        }
+        let reads = reads(input.as_bytes(), &cuts, &bursts);
+        let helpers = Helpers::new(1);
+        let (one, one_events, one_stats, _) = feed(lines(None, max_line, false), &reads);
+        let (two, two_events, two_stats, _) = feed(lines(helpers, max_line, wait), &reads);
+        prop_assert_eq!(without_now(&two), without_now(&one));
+        prop_assert_eq!(two_events, one_events);
+        prop_assert_eq!(two_stats, one_stats);
+    }
+}
+
+/// Long enough inputs of plain request lines are lent, and kept: the
+/// helper's events are the ones written.
+#[test]
+fn halves_of_request_lines_are_parsed_by_the_helper() {
+    let line = "127.0.0.1 - - [25/Nov/2026:19:39:04 +0000] \"GET / HTTP/1.1\" 200 24 \"-\" \"curl/7.88.1\"\n";
+    let input = line.repeat(1000);
+    let reads = reads(
+        input.as_bytes(),
+        &[30_000, 60_000],
+        &[(Burst::Same, Burst::Same)],
+    );
+    let (one, one_events, _, _) = feed(lines(None, 1 << 20, false), &reads);
+    let (two, two_events, _, (lent, parsed_again)) =
+        feed(lines(Helpers::new(1), 1 << 20, true), &reads);
+    assert_eq!((lent, parsed_again), (3, 0));
+    assert_eq!(one_events, 1000);
+    assert_eq!(two_events, 1000);
+    assert!(two == one, "the events differ");
+}
+
+/// `ctl tail`'s ring gets every event of reads parsed in halves, once, in
+/// order, as the sink does.
+#[tokio::test]
+async fn the_tail_ring_gets_the_helpers_events_in_order() {
+    use crate::config::run::TailBuffer;
+    use crate::run::ring::Rings;
+    let rings = Rings::new(
+        TailBuffer {
+            events: 10_000,
+            bytes: 1 << 30,
+        },
+        ["app"],
+    );
+    let ring = rings.ring("app");
+    // Lines near `max_line`: a read's unfinished last line may become a
+    // piece, so the lent half's events are put before it, a batch apart.
+    let mut lines = lines(Helpers::new(1), 100, true);
+    lines.split = Split::new(
+        lines.split.own.route.clone(),
+        0,
+        Vec::new(),
+        ExitCounts::default(),
+    )
+    .with_tail(ring.clone(), &Encoder::json(), IoStream::Stdout);
+    let line = |i: usize| format!("GET /{i:05} a plain line of sixty bytes or so, number {i:05}");
+    let input: String = (0..3000).map(|i| line(i) + "\n").collect();
+    let cuts: Vec<usize> = (1..40).map(|i| i * 5_001).collect();
+    let reads = reads(input.as_bytes(), &cuts, &[(Burst::Same, Burst::Same)]);
+    for (i, (bytes, bursts)) in reads.iter().enumerate() {
+        lines.push_at(bytes, *bursts, stamp(i));
+        lines.split.send().await;
+    }
+    lines.finish_at(stamp(reads.len()));
+    lines.split.send().await;
+    let lent = lines.halves.as_ref().map_or(0, |h| h.lent);
+    assert_eq!(lent, 40);
+    let (tail, _) = ring
+        .as_ref()
+        .map(|r| r.last(10_000, None))
+        .unwrap_or_default();
+    let messages: Vec<String> = tail
+        .iter()
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_slice(e.event()).unwrap_or_default();
+            v["message"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    let want: Vec<String> = (0..3000).map(line).collect();
+    assert_eq!(messages, want);
+}

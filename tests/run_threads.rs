@@ -1,0 +1,125 @@
+//! `logmux run` with `threads`: a program that writes faster than one
+//! thread parses has its large reads parsed half on a helper thread
+//! (`src/run/helpers.rs`). The real binary, a real pipe filled by `cat`:
+//! every line comes out once, whole, in order, typed as on one thread,
+//! tracebacks and a first supervisord line among the access lines, with
+//! `ctl tail`'s ring on; and the helper did parse halves.
+
+#[path = "support/run.rs"]
+mod support;
+
+use std::fmt::Write as _;
+
+use support::*;
+
+const ACCESS_LINES: usize = 60_000;
+const TRACEBACK_EVERY: usize = 500;
+
+/// The program's output: access lines, a traceback after every 500th, and
+/// one supervisord line halfway (the first: it changes how the stream is
+/// read from there on). Also the messages the events must have, in order.
+fn output() -> (String, Vec<String>) {
+    let (mut text, mut want) = (String::new(), Vec::new());
+    for i in 0..ACCESS_LINES {
+        let line = format!(
+            "10.0.{}.{} - - [25/Nov/2026:19:39:04 +0000] \"GET /items/{i}?page={} HTTP/1.1\" {} {} \"-\" \"curl/7.88.1\"",
+            i % 250,
+            i % 200,
+            i % 7,
+            [200, 404, 500, 304][i % 4],
+            i * 3
+        );
+        let _ = writeln!(text, "{line}");
+        want.push(line);
+        if i % TRACEBACK_EVERY == TRACEBACK_EVERY - 1 {
+            let traceback = format!(
+                "Traceback (most recent call last):\n  File \"/app/views.py\", line 3, in boom\n    1 / 0\nZeroDivisionError: request {i}"
+            );
+            let _ = writeln!(text, "{traceback}");
+            want.push(traceback);
+        }
+        if i == ACCESS_LINES / 2 {
+            let line = "2026-11-25 19:39:40,240 WARN exited: crasher (exit status 3; not expected)";
+            let _ = writeln!(text, "{line}");
+            want.push(line.to_string());
+        }
+    }
+    (text, want)
+}
+
+/// The events' messages and formats, and the helper's count of halves.
+fn run_with(threads: &str, file: &std::path::Path) -> (Vec<(String, String)>, Option<u64>) {
+    let config = format!(
+        r#"
+control_socket = "@DIR@/ctl.sock"
+
+[program.flood]
+command = ["cat", "{}"]
+autorestart = "never"
+"#,
+        file.display()
+    );
+    let run = start_with(&config, |cmd| {
+        cmd.args(["--threads", threads, "--verbose"]);
+    });
+    let done = run.finish(300);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let events = events(&done.stdout);
+    let flood: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["service"]["name"] == "flood")
+        .map(|e| {
+            (
+                e["message"].as_str().unwrap_or_default().to_string(),
+                e["logmux"]["format"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let lent = done
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|e| {
+            e["logmux"]["halves_lent"]
+                .as_u64()
+                .or(e["halves_lent"].as_u64())
+        });
+    (flood, lent)
+}
+
+#[test]
+fn a_flood_parsed_in_halves_comes_out_as_on_one_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flood.log");
+    let (text, want) = output();
+    std::fs::write(&file, &text).unwrap();
+
+    let (two, lent) = run_with("2", &file);
+    let (one, none) = run_with("1", &file);
+
+    let messages: Vec<&str> = two.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(
+        messages.len(),
+        ACCESS_LINES + ACCESS_LINES / TRACEBACK_EVERY + 1
+    );
+    for (i, (got, wanted)) in messages.iter().zip(&want).enumerate() {
+        assert_eq!(got, wanted, "event {i}");
+    }
+    let formats =
+        |events: &[(String, String)], f: &str| events.iter().filter(|(_, g)| g == f).count();
+    assert_eq!(formats(&two, "nginx.access"), ACCESS_LINES);
+    assert_eq!(
+        formats(&two, "python.traceback"),
+        ACCESS_LINES / TRACEBACK_EVERY
+    );
+    assert_eq!(formats(&two, "supervisord"), 1);
+    assert!(two == one, "threads 2 and threads 1 differ");
+    assert!(
+        lent.is_some_and(|n| n > 0),
+        "no read was parsed in halves: {lent:?}"
+    );
+    assert_eq!(none, None, "threads = 1 lent halves");
+}
