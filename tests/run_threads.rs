@@ -123,3 +123,71 @@ fn a_flood_parsed_in_halves_comes_out_as_on_one_thread() {
     );
     assert_eq!(none, None, "threads = 1 lent halves");
 }
+
+/// With `[metrics]` a flood stays on one thread (each event is counted
+/// once: a helper's half parsed again would be counted twice), and
+/// `logmux_input_lines_total` counts every line while the program still
+/// runs, its pipe open and nothing more coming.
+#[test]
+fn with_metrics_a_flood_stays_on_one_thread_and_every_line_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flood.log");
+    let (text, _) = output();
+    std::fs::write(&file, &text).unwrap();
+    let lines = text.lines().count();
+    let config = format!(
+        r#"
+control_socket = "@DIR@/ctl.sock"
+threads = 2
+
+[metrics]
+
+[program.flood]
+command = ["sh", "-c", "cat '{}'; exec sleep 120"]
+autorestart = "never"
+"#,
+        file.display()
+    );
+    let run = start_with(&config, |cmd| {
+        cmd.arg("--verbose");
+    });
+    let socket = run.dir.path().join("ctl.sock");
+    let counted = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("logmux_input_lines_total{") && l.contains("\"flood\""))
+            .filter(|l| l.contains("stdout"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut last = 0.0;
+    while std::time::Instant::now() < deadline {
+        let (code, text, stderr) = ctl(&socket, &["metrics"]);
+        if code == 0 {
+            last = counted(&text);
+            if last as usize == lines {
+                break;
+            }
+        } else {
+            assert!(
+                stderr.contains("cannot reach"),
+                "ctl metrics: {code} {stderr}"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    run.signal(libc::SIGTERM);
+    let done = run.finish(60);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    assert_eq!(last as usize, lines, "lines counted while the program ran");
+    assert!(
+        !done.stderr.contains("halves_lent"),
+        "a read was parsed in halves"
+    );
+    let events = events(&done.stdout);
+    let flood = events
+        .iter()
+        .filter(|e| e["service"]["name"] == "flood")
+        .count();
+    assert_eq!(flood, ACCESS_LINES + ACCESS_LINES / TRACEBACK_EVERY + 1);
+}

@@ -127,10 +127,13 @@ impl StreamReader {
                 .with_metrics(events.clone())
         };
         // The join table and the span builder see events in the order
-        // they come: their streams are parsed on one thread.
+        // they come, and metrics count each event once (a helper's half
+        // parsed again would be counted twice): with any of them, a
+        // stream is parsed on one thread, as `filter` does.
+        let one_thread = self.join.is_some() || self.spans.is_some() || self.metrics.is_some();
         let halves = self
             .helpers
-            .filter(|_| split.is_one_way() && self.join.is_none() && self.spans.is_none())
+            .filter(|_| split.is_one_way() && !one_thread)
             .map(|helpers| {
                 let state = StreamState::new(self.origin.clone());
                 Halves::new(helpers, pipeline(), state, self.max_line)
@@ -163,6 +166,9 @@ impl StreamReader {
                 // The next read would wait: the lent half's events go first.
                 lines.settle();
                 lines.split.send().await;
+                if let Some(c) = &mut input {
+                    c.count(0, lines.pipeline.stats.lines);
+                }
             }
             // How the read waits for its bytes tells where a burst ends.
             let started = std::time::Instant::now();
@@ -208,6 +214,10 @@ impl StreamReader {
         }
         lines.finish();
         lines.split.send().await;
+        if let Some(c) = &mut input {
+            // A half taken back, and a partial last line, at the end.
+            c.count(0, lines.pipeline.stats.lines);
+        }
         if let Some(h) = lines.halves.as_ref().filter(|h| h.lent > 0) {
             tracing::debug!(
                 program = %name,
