@@ -382,12 +382,9 @@ impl Lines {
         if held {
             let fresh = self.split.own.route.queue.spare();
             let (events, stats, state) = job.results(fresh);
-            let (pipeline, split) = (&mut self.pipeline, &mut self.split);
-            let spare = split.follow_with(events, stats.events);
-            pipeline.stats += stats;
+            self.split.follow_with(events, stats.events);
+            self.pipeline.stats += stats;
             self.state.take_over(state);
-            // Empty: the batch before was sent, or went ahead of these.
-            drop(spare);
         } else {
             job.parse_here(&mut self.pipeline, &mut self.state, &mut self.split);
         }
@@ -488,17 +485,16 @@ impl Pending {
 
     /// Ends the batch being filled; the next events go into `bytes`, which
     /// holds `events` already (encoded elsewhere).
-    fn start_with(&mut self, bytes: Vec<u8>, events: u32) -> Vec<u8> {
+    fn start_with(&mut self, bytes: Vec<u8>, events: u32) {
         let full = Batch {
             bytes: std::mem::replace(&mut self.bytes, bytes),
             events: std::mem::replace(&mut self.events, events),
             key: None,
         };
-        if full.bytes.is_empty() {
-            return full.bytes;
+        // Empty when the batch before was just sent (the usual case).
+        if !full.bytes.is_empty() {
+            self.ready.push(full);
         }
-        self.ready.push(full);
-        Vec::new()
     }
 
     /// Queues what was encoded since the last send, if anything, in order.
@@ -590,9 +586,8 @@ impl Split {
     }
 
     /// `events` events encoded elsewhere for the stream's own sink follow
-    /// those so far: `bytes` becomes the batch being filled. Gives back the
-    /// buffer it replaced, when that was empty.
-    fn follow_with(&mut self, bytes: Vec<u8>, events: u64) -> Vec<u8> {
+    /// those so far: `bytes` becomes the batch being filled.
+    fn follow_with(&mut self, bytes: Vec<u8>, events: u64) {
         let events = u32::try_from(events).unwrap_or(u32::MAX);
         if let Some(tap) = &mut self.tap {
             tap.mark_many(0, events);
