@@ -15,6 +15,8 @@ pub mod framing;
 pub mod input;
 pub mod parallel;
 pub mod pipeline;
+#[doc(hidden)]
+pub mod samples;
 pub mod unwrap;
 
 pub use framing::LineFramer;

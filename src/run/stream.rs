@@ -105,7 +105,7 @@ pub struct StreamReader {
 impl StreamReader {
     /// Reads `fd` to its end. Returns the number of lines read.
     pub async fn run(self, fd: OwnedFd) -> u64 {
-        let name = self.program;
+        let name = self.program.clone();
         let which_stream = self.origin.iostream.unwrap_or(IoStream::Stdout);
         let which = which_stream.name();
         let mut rx = match pipe::Receiver::from_owned_fd(fd) {
@@ -115,41 +115,13 @@ impl StreamReader {
                 return 0;
             }
         };
-        let exit = self.exit;
-        let split = Split::new(self.route, self.sink, self.routes, exit.clone())
-            .with_copies(self.copies)
-            .with_tail(self.tail, &self.settings.encoder, which_stream);
-        let events = self.metrics.as_ref().map(|m| Arc::clone(&m.events));
-        let pipeline = || {
-            Pipeline::new(self.settings.clone())
-                .for_program(self.merge)
-                .joining_bursts()
-                .with_metrics(events.clone())
-        };
-        // The join table and the span builder see events in the order
-        // they come, and metrics count each event once (a helper's half
-        // parsed again would be counted twice): with any of them, a
-        // stream is parsed on one thread, as `filter` does.
-        let one_thread = self.join.is_some() || self.spans.is_some() || self.metrics.is_some();
-        let halves = self
-            .helpers
-            .filter(|_| split.is_one_way() && !one_thread)
-            .map(|helpers| {
-                let state = StreamState::new(self.origin.clone());
-                Halves::new(helpers, pipeline(), state, self.max_line)
-            });
-        let mut lines = Lines {
-            framer: LineFramer::new(self.max_line),
-            split,
-            pipeline: pipeline().with_join(self.join).with_spans(self.spans),
-            state: StreamState::new(self.origin),
-            halves,
-        };
+        let exit = self.exit.clone();
         let input = self.metrics.as_ref().map(|m| InputCounters {
             lines: m.input_lines.with(&[&name, which]),
             bytes: m.input_bytes.with(&[&name, which]),
             counted: 0,
         });
+        let mut lines = self.lines(which_stream);
         let mut input = input;
         let mut buf = vec![0u8; READ_SIZE];
         let mut bursts = BurstClock::default();
@@ -218,20 +190,41 @@ impl StreamReader {
             // A half taken back, and a partial last line, at the end.
             c.count(0, lines.pipeline.stats.lines);
         }
-        if let Some(h) = lines.halves.as_ref().filter(|h| h.lent > 0) {
-            tracing::debug!(
-                program = %name,
-                stream = which,
-                halves_lent = h.lent,
-                halves_taken_back = h.taken_back,
-                halves_parsed_again = h.parsed_again,
-                "{name}'s {which}: {} reads parsed half on a helper ({} taken back before a helper began them, {} parsed again after a wrong guess)",
-                h.lent,
-                h.taken_back,
-                h.parsed_again - h.taken_back.min(h.parsed_again)
-            );
-        }
+        lines.report_halves(&name, which);
         lines.pipeline.stats.lines
+    }
+
+    /// The stream's line state; with helpers when it may use them.
+    fn lines(self, which_stream: IoStream) -> Lines {
+        let split = Split::new(self.route, self.sink, self.routes, self.exit)
+            .with_copies(self.copies)
+            .with_tail(self.tail, &self.settings.encoder, which_stream);
+        let events = self.metrics.as_ref().map(|m| Arc::clone(&m.events));
+        let pipeline = || {
+            Pipeline::new(self.settings.clone())
+                .for_program(self.merge)
+                .joining_bursts()
+                .with_metrics(events.clone())
+        };
+        // The join table and the span builder see events in the order
+        // they come, and metrics count each event once (a helper's half
+        // parsed again would be counted twice): with any of them, a
+        // stream is parsed on one thread, as `filter` does.
+        let one_thread = self.join.is_some() || self.spans.is_some() || self.metrics.is_some();
+        let halves = self
+            .helpers
+            .filter(|_| split.is_one_way() && !one_thread)
+            .map(|helpers| {
+                let state = StreamState::new(self.origin.clone());
+                Halves::new(helpers, pipeline(), state, self.max_line)
+            });
+        Lines {
+            framer: LineFramer::new(self.max_line),
+            split,
+            pipeline: pipeline().with_join(self.join).with_spans(self.spans),
+            state: StreamState::new(self.origin),
+            halves,
+        }
     }
 }
 
@@ -389,6 +382,25 @@ impl Lines {
             job.parse_here(&mut self.pipeline, &mut self.state, &mut self.split);
         }
         halves.home(job, !held);
+    }
+
+    /// At the stream's end, for `--verbose`: how many reads were parsed
+    /// in halves.
+    fn report_halves(&self, name: &str, which: &str) {
+        let Some(h) = self.halves.as_ref().filter(|h| h.lent > 0) else {
+            return;
+        };
+        let wrong_guesses = h.parsed_again.saturating_sub(h.taken_back);
+        tracing::debug!(
+            program = %name,
+            stream = which,
+            halves_lent = h.lent,
+            halves_taken_back = h.taken_back,
+            halves_parsed_again = h.parsed_again,
+            "{name}'s {which}: {} reads parsed half on a helper ({} taken back before a helper began them, {wrong_guesses} parsed again after a wrong guess)",
+            h.lent,
+            h.taken_back,
+        );
     }
 
     /// A half is out with a helper.

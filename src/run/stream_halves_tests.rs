@@ -10,6 +10,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
+use crate::engine::samples::{self, without_now};
 use crate::engine::Settings;
 use crate::output::Encoder;
 use crate::sink::spec::OnFull;
@@ -82,46 +83,11 @@ fn feed(
     (bytes, events, lines.pipeline.stats, halves)
 }
 
-/// The output with the times the engine reads from the clock (a spliced
-/// line's head emitted at the end) as `<now>`: every other time is a
-/// read's fixed stamp, with no nanoseconds.
-fn without_now(out: &[u8]) -> String {
-    let text = String::from_utf8_lossy(out);
-    let mut kept = String::with_capacity(text.len());
-    let mut rest = &*text;
-    // `"YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"`: the stamp's RFC 3339 form.
-    while let Some(at) = rest.find("\"20") {
-        kept.push_str(&rest[..at]);
-        let candidate = rest.get(at..at + 32).unwrap_or("");
-        let b = candidate.as_bytes();
-        let stamp = b.len() == 32 && b[11] == b'T' && b[20] == b'.' && b[30] == b'Z';
-        if stamp && &candidate[21..30] != "000000000" {
-            kept.push_str("\"<now>\"");
-            rest = &rest[at + 32..];
-        } else {
-            kept.push('"');
-            rest = &rest[at + 1..];
-        }
-    }
-    kept.push_str(rest);
-    kept
-}
-
 fn line() -> impl Strategy<Value = String> {
     prop_oneof![
-        Just(r#"127.0.0.1 - - [25/Nov/2026:19:39:04 +0000] "GET /boom/ HTTP/1.1" 500 145 "-" "curl/7.88.1""#.to_string()),
-        Just("2026/11/25 19:39:18 [error] 1#1: *78 connect() failed, client: 127.0.0.1".to_string()),
-        Just("[pid: 12|app: 0|req: 1/1] 127.0.0.1 () {32 vars in 351 bytes} [Wed Nov 25 19:39:19 2026] GET / => generated 24 bytes in 30 msecs (HTTP/1.1 200) 5 headers in 158 bytes (1 switches on core 0)".to_string()),
-        Just("Internal Server Error: /boom/".to_string()),
-        Just("Traceback (most recent call last):".to_string()),
-        Just("  File \"/app/views.py\", line 3, in boom".to_string()),
-        Just("ZeroDivisionError: division by zero".to_string()),
-        Just("Traceback (most recent call last):\n  File \"/app/views.py\", line 3, in boom\n    1 / 0\nValueError: bad value\nit went on here\nand here".to_string()),
-        Just(String::new()),
-        Just("2026-11-25 19:39:40,240 WARN exited: crasher (exit status 3; not expected)".to_string()),
-        Just("127.0.0.1 - - [25/Nov/2026:18:35:12 +0000] \"GET / HT2026-11-25 18:35:12,345 INFO success: web entered RUNNING state".to_string()),
-        Just("{\"level\":\"error\",\"msg\":\"x\"}".to_string()),
-        "[ -~]{0,100}",
+        14 => proptest::sample::select(samples::LINES).prop_map(str::to_string),
+        2 => Just(samples::TRACEBACK_GOING_ON.to_string()),
+        1 => "[ -~]{0,100}",
     ]
 }
 
