@@ -191,3 +191,52 @@ autorestart = "never"
         .count();
     assert_eq!(flood, ACCESS_LINES + ACCESS_LINES / TRACEBACK_EVERY + 1);
 }
+
+/// A program's unfinished last line is an event at the end of its stream,
+/// and `logmux_input_lines_total` counts it (it was left out before).
+#[test]
+fn the_input_line_counter_counts_an_unfinished_last_line() {
+    let run = start_with(
+        r#"
+control_socket = "@DIR@/ctl.sock"
+
+[metrics]
+
+[program.short]
+command = ["sh", "-c", "printf 'one\ntwo\nthree without a newline'"]
+autorestart = "never"
+
+[program.keeper]
+command = ["sleep", "120"]
+autorestart = "never"
+"#,
+        |_| {},
+    );
+    let socket = run.dir.path().join("ctl.sock");
+    let counted = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("logmux_input_lines_total{") && l.contains("\"short\""))
+            .filter(|l| l.contains("stdout"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    run.wait_for(60, "the unfinished line", |out, _| {
+        out.contains("three without a newline")
+    });
+    // The counter is set after the event is queued: give it the same wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut last = 0.0;
+    while std::time::Instant::now() < deadline {
+        let (code, text, stderr) = ctl(&socket, &["metrics"]);
+        assert_eq!(code, 0, "ctl metrics: {stderr}");
+        last = counted(&text);
+        if last >= 3.0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    run.signal(libc::SIGTERM);
+    let done = run.finish(60);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    assert_eq!(last, 3.0, "lines of `short` counted");
+}
