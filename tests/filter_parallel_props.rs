@@ -11,43 +11,14 @@
 use std::collections::VecDeque;
 
 use logmux::engine::parallel::{self, Chunk, Reads, Sequencer};
-use logmux::engine::samples::{self, without_now};
+use logmux::engine::samples::{self, pieces, stamp, without_now};
 use logmux::engine::unwrap::Carry;
-use logmux::engine::{Input, Pipeline, Settings, Stats};
+use logmux::engine::{Input, Pipeline, Stats};
 use logmux::event::{Burst, Origin, Stamp};
-use logmux::output::Encoder;
 use proptest::prelude::*;
 
 fn pipeline() -> Pipeline {
-    Pipeline::new(Settings {
-        forced: None,
-        nginx_format: None,
-        uwsgi_logdate: None,
-        uwsgi_format: None,
-        encoder: Encoder::json(),
-    })
-    .joining_bursts()
-}
-
-/// Each chunk is read at its own time, as the door stamps them.
-fn stamp(i: usize) -> Stamp {
-    Stamp::at_unix(1_700_000_000 + i as i64, 0)
-}
-
-/// The chunks of `input` cut at `cuts`.
-fn chunks(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
-    let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    points.sort_unstable();
-    points.push(input.len());
-    let mut at = 0;
-    let mut out = Vec::new();
-    for p in points {
-        if p > at {
-            out.push(input[at..p].to_vec());
-            at = p;
-        }
-    }
-    out
+    Pipeline::new(samples::auto_json()).joining_bursts()
 }
 
 /// One thread: the chunks as reads of one input.
@@ -190,7 +161,7 @@ proptest! {
         } else {
             cuts
         };
-        let parts = chunks(&input, &cuts);
+        let parts = pieces(&input, &cuts);
         let (one, one_stats) = one_thread(&parts, max_line);
         let (many, many_stats, _) = parallel(&parts, max_line, lag);
         prop_assert_eq!(without_now(&many), without_now(&one));
@@ -213,7 +184,7 @@ fn a_traceback_across_a_cut_is_parsed_again_whole() {
             .map_or(0, |(i, _)| i + within)
     };
     // Cut inside the first traceback, and just before the second.
-    let parts = chunks(input.as_bytes(), &[at(0, 40), at(1, 0)]);
+    let parts = pieces(input.as_bytes(), &[at(0, 40), at(1, 0)]);
     assert_eq!(parts.len(), 3);
     let (one, one_stats) = one_thread(&parts, 1 << 20);
     let (many, many_stats, reparsed) = parallel(&parts, 1 << 20, 2);
@@ -312,7 +283,7 @@ proptest! {
     ) {
         let text: Vec<String> = lines.iter().enumerate().map(|(i, l)| wrap(wrapper, i, l)).collect();
         let input = format!("{}{end}", text.join("\n")).into_bytes();
-        let reads: Vec<(Vec<u8>, Stamp)> = chunks(&input, &cuts)
+        let reads: Vec<(Vec<u8>, Stamp)> = pieces(&input, &cuts)
             .into_iter()
             .enumerate()
             .map(|(i, bytes)| (bytes, live_stamp(i, bursts[i % bursts.len()])))

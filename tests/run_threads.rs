@@ -151,31 +151,7 @@ autorestart = "never"
     let run = start_with(&config, |cmd| {
         cmd.arg("--verbose");
     });
-    let socket = run.dir.path().join("ctl.sock");
-    let counted = |text: &str| {
-        text.lines()
-            .filter(|l| l.starts_with("logmux_input_lines_total{") && l.contains("\"flood\""))
-            .filter(|l| l.contains("stdout"))
-            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-            .sum::<f64>()
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut last = 0.0;
-    while std::time::Instant::now() < deadline {
-        let (code, text, stderr) = ctl(&socket, &["metrics"]);
-        if code == 0 {
-            last = counted(&text);
-            if last as usize == lines {
-                break;
-            }
-        } else {
-            assert!(
-                stderr.contains("cannot reach"),
-                "ctl metrics: {code} {stderr}"
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let last = input_lines_reaching(&run, "flood", lines as f64, 60);
     run.signal(libc::SIGTERM);
     let done = run.finish(60);
     assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
@@ -212,31 +188,44 @@ autorestart = "never"
 "#,
         |_| {},
     );
-    let socket = run.dir.path().join("ctl.sock");
-    let counted = |text: &str| {
-        text.lines()
-            .filter(|l| l.starts_with("logmux_input_lines_total{") && l.contains("\"short\""))
-            .filter(|l| l.contains("stdout"))
-            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-            .sum::<f64>()
-    };
     run.wait_for(60, "the unfinished line", |out, _| {
         out.contains("three without a newline")
     });
-    // The counter is set after the event is queued: give it the same wait.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let mut last = 0.0;
-    while std::time::Instant::now() < deadline {
-        let (code, text, stderr) = ctl(&socket, &["metrics"]);
-        assert_eq!(code, 0, "ctl metrics: {stderr}");
-        last = counted(&text);
-        if last >= 3.0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    // The counter is set after the event is queued: give it a moment too.
+    let last = input_lines_reaching(&run, "short", 3.0, 30);
     run.signal(libc::SIGTERM);
     let done = run.finish(60);
     assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
     assert_eq!(last, 3.0, "lines of `short` counted");
+}
+
+/// `logmux_input_lines_total` of `program`'s stdout, read with `logmux ctl
+/// metrics` until it reaches `want` or `secs` pass; its last value.
+fn input_lines_reaching(run: &Running, program: &str, want: f64, secs: u64) -> f64 {
+    let socket = run.dir.path().join("ctl.sock");
+    let series = format!("\"{program}\"");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut last = 0.0;
+    while std::time::Instant::now() < deadline {
+        let (code, text, stderr) = ctl(&socket, &["metrics"]);
+        if code == 0 {
+            last = text
+                .lines()
+                .filter(|l| l.starts_with("logmux_input_lines_total{"))
+                .filter(|l| l.contains(&series) && l.contains("stdout"))
+                .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+                .sum();
+            if last >= want {
+                return last;
+            }
+        } else {
+            // Only before the control socket is up.
+            assert!(
+                stderr.contains("cannot reach"),
+                "ctl metrics: {code} {stderr}"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    last
 }

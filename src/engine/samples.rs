@@ -1,7 +1,12 @@
 //! What the engine's property tests share (the parallel `filter`'s and
 //! `run`'s halves, both checked against one thread): lines of every kind
 //! the engine treats apart, and the output with the times it reads from
-//! the clock masked. Not for use outside tests.
+//! the clock masked, an input cut into reads, and the reads' stamps. Not
+//! for use outside tests.
+
+use super::Settings;
+use crate::event::Stamp;
+use crate::output::Encoder;
 
 /// One line of each kind: nginx access and error, uWSGI, Django's
 /// request error, a traceback's lines, an empty line, supervisord (alone,
@@ -50,4 +55,39 @@ pub fn without_now(out: &[u8]) -> String {
     }
     kept.push_str(rest);
     kept
+}
+
+/// `input` cut at `cuts` (each taken modulo its length plus one): the
+/// pieces between, none empty.
+pub fn pieces(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(input.len());
+    let mut at = 0;
+    let mut out = Vec::new();
+    for p in points {
+        if p > at {
+            out.push(input.get(at..p).unwrap_or_default().to_vec());
+            at = p;
+        }
+    }
+    out
+}
+
+/// The `i`th read's stamp: its own second, with no nanoseconds (see
+/// [`without_now`]).
+pub fn stamp(i: usize) -> Stamp {
+    Stamp::at_unix(1_700_000_000 + i as i64, 0)
+}
+
+/// Every format detected, events as JSON: what the property tests parse
+/// with.
+pub fn auto_json() -> Settings {
+    Settings {
+        forced: None,
+        nginx_format: None,
+        uwsgi_logdate: None,
+        uwsgi_format: None,
+        encoder: Encoder::json(),
+    }
 }

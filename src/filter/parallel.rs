@@ -376,7 +376,6 @@ pub(super) mod tests {
     use super::{cut, filter_file, Writer};
     use crate::engine::{Pipeline, Settings};
     use crate::event::Origin;
-    use crate::output::Encoder;
     use crate::shutdown::Shutdown;
 
     /// A chunk that starts with this makes its worker panic.
@@ -389,13 +388,7 @@ pub(super) mod tests {
     }
 
     pub(in crate::filter) fn settings() -> Settings {
-        Settings {
-            forced: None,
-            nginx_format: None,
-            uwsgi_logdate: None,
-            uwsgi_format: None,
-            encoder: Encoder::json(),
-        }
+        crate::engine::samples::auto_json()
     }
 
     /// Runs `job` on its own thread: its result, or `None` when it has not

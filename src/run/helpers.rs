@@ -143,8 +143,6 @@ pub struct Job {
     burst: Burst,
     /// The supervisord flag the half was parsed from.
     started_seen: bool,
-    /// The first half ended at a line's start (the guess's other part).
-    first_ended_line: bool,
     /// Its encoded events.
     out: Vec<u8>,
     stats: Stats,
@@ -153,22 +151,22 @@ pub struct Job {
 }
 
 impl Job {
-    /// Whether the guess held: the stream, after the first half, was at
-    /// rest with the flag the half was parsed from.
-    pub fn held(&self, stream: &StreamState) -> bool {
-        self.parsed
-            && self.first_ended_line
-            && self.framer.is_clean()
-            && stream.is_idle()
-            && stream.supervisord_seen() == self.started_seen
+    /// The half's events and counts, taken out (the guess held).
+    pub fn take_events(&mut self) -> (Vec<u8>, Stats) {
+        (
+            std::mem::take(&mut self.out),
+            std::mem::take(&mut self.stats),
+        )
     }
 
-    /// The half's events (their buffer, then how many), its counts, and
-    /// the state it left: what the stream takes over when the guess held.
-    /// `fresh` is the buffer for the next half's events.
-    pub fn results(&mut self, fresh: Vec<u8>) -> (Vec<u8>, Stats, &mut StreamState) {
-        let out = std::mem::replace(&mut self.out, fresh);
-        (out, std::mem::take(&mut self.stats), &mut self.state)
+    /// The state the half left: the stream's, when the guess held.
+    pub fn state_mut(&mut self) -> &mut StreamState {
+        &mut self.state
+    }
+
+    /// `out`: the buffer for the next half's events.
+    pub fn reuse(&mut self, out: Vec<u8>) {
+        self.out = out;
     }
 
     /// Parses the half again with the stream's own `pipeline` and `stream`
@@ -269,7 +267,6 @@ impl Halves {
                 stamp: Stamp::now(),
                 burst: Burst::Unknown,
                 started_seen: false,
-                first_ended_line: false,
                 out: Vec::new(),
                 stats: Stats::default(),
                 parsed: false,
@@ -321,7 +318,6 @@ impl Halves {
         job.stamp = *stamp;
         job.burst = bursts.1;
         job.started_seen = supervisord_seen;
-        job.first_ended_line = false;
         job.parsed = false;
         job.state.rest(supervisord_seen);
         match self.slot.job.lock() {
@@ -349,6 +345,17 @@ impl Halves {
         self.first_clean = clean;
     }
 
+    /// Whether the guess `job`'s half was parsed from held: after the first
+    /// half, `stream` was at a line's start and at rest, with the
+    /// supervisord flag the half started with.
+    pub fn guess_held(&self, job: &Job, stream: &StreamState) -> bool {
+        job.parsed
+            && self.first_clean
+            && job.framer.is_clean()
+            && stream.is_idle()
+            && stream.supervisord_seen() == job.started_seen
+    }
+
     /// Whether a half is lent.
     pub fn is_lent(&self) -> bool {
         self.job.is_none()
@@ -362,13 +369,13 @@ impl Halves {
     }
 
     /// The lent half, if any: parsed by a helper, or, when none has begun
-    /// it, as it was lent (see [`Job::held`]); waits for a helper that is
+    /// it, as it was lent (see [`Halves::guess_held`]); waits for a helper that is
     /// parsing it. Put it back home with [`Halves::home`].
     pub fn take_back(&mut self) -> Option<Box<Job>> {
         if self.job.is_some() {
             return None;
         }
-        let (mut job, waited) = self.slot.take_back(self.wait_for_helper)?;
+        let (job, waited) = self.slot.take_back(self.wait_for_helper)?;
         if !job.parsed {
             self.taken_back += 1;
         }
@@ -378,7 +385,6 @@ impl Halves {
         } else {
             (self.share + SHARE_STEP).min(MAX_SHARE)
         };
-        job.first_ended_line = self.first_clean;
         Some(job)
     }
 

@@ -371,13 +371,17 @@ impl Lines {
         let Some(mut job) = halves.take_back() else {
             return;
         };
-        let held = job.held(&self.state);
+        let held = halves.guess_held(&job, &self.state);
         if held {
-            let fresh = self.split.own.route.queue.spare();
-            let (events, stats, state) = job.results(fresh);
-            self.split.follow_with(events, stats.events);
+            let (events, stats) = job.take_events();
+            self.state.take_over(job.state_mut());
             self.pipeline.stats += stats;
-            self.state.take_over(state);
+            let spare = self.split.follow_with(events, stats.events);
+            let spare = match spare.capacity() {
+                0 => self.split.own.route.queue.spare(),
+                _ => spare,
+            };
+            job.reuse(spare);
         } else {
             job.parse_here(&mut self.pipeline, &mut self.state, &mut self.split);
         }
@@ -478,8 +482,6 @@ struct Pending {
     /// `None`: the pipeline's (the stream's own sink's) encoder.
     encoder: Option<Encoder>,
     route: Route,
-    /// Full batches that go before `bytes` (a helper's half of a read).
-    ready: Vec<Batch>,
     bytes: Vec<u8>,
     events: u32,
 }
@@ -489,46 +491,23 @@ impl Pending {
         Pending {
             encoder,
             route,
-            ready: Vec::new(),
             bytes: Vec::new(),
             events: 0,
         }
     }
 
-    /// Ends the batch being filled; the next events go into `bytes`, which
-    /// holds `events` already (encoded elsewhere).
-    fn start_with(&mut self, bytes: Vec<u8>, events: u32) {
-        let full = Batch {
-            bytes: std::mem::replace(&mut self.bytes, bytes),
-            events: std::mem::replace(&mut self.events, events),
-            key: None,
-        };
-        // Empty when the batch before was just sent (the usual case).
-        if !full.bytes.is_empty() {
-            self.ready.push(full);
-        }
-    }
-
-    /// Queues what was encoded since the last send, if anything, in order.
+    /// Queues what was encoded since the last send, if anything; once told
+    /// to give up, a batch the sink does not take at once is counted.
     async fn send(&mut self, exit: &ExitCounts) {
-        for batch in std::mem::take(&mut self.ready) {
-            self.queue(batch, exit).await;
-        }
         if self.bytes.is_empty() {
             return;
         }
+        let events = self.events;
         let batch = Batch {
             bytes: std::mem::take(&mut self.bytes),
             events: std::mem::take(&mut self.events),
             key: None,
         };
-        self.queue(batch, exit).await;
-    }
-
-    /// Queues one batch; once told to give up, a batch the sink does not
-    /// take at once is counted.
-    async fn queue(&self, batch: Batch, exit: &ExitCounts) {
-        let events = batch.events;
         tokio::select! {
             // A push either puts the batch in the queue within one poll or
             // waits: dropped while waiting, it was not queued.
@@ -598,22 +577,27 @@ impl Split {
     }
 
     /// `events` events encoded elsewhere for the stream's own sink follow
-    /// those so far: `bytes` becomes the batch being filled.
-    fn follow_with(&mut self, bytes: Vec<u8>, events: u64) {
+    /// those so far: `bytes` becomes the batch when nothing waits to be
+    /// sent (the usual case: the batch before was just sent), else is
+    /// appended to it. Gives back a buffer for the next ones.
+    fn follow_with(&mut self, bytes: Vec<u8>, events: u64) -> Vec<u8> {
         let events = u32::try_from(events).unwrap_or(u32::MAX);
         if let Some(tap) = &mut self.tap {
             tap.mark_many(0, events);
         }
-        self.own.start_with(bytes, events)
+        let own = &mut self.own;
+        own.events = own.events.saturating_add(events);
+        if own.bytes.is_empty() {
+            return std::mem::replace(&mut own.bytes, bytes);
+        }
+        own.bytes.extend_from_slice(&bytes);
+        bytes
     }
 
     /// Queues each sink's batch: the stream's own first. Each sink gets its
     /// events in the order they were read; `on_full` applies per sink.
     async fn send(&mut self) {
         if let Some(tap) = &mut self.tap {
-            // Batches before `own.bytes` come of a one-way stream only.
-            let own = self.own.ready.iter().map(|b| &b.bytes[..]);
-            tap.take_own(own.chain([&self.own.bytes[..]]));
             let routed = self.routed.iter().map(|p| &p.bytes[..]);
             tap.take(&self.own.bytes, routed);
         }

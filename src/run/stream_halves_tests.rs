@@ -10,8 +10,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
-use crate::engine::samples::{self, without_now};
-use crate::engine::Settings;
+use crate::engine::samples::{self, stamp, without_now};
 use crate::output::Encoder;
 use crate::sink::spec::OnFull;
 use crate::sink::Queue;
@@ -30,15 +29,9 @@ fn lines(helpers: Option<Arc<Helpers>>, max_line: usize, wait: bool) -> Lines {
         ..Origin::default()
     };
     let pipeline = || {
-        Pipeline::new(Settings {
-            forced: None,
-            nginx_format: None,
-            uwsgi_logdate: None,
-            uwsgi_format: None,
-            encoder: Encoder::json(),
-        })
-        .for_program(false)
-        .joining_bursts()
+        Pipeline::new(samples::auto_json())
+            .for_program(false)
+            .joining_bursts()
     };
     Lines {
         framer: LineFramer::new(max_line),
@@ -57,11 +50,6 @@ fn lines(helpers: Option<Arc<Helpers>>, max_line: usize, wait: bool) -> Lines {
     }
 }
 
-/// Each read at its own time, with no nanoseconds.
-fn stamp(i: usize) -> Stamp {
-    Stamp::at_unix(1_700_000_000 + i as i64, 0)
-}
-
 /// `reads` pushed with their bursts, then the end: the events, counts,
 /// and the halves lent and parsed again.
 fn feed(
@@ -77,10 +65,7 @@ fn feed(
         .as_ref()
         .map_or((0, 0), |h| (h.lent, h.parsed_again));
     let own = &lines.split.own;
-    let mut bytes: Vec<u8> = own.ready.iter().flat_map(|b| b.bytes.clone()).collect();
-    bytes.extend_from_slice(&own.bytes);
-    let events = own.ready.iter().map(|b| b.events).sum::<u32>() + own.events;
-    (bytes, events, lines.pipeline.stats, halves)
+    (own.bytes.clone(), own.events, lines.pipeline.stats, halves)
 }
 
 fn line() -> impl Strategy<Value = String> {
@@ -101,19 +86,9 @@ fn reads(
     cuts: &[usize],
     bursts: &[(Burst, Burst)],
 ) -> Vec<(Vec<u8>, (Burst, Burst))> {
-    let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    points.sort_unstable();
-    points.push(input.len());
-    let mut at = 0;
-    let mut out = Vec::new();
-    for p in points {
-        if p > at {
-            let b = bursts[out.len() % bursts.len()];
-            out.push((input[at..p].to_vec(), b));
-            at = p;
-        }
-    }
-    out
+    let pieces = samples::pieces(input, cuts);
+    let bursts = bursts.iter().copied().cycle();
+    pieces.into_iter().zip(bursts).collect()
 }
 
 proptest! {
@@ -177,7 +152,7 @@ async fn the_tail_ring_gets_the_helpers_events_in_order() {
     );
     let ring = rings.ring("app");
     // Lines near `max_line`: a read's unfinished last line may become a
-    // piece, so the lent half's events are put before it, a batch apart.
+    // piece, so the lent half's events are put before it, in the same batch.
     let mut lines = lines(Helpers::new(1), 100, true);
     lines.split = Split::new(
         lines.split.own.route.clone(),

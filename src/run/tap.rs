@@ -73,18 +73,6 @@ impl Tap {
         }
     }
 
-    /// Before [`Tap::take`], when the own sink's events are in several
-    /// batches and only there (a one-way stream): every event of `own`,
-    /// in order. Does nothing otherwise.
-    pub fn take_own<'a>(&mut self, own: impl Iterator<Item = &'a [u8]> + Clone) {
-        if self.own.is_some() || own.clone().count() < 2 || self.marks.iter().any(|&t| t != 0) {
-            return;
-        }
-        let events = own.flat_map(|batch| batch.split_inclusive(|&b| b == b'\n'));
-        self.ring.push(self.stream, events);
-        self.marks.clear();
-    }
-
     /// Whether it encodes events itself (a target is not JSON), rather
     /// than reading the targets' JSON.
     pub fn encodes(&self) -> bool {
