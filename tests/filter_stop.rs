@@ -280,13 +280,15 @@ struct OnPipe {
     reaped: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// The filter and the pipe's write end. A watchdog kills the filter 60 s
-/// on, so that a hang ends the test's blocking reads and fails it.
-fn filter_on_pipe(threads: &str, stderr: Stdio) -> (OnPipe, std::fs::File) {
+/// The filter, with the arguments `more`, and the pipe's write end. A
+/// watchdog kills the filter 60 s on, so that a hang ends the test's
+/// blocking reads and fails it.
+fn filter_on_pipe(threads: &str, stderr: Stdio, more: &[&str]) -> (OnPipe, std::fs::File) {
     use std::sync::atomic::Ordering;
     let (reader, writer) = new_pipe();
     let mut cmd = logmux();
     cmd.args(["filter", "--threads", threads, "--output", "json"])
+        .args(more)
         .stdin(Stdio::from(reader))
         .stdout(Stdio::piped())
         .stderr(stderr);
@@ -380,7 +382,7 @@ fn fill_pipe(pipe: &mut std::fs::File) -> usize {
 /// took was written there before the stop: each comes out, whole, in
 /// order, and the exit status is 0.
 fn emits_every_line_the_pipe_held(threads: &str) {
-    let (mut filter, mut writer) = filter_on_pipe(threads, Stdio::null());
+    let (mut filter, mut writer) = filter_on_pipe(threads, Stdio::null(), &[]);
     let taken = fill_pipe(&mut writer);
     filter.term();
     let mut out = Vec::new();
@@ -460,13 +462,25 @@ fn a_pipe_writer_is_refused_while_the_sink_delivers(threads: &str) {
 
 /// What comes into the pipe after the stop read what it held, and before
 /// filter lets it go, is counted in a warning. Filter is held between the
-/// two by its stalled stdout: the test stops reading it once the pipe is
-/// empty (the stop's read is done), writes 64 lines more, then reads on.
+/// two by its stalled stdout: once filter says it saw the signal, the test
+/// reads stdout until the pipe is empty (the stop's read is done), writes
+/// 64 lines more, then reads on.
 #[test]
 fn bytes_that_came_after_the_stop_are_counted() {
-    let (mut filter, mut writer) = filter_on_pipe("1", Stdio::piped());
+    let (mut filter, mut writer) = filter_on_pipe("1", Stdio::piped(), &["--verbose"]);
     let taken = fill_pipe(&mut writer);
     filter.term();
+    // The signal is seen on a thread of its own: until it is, the pipe is
+    // read as before, and so would be the lines written below.
+    let mut stderr = std::io::BufReader::new(filter.child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("TERM: stopping") {
+        use std::io::BufRead;
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).unwrap();
+        assert!(n > 0, "stderr ended before the stop was seen: {seen}");
+        seen.push_str(&line);
+    }
     let stdout = &mut filter.stdout;
     let mut out = Vec::new();
     let mut piece = [0u8; 4096];
@@ -480,9 +494,8 @@ fn bytes_that_came_after_the_stop_are_counted() {
     let late: String = (taken..taken + 64).map(|i| held_line(i) + "\n").collect();
     writer.write_all(late.as_bytes()).unwrap();
     stdout.read_to_end(&mut out).unwrap();
-    let mut stderr = String::new();
-    let err = filter.child.stderr.take();
-    err.unwrap().read_to_string(&mut stderr).unwrap();
+    stderr.read_to_string(&mut seen).unwrap();
+    let stderr = seen;
     let status = filter.wait();
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(

@@ -93,6 +93,8 @@ impl StopSignals {
             *first = Some((Instant::now(), name));
             drop(first);
             self.requested.trigger();
+            // After the trigger: whoever reads this knows the stop is seen.
+            tracing::debug!(signal = name, "{name}: stopping");
         } else if n == 2 && self.at_second == AtSecond::Die {
             crate::sys::die_by(signal);
         } else if n == 2 {
