@@ -3,8 +3,11 @@
 //! (`src/run/helpers.rs`). The real binary, a real pipe filled by `cat`:
 //! every line comes out once, whole, in order, typed as on one thread,
 //! tracebacks and a first supervisord line among the access lines, with
-//! `ctl tail`'s ring on; and the helper did parse halves.
+//! `ctl tail`'s ring on; and the helper did parse halves. With a sink
+//! that sends traces, the spans are those of one thread.
 
+#[path = "support/otlp.rs"]
+mod otlp;
 #[path = "support/run.rs"]
 mod support;
 
@@ -228,4 +231,108 @@ fn input_lines_reaching(run: &Running, program: &str, want: f64, secs: u64) -> f
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     last
+}
+
+/// Requests of the traced flood: each one nginx line with its id.
+const TRACED: usize = 40_000;
+
+/// nginx's access lines in the image's `log_format`, each request with
+/// its own trace id (`i` in hex) and one upstream try.
+fn traced_flood() -> String {
+    let mut text = String::new();
+    for i in 0..TRACED {
+        let _ = writeln!(
+            text,
+            "10.0.{}.{} - - [25/Nov/2026:19:39:04 +0000] \"GET /items/{i} HTTP/1.1\" {} 12 \"-\" \"curl/7.88.1\" rt=0.{:03} urt=\"0.001\" us=\"200\" id={:032x} tp=\"-\" t=1796378400.{:03}",
+            i % 250,
+            i % 200,
+            [200, 404, 500, 304][i % 4],
+            2 + i % 900,
+            0xabc0_0000_0000_0000_0000_0000_0000_0000u128 + i as u128,
+            i % 1000
+        );
+    }
+    text
+}
+
+/// The spans built from `file` (one program, all to an OTLP sink with
+/// traces) as (trace id, span id, parent, start end name, status),
+/// sorted; and the
+/// helper's count of halves.
+fn spans_with(threads: &str, file: &std::path::Path) -> Option<(Vec<[String; 5]>, Option<u64>)> {
+    let Some(py) = otlp::python() else {
+        skip_or_fail("spans_of_a_flood", "no python with opentelemetry-proto");
+        return None;
+    };
+    let rx = otlp::Receiver::start(&py, "", 0);
+    let (nginx_format, _) = otlp::image_formats();
+    let config = format!(
+        "control_socket = \"\"\ndrain_timeout = \"120s\"\n[trace]\nwindow = \"1h\"\nmax_pending = 100000\n[sink.otel]\ntype = \"otlp\"\nendpoint = \"{}\"\nsignals = [\"traces\"]\n[program.nginx]\ncommand = [\"cat\", \"{}\"]\nautorestart = \"never\"\nstdout = {{ format = \"nginx.access\", sink = \"otel\" }}\nnginx_log_format = {}\n",
+        rx.endpoint(),
+        file.display(),
+        serde_json::to_string(&nginx_format).unwrap()
+    );
+    let run = start_with(&config, |cmd| {
+        cmd.args(["--threads", threads, "--verbose"]);
+    });
+    let done = run.finish(300);
+    assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
+    let spans = rx.wait_for_spans(TRACED, 120);
+    let field = |s: &serde_json::Value, k: &str| s[k].as_str().unwrap_or("").to_string();
+    let mut got: Vec<[String; 5]> = spans
+        .iter()
+        .map(|s| {
+            [
+                field(s, "trace_id"),
+                field(s, "span_id"),
+                field(s, "parent_span_id"),
+                format!("{} {} {}", s["start"], s["end"], s["name"]),
+                s["status"].to_string(),
+            ]
+        })
+        .collect();
+    got.sort();
+    Some((got, halves_lent(&done.stderr)))
+}
+
+/// The helper's count of halves lent, from `--verbose`'s report.
+fn halves_lent(stderr: &str) -> Option<u64> {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|e| {
+            e["logmux"]["halves_lent"]
+                .as_u64()
+                .or(e["halves_lent"].as_u64())
+        })
+}
+
+/// With a sink that sends traces, a flood is still parsed in halves, and
+/// the span builder gets every event's part once: the same spans as on
+/// one thread, one per request (nginx's: no uWSGI line, one try).
+#[test]
+fn a_traced_flood_parsed_in_halves_builds_the_spans_of_one_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("traced.log");
+    std::fs::write(&file, traced_flood()).unwrap();
+    let Some((two, lent)) = spans_with("2", &file) else {
+        return;
+    };
+    let Some((one, none)) = spans_with("1", &file) else {
+        return;
+    };
+    assert_eq!(two.len(), TRACED);
+    let traces: std::collections::BTreeSet<&str> = two.iter().map(|s| s[0].as_str()).collect();
+    assert_eq!(traces.len(), TRACED);
+    assert!(two.iter().all(|s| s[2].is_empty()), "a span with a parent");
+    assert_eq!(
+        traces.first().copied(),
+        Some("abc00000000000000000000000000000")
+    );
+    assert!(two == one, "threads 2 and threads 1 built different spans");
+    assert!(
+        lent.is_some_and(|n| n > 0),
+        "no read was parsed in halves: {lent:?}"
+    );
+    assert_eq!(none, None, "threads = 1 lent halves");
 }

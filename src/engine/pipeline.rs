@@ -24,6 +24,7 @@ use logmux_parsers::logmux_event as merge;
 use crate::event::{self, Origin, Stamp};
 use crate::metrics::{EventCache, EventMetrics};
 use crate::output::{sort_fields, Encoder, Event, FieldOrders};
+use crate::trace::feed::Parts;
 use crate::trace::infer::Joiner;
 use crate::trace::{SpanFeed, Tracer};
 
@@ -221,6 +222,37 @@ impl Pipeline {
     pub fn with_spans(mut self, spans: Option<Arc<Tracer>>) -> Pipeline {
         self.spans = spans.map(SpanFeed::new);
         self
+    }
+
+    /// A helper's pipeline: the parts of its events are kept, to be
+    /// taken by its stream ([`Pipeline::take_span_parts`]) or dropped.
+    pub fn with_kept_spans(mut self, spans: Option<Arc<Tracer>>) -> Pipeline {
+        self.spans = spans.map(SpanFeed::kept);
+        self
+    }
+
+    /// The parts of the events finished since the last call, taken out
+    /// (a helper's pipeline: see [`Pipeline::with_kept_spans`]).
+    pub fn take_span_parts(&mut self) -> Parts {
+        self.spans
+            .as_mut()
+            .map(SpanFeed::take_held)
+            .unwrap_or_default()
+    }
+
+    /// Drops the parts kept (a helper's half that is parsed again).
+    pub fn drop_span_parts(&mut self) {
+        if let Some(feed) = &mut self.spans {
+            feed.drop_held();
+        }
+    }
+
+    /// Takes `parts` (another pipeline's, for events that follow this
+    /// one's) as if its own events had made them.
+    pub fn adopt_span_parts(&mut self, parts: &mut Parts) {
+        if let Some(feed) = &mut self.spans {
+            feed.adopt(parts);
+        }
     }
 
     /// Hands the span builder the parts of the events finished since the

@@ -26,6 +26,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use crate::engine::{LineFramer, Output, Pipeline, Stats, StreamState};
 use crate::event::{Burst, Stamp};
+use crate::trace::feed::Parts;
 
 /// Reads shorter than this are parsed whole: the hand-over (two thread
 /// wake-ups) would cost more than the half saves.
@@ -151,11 +152,13 @@ pub struct Job {
 }
 
 impl Job {
-    /// The half's events and counts, taken out (the guess held).
-    pub fn take_events(&mut self) -> (Vec<u8>, Stats) {
+    /// The half's events, counts and span parts, taken out (the guess
+    /// held).
+    pub fn take_events(&mut self) -> (Vec<u8>, Stats, Parts) {
         (
             std::mem::take(&mut self.out),
             std::mem::take(&mut self.stats),
+            self.pipeline.take_span_parts(),
         )
     }
 
@@ -177,6 +180,7 @@ impl Job {
         stream: &mut StreamState,
         out: &mut dyn Output,
     ) {
+        self.pipeline.drop_span_parts();
         let mut stamp = self.stamp;
         let burst = self.burst;
         // Clean, as a helper leaves it after whole lines; made so anyway.
@@ -203,6 +207,7 @@ fn out_of_place(job: &mut Job) {
         ..
     } = job;
     out.clear();
+    pipeline.drop_span_parts();
     // JSON is 2.5 to 5 times the text: no regrowth on the way.
     out.reserve(bytes.len() * 4 + 256);
     let mut stamp = *stamp;

@@ -206,17 +206,19 @@ impl StreamReader {
                 .joining_bursts()
                 .with_metrics(events.clone())
         };
-        // The join table and the span builder see events in the order
-        // they come, and metrics count each event once (a helper's half
-        // parsed again would be counted twice): with any of them, a
-        // stream is parsed on one thread, as `filter` does.
-        let one_thread = self.join.is_some() || self.spans.is_some() || self.metrics.is_some();
+        // The join table sees events in the order they come, and metrics
+        // count each event once (a helper's half parsed again would be
+        // counted twice): with either, a stream is parsed on one thread,
+        // as `filter` does. A helper keeps its span parts until its guess
+        // is judged: the builder still sees each event once, in order.
+        let one_thread = self.join.is_some() || self.metrics.is_some();
         let halves = self
             .helpers
             .filter(|_| split.is_one_way() && !one_thread)
             .map(|helpers| {
                 let state = StreamState::new(self.origin.clone());
-                Halves::new(helpers, pipeline(), state, self.max_line)
+                let kept = pipeline().with_kept_spans(self.spans.clone());
+                Halves::new(helpers, kept, state, self.max_line)
             });
         Lines {
             framer: LineFramer::new(self.max_line),
@@ -373,9 +375,11 @@ impl Lines {
         };
         let held = halves.guess_held(&job, &self.state);
         if held {
-            let (events, stats) = job.take_events();
+            let (events, stats, mut parts) = job.take_events();
             self.state.take_over(job.state_mut());
             self.pipeline.stats += stats;
+            // After the first half's parts, as one thread would have them.
+            self.pipeline.adopt_span_parts(&mut parts);
             let spare = self.split.follow_with(events, stats.events);
             let spare = match spare.capacity() {
                 0 => self.split.own.route.queue.spare(),

@@ -24,7 +24,12 @@ pub struct SpanFeed {
     held: Vec<([u8; 16], Part)>,
     /// The span builder was behind at the last hand-off.
     behind: bool,
+    /// A helper's feed ([`SpanFeed::kept`]): parts wait to be taken.
+    kept: bool,
 }
+
+/// The parts of a run of events, in their order.
+pub type Parts = Vec<([u8; 16], Part)>;
 
 impl SpanFeed {
     pub fn new(tracer: Arc<Tracer>) -> SpanFeed {
@@ -33,6 +38,37 @@ impl SpanFeed {
             resources: Vec::new(),
             held: Vec::new(),
             behind: false,
+            kept: false,
+        }
+    }
+
+    /// A feed that never hands its parts on: a helper parsing half of a
+    /// read on a guess keeps them until its stream knows whether the
+    /// guess held ([`SpanFeed::take_held`], then [`SpanFeed::adopt`]) or
+    /// not (they are dropped). So the builder sees each event once, in
+    /// the stream's order.
+    pub fn kept(tracer: Arc<Tracer>) -> SpanFeed {
+        let mut feed = SpanFeed::new(tracer);
+        feed.kept = true;
+        feed
+    }
+
+    /// The parts held, taken out.
+    pub fn take_held(&mut self) -> Parts {
+        std::mem::take(&mut self.held)
+    }
+
+    /// Drops the parts held (a helper's, whose guess did not hold).
+    pub fn drop_held(&mut self) {
+        self.held.clear();
+    }
+
+    /// Holds `parts` after this feed's own, as if this feed had seen
+    /// their events; `parts` is left empty, its room kept.
+    pub fn adopt(&mut self, parts: &mut Parts) {
+        self.held.append(parts);
+        if self.held.len() >= MAX_HELD && !self.kept {
+            self.hand();
         }
     }
 
@@ -44,7 +80,7 @@ impl SpanFeed {
         }
         if let Some(part) = self.tracer.part_of(rec, observed, &mut self.resources) {
             self.held.push(part);
-            if self.held.len() >= MAX_HELD {
+            if self.held.len() >= MAX_HELD && !self.kept {
                 self.hand();
             }
         }
@@ -68,6 +104,8 @@ impl SpanFeed {
 
 impl Drop for SpanFeed {
     fn drop(&mut self) {
-        self.hand();
+        if !self.kept {
+            self.hand();
+        }
     }
 }
