@@ -81,16 +81,7 @@ autorestart = "never"
             )
         })
         .collect();
-    let lent = done
-        .stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find_map(|e| {
-            e["logmux"]["halves_lent"]
-                .as_u64()
-                .or(e["halves_lent"].as_u64())
-        });
-    (flood, lent)
+    (flood, halves_lent(&done.stderr))
 }
 
 #[test]
