@@ -50,6 +50,23 @@ fn output() -> (String, Vec<String>) {
     (text, want)
 }
 
+/// `text` in a file `name` of a fresh temp dir (kept while the dir is).
+fn written(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(name);
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
+}
+
+/// Halves were lent with `--threads 2` (`lent`), none with 1 (`none`).
+fn assert_lent_only_with_two(lent: Option<u64>, none: Option<u64>) {
+    assert!(
+        lent.is_some_and(|n| n > 0),
+        "no read was parsed in halves: {lent:?}"
+    );
+    assert_eq!(none, None, "threads = 1 lent halves");
+}
+
 /// The events' messages and formats, and the helper's count of halves.
 fn run_with(threads: &str, file: &std::path::Path) -> (Vec<(String, String)>, Option<u64>) {
     let config = format!(
@@ -86,10 +103,8 @@ autorestart = "never"
 
 #[test]
 fn a_flood_parsed_in_halves_comes_out_as_on_one_thread() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("flood.log");
     let (text, want) = output();
-    std::fs::write(&file, &text).unwrap();
+    let (_dir, file) = written("flood.log", &text);
 
     let (two, lent) = run_with("2", &file);
     let (one, none) = run_with("1", &file);
@@ -111,11 +126,7 @@ fn a_flood_parsed_in_halves_comes_out_as_on_one_thread() {
     );
     assert_eq!(formats(&two, "supervisord"), 1);
     assert!(two == one, "threads 2 and threads 1 differ");
-    assert!(
-        lent.is_some_and(|n| n > 0),
-        "no read was parsed in halves: {lent:?}"
-    );
-    assert_eq!(none, None, "threads = 1 lent halves");
+    assert_lent_only_with_two(lent, none);
 }
 
 /// With `[metrics]` a flood stays on one thread (each event is counted
@@ -124,10 +135,8 @@ fn a_flood_parsed_in_halves_comes_out_as_on_one_thread() {
 /// runs, its pipe open and nothing more coming.
 #[test]
 fn with_metrics_a_flood_stays_on_one_thread_and_every_line_is_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("flood.log");
     let (text, _) = output();
-    std::fs::write(&file, &text).unwrap();
+    let (_dir, file) = written("flood.log", &text);
     let lines = text.lines().count();
     let config = format!(
         r#"
@@ -303,9 +312,7 @@ fn halves_lent(stderr: &str) -> Option<u64> {
 /// one thread, one per request (nginx's: no uWSGI line, one try).
 #[test]
 fn a_traced_flood_parsed_in_halves_builds_the_spans_of_one_thread() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("traced.log");
-    std::fs::write(&file, traced_flood()).unwrap();
+    let (_dir, file) = written("traced.log", &traced_flood());
     let Some((two, lent)) = spans_with("2", &file) else {
         return;
     };
@@ -321,9 +328,5 @@ fn a_traced_flood_parsed_in_halves_builds_the_spans_of_one_thread() {
         Some("abc00000000000000000000000000000")
     );
     assert!(two == one, "threads 2 and threads 1 built different spans");
-    assert!(
-        lent.is_some_and(|n| n > 0),
-        "no read was parsed in halves: {lent:?}"
-    );
-    assert_eq!(none, None, "threads = 1 lent halves");
+    assert_lent_only_with_two(lent, none);
 }

@@ -180,6 +180,8 @@ impl Job {
         stream: &mut StreamState,
         out: &mut dyn Output,
     ) {
+        // A helper's span parts go with its events: every job comes home
+        // here or through `take_events`, so the next one starts empty.
         self.pipeline.drop_span_parts();
         let mut stamp = self.stamp;
         let burst = self.burst;
@@ -207,7 +209,6 @@ fn out_of_place(job: &mut Job) {
         ..
     } = job;
     out.clear();
-    pipeline.drop_span_parts();
     // JSON is 2.5 to 5 times the text: no regrowth on the way.
     out.reserve(bytes.len() * 4 + 256);
     let mut stamp = *stamp;
