@@ -147,6 +147,63 @@ fn giving_up_after_the_drain_timeout_counts_every_byte_left_unread() {
     );
 }
 
+/// Bytes a connection's reader hands to parsing at once (`CHUNK` in
+/// src/listen/conn_reader.rs), and the messages one of them can end.
+const CHUNK: u64 = 256 * 1024;
+const MESSAGES_A_CHUNK: u64 = CHUNK / MESSAGE_LEN + 1;
+
+/// Once stopping gives up, a connection parses no chunk past the one in
+/// hand: what waits is left and counted. Before, a connection with a
+/// backlog parsed on through everything its reader kept handing over (a
+/// task polled once could parse megabytes), so a stop that had given up
+/// still parsed for as long as that took, and a debug build under load
+/// did not exit within 20 s. `--drain-timeout 0s` gives up at the signal;
+/// stdout stalled, parsing stands still until then, and the metrics tell
+/// how far it had got.
+#[test]
+fn giving_up_parses_no_chunk_past_the_one_in_hand() {
+    let fifo_dir = tempfile::tempdir().unwrap();
+    let (held, given) = stalled_stdout(fifo_dir.path());
+    let l = start_with(
+        &[
+            "--unix-stream",
+            "@DIR@/log.sock",
+            "--output",
+            "json",
+            "--drain-timeout",
+            "0s",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+        |cmd| {
+            cmd.stdout(Stdio::from(given));
+        },
+    );
+    let conn = UnixStream::connect(l.path("log.sock")).unwrap();
+    let (conn, sent) = send_until_blocked(conn);
+    // Parsing waits on stdout: the count stands still (two reads agree).
+    let last = std::cell::Cell::new(l.metric_total("log_events_total"));
+    l.wait_until(30, "parsing to stand still", |l| {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = l.metric_total("log_events_total");
+        last.replace(now) == now
+    });
+    let before = last.get() as u64;
+
+    let stopped = l.stop();
+    drop((conn, held));
+
+    let report = final_report(&stopped.stderr);
+    let messages = report["logmux"]["messages"].as_u64().unwrap();
+    let unread = report["logmux"]["unread_bytes"].as_u64().unwrap_or(0);
+    assert!(
+        messages - before <= MESSAGES_A_CHUNK,
+        "{before} messages parsed before the stop, {messages} after: {report}"
+    );
+    assert!(adds_up(&[sent], messages, unread), "{sent} sent: {report}");
+    assert_eq!(stopped.code, Some(75), "{}", stopped.stderr);
+}
+
 /// One datagram of `DATAGRAM_LEN` bytes.
 fn datagram(i: u32) -> Vec<u8> {
     let mut d = message(i).into_bytes();
@@ -315,18 +372,36 @@ fn a_stop_parses_every_byte_accepted_from_senders_still_writing() {
     }
 }
 
-/// Writes messages over TCP until the listener refuses (a reset), or the
-/// socket takes nothing for 3 s; returns the bytes of messages the
-/// listener's kernel acknowledged (`TCP_INFO`'s `tcpi_bytes_acked`, less
-/// the SYN's one): what the sender's kernel still held, or lost in the
-/// reset, is not the listener's.
-fn send_over_tcp_until_refused(mut s: std::net::TcpStream, going: &AtomicU64) -> u64 {
+/// Writes messages over TCP until the listener refuses (a reset), or, once
+/// the listener has exited (`gone`), the socket takes nothing for 3 s;
+/// returns the bytes of messages the listener's kernel acknowledged
+/// (`TCP_INFO`'s `tcpi_bytes_acked`, less the SYN's one): what the
+/// sender's kernel still held, or lost in the reset, is not the listener's.
+/// Read only once the listener has gone, so that no acknowledgement can
+/// follow: a write that waited 3 s while a slow listener was still
+/// reading (a debug build under load) is tried again, not taken for the end.
+fn send_over_tcp_until_refused(
+    mut s: std::net::TcpStream,
+    going: &AtomicU64,
+    gone: &AtomicBool,
+) -> u64 {
     // A sender whose window stayed shut learns of the reset only from a
-    // later probe: the timeout ends its wait (what was acknowledged is
-    // known either way).
+    // later probe: the timeout ends its wait once the listener has gone.
     s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
     let text: String = (0..100).map(message).collect();
-    while s.write_all(text.as_bytes()).is_ok() {
+    'sending: loop {
+        let mut rest = text.as_bytes();
+        while !rest.is_empty() {
+            match s.write(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) && !gone.load(Ordering::SeqCst) => {}
+                Err(_) => break 'sending,
+            }
+        }
         going.fetch_add(100, Ordering::Relaxed);
     }
     // SAFETY: tcp_info is plain integers, for which all zeroes are valid.
@@ -369,11 +444,12 @@ fn a_stop_parses_every_byte_acknowledged_over_tcp() {
             cmd.stdout(Stdio::null());
         });
         let going = Arc::new(AtomicU64::new(0));
+        let gone = Arc::new(AtomicBool::new(false));
         let senders: Vec<_> = (0..4)
             .map(|_| {
                 let conn = std::net::TcpStream::connect(l.tcp()).unwrap();
-                let going = Arc::clone(&going);
-                std::thread::spawn(move || send_over_tcp_until_refused(conn, &going))
+                let (going, gone) = (Arc::clone(&going), Arc::clone(&gone));
+                std::thread::spawn(move || send_over_tcp_until_refused(conn, &going, &gone))
             })
             .collect();
         l.wait_until(20, "50,000 messages to be sent", |_| {
@@ -382,6 +458,7 @@ fn a_stop_parses_every_byte_acknowledged_over_tcp() {
         // Up to 120 s: a debug build parses what the buffers hold slowly.
         l.signal(libc::SIGTERM);
         let stopped = l.finish(120);
+        gone.store(true, Ordering::SeqCst);
         let acked: Vec<u64> = senders.into_iter().map(|s| s.join().unwrap()).collect();
 
         let expected: u64 = acked.iter().map(|a| a.div_ceil(MESSAGE_LEN)).sum();

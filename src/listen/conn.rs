@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use logmux_parsers::syslog::Deframer;
 use rustls::ServerConfig;
-use tokio::sync::mpsc;
 
 use super::common::Common;
 use super::conn_reader::{self, Chunk, Ended, Pool, Reader};
@@ -41,7 +40,8 @@ use super::throttle::Throttle;
 use super::tls::TlsStream;
 use crate::shutdown::Shutdown;
 
-/// Chunks parsed per wake-up of one connection before yielding to other sockets.
+/// Chunks parsed per wake-up of one connection before yielding to other
+/// sockets (and to the shard's own tasks: its flusher, and a stop's drain).
 const CHUNKS_PER_WAKE: usize = 16;
 
 /// After a failed accept() the listener waits this long before the next.
@@ -337,6 +337,9 @@ pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>, given_up: Shutdown)
     // Bytes of it held, as the hub counts them.
     let mut held = 0;
     let mut abandoned = false;
+    // Chunks parsed since this task last yielded: a reader that keeps
+    // handing chunks over must not keep the task polled for megabytes.
+    let mut since_yield = 0;
     while let Some(r) = reader.as_mut() {
         let next = tokio::select! {
             biased;
@@ -358,13 +361,19 @@ pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>, given_up: Shutdown)
             }
             break;
         };
-        let (parsed, frames) = parse(chunk, &mut r.chunks, &opened.peer, &mut deframer, hub, pool);
+        let room = CHUNKS_PER_WAKE - since_yield;
+        let (parsed, frames) = parse(chunk, room, r, &opened.peer, &mut deframer, hub, pool);
+        since_yield += parsed;
         held = keep_within_budget(held, &mut deframer, &opened.peer, hub);
         frame_began = match (deframer.is_mid_frame(), frames > 0) {
             (false, _) => None,
             (true, true) => Some(Instant::now()),
             (true, false) => frame_began.or(Some(Instant::now())),
         };
+        if hub.borrow().gave_up() {
+            abandoned = true;
+            break;
+        }
         let behind = hub.borrow().spans_behind();
         if let Some(tracer) = behind {
             // No part is dropped: this connection waits (its reader thread
@@ -379,8 +388,10 @@ pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>, given_up: Shutdown)
             }
             // The wait was logmux's, not the sender's.
             frame_began = frame_began.map(|_| Instant::now());
-        } else if parsed == CHUNKS_PER_WAKE {
+        }
+        if since_yield >= CHUNKS_PER_WAKE {
             tokio::task::yield_now().await;
+            since_yield = 0;
         }
     }
     if abandoned {
@@ -470,11 +481,13 @@ fn keep_within_budget(
     after
 }
 
-/// Parses `first` and whatever else has arrived, up to [`CHUNKS_PER_WAKE`]
-/// chunks; returns how many, and how many frames ended in them.
+/// Parses `first` and whatever else has arrived, up to `room` chunks, and
+/// none past the one in hand once stopping has given up; returns how
+/// many, and how many frames ended in them.
 fn parse(
     first: Chunk,
-    chunks: &mut mpsc::UnboundedReceiver<Chunk>,
+    room: usize,
+    reader: &mut Reader,
     peer: &Peer,
     deframer: &mut Deframer,
     hub: &Rc<RefCell<Hub>>,
@@ -492,8 +505,8 @@ fn parse(
         pool.give(chunk);
         h.write_full();
         parsed += 1;
-        if parsed < CHUNKS_PER_WAKE {
-            next = chunks.try_recv().ok();
+        if parsed < room && !h.gave_up() {
+            next = reader.chunks.try_recv().ok();
         }
     }
     let frames = h.counters.messages - before;

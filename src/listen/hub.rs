@@ -447,6 +447,13 @@ impl Hub {
         self.pipeline.spans_behind().cloned()
     }
 
+    /// Whether stopping has given up: seen from another thread's signal,
+    /// so that a connection stops between two chunks without waiting for
+    /// its shard's drain to run.
+    pub fn gave_up(&self) -> bool {
+        self.out.gave_up()
+    }
+
     /// Emits everything held back (the listener stops).
     pub fn flush_all(&mut self) {
         for slot in self.senders.drain() {

@@ -341,6 +341,12 @@ impl Outbox {
         }
     }
 
+    /// Whether stopping has given up waiting (`--drain-timeout` after the
+    /// first signal, or a second): connections parse no more.
+    pub fn gave_up(&self) -> bool {
+        self.stop.as_deref().is_some_and(StopSignals::give_up)
+    }
+
     /// Whether events wait in a buffer.
     pub fn has_buffered(&self) -> bool {
         match &self.buffers {

@@ -49,7 +49,12 @@ pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Listener 
     let args: Vec<String> = args.iter().map(|a| a.replace("@DIR@", &d)).collect();
     let endpoints = args
         .iter()
-        .filter(|a| matches!(a.as_str(), "--udp" | "--tcp" | "--unix" | "--unix-stream"))
+        .filter(|a| {
+            matches!(
+                a.as_str(),
+                "--udp" | "--tcp" | "--unix" | "--unix-stream" | "--metrics-listen"
+            )
+        })
         .count();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_logmux"));
     cmd.arg("listen").args(&args);
@@ -98,6 +103,30 @@ impl Listener {
             .unwrap_or_else(|| panic!("no {kind} address #{n} in {:?}", self.addresses))
             .parse()
             .unwrap()
+    }
+
+    /// `--metrics-listen`'s bound address (its event names no scheme).
+    pub fn metrics(&self) -> SocketAddr {
+        self.addresses
+            .iter()
+            .find(|a| !a.contains("://"))
+            .unwrap_or_else(|| panic!("no metrics address in {:?}", self.addresses))
+            .parse()
+            .unwrap()
+    }
+
+    /// The sum of one metric family's samples, read from /metrics.
+    pub fn metric_total(&self, name: &str) -> f64 {
+        let mut s = TcpStream::connect(self.metrics()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut text);
+        text.lines()
+            .filter_map(|l| l.strip_prefix(name)?.strip_prefix('{'))
+            .filter_map(|l| l.rsplit_once("} ")?.1.parse::<f64>().ok())
+            .sum()
     }
 
     pub fn udp(&self) -> SocketAddr {
