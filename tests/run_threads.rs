@@ -210,7 +210,8 @@ fn input_lines_reaching(run: &Running, program: &str, want: f64, secs: u64) -> f
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     let mut last = 0.0;
     while std::time::Instant::now() < deadline {
-        let (code, text, stderr) = ctl(&socket, &["metrics"]);
+        // Under load an answer may take more than ctl's 5 s.
+        let (code, text, stderr) = ctl(&socket, &["--timeout", "25s", "metrics"]);
         if code == 0 {
             last = text
                 .lines()

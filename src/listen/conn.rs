@@ -280,9 +280,15 @@ impl Door {
     /// refused) when it cannot.
     fn start_reader(&self, conn: Conn, opened: &Opened) -> Option<Reader> {
         let idle = self.limits.idle_timeout;
+        let (common, ip) = (Arc::clone(&self.common), opened.ip);
+        // Its place under --max-connections is given back as its socket
+        // closes, not once its last bytes are parsed.
+        let release = move || common.release(ip);
         let started = conn
             .into_reader_conn(self.limits.tls.as_ref())
-            .and_then(|c| Reader::start(c, self.pool.clone(), self.shutdown.clone(), idle));
+            .and_then(|c| {
+                Reader::start(c, self.pool.clone(), self.shutdown.clone(), idle, release)
+            });
         match started {
             Ok(r) => Some(r),
             Err(e) => {
@@ -407,7 +413,7 @@ pub async fn read(accepted: Accepted, hub: Rc<RefCell<Hub>>, given_up: Shutdown)
         deframer.finish(|f| h.frame(peer, f.bytes, f.truncated, f.malformed, &clock));
     }
     h.counters.discarded_bytes += deframer.discarded();
-    h.close_peer(&opened.peer, opened.ip);
+    h.close_peer(&opened.peer);
     h.finish_batch();
 }
 

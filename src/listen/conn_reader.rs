@@ -183,6 +183,7 @@ impl Reader {
         pool: Pool,
         shutdown: Shutdown,
         handshake_timeout: Duration,
+        release: impl FnOnce() + Send + 'static,
     ) -> io::Result<Reader> {
         let (tx, chunks) = mpsc::unbounded_channel();
         let stack = if matches!(conn, Conn::Tls(_)) {
@@ -195,7 +196,12 @@ impl Reader {
             .stack_size(stack)
             .spawn(move || {
                 let deadline = Instant::now() + handshake_timeout;
-                read_loop(&mut conn, &pool, &tx, &shutdown, deadline)
+                let ended = read_loop(&mut conn, &pool, &tx, &shutdown, deadline);
+                // Before the close: whoever sees the socket closed may
+                // connect again, and finds its place free.
+                release();
+                drop(conn);
+                ended
             })?;
         Ok(Reader { chunks, thread })
     }
@@ -383,11 +389,36 @@ mod tests {
         let taken: Vec<Chunk> = (0..POOL_CHUNKS).map(|_| pool.take(POLL).unwrap()).collect();
         let stopping = Shutdown::new();
         stopping.trigger();
-        let mut reader = Reader::start(Conn::Unix(b), pool.clone(), stopping, POLL).unwrap();
+        let mut reader = Reader::start(Conn::Unix(b), pool.clone(), stopping, POLL, || {}).unwrap();
         reader.chunks.close();
         assert!(reader.chunks.blocking_recv().is_none());
         assert_eq!(reader.join(), Ended::LeftUnread(1000));
         drop(taken);
+    }
+
+    /// The connection's place under `--max-connections` is given back
+    /// before its socket closes: a client that sees its connection closed
+    /// and connects again is not refused for it (before, the slot waited for
+    /// the parsing task, which under load lagged behind the close).
+    #[test]
+    fn a_reader_gives_its_place_back_before_its_socket_closes() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        let peer = a.try_clone().unwrap();
+        peer.set_nonblocking(true).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // The client's read waits while the reader's socket is open, and
+        // reads the end once it is closed.
+        let release = move || {
+            let read = (&peer).read(&mut [0u8; 1]);
+            let _ = tx.send(matches!(read, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
+        };
+        let pool = Pool::default();
+        let reader = Reader::start(Conn::Unix(b), pool, Shutdown::new(), POLL, release).unwrap();
+        // The client is done sending: the reader reads the end and ends.
+        a.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(reader.join(), Ended::Closed);
+        assert_eq!(rx.recv(), Ok(true));
     }
 
     #[test]
@@ -396,7 +427,8 @@ mod tests {
         let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         b.set_nonblocking(true).unwrap();
         let pool = Pool::default();
-        let mut reader = Reader::start(Conn::Unix(b), pool.clone(), Shutdown::new(), POLL).unwrap();
+        let mut reader =
+            Reader::start(Conn::Unix(b), pool.clone(), Shutdown::new(), POLL, || {}).unwrap();
         let sent: Vec<u8> = (0..3 * CHUNK as u32 + 7).map(|i| (i % 251) as u8).collect();
         let writer = {
             let sent = sent.clone();

@@ -9,7 +9,6 @@
 //! events), into the output's buffers.
 
 use std::io;
-use std::net::IpAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -395,11 +394,10 @@ impl Hub {
     }
 
     /// A connection closed: its streams end.
-    pub fn close_peer(&mut self, peer: &Peer, ip: Option<IpAddr>) {
+    pub fn close_peer(&mut self, peer: &Peer) {
         for slot in self.senders.remove_where(|k, _| k.peer == *peer) {
             self.retire(slot);
         }
-        self.common.release(ip);
         self.sync_budget();
     }
 

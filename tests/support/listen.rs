@@ -164,6 +164,14 @@ impl Listener {
         rows.iter().filter(|r| r[3] == "01").count()
     }
 
+    /// TCP connections the listener still holds open, in any state but
+    /// LISTEN (one whose client has closed stays, CLOSE_WAIT, until the
+    /// listener closes it).
+    pub fn open_connections(&self) -> usize {
+        let rows = sockets_of(self.pid(), &["tcp", "tcp6"]);
+        rows.iter().filter(|r| r[3] != "0A").count()
+    }
+
     /// Bytes waiting in the listener's UDP sockets, not read yet (the hex
     /// rx_queue of column 4, `tx_queue:rx_queue`).
     pub fn udp_unread(&self) -> usize {
