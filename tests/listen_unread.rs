@@ -204,6 +204,46 @@ fn giving_up_parses_no_chunk_past_the_one_in_hand() {
     assert_eq!(stopped.code, Some(75), "{}", stopped.stderr);
 }
 
+/// Giving up stops the reading, not the writing: the events already
+/// parsed still reach a stdout whose reader keeps reading, and the report
+/// counts them as written. Before, the listener left its writer behind as
+/// soon as stopping gave up, and reported the events still on their way as
+/// not written (exit 75), whether or not they were then written.
+#[test]
+fn giving_up_still_writes_what_was_parsed_to_a_stdout_that_reads() {
+    let l = start_with(
+        &[
+            "--unix-stream",
+            "@DIR@/log.sock",
+            "--output",
+            "json",
+            "--drain-timeout",
+            "0s",
+        ],
+        |_| {},
+    );
+    let going = Arc::new(AtomicU64::new(0));
+    let sender = {
+        let conn = UnixStream::connect(l.path("log.sock")).unwrap();
+        let going = Arc::clone(&going);
+        std::thread::spawn(move || send_until_refused(conn, &going))
+    };
+    l.wait_until(20, "50,000 messages to be sent", |_| {
+        going.load(Ordering::Relaxed) >= 50_000
+    });
+    let stopped = l.stop();
+    sender.join().unwrap();
+
+    let report = final_report(&stopped.stderr);
+    let events = report["logmux"]["events"].as_u64().unwrap();
+    assert_eq!(
+        report["logmux"]["unwritten_events"].as_u64(),
+        Some(0),
+        "{report}"
+    );
+    assert_eq!(stopped.events.len() as u64, events, "{report}");
+}
+
 /// One datagram of `DATAGRAM_LEN` bytes.
 fn datagram(i: u32) -> Vec<u8> {
     let mut d = message(i).into_bytes();

@@ -49,6 +49,7 @@ mod senders;
 mod shard;
 mod throttle;
 mod tls;
+mod writer_watch;
 
 use std::cell::RefCell;
 use std::io;

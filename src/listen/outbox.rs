@@ -10,10 +10,12 @@
 //! about as much as parsing it, so the two overlap on two cores. At most
 //! [`IN_FLIGHT`] buffers wait for the writer; past that the listener waits
 //! too, so a slow reader of stdout slows TCP senders down rather than
-//! growing memory. That wait ends once TERM or INT has come and
-//! `--drain-timeout` has passed, or at a second signal ([`super::stop`]):
-//! the buffers not written are then let go, and counted (bytes, and lines:
-//! events, one a line in JSON and logfmt) for the final report.
+//! growing memory. That wait ends once TERM or INT has come,
+//! `--drain-timeout` has passed and the writer is stuck (a reader that
+//! keeps reading gets what was parsed: [`super::writer_watch`]), or at a
+//! second signal ([`super::stop`]): the buffers not written are then let
+//! go, and counted (bytes, and lines: events, one a line in JSON and
+//! logfmt) for the final report.
 
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -26,6 +28,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use super::out_dir;
+use super::writer_watch::{let_go, Progress};
 use crate::shutdown::signals::StopSignals;
 use crate::shutdown::Shutdown;
 use crate::sink::spec::{OnFull, SinkSpec};
@@ -71,6 +74,8 @@ struct Shared {
     /// Bytes and lines stdout's writer has written.
     written_bytes: AtomicU64,
     written_lines: AtomicU64,
+    /// When stdout's writer last wrote.
+    progress: Progress,
 }
 
 /// What stdout's writer did not write, at the end.
@@ -269,6 +274,7 @@ impl Outbox {
                             tx: self.tx.as_ref(),
                             back: &self.free_tx,
                             stop: None,
+                            progress: &self.shared.progress,
                             events: 0,
                         };
                         hand_over(&to, self.sink.as_mut(), Some(stem), bytes);
@@ -318,6 +324,7 @@ impl Outbox {
                         tx: self.tx.as_ref(),
                         back: &self.free_tx,
                         stop: self.stop.as_deref(),
+                        progress: &self.shared.progress,
                         events,
                     };
                     hand_over(&to, self.sink.as_mut(), None, bytes);
@@ -332,6 +339,7 @@ impl Outbox {
                             tx: self.tx.as_ref(),
                             back: &self.free_tx,
                             stop: None,
+                            progress: &self.shared.progress,
                             events: 0,
                         };
                         hand_over(&to, self.sink.as_mut(), key, bytes);
@@ -379,7 +387,7 @@ impl Outbox {
         if let Some(t) = self.thread.take() {
             // A writer stuck on a stalled stdout is left behind once
             // stopping may give up; its buffers are counted as unwritten.
-            while !t.is_finished() && !self.stop.as_deref().is_some_and(StopSignals::give_up) {
+            while !t.is_finished() && !let_go(self.stop.as_deref(), &self.shared.progress) {
                 std::thread::sleep(FINISH_WAIT);
             }
             if t.is_finished() {
@@ -436,6 +444,7 @@ struct To<'a> {
     back: &'a SyncSender<Vec<u8>>,
     /// When a blocked hand-over gives up.
     stop: Option<&'a StopSignals>,
+    progress: &'a Progress,
     /// Events in the buffer handed over (the one buffer's; an
     /// `--out-dir` file's are counted from its lines).
     events: u64,
@@ -467,8 +476,8 @@ impl SinkOut {
 }
 
 /// Hands a buffer to stdout's writer, waiting while [`IN_FLIGHT`] are
-/// pending, unless `stop` says to give up (then the bytes are let go, and
-/// counted as unwritten at the end). If the writer is gone (it only ends
+/// pending, unless `stop` has given up and the writer is stuck ([`let_go`]:
+/// then the bytes are let go, and counted as unwritten at the end). If the writer is gone (it only ends
 /// once `tx` is dropped), the bytes go with it.
 fn send(to: &To<'_>, bytes: Vec<u8>) {
     let (Some(tx), stop) = (to.tx, to.stop) else {
@@ -483,7 +492,7 @@ fn send(to: &To<'_>, bytes: Vec<u8>) {
         match tx.try_send(chunk) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => return,
             Err(TrySendError::Full(c)) => {
-                if stop.is_some_and(StopSignals::give_up) {
+                if let_go(stop, to.progress) {
                     return;
                 }
                 chunk = c;
@@ -493,24 +502,42 @@ fn send(to: &To<'_>, bytes: Vec<u8>) {
     }
 }
 
-/// `write_all`, counting the bytes and lines written as they go, so that
-/// what a stuck write leaves is known. A chunk written in one go counts its
-/// events as its lines; only one written in pieces has its lines counted.
+/// Bytes a write to stdout takes at most: a pipe's default capacity, so
+/// that a reader's progress shows between writes ([`Progress`]) and what a
+/// stuck write leaves is known to within one.
+const WRITE_PIECE: usize = 64 * 1024;
+
+/// `write_all` in pieces, counting the bytes and lines written as they go,
+/// so that what a stuck write leaves is known. A chunk written to its end
+/// counts its events as its lines; one cut short, the lines written.
 fn write_counted(file: &mut std::fs::File, chunk: &Chunk, shared: &Shared) -> io::Result<()> {
     let mut bytes = &chunk.bytes[..];
+    // This chunk's lines counted as written so far.
+    let mut lines = 0;
     while !bytes.is_empty() {
-        match file.write(bytes) {
+        let piece = bytes.get(..WRITE_PIECE).unwrap_or(bytes);
+        match file.write(piece) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 let (done, rest) = bytes.split_at(n);
-                let lines = if done.len() == chunk.bytes.len() {
+                bytes = rest;
+                let now = if rest.is_empty() {
                     chunk.events
                 } else {
-                    memchr::memchr_iter(b'\n', done).count() as u64
+                    lines + memchr::memchr_iter(b'\n', done).count() as u64
                 };
                 shared.written_bytes.fetch_add(n as u64, Ordering::SeqCst);
-                shared.written_lines.fetch_add(lines, Ordering::SeqCst);
-                bytes = rest;
+                if now >= lines {
+                    shared
+                        .written_lines
+                        .fetch_add(now - lines, Ordering::SeqCst);
+                } else {
+                    shared
+                        .written_lines
+                        .fetch_sub(lines - now, Ordering::SeqCst);
+                }
+                lines = now;
+                shared.progress.made();
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -527,6 +554,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn write_loop(rx: &Receiver<Chunk>, mut file: std::fs::File, shared: &Shared, shutdown: &Shutdown) {
     let mut done = false;
     while let Ok(mut chunk) = rx.recv() {
+        shared.progress.busy(true);
         if !done {
             if let Err(e) = write_counted(&mut file, &chunk, shared) {
                 // Nothing more can be written; the rest is let go.
@@ -539,6 +567,7 @@ fn write_loop(rx: &Receiver<Chunk>, mut file: std::fs::File, shared: &Shared, sh
                 shutdown.trigger();
             }
         }
+        shared.progress.busy(false);
         chunk.bytes.clear();
         let _ = chunk.back.try_send(chunk.bytes);
     }

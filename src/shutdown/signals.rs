@@ -86,6 +86,17 @@ impl StopSignals {
         first.is_some_and(|(at, _)| at.elapsed() >= self.drain_timeout)
     }
 
+    /// How long ago stopping gave up (`--drain-timeout` after the first
+    /// signal); `None` before it has, or when a second signal made it.
+    pub fn given_up_for(&self) -> Option<Duration> {
+        if self.count.load(Ordering::SeqCst) >= 2 {
+            return None;
+        }
+        let first = self.first.lock().unwrap_or_else(PoisonError::into_inner);
+        let (at, _) = (*first)?;
+        at.elapsed().checked_sub(self.drain_timeout)
+    }
+
     fn seen(&self, (name, signal): (&'static str, Signal)) {
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         if n == 1 {
