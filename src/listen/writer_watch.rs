@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::shutdown::signals::StopSignals;
 
 /// A writer with bytes to write that wrote none for this long is stuck.
-const STUCK_AFTER: Duration = Duration::from_millis(250);
+const STUCK_AFTER: Duration = Duration::from_secs(1);
 
 /// The most a writer still writing is waited for after the give-up.
 const GRACE: Duration = Duration::from_secs(2);
