@@ -4,7 +4,9 @@
 //! every line comes out once, whole, in order, typed as on one thread,
 //! tracebacks and a first supervisord line among the access lines, with
 //! `ctl tail`'s ring on; and the helper did parse halves. With a sink
-//! that sends traces, the spans are those of one thread.
+//! that sends traces, the spans are those of one thread, also when most
+//! halves begin inside a traceback and are parsed again (the helper's span
+//! parts of them dropped).
 
 #[path = "support/otlp.rs"]
 mod otlp;
@@ -256,56 +258,69 @@ fn traced_flood() -> String {
     text
 }
 
-/// The spans built from `file` (one program, all to an OTLP sink with
-/// traces) as (trace id, span id, parent, start end name, status),
-/// sorted; and the
-/// helper's count of halves.
-fn spans_with(threads: &str, file: &std::path::Path) -> Option<(Vec<[String; 5]>, Option<u64>)> {
+/// The spans built from `program` (`[program.*]` of `logmux run`, its
+/// stdout to the sink `otel`, which sends traces) as (trace id, span id,
+/// parent, start end name, status, events' names), sorted; waits for
+/// `want`; and logmux's stderr (`--verbose`: the helper's counts).
+fn spans_with(threads: &str, program: &str, want: usize) -> Option<(Vec<[String; 6]>, String)> {
     let Some(py) = otlp::python() else {
         skip_or_fail("spans_of_a_flood", "no python with opentelemetry-proto");
         return None;
     };
     let rx = otlp::Receiver::start(&py, "", 0);
-    let (nginx_format, _) = otlp::image_formats();
     let config = format!(
-        "control_socket = \"\"\ndrain_timeout = \"120s\"\n[trace]\nwindow = \"1h\"\nmax_pending = 100000\n[sink.otel]\ntype = \"otlp\"\nendpoint = \"{}\"\nsignals = [\"traces\"]\n[program.nginx]\ncommand = [\"cat\", \"{}\"]\nautorestart = \"never\"\nstdout = {{ format = \"nginx.access\", sink = \"otel\" }}\nnginx_log_format = {}\n",
+        "control_socket = \"\"\ndrain_timeout = \"120s\"\n[trace]\nwindow = \"1h\"\nmax_pending = 100000\n[sink.otel]\ntype = \"otlp\"\nendpoint = \"{}\"\nsignals = [\"traces\"]\n{program}",
         rx.endpoint(),
-        file.display(),
-        serde_json::to_string(&nginx_format).unwrap()
     );
     let run = start_with(&config, |cmd| {
         cmd.args(["--threads", threads, "--verbose"]);
     });
     let done = run.finish(300);
     assert_eq!(done.code, Some(0), "stderr: {}", done.stderr);
-    let spans = rx.wait_for_spans(TRACED, 120);
+    let spans = rx.wait_for_spans(want, 120);
     let field = |s: &serde_json::Value, k: &str| s[k].as_str().unwrap_or("").to_string();
-    let mut got: Vec<[String; 5]> = spans
+    let mut got: Vec<[String; 6]> = spans
         .iter()
         .map(|s| {
+            let events: Vec<&str> = s["events"]
+                .as_array()
+                .map(|e| e.iter().filter_map(|e| e["name"].as_str()).collect())
+                .unwrap_or_default();
             [
                 field(s, "trace_id"),
                 field(s, "span_id"),
                 field(s, "parent_span_id"),
                 format!("{} {} {}", s["start"], s["end"], s["name"]),
                 s["status"].to_string(),
+                events.join(" "),
             ]
         })
         .collect();
     got.sort();
-    Some((got, halves_lent(&done.stderr)))
+    Some((got, done.stderr))
+}
+
+/// `[program.nginx]` reading `file`: access lines in the image's format.
+fn nginx_program(file: &std::path::Path) -> String {
+    let (nginx_format, _) = otlp::image_formats();
+    format!(
+        "[program.nginx]\ncommand = [\"cat\", \"{}\"]\nautorestart = \"never\"\nstdout = {{ format = \"nginx.access\", sink = \"otel\" }}\nnginx_log_format = {}\n",
+        file.display(),
+        serde_json::to_string(&nginx_format).unwrap()
+    )
 }
 
 /// The helper's count of halves lent, from `--verbose`'s report.
 fn halves_lent(stderr: &str) -> Option<u64> {
+    halves_count(stderr, "halves_lent")
+}
+
+/// One of the helper's counts from `--verbose`'s report.
+fn halves_count(stderr: &str, name: &str) -> Option<u64> {
     stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find_map(|e| {
-            e["logmux"]["halves_lent"]
-                .as_u64()
-                .or(e["halves_lent"].as_u64())
-        })
+        .find_map(|e| e["logmux"][name].as_u64().or(e[name].as_u64()))
 }
 
 /// With a sink that sends traces, a flood is still parsed in halves, and
@@ -314,12 +329,14 @@ fn halves_lent(stderr: &str) -> Option<u64> {
 #[test]
 fn a_traced_flood_parsed_in_halves_builds_the_spans_of_one_thread() {
     let (_dir, file) = written("traced.log", &traced_flood());
-    let Some((two, lent)) = spans_with("2", &file) else {
+    let program = nginx_program(&file);
+    let Some((two, stderr)) = spans_with("2", &program, TRACED) else {
         return;
     };
-    let Some((one, none)) = spans_with("1", &file) else {
+    let Some((one, stderr_one)) = spans_with("1", &program, TRACED) else {
         return;
     };
+    let (lent, none) = (halves_lent(&stderr), halves_lent(&stderr_one));
     assert_eq!(two.len(), TRACED);
     let traces: std::collections::BTreeSet<&str> = two.iter().map(|s| s[0].as_str()).collect();
     assert_eq!(traces.len(), TRACED);
@@ -330,4 +347,73 @@ fn a_traced_flood_parsed_in_halves_builds_the_spans_of_one_thread() {
     );
     assert!(two == one, "threads 2 and threads 1 built different spans");
     assert_lent_only_with_two(lent, none);
+}
+
+const FAILING: usize = 6_000;
+
+/// uWSGI's stdout as the image's Django and uWSGI write it, for requests
+/// that all fail: Django's `ERROR` record with the request id and its
+/// traceback, then uWSGI's request line with the same id (in the image's
+/// `log-format`); each request its own trace. Nine lines of ten are inside
+/// a traceback, so most halves begin in one and the helper's guess (at
+/// rest) is wrong.
+fn failing_requests() -> String {
+    let mut text = String::new();
+    for i in 0..FAILING {
+        let id = format!(
+            "{:032x}",
+            0xdef0_0000_0000_0000_0000_0000_0000_0000u128 + i as u128
+        );
+        let _ = write!(
+            text,
+            "2026-12-04 18:36:00,857 ERROR [django.request] [{id}] Internal Server Error: /boom/{i}/\n\
+             Traceback (most recent call last):\n  \
+             File \"/usr/lib/python3/dist-packages/django/core/handlers/exception.py\", line 47, in inner\n    \
+             response = get_response(request)\n  \
+             File \"/app/demo/views.py\", line 24, in _divide\n    \
+             return a / b\n           \
+             ~~^~~\n\
+             ZeroDivisionError: division by zero ({i})\n\
+             [pid: 8|wid: 1] 10.0.{}.{} (-) {{34 vars in 412 bytes}} [Fri Dec  4 10:00:00 2026] GET /boom/{i}/ => generated 145 bytes in {} micros (HTTP/1.1 500) 2 headers in 79 bytes (1 switches on core 0) request_id={id} start={}\n",
+            i / 250 % 250,
+            i % 250,
+            1000 + i % 900,
+            1_796_378_400_000_000u64 + i as u64 * 2000
+        );
+    }
+    text
+}
+
+/// A half whose guess was wrong is parsed again on the stream's thread,
+/// and the span parts the helper made of it are dropped: every request is
+/// one uWSGI span with its traceback's one `exception` event, as on one
+/// thread, though most halves were parsed twice.
+#[test]
+fn a_wrong_guess_parsed_again_gives_each_span_its_parts_once() {
+    let (_dir, file) = written("uwsgi.log", &failing_requests());
+    let (_, uwsgi_format) = otlp::image_formats();
+    let program = format!(
+        "[program.uwsgi]\ncommand = [\"cat\", \"{}\"]\nautorestart = \"never\"\nstdout = {{ format = \"auto\", sink = \"otel\" }}\nuwsgi_log_format = {}\n",
+        file.display(),
+        serde_json::to_string(&uwsgi_format).unwrap()
+    );
+    let Some((two, stderr)) = spans_with("2", &program, FAILING) else {
+        return;
+    };
+    let Some((one, stderr_one)) = spans_with("1", &program, FAILING) else {
+        return;
+    };
+    assert_eq!(two.len(), FAILING);
+    let traces: std::collections::BTreeSet<&str> = two.iter().map(|s| s[0].as_str()).collect();
+    assert_eq!(traces.len(), FAILING);
+    assert!(
+        two.iter().all(|s| s[5] == "exception"),
+        "a span without its one exception event: {:?}",
+        two.iter().find(|s| s[5] != "exception")
+    );
+    assert!(two == one, "threads 2 and threads 1 built different spans");
+    assert_lent_only_with_two(halves_lent(&stderr), halves_lent(&stderr_one));
+    let again = halves_count(&stderr, "halves_parsed_again").unwrap_or(0);
+    let taken_back = halves_count(&stderr, "halves_taken_back").unwrap_or(0);
+    assert!(again > taken_back, "no wrong guess: {stderr}");
 }
