@@ -90,23 +90,22 @@ fn adds_up(sent: &[u64], messages: u64, unread: u64) -> bool {
     })
 }
 
-#[test]
-fn giving_up_after_the_drain_timeout_counts_every_byte_left_unread() {
+/// `logmux listen` on a unix stream socket `log.sock`, JSON to a stdout
+/// nobody reads (a fifo, whose read end is returned, held), with `args`.
+fn stalled_listener(args: &[&str]) -> (Listener, std::fs::File, tempfile::TempDir) {
     let fifo_dir = tempfile::tempdir().unwrap();
     let (held, given) = stalled_stdout(fifo_dir.path());
-    let l = start_with(
-        &[
-            "--unix-stream",
-            "@DIR@/log.sock",
-            "--output",
-            "json",
-            "--drain-timeout",
-            "1s",
-        ],
-        |cmd| {
-            cmd.stdout(Stdio::from(given));
-        },
-    );
+    let mut all = vec!["--unix-stream", "@DIR@/log.sock", "--output", "json"];
+    all.extend_from_slice(args);
+    let l = start_with(&all, |cmd| {
+        cmd.stdout(Stdio::from(given));
+    });
+    (l, held, fifo_dir)
+}
+
+#[test]
+fn giving_up_after_the_drain_timeout_counts_every_byte_left_unread() {
+    let (l, held, _fifo_dir) = stalled_listener(&["--drain-timeout", "1s"]);
     // Three connections on the two parsing threads (`start_with`'s
     // `--threads 2`; each goes to the one with the fewest open): both
     // give up, and both count.
@@ -162,23 +161,8 @@ const MESSAGES_A_CHUNK: u64 = CHUNK / MESSAGE_LEN + 1;
 /// how far it had got.
 #[test]
 fn giving_up_parses_no_chunk_past_the_one_in_hand() {
-    let fifo_dir = tempfile::tempdir().unwrap();
-    let (held, given) = stalled_stdout(fifo_dir.path());
-    let l = start_with(
-        &[
-            "--unix-stream",
-            "@DIR@/log.sock",
-            "--output",
-            "json",
-            "--drain-timeout",
-            "0s",
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ],
-        |cmd| {
-            cmd.stdout(Stdio::from(given));
-        },
-    );
+    let (l, held, _fifo_dir) =
+        stalled_listener(&["--drain-timeout", "0s", "--metrics-listen", "127.0.0.1:0"]);
     let conn = UnixStream::connect(l.path("log.sock")).unwrap();
     let (conn, sent) = send_until_blocked(conn);
     // Parsing waits on stdout: the count stands still (two reads agree).
