@@ -527,15 +527,10 @@ fn write_counted(file: &mut std::fs::File, chunk: &Chunk, shared: &Shared) -> io
                     lines + memchr::memchr_iter(b'\n', done).count() as u64
                 };
                 shared.written_bytes.fetch_add(n as u64, Ordering::SeqCst);
-                if now >= lines {
-                    shared
-                        .written_lines
-                        .fetch_add(now - lines, Ordering::SeqCst);
-                } else {
-                    shared
-                        .written_lines
-                        .fetch_sub(lines - now, Ordering::SeqCst);
-                }
+                // Wrapping: a chunk of multi-line events, written to its
+                // end, counts fewer events than the lines counted so far.
+                let more = now.wrapping_sub(lines);
+                shared.written_lines.fetch_add(more, Ordering::SeqCst);
                 lines = now;
                 shared.progress.made();
             }

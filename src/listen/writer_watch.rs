@@ -61,13 +61,8 @@ impl Progress {
 /// Whether what waits for stdout's writer is let go: stopping has given up
 /// and the writer is stuck, or a second signal came, or [`GRACE`] passed.
 pub fn let_go(stop: Option<&StopSignals>, progress: &Progress) -> bool {
-    let Some(stop) = stop.filter(|s| s.give_up()) else {
-        return false;
-    };
-    match stop.given_up_for() {
-        None => true,
-        Some(for_) => for_ >= GRACE || progress.stuck_for(STUCK_AFTER),
-    }
+    stop.and_then(StopSignals::given_up_for)
+        .is_some_and(|since| since >= GRACE || progress.stuck_for(STUCK_AFTER))
 }
 
 #[cfg(test)]

@@ -79,18 +79,14 @@ impl StopSignals {
     /// Whether a blocked hand-over of output should give up: a second
     /// signal came, or `--drain-timeout` has passed since the first.
     pub fn give_up(&self) -> bool {
-        if self.count.load(Ordering::SeqCst) >= 2 {
-            return true;
-        }
-        let first = self.first.lock().unwrap_or_else(PoisonError::into_inner);
-        first.is_some_and(|(at, _)| at.elapsed() >= self.drain_timeout)
+        self.given_up_for().is_some()
     }
 
     /// How long ago stopping gave up (`--drain-timeout` after the first
-    /// signal); `None` before it has, or when a second signal made it.
+    /// signal; [`Duration::MAX`] once a second came); `None` before.
     pub fn given_up_for(&self) -> Option<Duration> {
         if self.count.load(Ordering::SeqCst) >= 2 {
-            return None;
+            return Some(Duration::MAX);
         }
         let first = self.first.lock().unwrap_or_else(PoisonError::into_inner);
         let (at, _) = (*first)?;
