@@ -24,8 +24,14 @@ use super::spans::Collected;
 
 /// The spans of `c`, parents first; none for a trace of tracebacks alone.
 pub fn spans(c: &Collected) -> Vec<Span<'_>> {
-    let t = c.trace_id;
     let mut out = Vec::new();
+    spans_into(c, &mut out);
+    out
+}
+
+/// [`spans`], appended to `out` (the span thread's, reused per trace).
+pub fn spans_into<'a>(c: &'a Collected, out: &mut Vec<Span<'a>>) {
+    let t = c.trace_id;
     // The uWSGI span's parent: its id, start and end.
     let mut uwsgi_parent = None;
     if let Some((n, r)) = &c.nginx {
@@ -58,7 +64,6 @@ pub fn spans(c: &Collected) -> Vec<Span<'_>> {
                 .unwrap_or_default();
         }
     }
-    out
 }
 
 /// Whether the spans of `c` will hold an error (as [`is_error`] says of
@@ -86,7 +91,13 @@ pub fn is_error(spans: &[Span<'_>]) -> bool {
         .any(|s| s.status == StatusCode::Error || !s.events.is_empty())
 }
 
-fn base<'a>(t: [u8; 16], role: SpanRole, http: &'a Http, kind: SpanKind, r: &Resource) -> Span<'a> {
+fn base<'a>(
+    t: [u8; 16],
+    role: SpanRole,
+    http: &'a Http,
+    kind: SpanKind,
+    r: &'a Resource,
+) -> Span<'a> {
     Span {
         trace_id: t,
         span_id: span_id(&t, role),
@@ -100,7 +111,7 @@ fn base<'a>(t: [u8; 16], role: SpanRole, http: &'a Http, kind: SpanKind, r: &Res
         events: Vec::new(),
         status: server_status(http.status),
         status_message: String::new(),
-        resource: r.clone(),
+        resource: r,
     }
 }
 
@@ -117,7 +128,7 @@ fn server_status(status: Option<i64>) -> StatusCode {
     }
 }
 
-fn nginx_span<'a>(t: [u8; 16], n: &'a Nginx, r: &Resource) -> Span<'a> {
+fn nginx_span<'a>(t: [u8; 16], n: &'a Nginx, r: &'a Resource) -> Span<'a> {
     let mut s = base(t, SpanRole::NginxServer, &n.http, SpanKind::Server, r);
     s.parent_span_id = n.parent;
     s.end_unix_nano = n.end;
@@ -125,7 +136,7 @@ fn nginx_span<'a>(t: [u8; 16], n: &'a Nginx, r: &Resource) -> Span<'a> {
     s
 }
 
-fn try_spans<'a>(t: [u8; 16], n: &'a Nginx, r: &Resource) -> Vec<Span<'a>> {
+fn try_spans<'a>(t: [u8; 16], n: &'a Nginx, r: &'a Resource) -> Vec<Span<'a>> {
     let server = span_id(&t, SpanRole::NginxServer);
     let mut end = n.end;
     let mut out = Vec::with_capacity(n.tries_us.len());
@@ -161,7 +172,7 @@ fn try_spans<'a>(t: [u8; 16], n: &'a Nginx, r: &Resource) -> Vec<Span<'a>> {
                 _ => StatusCode::Error,
             },
             status_message: String::new(),
-            resource: r.clone(),
+            resource: r,
         });
         end = end.saturating_sub(us.saturating_mul(1000));
     }
@@ -177,7 +188,7 @@ fn placed(s: &Span<'_>) -> ([u8; 8], u64, u64) {
 fn uwsgi_span<'a>(
     t: [u8; 16],
     u: &'a Uwsgi,
-    r: &Resource,
+    r: &'a Resource,
     parent: Option<([u8; 8], u64, u64)>,
     events: Vec<SpanEvent<'a>>,
 ) -> Span<'a> {

@@ -1,7 +1,8 @@
 //! What the span builder keeps of an event: the few fields a span needs,
 //! owned (the event's buffers are reused as soon as it is encoded), a
-//! request line's text in one allocation (parts are made on the readers'
-//! threads and dropped on the builder's, where each free costs), for
+//! request line's attributes already encoded as its spans will write them,
+//! in one allocation (parts are made on the readers' threads and dropped
+//! on the builder's, where each free costs), for
 //! the three kinds of event a request's trace is made of: nginx's access
 //! line, uWSGI's request line and a Python traceback. Fields are looked up
 //! by name, so a field a later version adds to the schema (the traceparent
@@ -15,8 +16,11 @@ use smallvec::SmallVec;
 use logmux_parsers::trace_context;
 use logmux_parsers::{Field, Format, Record, Value};
 
+use prost::encoding::decode_varint;
+
 use super::span::{AttrValue, Resource};
-use crate::output::otlp::mapping::timestamp_nanos;
+use crate::output::otlp::mapping::{timestamp_nanos, Attr};
+use crate::output::otlp::proto::key_value;
 use crate::output::LocalZone;
 
 /// nginx's access line.
@@ -60,20 +64,14 @@ pub struct Exception {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Http {
     pub status: Option<i64>,
-    /// Every text value, one after another.
-    text: String,
-    /// Each attribute's value by its place ([`SLOT_FIELDS`]), if the line
-    /// had it: kept inline, so that a part costs one allocation (parts are
-    /// made on the readers' threads and freed on the span thread's, where
-    /// each free contends for the reader's malloc arena).
-    slots: [Option<Slot>; SLOTS],
-}
-
-/// An attribute's value in [`Http`]: text as its range in `text`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Slot {
-    Str(u32, u32),
-    Int(i64),
+    /// The attributes, encoded on the reader's thread as a span's
+    /// (OTLP protobuf `KeyValue`s as `Span.attributes`, field 9): each span
+    /// of a request copies them whole, and a part costs one allocation
+    /// (parts are made on the readers' threads and freed on the span
+    /// thread's, where each free contends for the reader's malloc arena).
+    encoded: Vec<u8>,
+    /// Where the method's text lies in `encoded` (the spans' name).
+    method: Option<(u32, u32)>,
 }
 
 /// The fields copied from a request line to its spans, in the order spans
@@ -90,6 +88,9 @@ const SLOT_FIELDS: [Field; SLOTS] = [
 ];
 const SLOTS: usize = 8;
 
+/// `Span.attributes`' field number.
+const SPAN_ATTRIBUTES: u32 = 9;
+
 impl Http {
     /// No attributes, only a status (`None`: no answer).
     pub fn with_status(status: Option<i64>) -> Http {
@@ -99,48 +100,52 @@ impl Http {
         }
     }
 
-    fn put_str(&mut self, slot: usize, value: &str) {
-        let start = self.text.len();
-        self.text.push_str(value);
-        let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(self.text.len())) else {
-            self.text.truncate(start);
-            return;
-        };
-        if let Some(s) = self.slots.get_mut(slot) {
-            *s = Some(Slot::Str(a, b));
-        }
-    }
-
-    fn put_int(&mut self, slot: usize, value: i64) {
-        if let Some(s) = self.slots.get_mut(slot) {
-            *s = Some(Slot::Int(value));
-        }
-    }
-
-    fn str_at(&self, a: u32, b: u32) -> &str {
-        self.text.get(a as usize..b as usize).unwrap_or_default()
+    /// The attributes as a span's protobuf, ready to copy.
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
     }
 
     pub fn method(&self) -> Option<&str> {
-        match self.slots.first().copied().flatten()? {
-            Slot::Str(a, b) => Some(self.str_at(a, b)),
-            Slot::Int(_) => None,
-        }
+        let (a, b) = self.method?;
+        std::str::from_utf8(self.encoded.get(a as usize..b as usize)?).ok()
     }
 
-    /// The attributes, in order, their text borrowed.
-    pub fn attrs(&self) -> impl Iterator<Item = (&'static str, AttrValue<'_>)> + '_ {
-        SLOT_FIELDS
-            .iter()
-            .zip(&self.slots)
-            .filter_map(|(field, slot)| {
-                let value = match (*slot)? {
-                    Slot::Str(a, b) => AttrValue::Str(Cow::Borrowed(self.str_at(a, b))),
-                    Slot::Int(i) => AttrValue::Int(i),
-                };
-                Some((field.name(), value))
-            })
+    /// The attributes, in order, their text borrowed: read back from
+    /// their encoding (for OTLP/JSON and the tests).
+    pub fn attrs(&self) -> impl Iterator<Item = (&str, AttrValue<'_>)> + '_ {
+        let mut rest = self.encoded.as_slice();
+        std::iter::from_fn(move || read_key_value(&mut rest))
     }
+}
+
+/// Reads one `KeyValue` written by [`key_value`] as field
+/// [`SPAN_ATTRIBUTES`], a text or an integer; `None` at the end.
+fn read_key_value<'a>(rest: &mut &'a [u8]) -> Option<(&'a str, AttrValue<'a>)> {
+    fn delimited<'a>(b: &mut &'a [u8], key: u8) -> Option<&'a [u8]> {
+        let (first, tail) = b.split_first()?;
+        *b = tail;
+        if *first != key {
+            return None;
+        }
+        let len = usize::try_from(decode_varint(b).ok()?).ok()?;
+        let body = b.get(..len)?;
+        *b = b.get(len..)?;
+        Some(body)
+    }
+    let mut kv = delimited(rest, ((SPAN_ATTRIBUTES << 3) | 2) as u8)?;
+    let key = std::str::from_utf8(delimited(&mut kv, 0x0a)?).ok()?;
+    let mut any = delimited(&mut kv, 0x12)?;
+    let value = match any.first()? {
+        0x0a => AttrValue::Str(Cow::Borrowed(
+            std::str::from_utf8(delimited(&mut any, 0x0a)?).ok()?,
+        )),
+        0x18 => {
+            any = any.get(1..)?;
+            AttrValue::Int(decode_varint(&mut any).ok()? as i64)
+        }
+        _ => return None,
+    };
+    Some((key, value))
 }
 
 /// One event's part of a trace.
@@ -341,30 +346,48 @@ fn nginx<'r, 'a>(rec: &'r Record<'a>, found: &Found<'r, 'a>, end: u64) -> Nginx 
 }
 
 /// The request line's HTTP attributes (and nginx's protocol version,
-/// with `protocol`), their text in one allocation of its exact size:
-/// parts may wait in their thousands.
+/// with `protocol`), encoded in one allocation of about its size: parts
+/// may wait in their thousands.
 fn http(found: &Found<'_, '_>, protocol: bool) -> Http {
     let mut found = found.http;
     if !protocol {
         found[PROTOCOL_SLOT] = None;
     }
-    let text_len = found
+    // A key, a value and at most 12 bytes of tags and lengths each.
+    let size = SLOT_FIELDS
         .iter()
-        .flatten()
-        .map(|v| v.as_str().map_or(0, str::len))
+        .zip(&found)
+        .filter_map(|(f, v)| Some(f.name().len() + v.as_ref()?.as_str().map_or(10, str::len) + 12))
         .sum();
     let mut http = Http {
-        text: String::with_capacity(text_len),
+        encoded: Vec::with_capacity(size),
         ..Http::default()
     };
-    for (slot, value) in found.iter().enumerate() {
+    for (field, value) in SLOT_FIELDS.iter().zip(found) {
         match value {
-            Some(Value::Str(s)) => http.put_str(slot, s),
-            Some(Value::Int(i)) => {
-                if SLOT_FIELDS.get(slot) == Some(&Field::HttpResponseStatusCode) {
+            Some(Value::Str(s)) => {
+                key_value(
+                    SPAN_ATTRIBUTES,
+                    field.name(),
+                    Attr::Str(s),
+                    &mut http.encoded,
+                );
+                if *field == Field::HttpRequestMethod {
+                    let end = http.encoded.len();
+                    let range = (u32::try_from(end - s.len()), u32::try_from(end));
+                    http.method = range.0.ok().zip(range.1.ok());
+                }
+            }
+            Some(v @ Value::Int(i)) => {
+                if *field == Field::HttpResponseStatusCode {
                     http.status = Some(*i);
                 }
-                http.put_int(slot, *i);
+                key_value(
+                    SPAN_ATTRIBUTES,
+                    field.name(),
+                    Attr::Value(v),
+                    &mut http.encoded,
+                );
             }
             _ => {}
         }

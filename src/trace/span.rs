@@ -74,12 +74,13 @@ pub struct Span<'a> {
     pub events: Vec<SpanEvent<'a>>,
     pub status: StatusCode,
     pub status_message: String,
-    pub resource: Resource,
+    /// The program's, borrowed from its part (no count moved per span).
+    pub resource: &'a Resource,
 }
 
 impl Span<'_> {
     /// Every attribute, in the order they are written.
-    pub fn attrs(&self) -> impl Iterator<Item = (&'static str, AttrValue<'_>)> + '_ {
+    pub fn attrs(&self) -> impl Iterator<Item = (&str, AttrValue<'_>)> + '_ {
         let http = self.http.into_iter().flat_map(Http::attrs);
         http.chain(self.attributes.iter().map(|(k, v)| (*k, v.borrowed())))
     }

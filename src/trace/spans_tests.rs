@@ -19,7 +19,7 @@ const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const FORMAT: &str = r#"$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" rt=$request_time urt=$upstream_response_time us=$upstream_status ua=$upstream_addr"#;
 
 /// Every attribute of `s`, in order.
-fn attrs<'a>(s: &'a Span<'_>) -> Vec<(&'static str, AttrValue<'a>)> {
+fn attrs<'a>(s: &'a Span<'_>) -> Vec<(&'a str, AttrValue<'a>)> {
     s.attrs().collect()
 }
 
@@ -451,4 +451,48 @@ fn a_part_has_the_trace_id_the_stamp_gave_its_event() {
     let (id, _) = part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new()).unwrap();
     let want = logmux_parsers::trace_context::trace_id("0af7651916cd43dd8448eb211c80319c");
     assert_eq!(Some(id), want);
+}
+
+/// A request line's attributes are encoded when it is read: a user agent
+/// past 127 bytes takes two-byte lengths, and both the spans' copy (read
+/// by prost's types of `common/v1/common.proto`) and the text read back
+/// for OTLP/JSON hold every attribute exactly, in the spans' order.
+#[test]
+fn a_long_user_agent_is_encoded_and_read_back_whole() {
+    use crate::sink::otlp::messages::{any_value, KeyValue};
+    use prost::Message;
+
+    let agent = format!("Mozilla/5.0 ({})", "x".repeat(200));
+    let line = NGINX_500.replace("curl/8.5.0", &agent);
+    let Part::Nginx(n, _) = nginx_part(&line) else {
+        panic!("not nginx's part");
+    };
+    let want: Vec<(&str, AttrValue)> = vec![
+        ("http.request.method", AttrValue::Str("GET".into())),
+        ("url.path", AttrValue::Str("/boom/".into())),
+        ("url.query", AttrValue::Str("x=1".into())),
+        ("http.response.status_code", AttrValue::Int(500)),
+        ("client.address", AttrValue::Str("127.0.0.1".into())),
+        ("user_agent.original", AttrValue::Str(agent.as_str().into())),
+        ("network.protocol.version", AttrValue::Str("1.1".into())),
+    ];
+    assert_eq!(n.http.attrs().collect::<Vec<_>>(), want);
+    assert_eq!(n.http.method(), Some("GET"));
+
+    // The bytes as a Span's field 9, one KeyValue after another.
+    let mut rest = n.http.encoded();
+    let mut decoded = Vec::new();
+    while !rest.is_empty() {
+        assert_eq!(rest[0], 9 << 3 | 2);
+        rest = &rest[1..];
+        let kv = KeyValue::decode_length_delimited(&mut rest).unwrap();
+        let value = match kv.value.and_then(|v| v.value) {
+            Some(any_value::Value::StringValue(s)) => AttrValue::Str(s.into()),
+            Some(any_value::Value::IntValue(i)) => AttrValue::Int(i),
+            other => panic!("{other:?}"),
+        };
+        decoded.push((kv.key, value));
+    }
+    let want: Vec<(String, AttrValue)> = want.into_iter().map(|(k, v)| (k.into(), v)).collect();
+    assert_eq!(decoded, want);
 }

@@ -435,15 +435,17 @@ impl Shared {
             .iter()
             .map(|_| (Vec::with_capacity(want), 0))
             .collect();
-        for c in traces.drain(..) {
+        let mut spans = Vec::new();
+        for c in traces.iter() {
             let kept_by_id = |o: &Output| super::sample::keeps(o.sample_below, &c.trace_id);
-            if !self.outputs.iter().any(kept_by_id) && !build::has_error(&c) {
+            if !self.outputs.iter().any(kept_by_id) && !build::has_error(c) {
                 // Sampled out everywhere: no span is built.
                 let n = self.outputs.len() as u64;
                 self.counts.sampled_out.fetch_add(n, Ordering::Relaxed);
                 continue;
             }
-            let spans = build::spans(&c);
+            spans.clear();
+            build::spans_into(c, &mut spans);
             if spans.is_empty() {
                 self.counts.spanless.fetch_add(1, Ordering::Relaxed);
                 continue;
@@ -455,7 +457,7 @@ impl Shared {
                     continue;
                 }
                 for s in &spans {
-                    let resource = resources.get(i, o, &s.resource);
+                    let resource = resources.get(i, o, s.resource);
                     crate::output::otlp::spans::encode_with(resource, s, o.json, buf);
                     *n += 1;
                 }
@@ -465,6 +467,8 @@ impl Shared {
                 }
             }
         }
+        drop(spans);
+        traces.clear();
         for (o, (buf, n)) in self.outputs.iter().zip(bufs.iter_mut()) {
             self.queue(o, buf, n);
         }

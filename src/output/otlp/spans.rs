@@ -20,7 +20,7 @@ use crate::trace::span::{AttrValue, Span, SpanEvent, StatusCode};
 /// fields (`OTEL_RESOURCE_ATTRIBUTES`) for a resource that lacks them.
 pub fn encode(span: &Span<'_>, json: bool, defaults: &[(String, String)], out: &mut Vec<u8>) {
     let mut resource = Vec::new();
-    encode_resource(&span.resource, json, defaults, &mut resource);
+    encode_resource(span.resource, json, defaults, &mut resource);
     encode_with(&resource, span, json, out);
 }
 
@@ -87,12 +87,10 @@ fn proto_span(span: &Span<'_>, out: &mut Vec<u8>) {
     encode_varint(span.kind as u64, out);
     fixed64(7, span.start_unix_nano, out);
     fixed64(8, span.end_unix_nano, out);
-    // The two lists one after the other, as `Span::attrs` chains them:
-    // a chained, flattened iterator cost a tenth of a span's encoding.
+    // The two lists one after the other, as `Span::attrs` chains them;
+    // the request line's were encoded as these are when it was read.
     if let Some(http) = span.http {
-        for (k, v) in http.attrs() {
-            proto_kv(9, k, &v, out);
-        }
+        out.extend_from_slice(http.encoded());
     }
     for (k, v) in &span.attributes {
         proto_kv(9, k, v, out);

@@ -2,14 +2,16 @@
 //! `trace/v1/trace.proto` (the receiver test decodes with the official
 //! Python ones).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use prost::Message;
 
 use super::encode;
 use crate::output::otlp::frames;
 use crate::sink::otlp::messages::{any_value, KeyValue, Resource};
-use crate::trace::span::{AttrValue, Span, SpanEvent, SpanKind, StatusCode};
+use crate::trace::span::{
+    AttrValue, Resource as TraceResource, Span, SpanEvent, SpanKind, StatusCode,
+};
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct PSpan {
@@ -53,6 +55,13 @@ struct PStatus {
     code: i32,
 }
 
+static NGINX: LazyLock<TraceResource> = LazyLock::new(|| {
+    Arc::new(vec![(
+        "service.name".into(),
+        AttrValue::Str("nginx".into()),
+    )])
+});
+
 fn sample() -> Span<'static> {
     Span {
         trace_id: [0x4b; 16],
@@ -75,10 +84,7 @@ fn sample() -> Span<'static> {
         }],
         status: StatusCode::Error,
         status_message: String::new(),
-        resource: Arc::new(vec![(
-            "service.name".into(),
-            AttrValue::Str("nginx".into()),
-        )]),
+        resource: &NGINX,
     }
 }
 
