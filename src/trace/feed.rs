@@ -9,18 +9,23 @@ use std::sync::Arc;
 
 use logmux_parsers::Record;
 
-use super::parts::{may_have_part, Part};
-use super::span::Resource;
+use super::parts::{may_have_part, Part, PartCache};
 use super::Tracer;
 
 /// Parts held at most before they are handed on unasked.
 const MAX_HELD: usize = 256;
+/// Spare attribute buffers taken at once.
+const BUFFERS_AT_ONCE: usize = 64;
 
 #[derive(Debug)]
 pub struct SpanFeed {
     tracer: Arc<Tracer>,
-    /// The resources of this stream's events, shared by their parts.
-    resources: Vec<Resource>,
+    /// The resources of this stream's events, shared by their parts, and
+    /// spare buffers for their attributes.
+    cache: PartCache,
+    /// Parts to make before asking for spare buffers again (there were
+    /// none).
+    dry_parts: usize,
     held: Vec<([u8; 16], Part)>,
     /// The span builder was behind at the last hand-off.
     behind: bool,
@@ -35,7 +40,8 @@ impl SpanFeed {
     pub fn new(tracer: Arc<Tracer>) -> SpanFeed {
         SpanFeed {
             tracer,
-            resources: Vec::new(),
+            cache: PartCache::default(),
+            dry_parts: 0,
             held: Vec::new(),
             behind: false,
             kept: false,
@@ -78,11 +84,31 @@ impl SpanFeed {
         if !may_have_part(rec) {
             return;
         }
-        if let Some(part) = self.tracer.part_of(rec, observed, &mut self.resources) {
+        self.top_up_buffers();
+        if let Some(part) = self.tracer.part_of(rec, observed, &mut self.cache) {
             self.held.push(part);
             if self.held.len() >= MAX_HELD && !self.kept {
                 self.hand();
             }
+        }
+    }
+
+    /// Takes spare attribute buffers from the span thread when this feed
+    /// has none, a few at a time (one lock for [`BUFFERS_AT_ONCE`] parts);
+    /// when it had none either, allocates for as many parts before it
+    /// asks again.
+    fn top_up_buffers(&mut self) {
+        if !self.cache.buffers.is_empty() {
+            return;
+        }
+        if self.dry_parts > 0 {
+            self.dry_parts -= 1;
+        } else if self
+            .tracer
+            .spare_buffers(&mut self.cache.buffers, BUFFERS_AT_ONCE)
+            == 0
+        {
+            self.dry_parts = BUFFERS_AT_ONCE;
         }
     }
 

@@ -148,6 +148,26 @@ fn read_key_value<'a>(rest: &mut &'a [u8]) -> Option<(&'a str, AttrValue<'a>)> {
     Some((key, value))
 }
 
+/// What a stream's feed keeps from one event's part to the next: the
+/// resources met (their parts share them) and spare buffers for the
+/// attributes, given back by the span thread, so that once warm neither
+/// side allocates or frees one per part (a free on another thread than
+/// the allocation's contends for the allocating thread's malloc arena).
+#[derive(Debug, Default)]
+pub struct PartCache {
+    pub resources: Vec<Resource>,
+    pub buffers: Vec<Vec<u8>>,
+}
+
+impl Http {
+    /// The attributes' buffer, emptied, for another part.
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.encoded);
+        buf.clear();
+        buf
+    }
+}
+
 /// One event's part of a trace.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {
@@ -193,7 +213,7 @@ pub fn part_of(
     observed: u64,
     zone: LocalZone,
     statics: &[(String, String)],
-    cache: &mut Vec<Resource>,
+    cache: &mut PartCache,
 ) -> Option<([u8; 16], Part)> {
     if !may_have_part(rec) {
         return None;
@@ -217,16 +237,16 @@ pub fn part_of(
         .map_or(observed, |t| timestamp_nanos(&t, zone));
     let part = match rec.format {
         Format::NginxAccess => Part::Nginx(
-            nginx(rec, &found, time),
-            resource(rec, &found, statics, cache),
+            nginx(rec, &found, time, cache.buffers.pop()),
+            resource(rec, &found, statics, &mut cache.resources),
         ),
         Format::UwsgiRequest => Part::Uwsgi(
             Uwsgi {
                 time,
                 duration_us: micros(found.duration)?,
-                http: http(&found, false),
+                http: http(&found, false, cache.buffers.pop()),
             },
-            resource(rec, &found, statics, cache),
+            resource(rec, &found, statics, &mut cache.resources),
         ),
         _ => Part::Exception(Exception {
             time,
@@ -303,7 +323,12 @@ fn is_resource(field: Field) -> bool {
     )
 }
 
-fn nginx<'r, 'a>(rec: &'r Record<'a>, found: &Found<'r, 'a>, end: u64) -> Nginx {
+fn nginx<'r, 'a>(
+    rec: &'r Record<'a>,
+    found: &Found<'r, 'a>,
+    end: u64,
+    buffer: Option<Vec<u8>>,
+) -> Nginx {
     let tries_us: SmallVec<[u64; 2]> = match found.upstream_time {
         Some(Value::FloatList(list)) => list.iter().map(|s| seconds_to_us(*s)).collect(),
         Some(Value::Float(s)) => smallvec::smallvec![seconds_to_us(*s)],
@@ -321,7 +346,7 @@ fn nginx<'r, 'a>(rec: &'r Record<'a>, found: &Found<'r, 'a>, end: u64) -> Nginx 
         .and_then(Value::as_str)
         .and_then(trace_context::traceparent)
         .map(|tp| tp.parent_id);
-    let http = http(found, true);
+    let http = http(found, true, buffer);
     Nginx {
         end,
         duration_us: micros(found.duration).unwrap_or(0),
@@ -346,9 +371,9 @@ fn nginx<'r, 'a>(rec: &'r Record<'a>, found: &Found<'r, 'a>, end: u64) -> Nginx 
 }
 
 /// The request line's HTTP attributes (and nginx's protocol version,
-/// with `protocol`), encoded in one allocation of about its size: parts
-/// may wait in their thousands.
-fn http(found: &Found<'_, '_>, protocol: bool) -> Http {
+/// with `protocol`), encoded in `buffer` (a spare one's room, else one
+/// allocation of about their size: parts may wait in their thousands).
+fn http(found: &Found<'_, '_>, protocol: bool, buffer: Option<Vec<u8>>) -> Http {
     let mut found = found.http;
     if !protocol {
         found[PROTOCOL_SLOT] = None;
@@ -359,8 +384,11 @@ fn http(found: &Found<'_, '_>, protocol: bool) -> Http {
         .zip(&found)
         .filter_map(|(f, v)| Some(f.name().len() + v.as_ref()?.as_str().map_or(10, str::len) + 12))
         .sum();
+    let mut encoded = buffer.unwrap_or_default();
+    encoded.clear();
+    encoded.reserve(size);
     let mut http = Http {
-        encoded: Vec::with_capacity(size),
+        encoded,
         ..Http::default()
     };
     for (field, value) in SLOT_FIELDS.iter().zip(found) {

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::parts::{Exception, Nginx, Part, Uwsgi};
+use super::parts::{Exception, Http, Nginx, Part, Uwsgi};
 use super::span::Resource;
 
 /// The parts of one request, as handed out.
@@ -25,6 +25,13 @@ pub struct Collected {
 }
 
 impl Collected {
+    /// Gives the attribute buffers of its request lines to `into`.
+    pub fn give_buffers(&mut self, into: &mut Vec<Vec<u8>>) {
+        let nginx = self.nginx.as_mut().map(|(n, _)| &mut n.http);
+        let uwsgi = self.uwsgi.as_mut().map(|(u, _)| &mut u.http);
+        into.extend(nginx.into_iter().chain(uwsgi).map(Http::take_buffer));
+    }
+
     fn complete(&self) -> bool {
         match &self.nginx {
             Some((n, _)) => n.tries_us.is_empty() || self.uwsgi.is_some(),

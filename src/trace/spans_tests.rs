@@ -12,7 +12,7 @@ use super::{Builder, Collected};
 use crate::output::LocalZone;
 use crate::trace::build::{is_error, spans};
 use crate::trace::ids::{span_id, SpanRole};
-use crate::trace::parts::{part_of, Exception, Part};
+use crate::trace::parts::{part_of, Exception, Part, PartCache};
 use crate::trace::span::{AttrValue, Span, SpanKind, StatusCode};
 
 const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -29,21 +29,23 @@ fn tid() -> [u8; 16] {
 
 /// nginx's access line through the custom format, stamped with `TID`.
 fn nginx_part(line: &str) -> Part {
+    nginx_part_with(line, &mut PartCache::default())
+}
+
+fn nginx_part_with(line: &str, cache: &mut PartCache) -> Part {
     let fmt = LogFormat::compile(FORMAT).unwrap();
     let mut rec = Record::default();
     assert!(fmt.parse(line, &mut rec), "{line}");
     rec.format = Format::NginxAccess;
     stamp(&mut rec, "nginx");
-    part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new())
-        .unwrap()
-        .1
+    part_of(&rec, 0, LocalZone::Fixed(0), &[], cache).unwrap().1
 }
 
 fn uwsgi_part(line: &str) -> Part {
     let mut rec = Record::default();
     assert!(uwsgi::parse_request(line, &mut rec), "{line}");
     stamp(&mut rec, "uwsgi");
-    part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new())
+    part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut PartCache::default())
         .unwrap()
         .1
 }
@@ -202,7 +204,7 @@ fn the_client_traceparent_is_the_server_spans_parent() {
         5_000_000_000,
         LocalZone::Fixed(0),
         &[],
-        &mut Vec::new(),
+        &mut PartCache::default(),
     )
     .unwrap();
     let (_, out) = collect(vec![part]);
@@ -222,18 +224,25 @@ fn events_without_a_trace_id_or_of_other_formats_are_not_kept() {
         format: Format::NginxAccess,
         ..Record::default()
     };
-    assert!(part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new()).is_none());
+    assert!(part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut PartCache::default()).is_none());
     rec.push(
         Field::TraceId,
         Value::str("00000000000000000000000000000000"),
     );
-    assert!(part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new()).is_none());
+    assert!(part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut PartCache::default()).is_none());
     let mut django = Record {
         format: Format::Json,
         ..Record::default()
     };
     django.push(Field::TraceId, Value::str(TID));
-    assert!(part_of(&django, 0, LocalZone::Fixed(0), &[], &mut Vec::new()).is_none());
+    assert!(part_of(
+        &django,
+        0,
+        LocalZone::Fixed(0),
+        &[],
+        &mut PartCache::default()
+    )
+    .is_none());
 }
 
 #[test]
@@ -414,7 +423,7 @@ mod props {
 
 #[test]
 fn a_programs_events_share_one_resource() {
-    let mut cache = Vec::new();
+    let mut cache = PartCache::default();
     let mut part = |service: &'static str| {
         let mut rec = Record::default();
         assert!(uwsgi::parse_request(UWSGI_500, &mut rec));
@@ -448,7 +457,7 @@ fn a_part_has_the_trace_id_the_stamp_gave_its_event() {
     rec.push(Field::HttpRequestId, Value::str(upper));
     crate::output::sort_fields(&mut rec);
     crate::trace::stamp::stamp(&mut rec);
-    let (id, _) = part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut Vec::new()).unwrap();
+    let (id, _) = part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut PartCache::default()).unwrap();
     let want = logmux_parsers::trace_context::trace_id("0af7651916cd43dd8448eb211c80319c");
     assert_eq!(Some(id), want);
 }
@@ -495,4 +504,28 @@ fn a_long_user_agent_is_encoded_and_read_back_whole() {
     }
     let want: Vec<(String, AttrValue)> = want.into_iter().map(|(k, v)| (k.into(), v)).collect();
     assert_eq!(decoded, want);
+}
+
+/// The span thread gives a trace's attribute buffers back, and a reader's
+/// next part writes into one of them instead of allocating.
+#[test]
+fn a_traces_attribute_buffers_are_reused_by_the_next_parts() {
+    let (_, mut out) = collect(vec![uwsgi_part(UWSGI_500), nginx_part(NGINX_500)]);
+    let mut spare = Vec::new();
+    out[0].give_buffers(&mut spare);
+    assert_eq!(spare.len(), 2);
+    assert!(spare.iter().all(|b| b.is_empty() && b.capacity() > 0));
+    assert!(out[0].nginx.as_ref().unwrap().0.http.encoded().is_empty());
+    // A spare of a size no fresh buffer has (a fresh one is sized to its
+    // line, and an allocator may hand the same address back).
+    let mut cache = PartCache {
+        buffers: vec![Vec::with_capacity(4000)],
+        ..PartCache::default()
+    };
+    let Part::Nginx(mut n, _) = nginx_part_with(NGINX_500, &mut cache) else {
+        panic!("not nginx's part");
+    };
+    assert_eq!(n.http.method(), Some("GET"));
+    assert!(cache.buffers.is_empty());
+    assert_eq!(n.http.take_buffer().capacity(), 4000);
 }

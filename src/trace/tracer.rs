@@ -19,7 +19,7 @@ use logmux_parsers::Record;
 
 use super::batches::Batches;
 use super::build;
-use super::parts::{part_of, Part};
+use super::parts::{part_of, Part, PartCache};
 use super::span::Resource;
 use super::spans::{Builder, Collected};
 use super::TraceSpec;
@@ -63,6 +63,9 @@ const WAKE_AT: usize = 1024;
 struct State {
     /// Parts handed in, not yet collected by the thread.
     incoming: Batches<([u8; 16], Part)>,
+    /// The attributes' buffers of the parts spans were built from, for
+    /// the readers' next parts (at most [`MAX_SPARE_BUFFERS`]).
+    buffers: Vec<Vec<u8>>,
     /// At most this many wait while the thread is held by a full sink
     /// (more are dropped, and counted). While it is only behind (outrun by
     /// the readers, or given little CPU), the doors that can wait for it
@@ -94,6 +97,11 @@ impl State {
         self.incoming.len() >= self.max_incoming && !self.closing && !self.held()
     }
 }
+
+/// Spare attribute buffers kept for the readers, at most (about 300 bytes
+/// each), and the largest kept (a long user agent's is freed).
+const MAX_SPARE_BUFFERS: usize = 4096;
+const MAX_SPARE_BUFFER_BYTES: usize = 2048;
 
 /// A twin queue full for this long holds the span builder: the readers
 /// stop waiting for it and parts past the bound are dropped, so that the
@@ -171,6 +179,7 @@ impl Tracer {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 incoming: Batches::default(),
+                buffers: Vec::new(),
                 max_incoming: 4 * spec.max_pending.max(8 * WAKE_AT),
                 sink_full_since: None,
                 thread_sleeps: false,
@@ -207,10 +216,21 @@ impl Tracer {
         &self,
         rec: &Record<'_>,
         observed: u64,
-        resources: &mut Vec<super::span::Resource>,
+        cache: &mut PartCache,
     ) -> Option<([u8; 16], Part)> {
         let s = &self.shared;
-        part_of(rec, observed, s.zone, &s.statics, resources)
+        part_of(rec, observed, s.zone, &s.statics, cache)
+    }
+
+    /// Moves up to `max` spare attribute buffers to `into`; how many.
+    pub fn spare_buffers(&self, into: &mut Vec<Vec<u8>>, max: usize) -> usize {
+        let Ok(mut state) = self.shared.state.lock() else {
+            return 0;
+        };
+        let n = max.min(state.buffers.len());
+        let from = state.buffers.len() - n;
+        into.extend(state.buffers.drain(from..));
+        n
     }
 
     /// Takes in the parts of a stream's events, in their order: one lock
@@ -337,10 +357,10 @@ impl Shared {
         // Spans may lag behind the logs they come from: the readers and
         // the log sinks go first.
         crate::sink::lower_priority("trace-spans");
-        let (mut batches, mut taken) = (Vec::new(), Vec::new());
+        let (mut batches, mut taken, mut spare) = (Vec::new(), Vec::new(), Vec::new());
         let mut resources = EncodedResources::default();
         loop {
-            let Some(closing) = self.wait_for_parts(&builder, &mut batches) else {
+            let Some(closing) = self.wait_for_parts(&builder, &mut batches, &mut spare) else {
                 return;
             };
             let now = Instant::now();
@@ -357,7 +377,7 @@ impl Shared {
             self.counts.complete.store(c.complete, Ordering::Relaxed);
             self.counts.expired.store(c.expired, Ordering::Relaxed);
             self.counts.evicted.store(c.evicted, Ordering::Relaxed);
-            self.send(&mut taken, &mut resources);
+            self.send(&mut taken, &mut resources, &mut spare);
             if closing {
                 return;
             }
@@ -372,11 +392,17 @@ impl Shared {
         &self,
         builder: &Builder,
         batches: &mut Vec<Vec<([u8; 16], Part)>>,
+        spare: &mut Vec<Vec<u8>>,
     ) -> Option<bool> {
         let mut state = self.state.lock().ok()?;
         for emptied in batches.drain(..) {
             state.incoming.recycle(emptied);
         }
+        let room = MAX_SPARE_BUFFERS.saturating_sub(state.buffers.len());
+        let kept = spare
+            .drain(..)
+            .filter(|b| b.capacity() <= MAX_SPARE_BUFFER_BYTES);
+        state.buffers.extend(kept.take(room));
         if state.incoming.len() < WAKE_AT && !state.closing {
             let wait = match builder.next_deadline() {
                 Some(d) => d.saturating_duration_since(Instant::now()).min(TICK),
@@ -419,8 +445,14 @@ impl Shared {
         }
     }
 
-    /// Builds, samples, encodes and queues the spans of `traces`.
-    fn send(&self, traces: &mut Vec<Collected>, resources: &mut EncodedResources) {
+    /// Builds, samples, encodes and queues the spans of `traces`; their
+    /// parts' attribute buffers go to `spare`.
+    fn send(
+        &self,
+        traces: &mut Vec<Collected>,
+        resources: &mut EncodedResources,
+        spare: &mut Vec<Vec<u8>>,
+    ) {
         if traces.is_empty() {
             return;
         }
@@ -468,7 +500,9 @@ impl Shared {
             }
         }
         drop(spans);
-        traces.clear();
+        for mut c in traces.drain(..) {
+            c.give_buffers(spare);
+        }
         for (o, (buf, n)) in self.outputs.iter().zip(bufs.iter_mut()) {
             self.queue(o, buf, n);
         }
@@ -552,6 +586,7 @@ mod tests {
         incoming.push(&mut vec![([0; 16], part); parts]);
         State {
             incoming,
+            buffers: Vec::new(),
             max_incoming: max,
             sink_full_since: full_for.and_then(|d| Instant::now().checked_sub(d)),
             thread_sleeps: false,
