@@ -70,9 +70,22 @@ pub struct Http {
     /// (parts are made on the readers' threads and freed on the span
     /// thread's, where each free contends for the reader's malloc arena).
     encoded: Vec<u8>,
-    /// Where the method's text lies in `encoded` (the spans' name).
-    method: Option<(u32, u32)>,
+    /// The method (the spans' name).
+    method: Option<Method>,
 }
+
+/// A request's method: one of HTTP's, or where its text lies in
+/// [`Http`]'s `encoded` (read back, checked, per span).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Method {
+    Known(&'static str),
+    At(u32, u32),
+}
+
+/// HTTP's methods (RFC 9110 and PATCH), the semantic conventions' list.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+];
 
 /// The fields copied from a request line to its spans, in the order spans
 /// write them: the HTTP fields, then nginx's protocol version.
@@ -106,8 +119,10 @@ impl Http {
     }
 
     pub fn method(&self) -> Option<&str> {
-        let (a, b) = self.method?;
-        std::str::from_utf8(self.encoded.get(a as usize..b as usize)?).ok()
+        match self.method? {
+            Method::Known(m) => Some(m),
+            Method::At(a, b) => std::str::from_utf8(self.encoded.get(a as usize..b as usize)?).ok(),
+        }
     }
 
     /// The attributes, in order, their text borrowed: read back from
@@ -401,9 +416,7 @@ fn http(found: &Found<'_, '_>, protocol: bool, buffer: Option<Vec<u8>>) -> Http 
                     &mut http.encoded,
                 );
                 if *field == Field::HttpRequestMethod {
-                    let end = http.encoded.len();
-                    let range = (u32::try_from(end - s.len()), u32::try_from(end));
-                    http.method = range.0.ok().zip(range.1.ok());
+                    http.method = method(s, http.encoded.len());
                 }
             }
             Some(v @ Value::Int(i)) => {
@@ -421,6 +434,15 @@ fn http(found: &Found<'_, '_>, protocol: bool, buffer: Option<Vec<u8>>) -> Http 
         }
     }
     http
+}
+
+/// The method `s`, its text ending at `end` in the encoded attributes.
+fn method(s: &str, end: usize) -> Option<Method> {
+    if let Some(known) = KNOWN_METHODS.iter().find(|m| **m == s) {
+        return Some(Method::Known(known));
+    }
+    let start = u32::try_from(end.checked_sub(s.len())?).ok()?;
+    Some(Method::At(start, u32::try_from(end).ok()?))
 }
 
 /// The program's resource: the event's resource fields (`service.name` …)

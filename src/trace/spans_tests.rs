@@ -529,3 +529,16 @@ fn a_traces_attribute_buffers_are_reused_by_the_next_parts() {
     assert!(cache.buffers.is_empty());
     assert_eq!(n.http.take_buffer().capacity(), 4000);
 }
+
+/// HTTP's own methods and any other a line has (WebDAV's) name the spans.
+#[test]
+fn a_span_is_named_by_its_method_whichever_it_is() {
+    for method in ["GET", "DELETE", "PROPFIND"] {
+        let line = NGINX_500.replace("GET /boom", &format!("{method} /boom"));
+        let (mut b, mut out) = collect(vec![nginx_part(&line)]);
+        b.drain(&mut out);
+        let s = spans(&out[0]);
+        assert_eq!(&*s[0].name, method);
+        assert!(attrs(&s[0]).contains(&("http.request.method", AttrValue::Str(method.into()))));
+    }
+}
