@@ -68,7 +68,10 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 py=${LOGMUX_OTLP_PYTHON:-target/otlp-venv/bin/python}
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
-[ "${WRITER:-}" != native ] || cargo build --release --quiet --example lockstep_writer
+# NO_BUILD keeps a writer already built (it does not change with logmux).
+writer_bin=target/release/examples/lockstep_writer
+[ "${WRITER:-}" != native ] || { [ -n "${NO_BUILD:-}" ] && [ -x "$writer_bin" ]; } ||
+  cargo build --release --quiet --example lockstep_writer
 bin=${LOGMUX_BIN:-$root/target/release/logmux}
 tmp=$(mktemp -d)
 receiver=
