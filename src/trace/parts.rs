@@ -113,6 +113,13 @@ impl Http {
         }
     }
 
+    /// The attributes' buffer, emptied, for another part.
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.encoded);
+        buf.clear();
+        buf
+    }
+
     /// The attributes as a span's protobuf, ready to copy.
     pub fn encoded(&self) -> &[u8] {
         &self.encoded
@@ -172,15 +179,6 @@ fn read_key_value<'a>(rest: &mut &'a [u8]) -> Option<(&'a str, AttrValue<'a>)> {
 pub struct PartCache {
     pub resources: Vec<Resource>,
     pub buffers: Vec<Vec<u8>>,
-}
-
-impl Http {
-    /// The attributes' buffer, emptied, for another part.
-    pub fn take_buffer(&mut self) -> Vec<u8> {
-        let mut buf = std::mem::take(&mut self.encoded);
-        buf.clear();
-        buf
-    }
 }
 
 /// One event's part of a trace.

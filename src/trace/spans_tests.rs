@@ -542,3 +542,31 @@ fn a_span_is_named_by_its_method_whichever_it_is() {
         assert!(attrs(&s[0]).contains(&("http.request.method", AttrValue::Str(method.into()))));
     }
 }
+
+/// OTLP/JSON reads a span's attributes back from their protobuf: the
+/// same keys, values and order as the protobuf span, the status code an
+/// `intValue` string.
+#[test]
+fn a_spans_attributes_in_otlp_json_are_the_lines_fields() {
+    use crate::output::otlp::{frames, spans::encode};
+
+    let (_, out) = collect(vec![uwsgi_part(UWSGI_500), nginx_part(NGINX_500)]);
+    let s = spans(&out[0]);
+    let mut json = Vec::new();
+    encode(&s[0], true, &[], &mut json);
+    let frame = frames(&json).next().unwrap().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(frame.record).unwrap();
+    assert_eq!(v["name"], "GET");
+    assert_eq!(
+        v["attributes"],
+        serde_json::json!([
+            {"key": "http.request.method", "value": {"stringValue": "GET"}},
+            {"key": "url.path", "value": {"stringValue": "/boom/"}},
+            {"key": "url.query", "value": {"stringValue": "x=1"}},
+            {"key": "http.response.status_code", "value": {"intValue": "500"}},
+            {"key": "client.address", "value": {"stringValue": "127.0.0.1"}},
+            {"key": "user_agent.original", "value": {"stringValue": "curl/8.5.0"}},
+            {"key": "network.protocol.version", "value": {"stringValue": "1.1"}},
+        ])
+    );
+}
