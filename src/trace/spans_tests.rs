@@ -570,3 +570,43 @@ fn a_spans_attributes_in_otlp_json_are_the_lines_fields() {
         ])
     );
 }
+
+mod attributes_read_back {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever text and status a request line has, its attributes
+        /// read back from their encoding are its fields, whole, in the
+        /// spans' order.
+        #[test]
+        fn every_attribute_comes_back_whole(
+            method in "\\PC{0,12}",
+            path in "\\PC{0,300}",
+            agent in "\\PC{0,300}",
+            status in any::<i64>(),
+        ) {
+            let mut rec = Record::default();
+            rec.format = Format::NginxAccess;
+            rec.push(Field::HttpRequestMethod, Value::str(&method));
+            rec.push(Field::UrlPath, Value::str(&path));
+            rec.push(Field::HttpResponseStatusCode, Value::Int(status));
+            rec.push(Field::UserAgentOriginal, Value::str(&agent));
+            stamp(&mut rec, "nginx");
+            let part = part_of(&rec, 0, LocalZone::Fixed(0), &[], &mut PartCache::default());
+            let Some((_, Part::Nginx(n, _))) = part else {
+                panic!("no nginx part");
+            };
+            let want = vec![
+                ("http.request.method", AttrValue::Str(method.as_str().into())),
+                ("url.path", AttrValue::Str(path.as_str().into())),
+                ("http.response.status_code", AttrValue::Int(status)),
+                ("user_agent.original", AttrValue::Str(agent.as_str().into())),
+            ];
+            prop_assert_eq!(n.http.attrs().collect::<Vec<_>>(), want);
+            prop_assert_eq!(n.http.method(), Some(method.as_str()));
+            prop_assert_eq!(n.http.status, Some(status));
+        }
+    }
+}
