@@ -587,8 +587,10 @@ mod attributes_read_back {
             agent in "\\PC{0,300}",
             status in any::<i64>(),
         ) {
-            let mut rec = Record::default();
-            rec.format = Format::NginxAccess;
+            let mut rec = Record {
+                format: Format::NginxAccess,
+                ..Record::default()
+            };
             rec.push(Field::HttpRequestMethod, Value::str(&method));
             rec.push(Field::UrlPath, Value::str(&path));
             rec.push(Field::HttpResponseStatusCode, Value::Int(status));
