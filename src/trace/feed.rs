@@ -69,12 +69,18 @@ impl SpanFeed {
         self.held.clear();
     }
 
-    /// Holds `parts` after this feed's own, as if this feed had seen
-    /// their events; `parts` is left empty, its room kept.
+    /// Takes `parts` after this feed's own, as if this feed had seen
+    /// their events; `parts` is left empty. A feed that hands its parts
+    /// on hands its own, then `parts` as one batch: moved whole, not
+    /// copied part by part onto its own.
     pub fn adopt(&mut self, parts: &mut Parts) {
-        self.held.append(parts);
-        if self.held.len() >= MAX_HELD && !self.kept {
-            self.hand();
+        if self.kept {
+            self.held.append(parts);
+            return;
+        }
+        self.hand();
+        if !parts.is_empty() {
+            self.behind = self.tracer.take(parts);
         }
     }
 
