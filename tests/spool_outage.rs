@@ -122,18 +122,18 @@ fn kill_9_during_an_outage_then_a_restart_delivers_every_line() {
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
     let spool = spool.to_str().unwrap();
-    let run = start(&spool_config(
-        rx.port,
-        spool,
-        &writer(5000, 4, "@DIR@/stats.json"),
-    ));
+    // Watched through its metrics endpoint, which serves until the exit
+    // (the control socket closes when the programs have ended).
+    let config = spool_config(rx.port, spool, &writer(5000, 4, "@DIR@/stats.json"));
+    let run = start(&format!("{config}\n[metrics]\nlisten = \"127.0.0.1:0\"\n"));
     rx.wait_count(2000, 30);
     rx.down();
     run.wait_for(30, "the app's exit", |_, err| err.contains("app exited: "));
     run.wait_for(30, "the sink down", |_, err| err.contains("sink s: down: "));
-    // Everything the child wrote is on disk once the app has exited and
-    // the queue is empty; logmux is then waiting for the receiver.
-    std::thread::sleep(Duration::from_millis(500));
+    // Everything the child wrote is on disk once logmux has read every
+    // line and its queue to the spool is empty (a fixed wait lost the last
+    // lines under CI's load); logmux is then waiting for the receiver.
+    wait_spooled(&run, N as f64, 60);
     run.signal(libc::SIGKILL);
     let first = run.finish(30);
     assert_eq!(first.code, None, "killed");
@@ -172,4 +172,54 @@ fn kill_9_during_an_outage_then_a_restart_delivers_every_line() {
         duplicates <= redelivered,
         "{duplicates} duplicates, {redelivered} redelivered"
     );
+}
+
+/// Waits until logmux has read `lines` lines of the app's stdout and its
+/// queue to the spool is empty (its `/metrics`): a batch leaves the queue
+/// once it is appended to a segment.
+fn wait_spooled(run: &Running, lines: f64, secs: u64) {
+    const SERVING: &str = "metrics: serving /metrics and /healthz on http://";
+    run.wait_for(30, "the metrics endpoint", |_, err| err.contains(SERVING));
+    let err = run.stderr_now();
+    let at = err.find(SERVING).map(|i| i + SERVING.len()).unwrap();
+    let addr: std::net::SocketAddr = err[at..]
+        .split(|c: char| c == '"' || c.is_whitespace())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    let mut last = String::from("no answer");
+    while std::time::Instant::now() < deadline {
+        if let Some(text) = metrics_text(addr) {
+            let read = sum(&text, "logmux_input_lines_total{", &["\"app\"", "stdout"]);
+            let queued = sum(&text, "logmux_sink_queue_events{", &["\"s\""]);
+            if read == lines && queued == 0.0 {
+                return;
+            }
+            last = format!("{read} lines read, {queued} events queued");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("not every line spooled in {secs} s: {last}");
+}
+
+/// `GET /metrics` from `addr`; `None` when it does not answer.
+fn metrics_text(addr: std::net::SocketAddr) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The sum of the series of `name` (with its `{`) whose labels hold every
+/// one of `labels`.
+fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|w| l.contains(w)))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
 }
