@@ -600,17 +600,6 @@ fn the_traces_url_follows_the_endpoint_or_its_own_variable() {
     assert_eq!(spec("[sink.otel]\ntype = \"otlp\"\n", &[]).1, None);
 }
 
-/// `GET /metrics` from the listener on `port`; `None` until it answers.
-fn metrics_text(port: u16) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    Some(text)
-}
-
 /// `logmux run` on the five requests into `rx`, with `extra` in its
 /// config; the programs stay up after their lines, so that logmux can be
 /// looked at while it runs.
@@ -665,18 +654,14 @@ fn the_traces_twin_is_counted_as_a_sink_in_the_metrics() {
     let Some(rx) = receiver() else {
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let metrics = format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
-    let (_files, run) = five_requests_staying_up(&rx, &metrics);
+    let metrics = "[metrics]\nlisten = \"127.0.0.1:0\"\n";
+    let (_files, run) = five_requests_staying_up(&rx, metrics);
+    let addr = run.metrics_address();
     rx.wait_for_spans(11, 20);
     let want = "logmux_sink_events_written_total{sink=\"otel.traces\"} 11";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let got = metrics_text(port).unwrap_or_default();
+        let got = metrics_text(addr).unwrap_or_default();
         if got.contains(want) {
             assert!(
                 got.contains("logmux_sink_events_written_total{sink=\"otel\"} 10"),

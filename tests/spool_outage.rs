@@ -178,16 +178,7 @@ fn kill_9_during_an_outage_then_a_restart_delivers_every_line() {
 /// queue to the spool is empty (its `/metrics`): a batch leaves the queue
 /// once it is appended to a segment.
 fn wait_spooled(run: &Running, lines: f64, secs: u64) {
-    const SERVING: &str = "metrics: serving /metrics and /healthz on http://";
-    run.wait_for(30, "the metrics endpoint", |_, err| err.contains(SERVING));
-    let err = run.stderr_now();
-    let at = err.find(SERVING).map(|i| i + SERVING.len()).unwrap();
-    let addr: std::net::SocketAddr = err[at..]
-        .split(|c: char| c == '"' || c.is_whitespace())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let addr = run.metrics_address();
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     let mut last = String::from("no answer");
     while std::time::Instant::now() < deadline {
@@ -202,17 +193,6 @@ fn wait_spooled(run: &Running, lines: f64, secs: u64) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("not every line spooled in {secs} s: {last}");
-}
-
-/// `GET /metrics` from `addr`; `None` when it does not answer.
-fn metrics_text(addr: std::net::SocketAddr) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    Some(text)
 }
 
 /// The sum of the series of `name` (with its `{`) whose labels hold every

@@ -91,6 +91,21 @@ impl Running {
         self.process.stdout_now()
     }
 
+    /// The address `[metrics] listen` bound (`127.0.0.1:0` gets a free
+    /// port), from logmux's event; waits up to 30 s for it.
+    pub fn metrics_address(&self) -> std::net::SocketAddr {
+        const SERVING: &str = "metrics: serving /metrics and /healthz on http://";
+        self.wait_for(30, "the metrics endpoint", |_, err| err.contains(SERVING));
+        let err = self.stderr_now();
+        let at = err.find(SERVING).map(|i| i + SERVING.len()).unwrap();
+        err[at..]
+            .split(|c: char| c == '"' || c.is_whitespace())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     pub fn stderr_now(&self) -> String {
         self.process.stderr_now()
     }
@@ -200,6 +215,17 @@ pub fn ctl(socket: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `GET /metrics` from `addr`; `None` while nothing answers there.
+pub fn metrics_text(addr: std::net::SocketAddr) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// The pid column of `name`'s row in `logmux ctl status`'s table ("" if none).
